@@ -1,0 +1,59 @@
+# Makefile for the hnsw extension (PGXS, PostgreSQL 15)
+#
+#   make                 build hnsw.so and sql/hnsw--$(EXTVERSION).sql
+#   make install         install into the PostgreSQL that pg_config names
+#   make installcheck    pg_regress suite (sql/, expected/) against a running server
+#   test/run             every suite on throwaway clusters (what CI runs)
+
+EXTENSION = hnsw
+EXTVERSION = 0.1.0
+
+MODULE_big = hnsw
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# The install script is assembled from one file per layer, in this order.
+SQL_SOURCES = $(wildcard src/sql/vector.sql src/sql/index.sql src/sql/coord.sql src/sql/tools.sql)
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+# Every sql/*.sql except the generated install script is a regression test.
+REGRESS = $(sort $(filter-out $(EXTENSION)--%,$(patsubst sql/%.sql,%,$(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+EXTRA_CLEAN = test/kernels/kernel_test test/kernels/kernel_bench \
+	test/fuzz/fuzz_vector test/bench/hnsw_bench
+
+PG_CONFIG ?= pg_config
+
+# The coordinator speaks libpq.
+SHLIB_LINK = -lpq
+
+# -Wextra on our code.  PostgreSQL's headers trip -Wunused-parameter (inline
+# functions in headers) and -Wmissing-field-initializers and our code uses the
+# fmgr conventions that make -Wsign-compare noisy in macros, so those three are
+# turned off; everything else in -Wextra stays on.
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	-Wno-sign-compare
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
+	cat $^ > $@
+
+# Kernel agreement test and microbenchmark: distance.c alone, no server.
+KERNEL_CFLAGS = -O2 -g -Wall -Wextra -Isrc
+
+test/kernels/kernel_test: test/kernels/kernel_test.c src/distance.c src/distance.h
+	$(CC) $(KERNEL_CFLAGS) -o $@ test/kernels/kernel_test.c src/distance.c -lm
+
+test/kernels/kernel_bench: test/kernels/kernel_bench.c src/distance.c src/distance.h
+	$(CC) $(KERNEL_CFLAGS) -o $@ test/kernels/kernel_bench.c src/distance.c -lm
+
+# libFuzzer target for the text and binary vector parsers (clang).
+test/fuzz/fuzz_vector: test/fuzz/fuzz_vector.c src/vectorparse.c src/vectorparse.h
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ \
+		test/fuzz/fuzz_vector.c src/vectorparse.c -lm
+
+.PHONY: kernels fuzz
+kernels: test/kernels/kernel_test test/kernels/kernel_bench
+fuzz: test/fuzz/fuzz_vector

@@ -1,0 +1,834 @@
+/*-------------------------------------------------------------------------
+ *
+ * vector.c
+ *	  The vector type: text and binary I/O, typmod, casts, distance and
+ *	  arithmetic functions, comparison, and aggregate support.
+ *
+ * Every SQL-visible name here is pgvector's, with the same behaviour, so
+ * that applications written for pgvector run unchanged.  The parsing
+ * itself lives in vectorparse.c; the distance loops in distance.c.
+ *
+ * Memory: every function allocates its result in the caller's (per-call)
+ * memory context; nothing is kept between calls.
+ *
+ * src/vector.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
+#include "distance.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "vector.h"
+#include "vectorparse.h"
+
+/*
+ * Allocate a zeroed vector of dim elements in the current memory context.
+ */
+Vector *
+InitVector(int dim)
+{
+	Size		size = VECTOR_SIZE(dim);
+	Vector	   *result = (Vector *) palloc0(size);
+
+	SET_VARSIZE(result, size);
+	result->dim = dim;
+	return result;
+}
+
+/*
+ * Raise an error unless dim is a valid number of elements.
+ */
+void
+VectorCheckDim(int dim)
+{
+	if (dim < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("vector must have at least 1 dimension")));
+	if (dim > VECTOR_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("vector cannot have more than %d dimensions",
+						VECTOR_MAX_DIM)));
+}
+
+/*
+ * Raise an error unless two vectors have the same number of elements.
+ */
+void
+VectorCheckDims(const Vector *a, const Vector *b)
+{
+	if (a->dim != b->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vector dimensions %d and %d",
+						a->dim, b->dim)));
+}
+
+/*
+ * Raise an error unless value may be stored in a vector.
+ */
+void
+VectorCheckElement(float value)
+{
+	if (isnan(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("NaN not allowed in vector")));
+	if (isinf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("infinite value not allowed in vector")));
+}
+
+/*
+ * Raise an error unless the vector fits the column's declared dimensions.
+ */
+static void
+CheckExpectedDim(int32 typmod, int dim)
+{
+	if (typmod != -1 && typmod != dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", typmod, dim)));
+}
+
+/*
+ * Check the result of an arithmetic operation for overflow.
+ */
+static inline void
+CheckArithmetic(float value)
+{
+	if (isinf(value))
+		float_overflow_error();
+}
+
+/* ----------------------------------------------------------------
+ *		Text and binary I/O
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Turn a failed text parse into an error.
+ */
+static void
+ReportTextError(const char *str, VectorParseResult r)
+{
+	switch (r.status)
+	{
+		case VECTOR_PARSE_OK:
+			return;
+		case VECTOR_PARSE_EMPTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("vector must have at least 1 dimension")));
+			break;
+		case VECTOR_PARSE_TOO_MANY:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("vector cannot have more than %d dimensions",
+							VECTOR_MAX_DIM)));
+			break;
+		case VECTOR_PARSE_OUT_OF_RANGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("element %d of vector is out of range for type real",
+							r.dim + 1)));
+			break;
+		case VECTOR_PARSE_NOT_FINITE:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("NaN or infinite value not allowed in vector"),
+					 errdetail("Element %d is not a finite number.", r.dim + 1)));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input syntax for type vector: \"%s\"", str),
+					 (str[r.pos] == '\0') ?
+					 errdetail("Unexpected end of input.") :
+					 errdetail("Unexpected character at position %d.",
+							   (int) r.pos + 1),
+					 errhint("Vectors are written as a bracketed, comma-separated list, like '[1,2,3]'.")));
+	}
+}
+
+PG_FUNCTION_INFO_V1(vector_in);
+Datum
+vector_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	int32		typmod = PG_GETARG_INT32(2);
+	float	   *buf = palloc(sizeof(float) * VECTOR_MAX_DIM);
+	VectorParseResult r;
+	Vector	   *result;
+
+	r = VectorParseText(str, buf, VECTOR_MAX_DIM);
+	ReportTextError(str, r);
+	CheckExpectedDim(typmod, r.dim);
+
+	result = InitVector(r.dim);
+	memcpy(result->x, buf, sizeof(float) * r.dim);
+	pfree(buf);
+	PG_RETURN_VECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(vector_out);
+Datum
+vector_out(PG_FUNCTION_ARGS)
+{
+	Vector	   *vec = PG_GETARG_VECTOR_P(0);
+	int			dim = vec->dim;
+	char	   *buf;
+	char	   *p;
+
+	/* '[' + dim * (shortest float + ',') + ']' + NUL */
+	buf = palloc(dim * (FLOAT_SHORTEST_DECIMAL_LEN + 1) + 2);
+	p = buf;
+	*p++ = '[';
+	for (int i = 0; i < dim; i++)
+	{
+		if (i > 0)
+			*p++ = ',';
+		p += float_to_shortest_decimal_bufn(vec->x[i], p);
+	}
+	*p++ = ']';
+	*p = '\0';
+
+	PG_FREE_IF_COPY(vec, 0);
+	PG_RETURN_CSTRING(buf);
+}
+
+PG_FUNCTION_INFO_V1(vector_typmod_in);
+Datum
+vector_typmod_in(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
+	int32	   *tl;
+	int			n;
+
+	tl = ArrayGetIntegerTypmods(ta, &n);
+	if (n != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid type modifier"),
+				 errdetail("A vector type takes one modifier, its number of dimensions.")));
+	if (*tl < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type vector must be at least 1")));
+	if (*tl > VECTOR_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type vector cannot exceed %d",
+						VECTOR_MAX_DIM)));
+	PG_RETURN_INT32(*tl);
+}
+
+PG_FUNCTION_INFO_V1(vector_recv);
+Datum
+vector_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int32		typmod = PG_GETARG_INT32(2);
+	const unsigned char *start = (const unsigned char *) buf->data + buf->cursor;
+	size_t		len = buf->len - buf->cursor;
+	float	   *vals = palloc(sizeof(float) * VECTOR_MAX_DIM);
+	VectorParseResult r;
+	Vector	   *result;
+
+	r = VectorParseBinary(start, len, vals, VECTOR_MAX_DIM);
+	switch (r.status)
+	{
+		case VECTOR_PARSE_OK:
+			break;
+		case VECTOR_PARSE_BAD_DIM:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid dimensions in binary vector: %d", r.dim),
+					 errdetail("The dimensions must be between 1 and %d.",
+							   VECTOR_MAX_DIM)));
+			break;
+		case VECTOR_PARSE_BAD_UNUSED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("expected unused to be 0, not %d", r.dim)));
+			break;
+		case VECTOR_PARSE_NOT_FINITE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("NaN or infinite value not allowed in vector"),
+					 errdetail("Element %d is not a finite number.", r.dim + 1)));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("insufficient data left in message")));
+	}
+	CheckExpectedDim(typmod, r.dim);
+	buf->cursor += (int) r.pos;
+
+	result = InitVector(r.dim);
+	memcpy(result->x, vals, sizeof(float) * r.dim);
+	pfree(vals);
+	PG_RETURN_VECTOR_P(result);
+}
+
+PG_FUNCTION_INFO_V1(vector_send);
+Datum
+vector_send(PG_FUNCTION_ARGS)
+{
+	Vector	   *vec = PG_GETARG_VECTOR_P(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint16(&buf, vec->dim);
+	pq_sendint16(&buf, vec->unused);
+	for (int i = 0; i < vec->dim; i++)
+		pq_sendfloat4(&buf, vec->x[i]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* ----------------------------------------------------------------
+ *		Casts
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Coerce a vector to a column's typmod (the vector(n) length check).
+ */
+PG_FUNCTION_INFO_V1(vector);
+Datum
+vector(PG_FUNCTION_ARGS)
+{
+	Vector	   *vec = PG_GETARG_VECTOR_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+
+	CheckExpectedDim(typmod, vec->dim);
+	PG_RETURN_VECTOR_P(vec);
+}
+
+/*
+ * Cast a one-dimensional integer[], real[], double precision[] or numeric[]
+ * array to a vector.  Nothing is dropped: NULL elements, multi-dimensional
+ * arrays and values that do not fit float4 are errors.
+ */
+PG_FUNCTION_INFO_V1(array_to_vector);
+Datum
+array_to_vector(PG_FUNCTION_ARGS)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+	Oid			elemtype = ARR_ELEMTYPE(array);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	Vector	   *result;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("array must be 1-D")));
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
+					  &elems, &nulls, &nelems);
+
+	VectorCheckDim(nelems);
+	CheckExpectedDim(typmod, nelems);
+
+	result = InitVector(nelems);
+	for (int i = 0; i < nelems; i++)
+	{
+		double		val;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("array must not contain nulls")));
+
+		switch (elemtype)
+		{
+			case INT4OID:
+				val = DatumGetInt32(elems[i]);
+				break;
+			case FLOAT4OID:
+				val = DatumGetFloat4(elems[i]);
+				break;
+			case FLOAT8OID:
+				val = DatumGetFloat8(elems[i]);
+				break;
+			case NUMERICOID:
+				val = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+														 elems[i]));
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("unsupported array element type %s",
+								format_type_be(elemtype))));
+				val = 0;		/* keep compiler quiet */
+		}
+
+		/* a finite double too large for float4 must not become Infinity */
+		if (!isnan(val) && !isinf(val) &&
+			(val > FLT_MAX || val < -FLT_MAX))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("element %d of array is out of range for type real",
+							i + 1)));
+		result->x[i] = (float) val;
+		VectorCheckElement(result->x[i]);
+	}
+
+	PG_RETURN_VECTOR_P(result);
+}
+
+/*
+ * Cast a vector to real[].
+ */
+PG_FUNCTION_INFO_V1(vector_to_float4);
+Datum
+vector_to_float4(PG_FUNCTION_ARGS)
+{
+	Vector	   *vec = PG_GETARG_VECTOR_P(0);
+	Datum	   *datums = palloc(sizeof(Datum) * vec->dim);
+
+	for (int i = 0; i < vec->dim; i++)
+		datums[i] = Float4GetDatum(vec->x[i]);
+	PG_RETURN_POINTER(construct_array(datums, vec->dim, FLOAT4OID,
+									  sizeof(float4), true,
+									  TYPALIGN_INT));
+}
+
+/*
+ * Cast a vector to double precision[].
+ */
+PG_FUNCTION_INFO_V1(vector_to_float8);
+Datum
+vector_to_float8(PG_FUNCTION_ARGS)
+{
+	Vector	   *vec = PG_GETARG_VECTOR_P(0);
+	Datum	   *datums = palloc(sizeof(Datum) * vec->dim);
+
+	for (int i = 0; i < vec->dim; i++)
+		datums[i] = Float8GetDatum((double) vec->x[i]);
+	PG_RETURN_POINTER(construct_array(datums, vec->dim, FLOAT8OID,
+									  sizeof(float8), FLOAT8PASSBYVAL,
+									  TYPALIGN_DOUBLE));
+}
+
+/* ----------------------------------------------------------------
+ *		Distances
+ * ----------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(l2_distance);
+Datum
+l2_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	VectorCheckDims(a, b);
+	PG_RETURN_FLOAT8(sqrt((double) VectorL2SquaredDistance(a->x, b->x, a->dim)));
+}
+
+/*
+ * Squared L2 distance: what the index orders by for vector_l2_ops, since it
+ * orders the same way as the distance and saves a square root.
+ */
+PG_FUNCTION_INFO_V1(vector_l2_squared_distance);
+Datum
+vector_l2_squared_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	VectorCheckDims(a, b);
+	PG_RETURN_FLOAT8((double) VectorL2SquaredDistance(a->x, b->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(inner_product);
+Datum
+inner_product(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	VectorCheckDims(a, b);
+	PG_RETURN_FLOAT8((double) VectorInnerProduct(a->x, b->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(vector_negative_inner_product);
+Datum
+vector_negative_inner_product(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	VectorCheckDims(a, b);
+	PG_RETURN_FLOAT8(-(double) VectorInnerProduct(a->x, b->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(cosine_distance);
+Datum
+cosine_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	float		ab,
+				aa,
+				bb;
+
+	VectorCheckDims(a, b);
+	distance_kernels->cosine_parts(a->x, b->x, a->dim, &ab, &aa, &bb);
+	PG_RETURN_FLOAT8(DistanceCosineFromParts(ab, aa, bb));
+}
+
+PG_FUNCTION_INFO_V1(l1_distance);
+Datum
+l1_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	VectorCheckDims(a, b);
+	PG_RETURN_FLOAT8((double) VectorL1Distance(a->x, b->x, a->dim));
+}
+
+/* ----------------------------------------------------------------
+ *		Other functions
+ * ----------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(vector_dims);
+Datum
+vector_dims(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+
+	PG_RETURN_INT32(a->dim);
+}
+
+PG_FUNCTION_INFO_V1(vector_norm);
+Datum
+vector_norm(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	double		norm = 0.0;
+
+	/* double accumulation: the norm is returned as double precision */
+	for (int i = 0; i < a->dim; i++)
+		norm += (double) a->x[i] * (double) a->x[i];
+	PG_RETURN_FLOAT8(sqrt(norm));
+}
+
+/*
+ * Scale a vector to unit length; the zero vector stays zero.
+ */
+PG_FUNCTION_INFO_V1(l2_normalize);
+Datum
+l2_normalize(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *result = InitVector(a->dim);
+	double		norm = 0.0;
+
+	for (int i = 0; i < a->dim; i++)
+		norm += (double) a->x[i] * (double) a->x[i];
+	norm = sqrt(norm);
+
+	if (norm > 0)
+	{
+		for (int i = 0; i < a->dim; i++)
+		{
+			result->x[i] = (float) (a->x[i] / norm);
+			CheckArithmetic(result->x[i]);
+		}
+	}
+	PG_RETURN_VECTOR_P(result);
+}
+
+/*
+ * Return count elements of a starting at 1-based position start, clipped to
+ * the vector as substring() clips to a string.
+ */
+PG_FUNCTION_INFO_V1(subvector);
+Datum
+subvector(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	int32		start = PG_GETARG_INT32(1);
+	int32		count = PG_GETARG_INT32(2);
+	int64		end = (int64) start + count;
+	Vector	   *result;
+	int			dim;
+
+	if (count < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("vector must have at least 1 dimension")));
+
+	if (start < 1)
+		start = 1;
+	if (end > a->dim + 1)
+		end = a->dim + 1;
+	dim = (int) (end - start);
+	VectorCheckDim(dim);
+
+	result = InitVector(dim);
+	memcpy(result->x, a->x + start - 1, sizeof(float) * dim);
+	PG_RETURN_VECTOR_P(result);
+}
+
+/*
+ * Element-wise arithmetic; overflow to Infinity is an error.
+ */
+typedef enum VectorArithOp
+{
+	VECTOR_ADD,
+	VECTOR_SUB,
+	VECTOR_MUL
+} VectorArithOp;
+
+static Vector *
+VectorArith(const Vector *a, const Vector *b, VectorArithOp op)
+{
+	Vector	   *result;
+
+	VectorCheckDims(a, b);
+	result = InitVector(a->dim);
+	for (int i = 0; i < a->dim; i++)
+	{
+		switch (op)
+		{
+			case VECTOR_ADD:
+				result->x[i] = a->x[i] + b->x[i];
+				break;
+			case VECTOR_SUB:
+				result->x[i] = a->x[i] - b->x[i];
+				break;
+			case VECTOR_MUL:
+				result->x[i] = a->x[i] * b->x[i];
+				break;
+		}
+		CheckArithmetic(result->x[i]);
+	}
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(vector_add);
+Datum
+vector_add(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_VECTOR_P(VectorArith(PG_GETARG_VECTOR_P(0),
+								   PG_GETARG_VECTOR_P(1), VECTOR_ADD));
+}
+
+PG_FUNCTION_INFO_V1(vector_sub);
+Datum
+vector_sub(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_VECTOR_P(VectorArith(PG_GETARG_VECTOR_P(0),
+								   PG_GETARG_VECTOR_P(1), VECTOR_SUB));
+}
+
+PG_FUNCTION_INFO_V1(vector_mul);
+Datum
+vector_mul(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_VECTOR_P(VectorArith(PG_GETARG_VECTOR_P(0),
+								   PG_GETARG_VECTOR_P(1), VECTOR_MUL));
+}
+
+PG_FUNCTION_INFO_V1(vector_concat);
+Datum
+vector_concat(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	int			dim = a->dim + b->dim;
+	Vector	   *result;
+
+	VectorCheckDim(dim);
+	result = InitVector(dim);
+	memcpy(result->x, a->x, sizeof(float) * a->dim);
+	memcpy(result->x + a->dim, b->x, sizeof(float) * b->dim);
+	PG_RETURN_VECTOR_P(result);
+}
+
+/* ----------------------------------------------------------------
+ *		Comparison (btree opclass): element by element, then by length
+ * ----------------------------------------------------------------
+ */
+
+static int
+VectorCmp(const Vector *a, const Vector *b)
+{
+	int			dim = Min(a->dim, b->dim);
+
+	for (int i = 0; i < dim; i++)
+	{
+		if (a->x[i] < b->x[i])
+			return -1;
+		if (a->x[i] > b->x[i])
+			return 1;
+	}
+	if (a->dim < b->dim)
+		return -1;
+	if (a->dim > b->dim)
+		return 1;
+	return 0;
+}
+
+#define VECTOR_CMP_FUNC(name, expr) \
+PG_FUNCTION_INFO_V1(name); \
+Datum \
+name(PG_FUNCTION_ARGS) \
+{ \
+	int			c = VectorCmp(PG_GETARG_VECTOR_P(0), PG_GETARG_VECTOR_P(1)); \
+	PG_RETURN_BOOL(expr); \
+}
+
+VECTOR_CMP_FUNC(vector_lt, c < 0)
+VECTOR_CMP_FUNC(vector_le, c <= 0)
+VECTOR_CMP_FUNC(vector_eq, c == 0)
+VECTOR_CMP_FUNC(vector_ne, c != 0)
+VECTOR_CMP_FUNC(vector_ge, c >= 0)
+VECTOR_CMP_FUNC(vector_gt, c > 0)
+
+PG_FUNCTION_INFO_V1(vector_cmp);
+Datum
+vector_cmp(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(VectorCmp(PG_GETARG_VECTOR_P(0), PG_GETARG_VECTOR_P(1)));
+}
+
+/* ----------------------------------------------------------------
+ *		Aggregates
+ *
+ * avg(vector) keeps its state as a double precision[] of n + 1 elements:
+ * the count, then the running sums (in double, so long sums do not drift).
+ * sum(vector) uses vector_add directly.
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Return the state array's elements, checking it is what we built.
+ */
+static float8 *
+CheckAccumState(ArrayType *state, int *n)
+{
+	if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) ||
+		ARR_ELEMTYPE(state) != FLOAT8OID || ARR_DIMS(state)[0] < 1)
+		elog(ERROR, "vector aggregate state is not a valid double precision array");
+	*n = ARR_DIMS(state)[0];
+	return (float8 *) ARR_DATA_PTR(state);
+}
+
+static ArrayType *
+MakeAccumState(const float8 *vals, int n)
+{
+	Datum	   *datums = palloc(sizeof(Datum) * n);
+
+	for (int i = 0; i < n; i++)
+		datums[i] = Float8GetDatum(vals[i]);
+	return construct_array(datums, n, FLOAT8OID, sizeof(float8),
+						   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+PG_FUNCTION_INFO_V1(vector_accum);
+Datum
+vector_accum(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
+	Vector	   *v = PG_GETARG_VECTOR_P(1);
+	int			n;
+	float8	   *s = CheckAccumState(state, &n);
+	float8	   *out;
+
+	if (n == 1)
+	{
+		/* first row: the state is just {0} */
+		n = v->dim + 1;
+		out = palloc0(sizeof(float8) * n);
+	}
+	else
+	{
+		if (n - 1 != v->dim)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("different vector dimensions %d and %d",
+							n - 1, v->dim)));
+		out = palloc(sizeof(float8) * n);
+		memcpy(out, s, sizeof(float8) * n);
+	}
+
+	out[0] = s[0] + 1.0;
+	for (int i = 0; i < v->dim; i++)
+		out[i + 1] += v->x[i];
+
+	PG_RETURN_ARRAYTYPE_P(MakeAccumState(out, n));
+}
+
+PG_FUNCTION_INFO_V1(vector_combine);
+Datum
+vector_combine(PG_FUNCTION_ARGS)
+{
+	int			n1,
+				n2;
+	float8	   *s1 = CheckAccumState(PG_GETARG_ARRAYTYPE_P(0), &n1);
+	float8	   *s2 = CheckAccumState(PG_GETARG_ARRAYTYPE_P(1), &n2);
+	float8	   *out;
+
+	if (n1 == 1)
+		PG_RETURN_ARRAYTYPE_P(MakeAccumState(s2, n2));
+	if (n2 == 1)
+		PG_RETURN_ARRAYTYPE_P(MakeAccumState(s1, n1));
+	if (n1 != n2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different vector dimensions %d and %d", n1 - 1, n2 - 1)));
+
+	out = palloc(sizeof(float8) * n1);
+	for (int i = 0; i < n1; i++)
+		out[i] = s1[i] + s2[i];
+	PG_RETURN_ARRAYTYPE_P(MakeAccumState(out, n1));
+}
+
+PG_FUNCTION_INFO_V1(vector_avg);
+Datum
+vector_avg(PG_FUNCTION_ARGS)
+{
+	int			n;
+	float8	   *s = CheckAccumState(PG_GETARG_ARRAYTYPE_P(0), &n);
+	Vector	   *result;
+
+	/* no rows: avg() of nothing is NULL */
+	if (s[0] == 0.0)
+		PG_RETURN_NULL();
+
+	result = InitVector(n - 1);
+	for (int i = 0; i < n - 1; i++)
+	{
+		result->x[i] = (float) (s[i + 1] / s[0]);
+		CheckArithmetic(result->x[i]);
+	}
+	PG_RETURN_VECTOR_P(result);
+}

@@ -1,0 +1,50 @@
+/*-------------------------------------------------------------------------
+ *
+ * vectorparse.h
+ *	  Server-independent parsing of the vector text and binary forms.
+ *
+ * These functions neither allocate nor throw: they report what went wrong
+ * as a VectorParseStatus, and vector.c turns that into an ereport.  Keeping
+ * them free of backend dependencies lets the fuzzer in test/fuzz link them
+ * directly.
+ *
+ * src/vectorparse.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef HNSW_VECTORPARSE_H
+#define HNSW_VECTORPARSE_H
+
+#include <stddef.h>
+
+typedef enum VectorParseStatus
+{
+	VECTOR_PARSE_OK = 0,
+	VECTOR_PARSE_SYNTAX,		/* malformed text */
+	VECTOR_PARSE_EMPTY,			/* "[]" */
+	VECTOR_PARSE_TOO_MANY,		/* more than maxdim elements */
+	VECTOR_PARSE_OUT_OF_RANGE,	/* element overflows float4 */
+	VECTOR_PARSE_NOT_FINITE,	/* NaN or Infinity */
+	VECTOR_PARSE_BAD_DIM,		/* binary: dimension out of range */
+	VECTOR_PARSE_BAD_UNUSED,	/* binary: reserved field not zero */
+	VECTOR_PARSE_SHORT			/* binary: fewer bytes than the header says */
+} VectorParseStatus;
+
+/*
+ * Result of a parse.  On failure, "pos" is the offset into the input where
+ * the problem was found (text) and "dim" the dimension read (binary).
+ */
+typedef struct VectorParseResult
+{
+	VectorParseStatus status;
+	int			dim;
+	size_t		pos;
+} VectorParseResult;
+
+extern VectorParseResult VectorParseText(const char *str, float *out,
+										 int maxdim);
+extern VectorParseResult VectorParseBinary(const unsigned char *buf,
+										   size_t len, float *out,
+										   int maxdim);
+
+#endif							/* HNSW_VECTORPARSE_H */
