@@ -24,8 +24,9 @@ EXTRA_CLEAN = test/kernels/kernel_test test/kernels/kernel_bench \
 
 PG_CONFIG ?= pg_config
 
-# The coordinator speaks libpq.
+# The coordinator speaks libpq (libpq_srcdir: where PGXS finds libpq-fe.h).
 SHLIB_LINK = -lpq
+PG_CPPFLAGS = -I$(libpq_srcdir)
 
 # -Wextra on our code.  PostgreSQL's headers trip -Wunused-parameter (inline
 # functions in headers) and -Wmissing-field-initializers and our code uses the

@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "coord.h"
 #include "distance.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -25,6 +26,7 @@ void
 _PG_init(void)
 {
 	DistanceInit();
+	CoordInit();
 }
 
 /*

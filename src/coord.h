@@ -1,0 +1,127 @@
+/*-------------------------------------------------------------------------
+ *
+ * coord.h
+ *	  The distributed k-NN coordinator: shared structs and prototypes,
+ *	  grouped by the file that defines them.
+ *
+ * A distributed table is a partitioned table on the coordinator whose
+ * partitions are postgres_fdw foreign tables.  A "shard" here is one foreign
+ * server that holds one or more of those partitions; its "copies" are that
+ * server and the replica servers declared with hnsw.add_replica().  A search
+ * sends one request per selected shard, to one copy at a time, all shards at
+ * once, and merges what comes back.
+ *
+ * src/coord.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef HNSW_COORD_H
+#define HNSW_COORD_H
+
+#include "access/attnum.h"
+#include "access/tupdesc.h"
+#include "libpq-fe.h"
+#include "nodes/pg_list.h"
+#include "utils/timestamp.h"
+
+/* One foreign partition of a distributed table */
+typedef struct CoordPart
+{
+	Oid			relid;			/* the foreign table on the coordinator */
+	char	   *relname;		/* its name, for messages */
+	char	   *remote_table;	/* quoted "schema"."table" on the shard */
+	char	  **remote_cols;	/* quoted remote column name per parent
+								 * column (NULL for dropped columns) */
+	char	   *remote_partcol; /* quoted remote partition column */
+	bool		is_default;		/* DEFAULT partition of a LIST table */
+	int			nvalues;		/* LIST bound values (integer keys only) */
+	int64	   *values;
+	/* filled per search: values to ask for, or all of them */
+	bool		selected;
+	List	   *want;			/* int64 values, as palloc'd int64 * */
+	bool		want_all;		/* no WHERE clause needed */
+} CoordPart;
+
+/* One shard: a server holding partitions, and its copies */
+typedef struct CoordShard
+{
+	Oid			serverid;		/* the primary server */
+	char	   *name;			/* its name, for messages */
+	List	   *parts;			/* CoordPart * */
+	int			ncopies;		/* 1 + number of replicas */
+	Oid		   *copies;			/* server OIDs, primary first */
+	char	  **copynames;
+} CoordShard;
+
+/* A distributed table, as the catalogs describe it */
+typedef struct CoordTable
+{
+	Oid			relid;
+	char	   *relname;
+	TupleDesc	tupdesc;		/* the parent's row type */
+	AttrNumber	partattnum;		/* partition column of the parent */
+	Oid			parttype;
+	bool		is_list;		/* LIST partitioned (pruning possible) */
+	int			nparts;			/* number of foreign partitions */
+	List	   *shards;			/* CoordShard *, in partition bound order */
+} CoordTable;
+
+/*
+ * One request to one shard: the same SQL text run nqueries times with
+ * different parameters, pipelined, so the shard sees one round trip.
+ */
+typedef struct CoordRequest
+{
+	const char *sql;
+	int			nparams;
+	int			nqueries;
+	const char ***values;		/* [nqueries][nparams] */
+	int		  **lengths;		/* [nqueries][nparams] */
+	const int  *formats;		/* [nparams] */
+	bool		binary_result;
+	const char *ef_search;		/* value to set on the shard, or NULL */
+	bool		soft_errors;	/* a query error fails the copy, not the
+								 * search (hnsw.shard_status) */
+} CoordRequest;
+
+/* The outcome of a request to one shard, filled by CoordExecute() */
+typedef struct CoordResult
+{
+	bool		ok;				/* some copy answered */
+	int			copy;			/* index of the copy that answered */
+	PGresult  **results;		/* [nqueries], owned until CoordFreeResults */
+	char	   *error;			/* palloc'd; why the last copy failed */
+} CoordResult;
+
+/* in coordguc.c */
+extern int	coord_shard_timeout;
+extern bool coord_allow_partial_results;
+extern int	coord_retry_interval;
+extern void CoordInit(void);
+
+/* in coordcatalog.c */
+extern CoordTable *CoordGetTable(Oid relid);
+extern List *CoordGetReplicas(const char *servername);
+extern Oid	CoordGetPostgresFdwServer(const char *servername, bool missing_ok);
+
+/* in coordconn.c */
+typedef struct CoordConn CoordConn;
+extern CoordConn *CoordGetConn(Oid serverid);
+extern PGconn *CoordConnStart(CoordConn *cc, char **errstr);
+extern PGconn *CoordConnPGconn(CoordConn *cc);
+extern void CoordConnCheckPassword(CoordConn *cc);
+extern void CoordConnSetBusy(CoordConn *cc, bool busy);
+extern bool CoordConnNeedsSetup(CoordConn *cc);
+extern void CoordConnSetupDone(CoordConn *cc);
+extern const char *CoordConnEfSearch(CoordConn *cc);
+extern void CoordConnSetEfSearch(CoordConn *cc, const char *value);
+extern void CoordConnDrop(CoordConn *cc, bool cancel);
+extern bool CoordServerHealthy(Oid serverid);
+extern void CoordMarkServer(Oid serverid, bool healthy);
+
+/* in coordexec.c */
+extern CoordResult *CoordExecute(CoordShard **shards, CoordRequest **requests,
+								 int nshards);
+extern void CoordFreeResults(CoordResult *results, int nshards, int nqueries);
+
+#endif							/* HNSW_COORD_H */

@@ -1,0 +1,308 @@
+/*-------------------------------------------------------------------------
+ *
+ * coordcatalog.c
+ *	  Describe a distributed table from the catalogs: its foreign
+ *	  partitions, their servers and remote names, LIST bounds, and the
+ *	  replicas declared in hnsw.replicas.
+ *
+ * Nothing here talks to a shard.  All names sent to shards are quoted here
+ * with quote_identifier.
+ *
+ * src/coordcatalog.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "coord.h"
+#include "executor/spi.h"
+#include "foreign/foreign.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/partcache.h"
+#include "utils/rel.h"
+
+static bool IsPostgresFdwServer(ForeignServer *server);
+static char *OptionValue(List *options, const char *name);
+static CoordPart *DescribePart(CoordTable *table, Oid partid, Oid *serverid);
+static int64 IntegerDatum(Datum value, Oid type);
+
+/*
+ * Describe the distributed table relid.
+ *
+ * Takes AccessShareLock on the table and on every partition, held to the
+ * end of the transaction, so the description stays true while it is used.
+ * Everything is palloc'd in the current memory context.
+ */
+CoordTable *
+CoordGetTable(Oid relid)
+{
+	Relation	rel;
+	PartitionKey key;
+	PartitionDesc pd;
+	CoordTable *table;
+	List	  **values;
+	int			i;
+
+	rel = table_open(relid, AccessShareLock);
+	table = palloc0(sizeof(CoordTable));
+	table->relid = relid;
+	table->relname = pstrdup(RelationGetRelationName(rel));
+
+	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a partitioned table", table->relname),
+				 errhint("A distributed table is a partitioned table whose partitions are postgres_fdw foreign tables.")));
+
+	key = RelationGetPartitionKey(rel);
+	if (key->partnatts != 1 || key->partattrs[0] == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("distributed table \"%s\" must be partitioned by one column",
+						table->relname)));
+	table->partattnum = key->partattrs[0];
+	table->parttype = key->parttypid[0];
+	table->is_list = (key->strategy == PARTITION_STRATEGY_LIST);
+	table->tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
+
+	pd = RelationGetPartitionDesc(rel, true);
+	if (pd->nparts == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("distributed table \"%s\" has no partitions", table->relname)));
+
+	/* the LIST values each partition holds, by partition index */
+	values = palloc0(sizeof(List *) * pd->nparts);
+	if (table->is_list && pd->boundinfo != NULL &&
+		(table->parttype == INT2OID || table->parttype == INT4OID ||
+		 table->parttype == INT8OID))
+	{
+		PartitionBoundInfo bi = pd->boundinfo;
+
+		for (i = 0; i < bi->ndatums; i++)
+		{
+			int64	   *v = palloc(sizeof(int64));
+
+			*v = IntegerDatum(bi->datums[i][0], table->parttype);
+			values[bi->indexes[i]] = lappend(values[bi->indexes[i]], v);
+		}
+	}
+
+	for (i = 0; i < pd->nparts; i++)
+	{
+		CoordPart  *part;
+		CoordShard *shard = NULL;
+		Oid			serverid;
+		ListCell   *lc;
+		int			j;
+
+		LockRelationOid(pd->oids[i], AccessShareLock);
+		part = DescribePart(table, pd->oids[i], &serverid);
+		part->is_default = (pd->boundinfo != NULL &&
+							pd->boundinfo->default_index == i);
+		part->nvalues = list_length(values[i]);
+		part->values = palloc(sizeof(int64) * (part->nvalues + 1));
+		j = 0;
+		foreach(lc, values[i])
+			part->values[j++] = *(int64 *) lfirst(lc);
+
+		foreach(lc, table->shards)
+		{
+			if (((CoordShard *) lfirst(lc))->serverid == serverid)
+				shard = lfirst(lc);
+		}
+		if (shard == NULL)
+		{
+			List	   *replicas;
+
+			shard = palloc0(sizeof(CoordShard));
+			shard->serverid = serverid;
+			shard->name = pstrdup(GetForeignServer(serverid)->servername);
+			replicas = CoordGetReplicas(shard->name);
+			shard->ncopies = 1 + list_length(replicas);
+			shard->copies = palloc(sizeof(Oid) * shard->ncopies);
+			shard->copynames = palloc(sizeof(char *) * shard->ncopies);
+			shard->copies[0] = serverid;
+			shard->copynames[0] = shard->name;
+			j = 1;
+			foreach(lc, replicas)
+			{
+				shard->copynames[j] = lfirst(lc);
+				shard->copies[j] = CoordGetPostgresFdwServer(lfirst(lc), false);
+				j++;
+			}
+			table->shards = lappend(table->shards, shard);
+		}
+		shard->parts = lappend(shard->parts, part);
+		table->nparts++;
+	}
+
+	table_close(rel, NoLock);
+	return table;
+}
+
+/*
+ * Return the names of the replicas of servername declared in hnsw.replicas,
+ * in name order, palloc'd in the caller's memory context.
+ */
+List *
+CoordGetReplicas(const char *servername)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	List	   *result = NIL;
+	Oid			argtypes[1] = {NAMEOID};
+	Datum		args[1];
+	uint64		i;
+
+	args[0] = DirectFunctionCall1(namein, CStringGetDatum(servername));
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT replica_server::text FROM hnsw.replicas "
+							  "WHERE shard_server = $1 ORDER BY replica_server",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read hnsw.replicas");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 1);
+
+		result = lappend(result, MemoryContextStrdup(callercxt, name));
+	}
+	SPI_finish();
+	return result;
+}
+
+/*
+ * Look up a foreign server of the postgres_fdw wrapper by name.  Returns
+ * InvalidOid if it does not exist and missing_ok; raises an error otherwise,
+ * and always when the server belongs to another wrapper.
+ */
+Oid
+CoordGetPostgresFdwServer(const char *servername, bool missing_ok)
+{
+	ForeignServer *server = GetForeignServerByName(servername, true);
+
+	if (server == NULL)
+	{
+		if (missing_ok)
+			return InvalidOid;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("server \"%s\" does not exist", servername)));
+	}
+	if (!IsPostgresFdwServer(server))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("server \"%s\" is not a postgres_fdw server", servername)));
+	return server->serverid;
+}
+
+/* Does server belong to the postgres_fdw wrapper? */
+static bool
+IsPostgresFdwServer(ForeignServer *server)
+{
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+
+	return strcmp(fdw->fdwname, "postgres_fdw") == 0;
+}
+
+/* Return the value of option name in a DefElem list, or NULL */
+static char *
+OptionValue(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return defGetString(def);
+	}
+	return NULL;
+}
+
+/*
+ * Describe one partition: it must be a postgres_fdw foreign table.  Its
+ * remote names follow postgres_fdw's options (schema_name, table_name,
+ * column_name), defaulting to the local names.
+ */
+static CoordPart *
+DescribePart(CoordTable *table, Oid partid, Oid *serverid)
+{
+	CoordPart  *part = palloc0(sizeof(CoordPart));
+	ForeignTable *ft;
+	ForeignServer *server;
+	char	   *nspname;
+	char	   *relname;
+	int			i;
+
+	part->relid = partid;
+	part->relname = get_rel_name(partid);
+	if (get_rel_relkind(partid) != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("partition \"%s\" of distributed table \"%s\" is not a foreign table",
+						part->relname, table->relname),
+				 errhint("Every partition of a distributed table must be a postgres_fdw foreign table.")));
+
+	ft = GetForeignTable(partid);
+	server = GetForeignServer(ft->serverid);
+	if (!IsPostgresFdwServer(server))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("partition \"%s\" of distributed table \"%s\" is not a postgres_fdw foreign table",
+						part->relname, table->relname)));
+	*serverid = ft->serverid;
+
+	nspname = OptionValue(ft->options, "schema_name");
+	if (nspname == NULL)
+		nspname = get_namespace_name(get_rel_namespace(partid));
+	relname = OptionValue(ft->options, "table_name");
+	if (relname == NULL)
+		relname = part->relname;
+	part->remote_table = psprintf("%s.%s", quote_identifier(nspname),
+								  quote_identifier(relname));
+
+	part->remote_cols = palloc0(sizeof(char *) * table->tupdesc->natts);
+	for (i = 0; i < table->tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(table->tupdesc, i);
+		AttrNumber	attnum;
+		char	   *colname;
+
+		if (attr->attisdropped)
+			continue;
+		attnum = get_attnum(partid, NameStr(attr->attname));
+		colname = OptionValue(GetForeignColumnOptions(partid, attnum),
+							  "column_name");
+		if (colname == NULL)
+			colname = NameStr(attr->attname);
+		part->remote_cols[i] = pstrdup(quote_identifier(colname));
+		if (attr->attnum == table->partattnum)
+			part->remote_partcol = part->remote_cols[i];
+	}
+	return part;
+}
+
+/* Convert an integer partition bound datum to int64 */
+static int64
+IntegerDatum(Datum value, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return DatumGetInt16(value);
+		case INT4OID:
+			return DatumGetInt32(value);
+		default:
+			return DatumGetInt64(value);
+	}
+}

@@ -1,0 +1,824 @@
+/*-------------------------------------------------------------------------
+ *
+ * coordsearch.c
+ *	  SQL entry points of the coordinator: hnsw.search, hnsw.search_batch
+ *	  and hnsw.shard_status; building the remote SQL; merging the shards'
+ *	  sorted answers into the global order.
+ *
+ * Every selected shard is asked for its own k nearest, sorted by distance:
+ *
+ *	  SELECT <columns>, <vector column> OPERATOR(<schema>.<op>) $1::<type>
+ *	  FROM <remote table> [WHERE <partition column> = ANY ('{..}')]
+ *	  ORDER BY <distance> LIMIT k
+ *
+ * (a UNION ALL of such queries when a shard holds several partitions), so a
+ * shard's index answers it.  The global k nearest are among the union of
+ * those lists; a k-way merge (binary heap keyed by each list's current
+ * distance) takes them in order.  Equal distances are ordered by shard (in
+ * partition bound order), then by the shard's own order, so a search's
+ * answer does not depend on which shard answered first.
+ *
+ * Rows travel in binary and only the k winners are converted to Datums.
+ *
+ * src/coordsearch.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "coord.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/binaryheap.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_oper.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "catalog/pg_operator.h"
+#include "utils/typcache.h"
+#include "vector.h"
+
+/* What one search asks, after argument checks */
+typedef struct SearchSpec
+{
+	CoordTable *table;
+	Oid			vectype;
+	AttrNumber	vecattnum;		/* the parent's vector column */
+	char	   *opname;			/* distance operator, e.g. "<->" */
+	char	   *opnsp;			/* its schema */
+	int			k;
+	bool		exact;
+	char	   *ef_search;		/* to set on shards, or NULL */
+	int			nqueries;
+	Datum	   *queries;		/* vectors */
+} SearchSpec;
+
+/* Merge state: one cursor per shard into its sorted answer */
+typedef struct MergeState
+{
+	PGresult  **res;			/* [nshards], NULL for no answer */
+	int		   *pos;			/* next row per shard */
+	int			ncols;			/* distance column index */
+} MergeState;
+
+static void ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec,
+							bool batch);
+static void SelectPartitions(CoordTable *table, ArrayType *partitions);
+static char *BuildShardQuery(SearchSpec *spec, CoordShard *shard);
+static void RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch);
+static void ReportFailedShards(CoordTable *table, CoordShard **shards,
+							   CoordResult *results, int nshards);
+static void FanOut(FunctionCallInfo fcinfo, SearchSpec *spec,
+				   CoordShard **shards, CoordRequest **requests,
+				   int nshards, bool batch);
+static void MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec,
+						 CoordShard **shards, CoordResult *results,
+						 int nshards, bool batch);
+static char *OperatorNamespace(Oid opid);
+static int	MergeCompare(Datum a, Datum b, void *arg);
+static double RowDistance(MergeState *ms, int shard, bool *isnull);
+static HeapTuple RowToTuple(CoordTable *table, PGresult *res, int row,
+							FmgrInfo *recv, Oid *ioparams);
+
+/*
+ * hnsw.search(rel anyelement, query vector, k int, partitions int[],
+ *			   ef_search int, exact bool, metric text, "column" name)
+ * returns setof anyelement
+ *
+ * The k rows of the distributed table whose rel's type names nearest to
+ * query, in distance order.
+ */
+PG_FUNCTION_INFO_V1(hnsw_search);
+Datum
+hnsw_search(PG_FUNCTION_ARGS)
+{
+	SearchSpec	spec;
+
+	ParseSearchArgs(fcinfo, &spec, false);
+	RunSearch(fcinfo, &spec, false);
+	return (Datum) 0;
+}
+
+/*
+ * hnsw.search_batch(rel anyelement, queries vector[], k int, ...)
+ * returns table (query int, item anyelement)
+ *
+ * hnsw.search for each query vector, the query's ordinal (from 1) with each
+ * row.  Each shard receives all queries in one pipeline.
+ */
+PG_FUNCTION_INFO_V1(hnsw_search_batch);
+Datum
+hnsw_search_batch(PG_FUNCTION_ARGS)
+{
+	SearchSpec	spec;
+
+	ParseSearchArgs(fcinfo, &spec, true);
+	RunSearch(fcinfo, &spec, true);
+	return (Datum) 0;
+}
+
+/*
+ * Check the arguments of hnsw.search or hnsw.search_batch and describe the
+ * distributed table.  Takes the table's locks (see CoordGetTable).
+ */
+static void
+ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
+{
+	Oid			rowtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	Oid			relid = OidIsValid(rowtype) ? get_typ_typrelid(rowtype) : InvalidOid;
+	CoordTable *table;
+	AclResult	aclresult;
+	const char *metric;
+	const char *opname;
+	Oid			opid;
+	int			typmod;
+	int			i;
+
+	memset(spec, 0, sizeof(SearchSpec));
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("first argument must be a row of a distributed table"),
+				 errhint("Pass a null of the table's row type, as in NULL::items.")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query vector must not be null")));
+	if (PG_ARGISNULL(2) || PG_GETARG_INT32(2) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be at least 1")));
+	spec->k = PG_GETARG_INT32(2);
+	spec->exact = !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
+	if (!PG_ARGISNULL(4))
+	{
+		if (PG_GETARG_INT32(4) < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("ef_search must be at least 1")));
+		spec->ef_search = psprintf("%d", PG_GETARG_INT32(4));
+	}
+	else
+	{
+		/* the session's own setting, if the index code has defined it */
+		const char *ef = GetConfigOption("hnsw.ef_search", true, false);
+
+		if (ef != NULL)
+			spec->ef_search = pstrdup(ef);
+	}
+
+	/* the distance operator */
+	metric = PG_ARGISNULL(6) ? "l2" : text_to_cstring(PG_GETARG_TEXT_PP(6));
+	if (strcmp(metric, "l2") == 0 || strcmp(metric, "<->") == 0)
+		opname = "<->";
+	else if (strcmp(metric, "inner_product") == 0 || strcmp(metric, "<#>") == 0)
+		opname = "<#>";
+	else if (strcmp(metric, "cosine") == 0 || strcmp(metric, "<=>") == 0)
+		opname = "<=>";
+	else if (strcmp(metric, "l1") == 0 || strcmp(metric, "<+>") == 0)
+		opname = "<+>";
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown metric \"%s\"", metric),
+				 errhint("Valid metrics are l2, inner_product, cosine and l1, or their operators <->, <#>, <=> and <+>.")));
+
+	/* the query vectors */
+	if (!batch)
+	{
+		spec->vectype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+		spec->nqueries = 1;
+		spec->queries = palloc(sizeof(Datum));
+		spec->queries[0] = PointerGetDatum(PG_DETOAST_DATUM(PG_GETARG_DATUM(1)));
+	}
+	else
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+		bool	   *nulls;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		spec->vectype = ARR_ELEMTYPE(arr);
+		if (ARR_NDIM(arr) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("queries must be a one-dimensional array")));
+		get_typlenbyvalalign(spec->vectype, &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, spec->vectype, typlen, typbyval, typalign,
+						  &spec->queries, &nulls, &spec->nqueries);
+		for (i = 0; i < spec->nqueries; i++)
+		{
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("query vector must not be null")));
+			spec->queries[i] = PointerGetDatum(PG_DETOAST_DATUM(spec->queries[i]));
+		}
+	}
+
+	/* the table, its privileges and its vector column */
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
+	table = CoordGetTable(relid);
+	spec->table = table;
+
+	for (i = 0; i < table->tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(table->tupdesc, i);
+
+		if (attr->attisdropped)
+			continue;
+		if (!PG_ARGISNULL(7))
+		{
+			if (strcmp(NameStr(attr->attname), NameStr(*PG_GETARG_NAME(7))) != 0)
+				continue;
+			if (attr->atttypid != spec->vectype)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"%s\" of \"%s\" is not of type %s",
+								NameStr(attr->attname), table->relname,
+								format_type_be(spec->vectype))));
+		}
+		else if (attr->atttypid != spec->vectype)
+			continue;
+		if (spec->vecattnum != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
+					 errmsg("distributed table \"%s\" has more than one column of type %s",
+							table->relname, format_type_be(spec->vectype)),
+					 errhint("Name the column to search with the \"column\" argument.")));
+		spec->vecattnum = attr->attnum;
+	}
+	if (spec->vecattnum == 0)
+	{
+		if (!PG_ARGISNULL(7))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of distributed table \"%s\" does not exist",
+							NameStr(*PG_GETARG_NAME(7)), table->relname)));
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("distributed table \"%s\" has no column of type %s",
+						table->relname, format_type_be(spec->vectype))));
+	}
+
+	/* vector(n) columns: a query of another size can match nothing */
+	typmod = TupleDescAttr(table->tupdesc, spec->vecattnum - 1)->atttypmod;
+	for (i = 0; i < spec->nqueries; i++)
+	{
+		Vector	   *v = (Vector *) DatumGetPointer(spec->queries[i]);
+
+		if (typmod >= 0 && v->dim != typmod)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected %d dimensions, not %d", typmod, v->dim)));
+	}
+
+	/* the operator, qualified by the schema of the type's own operator */
+	opid = OpernameGetOprid(list_make1(makeString(pstrdup(opname))),
+							spec->vectype, spec->vectype);
+	if (!OidIsValid(opid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("operator does not exist: %s %s %s",
+						format_type_be(spec->vectype), opname,
+						format_type_be(spec->vectype))));
+	spec->opname = pstrdup(opname);
+	spec->opnsp = OperatorNamespace(opid);
+
+	SelectPartitions(table, PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3));
+}
+
+/*
+ * Mark the partitions to search: all of them, or those that can hold one of
+ * the given partition column values, each with the values it is asked for.
+ */
+static void
+SelectPartitions(CoordTable *table, ArrayType *partitions)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	ListCell   *lc;
+	ListCell   *lc2;
+	int			i;
+
+	foreach(lc, table->shards)
+	{
+		foreach(lc2, ((CoordShard *) lfirst(lc))->parts)
+		{
+			CoordPart  *part = lfirst(lc2);
+
+			part->selected = (partitions == NULL);
+			part->want_all = (partitions == NULL);
+			part->want = NIL;
+		}
+	}
+	if (partitions == NULL)
+		return;
+
+	if (!table->is_list ||
+		!(table->parttype == INT2OID || table->parttype == INT4OID ||
+		  table->parttype == INT8OID))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("partitions can be chosen only in a table partitioned by LIST on an integer column"),
+				 errdetail("Distributed table \"%s\" is not.", table->relname)));
+
+	deconstruct_array(partitions, INT4OID, 4, true, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	for (i = 0; i < nelems; i++)
+	{
+		int64		value;
+		CoordPart  *holder = NULL;
+		CoordPart  *deflt = NULL;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("partition values must not be null")));
+		value = DatumGetInt32(elems[i]);
+		foreach(lc, table->shards)
+		{
+			foreach(lc2, ((CoordShard *) lfirst(lc))->parts)
+			{
+				CoordPart  *part = lfirst(lc2);
+				int			j;
+
+				if (part->is_default)
+					deflt = part;
+				for (j = 0; j < part->nvalues; j++)
+				{
+					if (part->values[j] == value)
+						holder = part;
+				}
+			}
+		}
+		if (holder == NULL)
+			holder = deflt;
+		if (holder == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("no partition of distributed table \"%s\" holds partition value " INT64_FORMAT,
+							table->relname, value)));
+		if (!holder->selected)
+		{
+			holder->selected = true;
+			holder->want = NIL;
+		}
+		{
+			int64	   *v = palloc(sizeof(int64));
+			ListCell   *lc3;
+			bool		dup = false;
+
+			*v = value;
+			foreach(lc3, holder->want)
+				dup |= (*(int64 *) lfirst(lc3) == value);
+			if (!dup)
+				holder->want = lappend(holder->want, v);
+		}
+	}
+
+	/* a partition asked for all the values it holds needs no WHERE clause */
+	foreach(lc, table->shards)
+	{
+		foreach(lc2, ((CoordShard *) lfirst(lc))->parts)
+		{
+			CoordPart  *part = lfirst(lc2);
+
+			part->want_all = part->selected && !part->is_default &&
+				list_length(part->want) == part->nvalues;
+		}
+	}
+}
+
+/*
+ * Build the remote query for shard: its selected partitions' k nearest.
+ * Names come quoted from coordcatalog.c; the only literals are integers.
+ */
+static char *
+BuildShardQuery(SearchSpec *spec, CoordShard *shard)
+{
+	CoordTable *table = spec->table;
+	StringInfoData sql;
+	int			nparts = 0;
+	int			ncols = 0;
+	ListCell   *lc;
+	int			i;
+
+	foreach(lc, shard->parts)
+		nparts += ((CoordPart *) lfirst(lc))->selected ? 1 : 0;
+	for (i = 0; i < table->tupdesc->natts; i++)
+		ncols += TupleDescAttr(table->tupdesc, i)->attisdropped ? 0 : 1;
+
+	initStringInfo(&sql);
+	if (nparts > 1)
+		appendStringInfoString(&sql, "SELECT * FROM (");
+	nparts = 0;
+	foreach(lc, shard->parts)
+	{
+		CoordPart  *part = lfirst(lc);
+		bool		first = true;
+
+		if (!part->selected)
+			continue;
+		if (nparts++ > 0)
+			appendStringInfoString(&sql, " UNION ALL ");
+		if (shard->parts->length > 1)
+			appendStringInfoChar(&sql, '(');
+		if (spec->exact)
+			appendStringInfoString(&sql, "SELECT * FROM (");
+		appendStringInfoString(&sql, "SELECT ");
+		for (i = 0; i < table->tupdesc->natts; i++)
+		{
+			if (part->remote_cols[i] == NULL)
+				continue;
+			appendStringInfo(&sql, "%s%s", first ? "" : ", ", part->remote_cols[i]);
+			first = false;
+		}
+		appendStringInfo(&sql, ", %s OPERATOR(%s.%s) $1::%s FROM %s",
+						 part->remote_cols[spec->vecattnum - 1],
+						 quote_identifier(spec->opnsp), spec->opname,
+						 format_type_be_qualified(spec->vectype),
+						 part->remote_table);
+		if (!part->want_all)
+		{
+			ListCell   *lc2;
+
+			appendStringInfo(&sql, " WHERE %s = ANY ('{", part->remote_partcol);
+			first = true;
+			foreach(lc2, part->want)
+			{
+				appendStringInfo(&sql, "%s" INT64_FORMAT, first ? "" : ",",
+								 *(int64 *) lfirst(lc2));
+				first = false;
+			}
+			appendStringInfoString(&sql, "}'::pg_catalog.int8[])");
+		}
+		/* exact: OFFSET 0 keeps the ORDER BY away from any index */
+		if (spec->exact)
+			appendStringInfoString(&sql, " OFFSET 0) s");
+		appendStringInfo(&sql, " ORDER BY %d LIMIT %d", ncols + 1, spec->k);
+		if (shard->parts->length > 1)
+			appendStringInfoChar(&sql, ')');
+	}
+	if (nparts > 1)
+		appendStringInfo(&sql, ") s ORDER BY %d LIMIT %d", ncols + 1, spec->k);
+	return sql.data;
+}
+
+/*
+ * Build one request per shard with a selected partition, fan the search
+ * out, merge, and return the rows through the materialize SRF protocol.
+ */
+static void
+RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
+{
+	CoordTable *table = spec->table;
+	int			nshards = 0;
+	CoordShard **shards;
+	CoordRequest **requests;
+	Oid			sendfn;
+	bool		isvarlena;
+	ListCell   *lc;
+	int			q;
+	static const int formats[1] = {1};
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	/* one request per shard with a selected partition */
+	shards = palloc(sizeof(CoordShard *) * list_length(table->shards));
+	requests = palloc(sizeof(CoordRequest *) * list_length(table->shards));
+	getTypeBinaryOutputInfo(spec->vectype, &sendfn, &isvarlena);
+	foreach(lc, table->shards)
+	{
+		CoordShard *shard = lfirst(lc);
+		CoordRequest *req;
+		ListCell   *lc2;
+		bool		selected = false;
+
+		foreach(lc2, shard->parts)
+			selected |= ((CoordPart *) lfirst(lc2))->selected;
+		if (!selected)
+			continue;
+		req = palloc0(sizeof(CoordRequest));
+		req->sql = BuildShardQuery(spec, shard);
+		req->nparams = 1;
+		req->nqueries = spec->nqueries;
+		req->formats = formats;
+		req->binary_result = true;
+		req->ef_search = spec->exact ? NULL : spec->ef_search;
+		req->values = palloc(sizeof(char **) * spec->nqueries);
+		req->lengths = palloc(sizeof(int *) * spec->nqueries);
+		for (q = 0; q < spec->nqueries; q++)
+		{
+			bytea	   *b;
+
+			/* the same bytes for every shard: convert once */
+			if (nshards > 0)
+			{
+				req->values[q] = requests[0]->values[q];
+				req->lengths[q] = requests[0]->lengths[q];
+				continue;
+			}
+			b = OidSendFunctionCall(sendfn, spec->queries[q]);
+			req->values[q] = palloc(sizeof(char *));
+			req->lengths[q] = palloc(sizeof(int));
+			req->values[q][0] = VARDATA(b);
+			req->lengths[q][0] = VARSIZE(b) - VARHDRSZ;
+		}
+		shards[nshards] = shard;
+		requests[nshards] = req;
+		nshards++;
+	}
+	if (nshards == 0)
+		return;
+
+	FanOut(fcinfo, spec, shards, requests, nshards, batch);
+}
+
+/*
+ * Run the requests, report shards that did not answer, and merge.  The
+ * shards' results are libpq's memory: freed here on every path.
+ */
+static void
+FanOut(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
+	   CoordRequest **requests, int nshards, bool batch)
+{
+	CoordResult *volatile results = NULL;
+
+	PG_TRY();
+	{
+		results = CoordExecute(shards, requests, nshards);
+		ReportFailedShards(spec->table, shards, results, nshards);
+		MergeResults(fcinfo, spec, shards, results, nshards, batch);
+	}
+	PG_CATCH();
+	{
+		CoordFreeResults(results, nshards, spec->nqueries);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	CoordFreeResults(results, nshards, spec->nqueries);
+}
+
+/*
+ * Merge the shards' sorted answers to each query into its k nearest, and
+ * put them in the SRF's tuplestore.  Only the winners are converted.
+ */
+static void
+MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
+			 CoordResult *results, int nshards, bool batch)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	CoordTable *table = spec->table;
+	int			natts = table->tupdesc->natts;
+	TupleDesc	rowdesc = NULL;
+	FmgrInfo   *recv;
+	Oid		   *ioparams;
+	MergeState	ms;
+	binaryheap *heap;
+	int			i;
+	int			q;
+
+	if (batch)
+		rowdesc = lookup_rowtype_tupdesc_copy(table->tupdesc->tdtypeid, -1);
+
+	/* receive functions of the columns */
+	recv = palloc0(sizeof(FmgrInfo) * natts);
+	ioparams = palloc0(sizeof(Oid) * natts);
+	for (i = 0; i < natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(table->tupdesc, i);
+		Oid			recvfn;
+
+		if (attr->attisdropped)
+			continue;
+		getTypeBinaryInputInfo(attr->atttypid, &recvfn, &ioparams[i]);
+		fmgr_info(recvfn, &recv[i]);
+	}
+
+	ms.res = palloc(sizeof(PGresult *) * nshards);
+	ms.pos = palloc(sizeof(int) * nshards);
+	ms.ncols = 0;
+	for (i = 0; i < natts; i++)
+		ms.ncols += TupleDescAttr(table->tupdesc, i)->attisdropped ? 0 : 1;
+	heap = binaryheap_allocate(nshards, MergeCompare, &ms);
+
+	for (q = 0; q < spec->nqueries; q++)
+	{
+		int			emitted;
+
+		binaryheap_reset(heap);
+		for (i = 0; i < nshards; i++)
+		{
+			ms.res[i] = results[i].ok ? results[i].results[q] : NULL;
+			ms.pos[i] = 0;
+			if (ms.res[i] == NULL)
+				continue;
+			if (PQnfields(ms.res[i]) != ms.ncols + 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("shard \"%s\" returned %d columns, expected %d",
+								shards[i]->name, PQnfields(ms.res[i]),
+								ms.ncols + 1)));
+			if (PQntuples(ms.res[i]) > 0)
+				binaryheap_add_unordered(heap, Int32GetDatum(i));
+		}
+		binaryheap_build(heap);
+
+		for (emitted = 0; emitted < spec->k && !binaryheap_empty(heap); emitted++)
+		{
+			int			s = DatumGetInt32(binaryheap_first(heap));
+			HeapTuple	tuple;
+
+			CHECK_FOR_INTERRUPTS();
+			tuple = RowToTuple(table, ms.res[s], ms.pos[s], recv, ioparams);
+			if (!batch)
+				tuplestore_puttuple(rsinfo->setResult, tuple);
+			else
+			{
+				Datum		values[2];
+				bool		nulls[2] = {false, false};
+
+				values[0] = Int32GetDatum(q + 1);
+				values[1] = heap_copy_tuple_as_datum(tuple, rowdesc);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+									 values, nulls);
+			}
+			heap_freetuple(tuple);
+
+			if (++ms.pos[s] < PQntuples(ms.res[s]))
+				binaryheap_replace_first(heap, Int32GetDatum(s));
+			else
+				(void) binaryheap_remove_first(heap);
+		}
+	}
+}
+
+/* The schema of operator opid */
+static char *
+OperatorNamespace(Oid opid)
+{
+	HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opid));
+	Oid			nsp;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", opid);
+	nsp = ((Form_pg_operator) GETSTRUCT(tup))->oprnamespace;
+	ReleaseSysCache(tup);
+	return get_namespace_name(nsp);
+}
+
+/*
+ * Raise an error naming the shards none of whose copies answered, or with
+ * hnsw.allow_partial_results, a WARNING naming them and the fraction of
+ * partitions that did answer.
+ */
+static void
+ReportFailedShards(CoordTable *table, CoordShard **shards,
+				   CoordResult *results, int nshards)
+{
+	StringInfoData names;
+	StringInfoData errors;
+	int			nfailed = 0;
+	int			parts_asked = 0;
+	int			parts_answered = 0;
+	int			i;
+
+	initStringInfo(&names);
+	initStringInfo(&errors);
+	for (i = 0; i < nshards; i++)
+	{
+		ListCell   *lc;
+		int			nparts = 0;
+
+		foreach(lc, shards[i]->parts)
+			nparts += ((CoordPart *) lfirst(lc))->selected ? 1 : 0;
+		parts_asked += nparts;
+		if (results[i].ok)
+		{
+			parts_answered += nparts;
+			continue;
+		}
+		appendStringInfo(&names, "%s\"%s\"", nfailed > 0 ? ", " : "",
+						 shards[i]->name);
+		appendStringInfo(&errors, "%s%s", nfailed > 0 ? "; " : "",
+						 results[i].error ? results[i].error : "no copy answered");
+		nfailed++;
+	}
+	if (nfailed == 0)
+		return;
+
+	if (!coord_allow_partial_results)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg_plural("shard %s of distributed table \"%s\" did not answer",
+							   "shards %s of distributed table \"%s\" did not answer",
+							   nfailed, names.data, table->relname),
+				 errdetail("No copy answered: %s.", errors.data),
+				 errhint("Set hnsw.allow_partial_results to get the rows of the shards that answer.")));
+
+	ereport(WARNING,
+			(errcode(ERRCODE_WARNING),
+			 errmsg("distributed search of \"%s\" returned partial results",
+					table->relname),
+			 errdetail("No copy of %s answered; %d of %d partitions (%.0f%%) answered.",
+					   names.data, parts_answered, parts_asked,
+					   100.0 * parts_answered / parts_asked)));
+}
+
+/*
+ * binaryheap comparator: the shard whose current row is nearer comes
+ * first (binaryheap keeps the "largest" on top); equal distances go to the
+ * earlier shard; null distances last.
+ */
+static int
+MergeCompare(Datum a, Datum b, void *arg)
+{
+	MergeState *ms = arg;
+	int			sa = DatumGetInt32(a);
+	int			sb = DatumGetInt32(b);
+	bool		na;
+	bool		nb;
+	double		da = RowDistance(ms, sa, &na);
+	double		db = RowDistance(ms, sb, &nb);
+
+	if (na != nb)
+		return na ? -1 : 1;
+	if (!na && da != db)
+		return da < db ? 1 : -1;
+	return sa < sb ? 1 : (sa > sb ? -1 : 0);
+}
+
+/* The distance of shard's current row (binary float8) */
+static double
+RowDistance(MergeState *ms, int shard, bool *isnull)
+{
+	PGresult   *res = ms->res[shard];
+	int			row = ms->pos[shard];
+	StringInfoData buf;
+
+	*isnull = PQgetisnull(res, row, ms->ncols);
+	if (*isnull)
+		return 0;
+	if (PQgetlength(res, row, ms->ncols) != sizeof(double))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("shard returned a distance that is not double precision")));
+	buf.data = PQgetvalue(res, row, ms->ncols);
+	buf.len = sizeof(double);
+	buf.maxlen = buf.len + 1;
+	buf.cursor = 0;
+	return pq_getmsgfloat8(&buf);
+}
+
+/*
+ * Convert row of a shard's binary result to a tuple of the distributed
+ * table's row type, palloc'd in the current memory context.
+ */
+static HeapTuple
+RowToTuple(CoordTable *table, PGresult *res, int row, FmgrInfo *recv,
+		   Oid *ioparams)
+{
+	int			natts = table->tupdesc->natts;
+	Datum	   *values = palloc(sizeof(Datum) * natts);
+	bool	   *nulls = palloc(sizeof(bool) * natts);
+	int			col = 0;
+	int			i;
+
+	for (i = 0; i < natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(table->tupdesc, i);
+		StringInfoData buf;
+
+		nulls[i] = true;
+		values[i] = (Datum) 0;
+		if (attr->attisdropped)
+			continue;
+		if (!PQgetisnull(res, row, col))
+		{
+			buf.data = PQgetvalue(res, row, col);
+			buf.len = PQgetlength(res, row, col);
+			buf.maxlen = buf.len + 1;
+			buf.cursor = 0;
+			values[i] = ReceiveFunctionCall(&recv[i], &buf, ioparams[i],
+											attr->atttypmod);
+			nulls[i] = false;
+		}
+		col++;
+	}
+	return heap_form_tuple(table->tupdesc, values, nulls);
+}
