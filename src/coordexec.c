@@ -298,6 +298,7 @@ TaskNextCopy(CoordTask *task)
 		task->conn = CoordConnStart(task->cc, &errstr);
 		if (task->conn == NULL)
 		{
+			errstr[strcspn(errstr, "\n")] = '\0';
 			task->res->error = psprintf("server \"%s\": %s",
 										shard->copynames[task->copy], errstr);
 			CoordMarkServer(shard->copies[task->copy], false);
@@ -323,10 +324,17 @@ TaskNextCopy(CoordTask *task)
 static void
 TaskCopyFailed(CoordTask *task, const char *why)
 {
+	char	   *line = pstrdup(why);
 	int			q;
 
+	/* libpq's messages may run on with hints; the first line says it */
+	line[strcspn(line, "\n")] = '\0';
 	task->res->error = psprintf("server \"%s\": %s",
-								task->shard->copynames[task->copy], why);
+								task->shard->copynames[task->copy], line);
+	ereport(DEBUG1,
+			(errmsg_internal("hnsw: abandoning server \"%s\" for shard \"%s\": %s",
+							 task->shard->copynames[task->copy],
+							 task->shard->name, line)));
 	PQclear(task->error);
 	task->error = NULL;
 	for (q = 0; q < task->req->nqueries; q++)

@@ -76,3 +76,11 @@ CREATE FUNCTION hnsw.search_batch(rel anyelement, queries vector[], k integer,
 								  "column" name DEFAULT NULL)
 RETURNS TABLE (query integer, item anyelement)
 AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
+
+-- Each copy of each shard of a distributed table: does it answer, is it a
+-- standby, how many rows, is there an hnsw index; error says why not.
+CREATE FUNCTION hnsw.shard_status(rel regclass)
+RETURNS TABLE (shard name, server name, role text, answers boolean,
+			   in_recovery boolean, row_count bigint, hnsw_index boolean,
+			   error text)
+AS 'MODULE_PATHNAME', 'hnsw_shard_status' LANGUAGE C VOLATILE STRICT;
