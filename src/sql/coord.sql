@@ -6,6 +6,10 @@
 -- CREATE SERVER / CREATE USER MAPPING objects.  The only state the
 -- coordinator keeps is which servers hold copies of which shard.
 
+-- Non-superusers search distributed tables they may read; what they may do
+-- to hnsw.replicas stays governed by its own privileges (none by default).
+GRANT USAGE ON SCHEMA hnsw TO PUBLIC;
+
 -- Servers holding a copy of a shard server (normally hot standbys).  Names,
 -- not OIDs, so that pg_dump/pg_restore of the coordinator keeps them.
 CREATE TABLE hnsw.replicas (

@@ -1,0 +1,91 @@
+-- coordinator: argument and catalog errors that need no shard server
+
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER nowhere FOREIGN DATA WRAPPER postgres_fdw
+	OPTIONS (host '127.0.0.1', port '1', dbname 'postgres');
+CREATE SERVER nowhere2 FOREIGN DATA WRAPPER postgres_fdw
+	OPTIONS (host '127.0.0.1', port '1', dbname 'postgres');
+CREATE USER MAPPING FOR CURRENT_USER SERVER nowhere;
+
+CREATE TABLE items (id bigint, part int, embedding vector(3)) PARTITION BY LIST (part);
+CREATE FOREIGN TABLE items_0 PARTITION OF items FOR VALUES IN (0, 1)
+	SERVER nowhere OPTIONS (table_name 'items');
+
+-- the first argument names the table by its row type
+SELECT * FROM hnsw.search(NULL::int, '[1,2,3]', 5);
+SELECT * FROM hnsw.search(NULL::items, NULL, 5);
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 0);
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', NULL);
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, ef_search => 0);
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, metric => 'hamming');
+
+-- wrong dimension, caught on the coordinator by the column's typmod
+SELECT * FROM hnsw.search(NULL::items, '[1,2]', 5);
+SELECT * FROM hnsw.search_batch(NULL::items, ARRAY['[1,2,3]', '[1,2]']::vector[], 5);
+SELECT * FROM hnsw.search_batch(NULL::items, ARRAY['[1,2,3]', NULL]::vector[], 5);
+
+-- partition values no partition holds
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, partitions => '{7}');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, partitions => '{0,NULL}');
+-- an empty list selects nothing, without asking any shard
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, partitions => '{}');
+
+-- choosing the vector column
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, "column" => 'nosuch');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, "column" => 'part');
+CREATE TABLE two (id int, a vector(3), b vector(3)) PARTITION BY LIST (id);
+CREATE FOREIGN TABLE two_0 PARTITION OF two FOR VALUES IN (0) SERVER nowhere;
+SELECT * FROM hnsw.search(NULL::two, '[1,2,3]', 5);
+CREATE TABLE novec (id int, v real[]) PARTITION BY LIST (id);
+CREATE FOREIGN TABLE novec_0 PARTITION OF novec FOR VALUES IN (0) SERVER nowhere;
+SELECT * FROM hnsw.search(NULL::novec, '[1,2,3]', 5);
+
+-- tables that are not distributed tables
+CREATE TABLE plain (id int, embedding vector(3));
+SELECT * FROM hnsw.search(NULL::plain, '[1,2,3]', 5);
+CREATE TABLE empty (id int, embedding vector(3)) PARTITION BY LIST (id);
+SELECT * FROM hnsw.search(NULL::empty, '[1,2,3]', 5);
+CREATE TABLE mixed (id int, embedding vector(3)) PARTITION BY LIST (id);
+CREATE TABLE mixed_0 PARTITION OF mixed FOR VALUES IN (0);
+SELECT * FROM hnsw.search(NULL::mixed, '[1,2,3]', 5);
+CREATE TABLE ranged (id int, embedding vector(3)) PARTITION BY RANGE (id);
+CREATE FOREIGN TABLE ranged_0 PARTITION OF ranged FOR VALUES FROM (0) TO (10) SERVER nowhere;
+SELECT * FROM hnsw.search(NULL::ranged, '[1,2,3]', 5, partitions => '{1}');
+
+-- a server without a user mapping
+CREATE TABLE unmapped (id int, embedding vector(3)) PARTITION BY LIST (id);
+CREATE FOREIGN TABLE unmapped_0 PARTITION OF unmapped FOR VALUES IN (0) SERVER nowhere2;
+SELECT * FROM hnsw.search(NULL::unmapped, '[1,2,3]', 5);
+
+-- no copy answers: the error names the shard; partial results warn
+SET hnsw.shard_timeout = '5s';
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5);
+SET hnsw.allow_partial_results = on;
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5);
+SELECT query, (item).id FROM hnsw.search_batch(NULL::items, ARRAY['[1,2,3]']::vector[], 5);
+RESET hnsw.allow_partial_results;
+SELECT shard, server, role, answers, row_count FROM hnsw.shard_status('items');
+
+-- privileges on the distributed table are checked on the coordinator
+CREATE ROLE coord_nobody;
+SET ROLE coord_nobody;
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5);
+SELECT * FROM hnsw.shard_status('items');
+RESET ROLE;
+DROP ROLE coord_nobody;
+
+-- replicas
+SELECT hnsw.add_replica('nowhere', 'nosuch');
+SELECT hnsw.add_replica('nosuch', 'nowhere');
+SELECT hnsw.add_replica('nowhere', 'nowhere');
+SELECT hnsw.add_replica('nowhere', 'nowhere2');
+SELECT hnsw.add_replica('nowhere', 'nowhere2');
+SELECT * FROM hnsw.replicas;
+SELECT hnsw.drop_replica('nowhere', 'nowhere2');
+SELECT hnsw.drop_replica('nowhere', 'nowhere2');
+
+-- GUCs
+SHOW hnsw.shard_timeout;
+SET hnsw.shard_timeout = -1;
+SHOW hnsw.allow_partial_results;
+SHOW hnsw.shard_retry_interval;
