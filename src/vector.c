@@ -121,6 +121,21 @@ CheckArithmetic(float value)
  */
 
 /*
+ * Report a NaN or infinite element found by the parser, with the same
+ * messages as VectorCheckElement().
+ */
+static void
+ReportNotFinite(VectorParseResult r, int sqlerrcode)
+{
+	ereport(ERROR,
+			(errcode(sqlerrcode),
+			 r.status == VECTOR_PARSE_NAN ?
+			 errmsg("NaN not allowed in vector") :
+			 errmsg("infinite value not allowed in vector"),
+			 errdetail("Element %d is not a finite number.", r.dim + 1)));
+}
+
+/*
  * Turn a failed text parse into an error.
  */
 static void
@@ -147,11 +162,9 @@ ReportTextError(const char *str, VectorParseResult r)
 					 errmsg("element %d of vector is out of range for type real",
 							r.dim + 1)));
 			break;
-		case VECTOR_PARSE_NOT_FINITE:
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("NaN or infinite value not allowed in vector"),
-					 errdetail("Element %d is not a finite number.", r.dim + 1)));
+		case VECTOR_PARSE_NAN:
+		case VECTOR_PARSE_INFINITE:
+			ReportNotFinite(r, ERRCODE_DATA_EXCEPTION);
 			break;
 		default:
 			ereport(ERROR,
@@ -266,11 +279,9 @@ vector_recv(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 					 errmsg("expected unused to be 0, not %d", r.dim)));
 			break;
-		case VECTOR_PARSE_NOT_FINITE:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("NaN or infinite value not allowed in vector"),
-					 errdetail("Element %d is not a finite number.", r.dim + 1)));
+		case VECTOR_PARSE_NAN:
+		case VECTOR_PARSE_INFINITE:
+			ReportNotFinite(r, ERRCODE_INVALID_BINARY_REPRESENTATION);
 			break;
 		default:
 			ereport(ERROR,
