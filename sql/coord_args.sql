@@ -31,8 +31,8 @@ SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, partitions => '{0,NULL}');
 SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, partitions => '{}');
 
 -- choosing the vector column
-SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, "column" => 'nosuch');
-SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, "column" => 'part');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, column_name => 'nosuch');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, column_name => 'part');
 CREATE TABLE two (id int, a vector(3), b vector(3)) PARTITION BY LIST (id);
 CREATE FOREIGN TABLE two_0 PARTITION OF two FOR VALUES IN (0) SERVER nowhere;
 SELECT * FROM hnsw.search(NULL::two, '[1,2,3]', 5);

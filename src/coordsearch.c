@@ -92,7 +92,7 @@ static HeapTuple RowToTuple(CoordTable *table, PGresult *res, int row,
 
 /*
  * hnsw.search(rel anyelement, query vector, k int, partitions int[],
- *			   ef_search int, exact bool, metric text, "column" name)
+ *			   ef_search int, exact bool, metric text, column_name name)
  * returns setof anyelement
  *
  * The k rows of the distributed table whose rel's type names nearest to
@@ -157,7 +157,8 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 	if (PG_ARGISNULL(2) || PG_GETARG_INT32(2) < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("k must be at least 1")));
+				 errmsg("k must be a positive integer, not %s",
+						PG_ARGISNULL(2) ? "NULL" : psprintf("%d", PG_GETARG_INT32(2)))));
 	spec->k = PG_GETARG_INT32(2);
 	spec->exact = !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
 	if (!PG_ARGISNULL(4))
@@ -179,19 +180,21 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 
 	/* the distance operator */
 	metric = PG_ARGISNULL(6) ? "l2" : text_to_cstring(PG_GETARG_TEXT_PP(6));
-	if (strcmp(metric, "l2") == 0 || strcmp(metric, "<->") == 0)
+	if (pg_strcasecmp(metric, "l2") == 0 || strcmp(metric, "<->") == 0)
 		opname = "<->";
-	else if (strcmp(metric, "inner_product") == 0 || strcmp(metric, "<#>") == 0)
+	else if (pg_strcasecmp(metric, "ip") == 0 ||
+			 pg_strcasecmp(metric, "inner_product") == 0 ||
+			 strcmp(metric, "<#>") == 0)
 		opname = "<#>";
-	else if (strcmp(metric, "cosine") == 0 || strcmp(metric, "<=>") == 0)
+	else if (pg_strcasecmp(metric, "cosine") == 0 || strcmp(metric, "<=>") == 0)
 		opname = "<=>";
-	else if (strcmp(metric, "l1") == 0 || strcmp(metric, "<+>") == 0)
+	else if (pg_strcasecmp(metric, "l1") == 0 || strcmp(metric, "<+>") == 0)
 		opname = "<+>";
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown metric \"%s\"", metric),
-				 errhint("Valid metrics are l2, inner_product, cosine and l1, or their operators <->, <#>, <=> and <+>.")));
+				 errmsg("unrecognized metric \"%s\"", metric),
+				 errhint("Valid metrics are \"l2\", \"ip\", \"cosine\" and \"l1\".")));
 
 	/* the query vectors */
 	if (!batch)
@@ -258,7 +261,7 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
 					 errmsg("distributed table \"%s\" has more than one column of type %s",
 							table->relname, format_type_be(spec->vectype)),
-					 errhint("Name the column to search with the \"column\" argument.")));
+					 errhint("Name the column with the column_name argument.")));
 		spec->vecattnum = attr->attnum;
 	}
 	if (spec->vecattnum == 0)

@@ -66,7 +66,7 @@ CREATE FUNCTION hnsw.search(rel anyelement, query vector, k integer,
 							ef_search integer DEFAULT NULL,
 							exact boolean DEFAULT false,
 							metric text DEFAULT 'l2',
-							"column" name DEFAULT NULL)
+							column_name name DEFAULT NULL)
 RETURNS SETOF anyelement
 AS 'MODULE_PATHNAME', 'hnsw_search' LANGUAGE C VOLATILE;
 
@@ -77,7 +77,7 @@ CREATE FUNCTION hnsw.search_batch(rel anyelement, queries vector[], k integer,
 								  ef_search integer DEFAULT NULL,
 								  exact boolean DEFAULT false,
 								  metric text DEFAULT 'l2',
-								  "column" name DEFAULT NULL)
+								  column_name name DEFAULT NULL)
 RETURNS TABLE (query integer, item anyelement)
 AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
 
