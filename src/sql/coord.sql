@@ -6,8 +6,7 @@
 -- CREATE SERVER / CREATE USER MAPPING objects.  The only state the
 -- coordinator keeps is which servers hold copies of which shard.
 
--- Non-superusers search distributed tables they may read; what they may do
--- to hnsw.replicas stays governed by its own privileges (none by default).
+-- Non-superusers search distributed tables they may read.
 GRANT USAGE ON SCHEMA hnsw TO PUBLIC;
 
 -- Servers holding a copy of a shard server (normally hot standbys).  Names,
@@ -19,6 +18,8 @@ CREATE TABLE hnsw.replicas (
 	CHECK (shard_server <> replica_server)
 );
 SELECT pg_catalog.pg_extension_config_dump('hnsw.replicas', '');
+-- every searcher reads it; only its owner (and who it grants) changes it
+GRANT SELECT ON hnsw.replicas TO PUBLIC;
 
 -- Declare that replica_server holds a copy of the data of shard_server.
 CREATE FUNCTION hnsw.add_replica(shard_server name, replica_server name)

@@ -1,0 +1,263 @@
+# Distributed search on real servers: a coordinator and three shards.
+# hnsw.search must return exactly the global top-k an independent exact
+# search over all rows returns (k below the candidates, ties, partition
+# subsets, k above a shard's rows, empty partitions), in batch and exact
+# mode too; the caller's ef_search reaches the shards; non-superusers need
+# a password that is really used.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# rows: id, part, a 4-d vector of small integers (many equal distances)
+sub rows_sql
+{
+	my ($lo, $hi, $part_expr) = @_;
+	return qq{SELECT i, $part_expr, ARRAY[(i * 7) % 10, (i * 13) % 11,
+			(i * 17) % 7, (i * 3) % 5]::vector
+		FROM generate_series($lo, $hi) i};
+}
+
+my @shards;
+foreach my $name ('shard1', 'shard2', 'shard3')
+{
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->start;
+	$node->safe_psql('postgres', q{
+		CREATE EXTENSION hnsw;
+		CREATE TABLE items (id int, part int, embedding vector(4));
+		CREATE TABLE items_empty (id int, part int, embedding vector(4));
+	});
+	push @shards, $node;
+}
+# shard1: parts 0 and 1; shard2: parts 2 and 3, and an empty partition 6 in
+# a second table; shard3: 5 rows of part 4, none of part 5
+my %rows = (
+	0 => rows_sql(1, 300, 'i % 2'),
+	1 => rows_sql(301, 600, '2 + i % 2'),
+	2 => rows_sql(601, 605, '4'));
+$shards[$_]->safe_psql('postgres', "INSERT INTO items $rows{$_}") for 0 .. 2;
+# equal vectors on every shard, to see how ties are ordered
+$shards[$_]->safe_psql('postgres',
+	"INSERT INTO items VALUES (1001 + $_, 2 * $_, '[50,50,50,50]')") for 0 .. 2;
+
+my $coord = PostgreSQL::Test::Cluster->new('coord');
+$coord->init;
+$coord->start;
+$coord->safe_psql('postgres', q{
+	CREATE EXTENSION hnsw;
+	CREATE EXTENSION postgres_fdw;
+	CREATE TABLE items (id int, part int, embedding vector(4)) PARTITION BY LIST (part);
+	CREATE TABLE truth (id int, part int, embedding vector(4));
+});
+foreach my $i (0 .. 2)
+{
+	my $s = $shards[$i];
+	my $n = $i + 1;
+	$coord->safe_psql('postgres', sprintf(q{
+		CREATE SERVER shard%d FOREIGN DATA WRAPPER postgres_fdw
+			OPTIONS (host '%s', port '%d', dbname 'postgres');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER shard%d;
+		INSERT INTO truth %s;
+		INSERT INTO truth VALUES (1001 + %d, 2 * %d, '[50,50,50,50]');},
+		$n, $s->host, $s->port, $n, $rows{$i}, $i, $i));
+}
+$coord->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE items_1 PARTITION OF items FOR VALUES IN (0, 1)
+		SERVER shard1 OPTIONS (table_name 'items');
+	CREATE FOREIGN TABLE items_2 PARTITION OF items FOR VALUES IN (2, 3)
+		SERVER shard2 OPTIONS (table_name 'items');
+	CREATE FOREIGN TABLE items_3 PARTITION OF items FOR VALUES IN (4, 5)
+		SERVER shard3 OPTIONS (table_name 'items');
+	CREATE FOREIGN TABLE items_6 PARTITION OF items FOR VALUES IN (6)
+		SERVER shard2 OPTIONS (table_name 'items_empty');
+});
+
+# Compare one search with the exact answer computed from truth: the same
+# number of rows, the same distance at every rank, every row a real row,
+# no row twice.
+$coord->safe_psql('postgres', q{
+	CREATE FUNCTION check_search(q vector, k int, parts int[], exact bool)
+	RETURNS text LANGUAGE sql AS $$
+	WITH s AS (SELECT row_number() OVER () AS rn, x.*
+			   FROM hnsw.search(NULL::items, q, k, partitions => parts,
+								exact => exact) x),
+		 t AS (SELECT row_number() OVER (ORDER BY embedding <-> q, id) AS rn,
+					  embedding <-> q AS d
+			   FROM truth WHERE parts IS NULL OR part = ANY (parts)
+			   ORDER BY embedding <-> q, id LIMIT k)
+	SELECT format('%s rows, expected %s; %s wrong distances; %s unknown rows; %s duplicates',
+		(SELECT count(*) FROM s), (SELECT count(*) FROM t),
+		(SELECT count(*) FROM s FULL JOIN t USING (rn)
+		  WHERE (s.embedding <-> q) IS DISTINCT FROM t.d),
+		(SELECT count(*) FROM s WHERE NOT EXISTS
+			(SELECT FROM truth u WHERE u.id = s.id AND u.part = s.part
+			  AND u.embedding = s.embedding)),
+		(SELECT count(*) - count(DISTINCT id) FROM s))
+	$$;
+});
+
+my @queries = ('[0,0,0,0]', '[9,10,6,4]', '[3,5,2,1]', '[5,5,3,2]', '[50,50,50,49]');
+my @partsets = ('NULL', q{'{0}'}, q{'{1,4}'}, q{'{2,6}'}, q{'{4}'}, q{'{5}'}, q{'{6,5}'}, q{'{3,2,1,0}'});
+my $failures = 0;
+my $checks = 0;
+foreach my $q (@queries)
+{
+	foreach my $k (1, 7, 40, 700)
+	{
+		foreach my $parts (@partsets)
+		{
+			foreach my $exact ('false', 'true')
+			{
+				my $got = $coord->safe_psql('postgres',
+					"SELECT check_search('$q', $k, $parts, $exact)");
+				my ($n) = $got =~ /^(\d+) rows/;
+				my $want = "$n rows, expected $n; 0 wrong distances; 0 unknown rows; 0 duplicates";
+				$checks++;
+				if ($got ne $want)
+				{
+					$failures++;
+					diag("q=$q k=$k parts=$parts exact=$exact: $got");
+				}
+			}
+		}
+	}
+}
+is($failures, 0, "$checks searches equal the exact global top-k");
+
+is($coord->safe_psql('postgres',
+		q{SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1,1]', 700)}),
+	'608', 'k above the number of rows returns every row');
+is($coord->safe_psql('postgres',
+		q{SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1,1]', 10, partitions => '{4}')}),
+	'6', 'k above a shard\'s rows returns that shard\'s rows');
+is($coord->safe_psql('postgres',
+		q{SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1,1]', 10, partitions => '{6,5}')}),
+	'0', 'empty partitions return nothing');
+
+# equal distances: in shard order (partition bound order), the same every time
+is($coord->safe_psql('postgres',
+		q{SELECT string_agg(id::text, ',') FROM hnsw.search(NULL::items, '[50,50,50,50]', 2)}),
+	'1001,1002', 'ties are broken by shard order');
+is($coord->safe_psql('postgres',
+		q{SELECT string_agg(id::text, ',') FROM hnsw.search(NULL::items, '[50,50,50,50]', 3)}),
+	'1001,1002,1003', 'all tied rows in shard order');
+my $order_sql = q{SELECT string_agg(id::text, ',') FROM hnsw.search(NULL::items, '[4,4,4,4]', 30)};
+is($coord->safe_psql('postgres', $order_sql), $coord->safe_psql('postgres', $order_sql),
+	'the order of ties does not change between calls');
+
+# the other metrics order by their own operator
+foreach my $m (['inner_product', '<#>'], ['cosine', '<=>'], ['l1', '<+>'])
+{
+	my ($metric, $op) = @$m;
+	is($coord->safe_psql('postgres', qq{
+			SELECT string_agg(round((embedding $op '[3,1,2,1]')::numeric, 6)::text, ',')
+			FROM hnsw.search(NULL::items, '[3,1,2,1]', 25, metric => '$metric')}),
+		$coord->safe_psql('postgres', qq{
+			SELECT string_agg(round(d::numeric, 6)::text, ',') FROM
+			(SELECT embedding $op '[3,1,2,1]' AS d FROM truth ORDER BY 1 LIMIT 25) s}),
+		"metric $metric orders by $op");
+}
+
+# batch: the same rows as one search per query, with the query's ordinal
+is($coord->safe_psql('postgres', q{
+	WITH b AS (SELECT query, (item).id, row_number() OVER () AS rn
+			   FROM hnsw.search_batch(NULL::items,
+					ARRAY['[0,0,0,0]', '[9,10,6,4]', '[3,5,2,1]']::vector[], 9)),
+		 s AS (SELECT o AS query, x.id, row_number() OVER () AS rn
+			   FROM unnest(ARRAY['[0,0,0,0]', '[9,10,6,4]', '[3,5,2,1]']::vector[])
+					WITH ORDINALITY AS u(q, o),
+					LATERAL hnsw.search(NULL::items, u.q, 9) x)
+	SELECT count(*) FROM b FULL JOIN s USING (rn)
+	 WHERE b.query IS DISTINCT FROM s.query OR b.id IS DISTINCT FROM s.id}),
+	'0', 'search_batch returns what one search per query returns');
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(query || ':' || n, ',') FROM
+	(SELECT query, count(*) AS n FROM hnsw.search_batch(NULL::items,
+		(SELECT array_agg(('[' || i % 10 || ',1,2,3]')::vector) FROM generate_series(1, 200) i),
+		3, partitions => '{4}') GROUP BY 1 ORDER BY 1 LIMIT 3) s}),
+	'1:3,2:3,3:3', 'a batch of 200 queries answers each');
+
+# ef_search reaches the shard, per query: read back through a view
+$shards[2]->safe_psql('postgres', q{
+	CREATE VIEW items_ef AS
+	SELECT id, part, embedding, current_setting('hnsw.ef_search', true) AS ef FROM items});
+$coord->safe_psql('postgres', q{
+	CREATE TABLE items_ef (id int, part int, embedding vector(4), ef text)
+		PARTITION BY LIST (part);
+	CREATE FOREIGN TABLE items_ef_3 PARTITION OF items_ef FOR VALUES IN (4)
+		SERVER shard3 OPTIONS (table_name 'items_ef');
+});
+my $ef_sql = q{SELECT coalesce(nullif(ef, ''), 'default') FROM hnsw.search(NULL::items_ef, '[1,1,1,1]', 1%s)};
+is($coord->safe_psql('postgres', sprintf($ef_sql, ', ef_search => 77')), '77',
+	'ef_search argument is set on the shard');
+is($coord->safe_psql('postgres', sprintf($ef_sql, '')), 'default',
+	'without it the shard runs with its default');
+is($coord->safe_psql('postgres', "SET hnsw.ef_search = 55; " . sprintf($ef_sql, '')), '55',
+	'the coordinator session\'s hnsw.ef_search is the default');
+is($coord->safe_psql('postgres', "SET hnsw.ef_search = 55; " . sprintf($ef_sql, ', ef_search => 12')),
+	'12', 'the argument wins over the session setting');
+
+# shard_status
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(format('%s/%s/%s/%s/%s', shard, server, role, answers, row_count), ' ')
+	FROM hnsw.shard_status('items')}),
+	'shard1/shard1/primary/t/301 shard2/shard2/primary/t/301 shard3/shard3/primary/t/6',
+	'shard_status lists every shard with its rows');
+
+# remote errors come back with their SQLSTATE and the shard named
+my ($ret, $out, $err) = $coord->psql('postgres', q{
+	CREATE TABLE broken (id int, part int, embedding vector(4)) PARTITION BY LIST (part);
+	CREATE FOREIGN TABLE broken_1 PARTITION OF broken FOR VALUES IN (0)
+		SERVER shard1 OPTIONS (table_name 'no_such_table');
+	SELECT * FROM hnsw.search(NULL::broken, '[1,1,1,1]', 3);});
+like($err, qr/ERROR:  relation "public.no_such_table" does not exist.*remote SQL command on server "shard1"/s,
+	'a shard\'s error is re-raised with the server named');
+
+# security: a non-superuser needs a password in the mapping, really used
+$coord->safe_psql('postgres', q{
+	CREATE ROLE alice LOGIN;
+	GRANT SELECT ON items TO alice;
+	CREATE USER MAPPING FOR alice SERVER shard1;
+	CREATE USER MAPPING FOR alice SERVER shard2 OPTIONS (user 'alice', password 'secret');
+	CREATE USER MAPPING FOR alice SERVER shard3 OPTIONS (user 'alice', password 'secret');
+	CREATE TABLE alice_items (id int, part int, embedding vector(4)) PARTITION BY LIST (part);
+	CREATE FOREIGN TABLE alice_items_2 PARTITION OF alice_items FOR VALUES IN (2, 3)
+		SERVER shard2 OPTIONS (table_name 'items');
+	CREATE FOREIGN TABLE alice_items_3 PARTITION OF alice_items FOR VALUES IN (4, 5)
+		SERVER shard3 OPTIONS (table_name 'items');
+	GRANT SELECT ON alice_items TO alice;
+});
+foreach my $s (@shards[1, 2])
+{
+	$s->safe_psql('postgres', q{
+		CREATE ROLE alice LOGIN PASSWORD 'secret';
+		GRANT SELECT ON items TO alice;});
+}
+# shard2 asks for the password; shard3 trusts everyone
+my $hba = $shards[1]->data_dir . '/pg_hba.conf';
+my $conf = PostgreSQL::Test::Utils::slurp_file($hba);
+open(my $fh, '>', $hba) or die $!;
+print $fh "local all alice scram-sha-256\n$conf";
+close $fh;
+$shards[1]->reload;
+
+($ret, $out, $err) = $coord->psql('postgres',
+	q{SET ROLE alice; SELECT * FROM hnsw.search(NULL::items, '[1,1,1,1]', 3)});
+like($err, qr/password is required to connect to server "shard1"/,
+	'non-superuser without a password in the mapping is refused');
+($ret, $out, $err) = $coord->psql('postgres',
+	q{SET ROLE alice; SELECT * FROM hnsw.search(NULL::alice_items, '[1,1,1,1]', 3)});
+like($err, qr/password is required.*\n.*does not request a password/,
+	'non-superuser whose password the shard does not ask for is refused');
+is($coord->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT count(*) FROM hnsw.search(NULL::alice_items, '[1,1,1,1]', 3, partitions => '{2}')}),
+	'3', 'non-superuser whose password is used may search');
+($ret, $out, $err) = $coord->psql('postgres',
+	q{SET ROLE alice; SELECT * FROM hnsw.search(NULL::truth, '[1,1,1,1]', 3)});
+like($err, qr/permission denied for table truth/, 'table privileges are checked on the coordinator');
+
+done_testing();
