@@ -84,6 +84,25 @@ SELECT * FROM hnsw.replicas;
 SELECT hnsw.drop_replica('nowhere', 'nowhere2');
 SELECT hnsw.drop_replica('nowhere', 'nowhere2');
 
+-- create_distributed_table: errors found before any shard is contacted
+CREATE TABLE docs (id bigint, part int, embedding vector(3)) PARTITION BY LIST (part);
+CREATE TABLE docs_local PARTITION OF docs DEFAULT;
+INSERT INTO docs VALUES (1, 1, '[1,2,3]'), (2, 2, '[4,5,6]');
+SELECT hnsw.create_distributed_table('plain', '{"nowhere": [1]}');
+SELECT hnsw.create_distributed_table('ranged', '{"nowhere": [1]}');
+SELECT hnsw.create_distributed_table('items', '{"nowhere": [1]}');
+SELECT hnsw.create_distributed_table('novec', '{"nowhere": [1]}');
+SELECT hnsw.create_distributed_table('docs', '[]');
+SELECT hnsw.create_distributed_table('docs', '{"nosuch": [1]}');
+SELECT hnsw.create_distributed_table('docs', '{"nowhere": []}');
+SELECT hnsw.create_distributed_table('docs', '{"nowhere": [1.5]}');
+SELECT hnsw.create_distributed_table('docs', '{"nowhere": [1], "nowhere2": [1, 2]}');
+SELECT hnsw.create_distributed_table('docs', '{"nowhere": [1]}');
+SELECT hnsw.create_distributed_table('docs', '{"nowhere": [1, 2]}', metric => 'hamming');
+SELECT hnsw.create_distributed_table('docs', '{"nowhere": [1, 2]}', index_options => '[1]');
+SELECT hnsw.create_distributed_table('docs', '{"nowhere": [1, 2]}', column_name => 'id');
+SELECT count(*) FROM docs;
+
 -- GUCs
 SHOW hnsw.shard_timeout;
 SET hnsw.shard_timeout = -1;

@@ -89,3 +89,217 @@ RETURNS TABLE (shard name, server name, role text, answers boolean,
 			   in_recovery boolean, row_count bigint, hnsw_index boolean,
 			   error text)
 AS 'MODULE_PATHNAME', 'hnsw_shard_status' LANGUAGE C VOLATILE STRICT;
+
+-- Run commands[i] on servers[i], all at once; the first value each returned.
+-- Arbitrary SQL under the caller's user mappings: not for PUBLIC.
+CREATE FUNCTION hnsw._shard_exec(servers name[], commands text[])
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'hnsw_shard_exec' LANGUAGE C VOLATILE STRICT;
+REVOKE EXECUTE ON FUNCTION hnsw._shard_exec(name[], text[]) FROM PUBLIC;
+
+-- Distribute a table that is partitioned by LIST on an integer column:
+-- shards maps server names to the partition values each holds, as in
+-- '{"shard1": [0, 1], "shard2": [2]}'.  On every shard (all at once) it
+-- creates the table (same schema, name and columns), copies the rows the
+-- table's local partitions hold for that shard's values, and builds an hnsw
+-- index if the shard has the hnsw access method (index_options, e.g.
+-- '{"m": 16, "ef_construction": 64}'; metric chooses the operator class).
+-- Then the local partitions are dropped and one postgres_fdw foreign table
+-- per shard is attached.  On failure nothing is left: the coordinator's
+-- changes roll back and the shard tables created so far are dropped.
+CREATE FUNCTION hnsw.create_distributed_table(rel regclass, shards jsonb,
+											  index_options jsonb DEFAULT NULL,
+											  metric text DEFAULT 'l2',
+											  column_name name DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	nsp name;
+	tbl name;
+	partcol name;
+	parttype regtype;
+	veccol name;
+	opclass text;
+	coldefs text;
+	withopts text := '';
+	srv text;
+	vals jsonb;
+	servers name[] := '{}';
+	vallist text[] := '{}';
+	allvals int[] := '{}';
+	rowsjson text[] := '{}';
+	checks text[];
+	created name[] := '{}';
+	indexed name[] := '{}';
+	cmds text[];
+	js text;
+	v jsonb;
+	ints int[];
+	n bigint;
+	i int;
+BEGIN
+	SELECT c.relnamespace::regnamespace::name, c.relname INTO nsp, tbl
+	  FROM pg_class c WHERE c.oid = rel;
+	IF NOT EXISTS (SELECT FROM pg_class WHERE oid = rel AND relkind = 'p') THEN
+		RAISE EXCEPTION '% is not a partitioned table', rel
+			USING ERRCODE = 'wrong_object_type';
+	END IF;
+	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table %', rel
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	SELECT a.attname, a.atttypid::regtype INTO partcol, parttype
+	  FROM pg_partitioned_table p
+	  JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
+	 WHERE p.partrelid = rel AND p.partstrat = 'l' AND p.partnatts = 1;
+	IF partcol IS NULL OR parttype NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) THEN
+		RAISE EXCEPTION 'table % must be partitioned by LIST on one integer column', rel
+			USING ERRCODE = 'feature_not_supported';
+	END IF;
+	IF EXISTS (SELECT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+				WHERE i.inhparent = rel AND c.relkind <> 'r') THEN
+		RAISE EXCEPTION 'table % already has partitions that are not plain tables', rel
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Only local partitions are moved to shards.';
+	END IF;
+
+	-- the vector column and the operator class of the metric
+	SELECT a.attname INTO veccol FROM pg_attribute a
+	 WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+	   AND a.atttypid = '@extschema@.vector'::regtype
+	   AND (column_name IS NULL OR a.attname = column_name)
+	 ORDER BY a.attnum LIMIT 1;
+	IF veccol IS NULL THEN
+		RAISE EXCEPTION 'table % has no vector column%', rel,
+			CASE WHEN column_name IS NULL THEN '' ELSE format(' named "%s"', column_name) END
+			USING ERRCODE = 'undefined_column';
+	END IF;
+	opclass := CASE lower(metric)
+		WHEN 'l2' THEN 'vector_l2_ops' WHEN 'ip' THEN 'vector_ip_ops'
+		WHEN 'inner_product' THEN 'vector_ip_ops'
+		WHEN 'cosine' THEN 'vector_cosine_ops' WHEN 'l1' THEN 'vector_l1_ops' END;
+	IF opclass IS NULL THEN
+		RAISE EXCEPTION 'unrecognized metric "%"', metric
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Valid metrics are "l2", "ip", "cosine" and "l1".';
+	END IF;
+	IF index_options IS NOT NULL THEN
+		IF jsonb_typeof(index_options) <> 'object' THEN
+			RAISE EXCEPTION 'index_options must be a JSON object, as in {"m": 16}'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT ' WITH (' || string_agg(format('%I = %L', key, value #>> '{}'), ', ') || ')'
+		  INTO withopts FROM jsonb_each(index_options);
+		withopts := coalesce(withopts, '');
+	END IF;
+
+	SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)),
+					  ', ' ORDER BY a.attnum)
+	  INTO coldefs
+	  FROM pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped;
+
+	-- the shards and their values
+	IF shards IS NULL OR jsonb_typeof(shards) <> 'object' OR shards = '{}' THEN
+		RAISE EXCEPTION 'shards must be a JSON object mapping server names to arrays of partition values'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"shard1": [0, 1], "shard2": [2]}.';
+	END IF;
+	FOR srv, vals IN SELECT key, value FROM jsonb_each(shards) LOOP
+		IF NOT EXISTS (SELECT FROM pg_foreign_server fs
+					   JOIN pg_foreign_data_wrapper w ON w.oid = fs.srvfdw
+					   WHERE fs.srvname = srv AND w.fdwname = 'postgres_fdw') THEN
+			RAISE EXCEPTION 'server "%" does not exist', srv
+				USING ERRCODE = 'undefined_object',
+					  HINT = 'Shards are postgres_fdw servers.';
+		END IF;
+		IF jsonb_typeof(vals) <> 'array' OR jsonb_array_length(vals) = 0
+		   OR EXISTS (SELECT FROM jsonb_array_elements(vals) e
+					  WHERE jsonb_typeof(e) <> 'number' OR e::text !~ '^-?[0-9]+$') THEN
+			RAISE EXCEPTION 'the partition values of server "%" must be a non-empty array of integers', srv
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT array_agg(e::text::int) INTO ints FROM jsonb_array_elements(vals) e;
+		IF allvals && ints THEN
+			RAISE EXCEPTION 'a partition value of server "%" is given to another server too', srv
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		allvals := allvals || ints;
+		servers := servers || srv::name;
+		vallist := vallist || array_to_string(ints, ', ');
+		EXECUTE format('SELECT json_agg(t)::text FROM %s t WHERE %I = ANY ($1)', rel, partcol)
+			INTO js USING ints;
+		rowsjson := rowsjson || coalesce(js, '[]');
+	END LOOP;
+	EXECUTE format('SELECT count(*) FROM %s WHERE %I IS NULL OR %I <> ALL ($1)', rel, partcol, partcol)
+		INTO n USING allvals;
+	IF n > 0 THEN
+		RAISE EXCEPTION 'table % has rows whose partition value no shard holds', rel
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('%s rows would have no shard.', n);
+	END IF;
+
+	-- nothing of that name may exist on a shard: cleanup drops what we made
+	checks := array_fill(format('SELECT pg_catalog.to_regclass(%L) IS NULL',
+								format('%I.%I', nsp, tbl)), ARRAY[cardinality(servers)]);
+	checks := hnsw._shard_exec(servers, checks);
+	FOR i IN 1 .. cardinality(servers) LOOP
+		IF checks[i] <> 't' THEN
+			RAISE EXCEPTION 'table %.% already exists on server "%"', nsp, tbl, servers[i]
+				USING ERRCODE = 'duplicate_table';
+		END IF;
+	END LOOP;
+
+	BEGIN
+		-- tables, on every shard at once
+		created := servers;
+		PERFORM hnsw._shard_exec(servers,
+			array_fill(format('CREATE TABLE %I.%I (%s)', nsp, tbl, coldefs),
+					   ARRAY[cardinality(servers)]));
+		-- rows, then indexes (a bulk build after the load), at once
+		cmds := '{}';
+		FOR i IN 1 .. cardinality(servers) LOOP
+			cmds := cmds || format('INSERT INTO %I.%I SELECT * FROM pg_catalog.json_populate_recordset(NULL::%I.%I, %L)',
+								   nsp, tbl, nsp, tbl, rowsjson[i]);
+		END LOOP;
+		PERFORM hnsw._shard_exec(servers, cmds);
+		checks := hnsw._shard_exec(servers,
+			array_fill('SELECT count(*) FROM pg_catalog.pg_am WHERE amname = ''hnsw'''::text,
+					   ARRAY[cardinality(servers)]));
+		cmds := '{}';
+		FOR i IN 1 .. cardinality(servers) LOOP
+			IF checks[i] = '1' THEN
+				indexed := indexed || servers[i];
+				cmds := cmds || format('CREATE INDEX ON %I.%I USING hnsw (%I %s)%s',
+									   nsp, tbl, veccol,
+									   format('%I.%I', '@extschema@', opclass), withopts);
+			END IF;
+		END LOOP;
+		IF cardinality(indexed) > 0 THEN
+			PERFORM hnsw._shard_exec(indexed, cmds);
+		END IF;
+
+		-- the coordinator: local partitions out, foreign partitions in
+		FOR js IN SELECT i.inhrelid::regclass::text FROM pg_inherits i WHERE i.inhparent = rel LOOP
+			EXECUTE format('DROP TABLE %s', js);
+		END LOOP;
+		FOR i IN 1 .. cardinality(servers) LOOP
+			EXECUTE format('CREATE FOREIGN TABLE %I.%I PARTITION OF %s FOR VALUES IN (%s) '
+						   'SERVER %I OPTIONS (schema_name %L, table_name %L)',
+						   nsp, tbl || '_' || servers[i], rel, vallist[i],
+						   servers[i], nsp, tbl);
+		END LOOP;
+	EXCEPTION WHEN OTHERS THEN
+		-- best effort: drop the shard tables this call created
+		FOR i IN 1 .. cardinality(created) LOOP
+			BEGIN
+				PERFORM hnsw._shard_exec(ARRAY[created[i]],
+					ARRAY[format('DROP TABLE IF EXISTS %I.%I', nsp, tbl)]);
+			EXCEPTION WHEN OTHERS THEN
+				RAISE WARNING 'could not drop table %.% on server "%": %', nsp, tbl, created[i], SQLERRM;
+			END;
+		END LOOP;
+		RAISE;
+	END;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION hnsw.create_distributed_table(regclass, jsonb, jsonb, text, name) FROM PUBLIC;

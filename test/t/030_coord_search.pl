@@ -216,6 +216,56 @@ my ($ret, $out, $err) = $coord->psql('postgres', q{
 like($err, qr/ERROR:  relation "public.no_such_table" does not exist.*remote SQL command on server "shard1"/s,
 	'a shard\'s error is re-raised with the server named');
 
+# create_distributed_table: rows of local partitions move to new shard
+# tables; a failure midway leaves nothing behind
+$shards[2]->safe_psql('postgres', 'CREATE DATABASE noext');
+$coord->safe_psql('postgres', sprintf(q{
+	CREATE SERVER noext FOREIGN DATA WRAPPER postgres_fdw
+		OPTIONS (host '%s', port '%d', dbname 'noext');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER noext;
+	CREATE TABLE docs (id bigint, part int, embedding vector(4)) PARTITION BY LIST (part);
+	CREATE TABLE docs_local PARTITION OF docs DEFAULT;
+	INSERT INTO docs SELECT id, part, embedding FROM truth WHERE part <= 3;},
+	$shards[2]->host, $shards[2]->port));
+my $docs_gone = q{SELECT to_regclass('public.docs') IS NULL};
+my $docs_local = q{SELECT count(*) FROM docs_local};
+
+($ret, $out, $err) = $coord->psql('postgres',
+	q{SELECT hnsw.create_distributed_table('docs', '{"shard1": [0, 1], "noext": [2, 3]}')});
+like($err, qr/ERROR:  type "public.vector" does not exist/, 'a shard without hnsw fails the distribution');
+is($shards[0]->safe_psql('postgres', $docs_gone), 't',
+	'the table made on the other shard before the failure is dropped');
+is($coord->safe_psql('postgres', $docs_local), '602', 'the rows stay in the local partition');
+
+$coord->safe_psql('postgres', 'CREATE TABLE docs_shard2 (x int)');
+($ret, $out, $err) = $coord->psql('postgres',
+	q{SELECT hnsw.create_distributed_table('docs', '{"shard1": [0, 1], "shard2": [2, 3]}')});
+like($err, qr/ERROR:  relation "docs_shard2" already exists/, 'a failure on the coordinator after the shards');
+is($shards[0]->safe_psql('postgres', $docs_gone) . $shards[1]->safe_psql('postgres', $docs_gone),
+	'tt', 'leaves no table on any shard');
+is($coord->safe_psql('postgres', $docs_local), '602', 'and the rows where they were');
+$coord->safe_psql('postgres', 'DROP TABLE docs_shard2');
+
+$coord->safe_psql('postgres',
+	q{SELECT hnsw.create_distributed_table('docs', '{"shard1": [0, 1], "shard2": [2, 3]}', '{"m": 8}')});
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(c.relname || ':' || c.relkind::text, ',' ORDER BY c.relname)
+	FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'docs'::regclass}),
+	'docs_shard1:f,docs_shard2:f', 'docs is distributed over two foreign partitions');
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(format('%s/%s', shard, row_count), ' ') FROM hnsw.shard_status('docs')}),
+	'shard1/301 shard2/301', 'the rows moved to their shards');
+is($coord->safe_psql('postgres', q{
+	SELECT (SELECT string_agg(round((embedding <-> '[3,3,3,3]')::numeric, 5)::text, ',')
+			FROM hnsw.search(NULL::docs, '[3,3,3,3]', 20))
+		 = (SELECT string_agg(round(d::numeric, 5)::text, ',') FROM
+			(SELECT embedding <-> '[3,3,3,3]' AS d FROM truth WHERE part <= 3 ORDER BY 1 LIMIT 20) s)}),
+	't', 'a search of the new distributed table is exact');
+is($coord->safe_psql('postgres', q{
+	INSERT INTO docs VALUES (5000, 3, '[3,3,3,3]');
+	SELECT id FROM hnsw.search(NULL::docs, '[3,3,3,3]', 1, partitions => '{3}')}),
+	'5000', 'rows inserted through the coordinator are found');
+
 # security: a non-superuser needs a password in the mapping, really used
 $coord->safe_psql('postgres', q{
 	CREATE ROLE alice LOGIN;
