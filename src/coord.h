@@ -101,7 +101,7 @@ extern void CoordInit(void);
 
 /* in coordcatalog.c */
 extern CoordTable *CoordGetTable(Oid relid);
-extern List *CoordGetReplicas(const char *servername);
+extern List *CoordGetReplicas(void);
 extern Oid	CoordGetPostgresFdwServer(const char *servername, bool missing_ok);
 
 /* in coordconn.c */

@@ -49,6 +49,7 @@ CoordGetTable(Oid relid)
 	PartitionDesc pd;
 	CoordTable *table;
 	List	  **values;
+	List	   *replicas;
 	int			i;
 
 	rel = table_open(relid, AccessShareLock);
@@ -73,6 +74,7 @@ CoordGetTable(Oid relid)
 	table->is_list = (key->strategy == PARTITION_STRATEGY_LIST);
 	table->tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
 
+	replicas = CoordGetReplicas();
 	pd = RelationGetPartitionDesc(rel, true);
 	if (pd->nparts == 0)
 		ereport(ERROR,
@@ -121,13 +123,12 @@ CoordGetTable(Oid relid)
 		}
 		if (shard == NULL)
 		{
-			List	   *replicas;
-
 			shard = palloc0(sizeof(CoordShard));
 			shard->serverid = serverid;
 			shard->name = pstrdup(GetForeignServer(serverid)->servername);
-			replicas = CoordGetReplicas(shard->name);
-			shard->ncopies = 1 + list_length(replicas);
+			shard->ncopies = 1;
+			foreach(lc, replicas)
+				shard->ncopies += (strcmp(linitial(lfirst(lc)), shard->name) == 0);
 			shard->copies = palloc(sizeof(Oid) * shard->ncopies);
 			shard->copynames = palloc(sizeof(char *) * shard->ncopies);
 			shard->copies[0] = serverid;
@@ -135,8 +136,12 @@ CoordGetTable(Oid relid)
 			j = 1;
 			foreach(lc, replicas)
 			{
-				shard->copynames[j] = lfirst(lc);
-				shard->copies[j] = CoordGetPostgresFdwServer(lfirst(lc), false);
+				char	   *replica = lsecond(lfirst(lc));
+
+				if (strcmp(linitial(lfirst(lc)), shard->name) != 0)
+					continue;
+				shard->copynames[j] = replica;
+				shard->copies[j] = CoordGetPostgresFdwServer(replica, false);
 				j++;
 			}
 			table->shards = lappend(table->shards, shard);
@@ -150,30 +155,32 @@ CoordGetTable(Oid relid)
 }
 
 /*
- * Return the names of the replicas of servername declared in hnsw.replicas,
- * in name order, palloc'd in the caller's memory context.
+ * Return the rows of hnsw.replicas as two-element lists (shard server name,
+ * replica server name), in name order, palloc'd in the caller's memory
+ * context.  One read per search: the table is small.
  */
 List *
-CoordGetReplicas(const char *servername)
+CoordGetReplicas(void)
 {
 	MemoryContext callercxt = CurrentMemoryContext;
 	List	   *result = NIL;
-	Oid			argtypes[1] = {NAMEOID};
-	Datum		args[1];
 	uint64		i;
 
-	args[0] = DirectFunctionCall1(namein, CStringGetDatum(servername));
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT replica_server::text FROM hnsw.replicas "
-							  "WHERE shard_server = $1 ORDER BY replica_server",
-							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT shard_server::text, replica_server::text "
+					"FROM hnsw.replicas ORDER BY 1, 2", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read hnsw.replicas");
 	for (i = 0; i < SPI_processed; i++)
 	{
-		char	   *name = SPI_getvalue(SPI_tuptable->vals[i],
-										SPI_tuptable->tupdesc, 1);
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *shard = SPI_getvalue(tup, desc, 1);
+		char	   *replica = SPI_getvalue(tup, desc, 2);
+		MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
 
-		result = lappend(result, MemoryContextStrdup(callercxt, name));
+		/* the list outlives SPI_finish */
+		result = lappend(result, list_make2(pstrdup(shard), pstrdup(replica)));
+		MemoryContextSwitchTo(spicxt);
 	}
 	SPI_finish();
 	return result;

@@ -147,7 +147,11 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 
 				if ((task->state == TASK_CONNECTING ||
 					 task->state == TASK_RECEIVING) &&
-					task->deadline != 0 && now >= task->deadline)
+					PQsocket(task->conn) == PGINVALID_SOCKET)
+					TaskCopyFailed(task, pchomp(PQerrorMessage(task->conn)));
+				else if ((task->state == TASK_CONNECTING ||
+						  task->state == TASK_RECEIVING) &&
+						 task->deadline != 0 && now >= task->deadline)
 				{
 					char	   *why = psprintf("no answer within hnsw.shard_timeout (%d ms)",
 											   coord_shard_timeout);
@@ -446,6 +450,13 @@ TaskSend(CoordTask *task)
 	if (flushed < 0)
 		goto failed;
 	task->want_write = (flushed == 1);
+
+	/*
+	 * While flushing, libpq may have read the answer already; the socket
+	 * would then not become readable again, so look now.
+	 */
+	if (!task->want_write)
+		TaskReceive(task);
 	return;
 
 failed:
@@ -556,7 +567,8 @@ IsConnectionError(PGconn *conn, PGresult *res)
 		strcmp(sqlstate, "57P01") == 0 ||	/* admin_shutdown */
 		strcmp(sqlstate, "57P02") == 0 ||	/* crash_shutdown */
 		strcmp(sqlstate, "57P03") == 0 ||	/* cannot_connect_now */
-		strcmp(sqlstate, "53300") == 0; /* too_many_connections */
+		strcmp(sqlstate, "53300") == 0 ||	/* too_many_connections */
+		strcmp(sqlstate, "40001") == 0; /* recovery conflict on a standby */
 }
 
 /*
