@@ -517,7 +517,10 @@ TaskReceive(CoordTask *task)
 					CoordConnSetEfSearch(task->cc, "?");
 					if (req->soft_errors || IsConnectionError(conn, task->error))
 					{
-						char	   *why = pchomp(PQresultErrorMessage(task->error));
+						const char *primary = PQresultErrorField(task->error,
+																 PG_DIAG_MESSAGE_PRIMARY);
+						char	   *why = primary ? pstrdup(primary) :
+							pchomp(PQresultErrorMessage(task->error));
 
 						TaskCopyFailed(task, why);
 						return;
