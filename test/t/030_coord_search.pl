@@ -310,4 +310,19 @@ is($coord->safe_psql('postgres', q{
 	q{SET ROLE alice; SELECT * FROM hnsw.search(NULL::truth, '[1,1,1,1]', 3)});
 like($err, qr/permission denied for table truth/, 'table privileges are checked on the coordinator');
 
+# the coordinator's configuration survives pg_dump/pg_restore and a restart
+$coord->safe_psql('postgres', q{SELECT hnsw.add_replica('shard3', 'noext')});
+my $dump = $coord->basedir . '/coord.dump';
+$coord->command_ok(['pg_dump', '-Fc', '-f', $dump, '-d', $coord->connstr('postgres')],
+	'pg_dump of the coordinator');
+$coord->safe_psql('postgres', 'CREATE DATABASE restored');
+$coord->command_ok(['pg_restore', '-d', $coord->connstr('restored'), $dump],
+	'pg_restore of the coordinator');
+$coord->restart;
+is($coord->safe_psql('restored', q{SELECT shard_server || '>' || replica_server FROM hnsw.replicas}),
+	'shard3>noext', 'replicas survive dump, restore and restart');
+is($coord->safe_psql('restored', q{
+	SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1,1]', 5, partitions => '{0,2}')}),
+	'5', 'the restored coordinator searches its shards');
+
 done_testing();
