@@ -1,0 +1,45 @@
+-- The coordinator's SQL surface, its privileges, and its configuration
+-- table's place in pg_dump; distributed behaviour is tested in test/t.
+BEGIN;
+SELECT plan(16);
+
+SELECT has_function('hnsw', 'search',
+	ARRAY['anyelement', 'vector', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name']);
+SELECT has_function('hnsw', 'search_batch',
+	ARRAY['anyelement', 'vector[]', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name']);
+SELECT has_function('hnsw', 'shard_status', ARRAY['regclass']);
+SELECT has_function('hnsw', 'add_replica', ARRAY['name', 'name']);
+SELECT has_function('hnsw', 'drop_replica', ARRAY['name', 'name']);
+SELECT has_function('hnsw', 'create_distributed_table',
+	ARRAY['regclass', 'jsonb', 'jsonb', 'text', 'name']);
+SELECT has_table('hnsw', 'replicas', 'hnsw.replicas exists');
+SELECT col_is_pk('hnsw', 'replicas', ARRAY['shard_server', 'replica_server'],
+	'a replica is declared once per shard');
+
+-- pg_dump keeps the replicas: the table is an extension configuration table
+SELECT ok((SELECT 'hnsw.replicas'::regclass = ANY (extconfig)
+			 FROM pg_extension WHERE extname = 'hnsw'),
+	'hnsw.replicas is dumped with the database');
+
+-- remote SQL under the caller's mappings is not for everyone
+SELECT function_privs_are('hnsw', '_shard_exec', ARRAY['name[]', 'text[]'],
+	'public', ARRAY[]::text[], 'PUBLIC may not run commands on shards');
+SELECT function_privs_are('hnsw', 'create_distributed_table',
+	ARRAY['regclass', 'jsonb', 'jsonb', 'text', 'name'],
+	'public', ARRAY[]::text[], 'PUBLIC may not distribute tables');
+SELECT function_privs_are('hnsw', 'search',
+	ARRAY['anyelement', 'vector', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name'],
+	'public', ARRAY['EXECUTE'], 'PUBLIC may search');
+SELECT table_privs_are('hnsw', 'replicas', 'public', ARRAY['SELECT'],
+	'PUBLIC reads hnsw.replicas and changes nothing');
+
+-- the settings, with their defaults (defined when the library loads)
+LOAD 'hnsw';
+SELECT is(current_setting('hnsw.shard_timeout'), '10s', 'hnsw.shard_timeout defaults to 10s');
+SELECT is(current_setting('hnsw.allow_partial_results'), 'off',
+	'partial results are opt-in');
+SELECT is(current_setting('hnsw.shard_retry_interval'), '30s',
+	'a failed copy is avoided for 30s');
+
+SELECT * FROM finish();
+ROLLBACK;
