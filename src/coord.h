@@ -82,6 +82,8 @@ typedef struct CoordRequest
 	const char *ef_search;		/* value to set on the shard, or NULL */
 	bool		soft_errors;	/* a query error fails the copy, not the
 								 * search (hnsw.shard_status) */
+	bool		no_timeout;		/* ignore hnsw.shard_timeout (DDL, index
+								 * builds); statement_timeout still applies */
 } CoordRequest;
 
 /* The outcome of a request to one shard, filled by CoordExecute() */

@@ -10,8 +10,10 @@
  * does later: the caller undoes remote work itself on failure (see
  * create_distributed_table in src/sql/coord.sql).  If a command fails, the
  * shard's error is raised (with its SQLSTATE) and commands still running
- * elsewhere are cancelled.  This is arbitrary remote SQL under the caller's
- * user mappings, so EXECUTE is revoked from PUBLIC.
+ * elsewhere are cancelled.  hnsw.shard_timeout does not apply (index builds
+ * are long); statement_timeout and query cancel do.  This is arbitrary
+ * remote SQL under the caller's user mappings, so EXECUTE is revoked from
+ * PUBLIC.
  *
  * src/coordddl.c
  *
@@ -78,6 +80,7 @@ hnsw_shard_exec(PG_FUNCTION_ARGS)
 		shard->copynames = &shard->name;
 		req->sql = TextDatumGetCString(cv[i]);
 		req->nqueries = 1;
+		req->no_timeout = true; /* an index build takes what it takes */
 		req->values = palloc0(sizeof(char **));
 		req->lengths = palloc0(sizeof(int *));
 		shards[i] = shard;

@@ -287,7 +287,7 @@ TaskNextCopy(CoordTask *task)
 		task->copy = task->order[task->next++];
 		task->cc = CoordGetConn(shard->copies[task->copy]);
 		task->conn = CoordConnPGconn(task->cc);
-		task->deadline = coord_shard_timeout > 0 ?
+		task->deadline = (coord_shard_timeout > 0 && !task->req->no_timeout) ?
 			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), coord_shard_timeout) : 0;
 		task->want_write = false;
 

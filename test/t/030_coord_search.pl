@@ -216,6 +216,16 @@ my ($ret, $out, $err) = $coord->psql('postgres', q{
 like($err, qr/ERROR:  relation "public.no_such_table" does not exist.*remote SQL command on server "shard1"/s,
 	'a shard\'s error is re-raised with the server named');
 
+# a changed server or user mapping is seen by a session's next search
+($ret, $out, $err) = $coord->psql('postgres', q{
+	SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1,1]', 3);
+	ALTER SERVER shard3 OPTIONS (SET port '1');
+	SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1,1]', 3);});
+like($err, qr/shard "shard3" of distributed table "items" did not answer/,
+	'ALTER SERVER reaches a cached connection');
+$coord->safe_psql('postgres', sprintf(q{ALTER SERVER shard3 OPTIONS (SET port '%d')},
+	$shards[2]->port));
+
 # create_distributed_table: rows of local partitions move to new shard
 # tables; a failure midway leaves nothing behind
 $shards[2]->safe_psql('postgres', 'CREATE DATABASE noext');
