@@ -113,6 +113,7 @@ extern PGconn *CoordConnStart(CoordConn *cc, char **errstr);
 extern PGconn *CoordConnPGconn(CoordConn *cc);
 extern void CoordConnCheckPassword(CoordConn *cc);
 extern void CoordConnSetBusy(CoordConn *cc, bool busy);
+extern bool CoordConnIsBusy(CoordConn *cc);
 extern bool CoordConnNeedsSetup(CoordConn *cc);
 extern void CoordConnSetupDone(CoordConn *cc);
 extern const char *CoordConnEfSearch(CoordConn *cc);

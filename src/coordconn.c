@@ -235,6 +235,13 @@ CoordConnSetBusy(CoordConn *cc, bool busy)
 	cc->busy = busy;
 }
 
+/* Is a request in flight on cc? */
+bool
+CoordConnIsBusy(CoordConn *cc)
+{
+	return cc->busy;
+}
+
 /* Does the session on cc still need its settings? */
 bool
 CoordConnNeedsSetup(CoordConn *cc)

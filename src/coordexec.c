@@ -286,6 +286,18 @@ TaskNextCopy(CoordTask *task)
 
 		task->copy = task->order[task->next++];
 		task->cc = CoordGetConn(shard->copies[task->copy]);
+
+		/*
+		 * A server that is a copy of two shards of this search (a
+		 * misconfiguration, but possible) has one connection: one request
+		 * at a time on it.
+		 */
+		if (CoordConnIsBusy(task->cc))
+		{
+			task->res->error = psprintf("server \"%s\": connection in use by another shard of this search",
+										shard->copynames[task->copy]);
+			continue;
+		}
 		task->conn = CoordConnPGconn(task->cc);
 		task->deadline = (coord_shard_timeout > 0 && !task->req->no_timeout) ?
 			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), coord_shard_timeout) : 0;
