@@ -70,7 +70,7 @@ typedef struct CoordTask
 static uint32 copy_rotor = 0;
 
 static void TaskNextCopy(CoordTask *task);
-static void TaskCopyFailed(CoordTask *task, const char *why);
+static void TaskCopyFailed(CoordTask *task, const char *why, bool server_fault);
 static void TaskSend(CoordTask *task);
 static void TaskAdvance(CoordTask *task);
 static void TaskReceive(CoordTask *task);
@@ -148,7 +148,7 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 				if ((task->state == TASK_CONNECTING ||
 					 task->state == TASK_RECEIVING) &&
 					PQsocket(task->conn) == PGINVALID_SOCKET)
-					TaskCopyFailed(task, pchomp(PQerrorMessage(task->conn)));
+					TaskCopyFailed(task, pchomp(PQerrorMessage(task->conn)), true);
 				else if ((task->state == TASK_CONNECTING ||
 						  task->state == TASK_RECEIVING) &&
 						 task->deadline != 0 && now >= task->deadline)
@@ -157,7 +157,7 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 											   coord_shard_timeout);
 
 					task->reused = false;	/* slow, not stale: next copy */
-					TaskCopyFailed(task, why);
+					TaskCopyFailed(task, why, true);
 				}
 			}
 
@@ -335,10 +335,12 @@ TaskNextCopy(CoordTask *task)
  * The current copy failed at the connection level or took too long:
  * cancel what it runs, close its connection, and try the next copy.  A
  * cached connection that turns out dead is first replaced by a fresh one to
- * the same copy, since the server may just have restarted.
+ * the same copy, since the server may just have restarted.  Unless
+ * server_fault is false (a query error hnsw.shard_status reports), the copy
+ * becomes a last choice for hnsw.shard_retry_interval.
  */
 static void
-TaskCopyFailed(CoordTask *task, const char *why)
+TaskCopyFailed(CoordTask *task, const char *why, bool server_fault)
 {
 	char	   *line = pstrdup(why);
 	int			q;
@@ -360,13 +362,14 @@ TaskCopyFailed(CoordTask *task, const char *why)
 	}
 	CoordConnDrop(task->cc, true);
 
-	if (task->reused)
+	if (task->reused && server_fault)
 	{
 		task->next--;			/* same copy again, on a new connection */
 		TaskNextCopy(task);
 		return;
 	}
-	CoordMarkServer(task->shard->copies[task->copy], false);
+	if (server_fault)
+		CoordMarkServer(task->shard->copies[task->copy], false);
 	TaskNextCopy(task);
 }
 
@@ -389,7 +392,7 @@ TaskAdvance(CoordTask *task)
 				TaskSend(task);
 				break;
 			default:
-				TaskCopyFailed(task, pchomp(PQerrorMessage(task->conn)));
+				TaskCopyFailed(task, pchomp(PQerrorMessage(task->conn)), true);
 				break;
 		}
 	}
@@ -472,7 +475,7 @@ TaskSend(CoordTask *task)
 	return;
 
 failed:
-	TaskCopyFailed(task, pchomp(PQerrorMessage(conn)));
+	TaskCopyFailed(task, pchomp(PQerrorMessage(conn)), true);
 }
 
 /*
@@ -492,14 +495,14 @@ TaskReceive(CoordTask *task)
 
 		if (flushed < 0)
 		{
-			TaskCopyFailed(task, pchomp(PQerrorMessage(conn)));
+			TaskCopyFailed(task, pchomp(PQerrorMessage(conn)), true);
 			return;
 		}
 		task->want_write = (flushed == 1);
 	}
 	if (!PQconsumeInput(conn))
 	{
-		TaskCopyFailed(task, pchomp(PQerrorMessage(conn)));
+		TaskCopyFailed(task, pchomp(PQerrorMessage(conn)), true);
 		return;
 	}
 
@@ -512,7 +515,7 @@ TaskReceive(CoordTask *task)
 		{
 			if (PQstatus(conn) != CONNECTION_OK)
 			{
-				TaskCopyFailed(task, pchomp(PQerrorMessage(conn)));
+				TaskCopyFailed(task, pchomp(PQerrorMessage(conn)), true);
 				return;
 			}
 			task->command++;	/* end of one command's results */
@@ -525,16 +528,18 @@ TaskReceive(CoordTask *task)
 				PQclear(res);
 				if (task->error != NULL)
 				{
+					bool		conn_error = IsConnectionError(conn, task->error);
+
 					/* the shard rolled its settings back; send them again */
 					CoordConnSetEfSearch(task->cc, "?");
-					if (req->soft_errors || IsConnectionError(conn, task->error))
+					if (req->soft_errors || conn_error)
 					{
 						const char *primary = PQresultErrorField(task->error,
 																 PG_DIAG_MESSAGE_PRIMARY);
 						char	   *why = primary ? pstrdup(primary) :
 							pchomp(PQresultErrorMessage(task->error));
 
-						TaskCopyFailed(task, why);
+						TaskCopyFailed(task, why, conn_error);
 						return;
 					}
 					CoordConnSetBusy(task->cc, false);
@@ -564,7 +569,7 @@ TaskReceive(CoordTask *task)
 		}
 	}
 	if (PQstatus(conn) != CONNECTION_OK)
-		TaskCopyFailed(task, pchomp(PQerrorMessage(conn)));
+		TaskCopyFailed(task, pchomp(PQerrorMessage(conn)), true);
 }
 
 /*
