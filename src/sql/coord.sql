@@ -70,6 +70,8 @@ CREATE FUNCTION hnsw.search(rel anyelement, query vector, k integer,
 							column_name name DEFAULT NULL)
 RETURNS SETOF anyelement
 AS 'MODULE_PATHNAME', 'hnsw_search' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION hnsw.search(anyelement, vector, integer, integer[], integer, boolean, text, name) IS
+	'the k rows of a distributed table nearest to a vector, from all its shards at once';
 
 -- hnsw.search for many query vectors in one round trip per shard; query is
 -- the ordinal (from 1) of the query vector each row answers.
@@ -81,6 +83,8 @@ CREATE FUNCTION hnsw.search_batch(rel anyelement, queries vector[], k integer,
 								  column_name name DEFAULT NULL)
 RETURNS TABLE (query integer, item anyelement)
 AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION hnsw.search_batch(anyelement, vector[], integer, integer[], integer, boolean, text, name) IS
+	'hnsw.search for many vectors, one round trip per shard';
 
 -- Each copy of each shard of a distributed table: does it answer, is it a
 -- standby, how many rows, is there an hnsw index; error says why not.
@@ -89,6 +93,8 @@ RETURNS TABLE (shard name, server name, role text, answers boolean,
 			   in_recovery boolean, row_count bigint, hnsw_index boolean,
 			   error text)
 AS 'MODULE_PATHNAME', 'hnsw_shard_status' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION hnsw.shard_status(regclass) IS
+	'every copy of every shard of a distributed table: answers, standby, rows, hnsw index';
 
 -- Run commands[i] on servers[i], all at once; the first value each returned.
 -- Arbitrary SQL under the caller's user mappings: not for PUBLIC.
