@@ -216,6 +216,7 @@ HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 	BlockNumber blkno;
 	Buffer		buf;
 	HnswMetaPageData meta;
+	OffsetNumber off;
 
 	/* pages vacuum freed space on */
 	blkno = GetPageWithFreeSpace(index, MAXALIGN(size) + sizeof(ItemIdData));
@@ -228,7 +229,9 @@ HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 		page = BufferGetPage(buf);
 		if (PageHasRoom(page, size))
 		{
-			ItemPointerSet(tid, blkno, AddToPage(graph, buf, tup, size, false));
+			OffsetNumber off = AddToPage(graph, buf, tup, size, false);
+
+			ItemPointerSet(tid, blkno, off);
 			UnlockReleaseBuffer(buf);
 			return;
 		}
@@ -246,8 +249,9 @@ HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		if (PageHasRoom(BufferGetPage(buf), size))
 		{
-			ItemPointerSet(tid, meta.insertPage,
-						   AddToPage(graph, buf, tup, size, false));
+			OffsetNumber off = AddToPage(graph, buf, tup, size, false);
+
+			ItemPointerSet(tid, meta.insertPage, off);
 			UnlockReleaseBuffer(buf);
 			return;
 		}
@@ -264,7 +268,8 @@ HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	UnlockRelationForExtension(index, ExclusiveLock);
 	blkno = BufferGetBlockNumber(buf);
-	ItemPointerSet(tid, blkno, AddToPage(graph, buf, tup, size, true));
+	off = AddToPage(graph, buf, tup, size, true);
+	ItemPointerSet(tid, blkno, off);
 	UnlockReleaseBuffer(buf);
 
 	HnswUpdateMetaInsertPage(index, graph->building, blkno);

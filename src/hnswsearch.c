@@ -188,6 +188,9 @@ HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
 		HnswReadMeta(graph->index, meta);
 		if (graph->dim == 0)
 			graph->dim = meta->dimensions;
+		/* the layout follows the build's m, even after ALTER INDEX SET */
+		graph->m = meta->m;
+		graph->efConstruction = meta->efConstruction;
 		if (!ItemPointerIsValid(&meta->entryPoint))
 			return NULL;
 		ep = HnswLookupElement(graph, &meta->entryPoint);

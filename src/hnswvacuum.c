@@ -33,6 +33,7 @@ typedef struct HnswVacuumState
 	IndexVacuumInfo *info;
 	Relation	index;
 	int			m;
+	int			efConstruction;
 	int			dim;
 	uint64	   *deleted;		/* keys of deleted elements, ascending */
 	int			ndeleted;
@@ -76,6 +77,8 @@ ResetCache(HnswVacuumState *vs)
 {
 	MemoryContextReset(vs->cacheCxt);
 	vs->graph = HnswCreateGraph(vs->index, vs->cacheCxt, vs->dim);
+	vs->graph->m = vs->m;
+	vs->graph->efConstruction = vs->efConstruction;
 }
 
 /*
@@ -167,6 +170,53 @@ RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
 }
 
 /*
+ * Add to cands (holding ncands, with room for ef_construction more) the
+ * live elements a search from the entry point finds nearest to e on level
+ * lc; return the new count.
+ */
+static int
+SearchCandidates(HnswVacuumState *vs, HnswElement e, int lc,
+				 HnswCandidate *cands, int ncands)
+{
+	HnswGraph  *graph = vs->graph;
+	HnswMetaPageData meta;
+	HnswElement ep = HnswGetEntryPoint(graph, &meta);
+	HnswCandidate *w;
+	int			nw = 1;
+	int			added = 0;
+
+	if (ep == NULL || ep->level < lc)
+		return ncands;
+	w = palloc(sizeof(HnswCandidate));
+	w[0].element = ep;
+	w[0].distance = HnswDistance(graph, e->vec, ep->vec);
+	for (int l = ep->level; l > lc; l--)
+	{
+		HnswNewSearch(graph);
+		w = HnswSearchLayer(graph, e->vec, w, nw, 1, l, &nw, NULL);
+	}
+	HnswNewSearch(graph);
+	w = HnswSearchLayer(graph, e->vec, w, nw, graph->efConstruction, lc, &nw,
+						NULL);
+
+	for (int i = 0; i < nw && added < graph->efConstruction; i++)
+	{
+		bool		dup = w[i].element == e || w[i].element->deleted ||
+			w[i].element->missing || IsDeleted(vs, &w[i].element->tid);
+
+		for (int j = 0; j < ncands && !dup; j++)
+			if (cands[j].element == w[i].element)
+				dup = true;
+		if (!dup)
+		{
+			cands[ncands++] = w[i];
+			added++;
+		}
+	}
+	return ncands;
+}
+
+/*
  * Give element e (at tid) new neighbours in place of the deleted ones: on
  * each level, the live neighbours of its deleted neighbours are candidates,
  * chosen with the selection heuristic into the holes.  The slots are
@@ -199,7 +249,7 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
 		HnswCandidate *cands;
 		int			ncands = 0;
-		int			maxcands = cap * (cap + 1);
+		int			maxcands = cap * (cap + 1) + graph->efConstruction;
 
 		HnswNewSearch(graph);
 		e->visited = graph->searchTag;
@@ -237,6 +287,15 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 			n->visited = graph->searchTag;
 			cands[ncands++] = list->items[i];
 		}
+		/*
+		 * Too few candidates two hops away (a sparse neighbourhood, or most
+		 * of it deleted): search the graph for the element's neighbours, as
+		 * an insert would.  Deleted elements are still linked until pass 3,
+		 * so the search can go through them.
+		 */
+		if (ncands < cap)
+			ncands = SearchCandidates(vs, e, lc, cands, ncands);
+
 		/* nearest first */
 		for (int i = 1; i < ncands; i++)
 		{
@@ -249,6 +308,23 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 		}
 		chosen[lc] = palloc(sizeof(HnswCandidate) * cap);
 		nchosen[lc] = HnswSelectNeighbors(graph, cands, ncands, cap, chosen[lc]);
+
+		/*
+		 * Keep pruned connections (the paper's keepPrunedConnections): after
+		 * many deletions the heuristic alone can leave an element with too
+		 * few links to stay reachable, so the holes it leaves are filled
+		 * with the nearest candidates it passed over.
+		 */
+		for (int i = 0; i < ncands && nchosen[lc] < cap; i++)
+		{
+			bool		taken = false;
+
+			for (int j = 0; j < nchosen[lc]; j++)
+				if (chosen[lc][j].element == cands[i].element)
+					taken = true;
+			if (!taken && !cands[i].element->deleted)
+				chosen[lc][nchosen[lc]++] = cands[i];
+		}
 	}
 
 	buf = ReadBufferExtended(vs->index, MAIN_FORKNUM,
@@ -356,7 +432,8 @@ RepairGraph(HnswVacuumState *vs)
 				if (ItemPointerIsValid(&slots[i].tid) &&
 					IsDeleted(vs, &slots[i].tid))
 				{
-					ItemPointerSet(&repair[nrepair++], blkno, off);
+					ItemPointerSet(&repair[nrepair], blkno, off);
+					nrepair++;
 					break;
 				}
 			}
@@ -468,6 +545,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	vs.index = info->index;
 	HnswReadMeta(vs.index, &meta);
 	vs.m = meta.m;
+	vs.efConstruction = meta.efConstruction;
 	vs.dim = meta.dimensions;
 	vs.maxdeleted = 1024;
 	vs.deleted = palloc(sizeof(uint64) * vs.maxdeleted);
