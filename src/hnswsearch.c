@@ -500,6 +500,7 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 					int ncandidates, int max, HnswCandidate *out)
 {
 	int			n = 0;
+	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
 
 	for (int i = 0; i < ncandidates && n < max; i++)
 	{
@@ -508,7 +509,13 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 
 		if (c->element->deleted || !HnswLoadElement(graph, c->element))
 			continue;
-		for (int j = 0; j < n; j++)
+
+		/*
+		 * Inner product is no metric (an element is not nearest to itself),
+		 * so the heuristic's comparison means nothing there: keep the
+		 * nearest.
+		 */
+		for (int j = 0; j < n && !simple; j++)
 		{
 			if (out[j].element == c->element ||
 				HnswDistance(graph, c->element->vec, out[j].element->vec) < c->distance)
