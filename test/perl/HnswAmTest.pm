@@ -7,7 +7,7 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(load_fmnist load_random recall);
+our @EXPORT = qw(load_fmnist load_random recall missing_rows insert_proc);
 
 my $FMNIST = '/usr/share/datasets/fashion-mnist';
 
@@ -75,6 +75,39 @@ sub recall
 		SELECT round((SELECT count(*) FROM truth JOIN found USING (qid, tid))::numeric
 			/ (SELECT count(*) FROM truth), 4);
 	});
+}
+
+# Return how many rows of $table the index does not find by their own
+# vector (the nearest must be at distance 0).
+sub missing_rows
+{
+	my ($node, $table) = @_;
+	return $node->safe_psql('postgres', qq{
+		SET enable_seqscan = off;
+		SET hnsw.ef_search = 100;
+		SELECT count(*) FROM $table a
+			WHERE (SELECT b.v <-> a.v FROM $table b ORDER BY b.v <-> a.v LIMIT 1)
+				IS DISTINCT FROM 0;
+	});
+}
+
+# Create procedure insert_rows(tab, first, n, dim) that inserts random
+# vectors one row per transaction.
+sub insert_proc
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', q{
+		CREATE PROCEDURE insert_rows(tab text, first int, n int, dim int)
+		LANGUAGE plpgsql AS $$
+		BEGIN
+			FOR i IN first .. first + n - 1 LOOP
+				EXECUTE format('INSERT INTO %I SELECT $1, (SELECT array_agg(random() * 100)::real[] FROM generate_series(1, $2))::vector', tab)
+					USING i, dim;
+				COMMIT;
+			END LOOP;
+		END $$;
+	});
+	return;
 }
 
 1;
