@@ -264,7 +264,14 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values,
 	{
 		oldcxt = MemoryContextSwitchTo(state->tmpCxt);
 		vec = HnswPrepareVector(state->graph, values[0]);
-		if (vec != NULL)
+		if (vec == NULL)
+		{
+			/* the zero vector under cosine is not indexed */
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(state->tmpCxt);
+			return;
+		}
+		else
 		{
 			state->maxLevel = HnswCheckVector(state->graph, vec);
 			InsertInMemory(state, vec, tid);
@@ -337,6 +344,9 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
 								 PROGRESS_HNSW_PHASE_LOAD);
+	if (heap->rd_rel->reltuples > 0)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
+									 (int64) heap->rd_rel->reltuples);
 	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 									   BuildCallback, &state, NULL);
 
