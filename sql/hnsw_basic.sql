@@ -30,7 +30,7 @@ DROP INDEX t_ip;
 
 -- L1
 CREATE INDEX t_l1 ON t USING hnsw (v vector_l1_ops);
-SELECT id FROM t ORDER BY v <+> '[1,1,1]' LIMIT 3;
+SELECT id FROM t ORDER BY v <+> '[1,1,1]' LIMIT 2;
 DROP INDEX t_l1;
 
 -- cosine: the zero vector is not indexed, nor searchable
@@ -41,7 +41,8 @@ CREATE INDEX c_cos ON c USING hnsw (v vector_cosine_ops);
 SELECT id FROM c ORDER BY v <=> '[2,0.1]' LIMIT 10;
 SELECT id FROM c ORDER BY v <=> '[0,0]' LIMIT 10;
 INSERT INTO c VALUES (6, '[0,0]'), (7, '[3,0]');
-SELECT id FROM c ORDER BY v <=> '[1,0]' LIMIT 2;
+-- two at distance 0: sorted by id, since ties come in any order
+SELECT id FROM (SELECT id FROM c ORDER BY v <=> '[1,0]' LIMIT 2) s ORDER BY id;
 SELECT count(*) FROM (SELECT id FROM c ORDER BY v <=> '[1,0]' LIMIT 10) s;
 DROP TABLE c;
 
@@ -78,7 +79,7 @@ CREATE INDEX ON f USING hnsw (v);
 SET hnsw.ef_search = 10;
 SELECT count(*) FROM (SELECT id FROM f WHERE id % 7 = 0 ORDER BY v <-> '[50,50]' LIMIT 30) s;
 SET hnsw.max_scan_tuples = 20;
-SELECT count(*) FROM (SELECT id FROM f WHERE id % 7 = 0 ORDER BY v <-> '[50,50]' LIMIT 30) s;
+SELECT count(*) < 30 AS bounded FROM (SELECT id FROM f WHERE id % 7 = 0 ORDER BY v <-> '[50,50]' LIMIT 30) s;
 RESET hnsw.max_scan_tuples;
 RESET hnsw.ef_search;
 DROP TABLE f;

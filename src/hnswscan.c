@@ -24,6 +24,8 @@
 typedef struct HnswScanOpaqueData
 {
 	MemoryContext cxt;			/* everything of the current scan */
+	MemoryContext batchCxt;		/* candidates of the current batch */
+	int			batchEf;		/* ef of the next batch */
 	HnswGraph  *graph;			/* cache of the elements read */
 	bool		started;
 	bool		exhausted;		/* nothing more to search */
@@ -69,6 +71,8 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 				scan->numberOfOrderBys * sizeof(ScanKeyData));
 
 	MemoryContextReset(so->cxt);
+	so->batchCxt = NULL;
+	so->batchEf = hnsw_ef_search;
 	so->graph = NULL;
 	so->started = false;
 	so->exhausted = false;
@@ -132,42 +136,55 @@ FirstSearch(IndexScanDesc scan)
 	 * stay for the rest of the scan, so later batches only go outwards.
 	 */
 	HnswNewSearch(so->graph);
+	so->batchCxt = AllocSetContextCreate(so->cxt, "hnsw scan batch",
+										 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(so->batchCxt);
 	so->results = HnswSearchLayer(so->graph, so->query, entries, nentries,
 								  hnsw_ef_search, 0, &so->nresults, &so->seen);
+	MemoryContextSwitchTo(so->cxt);
 }
 
 /*
- * Search on from every element seen but not returned yet: the next batch of
- * ef_search.  Elements visited before are not visited again.
+ * Search on from every element seen but not returned yet: the next batch.
+ * Elements visited before are not visited again.  Each batch is twice as
+ * large as the one before (up to HNSW_MAX_EF_SEARCH * 10), so a selective
+ * filter costs a few batches, not thousands; the previous batch's
+ * candidates are freed.
  */
 static void
 NextBatch(HnswScanOpaque so)
 {
-	List	   *seen = so->seen;
+	MemoryContext batchCxt;
 	HnswCandidate *entries;
 	int			nentries = 0;
 	ListCell   *lc;
 
-	entries = palloc(sizeof(HnswCandidate) * Max(list_length(seen), 1));
-	foreach(lc, seen)
+	batchCxt = AllocSetContextCreate(so->cxt, "hnsw scan batch",
+									 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(batchCxt);
+	entries = palloc(sizeof(HnswCandidate) * Max(list_length(so->seen), 1));
+	foreach(lc, so->seen)
 	{
 		HnswCandidate *c = (HnswCandidate *) lfirst(lc);
 
 		if (!c->element->returned)
 			entries[nentries++] = *c;
 	}
-	list_free(seen);
+	MemoryContextDelete(so->batchCxt);
+	so->batchCxt = batchCxt;
 	so->seen = NIL;
 	so->next = 0;
 	so->nextTid = 0;
+	so->nresults = 0;
 	if (nentries == 0)
-	{
 		so->exhausted = true;
-		so->nresults = 0;
-		return;
+	else
+	{
+		so->batchEf = Min(so->batchEf * 2, HNSW_MAX_EF_SEARCH * 10);
+		so->results = HnswSearchLayer(so->graph, so->query, entries, nentries,
+									  so->batchEf, 0, &so->nresults, &so->seen);
 	}
-	so->results = HnswSearchLayer(so->graph, so->query, entries, nentries,
-								  hnsw_ef_search, 0, &so->nresults, &so->seen);
+	MemoryContextSwitchTo(so->cxt);
 }
 
 /*
