@@ -282,7 +282,6 @@ extern bool HnswEnsureVector(HnswGraph *graph, HnswElement element);
 extern float HnswDistance(HnswGraph *graph, const Vector *a, const Vector *b);
 extern Vector *HnswPrepareVector(HnswGraph *graph, Datum value);
 extern int	HnswRandomLevel(int m);
-extern int	HnswMaxLevelForSize(int dim, int m);
 extern HnswCandidate *HnswSearchLayer(HnswGraph *graph, const Vector *q,
 									  HnswCandidate *entries, int nentries,
 									  int ef, int lc, int *nresults,

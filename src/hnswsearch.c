@@ -53,6 +53,8 @@ typedef struct HnswCacheEntry
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+static int	MaxLevelForSize(int dim, int m);
+
 /* A candidate in a pairing heap */
 typedef struct HnswHeapNode
 {
@@ -160,7 +162,7 @@ HnswCheckVector(HnswGraph *graph, const Vector *vec)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", graph->dim, vec->dim)));
 
-	maxLevel = HnswMaxLevelForSize(vec->dim, graph->m);
+	maxLevel = MaxLevelForSize(vec->dim, graph->m);
 	if (maxLevel < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -665,8 +667,8 @@ HnswRandomLevel(int m)
  * Return the highest level whose element tuple fits on a page, or -1 if not
  * even level 0 fits.
  */
-int
-HnswMaxLevelForSize(int dim, int m)
+static int
+MaxLevelForSize(int dim, int m)
 {
 	int			level = -1;
 
