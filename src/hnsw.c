@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * hnsw.c
- *	  Library entry point: _PG_init, and everything chosen once at load.
+ *	  Library entry point: _PG_init, GUCs, reloptions and the
+ *	  IndexAmRoutine of the hnsw access method.
  *
  * src/hnsw.c
  *
@@ -9,24 +10,176 @@
  */
 #include "postgres.h"
 
+#include <float.h>
+
+#include "access/amapi.h"
+#include "access/reloptions.h"
+#include "commands/vacuum.h"
 #include "coord.h"
 #include "distance.h"
 #include "fmgr.h"
+#include "hnsw.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+/* GUCs */
+int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
+int			hnsw_max_scan_tuples = HNSW_DEFAULT_MAX_SCAN_TUPLES;
+
+static relopt_kind hnsw_relopt_kind;
+
+/* Parsed reloptions of an hnsw index */
+typedef struct HnswOptions
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int			m;
+	int			efConstruction;
+} HnswOptions;
+
 /*
- * Choose the distance kernels for this CPU.  Runs once per backend, when
- * the library is first loaded.
+ * Choose the distance kernels for this CPU and register what the index
+ * needs.  Runs once per backend, when the library is first loaded.
  */
 void
 _PG_init(void)
 {
 	DistanceInit();
+	HnswInit();
 	CoordInit();
+	MarkGUCPrefixReserved("hnsw");
+}
+
+/*
+ * Register the reloptions and GUCs of the access method.
+ */
+void
+HnswInit(void)
+{
+	hnsw_relopt_kind = add_reloption_kind();
+	add_int_reloption(hnsw_relopt_kind, "m",
+					  "Maximum number of connections per element per level",
+					  HNSW_DEFAULT_M, HNSW_MIN_M, HNSW_MAX_M,
+					  AccessExclusiveLock);
+	add_int_reloption(hnsw_relopt_kind, "ef_construction",
+					  "Size of the candidate list while building the graph",
+					  HNSW_DEFAULT_EF_CONSTRUCTION, HNSW_MIN_EF_CONSTRUCTION,
+					  HNSW_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
+
+	DefineCustomIntVariable("hnsw.ef_search",
+							"Size of the candidate list while searching.",
+							"Larger values give better recall and slower scans.",
+							&hnsw_ef_search, HNSW_DEFAULT_EF_SEARCH,
+							HNSW_MIN_EF_SEARCH, HNSW_MAX_EF_SEARCH,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hnsw.max_scan_tuples",
+							"Maximum number of heap tuples one index scan returns.",
+							"A scan continues past ef_search while the executor "
+							"asks for more rows (filtered queries), up to this many.",
+							&hnsw_max_scan_tuples, HNSW_DEFAULT_MAX_SCAN_TUPLES,
+							1, INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/*
+ * Parse and validate the reloptions of an hnsw index.  ef_construction must
+ * be at least twice m, so that a full level-0 neighbour list can be chosen.
+ */
+static bytea *
+hnswoptions(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
+		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, efConstruction)},
+	};
+	HnswOptions *opts;
+
+	opts = (HnswOptions *) build_reloptions(reloptions, validate,
+											hnsw_relopt_kind,
+											sizeof(HnswOptions),
+											tab, lengthof(tab));
+	if (validate && opts != NULL && opts->efConstruction < 2 * opts->m)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ef_construction must be greater than or equal to 2 * m"),
+				 errdetail("ef_construction is %d and m is %d.",
+						   opts->efConstruction, opts->m)));
+	return (bytea *) opts;
+}
+
+/* Return the m of an index, from its reloptions */
+int
+HnswGetM(Relation index)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+
+	return opts ? opts->m : HNSW_DEFAULT_M;
+}
+
+/* Return the ef_construction of an index, from its reloptions */
+int
+HnswGetEfConstruction(Relation index)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+
+	return opts ? opts->efConstruction : HNSW_DEFAULT_EF_CONSTRUCTION;
+}
+
+/*
+ * The access method handler: what hnsw can do and where its callbacks are.
+ */
+PG_FUNCTION_INFO_V1(hnswhandler);
+Datum
+hnswhandler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+
+	amroutine->amstrategies = 0;
+	amroutine->amsupport = 2;
+	amroutine->amoptsprocnum = 0;
+	amroutine->amcanorder = false;
+	amroutine->amcanorderbyop = true;
+	amroutine->amcanbackward = false;
+	amroutine->amcanunique = false;
+	amroutine->amcanmulticol = false;
+	amroutine->amoptionalkey = true;
+	amroutine->amsearcharray = false;
+	amroutine->amsearchnulls = false;
+	amroutine->amstorage = false;
+	amroutine->amclusterable = false;
+	amroutine->ampredlocks = false;
+	amroutine->amcanparallel = false;
+	amroutine->amcaninclude = false;
+	amroutine->amusemaintenanceworkmem = false;
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	amroutine->amkeytype = InvalidOid;
+
+	amroutine->ambuild = hnswbuild;
+	amroutine->ambuildempty = hnswbuildempty;
+	amroutine->aminsert = hnswinsert;
+	amroutine->ambulkdelete = hnswbulkdelete;
+	amroutine->amvacuumcleanup = hnswvacuumcleanup;
+	amroutine->amcanreturn = NULL;
+	amroutine->amcostestimate = hnswcostestimate;
+	amroutine->amoptions = hnswoptions;
+	amroutine->amproperty = NULL;
+	amroutine->ambuildphasename = hnswbuildphasename;
+	amroutine->amvalidate = hnswvalidate;
+	amroutine->amadjustmembers = NULL;
+	amroutine->ambeginscan = hnswbeginscan;
+	amroutine->amrescan = hnswrescan;
+	amroutine->amgettuple = hnswgettuple;
+	amroutine->amgetbitmap = NULL;
+	amroutine->amendscan = hnswendscan;
+	amroutine->ammarkpos = NULL;
+	amroutine->amrestrpos = NULL;
+	amroutine->amestimateparallelscan = NULL;
+	amroutine->aminitparallelscan = NULL;
+	amroutine->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(amroutine);
 }
 
 /*

@@ -193,8 +193,8 @@ $coord->safe_psql('postgres', q{
 my $ef_sql = q{SELECT coalesce(nullif(ef, ''), 'default') FROM hnsw.search(NULL::items_ef, '[1,1,1,1]', 1%s)};
 is($coord->safe_psql('postgres', sprintf($ef_sql, ', ef_search => 77')), '77',
 	'ef_search argument is set on the shard');
-is($coord->safe_psql('postgres', sprintf($ef_sql, '')), 'default',
-	'without it the shard runs with its default');
+is($coord->safe_psql('postgres', sprintf($ef_sql, '')), '40',
+	'without it the coordinator\'s hnsw.ef_search (default 40) applies on the shard');
 is($coord->safe_psql('postgres', "SET hnsw.ef_search = 55; " . sprintf($ef_sql, '')), '55',
 	'the coordinator session\'s hnsw.ef_search is the default');
 is($coord->safe_psql('postgres', "SET hnsw.ef_search = 55; " . sprintf($ef_sql, ', ef_search => 12')),

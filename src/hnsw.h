@@ -1,0 +1,315 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnsw.h
+ *	  The hnsw index access method: constants, on-disk structs and
+ *	  prototypes, grouped by the file that defines them.
+ *
+ * The algorithm and the page layout are described in src/README.
+ *
+ * src/hnsw.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef HNSW_HNSW_H
+#define HNSW_HNSW_H
+
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/reloptions.h"
+#include "fmgr.h"
+#include "lib/pairingheap.h"
+#include "nodes/pg_list.h"
+#include "storage/bufmgr.h"
+#include "storage/itemptr.h"
+#include "utils/relcache.h"
+#include "vector.h"
+
+/* Options and their bounds */
+#define HNSW_DEFAULT_M				16
+#define HNSW_MIN_M					2
+#define HNSW_MAX_M					100
+#define HNSW_DEFAULT_EF_CONSTRUCTION	64
+#define HNSW_MIN_EF_CONSTRUCTION	4
+#define HNSW_MAX_EF_CONSTRUCTION	1000
+#define HNSW_DEFAULT_EF_SEARCH		40
+#define HNSW_MIN_EF_SEARCH			1
+#define HNSW_MAX_EF_SEARCH			1000
+#define HNSW_DEFAULT_MAX_SCAN_TUPLES	20000
+
+/* Support functions of the operator classes */
+#define HNSW_DISTANCE_PROC			1
+#define HNSW_NORM_PROC				2
+
+/* Metapage */
+#define HNSW_METAPAGE_BLKNO			0
+#define HNSW_MAGIC_NUMBER			0x48AB5A01
+#define HNSW_VERSION				1
+
+/* Heap TIDs one element can carry (identical vectors share an element) */
+#define HNSW_HEAPTIDS				10
+
+/* Levels above this are never drawn */
+#define HNSW_MAX_LEVEL				15
+
+/* Tuple types, the first byte of every tuple on an element page */
+#define HNSW_ELEMENT_TUPLE			1
+
+/* Page identifier in the special space, for pg_filedump and friends */
+#define HNSW_PAGE_ID				0xFF90
+
+/* Build phases for pg_stat_progress_create_index (1 is "initializing") */
+#define PROGRESS_HNSW_PHASE_LOAD	2
+#define PROGRESS_HNSW_PHASE_WRITE	3
+
+/* Neighbour slots of an element at level "level" for a graph of degree m */
+#define HNSW_SLOTS(level, m)		(2 * (m) + (level) * (m))
+#define HNSW_LEVEL_CAPACITY(lc, m)	((lc) == 0 ? 2 * (m) : (m))
+#define HNSW_LEVEL_START(lc, m)		((lc) == 0 ? 0 : 2 * (m) + ((lc) - 1) * (m))
+
+/* The largest tuple an element page holds */
+#define HNSW_MAX_TUPLE_SIZE \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - \
+	 MAXALIGN(sizeof(HnswPageOpaqueData)) - sizeof(ItemIdData))
+
+/* ----------------------------------------------------------------
+ *		On-disk structs
+ * ----------------------------------------------------------------
+ */
+
+/* Special space of every page */
+typedef struct HnswPageOpaqueData
+{
+	uint16		flags;			/* unused for now, zero */
+	uint16		page_id;		/* HNSW_PAGE_ID */
+} HnswPageOpaqueData;
+
+typedef HnswPageOpaqueData *HnswPageOpaque;
+
+#define HnswPageGetOpaque(page) ((HnswPageOpaque) PageGetSpecialPointer(page))
+
+/* Block 0: where the graph starts; see src/README "Page layout" */
+typedef struct HnswMetaPageData
+{
+	uint32		magic;			/* HNSW_MAGIC_NUMBER */
+	uint32		version;		/* HNSW_VERSION */
+	uint32		dimensions;		/* of every vector, 0 while empty */
+	uint16		m;				/* degree; level 0 has 2 * m slots */
+	uint16		efConstruction; /* candidate list size while inserting */
+	ItemPointerData entryPoint; /* element on the top level, or invalid */
+	int16		entryLevel;		/* its level, -1 if no entry point */
+	BlockNumber insertPage;		/* last page, first try for new tuples */
+} HnswMetaPageData;
+
+typedef HnswMetaPageData *HnswMetaPage;
+
+#define HnswPageGetMeta(page)	((HnswMetaPage) PageGetContents(page))
+
+/* One neighbour slot; an invalid tid marks an empty slot */
+typedef struct HnswNeighborSlot
+{
+	float		distance;		/* from the owning element */
+	ItemPointerData tid;		/* element tuple of the neighbour */
+} HnswNeighborSlot;
+
+/*
+ * One element: header, vector, then HNSW_SLOTS(level, m) neighbour slots,
+ * level 0 first.  The size never changes, so neighbour updates and vacuum
+ * rewrite the tuple in place.
+ */
+typedef struct HnswElementTupleData
+{
+	uint8		type;			/* HNSW_ELEMENT_TUPLE */
+	uint8		level;			/* top level of the element */
+	uint8		deleted;		/* no live heap tuple; space freed by vacuum */
+	uint8		unused;
+	ItemPointerData heaptids[HNSW_HEAPTIDS];	/* invalid = unused */
+	Vector		vec;			/* varlena; dimensions from the metapage */
+	/* HnswNeighborSlot slots[] follow the vector, 4-byte aligned */
+} HnswElementTupleData;
+
+typedef HnswElementTupleData *HnswElementTuple;
+
+#define HNSW_ELEMENT_HEADER_SIZE	offsetof(HnswElementTupleData, vec)
+#define HNSW_ELEMENT_TUPLE_SIZE(dim, level, m) \
+	(HNSW_ELEMENT_HEADER_SIZE + VECTOR_SIZE(dim) + \
+	 HNSW_SLOTS(level, m) * sizeof(HnswNeighborSlot))
+#define HnswTupleGetSlots(tup) \
+	((HnswNeighborSlot *) ((char *) &(tup)->vec + VARSIZE(&(tup)->vec)))
+
+/* ----------------------------------------------------------------
+ *		In-memory graph
+ * ----------------------------------------------------------------
+ */
+
+typedef struct HnswElementData *HnswElement;
+
+/* An element with its distance to something (query or owner of a list) */
+typedef struct HnswCandidate
+{
+	HnswElement element;
+	float		distance;
+} HnswCandidate;
+
+/* Neighbours of one element on one level */
+typedef struct HnswNeighborList
+{
+	int			length;
+	int			capacity;
+	HnswCandidate items[FLEXIBLE_ARRAY_MEMBER];
+} HnswNeighborList;
+
+/*
+ * An element in memory.  During an in-memory build every element is here;
+ * otherwise elements are copies of tuples, loaded on first use.
+ */
+typedef struct HnswElementData
+{
+	ItemPointerData tid;		/* its tuple, invalid if only in memory */
+	bool		loaded;			/* vector and neighbours are present */
+	bool		missing;		/* its tuple is gone (freed by vacuum) */
+	bool		deleted;		/* has no live heap tuple */
+	bool		returned;		/* already returned by this scan */
+	uint8		level;
+	uint8		nheaptids;
+	uint32		buildIndex;		/* position in insertion order (build) */
+	uint64		visited;		/* tag of the last search that saw it */
+	ItemPointerData heaptids[HNSW_HEAPTIDS];
+	Vector	   *vec;			/* normalised for cosine; NULL until needed
+								 * when the graph has a query */
+	float		queryDistance;	/* to the graph's query, if it has one */
+	HnswNeighborList **neighbors;	/* level + 1 lists */
+} HnswElementData;
+
+/* How distances are computed */
+typedef enum HnswMetric
+{
+	HNSW_METRIC_L2,				/* squared Euclidean */
+	HNSW_METRIC_IP,				/* negative inner product (also cosine) */
+	HNSW_METRIC_L1,				/* taxicab */
+	HNSW_METRIC_OTHER			/* the support function, through fmgr */
+} HnswMetric;
+
+struct hnsw_elements_hash;
+
+/*
+ * A graph being searched or changed: in memory during a build, otherwise a
+ * cache of element tuples read from the index.
+ */
+typedef struct HnswGraph
+{
+	Relation	index;			/* NULL while wholly in memory */
+	MemoryContext cxt;			/* elements, neighbour lists, cache */
+	int			m;
+	int			efConstruction;
+	int			dim;			/* 0 until the first vector */
+	HnswMetric	metric;
+	bool		normalize;		/* cosine: unit vectors only */
+	FmgrInfo   *distproc;
+	FmgrInfo   *normproc;
+	Oid			collation;
+	bool		building;		/* pages not WAL-logged yet */
+	uint64		searchTag;		/* current search, for visited marks */
+	HnswElement entry;			/* entry point, NULL if empty */
+	const Vector *query;		/* scans, inserts: the one query vector */
+	HnswElement stubs;			/* preallocated elements for the cache */
+	int			nstubs;
+	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */
+} HnswGraph;
+
+/* A page edit, WAL-logged unless the index is being built */
+typedef struct HnswPageEdit
+{
+	Buffer		buffer;
+	bool		building;
+	GenericXLogState *state;
+} HnswPageEdit;
+
+/* GUCs */
+extern int	hnsw_ef_search;
+extern int	hnsw_max_scan_tuples;
+
+/* hnsw.c */
+extern void HnswInit(void);
+extern int	HnswGetM(Relation index);
+extern int	HnswGetEfConstruction(Relation index);
+
+/* hnswbuild.c */
+extern IndexBuildResult *hnswbuild(Relation heap, Relation index,
+								   struct IndexInfo *indexInfo);
+extern void hnswbuildempty(Relation index);
+extern char *hnswbuildphasename(int64 phasenum);
+
+/* hnswinsert.c */
+extern bool hnswinsert(Relation index, Datum *values, bool *isnull,
+					   ItemPointer heap_tid, Relation heap,
+					   IndexUniqueCheck checkUnique, bool indexUnchanged,
+					   struct IndexInfo *indexInfo);
+extern void HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
+							 bool building);
+
+/* hnswscan.c */
+extern IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys);
+extern void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+					   ScanKey orderbys, int norderbys);
+extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void hnswendscan(IndexScanDesc scan);
+
+/* hnswvacuum.c */
+extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info,
+											 IndexBulkDeleteResult *stats,
+											 IndexBulkDeleteCallback callback,
+											 void *callback_state);
+extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info,
+												IndexBulkDeleteResult *stats);
+
+/* hnswcost.c */
+extern void hnswcostestimate(struct PlannerInfo *root, struct IndexPath *path,
+							 double loop_count, Cost *indexStartupCost,
+							 Cost *indexTotalCost,
+							 Selectivity *indexSelectivity,
+							 double *indexCorrelation, double *indexPages);
+
+/* hnswvalidate.c */
+extern bool hnswvalidate(Oid opclassoid);
+
+/* hnswsearch.c */
+extern HnswGraph *HnswCreateGraph(Relation index, MemoryContext cxt, int dim);
+extern HnswElement HnswNewElement(HnswGraph *graph, Vector *vec, int level,
+								  ItemPointer heaptid);
+extern HnswElement HnswLookupElement(HnswGraph *graph, ItemPointer tid);
+extern bool HnswLoadElement(HnswGraph *graph, HnswElement element);
+extern bool HnswEnsureVector(HnswGraph *graph, HnswElement element);
+extern float HnswDistance(HnswGraph *graph, const Vector *a, const Vector *b);
+extern Vector *HnswPrepareVector(HnswGraph *graph, Datum value);
+extern int	HnswRandomLevel(int m);
+extern HnswCandidate *HnswSearchLayer(HnswGraph *graph, const Vector *q,
+									  HnswCandidate *entries, int nentries,
+									  int ef, int lc, int *nresults,
+									  List **seen);
+extern void HnswFindNeighbors(HnswGraph *graph, const Vector *q, int level,
+							  HnswNeighborList **lists, HnswCandidate *nearest);
+extern int	HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
+								int ncandidates, int max, HnswCandidate *out);
+extern HnswNeighborList *HnswNewNeighborList(HnswGraph *graph, int capacity);
+extern void HnswNewSearch(HnswGraph *graph);
+extern int	HnswCheckVector(HnswGraph *graph, const Vector *vec);
+extern HnswElement HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta);
+
+/* hnswpage.c */
+extern void HnswInitPage(Page page);
+extern void HnswInitMetaPage(Page page, int m, int efConstruction);
+extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
+extern Page HnswEditStart(HnswPageEdit *edit, Relation index, Buffer buffer,
+						  bool building, bool fullImage);
+extern void HnswEditFinish(HnswPageEdit *edit);
+extern HnswElementTuple HnswGetElementTuple(Page page, OffsetNumber off);
+extern Size HnswFormElementTuple(HnswGraph *graph, HnswElement element,
+								 HnswElementTuple tup);
+extern void HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
+								ItemPointer tid);
+extern bool HnswUpdateMetaEntry(Relation index, bool building, int dim,
+								ItemPointer entry, int level, bool onlyIfHigher);
+extern void HnswUpdateMetaInsertPage(Relation index, bool building,
+									 BlockNumber blkno);
+
+#endif							/* HNSW_HNSW_H */

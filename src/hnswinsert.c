@@ -1,0 +1,270 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswinsert.c
+ *	  aminsert for hnsw: add one element to the graph on its pages and link
+ *	  its neighbours back to it.  Also used by a build that outgrew
+ *	  maintenance_work_mem.
+ *
+ * See src/README "Insert" and "Locking".
+ *
+ * src/hnswinsert.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "hnsw.h"
+#include "nodes/execnodes.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+
+/*
+ * Add heaptid to the existing element e, whose vector equals the new one.
+ * Return false if e is full, deleted or no longer there.  Takes and
+ * releases an exclusive lock on e's page; one WAL record.
+ */
+static bool
+AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
+{
+	Buffer		buf;
+	Page		page;
+	HnswElementTuple tup;
+	OffsetNumber off = ItemPointerGetOffsetNumber(&e->tid);
+	int			slot = -1;
+
+	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	tup = HnswGetElementTuple(page, off);
+	if (tup != NULL && !tup->deleted &&
+		VARSIZE(&tup->vec) == VARSIZE(e->vec) &&
+		memcmp(&tup->vec, e->vec, VARSIZE(e->vec)) == 0)
+	{
+		for (int i = 0; i < HNSW_HEAPTIDS; i++)
+		{
+			if (!ItemPointerIsValid(&tup->heaptids[i]))
+			{
+				slot = i;
+				break;
+			}
+		}
+	}
+	if (slot >= 0)
+	{
+		HnswPageEdit edit;
+
+		page = HnswEditStart(&edit, graph->index, buf, graph->building, false);
+		tup = HnswGetElementTuple(page, off);
+		tup->heaptids[slot] = *heaptid;
+		HnswEditFinish(&edit);
+	}
+	UnlockReleaseBuffer(buf);
+	return slot >= 0;
+}
+
+/*
+ * Add a link from the element target to the new element at newTid on level
+ * lc: into an empty slot, else in place of the furthest neighbour if the new
+ * one is nearer.  Nothing happens if target's tuple is gone or changed
+ * level (freed by vacuum and reused).
+ *
+ * Takes and releases an exclusive lock on target's page, and re-reads the
+ * slots under it, so concurrent updates of the same list are never lost.
+ * One WAL record.
+ */
+static void
+AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
+			  float distance, int lc)
+{
+	Buffer		buf;
+	Page		page;
+	HnswElementTuple tup;
+	HnswNeighborSlot *slots;
+	OffsetNumber off = ItemPointerGetOffsetNumber(&target->tid);
+	int			start = HNSW_LEVEL_START(lc, graph->m);
+	int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
+	int			empty = -1;
+	int			worst = -1;
+	float		worstDistance = distance;
+	int			chosen;
+
+	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&target->tid));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	tup = HnswGetElementTuple(page, off);
+	if (tup == NULL || tup->level < lc)
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+
+	slots = HnswTupleGetSlots(tup) + start;
+	for (int i = 0; i < cap; i++)
+	{
+		if (!ItemPointerIsValid(&slots[i].tid))
+		{
+			if (empty < 0)
+				empty = i;
+		}
+		else if (ItemPointerEquals(&slots[i].tid, newTid))
+		{
+			UnlockReleaseBuffer(buf);
+			return;
+		}
+		else if (slots[i].distance > worstDistance)
+		{
+			worst = i;
+			worstDistance = slots[i].distance;
+		}
+	}
+	chosen = empty >= 0 ? empty : worst;
+
+	if (chosen >= 0)
+	{
+		HnswPageEdit edit;
+
+		page = HnswEditStart(&edit, graph->index, buf, graph->building, false);
+		tup = HnswGetElementTuple(page, off);
+		slots = HnswTupleGetSlots(tup) + start;
+		slots[chosen].tid = *newTid;
+		slots[chosen].distance = distance;
+		HnswEditFinish(&edit);
+	}
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Store the first element of an empty index and make it the entry point.
+ * Return false if another backend did so first.  A heavyweight lock on the
+ * metapage serialises backends that all find the index empty.
+ */
+static bool
+InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
+{
+	HnswMetaPageData meta;
+	HnswElement e;
+	HnswElementTuple tup;
+	Size		size;
+	bool		done = false;
+
+	LockPage(graph->index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
+	HnswReadMeta(graph->index, &meta);
+	if (!ItemPointerIsValid(&meta.entryPoint))
+	{
+		e = HnswNewElement(graph, vec, level, heaptid);
+		tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, level, graph->m));
+		size = HnswFormElementTuple(graph, e, tup);
+		HnswAddElementTuple(graph, tup, size, &e->tid);
+		HnswUpdateMetaEntry(graph->index, graph->building, graph->dim,
+							&e->tid, level, false);
+		done = true;
+	}
+	UnlockPage(graph->index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
+	return done;
+}
+
+/*
+ * Insert one vector with its heap TID into the graph on the index's pages
+ * (Algorithm 1).  The new element is written first, complete with its own
+ * links, and only then linked from its neighbours, one page at a time: a
+ * concurrent search sees either no link to it or a link to a whole element.
+ *
+ * Holds at most one buffer lock at a time.  Allocates in a context of its
+ * own, deleted on return.  building: the index is being built, so nothing
+ * is WAL-logged yet.
+ */
+void
+HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
+				 bool building)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "hnsw insert",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	HnswGraph  *graph;
+	HnswMetaPageData meta;
+	HnswElement ep;
+	HnswElement e;
+	HnswNeighborList **lists;
+	HnswCandidate nearest;
+	HnswElementTuple tup;
+	Vector	   *vec;
+	Size		size;
+	int			level;
+
+	graph = HnswCreateGraph(index, cxt, 0);
+	graph->building = building;
+	vec = HnswPrepareVector(graph, value);
+	if (vec == NULL)
+		goto done;				/* zero vector under cosine: not indexed */
+
+	/* check the vector against the index before comparing it with anything */
+	HnswReadMeta(index, &meta);
+	graph->dim = meta.dimensions;
+	graph->m = meta.m;
+	graph->efConstruction = meta.efConstruction;
+	level = Min(HnswRandomLevel(graph->m), HnswCheckVector(graph, vec));
+
+	/* search by distance to vec, without copying the vectors visited */
+	graph->query = vec;
+	ep = HnswGetEntryPoint(graph, &meta);
+
+	if (ep == NULL)
+	{
+		if (InsertFirst(graph, vec, heaptid, level))
+			goto done;
+		/* another backend was first: its vector fixed the dimensions */
+		HnswReadMeta(index, &meta);
+		graph->dim = meta.dimensions;
+		HnswCheckVector(graph, vec);
+		ep = HnswGetEntryPoint(graph, &meta);
+	}
+	graph->entry = ep;
+
+	lists = palloc(sizeof(HnswNeighborList *) * (level + 1));
+	for (int lc = 0; lc <= level; lc++)
+		lists[lc] = HnswNewNeighborList(graph, HNSW_LEVEL_CAPACITY(lc, graph->m));
+	HnswFindNeighbors(graph, vec, level, lists, &nearest);
+
+	/* identical vectors share an element while it has room */
+	if (nearest.element != NULL && HnswEnsureVector(graph, nearest.element) &&
+		VARSIZE(nearest.element->vec) == VARSIZE(vec) &&
+		memcmp(nearest.element->vec, vec, VARSIZE(vec)) == 0 &&
+		AddHeapTid(graph, nearest.element, heaptid))
+		goto done;
+
+	e = HnswNewElement(graph, vec, level, heaptid);
+	for (int lc = 0; lc <= level; lc++)
+		e->neighbors[lc] = lists[lc];
+	tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, level, graph->m));
+	size = HnswFormElementTuple(graph, e, tup);
+	HnswAddElementTuple(graph, tup, size, &e->tid);
+
+	for (int lc = level; lc >= 0; lc--)
+		for (int i = 0; i < lists[lc]->length; i++)
+			AddLinkOnDisk(graph, lists[lc]->items[i].element, &e->tid,
+						  lists[lc]->items[i].distance, lc);
+
+	if (level > meta.entryLevel)
+		HnswUpdateMetaEntry(index, building, graph->dim, &e->tid, level, true);
+
+done:
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+}
+
+/*
+ * Insert a heap tuple's vector: aminsert.  NULLs are not indexed, nor zero
+ * vectors under cosine.
+ */
+bool
+hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+		   IndexInfo *indexInfo)
+{
+	if (isnull[0])
+		return false;
+	HnswInsertOnDisk(index, values[0], heap_tid, false);
+	return false;
+}

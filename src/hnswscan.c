@@ -1,0 +1,264 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswscan.c
+ *	  Index scans of hnsw: ambeginscan, amrescan, amgettuple, amendscan.
+ *
+ * A scan searches the graph once with ef_search on its first call and
+ * returns that result nearest first.  When the executor asks for more (a
+ * filter rejected rows), the search resumes from every element seen but not
+ * yet returned, one batch of ef_search at a time, until hnsw.max_scan_tuples
+ * heap tuples have been returned or the graph is exhausted.  See src/README
+ * "Scans".
+ *
+ * src/hnswscan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "hnsw.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+typedef struct HnswScanOpaqueData
+{
+	MemoryContext cxt;			/* everything of the current scan */
+	MemoryContext batchCxt;		/* candidates of the current batch */
+	int			batchEf;		/* ef of the next batch */
+	HnswGraph  *graph;			/* cache of the elements read */
+	bool		started;
+	bool		exhausted;		/* nothing more to search */
+	Vector	   *query;
+	HnswCandidate *results;		/* current batch, nearest first */
+	int			nresults;
+	int			next;			/* next result to return from */
+	int			nextTid;		/* its next heap TID */
+	List	   *seen;			/* elements whose distance is known */
+	int64		ntuples;		/* heap TIDs returned so far */
+} HnswScanOpaqueData;
+
+typedef HnswScanOpaqueData *HnswScanOpaque;
+
+/*
+ * Prepare an index scan.
+ */
+IndexScanDesc
+hnswbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	HnswScanOpaque so = palloc0(sizeof(HnswScanOpaqueData));
+
+	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan",
+									ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	return scan;
+}
+
+/*
+ * Start or restart a scan with new keys: forget the previous search.
+ */
+void
+hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
+		   int norderbys)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys,
+				scan->numberOfOrderBys * sizeof(ScanKeyData));
+
+	MemoryContextReset(so->cxt);
+	so->batchCxt = NULL;
+	so->batchEf = hnsw_ef_search;
+	so->graph = NULL;
+	so->started = false;
+	so->exhausted = false;
+	so->query = NULL;
+	so->results = NULL;
+	so->nresults = 0;
+	so->next = 0;
+	so->nextTid = 0;
+	so->seen = NIL;
+	so->ntuples = 0;
+}
+
+/*
+ * The first search: greedy descent from the entry point, then ef_search
+ * candidates on level 0.
+ */
+static void
+FirstSearch(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	HnswMetaPageData meta;
+	HnswElement ep;
+	HnswCandidate *entries;
+	int			nentries = 1;
+	ScanKey		key = &scan->orderByData[0];
+
+	so->graph = HnswCreateGraph(scan->indexRelation, so->cxt, 0);
+	if (key->sk_flags & SK_ISNULL)
+	{
+		so->exhausted = true;
+		return;
+	}
+	/* the zero vector has no cosine distance to anything */
+	so->query = HnswPrepareVector(so->graph, key->sk_argument);
+	if (so->query == NULL)
+	{
+		so->exhausted = true;
+		return;
+	}
+
+	/* dimensions are checked before any element is compared with it */
+	HnswReadMeta(scan->indexRelation, &meta);
+	so->graph->dim = meta.dimensions;
+	so->graph->m = meta.m;
+	if (meta.dimensions > 0)
+		HnswCheckVector(so->graph, so->query);
+	so->graph->query = so->query;
+	ep = HnswGetEntryPoint(so->graph, &meta);
+	if (ep == NULL)
+	{
+		so->exhausted = true;
+		return;
+	}
+
+	entries = palloc(sizeof(HnswCandidate));
+	entries[0].element = ep;
+	entries[0].distance = ep->queryDistance;
+	for (int lc = ep->level; lc > 0; lc--)
+	{
+		HnswNewSearch(so->graph);
+		entries = HnswSearchLayer(so->graph, so->query, entries, nentries, 1,
+								  lc, &nentries, NULL);
+	}
+
+	/*
+	 * Every level is a search of its own; on level 0 the visited marks then
+	 * stay for the rest of the scan, so later batches only go outwards.
+	 */
+	HnswNewSearch(so->graph);
+	so->batchCxt = AllocSetContextCreate(so->cxt, "hnsw scan batch",
+										 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(so->batchCxt);
+	so->results = HnswSearchLayer(so->graph, so->query, entries, nentries,
+								  hnsw_ef_search, 0, &so->nresults, &so->seen);
+	MemoryContextSwitchTo(so->cxt);
+}
+
+/*
+ * Search on from every element seen but not returned yet: the next batch.
+ * Elements visited before are not visited again.  Each batch is twice as
+ * large as the one before (up to HNSW_MAX_EF_SEARCH * 10), so a selective
+ * filter costs a few batches, not thousands; the previous batch's
+ * candidates are freed.
+ */
+static void
+NextBatch(HnswScanOpaque so)
+{
+	MemoryContext batchCxt;
+	HnswCandidate *entries;
+	int			nentries = 0;
+	ListCell   *lc;
+
+	batchCxt = AllocSetContextCreate(so->cxt, "hnsw scan batch",
+									 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(batchCxt);
+	entries = palloc(sizeof(HnswCandidate) * Max(list_length(so->seen), 1));
+	foreach(lc, so->seen)
+	{
+		HnswCandidate *c = (HnswCandidate *) lfirst(lc);
+
+		if (!c->element->returned)
+			entries[nentries++] = *c;
+	}
+	MemoryContextDelete(so->batchCxt);
+	so->batchCxt = batchCxt;
+	so->seen = NIL;
+	so->next = 0;
+	so->nextTid = 0;
+	so->nresults = 0;
+	if (nentries == 0)
+		so->exhausted = true;
+	else
+	{
+		so->batchEf = Min(so->batchEf * 2, HNSW_MAX_EF_SEARCH * 10);
+		so->results = HnswSearchLayer(so->graph, so->query, entries, nentries,
+									  so->batchEf, 0, &so->nresults, &so->seen);
+	}
+	MemoryContextSwitchTo(so->cxt);
+}
+
+/*
+ * Return the next heap TID in distance order.  Only ordered scans with MVCC
+ * snapshots are supported: a heap TID vacuum removes while this scan holds
+ * it cannot be reused by a row the snapshot sees.
+ */
+bool
+hnswgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	MemoryContext oldcxt;
+	bool		found = false;
+
+	if (scan->numberOfOrderBys == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("hnsw index scans need an ORDER BY distance")));
+	if (!IsMVCCSnapshot(scan->xs_snapshot))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("hnsw index scans need an MVCC snapshot")));
+
+	oldcxt = MemoryContextSwitchTo(so->cxt);
+	if (!so->started)
+	{
+		so->started = true;
+		FirstSearch(scan);
+	}
+
+	while (!found && !so->exhausted && so->ntuples < hnsw_max_scan_tuples)
+	{
+		if (so->next < so->nresults)
+		{
+			HnswElement e = so->results[so->next].element;
+
+			if (!e->deleted && !e->missing && !e->returned &&
+				so->nextTid < e->nheaptids)
+			{
+				scan->xs_heaptid = e->heaptids[so->nextTid++];
+				scan->xs_recheck = false;
+				scan->xs_recheckorderby = false;
+				so->ntuples++;
+				found = true;
+			}
+			else
+			{
+				e->returned = true;
+				so->next++;
+				so->nextTid = 0;
+			}
+		}
+		else
+			NextBatch(so);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return found;
+}
+
+/*
+ * End a scan and free everything it allocated.
+ */
+void
+hnswendscan(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->cxt);
+	pfree(so);
+	scan->opaque = NULL;
+}

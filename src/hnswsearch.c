@@ -1,0 +1,680 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswsearch.c
+ *	  The HNSW algorithm alone: distances, the element cache, layer search,
+ *	  neighbour selection and the level draw.  Used by build, insert, scan
+ *	  and vacuum alike.
+ *
+ * Malkov and Yashunin, "Efficient and robust approximate nearest neighbor
+ * search using Hierarchical Navigable Small World graphs" (2016); the
+ * algorithm numbers below are the paper's.  See src/README "The algorithm".
+ *
+ * src/hnswsearch.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "common/hashfn.h"
+#include "common/pg_prng.h"
+#include "distance.h"
+#include "hnsw.h"
+#include "lib/pairingheap.h"
+#include "miscadmin.h"
+#include "access/genam.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+
+/* The distance support functions we know, computed without fmgr */
+extern PGDLLEXPORT Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum cosine_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum l1_distance(PG_FUNCTION_ARGS);
+
+/* Element cache of an on-disk graph: element tuple location -> element */
+typedef struct HnswCacheEntry
+{
+	uint64		key;			/* block << 16 | offset */
+	HnswElement element;
+	char		status;
+} HnswCacheEntry;
+
+#define SH_PREFIX		hnsw_elements
+#define SH_ELEMENT_TYPE	HnswCacheEntry
+#define SH_KEY_TYPE		uint64
+#define SH_KEY			key
+#define SH_HASH_KEY(tb, key)	murmurhash32((uint32) (key) ^ (uint32) ((key) >> 32))
+#define SH_EQUAL(tb, a, b)		((a) == (b))
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+static int	MaxLevelForSize(int dim, int m);
+
+/* A candidate in a pairing heap */
+typedef struct HnswHeapNode
+{
+	pairingheap_node ph;
+	HnswCandidate *c;
+} HnswHeapNode;
+
+/*
+ * Fill in what the graph needs from an index's catalog entries: degree,
+ * candidate list size and the distance to use.
+ */
+static void
+HnswGraphSetIndex(HnswGraph *graph, Relation index)
+{
+	FmgrInfo   *proc;
+
+	graph->m = HnswGetM(index);
+	graph->efConstruction = HnswGetEfConstruction(index);
+	graph->collation = index->rd_indcollation[0];
+	proc = index_getprocinfo(index, 1, HNSW_DISTANCE_PROC);
+	graph->distproc = proc;
+	graph->normproc = OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC)) ?
+		index_getprocinfo(index, 1, HNSW_NORM_PROC) : NULL;
+	graph->normalize = graph->normproc != NULL;
+
+	/*
+	 * Our own distance functions are computed by calling the kernels
+	 * directly; anything else goes through fmgr.  For cosine the vectors are
+	 * unit vectors, so ordering by negative inner product is the same.
+	 */
+	if (proc->fn_addr == vector_l2_squared_distance)
+		graph->metric = HNSW_METRIC_L2;
+	else if (proc->fn_addr == vector_negative_inner_product)
+		graph->metric = HNSW_METRIC_IP;
+	else if (proc->fn_addr == cosine_distance && graph->normalize)
+		graph->metric = HNSW_METRIC_IP;
+	else if (proc->fn_addr == l1_distance)
+		graph->metric = HNSW_METRIC_L1;
+	else
+		graph->metric = HNSW_METRIC_OTHER;
+}
+
+/*
+ * Create a graph over an index, allocated in cxt, with an empty element
+ * cache.  Looks up the support functions once.
+ */
+HnswGraph *
+HnswCreateGraph(Relation index, MemoryContext cxt, int dim)
+{
+	HnswGraph  *graph = MemoryContextAllocZero(cxt, sizeof(HnswGraph));
+
+	graph->cxt = cxt;
+	graph->index = index;
+	graph->dim = dim;
+	graph->cache = hnsw_elements_create(cxt, 256, NULL);
+	HnswGraphSetIndex(graph, index);
+	return graph;
+}
+
+/* Start a new search: nothing is marked visited by it yet */
+void
+HnswNewSearch(HnswGraph *graph)
+{
+	graph->searchTag++;
+}
+
+/*
+ * Return the distance between two vectors of the graph's dimensions, in the
+ * index's internal order (squared L2, negative inner product, L1).
+ */
+float
+HnswDistance(HnswGraph *graph, const Vector *a, const Vector *b)
+{
+	switch (graph->metric)
+	{
+		case HNSW_METRIC_L2:
+			return VectorL2SquaredDistance(a->x, b->x, a->dim);
+		case HNSW_METRIC_IP:
+			return -VectorInnerProduct(a->x, b->x, a->dim);
+		case HNSW_METRIC_L1:
+			return VectorL1Distance(a->x, b->x, a->dim);
+		case HNSW_METRIC_OTHER:
+			break;
+	}
+	return (float) DatumGetFloat8(FunctionCall2Coll(graph->distproc,
+													graph->collation,
+													PointerGetDatum(a),
+													PointerGetDatum(b)));
+}
+
+/*
+ * Raise an error unless vec has the graph's dimensions (the first vector
+ * fixes them) and its element fits on a page.  Return the highest level an
+ * element of this size may have.
+ */
+int
+HnswCheckVector(HnswGraph *graph, const Vector *vec)
+{
+	int			maxLevel;
+
+	if (graph->dim == 0)
+		graph->dim = vec->dim;
+	else if (vec->dim != graph->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", graph->dim, vec->dim)));
+
+	maxLevel = MaxLevelForSize(vec->dim, graph->m);
+	if (maxLevel < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("vector too large to index"),
+				 errdetail("An element of %d dimensions with m = %d needs %zu bytes, but an index page holds at most %zu.",
+						   vec->dim, graph->m,
+						   (size_t) HNSW_ELEMENT_TUPLE_SIZE(vec->dim, 0, graph->m),
+						   (size_t) HNSW_MAX_TUPLE_SIZE),
+				 errhint("Use fewer dimensions or a smaller m.")));
+	return maxLevel;
+}
+
+/*
+ * Return the entry point of an on-disk graph, loaded, after reading the
+ * metapage into *meta; NULL if the index is empty.  Vacuum may free the
+ * entry point after moving it, so a vanished one means: read again.
+ */
+HnswElement
+HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
+{
+	for (int attempt = 0; attempt < 100; attempt++)
+	{
+		HnswElement ep;
+
+		HnswReadMeta(graph->index, meta);
+		if (graph->dim == 0)
+			graph->dim = meta->dimensions;
+		/* the layout follows the build's m, even after ALTER INDEX SET */
+		graph->m = meta->m;
+		graph->efConstruction = meta->efConstruction;
+		if (!ItemPointerIsValid(&meta->entryPoint))
+			return NULL;
+		ep = HnswLookupElement(graph, &meta->entryPoint);
+		if (HnswLoadElement(graph, ep))
+			return ep;
+
+		/* forget the stale copy and look again */
+		ep->loaded = false;
+		ep->missing = false;
+		CHECK_FOR_INTERRUPTS();
+	}
+	elog(ERROR, "hnsw index \"%s\" has no readable entry point",
+		 RelationGetRelationName(graph->index));
+	return NULL;
+}
+
+/*
+ * Return a palloc'd copy of a vector datum as the index stores it: scaled to
+ * unit length for cosine.  Return NULL for a vector the index does not hold
+ * (the zero vector under cosine).
+ */
+Vector *
+HnswPrepareVector(HnswGraph *graph, Datum value)
+{
+	Vector	   *src = DatumGetVector(value);
+	Vector	   *vec = palloc(VARSIZE(src));
+
+	memcpy(vec, src, VARSIZE(src));
+	if (graph->normalize)
+	{
+		double		norm;
+
+		norm = DatumGetFloat8(FunctionCall1Coll(graph->normproc,
+												graph->collation,
+												PointerGetDatum(vec)));
+		if (norm <= 0 || isnan(norm))
+			return NULL;
+		for (int i = 0; i < vec->dim; i++)
+			vec->x[i] = (float) (vec->x[i] / norm);
+	}
+	return vec;
+}
+
+/* Return an empty neighbour list, allocated in the graph's context */
+HnswNeighborList *
+HnswNewNeighborList(HnswGraph *graph, int capacity)
+{
+	HnswNeighborList *list;
+
+	list = MemoryContextAlloc(graph->cxt, offsetof(HnswNeighborList, items) +
+							  capacity * sizeof(HnswCandidate));
+	list->length = 0;
+	list->capacity = capacity;
+	return list;
+}
+
+/*
+ * Return a new in-memory element for vec (owned by the caller's graph, in
+ * its context) with empty neighbour lists.
+ */
+HnswElement
+HnswNewElement(HnswGraph *graph, Vector *vec, int level, ItemPointer heaptid)
+{
+	HnswElement e = MemoryContextAllocZero(graph->cxt, sizeof(HnswElementData));
+
+	ItemPointerSetInvalid(&e->tid);
+	e->loaded = true;
+	e->level = level;
+	e->vec = vec;
+	if (heaptid)
+	{
+		e->heaptids[0] = *heaptid;
+		e->nheaptids = 1;
+	}
+	e->neighbors = MemoryContextAlloc(graph->cxt,
+									  sizeof(HnswNeighborList *) * (level + 1));
+	for (int lc = 0; lc <= level; lc++)
+		e->neighbors[lc] = HnswNewNeighborList(graph,
+											   HNSW_LEVEL_CAPACITY(lc, graph->m));
+	return e;
+}
+
+/*
+ * Return the element whose tuple is at tid, creating an unloaded one in the
+ * cache if it is not there yet.
+ */
+HnswElement
+HnswLookupElement(HnswGraph *graph, ItemPointer tid)
+{
+	uint64		key;
+	HnswCacheEntry *entry;
+	bool		found;
+
+	key = ((uint64) ItemPointerGetBlockNumber(tid) << 16) |
+		ItemPointerGetOffsetNumber(tid);
+	entry = hnsw_elements_insert(graph->cache, key, &found);
+	if (!found)
+	{
+		HnswElement e;
+
+		/* elements come in chunks: a search creates thousands */
+		if (graph->nstubs == 0)
+		{
+			graph->nstubs = 256;
+			graph->stubs = MemoryContextAlloc(graph->cxt,
+											  sizeof(HnswElementData) * graph->nstubs);
+		}
+		e = &graph->stubs[--graph->nstubs];
+		memset(e, 0, sizeof(HnswElementData));
+		e->tid = *tid;
+		entry->element = e;
+	}
+	return entry->element;
+}
+
+/*
+ * Make sure an element's vector and neighbours are in memory, reading its
+ * tuple if needed.  With a query (scans, inserts: graph->query set) the vector is
+ * not copied: its distance to the query is computed on the page instead,
+ * and HnswEnsureVector fetches the vector if it is needed after all.  Return false if the tuple is gone (freed by vacuum; the
+ * link that led here is stale and treated as absent).
+ *
+ * Takes and releases a share lock on the element's page; holds no lock on
+ * entry or exit.  The copy is allocated in the graph's context.
+ */
+bool
+HnswLoadElement(HnswGraph *graph, HnswElement e)
+{
+	Buffer		buf;
+	Page		page;
+	HnswElementTuple tup;
+	HnswNeighborSlot *slots;
+
+	if (e->loaded)
+		return !e->missing;
+	e->loaded = true;
+
+	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&e->tid));
+	if (tup == NULL || tup->vec.dim != graph->dim)
+	{
+		UnlockReleaseBuffer(buf);
+		e->missing = true;
+		return false;
+	}
+
+	e->level = tup->level;
+	e->deleted = tup->deleted != 0;
+	e->nheaptids = 0;
+	for (int i = 0; i < HNSW_HEAPTIDS; i++)
+		if (ItemPointerIsValid(&tup->heaptids[i]))
+			e->heaptids[e->nheaptids++] = tup->heaptids[i];
+	if (graph->query)
+	{
+		/* searching needs only the distance to the query: no copy */
+		e->vec = NULL;
+		e->queryDistance = HnswDistance(graph, graph->query, &tup->vec);
+	}
+	else
+	{
+		e->vec = MemoryContextAlloc(graph->cxt, VARSIZE(&tup->vec));
+		memcpy(e->vec, &tup->vec, VARSIZE(&tup->vec));
+	}
+
+	slots = HnswTupleGetSlots(tup);
+	e->neighbors = MemoryContextAlloc(graph->cxt,
+									  sizeof(HnswNeighborList *) * (e->level + 1));
+	for (int lc = 0; lc <= e->level; lc++)
+	{
+		int			start = HNSW_LEVEL_START(lc, graph->m);
+		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
+		HnswNeighborList *list = HnswNewNeighborList(graph, cap);
+
+		for (int i = 0; i < cap; i++)
+		{
+			HnswNeighborSlot *slot = &slots[start + i];
+
+			if (!ItemPointerIsValid(&slot->tid))
+				continue;
+			list->items[list->length].element = HnswLookupElement(graph, &slot->tid);
+			list->items[list->length].distance = slot->distance;
+			list->length++;
+		}
+		e->neighbors[lc] = list;
+	}
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+/*
+ * Make sure a loaded element's vector is in memory: graphs with a query
+ * (scans, inserts) do not copy vectors while searching, but neighbour
+ * selection compares candidates with each other.  Return false if the tuple
+ * is gone.  Takes and releases a share lock on the element's page.
+ */
+bool
+HnswEnsureVector(HnswGraph *graph, HnswElement e)
+{
+	Buffer		buf;
+	HnswElementTuple tup;
+
+	if (e->vec != NULL)
+		return true;
+	if (e->missing)
+		return false;
+
+	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = HnswGetElementTuple(BufferGetPage(buf), ItemPointerGetOffsetNumber(&e->tid));
+	if (tup == NULL || tup->vec.dim != graph->dim || tup->level != e->level)
+		e->missing = true;
+	else
+	{
+		e->vec = MemoryContextAlloc(graph->cxt, VARSIZE(&tup->vec));
+		memcpy(e->vec, &tup->vec, VARSIZE(&tup->vec));
+	}
+	UnlockReleaseBuffer(buf);
+	return !e->missing;
+}
+
+/* Pairing heap order: nearest first */
+static int
+CompareNearest(const pairingheap_node *a, const pairingheap_node *b, void *arg)
+{
+	float		da = ((const HnswHeapNode *) a)->c->distance;
+	float		db = ((const HnswHeapNode *) b)->c->distance;
+
+	return da < db ? 1 : (da > db ? -1 : 0);
+}
+
+/* Pairing heap order: furthest first */
+static int
+CompareFurthest(const pairingheap_node *a, const pairingheap_node *b, void *arg)
+{
+	return -CompareNearest(a, b, arg);
+}
+
+static inline void
+HeapPush(pairingheap *heap, HnswCandidate *c)
+{
+	HnswHeapNode *node = palloc(sizeof(HnswHeapNode));
+
+	node->c = c;
+	pairingheap_add(heap, &node->ph);
+}
+
+/*
+ * Search one layer for the ef elements nearest q (Algorithm 2), starting
+ * from entries, whose distances are known.  Return them nearest first in a
+ * palloc'd array of *nresults.  Every element whose distance was computed,
+ * entries included, is appended to *seen when seen is not NULL (the scan
+ * resumes from them).
+ *
+ * Elements visited in earlier calls since HnswNewSearch are not visited
+ * again.  Deleted elements are traversed and returned: callers filter them.
+ * Memory comes from the current context, elements from the graph's.
+ */
+HnswCandidate *
+HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
+				int nentries, int ef, int lc, int *nresults, List **seen)
+{
+	pairingheap *C = pairingheap_allocate(CompareNearest, NULL);
+	pairingheap *W = pairingheap_allocate(CompareFurthest, NULL);
+	int			wlen = 0;
+	HnswCandidate *result;
+
+	for (int i = 0; i < nentries; i++)
+	{
+		HnswCandidate *c = palloc(sizeof(HnswCandidate));
+
+		*c = entries[i];
+		c->element->visited = graph->searchTag;
+		HeapPush(C, c);
+		HeapPush(W, c);
+		wlen++;
+		if (seen)
+			*seen = lappend(*seen, c);
+	}
+	while (wlen > ef)
+	{
+		pairingheap_remove_first(W);
+		wlen--;
+	}
+
+	while (!pairingheap_is_empty(C))
+	{
+		HnswCandidate *c = ((HnswHeapNode *) pairingheap_remove_first(C))->c;
+		HnswCandidate *f = ((HnswHeapNode *) pairingheap_first(W))->c;
+		HnswNeighborList *list;
+
+		if (c->distance > f->distance)
+			break;
+		if (c->element->level < lc || !HnswLoadElement(graph, c->element))
+			continue;
+
+		CHECK_FOR_INTERRUPTS();
+
+		list = c->element->neighbors[lc];
+		for (int i = 0; i < list->length; i++)
+		{
+			HnswElement e = list->items[i].element;
+			float		d;
+
+			if (e->visited == graph->searchTag)
+				continue;
+			e->visited = graph->searchTag;
+			if (!HnswLoadElement(graph, e))
+				continue;
+
+			d = graph->query ? e->queryDistance : HnswDistance(graph, q, e->vec);
+			f = ((HnswHeapNode *) pairingheap_first(W))->c;
+			if (wlen < ef || d < f->distance)
+			{
+				HnswCandidate *n = palloc(sizeof(HnswCandidate));
+
+				n->element = e;
+				n->distance = d;
+				HeapPush(C, n);
+				HeapPush(W, n);
+				if (seen)
+					*seen = lappend(*seen, n);
+				if (++wlen > ef)
+				{
+					pairingheap_remove_first(W);
+					wlen--;
+				}
+			}
+			else if (seen)
+			{
+				HnswCandidate *n = palloc(sizeof(HnswCandidate));
+
+				n->element = e;
+				n->distance = d;
+				*seen = lappend(*seen, n);
+			}
+		}
+	}
+
+	result = palloc(sizeof(HnswCandidate) * Max(wlen, 1));
+	*nresults = wlen;
+	for (int i = wlen - 1; i >= 0; i--)
+		result[i] = *((HnswHeapNode *) pairingheap_remove_first(W))->c;
+	return result;
+}
+
+/*
+ * Choose up to max neighbours among candidates (sorted nearest first) with
+ * the paper's heuristic (Algorithm 4, without its extensions): keep a
+ * candidate only if it is nearer to the base than to every one kept so far,
+ * which spreads links over directions.  Deleted and missing elements are
+ * never chosen.  Return the number written to out.
+ */
+int
+HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
+					int ncandidates, int max, HnswCandidate *out)
+{
+	int			n = 0;
+	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
+
+	for (int i = 0; i < ncandidates && n < max; i++)
+	{
+		HnswCandidate *c = &candidates[i];
+		bool		good = true;
+
+		if (c->element->deleted || !HnswLoadElement(graph, c->element) ||
+			(!simple && !HnswEnsureVector(graph, c->element)))
+			continue;
+
+		/*
+		 * Inner product is no metric (an element is not nearest to itself),
+		 * so the heuristic's comparison means nothing there: keep the
+		 * nearest.
+		 */
+		for (int j = 0; j < n && !simple; j++)
+		{
+			if (out[j].element == c->element ||
+				HnswDistance(graph, c->element->vec, out[j].element->vec) < c->distance)
+			{
+				good = false;
+				break;
+			}
+		}
+		if (good)
+			out[n++] = *c;
+	}
+	return n;
+}
+
+/*
+ * Find the neighbours of a new element at every level up to level (the
+ * search of Algorithm 1): greedy descent from the entry point, then a search
+ * with ef_construction per level.  lists[lc] receives the chosen neighbours
+ * with their distances; *nearest the nearest live element found on level 0
+ * (element NULL if none), for duplicate detection.
+ *
+ * The graph must have an entry point.  Lists are allocated in the graph's
+ * context, the rest in the current one.
+ */
+void
+HnswFindNeighbors(HnswGraph *graph, const Vector *q, int level,
+				  HnswNeighborList **lists, HnswCandidate *nearest)
+{
+	HnswCandidate *entries;
+	int			nentries = 1;
+	HnswElement ep = graph->entry;
+
+	nearest->element = NULL;
+	nearest->distance = 0;
+
+	entries = palloc(sizeof(HnswCandidate));
+	entries[0].element = ep;
+	entries[0].distance = graph->query ? ep->queryDistance :
+		HnswDistance(graph, q, ep->vec);
+
+	for (int lc = ep->level; lc > level; lc--)
+	{
+		HnswCandidate *w;
+
+		HnswNewSearch(graph);
+		w = HnswSearchLayer(graph, q, entries, nentries, 1, lc, &nentries, NULL);
+		entries = w;
+	}
+
+	for (int lc = Min(level, ep->level); lc >= 0; lc--)
+	{
+		HnswCandidate *w;
+		int			nw;
+		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
+
+		HnswNewSearch(graph);
+		w = HnswSearchLayer(graph, q, entries, nentries, graph->efConstruction,
+							lc, &nw, NULL);
+		lists[lc]->length = HnswSelectNeighbors(graph, w, nw, cap,
+												lists[lc]->items);
+		if (lc == 0)
+		{
+			for (int i = 0; i < nw; i++)
+			{
+				if (!w[i].element->deleted && !w[i].element->missing)
+				{
+					*nearest = w[i];
+					break;
+				}
+			}
+		}
+		entries = w;
+		nentries = nw;
+	}
+}
+
+/*
+ * Draw the top level of a new element: floor(-ln(U) * mL) with
+ * mL = 1 / ln(m), as the paper recommends.
+ */
+int
+HnswRandomLevel(int m)
+{
+	double		ml = 1.0 / log(m);
+	double		u = pg_prng_double(&pg_global_prng_state);
+	int			level;
+
+	/* pg_prng_double is in [0, 1); avoid log(0) */
+	if (u <= 0.0)
+		u = DBL_MIN;
+	level = (int) floor(-log(u) * ml);
+	return Min(level, HNSW_MAX_LEVEL);
+}
+
+/*
+ * Return the highest level whose element tuple fits on a page, or -1 if not
+ * even level 0 fits.
+ */
+static int
+MaxLevelForSize(int dim, int m)
+{
+	int			level = -1;
+
+	while (level < HNSW_MAX_LEVEL &&
+		   HNSW_ELEMENT_TUPLE_SIZE(dim, level + 1, m) <= HNSW_MAX_TUPLE_SIZE)
+		level++;
+	return level;
+}
+

@@ -1,0 +1,615 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswvacuum.c
+ *	  VACUUM for hnsw: remove dead heap TIDs, repair the neighbours of
+ *	  elements left without live tuples, then free those elements.
+ *
+ * Three passes over the index:
+ *	1. remove dead heap TIDs; an element left without any is marked deleted;
+ *	2. every live element that links to a deleted one gets its holes filled
+ *	   from the deleted neighbours' own neighbours (two hops), chosen with
+ *	   the selection heuristic; a deleted entry point is replaced;
+ *	3. deleted elements are removed from their pages and the space is
+ *	   recorded in the free space map for inserts.
+ * See src/README "Vacuum".
+ *
+ * src/hnswvacuum.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "commands/vacuum.h"
+#include "hnsw.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/freespace.h"
+#include "storage/indexfsm.h"
+#include "utils/memutils.h"
+
+typedef struct HnswVacuumState
+{
+	IndexVacuumInfo *info;
+	Relation	index;
+	int			m;
+	int			efConstruction;
+	int			dim;
+	uint64	   *deleted;		/* keys of deleted elements, ascending */
+	int			ndeleted;
+	int			maxdeleted;
+	MemoryContext cacheCxt;		/* element cache for repairs */
+	HnswGraph  *graph;
+	ItemPointerData bestLive;	/* highest live element seen in pass 2 */
+	int			bestLevel;
+} HnswVacuumState;
+
+static inline uint64
+TidKey(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumber(tid) << 16) |
+		ItemPointerGetOffsetNumber(tid);
+}
+
+static int
+CompareKeys(const void *a, const void *b)
+{
+	uint64		ka = *(const uint64 *) a;
+	uint64		kb = *(const uint64 *) b;
+
+	return ka < kb ? -1 : (ka > kb ? 1 : 0);
+}
+
+/* Return whether the element at tid was found deleted in pass 1 */
+static bool
+IsDeleted(HnswVacuumState *vs, ItemPointer tid)
+{
+	uint64		key = TidKey(tid);
+
+	return vs->ndeleted > 0 &&
+		bsearch(&key, vs->deleted, vs->ndeleted, sizeof(uint64),
+				CompareKeys) != NULL;
+}
+
+/* Return a fresh element cache, dropping the old one */
+static void
+ResetCache(HnswVacuumState *vs)
+{
+	MemoryContextReset(vs->cacheCxt);
+	vs->graph = HnswCreateGraph(vs->index, vs->cacheCxt, vs->dim);
+	vs->graph->m = vs->m;
+	vs->graph->efConstruction = vs->efConstruction;
+}
+
+/*
+ * Pass 1: remove the heap TIDs the callback calls dead; mark elements left
+ * without any deleted and remember them.  One exclusive page lock at a time,
+ * one WAL record per changed page.
+ */
+static void
+RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
+			   IndexBulkDeleteCallback callback, void *callback_state)
+{
+	Relation	index = vs->index;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber maxoff;
+		HnswPageEdit edit;
+		bool		editing = false;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 vs->info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			HnswElementTuple tup = HnswGetElementTuple(page, off);
+			bool		dead[HNSW_HEAPTIDS];
+			int			ndead = 0;
+			int			nlive = 0;
+
+			if (tup == NULL)
+				continue;
+			for (int i = 0; i < HNSW_HEAPTIDS; i++)
+			{
+				dead[i] = false;
+				if (!ItemPointerIsValid(&tup->heaptids[i]))
+					continue;
+				if (callback(&tup->heaptids[i], callback_state))
+				{
+					dead[i] = true;
+					ndead++;
+				}
+				else
+					nlive++;
+			}
+			stats->num_index_tuples += nlive;
+			stats->tuples_removed += ndead;
+
+			if (ndead > 0 || (nlive == 0 && !tup->deleted))
+			{
+				int			n = 0;
+
+				if (!editing)
+				{
+					page = HnswEditStart(&edit, index, buf, false, false);
+					editing = true;
+				}
+				tup = HnswGetElementTuple(page, off);
+				for (int i = 0; i < HNSW_HEAPTIDS; i++)
+					if (ItemPointerIsValid(&tup->heaptids[i]) && !dead[i])
+						tup->heaptids[n++] = tup->heaptids[i];
+				for (int i = n; i < HNSW_HEAPTIDS; i++)
+					ItemPointerSetInvalid(&tup->heaptids[i]);
+				if (n == 0)
+					tup->deleted = 1;
+			}
+
+			if (tup->deleted)
+			{
+				if (vs->ndeleted == vs->maxdeleted)
+				{
+					vs->maxdeleted *= 2;
+					vs->deleted = repalloc_huge(vs->deleted,
+												sizeof(uint64) * vs->maxdeleted);
+				}
+				vs->deleted[vs->ndeleted++] = ((uint64) blkno << 16) | off;
+			}
+		}
+		if (editing)
+			HnswEditFinish(&edit);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * Add to cands (holding ncands, with room for ef_construction more) the
+ * live elements a search from the entry point finds nearest to e on level
+ * lc; return the new count.
+ */
+static int
+SearchCandidates(HnswVacuumState *vs, HnswElement e, int lc,
+				 HnswCandidate *cands, int ncands)
+{
+	HnswGraph  *graph = vs->graph;
+	HnswMetaPageData meta;
+	HnswElement ep = HnswGetEntryPoint(graph, &meta);
+	HnswCandidate *w;
+	int			nw = 1;
+	int			added = 0;
+
+	if (ep == NULL || ep->level < lc)
+		return ncands;
+	w = palloc(sizeof(HnswCandidate));
+	w[0].element = ep;
+	w[0].distance = HnswDistance(graph, e->vec, ep->vec);
+	for (int l = ep->level; l > lc; l--)
+	{
+		HnswNewSearch(graph);
+		w = HnswSearchLayer(graph, e->vec, w, nw, 1, l, &nw, NULL);
+	}
+	HnswNewSearch(graph);
+	w = HnswSearchLayer(graph, e->vec, w, nw, graph->efConstruction, lc, &nw,
+						NULL);
+
+	for (int i = 0; i < nw && added < graph->efConstruction; i++)
+	{
+		bool		dup = w[i].element == e || w[i].element->deleted ||
+			w[i].element->missing || IsDeleted(vs, &w[i].element->tid);
+
+		for (int j = 0; j < ncands && !dup; j++)
+			if (cands[j].element == w[i].element)
+				dup = true;
+		if (!dup)
+		{
+			cands[ncands++] = w[i];
+			added++;
+		}
+	}
+	return ncands;
+}
+
+/*
+ * Give element e (at tid) new neighbours in place of the deleted ones: on
+ * each level, the live neighbours of its deleted neighbours are candidates,
+ * chosen with the selection heuristic into the holes.  The slots are
+ * re-read under an exclusive lock, so links added meanwhile stay.
+ *
+ * No lock is held on entry or exit; reading candidates takes share locks
+ * one at a time before the element's page is locked.  One WAL record.
+ */
+static void
+RepairElement(HnswVacuumState *vs, ItemPointer tid)
+{
+	HnswGraph  *graph = vs->graph;
+	HnswElement e = HnswLookupElement(graph, tid);
+	HnswCandidate **chosen;
+	int		   *nchosen;
+	Buffer		buf;
+	Page		page;
+	HnswElementTuple tup;
+	HnswPageEdit edit;
+	bool		editing = false;
+
+	if (!HnswLoadElement(graph, e) || e->deleted)
+		return;
+
+	chosen = palloc0(sizeof(HnswCandidate *) * (e->level + 1));
+	nchosen = palloc0(sizeof(int) * (e->level + 1));
+	for (int lc = 0; lc <= e->level; lc++)
+	{
+		HnswNeighborList *list = e->neighbors[lc];
+		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
+		HnswCandidate *cands;
+		int			ncands = 0;
+		int			maxcands = cap * (cap + 1) + graph->efConstruction;
+
+		HnswNewSearch(graph);
+		e->visited = graph->searchTag;
+		cands = palloc(sizeof(HnswCandidate) * maxcands);
+		for (int i = 0; i < list->length; i++)
+		{
+			HnswElement n = list->items[i].element;
+
+			if (!IsDeleted(vs, &n->tid))
+				continue;
+			if (!HnswLoadElement(graph, n) || n->level < lc)
+				continue;
+			for (int j = 0; j < n->neighbors[lc]->length; j++)
+			{
+				HnswElement c = n->neighbors[lc]->items[j].element;
+
+				if (c->visited == graph->searchTag || IsDeleted(vs, &c->tid))
+					continue;
+				c->visited = graph->searchTag;
+				if (!HnswLoadElement(graph, c) || c->deleted || ncands >= maxcands)
+					continue;
+				cands[ncands].element = c;
+				cands[ncands].distance = HnswDistance(graph, e->vec, c->vec);
+				ncands++;
+			}
+		}
+		/* live neighbours stay; they also steer the heuristic */
+		for (int i = 0; i < list->length; i++)
+		{
+			HnswElement n = list->items[i].element;
+
+			if (IsDeleted(vs, &n->tid) || n->visited == graph->searchTag ||
+				!HnswLoadElement(graph, n) || ncands >= maxcands)
+				continue;
+			n->visited = graph->searchTag;
+			cands[ncands++] = list->items[i];
+		}
+		/*
+		 * Too few candidates two hops away (a sparse neighbourhood, or most
+		 * of it deleted): search the graph for the element's neighbours, as
+		 * an insert would.  Deleted elements are still linked until pass 3,
+		 * so the search can go through them.
+		 */
+		if (ncands < cap)
+			ncands = SearchCandidates(vs, e, lc, cands, ncands);
+
+		/* nearest first */
+		for (int i = 1; i < ncands; i++)
+		{
+			HnswCandidate c = cands[i];
+			int			j;
+
+			for (j = i; j > 0 && cands[j - 1].distance > c.distance; j--)
+				cands[j] = cands[j - 1];
+			cands[j] = c;
+		}
+		chosen[lc] = palloc(sizeof(HnswCandidate) * cap);
+		nchosen[lc] = HnswSelectNeighbors(graph, cands, ncands, cap, chosen[lc]);
+
+		/*
+		 * Keep pruned connections (the paper's keepPrunedConnections): after
+		 * many deletions the heuristic alone can leave an element with too
+		 * few links to stay reachable, so the holes it leaves are filled
+		 * with the nearest candidates it passed over.
+		 */
+		for (int i = 0; i < ncands && nchosen[lc] < cap; i++)
+		{
+			bool		taken = false;
+
+			for (int j = 0; j < nchosen[lc]; j++)
+				if (chosen[lc][j].element == cands[i].element)
+					taken = true;
+			if (!taken && !cands[i].element->deleted)
+				chosen[lc][nchosen[lc]++] = cands[i];
+		}
+	}
+
+	buf = ReadBufferExtended(vs->index, MAIN_FORKNUM,
+							 ItemPointerGetBlockNumber(tid), RBM_NORMAL,
+							 vs->info->strategy);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
+	if (tup != NULL && !tup->deleted && tup->level == e->level)
+	{
+		for (int lc = 0; lc <= e->level; lc++)
+		{
+			int			start = HNSW_LEVEL_START(lc, graph->m);
+			int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
+			HnswNeighborSlot *slots;
+			int			next = 0;
+
+			slots = HnswTupleGetSlots(tup) + start;
+			for (int i = 0; i < cap; i++)
+			{
+				bool		present;
+
+				if (ItemPointerIsValid(&slots[i].tid) &&
+					!IsDeleted(vs, &slots[i].tid))
+					continue;
+
+				/* a hole: fill it with the next chosen one not linked yet */
+				for (; next < nchosen[lc]; next++)
+				{
+					present = false;
+					for (int j = 0; j < cap; j++)
+						if (ItemPointerEquals(&slots[j].tid,
+											  &chosen[lc][next].element->tid))
+							present = true;
+					if (!present)
+						break;
+				}
+				if (!editing)
+				{
+					page = HnswEditStart(&edit, vs->index, buf, false, false);
+					tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
+					slots = HnswTupleGetSlots(tup) + start;
+					editing = true;
+				}
+				if (next < nchosen[lc])
+				{
+					slots[i].tid = chosen[lc][next].element->tid;
+					slots[i].distance = chosen[lc][next].distance;
+					next++;
+				}
+				else
+					ItemPointerSetInvalid(&slots[i].tid);
+			}
+		}
+	}
+	if (editing)
+		HnswEditFinish(&edit);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Pass 2: repair every live element that links to a deleted one, and find
+ * the highest live element (a new entry point if the old one is deleted).
+ */
+static void
+RepairGraph(HnswVacuumState *vs)
+{
+	Relation	index = vs->index;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	Size		limit = (Size) maintenance_work_mem * 1024;
+
+	ItemPointerSetInvalid(&vs->bestLive);
+	vs->bestLevel = -1;
+	ResetCache(vs);
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber maxoff;
+		ItemPointerData repair[MaxOffsetNumber];
+		int			nrepair = 0;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 vs->info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			HnswElementTuple tup = HnswGetElementTuple(page, off);
+			HnswNeighborSlot *slots;
+
+			if (tup == NULL || tup->deleted)
+				continue;
+			if (tup->level > vs->bestLevel)
+			{
+				vs->bestLevel = tup->level;
+				ItemPointerSet(&vs->bestLive, blkno, off);
+			}
+			slots = HnswTupleGetSlots(tup);
+			for (int i = 0; i < HNSW_SLOTS(tup->level, vs->m); i++)
+			{
+				if (ItemPointerIsValid(&slots[i].tid) &&
+					IsDeleted(vs, &slots[i].tid))
+				{
+					ItemPointerSet(&repair[nrepair], blkno, off);
+					nrepair++;
+					break;
+				}
+			}
+		}
+		UnlockReleaseBuffer(buf);
+
+		for (int i = 0; i < nrepair; i++)
+		{
+			/* the cache is a convenience: start over when it grows too big */
+			if (MemoryContextMemAllocated(vs->cacheCxt, true) > limit)
+				ResetCache(vs);
+			RepairElement(vs, &repair[i]);
+		}
+	}
+}
+
+/*
+ * If the entry point is deleted, make the highest live element found in
+ * pass 2 the entry point (none: the index is empty).  Decided under the
+ * metapage's exclusive lock, so an entry point an insert set meanwhile is
+ * kept.
+ */
+static void
+ReplaceEntryPoint(HnswVacuumState *vs)
+{
+	Buffer		buf = ReadBuffer(vs->index, HNSW_METAPAGE_BLKNO);
+	HnswMetaPage meta;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	meta = HnswPageGetMeta(BufferGetPage(buf));
+	if (ItemPointerIsValid(&meta->entryPoint) &&
+		IsDeleted(vs, &meta->entryPoint))
+	{
+		HnswPageEdit edit;
+
+		meta = HnswPageGetMeta(HnswEditStart(&edit, vs->index, buf, false, false));
+		meta->entryPoint = vs->bestLive;
+		meta->entryLevel = ItemPointerIsValid(&vs->bestLive) ? vs->bestLevel : -1;
+		HnswEditFinish(&edit);
+	}
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Pass 3: remove the deleted elements from their pages (their line pointers
+ * become unused and are reused by inserts) and record the free space.
+ */
+static void
+FreeDeleted(HnswVacuumState *vs)
+{
+	Relation	index = vs->index;
+	int			i = 0;
+
+	while (i < vs->ndeleted)
+	{
+		BlockNumber blkno = (BlockNumber) (vs->deleted[i] >> 16);
+		Buffer		buf;
+		Page		page;
+		HnswPageEdit edit;
+		Size		freespace;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 vs->info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = HnswEditStart(&edit, index, buf, false, false);
+
+		/* offsets descending keeps the earlier ones valid */
+		for (int j = i; j < vs->ndeleted && (vs->deleted[j] >> 16) == blkno; j++)
+			i = j + 1;
+		for (int j = i - 1; j >= 0 && (vs->deleted[j] >> 16) == blkno; j--)
+		{
+			OffsetNumber off = (OffsetNumber) (vs->deleted[j] & 0xFFFF);
+			HnswElementTuple tup = HnswGetElementTuple(page, off);
+
+			if (tup != NULL && tup->deleted)
+				PageIndexTupleDeleteNoCompact(page, off);
+		}
+		PageSetHasFreeLinePointers(page);
+		freespace = PageGetFreeSpace(page);
+		HnswEditFinish(&edit);
+		UnlockReleaseBuffer(buf);
+		RecordPageWithFreeSpace(index, blkno, freespace);
+	}
+}
+
+/*
+ * Bulk deletion: the three passes above.  Holds at most one buffer lock at
+ * a time (a page lock and then the metapage lock, never the other way).
+ */
+IndexBulkDeleteResult *
+hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			   IndexBulkDeleteCallback callback, void *callback_state)
+{
+	HnswVacuumState vs;
+	HnswMetaPageData meta;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum",
+								ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+
+	memset(&vs, 0, sizeof(vs));
+	vs.info = info;
+	vs.index = info->index;
+	HnswReadMeta(vs.index, &meta);
+	vs.m = meta.m;
+	vs.efConstruction = meta.efConstruction;
+	vs.dim = meta.dimensions;
+	vs.maxdeleted = 1024;
+	vs.deleted = palloc(sizeof(uint64) * vs.maxdeleted);
+	vs.cacheCxt = AllocSetContextCreate(cxt, "hnsw vacuum cache",
+										ALLOCSET_DEFAULT_SIZES);
+
+	stats->num_index_tuples = 0;
+	RemoveHeapTids(&vs, stats, callback, callback_state);
+	if (vs.ndeleted > 0)
+	{
+		RepairGraph(&vs);
+		ReplaceEntryPoint(&vs);
+		FreeDeleted(&vs);
+	}
+	stats->num_pages = RelationGetNumberOfBlocks(vs.index);
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+	return stats;
+}
+
+/*
+ * Clean up after VACUUM: count the index if bulkdelete did not run, and
+ * make the free space recorded by pass 3 visible to inserts.
+ */
+IndexBulkDeleteResult *
+hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	Relation	index = info->index;
+
+	if (info->analyze_only)
+		return stats;
+
+	if (stats == NULL)
+	{
+		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+		for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+		{
+			Buffer		buf;
+			Page		page;
+			OffsetNumber maxoff;
+
+			vacuum_delay_point();
+			buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+									 info->strategy);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				HnswElementTuple tup = HnswGetElementTuple(page, off);
+
+				if (tup == NULL)
+					continue;
+				for (int i = 0; i < HNSW_HEAPTIDS; i++)
+					if (ItemPointerIsValid(&tup->heaptids[i]))
+						stats->num_index_tuples++;
+			}
+			UnlockReleaseBuffer(buf);
+		}
+	}
+	stats->num_pages = RelationGetNumberOfBlocks(index);
+	IndexFreeSpaceMapVacuum(index);
+	return stats;
+}

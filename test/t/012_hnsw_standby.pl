@@ -1,0 +1,51 @@
+# A streaming standby answers hnsw queries exactly as its primary does after
+# index build, inserts, deletes and VACUUM: every page change is WAL-logged.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use HnswAmTest;
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->start;
+$primary->backup('backup');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'backup', has_streaming => 1);
+$standby->start;
+
+$primary->safe_psql('postgres', 'CREATE EXTENSION hnsw');
+insert_proc($primary);
+load_random($primary, 't', 16, 2000);
+$primary->safe_psql('postgres', 'CREATE INDEX t_idx ON t USING hnsw (v)');
+$primary->safe_psql('postgres', "CALL insert_rows('t', 10001, 300, 16)");
+$primary->safe_psql('postgres', 'DELETE FROM t WHERE id % 3 = 0');
+$primary->safe_psql('postgres', 'VACUUM t');
+$primary->safe_psql('postgres', "CALL insert_rows('t', 20001, 300, 16)");
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+
+my $query = q{
+	SET enable_seqscan = off;
+	SELECT q.id, array_agg(t.id ORDER BY t.ord)
+	FROM (SELECT id, v FROM t WHERE id % 97 = 1) q,
+		LATERAL (SELECT id, row_number() OVER () AS ord FROM
+			(SELECT id FROM t ORDER BY t.v <-> q.v LIMIT 10) s) t
+	GROUP BY q.id ORDER BY q.id;
+};
+my $on_primary = $primary->safe_psql('postgres', $query);
+my $on_standby = $standby->safe_psql('postgres', $query);
+isnt($on_primary, '', 'the primary answers');
+is($on_standby, $on_primary, 'the standby returns the same neighbours as the primary');
+like($standby->safe_psql('postgres', q{
+	SET enable_seqscan = off;
+	EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY v <-> '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]' LIMIT 5;
+}), qr/Index Scan using t_idx/, 'the standby uses the index');
+is(missing_rows($standby, 't'), '0', 'the standby finds every row through the index');
+is($standby->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"),
+	$primary->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"),
+	'the standby index is sound and has as many elements as the primary');
+
+$standby->stop;
+$primary->stop;
+done_testing();

@@ -1,0 +1,69 @@
+# Concurrent inserts from several sessions, with scans and VACUUM running at
+# the same time, into an index that starts empty: no errors, every row is
+# found, recall holds.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use HnswAmTest;
+
+my $node = PostgreSQL::Test::Cluster->new('concurrent');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION hnsw');
+insert_proc($node);
+$node->safe_psql('postgres', q{
+	CREATE TABLE t (id int, v vector(16));
+	CREATE INDEX t_idx ON t USING hnsw (v);
+});
+$node->safe_psql('postgres', "CALL insert_rows('t', 1, 200, 16)");
+
+my @h;
+my %out;
+for my $i (1 .. 4)
+{
+	my $sql = "CALL insert_rows('t', " . ($i * 100000) . ", 600, 16)";
+	push @h, IPC::Run::start(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-c', $sql ],
+		'>', \$out{"o$i"}, '2>', \$out{"e$i"});
+}
+# scans and vacuums meanwhile
+push @h, IPC::Run::start(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-c', q{
+		DO $$
+		BEGIN
+			PERFORM set_config('enable_seqscan', 'off', true);
+			FOR i IN 1 .. 200 LOOP
+				PERFORM id FROM t ORDER BY v <-> (SELECT array_agg(random() * 100)::real[]
+					FROM generate_series(1, 16))::vector LIMIT 10;
+				DELETE FROM t WHERE id = i;
+			END LOOP;
+		END $$;
+	} ], '>', \$out{o5}, '2>', \$out{e5});
+my $vacuums = 0;
+while (grep { $_->pumpable } @h)
+{
+	$node->safe_psql('postgres', 'VACUUM t');
+	$vacuums++;
+	sleep 1;
+	$_->pump_nb for grep { $_->pumpable } @h;
+}
+my $ok = 1;
+for my $h (@h)
+{
+	$ok = 0 unless $h->finish;
+}
+ok($ok, "all sessions succeeded ($vacuums concurrent vacuums)");
+is(join('', map { $out{"e$_"} // '' } 1 .. 5), '', 'no errors from any session');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM t'), 4 * 600, 'all rows inserted');
+$node->safe_psql('postgres', 'VACUUM t');
+is(missing_rows($node, 't'), '0', 'every row is found through the index');
+cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>=', 2400,
+	'the index is structurally sound');
+my $r = recall($node, 't', '(SELECT * FROM t WHERE id % 50 = 0) AS', '<->', 10);
+cmp_ok($r, '>=', 0.95, "recall after concurrent inserts ($r)");
+
+$node->stop;
+done_testing();
