@@ -22,6 +22,20 @@
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "utils/selfuncs.h"
+#include "utils/spccache.h"
+
+/*
+ * The cost of evaluating the ORDER BY expression once, which includes the
+ * declared cost of the distance function (see the SQL script).
+ */
+static Cost
+OrderByCost(PlannerInfo *root, IndexPath *path)
+{
+	QualCost	cost;
+
+	cost_qual_eval_node(&cost, (Node *) linitial(path->indexorderbys), root);
+	return cost.per_tuple;
+}
 
 /*
  * Estimate the cost of an hnsw index scan.
@@ -36,6 +50,10 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	IndexOptInfo *index = path->indexinfo;
 	double		tuples = Max(index->tuples, 1);
 	double		visited;
+	double		randomPageCost;
+	double		seqPageCost;
+	double		pagesPerElement;
+	Cost		perElement;
 	Relation	indexRel;
 	int			m;
 
@@ -66,12 +84,36 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	costs.numIndexTuples = visited;
 	genericcostestimate(root, path, loop_count, &costs);
 
-	/* every distance is a real computation, not just a tuple fetch */
-	costs.indexStartupCost = costs.indexTotalCost +
-		visited * cpu_operator_cost;
+	/*
+	 * genericcostestimate charged every page a search touches as a random
+	 * read.  A graph index is only fast when it is cached, and one search
+	 * reads the same upper-level pages as the last, so while the index fits
+	 * in effective_cache_size charge its pages as sequential reads instead.
+	 * This also offsets what the alternative plan is not charged for: a
+	 * sequential scan pays to detoast every (usually out-of-line) vector,
+	 * and the planner does not count that.
+	 */
+	get_tablespace_page_costs(index->reltablespace,
+							  &randomPageCost, &seqPageCost);
+	if (index->pages <= effective_cache_size)
+		costs.indexTotalCost -= costs.numIndexPages *
+			(randomPageCost - seqPageCost);
 
+	/* every visited element costs a distance: the operator's own cost */
+	perElement = OrderByCost(root, path) + cpu_index_tuple_cost;
+	costs.indexStartupCost = costs.indexTotalCost + visited * perElement;
+
+	/*
+	 * Returning more rows than the first search found means searching on,
+	 * up to every element: charge the rest of the index at the same rate,
+	 * so that a query without LIMIT (which wants every row, exactly in
+	 * order) sorts a sequential scan instead.  For ORDER BY ... LIMIT k the
+	 * planner charges only the fraction k / rows of this.
+	 */
+	pagesPerElement = costs.numIndexPages / Max(visited, 1);
 	*indexStartupCost = costs.indexStartupCost;
-	*indexTotalCost = costs.indexStartupCost;
+	*indexTotalCost = costs.indexStartupCost +
+		(tuples - visited) * (perElement + pagesPerElement * seqPageCost);
 	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;
 	*indexPages = costs.numIndexPages;
