@@ -835,7 +835,7 @@ static void
 notice_processor(void *arg, const char *message)
 {
 	(void) arg;
-	fprintf(stderr, "server: %s", message);
+	fprintf(stderr, "%s", message);
 }
 
 /*
@@ -863,6 +863,18 @@ exec_command(PGconn *conn, const char *sql)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
 		fatal("%s failed: %s", sql, PQerrorMessage(conn));
 	PQclear(res);
+}
+
+/*
+ * Run a command with NOTICEs suppressed (DROP ... IF EXISTS and CREATE
+ * EXTENSION IF NOT EXISTS would otherwise chatter), or die.
+ */
+static void
+exec_quietly(PGconn *conn, const char *sql)
+{
+	exec_command(conn, "SET client_min_messages = warning");
+	exec_command(conn, sql);
+	exec_command(conn, "RESET client_min_messages");
 }
 
 /*
@@ -1135,7 +1147,10 @@ emit_csv_header(void)
 static void
 create_table(PGconn *conn, const char *table, int dim)
 {
-	exec_commandf(conn, "DROP TABLE IF EXISTS %s", table);
+	char		sql[256];
+
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", table);
+	exec_quietly(conn, sql);
 	exec_commandf(conn, "CREATE TABLE %s (id int, embedding vector(%d))", table, dim);
 }
 
@@ -1187,7 +1202,8 @@ build_index(PGconn *conn, const char *table)
 	char		sql[4096];
 	double		start;
 
-	exec_commandf(conn, "DROP INDEX IF EXISTS %s_embedding_idx", table);
+	snprintf(sql, sizeof(sql), "DROP INDEX IF EXISTS %s_embedding_idx", table);
+	exec_quietly(conn, sql);
 	set_build_options(conn, table);
 	index_sql(sql, sizeof(sql), table);
 	printf("build: %s\n", sql);
@@ -1545,7 +1561,8 @@ main(int argc, char **argv)
 	fflush(stdout);
 
 	conn = connect_db();
-	exec_commandf(conn, "CREATE EXTENSION IF NOT EXISTS %s", opts.extension);
+	snprintf(sql, sizeof(sql), "CREATE EXTENSION IF NOT EXISTS %s", opts.extension);
+	exec_quietly(conn, sql);
 	print_server(conn);
 	{
 		char	   *oid = query_value(conn, VECTOR_OID_QUERY);
@@ -1598,7 +1615,10 @@ main(int argc, char **argv)
 	fflush(stdout);
 
 	if (opts.no_index)
-		exec_commandf(conn, "DROP INDEX IF EXISTS %s_embedding_idx", opts.table);
+	{
+		snprintf(sql, sizeof(sql), "DROP INDEX IF EXISTS %s_embedding_idx", opts.table);
+		exec_quietly(conn, sql);
+	}
 	else
 	{
 		build_s = build_index(conn, opts.table);
