@@ -147,12 +147,17 @@ static void
 fatal(const char *fmt,...)
 {
 	va_list		ap;
+	char		msg[16384];
+	size_t		len;
 
-	fprintf(stderr, "hnsw_bench: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* libpq's messages end in a newline already */
+	len = strlen(msg);
+	while (len > 0 && msg[len - 1] == '\n')
+		msg[--len] = '\0';
+	fprintf(stderr, "hnsw_bench: %s\n", msg);
 	exit(1);
 }
 
