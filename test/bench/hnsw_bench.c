@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include <arpa/inet.h>
+#include <sys/select.h>
 
 #include "libpq-fe.h"
 
@@ -1364,13 +1365,63 @@ set_build_options(PGconn *conn, const char *table)
 }
 
 /*
- * Build the index on "table" and return the seconds CREATE INDEX took.
+ * Run "sql" on conn and wait for it, meanwhile counting every 100 ms from a
+ * second connection the parallel workers serving conn's backend; return
+ * the most seen at once, so the report says whether a build really ran in
+ * parallel.  Dies with the server's message if "sql" fails.
+ */
+static int
+exec_counting_workers(PGconn *conn, const char *sql)
+{
+	PGconn	   *watcher = connect_db();
+	char		count_sql[256];
+	int			most = 0;
+	PGresult   *res;
+
+	snprintf(count_sql, sizeof(count_sql),
+			 "SELECT count(*) FROM pg_stat_activity WHERE leader_pid = %d "
+			 "AND pid <> leader_pid", PQbackendPID(conn));
+	if (!PQsendQuery(conn, sql))
+		fatal("%s failed: %s", sql, PQerrorMessage(conn));
+	for (;;)
+	{
+		fd_set		readable;
+		struct timeval timeout = {0, 100 * 1000};
+		int			sock = PQsocket(conn);
+		long		n;
+
+		FD_ZERO(&readable);
+		FD_SET(sock, &readable);
+		if (select(sock + 1, &readable, NULL, NULL, &timeout) < 0 && errno != EINTR)
+			fatal("select() failed: %s", strerror(errno));
+		if (!PQconsumeInput(conn))
+			fatal("%s failed: %s", sql, PQerrorMessage(conn));
+		if (!PQisBusy(conn))
+			break;
+		n = query_long(watcher, count_sql);
+		if (n > most)
+			most = (int) n;
+	}
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			fatal("%s failed: %s", sql, PQerrorMessage(conn));
+		PQclear(res);
+	}
+	PQfinish(watcher);
+	return most;
+}
+
+/*
+ * Build the index on "table"; return the seconds CREATE INDEX took, and in
+ * *workers the most parallel workers seen during it.
  */
 static double
-build_index(PGconn *conn, const char *table)
+build_index(PGconn *conn, const char *table, int *workers)
 {
 	char		sql[4096];
 	double		start;
+	double		elapsed;
 
 	snprintf(sql, sizeof(sql), "DROP INDEX IF EXISTS %s_embedding_idx", table);
 	exec_quietly(conn, sql);
@@ -1379,8 +1430,9 @@ build_index(PGconn *conn, const char *table)
 	printf("build: %s\n", sql);
 	fflush(stdout);
 	start = now_seconds();
-	exec_command(conn, sql);
-	return now_seconds() - start;
+	*workers = exec_counting_workers(conn, sql);
+	elapsed = now_seconds() - start;
+	return elapsed;
 }
 
 /*
@@ -1651,6 +1703,7 @@ insert_bench(PGconn *conn, Oid vector_oid, const Dataset *base, const Dataset *q
 				build_s;
 	long		idx_insert,
 				idx_build;
+	int			workers;
 
 	if (opts.insert_bench < base->n)
 		sub.n = opts.insert_bench;
@@ -1675,11 +1728,11 @@ insert_bench(PGconn *conn, Oid vector_oid, const Dataset *base, const Dataset *q
 		search_sweep(conn, table, vector_oid, &sub, queries, &gt, "insert-search",
 					 dataset, true, copy_s, idx_insert);
 
-	build_s = build_index(conn, table);
+	build_s = build_index(conn, table, &workers);
 	idx_build = index_size(conn, table);
-	printf("build: CREATE INDEX on the same %ld rows: %.2f s, %.3f ms per row; "
-		   "index %.1f MB; inserts are %.2fx slower\n",
-		   sub.n, build_s, build_s * 1000 / sub.n, mb(idx_build), copy_s / build_s);
+	printf("build: CREATE INDEX on the same %ld rows: %.2f s, %.3f ms per row "
+		   "(%d parallel workers seen); index %.1f MB; inserts are %.2fx slower\n",
+		   sub.n, build_s, build_s * 1000 / sub.n, workers, mb(idx_build), copy_s / build_s);
 	emit_record("insert-build", dataset, sub.n, base->dim, -1, NULL, build_s, idx_build,
 				build_s * 1000 / sub.n);
 	if (!opts.no_search)
@@ -1688,6 +1741,78 @@ insert_bench(PGconn *conn, Oid vector_oid, const Dataset *base, const Dataset *q
 	exec_commandf(conn, "DROP TABLE %s", table);
 	free(gt.ids);
 	free(gt.dist);
+}
+
+/*
+ * Return whether "table" holds exactly the base rows: same count, and the
+ * first and last rows equal to ours, byte for byte.
+ */
+static bool
+table_matches(PGconn *conn, const Dataset *base)
+{
+	char	   *exists = query_value(conn, "SELECT to_regclass('%s') IS NOT NULL", opts.table);
+	bool		match = strcmp(exists, "t") == 0;
+	char		sql[256];
+	char	   *want = xmalloc(4 + 4 * (size_t) base->dim);
+
+	free(exists);
+	if (match)
+	{
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", opts.table);
+		match = query_long(conn, sql) == base->n;
+	}
+	for (int i = 0; i < 2 && match; i++)
+	{
+		long		id = i == 0 ? 0 : base->n - 1;
+		size_t		len = put_vector(want, base->data + (size_t) id * base->dim, base->dim);
+		PGresult   *res;
+
+		snprintf(sql, sizeof(sql), "SELECT embedding FROM %s WHERE id = %ld", opts.table, id);
+		res = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			fatal("%s failed: %s", sql, PQerrorMessage(conn));
+		match = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
+			(size_t) PQgetlength(res, 0, 0) == len &&
+			memcmp(PQgetvalue(res, 0, 0), want, len) == 0;
+		PQclear(res);
+	}
+	free(want);
+	return match;
+}
+
+/*
+ * Create and load opts.table from the base rows (or, with --reuse-table,
+ * keep it when it holds them already), and report its size.
+ */
+static void
+prepare_table(PGconn *conn, const Dataset *base)
+{
+	char		sql[256];
+	long		main_bytes;
+
+	if (opts.reuse_table && table_matches(conn, base))
+		printf("load: reusing table %s with %ld rows\n", opts.table, base->n);
+	else
+	{
+		double		copy_s,
+					vac_s,
+					t0;
+
+		create_table(conn, opts.table, base->dim);
+		copy_s = copy_rows(conn, opts.table, base, 0, base->n);
+		t0 = now_seconds();
+		exec_commandf(conn, "VACUUM ANALYZE %s", opts.table);
+		vac_s = now_seconds() - t0;
+		printf("load: %ld rows by binary COPY in %.2f s (%.0f rows/s), VACUUM ANALYZE %.2f s\n",
+			   base->n, copy_s, base->n / copy_s, vac_s);
+	}
+	snprintf(sql, sizeof(sql), "SELECT pg_relation_size('%s')", opts.table);
+	main_bytes = query_long(conn, sql);
+	snprintf(sql, sizeof(sql), "SELECT pg_table_size('%s')", opts.table);
+	printf("table: main fork %.1f MB, with TOAST, FSM and VM %.1f MB (raw vectors %.1f MB)\n",
+		   mb(main_bytes), mb(query_long(conn, sql)),
+		   mb((long) base->n * base->dim * (long) sizeof(float)));
+	fflush(stdout);
 }
 
 /*
@@ -1723,8 +1848,6 @@ main(int argc, char **argv)
 	const char *dataset;
 	double		t0;
 	Oid			vector_oid;
-	long		rows;
-	bool		loaded = false;
 	double		build_s = -1;
 	long		idx_bytes = -1;
 	char		sql[512];
@@ -1734,13 +1857,7 @@ main(int argc, char **argv)
 	json_out = open_output(opts.json_path);
 	emit_csv_header();
 
-	t0 = now_seconds();
-	load_dataset(&base, &queries, &dataset);
-	printf("data: %s, %ld base rows x %d dimensions, %ld queries, metric %s (read in %.1f s)\n",
-		   dataset, base.n, base.dim, queries.n, metric_info[opts.metric].name,
-		   now_seconds() - t0);
-	fflush(stdout);
-
+	/* connect first, to fail fast */
 	conn = connect_db();
 	snprintf(sql, sizeof(sql), "CREATE EXTENSION IF NOT EXISTS %s", opts.extension);
 	exec_quietly(conn, sql);
@@ -1752,42 +1869,14 @@ main(int argc, char **argv)
 		free(oid);
 	}
 
-	/* load, unless an equal table is there and we were told to keep it */
-	if (opts.reuse_table)
-	{
-		char	   *exists = query_value(conn, "SELECT to_regclass('%s') IS NOT NULL",
-										 opts.table);
-
-		if (strcmp(exists, "t") == 0)
-		{
-			snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", opts.table);
-			rows = query_long(conn, sql);
-			loaded = rows == base.n;
-			if (loaded)
-				printf("load: reusing table %s with %ld rows\n", opts.table, rows);
-		}
-		free(exists);
-	}
-	if (!loaded)
-	{
-		double		copy_s,
-					vac_s;
-
-		create_table(conn, opts.table, base.dim);
-		copy_s = copy_rows(conn, opts.table, &base, 0, base.n);
-		t0 = now_seconds();
-		exec_commandf(conn, "VACUUM ANALYZE %s", opts.table);
-		vac_s = now_seconds() - t0;
-		printf("load: %ld rows by binary COPY in %.2f s (%.0f rows/s), VACUUM ANALYZE %.2f s\n",
-			   base.n, copy_s, base.n / copy_s, vac_s);
-	}
-	snprintf(sql, sizeof(sql), "SELECT pg_relation_size('%s')", opts.table);
-	rows = query_long(conn, sql);
-	snprintf(sql, sizeof(sql), "SELECT pg_table_size('%s')", opts.table);
-	printf("table: main fork %.1f MB, with TOAST, FSM and VM %.1f MB (raw vectors %.1f MB)\n",
-		   mb(rows), mb(query_long(conn, sql)),
-		   mb((long) base.n * base.dim * (long) sizeof(float)));
+	t0 = now_seconds();
+	load_dataset(&base, &queries, &dataset);
+	printf("data: %s, %ld base rows x %d dimensions, %ld queries, metric %s (read in %.1f s)\n",
+		   dataset, base.n, base.dim, queries.n, metric_info[opts.metric].name,
+		   now_seconds() - t0);
 	fflush(stdout);
+
+	prepare_table(conn, &base);
 
 	if (!opts.no_search)
 		gt = get_ground_truth(&base, &queries, "");
@@ -1799,14 +1888,15 @@ main(int argc, char **argv)
 	}
 	else
 	{
-		char		workers[32] = "as planned";
+		char		setting[32] = "as planned";
+		int			workers;
 
-		build_s = build_index(conn, opts.table);
+		build_s = build_index(conn, opts.table, &workers);
 		idx_bytes = index_size(conn, opts.table);
 		if (opts.parallel_workers >= 0)
-			snprintf(workers, sizeof(workers), "%d forced", opts.parallel_workers);
-		printf("build: %.2f s (parallel workers: %s); index %.1f MB (%ld bytes)\n",
-			   build_s, workers, mb(idx_bytes), idx_bytes);
+			snprintf(setting, sizeof(setting), "%d forced", opts.parallel_workers);
+		printf("build: %.2f s (parallel workers %s, %d seen); index %.1f MB (%ld bytes)\n",
+			   build_s, setting, workers, mb(idx_bytes), idx_bytes);
 		emit_record("build", dataset, base.n, base.dim, -1, NULL, build_s, idx_bytes, -1);
 	}
 
