@@ -188,6 +188,25 @@ now_seconds(void)
 }
 
 /*
+ * Return the 1-minute load average, or -1 where /proc/loadavg is missing;
+ * on a shared machine it tells how far to trust the numbers.
+ */
+static double
+load_average(void)
+{
+	FILE	   *f = fopen("/proc/loadavg", "r");
+	double		load = -1;
+
+	if (f != NULL)
+	{
+		if (fscanf(f, "%lf", &load) != 1)
+			load = -1;
+		fclose(f);
+	}
+	return load;
+}
+
+/*
  * Print usage and exit with the given status.
  */
 static void
@@ -1432,6 +1451,7 @@ build_index(PGconn *conn, const char *table, int *workers)
 	start = now_seconds();
 	*workers = exec_counting_workers(conn, sql);
 	elapsed = now_seconds() - start;
+	printf("build: load average %.2f at the end\n", load_average());
 	return elapsed;
 }
 
@@ -1612,7 +1632,7 @@ run_queries(PGconn *conn, const Dataset *base, const Dataset *queries,
 static void
 print_search_header(const char *title)
 {
-	printf("\n%s\n", title);
+	printf("\n%s; load average %.2f\n", title, load_average());
 	printf(" ef_search | recall@%-3d |      QPS |  p50 ms |  p99 ms | mean ms\n", opts.k);
 	printf("-----------+------------+----------+---------+---------+--------\n");
 }
