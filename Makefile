@@ -58,6 +58,14 @@ test/fuzz/fuzz_vector: test/fuzz/fuzz_vector.c src/vectorparse.c src/vectorparse
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ \
 		test/fuzz/fuzz_vector.c src/vectorparse.c -lm
 
-.PHONY: kernels fuzz
+# Benchmark client over libpq (test/bench/README.md); test/bench/run drives it.
+BENCH_CFLAGS = -O2 -g -Wall -Wextra -I$(shell $(PG_CONFIG) --includedir)
+
+test/bench/hnsw_bench: test/bench/hnsw_bench.c
+	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/hnsw_bench.c \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
+
+.PHONY: kernels fuzz bench
 kernels: test/kernels/kernel_test test/kernels/kernel_bench
 fuzz: test/fuzz/fuzz_vector
+bench: test/bench/hnsw_bench
