@@ -121,6 +121,21 @@ CheckArithmetic(float value)
  */
 
 /*
+ * Report a NaN or infinite element found by the parser, with the same
+ * messages as VectorCheckElement().
+ */
+static void
+ReportNotFinite(VectorParseResult r, int sqlerrcode)
+{
+	ereport(ERROR,
+			(errcode(sqlerrcode),
+			 r.status == VECTOR_PARSE_NAN ?
+			 errmsg("NaN not allowed in vector") :
+			 errmsg("infinite value not allowed in vector"),
+			 errdetail("Element %d is not a finite number.", r.dim + 1)));
+}
+
+/*
  * Turn a failed text parse into an error.
  */
 static void
@@ -147,11 +162,9 @@ ReportTextError(const char *str, VectorParseResult r)
 					 errmsg("element %d of vector is out of range for type real",
 							r.dim + 1)));
 			break;
-		case VECTOR_PARSE_NOT_FINITE:
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("NaN or infinite value not allowed in vector"),
-					 errdetail("Element %d is not a finite number.", r.dim + 1)));
+		case VECTOR_PARSE_NAN:
+		case VECTOR_PARSE_INFINITE:
+			ReportNotFinite(r, ERRCODE_DATA_EXCEPTION);
 			break;
 		default:
 			ereport(ERROR,
@@ -171,17 +184,30 @@ vector_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	float	   *buf = palloc(sizeof(float) * VECTOR_MAX_DIM);
+	int			maxdim = 1;
 	VectorParseResult r;
 	Vector	   *result;
 
-	r = VectorParseText(str, buf, VECTOR_MAX_DIM);
+	/*
+	 * There are at most one more elements than commas: size the result by
+	 * that rather than by VECTOR_MAX_DIM, so loading many short vectors does
+	 * not allocate 64 kB each.
+	 */
+	for (const char *p = str; *p != '\0' && maxdim <= VECTOR_MAX_DIM; p++)
+		if (*p == ',')
+			maxdim++;
+	maxdim = Min(maxdim, VECTOR_MAX_DIM);
+
+	result = InitVector(maxdim);
+	r = VectorParseText(str, result->x, maxdim);
+	if (r.status == VECTOR_PARSE_TOO_MANY && maxdim < VECTOR_MAX_DIM)
+		elog(ERROR, "vector element count exceeded its bound");
 	ReportTextError(str, r);
 	CheckExpectedDim(typmod, r.dim);
 
-	result = InitVector(r.dim);
-	memcpy(result->x, buf, sizeof(float) * r.dim);
-	pfree(buf);
+	/* shrink the header to the elements actually read */
+	result->dim = r.dim;
+	SET_VARSIZE(result, VECTOR_SIZE(r.dim));
 	PG_RETURN_VECTOR_P(result);
 }
 
@@ -245,11 +271,21 @@ vector_recv(PG_FUNCTION_ARGS)
 	int32		typmod = PG_GETARG_INT32(2);
 	const unsigned char *start = (const unsigned char *) buf->data + buf->cursor;
 	size_t		len = buf->len - buf->cursor;
-	float	   *vals = palloc(sizeof(float) * VECTOR_MAX_DIM);
+	int			maxdim = VECTOR_MAX_DIM;
 	VectorParseResult r;
 	Vector	   *result;
 
-	r = VectorParseBinary(start, len, vals, VECTOR_MAX_DIM);
+	/* size the result by the header's dimension when it is plausible */
+	if (len >= 2)
+	{
+		int			hdrdim = (int16) ((start[0] << 8) | start[1]);
+
+		if (hdrdim >= 1 && hdrdim <= VECTOR_MAX_DIM)
+			maxdim = hdrdim;
+	}
+	result = InitVector(maxdim);
+
+	r = VectorParseBinary(start, len, result->x, maxdim);
 	switch (r.status)
 	{
 		case VECTOR_PARSE_OK:
@@ -266,11 +302,9 @@ vector_recv(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 					 errmsg("expected unused to be 0, not %d", r.dim)));
 			break;
-		case VECTOR_PARSE_NOT_FINITE:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("NaN or infinite value not allowed in vector"),
-					 errdetail("Element %d is not a finite number.", r.dim + 1)));
+		case VECTOR_PARSE_NAN:
+		case VECTOR_PARSE_INFINITE:
+			ReportNotFinite(r, ERRCODE_INVALID_BINARY_REPRESENTATION);
 			break;
 		default:
 			ereport(ERROR,
@@ -279,10 +313,6 @@ vector_recv(PG_FUNCTION_ARGS)
 	}
 	CheckExpectedDim(typmod, r.dim);
 	buf->cursor += (int) r.pos;
-
-	result = InitVector(r.dim);
-	memcpy(result->x, vals, sizeof(float) * r.dim);
-	pfree(vals);
 	PG_RETURN_VECTOR_P(result);
 }
 

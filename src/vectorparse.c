@@ -95,8 +95,10 @@ VectorParseText(const char *str, float *out, int maxdim)
 		/* Overflow and total underflow are errors, as in float4in() */
 		if (errno == ERANGE && (val == 0.0f || isinf(val)))
 			return ParseResult(VECTOR_PARSE_OUT_OF_RANGE, dim, p - str);
-		if (isnan(val) || isinf(val))
-			return ParseResult(VECTOR_PARSE_NOT_FINITE, dim, p - str);
+		if (isnan(val))
+			return ParseResult(VECTOR_PARSE_NAN, dim, p - str);
+		if (isinf(val))
+			return ParseResult(VECTOR_PARSE_INFINITE, dim, p - str);
 
 		out[dim++] = val;
 		p = SkipSpace(end);
@@ -161,8 +163,10 @@ VectorParseBinary(const unsigned char *buf, size_t len, float *out,
 		float		val;
 
 		memcpy(&val, &bits, sizeof(val));
-		if (isnan(val) || isinf(val))
-			return ParseResult(VECTOR_PARSE_NOT_FINITE, i, 4 + (size_t) i * 4);
+		if (isnan(val))
+			return ParseResult(VECTOR_PARSE_NAN, i, 4 + (size_t) i * 4);
+		if (isinf(val))
+			return ParseResult(VECTOR_PARSE_INFINITE, i, 4 + (size_t) i * 4);
 		out[i] = val;
 	}
 

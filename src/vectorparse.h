@@ -24,7 +24,8 @@ typedef enum VectorParseStatus
 	VECTOR_PARSE_EMPTY,			/* "[]" */
 	VECTOR_PARSE_TOO_MANY,		/* more than maxdim elements */
 	VECTOR_PARSE_OUT_OF_RANGE,	/* element overflows float4 */
-	VECTOR_PARSE_NOT_FINITE,	/* NaN or Infinity */
+	VECTOR_PARSE_NAN,			/* NaN element */
+	VECTOR_PARSE_INFINITE,		/* Infinity element */
 	VECTOR_PARSE_BAD_DIM,		/* binary: dimension out of range */
 	VECTOR_PARSE_BAD_UNUSED,	/* binary: reserved field not zero */
 	VECTOR_PARSE_SHORT			/* binary: fewer bytes than the header says */
