@@ -199,15 +199,26 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 	if (vec == NULL)
 		goto done;				/* zero vector under cosine: not indexed */
 
-	ep = HnswGetEntryPoint(graph, &meta);
+	/* check the vector against the index before comparing it with anything */
+	HnswReadMeta(index, &meta);
+	graph->dim = meta.dimensions;
+	graph->m = meta.m;
+	graph->efConstruction = meta.efConstruction;
 	level = Min(HnswRandomLevel(graph->m), HnswCheckVector(graph, vec));
+
+	/* search by distance to vec, without copying the vectors visited */
+	graph->query = vec;
+	ep = HnswGetEntryPoint(graph, &meta);
 
 	if (ep == NULL)
 	{
 		if (InsertFirst(graph, vec, heaptid, level))
 			goto done;
-		ep = HnswGetEntryPoint(graph, &meta);
+		/* another backend was first: its vector fixed the dimensions */
+		HnswReadMeta(index, &meta);
+		graph->dim = meta.dimensions;
 		HnswCheckVector(graph, vec);
+		ep = HnswGetEntryPoint(graph, &meta);
 	}
 	graph->entry = ep;
 
@@ -217,7 +228,7 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 	HnswFindNeighbors(graph, vec, level, lists, &nearest);
 
 	/* identical vectors share an element while it has room */
-	if (nearest.element != NULL &&
+	if (nearest.element != NULL && HnswEnsureVector(graph, nearest.element) &&
 		VARSIZE(nearest.element->vec) == VARSIZE(vec) &&
 		memcmp(nearest.element->vec, vec, VARSIZE(vec)) == 0 &&
 		AddHeapTid(graph, nearest.element, heaptid))
