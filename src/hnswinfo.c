@@ -167,7 +167,8 @@ HnswCheckMeta(HnswCheckState *cs)
 					 HNSW_MIN_EF_CONSTRUCTION, HNSW_MAX_EF_CONSTRUCTION);
 	if (meta->dimensions > VECTOR_MAX_DIM ||
 		(meta->dimensions > 0 &&
-		 HnswMaxLevelForSize(meta->dimensions, meta->m) < 0))
+		 HNSW_ELEMENT_TUPLE_SIZE(meta->dimensions, 0, meta->m) >
+		 HNSW_MAX_TUPLE_SIZE))
 		HNSW_CORRUPT(index, "has a metapage with invalid dimensions",
 					 "The metapage has %u dimensions, which do not fit on a page with m = %u.",
 					 meta->dimensions, (unsigned) meta->m);
