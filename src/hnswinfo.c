@@ -80,7 +80,7 @@ typedef struct HnswVerifyState
  * index this backend can read.  The caller closes it.
  */
 static Relation
-HnswOpenIndexChecked(Oid relid, LOCKMODE lockmode)
+OpenIndexChecked(Oid relid, LOCKMODE lockmode)
 {
 	Relation	index = relation_open(relid, lockmode);
 
@@ -101,12 +101,12 @@ HnswOpenIndexChecked(Oid relid, LOCKMODE lockmode)
 #define HNSW_CORRUPT(index, msg, ...) \
 	ereport(ERROR, \
 			(errcode(ERRCODE_INDEX_CORRUPTED), \
-			 errmsg("index \"%s\" %s", RelationGetRelationName(index), (msg)), \
+			 errmsg("index \"%s\" " msg, RelationGetRelationName(index)), \
 			 errdetail(__VA_ARGS__)))
 
 /* Check the special space of a page the caller has locked */
 static void
-HnswCheckSpecial(HnswCheckState *cs, Page page, BlockNumber blkno)
+CheckSpecial(HnswCheckState *cs, Page page, BlockNumber blkno)
 {
 	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)) ||
 		HnswPageGetOpaque(page)->page_id != HNSW_PAGE_ID)
@@ -123,7 +123,7 @@ HnswCheckSpecial(HnswCheckState *cs, Page page, BlockNumber blkno)
  * lock on it.  cs->nblocks must be set.
  */
 static void
-HnswCheckMeta(HnswCheckState *cs)
+CheckMeta(HnswCheckState *cs)
 {
 	Relation	index = cs->index;
 	Buffer		buf;
@@ -143,7 +143,7 @@ HnswCheckMeta(HnswCheckState *cs)
 		HNSW_CORRUPT(index, "has an uninitialized metapage",
 					 "Block %u is all zeroes.", HNSW_METAPAGE_BLKNO);
 	}
-	HnswCheckSpecial(cs, page, HNSW_METAPAGE_BLKNO);
+	CheckSpecial(cs, page, HNSW_METAPAGE_BLKNO);
 	memcpy(meta, HnswPageGetMeta(page), sizeof(HnswMetaPageData));
 	UnlockReleaseBuffer(buf);
 
@@ -205,8 +205,8 @@ HnswCheckMeta(HnswCheckState *cs)
  * element on one level.  Whether link targets exist is checked later.
  */
 static HnswElementTuple
-HnswCheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
-					  OffsetNumber off)
+CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
+				  OffsetNumber off)
 {
 	Relation	index = cs->index;
 	ItemId		itemid = PageGetItemId(page, off);
@@ -327,8 +327,8 @@ HnswCheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
  * special space.  Returns the locked, pinned buffer.
  */
 static Buffer
-HnswReadCheckedPage(HnswCheckState *cs, BlockNumber blkno,
-					BufferAccessStrategy strategy)
+ReadCheckedPage(HnswCheckState *cs, BlockNumber blkno,
+				BufferAccessStrategy strategy)
 {
 	Buffer		buf;
 
@@ -336,13 +336,13 @@ HnswReadCheckedPage(HnswCheckState *cs, BlockNumber blkno,
 							 strategy);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	if (!PageIsNew(BufferGetPage(buf)))
-		HnswCheckSpecial(cs, BufferGetPage(buf), blkno);
+		CheckSpecial(cs, BufferGetPage(buf), blkno);
 	return buf;
 }
 
 /* Return the opclass name of the first (only) column of index */
 static Name
-HnswOpclassName(Relation index)
+OpclassName(Relation index)
 {
 	Oid			opclass = get_index_column_opclass(RelationGetRelid(index), 1);
 	HeapTuple	tup;
@@ -389,10 +389,10 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 
 	memset(&cs, 0, sizeof(cs));
-	cs.index = HnswOpenIndexChecked(relid, AccessShareLock);
+	cs.index = OpenIndexChecked(relid, AccessShareLock);
 	cs.nblocks = RelationGetNumberOfBlocks(cs.index);
 	cs.heapBlocks = InvalidBlockNumber;
-	HnswCheckMeta(&cs);
+	CheckMeta(&cs);
 
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < cs.nblocks; blkno++)
 	{
@@ -401,7 +401,7 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 		int			onPage = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		buf = HnswReadCheckedPage(&cs, blkno, strategy);
+		buf = ReadCheckedPage(&cs, blkno, strategy);
 		page = BufferGetPage(buf);
 		if (!PageIsNew(page))
 		{
@@ -413,7 +413,7 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 				HnswNeighborSlot *slots;
 				int			degree = 0;
 
-				tup = HnswCheckElementTuple(&cs, page, blkno, off);
+				tup = CheckElementTuple(&cs, page, blkno, off);
 				if (tup == NULL)
 					continue;
 				onPage++;
@@ -502,7 +502,7 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 	values[n++] = Int32GetDatum(cs.meta.m);
 	values[n++] = Int32GetDatum(cs.meta.efConstruction);
 	values[n++] = Int32GetDatum(cs.meta.dimensions);
-	values[n++] = NameGetDatum(HnswOpclassName(cs.index));
+	values[n++] = NameGetDatum(OpclassName(cs.index));
 	values[n++] = Int32GetDatum(cs.meta.version);
 	if (cs.meta.insertPage != InvalidBlockNumber)
 		values[n++] = Int64GetDatum(cs.meta.insertPage);
@@ -519,7 +519,7 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 
 /* Order HnswCheckElements by TID */
 static int
-HnswCheckElementCmp(const void *a, const void *b)
+CompareCheckElements(const void *a, const void *b)
 {
 	return ItemPointerCompare(&((HnswCheckElement *) a)->tid,
 							  &((HnswCheckElement *) b)->tid);
@@ -527,13 +527,13 @@ HnswCheckElementCmp(const void *a, const void *b)
 
 /* Return the element at tid found by the first pass, or NULL */
 static HnswCheckElement *
-HnswFindCheckElement(HnswVerifyState *vs, ItemPointer tid)
+FindCheckElement(HnswVerifyState *vs, ItemPointer tid)
 {
 	HnswCheckElement key;
 
 	key.tid = *tid;
 	return bsearch(&key, vs->elements, vs->nelements,
-				   sizeof(HnswCheckElement), HnswCheckElementCmp);
+				   sizeof(HnswCheckElement), CompareCheckElements);
 }
 
 /*
@@ -541,8 +541,8 @@ HnswFindCheckElement(HnswVerifyState *vs, ItemPointer tid)
  * queue of the third pass, must fit in maintenance_work_mem.
  */
 static void
-HnswRememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
-					HnswElementTuple tup)
+RememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
+				HnswElementTuple tup)
 {
 	HnswCheckElement *e;
 
@@ -582,8 +582,8 @@ HnswRememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
  * visited.
  */
 static void
-HnswCheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
-			   int64 *queue, int64 *qtail)
+CheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
+		   int64 *queue, int64 *qtail)
 {
 	HnswNeighborSlot *slots = HnswTupleGetSlots(tup);
 	int			m = vs->cs.meta.m;
@@ -599,7 +599,7 @@ HnswCheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
 
 			if (!ItemPointerIsValid(&slots[i].tid))
 				continue;
-			e = HnswFindCheckElement(vs, &slots[i].tid);
+			e = FindCheckElement(vs, &slots[i].tid);
 			if (count)
 			{
 				vs->links++;
@@ -624,7 +624,7 @@ HnswCheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
  * reached; count the live elements not reached.
  */
 static void
-HnswCountUnreachable(HnswVerifyState *vs)
+CountUnreachable(HnswVerifyState *vs)
 {
 	HnswCheckState *cs = &vs->cs;
 	int64	   *queue;
@@ -638,7 +638,7 @@ HnswCountUnreachable(HnswVerifyState *vs)
 
 	if (ItemPointerIsValid(&cs->meta.entryPoint))
 	{
-		ep = HnswFindCheckElement(vs, &cs->meta.entryPoint);
+		ep = FindCheckElement(vs, &cs->meta.entryPoint);
 		if (ep == NULL)
 			HNSW_CORRUPT(cs->index, "has an entry point that is not an element",
 						 "The entry point (%u,%u) holds no element.",
@@ -672,7 +672,7 @@ HnswCountUnreachable(HnswVerifyState *vs)
 				 ItemPointerGetBlockNumber(&e->tid),
 				 ItemPointerGetOffsetNumber(&e->tid),
 				 RelationGetRelationName(cs->index));
-		HnswCheckLinks(vs, tup, false, queue, &qtail);
+		CheckLinks(vs, tup, false, queue, &qtail);
 		UnlockReleaseBuffer(buf);
 	}
 
@@ -722,7 +722,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 		heap = table_open(heapid, ShareLock);
 
 	memset(&vs, 0, sizeof(vs));
-	cs->index = HnswOpenIndexChecked(relid, AccessShareLock);
+	cs->index = OpenIndexChecked(relid, AccessShareLock);
 	if (heap == NULL || heapid != IndexGetRelation(relid, false))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -737,7 +737,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 
 	cs->nblocks = RelationGetNumberOfBlocks(cs->index);
 	cs->heapBlocks = RelationGetNumberOfBlocks(heap);
-	HnswCheckMeta(cs);
+	CheckMeta(cs);
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw verify",
 								ALLOCSET_DEFAULT_SIZES);
@@ -754,7 +754,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 		Page		page;
 
 		CHECK_FOR_INTERRUPTS();
-		buf = HnswReadCheckedPage(cs, blkno, strategy);
+		buf = ReadCheckedPage(cs, blkno, strategy);
 		page = BufferGetPage(buf);
 		if (!PageIsNew(page))
 		{
@@ -762,10 +762,10 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 			{
-				HnswElementTuple tup = HnswCheckElementTuple(cs, page, blkno, off);
+				HnswElementTuple tup = CheckElementTuple(cs, page, blkno, off);
 
 				if (tup != NULL)
-					HnswRememberElement(&vs, blkno, off, tup);
+					RememberElement(&vs, blkno, off, tup);
 			}
 		}
 		UnlockReleaseBuffer(buf);
@@ -798,14 +798,14 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 				HnswElementTuple tup = HnswGetElementTuple(page, off);
 
 				if (tup != NULL)
-					HnswCheckLinks(&vs, tup, true, NULL, NULL);
+					CheckLinks(&vs, tup, true, NULL, NULL);
 			}
 		}
 		UnlockReleaseBuffer(buf);
 	}
 
 	/* pass 3: reachability from the entry point */
-	HnswCountUnreachable(&vs);
+	CountUnreachable(&vs);
 
 	if (vs.danglingLinks > 0 || vs.staleLinks > 0)
 		ereport(NOTICE,
