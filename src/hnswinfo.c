@@ -817,8 +817,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 		ereport(NOTICE,
 				(errmsg("index \"%s\" has " INT64_FORMAT " live elements unreachable from the entry point",
 						RelationGetRelationName(cs->index), vs.unreachable),
-				 errdetail("Index scans cannot return their rows; this lowers recall but is not corruption."),
-				 errhint("REINDEX rebuilds the graph.")));
+				 errdetail("Index scans cannot return their rows; this lowers recall but is not corruption.")));
 
 	MemoryContextSwitchTo(oldcxt);
 	values[0] = Int64GetDatum(cs->nblocks);
