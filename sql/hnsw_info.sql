@@ -2,6 +2,9 @@
 -- random levels of elements, and the errors for relations that are not
 -- hnsw indexes.
 
+-- unreachable elements (rare, random) would add a NOTICE
+SET client_min_messages = warning;
+
 CREATE TABLE info (id int, v vector(3));
 INSERT INTO info SELECT i, ARRAY[i, i % 7, i % 13]::real[]::vector
 	FROM generate_series(1, 300) i;
