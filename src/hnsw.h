@@ -272,6 +272,10 @@ extern void hnswcostestimate(struct PlannerInfo *root, struct IndexPath *path,
 /* hnswvalidate.c */
 extern bool hnswvalidate(Oid opclassoid);
 
+/* hnswinfo.c */
+extern Datum hnsw_index_info(PG_FUNCTION_ARGS);
+extern Datum hnsw_verify_index(PG_FUNCTION_ARGS);
+
 /* hnswsearch.c */
 extern HnswGraph *HnswCreateGraph(Relation index, MemoryContext cxt, int dim);
 extern HnswElement HnswNewElement(HnswGraph *graph, Vector *vec, int level,

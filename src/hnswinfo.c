@@ -1,0 +1,837 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswinfo.c
+ *	  Know your index: hnsw.index_info, statistics of an hnsw index read
+ *	  from its pages, and hnsw.verify_index, a structural check of the
+ *	  metapage, the pages, every element tuple and every link, in the
+ *	  spirit of amcheck.
+ *
+ * Both read the index one page at a time under a share buffer lock and
+ * copy out what they need before releasing it.  See src/README "Index
+ * statistics and verification" for what is checked, which states are
+ * reported rather than raised (dangling and stale links, unreachable
+ * elements) and why, and the locks taken.
+ *
+ * src/hnswinfo.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "hnsw.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+PG_FUNCTION_INFO_V1(hnsw_index_info);
+PG_FUNCTION_INFO_V1(hnsw_verify_index);
+
+/* What the checks of pages and element tuples need to know */
+typedef struct HnswCheckState
+{
+	Relation	index;
+	BlockNumber nblocks;		/* of the index */
+	BlockNumber heapBlocks;		/* of its table; InvalidBlockNumber: unchecked */
+	HnswMetaPageData meta;
+	int			dim;			/* of every vector; 0 until one is seen */
+} HnswCheckState;
+
+/* One element found by the first pass of verify_index, in TID order */
+typedef struct HnswCheckElement
+{
+	ItemPointerData tid;
+	uint8		level;
+	bool		deleted;
+	bool		visited;		/* reached from the entry point */
+} HnswCheckElement;
+
+/* The elements of an index being verified, and the counters reported */
+typedef struct HnswVerifyState
+{
+	HnswCheckState cs;
+	HnswCheckElement *elements;
+	int64		nelements;
+	int64		maxelements;	/* allocated */
+	Size		memLimit;		/* maintenance_work_mem, in bytes */
+	int64		nlive;
+	int64		links;			/* non-empty slots checked */
+	int64		danglingLinks;
+	int64		staleLinks;
+	int64		unreachable;
+} HnswVerifyState;
+
+/*
+ * Open the index relid with lockmode; raise an error unless it is an hnsw
+ * index this backend can read.  The caller closes it.
+ */
+static Relation
+OpenIndexChecked(Oid relid, LOCKMODE lockmode)
+{
+	Relation	index = relation_open(relid, lockmode);
+
+	if (index->rd_rel->relkind != RELKIND_INDEX ||
+		index->rd_indam == NULL || index->rd_indam->ambuild != hnswbuild)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an hnsw index",
+						RelationGetRelationName(index))));
+	if (RELATION_IS_OTHER_TEMP(index))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot access temporary indexes of other sessions")));
+	return index;
+}
+
+/* Raise the error for a corrupted index; detail is a full sentence */
+#define HNSW_CORRUPT(index, msg, ...) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_INDEX_CORRUPTED), \
+			 errmsg("index \"%s\" " msg, RelationGetRelationName(index)), \
+			 errdetail(__VA_ARGS__)))
+
+/* Check the special space of a page the caller has locked */
+static void
+CheckSpecial(HnswCheckState *cs, Page page, BlockNumber blkno)
+{
+	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)) ||
+		HnswPageGetOpaque(page)->page_id != HNSW_PAGE_ID)
+		HNSW_CORRUPT(cs->index, "has a page that is not an hnsw page",
+					 "Block %u has %u bytes of special space with page id 0x%04X; expected %u bytes with page id 0x%04X.",
+					 blkno, (unsigned) PageGetSpecialSize(page),
+					 (unsigned) HnswPageGetOpaque(page)->page_id,
+					 (unsigned) MAXALIGN(sizeof(HnswPageOpaqueData)),
+					 (unsigned) HNSW_PAGE_ID);
+}
+
+/*
+ * Read the metapage into cs->meta and check it.  Takes and releases a share
+ * lock on it.  cs->nblocks must be set.
+ */
+static void
+CheckMeta(HnswCheckState *cs)
+{
+	Relation	index = cs->index;
+	Buffer		buf;
+	Page		page;
+	HnswMetaPageData *meta = &cs->meta;
+
+	if (cs->nblocks == 0)
+		HNSW_CORRUPT(index, "has no metapage",
+					 "The relation has no blocks.");
+
+	buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (PageIsNew(page))
+	{
+		UnlockReleaseBuffer(buf);
+		HNSW_CORRUPT(index, "has an uninitialized metapage",
+					 "Block %u is all zeroes.", HNSW_METAPAGE_BLKNO);
+	}
+	CheckSpecial(cs, page, HNSW_METAPAGE_BLKNO);
+	memcpy(meta, HnswPageGetMeta(page), sizeof(HnswMetaPageData));
+	UnlockReleaseBuffer(buf);
+
+	if (meta->magic != HNSW_MAGIC_NUMBER)
+		HNSW_CORRUPT(index, "has a metapage with a wrong magic number",
+					 "The metapage has magic number 0x%08X; expected 0x%08X.",
+					 meta->magic, HNSW_MAGIC_NUMBER);
+	if (meta->version != HNSW_VERSION)
+		HNSW_CORRUPT(index, "has a metapage of an unsupported version",
+					 "The metapage has version %u; expected %d.",
+					 meta->version, HNSW_VERSION);
+	if (meta->m < HNSW_MIN_M || meta->m > HNSW_MAX_M)
+		HNSW_CORRUPT(index, "has a metapage with an invalid m",
+					 "The metapage has m = %u; expected %d to %d.",
+					 (unsigned) meta->m, HNSW_MIN_M, HNSW_MAX_M);
+	if (meta->efConstruction < HNSW_MIN_EF_CONSTRUCTION ||
+		meta->efConstruction > HNSW_MAX_EF_CONSTRUCTION)
+		HNSW_CORRUPT(index, "has a metapage with an invalid ef_construction",
+					 "The metapage has ef_construction = %u; expected %d to %d.",
+					 (unsigned) meta->efConstruction,
+					 HNSW_MIN_EF_CONSTRUCTION, HNSW_MAX_EF_CONSTRUCTION);
+	if (meta->dimensions > VECTOR_MAX_DIM ||
+		(meta->dimensions > 0 &&
+		 HNSW_ELEMENT_TUPLE_SIZE(meta->dimensions, 0, meta->m) >
+		 HNSW_MAX_TUPLE_SIZE))
+		HNSW_CORRUPT(index, "has a metapage with invalid dimensions",
+					 "The metapage has %u dimensions, which do not fit on a page with m = %u.",
+					 meta->dimensions, (unsigned) meta->m);
+	if (meta->entryLevel < -1 || meta->entryLevel > HNSW_MAX_LEVEL ||
+		(meta->entryLevel >= 0) != ItemPointerIsValid(&meta->entryPoint))
+		HNSW_CORRUPT(index, "has a metapage with an invalid entry point",
+					 "The entry point is (%u,%u) at level %d.",
+					 ItemPointerGetBlockNumberNoCheck(&meta->entryPoint),
+					 ItemPointerGetOffsetNumberNoCheck(&meta->entryPoint),
+					 (int) meta->entryLevel);
+	if (ItemPointerIsValid(&meta->entryPoint) &&
+		(ItemPointerGetBlockNumber(&meta->entryPoint) == HNSW_METAPAGE_BLKNO ||
+		 ItemPointerGetBlockNumber(&meta->entryPoint) >= cs->nblocks))
+		HNSW_CORRUPT(index, "has a metapage with an invalid entry point",
+					 "The entry point (%u,%u) is not on an element page of the %u blocks of the index.",
+					 ItemPointerGetBlockNumber(&meta->entryPoint),
+					 ItemPointerGetOffsetNumber(&meta->entryPoint),
+					 cs->nblocks);
+	if (meta->insertPage != InvalidBlockNumber &&
+		(meta->insertPage == HNSW_METAPAGE_BLKNO ||
+		 meta->insertPage >= cs->nblocks))
+		HNSW_CORRUPT(index, "has a metapage with an invalid insert page",
+					 "The insert page is block %u of %u.",
+					 meta->insertPage, cs->nblocks);
+	cs->dim = meta->dimensions;
+}
+
+/*
+ * Check the tuple at off on element page blkno, which the caller holds
+ * share-locked; return it, or NULL if the line pointer is unused.  Raises
+ * ERRCODE_INDEX_CORRUPTED on anything malformed: the tuple header, its
+ * size, the vector (length, finite values), heap TIDs, and neighbour slots
+ * that point outside the index, to the element itself or twice to the same
+ * element on one level.  Whether link targets exist is checked later.
+ */
+static HnswElementTuple
+CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
+				  OffsetNumber off)
+{
+	Relation	index = cs->index;
+	ItemId		itemid = PageGetItemId(page, off);
+	HnswElementTuple tup;
+	Size		len;
+	Size		expected;
+	int			m = cs->meta.m;
+	int			nheaptids = 0;
+	HnswNeighborSlot *slots;
+
+	if (!ItemIdIsUsed(itemid))
+		return NULL;
+	if (!ItemIdIsNormal(itemid))
+		HNSW_CORRUPT(index, "has a line pointer in an unexpected state",
+					 "Block %u, offset %u: line pointer flags %u; hnsw uses only normal and unused line pointers.",
+					 blkno, off, (unsigned) itemid->lp_flags);
+
+	tup = (HnswElementTuple) PageGetItem(page, itemid);
+	len = ItemIdGetLength(itemid);
+	if (len < HNSW_ELEMENT_HEADER_SIZE + VECTOR_SIZE(0) ||
+		tup->type != HNSW_ELEMENT_TUPLE)
+		HNSW_CORRUPT(index, "has a tuple that is not an element",
+					 "Block %u, offset %u: tuple of %zu bytes with type %u.",
+					 blkno, off, len, (unsigned) tup->type);
+	if (tup->level > HNSW_MAX_LEVEL)
+		HNSW_CORRUPT(index, "has an element above the highest level",
+					 "Block %u, offset %u: level %u; the highest level is %d.",
+					 blkno, off, (unsigned) tup->level, HNSW_MAX_LEVEL);
+	if (tup->deleted > 1)
+		HNSW_CORRUPT(index, "has an element with an invalid deleted flag",
+					 "Block %u, offset %u: deleted flag %u.",
+					 blkno, off, (unsigned) tup->deleted);
+
+	/* the first element of an index whose metapage has no dimensions yet */
+	if (cs->dim == 0)
+		cs->dim = tup->vec.dim;
+	if (VARSIZE(&tup->vec) != VECTOR_SIZE(cs->dim) || tup->vec.dim != cs->dim ||
+		cs->dim <= 0)
+		HNSW_CORRUPT(index, "has an element with a vector of wrong length",
+					 "Block %u, offset %u: vector of %d dimensions and %u bytes; the index has %d dimensions.",
+					 blkno, off, (int) tup->vec.dim,
+					 (unsigned) VARSIZE(&tup->vec), cs->dim);
+	expected = HNSW_ELEMENT_TUPLE_SIZE(cs->dim, tup->level, m);
+	if (len != expected)
+		HNSW_CORRUPT(index, "has an element tuple of wrong size",
+					 "Block %u, offset %u: %zu bytes; an element of level %u with %d dimensions and m = %d has %zu.",
+					 blkno, off, len, (unsigned) tup->level, cs->dim, m,
+					 expected);
+	for (int i = 0; i < cs->dim; i++)
+	{
+		if (!isfinite(tup->vec.x[i]))
+			HNSW_CORRUPT(index, "has an element with a non-finite vector value",
+						 "Block %u, offset %u: dimension %d is not finite.",
+						 blkno, off, i + 1);
+	}
+
+	for (int i = 0; i < HNSW_HEAPTIDS; i++)
+	{
+		ItemPointer htid = &tup->heaptids[i];
+
+		if (!ItemPointerIsValid(htid))
+			continue;
+		nheaptids++;
+		if (ItemPointerGetOffsetNumber(htid) > MaxHeapTuplesPerPage ||
+			(cs->heapBlocks != InvalidBlockNumber &&
+			 ItemPointerGetBlockNumber(htid) >= cs->heapBlocks))
+			HNSW_CORRUPT(index, "has a heap TID outside its table",
+						 "Block %u, offset %u, heap TID %d: (%u,%u); the table has %u blocks.",
+						 blkno, off, i, ItemPointerGetBlockNumber(htid),
+						 ItemPointerGetOffsetNumber(htid), cs->heapBlocks);
+	}
+	if (nheaptids == 0 && !tup->deleted)
+		HNSW_CORRUPT(index, "has a live element without heap TIDs",
+					 "Block %u, offset %u: no valid heap TID and not flagged deleted.",
+					 blkno, off);
+
+	slots = HnswTupleGetSlots(tup);
+	for (int lc = 0; lc <= tup->level; lc++)
+	{
+		int			start = HNSW_LEVEL_START(lc, m);
+		int			cap = HNSW_LEVEL_CAPACITY(lc, m);
+
+		for (int i = start; i < start + cap; i++)
+		{
+			ItemPointer t = &slots[i].tid;
+
+			if (!ItemPointerIsValid(t))
+				continue;
+			if (ItemPointerGetBlockNumber(t) == HNSW_METAPAGE_BLKNO ||
+				ItemPointerGetBlockNumber(t) >= cs->nblocks ||
+				ItemPointerGetOffsetNumber(t) > MaxOffsetNumber)
+				HNSW_CORRUPT(index, "has a neighbour link outside the index",
+							 "Block %u, offset %u, level %d, slot %d: (%u,%u); the index has %u blocks.",
+							 blkno, off, lc, i, ItemPointerGetBlockNumber(t),
+							 ItemPointerGetOffsetNumber(t), cs->nblocks);
+			if (ItemPointerGetBlockNumber(t) == blkno &&
+				ItemPointerGetOffsetNumber(t) == off)
+				HNSW_CORRUPT(index, "has an element linked to itself",
+							 "Block %u, offset %u, level %d, slot %d.",
+							 blkno, off, lc, i);
+			for (int j = start; j < i; j++)
+			{
+				if (ItemPointerIsValid(&slots[j].tid) &&
+					ItemPointerEquals(&slots[j].tid, t))
+					HNSW_CORRUPT(index, "has a duplicate neighbour link",
+								 "Block %u, offset %u, level %d: slots %d and %d both point to (%u,%u).",
+								 blkno, off, lc, j, i,
+								 ItemPointerGetBlockNumber(t),
+								 ItemPointerGetOffsetNumber(t));
+			}
+		}
+	}
+	return tup;
+}
+
+/*
+ * Read block blkno with strategy (may be NULL), share-lock it and check its
+ * special space.  Returns the locked, pinned buffer.
+ */
+static Buffer
+ReadCheckedPage(HnswCheckState *cs, BlockNumber blkno,
+				BufferAccessStrategy strategy)
+{
+	Buffer		buf;
+
+	buf = ReadBufferExtended(cs->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+							 strategy);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	if (!PageIsNew(BufferGetPage(buf)))
+		CheckSpecial(cs, BufferGetPage(buf), blkno);
+	return buf;
+}
+
+/* Return the opclass name of the first (only) column of index */
+static Name
+OpclassName(Relation index)
+{
+	Oid			opclass = get_index_column_opclass(RelationGetRelid(index), 1);
+	HeapTuple	tup;
+	Name		result = palloc0(NAMEDATALEN);
+
+	tup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclass));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclass);
+	namestrcpy(result, NameStr(((Form_pg_opclass) GETSTRUCT(tup))->opcname));
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
+ * hnsw.index_info(index regclass): statistics of an hnsw index, read from
+ * its pages.  Takes AccessShareLock on the index (concurrent inserts and
+ * vacuum go on, so the numbers are a snapshot taken page by page) and a
+ * share lock on one page at a time.  Malformed pages or tuples raise
+ * ERRCODE_INDEX_CORRUPTED, as in verify_index.  See src/README "Index
+ * statistics and verification" for the meaning of each column.
+ */
+Datum
+hnsw_index_info(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	TupleDesc	tupdesc;
+	HnswCheckState cs;
+	BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
+	int64		nelements = 0;
+	int64		nlive = 0;
+	int64		ndeleted = 0;
+	int64		nheaptids = 0;
+	int64		perLevel[HNSW_MAX_LEVEL + 1] = {0};
+	int64		degreeSum = 0;
+	int			minDegree = INT_MAX;
+	int			maxLevel = -1;
+	int64		elementPages = 0;
+	int64		freePages = 0;
+	Datum		values[20];
+	bool		nulls[20] = {0};
+	int			n = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	memset(&cs, 0, sizeof(cs));
+	cs.index = OpenIndexChecked(relid, AccessShareLock);
+	cs.nblocks = RelationGetNumberOfBlocks(cs.index);
+	cs.heapBlocks = InvalidBlockNumber;
+	CheckMeta(&cs);
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < cs.nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		int			onPage = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadCheckedPage(&cs, blkno, strategy);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page))
+		{
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				HnswElementTuple tup;
+				HnswNeighborSlot *slots;
+				int			degree = 0;
+
+				tup = CheckElementTuple(&cs, page, blkno, off);
+				if (tup == NULL)
+					continue;
+				onPage++;
+				nelements++;
+				perLevel[tup->level]++;
+				maxLevel = Max(maxLevel, tup->level);
+				if (tup->deleted)
+				{
+					ndeleted++;
+					continue;
+				}
+				nlive++;
+				for (int i = 0; i < HNSW_HEAPTIDS; i++)
+					if (ItemPointerIsValid(&tup->heaptids[i]))
+						nheaptids++;
+				slots = HnswTupleGetSlots(tup);
+				for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, cs.meta.m); i++)
+					if (ItemPointerIsValid(&slots[i].tid))
+						degree++;
+				degreeSum += degree;
+				minDegree = Min(minDegree, degree);
+			}
+		}
+		UnlockReleaseBuffer(buf);
+		if (onPage > 0)
+			elementPages++;
+		else
+			freePages++;
+	}
+
+	/* elements_per_level[l]: elements present on level l (top level >= l) */
+	for (int l = maxLevel - 1; l >= 0; l--)
+		perLevel[l] += perLevel[l + 1];
+
+	values[n++] = Int64GetDatum(nelements);
+	values[n++] = Int64GetDatum(nlive);
+	values[n++] = Int64GetDatum(ndeleted);
+	values[n++] = Int64GetDatum(nheaptids);
+	if (maxLevel >= 0)
+	{
+		Datum		levels[HNSW_MAX_LEVEL + 1];
+
+		for (int l = 0; l <= maxLevel; l++)
+			levels[l] = Int64GetDatum(perLevel[l]);
+		values[n++] = Int32GetDatum(maxLevel);
+		values[n++] = PointerGetDatum(construct_array(levels, maxLevel + 1,
+													  INT8OID, sizeof(int64),
+													  FLOAT8PASSBYVAL,
+													  TYPALIGN_DOUBLE));
+	}
+	else
+	{
+		nulls[n++] = true;
+		nulls[n++] = true;
+	}
+	if (nlive > 0)
+	{
+		values[n++] = Float8GetDatum((double) degreeSum / nlive);
+		values[n++] = Int32GetDatum(minDegree);
+	}
+	else
+	{
+		nulls[n++] = true;
+		nulls[n++] = true;
+	}
+	if (ItemPointerIsValid(&cs.meta.entryPoint))
+	{
+		ItemPointer ep = palloc(sizeof(ItemPointerData));
+
+		*ep = cs.meta.entryPoint;
+		values[n++] = PointerGetDatum(ep);
+		values[n++] = Int32GetDatum(cs.meta.entryLevel);
+	}
+	else
+	{
+		nulls[n++] = true;
+		nulls[n++] = true;
+	}
+	values[n++] = Int64GetDatum(cs.nblocks);
+	values[n++] = Int64GetDatum(elementPages);
+	values[n++] = Int64GetDatum(freePages);
+	if (nlive > 0)
+		values[n++] = Float8GetDatum((double) cs.nblocks * BLCKSZ / nlive);
+	else
+		nulls[n++] = true;
+	values[n++] = Int32GetDatum(cs.meta.m);
+	values[n++] = Int32GetDatum(cs.meta.efConstruction);
+	values[n++] = Int32GetDatum(cs.meta.dimensions);
+	values[n++] = NameGetDatum(OpclassName(cs.index));
+	values[n++] = Int32GetDatum(cs.meta.version);
+	if (cs.meta.insertPage != InvalidBlockNumber)
+		values[n++] = Int64GetDatum(cs.meta.insertPage);
+	else
+		nulls[n++] = true;
+	Assert(n == lengthof(values));
+
+	FreeAccessStrategy(strategy);
+	relation_close(cs.index, AccessShareLock);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
+}
+
+/* Order HnswCheckElements by TID */
+static int
+CompareCheckElements(const void *a, const void *b)
+{
+	return ItemPointerCompare(&((HnswCheckElement *) a)->tid,
+							  &((HnswCheckElement *) b)->tid);
+}
+
+/* Return the element at tid found by the first pass, or NULL */
+static HnswCheckElement *
+FindCheckElement(HnswVerifyState *vs, ItemPointer tid)
+{
+	HnswCheckElement key;
+
+	key.tid = *tid;
+	return bsearch(&key, vs->elements, vs->nelements,
+				   sizeof(HnswCheckElement), CompareCheckElements);
+}
+
+/*
+ * Remember an element found by the first pass.  The array, with the BFS
+ * queue of the third pass, must fit in maintenance_work_mem.
+ */
+static void
+RememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
+				HnswElementTuple tup)
+{
+	HnswCheckElement *e;
+
+	if (vs->nelements == vs->maxelements)
+	{
+		int64		newmax = vs->maxelements * 2;
+
+		if ((Size) newmax * (sizeof(HnswCheckElement) + sizeof(int64)) > vs->memLimit)
+			newmax = vs->memLimit / (sizeof(HnswCheckElement) + sizeof(int64));
+		if (newmax <= vs->nelements)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("index \"%s\" has too many elements to verify in maintenance_work_mem",
+							RelationGetRelationName(vs->cs.index)),
+					 errdetail("Verification needs %zu bytes per element.",
+							   sizeof(HnswCheckElement) + sizeof(int64)),
+					 errhint("Raise maintenance_work_mem.")));
+		vs->elements = repalloc_huge(vs->elements,
+									 newmax * sizeof(HnswCheckElement));
+		vs->maxelements = newmax;
+	}
+	e = &vs->elements[vs->nelements++];
+	ItemPointerSet(&e->tid, blkno, off);
+	e->level = tup->level;
+	e->deleted = tup->deleted != 0;
+	e->visited = false;
+	if (!e->deleted)
+		vs->nlive++;
+}
+
+/*
+ * Check the links of an element tuple against the elements of the first
+ * pass: a link to a line pointer holding no element is dangling, a link on
+ * level lc to an element whose top level is below lc is stale.  Both are
+ * counted, not raised (see src/README).  If queue is not NULL, append the
+ * unvisited elements the element links to (for the BFS), marking them
+ * visited.
+ */
+static void
+CheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
+		   int64 *queue, int64 *qtail)
+{
+	HnswNeighborSlot *slots = HnswTupleGetSlots(tup);
+	int			m = vs->cs.meta.m;
+
+	for (int lc = 0; lc <= tup->level; lc++)
+	{
+		int			start = HNSW_LEVEL_START(lc, m);
+		int			cap = HNSW_LEVEL_CAPACITY(lc, m);
+
+		for (int i = start; i < start + cap; i++)
+		{
+			HnswCheckElement *e;
+
+			if (!ItemPointerIsValid(&slots[i].tid))
+				continue;
+			e = FindCheckElement(vs, &slots[i].tid);
+			if (count)
+			{
+				vs->links++;
+				if (e == NULL)
+					vs->danglingLinks++;
+				else if (e->level < lc)
+					vs->staleLinks++;
+			}
+			/* searches skip such links too (HnswSearchLayer) */
+			if (queue != NULL && e != NULL && e->level >= lc && !e->visited)
+			{
+				e->visited = true;
+				queue[(*qtail)++] = e - vs->elements;
+			}
+		}
+	}
+}
+
+/*
+ * Third pass of verify_index: breadth-first search from the entry point over
+ * the links of every level, one element page read (share lock) per element
+ * reached; count the live elements not reached.
+ */
+static void
+CountUnreachable(HnswVerifyState *vs)
+{
+	HnswCheckState *cs = &vs->cs;
+	int64	   *queue;
+	int64		qhead = 0;
+	int64		qtail = 0;
+	HnswCheckElement *ep;
+
+	if (vs->nelements == 0)
+		return;
+	queue = palloc_extended(vs->nelements * sizeof(int64), MCXT_ALLOC_HUGE);
+
+	if (ItemPointerIsValid(&cs->meta.entryPoint))
+	{
+		ep = FindCheckElement(vs, &cs->meta.entryPoint);
+		if (ep == NULL)
+			HNSW_CORRUPT(cs->index, "has an entry point that is not an element",
+						 "The entry point (%u,%u) holds no element.",
+						 ItemPointerGetBlockNumber(&cs->meta.entryPoint),
+						 ItemPointerGetOffsetNumber(&cs->meta.entryPoint));
+		if (ep->level != cs->meta.entryLevel)
+			HNSW_CORRUPT(cs->index, "has an entry point on the wrong level",
+						 "The metapage says level %d; the element at (%u,%u) has level %u.",
+						 (int) cs->meta.entryLevel,
+						 ItemPointerGetBlockNumber(&ep->tid),
+						 ItemPointerGetOffsetNumber(&ep->tid),
+						 (unsigned) ep->level);
+		ep->visited = true;
+		queue[qtail++] = ep - vs->elements;
+	}
+
+	while (qhead < qtail)
+	{
+		HnswCheckElement *e = &vs->elements[queue[qhead++]];
+		Buffer		buf;
+		HnswElementTuple tup;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBuffer(cs->index, ItemPointerGetBlockNumber(&e->tid));
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		tup = HnswGetElementTuple(BufferGetPage(buf),
+								  ItemPointerGetOffsetNumber(&e->tid));
+		/* the index cannot change under verify_index's ShareLock */
+		if (tup == NULL)
+			elog(ERROR, "element (%u,%u) of index \"%s\" vanished during verification",
+				 ItemPointerGetBlockNumber(&e->tid),
+				 ItemPointerGetOffsetNumber(&e->tid),
+				 RelationGetRelationName(cs->index));
+		CheckLinks(vs, tup, false, queue, &qtail);
+		UnlockReleaseBuffer(buf);
+	}
+
+	for (int64 i = 0; i < vs->nelements; i++)
+		if (!vs->elements[i].visited && !vs->elements[i].deleted)
+			vs->unreachable++;
+	pfree(queue);
+}
+
+/*
+ * hnsw.verify_index(index regclass): check the structure of an hnsw index;
+ * raise ERRCODE_INDEX_CORRUPTED with the block, offset and slot of the first
+ * problem, or return a summary row.
+ *
+ * Locks: ShareLock on the index's table, taken before the index (the order
+ * every writer uses), then AccessShareLock on the index.  ShareLock blocks
+ * INSERT, UPDATE, DELETE and VACUUM for the duration, so the three passes
+ * see one stable graph.  Pages are read one at a time under a share buffer
+ * lock.  Memory: under 20 bytes per element in a context of its own, bounded by
+ * maintenance_work_mem.
+ */
+Datum
+hnsw_verify_index(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Oid			heapid;
+	Relation	heap = NULL;
+	TupleDesc	tupdesc;
+	HnswVerifyState vs;
+	HnswCheckState *cs = &vs.cs;
+	BufferAccessStrategy strategy;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	Datum		values[6];
+	bool		nulls[6] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	/*
+	 * Lock the table before the index, as amcheck does, so that we never
+	 * wait for a table lock while holding the index's.  If relid is not an
+	 * index, IndexGetRelation finds nothing and the open below complains.
+	 */
+	heapid = IndexGetRelation(relid, true);
+	if (OidIsValid(heapid))
+		heap = table_open(heapid, ShareLock);
+
+	memset(&vs, 0, sizeof(vs));
+	cs->index = OpenIndexChecked(relid, AccessShareLock);
+	if (heap == NULL || heapid != IndexGetRelation(relid, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("could not open the table of index \"%s\"",
+						RelationGetRelationName(cs->index))));
+	if (!cs->index->rd_index->indisvalid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot verify index \"%s\"",
+						RelationGetRelationName(cs->index)),
+				 errdetail("Index is not valid.")));
+
+	cs->nblocks = RelationGetNumberOfBlocks(cs->index);
+	cs->heapBlocks = RelationGetNumberOfBlocks(heap);
+	CheckMeta(cs);
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw verify",
+								ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	vs.memLimit = (Size) maintenance_work_mem * 1024;
+	vs.maxelements = 1024;
+	vs.elements = palloc(vs.maxelements * sizeof(HnswCheckElement));
+	strategy = GetAccessStrategy(BAS_BULKREAD);
+
+	/* pass 1: pages and element tuples; remember every element */
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < cs->nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadCheckedPage(cs, blkno, strategy);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page))
+		{
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				HnswElementTuple tup = CheckElementTuple(cs, page, blkno, off);
+
+				if (tup != NULL)
+					RememberElement(&vs, blkno, off, tup);
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	if (vs.nelements > 0 && !ItemPointerIsValid(&cs->meta.entryPoint) &&
+		vs.nlive > 0)
+		ereport(NOTICE,
+				(errmsg("index \"%s\" has elements but no entry point",
+						RelationGetRelationName(cs->index)),
+				 errdetail("This is left by a crash during the first insert into an empty index; the next insert sets the entry point.")));
+
+	/* pass 2: every link, against the elements of pass 1 (in TID order) */
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < cs->nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(cs->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page))
+		{
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				HnswElementTuple tup = HnswGetElementTuple(page, off);
+
+				if (tup != NULL)
+					CheckLinks(&vs, tup, true, NULL, NULL);
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	/* pass 3: reachability from the entry point */
+	CountUnreachable(&vs);
+
+	if (vs.danglingLinks > 0 || vs.staleLinks > 0)
+		ereport(NOTICE,
+				(errmsg("index \"%s\" has " INT64_FORMAT " dangling and " INT64_FORMAT " stale neighbour links",
+						RelationGetRelationName(cs->index),
+						vs.danglingLinks, vs.staleLinks),
+				 errdetail("Searches skip such links; they are left when an insert links to an element that a concurrent vacuum removes.")));
+	if (vs.unreachable > 0)
+		ereport(NOTICE,
+				(errmsg("index \"%s\" has " INT64_FORMAT " live elements unreachable from the entry point",
+						RelationGetRelationName(cs->index), vs.unreachable),
+				 errdetail("Index scans cannot return their rows; this lowers recall but is not corruption.")));
+
+	MemoryContextSwitchTo(oldcxt);
+	values[0] = Int64GetDatum(cs->nblocks);
+	values[1] = Int64GetDatum(vs.nelements);
+	values[2] = Int64GetDatum(vs.links);
+	values[3] = Int64GetDatum(vs.danglingLinks);
+	values[4] = Int64GetDatum(vs.staleLinks);
+	values[5] = Int64GetDatum(vs.unreachable);
+
+	FreeAccessStrategy(strategy);
+	MemoryContextDelete(cxt);
+	relation_close(cs->index, AccessShareLock);
+	table_close(heap, ShareLock);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
+}
