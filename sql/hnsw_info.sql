@@ -55,13 +55,13 @@ SELECT pages, elements, links, dangling_links, stale_links, unreachable_elements
 FROM hnsw.verify_index('cos_idx');
 
 -- an empty index
-CREATE TABLE empty (v vector(4));
-CREATE INDEX empty_idx ON empty USING hnsw (v);
+CREATE TABLE info_empty (v vector(4));
+CREATE INDEX info_empty_idx ON info_empty USING hnsw (v);
 SELECT elements, live_elements, max_level, elements_per_level, avg_degree,
 	entry_point, entry_level, pages, element_pages, bytes_per_element,
 	dimensions, insert_page
-FROM hnsw.index_info('empty_idx');
-SELECT * FROM hnsw.verify_index('empty_idx');
+FROM hnsw.index_info('info_empty_idx');
+SELECT * FROM hnsw.verify_index('info_empty_idx');
 
 -- not hnsw indexes
 CREATE INDEX info_id ON info (id);
@@ -73,5 +73,5 @@ CREATE SEQUENCE info_seq;
 SELECT pages FROM hnsw.verify_index('info_seq');
 SELECT elements FROM hnsw.index_info('no_such_index');
 
-DROP TABLE info, dup, cos, empty;
+DROP TABLE info, dup, cos, info_empty;
 DROP SEQUENCE info_seq;
