@@ -30,6 +30,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HNSW_X86_SIMD 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -785,6 +786,26 @@ static const DistanceKernels avx512_kernels = {
 
 const DistanceKernels *distance_kernels = &scalar_kernels;
 
+#ifdef HNSW_X86_SIMD
+/*
+ * Return whether the CPU has F16C (CPUID leaf 1, ECX bit 29); asked of
+ * CPUID directly because not every compiler's __builtin_cpu_supports knows
+ * the feature.
+ */
+static int
+CpuHasF16c(void)
+{
+	unsigned int eax,
+				ebx,
+				ecx,
+				edx;
+
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return 0;
+	return (ecx & (1u << 29)) != 0;
+}
+#endif
+
 /*
  * Return whether this CPU can run the given kernel set.
  */
@@ -797,7 +818,7 @@ DistanceKernelsSupported(const DistanceKernels *k)
 	__builtin_cpu_init();
 	if (k == &avx2_kernels)
 		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-			__builtin_cpu_supports("f16c");
+			CpuHasF16c();
 	if (k == &avx512_kernels)
 		return __builtin_cpu_supports("avx512f");
 #endif

@@ -153,7 +153,8 @@ InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
 	if (!ItemPointerIsValid(&meta.entryPoint))
 	{
 		e = HnswNewElement(graph, vec, level, heaptid);
-		tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, level, graph->m));
+		tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, graph->quantization,
+											 level, graph->m));
 		size = HnswFormElementTuple(graph, e, tup);
 		HnswAddElementTuple(graph, tup, size, &e->tid);
 		HnswUpdateMetaEntry(graph->index, graph->building, graph->dim,
@@ -218,15 +219,15 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 
 	/* identical vectors share an element while it has room */
 	if (nearest.element != NULL &&
-		VARSIZE(nearest.element->vec) == VARSIZE(vec) &&
-		memcmp(nearest.element->vec, vec, VARSIZE(vec)) == 0 &&
+		HnswVectorMatches(graph, nearest.element->vec, vec) &&
 		AddHeapTid(graph, nearest.element, heaptid))
 		goto done;
 
 	e = HnswNewElement(graph, vec, level, heaptid);
 	for (int lc = 0; lc <= level; lc++)
 		e->neighbors[lc] = lists[lc];
-	tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, level, graph->m));
+	tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, graph->quantization,
+										 level, graph->m));
 	size = HnswFormElementTuple(graph, e, tup);
 	HnswAddElementTuple(graph, tup, size, &e->tid);
 

@@ -77,6 +77,7 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 	graph->normproc = OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC)) ?
 		index_getprocinfo(index, 1, HNSW_NORM_PROC) : NULL;
 	graph->normalize = graph->normproc != NULL;
+	graph->quantization = HnswGetQuantization(index);
 
 	/*
 	 * Our own distance functions are computed by calling the kernels
@@ -93,6 +94,14 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 		graph->metric = HNSW_METRIC_L1;
 	else
 		graph->metric = HNSW_METRIC_OTHER;
+
+	if (graph->metric == HNSW_METRIC_OTHER &&
+		graph->quantization != HNSW_QUANT_F32)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("quantization \"%s\" is not supported by this operator class",
+						HnswQuantizationName(graph->quantization)),
+				 errdetail("Quantized indexes compute L2, inner product, cosine and L1 distances only.")));
 }
 
 /*
@@ -126,6 +135,10 @@ HnswNewSearch(HnswGraph *graph)
 float
 HnswDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 {
+	/* an encoded element is tagged in the header's spare field */
+	if (unlikely(a->unused != HNSW_QUANT_F32 || b->unused != HNSW_QUANT_F32))
+		return HnswQuantDistance(graph, a, b);
+
 	switch (graph->metric)
 	{
 		case HNSW_METRIC_L2:
@@ -160,16 +173,18 @@ HnswCheckVector(HnswGraph *graph, const Vector *vec)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", graph->dim, vec->dim)));
 
-	maxLevel = HnswMaxLevelForSize(vec->dim, graph->m);
+	maxLevel = HnswMaxLevelForSize(vec->dim, graph->quantization, graph->m);
 	if (maxLevel < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("vector too large to index"),
-				 errdetail("An element of %d dimensions with m = %d needs %zu bytes, but an index page holds at most %zu.",
+				 errdetail("An element of %d dimensions with m = %d and quantization \"%s\" needs %zu bytes, but an index page holds at most %zu.",
 						   vec->dim, graph->m,
-						   (size_t) HNSW_ELEMENT_TUPLE_SIZE(vec->dim, 0, graph->m),
+						   HnswQuantizationName(graph->quantization),
+						   (size_t) HNSW_ELEMENT_TUPLE_SIZE(vec->dim, graph->quantization,
+															0, graph->m),
 						   (size_t) HNSW_MAX_TUPLE_SIZE),
-				 errhint("Use fewer dimensions or a smaller m.")));
+				 errhint("Use quantization = 'f16', 'bf16' or 'i8', fewer dimensions or a smaller m.")));
 	return maxLevel;
 }
 
@@ -191,6 +206,7 @@ HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
 		/* the layout follows the build's m, even after ALTER INDEX SET */
 		graph->m = meta->m;
 		graph->efConstruction = meta->efConstruction;
+		graph->quantization = meta->quantization;
 		if (!ItemPointerIsValid(&meta->entryPoint))
 			return NULL;
 		ep = HnswLookupElement(graph, &meta->entryPoint);
@@ -248,8 +264,9 @@ HnswNewNeighborList(HnswGraph *graph, int capacity)
 }
 
 /*
- * Return a new in-memory element for vec (owned by the caller's graph, in
- * its context) with empty neighbour lists.
+ * Return a new in-memory element for vec with empty neighbour lists, in the
+ * graph's context.  Under f32 the element keeps vec, which the caller must
+ * have allocated there; otherwise it gets an encoded copy.
  */
 HnswElement
 HnswNewElement(HnswGraph *graph, Vector *vec, int level, ItemPointer heaptid)
@@ -259,7 +276,10 @@ HnswNewElement(HnswGraph *graph, Vector *vec, int level, ItemPointer heaptid)
 	ItemPointerSetInvalid(&e->tid);
 	e->loaded = true;
 	e->level = level;
-	e->vec = vec;
+	if (graph->quantization == HNSW_QUANT_F32)
+		e->vec = vec;
+	else
+		e->vec = HnswEncodeVector(graph, vec, graph->cxt);
 	if (heaptid)
 	{
 		e->heaptids[0] = *heaptid;
@@ -322,7 +342,8 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&e->tid));
-	if (tup == NULL || tup->vec.dim != graph->dim)
+	if (tup == NULL || tup->vec.dim != graph->dim ||
+		tup->vec.unused != graph->quantization)
 	{
 		UnlockReleaseBuffer(buf);
 		e->missing = true;
@@ -614,12 +635,12 @@ HnswRandomLevel(int m)
  * even level 0 fits.
  */
 int
-HnswMaxLevelForSize(int dim, int m)
+HnswMaxLevelForSize(int dim, HnswQuantization quant, int m)
 {
 	int			level = -1;
 
 	while (level < HNSW_MAX_LEVEL &&
-		   HNSW_ELEMENT_TUPLE_SIZE(dim, level + 1, m) <= HNSW_MAX_TUPLE_SIZE)
+		   HNSW_ELEMENT_TUPLE_SIZE(dim, quant, level + 1, m) <= HNSW_MAX_TUPLE_SIZE)
 		level++;
 	return level;
 }
