@@ -201,7 +201,8 @@ typedef struct HnswElementData
 	uint64		visited;		/* tag of the last search that saw it */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 	Vector	   *vec;			/* normalised for cosine; encoded when the
-								 * index is quantized */
+								 * index is quantized; NULL in scans */
+	float		queryDistance;	/* to the graph's query, in scans */
 	HnswNeighborList **neighbors;	/* level + 1 lists */
 } HnswElementData;
 
@@ -237,6 +238,9 @@ typedef struct HnswGraph
 	bool		building;		/* pages not WAL-logged yet */
 	uint64		searchTag;		/* current search, for visited marks */
 	HnswElement entry;			/* entry point, NULL if empty */
+	const Vector *query;		/* scans: the one query; vectors not kept */
+	HnswElement stubs;			/* preallocated elements for the cache */
+	int			nstubs;
 	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */
 } HnswGraph;
 

@@ -207,6 +207,8 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 	{
 		if (InsertFirst(graph, vec, heaptid, level))
 			goto done;
+		/* another backend was first: its vector fixed the dimensions */
+		graph->dim = 0;
 		ep = HnswGetEntryPoint(graph, &meta);
 		HnswCheckVector(graph, vec);
 	}

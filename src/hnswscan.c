@@ -113,17 +113,24 @@ FirstSearch(IndexScanDesc scan)
 		return;
 	}
 
+	/* dimensions are checked before any element is compared with it */
+	HnswReadMeta(scan->indexRelation, &meta);
+	so->graph->dim = meta.dimensions;
+	so->graph->m = meta.m;
+	so->graph->quantization = meta.quantization;
+	if (meta.dimensions > 0)
+		HnswCheckVector(so->graph, so->query);
+	so->graph->query = so->query;
 	ep = HnswGetEntryPoint(so->graph, &meta);
 	if (ep == NULL)
 	{
 		so->exhausted = true;
 		return;
 	}
-	HnswCheckVector(so->graph, so->query);
 
 	entries = palloc(sizeof(HnswCandidate));
 	entries[0].element = ep;
-	entries[0].distance = HnswDistance(so->graph, so->query, ep->vec);
+	entries[0].distance = ep->queryDistance;
 	for (int lc = ep->level; lc > 0; lc--)
 	{
 		HnswNewSearch(so->graph);

@@ -309,9 +309,17 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
 	entry = hnsw_elements_insert(graph->cache, key, &found);
 	if (!found)
 	{
-		HnswElement e = MemoryContextAllocZero(graph->cxt,
-											   sizeof(HnswElementData));
+		HnswElement e;
 
+		/* elements come in chunks: a search creates thousands */
+		if (graph->nstubs == 0)
+		{
+			graph->nstubs = 256;
+			graph->stubs = MemoryContextAlloc(graph->cxt,
+											  sizeof(HnswElementData) * graph->nstubs);
+		}
+		e = &graph->stubs[--graph->nstubs];
+		memset(e, 0, sizeof(HnswElementData));
 		e->tid = *tid;
 		entry->element = e;
 	}
@@ -320,7 +328,8 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
 
 /*
  * Make sure an element's vector and neighbours are in memory, reading its
- * tuple if needed.  Return false if the tuple is gone (freed by vacuum; the
+ * tuple if needed.  In a scan (graph->query set) the vector is not copied:
+ * its distance to the query is computed on the page instead.  Return false if the tuple is gone (freed by vacuum; the
  * link that led here is stale and treated as absent).
  *
  * Takes and releases a share lock on the element's page; holds no lock on
@@ -356,8 +365,17 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	for (int i = 0; i < HNSW_HEAPTIDS; i++)
 		if (ItemPointerIsValid(&tup->heaptids[i]))
 			e->heaptids[e->nheaptids++] = tup->heaptids[i];
-	e->vec = MemoryContextAlloc(graph->cxt, VARSIZE(&tup->vec));
-	memcpy(e->vec, &tup->vec, VARSIZE(&tup->vec));
+	if (graph->query)
+	{
+		/* a scan needs only the distance to its query: no copy */
+		e->vec = NULL;
+		e->queryDistance = HnswDistance(graph, graph->query, &tup->vec);
+	}
+	else
+	{
+		e->vec = MemoryContextAlloc(graph->cxt, VARSIZE(&tup->vec));
+		memcpy(e->vec, &tup->vec, VARSIZE(&tup->vec));
+	}
 
 	slots = HnswTupleGetSlots(tup);
 	e->neighbors = MemoryContextAlloc(graph->cxt,
@@ -473,7 +491,7 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 			if (!HnswLoadElement(graph, e))
 				continue;
 
-			d = HnswDistance(graph, q, e->vec);
+			d = graph->query ? e->queryDistance : HnswDistance(graph, q, e->vec);
 			f = ((HnswHeapNode *) pairingheap_first(W))->c;
 			if (wlen < ef || d < f->distance)
 			{
