@@ -232,6 +232,7 @@ typedef struct HnswGraph
 	HnswQuantization quantization;	/* how elements store vectors */
 	float	   *scratch;		/* dim floats: one element decoded */
 	bool		normalize;		/* cosine: unit vectors only */
+	bool		arrays;			/* real[] or double precision[] input */
 	FmgrInfo   *distproc;
 	FmgrInfo   *normproc;
 	Oid			collation;
@@ -262,6 +263,9 @@ extern int	HnswGetM(Relation index);
 extern int	HnswGetEfConstruction(Relation index);
 extern HnswQuantization HnswGetQuantization(Relation index);
 extern const char *HnswQuantizationName(HnswQuantization q);
+
+/* arrayops.c */
+extern Vector *HnswArrayToVector(Datum array);
 
 /* quantize.c */
 extern Vector *HnswEncodeVector(HnswGraph *graph, const Vector *vec,

@@ -26,6 +26,7 @@
 #include "miscadmin.h"
 #include "access/genam.h"
 #include "storage/bufmgr.h"
+#include "catalog/pg_type.h"
 #include "utils/memutils.h"
 
 /* The distance support functions we know, computed without fmgr */
@@ -33,6 +34,9 @@ extern PGDLLEXPORT Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum cosine_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum l1_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum array_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum array_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum array_l1_distance(PG_FUNCTION_ARGS);
 
 /* Element cache of an on-disk graph: element tuple location -> element */
 typedef struct HnswCacheEntry
@@ -78,23 +82,30 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 		index_getprocinfo(index, 1, HNSW_NORM_PROC) : NULL;
 	graph->normalize = graph->normproc != NULL;
 	graph->quantization = HnswGetQuantization(index);
+	graph->arrays = index->rd_opcintype[0] == FLOAT4ARRAYOID ||
+		index->rd_opcintype[0] == FLOAT8ARRAYOID;
 
 	/*
 	 * Our own distance functions are computed by calling the kernels
 	 * directly; anything else goes through fmgr.  For cosine the vectors are
 	 * unit vectors, so ordering by negative inner product is the same.
 	 */
-	if (proc->fn_addr == vector_l2_squared_distance)
+	if (proc->fn_addr == vector_l2_squared_distance ||
+		proc->fn_addr == array_l2_squared_distance)
 		graph->metric = HNSW_METRIC_L2;
-	else if (proc->fn_addr == vector_negative_inner_product)
+	else if (proc->fn_addr == vector_negative_inner_product ||
+			 proc->fn_addr == array_negative_inner_product)
 		graph->metric = HNSW_METRIC_IP;
 	else if (proc->fn_addr == cosine_distance && graph->normalize)
 		graph->metric = HNSW_METRIC_IP;
-	else if (proc->fn_addr == l1_distance)
+	else if (proc->fn_addr == l1_distance || proc->fn_addr == array_l1_distance)
 		graph->metric = HNSW_METRIC_L1;
 	else
 		graph->metric = HNSW_METRIC_OTHER;
 
+	/* arrays become vectors, so only built-in distances apply to them */
+	if (graph->metric == HNSW_METRIC_OTHER && graph->arrays)
+		elog(ERROR, "hnsw operator class for arrays without a built-in distance");
 	if (graph->metric == HNSW_METRIC_OTHER &&
 		graph->quantization != HNSW_QUANT_F32)
 		ereport(ERROR,
@@ -224,24 +235,39 @@ HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
 }
 
 /*
- * Return a palloc'd copy of a vector datum as the index stores it: scaled to
- * unit length for cosine.  Return NULL for a vector the index does not hold
- * (the zero vector under cosine).
+ * Return a palloc'd copy of a vector datum (or of an array, as a vector) as
+ * the index stores it: scaled to unit length for cosine.  Return NULL for a
+ * vector the index does not hold (the zero vector under cosine).
  */
 Vector *
 HnswPrepareVector(HnswGraph *graph, Datum value)
 {
-	Vector	   *src = DatumGetVector(value);
-	Vector	   *vec = palloc(VARSIZE(src));
+	Vector	   *vec;
 
-	memcpy(vec, src, VARSIZE(src));
+	if (graph->arrays)
+		vec = HnswArrayToVector(value);
+	else
+	{
+		Vector	   *src = DatumGetVector(value);
+
+		vec = palloc(VARSIZE(src));
+		memcpy(vec, src, VARSIZE(src));
+	}
 	if (graph->normalize)
 	{
-		double		norm;
+		double		norm = 0.0;
 
-		norm = DatumGetFloat8(FunctionCall1Coll(graph->normproc,
-												graph->collation,
-												PointerGetDatum(vec)));
+		/* the support function takes the column's type: arrays are done here */
+		if (graph->arrays)
+		{
+			for (int i = 0; i < vec->dim; i++)
+				norm += (double) vec->x[i] * (double) vec->x[i];
+			norm = sqrt(norm);
+		}
+		else
+			norm = DatumGetFloat8(FunctionCall1Coll(graph->normproc,
+													graph->collation,
+													PointerGetDatum(vec)));
 		if (norm <= 0 || isnan(norm))
 			return NULL;
 		for (int i = 0; i < vec->dim; i++)
