@@ -14,6 +14,12 @@ EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY v <-> '[3,3,3]' LIMIT 5;
 INSERT INTO t VALUES (7, '[3,3,3]'), (8, '[3,3,4]');
 SELECT id FROM t ORDER BY v <-> '[3,3,3]' LIMIT 3;
 
+-- structural check: one element per distinct vector
+SELECT hnsw_index_check('t_l2');
+CREATE INDEX t_btree ON t (id);
+SELECT hnsw_index_check('t_btree');
+DROP INDEX t_btree;
+
 -- NULLs are not indexed, so an index scan never returns them
 SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> '[0,0,0]' LIMIT 100) s;
 
@@ -68,6 +74,8 @@ CREATE INDEX ON d USING hnsw (v);
 SELECT count(*) FROM (SELECT id FROM d ORDER BY v <-> '[1,1]' LIMIT 60) s;
 INSERT INTO d SELECT i, '[1,1]' FROM generate_series(61, 90) i;
 SELECT count(*) FROM (SELECT id FROM d ORDER BY v <-> '[1,1]' LIMIT 90) s;
+-- identical vectors share elements, up to 10 heap TIDs each
+SELECT hnsw_index_check('d_v_idx') BETWEEN 9 AND 90 AS shared;
 SELECT count(*) FROM (SELECT id FROM d ORDER BY v <-> '[1,1]' LIMIT 80) s
 	WHERE id <= 50 OR id > 60;
 DROP TABLE d;

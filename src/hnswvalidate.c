@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * hnswvalidate.c
- *	  amvalidate for hnsw: check an operator class's definition.
+ *	  amvalidate for hnsw: check an operator class's definition; and
+ *	  hnsw_index_check, the structural verification of an index.
  *
  * An hnsw operator class has exactly one operator, strategy 1, an ordering
  * operator (FOR ORDER BY) returning float8 over two values of the indexed
@@ -16,6 +17,8 @@
 #include "postgres.h"
 
 #include "access/amvalidate.h"
+#include "access/genam.h"
+#include "commands/defrem.h"
 #include "access/htup_details.h"
 #include "catalog/pg_amop.h"
 #include "catalog/pg_amproc.h"
@@ -23,6 +26,8 @@
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
 #include "hnsw.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
@@ -159,4 +164,139 @@ hnswvalidate(Oid opclassoid)
 	ReleaseCatCacheList(proclist);
 	ReleaseSysCache(classtup);
 	return result;
+}
+
+/*
+ * Raise ERRCODE_INDEX_CORRUPTED with a message about index rel.
+ */
+#define CHECK(cond, ...) \
+	do { \
+		if (!(cond)) \
+			ereport(ERROR, \
+					(errcode(ERRCODE_INDEX_CORRUPTED), \
+					 errmsg("hnsw index \"%s\" is corrupted", \
+							RelationGetRelationName(index)), \
+					 errdetail(__VA_ARGS__))); \
+	} while (0)
+
+/*
+ * Verify the structure of an hnsw index and return the number of elements:
+ * the metapage is sound, the entry point is an element on its level, every
+ * element has the index's dimensions and a level in range, its heap TIDs
+ * are packed, every live element has one, and every link points into the
+ * index.  Links to freed elements are allowed (see src/README "Locking").
+ *
+ * Takes AccessShareLock on the index and one page's share lock at a time.
+ */
+PG_FUNCTION_INFO_V1(hnsw_index_check);
+Datum
+hnsw_index_check(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	Relation	index;
+	HnswMetaPageData meta;
+	BlockNumber nblocks;
+	int64		nelements = 0;
+	bool		entryFound = false;
+
+	index = index_open(indexoid, AccessShareLock);
+	if (index->rd_rel->relam != get_index_am_oid("hnsw", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an hnsw index",
+						RelationGetRelationName(index))));
+
+	HnswReadMeta(index, &meta);
+	nblocks = RelationGetNumberOfBlocks(index);
+	CHECK(meta.m >= HNSW_MIN_M && meta.m <= HNSW_MAX_M, "m is %d.", meta.m);
+	CHECK(meta.entryLevel >= -1 && meta.entryLevel <= HNSW_MAX_LEVEL,
+		  "The entry level is %d.", meta.entryLevel);
+	CHECK(ItemPointerIsValid(&meta.entryPoint) == (meta.entryLevel >= 0),
+		  "The entry point and its level disagree.");
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+		OffsetNumber maxoff;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		CHECK(PageIsNew(page) || HnswPageGetOpaque(page)->page_id == HNSW_PAGE_ID,
+			  "Block %u has no hnsw page id.", blkno);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		itemid = PageGetItemId(page, off);
+			HnswElementTuple tup;
+			HnswNeighborSlot *slots;
+			int			nheaptids = 0;
+
+			if (!ItemIdIsUsed(itemid))
+				continue;
+			CHECK(ItemIdIsNormal(itemid), "Item (%u,%u) is not normal.", blkno, off);
+			tup = HnswGetElementTuple(page, off);
+			CHECK(tup != NULL, "Item (%u,%u) is not an element.", blkno, off);
+			CHECK(tup->level <= HNSW_MAX_LEVEL, "Element (%u,%u) has level %d.",
+				  blkno, off, tup->level);
+			CHECK(tup->vec.dim == (int) meta.dimensions,
+				  "Element (%u,%u) has %d dimensions, the index %u.",
+				  blkno, off, tup->vec.dim, meta.dimensions);
+			CHECK(tup->vec.unused == meta.quantization,
+				  "Element (%u,%u) has encoding %d, the index %d.",
+				  blkno, off, tup->vec.unused, meta.quantization);
+			CHECK(ItemIdGetLength(itemid) ==
+				  HNSW_ELEMENT_TUPLE_SIZE(tup->vec.dim, meta.quantization,
+										  tup->level, meta.m),
+				  "Element (%u,%u) has the wrong size.", blkno, off);
+			for (int i = 0; i < HNSW_HEAPTIDS; i++)
+			{
+				if (ItemPointerIsValid(&tup->heaptids[i]))
+				{
+					CHECK(nheaptids == i, "Element (%u,%u) has a gap in its heap TIDs.",
+						  blkno, off);
+					nheaptids++;
+				}
+			}
+			CHECK(tup->deleted || nheaptids > 0,
+				  "Live element (%u,%u) has no heap TID.", blkno, off);
+			slots = HnswTupleGetSlots(tup);
+			for (int i = 0; i < HNSW_SLOTS(tup->level, meta.m); i++)
+			{
+				BlockNumber nblk;
+
+				if (!ItemPointerIsValid(&slots[i].tid))
+					continue;
+				nblk = ItemPointerGetBlockNumber(&slots[i].tid);
+				CHECK(nblk > HNSW_METAPAGE_BLKNO && nblk < nblocks,
+					  "Element (%u,%u) links to block %u.", blkno, off, nblk);
+			}
+			if (ItemPointerGetBlockNumber(&meta.entryPoint) == blkno &&
+				ItemPointerGetOffsetNumber(&meta.entryPoint) == off)
+			{
+				CHECK(tup->level == meta.entryLevel,
+					  "The entry point has level %d, the metapage says %d.",
+					  tup->level, meta.entryLevel);
+				entryFound = true;
+			}
+			nelements++;
+		}
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	/* an insert may have set the entry point after we read its page */
+	if (!entryFound && meta.entryLevel >= 0)
+	{
+		HnswMetaPageData now;
+
+		HnswReadMeta(index, &now);
+		CHECK(!ItemPointerEquals(&now.entryPoint, &meta.entryPoint),
+			  "The entry point (%u,%u) is not an element.",
+			  ItemPointerGetBlockNumber(&meta.entryPoint),
+			  ItemPointerGetOffsetNumber(&meta.entryPoint));
+	}
+
+	index_close(index, AccessShareLock);
+	PG_RETURN_INT64(nelements);
 }

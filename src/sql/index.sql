@@ -31,6 +31,11 @@ CREATE OPERATOR CLASS vector_l1_ops
 	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 l1_distance(vector, vector);
 
+-- Verify an hnsw index's structure; return its number of elements or raise
+-- an error describing the first problem.
+CREATE FUNCTION hnsw_index_check(regclass) RETURNS bigint
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+
 -- real[] and double precision[] columns: the four distances on arrays, and
 -- operator classes over them (see src/arrayops.c).  Arrays are compared in
 -- single precision, as vectors are.

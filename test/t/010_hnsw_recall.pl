@@ -14,8 +14,8 @@ $node->append_conf('postgresql.conf', "shared_buffers = 128MB\nmax_parallel_main
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION hnsw');
 
-load_fmnist($node, 'base', 'train', 10000);
-load_fmnist($node, 'q', 't10k', 50);
+load_fmnist($node, 'base', 'train', 6000);
+load_fmnist($node, 'q', 't10k', 30);
 
 # every operator class, default options and ef_search
 for my $c (['vector_l2_ops', '<->'], ['vector_cosine_ops', '<=>'],
@@ -45,7 +45,7 @@ $node->safe_psql('postgres', 'DROP INDEX idx');
 $node->safe_psql('postgres', q{
 	CREATE TABLE ins (id int, v vector(784));
 	CREATE INDEX ins_idx ON ins USING hnsw (v);
-	INSERT INTO ins SELECT * FROM base WHERE id < 3000;
+	INSERT INTO ins SELECT * FROM base WHERE id < 2000;
 });
 $r = recall($node, 'ins', 'q', '<->', 10);
 note "index built by inserts recall\@10 = $r";

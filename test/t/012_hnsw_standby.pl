@@ -42,6 +42,9 @@ like($standby->safe_psql('postgres', q{
 	EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY v <-> '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]' LIMIT 5;
 }), qr/Index Scan using t_idx/, 'the standby uses the index');
 is(missing_rows($standby, 't'), '0', 'the standby finds every row through the index');
+is($standby->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"),
+	$primary->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"),
+	'the standby index is sound and has as many elements as the primary');
 
 $standby->stop;
 $primary->stop;

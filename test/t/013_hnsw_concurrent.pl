@@ -60,6 +60,8 @@ is(join('', map { $out{"e$_"} // '' } 1 .. 5), '', 'no errors from any session')
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t'), 4 * 600, 'all rows inserted');
 $node->safe_psql('postgres', 'VACUUM t');
 is(missing_rows($node, 't'), '0', 'every row is found through the index');
+cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>=', 2400,
+	'the index is structurally sound');
 my $r = recall($node, 't', '(SELECT * FROM t WHERE id % 50 = 0) AS', '<->', 10);
 cmp_ok($r, '>=', 0.95, "recall after concurrent inserts ($r)");
 
