@@ -80,8 +80,8 @@ INSERT INTO qm VALUES (5, '[65504, -65504]');
 INSERT INTO qm VALUES (6, '[65505, 0]');
 DROP TABLE qm;
 
--- element size: with m = 16 an element holds about 1,950 dimensions in
--- f32, 3,900 in f16 and bf16, 7,800 in i8
+-- element size: with m = 16 an element holds up to 1,925 dimensions in
+-- f32, 3,850 in f16 and bf16, 7,690 in i8
 CREATE TABLE qb (v vector);
 INSERT INTO qb SELECT array_fill(i::real, ARRAY[4096])::vector FROM generate_series(1, 3) i;
 CREATE INDEX ON qb USING hnsw (v);
