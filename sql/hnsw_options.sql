@@ -10,6 +10,14 @@ CREATE INDEX ON t USING hnsw (v) WITH (m = 16, ef_construction = 31);
 CREATE INDEX ON t USING hnsw (v) WITH (nonsense = 1);
 CREATE INDEX t_ok ON t USING hnsw (v) WITH (m = 4, ef_construction = 8);
 ALTER INDEX t_ok SET (m = 10);
+-- the pages keep the m they were built with
+ALTER INDEX t_ok SET (m = 3);
+INSERT INTO t VALUES ('[1,2,3]'), ('[4,5,6]');
+SET enable_seqscan = off;
+SELECT v FROM t ORDER BY v <-> '[4,5,7]' LIMIT 1;
+RESET enable_seqscan;
+SELECT hnsw_index_check('t_ok');
+TRUNCATE t;
 DROP INDEX t_ok;
 
 -- only one column, only ordering operators

@@ -201,8 +201,9 @@ typedef struct HnswElementData
 	uint64		visited;		/* tag of the last search that saw it */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 	Vector	   *vec;			/* normalised for cosine; encoded when the
-								 * index is quantized; NULL in scans */
-	float		queryDistance;	/* to the graph's query, in scans */
+								 * index is quantized; NULL until needed
+								 * when the graph has a query */
+	float		queryDistance;	/* to the graph's query, if it has one */
 	HnswNeighborList **neighbors;	/* level + 1 lists */
 } HnswElementData;
 
@@ -239,7 +240,7 @@ typedef struct HnswGraph
 	bool		building;		/* pages not WAL-logged yet */
 	uint64		searchTag;		/* current search, for visited marks */
 	HnswElement entry;			/* entry point, NULL if empty */
-	const Vector *query;		/* scans: the one query; vectors not kept */
+	const Vector *query;		/* scans, inserts: the one query vector */
 	HnswElement stubs;			/* preallocated elements for the cache */
 	int			nstubs;
 	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */
@@ -321,10 +322,10 @@ extern HnswElement HnswNewElement(HnswGraph *graph, Vector *vec, int level,
 								  ItemPointer heaptid);
 extern HnswElement HnswLookupElement(HnswGraph *graph, ItemPointer tid);
 extern bool HnswLoadElement(HnswGraph *graph, HnswElement element);
+extern bool HnswEnsureVector(HnswGraph *graph, HnswElement element);
 extern float HnswDistance(HnswGraph *graph, const Vector *a, const Vector *b);
 extern Vector *HnswPrepareVector(HnswGraph *graph, Datum value);
 extern int	HnswRandomLevel(int m);
-extern int	HnswMaxLevelForSize(int dim, HnswQuantization quant, int m);
 extern HnswCandidate *HnswSearchLayer(HnswGraph *graph, const Vector *q,
 									  HnswCandidate *entries, int nentries,
 									  int ef, int lc, int *nresults,

@@ -17,6 +17,7 @@
 
 #include <math.h>
 
+#include "access/genam.h"
 #include "hnsw.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
@@ -35,7 +36,8 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	IndexOptInfo *index = path->indexinfo;
 	double		tuples = Max(index->tuples, 1);
 	double		visited;
-	int			m = HNSW_DEFAULT_M;
+	Relation	indexRel;
+	int			m;
 
 	/* no ORDER BY: the index cannot help */
 	if (path->indexorderbys == NIL)
@@ -47,6 +49,11 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 		*indexPages = 0;
 		return;
 	}
+
+	/* the planner holds a lock on the index already */
+	indexRel = index_open(index->indexoid, NoLock);
+	m = HnswGetM(indexRel);
+	index_close(indexRel, NoLock);
 
 	/*
 	 * Elements whose distance a search computes: about 2m per expanded

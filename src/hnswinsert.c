@@ -200,17 +200,27 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 	if (vec == NULL)
 		goto done;				/* zero vector under cosine: not indexed */
 
-	ep = HnswGetEntryPoint(graph, &meta);
+	/* check the vector against the index before comparing it with anything */
+	HnswReadMeta(index, &meta);
+	graph->dim = meta.dimensions;
+	graph->m = meta.m;
+	graph->efConstruction = meta.efConstruction;
+	graph->quantization = meta.quantization;
 	level = Min(HnswRandomLevel(graph->m), HnswCheckVector(graph, vec));
+
+	/* search by distance to vec, without copying the vectors visited */
+	graph->query = vec;
+	ep = HnswGetEntryPoint(graph, &meta);
 
 	if (ep == NULL)
 	{
 		if (InsertFirst(graph, vec, heaptid, level))
 			goto done;
 		/* another backend was first: its vector fixed the dimensions */
-		graph->dim = 0;
-		ep = HnswGetEntryPoint(graph, &meta);
+		HnswReadMeta(index, &meta);
+		graph->dim = meta.dimensions;
 		HnswCheckVector(graph, vec);
+		ep = HnswGetEntryPoint(graph, &meta);
 	}
 	graph->entry = ep;
 
@@ -220,7 +230,7 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 	HnswFindNeighbors(graph, vec, level, lists, &nearest);
 
 	/* identical vectors share an element while it has room */
-	if (nearest.element != NULL &&
+	if (nearest.element != NULL && HnswEnsureVector(graph, nearest.element) &&
 		HnswVectorMatches(graph, nearest.element->vec, vec) &&
 		AddHeapTid(graph, nearest.element, heaptid))
 		goto done;

@@ -57,6 +57,8 @@ typedef struct HnswCacheEntry
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+static int	MaxLevelForSize(int dim, HnswQuantization quant, int m);
+
 /* A candidate in a pairing heap */
 typedef struct HnswHeapNode
 {
@@ -184,7 +186,7 @@ HnswCheckVector(HnswGraph *graph, const Vector *vec)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", graph->dim, vec->dim)));
 
-	maxLevel = HnswMaxLevelForSize(vec->dim, graph->quantization, graph->m);
+	maxLevel = MaxLevelForSize(vec->dim, graph->quantization, graph->m);
 	if (maxLevel < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -354,8 +356,9 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
 
 /*
  * Make sure an element's vector and neighbours are in memory, reading its
- * tuple if needed.  In a scan (graph->query set) the vector is not copied:
- * its distance to the query is computed on the page instead.  Return false if the tuple is gone (freed by vacuum; the
+ * tuple if needed.  With a query (scans, inserts: graph->query set) the vector is
+ * not copied: its distance to the query is computed on the page instead,
+ * and HnswEnsureVector fetches the vector if it is needed after all.  Return false if the tuple is gone (freed by vacuum; the
  * link that led here is stale and treated as absent).
  *
  * Takes and releases a share lock on the element's page; holds no lock on
@@ -393,7 +396,7 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 			e->heaptids[e->nheaptids++] = tup->heaptids[i];
 	if (graph->query)
 	{
-		/* a scan needs only the distance to its query: no copy */
+		/* searching needs only the distance to the query: no copy */
 		e->vec = NULL;
 		e->queryDistance = HnswDistance(graph, graph->query, &tup->vec);
 	}
@@ -426,6 +429,37 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	}
 	UnlockReleaseBuffer(buf);
 	return true;
+}
+
+/*
+ * Make sure a loaded element's vector is in memory: graphs with a query
+ * (scans, inserts) do not copy vectors while searching, but neighbour
+ * selection compares candidates with each other.  Return false if the tuple
+ * is gone.  Takes and releases a share lock on the element's page.
+ */
+bool
+HnswEnsureVector(HnswGraph *graph, HnswElement e)
+{
+	Buffer		buf;
+	HnswElementTuple tup;
+
+	if (e->vec != NULL)
+		return true;
+	if (e->missing)
+		return false;
+
+	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = HnswGetElementTuple(BufferGetPage(buf), ItemPointerGetOffsetNumber(&e->tid));
+	if (tup == NULL || tup->vec.dim != graph->dim || tup->level != e->level)
+		e->missing = true;
+	else
+	{
+		e->vec = MemoryContextAlloc(graph->cxt, VARSIZE(&tup->vec));
+		memcpy(e->vec, &tup->vec, VARSIZE(&tup->vec));
+	}
+	UnlockReleaseBuffer(buf);
+	return !e->missing;
 }
 
 /* Pairing heap order: nearest first */
@@ -572,7 +606,8 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 		HnswCandidate *c = &candidates[i];
 		bool		good = true;
 
-		if (c->element->deleted || !HnswLoadElement(graph, c->element))
+		if (c->element->deleted || !HnswLoadElement(graph, c->element) ||
+			(!simple && !HnswEnsureVector(graph, c->element)))
 			continue;
 
 		/*
@@ -618,7 +653,8 @@ HnswFindNeighbors(HnswGraph *graph, const Vector *q, int level,
 
 	entries = palloc(sizeof(HnswCandidate));
 	entries[0].element = ep;
-	entries[0].distance = HnswDistance(graph, q, ep->vec);
+	entries[0].distance = graph->query ? ep->queryDistance :
+		HnswDistance(graph, q, ep->vec);
 
 	for (int lc = ep->level; lc > level; lc--)
 	{
@@ -678,8 +714,8 @@ HnswRandomLevel(int m)
  * Return the highest level whose element tuple fits on a page, or -1 if not
  * even level 0 fits.
  */
-int
-HnswMaxLevelForSize(int dim, HnswQuantization quant, int m)
+static int
+MaxLevelForSize(int dim, HnswQuantization quant, int m)
 {
 	int			level = -1;
 
