@@ -86,4 +86,14 @@ SET enable_seqscan = off;
 SELECT v FROM a4 ORDER BY v <+> '{1, 2}' LIMIT 1;
 RESET enable_seqscan;
 
+-- only the built-in distances work on arrays
+CREATE FUNCTION my_array_l2(real[], real[]) RETURNS float8
+	AS 'SELECT $1 <-> $2' LANGUAGE sql IMMUTABLE STRICT;
+CREATE OPERATOR CLASS my_array_ops FOR TYPE real[] USING hnsw AS
+	OPERATOR 1 <-> (real[], real[]) FOR ORDER BY float_ops,
+	FUNCTION 1 my_array_l2(real[], real[]);
+CREATE INDEX ON a4 USING hnsw (v my_array_ops);
+DROP OPERATOR FAMILY my_array_ops USING hnsw;
+DROP FUNCTION my_array_l2;
+
 DROP TABLE a4, a8, ae;

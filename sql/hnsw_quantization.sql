@@ -97,5 +97,17 @@ CREATE INDEX qb_bf16 ON qb USING hnsw (v) WITH (quantization = 'bf16');
 INSERT INTO qb SELECT array_fill(1::real, ARRAY[8000])::vector;
 DROP TABLE qb;
 
+-- an operator class with a distance of its own cannot be quantized
+CREATE FUNCTION my_l2(vector, vector) RETURNS float8
+	AS 'SELECT $1 <-> $2' LANGUAGE sql IMMUTABLE STRICT;
+CREATE OPERATOR CLASS my_l2_ops FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 my_l2(vector, vector);
+CREATE INDEX ON q USING hnsw (v my_l2_ops) WITH (quantization = 'f16');
+CREATE INDEX q_my ON q USING hnsw (v my_l2_ops);
+DROP INDEX q_my;
+DROP OPERATOR FAMILY my_l2_ops USING hnsw;
+
 DROP FUNCTION q_nearest;
 DROP TABLE q;
+DROP FUNCTION my_l2;

@@ -107,7 +107,10 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 
 	/* arrays become vectors, so only built-in distances apply to them */
 	if (graph->metric == HNSW_METRIC_OTHER && graph->arrays)
-		elog(ERROR, "hnsw operator class for arrays without a built-in distance");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("hnsw indexes on arrays support only the built-in distances"),
+				 errhint("Use float4_l2_ops, float4_ip_ops, float4_cosine_ops, float4_l1_ops or their float8 counterparts.")));
 	if (graph->metric == HNSW_METRIC_OTHER &&
 		graph->quantization != HNSW_QUANT_F32)
 		ereport(ERROR,
