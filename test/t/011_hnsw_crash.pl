@@ -1,7 +1,9 @@
 # Crash recovery of hnsw indexes: the server is stopped in immediate mode
 # (no shutdown checkpoint, like a crash) during concurrent inserts, during
-# VACUUM and during CREATE INDEX; after recovery every committed row is
-# found through the index and recall holds.
+# VACUUM and during CREATE INDEX, and an inserting backend is killed with
+# SIGKILL (the postmaster then restarts everything and replays WAL); after
+# recovery the index is structurally sound, every committed row is found
+# through it and recall holds.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -12,7 +14,8 @@ use HnswAmTest;
 
 my $node = PostgreSQL::Test::Cluster->new('crash');
 $node->init;
-$node->append_conf('postgresql.conf', "fsync = on\nmax_parallel_maintenance_workers = 0\n");
+$node->append_conf('postgresql.conf',
+	"fsync = on\nmax_parallel_maintenance_workers = 0\nrestart_after_crash = on\n");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION hnsw');
 insert_proc($node);
@@ -59,6 +62,30 @@ cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>', 0,
 	'the index is structurally sound after a crash during inserts');
 my $r = recall($node, 't', '(SELECT * FROM t WHERE id <= 50) AS', '<->', 10);
 cmp_ok($r, '>=', 0.95, "recall after a crash during inserts ($r)");
+
+# 1b. kill -9 of a backend in the middle of inserts: the postmaster
+# restarts every backend and recovers from WAL
+@h = start_sessions("CALL insert_rows('t', 500000, 100000, 16)");
+$node->poll_query_until('postgres',
+	"SELECT count(*) > 0 FROM t WHERE id >= 500000 AND id < 600000") or die 'no inserts';
+my $pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE query LIKE 'CALL insert_rows%'");
+ok(kill('KILL', $pid), 'killed an inserting backend with SIGKILL');
+for my $h (@h)
+{
+	eval { $h->finish; };
+}
+# the postmaster restarts everything; wait until it accepts connections
+my $up = 0;
+for (1 .. 120)
+{
+	last if ($up = ($node->psql('postgres', 'SELECT 1') == 0));
+	sleep 1;
+}
+ok($up, 'the server restarted after the crash');
+is(missing_rows($node, 't'), '0', 'every committed row is found after kill -9 of a backend');
+cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>', 0,
+	'the index is structurally sound after kill -9 of a backend');
 
 # 2. VACUUM
 $node->safe_psql('postgres', 'DELETE FROM t WHERE id % 3 = 0');
