@@ -232,6 +232,7 @@ typedef struct HnswGraph
 	HnswMetric	metric;
 	HnswQuantization quantization;	/* how elements store vectors */
 	float	   *scratch;		/* dim floats: one element decoded */
+	const Vector *scratchOf;	/* the encoded vector scratch holds, or NULL */
 	bool		normalize;		/* cosine: unit vectors only */
 	bool		arrays;			/* real[] or double precision[] input */
 	FmgrInfo   *distproc;

@@ -142,6 +142,8 @@ void
 HnswNewSearch(HnswGraph *graph)
 {
 	graph->searchTag++;
+	/* forget the decoded vector: a search is as long as it is trusted */
+	graph->scratchOf = NULL;
 }
 
 /*

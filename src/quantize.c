@@ -153,7 +153,8 @@ HnswVectorMatches(HnswGraph *graph, const Vector *stored, const Vector *vec)
  * Return the distance between a and b, at least one of them encoded, in the
  * index's internal order (see HnswDistance).  The float side stays float
  * (asymmetric distance); when both are encoded, as when an element's
- * neighbours are chosen, one is decoded into the graph's scratch buffer.
+ * neighbours are chosen, one is decoded into the graph's scratch buffer
+ * (and kept there while the same vector comes back).
  */
 float
 HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
@@ -171,10 +172,21 @@ HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 	}
 	if (q->unused != HNSW_QUANT_F32)
 	{
+		/*
+		 * Neighbour selection compares one candidate with every neighbour
+		 * kept so far, and vacuum's repair searches from one element: the
+		 * same vector comes back, so keep it decoded.  Element vectors are
+		 * never freed while their graph lives; the cache is also dropped at
+		 * every HnswNewSearch.
+		 */
 		if (graph->scratch == NULL)
 			graph->scratch = MemoryContextAlloc(graph->cxt,
 												sizeof(float) * graph->dim);
-		HnswDecodeVector(q, graph->scratch);
+		if (graph->scratchOf != q)
+		{
+			HnswDecodeVector(q, graph->scratch);
+			graph->scratchOf = q;
+		}
 		qx = graph->scratch;
 	}
 	else
