@@ -250,6 +250,15 @@ Scalar##Name##L1(const float *q, const void *cv, float scale, int dim) \
 	for (int i = 0; i < dim; i++) \
 		sum += fabsf(q[i] - DECODE(c[i], scale)); \
 	return sum; \
+} \
+\
+static void \
+Scalar##Name##Decode(const void *cv, float scale, float *out, int dim) \
+{ \
+	const CodeType *c = cv; \
+\
+	for (int i = 0; i < dim; i++) \
+		out[i] = DECODE(c[i], scale); \
 }
 
 SCALAR_QUANT_KERNELS(Half, uint16_t, DecodeHalf)
@@ -258,9 +267,9 @@ SCALAR_QUANT_KERNELS(Int8, int8_t, DecodeInt8)
 
 static const DistanceKernels scalar_kernels = {
 	"scalar", ScalarL2Squared, ScalarInnerProduct, ScalarL1, ScalarCosineParts,
-	{ScalarHalfL2Squared, ScalarHalfInnerProduct, ScalarHalfL1},
-	{ScalarBfloatL2Squared, ScalarBfloatInnerProduct, ScalarBfloatL1},
-	{ScalarInt8L2Squared, ScalarInt8InnerProduct, ScalarInt8L1}
+	{ScalarHalfL2Squared, ScalarHalfInnerProduct, ScalarHalfL1, ScalarHalfDecode},
+	{ScalarBfloatL2Squared, ScalarBfloatInnerProduct, ScalarBfloatL1, ScalarBfloatDecode},
+	{ScalarInt8L2Squared, ScalarInt8InnerProduct, ScalarInt8L1, ScalarInt8Decode}
 };
 
 #ifdef HNSW_X86_SIMD
@@ -529,6 +538,20 @@ Avx2##Name##L1(const float *q, const void *cv, float scale, int dim) \
 	for (; i < dim; i++) \
 		sum += fabsf(q[i] - DECODE(c[i], scale)); \
 	return sum; \
+} \
+\
+__attribute__((target(AVX2_TARGET))) \
+static void \
+Avx2##Name##Decode(const void *cv, float scale, float *out, int dim) \
+{ \
+	const CodeType *c = cv; \
+	const __m256 vs = _mm256_set1_ps(scale); \
+	int			i = 0; \
+\
+	for (; i + 8 <= dim; i += 8) \
+		_mm256_storeu_ps(out + i, LOAD8(c + i, vs)); \
+	for (; i < dim; i++) \
+		out[i] = DECODE(c[i], scale); \
 }
 
 AVX2_QUANT_KERNELS(Half, uint16_t, Avx2LoadHalf, DecodeHalf)
@@ -537,9 +560,9 @@ AVX2_QUANT_KERNELS(Int8, int8_t, Avx2LoadInt8, DecodeInt8)
 
 static const DistanceKernels avx2_kernels = {
 	"avx2", Avx2L2Squared, Avx2InnerProduct, Avx2L1, Avx2CosineParts,
-	{Avx2HalfL2Squared, Avx2HalfInnerProduct, Avx2HalfL1},
-	{Avx2BfloatL2Squared, Avx2BfloatInnerProduct, Avx2BfloatL1},
-	{Avx2Int8L2Squared, Avx2Int8InnerProduct, Avx2Int8L1}
+	{Avx2HalfL2Squared, Avx2HalfInnerProduct, Avx2HalfL1, Avx2HalfDecode},
+	{Avx2BfloatL2Squared, Avx2BfloatInnerProduct, Avx2BfloatL1, Avx2BfloatDecode},
+	{Avx2Int8L2Squared, Avx2Int8InnerProduct, Avx2Int8L1, Avx2Int8Decode}
 };
 
 /* ----------------------------------------------------------------
@@ -769,6 +792,20 @@ Avx512##Name##L1(const float *q, const void *cv, float scale, int dim) \
 	for (; i < dim; i++) \
 		sum += fabsf(q[i] - DECODE(c[i], scale)); \
 	return sum; \
+} \
+\
+__attribute__((target("avx512f"))) \
+static void \
+Avx512##Name##Decode(const void *cv, float scale, float *out, int dim) \
+{ \
+	const CodeType *c = cv; \
+	const __m512 vs = _mm512_set1_ps(scale); \
+	int			i = 0; \
+\
+	for (; i + 16 <= dim; i += 16) \
+		_mm512_storeu_ps(out + i, LOAD16(c + i, vs)); \
+	for (; i < dim; i++) \
+		out[i] = DECODE(c[i], scale); \
 }
 
 AVX512_QUANT_KERNELS(Half, uint16_t, Avx512LoadHalf, DecodeHalf)
@@ -777,9 +814,9 @@ AVX512_QUANT_KERNELS(Int8, int8_t, Avx512LoadInt8, DecodeInt8)
 
 static const DistanceKernels avx512_kernels = {
 	"avx512", Avx512L2Squared, Avx512InnerProduct, Avx512L1, Avx512CosineParts,
-	{Avx512HalfL2Squared, Avx512HalfInnerProduct, Avx512HalfL1},
-	{Avx512BfloatL2Squared, Avx512BfloatInnerProduct, Avx512BfloatL1},
-	{Avx512Int8L2Squared, Avx512Int8InnerProduct, Avx512Int8L1}
+	{Avx512HalfL2Squared, Avx512HalfInnerProduct, Avx512HalfL1, Avx512HalfDecode},
+	{Avx512BfloatL2Squared, Avx512BfloatInnerProduct, Avx512BfloatL1, Avx512BfloatDecode},
+	{Avx512Int8L2Squared, Avx512Int8InnerProduct, Avx512Int8L1, Avx512Int8Decode}
 };
 
 #endif							/* HNSW_X86_SIMD */

@@ -25,12 +25,17 @@ typedef float (*DistanceFunc) (const float *a, const float *b, int dim);
 typedef float (*QuantDistanceFunc) (const float *q, const void *c, float scale,
 									int dim);
 
-/* The three kernels of one encoding */
+/* Decode dim codes (times scale, for i8) into floats */
+typedef void (*QuantDecodeFunc) (const void *c, float scale, float *out,
+								 int dim);
+
+/* The kernels of one encoding */
 typedef struct QuantKernels
 {
 	QuantDistanceFunc l2_squared;
 	QuantDistanceFunc inner_product;
 	QuantDistanceFunc l1;
+	QuantDecodeFunc decode;
 } QuantKernels;
 
 /* Dot product and both squared norms in one pass, for cosine */

@@ -99,29 +99,14 @@ HnswDecodeVector(const Vector *code, float *out)
 			memcpy(out, code->x, sizeof(float) * code->dim);
 			break;
 		case HNSW_QUANT_F16:
-			{
-				const uint16 *h = (const uint16 *) code->x;
-
-				for (int i = 0; i < code->dim; i++)
-					out[i] = DistanceHalfToFloat(h[i]);
-			}
+			distance_kernels->f16.decode(CodeData(code), 0.0f, out, code->dim);
 			break;
 		case HNSW_QUANT_BF16:
-			{
-				const uint16 *b = (const uint16 *) code->x;
-
-				for (int i = 0; i < code->dim; i++)
-					out[i] = DistanceBfloatToFloat(b[i]);
-			}
+			distance_kernels->bf16.decode(CodeData(code), 0.0f, out, code->dim);
 			break;
 		case HNSW_QUANT_I8:
-			{
-				float		scale = code->x[0];
-				const int8 *c = (const int8 *) &code->x[1];
-
-				for (int i = 0; i < code->dim; i++)
-					out[i] = c[i] * scale;
-			}
+			distance_kernels->i8.decode(CodeData(code), CodeScale(code), out,
+										code->dim);
 			break;
 		default:
 			elog(ERROR, "unknown hnsw vector encoding %d", code->unused);

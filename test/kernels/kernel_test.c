@@ -209,6 +209,22 @@ main(void)
 					double		l2 = 0, ip = 0, l1 = 0, scale2 = 0, scale1 = 0;
 					char		what[64];
 					double		got;
+					float	   *dec = malloc(sizeof(float) * dim);
+					int			same = 1;
+
+					/* the SIMD decoders give exactly the scalar decoding */
+					qk[e]->decode(codes[e], scale, dec, dim);
+					for (int i = 0; i < dim; i++)
+					{
+						float		v = e == 0 ? DistanceHalfToFloat(h[i]) :
+						e == 1 ? DistanceBfloatToFloat(bf[i]) : c8[i] * scale;
+
+						if (dec[i] != v)
+							same = 0;
+					}
+					free(dec);
+					snprintf(what, sizeof(what), "%s decode", names[e]);
+					ok(same, what, k->name, dim, 0, 0);
 
 					for (int i = 0; i < dim; i++)
 					{
