@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * distance.c
- *	  Distance kernels: a scalar version and SIMD versions (AVX2 + FMA,
- *	  AVX-512F), one of which is chosen once, when the library loads.
+ *	  Distance kernels: a scalar version and SIMD versions (AVX2 + FMA +
+ *	  F16C, AVX-512F), one of which is chosen once, when the library loads.
+ *	  Besides float against float, each set has asymmetric kernels (float
+ *	  query against f16, bf16 or i8 codes) for quantized indexes.
  *
  * Every SIMD kernel has a scalar twin with the same contract, and
  * test/kernels checks that they agree on random inputs of awkward lengths.
@@ -28,6 +30,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HNSW_X86_SIMD 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -89,8 +92,184 @@ ScalarCosineParts(const float *a, const float *b, int dim,
 	*bb = sbb;
 }
 
+/* ----------------------------------------------------------------
+ *		Quantized encodings: scalar conversions and asymmetric kernels
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Round a float to the nearest IEEE 754 binary16 (ties to even).  Values of
+ * magnitude 65520 and above become infinity; callers reject those first.
+ */
+uint16_t
+DistanceFloatToHalf(float f)
+{
+	uint32_t	x;
+	uint32_t	sign;
+	uint32_t	absx;
+
+	memcpy(&x, &f, sizeof(x));
+	sign = (x >> 16) & 0x8000;
+	absx = x & 0x7fffffff;
+	if (absx >= 0x7f800000)
+		return sign | 0x7c00 | (absx > 0x7f800000 ? 0x200 : 0);
+	if (absx >= 0x477ff000)
+		return sign | 0x7c00;
+	if (absx < 0x38800000)
+	{
+		/* subnormal half: a multiple of 2^-24, exact scaling then rounding */
+		float		a;
+
+		memcpy(&a, &absx, sizeof(a));
+		return sign | (uint16_t) lrintf(a * 16777216.0f);
+	}
+	/* rebias the exponent (127 -> 15) and round the dropped 13 bits */
+	absx += 0xc8000fff + ((absx >> 13) & 1);
+	return sign | (uint16_t) (absx >> 13);
+}
+
+/* Return the float a binary16 value stands for */
+float
+DistanceHalfToFloat(uint16_t h)
+{
+	uint32_t	sign = (uint32_t) (h & 0x8000) << 16;
+	uint32_t	exp = (h >> 10) & 0x1f;
+	uint32_t	mant = h & 0x3ff;
+	uint32_t	x;
+	float		f;
+
+	if (exp == 0)
+	{
+		f = ldexpf((float) mant, -24);
+		return sign ? -f : f;
+	}
+	if (exp == 31)
+		x = sign | 0x7f800000 | (mant << 13);
+	else
+		x = sign | ((exp + 112) << 23) | (mant << 13);
+	memcpy(&f, &x, sizeof(f));
+	return f;
+}
+
+/*
+ * Round a finite float to the nearest bfloat16 (ties to even); a value that
+ * would round up to infinity is truncated to the largest bfloat16 instead.
+ */
+uint16_t
+DistanceFloatToBfloat(float f)
+{
+	uint32_t	x;
+	uint32_t	r;
+
+	memcpy(&x, &f, sizeof(x));
+	if ((x & 0x7fffffff) >= 0x7f800000)
+		return (uint16_t) (x >> 16);
+	r = x + 0x7fff + ((x >> 16) & 1);
+	if ((r & 0x7fffffff) >= 0x7f800000)
+		return (uint16_t) (x >> 16);
+	return (uint16_t) (r >> 16);
+}
+
+/* Return the float a bfloat16 value stands for */
+float
+DistanceBfloatToFloat(uint16_t b)
+{
+	uint32_t	x = (uint32_t) b << 16;
+	float		f;
+
+	memcpy(&f, &x, sizeof(f));
+	return f;
+}
+
+/*
+ * Encode dim floats as int8 codes in [-127, 127] with one scale for the
+ * vector, max |x| / 127, so that x[i] is approximately codes[i] * scale
+ * whatever the vector's magnitude.  Return the scale (0 for a zero vector).
+ */
+float
+DistanceEncodeInt8(const float *x, int dim, int8_t *codes)
+{
+	double		maxabs = 0.0;
+	float		scale;
+
+	for (int i = 0; i < dim; i++)
+		if (fabs((double) x[i]) > maxabs)
+			maxabs = fabs((double) x[i]);
+	scale = (float) (maxabs / 127.0);
+	for (int i = 0; i < dim; i++)
+	{
+		double		c = scale > 0.0f ? rint((double) x[i] / scale) : 0.0;
+
+		if (c > 127.0)
+			c = 127.0;
+		else if (c < -127.0)
+			c = -127.0;
+		codes[i] = (int8_t) c;
+	}
+	return scale;
+}
+
+#define DecodeHalf(c, s)	((void) (s), DistanceHalfToFloat(c))
+#define DecodeBfloat(c, s)	((void) (s), DistanceBfloatToFloat(c))
+#define DecodeInt8(c, s)	((float) (c) * (s))
+
+/* The three scalar kernels of one encoding, decoding one code at a time */
+#define SCALAR_QUANT_KERNELS(Name, CodeType, DECODE) \
+static float \
+Scalar##Name##L2Squared(const float *q, const void *cv, float scale, int dim) \
+{ \
+	const CodeType *c = cv; \
+	float		sum = 0.0f; \
+\
+	for (int i = 0; i < dim; i++) \
+	{ \
+		float		d = q[i] - DECODE(c[i], scale); \
+\
+		sum += d * d; \
+	} \
+	return sum; \
+} \
+\
+static float \
+Scalar##Name##InnerProduct(const float *q, const void *cv, float scale, int dim) \
+{ \
+	const CodeType *c = cv; \
+	float		sum = 0.0f; \
+\
+	for (int i = 0; i < dim; i++) \
+		sum += q[i] * DECODE(c[i], scale); \
+	return sum; \
+} \
+\
+static float \
+Scalar##Name##L1(const float *q, const void *cv, float scale, int dim) \
+{ \
+	const CodeType *c = cv; \
+	float		sum = 0.0f; \
+\
+	for (int i = 0; i < dim; i++) \
+		sum += fabsf(q[i] - DECODE(c[i], scale)); \
+	return sum; \
+} \
+\
+static void \
+Scalar##Name##Decode(const void *cv, float scale, float *out, int dim) \
+{ \
+	const CodeType *c = cv; \
+\
+	for (int i = 0; i < dim; i++) \
+		out[i] = DECODE(c[i], scale); \
+}
+
+SCALAR_QUANT_KERNELS(Half, uint16_t, DecodeHalf)
+SCALAR_QUANT_KERNELS(Bfloat, uint16_t, DecodeBfloat)
+SCALAR_QUANT_KERNELS(Int8, int8_t, DecodeInt8)
+
 static const DistanceKernels scalar_kernels = {
-	"scalar", ScalarL2Squared, ScalarInnerProduct, ScalarL1, ScalarCosineParts
+	"scalar", ScalarL2Squared, ScalarInnerProduct, ScalarL1, ScalarCosineParts,
+	{ScalarHalfL2Squared, ScalarHalfInnerProduct, ScalarHalfL1, ScalarHalfDecode},
+	{ScalarBfloatL2Squared, ScalarBfloatInnerProduct, ScalarBfloatL1, ScalarBfloatDecode},
+	{ScalarInt8L2Squared, ScalarInt8InnerProduct, ScalarInt8L1, ScalarInt8Decode}
 };
 
 #ifdef HNSW_X86_SIMD
@@ -235,8 +414,155 @@ Avx2CosineParts(const float *a, const float *b, int dim,
 	*bb = sbb;
 }
 
+/*
+ * Asymmetric kernels, AVX2 + FMA + F16C: eight codes are widened to floats
+ * per step (vcvtph2ps for f16, a 16-bit shift for bf16, sign extension and
+ * one multiply by the scale for i8), then the float arithmetic above.
+ */
+#define AVX2_TARGET "avx2,fma,f16c"
+
+__attribute__((target(AVX2_TARGET)))
+static inline __m256
+Avx2LoadHalf(const uint16_t *p, __m256 scale)
+{
+	(void) scale;
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) p));
+}
+
+__attribute__((target(AVX2_TARGET)))
+static inline __m256
+Avx2LoadBfloat(const uint16_t *p, __m256 scale)
+{
+	__m256i		w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *) p));
+
+	(void) scale;
+	return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+__attribute__((target(AVX2_TARGET)))
+static inline __m256
+Avx2LoadInt8(const int8_t *p, __m256 scale)
+{
+	__m256i		w = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) p));
+
+	return _mm256_mul_ps(_mm256_cvtepi32_ps(w), scale);
+}
+
+#define AVX2_QUANT_KERNELS(Name, CodeType, LOAD8, DECODE) \
+__attribute__((target(AVX2_TARGET))) \
+static float \
+Avx2##Name##L2Squared(const float *q, const void *cv, float scale, int dim) \
+{ \
+	const CodeType *c = cv; \
+	const __m256 vs = _mm256_set1_ps(scale); \
+	__m256		acc0 = _mm256_setzero_ps(); \
+	__m256		acc1 = _mm256_setzero_ps(); \
+	float		sum; \
+	int			i = 0; \
+\
+	for (; i + 16 <= dim; i += 16) \
+	{ \
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs)); \
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), LOAD8(c + i + 8, vs)); \
+\
+		acc0 = _mm256_fmadd_ps(d0, d0, acc0); \
+		acc1 = _mm256_fmadd_ps(d1, d1, acc1); \
+	} \
+	for (; i + 8 <= dim; i += 8) \
+	{ \
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs)); \
+\
+		acc0 = _mm256_fmadd_ps(d0, d0, acc0); \
+	} \
+	sum = Avx2HorizontalSum(_mm256_add_ps(acc0, acc1)); \
+	for (; i < dim; i++) \
+	{ \
+		float		d = q[i] - DECODE(c[i], scale); \
+\
+		sum += d * d; \
+	} \
+	return sum; \
+} \
+\
+__attribute__((target(AVX2_TARGET))) \
+static float \
+Avx2##Name##InnerProduct(const float *q, const void *cv, float scale, int dim) \
+{ \
+	const CodeType *c = cv; \
+	const __m256 vs = _mm256_set1_ps(scale); \
+	__m256		acc0 = _mm256_setzero_ps(); \
+	__m256		acc1 = _mm256_setzero_ps(); \
+	float		sum; \
+	int			i = 0; \
+\
+	for (; i + 16 <= dim; i += 16) \
+	{ \
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs), acc0); \
+		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), LOAD8(c + i + 8, vs), acc1); \
+	} \
+	for (; i + 8 <= dim; i += 8) \
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs), acc0); \
+	sum = Avx2HorizontalSum(_mm256_add_ps(acc0, acc1)); \
+	for (; i < dim; i++) \
+		sum += q[i] * DECODE(c[i], scale); \
+	return sum; \
+} \
+\
+__attribute__((target(AVX2_TARGET))) \
+static float \
+Avx2##Name##L1(const float *q, const void *cv, float scale, int dim) \
+{ \
+	const CodeType *c = cv; \
+	const __m256 vs = _mm256_set1_ps(scale); \
+	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)); \
+	__m256		acc0 = _mm256_setzero_ps(); \
+	__m256		acc1 = _mm256_setzero_ps(); \
+	float		sum; \
+	int			i = 0; \
+\
+	for (; i + 16 <= dim; i += 16) \
+	{ \
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs)); \
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), LOAD8(c + i + 8, vs)); \
+\
+		acc0 = _mm256_add_ps(acc0, _mm256_and_ps(d0, absmask)); \
+		acc1 = _mm256_add_ps(acc1, _mm256_and_ps(d1, absmask)); \
+	} \
+	for (; i + 8 <= dim; i += 8) \
+	{ \
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs)); \
+\
+		acc0 = _mm256_add_ps(acc0, _mm256_and_ps(d0, absmask)); \
+	} \
+	sum = Avx2HorizontalSum(_mm256_add_ps(acc0, acc1)); \
+	for (; i < dim; i++) \
+		sum += fabsf(q[i] - DECODE(c[i], scale)); \
+	return sum; \
+} \
+\
+__attribute__((target(AVX2_TARGET))) \
+static void \
+Avx2##Name##Decode(const void *cv, float scale, float *out, int dim) \
+{ \
+	const CodeType *c = cv; \
+	const __m256 vs = _mm256_set1_ps(scale); \
+	int			i = 0; \
+\
+	for (; i + 8 <= dim; i += 8) \
+		_mm256_storeu_ps(out + i, LOAD8(c + i, vs)); \
+	for (; i < dim; i++) \
+		out[i] = DECODE(c[i], scale); \
+}
+
+AVX2_QUANT_KERNELS(Half, uint16_t, Avx2LoadHalf, DecodeHalf)
+AVX2_QUANT_KERNELS(Bfloat, uint16_t, Avx2LoadBfloat, DecodeBfloat)
+AVX2_QUANT_KERNELS(Int8, int8_t, Avx2LoadInt8, DecodeInt8)
+
 static const DistanceKernels avx2_kernels = {
-	"avx2", Avx2L2Squared, Avx2InnerProduct, Avx2L1, Avx2CosineParts
+	"avx2", Avx2L2Squared, Avx2InnerProduct, Avx2L1, Avx2CosineParts,
+	{Avx2HalfL2Squared, Avx2HalfInnerProduct, Avx2HalfL1, Avx2HalfDecode},
+	{Avx2BfloatL2Squared, Avx2BfloatInnerProduct, Avx2BfloatL1, Avx2BfloatDecode},
+	{Avx2Int8L2Squared, Avx2Int8InnerProduct, Avx2Int8L1, Avx2Int8Decode}
 };
 
 /* ----------------------------------------------------------------
@@ -350,13 +676,172 @@ Avx512CosineParts(const float *a, const float *b, int dim,
 	*bb = _mm512_reduce_add_ps(vbb);
 }
 
+/*
+ * Asymmetric kernels, AVX-512F: sixteen codes widened per step; the tail
+ * (under sixteen) is decoded one code at a time, as in the scalar twin.
+ */
+__attribute__((target("avx512f")))
+static inline __m512
+Avx512LoadHalf(const uint16_t *p, __m512 scale)
+{
+	(void) scale;
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) p));
+}
+
+__attribute__((target("avx512f")))
+static inline __m512
+Avx512LoadBfloat(const uint16_t *p, __m512 scale)
+{
+	__m512i		w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *) p));
+
+	(void) scale;
+	return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+__attribute__((target("avx512f")))
+static inline __m512
+Avx512LoadInt8(const int8_t *p, __m512 scale)
+{
+	__m512i		w = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) p));
+
+	return _mm512_mul_ps(_mm512_cvtepi32_ps(w), scale);
+}
+
+#define AVX512_QUANT_KERNELS(Name, CodeType, LOAD16, DECODE) \
+__attribute__((target("avx512f"))) \
+static float \
+Avx512##Name##L2Squared(const float *q, const void *cv, float scale, int dim) \
+{ \
+	const CodeType *c = cv; \
+	const __m512 vs = _mm512_set1_ps(scale); \
+	__m512		acc0 = _mm512_setzero_ps(); \
+	__m512		acc1 = _mm512_setzero_ps(); \
+	float		sum; \
+	int			i = 0; \
+\
+	for (; i + 32 <= dim; i += 32) \
+	{ \
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs)); \
+		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), LOAD16(c + i + 16, vs)); \
+\
+		acc0 = _mm512_fmadd_ps(d0, d0, acc0); \
+		acc1 = _mm512_fmadd_ps(d1, d1, acc1); \
+	} \
+	for (; i + 16 <= dim; i += 16) \
+	{ \
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs)); \
+\
+		acc0 = _mm512_fmadd_ps(d0, d0, acc0); \
+	} \
+	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)); \
+	for (; i < dim; i++) \
+	{ \
+		float		d = q[i] - DECODE(c[i], scale); \
+\
+		sum += d * d; \
+	} \
+	return sum; \
+} \
+\
+__attribute__((target("avx512f"))) \
+static float \
+Avx512##Name##InnerProduct(const float *q, const void *cv, float scale, int dim) \
+{ \
+	const CodeType *c = cv; \
+	const __m512 vs = _mm512_set1_ps(scale); \
+	__m512		acc0 = _mm512_setzero_ps(); \
+	__m512		acc1 = _mm512_setzero_ps(); \
+	float		sum; \
+	int			i = 0; \
+\
+	for (; i + 32 <= dim; i += 32) \
+	{ \
+		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs), acc0); \
+		acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), LOAD16(c + i + 16, vs), acc1); \
+	} \
+	for (; i + 16 <= dim; i += 16) \
+		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs), acc0); \
+	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)); \
+	for (; i < dim; i++) \
+		sum += q[i] * DECODE(c[i], scale); \
+	return sum; \
+} \
+\
+__attribute__((target("avx512f"))) \
+static float \
+Avx512##Name##L1(const float *q, const void *cv, float scale, int dim) \
+{ \
+	const CodeType *c = cv; \
+	const __m512 vs = _mm512_set1_ps(scale); \
+	__m512		acc0 = _mm512_setzero_ps(); \
+	__m512		acc1 = _mm512_setzero_ps(); \
+	float		sum; \
+	int			i = 0; \
+\
+	for (; i + 32 <= dim; i += 32) \
+	{ \
+		acc0 = _mm512_add_ps(acc0, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(q + i), \
+															   LOAD16(c + i, vs)))); \
+		acc1 = _mm512_add_ps(acc1, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(q + i + 16), \
+															   LOAD16(c + i + 16, vs)))); \
+	} \
+	for (; i + 16 <= dim; i += 16) \
+		acc0 = _mm512_add_ps(acc0, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(q + i), \
+															   LOAD16(c + i, vs)))); \
+	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)); \
+	for (; i < dim; i++) \
+		sum += fabsf(q[i] - DECODE(c[i], scale)); \
+	return sum; \
+} \
+\
+__attribute__((target("avx512f"))) \
+static void \
+Avx512##Name##Decode(const void *cv, float scale, float *out, int dim) \
+{ \
+	const CodeType *c = cv; \
+	const __m512 vs = _mm512_set1_ps(scale); \
+	int			i = 0; \
+\
+	for (; i + 16 <= dim; i += 16) \
+		_mm512_storeu_ps(out + i, LOAD16(c + i, vs)); \
+	for (; i < dim; i++) \
+		out[i] = DECODE(c[i], scale); \
+}
+
+AVX512_QUANT_KERNELS(Half, uint16_t, Avx512LoadHalf, DecodeHalf)
+AVX512_QUANT_KERNELS(Bfloat, uint16_t, Avx512LoadBfloat, DecodeBfloat)
+AVX512_QUANT_KERNELS(Int8, int8_t, Avx512LoadInt8, DecodeInt8)
+
 static const DistanceKernels avx512_kernels = {
-	"avx512", Avx512L2Squared, Avx512InnerProduct, Avx512L1, Avx512CosineParts
+	"avx512", Avx512L2Squared, Avx512InnerProduct, Avx512L1, Avx512CosineParts,
+	{Avx512HalfL2Squared, Avx512HalfInnerProduct, Avx512HalfL1, Avx512HalfDecode},
+	{Avx512BfloatL2Squared, Avx512BfloatInnerProduct, Avx512BfloatL1, Avx512BfloatDecode},
+	{Avx512Int8L2Squared, Avx512Int8InnerProduct, Avx512Int8L1, Avx512Int8Decode}
 };
 
 #endif							/* HNSW_X86_SIMD */
 
 const DistanceKernels *distance_kernels = &scalar_kernels;
+
+#ifdef HNSW_X86_SIMD
+/*
+ * Return whether the CPU has F16C (CPUID leaf 1, ECX bit 29); asked of
+ * CPUID directly because not every compiler's __builtin_cpu_supports knows
+ * the feature.
+ */
+static int
+CpuHasF16c(void)
+{
+	unsigned int eax,
+				ebx,
+				ecx,
+				edx;
+
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return 0;
+	return (ecx & (1u << 29)) != 0;
+}
+#endif
 
 /*
  * Return whether this CPU can run the given kernel set.
@@ -369,7 +854,8 @@ DistanceKernelsSupported(const DistanceKernels *k)
 #ifdef HNSW_X86_SIMD
 	__builtin_cpu_init();
 	if (k == &avx2_kernels)
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+			CpuHasF16c();
 	if (k == &avx512_kernels)
 		return __builtin_cpu_supports("avx512f");
 #endif

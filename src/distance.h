@@ -13,7 +13,30 @@
 #ifndef HNSW_DISTANCE_H
 #define HNSW_DISTANCE_H
 
+#include <stdint.h>
+
 typedef float (*DistanceFunc) (const float *a, const float *b, int dim);
+
+/*
+ * Asymmetric distance between a float query q and an encoded vector c of
+ * the same dimensions (f16 or bf16 codes as uint16_t, i8 codes as int8_t).
+ * scale multiplies every decoded i8 code; the half-width encodings ignore it.
+ */
+typedef float (*QuantDistanceFunc) (const float *q, const void *c, float scale,
+									int dim);
+
+/* Decode dim codes (times scale, for i8) into floats */
+typedef void (*QuantDecodeFunc) (const void *c, float scale, float *out,
+								 int dim);
+
+/* The kernels of one encoding */
+typedef struct QuantKernels
+{
+	QuantDistanceFunc l2_squared;
+	QuantDistanceFunc inner_product;
+	QuantDistanceFunc l1;
+	QuantDecodeFunc decode;
+} QuantKernels;
 
 /* Dot product and both squared norms in one pass, for cosine */
 typedef void (*CosinePartsFunc) (const float *a, const float *b, int dim,
@@ -27,6 +50,9 @@ typedef struct DistanceKernels
 	DistanceFunc inner_product; /* sum a * b */
 	DistanceFunc l1;			/* sum |a - b| */
 	CosinePartsFunc cosine_parts;
+	QuantKernels f16;			/* IEEE 754 binary16 codes */
+	QuantKernels bf16;			/* bfloat16 codes (upper half of a float) */
+	QuantKernels i8;			/* int8 codes times a per-vector scale */
 } DistanceKernels;
 
 /* The set in use; set by DistanceInit(), never NULL afterwards */
@@ -36,6 +62,16 @@ extern void DistanceInit(void);
 extern const DistanceKernels *DistanceKernelsByName(const char *name);
 extern int	DistanceKernelsSupported(const DistanceKernels *k);
 extern double DistanceCosineFromParts(float ab, float aa, float bb);
+
+/* Scalar encoders and decoders of the quantized encodings */
+extern uint16_t DistanceFloatToHalf(float f);
+extern float DistanceHalfToFloat(uint16_t h);
+extern uint16_t DistanceFloatToBfloat(float f);
+extern float DistanceBfloatToFloat(uint16_t b);
+extern float DistanceEncodeInt8(const float *x, int dim, int8_t *codes);
+
+/* Largest finite f16 value */
+#define DISTANCE_HALF_MAX	65504.0f
 
 #define VectorL2SquaredDistance(a, b, d)	(distance_kernels->l2_squared((a), (b), (d)))
 #define VectorInnerProduct(a, b, d)			(distance_kernels->inner_product((a), (b), (d)))

@@ -38,7 +38,33 @@ typedef struct HnswOptions
 	int32		vl_len_;		/* varlena header (do not touch directly!) */
 	int			m;
 	int			efConstruction;
+	int			quantizationOffset; /* "f32", "f16", "bf16" or "i8" */
 } HnswOptions;
+
+/* Names of the quantizations, indexed by HnswQuantization */
+static const char *const quantization_names[] = {"f32", "f16", "bf16", "i8"};
+
+/* Return the HnswQuantization called name, or -1 if there is none */
+static int
+ParseQuantization(const char *name)
+{
+	for (int i = 0; i < lengthof(quantization_names); i++)
+		if (pg_strcasecmp(name, quantization_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Reject unknown values of the quantization reloption */
+static void
+ValidateQuantization(const char *value)
+{
+	if (value == NULL || ParseQuantization(value) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for parameter \"quantization\": \"%s\"",
+						value ? value : ""),
+				 errdetail("Valid values are \"f32\", \"f16\", \"bf16\" and \"i8\".")));
+}
 
 /*
  * Choose the distance kernels for this CPU and register what the index
@@ -68,6 +94,10 @@ HnswInit(void)
 					  "Size of the candidate list while building the graph",
 					  HNSW_DEFAULT_EF_CONSTRUCTION, HNSW_MIN_EF_CONSTRUCTION,
 					  HNSW_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
+	add_string_reloption(hnsw_relopt_kind, "quantization",
+						 "How the index stores vectors: f32, f16, bf16 or i8",
+						 HNSW_DEFAULT_QUANTIZATION, ValidateQuantization,
+						 AccessExclusiveLock);
 
 	DefineCustomIntVariable("hnsw.ef_search",
 							"Size of the candidate list while searching.",
@@ -93,6 +123,7 @@ hnswoptions(Datum reloptions, bool validate)
 	static const relopt_parse_elt tab[] = {
 		{"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
 		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, efConstruction)},
+		{"quantization", RELOPT_TYPE_STRING, offsetof(HnswOptions, quantizationOffset)},
 	};
 	HnswOptions *opts;
 
@@ -125,6 +156,30 @@ HnswGetEfConstruction(Relation index)
 	HnswOptions *opts = (HnswOptions *) index->rd_options;
 
 	return opts ? opts->efConstruction : HNSW_DEFAULT_EF_CONSTRUCTION;
+}
+
+/*
+ * Return the quantization an index asks for in its reloptions.  The layout
+ * of an existing index follows its metapage instead (ALTER INDEX SET does
+ * not re-encode anything).
+ */
+HnswQuantization
+HnswGetQuantization(Relation index)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+	int			q;
+
+	if (opts == NULL || opts->quantizationOffset == 0)
+		return HNSW_QUANT_F32;
+	q = ParseQuantization((char *) opts + opts->quantizationOffset);
+	return q < 0 ? HNSW_QUANT_F32 : (HnswQuantization) q;
+}
+
+/* Return the reloption value naming a quantization */
+const char *
+HnswQuantizationName(HnswQuantization q)
+{
+	return quantization_names[q];
 }
 
 /*

@@ -43,7 +43,30 @@
 /* Metapage */
 #define HNSW_METAPAGE_BLKNO			0
 #define HNSW_MAGIC_NUMBER			0x48AB5A01
-#define HNSW_VERSION				1
+#define HNSW_VERSION				2	/* 2 added quantization */
+#define HNSW_MIN_VERSION			1	/* still readable: f32 only */
+
+/*
+ * How an element tuple stores its vector (reloption "quantization").  The
+ * stored form is a Vector header whose "unused" field holds one of these,
+ * then the codes; see src/README "Quantization".
+ */
+typedef enum HnswQuantization
+{
+	HNSW_QUANT_F32 = 0,			/* floats, exact: a plain vector */
+	HNSW_QUANT_F16 = 1,			/* IEEE 754 binary16 */
+	HNSW_QUANT_BF16 = 2,		/* bfloat16 */
+	HNSW_QUANT_I8 = 3			/* int8 codes and one float scale */
+} HnswQuantization;
+
+#define HNSW_DEFAULT_QUANTIZATION	"f32"
+
+/* Bytes of a vector of dim dimensions stored with quantization q */
+#define HNSW_CODE_SIZE(dim, q) \
+	((q) == HNSW_QUANT_F32 ? VECTOR_SIZE(dim) : \
+	 (q) == HNSW_QUANT_I8 ? \
+	 offsetof(Vector, x) + sizeof(float) + TYPEALIGN(4, (dim)) : \
+	 offsetof(Vector, x) + TYPEALIGN(4, 2 * (dim)))
 
 /* Heap TIDs one element can carry (identical vectors share an element) */
 #define HNSW_HEAPTIDS				10
@@ -98,6 +121,8 @@ typedef struct HnswMetaPageData
 	ItemPointerData entryPoint; /* element on the top level, or invalid */
 	int16		entryLevel;		/* its level, -1 if no entry point */
 	BlockNumber insertPage;		/* last page, first try for new tuples */
+	uint16		quantization;	/* HnswQuantization (version 2; 0 in 1) */
+	uint16		unused;
 } HnswMetaPageData;
 
 typedef HnswMetaPageData *HnswMetaPage;
@@ -123,15 +148,16 @@ typedef struct HnswElementTupleData
 	uint8		deleted;		/* no live heap tuple; space freed by vacuum */
 	uint8		unused;
 	ItemPointerData heaptids[HNSW_HEAPTIDS];	/* invalid = unused */
-	Vector		vec;			/* varlena; dimensions from the metapage */
+	Vector		vec;			/* varlena, HNSW_CODE_SIZE bytes: plain or
+								 * encoded per the metapage's quantization */
 	/* HnswNeighborSlot slots[] follow the vector, 4-byte aligned */
 } HnswElementTupleData;
 
 typedef HnswElementTupleData *HnswElementTuple;
 
 #define HNSW_ELEMENT_HEADER_SIZE	offsetof(HnswElementTupleData, vec)
-#define HNSW_ELEMENT_TUPLE_SIZE(dim, level, m) \
-	(HNSW_ELEMENT_HEADER_SIZE + VECTOR_SIZE(dim) + \
+#define HNSW_ELEMENT_TUPLE_SIZE(dim, quant, level, m) \
+	(HNSW_ELEMENT_HEADER_SIZE + HNSW_CODE_SIZE(dim, quant) + \
 	 HNSW_SLOTS(level, m) * sizeof(HnswNeighborSlot))
 #define HnswTupleGetSlots(tup) \
 	((HnswNeighborSlot *) ((char *) &(tup)->vec + VARSIZE(&(tup)->vec)))
@@ -174,7 +200,8 @@ typedef struct HnswElementData
 	uint32		buildIndex;		/* position in insertion order (build) */
 	uint64		visited;		/* tag of the last search that saw it */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
-	Vector	   *vec;			/* normalised for cosine; NULL until needed
+	Vector	   *vec;			/* normalised for cosine; encoded when the
+								 * index is quantized; NULL until needed
 								 * when the graph has a query */
 	float		queryDistance;	/* to the graph's query, if it has one */
 	HnswNeighborList **neighbors;	/* level + 1 lists */
@@ -203,7 +230,11 @@ typedef struct HnswGraph
 	int			efConstruction;
 	int			dim;			/* 0 until the first vector */
 	HnswMetric	metric;
+	HnswQuantization quantization;	/* how elements store vectors */
+	float	   *scratch;		/* dim floats: one element decoded */
+	const Vector *scratchOf;	/* the encoded vector scratch holds, or NULL */
 	bool		normalize;		/* cosine: unit vectors only */
+	bool		arrays;			/* real[] or double precision[] input */
 	FmgrInfo   *distproc;
 	FmgrInfo   *normproc;
 	Oid			collation;
@@ -232,6 +263,20 @@ extern int	hnsw_max_scan_tuples;
 extern void HnswInit(void);
 extern int	HnswGetM(Relation index);
 extern int	HnswGetEfConstruction(Relation index);
+extern HnswQuantization HnswGetQuantization(Relation index);
+extern const char *HnswQuantizationName(HnswQuantization q);
+
+/* arrayops.c */
+extern Vector *HnswArrayToVector(Datum array);
+
+/* quantize.c */
+extern Vector *HnswEncodeVector(HnswGraph *graph, const Vector *vec,
+								MemoryContext cxt);
+extern void HnswDecodeVector(const Vector *code, float *out);
+extern bool HnswVectorMatches(HnswGraph *graph, const Vector *stored,
+							  const Vector *vec);
+extern float HnswQuantDistance(HnswGraph *graph, const Vector *a,
+							   const Vector *b);
 
 /* hnswbuild.c */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index,
@@ -301,7 +346,8 @@ extern HnswElement HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta);
 
 /* hnswpage.c */
 extern void HnswInitPage(Page page);
-extern void HnswInitMetaPage(Page page, int m, int efConstruction);
+extern void HnswInitMetaPage(Page page, int m, int efConstruction,
+							 HnswQuantization quant);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern Page HnswEditStart(HnswPageEdit *edit, Relation index, Buffer buffer,
 						  bool building, bool fullImage);

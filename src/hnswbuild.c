@@ -40,13 +40,6 @@ typedef struct HnswBuildState
 	double		indtuples;		/* heap tuples indexed */
 } HnswBuildState;
 
-/* Return whether two vectors are identical */
-static bool
-VectorsEqual(const Vector *a, const Vector *b)
-{
-	return VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
-}
-
 /*
  * Link target to newElement on level lc in memory.  A full list is pruned
  * with the neighbour-selection heuristic, as hnswlib does.
@@ -115,7 +108,7 @@ InsertInMemory(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 
 		if (nearest.element != NULL &&
 			nearest.element->nheaptids < HNSW_HEAPTIDS &&
-			VectorsEqual(nearest.element->vec, vec))
+			HnswVectorMatches(graph, nearest.element->vec, vec))
 		{
 			nearest.element->heaptids[nearest.element->nheaptids++] = *heaptid;
 			return;
@@ -124,8 +117,14 @@ InsertInMemory(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 	else
 		lists = NULL;
 
-	copy = MemoryContextAlloc(state->graphCxt, VARSIZE(vec));
-	memcpy(copy, vec, VARSIZE(vec));
+	/* a quantized element gets its own encoded copy */
+	if (graph->quantization == HNSW_QUANT_F32)
+	{
+		copy = MemoryContextAlloc(state->graphCxt, VARSIZE(vec));
+		memcpy(copy, vec, VARSIZE(vec));
+	}
+	else
+		copy = vec;
 	e = HnswNewElement(graph, copy, level, heaptid);
 	e->buildIndex = state->nelements;
 
@@ -181,7 +180,9 @@ FlushGraph(HnswBuildState *state)
 	for (int i = 0; i < state->nelements; i++)
 	{
 		HnswElement e = state->elements[i];
-		Size		need = MAXALIGN(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, e->level,
+		Size		need = MAXALIGN(HNSW_ELEMENT_TUPLE_SIZE(graph->dim,
+															graph->quantization,
+															e->level,
 															graph->m)) +
 			sizeof(ItemIdData);
 
@@ -338,7 +339,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	metabuf = ReadBuffer(index, P_NEW);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	HnswInitMetaPage(BufferGetPage(metabuf), state.graph->m,
-					 state.graph->efConstruction);
+					 state.graph->efConstruction, state.graph->quantization);
 	MarkBufferDirty(metabuf);
 	UnlockReleaseBuffer(metabuf);
 
@@ -380,7 +381,7 @@ hnswbuildempty(Relation index)
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	START_CRIT_SECTION();
 	HnswInitMetaPage(BufferGetPage(buf), HnswGetM(index),
-					 HnswGetEfConstruction(index));
+					 HnswGetEfConstruction(index), HnswGetQuantization(index));
 	MarkBufferDirty(buf);
 	log_newpage_buffer(buf, true);
 	END_CRIT_SECTION();

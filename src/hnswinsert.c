@@ -153,7 +153,8 @@ InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
 	if (!ItemPointerIsValid(&meta.entryPoint))
 	{
 		e = HnswNewElement(graph, vec, level, heaptid);
-		tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, level, graph->m));
+		tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, graph->quantization,
+											 level, graph->m));
 		size = HnswFormElementTuple(graph, e, tup);
 		HnswAddElementTuple(graph, tup, size, &e->tid);
 		HnswUpdateMetaEntry(graph->index, graph->building, graph->dim,
@@ -204,6 +205,7 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 	graph->dim = meta.dimensions;
 	graph->m = meta.m;
 	graph->efConstruction = meta.efConstruction;
+	graph->quantization = meta.quantization;
 	level = Min(HnswRandomLevel(graph->m), HnswCheckVector(graph, vec));
 
 	/* search by distance to vec, without copying the vectors visited */
@@ -229,15 +231,15 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 
 	/* identical vectors share an element while it has room */
 	if (nearest.element != NULL && HnswEnsureVector(graph, nearest.element) &&
-		VARSIZE(nearest.element->vec) == VARSIZE(vec) &&
-		memcmp(nearest.element->vec, vec, VARSIZE(vec)) == 0 &&
+		HnswVectorMatches(graph, nearest.element->vec, vec) &&
 		AddHeapTid(graph, nearest.element, heaptid))
 		goto done;
 
 	e = HnswNewElement(graph, vec, level, heaptid);
 	for (int lc = 0; lc <= level; lc++)
 		e->neighbors[lc] = lists[lc];
-	tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, level, graph->m));
+	tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, graph->quantization,
+										 level, graph->m));
 	size = HnswFormElementTuple(graph, e, tup);
 	HnswAddElementTuple(graph, tup, size, &e->tid);
 

@@ -36,7 +36,8 @@ HnswInitPage(Page page)
  * metadata so that Generic WAL does not treat it as the page's hole.
  */
 void
-HnswInitMetaPage(Page page, int m, int efConstruction)
+HnswInitMetaPage(Page page, int m, int efConstruction,
+				 HnswQuantization quant)
 {
 	HnswMetaPage meta;
 
@@ -51,12 +52,15 @@ HnswInitMetaPage(Page page, int m, int efConstruction)
 	ItemPointerSetInvalid(&meta->entryPoint);
 	meta->entryLevel = -1;
 	meta->insertPage = InvalidBlockNumber;
+	meta->quantization = quant;
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
 }
 
 /*
  * Copy the metapage into *meta.  Takes and releases a share lock on it.
+ * A version 1 metapage (before quantization) reads as f32: the bytes past
+ * its end were zeroed when the page was initialised.
  */
 void
 HnswReadMeta(Relation index, HnswMetaPageData *meta)
@@ -66,10 +70,16 @@ HnswReadMeta(Relation index, HnswMetaPageData *meta)
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	m = HnswPageGetMeta(BufferGetPage(buf));
-	if (m->magic != HNSW_MAGIC_NUMBER || m->version != HNSW_VERSION)
-		elog(ERROR, "index \"%s\" is not an hnsw index of version %d",
-			 RelationGetRelationName(index), HNSW_VERSION);
+	if (m->magic != HNSW_MAGIC_NUMBER || m->version < HNSW_MIN_VERSION ||
+		m->version > HNSW_VERSION)
+		elog(ERROR, "index \"%s\" is not an hnsw index of version %d to %d",
+			 RelationGetRelationName(index), HNSW_MIN_VERSION, HNSW_VERSION);
 	*meta = *m;
+	if (m->version < 2)
+		meta->quantization = HNSW_QUANT_F32;
+	if (meta->quantization > HNSW_QUANT_I8)
+		elog(ERROR, "index \"%s\" has unknown quantization %d",
+			 RelationGetRelationName(index), meta->quantization);
 	UnlockReleaseBuffer(buf);
 }
 
@@ -138,7 +148,8 @@ HnswGetElementTuple(Page page, OffsetNumber off)
 Size
 HnswFormElementTuple(HnswGraph *graph, HnswElement element, HnswElementTuple tup)
 {
-	Size		size = HNSW_ELEMENT_TUPLE_SIZE(graph->dim, element->level, graph->m);
+	Size		size = HNSW_ELEMENT_TUPLE_SIZE(graph->dim, graph->quantization,
+											   element->level, graph->m);
 	HnswNeighborSlot *slots;
 
 	memset(tup, 0, size);
@@ -152,6 +163,7 @@ HnswFormElementTuple(HnswGraph *graph, HnswElement element, HnswElementTuple tup
 		else
 			ItemPointerSetInvalid(&tup->heaptids[i]);
 	}
+	Assert(VARSIZE(element->vec) == HNSW_CODE_SIZE(graph->dim, graph->quantization));
 	memcpy(&tup->vec, element->vec, VARSIZE(element->vec));
 
 	slots = HnswTupleGetSlots(tup);

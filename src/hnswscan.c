@@ -117,6 +117,7 @@ FirstSearch(IndexScanDesc scan)
 	HnswReadMeta(scan->indexRelation, &meta);
 	so->graph->dim = meta.dimensions;
 	so->graph->m = meta.m;
+	so->graph->quantization = meta.quantization;
 	if (meta.dimensions > 0)
 		HnswCheckVector(so->graph, so->query);
 	so->graph->query = so->query;

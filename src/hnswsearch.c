@@ -26,6 +26,7 @@
 #include "miscadmin.h"
 #include "access/genam.h"
 #include "storage/bufmgr.h"
+#include "catalog/pg_type.h"
 #include "utils/memutils.h"
 
 /* The distance support functions we know, computed without fmgr */
@@ -33,6 +34,9 @@ extern PGDLLEXPORT Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum cosine_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum l1_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum array_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum array_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum array_l1_distance(PG_FUNCTION_ARGS);
 
 /* Element cache of an on-disk graph: element tuple location -> element */
 typedef struct HnswCacheEntry
@@ -53,7 +57,7 @@ typedef struct HnswCacheEntry
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
-static int	MaxLevelForSize(int dim, int m);
+static int	MaxLevelForSize(int dim, HnswQuantization quant, int m);
 
 /* A candidate in a pairing heap */
 typedef struct HnswHeapNode
@@ -79,22 +83,41 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 	graph->normproc = OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC)) ?
 		index_getprocinfo(index, 1, HNSW_NORM_PROC) : NULL;
 	graph->normalize = graph->normproc != NULL;
+	graph->quantization = HnswGetQuantization(index);
+	graph->arrays = index->rd_opcintype[0] == FLOAT4ARRAYOID ||
+		index->rd_opcintype[0] == FLOAT8ARRAYOID;
 
 	/*
 	 * Our own distance functions are computed by calling the kernels
 	 * directly; anything else goes through fmgr.  For cosine the vectors are
 	 * unit vectors, so ordering by negative inner product is the same.
 	 */
-	if (proc->fn_addr == vector_l2_squared_distance)
+	if (proc->fn_addr == vector_l2_squared_distance ||
+		proc->fn_addr == array_l2_squared_distance)
 		graph->metric = HNSW_METRIC_L2;
-	else if (proc->fn_addr == vector_negative_inner_product)
+	else if (proc->fn_addr == vector_negative_inner_product ||
+			 proc->fn_addr == array_negative_inner_product)
 		graph->metric = HNSW_METRIC_IP;
 	else if (proc->fn_addr == cosine_distance && graph->normalize)
 		graph->metric = HNSW_METRIC_IP;
-	else if (proc->fn_addr == l1_distance)
+	else if (proc->fn_addr == l1_distance || proc->fn_addr == array_l1_distance)
 		graph->metric = HNSW_METRIC_L1;
 	else
 		graph->metric = HNSW_METRIC_OTHER;
+
+	/* arrays become vectors, so only built-in distances apply to them */
+	if (graph->metric == HNSW_METRIC_OTHER && graph->arrays)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("hnsw indexes on arrays support only the built-in distances"),
+				 errhint("Use float4_l2_ops, float4_ip_ops, float4_cosine_ops, float4_l1_ops or their float8 counterparts.")));
+	if (graph->metric == HNSW_METRIC_OTHER &&
+		graph->quantization != HNSW_QUANT_F32)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("quantization \"%s\" is not supported by this operator class",
+						HnswQuantizationName(graph->quantization)),
+				 errdetail("Quantized indexes compute L2, inner product, cosine and L1 distances only.")));
 }
 
 /*
@@ -119,6 +142,8 @@ void
 HnswNewSearch(HnswGraph *graph)
 {
 	graph->searchTag++;
+	/* forget the decoded vector: a search is as long as it is trusted */
+	graph->scratchOf = NULL;
 }
 
 /*
@@ -128,6 +153,10 @@ HnswNewSearch(HnswGraph *graph)
 float
 HnswDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 {
+	/* an encoded element is tagged in the header's spare field */
+	if (unlikely(a->unused != HNSW_QUANT_F32 || b->unused != HNSW_QUANT_F32))
+		return HnswQuantDistance(graph, a, b);
+
 	switch (graph->metric)
 	{
 		case HNSW_METRIC_L2:
@@ -162,16 +191,18 @@ HnswCheckVector(HnswGraph *graph, const Vector *vec)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", graph->dim, vec->dim)));
 
-	maxLevel = MaxLevelForSize(vec->dim, graph->m);
+	maxLevel = MaxLevelForSize(vec->dim, graph->quantization, graph->m);
 	if (maxLevel < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("vector too large to index"),
-				 errdetail("An element of %d dimensions with m = %d needs %zu bytes, but an index page holds at most %zu.",
+				 errdetail("An element of %d dimensions with m = %d and quantization \"%s\" needs %zu bytes, but an index page holds at most %zu.",
 						   vec->dim, graph->m,
-						   (size_t) HNSW_ELEMENT_TUPLE_SIZE(vec->dim, 0, graph->m),
+						   HnswQuantizationName(graph->quantization),
+						   (size_t) HNSW_ELEMENT_TUPLE_SIZE(vec->dim, graph->quantization,
+															0, graph->m),
 						   (size_t) HNSW_MAX_TUPLE_SIZE),
-				 errhint("Use fewer dimensions or a smaller m.")));
+				 errhint("Use quantization = 'f16', 'bf16' or 'i8', fewer dimensions or a smaller m.")));
 	return maxLevel;
 }
 
@@ -193,6 +224,7 @@ HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
 		/* the layout follows the build's m, even after ALTER INDEX SET */
 		graph->m = meta->m;
 		graph->efConstruction = meta->efConstruction;
+		graph->quantization = meta->quantization;
 		if (!ItemPointerIsValid(&meta->entryPoint))
 			return NULL;
 		ep = HnswLookupElement(graph, &meta->entryPoint);
@@ -210,24 +242,39 @@ HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
 }
 
 /*
- * Return a palloc'd copy of a vector datum as the index stores it: scaled to
- * unit length for cosine.  Return NULL for a vector the index does not hold
- * (the zero vector under cosine).
+ * Return a palloc'd copy of a vector datum (or of an array, as a vector) as
+ * the index stores it: scaled to unit length for cosine.  Return NULL for a
+ * vector the index does not hold (the zero vector under cosine).
  */
 Vector *
 HnswPrepareVector(HnswGraph *graph, Datum value)
 {
-	Vector	   *src = DatumGetVector(value);
-	Vector	   *vec = palloc(VARSIZE(src));
+	Vector	   *vec;
 
-	memcpy(vec, src, VARSIZE(src));
+	if (graph->arrays)
+		vec = HnswArrayToVector(value);
+	else
+	{
+		Vector	   *src = DatumGetVector(value);
+
+		vec = palloc(VARSIZE(src));
+		memcpy(vec, src, VARSIZE(src));
+	}
 	if (graph->normalize)
 	{
-		double		norm;
+		double		norm = 0.0;
 
-		norm = DatumGetFloat8(FunctionCall1Coll(graph->normproc,
-												graph->collation,
-												PointerGetDatum(vec)));
+		/* the support function takes the column's type: arrays are done here */
+		if (graph->arrays)
+		{
+			for (int i = 0; i < vec->dim; i++)
+				norm += (double) vec->x[i] * (double) vec->x[i];
+			norm = sqrt(norm);
+		}
+		else
+			norm = DatumGetFloat8(FunctionCall1Coll(graph->normproc,
+													graph->collation,
+													PointerGetDatum(vec)));
 		if (norm <= 0 || isnan(norm))
 			return NULL;
 		for (int i = 0; i < vec->dim; i++)
@@ -250,8 +297,9 @@ HnswNewNeighborList(HnswGraph *graph, int capacity)
 }
 
 /*
- * Return a new in-memory element for vec (owned by the caller's graph, in
- * its context) with empty neighbour lists.
+ * Return a new in-memory element for vec with empty neighbour lists, in the
+ * graph's context.  Under f32 the element keeps vec, which the caller must
+ * have allocated there; otherwise it gets an encoded copy.
  */
 HnswElement
 HnswNewElement(HnswGraph *graph, Vector *vec, int level, ItemPointer heaptid)
@@ -261,7 +309,10 @@ HnswNewElement(HnswGraph *graph, Vector *vec, int level, ItemPointer heaptid)
 	ItemPointerSetInvalid(&e->tid);
 	e->loaded = true;
 	e->level = level;
-	e->vec = vec;
+	if (graph->quantization == HNSW_QUANT_F32)
+		e->vec = vec;
+	else
+		e->vec = HnswEncodeVector(graph, vec, graph->cxt);
 	if (heaptid)
 	{
 		e->heaptids[0] = *heaptid;
@@ -334,7 +385,8 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&e->tid));
-	if (tup == NULL || tup->vec.dim != graph->dim)
+	if (tup == NULL || tup->vec.dim != graph->dim ||
+		tup->vec.unused != graph->quantization)
 	{
 		UnlockReleaseBuffer(buf);
 		e->missing = true;
@@ -668,12 +720,12 @@ HnswRandomLevel(int m)
  * even level 0 fits.
  */
 static int
-MaxLevelForSize(int dim, int m)
+MaxLevelForSize(int dim, HnswQuantization quant, int m)
 {
 	int			level = -1;
 
 	while (level < HNSW_MAX_LEVEL &&
-		   HNSW_ELEMENT_TUPLE_SIZE(dim, level + 1, m) <= HNSW_MAX_TUPLE_SIZE)
+		   HNSW_ELEMENT_TUPLE_SIZE(dim, quant, level + 1, m) <= HNSW_MAX_TUPLE_SIZE)
 		level++;
 	return level;
 }

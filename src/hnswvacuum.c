@@ -34,6 +34,7 @@ typedef struct HnswVacuumState
 	Relation	index;
 	int			m;
 	int			efConstruction;
+	HnswQuantization quantization;	/* from the metapage */
 	int			dim;
 	uint64	   *deleted;		/* keys of deleted elements, ascending */
 	int			ndeleted;
@@ -79,6 +80,7 @@ ResetCache(HnswVacuumState *vs)
 	vs->graph = HnswCreateGraph(vs->index, vs->cacheCxt, vs->dim);
 	vs->graph->m = vs->m;
 	vs->graph->efConstruction = vs->efConstruction;
+	vs->graph->quantization = vs->quantization;
 }
 
 /*
@@ -547,6 +549,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	vs.m = meta.m;
 	vs.efConstruction = meta.efConstruction;
 	vs.dim = meta.dimensions;
+	vs.quantization = meta.quantization;
 	vs.maxdeleted = 1024;
 	vs.deleted = palloc(sizeof(uint64) * vs.maxdeleted);
 	vs.cacheCxt = AllocSetContextCreate(cxt, "hnsw vacuum cache",

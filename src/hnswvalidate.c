@@ -242,8 +242,12 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 			CHECK(tup->vec.dim == (int) meta.dimensions,
 				  "Element (%u,%u) has %d dimensions, the index %u.",
 				  blkno, off, tup->vec.dim, meta.dimensions);
+			CHECK(tup->vec.unused == meta.quantization,
+				  "Element (%u,%u) has encoding %d, the index %d.",
+				  blkno, off, tup->vec.unused, meta.quantization);
 			CHECK(ItemIdGetLength(itemid) ==
-				  HNSW_ELEMENT_TUPLE_SIZE(tup->vec.dim, tup->level, meta.m),
+				  HNSW_ELEMENT_TUPLE_SIZE(tup->vec.dim, meta.quantization,
+										  tup->level, meta.m),
 				  "Element (%u,%u) has the wrong size.", blkno, off);
 			for (int i = 0; i < HNSW_HEAPTIDS; i++)
 			{

@@ -35,3 +35,103 @@ CREATE OPERATOR CLASS vector_l1_ops
 -- an error describing the first problem.
 CREATE FUNCTION hnsw_index_check(regclass) RETURNS bigint
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+
+-- real[] and double precision[] columns: the four distances on arrays, and
+-- operator classes over them (see src/arrayops.c).  Arrays are compared in
+-- single precision, as vectors are.
+
+CREATE FUNCTION array_l2_distance(real[], real[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_l2_squared_distance(real[], real[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_negative_inner_product(real[], real[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_cosine_distance(real[], real[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_l1_distance(real[], real[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_norm(real[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION array_l2_distance(double precision[], double precision[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_l2_squared_distance(double precision[], double precision[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_negative_inner_product(double precision[], double precision[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_cosine_distance(double precision[], double precision[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_l1_distance(double precision[], double precision[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_norm(double precision[]) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR <-> (
+	LEFTARG = real[], RIGHTARG = real[], PROCEDURE = array_l2_distance,
+	COMMUTATOR = '<->'
+);
+CREATE OPERATOR <#> (
+	LEFTARG = real[], RIGHTARG = real[], PROCEDURE = array_negative_inner_product,
+	COMMUTATOR = '<#>'
+);
+CREATE OPERATOR <=> (
+	LEFTARG = real[], RIGHTARG = real[], PROCEDURE = array_cosine_distance,
+	COMMUTATOR = '<=>'
+);
+CREATE OPERATOR <+> (
+	LEFTARG = real[], RIGHTARG = real[], PROCEDURE = array_l1_distance,
+	COMMUTATOR = '<+>'
+);
+
+CREATE OPERATOR <-> (
+	LEFTARG = double precision[], RIGHTARG = double precision[],
+	PROCEDURE = array_l2_distance, COMMUTATOR = '<->'
+);
+CREATE OPERATOR <#> (
+	LEFTARG = double precision[], RIGHTARG = double precision[],
+	PROCEDURE = array_negative_inner_product, COMMUTATOR = '<#>'
+);
+CREATE OPERATOR <=> (
+	LEFTARG = double precision[], RIGHTARG = double precision[],
+	PROCEDURE = array_cosine_distance, COMMUTATOR = '<=>'
+);
+CREATE OPERATOR <+> (
+	LEFTARG = double precision[], RIGHTARG = double precision[],
+	PROCEDURE = array_l1_distance, COMMUTATOR = '<+>'
+);
+
+CREATE OPERATOR CLASS float4_l2_ops
+	DEFAULT FOR TYPE real[] USING hnsw AS
+	OPERATOR 1 <-> (real[], real[]) FOR ORDER BY float_ops,
+	FUNCTION 1 array_l2_squared_distance(real[], real[]);
+CREATE OPERATOR CLASS float4_ip_ops
+	FOR TYPE real[] USING hnsw AS
+	OPERATOR 1 <#> (real[], real[]) FOR ORDER BY float_ops,
+	FUNCTION 1 array_negative_inner_product(real[], real[]);
+CREATE OPERATOR CLASS float4_cosine_ops
+	FOR TYPE real[] USING hnsw AS
+	OPERATOR 1 <=> (real[], real[]) FOR ORDER BY float_ops,
+	FUNCTION 1 array_negative_inner_product(real[], real[]),
+	FUNCTION 2 array_norm(real[]);
+CREATE OPERATOR CLASS float4_l1_ops
+	FOR TYPE real[] USING hnsw AS
+	OPERATOR 1 <+> (real[], real[]) FOR ORDER BY float_ops,
+	FUNCTION 1 array_l1_distance(real[], real[]);
+
+CREATE OPERATOR CLASS float8_l2_ops
+	DEFAULT FOR TYPE double precision[] USING hnsw AS
+	OPERATOR 1 <-> (double precision[], double precision[]) FOR ORDER BY float_ops,
+	FUNCTION 1 array_l2_squared_distance(double precision[], double precision[]);
+CREATE OPERATOR CLASS float8_ip_ops
+	FOR TYPE double precision[] USING hnsw AS
+	OPERATOR 1 <#> (double precision[], double precision[]) FOR ORDER BY float_ops,
+	FUNCTION 1 array_negative_inner_product(double precision[], double precision[]);
+CREATE OPERATOR CLASS float8_cosine_ops
+	FOR TYPE double precision[] USING hnsw AS
+	OPERATOR 1 <=> (double precision[], double precision[]) FOR ORDER BY float_ops,
+	FUNCTION 1 array_negative_inner_product(double precision[], double precision[]),
+	FUNCTION 2 array_norm(double precision[]);
+CREATE OPERATOR CLASS float8_l1_ops
+	FOR TYPE double precision[] USING hnsw AS
+	OPERATOR 1 <+> (double precision[], double precision[]) FOR ORDER BY float_ops,
+	FUNCTION 1 array_l1_distance(double precision[], double precision[]);

@@ -2,11 +2,14 @@
  * kernel_test.c
  *	  Check that every SIMD kernel set this CPU supports agrees with the
  *	  scalar kernels, on random inputs of awkward lengths, and that the
- *	  scalar kernels agree with a double-precision reference.
+ *	  scalar kernels agree with a double-precision reference; likewise the
+ *	  asymmetric kernels of the quantized encodings (f16, bf16, i8), and
+ *	  the encoders round correctly.
  *
  * Prints TAP.  Built and run by test/run (suite "kernels").
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -129,6 +132,128 @@ main(void)
 			v[i] = frand();
 		ok(k->l2_squared(v, v, 37) == 0.0f, "l2_squared(v, v) == 0", k->name, 37, k->l2_squared(v, v, 37), 0);
 		ok(k->l1(v, v, 37) == 0.0f, "l1(v, v) == 0", k->name, 37, k->l1(v, v, 37), 0);
+	}
+
+	/* conversions: fixed points of the encodings */
+	ok(DistanceFloatToHalf(1.0f) == 0x3c00, "f16(1) == 0x3c00", "scalar", 1, DistanceFloatToHalf(1.0f), 0x3c00);
+	ok(DistanceFloatToHalf(-2.0f) == 0xc000, "f16(-2) == 0xc000", "scalar", 1, DistanceFloatToHalf(-2.0f), 0xc000);
+	ok(DistanceFloatToHalf(65504.0f) == 0x7bff, "f16(65504) == 0x7bff", "scalar", 1, DistanceFloatToHalf(65504.0f), 0x7bff);
+	ok(DistanceFloatToHalf(65520.0f) == 0x7c00, "f16(65520) == inf", "scalar", 1, DistanceFloatToHalf(65520.0f), 0x7c00);
+	ok(DistanceFloatToHalf(5.9604645e-8f) == 0x0001, "f16(2^-24) == 0x0001", "scalar", 1, DistanceFloatToHalf(5.9604645e-8f), 1);
+	ok(DistanceHalfToFloat(0x0001) == 5.9604645e-8f, "f16 smallest subnormal", "scalar", 1, DistanceHalfToFloat(1), 5.9604645e-8);
+	ok(DistanceFloatToHalf(1.00048828125f) == 0x3c00, "f16 tie rounds to even", "scalar", 1, DistanceFloatToHalf(1.00048828125f), 0x3c00);
+	ok(DistanceFloatToBfloat(1.0f) == 0x3f80, "bf16(1) == 0x3f80", "scalar", 1, DistanceFloatToBfloat(1.0f), 0x3f80);
+	ok(DistanceBfloatToFloat(DistanceFloatToBfloat(3.0e38f)) > 2.9e38f, "bf16 near FLT_MAX stays finite", "scalar", 1,
+	   DistanceBfloatToFloat(DistanceFloatToBfloat(3.0e38f)), 3.0e38);
+
+	/* round trips within the encodings' precision, over many magnitudes */
+	for (int rep = 0; rep < 2000; rep++)
+	{
+		float		x = frand() * powf(10.0f, (float) (rep % 9) - 4.0f);
+		float		h = DistanceHalfToFloat(DistanceFloatToHalf(x));
+		float		b = DistanceBfloatToFloat(DistanceFloatToBfloat(x));
+
+		if (fabsf(x) >= 6.1035e-5f && fabsf(h - x) > fabsf(x) / 2048.0f)
+		{
+			ok(0, "f16 round trip", "scalar", 1, h, x);
+			break;
+		}
+		if (fabsf(b - x) > fabsf(x) / 256.0f)
+		{
+			ok(0, "bf16 round trip", "scalar", 1, b, x);
+			break;
+		}
+	}
+	ok(1, "f16 and bf16 round trips within half an ulp", "scalar", 1, 0, 0);
+
+	/* asymmetric kernels: every set against a double reference on decoded codes */
+	for (int s = 0; s < 3; s++)
+	{
+		const DistanceKernels *k = DistanceKernelsByName(sets[s]);
+
+		if (k == NULL || !DistanceKernelsSupported(k))
+			continue;
+		for (int d = 0; d < ndims; d++)
+		{
+			int			dim = dims[d];
+
+			for (int rep = 0; rep < 3; rep++)
+			{
+				float	   *q = malloc(sizeof(float) * dim);
+				float	   *x = malloc(sizeof(float) * dim);
+				uint16_t   *h = malloc(sizeof(uint16_t) * dim);
+				uint16_t   *bf = malloc(sizeof(uint16_t) * dim);
+				int8_t	   *c8 = malloc(dim);
+				float		mag = rep == 2 ? 1000.0f : (float) (rep + 1);
+				float		scale;
+				const QuantKernels *qk[3] = {&k->f16, &k->bf16, &k->i8};
+				const void *codes[3] = {h, bf, c8};
+				const char *names[3] = {"f16", "bf16", "i8"};
+				int			i8ok = 1;
+
+				for (int i = 0; i < dim; i++)
+				{
+					q[i] = frand() * mag;
+					x[i] = frand() * mag;
+					h[i] = DistanceFloatToHalf(x[i]);
+					bf[i] = DistanceFloatToBfloat(x[i]);
+				}
+				scale = DistanceEncodeInt8(x, dim, c8);
+				for (int i = 0; i < dim; i++)
+					if (fabsf(c8[i] * scale - x[i]) > scale * 0.5001f)
+						i8ok = 0;
+				ok(i8ok, "i8 codes within half a step", k->name, dim, scale, 0);
+
+				for (int e = 0; e < 3; e++)
+				{
+					double		l2 = 0, ip = 0, l1 = 0, scale2 = 0, scale1 = 0;
+					char		what[64];
+					double		got;
+					float	   *dec = malloc(sizeof(float) * dim);
+					int			same = 1;
+
+					/* the SIMD decoders give exactly the scalar decoding */
+					qk[e]->decode(codes[e], scale, dec, dim);
+					for (int i = 0; i < dim; i++)
+					{
+						float		v = e == 0 ? DistanceHalfToFloat(h[i]) :
+						e == 1 ? DistanceBfloatToFloat(bf[i]) : c8[i] * scale;
+
+						if (dec[i] != v)
+							same = 0;
+					}
+					free(dec);
+					snprintf(what, sizeof(what), "%s decode", names[e]);
+					ok(same, what, k->name, dim, 0, 0);
+
+					for (int i = 0; i < dim; i++)
+					{
+						double		v = e == 0 ? DistanceHalfToFloat(h[i]) :
+						e == 1 ? DistanceBfloatToFloat(bf[i]) : (double) (c8[i] * scale);
+
+						l2 += (q[i] - v) * (q[i] - v);
+						ip += q[i] * v;
+						l1 += fabs(q[i] - v);
+						scale2 += fabs(q[i] * v) + (q[i] - v) * (q[i] - v);
+						scale1 += fabs(q[i] - v);
+					}
+					got = qk[e]->l2_squared(q, codes[e], scale, dim);
+					snprintf(what, sizeof(what), "%s l2_squared", names[e]);
+					ok(close_enough(got, l2, scale2, dim), what, k->name, dim, got, l2);
+					got = qk[e]->inner_product(q, codes[e], scale, dim);
+					snprintf(what, sizeof(what), "%s inner_product", names[e]);
+					ok(close_enough(got, ip, scale2, dim), what, k->name, dim, got, ip);
+					got = qk[e]->l1(q, codes[e], scale, dim);
+					snprintf(what, sizeof(what), "%s l1", names[e]);
+					ok(close_enough(got, l1, scale1, dim), what, k->name, dim, got, l1);
+				}
+				free(q);
+				free(x);
+				free(h);
+				free(bf);
+				free(c8);
+			}
+		}
 	}
 
 	printf("1..%d\n", test_no);

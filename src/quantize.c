@@ -1,0 +1,209 @@
+/*-------------------------------------------------------------------------
+ *
+ * quantize.c
+ *	  The f16, bf16 and i8 encodings of quantized hnsw indexes: encoding a
+ *	  vector for an element tuple, decoding it, and distances between a
+ *	  float query and an encoded element.
+ *
+ * An encoded vector keeps the Vector header (varlena length, dim) and puts
+ * its HnswQuantization in the header's spare field, so that element tuples,
+ * the element cache and everything that copies vectors by VARSIZE work
+ * unchanged; HnswDistance sees the tag and comes here.  The payload:
+ *
+ *	f16, bf16	dim uint16 codes, padded to 4 bytes
+ *	i8			float scale, then dim int8 codes, padded to 4 bytes
+ *
+ * The kernels themselves live in distance.c.  See src/README "Quantization".
+ *
+ * src/quantize.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "distance.h"
+#include "hnsw.h"
+
+/* The codes of an encoded vector, and the scale of an i8 one */
+#define CodeScale(v)	((v)->unused == HNSW_QUANT_I8 ? (v)->x[0] : 0.0f)
+#define CodeData(v)		((const void *) ((v)->unused == HNSW_QUANT_I8 ? \
+										 (const char *) &(v)->x[1] : \
+										 (const char *) (v)->x))
+
+/*
+ * Return vec (a plain float vector) encoded with the graph's quantization,
+ * palloc'd in cxt.  f16 cannot hold magnitudes above 65504: such a vector
+ * is rejected rather than silently clipped.
+ */
+Vector *
+HnswEncodeVector(HnswGraph *graph, const Vector *vec, MemoryContext cxt)
+{
+	HnswQuantization q = graph->quantization;
+	Size		size = HNSW_CODE_SIZE(vec->dim, q);
+	Vector	   *code = MemoryContextAllocZero(cxt, size);
+
+	Assert(vec->unused == HNSW_QUANT_F32);
+	SET_VARSIZE(code, size);
+	code->dim = vec->dim;
+	code->unused = q;
+
+	switch (q)
+	{
+		case HNSW_QUANT_F32:
+			memcpy(code->x, vec->x, sizeof(float) * vec->dim);
+			break;
+		case HNSW_QUANT_F16:
+			{
+				uint16	   *h = (uint16 *) code->x;
+
+				for (int i = 0; i < vec->dim; i++)
+				{
+					if (fabsf(vec->x[i]) > DISTANCE_HALF_MAX)
+						ereport(ERROR,
+								(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+								 errmsg("value %g out of range for quantization \"f16\"",
+										vec->x[i]),
+								 errdetail("Quantization \"f16\" holds magnitudes up to 65504."),
+								 errhint("Use quantization \"bf16\" or \"i8\", which hold any real value.")));
+					h[i] = DistanceFloatToHalf(vec->x[i]);
+				}
+			}
+			break;
+		case HNSW_QUANT_BF16:
+			{
+				uint16	   *b = (uint16 *) code->x;
+
+				for (int i = 0; i < vec->dim; i++)
+					b[i] = DistanceFloatToBfloat(vec->x[i]);
+			}
+			break;
+		case HNSW_QUANT_I8:
+			code->x[0] = DistanceEncodeInt8(vec->x, vec->dim,
+											(int8 *) &code->x[1]);
+			break;
+	}
+	return code;
+}
+
+/*
+ * Decode an encoded (or plain) vector into out, dim floats.
+ */
+void
+HnswDecodeVector(const Vector *code, float *out)
+{
+	switch ((HnswQuantization) code->unused)
+	{
+		case HNSW_QUANT_F32:
+			memcpy(out, code->x, sizeof(float) * code->dim);
+			break;
+		case HNSW_QUANT_F16:
+			distance_kernels->f16.decode(CodeData(code), 0.0f, out, code->dim);
+			break;
+		case HNSW_QUANT_BF16:
+			distance_kernels->bf16.decode(CodeData(code), 0.0f, out, code->dim);
+			break;
+		case HNSW_QUANT_I8:
+			distance_kernels->i8.decode(CodeData(code), CodeScale(code), out,
+										code->dim);
+			break;
+		default:
+			elog(ERROR, "unknown hnsw vector encoding %d", code->unused);
+	}
+}
+
+/*
+ * Return whether a stored (possibly encoded) element vector is what vec, a
+ * plain vector, encodes to: identical vectors share an element.
+ */
+bool
+HnswVectorMatches(HnswGraph *graph, const Vector *stored, const Vector *vec)
+{
+	Vector	   *code;
+	bool		match;
+
+	if (stored->unused == HNSW_QUANT_F32)
+		return VARSIZE(stored) == VARSIZE(vec) &&
+			memcmp(stored, vec, VARSIZE(vec)) == 0;
+
+	code = HnswEncodeVector(graph, vec, CurrentMemoryContext);
+	match = VARSIZE(stored) == VARSIZE(code) &&
+		memcmp(stored, code, VARSIZE(code)) == 0;
+	pfree(code);
+	return match;
+}
+
+/*
+ * Return the distance between a and b, at least one of them encoded, in the
+ * index's internal order (see HnswDistance).  The float side stays float
+ * (asymmetric distance); when both are encoded, as when an element's
+ * neighbours are chosen, one is decoded into the graph's scratch buffer
+ * (and kept there while the same vector comes back).
+ */
+float
+HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
+{
+	const Vector *q = a;
+	const Vector *c = b;
+	const float *qx;
+	const QuantKernels *k;
+
+	/* every metric we compute is symmetric: put the encoded one second */
+	if (c->unused == HNSW_QUANT_F32)
+	{
+		q = b;
+		c = a;
+	}
+	if (q->unused != HNSW_QUANT_F32)
+	{
+		/*
+		 * Neighbour selection compares one candidate with every neighbour
+		 * kept so far, and vacuum's repair searches from one element: the
+		 * same vector comes back, so keep it decoded.  Element vectors are
+		 * never freed while their graph lives; the cache is also dropped at
+		 * every HnswNewSearch.
+		 */
+		if (graph->scratch == NULL)
+			graph->scratch = MemoryContextAlloc(graph->cxt,
+												sizeof(float) * graph->dim);
+		if (graph->scratchOf != q)
+		{
+			HnswDecodeVector(q, graph->scratch);
+			graph->scratchOf = q;
+		}
+		qx = graph->scratch;
+	}
+	else
+		qx = q->x;
+
+	switch ((HnswQuantization) c->unused)
+	{
+		case HNSW_QUANT_F16:
+			k = &distance_kernels->f16;
+			break;
+		case HNSW_QUANT_BF16:
+			k = &distance_kernels->bf16;
+			break;
+		case HNSW_QUANT_I8:
+			k = &distance_kernels->i8;
+			break;
+		default:
+			elog(ERROR, "unknown hnsw vector encoding %d", c->unused);
+			return 0;
+	}
+
+	switch (graph->metric)
+	{
+		case HNSW_METRIC_L2:
+			return k->l2_squared(qx, CodeData(c), CodeScale(c), c->dim);
+		case HNSW_METRIC_IP:
+			return -k->inner_product(qx, CodeData(c), CodeScale(c), c->dim);
+		case HNSW_METRIC_L1:
+			return k->l1(qx, CodeData(c), CodeScale(c), c->dim);
+		case HNSW_METRIC_OTHER:
+			break;
+	}
+	elog(ERROR, "quantized hnsw index without a built-in distance");
+	return 0;
+}

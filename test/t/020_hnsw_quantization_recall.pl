@@ -1,0 +1,75 @@
+# Recall of quantized hnsw indexes (f16, bf16, i8) on Fashion-MNIST against
+# exact search, next to f32 in the same run; their size; and a 4,096-
+# dimensional generated dataset, past what an f32 element holds on a page.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use HnswAmTest;
+
+my $node = PostgreSQL::Test::Cluster->new('quant_recall');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_buffers = 128MB\nmax_parallel_maintenance_workers = 0\n");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION hnsw');
+
+load_fmnist($node, 'base', 'train', 5000);
+load_fmnist($node, 'q', 't10k', 30);
+
+# Thresholds: measured recall@10 at the default ef_search on this subset
+# (one run): L2 f32 1.000, f16 1.000, bf16 1.000, i8 0.993; cosine f32
+# 0.970, f16 0.970, bf16 0.963, i8 0.957.  Levels are drawn at random, so
+# runs vary by a point or two: the thresholds leave about three.
+my %size;
+for my $quant ('f32', 'f16', 'bf16', 'i8')
+{
+	$node->safe_psql('postgres',
+		"CREATE INDEX idx ON base USING hnsw (v) WITH (quantization = '$quant')");
+	$size{$quant} = $node->safe_psql('postgres', "SELECT pg_relation_size('idx')");
+	my $r = recall($node, 'base', 'q', '<->', 10);
+	note "$quant L2 recall\@10 = $r, $size{$quant} bytes";
+	cmp_ok($r, '>=', 0.95, "$quant L2 recall at default ef_search");
+	cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('idx')"), '==', 5000,
+		"$quant index is structurally sound");
+	$node->safe_psql('postgres', 'DROP INDEX idx');
+
+	$node->safe_psql('postgres',
+		"CREATE INDEX idx ON base USING hnsw (v vector_cosine_ops) WITH (quantization = '$quant')");
+	$r = recall($node, 'base', 'q', '<=>', 10);
+	note "$quant cosine recall\@10 = $r";
+	cmp_ok($r, '>=', $quant eq 'i8' ? 0.92 : 0.93, "$quant cosine recall at default ef_search");
+	$node->safe_psql('postgres', 'DROP INDEX idx');
+}
+# 784 dimensions: two f32 elements fit a page, four f16 or bf16, six i8
+cmp_ok($size{f16} / $size{f32}, '<=', 0.55, 'an f16 index is at most 0.55 of f32');
+cmp_ok($size{bf16} / $size{f32}, '<=', 0.55, 'a bf16 index is at most 0.55 of f32');
+cmp_ok($size{i8} / $size{f32}, '<=', 0.40, 'an i8 index is at most 0.40 of f32');
+
+# an index built by inserts, then vacuumed, keeps its recall
+$node->safe_psql('postgres', q{
+	CREATE TABLE ins (id int, v vector(784));
+	CREATE INDEX ins_idx ON ins USING hnsw (v) WITH (quantization = 'bf16');
+	INSERT INTO ins SELECT * FROM base WHERE id < 2000;
+	DELETE FROM ins WHERE id % 4 = 1;
+	VACUUM ins;
+});
+my $r = recall($node, 'ins', 'q', '<->', 10);
+note "bf16 index built by inserts, 25% deleted, recall\@10 = $r";
+cmp_ok($r, '>=', 0.95, 'recall of a bf16 index built by inserts and vacuumed');
+
+# 4,096 dimensions: an f32 element does not fit a page, i8 does
+load_random($node, 'big', 4096, 1500);
+load_random($node, 'bigq', 4096, 20, 0.7);
+my ($ret, $stdout, $stderr) = $node->psql('postgres',
+	'CREATE INDEX big_f32 ON big USING hnsw (v)');
+like($stderr, qr/vector too large to index/, 'f32 cannot index 4,096 dimensions');
+$node->safe_psql('postgres',
+	"CREATE INDEX big_i8 ON big USING hnsw (v) WITH (quantization = 'i8')");
+$r = recall($node, 'big', 'bigq', '<->', 10, 'SET hnsw.ef_search = 100;');
+note "4096-d i8 recall\@10 = $r";
+# measured 0.95 (uniform random data, the hardest case for a graph)
+cmp_ok($r, '>=', 0.85, '4,096-dimensional i8 index recall at ef_search 100');
+
+$node->stop;
+done_testing();
