@@ -63,6 +63,17 @@ SELECT elements, live_elements, max_level, elements_per_level, avg_degree,
 FROM hnsw.index_info('info_empty_idx');
 SELECT * FROM hnsw.verify_index('info_empty_idx');
 
+-- quantized indexes verify too
+CREATE TABLE info_q (v vector(8));
+INSERT INTO info_q SELECT ARRAY(SELECT (i * j % 13) - 6 FROM generate_series(1, 8) j)::real[]
+  FROM generate_series(1, 300) i;
+CREATE INDEX info_q_bf16 ON info_q USING hnsw (v) WITH (quantization = 'bf16');
+CREATE INDEX info_q_i8 ON info_q USING hnsw (v) WITH (quantization = 'i8');
+SELECT heap_tids, dimensions FROM hnsw.index_info('info_q_bf16');
+SELECT pages > 1 AS has_pages, dangling_links, stale_links FROM hnsw.verify_index('info_q_bf16');
+SELECT pages > 1 AS has_pages, dangling_links, stale_links FROM hnsw.verify_index('info_q_i8');
+DROP TABLE info_q;
+
 -- not hnsw indexes
 CREATE INDEX info_id ON info (id);
 SELECT elements FROM hnsw.index_info('info_id');

@@ -76,3 +76,14 @@ EXPLAIN (COSTS OFF) SELECT * FROM t ORDER BY v <-> '[1,2,3]';
 EXPLAIN (COSTS OFF) SELECT * FROM t ORDER BY v LIMIT 5;
 
 DROP TABLE t;
+
+-- with sequential scans disabled, a query without ORDER BY distance must
+-- still not be planned as an hnsw index scan
+CREATE TABLE t_noorder (id int, v vector(2));
+INSERT INTO t_noorder SELECT i, ARRAY[i, i] FROM generate_series(1, 100) i;
+CREATE INDEX ON t_noorder USING hnsw (v);
+SET enable_seqscan = off;
+SELECT count(*) FROM t_noorder;
+SELECT count(*) FROM t_noorder WHERE v = '[3,3]';
+RESET enable_seqscan;
+DROP TABLE t_noorder;

@@ -21,6 +21,7 @@
 #include "hnsw.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
+#include "utils/float.h"
 #include "utils/selfuncs.h"
 #include "utils/spccache.h"
 
@@ -60,8 +61,13 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	/* no ORDER BY: the index cannot help */
 	if (path->indexorderbys == NIL)
 	{
-		*indexStartupCost = disable_cost;
-		*indexTotalCost = disable_cost;
+		/*
+		 * Not disable_cost: with enable_seqscan = off a sequential scan
+		 * costs that much too, and the planner could pick an index scan
+		 * that can only fail.  Infinity loses to every other path.
+		 */
+		*indexStartupCost = get_float8_infinity();
+		*indexTotalCost = get_float8_infinity();
 		*indexSelectivity = 0;
 		*indexCorrelation = 0;
 		*indexPages = 0;

@@ -151,10 +151,10 @@ CheckMeta(HnswCheckState *cs)
 		HNSW_CORRUPT(index, "has a metapage with a wrong magic number",
 					 "The metapage has magic number 0x%08X; expected 0x%08X.",
 					 meta->magic, HNSW_MAGIC_NUMBER);
-	if (meta->version != HNSW_VERSION)
+	if (meta->version < HNSW_MIN_VERSION || meta->version > HNSW_VERSION)
 		HNSW_CORRUPT(index, "has a metapage of an unsupported version",
-					 "The metapage has version %u; expected %d.",
-					 meta->version, HNSW_VERSION);
+					 "The metapage has version %u; expected %d to %d.",
+					 meta->version, HNSW_MIN_VERSION, HNSW_VERSION);
 	if (meta->m < HNSW_MIN_M || meta->m > HNSW_MAX_M)
 		HNSW_CORRUPT(index, "has a metapage with an invalid m",
 					 "The metapage has m = %u; expected %d to %d.",
@@ -167,8 +167,8 @@ CheckMeta(HnswCheckState *cs)
 					 HNSW_MIN_EF_CONSTRUCTION, HNSW_MAX_EF_CONSTRUCTION);
 	if (meta->dimensions > VECTOR_MAX_DIM ||
 		(meta->dimensions > 0 &&
-		 HNSW_ELEMENT_TUPLE_SIZE(meta->dimensions, 0, meta->m) >
-		 HNSW_MAX_TUPLE_SIZE))
+		 HNSW_ELEMENT_TUPLE_SIZE(meta->dimensions, meta->quantization,
+								 0, meta->m) > HNSW_MAX_TUPLE_SIZE))
 		HNSW_CORRUPT(index, "has a metapage with invalid dimensions",
 					 "The metapage has %u dimensions, which do not fit on a page with m = %u.",
 					 meta->dimensions, (unsigned) meta->m);
@@ -243,19 +243,26 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	/* the first element of an index whose metapage has no dimensions yet */
 	if (cs->dim == 0)
 		cs->dim = tup->vec.dim;
-	if (VARSIZE(&tup->vec) != VECTOR_SIZE(cs->dim) || tup->vec.dim != cs->dim ||
-		cs->dim <= 0)
+	if (tup->vec.unused != cs->meta.quantization)
+		HNSW_CORRUPT(index, "has an element with the wrong encoding",
+					 "Block %u, offset %u: encoding %d; the index has %d.",
+					 blkno, off, (int) tup->vec.unused,
+					 (int) cs->meta.quantization);
+	if (VARSIZE(&tup->vec) != HNSW_CODE_SIZE(cs->dim, cs->meta.quantization) ||
+		tup->vec.dim != cs->dim || cs->dim <= 0)
 		HNSW_CORRUPT(index, "has an element with a vector of wrong length",
 					 "Block %u, offset %u: vector of %d dimensions and %u bytes; the index has %d dimensions.",
 					 blkno, off, (int) tup->vec.dim,
 					 (unsigned) VARSIZE(&tup->vec), cs->dim);
-	expected = HNSW_ELEMENT_TUPLE_SIZE(cs->dim, tup->level, m);
+	expected = HNSW_ELEMENT_TUPLE_SIZE(cs->dim, cs->meta.quantization,
+									   tup->level, m);
 	if (len != expected)
 		HNSW_CORRUPT(index, "has an element tuple of wrong size",
 					 "Block %u, offset %u: %zu bytes; an element of level %u with %d dimensions and m = %d has %zu.",
 					 blkno, off, len, (unsigned) tup->level, cs->dim, m,
 					 expected);
-	for (int i = 0; i < cs->dim; i++)
+	/* XXX only unquantized values are checked; should codes be decoded too? */
+	for (int i = 0; cs->meta.quantization == HNSW_QUANT_F32 && i < cs->dim; i++)
 	{
 		if (!isfinite(tup->vec.x[i]))
 			HNSW_CORRUPT(index, "has an element with a non-finite vector value",
