@@ -542,10 +542,11 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 
 /*
  * Choose up to max neighbours among candidates (sorted nearest first) with
- * the paper's heuristic (Algorithm 4, without its extensions): keep a
+ * the paper's heuristic (Algorithm 4 with keepPrunedConnections): keep a
  * candidate only if it is nearer to the base than to every one kept so far,
- * which spreads links over directions.  Deleted and missing elements are
- * never chosen.  Return the number written to out.
+ * which spreads links over directions, then fill what is left with the
+ * nearest candidates passed over.  Deleted and missing elements are never
+ * chosen.  Return the number written to out.
  */
 int
 HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
@@ -578,6 +579,25 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 			}
 		}
 		if (good)
+			out[n++] = *c;
+	}
+
+	/*
+	 * Keep pruned connections (the paper's keepPrunedConnections): fill the
+	 * slots the heuristic left empty with the nearest candidates it passed
+	 * over.  Without this, lists pruned on Fashion-MNIST keep only a third
+	 * of their slots and the search needs a larger ef for the same recall.
+	 */
+	for (int i = 0; i < ncandidates && n < max; i++)
+	{
+		HnswCandidate *c = &candidates[i];
+		bool		taken = false;
+
+		if (c->element->deleted || c->element->missing || !c->element->loaded)
+			continue;
+		for (int j = 0; j < n && !taken; j++)
+			taken = out[j].element == c->element;
+		if (!taken)
 			out[n++] = *c;
 	}
 	return n;
