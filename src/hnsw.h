@@ -177,7 +177,9 @@ typedef struct HnswElementData
 	Vector	   *vec;			/* normalised for cosine; NULL until needed
 								 * when the graph has a query */
 	float		queryDistance;	/* to the graph's query, if it has one */
-	HnswNeighborList **neighbors;	/* level + 1 lists */
+	HnswNeighborList **neighbors;	/* level + 1 lists; NULL until expanded
+									 * when the graph has a query */
+	HnswNeighborSlot *slots;	/* then: a copy of the tuple's slots */
 } HnswElementData;
 
 /* How distances are computed */

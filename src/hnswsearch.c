@@ -309,6 +309,35 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
 }
 
 /*
+ * Build a loaded element's neighbour lists from its slots (a copy, or the
+ * tuple under the page lock), looking every linked element up in the cache.
+ */
+static void
+ResolveNeighbors(HnswGraph *graph, HnswElement e, HnswNeighborSlot *slots)
+{
+	e->neighbors = MemoryContextAlloc(graph->cxt,
+									  sizeof(HnswNeighborList *) * (e->level + 1));
+	for (int lc = 0; lc <= e->level; lc++)
+	{
+		int			start = HNSW_LEVEL_START(lc, graph->m);
+		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
+		HnswNeighborList *list = HnswNewNeighborList(graph, cap);
+
+		for (int i = 0; i < cap; i++)
+		{
+			HnswNeighborSlot *slot = &slots[start + i];
+
+			if (!ItemPointerIsValid(&slot->tid))
+				continue;
+			list->items[list->length].element = HnswLookupElement(graph, &slot->tid);
+			list->items[list->length].distance = slot->distance;
+			list->length++;
+		}
+		e->neighbors[lc] = list;
+	}
+}
+
+/*
  * Make sure an element's vector and neighbours are in memory, reading its
  * tuple if needed.  With a query (scans, inserts: graph->query set) the vector is
  * not copied: its distance to the query is computed on the page instead,
@@ -360,26 +389,21 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	}
 
 	slots = HnswTupleGetSlots(tup);
-	e->neighbors = MemoryContextAlloc(graph->cxt,
-									  sizeof(HnswNeighborList *) * (e->level + 1));
-	for (int lc = 0; lc <= e->level; lc++)
+	if (graph->query)
 	{
-		int			start = HNSW_LEVEL_START(lc, graph->m);
-		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
-		HnswNeighborList *list = HnswNewNeighborList(graph, cap);
+		/*
+		 * A search expands only a few of the elements it loads: copy the
+		 * slots and look their elements up when the element is expanded
+		 * (HnswGetNeighbors), not a cache entry per slot now.
+		 */
+		Size		size = HNSW_SLOTS(e->level, graph->m) * sizeof(HnswNeighborSlot);
 
-		for (int i = 0; i < cap; i++)
-		{
-			HnswNeighborSlot *slot = &slots[start + i];
-
-			if (!ItemPointerIsValid(&slot->tid))
-				continue;
-			list->items[list->length].element = HnswLookupElement(graph, &slot->tid);
-			list->items[list->length].distance = slot->distance;
-			list->length++;
-		}
-		e->neighbors[lc] = list;
+		e->slots = MemoryContextAlloc(graph->cxt, size);
+		memcpy(e->slots, slots, size);
+		e->neighbors = NULL;
 	}
+	else
+		ResolveNeighbors(graph, e, slots);
 	UnlockReleaseBuffer(buf);
 	return true;
 }
@@ -492,6 +516,8 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 
 		CHECK_FOR_INTERRUPTS();
 
+		if (c->element->neighbors == NULL)
+			ResolveNeighbors(graph, c->element, c->element->slots);
 		list = c->element->neighbors[lc];
 		for (int i = 0; i < list->length; i++)
 		{
@@ -585,8 +611,9 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 	/*
 	 * Keep pruned connections (the paper's keepPrunedConnections): fill the
 	 * slots the heuristic left empty with the nearest candidates it passed
-	 * over.  Without this, lists pruned on Fashion-MNIST keep only a third
-	 * of their slots and the search needs a larger ef for the same recall.
+	 * over.  Without this, a list pruned on a reverse link keeps only the
+	 * candidates that pass the heuristic, often far fewer than its slots, and
+	 * a search needs a larger ef for the same recall (see src/README).
 	 */
 	for (int i = 0; i < ncandidates && n < max; i++)
 	{
