@@ -210,6 +210,7 @@ typedef struct HnswGraph
 	FmgrInfo   *normproc;
 	Oid			collation;
 	bool		building;		/* pages not WAL-logged yet */
+	bool		keepPruned;		/* neighbour selection fills every slot */
 	uint64		searchTag;		/* current search, for visited marks */
 	HnswElement entry;			/* entry point, NULL if empty */
 	const Vector *query;		/* scans, inserts: the one query vector */

@@ -328,6 +328,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 										 ALLOCSET_DEFAULT_SIZES);
 	state.graph = HnswCreateGraph(index, state.graphCxt, 0);
 	state.graph->building = true;
+	state.graph->keepPruned = true;
 	state.graph->m = HnswGetM(index);
 	state.graph->efConstruction = HnswGetEfConstruction(index);
 	state.maxelements = 1024;

@@ -568,9 +568,9 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 
 /*
  * Choose up to max neighbours among candidates (sorted nearest first) with
- * the paper's heuristic (Algorithm 4 with keepPrunedConnections): keep a
- * candidate only if it is nearer to the base than to every one kept so far,
- * which spreads links over directions, then fill what is left with the
+ * the paper's heuristic (Algorithm 4): keep a candidate only if it is nearer
+ * to the base than to every one kept so far, which spreads links over
+ * directions; with graph->keepPruned, then fill what is left with the
  * nearest candidates passed over.  Deleted and missing elements are never
  * chosen.  Return the number written to out.
  */
@@ -609,13 +609,16 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 	}
 
 	/*
-	 * Keep pruned connections (the paper's keepPrunedConnections): fill the
-	 * slots the heuristic left empty with the nearest candidates it passed
-	 * over.  Without this, a list pruned on a reverse link keeps only the
-	 * candidates that pass the heuristic, often far fewer than its slots, and
-	 * a search needs a larger ef for the same recall (see src/README).
+	 * Keep pruned connections (the paper's keepPrunedConnections), in the
+	 * in-memory build: fill the slots the heuristic left empty with the
+	 * nearest candidates it passed over.  Without this, a list pruned on a
+	 * reverse link keeps only the candidates that pass the heuristic, often
+	 * far fewer than its slots, and a search needs a larger ef for the same
+	 * recall.  Inserts into the pages do not: there a full list takes a new
+	 * link only in place of a further one, and full lists everywhere leave
+	 * elements without incoming links (see src/README).
 	 */
-	for (int i = 0; i < ncandidates && n < max; i++)
+	for (int i = 0; graph->keepPruned && i < ncandidates && n < max; i++)
 	{
 		HnswCandidate *c = &candidates[i];
 		bool		taken = false;
