@@ -155,6 +155,9 @@ typedef struct HnswNeighborList
 {
 	int			length;
 	int			capacity;
+	int			nkept;			/* build: items[0..nkept) passed the heuristic
+								 * when the list was last pruned, the rest
+								 * failed it; 0 if never pruned */
 	HnswCandidate items[FLEXIBLE_ARRAY_MEMBER];
 } HnswNeighborList;
 

@@ -246,6 +246,7 @@ HnswNewNeighborList(HnswGraph *graph, int capacity)
 							  capacity * sizeof(HnswCandidate));
 	list->length = 0;
 	list->capacity = capacity;
+	list->nkept = 0;
 	return list;
 }
 
