@@ -181,6 +181,9 @@ typedef struct HnswNeighborList
 {
 	int			length;
 	int			capacity;
+	int			nkept;			/* build: items[0..nkept) passed the heuristic
+								 * when the list was last pruned, the rest
+								 * failed it; 0 if never pruned */
 	HnswCandidate items[FLEXIBLE_ARRAY_MEMBER];
 } HnswNeighborList;
 
@@ -204,7 +207,9 @@ typedef struct HnswElementData
 								 * index is quantized; NULL until needed
 								 * when the graph has a query */
 	float		queryDistance;	/* to the graph's query, if it has one */
-	HnswNeighborList **neighbors;	/* level + 1 lists */
+	HnswNeighborList **neighbors;	/* level + 1 lists; NULL until expanded
+									 * when the graph has a query */
+	HnswNeighborSlot *slots;	/* then: a copy of the tuple's slots */
 } HnswElementData;
 
 /* How distances are computed */
@@ -239,6 +244,7 @@ typedef struct HnswGraph
 	FmgrInfo   *normproc;
 	Oid			collation;
 	bool		building;		/* pages not WAL-logged yet */
+	bool		keepPruned;		/* neighbour selection fills every slot */
 	uint64		searchTag;		/* current search, for visited marks */
 	HnswElement entry;			/* entry point, NULL if empty */
 	const Vector *query;		/* scans, inserts: the one query vector */

@@ -42,7 +42,14 @@ typedef struct HnswBuildState
 
 /*
  * Link target to newElement on level lc in memory.  A full list is pruned
- * with the neighbour-selection heuristic, as hnswlib does.
+ * with the neighbour-selection heuristic, as hnswlib does, and the slots it
+ * leaves are filled with the nearest candidates it passed over (as
+ * HnswSelectNeighbors does with keepPruned).
+ *
+ * The heuristic decides each candidate, in distance order, by the kept ones
+ * before it alone, so the decisions of the last pruning (list->nkept) still
+ * hold for the candidates nearer than the newcomer: only the newcomer and
+ * those after it are compared again.
  */
 static void
 AddReverseLink(HnswGraph *graph, HnswElement target, HnswElement newElement,
@@ -50,7 +57,13 @@ AddReverseLink(HnswGraph *graph, HnswElement target, HnswElement newElement,
 {
 	HnswNeighborList *list = target->neighbors[lc];
 	HnswCandidate *cands;
+	bool	   *known;			/* kept by the last pruning */
+	bool	   *chosen;
 	int			n;
+	int			newPos = -1;
+	int			nkept = 0;
+	int			nout = 0;
+	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
 
 	if (list->length < list->capacity)
 	{
@@ -62,10 +75,13 @@ AddReverseLink(HnswGraph *graph, HnswElement target, HnswElement newElement,
 
 	/* insertion sort of the list plus the newcomer, nearest first */
 	cands = palloc(sizeof(HnswCandidate) * (list->length + 1));
+	known = palloc(sizeof(bool) * (list->length + 1));
+	chosen = palloc0(sizeof(bool) * (list->length + 1));
 	n = 0;
 	for (int i = 0; i <= list->length; i++)
 	{
 		HnswCandidate c;
+		bool		k = i < list->nkept;
 		int			j;
 
 		if (i < list->length)
@@ -76,13 +92,57 @@ AddReverseLink(HnswGraph *graph, HnswElement target, HnswElement newElement,
 			c.distance = distance;
 		}
 		for (j = n; j > 0 && cands[j - 1].distance > c.distance; j--)
+		{
 			cands[j] = cands[j - 1];
+			known[j] = known[j - 1];
+		}
 		cands[j] = c;
+		known[j] = k;
 		n++;
 	}
-	list->length = HnswSelectNeighbors(graph, cands, n, list->capacity,
-									   list->items);
+	for (int i = 0; i < n; i++)
+		if (cands[i].element == newElement)
+			newPos = i;
+
+	/* the heuristic, reusing the last pruning's decisions before newPos */
+	for (int i = 0; i < n && nkept < list->capacity; i++)
+	{
+		bool		good = true;
+
+		if (list->nkept > 0 && i < newPos)
+			good = known[i];
+		else
+		{
+			for (int j = 0; j < i && !simple; j++)
+			{
+				if (chosen[j] &&
+					HnswDistance(graph, cands[i].element->vec,
+								 cands[j].element->vec) < cands[i].distance)
+				{
+					good = false;
+					break;
+				}
+			}
+		}
+		if (good)
+		{
+			chosen[i] = true;
+			nkept++;
+		}
+	}
+
+	/* kept ones first, then the nearest of the others */
+	for (int i = 0; i < n; i++)
+		if (chosen[i])
+			list->items[nout++] = cands[i];
+	for (int i = 0; i < n && nout < list->capacity; i++)
+		if (!chosen[i])
+			list->items[nout++] = cands[i];
+	list->length = nout;
+	list->nkept = nkept;
 	pfree(cands);
+	pfree(known);
+	pfree(chosen);
 }
 
 /*
@@ -329,6 +389,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 										 ALLOCSET_DEFAULT_SIZES);
 	state.graph = HnswCreateGraph(index, state.graphCxt, 0);
 	state.graph->building = true;
+	state.graph->keepPruned = true;
 	state.graph->m = HnswGetM(index);
 	state.graph->efConstruction = HnswGetEfConstruction(index);
 	state.maxelements = 1024;

@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include <float.h>
+
 #include "hnsw.h"
 #include "nodes/execnodes.h"
 #include "storage/bufmgr.h"
@@ -66,16 +68,17 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 /*
  * Add a link from the element target to the new element at newTid on level
  * lc: into an empty slot, else in place of the furthest neighbour if the new
- * one is nearer.  Nothing happens if target's tuple is gone or changed
- * level (freed by vacuum and reused).
+ * one is nearer (or in any case, with force).  Nothing happens if target's
+ * tuple is gone or changed level (freed by vacuum and reused).  Return
+ * whether target now links to the new element.
  *
  * Takes and releases an exclusive lock on target's page, and re-reads the
  * slots under it, so concurrent updates of the same list are never lost.
  * One WAL record.
  */
-static void
+static bool
 AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
-			  float distance, int lc)
+			  float distance, int lc, bool force)
 {
 	Buffer		buf;
 	Page		page;
@@ -86,7 +89,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 	int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
 	int			empty = -1;
 	int			worst = -1;
-	float		worstDistance = distance;
+	float		worstDistance = force ? -FLT_MAX : distance;
 	int			chosen;
 
 	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&target->tid));
@@ -96,7 +99,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 	if (tup == NULL || tup->level < lc)
 	{
 		UnlockReleaseBuffer(buf);
-		return;
+		return false;
 	}
 
 	slots = HnswTupleGetSlots(tup) + start;
@@ -110,7 +113,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 		else if (ItemPointerEquals(&slots[i].tid, newTid))
 		{
 			UnlockReleaseBuffer(buf);
-			return;
+			return true;
 		}
 		else if (slots[i].distance > worstDistance)
 		{
@@ -132,6 +135,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 		HnswEditFinish(&edit);
 	}
 	UnlockReleaseBuffer(buf);
+	return chosen >= 0;
 }
 
 /*
@@ -244,9 +248,22 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 	HnswAddElementTuple(graph, tup, size, &e->tid);
 
 	for (int lc = level; lc >= 0; lc--)
+	{
+		bool		linked = false;
+
 		for (int i = 0; i < lists[lc]->length; i++)
-			AddLinkOnDisk(graph, lists[lc]->items[i].element, &e->tid,
-						  lists[lc]->items[i].distance, lc);
+			linked |= AddLinkOnDisk(graph, lists[lc]->items[i].element, &e->tid,
+									lists[lc]->items[i].distance, lc, false);
+
+		/*
+		 * An element nothing links to is never found.  When every neighbour
+		 * has a full list of nearer ones, the nearest takes the new element
+		 * in place of its furthest link anyway.
+		 */
+		if (!linked && lists[lc]->length > 0)
+			AddLinkOnDisk(graph, lists[lc]->items[0].element, &e->tid,
+						  lists[lc]->items[0].distance, lc, true);
+	}
 
 	if (level > meta.entryLevel)
 		HnswUpdateMetaEntry(index, building, graph->dim, &e->tid, level, true);

@@ -293,6 +293,7 @@ HnswNewNeighborList(HnswGraph *graph, int capacity)
 							  capacity * sizeof(HnswCandidate));
 	list->length = 0;
 	list->capacity = capacity;
+	list->nkept = 0;
 	return list;
 }
 
@@ -360,6 +361,35 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
 }
 
 /*
+ * Build a loaded element's neighbour lists from its slots (a copy, or the
+ * tuple under the page lock), looking every linked element up in the cache.
+ */
+static void
+ResolveNeighbors(HnswGraph *graph, HnswElement e, HnswNeighborSlot *slots)
+{
+	e->neighbors = MemoryContextAlloc(graph->cxt,
+									  sizeof(HnswNeighborList *) * (e->level + 1));
+	for (int lc = 0; lc <= e->level; lc++)
+	{
+		int			start = HNSW_LEVEL_START(lc, graph->m);
+		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
+		HnswNeighborList *list = HnswNewNeighborList(graph, cap);
+
+		for (int i = 0; i < cap; i++)
+		{
+			HnswNeighborSlot *slot = &slots[start + i];
+
+			if (!ItemPointerIsValid(&slot->tid))
+				continue;
+			list->items[list->length].element = HnswLookupElement(graph, &slot->tid);
+			list->items[list->length].distance = slot->distance;
+			list->length++;
+		}
+		e->neighbors[lc] = list;
+	}
+}
+
+/*
  * Make sure an element's vector and neighbours are in memory, reading its
  * tuple if needed.  With a query (scans, inserts: graph->query set) the vector is
  * not copied: its distance to the query is computed on the page instead,
@@ -412,26 +442,21 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	}
 
 	slots = HnswTupleGetSlots(tup);
-	e->neighbors = MemoryContextAlloc(graph->cxt,
-									  sizeof(HnswNeighborList *) * (e->level + 1));
-	for (int lc = 0; lc <= e->level; lc++)
+	if (graph->query)
 	{
-		int			start = HNSW_LEVEL_START(lc, graph->m);
-		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
-		HnswNeighborList *list = HnswNewNeighborList(graph, cap);
+		/*
+		 * A search expands only a few of the elements it loads: copy the
+		 * slots and look their elements up when the element is expanded
+		 * (HnswGetNeighbors), not a cache entry per slot now.
+		 */
+		Size		size = HNSW_SLOTS(e->level, graph->m) * sizeof(HnswNeighborSlot);
 
-		for (int i = 0; i < cap; i++)
-		{
-			HnswNeighborSlot *slot = &slots[start + i];
-
-			if (!ItemPointerIsValid(&slot->tid))
-				continue;
-			list->items[list->length].element = HnswLookupElement(graph, &slot->tid);
-			list->items[list->length].distance = slot->distance;
-			list->length++;
-		}
-		e->neighbors[lc] = list;
+		e->slots = MemoryContextAlloc(graph->cxt, size);
+		memcpy(e->slots, slots, size);
+		e->neighbors = NULL;
 	}
+	else
+		ResolveNeighbors(graph, e, slots);
 	UnlockReleaseBuffer(buf);
 	return true;
 }
@@ -544,6 +569,8 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 
 		CHECK_FOR_INTERRUPTS();
 
+		if (c->element->neighbors == NULL)
+			ResolveNeighbors(graph, c->element, c->element->slots);
 		list = c->element->neighbors[lc];
 		for (int i = 0; i < list->length; i++)
 		{
@@ -594,10 +621,11 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 
 /*
  * Choose up to max neighbours among candidates (sorted nearest first) with
- * the paper's heuristic (Algorithm 4, without its extensions): keep a
- * candidate only if it is nearer to the base than to every one kept so far,
- * which spreads links over directions.  Deleted and missing elements are
- * never chosen.  Return the number written to out.
+ * the paper's heuristic (Algorithm 4): keep a candidate only if it is nearer
+ * to the base than to every one kept so far, which spreads links over
+ * directions; with graph->keepPruned, then fill what is left with the
+ * nearest candidates passed over.  Deleted and missing elements are never
+ * chosen.  Return the number written to out.
  */
 int
 HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
@@ -630,6 +658,29 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 			}
 		}
 		if (good)
+			out[n++] = *c;
+	}
+
+	/*
+	 * Keep pruned connections (the paper's keepPrunedConnections), in the
+	 * in-memory build: fill the slots the heuristic left empty with the
+	 * nearest candidates it passed over.  Without this, a list pruned on a
+	 * reverse link keeps only the candidates that pass the heuristic, often
+	 * far fewer than its slots, and a search needs a larger ef for the same
+	 * recall.  Inserts into the pages do not: there a full list takes a new
+	 * link only in place of a further one, and full lists everywhere leave
+	 * elements without incoming links (see src/README).
+	 */
+	for (int i = 0; graph->keepPruned && i < ncandidates && n < max; i++)
+	{
+		HnswCandidate *c = &candidates[i];
+		bool		taken = false;
+
+		if (c->element->deleted || c->element->missing || !c->element->loaded)
+			continue;
+		for (int j = 0; j < n && !taken; j++)
+			taken = out[j].element == c->element;
+		if (!taken)
 			out[n++] = *c;
 	}
 	return n;
