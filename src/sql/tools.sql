@@ -108,10 +108,41 @@ DECLARE
 	n integer := coalesce(cardinality(queries), 0);
 	last_notice timestamptz := clock_timestamp();
 	old_ef text := current_setting('hnsw.ef_search', true);
+	-- a partitioned table with foreign partitions is searched through the
+	-- coordinator: hnsw.search against hnsw.search(exact => true)
+	distributed boolean := EXISTS (SELECT 1 FROM pg_inherits inh
+									 JOIN pg_class c ON c.oid = inh.inhrelid
+									WHERE inh.inhparent = rel AND c.relkind = 'f');
+	exact_sql text;
 BEGIN
 	PERFORM hnsw._check_k(k);
 	IF key IS NOT NULL THEN
 		PERFORM hnsw._vector_column(rel, key);	-- checks the key column exists
+	END IF;
+	IF distributed THEN
+		IF key IS NULL THEN
+			RAISE EXCEPTION 'recall of distributed table % needs a key column', rel
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Name a column that identifies a row, like key => ''id''.';
+		END IF;
+		sql := format('SELECT array_agg(s.%I::text) FROM hnsw.search(NULL::%s, $1, $2, ef_search => $3, metric => $4, column_name => $5) s',
+					  key, rel);
+		exact_sql := format('SELECT array_agg(s.%I::text) FROM hnsw.search(NULL::%s, $1, $2, exact => true, metric => $4, column_name => $5) s',
+							key, rel);
+		FOR i IN 1 .. n LOOP
+			EXECUTE sql INTO approx USING queries[i], k, ef_search, metric, col;
+			EXECUTE exact_sql INTO exact USING queries[i], k, ef_search, metric, col;
+			query_no := i;
+			exact_rows := coalesce(cardinality(exact), 0);
+			found_rows := (SELECT count(*) FROM (SELECT unnest(exact) INTERSECT SELECT unnest(approx)) s);
+			recall := CASE WHEN exact_rows = 0 THEN 1.0 ELSE found_rows::float8 / exact_rows END;
+			RETURN NEXT;
+			IF clock_timestamp() - last_notice > interval '10 seconds' THEN
+				RAISE NOTICE 'evaluated % of % queries', i, n;
+				last_notice := clock_timestamp();
+			END IF;
+		END LOOP;
+		RETURN;
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM pg_index i
 					 JOIN pg_class c ON c.oid = i.indexrelid

@@ -276,6 +276,17 @@ is($coord->safe_psql('postgres', q{
 	SELECT id FROM hnsw.search(NULL::docs, '[3,3,3,3]', 1, partitions => '{3}')}),
 	'5000', 'rows inserted through the coordinator are found');
 
+# recall of a distributed table: hnsw.search against hnsw.search(exact => true)
+my $recall = $coord->safe_psql('postgres', q{
+	SELECT format('%s/%s', queries, exact_rows) || ' ' || (recall >= 0.9)::text
+	  FROM hnsw.evaluate_recall('docs', 'embedding',
+			ARRAY(SELECT embedding FROM truth WHERE part <= 3 ORDER BY id LIMIT 25), 5, key => 'id')});
+is($recall, '25/125 true', 'evaluate_recall works through the coordinator');
+my ($rc, $out, $err) = $coord->psql('postgres', q{
+	SELECT * FROM hnsw.evaluate_recall('docs', 'embedding', ARRAY['[1,1,1,1]']::vector[], 5)});
+like($err, qr/recall of distributed table docs needs a key column/,
+	'a distributed table needs a key column');
+
 # security: a non-superuser needs a password in the mapping, really used
 $coord->safe_psql('postgres', q{
 	CREATE ROLE alice LOGIN;
