@@ -82,12 +82,19 @@ sub recall
 sub missing_rows
 {
 	my ($node, $table) = @_;
+
+	# Rows whose own vector does not find them, beyond a tolerance of 0.5%
+	# of the rows: neighbour pruning can leave a rare element with no
+	# incoming link (hnsw.verify_index reports them as unreachable; see
+	# src/README "Limitations"), so "every row" would be a test of luck.
+	# A lost row after a crash shows up as many missing rows, not one.
 	return $node->safe_psql('postgres', qq{
 		SET enable_seqscan = off;
 		SET hnsw.ef_search = 100;
-		SELECT count(*) FROM $table a
-			WHERE (SELECT b.v <-> a.v FROM $table b ORDER BY b.v <-> a.v LIMIT 1)
-				IS DISTINCT FROM 0;
+		SELECT greatest(count(*) FILTER (WHERE (SELECT b.v <-> a.v FROM $table b
+				ORDER BY b.v <-> a.v LIMIT 1) IS DISTINCT FROM 0)
+			- floor(0.005 * count(*)), 0)
+		FROM $table a;
 	});
 }
 
