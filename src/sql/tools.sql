@@ -129,46 +129,39 @@ BEGIN
 					  key, rel);
 		exact_sql := format('SELECT array_agg(s.%I::text) FROM hnsw.search(NULL::%s, $1, $2, exact => true, metric => $4, column_name => $5) s',
 							key, rel);
-		FOR i IN 1 .. n LOOP
-			EXECUTE sql INTO approx USING queries[i], k, ef_search, metric, col;
-			EXECUTE exact_sql INTO exact USING queries[i], k, ef_search, metric, col;
-			query_no := i;
-			exact_rows := coalesce(cardinality(exact), 0);
-			found_rows := (SELECT count(*) FROM (SELECT unnest(exact) INTERSECT SELECT unnest(approx)) s);
-			recall := CASE WHEN exact_rows = 0 THEN 1.0 ELSE found_rows::float8 / exact_rows END;
-			RETURN NEXT;
-			IF clock_timestamp() - last_notice > interval '10 seconds' THEN
-				RAISE NOTICE 'evaluated % of % queries', i, n;
-				last_notice := clock_timestamp();
-			END IF;
-		END LOOP;
-		RETURN;
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pg_index i
-					 JOIN pg_class c ON c.oid = i.indexrelid
-					 JOIN pg_am a ON a.oid = c.relam
-					 JOIN pg_attribute att ON att.attrelid = i.indrelid AND att.attname = col
-					WHERE i.indrelid = rel AND a.amname = 'hnsw'
-					  AND att.attnum = ANY (i.indkey::int2[])) THEN
-		RAISE WARNING 'relation % has no hnsw index on column "%"', rel, col
-			USING DETAIL = 'The approximate search is an exact search, so recall is 1.';
-	END IF;
-	sql := format('SELECT array_agg(k) FROM (SELECT %s AS k FROM %s ORDER BY %I %s $1 LIMIT $2) s',
-				  keyexpr, rel, col, hnsw._distance_operator(metric));
-	IF ef_search IS NOT NULL THEN
-		PERFORM set_config('hnsw.ef_search', ef_search::text, true);
+	ELSE
+		IF NOT EXISTS (SELECT 1 FROM pg_index i
+						 JOIN pg_class c ON c.oid = i.indexrelid
+						 JOIN pg_am a ON a.oid = c.relam
+						 JOIN pg_attribute att ON att.attrelid = i.indrelid AND att.attname = col
+						WHERE i.indrelid = rel AND a.amname = 'hnsw'
+						  AND att.attnum = ANY (i.indkey::int2[])) THEN
+			RAISE WARNING 'relation % has no hnsw index on column "%"', rel, col
+				USING DETAIL = 'The approximate search is an exact search, so recall is 1.';
+		END IF;
+		-- one query, run with and without index scans
+		sql := format('SELECT array_agg(k) FROM (SELECT %s AS k FROM %s ORDER BY %I %s $1 LIMIT $2) s',
+					  keyexpr, rel, col, hnsw._distance_operator(metric));
+		exact_sql := sql;
+		IF ef_search IS NOT NULL THEN
+			PERFORM set_config('hnsw.ef_search', ef_search::text, true);
+		END IF;
 	END IF;
 
 	FOR i IN 1 .. n LOOP
-		-- approximate: let the planner use the index
-		PERFORM set_config('enable_indexscan', 'on', true);
-		PERFORM set_config('enable_seqscan', 'off', true);
-		EXECUTE sql INTO approx USING queries[i], k;
-		-- exact: no index
-		PERFORM set_config('enable_indexscan', 'off', true);
-		PERFORM set_config('enable_bitmapscan', 'off', true);
-		PERFORM set_config('enable_seqscan', 'on', true);
-		EXECUTE sql INTO exact USING queries[i], k;
+		IF NOT distributed THEN
+			-- approximate: let the planner use the index
+			PERFORM set_config('enable_indexscan', 'on', true);
+			PERFORM set_config('enable_seqscan', 'off', true);
+		END IF;
+		EXECUTE sql INTO approx USING queries[i], k, ef_search, metric, col;
+		IF NOT distributed THEN
+			-- exact: no index
+			PERFORM set_config('enable_indexscan', 'off', true);
+			PERFORM set_config('enable_bitmapscan', 'off', true);
+			PERFORM set_config('enable_seqscan', 'on', true);
+		END IF;
+		EXECUTE exact_sql INTO exact USING queries[i], k, ef_search, metric, col;
 
 		query_no := i;
 		exact_rows := coalesce(cardinality(exact), 0);
@@ -182,7 +175,7 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	IF ef_search IS NOT NULL AND old_ef IS NOT NULL THEN
+	IF NOT distributed AND ef_search IS NOT NULL AND old_ef IS NOT NULL THEN
 		PERFORM set_config('hnsw.ef_search', old_ef, true);
 	END IF;
 END $$;
