@@ -91,7 +91,27 @@ END $$;
 COMMENT ON FUNCTION hnsw.exact_search(anyelement, vector, integer, name, text) IS
 	'the exact k nearest rows of a table (sequential scan, never an approximate index)';
 
+-- Exact k nearest rows of many queries in one sequential pass (src/exactknn.c).
+CREATE FUNCTION hnsw._exact_knn(rel regclass, column_name name, queries vector[], k integer,
+								metric text, key name)
+RETURNS TABLE (query_no integer, rank integer, key text, distance double precision)
+AS 'MODULE_PATHNAME', 'hnsw_exact_knn' LANGUAGE C STABLE;
+
+CREATE FUNCTION hnsw.exact_knn(rel regclass, queries vector[], k integer,
+							   column_name name DEFAULT NULL, metric text DEFAULT 'l2',
+							   key name DEFAULT NULL)
+RETURNS TABLE (query_no integer, rank integer, key text, distance double precision)
+LANGUAGE sql STABLE AS $$
+	SELECT * FROM hnsw._exact_knn(rel, hnsw._vector_column(rel, column_name), queries, k,
+								  metric, key)
+$$;
+COMMENT ON FUNCTION hnsw.exact_knn(regclass, vector[], integer, name, text, name) IS
+	'the exact k nearest rows of every query, found in one sequential scan of the table';
+
 -- Recall@k of approximate (index) search against exact search, per query.
+-- A row counts as found when the exact answer holds it, or when its
+-- distance is no larger than the k-th exact distance: rows tied at the
+-- k-th distance are equally exact, whichever one a search returns.
 CREATE FUNCTION hnsw.evaluate_recall_detail(rel regclass, column_name name, queries vector[],
 											k integer, ef_search integer DEFAULT NULL,
 											metric text DEFAULT 'l2', key name DEFAULT NULL)
@@ -101,10 +121,16 @@ SET enable_indexscan FROM CURRENT SET enable_seqscan FROM CURRENT
 SET enable_bitmapscan FROM CURRENT AS $$
 DECLARE
 	col name := hnsw._vector_column(rel, column_name);
+	op text := hnsw._distance_operator(metric);
 	keyexpr text := CASE WHEN key IS NULL THEN 'ctid::text' ELSE format('%I::text', key) END;
-	sql text;
+	sql text;					-- approximate: keys and distances, nearest first
+	exact_sql text;				-- exact, the same; NULL when exact_all has it
+	exact_all jsonb;			-- query_no -> {keys, kth}, from hnsw._exact_knn
 	approx text[];
+	approx_dist float8[];
 	exact text[];
+	exact_dist float8[];
+	kth float8;					-- the k-th exact distance
 	n integer := coalesce(cardinality(queries), 0);
 	last_notice timestamptz := clock_timestamp();
 	old_ef text := current_setting('hnsw.ef_search', true);
@@ -113,7 +139,6 @@ DECLARE
 	distributed boolean := EXISTS (SELECT 1 FROM pg_inherits inh
 									 JOIN pg_class c ON c.oid = inh.inhrelid
 									WHERE inh.inhparent = rel AND c.relkind = 'f');
-	exact_sql text;
 BEGIN
 	PERFORM hnsw._check_k(k);
 	IF key IS NOT NULL THEN
@@ -125,10 +150,14 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value',
 					  HINT = 'Name a column that identifies a row, like key => ''id''.';
 		END IF;
-		sql := format('SELECT array_agg(s.%I::text) FROM hnsw.search(NULL::%s, $1, $2, ef_search => $3, metric => $4, column_name => $5) s',
-					  key, rel);
-		exact_sql := format('SELECT array_agg(s.%I::text) FROM hnsw.search(NULL::%s, $1, $2, exact => true, metric => $4, column_name => $5) s',
-							key, rel);
+		sql := format('SELECT array_agg(s.%1$I::text ORDER BY s.d), array_agg(s.d ORDER BY s.d) FROM '
+					  '(SELECT s.%1$I, s.%3$I %4$s $1 AS d FROM hnsw.search(NULL::%2$s, $1, $2, %5$s, '
+					  'metric => $4, column_name => $5) s) s',
+					  key, rel, col, op, 'ef_search => $3');
+		exact_sql := format('SELECT array_agg(s.%1$I::text ORDER BY s.d), array_agg(s.d ORDER BY s.d) FROM '
+							'(SELECT s.%1$I, s.%3$I %4$s $1 AS d FROM hnsw.search(NULL::%2$s, $1, $2, %5$s, '
+							'metric => $4, column_name => $5) s) s',
+							key, rel, col, op, 'exact => true');
 	ELSE
 		IF NOT EXISTS (SELECT 1 FROM pg_index i
 						 JOIN pg_class c ON c.oid = i.indexrelid
@@ -140,9 +169,28 @@ BEGIN
 				USING DETAIL = 'The approximate search is an exact search, so recall is 1.';
 		END IF;
 		-- one query, run with and without index scans
-		sql := format('SELECT array_agg(k) FROM (SELECT %s AS k FROM %s ORDER BY %I %s $1 LIMIT $2) s',
-					  keyexpr, rel, col, hnsw._distance_operator(metric));
+		sql := format('SELECT array_agg(k), array_agg(d) FROM '
+					  '(SELECT %s AS k, %I %s $1 AS d FROM %s ORDER BY 2 LIMIT $2) s',
+					  keyexpr, col, op, rel);
 		exact_sql := sql;
+		-- the exact side of all queries in one scan, where hnsw._exact_knn
+		-- reads the table as the query would: vector column, plain tables
+		-- only (no views, no foreign tables), no row-level security
+		IF n > 0
+		   AND (SELECT atttypid FROM pg_attribute WHERE attrelid = rel AND attname = col) = 'vector'::regtype
+		   AND NOT EXISTS (WITH RECURSIVE tree(relid) AS (
+								SELECT rel::oid
+								UNION
+								SELECT inh.inhrelid FROM pg_inherits inh JOIN tree ON inh.inhparent = tree.relid)
+							SELECT 1 FROM tree JOIN pg_class c ON c.oid = tree.relid
+							 WHERE c.relkind NOT IN ('r', 'm', 'p') OR c.relrowsecurity) THEN
+			SELECT jsonb_object_agg(e.query_no, jsonb_build_object('keys', e.keys, 'kth', e.kth))
+			  INTO exact_all
+			  FROM (SELECT x.query_no, jsonb_agg(x.key) AS keys, max(x.distance) AS kth
+					  FROM hnsw._exact_knn(rel, col, queries, k, metric, key) x
+					 GROUP BY x.query_no) e;
+			exact_sql := NULL;
+		END IF;
 		IF ef_search IS NOT NULL THEN
 			PERFORM set_config('hnsw.ef_search', ef_search::text, true);
 		END IF;
@@ -154,18 +202,26 @@ BEGIN
 			PERFORM set_config('enable_indexscan', 'on', true);
 			PERFORM set_config('enable_seqscan', 'off', true);
 		END IF;
-		EXECUTE sql INTO approx USING queries[i], k, ef_search, metric, col;
-		IF NOT distributed THEN
-			-- exact: no index
-			PERFORM set_config('enable_indexscan', 'off', true);
-			PERFORM set_config('enable_bitmapscan', 'off', true);
-			PERFORM set_config('enable_seqscan', 'on', true);
+		EXECUTE sql INTO approx, approx_dist USING queries[i], k, ef_search, metric, col;
+		IF exact_sql IS NULL THEN
+			exact := ARRAY(SELECT jsonb_array_elements_text(exact_all -> i::text -> 'keys'));
+			kth := (exact_all -> i::text ->> 'kth')::float8;
+		ELSE
+			IF NOT distributed THEN
+				-- exact: no index
+				PERFORM set_config('enable_indexscan', 'off', true);
+				PERFORM set_config('enable_bitmapscan', 'off', true);
+				PERFORM set_config('enable_seqscan', 'on', true);
+			END IF;
+			EXECUTE exact_sql INTO exact, exact_dist USING queries[i], k, ef_search, metric, col;
+			kth := exact_dist[cardinality(exact_dist)];
 		END IF;
-		EXECUTE exact_sql INTO exact USING queries[i], k, ef_search, metric, col;
 
 		query_no := i;
 		exact_rows := coalesce(cardinality(exact), 0);
-		found_rows := (SELECT count(*) FROM (SELECT unnest(exact) INTERSECT SELECT unnest(approx)) s);
+		found_rows := least(exact_rows,
+							(SELECT count(*) FROM unnest(approx, approx_dist) a(k, d)
+							  WHERE a.k = ANY (exact) OR a.d <= kth));
 		recall := CASE WHEN exact_rows = 0 THEN 1.0 ELSE found_rows::float8 / exact_rows END;
 		RETURN NEXT;
 
@@ -183,7 +239,8 @@ COMMENT ON FUNCTION hnsw.evaluate_recall_detail(regclass, name, vector[], intege
 	'per-query recall@k of the approximate (index) search against exact search';
 
 -- Recall@k over all queries, as Spark's KnnSimilarityEvaluator defines it:
--- sum of |exact ∩ approximate| over sum of |exact| (1 when nothing is exact).
+-- sum of |exact ∩ approximate| over sum of |exact| (1 when nothing is exact),
+-- where rows tied with the k-th exact distance count as exact.
 CREATE FUNCTION hnsw.evaluate_recall(rel regclass, column_name name, queries vector[],
 									 k integer, ef_search integer DEFAULT NULL,
 									 metric text DEFAULT 'l2', key name DEFAULT NULL)
