@@ -50,6 +50,8 @@ SELECT * FROM hnsw.exact_search(NULL::grid, '[3,3]', 5, column_name => 'nope');
 SELECT * FROM hnsw.exact_search(NULL::grid, '[3,3]', 5, metric => 'hamming');
 SELECT * FROM hnsw.evaluate_recall('grid', 'embedding', ARRAY['[1,1]']::vector[], -1);
 SELECT * FROM hnsw.evaluate_recall('grid', 'embedding', ARRAY['[1,1]']::vector[], 5, key => 'nope');
+SELECT * FROM hnsw.evaluate_recall('grid', 'embedding', ARRAY['[1,1,1]']::vector[], 5);
+SELECT * FROM hnsw.evaluate_recall('grid', 'label', ARRAY['[1,1]']::vector[], 5);
 SELECT * FROM hnsw.exact_knn('grid', ARRAY['[1,1]']::vector[], 0);
 SELECT * FROM hnsw.exact_knn('grid', ARRAY['[1,1]', NULL]::vector[], 3);
 SELECT * FROM hnsw.exact_knn('grid', ARRAY['[1,1]', '[1,1,1]']::vector[], 3);

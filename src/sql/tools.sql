@@ -1,6 +1,21 @@
 -- Know your index: exact search and recall evaluation in SQL.
 -- The last part of sql/hnsw--<version>.sql; see the Makefile.
 
+-- Check that a table has a column of that name; return its type.
+CREATE FUNCTION hnsw._column_type(rel regclass, column_name name)
+RETURNS regtype LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	typ regtype;
+BEGIN
+	SELECT atttypid INTO typ FROM pg_attribute
+	 WHERE attrelid = rel AND attname = column_name AND attnum > 0 AND NOT attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" of relation % does not exist', column_name, rel
+			USING ERRCODE = 'undefined_column';
+	END IF;
+	RETURN typ;
+END $$;
+
 -- Resolve the vector column of a table: the named one, or the only one.
 CREATE FUNCTION hnsw._vector_column(rel regclass, column_name name)
 RETURNS name LANGUAGE plpgsql STABLE AS $$
@@ -8,11 +23,9 @@ DECLARE
 	cols name[];
 BEGIN
 	IF column_name IS NOT NULL THEN
-		PERFORM 1 FROM pg_attribute
-		 WHERE attrelid = rel AND attname = column_name AND attnum > 0 AND NOT attisdropped;
-		IF NOT FOUND THEN
-			RAISE EXCEPTION 'column "%" of relation % does not exist', column_name, rel
-				USING ERRCODE = 'undefined_column';
+		IF hnsw._column_type(rel, column_name) <> 'vector'::regtype THEN
+			RAISE EXCEPTION 'column "%" of relation % is not of type vector', column_name, rel
+				USING ERRCODE = 'datatype_mismatch';
 		END IF;
 		RETURN column_name;
 	END IF;
@@ -142,7 +155,7 @@ DECLARE
 BEGIN
 	PERFORM hnsw._check_k(k);
 	IF key IS NOT NULL THEN
-		PERFORM hnsw._vector_column(rel, key);	-- checks the key column exists
+		PERFORM hnsw._column_type(rel, key);	-- checks the key column exists
 	END IF;
 	IF distributed THEN
 		IF key IS NULL THEN
