@@ -284,6 +284,10 @@ extern bool HnswVectorMatches(HnswGraph *graph, const Vector *stored,
 extern float HnswQuantDistance(HnswGraph *graph, const Vector *a,
 							   const Vector *b);
 
+/* hnswbuffer.c */
+extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
+extern void HnswPrefetchBlock(Relation index, BlockNumber blkno);
+
 /* hnswbuild.c */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index,
 								   struct IndexInfo *indexInfo);
