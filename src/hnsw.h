@@ -287,6 +287,7 @@ extern float HnswQuantDistance(HnswGraph *graph, const Vector *a,
 /* hnswbuffer.c */
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 extern void HnswPrefetchBlock(Relation index, BlockNumber blkno);
+extern void HnswPrefetchTuple(Relation index, ItemPointer tid);
 
 /* hnswbuild.c */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index,

@@ -793,6 +793,8 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 			HnswElement e = fresh[i];
 			HnswCandidate n;
 
+			if (i + 1 < nfresh && !fresh[i + 1]->loaded)
+				HnswPrefetchTuple(graph->index, &fresh[i + 1]->tid);
 			if (!HnswLoadElement(graph, e))
 				continue;
 
