@@ -207,9 +207,10 @@ typedef struct HnswElementData
 								 * index is quantized; NULL until needed
 								 * when the graph has a query */
 	float		queryDistance;	/* to the graph's query, if it has one */
-	HnswNeighborList **neighbors;	/* level + 1 lists; NULL until expanded
-									 * when the graph has a query */
-	HnswNeighborSlot *slots;	/* then: a copy of the tuple's slots */
+	HnswNeighborList **neighbors;	/* level + 1 lists; always NULL when
+									 * the graph has a query: its search
+									 * reads links from the page */
+	HnswNeighborSlot *slots;	/* unused (NULL) */
 } HnswElementData;
 
 /* How distances are computed */
