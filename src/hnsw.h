@@ -207,9 +207,10 @@ typedef struct HnswElementData
 								 * index is quantized; NULL until needed
 								 * when the graph has a query */
 	float		queryDistance;	/* to the graph's query, if it has one */
-	HnswNeighborList **neighbors;	/* level + 1 lists; NULL until expanded
-									 * when the graph has a query */
-	HnswNeighborSlot *slots;	/* then: a copy of the tuple's slots */
+	HnswNeighborList **neighbors;	/* level + 1 lists; always NULL when
+									 * the graph has a query: its search
+									 * reads links from the page */
+	HnswNeighborSlot *slots;	/* unused (NULL) */
 } HnswElementData;
 
 /* How distances are computed */
@@ -283,6 +284,11 @@ extern bool HnswVectorMatches(HnswGraph *graph, const Vector *stored,
 							  const Vector *vec);
 extern float HnswQuantDistance(HnswGraph *graph, const Vector *a,
 							   const Vector *b);
+
+/* hnswbuffer.c */
+extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
+extern void HnswPrefetchBlock(Relation index, BlockNumber blkno);
+extern void HnswPrefetchTuple(Relation index, ItemPointer tid);
 
 /* hnswbuild.c */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index,

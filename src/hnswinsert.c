@@ -35,7 +35,7 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 	OffsetNumber off = ItemPointerGetOffsetNumber(&e->tid);
 	int			slot = -1;
 
-	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
 	tup = HnswGetElementTuple(page, off);
@@ -92,7 +92,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 	float		worstDistance = force ? -FLT_MAX : distance;
 	int			chosen;
 
-	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&target->tid));
+	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&target->tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
 	tup = HnswGetElementTuple(page, off);

@@ -65,7 +65,7 @@ HnswInitMetaPage(Page page, int m, int efConstruction,
 void
 HnswReadMeta(Relation index, HnswMetaPageData *meta)
 {
-	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	Buffer		buf = HnswReadBuffer(index, HNSW_METAPAGE_BLKNO);
 	HnswMetaPage m;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);

@@ -18,7 +18,6 @@
 #include <float.h>
 #include <math.h>
 
-#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "distance.h"
 #include "hnsw.h"
@@ -38,24 +37,86 @@ extern PGDLLEXPORT Datum array_l2_squared_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum array_negative_inner_product(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum array_l1_distance(PG_FUNCTION_ARGS);
 
-/* Element cache of an on-disk graph: element tuple location -> element */
+/*
+ * Element cache of an on-disk graph: element tuple location -> element.  An
+ * open-addressing table with linear probing, kept at most half full; the key
+ * block << 16 | offset is never 0 (offsets start at 1), so 0 marks a free
+ * entry.  A search looks up every link of every element it expands, so
+ * this is on the hot path: a multiplicative hash and a probe or two.
+ */
 typedef struct HnswCacheEntry
 {
-	uint64		key;			/* block << 16 | offset */
+	uint64		key;			/* block << 16 | offset, 0 if free */
 	HnswElement element;
-	char		status;
 } HnswCacheEntry;
 
-#define SH_PREFIX		hnsw_elements
-#define SH_ELEMENT_TYPE	HnswCacheEntry
-#define SH_KEY_TYPE		uint64
-#define SH_KEY			key
-#define SH_HASH_KEY(tb, key)	murmurhash32((uint32) (key) ^ (uint32) ((key) >> 32))
-#define SH_EQUAL(tb, a, b)		((a) == (b))
-#define SH_SCOPE		static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
+struct hnsw_elements_hash
+{
+	HnswCacheEntry *entries;
+	uint32		mask;			/* number of entries - 1 (a power of 2) */
+	uint32		count;			/* entries in use */
+	int			shift;			/* 64 - log2(number of entries) */
+	MemoryContext cxt;
+};
+
+#define HNSW_CACHE_MIN_SIZE		1024
+
+/* Fibonacci hashing: the top bits of key times 2^64 / golden ratio */
+static inline uint32
+CacheSlot(struct hnsw_elements_hash *cache, uint64 key)
+{
+	return (uint32) ((key * UINT64CONST(0x9E3779B97F4A7C15)) >> cache->shift);
+}
+
+/* Allocate an empty table of size entries (a power of 2) */
+static void
+CacheAllocate(struct hnsw_elements_hash *cache, uint32 size)
+{
+	cache->entries = MemoryContextAllocZero(cache->cxt,
+											sizeof(HnswCacheEntry) * size);
+	cache->mask = size - 1;
+	cache->count = 0;
+	cache->shift = 64;
+	while (size > 1)
+	{
+		size >>= 1;
+		cache->shift--;
+	}
+}
+
+static struct hnsw_elements_hash *
+CacheCreate(MemoryContext cxt)
+{
+	struct hnsw_elements_hash *cache;
+
+	cache = MemoryContextAlloc(cxt, sizeof(struct hnsw_elements_hash));
+	cache->cxt = cxt;
+	CacheAllocate(cache, HNSW_CACHE_MIN_SIZE);
+	return cache;
+}
+
+/* Double the table, moving every entry */
+static void
+CacheGrow(struct hnsw_elements_hash *cache)
+{
+	HnswCacheEntry *old = cache->entries;
+	uint32		oldsize = cache->mask + 1;
+
+	CacheAllocate(cache, oldsize * 2);
+	for (uint32 i = 0; i < oldsize; i++)
+	{
+		uint32		slot;
+
+		if (old[i].key == 0)
+			continue;
+		slot = CacheSlot(cache, old[i].key);
+		while (cache->entries[slot].key != 0)
+			slot = (slot + 1) & cache->mask;
+		cache->entries[slot] = old[i];
+		cache->count++;
+	}
+	pfree(old);
+}
 
 static int	MaxLevelForSize(int dim, HnswQuantization quant, int m);
 
@@ -132,7 +193,7 @@ HnswCreateGraph(Relation index, MemoryContext cxt, int dim)
 	graph->cxt = cxt;
 	graph->index = index;
 	graph->dim = dim;
-	graph->cache = hnsw_elements_create(cxt, 256, NULL);
+	graph->cache = CacheCreate(cxt);
 	HnswGraphSetIndex(graph, index);
 	return graph;
 }
@@ -334,30 +395,48 @@ HnswNewElement(HnswGraph *graph, Vector *vec, int level, ItemPointer heaptid)
 HnswElement
 HnswLookupElement(HnswGraph *graph, ItemPointer tid)
 {
+	struct hnsw_elements_hash *cache = graph->cache;
 	uint64		key;
-	HnswCacheEntry *entry;
-	bool		found;
+	uint32		slot;
+	HnswElement e;
 
 	key = ((uint64) ItemPointerGetBlockNumber(tid) << 16) |
 		ItemPointerGetOffsetNumber(tid);
-	entry = hnsw_elements_insert(graph->cache, key, &found);
-	if (!found)
+	slot = CacheSlot(cache, key);
+	while (cache->entries[slot].key != 0)
 	{
-		HnswElement e;
-
-		/* elements come in chunks: a search creates thousands */
-		if (graph->nstubs == 0)
-		{
-			graph->nstubs = 256;
-			graph->stubs = MemoryContextAlloc(graph->cxt,
-											  sizeof(HnswElementData) * graph->nstubs);
-		}
-		e = &graph->stubs[--graph->nstubs];
-		memset(e, 0, sizeof(HnswElementData));
-		e->tid = *tid;
-		entry->element = e;
+		if (cache->entries[slot].key == key)
+			return cache->entries[slot].element;
+		slot = (slot + 1) & cache->mask;
 	}
-	return entry->element;
+
+	/* not there: a new, unloaded element */
+	if (unlikely(key == 0))
+		elog(ERROR, "invalid element location in hnsw index \"%s\"",
+			 RelationGetRelationName(graph->index));
+
+	/* elements come in chunks: a search creates thousands */
+	if (graph->nstubs == 0)
+	{
+		graph->nstubs = 256;
+		graph->stubs = MemoryContextAlloc(graph->cxt,
+										  sizeof(HnswElementData) * graph->nstubs);
+	}
+	e = &graph->stubs[--graph->nstubs];
+	memset(e, 0, sizeof(HnswElementData));
+	e->tid = *tid;
+
+	if (cache->count + 1 > (cache->mask + 1) / 2)
+	{
+		CacheGrow(cache);
+		slot = CacheSlot(cache, key);
+		while (cache->entries[slot].key != 0)
+			slot = (slot + 1) & cache->mask;
+	}
+	cache->entries[slot].key = key;
+	cache->entries[slot].element = e;
+	cache->count++;
+	return e;
 }
 
 /*
@@ -391,10 +470,12 @@ ResolveNeighbors(HnswGraph *graph, HnswElement e, HnswNeighborSlot *slots)
 
 /*
  * Make sure an element's vector and neighbours are in memory, reading its
- * tuple if needed.  With a query (scans, inserts: graph->query set) the vector is
- * not copied: its distance to the query is computed on the page instead,
- * and HnswEnsureVector fetches the vector if it is needed after all.  Return false if the tuple is gone (freed by vacuum; the
- * link that led here is stale and treated as absent).
+ * tuple if needed.  With a query (scans, inserts: graph->query set) neither
+ * is copied: the distance to the query is computed on the page instead,
+ * HnswEnsureVector fetches the vector if it is needed after all, and the
+ * layer search reads the links of the few elements it expands (ReadLinks).
+ * Return false if the tuple is gone (freed by vacuum; the link that led
+ * here is stale and treated as absent).
  *
  * Takes and releases a share lock on the element's page; holds no lock on
  * entry or exit.  The copy is allocated in the graph's context.
@@ -405,13 +486,12 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	Buffer		buf;
 	Page		page;
 	HnswElementTuple tup;
-	HnswNeighborSlot *slots;
 
 	if (e->loaded)
 		return !e->missing;
 	e->loaded = true;
 
-	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&e->tid));
@@ -441,22 +521,18 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		memcpy(e->vec, &tup->vec, VARSIZE(&tup->vec));
 	}
 
-	slots = HnswTupleGetSlots(tup);
 	if (graph->query)
 	{
 		/*
-		 * A search expands only a few of the elements it loads: copy the
-		 * slots and look their elements up when the element is expanded
-		 * (HnswGetNeighbors), not a cache entry per slot now.
+		 * A search expands only a few of the elements it loads: their links
+		 * are read from the page again when they are (ReadLinks), which is
+		 * cheaper than copying every loaded element's slots.
 		 */
-		Size		size = HNSW_SLOTS(e->level, graph->m) * sizeof(HnswNeighborSlot);
-
-		e->slots = MemoryContextAlloc(graph->cxt, size);
-		memcpy(e->slots, slots, size);
+		e->slots = NULL;
 		e->neighbors = NULL;
 	}
 	else
-		ResolveNeighbors(graph, e, slots);
+		ResolveNeighbors(graph, e, HnswTupleGetSlots(tup));
 	UnlockReleaseBuffer(buf);
 	return true;
 }
@@ -478,7 +554,7 @@ HnswEnsureVector(HnswGraph *graph, HnswElement e)
 	if (e->missing)
 		return false;
 
-	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = HnswGetElementTuple(BufferGetPage(buf), ItemPointerGetOffsetNumber(&e->tid));
 	if (tup == NULL || tup->vec.dim != graph->dim || tup->level != e->level)
@@ -519,6 +595,235 @@ HeapPush(pairingheap *heap, HnswCandidate *c)
 }
 
 /*
+ * A binary heap of candidates by value, nearest first (C) or furthest first
+ * (W), so that a search allocates arrays, not a node per candidate.
+ */
+typedef struct CandidateHeap
+{
+	HnswCandidate *items;
+	int			n;
+	int			cap;
+	bool		furthest;		/* the root is the furthest, not the nearest */
+} CandidateHeap;
+
+/* Does a belong nearer the root than b? */
+static inline bool
+HeapBefore(const CandidateHeap *h, float a, float b)
+{
+	return h->furthest ? a > b : a < b;
+}
+
+static void
+CandidateHeapInit(CandidateHeap *h, int cap, bool furthest)
+{
+	h->cap = Max(cap, 16);
+	h->items = palloc(sizeof(HnswCandidate) * h->cap);
+	h->n = 0;
+	h->furthest = furthest;
+}
+
+static void
+CandidateHeapPush(CandidateHeap *h, HnswCandidate c)
+{
+	int			i;
+
+	if (h->n == h->cap)
+	{
+		h->cap *= 2;
+		h->items = repalloc(h->items, sizeof(HnswCandidate) * h->cap);
+	}
+	i = h->n++;
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+
+		if (!HeapBefore(h, c.distance, h->items[parent].distance))
+			break;
+		h->items[i] = h->items[parent];
+		i = parent;
+	}
+	h->items[i] = c;
+}
+
+/* Remove and return the root; the heap must not be empty */
+static HnswCandidate
+CandidateHeapPop(CandidateHeap *h)
+{
+	HnswCandidate top = h->items[0];
+	HnswCandidate last = h->items[--h->n];
+	int			i = 0;
+
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= h->n)
+			break;
+		if (child + 1 < h->n &&
+			HeapBefore(h, h->items[child + 1].distance, h->items[child].distance))
+			child++;
+		if (!HeapBefore(h, h->items[child].distance, last.distance))
+			break;
+		h->items[i] = h->items[child];
+		i = child;
+	}
+	if (h->n > 0)
+		h->items[i] = last;
+	return top;
+}
+
+/*
+ * Copy the links of element e on level lc into tids (room for
+ * HNSW_LEVEL_CAPACITY), reading its page again; return how many.  The links
+ * may have changed since e was loaded (inserts, vacuum), and the tuple may
+ * even be another element's by now if vacuum freed e and its space was
+ * reused: either way the search follows links that exist, which costs at
+ * most recall (src/README "Locking").
+ *
+ * Takes and releases a share lock on e's page.
+ */
+static int
+ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
+{
+	Buffer		buf;
+	HnswElementTuple tup;
+	int			n = 0;
+
+	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = HnswGetElementTuple(BufferGetPage(buf),
+							  ItemPointerGetOffsetNumber(&e->tid));
+	if (tup != NULL && tup->level >= lc && tup->vec.dim == graph->dim &&
+		tup->vec.unused == graph->quantization)
+	{
+		HnswNeighborSlot *slots = HnswTupleGetSlots(tup) +
+			HNSW_LEVEL_START(lc, graph->m);
+		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
+
+		for (int i = 0; i < cap; i++)
+			if (ItemPointerIsValid(&slots[i].tid))
+				tids[n++] = slots[i].tid;
+	}
+	UnlockReleaseBuffer(buf);
+	return n;
+}
+
+/*
+ * HnswSearchLayer for a graph on pages searched for its query (scans and
+ * inserts): distances are the elements' queryDistance, computed on the page
+ * when they are loaded.  Candidates live in two binary heaps; elements seen
+ * are appended to *seen as candidates allocated in chunks.
+ */
+static HnswCandidate *
+SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
+				  int ef, int lc, int *nresults, List **seen)
+{
+	CandidateHeap C;
+	CandidateHeap W;
+	HnswCandidate *chunk = NULL;
+	int			nchunk = 0;
+	ItemPointerData *tids;
+	HnswElement *fresh;
+	int			nfresh;
+	HnswCandidate *result;
+
+	CandidateHeapInit(&C, ef * 2, false);
+	CandidateHeapInit(&W, ef + 1, true);
+	tids = palloc(sizeof(ItemPointerData) * HNSW_LEVEL_CAPACITY(0, graph->m));
+	fresh = palloc(sizeof(HnswElement) * HNSW_LEVEL_CAPACITY(0, graph->m));
+
+#define NOTE_SEEN(cand) \
+	do { \
+		if (seen) \
+		{ \
+			if (nchunk == 0) \
+			{ \
+				nchunk = 256; \
+				chunk = palloc(sizeof(HnswCandidate) * nchunk); \
+			} \
+			chunk[--nchunk] = (cand); \
+			*seen = lappend(*seen, &chunk[nchunk]); \
+		} \
+	} while (0)
+
+	for (int i = 0; i < nentries; i++)
+	{
+		entries[i].element->visited = graph->searchTag;
+		CandidateHeapPush(&C, entries[i]);
+		CandidateHeapPush(&W, entries[i]);
+		NOTE_SEEN(entries[i]);
+	}
+	while (W.n > ef)
+		(void) CandidateHeapPop(&W);
+
+	while (C.n > 0)
+	{
+		HnswCandidate c = CandidateHeapPop(&C);
+		int			ntids;
+
+		if (W.n > 0 && c.distance > W.items[0].distance)
+			break;
+		if (c.element->level < lc || !HnswLoadElement(graph, c.element))
+			continue;
+
+		CHECK_FOR_INTERRUPTS();
+
+		ntids = ReadLinks(graph, c.element, lc, tids);
+
+		/*
+		 * The links not visited yet, and a prefetch of their pages, so that
+		 * the cache misses of all of them start at once.
+		 */
+		nfresh = 0;
+		for (int i = 0; i < ntids; i++)
+		{
+			HnswElement e = HnswLookupElement(graph, &tids[i]);
+
+			if (e->visited == graph->searchTag)
+				continue;
+			e->visited = graph->searchTag;
+			fresh[nfresh++] = e;
+			if (!e->loaded)
+				HnswPrefetchBlock(graph->index,
+								  ItemPointerGetBlockNumber(&tids[i]));
+		}
+
+		for (int i = 0; i < nfresh; i++)
+		{
+			HnswElement e = fresh[i];
+			HnswCandidate n;
+
+			if (i + 1 < nfresh && !fresh[i + 1]->loaded)
+				HnswPrefetchTuple(graph->index, &fresh[i + 1]->tid);
+			if (!HnswLoadElement(graph, e))
+				continue;
+
+			n.element = e;
+			n.distance = e->queryDistance;
+			if (W.n < ef || n.distance < W.items[0].distance)
+			{
+				CandidateHeapPush(&C, n);
+				CandidateHeapPush(&W, n);
+				if (W.n > ef)
+					(void) CandidateHeapPop(&W);
+			}
+			NOTE_SEEN(n);
+		}
+	}
+#undef NOTE_SEEN
+
+	*nresults = W.n;
+	result = palloc(sizeof(HnswCandidate) * Max(W.n, 1));
+	for (int i = W.n - 1; i >= 0; i--)
+		result[i] = CandidateHeapPop(&W);
+	pfree(C.items);
+	pfree(W.items);
+	pfree(tids);
+	pfree(fresh);
+	return result;
+}
+
+/*
  * Search one layer for the ef elements nearest q (Algorithm 2), starting
  * from entries, whose distances are known.  Return them nearest first in a
  * palloc'd array of *nresults.  Every element whose distance was computed,
@@ -533,11 +838,17 @@ HnswCandidate *
 HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 				int nentries, int ef, int lc, int *nresults, List **seen)
 {
-	pairingheap *C = pairingheap_allocate(CompareNearest, NULL);
-	pairingheap *W = pairingheap_allocate(CompareFurthest, NULL);
+	pairingheap *C;
+	pairingheap *W;
 	int			wlen = 0;
 	HnswCandidate *result;
 
+	if (graph->query != NULL)
+		return SearchLayerOnDisk(graph, entries, nentries, ef, lc, nresults,
+								 seen);
+
+	C = pairingheap_allocate(CompareNearest, NULL);
+	W = pairingheap_allocate(CompareFurthest, NULL);
 	for (int i = 0; i < nentries; i++)
 	{
 		HnswCandidate *c = palloc(sizeof(HnswCandidate));

@@ -1,0 +1,185 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswbuffer.c
+ *	  A backend-local memo of the shared buffer each index page was last
+ *	  found in, so that searches pin pages without a buffer-mapping lookup.
+ *
+ * A search reads hundreds of element pages, each with ReadBuffer, whose
+ * buffer-mapping lookup (hash of the tag, partition lock, hash probe) costs
+ * more than pinning the buffer.  The memo remembers, per block of the index,
+ * the buffer the block was in last time; ReadRecentBuffer then pins that
+ * buffer if it still holds the block (it checks the tag under the buffer
+ * header lock), and only otherwise do we fall back to ReadBuffer.  A stale
+ * entry therefore costs one failed check, never a wrong page.  See src/README
+ * "Scans".
+ *
+ * The memo is an array indexed by block number, kept in the index's
+ * rd_amcache (allocated in rd_indexcxt), so it lasts as long as the relcache
+ * entry and is simply dropped when the entry is rebuilt.
+ *
+ * src/hnswbuffer.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "hnsw.h"
+#include "storage/buf_internals.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+/* Memo sizes: start, and the largest (4 MB of memo; an 8 GB index) */
+#define HNSW_MEMO_MIN_BLOCKS	1024
+#define HNSW_MEMO_MAX_BLOCKS	(1024 * 1024)
+
+typedef struct HnswBufferMemo
+{
+	RelFileNode node;			/* the relfilenode the entries are for */
+	BlockNumber nblocks;		/* length of buffers[] */
+	Buffer		buffers[FLEXIBLE_ARRAY_MEMBER]; /* InvalidBuffer: unknown */
+} HnswBufferMemo;
+
+/*
+ * Return the memo of index covering blkno, creating or growing it; NULL if
+ * blkno is beyond the largest memo.  The result is valid only until the
+ * relcache entry is next rebuilt: callers must not keep it across anything
+ * that may accept invalidation messages.
+ */
+static HnswBufferMemo *
+GetMemo(Relation index, BlockNumber blkno)
+{
+	HnswBufferMemo *memo = (HnswBufferMemo *) index->rd_amcache;
+	HnswBufferMemo *grown;
+	BlockNumber nblocks;
+
+	if (memo != NULL && RelFileNodeEquals(memo->node, index->rd_node) &&
+		blkno < memo->nblocks)
+		return memo;
+	if (blkno >= HNSW_MEMO_MAX_BLOCKS)
+		return NULL;
+
+	/* none yet, a new relfilenode (forget everything), or too short */
+	nblocks = HNSW_MEMO_MIN_BLOCKS;
+	while (nblocks <= blkno)
+		nblocks *= 2;
+	grown = MemoryContextAlloc(index->rd_indexcxt,
+							   offsetof(HnswBufferMemo, buffers) +
+							   nblocks * sizeof(Buffer));
+	grown->node = index->rd_node;
+	grown->nblocks = nblocks;
+	/* InvalidBuffer is 0 */
+	memset(grown->buffers, 0, nblocks * sizeof(Buffer));
+	if (memo != NULL)
+	{
+		if (RelFileNodeEquals(memo->node, index->rd_node))
+			memcpy(grown->buffers, memo->buffers,
+				   memo->nblocks * sizeof(Buffer));
+		pfree(memo);
+	}
+	index->rd_amcache = grown;
+	return grown;
+}
+
+/*
+ * Return block blkno of index's main fork, pinned (not locked), as
+ * ReadBuffer does; but first try the buffer the block was in when this
+ * backend last read it.
+ *
+ * Temporary indexes (local buffers) go straight to ReadBuffer.  Buffers
+ * pinned through the memo count as hits in EXPLAIN (BUFFERS), but not in
+ * pg_statio_*_indexes, which ReadRecentBuffer does not update.
+ */
+Buffer
+HnswReadBuffer(Relation index, BlockNumber blkno)
+{
+	HnswBufferMemo *memo;
+	Buffer		buf;
+
+	if (RelationUsesLocalBuffers(index))
+		return ReadBuffer(index, blkno);
+
+	memo = GetMemo(index, blkno);
+	if (memo == NULL)
+		return ReadBuffer(index, blkno);
+
+	buf = memo->buffers[blkno];
+	if (BufferIsValid(buf) &&
+		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, buf))
+		return buf;
+
+	buf = ReadBuffer(index, blkno);
+
+	/* ReadBuffer does not accept invalidations, but look the memo up again */
+	memo = GetMemo(index, blkno);
+	if (memo != NULL)
+		memo->buffers[blkno] = buf;
+	return buf;
+}
+
+/*
+ * Hint that block blkno of index is about to be read: if the memo knows a
+ * buffer for it, ask the CPU to fetch that buffer's descriptor and the
+ * page's first cache line (page header, first line pointers) into its
+ * cache, so that the misses of several pages overlap instead of following
+ * one another.  Neither pins nor locks nor reads anything: the buffer may
+ * hold another page by now, and then the hint is merely wasted.
+ */
+void
+HnswPrefetchBlock(Relation index, BlockNumber blkno)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	HnswBufferMemo *memo = (HnswBufferMemo *) index->rd_amcache;
+	Buffer		buf;
+
+	if (memo == NULL || blkno >= memo->nblocks ||
+		!RelFileNodeEquals(memo->node, index->rd_node))
+		return;
+	buf = memo->buffers[blkno];
+	/* unknown, or (never, see HnswReadBuffer) a local buffer */
+	if (buf <= 0)
+		return;
+	__builtin_prefetch(GetBufferDescriptor(buf - 1));
+	__builtin_prefetch(BufferGetBlock(buf));
+#endif
+}
+
+/*
+ * Hint that the element tuple at tid is about to be read: prefetch the
+ * whole tuple (a 784-dimensional one is 50 cache lines), through the buffer
+ * the memo knows for its block.  The line pointer is read without a pin or
+ * a lock, only to compute addresses for the hint: they are bounded to the
+ * buffer's page, and a page that changed meanwhile, or a buffer that holds
+ * another page by now, merely wastes the hint.  Searches call it for the
+ * next element while loading the previous one.
+ */
+void
+HnswPrefetchTuple(Relation index, ItemPointer tid)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	HnswBufferMemo *memo = (HnswBufferMemo *) index->rd_amcache;
+	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	Buffer		buf;
+	PageHeader	page;
+	ItemIdData	itemid;
+	char	   *tup;
+	int			len;
+
+	if (memo == NULL || blkno >= memo->nblocks ||
+		!RelFileNodeEquals(memo->node, index->rd_node))
+		return;
+	buf = memo->buffers[blkno];
+	if (buf <= 0 || off < FirstOffsetNumber ||
+		off > (BLCKSZ - SizeOfPageHeaderData) / sizeof(ItemIdData))
+		return;
+	page = (PageHeader) BufferGetBlock(buf);
+	itemid = *(volatile ItemIdData *) &page->pd_linp[off - 1];
+	if (itemid.lp_off < SizeOfPageHeaderData || itemid.lp_off >= BLCKSZ)
+		return;
+	tup = (char *) page + itemid.lp_off;
+	len = Min(itemid.lp_len, BLCKSZ - itemid.lp_off);
+	for (int i = 0; i < len; i += 64)
+		__builtin_prefetch(tup + i);
+#endif
+}
