@@ -354,8 +354,7 @@ HnswWriteExactVector(HnswGraph *graph, const Vector *vec, Vector *code)
 
 		/* as much as the page holds: MAXALIGN(header + n) <= room */
 		room = Min(room, HNSW_MAX_TUPLE_SIZE);
-		n = Min(left, (room & ~((Size) MAXIMUM_ALIGNOF - 1)) -
-				HNSW_VECTOR_HEADER_SIZE);
+		n = Min(left, MAXALIGN_DOWN(room) - HNSW_VECTOR_HEADER_SIZE);
 		memset(chunk, 0, HNSW_VECTOR_HEADER_SIZE);
 		chunk->type = HNSW_VECTOR_TUPLE;
 		chunk->prev = prev;
@@ -373,6 +372,44 @@ HnswWriteExactVector(HnswGraph *graph, const Vector *vec, Vector *code)
 	*HnswVectorGetLink(code) = prev;
 	pfree(chunk);
 	pfree(exact);
+}
+
+/*
+ * Return the chunk of a vector at off on a locked page, or NULL if there is
+ * none; *len receives the number of its bytes.
+ */
+static HnswVectorTuple
+GetVectorTuple(Page page, OffsetNumber off, Size *len)
+{
+	ItemId		itemid;
+	HnswVectorTuple chunk;
+
+	if (PageIsNew(page) || off < FirstOffsetNumber ||
+		off > PageGetMaxOffsetNumber(page))
+		return NULL;
+	itemid = PageGetItemId(page, off);
+	if (!ItemIdIsNormal(itemid) ||
+		ItemIdGetLength(itemid) <= HNSW_VECTOR_HEADER_SIZE)
+		return NULL;
+	chunk = (HnswVectorTuple) PageGetItem(page, itemid);
+	if (chunk->type != HNSW_VECTOR_TUPLE)
+		return NULL;
+	*len = ItemIdGetLength(itemid) - HNSW_VECTOR_HEADER_SIZE;
+	return chunk;
+}
+
+/*
+ * Return whether the nth link of a chain (n from 0), tid, may lead to a
+ * chunk: inside the index, off the metapage, and no more links than the
+ * largest vector has chunks (a cycle in a corrupt chain ends there).
+ */
+static bool
+ChainLinkValid(ItemPointer tid, BlockNumber nblocks, int n)
+{
+	return ItemPointerIsValid(tid) &&
+		ItemPointerGetBlockNumber(tid) != HNSW_METAPAGE_BLKNO &&
+		ItemPointerGetBlockNumber(tid) < nblocks &&
+		n <= VECTOR_SIZE(VECTOR_MAX_DIM) / HNSW_MIN_CHUNK + 2;
 }
 
 /*
@@ -396,46 +433,30 @@ HnswReadExactVector(Relation index, ItemPointer link, int dim, int *nchunks)
 	while (ItemPointerIsValid(&tid))
 	{
 		Buffer		buf;
-		Page		page;
-		OffsetNumber off = ItemPointerGetOffsetNumber(&tid);
-		ItemId		itemid;
 		HnswVectorTuple chunk;
 		Size		len;
 		bool		ok = false;
 
-		if (ItemPointerGetBlockNumber(&tid) == HNSW_METAPAGE_BLKNO ||
-			ItemPointerGetBlockNumber(&tid) >= nblocks ||
-			n > VECTOR_SIZE(VECTOR_MAX_DIM) / HNSW_MIN_CHUNK + 2)
+		if (!ChainLinkValid(&tid, nblocks, n))
 			break;
 		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&tid));
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		if (!PageIsNew(page) && off >= FirstOffsetNumber &&
-			off <= PageGetMaxOffsetNumber(page) &&
-			ItemIdIsNormal(itemid = PageGetItemId(page, off)) &&
-			ItemIdGetLength(itemid) > HNSW_VECTOR_HEADER_SIZE)
+		chunk = GetVectorTuple(BufferGetPage(buf),
+							   ItemPointerGetOffsetNumber(&tid), &len);
+		if (chunk != NULL && data == NULL)
 		{
-			chunk = (HnswVectorTuple) PageGetItem(page, itemid);
-			len = ItemIdGetLength(itemid) - HNSW_VECTOR_HEADER_SIZE;
-			if (chunk->type == HNSW_VECTOR_TUPLE)
-			{
-				if (data == NULL)
-				{
-					/* the last chunk: the vector ends where it does */
-					total = (Size) chunk->offset + len;
-					end = total;
-					if (total >= VECTOR_SIZE(1) &&
-						total <= VECTOR_SIZE(VECTOR_MAX_DIM))
-						data = palloc(total);
-				}
-				if (data != NULL && (Size) chunk->offset + len == end)
-				{
-					memcpy(data + chunk->offset, chunk->data, len);
-					end = chunk->offset;
-					tid = chunk->prev;
-					ok = true;
-				}
-			}
+			/* the last chunk: the vector ends where it does */
+			total = (Size) chunk->offset + len;
+			end = total;
+			if (total >= VECTOR_SIZE(1) && total <= VECTOR_SIZE(VECTOR_MAX_DIM))
+				data = palloc(total);
+		}
+		if (chunk != NULL && data != NULL && (Size) chunk->offset + len == end)
+		{
+			memcpy(data + chunk->offset, chunk->data, len);
+			end = chunk->offset;
+			tid = chunk->prev;
+			ok = true;
 		}
 		UnlockReleaseBuffer(buf);
 		n++;
@@ -501,17 +522,14 @@ HnswFreeExactVector(Relation index, ItemPointer link,
 	ItemPointerData tid = *link;
 	int			n = 0;
 
-	while (ItemPointerIsValid(&tid) &&
-		   ItemPointerGetBlockNumber(&tid) != HNSW_METAPAGE_BLKNO &&
-		   ItemPointerGetBlockNumber(&tid) < nblocks &&
-		   n++ <= VECTOR_SIZE(VECTOR_MAX_DIM) / HNSW_MIN_CHUNK + 2)
+	while (ChainLinkValid(&tid, nblocks, n++))
 	{
 		BlockNumber blkno = ItemPointerGetBlockNumber(&tid);
 		OffsetNumber off = ItemPointerGetOffsetNumber(&tid);
 		Buffer		buf;
 		Page		page;
-		ItemId		itemid;
-		HnswVectorTuple chunk = NULL;
+		HnswVectorTuple chunk;
+		Size		len;
 		Size		freespace;
 		HnswPageEdit edit;
 
@@ -519,12 +537,8 @@ HnswFreeExactVector(Relation index, ItemPointer link,
 								 strategy);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		if (!PageIsNew(page) && off >= FirstOffsetNumber &&
-			off <= PageGetMaxOffsetNumber(page) &&
-			ItemIdIsNormal(itemid = PageGetItemId(page, off)) &&
-			ItemIdGetLength(itemid) > HNSW_VECTOR_HEADER_SIZE)
-			chunk = (HnswVectorTuple) PageGetItem(page, itemid);
-		if (chunk == NULL || chunk->type != HNSW_VECTOR_TUPLE)
+		chunk = GetVectorTuple(page, off, &len);
+		if (chunk == NULL)
 		{
 			UnlockReleaseBuffer(buf);
 			break;

@@ -212,11 +212,12 @@ HnswCheckVector(HnswGraph *graph, const Vector *vec)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("vector too large to index"),
-				 errdetail("An element of %d dimensions with m = %d needs %zu bytes even with its vector out of line and an \"i8\" code in the graph, but an index page holds at most %zu.",
+				 errdetail("An element of %d dimensions with m = %d needs %zu bytes even with an \"i8\" code of its vector in the graph, but an index page holds at most %zu.",
 						   vec->dim, graph->m,
 						   (size_t) HNSW_ELEMENT_TUPLE_SIZE(vec->dim, HNSW_QUANT_I8,
 															0, graph->m) +
-						   HNSW_VECTOR_LINK_SIZE,
+						   (graph->exactQuantization != HNSW_QUANT_I8 ?
+							HNSW_VECTOR_LINK_SIZE : 0),
 						   (size_t) HNSW_MAX_TUPLE_SIZE),
 				 errhint("Use fewer dimensions or a smaller m.")));
 	return maxLevel;
