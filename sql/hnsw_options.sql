@@ -55,10 +55,11 @@ CREATE OPERATOR CLASS bad_ops FOR TYPE vector USING hnsw AS
 SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'bad_ops';
 DROP OPERATOR FAMILY bad_ops USING hnsw;
 
--- vectors too large for a page
+-- vectors too large for a page go out of line (more in hnsw_big)
 CREATE TABLE big (v vector);
 INSERT INTO big SELECT array_fill(1, ARRAY[2000])::real[]::vector;
-CREATE INDEX ON big USING hnsw (v);
+CREATE INDEX big_idx ON big USING hnsw (v);
+SELECT quantization, graph_quantization FROM hnsw.index_info('big_idx');
 DROP TABLE big;
 
 -- the planner uses the index for ORDER BY distance LIMIT, not otherwise

@@ -43,7 +43,8 @@
 /* Metapage */
 #define HNSW_METAPAGE_BLKNO			0
 #define HNSW_MAGIC_NUMBER			0x48AB5A01
-#define HNSW_VERSION				2	/* 2 added quantization */
+#define HNSW_VERSION				3	/* 2 added quantization, 3 vectors
+										 * out of line */
 #define HNSW_MIN_VERSION			1	/* still readable: f32 only */
 
 /*
@@ -76,6 +77,28 @@ typedef enum HnswQuantization
 
 /* Tuple types, the first byte of every tuple on an element page */
 #define HNSW_ELEMENT_TUPLE			1
+#define HNSW_VECTOR_TUPLE			2	/* a chunk of an out-of-line vector */
+
+/*
+ * An index whose elements would not fit a page with their vectors keeps
+ * only a compact code of each vector in the graph and the vector itself out
+ * of line; see src/README "Vectors out of line".  Inline storage is used
+ * only while an element of level HNSW_INLINE_LEVEL fits a page.
+ */
+#define HNSW_INLINE_LEVEL			2
+
+/*
+ * Bytes after the code of an element whose vector is out of line: the TID
+ * of the vector's last chunk, padded so the slots stay 4-byte aligned.  It
+ * lies inside the code's varlena, so every copy of the code carries it.
+ */
+#define HNSW_VECTOR_LINK_SIZE		TYPEALIGN(4, sizeof(ItemPointerData))
+
+/* Does this (possibly encoded) vector end with a link to its exact vector? */
+#define HnswVectorHasLink(v) \
+	(VARSIZE(v) == HNSW_CODE_SIZE((v)->dim, (v)->unused) + HNSW_VECTOR_LINK_SIZE)
+#define HnswVectorGetLink(v) \
+	((ItemPointer) ((char *) (v) + VARSIZE(v) - HNSW_VECTOR_LINK_SIZE))
 
 /* Page identifier in the special space, for pg_filedump and friends */
 #define HNSW_PAGE_ID				0xFF90
@@ -121,8 +144,12 @@ typedef struct HnswMetaPageData
 	ItemPointerData entryPoint; /* element on the top level, or invalid */
 	int16		entryLevel;		/* its level, -1 if no entry point */
 	BlockNumber insertPage;		/* last page, first try for new tuples */
-	uint16		quantization;	/* HnswQuantization (version 2; 0 in 1) */
-	uint16		unused;
+	uint16		quantization;	/* HnswQuantization of the vectors in element
+								 * tuples (version 2; 0 in 1) */
+	uint16		exactQuantization;	/* version 3: the index's quantization
+									 * option; when it differs from
+									 * quantization, element tuples hold
+									 * codes and the vectors are out of line */
 } HnswMetaPageData;
 
 typedef HnswMetaPageData *HnswMetaPage;
@@ -161,6 +188,24 @@ typedef HnswElementTupleData *HnswElementTuple;
 	 HNSW_SLOTS(level, m) * sizeof(HnswNeighborSlot))
 #define HnswTupleGetSlots(tup) \
 	((HnswNeighborSlot *) ((char *) &(tup)->vec + VARSIZE(&(tup)->vec)))
+
+/*
+ * One chunk of a vector stored out of line (in the index's quantization,
+ * as a whole Vector varlena).  The chunks of one vector are chained from
+ * the last to the first; the element's code links to the last one.
+ */
+typedef struct HnswVectorTupleData
+{
+	uint8		type;			/* HNSW_VECTOR_TUPLE */
+	uint8		unused;
+	ItemPointerData prev;		/* the chunk before, invalid for the first */
+	uint32		offset;			/* of this chunk's bytes in the vector */
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* up to the tuple's end */
+} HnswVectorTupleData;
+
+typedef HnswVectorTupleData *HnswVectorTuple;
+
+#define HNSW_VECTOR_HEADER_SIZE		offsetof(HnswVectorTupleData, data)
 
 /* ----------------------------------------------------------------
  *		In-memory graph
@@ -237,6 +282,9 @@ typedef struct HnswGraph
 	int			dim;			/* 0 until the first vector */
 	HnswMetric	metric;
 	HnswQuantization quantization;	/* how elements store vectors */
+	HnswQuantization exactQuantization; /* the index's option: differs from
+										 * quantization when vectors are out
+										 * of line */
 	float	   *scratch;		/* dim floats: one element decoded */
 	const Vector *scratchOf;	/* the encoded vector scratch holds, or NULL */
 	bool		normalize;		/* cosine: unit vectors only */
@@ -253,6 +301,10 @@ typedef struct HnswGraph
 	int			nstubs;
 	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */
 } HnswGraph;
+
+/* Does the graph keep codes in its elements and the vectors out of line? */
+#define HnswGraphOutOfLine(graph) \
+	((graph)->quantization != (graph)->exactQuantization)
 
 /* A page edit, WAL-logged unless the index is being built */
 typedef struct HnswPageEdit
@@ -279,6 +331,8 @@ extern Vector *HnswArrayToVector(Datum array);
 /* quantize.c */
 extern Vector *HnswEncodeVector(HnswGraph *graph, const Vector *vec,
 								MemoryContext cxt);
+extern Vector *HnswEncodeExactVector(HnswGraph *graph, const Vector *vec,
+									 MemoryContext cxt);
 extern void HnswDecodeVector(const Vector *code, float *out);
 extern bool HnswVectorMatches(HnswGraph *graph, const Vector *stored,
 							  const Vector *vec);
@@ -354,6 +408,8 @@ extern int	HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 extern HnswNeighborList *HnswNewNeighborList(HnswGraph *graph, int capacity);
 extern void HnswNewSearch(HnswGraph *graph);
 extern int	HnswCheckVector(HnswGraph *graph, const Vector *vec);
+extern HnswQuantization HnswCodeQuantization(int dim, int m,
+											 HnswQuantization quant);
 extern HnswElement HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta);
 
 /* hnswpage.c */
@@ -369,6 +425,14 @@ extern Size HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 								 HnswElementTuple tup);
 extern void HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 								ItemPointer tid);
+extern Size HnswElementTupleSize(HnswGraph *graph, int level);
+extern void HnswWriteExactVector(HnswGraph *graph, const Vector *vec,
+								 Vector *code);
+extern Vector *HnswReadExactVector(Relation index, ItemPointer link, int dim,
+								   int *nchunks);
+extern Vector *HnswFetchExactVector(HnswGraph *graph, HnswElement element);
+extern void HnswFreeExactVector(Relation index, ItemPointer link,
+								BufferAccessStrategy strategy);
 extern bool HnswUpdateMetaEntry(Relation index, bool building, int dim,
 								ItemPointer entry, int level, bool onlyIfHigher);
 extern void HnswUpdateMetaInsertPage(Relation index, bool building,

@@ -227,7 +227,8 @@ FlushGraph(HnswBuildState *state)
 	Size		pageSpace = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
 		MAXALIGN(sizeof(HnswPageOpaqueData));
 	Size		used = pageSpace;
-	BlockNumber blkno = HNSW_METAPAGE_BLKNO;
+	/* after the metapage and any vectors written out of line meanwhile */
+	BlockNumber blkno = RelationGetNumberOfBlocks(index) - 1;
 	OffsetNumber off = InvalidOffsetNumber;
 	HnswElementTuple tup;
 	Buffer		buf = InvalidBuffer;
@@ -240,10 +241,7 @@ FlushGraph(HnswBuildState *state)
 	for (int i = 0; i < state->nelements; i++)
 	{
 		HnswElement e = state->elements[i];
-		Size		need = MAXALIGN(HNSW_ELEMENT_TUPLE_SIZE(graph->dim,
-															graph->quantization,
-															e->level,
-															graph->m)) +
+		Size		need = MAXALIGN(HnswElementTupleSize(graph, e->level)) +
 			sizeof(ItemIdData);
 
 		if (used + need > pageSpace)
@@ -297,7 +295,7 @@ FlushGraph(HnswBuildState *state)
 	if (graph->entry != NULL)
 		HnswUpdateMetaEntry(index, true, graph->dim, &graph->entry->tid,
 							graph->entry->level, false);
-	if (blkno != HNSW_METAPAGE_BLKNO)
+	if (state->nelements > 0)
 		HnswUpdateMetaInsertPage(index, true, blkno);
 }
 

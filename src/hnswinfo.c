@@ -49,6 +49,8 @@ typedef struct HnswCheckState
 	BlockNumber heapBlocks;		/* of its table; InvalidBlockNumber: unchecked */
 	HnswMetaPageData meta;
 	int			dim;			/* of every vector; 0 until one is seen */
+	bool		outOfLine;		/* elements link to vectors out of line */
+	int64		nchunks;		/* chunks of such vectors seen */
 } HnswCheckState;
 
 /* One element found by the first pass of verify_index, in TID order */
@@ -73,6 +75,7 @@ typedef struct HnswVerifyState
 	int64		danglingLinks;
 	int64		staleLinks;
 	int64		unreachable;
+	int64		linkedChunks;	/* chunks read through element links */
 } HnswVerifyState;
 
 /*
@@ -165,10 +168,24 @@ CheckMeta(HnswCheckState *cs)
 					 "The metapage has ef_construction = %u; expected %d to %d.",
 					 (unsigned) meta->efConstruction,
 					 HNSW_MIN_EF_CONSTRUCTION, HNSW_MAX_EF_CONSTRUCTION);
+	if (meta->version < 3)
+		meta->exactQuantization = meta->quantization;
+	cs->outOfLine = meta->exactQuantization != meta->quantization;
+	if (meta->quantization > HNSW_QUANT_I8 ||
+		meta->exactQuantization > HNSW_QUANT_I8 ||
+		(cs->outOfLine &&
+		 (meta->dimensions == 0 ||
+		  HnswCodeQuantization(meta->dimensions, meta->m,
+							   meta->exactQuantization) != meta->quantization)))
+		HNSW_CORRUPT(index, "has a metapage with an invalid quantization",
+					 "The metapage has quantization %u for %u dimensions and option %u.",
+					 (unsigned) meta->quantization, meta->dimensions,
+					 (unsigned) meta->exactQuantization);
 	if (meta->dimensions > VECTOR_MAX_DIM ||
 		(meta->dimensions > 0 &&
 		 HNSW_ELEMENT_TUPLE_SIZE(meta->dimensions, meta->quantization,
-								 0, meta->m) > HNSW_MAX_TUPLE_SIZE))
+								 0, meta->m) +
+		 (cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0) > HNSW_MAX_TUPLE_SIZE))
 		HNSW_CORRUPT(index, "has a metapage with invalid dimensions",
 					 "The metapage has %u dimensions, which do not fit on a page with m = %u.",
 					 meta->dimensions, (unsigned) meta->m);
@@ -197,8 +214,38 @@ CheckMeta(HnswCheckState *cs)
 }
 
 /*
+ * Check a chunk of a vector out of line: its header and where its link
+ * points.  Whether it belongs to a whole vector is checked from the
+ * elements (verify_index).
+ */
+static void
+CheckVectorTuple(HnswCheckState *cs, HnswVectorTuple chunk, Size len,
+				 BlockNumber blkno, OffsetNumber off)
+{
+	ItemPointer prev = &chunk->prev;
+
+	if (!cs->outOfLine || len <= HNSW_VECTOR_HEADER_SIZE ||
+		chunk->offset + (len - HNSW_VECTOR_HEADER_SIZE) >
+		VECTOR_SIZE(VECTOR_MAX_DIM))
+		HNSW_CORRUPT(cs->index, "has an invalid chunk of a vector",
+					 "Block %u, offset %u: chunk of %zu bytes at offset %u in an index %s vectors out of line.",
+					 blkno, off, len, chunk->offset,
+					 cs->outOfLine ? "with" : "without");
+	if (ItemPointerIsValid(prev) &&
+		(ItemPointerGetBlockNumber(prev) == HNSW_METAPAGE_BLKNO ||
+		 ItemPointerGetBlockNumber(prev) >= cs->nblocks))
+		HNSW_CORRUPT(cs->index, "has a vector chunk link outside the index",
+					 "Block %u, offset %u: (%u,%u); the index has %u blocks.",
+					 blkno, off, ItemPointerGetBlockNumber(prev),
+					 ItemPointerGetOffsetNumber(prev), cs->nblocks);
+	cs->nchunks++;
+}
+
+/*
  * Check the tuple at off on element page blkno, which the caller holds
- * share-locked; return it, or NULL if the line pointer is unused.  Raises
+ * share-locked; return it, or NULL if the line pointer is unused or holds a
+ * chunk of a vector out of line (checked by CheckVectorTuple, counted in
+ * cs->nchunks).  Raises
  * ERRCODE_INDEX_CORRUPTED on anything malformed: the tuple header, its
  * size, the vector (length, finite values), heap TIDs, and neighbour slots
  * that point outside the index, to the element itself or twice to the same
@@ -226,6 +273,11 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 
 	tup = (HnswElementTuple) PageGetItem(page, itemid);
 	len = ItemIdGetLength(itemid);
+	if (len >= 1 && tup->type == HNSW_VECTOR_TUPLE)
+	{
+		CheckVectorTuple(cs, (HnswVectorTuple) tup, len, blkno, off);
+		return NULL;
+	}
 	if (len < HNSW_ELEMENT_HEADER_SIZE + VECTOR_SIZE(0) ||
 		tup->type != HNSW_ELEMENT_TUPLE)
 		HNSW_CORRUPT(index, "has a tuple that is not an element",
@@ -248,14 +300,16 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 					 "Block %u, offset %u: encoding %d; the index has %d.",
 					 blkno, off, (int) tup->vec.unused,
 					 (int) cs->meta.quantization);
-	if (VARSIZE(&tup->vec) != HNSW_CODE_SIZE(cs->dim, cs->meta.quantization) ||
+	if (VARSIZE(&tup->vec) != HNSW_CODE_SIZE(cs->dim, cs->meta.quantization) +
+		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0) ||
 		tup->vec.dim != cs->dim || cs->dim <= 0)
 		HNSW_CORRUPT(index, "has an element with a vector of wrong length",
 					 "Block %u, offset %u: vector of %d dimensions and %u bytes; the index has %d dimensions.",
 					 blkno, off, (int) tup->vec.dim,
 					 (unsigned) VARSIZE(&tup->vec), cs->dim);
 	expected = HNSW_ELEMENT_TUPLE_SIZE(cs->dim, cs->meta.quantization,
-									   tup->level, m);
+									   tup->level, m) +
+		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
 	if (len != expected)
 		HNSW_CORRUPT(index, "has an element tuple of wrong size",
 					 "Block %u, offset %u: %zu bytes; an element of level %u with %d dimensions and m = %d has %zu.",
@@ -388,8 +442,9 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 	int			maxLevel = -1;
 	int64		elementPages = 0;
 	int64		freePages = 0;
-	Datum		values[20];
-	bool		nulls[20] = {0};
+	int64		vectorPages = 0;
+	Datum		values[24];
+	bool		nulls[24] = {0};
 	int			n = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -406,6 +461,7 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 		Buffer		buf;
 		Page		page;
 		int			onPage = 0;
+		int64		chunksBefore = cs.nchunks;
 
 		CHECK_FOR_INTERRUPTS();
 		buf = ReadCheckedPage(&cs, blkno, strategy);
@@ -447,8 +503,10 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 		UnlockReleaseBuffer(buf);
 		if (onPage > 0)
 			elementPages++;
-		else
+		else if (cs.nchunks == chunksBefore)
 			freePages++;
+		if (cs.nchunks > chunksBefore)
+			vectorPages++;
 	}
 
 	/* elements_per_level[l]: elements present on level l (top level >= l) */
@@ -515,6 +573,10 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 		values[n++] = Int64GetDatum(cs.meta.insertPage);
 	else
 		nulls[n++] = true;
+	values[n++] = CStringGetTextDatum(HnswQuantizationName(cs.meta.exactQuantization));
+	values[n++] = CStringGetTextDatum(HnswQuantizationName(cs.meta.quantization));
+	values[n++] = Int64GetDatum(cs.nchunks);
+	values[n++] = Int64GetDatum(vectorPages);
 	Assert(n == lengthof(values));
 
 	FreeAccessStrategy(strategy);
@@ -713,6 +775,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 	BufferAccessStrategy strategy;
 	MemoryContext cxt;
 	MemoryContext oldcxt;
+	ItemPointerData *links;
 	Datum		values[6];
 	bool		nulls[6] = {0};
 
@@ -754,11 +817,17 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 	vs.elements = palloc(vs.maxelements * sizeof(HnswCheckElement));
 	strategy = GetAccessStrategy(BAS_BULKREAD);
 
-	/* pass 1: pages and element tuples; remember every element */
+	/*
+	 * pass 1: pages and element tuples; remember every element.  Vectors out
+	 * of line are read whole through their elements' links, after the
+	 * element's page is released.
+	 */
+	links = palloc(sizeof(ItemPointerData) * MaxOffsetNumber);
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < cs->nblocks; blkno++)
 	{
 		Buffer		buf;
 		Page		page;
+		int			nlinks = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		buf = ReadCheckedPage(cs, blkno, strategy);
@@ -772,11 +841,45 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 				HnswElementTuple tup = CheckElementTuple(cs, page, blkno, off);
 
 				if (tup != NULL)
+				{
 					RememberElement(&vs, blkno, off, tup);
+					if (cs->outOfLine)
+					{
+						ItemPointerSet(&links[nlinks], blkno, off);
+						links[nlinks + 1] = *HnswVectorGetLink(&tup->vec);
+						nlinks += 2;
+					}
+				}
 			}
 		}
 		UnlockReleaseBuffer(buf);
+
+		for (int i = 0; i < nlinks; i += 2)
+		{
+			int			nchunks;
+			Vector	   *exact = HnswReadExactVector(cs->index, &links[i + 1],
+													cs->dim, &nchunks);
+
+			if (exact == NULL)
+				HNSW_CORRUPT(cs->index, "has an element whose vector out of line is not whole",
+							 "Element (%u,%u) links to a chain of chunks from (%u,%u) that is not a vector of %d dimensions.",
+							 ItemPointerGetBlockNumber(&links[i]),
+							 ItemPointerGetOffsetNumber(&links[i]),
+							 ItemPointerGetBlockNumberNoCheck(&links[i + 1]),
+							 ItemPointerGetOffsetNumberNoCheck(&links[i + 1]),
+							 cs->dim);
+			if (exact->unused != cs->meta.exactQuantization)
+				HNSW_CORRUPT(cs->index, "has an element whose vector out of line has the wrong encoding",
+							 "Element (%u,%u): encoding %d; the index has %d.",
+							 ItemPointerGetBlockNumber(&links[i]),
+							 ItemPointerGetOffsetNumber(&links[i]),
+							 (int) exact->unused,
+							 (int) cs->meta.exactQuantization);
+			vs.linkedChunks += nchunks;
+			pfree(exact);
+		}
 	}
+	pfree(links);
 
 	if (vs.nelements > 0 && !ItemPointerIsValid(&cs->meta.entryPoint) &&
 		vs.nlive > 0)
@@ -820,6 +923,12 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 						RelationGetRelationName(cs->index),
 						vs.danglingLinks, vs.staleLinks),
 				 errdetail("Searches skip such links; they are left when an insert links to an element that a concurrent vacuum removes.")));
+	if (cs->nchunks > vs.linkedChunks)
+		ereport(NOTICE,
+				(errmsg("index \"%s\" has " INT64_FORMAT " chunks of vectors out of line that no element links to",
+						RelationGetRelationName(cs->index),
+						cs->nchunks - vs.linkedChunks),
+				 errdetail("They are left by a crash or an error between writing a vector and its element; REINDEX reclaims their space.")));
 	if (vs.unreachable > 0)
 		ereport(NOTICE,
 				(errmsg("index \"%s\" has " INT64_FORMAT " live elements unreachable from the entry point",

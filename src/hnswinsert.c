@@ -157,8 +157,7 @@ InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
 	if (!ItemPointerIsValid(&meta.entryPoint))
 	{
 		e = HnswNewElement(graph, vec, level, heaptid);
-		tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, graph->quantization,
-											 level, graph->m));
+		tup = palloc(HnswElementTupleSize(graph, level));
 		size = HnswFormElementTuple(graph, e, tup);
 		HnswAddElementTuple(graph, tup, size, &e->tid);
 		HnswUpdateMetaEntry(graph->index, graph->building, graph->dim,
@@ -210,6 +209,7 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 	graph->m = meta.m;
 	graph->efConstruction = meta.efConstruction;
 	graph->quantization = meta.quantization;
+	graph->exactQuantization = meta.exactQuantization;
 	level = Min(HnswRandomLevel(graph->m), HnswCheckVector(graph, vec));
 
 	/* search by distance to vec, without copying the vectors visited */
@@ -242,8 +242,7 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 	e = HnswNewElement(graph, vec, level, heaptid);
 	for (int lc = 0; lc <= level; lc++)
 		e->neighbors[lc] = lists[lc];
-	tup = palloc(HNSW_ELEMENT_TUPLE_SIZE(graph->dim, graph->quantization,
-										 level, graph->m));
+	tup = palloc(HnswElementTupleSize(graph, level));
 	size = HnswFormElementTuple(graph, e, tup);
 	HnswAddElementTuple(graph, tup, size, &e->tid);
 

@@ -15,6 +15,7 @@
 
 #include "access/generic_xlog.h"
 #include "hnsw.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/freespace.h"
 #include "storage/lmgr.h"
@@ -53,6 +54,7 @@ HnswInitMetaPage(Page page, int m, int efConstruction,
 	meta->entryLevel = -1;
 	meta->insertPage = InvalidBlockNumber;
 	meta->quantization = quant;
+	meta->exactQuantization = quant;
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
 }
@@ -60,7 +62,8 @@ HnswInitMetaPage(Page page, int m, int efConstruction,
 /*
  * Copy the metapage into *meta.  Takes and releases a share lock on it.
  * A version 1 metapage (before quantization) reads as f32: the bytes past
- * its end were zeroed when the page was initialised.
+ * its end were zeroed when the page was initialised.  Versions before 3
+ * keep every vector inline.
  */
 void
 HnswReadMeta(Relation index, HnswMetaPageData *meta)
@@ -77,7 +80,10 @@ HnswReadMeta(Relation index, HnswMetaPageData *meta)
 	*meta = *m;
 	if (m->version < 2)
 		meta->quantization = HNSW_QUANT_F32;
-	if (meta->quantization > HNSW_QUANT_I8)
+	if (m->version < 3)
+		meta->exactQuantization = meta->quantization;
+	if (meta->quantization > HNSW_QUANT_I8 ||
+		meta->exactQuantization > HNSW_QUANT_I8)
 		elog(ERROR, "index \"%s\" has unknown quantization %d",
 			 RelationGetRelationName(index), meta->quantization);
 	UnlockReleaseBuffer(buf);
@@ -142,14 +148,27 @@ HnswGetElementTuple(Page page, OffsetNumber off)
 }
 
 /*
- * Write the tuple of an element into tup (HNSW_ELEMENT_TUPLE_SIZE bytes);
- * its neighbours must have tuple locations already.  Return the size.
+ * Return the size of the tuple of an element of the given level: its
+ * vector or code, with the link to an out-of-line vector if the graph keeps
+ * them there, and its slots.
+ */
+Size
+HnswElementTupleSize(HnswGraph *graph, int level)
+{
+	return HNSW_ELEMENT_TUPLE_SIZE(graph->dim, graph->quantization, level,
+								   graph->m) +
+		(HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0);
+}
+
+/*
+ * Write the tuple of an element into tup (HnswElementTupleSize bytes); its
+ * neighbours must have tuple locations already, and an out-of-line vector
+ * must have been written.  Return the size.
  */
 Size
 HnswFormElementTuple(HnswGraph *graph, HnswElement element, HnswElementTuple tup)
 {
-	Size		size = HNSW_ELEMENT_TUPLE_SIZE(graph->dim, graph->quantization,
-											   element->level, graph->m);
+	Size		size = HnswElementTupleSize(graph, element->level);
 	HnswNeighborSlot *slots;
 
 	memset(tup, 0, size);
@@ -163,7 +182,10 @@ HnswFormElementTuple(HnswGraph *graph, HnswElement element, HnswElementTuple tup
 		else
 			ItemPointerSetInvalid(&tup->heaptids[i]);
 	}
-	Assert(VARSIZE(element->vec) == HNSW_CODE_SIZE(graph->dim, graph->quantization));
+	Assert(VARSIZE(element->vec) == HNSW_CODE_SIZE(graph->dim, graph->quantization) +
+		   (HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0));
+	Assert(!HnswGraphOutOfLine(graph) ||
+		   ItemPointerIsValid(HnswVectorGetLink(element->vec)));
 	memcpy(&tup->vec, element->vec, VARSIZE(element->vec));
 
 	slots = HnswTupleGetSlots(tup);
@@ -187,8 +209,7 @@ HnswFormElementTuple(HnswGraph *graph, HnswElement element, HnswElementTuple tup
  * Put a tuple on a locked page through a page edit; return its offset.
  */
 static OffsetNumber
-AddToPage(HnswGraph *graph, Buffer buf, HnswElementTuple tup, Size size,
-		  bool newPage)
+AddToPage(HnswGraph *graph, Buffer buf, Item tup, Size size, bool newPage)
 {
 	HnswPageEdit edit;
 	Page		page;
@@ -197,7 +218,7 @@ AddToPage(HnswGraph *graph, Buffer buf, HnswElementTuple tup, Size size,
 	page = HnswEditStart(&edit, graph->index, buf, graph->building, newPage);
 	if (newPage || PageIsNew(page))
 		HnswInitPage(page);
-	off = PageAddItem(page, (Item) tup, size, InvalidOffsetNumber, false, false);
+	off = PageAddItem(page, tup, size, InvalidOffsetNumber, false, false);
 	if (off == InvalidOffsetNumber)
 		elog(ERROR, "failed to add tuple to hnsw index \"%s\"",
 			 RelationGetRelationName(graph->index));
@@ -205,30 +226,32 @@ AddToPage(HnswGraph *graph, Buffer buf, HnswElementTuple tup, Size size,
 	return off;
 }
 
-/* Return whether a locked page has room for a tuple of size bytes */
-static bool
-PageHasRoom(Page page, Size size)
+/* Return how many bytes of a new tuple a locked page has room for */
+static Size
+PageRoom(Page page)
 {
-	return PageIsNew(page) || PageGetFreeSpace(page) >= MAXALIGN(size);
+	if (PageIsNew(page))
+		return HNSW_MAX_TUPLE_SIZE;
+	return PageGetFreeSpace(page);
 }
 
 /*
- * Store a new element tuple and return its location in *tid: on a page the
- * free space map offers, else on the insert page, else on a new page (then
- * made the insert page).
+ * Return a page with room for a tuple of at least size bytes, exclusively
+ * locked and pinned: a page the free space map offers, else the insert
+ * page, else a new page (then made the insert page; *newPage is set).
  *
  * Holds one buffer lock at a time, and the relation extension lock only
  * while extending; see src/README "Locking".
  */
-void
-HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
-					ItemPointer tid)
+static Buffer
+GetPageWithRoom(HnswGraph *graph, Size size, bool *newPage)
 {
 	Relation	index = graph->index;
 	BlockNumber blkno;
 	Buffer		buf;
 	HnswMetaPageData meta;
-	OffsetNumber off;
+
+	*newPage = false;
 
 	/* pages vacuum freed space on */
 	blkno = GetPageWithFreeSpace(index, MAXALIGN(size) + sizeof(ItemIdData));
@@ -239,14 +262,8 @@ HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		if (PageHasRoom(page, size))
-		{
-			OffsetNumber off = AddToPage(graph, buf, tup, size, false);
-
-			ItemPointerSet(tid, blkno, off);
-			UnlockReleaseBuffer(buf);
-			return;
-		}
+		if (PageRoom(page) >= MAXALIGN(size))
+			return buf;
 		blkno = RecordAndGetPageWithFreeSpace(index, blkno,
 											  PageGetFreeSpace(page),
 											  MAXALIGN(size) + sizeof(ItemIdData));
@@ -259,38 +276,289 @@ HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 	{
 		buf = ReadBuffer(index, meta.insertPage);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		if (PageHasRoom(BufferGetPage(buf), size))
-		{
-			OffsetNumber off = AddToPage(graph, buf, tup, size, false);
-
-			ItemPointerSet(tid, meta.insertPage, off);
-			UnlockReleaseBuffer(buf);
-			return;
-		}
+		if (PageRoom(BufferGetPage(buf)) >= MAXALIGN(size))
+			return buf;
 		UnlockReleaseBuffer(buf);
 	}
 
 	/*
 	 * A new page.  Its buffer is locked before the extension lock is let go,
 	 * so nobody sees it uninitialised except after a crash (readers treat a
-	 * new page as empty).
+	 * new page as empty).  The caller makes it the insert page once the
+	 * tuple is on it.
 	 */
 	LockRelationForExtension(index, ExclusiveLock);
 	buf = ReadBuffer(index, P_NEW);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	UnlockRelationForExtension(index, ExclusiveLock);
-	blkno = BufferGetBlockNumber(buf);
-	off = AddToPage(graph, buf, tup, size, true);
+	*newPage = true;
+	return buf;
+}
+
+/*
+ * Store a new element tuple and return its location in *tid, on a page
+ * GetPageWithRoom chooses.  One WAL record (two with a new insert page).
+ */
+void
+HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
+					ItemPointer tid)
+{
+	bool		newPage;
+	Buffer		buf = GetPageWithRoom(graph, size, &newPage);
+	BlockNumber blkno = BufferGetBlockNumber(buf);
+	OffsetNumber off;
+
+	off = AddToPage(graph, buf, (Item) tup, size, newPage);
 	ItemPointerSet(tid, blkno, off);
 	UnlockReleaseBuffer(buf);
+	if (newPage)
+		HnswUpdateMetaInsertPage(graph->index, graph->building, blkno);
+}
 
-	HnswUpdateMetaInsertPage(index, graph->building, blkno);
+/*
+ * Write vec, a plain vector of the graph (normalised for cosine), out of
+ * line in the index's quantization option, and store the link to it at the
+ * end of code, the element's code.  The vector is cut into chunks that fill
+ * the pages they go to (a chunk is never smaller than HNSW_MIN_CHUNK unless
+ * it is the vector's last bytes), written first to last, each chunk linking
+ * to the one before; code links to the last.  Nothing links to a chunk until
+ * the element tuple holding the code is written, so readers never see a
+ * partial vector; a crash in between leaves unreferenced chunks (see
+ * src/README "Vectors out of line").
+ *
+ * Every chunk is its own page edit, one WAL record each (unless building),
+ * with one buffer lock at a time.  Allocates in the current context.
+ */
+#define HNSW_MIN_CHUNK	1024
+
+void
+HnswWriteExactVector(HnswGraph *graph, const Vector *vec, Vector *code)
+{
+	Vector	   *exact = HnswEncodeExactVector(graph, vec, CurrentMemoryContext);
+	Size		total = VARSIZE(exact);
+	Size		done = 0;
+	HnswVectorTuple chunk = palloc(HNSW_MAX_TUPLE_SIZE);
+	ItemPointerData prev;
+
+	ItemPointerSetInvalid(&prev);
+	while (done < total)
+	{
+		Size		left = total - done;
+		Size		want = HNSW_VECTOR_HEADER_SIZE + Min(left, HNSW_MIN_CHUNK);
+		bool		newPage;
+		Buffer		buf = GetPageWithRoom(graph, want, &newPage);
+		BlockNumber blkno = BufferGetBlockNumber(buf);
+		Size		room = PageRoom(BufferGetPage(buf));
+		Size		n;
+		OffsetNumber off;
+
+		/* as much as the page holds: MAXALIGN(header + n) <= room */
+		room = Min(room, HNSW_MAX_TUPLE_SIZE);
+		n = Min(left, MAXALIGN_DOWN(room) - HNSW_VECTOR_HEADER_SIZE);
+		memset(chunk, 0, HNSW_VECTOR_HEADER_SIZE);
+		chunk->type = HNSW_VECTOR_TUPLE;
+		chunk->prev = prev;
+		chunk->offset = (uint32) done;
+		memcpy(chunk->data, (char *) exact + done, n);
+		off = AddToPage(graph, buf, (Item) chunk, HNSW_VECTOR_HEADER_SIZE + n,
+						newPage);
+		UnlockReleaseBuffer(buf);
+		if (newPage)
+			HnswUpdateMetaInsertPage(graph->index, graph->building, blkno);
+		ItemPointerSet(&prev, blkno, off);
+		done += n;
+		CHECK_FOR_INTERRUPTS();
+	}
+	*HnswVectorGetLink(code) = prev;
+	pfree(chunk);
+	pfree(exact);
+}
+
+/*
+ * Return the chunk of a vector at off on a locked page, or NULL if there is
+ * none; *len receives the number of its bytes.
+ */
+static HnswVectorTuple
+GetVectorTuple(Page page, OffsetNumber off, Size *len)
+{
+	ItemId		itemid;
+	HnswVectorTuple chunk;
+
+	if (PageIsNew(page) || off < FirstOffsetNumber ||
+		off > PageGetMaxOffsetNumber(page))
+		return NULL;
+	itemid = PageGetItemId(page, off);
+	if (!ItemIdIsNormal(itemid) ||
+		ItemIdGetLength(itemid) <= HNSW_VECTOR_HEADER_SIZE)
+		return NULL;
+	chunk = (HnswVectorTuple) PageGetItem(page, itemid);
+	if (chunk->type != HNSW_VECTOR_TUPLE)
+		return NULL;
+	*len = ItemIdGetLength(itemid) - HNSW_VECTOR_HEADER_SIZE;
+	return chunk;
+}
+
+/*
+ * Return whether the nth link of a chain (n from 0), tid, may lead to a
+ * chunk: inside the index, off the metapage, and no more links than the
+ * largest vector has chunks (a cycle in a corrupt chain ends there).
+ */
+static bool
+ChainLinkValid(ItemPointer tid, BlockNumber nblocks, int n)
+{
+	return ItemPointerIsValid(tid) &&
+		ItemPointerGetBlockNumber(tid) != HNSW_METAPAGE_BLKNO &&
+		ItemPointerGetBlockNumber(tid) < nblocks &&
+		n <= VECTOR_SIZE(VECTOR_MAX_DIM) / HNSW_MIN_CHUNK + 2;
+}
+
+/*
+ * Return the vector out of line whose last chunk is at link, palloc'd, or
+ * NULL if the chain is not a whole vector of dim dimensions (its element
+ * was freed by vacuum meanwhile and the space reused; or corruption, which
+ * verify_index reports).  *nchunks, if not NULL, receives the number of
+ * chunks read.  Takes and releases a share lock on one page at a time.
+ */
+Vector *
+HnswReadExactVector(Relation index, ItemPointer link, int dim, int *nchunks)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	ItemPointerData tid = *link;
+	char	   *data = NULL;
+	Size		total = 0;
+	Size		end = 0;		/* bytes from offset "end" on are read */
+	int			n = 0;
+	Vector	   *vec;
+
+	while (ItemPointerIsValid(&tid))
+	{
+		Buffer		buf;
+		HnswVectorTuple chunk;
+		Size		len;
+		bool		ok = false;
+
+		if (!ChainLinkValid(&tid, nblocks, n))
+			break;
+		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&tid));
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		chunk = GetVectorTuple(BufferGetPage(buf),
+							   ItemPointerGetOffsetNumber(&tid), &len);
+		if (chunk != NULL && data == NULL)
+		{
+			/* the last chunk: the vector ends where it does */
+			total = (Size) chunk->offset + len;
+			end = total;
+			if (total >= VECTOR_SIZE(1) && total <= VECTOR_SIZE(VECTOR_MAX_DIM))
+				data = palloc(total);
+		}
+		if (chunk != NULL && data != NULL && (Size) chunk->offset + len == end)
+		{
+			memcpy(data + chunk->offset, chunk->data, len);
+			end = chunk->offset;
+			tid = chunk->prev;
+			ok = true;
+		}
+		UnlockReleaseBuffer(buf);
+		n++;
+		if (!ok)
+			break;
+	}
+	if (nchunks)
+		*nchunks = n;
+	if (data == NULL || end != 0 || ItemPointerIsValid(&tid))
+	{
+		if (data)
+			pfree(data);
+		return NULL;
+	}
+	vec = (Vector *) data;
+	if (VARSIZE(vec) != total || vec->dim != dim ||
+		vec->unused > HNSW_QUANT_I8 ||
+		HNSW_CODE_SIZE(dim, vec->unused) != total)
+	{
+		pfree(data);
+		return NULL;
+	}
+	return vec;
+}
+
+/*
+ * Return the out-of-line vector of an element of the graph, palloc'd, after
+ * reading the link from its tuple; NULL if the element or its vector is
+ * gone.  Takes and releases share locks, one page at a time.
+ */
+Vector *
+HnswFetchExactVector(HnswGraph *graph, HnswElement element)
+{
+	Buffer		buf;
+	HnswElementTuple tup;
+	ItemPointerData link;
+
+	ItemPointerSetInvalid(&link);
+	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&element->tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = HnswGetElementTuple(BufferGetPage(buf),
+							  ItemPointerGetOffsetNumber(&element->tid));
+	if (tup != NULL && tup->vec.dim == graph->dim &&
+		tup->vec.unused <= HNSW_QUANT_I8 && HnswVectorHasLink(&tup->vec))
+		link = *HnswVectorGetLink(&tup->vec);
+	UnlockReleaseBuffer(buf);
+	if (!ItemPointerIsValid(&link))
+		return NULL;
+	return HnswReadExactVector(graph->index, &link, graph->dim, NULL);
+}
+
+/*
+ * Free the chunks of the out-of-line vector whose last chunk is at link
+ * (vacuum, after the element linking to it is gone) and record the space in
+ * the free space map.  Stops at anything that is not a chunk.  One
+ * exclusive buffer lock and one WAL record per chunk.
+ */
+void
+HnswFreeExactVector(Relation index, ItemPointer link,
+					BufferAccessStrategy strategy)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	ItemPointerData tid = *link;
+	int			n = 0;
+
+	while (ChainLinkValid(&tid, nblocks, n++))
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumber(&tid);
+		OffsetNumber off = ItemPointerGetOffsetNumber(&tid);
+		Buffer		buf;
+		Page		page;
+		HnswVectorTuple chunk;
+		Size		len;
+		Size		freespace;
+		HnswPageEdit edit;
+
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 strategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		chunk = GetVectorTuple(page, off, &len);
+		if (chunk == NULL)
+		{
+			UnlockReleaseBuffer(buf);
+			break;
+		}
+		tid = chunk->prev;
+		page = HnswEditStart(&edit, index, buf, false, false);
+		PageIndexTupleDeleteNoCompact(page, off);
+		PageSetHasFreeLinePointers(page);
+		freespace = PageGetFreeSpace(page);
+		HnswEditFinish(&edit);
+		UnlockReleaseBuffer(buf);
+		RecordPageWithFreeSpace(index, blkno, freespace);
+	}
 }
 
 /*
  * Make the element at entry (of the given level) the entry point; with
  * onlyIfHigher, only if the current one is on a lower level.  Record the
- * dimensions if they are not yet known.  Return whether the entry point was
+ * dimensions if they are not yet known, and with them how elements store
+ * vectors (HnswCodeQuantization).  Return whether the entry point was
  * changed.  Takes and releases an exclusive lock on the metapage.
  */
 bool
@@ -308,8 +576,15 @@ HnswUpdateMetaEntry(Relation index, bool building, int dim,
 		(meta->dimensions == 0 && dim > 0))
 	{
 		meta = HnswPageGetMeta(HnswEditStart(&edit, index, buf, building, false));
-		if (meta->dimensions == 0)
+		if (meta->dimensions == 0 && dim > 0)
+		{
+			/* the first vector decides, as in HnswCheckVector */
 			meta->dimensions = dim;
+			if (meta->version >= 3)
+				meta->quantization =
+					HnswCodeQuantization(dim, meta->m,
+										 (HnswQuantization) meta->exactQuantization);
+		}
 		if (!onlyIfHigher || level > meta->entryLevel)
 		{
 			if (entry)

@@ -18,6 +18,7 @@
 
 #include "access/relscan.h"
 #include "hnsw.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -118,6 +119,7 @@ FirstSearch(IndexScanDesc scan)
 	so->graph->dim = meta.dimensions;
 	so->graph->m = meta.m;
 	so->graph->quantization = meta.quantization;
+	so->graph->exactQuantization = meta.exactQuantization;
 	if (meta.dimensions > 0)
 		HnswCheckVector(so->graph, so->query);
 	so->graph->query = so->query;
@@ -194,6 +196,52 @@ NextBatch(HnswScanOpaque so)
 	MemoryContextSwitchTo(so->cxt);
 }
 
+/* qsort order of candidates: nearest first, ties by element TID */
+static int
+CompareCandidates(const void *a, const void *b)
+{
+	const HnswCandidate *ca = (const HnswCandidate *) a;
+	const HnswCandidate *cb = (const HnswCandidate *) b;
+
+	if (ca->distance != cb->distance)
+		return ca->distance < cb->distance ? -1 : 1;
+	return ItemPointerCompare(&ca->element->tid, &cb->element->tid);
+}
+
+/*
+ * Re-rank the batch just searched by exact distances, when the index keeps
+ * its vectors out of line and the graph was searched with codes: read each
+ * candidate's vector (its element tuple, then its chunks, one share lock at
+ * a time), compute the distance to the query and sort.  A candidate whose
+ * vector cannot be read (freed by vacuum meanwhile: its heap rows are dead)
+ * keeps its code distance.  The exact vectors are freed at once; the
+ * distances replace the candidates' in the batch.  See src/README "Vectors
+ * out of line".
+ */
+static void
+RerankBatch(HnswScanOpaque so)
+{
+	HnswGraph  *graph = so->graph;
+
+	if (graph == NULL || !HnswGraphOutOfLine(graph) || so->nresults == 0)
+		return;
+	for (int i = 0; i < so->nresults; i++)
+	{
+		HnswCandidate *c = &so->results[i];
+		Vector	   *exact;
+
+		if (c->element->deleted || c->element->missing)
+			continue;
+		exact = HnswFetchExactVector(graph, c->element);
+		if (exact == NULL)
+			continue;
+		c->distance = HnswDistance(graph, so->query, exact);
+		pfree(exact);
+		CHECK_FOR_INTERRUPTS();
+	}
+	qsort(so->results, so->nresults, sizeof(HnswCandidate), CompareCandidates);
+}
+
 /*
  * Return the next heap TID in distance order.  Only ordered scans with MVCC
  * snapshots are supported: a heap TID vacuum removes while this scan holds
@@ -220,6 +268,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	{
 		so->started = true;
 		FirstSearch(scan);
+		RerankBatch(so);
 	}
 
 	while (!found && !so->exhausted && so->ntuples < hnsw_max_scan_tuples)
@@ -245,7 +294,10 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 			}
 		}
 		else
+		{
 			NextBatch(so);
+			RerankBatch(so);
+		}
 	}
 	MemoryContextSwitchTo(oldcxt);
 	return found;

@@ -118,7 +118,8 @@ CacheGrow(struct hnsw_elements_hash *cache)
 	pfree(old);
 }
 
-static int	MaxLevelForSize(int dim, HnswQuantization quant, int m);
+static int	MaxLevelForSize(int dim, HnswQuantization quant, int m,
+							bool outOfLine);
 
 /* A candidate in a pairing heap */
 typedef struct HnswHeapNode
@@ -145,6 +146,7 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 		index_getprocinfo(index, 1, HNSW_NORM_PROC) : NULL;
 	graph->normalize = graph->normproc != NULL;
 	graph->quantization = HnswGetQuantization(index);
+	graph->exactQuantization = graph->quantization;
 	graph->arrays = index->rd_opcintype[0] == FLOAT4ARRAYOID ||
 		index->rd_opcintype[0] == FLOAT8ARRAYOID;
 
@@ -236,9 +238,10 @@ HnswDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 }
 
 /*
- * Raise an error unless vec has the graph's dimensions (the first vector
- * fixes them) and its element fits on a page.  Return the highest level an
- * element of this size may have.
+ * Raise an error unless vec has the graph's dimensions and its element fits
+ * on a page.  The first vector fixes the dimensions, and with them whether
+ * elements hold their vectors or codes with the vectors out of line (see
+ * HnswCodeQuantization).  Return the highest level an element may have.
  */
 int
 HnswCheckVector(HnswGraph *graph, const Vector *vec)
@@ -246,25 +249,62 @@ HnswCheckVector(HnswGraph *graph, const Vector *vec)
 	int			maxLevel;
 
 	if (graph->dim == 0)
+	{
 		graph->dim = vec->dim;
+		graph->quantization = HnswCodeQuantization(vec->dim, graph->m,
+												   graph->exactQuantization);
+	}
 	else if (vec->dim != graph->dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", graph->dim, vec->dim)));
 
-	maxLevel = MaxLevelForSize(vec->dim, graph->quantization, graph->m);
+	/* codes are compared by the built-in kernels only */
+	if (HnswGraphOutOfLine(graph) && graph->metric == HNSW_METRIC_OTHER)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("vector too large to index with this operator class"),
+				 errdetail("An element of %d dimensions with m = %d does not fit a page with its vector, and vectors kept out of line need a built-in distance.",
+						   vec->dim, graph->m)));
+
+	maxLevel = MaxLevelForSize(vec->dim, graph->quantization, graph->m,
+							   HnswGraphOutOfLine(graph));
 	if (maxLevel < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("vector too large to index"),
-				 errdetail("An element of %d dimensions with m = %d and quantization \"%s\" needs %zu bytes, but an index page holds at most %zu.",
+				 errdetail("An element of %d dimensions with m = %d needs %zu bytes even with an \"i8\" code of its vector in the graph, but an index page holds at most %zu.",
 						   vec->dim, graph->m,
-						   HnswQuantizationName(graph->quantization),
-						   (size_t) HNSW_ELEMENT_TUPLE_SIZE(vec->dim, graph->quantization,
-															0, graph->m),
+						   (size_t) HNSW_ELEMENT_TUPLE_SIZE(vec->dim, HNSW_QUANT_I8,
+															0, graph->m) +
+						   (graph->exactQuantization != HNSW_QUANT_I8 ?
+							HNSW_VECTOR_LINK_SIZE : 0),
 						   (size_t) HNSW_MAX_TUPLE_SIZE),
-				 errhint("Use quantization = 'f16', 'bf16' or 'i8', fewer dimensions or a smaller m.")));
+				 errhint("Use fewer dimensions or a smaller m.")));
 	return maxLevel;
+}
+
+/*
+ * Return how the elements of an index with the quantization option quant
+ * store their vectors: quant itself while an element of level
+ * HNSW_INLINE_LEVEL fits a page; otherwise a code (bf16 if that fits, else
+ * i8) with the vector out of line, in quant.  If not even that fits, quant
+ * (HnswCheckVector then refuses the vector).  A function of its arguments
+ * only, so the metapage and every backend agree; see src/README "Vectors
+ * out of line".
+ */
+HnswQuantization
+HnswCodeQuantization(int dim, int m, HnswQuantization quant)
+{
+	if (MaxLevelForSize(dim, quant, m, false) >= HNSW_INLINE_LEVEL)
+		return quant;
+	if (quant == HNSW_QUANT_F32 &&
+		MaxLevelForSize(dim, HNSW_QUANT_BF16, m, true) >= HNSW_INLINE_LEVEL)
+		return HNSW_QUANT_BF16;
+	if (quant != HNSW_QUANT_I8 &&
+		MaxLevelForSize(dim, HNSW_QUANT_I8, m, true) >= 0)
+		return HNSW_QUANT_I8;
+	return quant;
 }
 
 /*
@@ -285,7 +325,12 @@ HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
 		/* the layout follows the build's m, even after ALTER INDEX SET */
 		graph->m = meta->m;
 		graph->efConstruction = meta->efConstruction;
-		graph->quantization = meta->quantization;
+		/* until the first vector, the storage is undecided (HnswCheckVector) */
+		if (meta->dimensions > 0)
+		{
+			graph->quantization = meta->quantization;
+			graph->exactQuantization = meta->exactQuantization;
+		}
 		if (!ItemPointerIsValid(&meta->entryPoint))
 			return NULL;
 		ep = HnswLookupElement(graph, &meta->entryPoint);
@@ -361,7 +406,10 @@ HnswNewNeighborList(HnswGraph *graph, int capacity)
 /*
  * Return a new in-memory element for vec with empty neighbour lists, in the
  * graph's context.  Under f32 the element keeps vec, which the caller must
- * have allocated there; otherwise it gets an encoded copy.
+ * have allocated there; otherwise it gets an encoded copy.  When the graph
+ * keeps vectors out of line, vec is written to the index's pages now
+ * (HnswWriteExactVector: WAL-logged unless building) and the code links to
+ * it, so the element tuple written later is complete.
  */
 HnswElement
 HnswNewElement(HnswGraph *graph, Vector *vec, int level, ItemPointer heaptid)
@@ -375,6 +423,8 @@ HnswNewElement(HnswGraph *graph, Vector *vec, int level, ItemPointer heaptid)
 		e->vec = vec;
 	else
 		e->vec = HnswEncodeVector(graph, vec, graph->cxt);
+	if (HnswGraphOutOfLine(graph))
+		HnswWriteExactVector(graph, vec, e->vec);
 	if (heaptid)
 	{
 		e->heaptids[0] = *heaptid;
@@ -1079,15 +1129,17 @@ HnswRandomLevel(int m)
 
 /*
  * Return the highest level whose element tuple fits on a page, or -1 if not
- * even level 0 fits.
+ * even level 0 fits.  outOfLine: the code is followed by a link.
  */
 static int
-MaxLevelForSize(int dim, HnswQuantization quant, int m)
+MaxLevelForSize(int dim, HnswQuantization quant, int m, bool outOfLine)
 {
 	int			level = -1;
+	Size		link = outOfLine ? HNSW_VECTOR_LINK_SIZE : 0;
 
 	while (level < HNSW_MAX_LEVEL &&
-		   HNSW_ELEMENT_TUPLE_SIZE(dim, quant, level + 1, m) <= HNSW_MAX_TUPLE_SIZE)
+		   HNSW_ELEMENT_TUPLE_SIZE(dim, quant, level + 1, m) + link <=
+		   HNSW_MAX_TUPLE_SIZE)
 		level++;
 	return level;
 }

@@ -35,6 +35,7 @@ typedef struct HnswVacuumState
 	int			m;
 	int			efConstruction;
 	HnswQuantization quantization;	/* from the metapage */
+	HnswQuantization exactQuantization;
 	int			dim;
 	uint64	   *deleted;		/* keys of deleted elements, ascending */
 	int			ndeleted;
@@ -81,6 +82,7 @@ ResetCache(HnswVacuumState *vs)
 	vs->graph->m = vs->m;
 	vs->graph->efConstruction = vs->efConstruction;
 	vs->graph->quantization = vs->quantization;
+	vs->graph->exactQuantization = vs->exactQuantization;
 }
 
 /*
@@ -481,13 +483,17 @@ ReplaceEntryPoint(HnswVacuumState *vs)
 
 /*
  * Pass 3: remove the deleted elements from their pages (their line pointers
- * become unused and are reused by inserts) and record the free space.
+ * become unused and are reused by inserts) and record the free space.  The
+ * vectors of elements that keep them out of line are freed after their
+ * element, chunk by chunk (HnswFreeExactVector), so that no element ever
+ * links to a freed chunk.
  */
 static void
 FreeDeleted(HnswVacuumState *vs)
 {
 	Relation	index = vs->index;
 	int			i = 0;
+	ItemPointerData *links = palloc(sizeof(ItemPointerData) * MaxOffsetNumber);
 
 	while (i < vs->ndeleted)
 	{
@@ -496,6 +502,7 @@ FreeDeleted(HnswVacuumState *vs)
 		Page		page;
 		HnswPageEdit edit;
 		Size		freespace;
+		int			nlinks = 0;
 
 		vacuum_delay_point();
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
@@ -512,14 +519,23 @@ FreeDeleted(HnswVacuumState *vs)
 			HnswElementTuple tup = HnswGetElementTuple(page, off);
 
 			if (tup != NULL && tup->deleted)
+			{
+				if (tup->vec.unused <= HNSW_QUANT_I8 &&
+					HnswVectorHasLink(&tup->vec))
+					links[nlinks++] = *HnswVectorGetLink(&tup->vec);
 				PageIndexTupleDeleteNoCompact(page, off);
+			}
 		}
 		PageSetHasFreeLinePointers(page);
 		freespace = PageGetFreeSpace(page);
 		HnswEditFinish(&edit);
 		UnlockReleaseBuffer(buf);
 		RecordPageWithFreeSpace(index, blkno, freespace);
+
+		for (int j = 0; j < nlinks; j++)
+			HnswFreeExactVector(index, &links[j], vs->info->strategy);
 	}
+	pfree(links);
 }
 
 /*
@@ -550,6 +566,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	vs.efConstruction = meta.efConstruction;
 	vs.dim = meta.dimensions;
 	vs.quantization = meta.quantization;
+	vs.exactQuantization = meta.exactQuantization;
 	vs.maxdeleted = 1024;
 	vs.deleted = palloc(sizeof(uint64) * vs.maxdeleted);
 	vs.cacheCxt = AllocSetContextCreate(cxt, "hnsw vacuum cache",

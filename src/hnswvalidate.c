@@ -235,6 +235,10 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 			if (!ItemIdIsUsed(itemid))
 				continue;
 			CHECK(ItemIdIsNormal(itemid), "Item (%u,%u) is not normal.", blkno, off);
+			/* chunks of vectors out of line: hnsw.verify_index checks them */
+			if (((HnswVectorTuple) PageGetItem(page, itemid))->type == HNSW_VECTOR_TUPLE &&
+				meta.exactQuantization != meta.quantization)
+				continue;
 			tup = HnswGetElementTuple(page, off);
 			CHECK(tup != NULL, "Item (%u,%u) is not an element.", blkno, off);
 			CHECK(tup->level <= HNSW_MAX_LEVEL, "Element (%u,%u) has level %d.",
@@ -247,7 +251,9 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 				  blkno, off, tup->vec.unused, meta.quantization);
 			CHECK(ItemIdGetLength(itemid) ==
 				  HNSW_ELEMENT_TUPLE_SIZE(tup->vec.dim, meta.quantization,
-										  tup->level, meta.m),
+										  tup->level, meta.m) +
+				  (meta.exactQuantization != meta.quantization ?
+				   HNSW_VECTOR_LINK_SIZE : 0),
 				  "Element (%u,%u) has the wrong size.", blkno, off);
 			for (int i = 0; i < HNSW_HEAPTIDS; i++)
 			{

@@ -33,15 +33,15 @@
 										 (const char *) (v)->x))
 
 /*
- * Return vec (a plain float vector) encoded with the graph's quantization,
- * palloc'd in cxt.  f16 cannot hold magnitudes above 65504: such a vector
- * is rejected rather than silently clipped.
+ * Return vec (a plain float vector) encoded with quantization q, palloc'd in
+ * cxt with extra zeroed bytes at the end (inside the varlena).  f16 cannot
+ * hold magnitudes above 65504: such a vector is rejected rather than
+ * silently clipped.
  */
-Vector *
-HnswEncodeVector(HnswGraph *graph, const Vector *vec, MemoryContext cxt)
+static Vector *
+EncodeAs(HnswQuantization q, const Vector *vec, Size extra, MemoryContext cxt)
 {
-	HnswQuantization q = graph->quantization;
-	Size		size = HNSW_CODE_SIZE(vec->dim, q);
+	Size		size = HNSW_CODE_SIZE(vec->dim, q) + extra;
 	Vector	   *code = MemoryContextAllocZero(cxt, size);
 
 	Assert(vec->unused == HNSW_QUANT_F32);
@@ -88,6 +88,34 @@ HnswEncodeVector(HnswGraph *graph, const Vector *vec, MemoryContext cxt)
 }
 
 /*
+ * Return vec (a plain float vector) encoded as the graph's elements store
+ * it, palloc'd in cxt.  When the graph keeps vectors out of line, the code
+ * ends with room for the link to the exact vector (invalid until
+ * HnswWriteExactVector sets it).
+ */
+Vector *
+HnswEncodeVector(HnswGraph *graph, const Vector *vec, MemoryContext cxt)
+{
+	Vector	   *code;
+
+	if (!HnswGraphOutOfLine(graph))
+		return EncodeAs(graph->quantization, vec, 0, cxt);
+	code = EncodeAs(graph->quantization, vec, HNSW_VECTOR_LINK_SIZE, cxt);
+	ItemPointerSetInvalid(HnswVectorGetLink(code));
+	return code;
+}
+
+/*
+ * Return vec encoded with the index's quantization option, as a vector out
+ * of line is stored, palloc'd in cxt.
+ */
+Vector *
+HnswEncodeExactVector(HnswGraph *graph, const Vector *vec, MemoryContext cxt)
+{
+	return EncodeAs(graph->exactQuantization, vec, 0, cxt);
+}
+
+/*
  * Decode an encoded (or plain) vector into out, dim floats.
  */
 void
@@ -115,7 +143,9 @@ HnswDecodeVector(const Vector *code, float *out)
 
 /*
  * Return whether a stored (possibly encoded) element vector is what vec, a
- * plain vector, encodes to: identical vectors share an element.
+ * plain vector, encodes to: identical vectors share an element.  When the
+ * stored code links to an exact vector out of line and the codes agree, the
+ * exact vector is read (share locks, one page at a time) and compared too.
  */
 bool
 HnswVectorMatches(HnswGraph *graph, const Vector *stored, const Vector *vec)
@@ -128,8 +158,30 @@ HnswVectorMatches(HnswGraph *graph, const Vector *stored, const Vector *vec)
 			memcmp(stored, vec, VARSIZE(vec)) == 0;
 
 	code = HnswEncodeVector(graph, vec, CurrentMemoryContext);
-	match = VARSIZE(stored) == VARSIZE(code) &&
-		memcmp(stored, code, VARSIZE(code)) == 0;
+	if (HnswVectorHasLink(stored))
+	{
+		Size		size = VARSIZE(stored) - HNSW_VECTOR_LINK_SIZE;
+
+		match = VARSIZE(stored) == VARSIZE(code) &&
+			memcmp(stored, code, size) == 0;
+		if (match)
+		{
+			Vector	   *exact = HnswEncodeExactVector(graph, vec,
+													  CurrentMemoryContext);
+			Vector	   *old = HnswReadExactVector(graph->index,
+												  HnswVectorGetLink(stored),
+												  graph->dim, NULL);
+
+			match = old != NULL && VARSIZE(old) == VARSIZE(exact) &&
+				memcmp(old, exact, VARSIZE(exact)) == 0;
+			pfree(exact);
+			if (old)
+				pfree(old);
+		}
+	}
+	else
+		match = VARSIZE(stored) == VARSIZE(code) &&
+			memcmp(stored, code, VARSIZE(code)) == 0;
 	pfree(code);
 	return match;
 }

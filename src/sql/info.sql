@@ -10,7 +10,9 @@ CREATE FUNCTION hnsw.index_info(index regclass,
 	OUT pages bigint, OUT element_pages bigint, OUT free_pages bigint,
 	OUT bytes_per_element float8,
 	OUT m integer, OUT ef_construction integer, OUT dimensions integer,
-	OUT opclass name, OUT version integer, OUT insert_page bigint)
+	OUT opclass name, OUT version integer, OUT insert_page bigint,
+	OUT quantization text, OUT graph_quantization text,
+	OUT vector_chunks bigint, OUT vector_pages bigint)
 RETURNS record
 	AS 'MODULE_PATHNAME', 'hnsw_index_info' LANGUAGE C STRICT;
 

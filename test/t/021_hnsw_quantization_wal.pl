@@ -1,10 +1,13 @@
 # Quantized hnsw indexes survive a crash and replicate: the encoded element
-# tuples go through the same page edits and WAL as f32 ones.
+# tuples go through the same page edits and WAL as f32 ones.  So does a
+# 4,096-dimensional f32 index, whose elements hold i8 codes and link to
+# their vectors in chunks on other pages (src/README "Vectors out of line").
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use HnswAmTest;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
@@ -29,9 +32,19 @@ $primary->safe_psql('postgres', "CALL insert_rows('u', 10001, 200, 16)");
 $primary->safe_psql('postgres', 'DELETE FROM t WHERE id % 3 = 0');
 $primary->safe_psql('postgres', 'VACUUM t');
 $primary->safe_psql('postgres', "CALL insert_rows('t', 20001, 200, 16)");
+load_random($primary, 'w', 4096, 300, 0.5);
+$primary->safe_psql('postgres', 'CREATE INDEX w_idx ON w USING hnsw (v)');
+$primary->safe_psql('postgres', "CALL insert_rows('w', 10001, 60, 4096)");
+$primary->safe_psql('postgres', 'INSERT INTO w SELECT id + 50000, v FROM w WHERE id % 40 = 1');
+$primary->safe_psql('postgres', 'DELETE FROM w WHERE id % 3 = 0');
+$primary->safe_psql('postgres', 'VACUUM w');
+$primary->safe_psql('postgres', "CALL insert_rows('w', 20001, 60, 4096)");
+is($primary->safe_psql('postgres',
+	"SELECT graph_quantization || ' ' || (vector_chunks >= elements) FROM hnsw.index_info('w_idx')"),
+	'i8 true', 'the 4,096-dimensional f32 index keeps its vectors out of line');
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 
-for my $c (['t', '<->'], ['u', '<=>'])
+for my $c (['t', '<->'], ['u', '<=>'], ['w', '<->'])
 {
 	my ($tab, $op) = @$c;
 	my $query = qq{
@@ -51,6 +64,7 @@ for my $c (['t', '<->'], ['u', '<=>'])
 		"the standby's ${tab}_idx is sound with as many elements");
 }
 is(missing_rows($standby, 't'), '0', 'the standby finds every row of t through its i8 index');
+is(missing_rows($standby, 'w'), '0', 'the standby finds every row of w through its index');
 $standby->stop;
 
 # crash: immediate stop after inserts and a vacuum since the last checkpoint
@@ -59,13 +73,33 @@ $primary->safe_psql('postgres', "CALL insert_rows('t', 30001, 200, 16)");
 $primary->safe_psql('postgres', 'DELETE FROM t WHERE id % 5 = 0');
 $primary->safe_psql('postgres', 'VACUUM t');
 $primary->safe_psql('postgres', "CALL insert_rows('t', 40001, 100, 16)");
+# and inserts into w in progress, from another session, when it stops
+$primary->safe_psql('postgres', "CALL insert_rows('w', 30001, 40, 4096)");
+$primary->safe_psql('postgres', 'DELETE FROM w WHERE id % 5 = 0');
+$primary->safe_psql('postgres', 'VACUUM w');
+my $bg = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-d', $primary->connstr('postgres'), '-c',
+	  "CALL insert_rows('w', 40001, 100000, 4096)" ],
+	'>', \my $bg_out, '2>', \my $bg_err);
+$primary->poll_query_until('postgres', 'SELECT count(*) > 20 FROM w WHERE id > 40000')
+	or die 'no inserts into w';
 my $before = $primary->safe_psql('postgres', 'SELECT count(*) FROM t');
 $primary->stop('immediate');
+eval { $bg->finish; };
 $primary->start;
 is($primary->safe_psql('postgres', 'SELECT count(*) FROM t'), $before, 'committed rows survive');
 is(missing_rows($primary, 't'), '0', 'every row is found through the i8 index after a crash');
 cmp_ok($primary->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>', 0,
 	'the i8 index is structurally sound after a crash');
+cmp_ok($primary->safe_psql('postgres', 'SELECT count(*) FROM w WHERE id > 40000'), '>', 20,
+	'rows inserted into w before the crash survive');
+is(missing_rows($primary, 'w'), '0',
+	'every row is found through the 4,096-dimensional index after a crash during inserts');
+my ($vret, $vout, $verr) = $primary->psql('postgres',
+	"SELECT elements = (SELECT elements FROM hnsw.index_info('w_idx')) FROM hnsw.verify_index('w_idx')");
+is($vret, 0, "verify_index passes on the 4,096-dimensional index after a crash: $verr");
+is($vout, 't', 'verify_index and index_info agree after a crash');
+note "verify_index: $verr" if $verr;
 my $r = recall($primary, 't', '(SELECT * FROM t WHERE id <= 50) AS', '<->', 10);
 note "i8 recall\@10 after crash = $r";
 cmp_ok($r, '>=', 0.9, 'i8 recall after the crash');
