@@ -36,7 +36,21 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
+
+/*
+ * Statements prepared on a shard session, so that a search costs the shard
+ * no parse analysis and, once its plan is cached, no planning.  A session
+ * keeps at most COORD_MAX_STATEMENTS; further texts run unnamed.
+ */
+#define COORD_MAX_STATEMENTS	16
+
+typedef struct CoordStatement
+{
+	char	   *sql;			/* in TopMemoryContext */
+	uint32		id;				/* named "hnsw_<id>" on the shard */
+} CoordStatement;
 
 /*
  * Connection cache entry.  The key is the user mapping OID, as in
@@ -52,6 +66,9 @@ struct CoordConn
 	bool		setup_done;		/* session settings sent */
 	bool		password_required;
 	char		ef_search[32];	/* hnsw.ef_search set on the shard, or "" */
+	int			nstatements;	/* prepared statements of the session */
+	uint32		next_statement; /* id of the next one; never reused */
+	CoordStatement statements[COORD_MAX_STATEMENTS];
 };
 
 /* When a copy that failed becomes a first choice again */
@@ -60,6 +77,7 @@ typedef struct CoordHealth
 	Oid			serverid;		/* hash key */
 	TimestampTz retry_after;
 } CoordHealth;
+
 
 static HTAB *ConnHash = NULL;
 static HTAB *HealthHash = NULL;
@@ -74,6 +92,7 @@ static void CoordSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 								 SubTransactionId parentSubid, void *arg);
 static void CoordInvalCallback(Datum arg, int cacheid, uint32 hashvalue);
 static void CoordAbortCleanup(void);
+static void CoordConnResetSession(CoordConn *cc);
 
 /*
  * Return the cache entry for the current user's mapping on serverid,
@@ -99,6 +118,8 @@ CoordGetConn(Oid serverid)
 		cc->conn = NULL;
 		cc->busy = false;
 		cc->invalidated = false;
+		cc->nstatements = 0;
+		cc->next_statement = 0;
 	}
 	cc->serverid = serverid;
 	if (cc->conn != NULL && !cc->busy &&
@@ -194,8 +215,7 @@ CoordConnStart(CoordConn *cc, char **errstr)
 	}
 	cc->conn = conn;
 	cc->invalidated = false;
-	cc->setup_done = false;
-	cc->ef_search[0] = '\0';
+	CoordConnResetSession(cc);
 	return conn;
 }
 
@@ -300,8 +320,65 @@ CoordConnDrop(CoordConn *cc, bool cancel)
 	ReleaseExternalFD();
 	cc->conn = NULL;
 	cc->busy = false;
+	CoordConnResetSession(cc);
+}
+
+/* Forget what cc's session had set and prepared: it is a new session */
+static void
+CoordConnResetSession(CoordConn *cc)
+{
 	cc->setup_done = false;
 	cc->ef_search[0] = '\0';
+	CoordConnForgetStatements(cc);
+}
+
+/*
+ * The name of the statement prepared on cc's session for sql, written to
+ * name (COORD_STATEMENT_NAME_LEN bytes).  *prepare says whether the caller
+ * must send the Prepare first (in the same pipeline, before executing it);
+ * the statement is recorded as prepared from now on.  Returns false when
+ * the session has as many statements as it may keep: run sql unnamed.
+ */
+bool
+CoordConnStatement(CoordConn *cc, const char *sql, char *name, bool *prepare)
+{
+	CoordStatement *st;
+	int			i;
+
+	for (i = 0; i < cc->nstatements; i++)
+	{
+		st = &cc->statements[i];
+		if (strcmp(st->sql, sql) == 0)
+		{
+			snprintf(name, COORD_STATEMENT_NAME_LEN, "hnsw_%u", st->id);
+			*prepare = false;
+			return true;
+		}
+	}
+	if (cc->nstatements == COORD_MAX_STATEMENTS)
+		return false;
+	st = &cc->statements[cc->nstatements++];
+	st->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	st->id = cc->next_statement++;
+	snprintf(name, COORD_STATEMENT_NAME_LEN, "hnsw_%u", st->id);
+	*prepare = true;
+	return true;
+}
+
+/*
+ * Forget the statements prepared on cc's session, after a request failed:
+ * a Prepare in its pipeline may or may not have run.  Names are never
+ * reused, so a statement that did get prepared is only left unused until
+ * the session ends.
+ */
+void
+CoordConnForgetStatements(CoordConn *cc)
+{
+	int			i;
+
+	for (i = 0; i < cc->nstatements; i++)
+		pfree(cc->statements[i].sql);
+	cc->nstatements = 0;
 }
 
 /*

@@ -23,7 +23,10 @@
  *
  * Each request is sent as one pipeline: optional session settings, the
  * query once per query vector, and one Sync; so a shard sees one round trip
- * per search, batch or not.
+ * per search, batch or not.  A search's query is a statement prepared on
+ * the shard session the first time its text is sent (the Prepare travels
+ * in the same pipeline), so later searches with the same text cost the
+ * shard neither parse analysis nor, once the plan is cached, planning.
  *
  * src/coordexec.c
  *
@@ -410,6 +413,9 @@ TaskSend(CoordTask *task)
 	PGconn	   *conn = task->conn;
 	CoordRequest *req = task->req;
 	const char *ef = CoordConnEfSearch(task->cc);
+	char		stmt[COORD_STATEMENT_NAME_LEN];
+	bool		prepare = false;
+	bool		named = false;
 	int			q;
 	int			flushed;
 
@@ -452,9 +458,26 @@ TaskSend(CoordTask *task)
 		CoordConnSetEfSearch(task->cc, "");
 	}
 
+	/* a statement prepared once per session: no parse analysis per query */
+	if (req->prepare &&
+		CoordConnStatement(task->cc, req->sql, stmt, &prepare))
+	{
+		if (prepare)
+		{
+			if (!PQsendPrepare(conn, stmt, req->sql, req->nparams, NULL))
+				goto failed;
+			task->first_query++;
+		}
+		named = true;
+	}
+
 	for (q = 0; q < req->nqueries; q++)
 	{
-		if (!PQsendQueryParams(conn, req->sql, req->nparams, NULL,
+		if (named ?
+			!PQsendQueryPrepared(conn, stmt, req->nparams,
+								 req->values[q], req->lengths[q], req->formats,
+								 req->binary_result ? 1 : 0) :
+			!PQsendQueryParams(conn, req->sql, req->nparams, NULL,
 							   req->values[q], req->lengths[q], req->formats,
 							   req->binary_result ? 1 : 0))
 			goto failed;
@@ -530,8 +553,12 @@ TaskReceive(CoordTask *task)
 				{
 					bool		conn_error = IsConnectionError(conn, task->error);
 
-					/* the shard rolled its settings back; send them again */
+					/*
+					 * The shard rolled its settings back, and may not have
+					 * prepared what this pipeline asked: do both again.
+					 */
 					CoordConnSetEfSearch(task->cc, "?");
+					CoordConnForgetStatements(task->cc);
 					if (req->soft_errors || conn_error)
 					{
 						const char *primary = PQresultErrorField(task->error,
