@@ -24,6 +24,9 @@
  */
 #include "postgres.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include "access/xact.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_user_mapping.h"
@@ -93,6 +96,8 @@ static void CoordSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 static void CoordInvalCallback(Datum arg, int cacheid, uint32 hashvalue);
 static void CoordAbortCleanup(void);
 static void CoordConnResetSession(CoordConn *cc);
+static int	CancelProbeTimeout(void);
+static bool ShardReachable(PGconn *conn, int timeout_ms);
 
 /*
  * Return the cache entry for the current user's mapping on serverid,
@@ -294,10 +299,14 @@ CoordConnSetEfSearch(CoordConn *cc, const char *value)
  * Close cc's connection, if any.  With cancel, first ask the server to
  * cancel a query still running there.
  *
- * XXX PQcancel blocks while it opens a new connection to the shard to
- * deliver the request; PostgreSQL 15's libpq has no nonblocking cancel.  On
- * loopback and LANs it takes well under a millisecond, but a shard whose
- * host vanished can hold it for the TCP connect timeout.
+ * PostgreSQL 15's PQcancel is synchronous: it opens a new TCP connection to
+ * the server with a blocking connect(), which a host that vanished (no
+ * answer, not even a reset) holds for the kernel's TCP connect timeout,
+ * minutes.  So the cancel is sent only after a probe connection to the same
+ * address succeeded within CancelProbeTimeout(); a shard that cannot be
+ * reached that fast gets no cancel, and the coordinator moves on.  What
+ * remains: a host that answers the probe and vanishes in the next instant
+ * can still hold PQcancel.
  */
 void
 CoordConnDrop(CoordConn *cc, bool cancel)
@@ -305,7 +314,8 @@ CoordConnDrop(CoordConn *cc, bool cancel)
 	if (cc->conn == NULL)
 		return;
 	if (cancel && PQstatus(cc->conn) == CONNECTION_OK &&
-		PQtransactionStatus(cc->conn) == PQTRANS_ACTIVE)
+		PQtransactionStatus(cc->conn) == PQTRANS_ACTIVE &&
+		ShardReachable(cc->conn, CancelProbeTimeout()))
 	{
 		PGcancel   *cancelobj = PQgetCancel(cc->conn);
 		char		errbuf[256];
@@ -321,6 +331,84 @@ CoordConnDrop(CoordConn *cc, bool cancel)
 	cc->conn = NULL;
 	cc->busy = false;
 	CoordConnResetSession(cc);
+}
+
+/*
+ * How long a cancel request may wait for the shard to accept a connection:
+ * hnsw.shard_timeout, at most one second (a server that is up accepts in
+ * well under a millisecond on a LAN).
+ */
+static int
+CancelProbeTimeout(void)
+{
+	return (coord_shard_timeout > 0 && coord_shard_timeout < 1000) ?
+		coord_shard_timeout : 1000;
+}
+
+/*
+ * Does the server conn is connected to accept a new TCP connection within
+ * timeout_ms?  Opens a non-blocking socket to conn's peer address and
+ * waits for the connect to finish with poll(), retried on EINTR (the wait
+ * must not process interrupts: this runs in abort callbacks).  The probe
+ * connection is closed without a word; the postmaster forgets it silently.
+ * Unix-domain sockets are always reachable.
+ */
+static bool
+ShardReachable(PGconn *conn, int timeout_ms)
+{
+	struct sockaddr_storage addr;
+	socklen_t	addrlen = sizeof(addr);
+	TimestampTz deadline;
+	pgsocket	sock;
+	bool		ok = false;
+
+	if (getpeername(PQsocket(conn), (struct sockaddr *) &addr, &addrlen) != 0)
+		return false;
+	if (addr.ss_family == AF_UNIX)
+		return true;
+	sock = socket(addr.ss_family, SOCK_STREAM, 0);
+	if (sock == PGINVALID_SOCKET)
+		return false;
+	if (!pg_set_noblock(sock))
+	{
+		closesocket(sock);
+		return false;
+	}
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	if (connect(sock, (struct sockaddr *) &addr, addrlen) == 0)
+		ok = true;
+	else if (errno == EINPROGRESS)
+	{
+		for (;;)
+		{
+			struct pollfd pfd;
+			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															   deadline);
+			int			rc;
+
+			pfd.fd = sock;
+			pfd.events = POLLOUT;
+			pfd.revents = 0;
+			rc = poll(&pfd, 1, (int) left);
+			if (rc < 0 && errno == EINTR && left > 0)
+				continue;
+			if (rc == 1)
+			{
+				int			err = 0;
+				socklen_t	errlen = sizeof(err);
+
+				ok = getsockopt(sock, SOL_SOCKET, SO_ERROR, &err, &errlen) == 0 &&
+					err == 0;
+			}
+			break;
+		}
+	}
+	closesocket(sock);
+	if (!ok)
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw: no cancel sent to unreachable server (pid %d)",
+								 PQbackendPID(conn))));
+	return ok;
 }
 
 /* Forget what cc's session had set and prepared: it is a new session */
