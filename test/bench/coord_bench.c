@@ -514,7 +514,11 @@ show_plan(PGconn *conn, const char *title, const char *sql)
 
 		if (strstr(line, "Output:") != NULL || strstr(line, "Function Call:") != NULL)
 			continue;
-		printf("  %.*s%s\n", 110, line, strlen(line) > 110 ? " ..." : "");
+		/* the beginning and the end (ORDER BY, LIMIT) of long lines */
+		if (strlen(line) > 130)
+			printf("  %.70s ... %s\n", line, line + strlen(line) - 50);
+		else
+			printf("  %s\n", line);
 	}
 	PQclear(res);
 	free(param);
