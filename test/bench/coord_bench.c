@@ -683,59 +683,71 @@ agrees(int q, const int32_t *got, int n)
 }
 
 /*
- * Time method m over the first nq queries: one untimed warm-up pass, then
- * opts.repeat passes; the fastest pass counts.
+ * One pass of the single-query methods ms[0 .. nm - 1], interleaved: every
+ * query is run by each method in turn, so all methods see the same load
+ * (the machine may be shared).  Each method's latencies go to lat[m][q] and
+ * its agreement with (d) to agree[m].  The reference (d) must come first.
  */
-static Stats
-measure(Method m, int nq)
+static void
+measure_pass(const Method *ms, int nm, int nq, double **lat, int *agree)
 {
-	Stats		best = {0};
-	double	   *lat = xcalloc(sizeof(double) * nq);
 	char	   *param = xcalloc(4 + 4 * (size_t) queries.dim);
 	int32_t    *got = xcalloc(sizeof(int32_t) * opts.k);
 	Hit		   *hits = xcalloc(sizeof(Hit) * opts.k * opts.nshards);
 
-	for (int pass = 0; pass <= opts.repeat; pass++)
+	for (int m = 0; m < nm; m++)
+		agree[m] = 0;
+	for (int q = 0; q < nq; q++)
 	{
-		double		start = now_seconds();
-		int			agree = 0;
-		Stats		st;
-
-		for (int q = 0; q < nq; q++)
+		for (int m = 0; m < nm; m++)
 		{
-			double		t0 = now_seconds();
-			int			n = run_one(m, q, param, got, hits);
+			double		t0;
+			int			n;
 
-			lat[q] = now_seconds() - t0;
-			if (m == M_CLIENT && pass == 0)
+			/* the slow plain postgres_fdw query runs on a prefix only */
+			if (ms[m] == M_FDW && q >= opts.fdw_queries)
+				continue;
+			t0 = now_seconds();
+			n = run_one(ms[m], q, param, got, hits);
+			lat[m][q] = now_seconds() - t0;
+			if (ms[m] == M_CLIENT)
 			{
 				for (int i = 0; i < opts.k; i++)
 					reference[(size_t) q * opts.k + i] = i < n ? got[i] : -1;
 			}
-			agree += agrees(q, got, n) ? 1 : 0;
+			agree[m] += agrees(q, got, n) ? 1 : 0;
 		}
-		if (pass == 0 && opts.repeat > 0)
-			continue;			/* warm-up */
-		st.n = nq;
-		st.qps = nq / (now_seconds() - start);
-		qsort(lat, nq, sizeof(double), cmp_double);
-		st.p50_ms = lat[(nq - 1) / 2] * 1000;
-		st.p99_ms = lat[(int) ((nq - 1) * 0.99)] * 1000;
-		st.agree = (double) agree / nq;
-		if (best.n == 0 || st.p50_ms < best.p50_ms)
-			best = st;
 	}
-	free(lat);
 	free(param);
 	free(got);
 	free(hits);
-	return best;
+}
+
+/*
+ * Statistics of n latencies (sorted in place); QPS is n over their sum, the
+ * rate one client gets.
+ */
+static Stats
+latency_stats(double *lat, int n, int agree)
+{
+	Stats		st;
+	double		sum = 0;
+
+	for (int q = 0; q < n; q++)
+		sum += lat[q];
+	qsort(lat, n, sizeof(double), cmp_double);
+	st.n = n;
+	st.p50_ms = lat[(n - 1) / 2] * 1000;
+	st.p99_ms = lat[(int) ((n - 1) * 0.99)] * 1000;
+	st.qps = n / sum;
+	st.agree = (double) agree / n;
+	return st;
 }
 
 static void
 print_row(const char *label, const char *what, Stats st)
 {
-	printf("%-3s %-44s %6d %9.3f %9.3f %9.1f %7.3f\n", label, what, st.n,
+	printf("%-3s %-50s %7d %9.3f %9.3f %9.1f %7.3f\n", label, what, st.n,
 		   st.p50_ms, st.p99_ms, st.qps, st.agree);
 	fflush(stdout);
 }
@@ -765,159 +777,140 @@ vector_array(int nq, int *len)
 }
 
 /*
- * (f): hnsw.search_batch of all queries in one call; QPS of the fastest of
- * opts.repeat passes after a warm-up, and agreement with (d).
+ * (f): one hnsw.search_batch call with all queries; "p50" and "p99" are
+ * the call's time.
  */
-static void
-measure_batch(void)
+static Stats
+run_batch(void)
 {
 	int			len;
 	char	   *arr = vector_array(opts.nqueries, &len);
 	const char *values[1] = {arr};
 	int			formats[1] = {1};
-	Stats		best = {0};
+	int32_t    *got = xcalloc(sizeof(int32_t) * opts.nqueries * opts.k);
+	int		   *cnt = xcalloc(sizeof(int) * opts.nqueries);
+	int			agree = 0;
+	double		t0 = now_seconds();
+	PGresult   *res = PQexecPrepared(coord, "batch", 1, values, &len, formats, 1);
+	double		secs = now_seconds() - t0;
+	Stats		st;
 
-	for (int pass = 0; pass <= opts.repeat; pass++)
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fatal("hnsw.search_batch failed: %s", PQerrorMessage(coord));
+	for (int r = 0; r < PQntuples(res); r++)
 	{
-		double		t0 = now_seconds();
-		PGresult   *res = PQexecPrepared(coord, "batch", 1, values, &len, formats, 1);
-		double		secs = now_seconds() - t0;
-		int32_t    *got = xcalloc(sizeof(int32_t) * opts.nqueries * opts.k);
-		int		   *cnt = xcalloc(sizeof(int) * opts.nqueries);
-		int			agree = 0;
+		int			q = get_int4(res, r, 0) - 1;
 
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			fatal("hnsw.search_batch failed: %s", PQerrorMessage(coord));
-		for (int r = 0; r < PQntuples(res); r++)
-		{
-			int			q = get_int4(res, r, 0) - 1;
-
-			if (q < 0 || q >= opts.nqueries || cnt[q] >= opts.k)
-				fatal("hnsw.search_batch returned an unexpected query ordinal %d", q + 1);
-			got[(size_t) q * opts.k + cnt[q]++] = get_int4(res, r, 1);
-		}
-		PQclear(res);
-		for (int q = 0; q < opts.nqueries; q++)
-			agree += agrees(q, got + (size_t) q * opts.k, cnt[q]) ? 1 : 0;
-		free(got);
-		free(cnt);
-		if (pass == 0 && opts.repeat > 0)
-			continue;
-		if (best.n == 0 || opts.nqueries / secs > best.qps)
-		{
-			best.n = opts.nqueries;
-			best.qps = opts.nqueries / secs;
-			best.p50_ms = best.p99_ms = secs * 1000;
-			best.agree = (double) agree / opts.nqueries;
-		}
+		if (q < 0 || q >= opts.nqueries || cnt[q] >= opts.k)
+			fatal("hnsw.search_batch returned an unexpected query ordinal %d", q + 1);
+		got[(size_t) q * opts.k + cnt[q]++] = get_int4(res, r, 1);
 	}
-	print_row("f", "hnsw.search_batch, all queries in one call", best);
+	PQclear(res);
+	for (int q = 0; q < opts.nqueries; q++)
+		agree += agrees(q, got + (size_t) q * opts.k, cnt[q]) ? 1 : 0;
+	st.n = opts.nqueries;
+	st.qps = opts.nqueries / secs;
+	st.p50_ms = st.p99_ms = secs * 1000;
+	st.agree = (double) agree / opts.nqueries;
+	free(got);
+	free(cnt);
 	free(arr);
+	return st;
 }
 
 /*
  * (g): every query sent to every shard at once, in one of three forms, as a
- * batch would reach a shard; QPS of the fastest pass.  Tells what a
- * coordinator could get out of the shards for a batch.
+ * batch would reach a shard (0: pipelined unprepared statements, 1:
+ * pipelined executions of a prepared statement, 2: one LATERAL statement);
+ * tells what a coordinator could get out of the shards for a batch.
  */
-static void
-measure_shard_batch(int form)
+static const char *const shard_batch_names[] = {
+	"shards: Q unprepared statements, pipelined",
+	"shards: Q prepared executions, pipelined",
+	"shards: one LATERAL statement over unnest($1)"
+};
+
+static Stats
+run_shard_batch(int form)
 {
-	static const char *const names[] = {
-		"shards: Q unprepared statements, pipelined",
-		"shards: Q prepared executions, pipelined",
-		"shards: one LATERAL statement over unnest($1)"
-	};
 	char		sql[1024];
 	char	   *param = xcalloc(4 + 4 * (size_t) queries.dim);
-	int			alen;
+	int			alen = 0;
 	char	   *arr = form == 2 ? vector_array(opts.nqueries, &alen) : NULL;
-	double		best = 0;
-	Stats		st = {0};
+	double		t0 = now_seconds();
+	double		secs;
+	Stats		st;
 
 	snprintf(sql, sizeof(sql), form == 2 ?
 			 "SELECT q.i, r.id, r.d FROM unnest($1::vector[]) WITH ORDINALITY q(v, i) "
 			 "CROSS JOIN LATERAL (SELECT id, embedding <-> q.v AS d FROM items "
 			 "ORDER BY embedding <-> q.v LIMIT %d) r" :
 			 "SELECT id, embedding <-> $1 FROM items ORDER BY 2 LIMIT %d", opts.k);
-	if (form == 2)
-		show_plan(shard_conns[0], "the LATERAL batch statement on a shard (one query)",
-				  "SELECT q.i, r.id, r.d FROM unnest(ARRAY[$1::vector]) WITH ORDINALITY q(v, i) "
-				  "CROSS JOIN LATERAL (SELECT id, embedding <-> q.v AS d FROM items "
-				  "ORDER BY embedding <-> q.v LIMIT 10) r");
-	for (int pass = 0; pass <= opts.repeat; pass++)
+	for (int s = 0; s < opts.nshards; s++)
 	{
-		double		t0 = now_seconds();
-		double		secs;
+		PGconn	   *conn = shard_conns[s];
+		int			formats[1] = {1};
 
-		for (int s = 0; s < opts.nshards; s++)
+		if (form == 2)
 		{
-			PGconn	   *conn = shard_conns[s];
-			int			formats[1] = {1};
+			const char *values[1] = {arr};
 
-			if (form == 2)
-			{
-				const char *values[1] = {arr};
-
-				if (!PQsendQueryParams(conn, sql, 1, &vector_array_oid, values, &alen, formats, 1))
-					fatal("%s", PQerrorMessage(conn));
-				continue;
-			}
-			if (!PQenterPipelineMode(conn))
+			if (!PQsendQueryParams(conn, sql, 1, &vector_array_oid, values, &alen, formats, 1))
 				fatal("%s", PQerrorMessage(conn));
-			for (int q = 0; q < opts.nqueries; q++)
-			{
-				const char *values[1] = {param};
-				int			len = (int) put_vector(param, queries.data + (size_t) q * queries.dim,
-												   queries.dim);
-				int			ok = form == 0 ?
-					PQsendQueryParams(conn, sql, 1, &vector_oid, values, &len, formats, 1) :
-					PQsendQueryPrepared(conn, "knn", 1, values, &len, formats, 1);
+			continue;
+		}
+		if (!PQenterPipelineMode(conn))
+			fatal("%s", PQerrorMessage(conn));
+		for (int q = 0; q < opts.nqueries; q++)
+		{
+			const char *values[1] = {param};
+			int			len = (int) put_vector(param, queries.data + (size_t) q * queries.dim,
+											   queries.dim);
+			int			ok = form == 0 ?
+				PQsendQueryParams(conn, sql, 1, &vector_oid, values, &len, formats, 1) :
+				PQsendQueryPrepared(conn, "knn", 1, values, &len, formats, 1);
 
-				if (!ok)
-					fatal("%s", PQerrorMessage(conn));
-			}
-			if (!PQpipelineSync(conn))
+			if (!ok)
 				fatal("%s", PQerrorMessage(conn));
 		}
-		for (int s = 0; s < opts.nshards; s++)
-		{
-			PGconn	   *conn = shard_conns[s];
-			PGresult   *res;
-
-			if (form == 2)
-			{
-				PQclear(get_result(conn, "LATERAL batch"));
-				continue;
-			}
-			for (;;)
-			{
-				res = PQgetResult(conn);
-				if (res == NULL)
-					continue;	/* end of one statement's results */
-				if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
-				{
-					PQclear(res);
-					break;
-				}
-				if (PQresultStatus(res) != PGRES_TUPLES_OK)
-					fatal("pipelined query failed: %s", PQerrorMessage(conn));
-				PQclear(res);
-			}
-			if (!PQexitPipelineMode(conn))
-				fatal("%s", PQerrorMessage(conn));
-		}
-		secs = now_seconds() - t0;
-		if (pass > 0 || opts.repeat == 0)
-			best = best > opts.nqueries / secs ? best : opts.nqueries / secs;
+		if (!PQpipelineSync(conn))
+			fatal("%s", PQerrorMessage(conn));
 	}
+	for (int s = 0; s < opts.nshards; s++)
+	{
+		PGconn	   *conn = shard_conns[s];
+		PGresult   *res;
+
+		if (form == 2)
+		{
+			PQclear(get_result(conn, "LATERAL batch"));
+			continue;
+		}
+		for (;;)
+		{
+			res = PQgetResult(conn);
+			if (res == NULL)
+				continue;		/* end of one statement's results */
+			if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
+			{
+				PQclear(res);
+				break;
+			}
+			if (PQresultStatus(res) != PGRES_TUPLES_OK)
+				fatal("pipelined query failed: %s", PQerrorMessage(conn));
+			PQclear(res);
+		}
+		if (!PQexitPipelineMode(conn))
+			fatal("%s", PQerrorMessage(conn));
+	}
+	secs = now_seconds() - t0;
 	st.n = opts.nqueries;
-	st.qps = best;
-	st.p50_ms = st.p99_ms = opts.nqueries / best * 1000;
+	st.qps = opts.nqueries / secs;
+	st.p50_ms = st.p99_ms = secs * 1000;
 	st.agree = NAN;
-	print_row("g", names[form], st);
 	free(param);
 	free(arr);
+	return st;
 }
 
 int
@@ -927,7 +920,6 @@ main(int argc, char **argv)
 	char		sql[8192];
 	size_t		len;
 	PGresult   *res;
-	Stats		st;
 
 	bench_progname = "coord_bench";
 	parse_options(argc, argv);
@@ -1004,38 +996,116 @@ main(int argc, char **argv)
 		show_plan(shard_conns[0], "(d), a shard's part of the client's query",
 				  "SELECT id, embedding <-> $1 FROM items ORDER BY 2 LIMIT 10");
 
-	printf("\n%d shards x %ld rows, %d queries, k = %d, ef_search = %d, %d timed passes "
-		   "(fastest counts); load average %.2f\n",
-		   opts.nshards, opts.rows_per_shard, opts.nqueries, opts.k, opts.ef_search,
-		   opts.repeat, load_average());
-	printf("%-3s %-44s %6s %9s %9s %9s %7s\n", "", "method", "queries", "p50 ms", "p99 ms",
-		   "QPS", "= (d)");
-
-	/* (d) first: it is the reference the others are compared with */
-	st = measure(M_CLIENT, opts.nqueries);
-	print_row("d", "client: all shards at once, ids + distances", st);
-	if (wanted("direct"))
-		print_row("a", "one shard directly", measure(M_DIRECT, opts.nqueries));
-	if (wanted("fdw") && opts.fdw_queries > 0)
-		print_row("b", "postgres_fdw, plain query on the partitioned table",
-				  measure(M_FDW, opts.fdw_queries));
-	if (wanted("fdw-cte"))
-		print_row("c", "postgres_fdw, MATERIALIZED CTE of UNION ALL",
-				  measure(M_FDW_CTE, opts.nqueries));
-	if (wanted("client-rows"))
-		print_row("d2", "client: all shards at once, full rows", measure(M_CLIENT_ROWS, opts.nqueries));
-	if (wanted("client-2phase"))
-		print_row("d3", "client: ids first, then full rows of the k", measure(M_CLIENT_2PHASE, opts.nqueries));
-	if (wanted("search"))
-		print_row("e", "hnsw.search", measure(M_SEARCH, opts.nqueries));
-	if (wanted("batch"))
-		measure_batch();
 	if (wanted("shard-batch"))
-		for (int form = 0; form < 3; form++)
-			measure_shard_batch(form);
+		show_plan(shard_conns[0], "the LATERAL batch statement on a shard (one query)",
+				  "SELECT q.i, r.id, r.d FROM unnest(ARRAY[$1::vector]) WITH ORDINALITY q(v, i) "
+				  "CROSS JOIN LATERAL (SELECT id, embedding <-> q.v AS d FROM items "
+				  "ORDER BY embedding <-> q.v LIMIT 10) r");
+
+	/*
+	 * Passes: the first warms the caches and is not counted.  In each pass
+	 * the single-query methods run interleaved query by query, then the
+	 * batch and the shard batches once each; per method the pass with the
+	 * best p50 (for batches: the fastest) counts.
+	 */
+	{
+		static const struct
+		{
+			Method		m;
+			const char *name;
+			const char *label;
+			const char *what;
+		}			all[] = {
+			{M_CLIENT, "client", "d", "client: all shards at once, ids + distances"},
+			{M_DIRECT, "direct", "a", "one shard directly"},
+			{M_FDW, "fdw", "b", "postgres_fdw, plain query on the partitioned table"},
+			{M_FDW_CTE, "fdw-cte", "c", "postgres_fdw, MATERIALIZED CTE of UNION ALL"},
+			{M_CLIENT_ROWS, "client-rows", "d2", "client: all shards at once, full rows"},
+			{M_CLIENT_2PHASE, "client-2phase", "d3", "client: ids first, then full rows of the k"},
+			{M_SEARCH, "search", "e", "hnsw.search"},
+		};
+		int			nall = sizeof(all) / sizeof(all[0]);
+		Method		ms[8];
+		int			idx[8];
+		int			nm = 0;
+		double	   *lat[8];
+		int			agree[8];
+		Stats		best[8] = {{0}};
+		Stats		best_batch = {0};
+		Stats		best_g[3] = {{0}};
+
+		for (int a = 0; a < nall; a++)
+		{
+			/* (d) always: it is the reference */
+			if (a > 0 && !wanted(all[a].name))
+				continue;
+			if (all[a].m == M_FDW && opts.fdw_queries == 0)
+				continue;
+			idx[nm] = a;
+			ms[nm] = all[a].m;
+			lat[nm] = xcalloc(sizeof(double) * opts.nqueries);
+			nm++;
+		}
+		printf("\n%d shards x %ld rows, %d queries, k = %d, ef_search = %d, %d timed passes "
+			   "(the best counts); load average %.2f\n",
+			   opts.nshards, opts.rows_per_shard, opts.nqueries, opts.k, opts.ef_search,
+			   opts.repeat, load_average());
+		fflush(stdout);
+		for (int pass = 0; pass <= opts.repeat; pass++)
+		{
+			measure_pass(ms, nm, opts.nqueries, lat, agree);
+			for (int m = 0; pass > 0 && m < nm; m++)
+			{
+				Stats		st = latency_stats(lat[m], ms[m] == M_FDW ? opts.fdw_queries :
+											   opts.nqueries, agree[m]);
+
+				if (best[m].n == 0 || st.p50_ms < best[m].p50_ms)
+					best[m] = st;
+			}
+			if (wanted("batch"))
+			{
+				Stats		st = run_batch();
+
+				if (pass > 0 && st.qps > best_batch.qps)
+					best_batch = st;
+			}
+			for (int form = 0; wanted("shard-batch") && form < 3; form++)
+			{
+				Stats		st = run_shard_batch(form);
+
+				if (pass > 0 && st.qps > best_g[form].qps)
+					best_g[form] = st;
+			}
+			printf("pass %d done; load average %.2f\n", pass, load_average());
+			fflush(stdout);
+		}
+
+		printf("\n%-3s %-50s %7s %9s %9s %9s %7s\n", "", "method", "queries", "p50 ms",
+			   "p99 ms", "QPS", "= (d)");
+		for (int m = 0; m < nm; m++)
+			print_row(all[idx[m]].label, all[idx[m]].what, best[m]);
+		if (wanted("batch"))
+			print_row("f", "hnsw.search_batch, all queries in one call", best_batch);
+		for (int form = 0; wanted("shard-batch") && form < 3; form++)
+			print_row("g", shard_batch_names[form], best_g[form]);
+		for (int m = 0; m < nm; m++)
+		{
+			if (ms[m] != M_SEARCH)
+				continue;
+			printf("\nhnsw.search p50 / client (d) p50: %.2f\n", best[m].p50_ms / best[0].p50_ms);
+			for (int c = 0; c < nm; c++)
+				if (ms[c] == M_FDW_CTE)
+					printf("CTE (c) p50 / hnsw.search p50: %.2f\n", best[c].p50_ms / best[m].p50_ms);
+		}
+		for (int m = 0; m < nm; m++)
+			if (ms[m] == M_SEARCH && wanted("batch"))
+				printf("hnsw.search_batch QPS / hnsw.search QPS: %.2f\n",
+					   best_batch.qps / best[m].qps);
+	}
 	printf("load average at the end %.2f\n", load_average());
-	printf("(a: one shard's 1/%d of the data; b: %d queries only; f, g: p50 and p99 are the\n"
-		   " whole batch's time; = (d): fraction of queries whose ids equal the client's)\n",
+	printf("(a: one shard's 1/%d of the data; b: the first %d queries only; f, g: p50 and\n"
+		   " p99 are the whole batch's time; = (d): fraction of queries whose ids equal the\n"
+		   " client's; QPS of a, b, c, d, e: queries over the sum of their latencies)\n",
 		   opts.nshards, opts.fdw_queries);
 
 	PQfinish(coord);
