@@ -125,7 +125,7 @@ extern void CoordConnDrop(CoordConn *cc, bool cancel);
 #define COORD_STATEMENT_NAME_LEN 24
 extern bool CoordConnStatement(CoordConn *cc, const char *sql, char *name,
 							   bool *prepare);
-extern void CoordConnForgetStatements(CoordConn *cc);
+extern void CoordConnForgetStatement(CoordConn *cc, const char *sql);
 extern bool CoordServerHealthy(Oid serverid);
 extern void CoordMarkServer(Oid serverid, bool healthy);
 

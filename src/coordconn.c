@@ -96,6 +96,7 @@ static void CoordSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 static void CoordInvalCallback(Datum arg, int cacheid, uint32 hashvalue);
 static void CoordAbortCleanup(void);
 static void CoordConnResetSession(CoordConn *cc);
+static void CoordConnForgetStatements(CoordConn *cc);
 static int	CancelProbeTimeout(void);
 static bool ShardReachable(PGconn *conn, int timeout_ms);
 
@@ -453,13 +454,8 @@ CoordConnStatement(CoordConn *cc, const char *sql, char *name, bool *prepare)
 	return true;
 }
 
-/*
- * Forget the statements prepared on cc's session, after a request failed:
- * a Prepare in its pipeline may or may not have run.  Names are never
- * reused, so a statement that did get prepared is only left unused until
- * the session ends.
- */
-void
+/* Forget every statement of cc's session: the session is gone */
+static void
 CoordConnForgetStatements(CoordConn *cc)
 {
 	int			i;
@@ -467,6 +463,27 @@ CoordConnForgetStatements(CoordConn *cc)
 	for (i = 0; i < cc->nstatements; i++)
 		pfree(cc->statements[i].sql);
 	cc->nstatements = 0;
+}
+
+/*
+ * Forget the statement for sql on cc's session: its Prepare failed or was
+ * skipped after an earlier error in the same pipeline, so it does not exist
+ * on the shard.  Names are never reused, so the next request prepares it
+ * afresh under a new name.
+ */
+void
+CoordConnForgetStatement(CoordConn *cc, const char *sql)
+{
+	int			i;
+
+	for (i = 0; i < cc->nstatements; i++)
+	{
+		if (strcmp(cc->statements[i].sql, sql) != 0)
+			continue;
+		pfree(cc->statements[i].sql);
+		cc->statements[i] = cc->statements[--cc->nstatements];
+		return;
+	}
 }
 
 /*

@@ -72,6 +72,8 @@ typedef struct CoordTask
 	TimestampTz deadline;		/* give up on this copy then; 0 = never */
 	int			command;		/* pipeline command being read */
 	int			first_query;	/* pipeline position of the first query */
+	int			prepare_cmd;	/* pipeline position of a Prepare, or -1 */
+	bool		prepared_ok;	/* that Prepare succeeded */
 	PGresult   *error;			/* first error the shard returned */
 } CoordTask;
 
@@ -460,6 +462,8 @@ TaskSend(CoordTask *task)
 
 	task->command = 0;
 	task->first_query = 0;
+	task->prepare_cmd = -1;
+	task->prepared_ok = false;
 	task->state = TASK_RECEIVING;
 
 	if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF &&
@@ -505,7 +509,7 @@ TaskSend(CoordTask *task)
 		{
 			if (!PQsendPrepare(conn, stmt, req->sql, req->nparams, NULL))
 				goto failed;
-			task->first_query++;
+			task->prepare_cmd = task->first_query++;
 		}
 		named = true;
 	}
@@ -593,11 +597,14 @@ TaskReceive(CoordTask *task)
 					bool		conn_error = IsConnectionError(conn, task->error);
 
 					/*
-					 * The shard rolled its settings back, and may not have
-					 * prepared what this pipeline asked: do both again.
+					 * The shard rolled its settings back: send them again.
+					 * A statement whose Prepare failed or was skipped does
+					 * not exist; those prepared before the error do
+					 * (prepared statements are not transactional).
 					 */
 					CoordConnSetEfSearch(task->cc, "?");
-					CoordConnForgetStatements(task->cc);
+					if (task->prepare_cmd >= 0 && !task->prepared_ok)
+						CoordConnForgetStatement(task->cc, req->sql);
 					if (req->soft_errors || conn_error)
 					{
 						const char *primary = PQresultErrorField(task->error,
@@ -628,6 +635,11 @@ TaskReceive(CoordTask *task)
 					task->error = res;
 				else
 					PQclear(res);
+				break;
+			case PGRES_COMMAND_OK:
+				if (task->command == task->prepare_cmd)
+					task->prepared_ok = true;
+				PQclear(res);
 				break;
 			default:
 				PQclear(res);
