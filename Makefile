@@ -20,7 +20,7 @@ REGRESS = $(sort $(filter-out $(EXTENSION)--%,$(patsubst sql/%.sql,%,$(wildcard 
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 EXTRA_CLEAN = test/kernels/kernel_test test/kernels/kernel_bench \
-	test/fuzz/fuzz_vector test/bench/hnsw_bench
+	test/fuzz/fuzz_vector test/bench/hnsw_bench test/bench/coord_bench
 
 PG_CONFIG ?= pg_config
 
@@ -61,11 +61,15 @@ test/fuzz/fuzz_vector: test/fuzz/fuzz_vector.c src/vectorparse.c src/vectorparse
 # Benchmark client over libpq (test/bench/README.md); test/bench/run drives it.
 BENCH_CFLAGS = -O2 -g -Wall -Wextra -I$(shell $(PG_CONFIG) --includedir)
 
-test/bench/hnsw_bench: test/bench/hnsw_bench.c
-	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/hnsw_bench.c \
+test/bench/hnsw_bench: test/bench/hnsw_bench.c test/bench/bench_common.c test/bench/bench_common.h
+	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/hnsw_bench.c test/bench/bench_common.c \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
+
+test/bench/coord_bench: test/bench/coord_bench.c test/bench/bench_common.c test/bench/bench_common.h
+	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/coord_bench.c test/bench/bench_common.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
 
 .PHONY: kernels fuzz bench
 kernels: test/kernels/kernel_test test/kernels/kernel_bench
 fuzz: test/fuzz/fuzz_vector
-bench: test/bench/hnsw_bench
+bench: test/bench/hnsw_bench test/bench/coord_bench

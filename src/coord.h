@@ -84,6 +84,9 @@ typedef struct CoordRequest
 								 * search (hnsw.shard_status) */
 	bool		no_timeout;		/* ignore hnsw.shard_timeout (DDL, index
 								 * builds); statement_timeout still applies */
+	bool		prepare;		/* run sql as a statement prepared on the
+								 * shard session (one statement; kept for
+								 * the next request with the same text) */
 } CoordRequest;
 
 /* The outcome of a request to one shard, filled by CoordExecute() */
@@ -119,6 +122,10 @@ extern void CoordConnSetupDone(CoordConn *cc);
 extern const char *CoordConnEfSearch(CoordConn *cc);
 extern void CoordConnSetEfSearch(CoordConn *cc, const char *value);
 extern void CoordConnDrop(CoordConn *cc, bool cancel);
+#define COORD_STATEMENT_NAME_LEN 24
+extern bool CoordConnStatement(CoordConn *cc, const char *sql, char *name,
+							   bool *prepare);
+extern void CoordConnForgetStatement(CoordConn *cc, const char *sql);
 extern bool CoordServerHealthy(Oid serverid);
 extern void CoordMarkServer(Oid serverid, bool healthy);
 

@@ -157,18 +157,30 @@ CoordGetTable(Oid relid)
 /*
  * Return the rows of hnsw.replicas as two-element lists (shard server name,
  * replica server name), in name order, palloc'd in the caller's memory
- * context.  One read per search: the table is small.
+ * context.  One read per search: the table is small, and the query's plan
+ * is prepared once per backend (the plan cache replans it if the table is
+ * recreated).
  */
 List *
 CoordGetReplicas(void)
 {
+	static SPIPlanPtr plan = NULL;
 	MemoryContext callercxt = CurrentMemoryContext;
 	List	   *result = NIL;
 	uint64		i;
 
 	SPI_connect();
-	if (SPI_execute("SELECT shard_server::text, replica_server::text "
-					"FROM hnsw.replicas ORDER BY 1, 2", true, 0) != SPI_OK_SELECT)
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT shard_server::text, replica_server::text "
+									"FROM hnsw.replicas ORDER BY 1, 2", 0, NULL);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the query of hnsw.replicas: %s",
+				 SPI_result_code_string(SPI_result));
+		plan = p;
+	}
+	if (SPI_execute_plan(plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read hnsw.replicas");
 	for (i = 0; i < SPI_processed; i++)
 	{

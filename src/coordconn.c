@@ -24,6 +24,9 @@
  */
 #include "postgres.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include "access/xact.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_user_mapping.h"
@@ -36,7 +39,21 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
+
+/*
+ * Statements prepared on a shard session, so that a search costs the shard
+ * no parse analysis and, once its plan is cached, no planning.  A session
+ * keeps at most COORD_MAX_STATEMENTS; further texts run unnamed.
+ */
+#define COORD_MAX_STATEMENTS	16
+
+typedef struct CoordStatement
+{
+	char	   *sql;			/* in TopMemoryContext */
+	uint32		id;				/* named "hnsw_<id>" on the shard */
+} CoordStatement;
 
 /*
  * Connection cache entry.  The key is the user mapping OID, as in
@@ -52,6 +69,9 @@ struct CoordConn
 	bool		setup_done;		/* session settings sent */
 	bool		password_required;
 	char		ef_search[32];	/* hnsw.ef_search set on the shard, or "" */
+	int			nstatements;	/* prepared statements of the session */
+	uint32		next_statement; /* id of the next one; never reused */
+	CoordStatement statements[COORD_MAX_STATEMENTS];
 };
 
 /* When a copy that failed becomes a first choice again */
@@ -60,6 +80,7 @@ typedef struct CoordHealth
 	Oid			serverid;		/* hash key */
 	TimestampTz retry_after;
 } CoordHealth;
+
 
 static HTAB *ConnHash = NULL;
 static HTAB *HealthHash = NULL;
@@ -74,6 +95,10 @@ static void CoordSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 								 SubTransactionId parentSubid, void *arg);
 static void CoordInvalCallback(Datum arg, int cacheid, uint32 hashvalue);
 static void CoordAbortCleanup(void);
+static void CoordConnResetSession(CoordConn *cc);
+static void CoordConnForgetStatements(CoordConn *cc);
+static int	CancelProbeTimeout(void);
+static bool ShardReachable(PGconn *conn, int timeout_ms);
 
 /*
  * Return the cache entry for the current user's mapping on serverid,
@@ -99,6 +124,8 @@ CoordGetConn(Oid serverid)
 		cc->conn = NULL;
 		cc->busy = false;
 		cc->invalidated = false;
+		cc->nstatements = 0;
+		cc->next_statement = 0;
 	}
 	cc->serverid = serverid;
 	if (cc->conn != NULL && !cc->busy &&
@@ -194,8 +221,7 @@ CoordConnStart(CoordConn *cc, char **errstr)
 	}
 	cc->conn = conn;
 	cc->invalidated = false;
-	cc->setup_done = false;
-	cc->ef_search[0] = '\0';
+	CoordConnResetSession(cc);
 	return conn;
 }
 
@@ -274,10 +300,14 @@ CoordConnSetEfSearch(CoordConn *cc, const char *value)
  * Close cc's connection, if any.  With cancel, first ask the server to
  * cancel a query still running there.
  *
- * XXX PQcancel blocks while it opens a new connection to the shard to
- * deliver the request; PostgreSQL 15's libpq has no nonblocking cancel.  On
- * loopback and LANs it takes well under a millisecond, but a shard whose
- * host vanished can hold it for the TCP connect timeout.
+ * PostgreSQL 15's PQcancel is synchronous: it opens a new TCP connection to
+ * the server with a blocking connect(), which a host that vanished (no
+ * answer, not even a reset) holds for the kernel's TCP connect timeout,
+ * minutes.  So the cancel is sent only after a probe connection to the same
+ * address succeeded within CancelProbeTimeout(); a shard that cannot be
+ * reached that fast gets no cancel, and the coordinator moves on.  What
+ * remains: a host that answers the probe and vanishes in the next instant
+ * can still hold PQcancel.
  */
 void
 CoordConnDrop(CoordConn *cc, bool cancel)
@@ -285,7 +315,8 @@ CoordConnDrop(CoordConn *cc, bool cancel)
 	if (cc->conn == NULL)
 		return;
 	if (cancel && PQstatus(cc->conn) == CONNECTION_OK &&
-		PQtransactionStatus(cc->conn) == PQTRANS_ACTIVE)
+		PQtransactionStatus(cc->conn) == PQTRANS_ACTIVE &&
+		ShardReachable(cc->conn, CancelProbeTimeout()))
 	{
 		PGcancel   *cancelobj = PQgetCancel(cc->conn);
 		char		errbuf[256];
@@ -300,8 +331,159 @@ CoordConnDrop(CoordConn *cc, bool cancel)
 	ReleaseExternalFD();
 	cc->conn = NULL;
 	cc->busy = false;
+	CoordConnResetSession(cc);
+}
+
+/*
+ * How long a cancel request may wait for the shard to accept a connection:
+ * hnsw.shard_timeout, at most one second (a server that is up accepts in
+ * well under a millisecond on a LAN).
+ */
+static int
+CancelProbeTimeout(void)
+{
+	return (coord_shard_timeout > 0 && coord_shard_timeout < 1000) ?
+		coord_shard_timeout : 1000;
+}
+
+/*
+ * Does the server conn is connected to accept a new TCP connection within
+ * timeout_ms?  Opens a non-blocking socket to conn's peer address and
+ * waits for the connect to finish with poll(), retried on EINTR (the wait
+ * must not process interrupts: this runs in abort callbacks).  The probe
+ * connection is closed without a word; the postmaster forgets it silently.
+ * Unix-domain sockets are always reachable.
+ */
+static bool
+ShardReachable(PGconn *conn, int timeout_ms)
+{
+	struct sockaddr_storage addr;
+	socklen_t	addrlen = sizeof(addr);
+	TimestampTz deadline;
+	pgsocket	sock;
+	bool		ok = false;
+
+	if (getpeername(PQsocket(conn), (struct sockaddr *) &addr, &addrlen) != 0)
+		return false;
+	if (addr.ss_family == AF_UNIX)
+		return true;
+	sock = socket(addr.ss_family, SOCK_STREAM, 0);
+	if (sock == PGINVALID_SOCKET)
+		return false;
+	if (!pg_set_noblock(sock))
+	{
+		closesocket(sock);
+		return false;
+	}
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	if (connect(sock, (struct sockaddr *) &addr, addrlen) == 0)
+		ok = true;
+	else if (errno == EINPROGRESS)
+	{
+		for (;;)
+		{
+			struct pollfd pfd;
+			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															   deadline);
+			int			rc;
+
+			pfd.fd = sock;
+			pfd.events = POLLOUT;
+			pfd.revents = 0;
+			rc = poll(&pfd, 1, (int) left);
+			if (rc < 0 && errno == EINTR && left > 0)
+				continue;
+			if (rc == 1)
+			{
+				int			err = 0;
+				socklen_t	errlen = sizeof(err);
+
+				ok = getsockopt(sock, SOL_SOCKET, SO_ERROR, &err, &errlen) == 0 &&
+					err == 0;
+			}
+			break;
+		}
+	}
+	closesocket(sock);
+	if (!ok)
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw: no cancel sent to unreachable server (pid %d)",
+								 PQbackendPID(conn))));
+	return ok;
+}
+
+/* Forget what cc's session had set and prepared: it is a new session */
+static void
+CoordConnResetSession(CoordConn *cc)
+{
 	cc->setup_done = false;
 	cc->ef_search[0] = '\0';
+	CoordConnForgetStatements(cc);
+}
+
+/*
+ * The name of the statement prepared on cc's session for sql, written to
+ * name (COORD_STATEMENT_NAME_LEN bytes).  *prepare says whether the caller
+ * must send the Prepare first (in the same pipeline, before executing it);
+ * the statement is recorded as prepared from now on.  Returns false when
+ * the session has as many statements as it may keep: run sql unnamed.
+ */
+bool
+CoordConnStatement(CoordConn *cc, const char *sql, char *name, bool *prepare)
+{
+	CoordStatement *st;
+	int			i;
+
+	for (i = 0; i < cc->nstatements; i++)
+	{
+		st = &cc->statements[i];
+		if (strcmp(st->sql, sql) == 0)
+		{
+			snprintf(name, COORD_STATEMENT_NAME_LEN, "hnsw_%u", st->id);
+			*prepare = false;
+			return true;
+		}
+	}
+	if (cc->nstatements == COORD_MAX_STATEMENTS)
+		return false;
+	st = &cc->statements[cc->nstatements++];
+	st->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	st->id = cc->next_statement++;
+	snprintf(name, COORD_STATEMENT_NAME_LEN, "hnsw_%u", st->id);
+	*prepare = true;
+	return true;
+}
+
+/* Forget every statement of cc's session: the session is gone */
+static void
+CoordConnForgetStatements(CoordConn *cc)
+{
+	int			i;
+
+	for (i = 0; i < cc->nstatements; i++)
+		pfree(cc->statements[i].sql);
+	cc->nstatements = 0;
+}
+
+/*
+ * Forget the statement for sql on cc's session: its Prepare failed or was
+ * skipped after an earlier error in the same pipeline, so it does not exist
+ * on the shard.  Names are never reused, so the next request prepares it
+ * afresh under a new name.
+ */
+void
+CoordConnForgetStatement(CoordConn *cc, const char *sql)
+{
+	int			i;
+
+	for (i = 0; i < cc->nstatements; i++)
+	{
+		if (strcmp(cc->statements[i].sql, sql) != 0)
+			continue;
+		pfree(cc->statements[i].sql);
+		cc->statements[i] = cc->statements[--cc->nstatements];
+		return;
+	}
 }
 
 /*

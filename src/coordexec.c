@@ -12,9 +12,9 @@
  *
  * The loop waits on all shard sockets and the process latch together in a
  * WaitEventSet, so query cancel, statement_timeout and postmaster death are
- * noticed while shards work; the set is rebuilt every round (sockets change
- * while connecting) and freed before interrupts are processed, so an error
- * cannot leak it.  A copy that fails at the connection level (cannot
+ * noticed while shards work; the set is rebuilt when what a task waits for
+ * changes (sockets change while connecting and failing over), and freed on
+ * the way out, error or not.  A copy that fails at the connection level (cannot
  * connect, connection lost, server shutting down or not accepting
  * connections) or exceeds hnsw.shard_timeout is abandoned -- its query is
  * cancelled -- and the next copy is tried.  An error the shard raises for
@@ -23,7 +23,10 @@
  *
  * Each request is sent as one pipeline: optional session settings, the
  * query once per query vector, and one Sync; so a shard sees one round trip
- * per search, batch or not.
+ * per search, batch or not.  A search's query is a statement prepared on
+ * the shard session the first time its text is sent (the Prepare travels
+ * in the same pipeline), so later searches with the same text cost the
+ * shard neither parse analysis nor, once the plan is cached, planning.
  *
  * src/coordexec.c
  *
@@ -60,9 +63,17 @@ typedef struct CoordTask
 	PGconn	   *conn;
 	bool		want_write;		/* wait for the socket to be writable */
 	bool		fired;			/* the socket is ready */
+	uint32		conn_gen;		/* bumped whenever conn changes */
+	/* what the wait set holds for this task, to know when to rebuild it */
+	bool		in_set;
+	uint32		set_gen;
+	uint32		set_ev;
+	uint32		want_ev;		/* this round's events; 0 = not waiting */
 	TimestampTz deadline;		/* give up on this copy then; 0 = never */
 	int			command;		/* pipeline command being read */
 	int			first_query;	/* pipeline position of the first query */
+	int			prepare_cmd;	/* pipeline position of a Prepare, or -1 */
+	bool		prepared_ok;	/* that Prepare succeeded */
 	PGresult   *error;			/* first error the shard returned */
 } CoordTask;
 
@@ -136,6 +147,7 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 			long		timeout = -1;
 			TimestampTz now = GetCurrentTimestamp();
 			bool		latch = false;
+			bool		rebuild = false;
 			int			nfired;
 
 			CHECK_FOR_INTERRUPTS();
@@ -161,21 +173,33 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 				}
 			}
 
-			set = CreateWaitEventSet(CurrentMemoryContext, nshards + 2);
-			AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-			AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+			/*
+			 * What each task waits for; the wait set is rebuilt only when
+			 * that changed (a connection came or went, or a task started or
+			 * stopped waiting for writability), since building it costs
+			 * several system calls and a batch's answers arrive in many
+			 * rounds.
+			 */
 			for (i = 0; i < nshards; i++)
 			{
 				CoordTask  *task = &tasks[i];
-				uint32		ev;
+				bool		active = (task->state == TASK_CONNECTING ||
+									  task->state == TASK_RECEIVING);
 
-				if (task->state != TASK_CONNECTING && task->state != TASK_RECEIVING)
-					continue;
+				task->want_ev = 0;
 				if (task->state == TASK_CONNECTING)
-					ev = task->want_write ? WL_SOCKET_WRITEABLE : WL_SOCKET_READABLE;
-				else
-					ev = WL_SOCKET_READABLE | (task->want_write ? WL_SOCKET_WRITEABLE : 0);
-				AddWaitEventToSet(set, ev, PQsocket(task->conn), NULL, task);
+					task->want_ev = task->want_write ? WL_SOCKET_WRITEABLE : WL_SOCKET_READABLE;
+				else if (task->state == TASK_RECEIVING)
+					task->want_ev = WL_SOCKET_READABLE |
+						(task->want_write ? WL_SOCKET_WRITEABLE : 0);
+				/* libpq may switch sockets while it tries a host's addresses */
+				if (active != task->in_set ||
+					task->state == TASK_CONNECTING ||
+					(active && (task->set_gen != task->conn_gen ||
+								task->set_ev != task->want_ev)))
+					rebuild = true;
+				if (!active)
+					continue;
 				nactive++;
 				if (task->deadline != 0)
 				{
@@ -186,10 +210,27 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 				}
 			}
 			if (nactive == 0)
-			{
-				FreeWaitEventSet(set);
-				set = NULL;
 				break;
+			if (rebuild || set == NULL)
+			{
+				if (set != NULL)
+					FreeWaitEventSet(set);
+				set = NULL;
+				set = CreateWaitEventSet(CurrentMemoryContext, nshards + 2);
+				AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+				AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+				for (i = 0; i < nshards; i++)
+				{
+					CoordTask  *task = &tasks[i];
+
+					task->in_set = (task->want_ev != 0);
+					if (!task->in_set)
+						continue;
+					AddWaitEventToSet(set, task->want_ev, PQsocket(task->conn),
+									  NULL, task);
+					task->set_gen = task->conn_gen;
+					task->set_ev = task->want_ev;
+				}
 			}
 
 			nfired = WaitEventSetWait(set, timeout, events, nactive + 2,
@@ -201,8 +242,6 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 				else if (events[i].user_data != NULL)
 					((CoordTask *) events[i].user_data)->fired = true;
 			}
-			FreeWaitEventSet(set);
-			set = NULL;
 
 			if (latch)
 			{
@@ -218,6 +257,9 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 				}
 			}
 		}
+		if (set != NULL)
+			FreeWaitEventSet(set);
+		set = NULL;
 	}
 	PG_CATCH();
 	{
@@ -299,6 +341,7 @@ TaskNextCopy(CoordTask *task)
 			continue;
 		}
 		task->conn = CoordConnPGconn(task->cc);
+		task->conn_gen++;
 		task->deadline = (coord_shard_timeout > 0 && !task->req->no_timeout) ?
 			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), coord_shard_timeout) : 0;
 		task->want_write = false;
@@ -312,6 +355,7 @@ TaskNextCopy(CoordTask *task)
 		}
 		task->reused = false;
 		task->conn = CoordConnStart(task->cc, &errstr);
+		task->conn_gen++;
 		if (task->conn == NULL)
 		{
 			errstr[strcspn(errstr, "\n")] = '\0';
@@ -410,11 +454,16 @@ TaskSend(CoordTask *task)
 	PGconn	   *conn = task->conn;
 	CoordRequest *req = task->req;
 	const char *ef = CoordConnEfSearch(task->cc);
+	char		stmt[COORD_STATEMENT_NAME_LEN];
+	bool		prepare = false;
+	bool		named = false;
 	int			q;
 	int			flushed;
 
 	task->command = 0;
 	task->first_query = 0;
+	task->prepare_cmd = -1;
+	task->prepared_ok = false;
 	task->state = TASK_RECEIVING;
 
 	if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF &&
@@ -452,9 +501,26 @@ TaskSend(CoordTask *task)
 		CoordConnSetEfSearch(task->cc, "");
 	}
 
+	/* a statement prepared once per session: no parse analysis per query */
+	if (req->prepare &&
+		CoordConnStatement(task->cc, req->sql, stmt, &prepare))
+	{
+		if (prepare)
+		{
+			if (!PQsendPrepare(conn, stmt, req->sql, req->nparams, NULL))
+				goto failed;
+			task->prepare_cmd = task->first_query++;
+		}
+		named = true;
+	}
+
 	for (q = 0; q < req->nqueries; q++)
 	{
-		if (!PQsendQueryParams(conn, req->sql, req->nparams, NULL,
+		if (named ?
+			!PQsendQueryPrepared(conn, stmt, req->nparams,
+								 req->values[q], req->lengths[q], req->formats,
+								 req->binary_result ? 1 : 0) :
+			!PQsendQueryParams(conn, req->sql, req->nparams, NULL,
 							   req->values[q], req->lengths[q], req->formats,
 							   req->binary_result ? 1 : 0))
 			goto failed;
@@ -530,8 +596,15 @@ TaskReceive(CoordTask *task)
 				{
 					bool		conn_error = IsConnectionError(conn, task->error);
 
-					/* the shard rolled its settings back; send them again */
+					/*
+					 * The shard rolled its settings back: send them again.
+					 * A statement whose Prepare failed or was skipped does
+					 * not exist; those prepared before the error do
+					 * (prepared statements are not transactional).
+					 */
 					CoordConnSetEfSearch(task->cc, "?");
+					if (task->prepare_cmd >= 0 && !task->prepared_ok)
+						CoordConnForgetStatement(task->cc, req->sql);
 					if (req->soft_errors || conn_error)
 					{
 						const char *primary = PQresultErrorField(task->error,
@@ -562,6 +635,11 @@ TaskReceive(CoordTask *task)
 					task->error = res;
 				else
 					PQclear(res);
+				break;
+			case PGRES_COMMAND_OK:
+				if (task->command == task->prepare_cmd)
+					task->prepared_ok = true;
+				PQclear(res);
 				break;
 			default:
 				PQclear(res);

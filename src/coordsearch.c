@@ -43,6 +43,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "catalog/pg_operator.h"
 #include "utils/typcache.h"
@@ -522,6 +523,7 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 		req->nqueries = spec->nqueries;
 		req->formats = formats;
 		req->binary_result = true;
+		req->prepare = true;
 		req->ef_search = spec->exact ? NULL : spec->ef_search;
 		req->values = palloc(sizeof(char **) * spec->nqueries);
 		req->lengths = palloc(sizeof(int *) * spec->nqueries);
@@ -593,6 +595,8 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 	Oid		   *ioparams;
 	MergeState	ms;
 	binaryheap *heap;
+	MemoryContext rowcxt;
+	MemoryContext oldcxt;
 	int			i;
 	int			q;
 
@@ -619,6 +623,10 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 	for (i = 0; i < natts; i++)
 		ms.ncols += TupleDescAttr(table->tupdesc, i)->attisdropped ? 0 : 1;
 	heap = binaryheap_allocate(nshards, MergeCompare, &ms);
+
+	/* each row's conversion is freed once the row is stored */
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw merge row",
+								   ALLOCSET_DEFAULT_SIZES);
 
 	for (q = 0; q < spec->nqueries; q++)
 	{
@@ -648,6 +656,7 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 			HeapTuple	tuple;
 
 			CHECK_FOR_INTERRUPTS();
+			oldcxt = MemoryContextSwitchTo(rowcxt);
 			tuple = RowToTuple(table, ms.res[s], ms.pos[s], recv, ioparams);
 			if (!batch)
 				tuplestore_puttuple(rsinfo->setResult, tuple);
@@ -661,7 +670,9 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
 									 values, nulls);
 			}
-			heap_freetuple(tuple);
+			/* the tuplestore keeps its own copy */
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(rowcxt);
 
 			if (++ms.pos[s] < PQntuples(ms.res[s]))
 				binaryheap_replace_first(heap, Int32GetDatum(s));
@@ -669,6 +680,7 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 				(void) binaryheap_remove_first(heap);
 		}
 	}
+	MemoryContextDelete(rowcxt);
 }
 
 /* The schema of operator opid */

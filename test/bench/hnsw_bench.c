@@ -40,6 +40,7 @@
 #include <arpa/inet.h>
 #include <sys/select.h>
 
+#include "bench_common.h"
 #include "libpq-fe.h"
 
 #define FASHION_MNIST_DIR	"/usr/share/datasets/fashion-mnist"
@@ -104,14 +105,6 @@ typedef struct BenchOptions
 	const char *gt_file;		/* ground-truth cache (NULL: none) */
 } BenchOptions;
 
-/* Vectors in memory, row-major. */
-typedef struct Dataset
-{
-	long		n;
-	int			dim;
-	float	   *data;
-} Dataset;
-
 /* Exact answers: ids (0-based row numbers) and distances, k per query. */
 typedef struct GroundTruth
 {
@@ -138,73 +131,6 @@ static FILE *json_out;
 /* Generic float vectors: 8 lanes, compiled to whatever the target offers. */
 typedef float v8f __attribute__((vector_size(32)));
 typedef uint32_t v8u __attribute__((vector_size(32)));
-
-/*
- * Print an error message and exit.
- */
-static void fatal(const char *fmt,...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-fatal(const char *fmt,...)
-{
-	va_list		ap;
-	char		msg[16384];
-	size_t		len;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* libpq's messages end in a newline already */
-	len = strlen(msg);
-	while (len > 0 && msg[len - 1] == '\n')
-		msg[--len] = '\0';
-	fprintf(stderr, "hnsw_bench: %s\n", msg);
-	exit(1);
-}
-
-/*
- * Allocate memory or die.
- */
-static void *
-xmalloc(size_t size)
-{
-	void	   *p = malloc(size > 0 ? size : 1);
-
-	if (p == NULL)
-		fatal("out of memory allocating %zu bytes", size);
-	return p;
-}
-
-/*
- * Return the monotonic clock in seconds.
- */
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/*
- * Return the 1-minute load average, or -1 where /proc/loadavg is missing;
- * on a shared machine it tells how far to trust the numbers.
- */
-static double
-load_average(void)
-{
-	FILE	   *f = fopen("/proc/loadavg", "r");
-	double		load = -1;
-
-	if (f != NULL)
-	{
-		if (fscanf(f, "%lf", &load) != 1)
-			load = -1;
-		fclose(f);
-	}
-	return load;
-}
 
 /*
  * Print usage and exit with the given status.
@@ -503,66 +429,6 @@ parse_options(int argc, char **argv)
  * Datasets
  * ---------------------------------------------------------------------
  */
-
-/*
- * Return the big-endian 32-bit integer at p.
- */
-static uint32_t
-read_be32(const unsigned char *p)
-{
-	return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) |
-		((uint32_t) p[2] << 8) | p[3];
-}
-
-/*
- * Read a gzip-compressed idx3-ubyte file (big-endian header: magic 0x803,
- * count, rows, columns; then one unsigned byte per pixel) into floats
- * 0..255, keeping at most "limit" images (0: all).
- */
-static Dataset
-read_idx_images(const char *path, long limit)
-{
-	Dataset		ds;
-	char		cmd[4096];
-	FILE	   *f;
-	unsigned char hdr[16];
-	uint32_t	magic,
-				count,
-				rows,
-				cols;
-	unsigned char *pixels;
-	size_t		nbytes;
-
-	if (strchr(path, '\'') != NULL)
-		fatal("data file names must not contain single quotes: \"%s\"", path);
-	snprintf(cmd, sizeof(cmd), "gzip -dc '%s'", path);
-	f = popen(cmd, "r");
-	if (f == NULL)
-		fatal("could not run \"%s\": %s", cmd, strerror(errno));
-	if (fread(hdr, 1, sizeof(hdr), f) != sizeof(hdr))
-		fatal("could not read the idx header of \"%s\" (is the package "
-			  "dataset-fashion-mnist installed?)", path);
-	magic = read_be32(hdr + 0);
-	count = read_be32(hdr + 4);
-	rows = read_be32(hdr + 8);
-	cols = read_be32(hdr + 12);
-	if (magic != 0x803)
-		fatal("\"%s\" is not an idx3-ubyte file (magic 0x%x)", path, magic);
-
-	ds.n = (limit > 0 && limit < (long) count) ? limit : (long) count;
-	ds.dim = (int) (rows * cols);
-	nbytes = (size_t) ds.n * ds.dim;
-	pixels = xmalloc(nbytes);
-	if (fread(pixels, 1, nbytes, f) != nbytes)
-		fatal("\"%s\" is truncated", path);
-	pclose(f);					/* gzip may die of SIGPIPE if we stop early */
-
-	ds.data = xmalloc(nbytes * sizeof(float));
-	for (size_t i = 0; i < nbytes; i++)
-		ds.data[i] = (float) pixels[i];
-	free(pixels);
-	return ds;
-}
 
 /*
  * Return the next value of a splitmix64 generator.
@@ -1043,19 +909,6 @@ connect_db(void)
 }
 
 /*
- * Run a command that returns no rows, or die with the server's message.
- */
-static void
-exec_command(PGconn *conn, const char *sql)
-{
-	PGresult   *res = PQexec(conn, sql);
-
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-		fatal("%s failed: %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-}
-
-/*
  * Run a command with NOTICEs suppressed (DROP ... IF EXISTS and CREATE
  * EXTENSION IF NOT EXISTS would otherwise chatter), or die.
  */
@@ -1065,25 +918,6 @@ exec_quietly(PGconn *conn, const char *sql)
 	exec_command(conn, "SET client_min_messages = warning");
 	exec_command(conn, sql);
 	exec_command(conn, "RESET client_min_messages");
-}
-
-/*
- * Run a formatted command that returns no rows, or die.
- */
-static void
-exec_commandf(PGconn *conn, const char *fmt,...)
-__attribute__((format(printf, 2, 3)));
-
-static void
-exec_commandf(PGconn *conn, const char *fmt,...)
-{
-	char		sql[8192];
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	exec_command(conn, sql);
 }
 
 /*
@@ -1125,27 +959,6 @@ query_long(PGconn *conn, const char *sql)
 
 	free(v);
 	return result;
-}
-
-/*
- * Write a vector in binary form (int16 dim, int16 unused, float4 values,
- * all big-endian) at dst; return the bytes written.
- */
-static size_t
-put_vector(char *dst, const float *v, int dim)
-{
-	uint16_t	h[2] = {htons((uint16_t) dim), 0};
-
-	memcpy(dst, h, sizeof(h));
-	for (int i = 0; i < dim; i++)
-	{
-		uint32_t	bits;
-
-		memcpy(&bits, &v[i], sizeof(bits));
-		bits = htonl(bits);
-		memcpy(dst + 4 + 4 * i, &bits, 4);
-	}
-	return 4 + 4 * (size_t) dim;
 }
 
 /*
@@ -1465,18 +1278,6 @@ index_size(PGconn *conn, const char *table)
 
 	snprintf(sql, sizeof(sql), "SELECT pg_relation_size('%s_embedding_idx')", table);
 	return query_long(conn, sql);
-}
-
-/*
- * Compare doubles for qsort.
- */
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a,
-				y = *(const double *) b;
-
-	return (x > y) - (x < y);
 }
 
 /*
@@ -1872,6 +1673,7 @@ main(int argc, char **argv)
 	long		idx_bytes = -1;
 	char		sql[512];
 
+	bench_progname = "hnsw_bench";
 	parse_options(argc, argv);
 	csv_out = open_output(opts.csv_path);
 	json_out = open_output(opts.json_path);

@@ -216,6 +216,22 @@ my ($ret, $out, $err) = $coord->psql('postgres', q{
 like($err, qr/ERROR:  relation "public.no_such_table" does not exist.*remote SQL command on server "shard1"/s,
 	'a shard\'s error is re-raised with the server named');
 
+# shard queries are statements prepared on the session: one whose Prepare
+# failed is prepared again by the session's next search
+my $bgp = $coord->background_psql('postgres', on_error_stop => 0);
+$bgp->query(q{SELECT count(*) FROM hnsw.search(NULL::broken, '[1,1,1,1]', 3)});
+like($bgp->{stderr}, qr/relation "public.no_such_table" does not exist/,
+	'the first search fails on the shard');
+$shards[0]->safe_psql('postgres', q{
+	CREATE TABLE no_such_table (id int, part int, embedding vector(4));
+	INSERT INTO no_such_table VALUES (1, 0, '[1,1,1,1]'), (2, 0, '[2,2,2,2]')});
+is($bgp->query(q{SELECT count(*) FROM hnsw.search(NULL::broken, '[1,1,1,1]', 3)}), '2',
+	'the same search in the same session works once the table exists');
+is($bgp->query(q{SELECT string_agg(id::text, ',') FROM hnsw.search(NULL::broken, '[2,2,2,2]', 3)}), '2,1',
+	'and again, through the prepared statement');
+$bgp->quit;
+$shards[0]->safe_psql('postgres', 'DROP TABLE no_such_table');
+
 # a changed server or user mapping is seen by a session's next search
 ($ret, $out, $err) = $coord->psql('postgres', q{
 	SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1,1]', 3);
