@@ -41,6 +41,59 @@ note "tiny maintenance_work_mem recall\@10 = $r";
 cmp_ok($r, '>=', 0.95, 'recall of a build past maintenance_work_mem');
 $node->safe_psql('postgres', 'DROP INDEX idx');
 
+# Parallel builds.  The workers are planned from the table's size with its
+# TOAST table (the vectors live there), so this table gets one by default.
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
+	SET max_parallel_maintenance_workers = 2;
+	SET client_min_messages = debug1;
+	CREATE INDEX idx ON base USING hnsw (v);
+});
+is($ret, 0, 'parallel build as planned succeeds');
+like($stderr, qr/hnsw build of "idx": 1 parallel workers planned, 1 launched/,
+	'one worker planned from the size of the table and its TOAST table');
+$node->safe_psql('postgres', 'DROP INDEX idx');
+
+# two workers forced by the table's option: recall as serial, a clean
+# structure, every row found
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
+	ALTER TABLE base SET (parallel_workers = 2);
+	SET max_parallel_maintenance_workers = 2;
+	SET client_min_messages = debug1;
+	CREATE INDEX idx ON base USING hnsw (v);
+});
+is($ret, 0, 'parallel build with two workers succeeds');
+like($stderr, qr/hnsw build of "idx": 2 parallel workers planned, 2 launched/,
+	'two parallel workers ran');
+$r = recall($node, 'base', 'q', '<->', 10);
+note "parallel build recall\@10 = $r";
+cmp_ok($r, '>=', 0.95, 'recall of a parallel build');
+is($node->safe_psql('postgres',
+	"SELECT elements, dangling_links, stale_links FROM hnsw.verify_index('idx')"),
+	'6000|0|0', 'parallel build: every element, no dangling or stale link');
+is(missing_rows($node, 'base'), '0', 'parallel build: every row finds itself');
+$node->safe_psql('postgres', 'DROP INDEX idx');
+
+# a parallel build that outgrows maintenance_work_mem: the leader writes the
+# graph to pages and all participants insert the rest there
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
+	SET max_parallel_maintenance_workers = 2;
+	SET maintenance_work_mem = '1MB';
+	SET client_min_messages = debug1;
+	CREATE INDEX idx ON base USING hnsw (v);
+});
+is($ret, 0, 'parallel build with a tiny maintenance_work_mem succeeds');
+like($stderr, qr/2 parallel workers planned, 2 launched/, 'two workers ran');
+like($stderr, qr/hnsw graph no longer fits into maintenance_work_mem/,
+	'parallel build says it outgrew memory');
+$r = recall($node, 'base', 'q', '<->', 10);
+note "parallel, tiny maintenance_work_mem recall\@10 = $r";
+cmp_ok($r, '>=', 0.95, 'recall of a parallel build past maintenance_work_mem');
+is($node->safe_psql('postgres',
+	"SELECT elements, dangling_links, stale_links FROM hnsw.verify_index('idx')"),
+	'6000|0|0', 'parallel build past memory: every element, no dangling or stale link');
+is(missing_rows($node, 'base'), '0', 'parallel build past memory: every row finds itself');
+$node->safe_psql('postgres', 'DROP INDEX idx; ALTER TABLE base RESET (parallel_workers)');
+
 # an index built by inserts
 $node->safe_psql('postgres', q{
 	CREATE TABLE ins (id int, v vector(784));
