@@ -524,7 +524,7 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 	int			epLevel;
 	int			nentries;
 	BuildList  *lists[HNSW_MAX_LEVEL + 1];
-	BuildNeighbor nearest = {-1, 0};
+	BuildNeighbor *nearest;
 	Vector	   *code;
 	Size		size;
 	uint32		id;
@@ -590,31 +590,35 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 		nentries = SearchLayer(state, vec, nentries, shared->efConstruction, lc);
 		lists[lc] = palloc(BUILD_LIST_SIZE(cap));
 		SelectNeighbors(state, state->entries, nentries, cap, lists[lc]);
-		if (lc == 0 && nentries > 0)
-			nearest = state->entries[0];
 	}
 
-	/* an identical vector takes the heap TID if it has room */
-	if (nearest.id >= 0)
+	/*
+	 * An identical vector takes the heap TID if it has room.  Identical
+	 * vectors tie for nearest: try each of them, so that they fill up one
+	 * after another instead of leaving many elements with one TID.  The
+	 * entries hold the search on level 0, nearest first.
+	 */
+	nearest = state->entries;
+	for (int i = 0; i < nentries; i++)
 	{
-		BuildElement *ne = GetElement(state, nearest.id);
+		BuildElement *ne = GetElement(state, nearest[i].id);
+		bool		added = false;
 
-		if (ne->nheaptids < HNSW_HEAPTIDS &&
-			VARSIZE(GetVector(ne)) == VARSIZE(code) &&
-			memcmp(GetVector(ne), code, VARSIZE(code)) == 0)
+		if (nearest[i].distance != nearest[0].distance)
+			break;
+		if (ne->nheaptids >= HNSW_HEAPTIDS ||
+			VARSIZE(GetVector(ne)) != VARSIZE(code) ||
+			memcmp(GetVector(ne), code, VARSIZE(code)) != 0)
+			continue;
+		LockElement(state, ne, LW_EXCLUSIVE);
+		if (ne->nheaptids < HNSW_HEAPTIDS)
 		{
-			bool		added = false;
-
-			LockElement(state, ne, LW_EXCLUSIVE);
-			if (ne->nheaptids < HNSW_HEAPTIDS)
-			{
-				ne->heaptids[ne->nheaptids++] = *heaptid;
-				added = true;
-			}
-			UnlockElement(state, ne);
-			if (added)
-				return true;
+			ne->heaptids[ne->nheaptids++] = *heaptid;
+			added = true;
 		}
+		UnlockElement(state, ne);
+		if (added)
+			return true;
 	}
 
 	id = pg_atomic_fetch_add_u32(&shared->nelements, 1);
