@@ -657,6 +657,74 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 }
 
 /*
+ * Give every element without an incoming link on level 0 one: pruning can
+ * drop every link to an element, and a search can then never return it.
+ * The element's nearest neighbours are asked in turn to link back to it,
+ * in a free slot or in place of their furthest link to an element that
+ * keeps another incoming link, so that no element loses its last one.  See
+ * src/README "Build".
+ * Distances are known already; nothing is computed.  Leader only, while no
+ * participant changes the arena.  Returns how many elements were linked.
+ */
+static int
+LinkOrphans(HnswBuildState *state, uint32 nelements)
+{
+	int			m = state->shared->m;
+	int			cap = HNSW_LEVEL_CAPACITY(0, m);
+	uint32	   *incoming;
+	int			linked = 0;
+
+	incoming = palloc_extended(sizeof(uint32) * Max(nelements, 1),
+							   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	for (uint32 id = 0; id < nelements; id++)
+	{
+		BuildList  *list;
+
+		if (state->offsets[id] == 0)
+			continue;
+		list = GetList(GetElement(state, id), 0, m);
+		for (int i = 0; i < list->length; i++)
+			incoming[list->items[i].id]++;
+	}
+
+	for (uint32 id = 0; id < nelements; id++)
+	{
+		BuildList  *own;
+
+		if (state->offsets[id] == 0 || incoming[id] > 0 ||
+			(int32) id == state->shared->entry)
+			continue;
+		own = GetList(GetElement(state, id), 0, m);
+		for (int i = 0; i < own->length && incoming[id] == 0; i++)
+		{
+			BuildList  *list = GetList(GetElement(state, own->items[i].id), 0, m);
+			int			victim = -1;
+
+			if (list->length < cap)
+				victim = list->length++;
+			else
+			{
+				for (int j = 0; j < list->length; j++)
+					if (incoming[list->items[j].id] > 1 &&
+						(victim < 0 ||
+						 list->items[j].distance > list->items[victim].distance))
+						victim = j;
+				if (victim >= 0)
+					incoming[list->items[victim].id]--;
+			}
+			if (victim < 0)
+				continue;
+			list->items[victim].id = id;
+			list->items[victim].distance = own->items[i].distance;
+			incoming[id]++;
+			linked++;
+		}
+	}
+	pfree(incoming);
+	return linked;
+}
+
+/*
  * Write the arena's graph to pages after the metapage, in element order,
  * then record the entry point.  Pages are not WAL-logged here: the build
  * logs the whole index at its end.  Leader only, while no participant
@@ -683,12 +751,26 @@ FlushArena(HnswBuildState *state)
 	HnswElementData *stubs;
 	Buffer		buf = InvalidBuffer;
 	Page		page = NULL;
+	int			linked;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
 								 PROGRESS_HNSW_PHASE_WRITE);
 	SpinLockAcquire(&shared->mutex);
 	graph->dim = shared->dim;
 	SpinLockRelease(&shared->mutex);
+
+	/*
+	 * Under inner product, which is no metric, elements without incoming
+	 * links are mostly ones no query ranks first; linking them would take
+	 * links from the hubs searches go through.
+	 */
+	if (graph->metric != HNSW_METRIC_IP || graph->normalize)
+		linked = LinkOrphans(state, nelements);
+	else
+		linked = 0;
+	ereport(DEBUG1,
+			(errmsg_internal("hnsw build of \"%s\": %u elements, %d linked to after pruning left them without incoming links",
+							 RelationGetRelationName(index), nelements, linked)));
 
 	/* first give every element its place, so links can be written */
 	for (uint32 id = 0; id < nelements; id++)

@@ -68,8 +68,8 @@ $r = recall($node, 'base', 'q', '<->', 10);
 note "parallel build recall\@10 = $r";
 cmp_ok($r, '>=', 0.95, 'recall of a parallel build');
 is($node->safe_psql('postgres',
-	"SELECT elements, dangling_links, stale_links FROM hnsw.verify_index('idx')"),
-	'6000|0|0', 'parallel build: every element, no dangling or stale link');
+	"SELECT elements, dangling_links, stale_links, unreachable_elements FROM hnsw.verify_index('idx')"),
+	'6000|0|0|0', 'parallel build: every element, no dangling or stale link, none unreachable');
 is(missing_rows($node, 'base'), '0', 'parallel build: every row finds itself');
 $node->safe_psql('postgres', 'DROP INDEX idx');
 
