@@ -144,6 +144,8 @@ typedef struct HnswBuildState
 	MemoryContext tmpCxt;		/* reset after every tuple */
 	int			maxLevel;		/* highest level an element may have */
 	bool		onDisk;			/* graph flushed: insert on pages */
+	Size		vecSize;		/* bytes of every stored vector, 0 until
+								 * the first */
 	double		indtuples;		/* tuples this participant indexed */
 
 	/* searches */
@@ -245,6 +247,16 @@ HeapPop(BuildNeighbor *heap, int *n)
 	return top;
 }
 
+/* Ask the CPU to fetch a vector's cache lines, ahead of its distance */
+static inline void
+PrefetchVector(const Vector *v, Size size)
+{
+	const char *p = (const char *) v;
+
+	for (Size off = 0; off < size; off += 64)
+		__builtin_prefetch(p + off);
+}
+
 /* Make room for n more entries in the candidate heap */
 static inline void
 EnsureCandidates(HnswBuildState *state, int used, int more)
@@ -273,6 +285,8 @@ SearchLayer(HnswBuildState *state, const Vector *q, int nentries, int ef,
 	int			ncand = 0;
 	int			nres = 0;
 	BuildNeighbor nbuf[2 * HNSW_MAX_M];
+	Vector	   *todo[2 * HNSW_MAX_M];
+	int			ntodo;
 
 	if (++state->tag == 0)
 	{
@@ -312,25 +326,33 @@ SearchLayer(HnswBuildState *state, const Vector *q, int nentries, int ef,
 		memcpy(nbuf, list->items, sizeof(BuildNeighbor) * nn);
 		UnlockElement(state, ce);
 
-		/* the vectors are read in the order of the list: fetch them early */
-		for (int i = 0; i < nn; i++)
-			if (state->visited[nbuf[i].id] != state->tag)
-				__builtin_prefetch(GetVector(GetElement(state, nbuf[i].id)));
-
-		EnsureCandidates(state, ncand, nn);
+		/* the unvisited ones, each vector fetched while the last is compared */
+		ntodo = 0;
 		for (int i = 0; i < nn; i++)
 		{
 			int32		id = nbuf[i].id;
-			float		d;
 
 			if (state->visited[id] == state->tag)
 				continue;
 			state->visited[id] = state->tag;
-			d = HnswDistance(graph, q, GetVector(GetElement(state, id)));
+			todo[ntodo++] = GetVector(GetElement(state, id));
+			nbuf[ntodo - 1].id = id;
+		}
+		if (ntodo > 0)
+			PrefetchVector(todo[0], state->vecSize);
+
+		EnsureCandidates(state, ncand, ntodo);
+		for (int i = 0; i < ntodo; i++)
+		{
+			float		d;
+
+			if (i + 1 < ntodo)
+				PrefetchVector(todo[i + 1], state->vecSize);
+			d = HnswDistance(graph, q, todo[i]);
 			if (nres < ef || d < state->res[0].distance)
 			{
-				HeapPush(state->cand, &ncand, id, -d);
-				HeapPush(state->res, &nres, id, d);
+				HeapPush(state->cand, &ncand, nbuf[i].id, -d);
+				HeapPush(state->res, &nres, nbuf[i].id, d);
 				if (nres > ef)
 					HeapPop(state->res, &nres);
 			}
@@ -533,6 +555,7 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 
 	code = HnswEncodeVector(graph, vec, CurrentMemoryContext);
 	size = BUILD_ELEMENT_SIZE(level, m, VARSIZE(code));
+	state->vecSize = VARSIZE(code);
 
 	if (shared->parallel)
 		LWLockAcquire(&shared->entryLock, LW_SHARED);
