@@ -520,12 +520,39 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 	UnlockElement(state, target);
 }
 
-/* Mark the arena full; return false for the caller to pass on */
-static bool
-ArenaFull(HnswBuildState *state)
+/*
+ * Take a number and room in the arena for an element of the given level
+ * with vector code and one heap TID, and fill it in with empty lists.
+ * Return its number, or -1 (and mark the arena full) if there is no room.
+ */
+static int32
+NewElement(HnswBuildState *state, int level, const Vector *code,
+		   ItemPointer heaptid)
 {
-	pg_atomic_write_u32(&state->shared->full, 1);
-	return false;
+	HnswBuildShared *shared = state->shared;
+	int			m = shared->m;
+	Size		size = BUILD_ELEMENT_SIZE(level, m, VARSIZE(code));
+	uint32		id;
+	uint64		off;
+	BuildElement *e;
+
+	id = pg_atomic_fetch_add_u32(&shared->nelements, 1);
+	off = pg_atomic_fetch_add_u64(&shared->areaUsed, size);
+	if (id >= shared->maxElements || off + size > shared->areaSize)
+	{
+		pg_atomic_write_u32(&shared->full, 1);
+		return -1;
+	}
+	state->offsets[id] = off;
+	e = GetElement(state, id);
+	memset(e, 0, BUILD_LIST_OFFSET(level + 1, m));
+	LWLockInitialize(&e->lock, shared->tranche);
+	e->level = level;
+	e->vecOffset = MAXALIGN(BUILD_LIST_OFFSET(level + 1, m));
+	e->heaptids[0] = *heaptid;
+	e->nheaptids = 1;
+	memcpy(GetVector(e), code, VARSIZE(code));
+	return (int32) id;
 }
 
 /*
@@ -548,13 +575,10 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 	BuildList  *lists[HNSW_MAX_LEVEL + 1];
 	BuildNeighbor *nearest;
 	Vector	   *code;
-	Size		size;
-	uint32		id;
-	uint64		off;
+	int32		id;
 	BuildElement *e;
 
 	code = HnswEncodeVector(graph, vec, CurrentMemoryContext);
-	size = BUILD_ELEMENT_SIZE(level, m, VARSIZE(code));
 	state->vecSize = VARSIZE(code);
 
 	if (shared->parallel)
@@ -571,27 +595,12 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 		ep = shared->entry;
 		if (ep < 0)
 		{
-			id = pg_atomic_fetch_add_u32(&shared->nelements, 1);
-			off = pg_atomic_fetch_add_u64(&shared->areaUsed, size);
-			if (id >= shared->maxElements || off + size > shared->areaSize)
-			{
-				if (shared->parallel)
-					LWLockRelease(&shared->entryLock);
-				return ArenaFull(state);
-			}
-			state->offsets[id] = off;
-			e = GetElement(state, id);
-			memset(e, 0, BUILD_LIST_OFFSET(level + 1, m));
-			LWLockInitialize(&e->lock, shared->tranche);
-			e->level = level;
-			e->vecOffset = MAXALIGN(BUILD_LIST_OFFSET(level + 1, m));
-			e->heaptids[0] = *heaptid;
-			e->nheaptids = 1;
-			memcpy(GetVector(e), code, VARSIZE(code));
-			shared->entry = id;
+			id = NewElement(state, level, code, heaptid);
+			if (id >= 0)
+				shared->entry = id;
 			if (shared->parallel)
 				LWLockRelease(&shared->entryLock);
-			return true;
+			return id >= 0;
 		}
 		if (shared->parallel)
 			LWLockRelease(&shared->entryLock);
@@ -644,19 +653,10 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 			return true;
 	}
 
-	id = pg_atomic_fetch_add_u32(&shared->nelements, 1);
-	off = pg_atomic_fetch_add_u64(&shared->areaUsed, size);
-	if (id >= shared->maxElements || off + size > shared->areaSize)
-		return ArenaFull(state);
-	state->offsets[id] = off;
+	id = NewElement(state, level, code, heaptid);
+	if (id < 0)
+		return false;
 	e = GetElement(state, id);
-	memset(e, 0, BUILD_LIST_OFFSET(level + 1, m));
-	LWLockInitialize(&e->lock, shared->tranche);
-	e->level = level;
-	e->vecOffset = MAXALIGN(BUILD_LIST_OFFSET(level + 1, m));
-	e->heaptids[0] = *heaptid;
-	e->nheaptids = 1;
-	memcpy(GetVector(e), code, VARSIZE(code));
 	for (int lc = 0; lc <= Min(level, epLevel); lc++)
 		memcpy(GetList(e, lc, m), lists[lc],
 			   BUILD_LIST_SIZE(lists[lc]->length));

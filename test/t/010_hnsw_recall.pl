@@ -1,5 +1,6 @@
 # Recall of hnsw indexes on Fashion-MNIST against exact search: every
-# operator class, a build that outgrows maintenance_work_mem, an index built
+# operator class, a build that outgrows maintenance_work_mem, parallel builds
+# (also past maintenance_work_mem), an index built
 # by inserts, deleting 75% of the rows and vacuuming, and filtered queries.
 use strict;
 use warnings;
@@ -41,58 +42,53 @@ note "tiny maintenance_work_mem recall\@10 = $r";
 cmp_ok($r, '>=', 0.95, 'recall of a build past maintenance_work_mem');
 $node->safe_psql('postgres', 'DROP INDEX idx');
 
+# Build idx on base with parallel workers after $settings and check that
+# $workers workers ran, recall, the structure (verify_index's columns
+# $columns must be $expect) and that every row finds itself.  Return the
+# build's stderr.
+sub parallel_build
+{
+	my ($label, $settings, $workers, $columns, $expect) = @_;
+	my ($ret, $stdout, $stderr) = $node->psql('postgres', qq{
+		SET max_parallel_maintenance_workers = 2;
+		SET client_min_messages = debug1;
+		$settings
+		CREATE INDEX idx ON base USING hnsw (v);
+	});
+	is($ret, 0, "$label: build succeeds");
+	like($stderr,
+		qr/hnsw build of "idx": $workers parallel workers planned, $workers launched/,
+		"$label: $workers parallel workers ran");
+	my $r = recall($node, 'base', 'q', '<->', 10);
+	note "$label: recall\@10 = $r";
+	cmp_ok($r, '>=', 0.95, "$label: recall");
+	is($node->safe_psql('postgres',
+		"SELECT $columns FROM hnsw.verify_index('idx')"),
+		$expect, "$label: verify_index $columns");
+	is(missing_rows($node, 'base'), '0', "$label: every row finds itself");
+	$node->safe_psql('postgres', 'DROP INDEX idx');
+	return $stderr;
+}
+
 # Parallel builds.  The workers are planned from the table's size with its
 # TOAST table (the vectors live there), so this table gets one by default.
-($ret, $stdout, $stderr) = $node->psql('postgres', q{
-	SET max_parallel_maintenance_workers = 2;
-	SET client_min_messages = debug1;
-	CREATE INDEX idx ON base USING hnsw (v);
-});
-is($ret, 0, 'parallel build as planned succeeds');
-like($stderr, qr/hnsw build of "idx": 1 parallel workers planned, 1 launched/,
-	'one worker planned from the size of the table and its TOAST table');
-$node->safe_psql('postgres', 'DROP INDEX idx');
+parallel_build('parallel build as planned', '', 1,
+	'elements, dangling_links, stale_links', '6000|0|0');
 
-# two workers forced by the table's option: recall as serial, a clean
-# structure, every row found
-($ret, $stdout, $stderr) = $node->psql('postgres', q{
-	ALTER TABLE base SET (parallel_workers = 2);
-	SET max_parallel_maintenance_workers = 2;
-	SET client_min_messages = debug1;
-	CREATE INDEX idx ON base USING hnsw (v);
-});
-is($ret, 0, 'parallel build with two workers succeeds');
-like($stderr, qr/hnsw build of "idx": 2 parallel workers planned, 2 launched/,
-	'two parallel workers ran');
-$r = recall($node, 'base', 'q', '<->', 10);
-note "parallel build recall\@10 = $r";
-cmp_ok($r, '>=', 0.95, 'recall of a parallel build');
-is($node->safe_psql('postgres',
-	"SELECT elements, dangling_links, stale_links, unreachable_elements FROM hnsw.verify_index('idx')"),
-	'6000|0|0|0', 'parallel build: every element, no dangling or stale link, none unreachable');
-is(missing_rows($node, 'base'), '0', 'parallel build: every row finds itself');
-$node->safe_psql('postgres', 'DROP INDEX idx');
+# two workers forced by the table's option; pruning leaves no element
+# without an incoming link
+$node->safe_psql('postgres', 'ALTER TABLE base SET (parallel_workers = 2)');
+parallel_build('parallel build', '', 2,
+	'elements, dangling_links, stale_links, unreachable_elements', '6000|0|0|0');
 
 # a parallel build that outgrows maintenance_work_mem: the leader writes the
 # graph to pages and all participants insert the rest there
-($ret, $stdout, $stderr) = $node->psql('postgres', q{
-	SET max_parallel_maintenance_workers = 2;
-	SET maintenance_work_mem = '1MB';
-	SET client_min_messages = debug1;
-	CREATE INDEX idx ON base USING hnsw (v);
-});
-is($ret, 0, 'parallel build with a tiny maintenance_work_mem succeeds');
-like($stderr, qr/2 parallel workers planned, 2 launched/, 'two workers ran');
+$stderr = parallel_build('parallel build past memory',
+	"SET maintenance_work_mem = '1MB';", 2,
+	'elements, dangling_links, stale_links', '6000|0|0');
 like($stderr, qr/hnsw graph no longer fits into maintenance_work_mem/,
 	'parallel build says it outgrew memory');
-$r = recall($node, 'base', 'q', '<->', 10);
-note "parallel, tiny maintenance_work_mem recall\@10 = $r";
-cmp_ok($r, '>=', 0.95, 'recall of a parallel build past maintenance_work_mem');
-is($node->safe_psql('postgres',
-	"SELECT elements, dangling_links, stale_links FROM hnsw.verify_index('idx')"),
-	'6000|0|0', 'parallel build past memory: every element, no dangling or stale link');
-is(missing_rows($node, 'base'), '0', 'parallel build past memory: every row finds itself');
-$node->safe_psql('postgres', 'DROP INDEX idx; ALTER TABLE base RESET (parallel_workers)');
+$node->safe_psql('postgres', 'ALTER TABLE base RESET (parallel_workers)');
 
 # an index built by inserts
 $node->safe_psql('postgres', q{
