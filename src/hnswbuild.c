@@ -69,9 +69,10 @@ typedef struct BuildList
 } BuildList;
 
 /*
- * An element of the build graph.  The level + 1 lists follow the header,
- * level 0 first, then the vector as the index stores it.  Nothing but the
- * lists and the heap TIDs changes once the element is linked.
+ * An element of the build graph.  The vector, as the index stores it,
+ * follows the header (so a search finds it without reading the header),
+ * then the level + 1 lists, level 0 first.  Nothing but the lists and the
+ * heap TIDs changes once the element is linked.
  */
 typedef struct BuildElement
 {
@@ -79,18 +80,20 @@ typedef struct BuildElement
 	uint8		level;
 	uint8		nheaptids;
 	uint16		unused;
-	uint32		vecOffset;		/* from the start of the element */
+	uint32		listOffset;		/* of the level 0 list, from the start */
 	ItemPointerData tid;		/* its tuple, once pages are written */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 } BuildElement;
 
 #define BUILD_HEADER_SIZE		MAXALIGN(sizeof(BuildElement))
 #define BUILD_LIST_SIZE(cap)	(offsetof(BuildList, items) + (cap) * sizeof(BuildNeighbor))
+/* offset of the list of level lc from the level 0 list */
 #define BUILD_LIST_OFFSET(lc, m) \
-	(BUILD_HEADER_SIZE + ((lc) == 0 ? 0 : \
-		BUILD_LIST_SIZE(2 * (m)) + ((lc) - 1) * BUILD_LIST_SIZE(m)))
+	((lc) == 0 ? 0 : \
+	 BUILD_LIST_SIZE(2 * (m)) + ((lc) - 1) * BUILD_LIST_SIZE(m))
 #define BUILD_ELEMENT_SIZE(level, m, codesize) \
-	(MAXALIGN(BUILD_LIST_OFFSET((level) + 1, (m))) + MAXALIGN(codesize))
+	(BUILD_HEADER_SIZE + MAXALIGN(codesize) + \
+	 MAXALIGN(BUILD_LIST_OFFSET((level) + 1, (m))))
 
 /*
  * State of a build shared by all participants: in dynamic shared memory for
@@ -177,13 +180,13 @@ GetElement(HnswBuildState *state, int32 id)
 static inline BuildList *
 GetList(BuildElement *e, int lc, int m)
 {
-	return (BuildList *) ((char *) e + BUILD_LIST_OFFSET(lc, m));
+	return (BuildList *) ((char *) e + e->listOffset + BUILD_LIST_OFFSET(lc, m));
 }
 
 static inline Vector *
 GetVector(BuildElement *e)
 {
-	return (Vector *) ((char *) e + e->vecOffset);
+	return (Vector *) ((char *) e + BUILD_HEADER_SIZE);
 }
 
 static inline void
@@ -545,10 +548,11 @@ NewElement(HnswBuildState *state, int level, const Vector *code,
 	}
 	state->offsets[id] = off;
 	e = GetElement(state, id);
-	memset(e, 0, BUILD_LIST_OFFSET(level + 1, m));
+	memset(e, 0, BUILD_HEADER_SIZE);
 	LWLockInitialize(&e->lock, shared->tranche);
 	e->level = level;
-	e->vecOffset = MAXALIGN(BUILD_LIST_OFFSET(level + 1, m));
+	e->listOffset = BUILD_HEADER_SIZE + MAXALIGN(VARSIZE(code));
+	memset((char *) e + e->listOffset, 0, BUILD_LIST_OFFSET(level + 1, m));
 	e->heaptids[0] = *heaptid;
 	e->nheaptids = 1;
 	memcpy(GetVector(e), code, VARSIZE(code));
