@@ -233,8 +233,9 @@ typedef struct HnswNeighborList
 } HnswNeighborList;
 
 /*
- * An element in memory.  During an in-memory build every element is here;
- * otherwise elements are copies of tuples, loaded on first use.
+ * An element in memory: a copy of its tuple, loaded on first use.  CREATE
+ * INDEX keeps its graph in an arena of its own (hnswbuild.c) and uses one
+ * of these only as a stand-in when forming a tuple.
  */
 typedef struct HnswElementData
 {
@@ -245,7 +246,6 @@ typedef struct HnswElementData
 	bool		returned;		/* already returned by this scan */
 	uint8		level;
 	uint8		nheaptids;
-	uint32		buildIndex;		/* position in insertion order (build) */
 	uint64		visited;		/* tag of the last search that saw it */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 	Vector	   *vec;			/* normalised for cosine; encoded when the
@@ -270,8 +270,9 @@ typedef enum HnswMetric
 struct hnsw_elements_hash;
 
 /*
- * A graph being searched or changed: in memory during a build, otherwise a
- * cache of element tuples read from the index.
+ * A graph being searched or changed: a cache of element tuples read from
+ * the index.  CREATE INDEX uses one for its distances, dimensions and
+ * quantization only.
  */
 typedef struct HnswGraph
 {

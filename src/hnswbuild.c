@@ -1,10 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * hnswbuild.c
- *	  CREATE INDEX for hnsw: the graph is built in memory while it fits in
- *	  maintenance_work_mem, then written to pages and WAL-logged once.  Past
- *	  the limit the graph written so far goes to pages and the remaining
- *	  tuples are inserted there one by one.
+ *	  CREATE INDEX for hnsw: the graph is built in one arena of memory sized
+ *	  by maintenance_work_mem, by the leader alone or together with parallel
+ *	  workers (the arena then lives in the parallel context's dynamic shared
+ *	  memory), then written to pages and WAL-logged once.  Past the arena's
+ *	  end the graph written so far goes to pages and the remaining tuples are
+ *	  inserted there one by one, by every participant.
  *
  * See src/README "Build".
  *
@@ -14,73 +16,460 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
+#include "access/parallel.h"
+#include "access/relscan.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
+#include "executor/instrument.h"
 #include "hnsw.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
 #include "pgstat.h"
+#include "port/atomics.h"
 #include "storage/bufmgr.h"
+#include "storage/condition_variable.h"
 #include "storage/lmgr.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 
-typedef struct HnswBuildState
+/* Keys of the parallel build's shared memory table of contents */
+#define HNSW_KEY_SHARED			UINT64CONST(0xA000000000000001)
+#define HNSW_KEY_SCAN			UINT64CONST(0xA000000000000002)
+#define HNSW_KEY_ARENA			UINT64CONST(0xA000000000000003)
+#define HNSW_KEY_QUERY_TEXT		UINT64CONST(0xA000000000000004)
+#define HNSW_KEY_WAL_USAGE		UINT64CONST(0xA000000000000005)
+#define HNSW_KEY_BUFFER_USAGE	UINT64CONST(0xA000000000000006)
+
+/* One neighbour of an element of the build graph */
+typedef struct BuildNeighbor
 {
-	Relation	index;
-	HnswGraph  *graph;			/* in memory until flushed */
-	MemoryContext graphCxt;		/* the in-memory graph */
-	MemoryContext tmpCxt;		/* reset after every tuple */
-	Size		memoryLimit;	/* maintenance_work_mem, in bytes */
-	bool		flushed;		/* graph is on pages; insert there now */
-	int			maxLevel;		/* highest level an element may have */
-	HnswElement *elements;		/* in insertion order */
-	int			nelements;
-	int			maxelements;
-	double		indtuples;		/* heap tuples indexed */
-} HnswBuildState;
+	int32		id;				/* element number in the arena */
+	float		distance;		/* from the owner (or the query) */
+} BuildNeighbor;
+
+/* The neighbours of one element on one level */
+typedef struct BuildList
+{
+	int16		length;
+	int16		nkept;			/* items[0..nkept) passed the heuristic when
+								 * the list was last chosen or pruned, the
+								 * rest failed it; 0 if never decided */
+	BuildNeighbor items[FLEXIBLE_ARRAY_MEMBER];
+} BuildList;
 
 /*
- * Link target to newElement on level lc in memory.  A full list is pruned
- * with the neighbour-selection heuristic, as hnswlib does, and the slots it
- * leaves are filled with the nearest candidates it passed over (as
- * HnswSelectNeighbors does with keepPruned).
+ * An element of the build graph.  The vector, as the index stores it,
+ * follows the header (so a search finds it without reading the header),
+ * then the level + 1 lists, level 0 first.  Nothing but the lists and the
+ * heap TIDs changes once the element is linked.
+ */
+typedef struct BuildElement
+{
+	LWLock		lock;			/* protects lists and heap TIDs (parallel) */
+	uint8		level;
+	uint8		nheaptids;
+	uint16		unused;
+	uint32		listOffset;		/* of the level 0 list, from the start */
+	ItemPointerData tid;		/* its tuple, once pages are written */
+	ItemPointerData heaptids[HNSW_HEAPTIDS];
+} BuildElement;
+
+#define BUILD_HEADER_SIZE		MAXALIGN(sizeof(BuildElement))
+#define BUILD_LIST_SIZE(cap)	(offsetof(BuildList, items) + (cap) * sizeof(BuildNeighbor))
+/* offset of the list of level lc from the level 0 list */
+#define BUILD_LIST_OFFSET(lc, m) \
+	((lc) == 0 ? 0 : \
+	 BUILD_LIST_SIZE(2 * (m)) + ((lc) - 1) * BUILD_LIST_SIZE(m))
+#define BUILD_ELEMENT_SIZE(level, m, codesize) \
+	(BUILD_HEADER_SIZE + MAXALIGN(codesize) + \
+	 MAXALIGN(BUILD_LIST_OFFSET((level) + 1, (m))))
+
+/*
+ * State of a build shared by all participants: in dynamic shared memory for
+ * a parallel build, in the leader's memory otherwise.
+ */
+typedef struct HnswBuildShared
+{
+	/* set by the leader before workers start, then read-only */
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	bool		parallel;		/* lock element lists */
+	bool		sizedByMemory;	/* arena is maintenance_work_mem, not an
+								 * estimate of the table */
+	int			m;
+	int			efConstruction;
+	int			tranche;		/* of the element and entry locks */
+	uint32		maxElements;	/* entries of the offset array */
+	Size		areaSize;		/* bytes for elements after the offsets */
+
+	/* protected by mutex */
+	slock_t		mutex;
+	int			dim;			/* of every vector, 0 until the first */
+	int			nworkersdone;	/* workers that finished their scan */
+	int			npaused;		/* workers waiting for the flush */
+	bool		flushed;		/* graph is on pages: insert there */
+	double		reltuples;		/* heap tuples seen by finished workers */
+	double		indtuples;		/* tuples indexed by finished workers */
+	ConditionVariable cv;		/* any of the above changed */
+
+	LWLock		entryLock;		/* protects entry */
+	int32		entry;			/* entry point, -1 while empty */
+
+	pg_atomic_uint32 nelements; /* element numbers handed out */
+	pg_atomic_uint64 areaUsed;	/* bytes of the area handed out */
+	pg_atomic_uint32 full;		/* the arena is full: stop adding to it */
+	pg_atomic_uint64 tuplesDone;	/* for progress reports */
+} HnswBuildShared;
+
+/* What one participant (leader or worker) of a build keeps */
+typedef struct HnswBuildState
+{
+	HnswBuildShared *shared;
+	uint64	   *offsets;		/* element number -> offset in area, 0 if
+								 * none */
+	char	   *area;
+	bool		isLeader;
+	Relation	heap;
+	Relation	index;
+	HnswGraph  *graph;			/* distances, dimensions, quantization */
+	MemoryContext tmpCxt;		/* reset after every tuple */
+	int			maxLevel;		/* highest level an element may have */
+	bool		onDisk;			/* graph flushed: insert on pages */
+	Size		vecSize;		/* bytes of every stored vector, 0 until
+								 * the first */
+	double		indtuples;		/* tuples this participant indexed */
+
+	/* searches */
+	uint32	   *visited;		/* element number -> tag of last search */
+	uint32		tag;
+	BuildNeighbor *cand;		/* candidate heap (negated distances) */
+	BuildNeighbor *res;			/* result heap */
+	BuildNeighbor *entries;		/* entry points of the next layer */
+	int			candCap;
+	int			resCap;
+
+	/* leader of a parallel build */
+	ParallelContext *pcxt;
+	int			nworkers;		/* launched */
+	Snapshot	snapshot;
+	WalUsage   *walusage;
+	BufferUsage *bufferusage;
+} HnswBuildState;
+
+extern PGDLLEXPORT void HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc);
+
+/* The element numbered id */
+static inline BuildElement *
+GetElement(HnswBuildState *state, int32 id)
+{
+	return (BuildElement *) (state->area + state->offsets[id]);
+}
+
+static inline BuildList *
+GetList(BuildElement *e, int lc, int m)
+{
+	return (BuildList *) ((char *) e + e->listOffset + BUILD_LIST_OFFSET(lc, m));
+}
+
+static inline Vector *
+GetVector(BuildElement *e)
+{
+	return (Vector *) ((char *) e + BUILD_HEADER_SIZE);
+}
+
+/*
+ * Give a participant's graph the build's dimensions, and with them how its
+ * elements store vectors (inline, or a code with the vector out of line;
+ * see src/README "Vectors out of line").  Every participant decides alike.
+ */
+static void
+SetGraphDimensions(HnswGraph *graph, int dim)
+{
+	graph->dim = dim;
+	if (dim > 0)
+		graph->quantization = HnswCodeQuantization(dim, graph->m,
+												   graph->exactQuantization);
+}
+
+static inline void
+LockElement(HnswBuildState *state, BuildElement *e, LWLockMode mode)
+{
+	if (state->shared->parallel)
+		LWLockAcquire(&e->lock, mode);
+}
+
+static inline void
+UnlockElement(HnswBuildState *state, BuildElement *e)
+{
+	if (state->shared->parallel)
+		LWLockRelease(&e->lock);
+}
+
+/* ----------------------------------------------------------------
+ *		Binary heaps of neighbours, largest distance on top
+ * ----------------------------------------------------------------
+ */
+static inline void
+HeapPush(BuildNeighbor *heap, int *n, int32 id, float distance)
+{
+	int			i = (*n)++;
+
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+
+		if (heap[parent].distance >= distance)
+			break;
+		heap[i] = heap[parent];
+		i = parent;
+	}
+	heap[i].id = id;
+	heap[i].distance = distance;
+}
+
+static inline BuildNeighbor
+HeapPop(BuildNeighbor *heap, int *n)
+{
+	BuildNeighbor top = heap[0];
+	BuildNeighbor last = heap[--(*n)];
+	int			i = 0;
+
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= *n)
+			break;
+		if (child + 1 < *n && heap[child + 1].distance > heap[child].distance)
+			child++;
+		if (heap[child].distance <= last.distance)
+			break;
+		heap[i] = heap[child];
+		i = child;
+	}
+	if (*n > 0)
+		heap[i] = last;
+	return top;
+}
+
+/* Ask the CPU to fetch a vector's cache lines, ahead of its distance */
+static inline void
+PrefetchVector(const Vector *v, Size size)
+{
+	const char *p = (const char *) v;
+
+	for (Size off = 0; off < size; off += 64)
+		__builtin_prefetch(p + off);
+}
+
+/* Make room for n more entries in the candidate heap */
+static inline void
+EnsureCandidates(HnswBuildState *state, int used, int more)
+{
+	if (used + more > state->candCap)
+	{
+		state->candCap = Max(state->candCap * 2, used + more);
+		state->cand = repalloc(state->cand, sizeof(BuildNeighbor) * state->candCap);
+	}
+}
+
+/*
+ * Search one layer of the arena for the ef elements nearest q (Algorithm 2)
+ * from state->entries[0..nentries), whose distances are known.  The result,
+ * nearest first, replaces the entries; return its length.
+ *
+ * Takes each expanded element's lock in share mode while copying its list
+ * (parallel builds); holds no lock on return.
+ */
+static int
+SearchLayer(HnswBuildState *state, const Vector *q, int nentries, int ef,
+			int lc)
+{
+	HnswGraph  *graph = state->graph;
+	int			m = state->shared->m;
+	int			ncand = 0;
+	int			nres = 0;
+	BuildNeighbor nbuf[2 * HNSW_MAX_M];
+	Vector	   *todo[2 * HNSW_MAX_M];
+	int			ntodo;
+
+	if (++state->tag == 0)
+	{
+		memset(state->visited, 0, sizeof(uint32) * state->shared->maxElements);
+		state->tag = 1;
+	}
+	graph->scratchOf = NULL;
+
+	EnsureCandidates(state, 0, nentries);
+	for (int i = 0; i < nentries; i++)
+	{
+		BuildNeighbor *c = &state->entries[i];
+
+		state->visited[c->id] = state->tag;
+		HeapPush(state->cand, &ncand, c->id, -c->distance);
+		HeapPush(state->res, &nres, c->id, c->distance);
+		if (nres > ef)
+			HeapPop(state->res, &nres);
+	}
+
+	while (ncand > 0)
+	{
+		BuildNeighbor c = HeapPop(state->cand, &ncand);
+		BuildElement *ce;
+		BuildList  *list;
+		int			nn;
+
+		if (-c.distance > state->res[0].distance)
+			break;
+		ce = GetElement(state, c.id);
+		if (ce->level < lc)
+			continue;
+
+		list = GetList(ce, lc, m);
+		LockElement(state, ce, LW_SHARED);
+		nn = list->length;
+		memcpy(nbuf, list->items, sizeof(BuildNeighbor) * nn);
+		UnlockElement(state, ce);
+
+		/* the unvisited ones, each vector fetched while the last is compared */
+		ntodo = 0;
+		for (int i = 0; i < nn; i++)
+		{
+			int32		id = nbuf[i].id;
+
+			if (state->visited[id] == state->tag)
+				continue;
+			state->visited[id] = state->tag;
+			todo[ntodo++] = GetVector(GetElement(state, id));
+			nbuf[ntodo - 1].id = id;
+		}
+		if (ntodo > 0)
+			PrefetchVector(todo[0], state->vecSize);
+
+		EnsureCandidates(state, ncand, ntodo);
+		for (int i = 0; i < ntodo; i++)
+		{
+			float		d;
+
+			if (i + 1 < ntodo)
+				PrefetchVector(todo[i + 1], state->vecSize);
+			d = HnswDistance(graph, q, todo[i]);
+			if (nres < ef || d < state->res[0].distance)
+			{
+				HeapPush(state->cand, &ncand, nbuf[i].id, -d);
+				HeapPush(state->res, &nres, nbuf[i].id, d);
+				if (nres > ef)
+					HeapPop(state->res, &nres);
+			}
+		}
+	}
+
+	nentries = nres;
+	for (int i = nentries - 1; i >= 0; i--)
+		state->entries[i] = HeapPop(state->res, &nres);
+	return nentries;
+}
+
+/*
+ * Choose up to max neighbours among candidates (nearest first) into out, as
+ * HnswSelectNeighbors does in the build: the paper's heuristic, then the
+ * nearest candidates it passed over (keepPrunedConnections).  Under inner
+ * product, which is no metric, the nearest are kept.
+ */
+static void
+SelectNeighbors(HnswBuildState *state, BuildNeighbor *candidates, int n,
+				int max, BuildList *out)
+{
+	HnswGraph  *graph = state->graph;
+	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
+	bool		chosen[HNSW_MAX_EF_CONSTRUCTION];
+	int			nout = 0;
+
+	for (int i = 0; i < n; i++)
+		chosen[i] = false;
+	for (int i = 0; i < n && nout < max; i++)
+	{
+		Vector	   *v = GetVector(GetElement(state, candidates[i].id));
+		bool		good = true;
+
+		for (int j = 0; j < nout && !simple; j++)
+		{
+			if (HnswDistance(graph, v,
+							 GetVector(GetElement(state, out->items[j].id))) <
+				candidates[i].distance)
+			{
+				good = false;
+				break;
+			}
+		}
+		if (good)
+		{
+			out->items[nout++] = candidates[i];
+			chosen[i] = true;
+		}
+	}
+	out->nkept = nout;
+	for (int i = 0; i < n && nout < max; i++)
+		if (!chosen[i])
+			out->items[nout++] = candidates[i];
+	out->length = nout;
+}
+
+/*
+ * Link target to the element newId on level lc.  A full list is pruned with
+ * the neighbour-selection heuristic, as hnswlib does, and the slots it
+ * leaves are filled with the nearest candidates it passed over.
  *
  * The heuristic decides each candidate, in distance order, by the kept ones
  * before it alone, so the decisions of the last pruning (list->nkept) still
  * hold for the candidates nearer than the newcomer: only the newcomer and
  * those after it are compared again.
+ *
+ * Holds target's lock in exclusive mode throughout (parallel builds).
  */
 static void
-AddReverseLink(HnswGraph *graph, HnswElement target, HnswElement newElement,
+AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 			   float distance, int lc)
 {
-	HnswNeighborList *list = target->neighbors[lc];
-	HnswCandidate *cands;
-	bool	   *known;			/* kept by the last pruning */
-	bool	   *chosen;
-	int			n;
+	HnswGraph  *graph = state->graph;
+	BuildElement *target = GetElement(state, targetId);
+	BuildList  *list = GetList(target, lc, state->shared->m);
+	int			cap = HNSW_LEVEL_CAPACITY(lc, state->shared->m);
+	BuildNeighbor cands[2 * HNSW_MAX_M + 1];
+	bool		known[2 * HNSW_MAX_M + 1];
+	bool		chosen[2 * HNSW_MAX_M + 1];
+	int			n = 0;
 	int			newPos = -1;
 	int			nkept = 0;
 	int			nout = 0;
 	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
 
-	if (list->length < list->capacity)
+	LockElement(state, target, LW_EXCLUSIVE);
+	if (list->length < cap)
 	{
-		list->items[list->length].element = newElement;
+		list->items[list->length].id = newId;
 		list->items[list->length].distance = distance;
 		list->length++;
+		UnlockElement(state, target);
 		return;
 	}
 
 	/* insertion sort of the list plus the newcomer, nearest first */
-	cands = palloc(sizeof(HnswCandidate) * (list->length + 1));
-	known = palloc(sizeof(bool) * (list->length + 1));
-	chosen = palloc0(sizeof(bool) * (list->length + 1));
-	n = 0;
 	for (int i = 0; i <= list->length; i++)
 	{
-		HnswCandidate c;
+		BuildNeighbor c;
 		bool		k = i < list->nkept;
 		int			j;
 
@@ -88,7 +477,7 @@ AddReverseLink(HnswGraph *graph, HnswElement target, HnswElement newElement,
 			c = list->items[i];
 		else
 		{
-			c.element = newElement;
+			c.id = newId;
 			c.distance = distance;
 		}
 		for (j = n; j > 0 && cands[j - 1].distance > c.distance; j--)
@@ -98,14 +487,16 @@ AddReverseLink(HnswGraph *graph, HnswElement target, HnswElement newElement,
 		}
 		cands[j] = c;
 		known[j] = k;
+		chosen[n] = false;
 		n++;
 	}
 	for (int i = 0; i < n; i++)
-		if (cands[i].element == newElement)
+		if (cands[i].id == newId)
 			newPos = i;
 
 	/* the heuristic, reusing the last pruning's decisions before newPos */
-	for (int i = 0; i < n && nkept < list->capacity; i++)
+	graph->scratchOf = NULL;
+	for (int i = 0; i < n && nkept < cap; i++)
 	{
 		bool		good = true;
 
@@ -113,11 +504,14 @@ AddReverseLink(HnswGraph *graph, HnswElement target, HnswElement newElement,
 			good = known[i];
 		else
 		{
+			Vector	   *v = GetVector(GetElement(state, cands[i].id));
+
 			for (int j = 0; j < i && !simple; j++)
 			{
 				if (chosen[j] &&
-					HnswDistance(graph, cands[i].element->vec,
-								 cands[j].element->vec) < cands[i].distance)
+					HnswDistance(graph, v,
+								 GetVector(GetElement(state, cands[j].id))) <
+					cands[i].distance)
 				{
 					good = false;
 					break;
@@ -135,115 +529,331 @@ AddReverseLink(HnswGraph *graph, HnswElement target, HnswElement newElement,
 	for (int i = 0; i < n; i++)
 		if (chosen[i])
 			list->items[nout++] = cands[i];
-	for (int i = 0; i < n && nout < list->capacity; i++)
+	for (int i = 0; i < n && nout < cap; i++)
 		if (!chosen[i])
 			list->items[nout++] = cands[i];
 	list->length = nout;
 	list->nkept = nkept;
-	pfree(cands);
-	pfree(known);
-	pfree(chosen);
+	UnlockElement(state, target);
 }
 
 /*
- * Add one vector to the in-memory graph (Algorithm 1).  Identical vectors
- * share an element while it has room for their heap TIDs.
+ * Take a number and room in the arena for an element of the given level
+ * with vector code and one heap TID, and fill it in with empty lists.
+ * Return its number, or -1 (and mark the arena full) if there is no room.
+ */
+static int32
+NewElement(HnswBuildState *state, int level, const Vector *code,
+		   ItemPointer heaptid)
+{
+	HnswBuildShared *shared = state->shared;
+	int			m = shared->m;
+	Size		size = BUILD_ELEMENT_SIZE(level, m, VARSIZE(code));
+	uint32		id;
+	uint64		off;
+	BuildElement *e;
+
+	id = pg_atomic_fetch_add_u32(&shared->nelements, 1);
+	off = pg_atomic_fetch_add_u64(&shared->areaUsed, size);
+	if (id >= shared->maxElements || off + size > shared->areaSize)
+	{
+		pg_atomic_write_u32(&shared->full, 1);
+		return -1;
+	}
+	state->offsets[id] = off;
+	e = GetElement(state, id);
+	memset(e, 0, BUILD_HEADER_SIZE);
+	LWLockInitialize(&e->lock, shared->tranche);
+	e->level = level;
+	e->listOffset = BUILD_HEADER_SIZE + MAXALIGN(VARSIZE(code));
+	memset((char *) e + e->listOffset, 0, BUILD_LIST_OFFSET(level + 1, m));
+	e->heaptids[0] = *heaptid;
+	e->nheaptids = 1;
+	memcpy(GetVector(e), code, VARSIZE(code));
+	return (int32) id;
+}
+
+/*
+ * When the graph keeps vectors out of line, write element id's vector to
+ * the index pages now (HnswWriteExactVector, unlogged while building) and
+ * store the link in the element's code; only the code stays in the arena.
+ * The link's bytes follow the code, which other participants may be
+ * reading meanwhile; they read the link only when the pages are written.
  */
 static void
-InsertInMemory(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
+WriteOutOfLine(HnswBuildState *state, int32 id, const Vector *vec)
 {
+	if (HnswGraphOutOfLine(state->graph))
+		HnswWriteExactVector(state->graph, vec,
+							 GetVector(GetElement(state, id)));
+}
+
+/*
+ * Add one vector to the arena's graph (Algorithm 1).  Identical vectors
+ * share an element while it has room for their heap TIDs.  Return false,
+ * having changed nothing, if the arena has no room for the element.
+ *
+ * Locks: the entry lock and one element lock at a time, never two.
+ */
+static bool
+InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
+{
+	HnswBuildShared *shared = state->shared;
 	HnswGraph  *graph = state->graph;
-	int			level = Min(HnswRandomLevel(graph->m), state->maxLevel);
-	HnswNeighborList **lists;
-	HnswCandidate nearest;
-	HnswElement e;
-	Vector	   *copy;
+	int			m = shared->m;
+	int			level = Min(HnswRandomLevel(m), state->maxLevel);
+	int32		ep;
+	int			epLevel;
+	int			nentries;
+	BuildList  *lists[HNSW_MAX_LEVEL + 1];
+	BuildNeighbor *nearest;
+	Vector	   *code;
+	int32		id;
+	BuildElement *e;
 
-	if (graph->entry != NULL)
+	code = HnswEncodeVector(graph, vec, CurrentMemoryContext);
+	state->vecSize = VARSIZE(code);
+
+	if (shared->parallel)
+		LWLockAcquire(&shared->entryLock, LW_SHARED);
+	ep = shared->entry;
+	if (shared->parallel)
+		LWLockRelease(&shared->entryLock);
+
+	if (ep < 0)
 	{
-		lists = palloc(sizeof(HnswNeighborList *) * (level + 1));
-		for (int lc = 0; lc <= level; lc++)
-			lists[lc] = HnswNewNeighborList(graph, HNSW_LEVEL_CAPACITY(lc, graph->m));
-		HnswFindNeighbors(graph, vec, level, lists, &nearest);
-
-		if (nearest.element != NULL &&
-			nearest.element->nheaptids < HNSW_HEAPTIDS &&
-			HnswVectorMatches(graph, nearest.element->vec, vec))
+		/* the first element, unless another participant was quicker */
+		if (shared->parallel)
+			LWLockAcquire(&shared->entryLock, LW_EXCLUSIVE);
+		ep = shared->entry;
+		if (ep < 0)
 		{
-			nearest.element->heaptids[nearest.element->nheaptids++] = *heaptid;
-			return;
+			id = NewElement(state, level, code, heaptid);
+			if (id >= 0)
+			{
+				WriteOutOfLine(state, id, vec);
+				shared->entry = id;
+			}
+			if (shared->parallel)
+				LWLockRelease(&shared->entryLock);
+			return id >= 0;
+		}
+		if (shared->parallel)
+			LWLockRelease(&shared->entryLock);
+	}
+
+	/* greedy descent from the entry point, then ef_construction per level */
+	epLevel = GetElement(state, ep)->level;
+	graph->scratchOf = NULL;
+	state->entries[0].id = ep;
+	state->entries[0].distance = HnswDistance(graph, vec,
+											  GetVector(GetElement(state, ep)));
+	nentries = 1;
+	for (int lc = epLevel; lc > level; lc--)
+		nentries = SearchLayer(state, vec, nentries, 1, lc);
+	for (int lc = Min(level, epLevel); lc >= 0; lc--)
+	{
+		int			cap = HNSW_LEVEL_CAPACITY(lc, m);
+
+		nentries = SearchLayer(state, vec, nentries, shared->efConstruction, lc);
+		lists[lc] = palloc(BUILD_LIST_SIZE(cap));
+		SelectNeighbors(state, state->entries, nentries, cap, lists[lc]);
+	}
+
+	/*
+	 * An identical vector takes the heap TID if it has room.  Identical
+	 * vectors tie for nearest: try each of them, so that they fill up one
+	 * after another instead of leaving many elements with one TID.  The
+	 * entries hold the search on level 0, nearest first.
+	 */
+	nearest = state->entries;
+	for (int i = 0; i < nentries; i++)
+	{
+		BuildElement *ne = GetElement(state, nearest[i].id);
+		bool		added = false;
+
+		if (nearest[i].distance != nearest[0].distance)
+			break;
+		if (ne->nheaptids >= HNSW_HEAPTIDS)
+			continue;
+		if (HnswGraphOutOfLine(graph))
+		{
+			/* codes differ in their links: compare the vectors */
+			if (!HnswVectorMatches(graph, GetVector(ne), vec))
+				continue;
+		}
+		else if (VARSIZE(GetVector(ne)) != VARSIZE(code) ||
+				 memcmp(GetVector(ne), code, VARSIZE(code)) != 0)
+			continue;
+		LockElement(state, ne, LW_EXCLUSIVE);
+		if (ne->nheaptids < HNSW_HEAPTIDS)
+		{
+			ne->heaptids[ne->nheaptids++] = *heaptid;
+			added = true;
+		}
+		UnlockElement(state, ne);
+		if (added)
+			return true;
+	}
+
+	id = NewElement(state, level, code, heaptid);
+	if (id < 0)
+		return false;
+	WriteOutOfLine(state, id, vec);
+	e = GetElement(state, id);
+	for (int lc = 0; lc <= Min(level, epLevel); lc++)
+		memcpy(GetList(e, lc, m), lists[lc],
+			   BUILD_LIST_SIZE(lists[lc]->length));
+
+	/* the element is complete: link it in */
+	for (int lc = 0; lc <= Min(level, epLevel); lc++)
+		for (int i = 0; i < lists[lc]->length; i++)
+			AddReverseLink(state, lists[lc]->items[i].id, id,
+						   lists[lc]->items[i].distance, lc);
+
+	if (level > epLevel)
+	{
+		if (shared->parallel)
+			LWLockAcquire(&shared->entryLock, LW_EXCLUSIVE);
+		if (level > GetElement(state, shared->entry)->level)
+			shared->entry = id;
+		if (shared->parallel)
+			LWLockRelease(&shared->entryLock);
+	}
+	return true;
+}
+
+/*
+ * Give every element without an incoming link on level 0 one: pruning can
+ * drop every link to an element, and a search can then never return it.
+ * The element's nearest neighbours are asked in turn to link back to it,
+ * in a free slot or in place of their furthest link to an element that
+ * keeps another incoming link, so that no element loses its last one.  See
+ * src/README "Build".
+ * Distances are known already; nothing is computed.  Leader only, while no
+ * participant changes the arena.  Returns how many elements were linked.
+ */
+static int
+LinkOrphans(HnswBuildState *state, uint32 nelements)
+{
+	int			m = state->shared->m;
+	int			cap = HNSW_LEVEL_CAPACITY(0, m);
+	uint32	   *incoming;
+	int			linked = 0;
+
+	incoming = palloc_extended(sizeof(uint32) * Max(nelements, 1),
+							   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	for (uint32 id = 0; id < nelements; id++)
+	{
+		BuildList  *list;
+
+		if (state->offsets[id] == 0)
+			continue;
+		list = GetList(GetElement(state, id), 0, m);
+		for (int i = 0; i < list->length; i++)
+			incoming[list->items[i].id]++;
+	}
+
+	for (uint32 id = 0; id < nelements; id++)
+	{
+		BuildList  *own;
+
+		if (state->offsets[id] == 0 || incoming[id] > 0 ||
+			(int32) id == state->shared->entry)
+			continue;
+		own = GetList(GetElement(state, id), 0, m);
+		for (int i = 0; i < own->length && incoming[id] == 0; i++)
+		{
+			BuildList  *list = GetList(GetElement(state, own->items[i].id), 0, m);
+			int			victim = -1;
+
+			if (list->length < cap)
+				victim = list->length++;
+			else
+			{
+				for (int j = 0; j < list->length; j++)
+					if (incoming[list->items[j].id] > 1 &&
+						(victim < 0 ||
+						 list->items[j].distance > list->items[victim].distance))
+						victim = j;
+				if (victim >= 0)
+					incoming[list->items[victim].id]--;
+			}
+			if (victim < 0)
+				continue;
+			list->items[victim].id = id;
+			list->items[victim].distance = own->items[i].distance;
+			incoming[id]++;
+			linked++;
 		}
 	}
-	else
-		lists = NULL;
-
-	/* a quantized element gets its own encoded copy */
-	if (graph->quantization == HNSW_QUANT_F32)
-	{
-		copy = MemoryContextAlloc(state->graphCxt, VARSIZE(vec));
-		memcpy(copy, vec, VARSIZE(vec));
-	}
-	else
-		copy = vec;
-	e = HnswNewElement(graph, copy, level, heaptid);
-	e->buildIndex = state->nelements;
-
-	if (state->nelements == state->maxelements)
-	{
-		state->maxelements *= 2;
-		state->elements = repalloc_huge(state->elements,
-										sizeof(HnswElement) * state->maxelements);
-	}
-	state->elements[state->nelements++] = e;
-
-	if (lists == NULL)
-	{
-		graph->entry = e;
-		return;
-	}
-
-	for (int lc = 0; lc <= level; lc++)
-	{
-		/* the lists were allocated in the graph's context: keep them */
-		e->neighbors[lc] = lists[lc];
-		for (int i = 0; i < lists[lc]->length; i++)
-			AddReverseLink(graph, lists[lc]->items[i].element, e,
-						   lists[lc]->items[i].distance, lc);
-	}
-	if (level > graph->entry->level)
-		graph->entry = e;
+	pfree(incoming);
+	return linked;
 }
 
 /*
- * Write the in-memory graph to pages after the metapage, then record the
- * entry point.  Pages are not WAL-logged here: the build logs the whole
- * index at its end.
+ * Write the arena's graph to pages after the metapage, in element order,
+ * then record the entry point.  Pages are not WAL-logged here: the build
+ * logs the whole index at its end.  Leader only, while no participant
+ * changes the arena.  Tuples are formed by HnswFormElementTuple from a
+ * stand-in element whose neighbours carry only their TIDs.
  */
 static void
-FlushGraph(HnswBuildState *state)
+FlushArena(HnswBuildState *state)
 {
+	HnswBuildShared *shared = state->shared;
 	HnswGraph  *graph = state->graph;
 	Relation	index = state->index;
+	int			m = shared->m;
+	uint32		nelements = Min(pg_atomic_read_u32(&shared->nelements),
+								shared->maxElements);
 	Size		pageSpace = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
 		MAXALIGN(sizeof(HnswPageOpaqueData));
 	Size		used = pageSpace;
 	/* after the metapage and any vectors written out of line meanwhile */
-	BlockNumber blkno = RelationGetNumberOfBlocks(index) - 1;
+	BlockNumber firstBlkno = RelationGetNumberOfBlocks(index) - 1;
+	BlockNumber blkno = firstBlkno;
 	OffsetNumber off = InvalidOffsetNumber;
 	HnswElementTuple tup;
+	HnswElementData elem;
+	HnswNeighborList *lists[HNSW_MAX_LEVEL + 1];
+	HnswElementData *stubs;
 	Buffer		buf = InvalidBuffer;
 	Page		page = NULL;
+	int			linked;
+	int			dim;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
 								 PROGRESS_HNSW_PHASE_WRITE);
+	SpinLockAcquire(&shared->mutex);
+	dim = shared->dim;
+	SpinLockRelease(&shared->mutex);
+	SetGraphDimensions(graph, dim);
+
+	/*
+	 * Under inner product, which is no metric, elements without incoming
+	 * links are mostly ones no query ranks first; linking them would take
+	 * links from the hubs searches go through.
+	 */
+	if (graph->metric != HNSW_METRIC_IP || graph->normalize)
+		linked = LinkOrphans(state, nelements);
+	else
+		linked = 0;
+	ereport(DEBUG1,
+			(errmsg_internal("hnsw build of \"%s\": %u elements, %d linked to after pruning left them without incoming links",
+							 RelationGetRelationName(index), nelements, linked)));
 
 	/* first give every element its place, so links can be written */
-	for (int i = 0; i < state->nelements; i++)
+	for (uint32 id = 0; id < nelements; id++)
 	{
-		HnswElement e = state->elements[i];
-		Size		need = MAXALIGN(HnswElementTupleSize(graph, e->level)) +
-			sizeof(ItemIdData);
+		BuildElement *e;
+		Size		need;
 
+		if (state->offsets[id] == 0)
+			continue;			/* numbered, but the arena was full */
+		e = GetElement(state, id);
+		need = MAXALIGN(HnswElementTupleSize(graph, e->level)) +
+			sizeof(ItemIdData);
 		if (used + need > pageSpace)
 		{
 			blkno++;
@@ -257,11 +867,22 @@ FlushGraph(HnswBuildState *state)
 	}
 
 	tup = palloc(HNSW_MAX_TUPLE_SIZE);
-	for (int i = 0; i < state->nelements; i++)
-	{
-		HnswElement e = state->elements[i];
-		Size		size;
+	stubs = palloc0(sizeof(HnswElementData) * HNSW_SLOTS(HNSW_MAX_LEVEL, m));
+	for (int lc = 0; lc <= HNSW_MAX_LEVEL; lc++)
+		lists[lc] = palloc(offsetof(HnswNeighborList, items) +
+						   sizeof(HnswCandidate) * HNSW_LEVEL_CAPACITY(lc, m));
+	memset(&elem, 0, sizeof(elem));
+	elem.neighbors = lists;
 
+	for (uint32 id = 0; id < nelements; id++)
+	{
+		BuildElement *e;
+		Size		size;
+		int			nstubs = 0;
+
+		if (state->offsets[id] == 0)
+			continue;
+		e = GetElement(state, id);
 		if (BufferIsInvalid(buf) ||
 			ItemPointerGetBlockNumber(&e->tid) != BufferGetBlockNumber(buf))
 		{
@@ -278,7 +899,26 @@ FlushGraph(HnswBuildState *state)
 			page = BufferGetPage(buf);
 			HnswInitPage(page);
 		}
-		size = HnswFormElementTuple(graph, e, tup);
+
+		elem.level = e->level;
+		elem.nheaptids = e->nheaptids;
+		memcpy(elem.heaptids, e->heaptids, sizeof(ItemPointerData) * e->nheaptids);
+		elem.vec = GetVector(e);
+		for (int lc = 0; lc <= e->level; lc++)
+		{
+			BuildList  *bl = GetList(e, lc, m);
+
+			lists[lc]->length = bl->length;
+			for (int i = 0; i < bl->length; i++)
+			{
+				HnswElementData *stub = &stubs[nstubs++];
+
+				stub->tid = GetElement(state, bl->items[i].id)->tid;
+				lists[lc]->items[i].element = stub;
+				lists[lc]->items[i].distance = bl->items[i].distance;
+			}
+		}
+		size = HnswFormElementTuple(graph, &elem, tup);
 		if (PageAddItem(page, (Item) tup, size, InvalidOffsetNumber, false,
 						false) != ItemPointerGetOffsetNumber(&e->tid))
 			elog(ERROR, "failed to add tuple to hnsw index \"%s\"",
@@ -291,114 +931,561 @@ FlushGraph(HnswBuildState *state)
 		UnlockReleaseBuffer(buf);
 	}
 	pfree(tup);
+	pfree(stubs);
+	for (int lc = 0; lc <= HNSW_MAX_LEVEL; lc++)
+		pfree(lists[lc]);
 
-	if (graph->entry != NULL)
-		HnswUpdateMetaEntry(index, true, graph->dim, &graph->entry->tid,
-							graph->entry->level, false);
-	if (state->nelements > 0)
+	if (shared->entry >= 0)
+	{
+		BuildElement *ep = GetElement(state, shared->entry);
+
+		HnswUpdateMetaEntry(index, true, graph->dim, &ep->tid, ep->level, false);
+	}
+	if (blkno != firstBlkno)
 		HnswUpdateMetaInsertPage(index, true, blkno);
 }
 
+/* Report the tuples all participants have indexed so far (leader) */
+static void
+ReportProgress(HnswBuildState *state)
+{
+	if (state->isLeader)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+									 (int64) pg_atomic_read_u64(&state->shared->tuplesDone));
+}
+
 /*
- * Index one heap tuple: table_index_build_scan's callback.
+ * The leader: wait until every worker has finished its scan or, with
+ * paused, is waiting for the graph to be flushed.  Worker errors are thrown
+ * here by CHECK_FOR_INTERRUPTS in the sleep.
+ */
+static void
+WaitForWorkers(HnswBuildState *state, bool paused)
+{
+	HnswBuildShared *shared = state->shared;
+
+	for (;;)
+	{
+		int			n;
+
+		SpinLockAcquire(&shared->mutex);
+		n = shared->nworkersdone + (paused ? shared->npaused : 0);
+		SpinLockRelease(&shared->mutex);
+		if (n >= state->nworkers)
+			break;
+		ReportProgress(state);
+		ConditionVariableTimedSleep(&shared->cv, 1000,
+									WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/*
+ * The arena is full: from now on this participant inserts into the pages.
+ * The leader waits for every worker to stop at the arena (or finish),
+ * writes the graph to pages and wakes them; a worker waits for that.
+ */
+static void
+SwitchToDisk(HnswBuildState *state)
+{
+	HnswBuildShared *shared = state->shared;
+
+	if (state->onDisk)
+		return;
+	if (!state->isLeader)
+	{
+		SpinLockAcquire(&shared->mutex);
+		shared->npaused++;
+		SpinLockRelease(&shared->mutex);
+		ConditionVariableBroadcast(&shared->cv);
+		for (;;)
+		{
+			bool		flushed;
+
+			SpinLockAcquire(&shared->mutex);
+			flushed = shared->flushed;
+			SpinLockRelease(&shared->mutex);
+			if (flushed)
+				break;
+			ConditionVariableSleep(&shared->cv,
+								   WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
+		}
+		ConditionVariableCancelSleep();
+	}
+	else
+	{
+		WaitForWorkers(state, true);
+		if (shared->sizedByMemory)
+			ereport(NOTICE,
+					(errmsg("hnsw graph no longer fits into maintenance_work_mem after %.0f tuples",
+							(double) pg_atomic_read_u64(&shared->tuplesDone)),
+					 errdetail("The rest of the index is built on its pages, which takes longer."),
+					 errhint("Increase maintenance_work_mem to build faster.")));
+		else
+			ereport(NOTICE,
+					(errmsg("hnsw graph outgrew the shared memory sized for the table after %.0f tuples",
+							(double) pg_atomic_read_u64(&shared->tuplesDone)),
+					 errdetail("The table has more rows than its statistics say; the rest of the index is built on its pages, which takes longer."),
+					 errhint("ANALYZE the table before CREATE INDEX to build faster.")));
+		FlushArena(state);
+		SpinLockAcquire(&shared->mutex);
+		shared->flushed = true;
+		SpinLockRelease(&shared->mutex);
+		ConditionVariableBroadcast(&shared->cv);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
+									 PROGRESS_HNSW_PHASE_LOAD);
+	}
+	state->onDisk = true;
+}
+
+/*
+ * Index one heap tuple: table_index_build_scan's callback, in every
+ * participant.
  */
 static void
 BuildCallback(Relation index, ItemPointer tid, Datum *values,
 			  bool *isnull, bool tupleIsAlive, void *arg)
 {
 	HnswBuildState *state = (HnswBuildState *) arg;
+	HnswBuildShared *shared = state->shared;
 	MemoryContext oldcxt;
-	Vector	   *vec;
+	int			dim;
 
 	/* NULLs are not indexed */
 	if (isnull[0])
 		return;
 
-	if (state->flushed)
+	oldcxt = MemoryContextSwitchTo(state->tmpCxt);
+	if (!state->onDisk && pg_atomic_read_u32(&shared->full))
+		SwitchToDisk(state);
+	if (!state->onDisk)
 	{
-		oldcxt = MemoryContextSwitchTo(state->tmpCxt);
-		HnswInsertOnDisk(index, values[0], tid, true);
-	}
-	else
-	{
-		oldcxt = MemoryContextSwitchTo(state->tmpCxt);
-		vec = HnswPrepareVector(state->graph, values[0]);
+		Vector	   *vec = HnswPrepareVector(state->graph, values[0]);
+
+		/* the zero vector under cosine is not indexed */
 		if (vec == NULL)
 		{
-			/* the zero vector under cosine is not indexed */
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(state->tmpCxt);
 			return;
 		}
-		else
+		if (state->graph->dim == 0)
 		{
-			state->maxLevel = HnswCheckVector(state->graph, vec);
-			InsertInMemory(state, vec, tid);
-
-			if (MemoryContextMemAllocated(state->graphCxt, true) > state->memoryLimit)
-			{
-				ereport(NOTICE,
-						(errmsg("hnsw graph no longer fits into maintenance_work_mem after %.0f tuples",
-								state->indtuples + 1),
-						 errdetail("The rest of the index is built on its pages, which takes longer."),
-						 errhint("Increase maintenance_work_mem to build faster.")));
-				FlushGraph(state);
-				state->flushed = true;
-				MemoryContextDelete(state->graphCxt);
-				state->graph = NULL;
-				state->elements = NULL;
-				pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
-											 PROGRESS_HNSW_PHASE_LOAD);
-			}
+			SpinLockAcquire(&shared->mutex);
+			if (shared->dim == 0)
+				shared->dim = vec->dim;
+			dim = shared->dim;
+			SpinLockRelease(&shared->mutex);
+			SetGraphDimensions(state->graph, dim);
+		}
+		state->maxLevel = HnswCheckVector(state->graph, vec);
+		if (!InsertInArena(state, vec, tid))
+		{
+			SwitchToDisk(state);
+			HnswInsertOnDisk(index, values[0], tid, true);
 		}
 	}
+	else
+		HnswInsertOnDisk(index, values[0], tid, true);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(state->tmpCxt);
 
 	state->indtuples++;
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
-								 (int64) state->indtuples);
+	pg_atomic_fetch_add_u64(&shared->tuplesDone, 1);
+	ReportProgress(state);
 }
 
 /*
- * Build an hnsw index over the existing rows of heap.  The index's pages
- * are written without WAL and logged at the end with log_newpage_range.
+ * Set up one participant of a build over shared: its own graph (distance
+ * functions, quantization), scratch memory for searches and the lock
+ * tranche's name.  Memory comes from the current context.
+ */
+static void
+InitParticipant(HnswBuildState *state, HnswBuildShared *shared, char *arena,
+				Relation heap, Relation index, bool isLeader)
+{
+	int			ef = shared->efConstruction;
+
+	memset(state, 0, sizeof(HnswBuildState));
+	state->shared = shared;
+	state->offsets = (uint64 *) arena;
+	state->area = arena + MAXALIGN(sizeof(uint64) * shared->maxElements);
+	state->isLeader = isLeader;
+	state->heap = heap;
+	state->index = index;
+	state->graph = HnswCreateGraph(index, CurrentMemoryContext, 0);
+	state->graph->building = true;
+	state->graph->keepPruned = true;
+	state->graph->m = shared->m;
+	state->graph->efConstruction = ef;
+	state->tmpCxt = AllocSetContextCreate(CurrentMemoryContext,
+										  "hnsw build tuple",
+										  ALLOCSET_DEFAULT_SIZES);
+	state->visited = palloc_extended(sizeof(uint32) * shared->maxElements,
+									 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	state->candCap = 4 * ef + 64;
+	state->cand = palloc(sizeof(BuildNeighbor) * state->candCap);
+	state->res = palloc(sizeof(BuildNeighbor) * (ef + 2));
+	state->entries = palloc(sizeof(BuildNeighbor) * (ef + 2));
+	LWLockRegisterTranche(shared->tranche, "hnsw build");
+}
+
+/*
+ * Size the arena: maintenance_work_mem, or for a parallel build (whose
+ * arena is shared memory, allocated at once) less if the table's estimated
+ * rows need less.  Return the bytes for offsets and elements together, and
+ * in *maxElements how many elements of the smallest size would fit.
+ */
+static Size
+SizeArena(Relation heap, Relation index, int m, HnswQuantization quant,
+		  bool parallel, bool *sizedByMemory, uint32 *maxElements)
+{
+	Size		limit = (Size) maintenance_work_mem * 1024;
+	int			dim = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	Size		minSize;
+	Size		total = limit;
+
+	/* a column without dimensions in its type: assume the fewest */
+	minSize = BUILD_ELEMENT_SIZE(0, m, HNSW_CODE_SIZE(Max(dim, 1), quant)) +
+		sizeof(uint64);
+	*sizedByMemory = true;
+	if (parallel && dim > 0)
+	{
+		BlockNumber pages;
+		double		tuples;
+		double		allvisfrac;
+		double		perElement;
+
+		table_relation_estimate_size(heap, NULL, &pages, &tuples, &allvisfrac);
+		tuples = Max(tuples, heap->rd_rel->reltuples);
+		/* upper levels: 1 / (m - 1) lists of m per element, expected */
+		perElement = minSize + (double) BUILD_LIST_SIZE(m) / (m - 1) + 16;
+		if ((tuples * 1.2 + 1000) * perElement < (double) limit)
+		{
+			total = (Size) ((tuples * 1.2 + 1000) * perElement);
+			*sizedByMemory = false;
+		}
+	}
+	*maxElements = (uint32) Min(total / minSize, (Size) PG_INT32_MAX);
+	return total;
+}
+
+/*
+ * Decide how many parallel workers to ask for.  PostgreSQL 15 plans workers
+ * for btree builds only, and sizes them from the main fork, which holds
+ * only TOAST pointers when the vectors are large; here the planner's answer
+ * (plan_create_index_workers: parallel safety, temporary tables, the
+ * table's parallel_workers option) stands when the table sets
+ * parallel_workers or the index has expressions or a predicate, and
+ * otherwise the same logarithmic rule is applied to the main fork and the
+ * TOAST table together.  Never more than max_parallel_maintenance_workers.
+ */
+static int
+PlanWorkers(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	int			planned;
+	int			workers;
+	double		pages;
+	double		threshold;
+
+	if (!IsUnderPostmaster || !IsNormalProcessingMode() ||
+		max_parallel_maintenance_workers == 0 || IsInParallelMode() ||
+		heap->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		return 0;
+
+	planned = plan_create_index_workers(RelationGetRelid(heap),
+										RelationGetRelid(index));
+	if (RelationGetParallelWorkers(heap, -1) >= 0 ||
+		indexInfo->ii_Expressions != NIL || indexInfo->ii_Predicate != NIL)
+		return planned;
+
+	pages = RelationGetNumberOfBlocks(heap);
+	if (OidIsValid(heap->rd_rel->reltoastrelid))
+	{
+		Relation	toast = table_open(heap->rd_rel->reltoastrelid,
+									   AccessShareLock);
+
+		pages += RelationGetNumberOfBlocks(toast);
+		table_close(toast, AccessShareLock);
+	}
+
+	threshold = Max(min_parallel_table_scan_size, 1);
+	if (pages < threshold)
+		return planned;
+	workers = 1;
+	while (pages >= threshold * 3 && workers < max_parallel_maintenance_workers)
+	{
+		workers++;
+		threshold *= 3;
+	}
+	return Max(planned, Min(workers, max_parallel_maintenance_workers));
+}
+
+/* Fill in a new shared state */
+static void
+InitShared(HnswBuildShared *shared, Relation heap, Relation index,
+		   IndexInfo *indexInfo, bool parallel, bool sizedByMemory,
+		   Size total, uint32 maxElements)
+{
+	memset(shared, 0, sizeof(HnswBuildShared));
+	shared->heaprelid = RelationGetRelid(heap);
+	shared->indexrelid = RelationGetRelid(index);
+	shared->isconcurrent = indexInfo->ii_Concurrent;
+	shared->parallel = parallel;
+	shared->sizedByMemory = sizedByMemory;
+	shared->m = HnswGetM(index);
+	shared->efConstruction = HnswGetEfConstruction(index);
+	shared->tranche = LWLockNewTrancheId();
+	shared->maxElements = maxElements;
+	shared->areaSize = total - MAXALIGN(sizeof(uint64) * maxElements);
+	SpinLockInit(&shared->mutex);
+	ConditionVariableInit(&shared->cv);
+	LWLockInitialize(&shared->entryLock, shared->tranche);
+	shared->entry = -1;
+	pg_atomic_init_u32(&shared->nelements, 0);
+	/* offset 0 means "no element": the area starts one word in */
+	pg_atomic_init_u64(&shared->areaUsed, MAXIMUM_ALIGNOF);
+	pg_atomic_init_u32(&shared->full, 0);
+	pg_atomic_init_u64(&shared->tuplesDone, 0);
+}
+
+/*
+ * Start a parallel build: the shared state, the parallel heap scan and the
+ * arena in one dynamic shared memory segment, then the workers.  Return the
+ * arena, or NULL (nothing started) if no segment could be had.
+ */
+static char *
+BeginParallel(HnswBuildState *leader, Relation heap, Relation index,
+			  IndexInfo *indexInfo, int request, HnswBuildShared **sharedOut)
+{
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	Size		estshared = MAXALIGN(sizeof(HnswBuildShared));
+	Size		estscan;
+	Size		total;
+	bool		sizedByMemory;
+	uint32		maxElements;
+	HnswBuildShared *shared;
+	ParallelTableScanDesc pscan;
+	char	   *arena;
+	int			querylen = 0;
+
+	total = SizeArena(heap, index, HnswGetM(index), HnswGetQuantization(index),
+					  true, &sizedByMemory, &maxElements);
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("hnsw", "HnswParallelBuildMain", request);
+
+	/* as nbtree: all visible tuples, or an MVCC snapshot if concurrent */
+	if (!indexInfo->ii_Concurrent)
+		snapshot = SnapshotAny;
+	else
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
+	estscan = table_parallelscan_estimate(heap, snapshot);
+	shm_toc_estimate_chunk(&pcxt->estimator, estshared);
+	shm_toc_estimate_chunk(&pcxt->estimator, estscan);
+	shm_toc_estimate_chunk(&pcxt->estimator, total);
+	shm_toc_estimate_chunk(&pcxt->estimator,
+						   mul_size(sizeof(WalUsage), pcxt->nworkers));
+	shm_toc_estimate_chunk(&pcxt->estimator,
+						   mul_size(sizeof(BufferUsage), pcxt->nworkers));
+	shm_toc_estimate_keys(&pcxt->estimator, 5);
+	if (debug_query_string)
+	{
+		querylen = strlen(debug_query_string);
+		shm_toc_estimate_chunk(&pcxt->estimator, querylen + 1);
+		shm_toc_estimate_keys(&pcxt->estimator, 1);
+	}
+
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		if (IsMVCCSnapshot(snapshot))
+			UnregisterSnapshot(snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return NULL;
+	}
+
+	shared = shm_toc_allocate(pcxt->toc, estshared);
+	InitShared(shared, heap, index, indexInfo, true, sizedByMemory, total,
+			   maxElements);
+	shm_toc_insert(pcxt->toc, HNSW_KEY_SHARED, shared);
+
+	pscan = shm_toc_allocate(pcxt->toc, estscan);
+	table_parallelscan_initialize(heap, pscan, snapshot);
+	shm_toc_insert(pcxt->toc, HNSW_KEY_SCAN, pscan);
+
+	arena = shm_toc_allocate(pcxt->toc, total);
+	memset(arena, 0, MAXALIGN(sizeof(uint64) * maxElements));
+	shm_toc_insert(pcxt->toc, HNSW_KEY_ARENA, arena);
+
+	if (debug_query_string)
+	{
+		char	   *sharedquery = shm_toc_allocate(pcxt->toc, querylen + 1);
+
+		memcpy(sharedquery, debug_query_string, querylen + 1);
+		shm_toc_insert(pcxt->toc, HNSW_KEY_QUERY_TEXT, sharedquery);
+	}
+	leader->walusage = shm_toc_allocate(pcxt->toc,
+										mul_size(sizeof(WalUsage), pcxt->nworkers));
+	shm_toc_insert(pcxt->toc, HNSW_KEY_WAL_USAGE, leader->walusage);
+	leader->bufferusage = shm_toc_allocate(pcxt->toc,
+										   mul_size(sizeof(BufferUsage), pcxt->nworkers));
+	shm_toc_insert(pcxt->toc, HNSW_KEY_BUFFER_USAGE, leader->bufferusage);
+
+	LaunchParallelWorkers(pcxt);
+	/* a worker that fails to start must not leave the leader waiting */
+	WaitForParallelWorkersToAttach(pcxt);
+
+	leader->pcxt = pcxt;
+	leader->snapshot = snapshot;
+	leader->nworkers = pcxt->nworkers_launched;
+	*sharedOut = shared;
+	ereport(DEBUG1,
+			(errmsg_internal("hnsw build of \"%s\": %d parallel workers planned, %d launched",
+							 RelationGetRelationName(index), request,
+							 pcxt->nworkers_launched)));
+	return arena;
+}
+
+/*
+ * The leader after its own scan: wait for the workers (flushing the graph
+ * if the arena filled up meanwhile), collect their counts, and end the
+ * parallel context once the graph is on pages.
+ */
+static void
+EndParallel(HnswBuildState *state, double *reltuples)
+{
+	HnswBuildShared *shared = state->shared;
+	ParallelContext *pcxt = state->pcxt;
+
+	for (;;)
+	{
+		int			done;
+
+		if (!state->onDisk && pg_atomic_read_u32(&shared->full))
+			SwitchToDisk(state);
+		SpinLockAcquire(&shared->mutex);
+		done = shared->nworkersdone;
+		SpinLockRelease(&shared->mutex);
+		if (done >= state->nworkers)
+			break;
+		ReportProgress(state);
+		ConditionVariableTimedSleep(&shared->cv, 1000,
+									WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
+	}
+	ConditionVariableCancelSleep();
+	WaitForParallelWorkersToFinish(pcxt);
+	ReportProgress(state);
+
+	*reltuples += shared->reltuples;
+	state->indtuples += shared->indtuples;
+	for (int i = 0; i < pcxt->nworkers_launched; i++)
+		InstrAccumParallelQuery(&state->bufferusage[i], &state->walusage[i]);
+
+	if (!state->onDisk)
+		FlushArena(state);
+
+	if (IsMVCCSnapshot(state->snapshot))
+		UnregisterSnapshot(state->snapshot);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+}
+
+/*
+ * Entry point of a parallel build worker: join the heap scan and insert
+ * into the shared arena (or, once it is full and flushed, the pages).
+ */
+void
+HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
+{
+	HnswBuildShared *shared;
+	HnswBuildState state;
+	ParallelTableScanDesc pscan;
+	char	   *arena;
+	Relation	heap;
+	Relation	index;
+	LOCKMODE	heapLockmode;
+	LOCKMODE	indexLockmode;
+	IndexInfo  *indexInfo;
+	TableScanDesc scan;
+	double		reltuples;
+	WalUsage   *walusage;
+	BufferUsage *bufferusage;
+
+	debug_query_string = shm_toc_lookup(toc, HNSW_KEY_QUERY_TEXT, true);
+	pgstat_report_activity(STATE_RUNNING, debug_query_string);
+
+	shared = shm_toc_lookup(toc, HNSW_KEY_SHARED, false);
+	pscan = shm_toc_lookup(toc, HNSW_KEY_SCAN, false);
+	arena = shm_toc_lookup(toc, HNSW_KEY_ARENA, false);
+
+	/* the lock modes index.c holds in the leader */
+	if (!shared->isconcurrent)
+	{
+		heapLockmode = ShareLock;
+		indexLockmode = AccessExclusiveLock;
+	}
+	else
+	{
+		heapLockmode = ShareUpdateExclusiveLock;
+		indexLockmode = RowExclusiveLock;
+	}
+	heap = table_open(shared->heaprelid, heapLockmode);
+	index = index_open(shared->indexrelid, indexLockmode);
+
+	InstrStartParallelQuery();
+
+	InitParticipant(&state, shared, arena, heap, index, false);
+	indexInfo = BuildIndexInfo(index);
+	indexInfo->ii_Concurrent = shared->isconcurrent;
+	scan = table_beginscan_parallel(heap, pscan);
+	reltuples = table_index_build_scan(heap, index, indexInfo, true, false,
+									   BuildCallback, &state, scan);
+
+	SpinLockAcquire(&shared->mutex);
+	shared->reltuples += reltuples;
+	shared->indtuples += state.indtuples;
+	shared->nworkersdone++;
+	SpinLockRelease(&shared->mutex);
+	ConditionVariableBroadcast(&shared->cv);
+
+	walusage = shm_toc_lookup(toc, HNSW_KEY_WAL_USAGE, false);
+	bufferusage = shm_toc_lookup(toc, HNSW_KEY_BUFFER_USAGE, false);
+	InstrEndParallelQuery(&bufferusage[ParallelWorkerNumber],
+						  &walusage[ParallelWorkerNumber]);
+
+	index_close(index, indexLockmode);
+	table_close(heap, heapLockmode);
+}
+
+/*
+ * Build an hnsw index over the existing rows of heap, with parallel workers
+ * if PlanWorkers asks for any and some start.  The index's pages are
+ * written without WAL and logged at the end with log_newpage_range.
  */
 IndexBuildResult *
 hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result;
 	HnswBuildState state;
+	HnswBuildShared *shared = NULL;
+	char	   *arena = NULL;
 	Buffer		metabuf;
 	double		reltuples;
+	int			nworkers;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data",
 			 RelationGetRelationName(index));
 
-	memset(&state, 0, sizeof(state));
-	state.index = index;
-	state.memoryLimit = (Size) maintenance_work_mem * 1024;
-	state.graphCxt = AllocSetContextCreate(CurrentMemoryContext,
-										   "hnsw build graph",
-										   ALLOCSET_DEFAULT_SIZES);
-	state.tmpCxt = AllocSetContextCreate(CurrentMemoryContext,
-										 "hnsw build tuple",
-										 ALLOCSET_DEFAULT_SIZES);
-	state.graph = HnswCreateGraph(index, state.graphCxt, 0);
-	state.graph->building = true;
-	state.graph->keepPruned = true;
-	state.graph->m = HnswGetM(index);
-	state.graph->efConstruction = HnswGetEfConstruction(index);
-	state.maxelements = 1024;
-	state.elements = MemoryContextAlloc(state.graphCxt,
-										sizeof(HnswElement) * state.maxelements);
-
 	/* the metapage first, so that element pages start at block 1 */
 	metabuf = ReadBuffer(index, P_NEW);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	HnswInitMetaPage(BufferGetPage(metabuf), state.graph->m,
-					 state.graph->efConstruction, state.graph->quantization);
+	HnswInitMetaPage(BufferGetPage(metabuf), HnswGetM(index),
+					 HnswGetEfConstruction(index), HnswGetQuantization(index));
 	MarkBufferDirty(metabuf);
 	UnlockReleaseBuffer(metabuf);
 
@@ -407,13 +1494,57 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	if (heap->rd_rel->reltuples > 0)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 									 (int64) heap->rd_rel->reltuples);
-	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-									   BuildCallback, &state, NULL);
 
-	if (!state.flushed)
+	nworkers = PlanWorkers(heap, index, indexInfo);
+	if (nworkers > 0)
 	{
-		FlushGraph(&state);
-		MemoryContextDelete(state.graphCxt);
+		HnswBuildState leader;
+
+		memset(&leader, 0, sizeof(leader));
+		arena = BeginParallel(&leader, heap, index, indexInfo, nworkers,
+							  &shared);
+		if (arena != NULL)
+		{
+			InitParticipant(&state, shared, arena, heap, index, true);
+			state.pcxt = leader.pcxt;
+			state.snapshot = leader.snapshot;
+			state.nworkers = leader.nworkers;
+			state.walusage = leader.walusage;
+			state.bufferusage = leader.bufferusage;
+		}
+	}
+
+	if (arena != NULL)
+	{
+		TableScanDesc scan;
+
+		scan = table_beginscan_parallel(heap,
+										shm_toc_lookup(state.pcxt->toc,
+													   HNSW_KEY_SCAN, false));
+		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+										   BuildCallback, &state, scan);
+		EndParallel(&state, &reltuples);
+	}
+	else
+	{
+		bool		sizedByMemory;
+		uint32		maxElements;
+		Size		total;
+
+		total = SizeArena(heap, index, HnswGetM(index),
+						  HnswGetQuantization(index), false, &sizedByMemory,
+						  &maxElements);
+		shared = palloc(sizeof(HnswBuildShared));
+		InitShared(shared, heap, index, indexInfo, false, sizedByMemory,
+				   total, maxElements);
+		arena = MemoryContextAllocHuge(CurrentMemoryContext, total);
+		memset(arena, 0, MAXALIGN(sizeof(uint64) * maxElements));
+		InitParticipant(&state, shared, arena, heap, index, true);
+		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+										   BuildCallback, &state, NULL);
+		if (!state.onDisk)
+			FlushArena(&state);
+		pfree(arena);
 	}
 	MemoryContextDelete(state.tmpCxt);
 
