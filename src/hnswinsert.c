@@ -169,6 +169,19 @@ InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
 }
 
 /*
+ * Add heaptid to element e if e holds vec itself and has room for another
+ * heap TID.  Locks as AddHeapTid.
+ */
+static bool
+ShareElement(HnswGraph *graph, HnswElement e, const Vector *vec,
+			 ItemPointer heaptid)
+{
+	return HnswEnsureVector(graph, e) &&
+		HnswVectorMatches(graph, e->vec, vec) &&
+		AddHeapTid(graph, e, heaptid);
+}
+
+/*
  * Insert one vector with its heap TID into the graph on the index's pages
  * (Algorithm 1).  The new element is written first, complete with its own
  * links, and only then linked from its neighbours, one page at a time: a
@@ -233,11 +246,25 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 		lists[lc] = HnswNewNeighborList(graph, HNSW_LEVEL_CAPACITY(lc, graph->m));
 	HnswFindNeighbors(graph, vec, level, lists, &nearest);
 
-	/* identical vectors share an element while it has room */
-	if (nearest.element != NULL && HnswEnsureVector(graph, nearest.element) &&
-		HnswVectorMatches(graph, nearest.element->vec, vec) &&
-		AddHeapTid(graph, nearest.element, heaptid))
-		goto done;
+	/*
+	 * Identical vectors share an element while it has room.  Several
+	 * identical elements tie for nearest once the first is full: try the
+	 * tied neighbours in turn, so that they fill up one after another
+	 * instead of each new copy making an element of its own.
+	 */
+	if (nearest.element != NULL)
+	{
+		if (ShareElement(graph, nearest.element, vec, heaptid))
+			goto done;
+		for (int i = 0; i < lists[0]->length; i++)
+		{
+			HnswCandidate *c = &lists[0]->items[i];
+
+			if (c->distance == nearest.distance && c->element != nearest.element &&
+				ShareElement(graph, c->element, vec, heaptid))
+				goto done;
+		}
+	}
 
 	e = HnswNewElement(graph, vec, level, heaptid);
 	for (int lc = 0; lc <= level; lc++)
