@@ -101,6 +101,31 @@ load_average(void)
 }
 
 /*
+ * Print a server NOTICE or WARNING as it arrives (e.g. a build that
+ * outgrows maintenance_work_mem says so).
+ */
+static void
+notice_processor(void *arg, const char *message)
+{
+	(void) arg;
+	fprintf(stderr, "%s", message);
+}
+
+/*
+ * Connect to conninfo, or die with libpq's message.
+ */
+PGconn *
+bench_connect(const char *conninfo)
+{
+	PGconn	   *conn = PQconnectdb(conninfo);
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		fatal("could not connect to \"%s\": %s", conninfo, PQerrorMessage(conn));
+	PQsetNoticeProcessor(conn, notice_processor, NULL);
+	return conn;
+}
+
+/*
  * Run a command that returns no rows, or die with the server's message.
  */
 void

@@ -36,6 +36,9 @@ extern double now_seconds(void);
  */
 extern double load_average(void);
 
+/* Connect or die with libpq's message; server NOTICEs go to stderr. */
+extern PGconn *bench_connect(const char *conninfo);
+
 /* Run a command (formatted, for the second) returning no rows, or die. */
 extern void exec_command(PGconn *conn, const char *sql);
 extern void exec_commandf(PGconn *conn, const char *fmt,...) __attribute__((format(printf, 2, 3)));

@@ -250,21 +250,14 @@ wanted(const char *name)
  * ---------------------------------------------------------------------
  */
 
-static void
-notice_processor(void *arg, const char *message)
-{
-	(void) arg;
-	fprintf(stderr, "%s", message);
-}
-
+/*
+ * Connect or die; only warnings are reported from here on.
+ */
 static PGconn *
 connect_to(const char *conninfo)
 {
-	PGconn	   *conn = PQconnectdb(conninfo);
+	PGconn	   *conn = bench_connect(conninfo);
 
-	if (PQstatus(conn) != CONNECTION_OK)
-		fatal("could not connect to \"%s\": %s", conninfo, PQerrorMessage(conn));
-	PQsetNoticeProcessor(conn, notice_processor, NULL);
 	exec_command(conn, "SET client_min_messages = warning");
 	return conn;
 }

@@ -884,31 +884,6 @@ get_ground_truth(const Dataset *base, const Dataset *queries, const char *suffix
  */
 
 /*
- * Print a server NOTICE or WARNING as it arrives (e.g. a build that
- * outgrows maintenance_work_mem says so).
- */
-static void
-notice_processor(void *arg, const char *message)
-{
-	(void) arg;
-	fprintf(stderr, "%s", message);
-}
-
-/*
- * Connect or die with libpq's message.
- */
-static PGconn *
-connect_db(void)
-{
-	PGconn	   *conn = PQconnectdb(opts.conninfo);
-
-	if (PQstatus(conn) != CONNECTION_OK)
-		fatal("could not connect: %s", PQerrorMessage(conn));
-	PQsetNoticeProcessor(conn, notice_processor, NULL);
-	return conn;
-}
-
-/*
  * Run a command with NOTICEs suppressed (DROP ... IF EXISTS and CREATE
  * EXTENSION IF NOT EXISTS would otherwise chatter), or die.
  */
@@ -1205,7 +1180,7 @@ set_build_options(PGconn *conn, const char *table)
 static int
 exec_counting_workers(PGconn *conn, const char *sql)
 {
-	PGconn	   *watcher = connect_db();
+	PGconn	   *watcher = bench_connect(opts.conninfo);
 	char		count_sql[256];
 	int			most = 0;
 	PGresult   *res;
@@ -1680,7 +1655,7 @@ main(int argc, char **argv)
 	emit_csv_header();
 
 	/* connect first, to fail fast */
-	conn = connect_db();
+	conn = bench_connect(opts.conninfo);
 	snprintf(sql, sizeof(sql), "CREATE EXTENSION IF NOT EXISTS %s", opts.extension);
 	exec_quietly(conn, sql);
 	print_server(conn);
