@@ -298,7 +298,7 @@ my $recall = $coord->safe_psql('postgres', q{
 	  FROM hnsw.evaluate_recall('docs', 'embedding',
 			ARRAY(SELECT embedding FROM truth WHERE part <= 3 ORDER BY id LIMIT 25), 5, key => 'id')});
 is($recall, '25/125 true', 'evaluate_recall works through the coordinator');
-my ($rc, $out, $err) = $coord->psql('postgres', q{
+($ret, $out, $err) = $coord->psql('postgres', q{
 	SELECT * FROM hnsw.evaluate_recall('docs', 'embedding', ARRAY['[1,1,1,1]']::vector[], 5)});
 like($err, qr/recall of distributed table docs needs a key column/,
 	'a distributed table needs a key column');
