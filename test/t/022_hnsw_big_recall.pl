@@ -67,9 +67,12 @@ my ($pret, $pout, $perr) = $node->psql('postgres', q{
 is($pret, 0, 'parallel build of a 4,096-dimensional f32 index');
 like($perr, qr/hnsw build of "dup_idx": 2 parallel workers planned, [12] launched/,
 	'the build ran with parallel workers');
+# two participants inserting identical vectors at the same moment may each
+# make an element (src/README "Parallel builds"); most must share
 is($node->safe_psql('postgres', q{
-	SELECT elements || ' ' || heap_tids || ' ' || vector_chunks / elements
-	  FROM hnsw.index_info('dup_idx')}), '3000 3020 3',
+	SELECT (elements BETWEEN 3000 AND 3005) || ' ' || heap_tids || ' ' ||
+		   (vector_chunks = 3 * elements)
+	  FROM hnsw.index_info('dup_idx')}), 'true 3020 true',
 	'identical vectors share elements, each element has its vector out of line');
 is($node->safe_psql('postgres', q{
 	SELECT dangling_links + stale_links FROM hnsw.verify_index('dup_idx')}), '0',
