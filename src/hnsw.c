@@ -75,6 +75,7 @@ _PG_init(void)
 {
 	DistanceInit();
 	HnswInit();
+	HnswPlanInit();
 	CoordInit();
 	MarkGUCPrefixReserved("hnsw");
 }

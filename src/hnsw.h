@@ -366,6 +366,13 @@ extern void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void hnswendscan(IndexScanDesc scan);
 
+/* hnswplan.c */
+extern void HnswPlanInit(void);
+extern void HnswRememberDistance(Oid index, ItemPointer tid, HnswMetric metric,
+								 float distance, uint64 scanId,
+								 const Vector *query);
+extern void HnswForgetDistance(void);
+
 /* hnswvacuum.c */
 extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info,
 											 IndexBulkDeleteResult *stats,

@@ -37,9 +37,14 @@ typedef struct HnswScanOpaqueData
 	int			nextTid;		/* its next heap TID */
 	List	   *seen;			/* elements whose distance is known */
 	int64		ntuples;		/* heap TIDs returned so far */
+	uint64		scanId;			/* this search, for HnswRememberDistance */
+	bool		exactDistances; /* results carry the operator's distance */
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
+
+/* numbers the searches of this backend */
+static uint64 hnsw_scan_counter = 0;
 
 /*
  * Prepare an index scan.
@@ -84,6 +89,8 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->nextTid = 0;
 	so->seen = NIL;
 	so->ntuples = 0;
+	so->exactDistances = false;
+	HnswForgetDistance();
 }
 
 /*
@@ -123,6 +130,19 @@ FirstSearch(IndexScanDesc scan)
 	if (meta.dimensions > 0)
 		HnswCheckVector(so->graph, so->query);
 	so->graph->query = so->query;
+	so->scanId = ++hnsw_scan_counter;
+
+	/*
+	 * The distances of an f32 index of vectors are the operator's own, bit
+	 * for bit (same kernel, same floats): the executor may take them (see
+	 * hnswplan.c).  Codes, normalised copies and converted arrays are not.
+	 */
+	so->exactDistances = !so->graph->arrays && !so->graph->normalize &&
+		so->graph->quantization == HNSW_QUANT_F32 &&
+		!HnswGraphOutOfLine(so->graph) &&
+		(so->graph->metric == HNSW_METRIC_L2 ||
+		 so->graph->metric == HNSW_METRIC_IP ||
+		 so->graph->metric == HNSW_METRIC_L1);
 	ep = HnswGetEntryPoint(so->graph, &meta);
 	if (ep == NULL)
 	{
@@ -283,6 +303,13 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 				scan->xs_heaptid = e->heaptids[so->nextTid++];
 				scan->xs_recheck = false;
 				scan->xs_recheckorderby = false;
+				if (so->exactDistances)
+					HnswRememberDistance(RelationGetRelid(scan->indexRelation),
+										 &scan->xs_heaptid, so->graph->metric,
+										 so->results[so->next].distance,
+										 so->scanId, so->query);
+				else
+					HnswForgetDistance();
 				so->ntuples++;
 				found = true;
 			}
@@ -311,6 +338,7 @@ hnswendscan(IndexScanDesc scan)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 
+	HnswForgetDistance();
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

@@ -31,6 +31,13 @@ CREATE OPERATOR CLASS vector_l1_ops
 	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 l1_distance(vector, vector);
 
+-- Internal: the planner puts calls of it in place of <->, <#> and <+> in the
+-- target lists of hnsw index scans, so that the executor takes the distance
+-- the scan computed instead of reading the vector again (src/hnswplan.c).
+-- Called by hand it computes the operator's distance, with the function given.
+CREATE FUNCTION hnsw._index_distance(vector, vector, tid, regclass, regproc) RETURNS float8
+	AS 'MODULE_PATHNAME', 'hnsw_index_distance' LANGUAGE C STRICT PARALLEL SAFE;
+
 -- Verify an hnsw index's structure; return its number of elements or raise
 -- an error describing the first problem.
 CREATE FUNCTION hnsw_index_check(regclass) RETURNS bigint

@@ -1,0 +1,91 @@
+-- The executor takes the distance an hnsw scan computed (src/hnswplan.c):
+-- the plan shows hnsw._index_distance in place of the operator, and every
+-- value equals the operator's own, bit for bit.
+
+-- load the library, so that the planner hook is in place for what follows
+SELECT '[1,2]'::vector;
+
+CREATE TABLE d (id int PRIMARY KEY, tag int, v vector(8));
+INSERT INTO d
+SELECT i, i % 7, ('[' || array_to_string(ARRAY(
+	SELECT round((sin(i * 0.37 + j * 1.3) * 10)::numeric, 3)
+	FROM generate_series(1, 8) j), ',') || ']')::vector
+FROM generate_series(1, 500) i;
+CREATE INDEX d_l2 ON d USING hnsw (v vector_l2_ops);
+CREATE INDEX d_ip ON d USING hnsw (v vector_ip_ops);
+CREATE INDEX d_l1 ON d USING hnsw (v vector_l1_ops);
+CREATE INDEX d_cos ON d USING hnsw (v vector_cosine_ops);
+ANALYZE d;
+SET enable_seqscan = off;
+SET hnsw.ef_search = 100;
+
+-- the ORDER BY expression and a filter on it are taken from the scan
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id, v <-> '[1,1,1,1,1,1,1,1]' AS dist FROM d
+WHERE v <-> '[1,1,1,1,1,1,1,1]' < 20
+ORDER BY v <-> '[1,1,1,1,1,1,1,1]' LIMIT 3;
+-- cosine: the index orders by normalised vectors, the operator is computed
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id, v <=> '[1,1,1,1,1,1,1,1]' FROM d ORDER BY v <=> '[1,1,1,1,1,1,1,1]' LIMIT 3;
+
+-- equal to the operator for every row of the index scans: compare with
+-- the same query computed by a sequential scan
+CREATE TABLE via_index AS
+SELECT q.id AS q, op, r.id, r.dist
+FROM (SELECT id, v FROM d WHERE id <= 20) q,
+	 LATERAL (SELECT '<->' AS op, d.id, d.v <-> q.v AS dist FROM d ORDER BY d.v <-> q.v LIMIT 10) r
+UNION ALL
+SELECT q.id, op, r.id, r.dist
+FROM (SELECT id, v FROM d WHERE id <= 20) q,
+	 LATERAL (SELECT '<#>' AS op, d.id, d.v <#> q.v AS dist FROM d ORDER BY d.v <#> q.v LIMIT 10) r
+UNION ALL
+SELECT q.id, op, r.id, r.dist
+FROM (SELECT id, v FROM d WHERE id <= 20) q,
+	 LATERAL (SELECT '<+>' AS op, d.id, d.v <+> q.v AS dist FROM d ORDER BY d.v <+> q.v LIMIT 10) r;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT count(*) AS rows,
+	   count(*) FILTER (WHERE x.dist = CASE x.op WHEN '<->' THEN d.v <-> q.v
+											   WHEN '<#>' THEN d.v <#> q.v
+											   ELSE d.v <+> q.v END) AS equal
+FROM via_index x JOIN d ON d.id = x.id JOIN d q ON q.id = x.q;
+RESET enable_indexscan;
+SET enable_seqscan = off;
+
+-- two scans of one index interleaved, and a filter that runs a third:
+-- each row still gets its own distance
+SELECT a.id, a.dist = (a.v <-> (SELECT v FROM d WHERE id = 1)) AS a_ok,
+	   b.id, b.dist = (b.v <-> (SELECT v FROM d WHERE id = 2)) AS b_ok
+FROM (SELECT id, v, v <-> (SELECT v FROM d WHERE id = 1) AS dist FROM d
+	  ORDER BY v <-> (SELECT v FROM d WHERE id = 1) LIMIT 4) a,
+	 LATERAL (SELECT id, v, v <-> (SELECT v FROM d WHERE id = 2) AS dist FROM d
+			  WHERE id <> a.id
+			  ORDER BY v <-> (SELECT v FROM d WHERE id = 2) LIMIT 2) b
+ORDER BY a.dist, b.dist;
+-- the filter's scan, run between the outer scan's row and its distance,
+-- returns that same row first (at distance 0 from itself)
+SELECT id, dist = (v <-> (SELECT v FROM d WHERE id = 3)) AS ok, dist > 0 AS far
+FROM (SELECT id, v, v <-> (SELECT v FROM d WHERE id = 3) AS dist FROM d
+	  WHERE (SELECT x.id FROM d x ORDER BY x.v <-> d.v LIMIT 1) = d.id
+	  ORDER BY v <-> (SELECT v FROM d WHERE id = 3) LIMIT 5) s;
+
+-- a row updated in place (HOT) is reached through its chain: computed
+UPDATE d SET tag = tag + 100 WHERE id = 5;
+SELECT id, tag, (v <-> '[0,0,0,0,0,0,0,0]') = dist AS ok
+FROM (SELECT id, tag, v, v <-> '[0,0,0,0,0,0,0,0]' AS dist FROM d
+	  ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 500) s WHERE id = 5;
+
+-- a quantized index orders by codes: its rows get the operator's distance
+DROP INDEX d_ip, d_l1, d_cos;
+ALTER INDEX d_l2 SET (quantization = 'i8');
+REINDEX INDEX d_l2;
+SELECT count(*) FILTER (WHERE dist = (v <-> '[1,2,3,4,5,6,7,8]')) AS equal
+FROM (SELECT v, v <-> '[1,2,3,4,5,6,7,8]' AS dist FROM d
+	  ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10) s;
+
+-- called by hand it is the operator
+SELECT hnsw._index_distance('[1,2]', '[4,6]', '(0,1)', 'd', 'l2_distance') AS l2,
+	   hnsw._index_distance('[1,2]', '[4,6]', '(0,1)', 'd', 'vector_negative_inner_product') AS ip;
+SELECT hnsw._index_distance('[1,2]', '[4,6,1]', '(0,1)', 'd', 'l2_distance');
+
+DROP TABLE d, via_index;

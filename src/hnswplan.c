@@ -1,0 +1,340 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswplan.c
+ *	  Let the executor take the distance an hnsw scan computed instead of
+ *	  computing it again.
+ *
+ * In SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 10 the ORDER BY
+ * expression stays in the Index Scan's target list (a resjunk column), and
+ * the executor evaluates it for every row the scan returns: it detoasts the
+ * row's vector (for 784 dimensions, a TOAST index lookup and two chunks)
+ * and computes a distance the index scan has just computed.  On
+ * Fashion-MNIST that is a fifth of a query's time.
+ *
+ * A planner hook finds Index Scans of hnsw indexes ordered by the vector
+ * operators whose index distance is the operator's own (<->, <#>, <+> on
+ * vector) and replaces, in their target lists, the ORDER BY expression by
+ * hnsw._index_distance(column, query, ctid, index, operator function).  The
+ * scan remembers the last heap TID it returned with its exact distance
+ * (HnswRememberDistance); _index_distance returns that distance when the
+ * index, the TID and the query match, and otherwise calls the operator's
+ * function as before.  See src/README "Scans".
+ *
+ * src/hnswplan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/sysattr.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "fmgr.h"
+#include "hnsw.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/plannodes.h"
+#include "optimizer/planner.h"
+#include "parser/parse_func.h"
+#include "storage/itemptr.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "vector.h"
+
+/* the operator functions whose distance an f32 index computes bit for bit */
+extern Datum l2_distance(PG_FUNCTION_ARGS);
+extern Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
+extern Datum l1_distance(PG_FUNCTION_ARGS);
+
+static planner_hook_type prev_planner_hook = NULL;
+
+/*
+ * The last heap TID an hnsw scan of this backend returned with an exact
+ * distance.  The query is a copy in TopMemoryContext, so the entry never
+ * points into a scan's memory.
+ */
+typedef struct HnswLastDistance
+{
+	bool		valid;
+	Oid			index;
+	ItemPointerData tid;
+	double		distance;		/* as the operator returns it */
+	uint64		scanId;			/* the scan whose query is copied */
+	int			dim;
+	float	   *query;			/* dim floats, TopMemoryContext */
+	int			capacity;		/* floats query has room for */
+} HnswLastDistance;
+
+static HnswLastDistance last;
+
+/* What the rewrite needs to know about the target list of one scan */
+typedef struct RewriteContext
+{
+	Expr	   *orderby;		/* the ORDER BY expression to replace */
+	Oid			funcid;			/* hnsw._index_distance */
+	Index		scanrelid;
+	Oid			indexid;
+	Oid			opfuncid;
+} RewriteContext;
+
+/*
+ * Remember that the scan scanId of index returned tid at distance, the
+ * operator's value for query (vector_l2_ops: the square root of the squared
+ * distance the index orders by).  Called by hnswgettuple for each heap TID
+ * of an f32 index whose distances are exact.  Memory: the query's copy in
+ * TopMemoryContext, reallocated only when it grows.
+ */
+void
+HnswRememberDistance(Oid index, ItemPointer tid, HnswMetric metric,
+					 float distance, uint64 scanId, const Vector *query)
+{
+	switch (metric)
+	{
+		case HNSW_METRIC_L2:
+			last.distance = sqrt((double) distance);
+			break;
+		case HNSW_METRIC_IP:
+		case HNSW_METRIC_L1:
+			last.distance = (double) distance;
+			break;
+		default:
+			last.valid = false;
+			return;
+	}
+	if (last.scanId != scanId || !last.valid)
+	{
+		if (last.capacity < query->dim)
+		{
+			if (last.query)
+				pfree(last.query);
+			last.query = MemoryContextAlloc(TopMemoryContext,
+											sizeof(float) * query->dim);
+			last.capacity = query->dim;
+		}
+		memcpy(last.query, query->x, sizeof(float) * query->dim);
+		last.dim = query->dim;
+		last.scanId = scanId;
+	}
+	last.index = index;
+	last.tid = *tid;
+	last.valid = true;
+}
+
+/*
+ * Forget the last distance: a scan starts, ends, or returned a TID whose
+ * distance is not the operator's.
+ */
+void
+HnswForgetDistance(void)
+{
+	last.valid = false;
+}
+
+/*
+ * hnsw._index_distance(column vector, query vector, row tid, index regclass,
+ * operator regproc): the operator's distance between column and query.
+ * When an hnsw scan of index has just returned row with its exact distance
+ * to this query, return that distance without reading the column;
+ * otherwise compute it with the operator's function.  The planner hook
+ * puts calls of it in the target lists of hnsw index scans.
+ */
+PG_FUNCTION_INFO_V1(hnsw_index_distance);
+Datum
+hnsw_index_distance(PG_FUNCTION_ARGS)
+{
+	ItemPointer tid = (ItemPointer) PG_GETARG_POINTER(2);
+	Oid			index = PG_GETARG_OID(3);
+	FmgrInfo   *flinfo = (FmgrInfo *) fcinfo->flinfo->fn_extra;
+
+	if (last.valid && last.index == index && ItemPointerEquals(&last.tid, tid))
+	{
+		Vector	   *query = PG_GETARG_VECTOR_P(1);
+
+		if (query->dim == last.dim &&
+			memcmp(query->x, last.query, sizeof(float) * last.dim) == 0)
+			PG_RETURN_FLOAT8(last.distance);
+	}
+
+	if (flinfo == NULL)
+	{
+		flinfo = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+		fmgr_info_cxt(PG_GETARG_OID(4), flinfo, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = flinfo;
+	}
+	PG_RETURN_DATUM(FunctionCall2Coll(flinfo, PG_GET_COLLATION(),
+									  PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+}
+
+/* Is indexid an index of the hnsw access method? */
+static bool
+IsHnswIndex(Oid indexid)
+{
+	HeapTuple	tp;
+	Oid			relam;
+	Oid			hnswam = get_index_am_oid("hnsw", true);
+
+	if (!OidIsValid(hnswam))
+		return false;
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(indexid));
+	if (!HeapTupleIsValid(tp))
+		return false;
+	relam = ((Form_pg_class) GETSTRUCT(tp))->relam;
+	ReleaseSysCache(tp);
+	return relam == hnswam;
+}
+
+/* Replace every occurrence of the ORDER BY expression */
+static Node *
+RewriteMutator(Node *node, RewriteContext *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (equal(node, context->orderby))
+	{
+		OpExpr	   *op = (OpExpr *) context->orderby;
+		Var		   *ctid = makeVar(context->scanrelid,
+								   SelfItemPointerAttributeNumber,
+								   TIDOID, -1, InvalidOid, 0);
+		List	   *args;
+
+		args = list_make5(copyObject(linitial(op->args)),
+						  copyObject(lsecond(op->args)),
+						  ctid,
+						  makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
+									ObjectIdGetDatum(context->indexid),
+									false, true),
+						  makeConst(REGPROCOID, -1, InvalidOid, sizeof(Oid),
+									ObjectIdGetDatum(context->opfuncid),
+									false, true));
+		return (Node *) makeFuncExpr(context->funcid, FLOAT8OID, args,
+									 InvalidOid, op->inputcollid,
+									 COERCE_EXPLICIT_CALL);
+	}
+	return expression_tree_mutator(node, RewriteMutator, (void *) context);
+}
+
+/*
+ * If scan is an hnsw index scan ordered by a vector operator whose distance
+ * the index computes exactly, rewrite its target list (see the file
+ * header).  Memory: the new expressions in the current (planner's) context.
+ */
+static void
+RewriteIndexScan(IndexScan *scan)
+{
+	OpExpr	   *op;
+	FmgrInfo	finfo;
+	Oid			argtypes[5];
+	Oid			funcid;
+	RewriteContext context;
+
+	if (list_length(scan->indexorderbyorig) != 1 ||
+		!IsA(linitial(scan->indexorderbyorig), OpExpr))
+		return;
+	op = (OpExpr *) linitial(scan->indexorderbyorig);
+	if (list_length(op->args) != 2 || !IsA(linitial(op->args), Var) ||
+		!IsHnswIndex(scan->indexid))
+		return;
+
+	fmgr_info(op->opfuncid, &finfo);
+	if (finfo.fn_addr != l2_distance &&
+		finfo.fn_addr != vector_negative_inner_product &&
+		finfo.fn_addr != l1_distance)
+		return;
+
+	argtypes[0] = exprType(linitial(op->args));
+	argtypes[1] = exprType(lsecond(op->args));
+	argtypes[2] = TIDOID;
+	argtypes[3] = REGCLASSOID;
+	argtypes[4] = REGPROCOID;
+	funcid = LookupFuncName(list_make2(makeString("hnsw"),
+									   makeString("_index_distance")),
+							5, argtypes, true);
+	if (!OidIsValid(funcid))
+		return;
+
+	context.orderby = (Expr *) op;
+	context.funcid = funcid;
+	context.scanrelid = scan->scan.scanrelid;
+	context.indexid = scan->indexid;
+	context.opfuncid = op->opfuncid;
+	scan->scan.plan.targetlist = (List *)
+		RewriteMutator((Node *) scan->scan.plan.targetlist, &context);
+	/* a filter on the distance is evaluated for the same row, first */
+	scan->scan.plan.qual = (List *)
+		RewriteMutator((Node *) scan->scan.plan.qual, &context);
+}
+
+/* Visit every plan node under plan */
+static void
+RewritePlanTree(Plan *plan)
+{
+	ListCell   *lc;
+
+	if (plan == NULL)
+		return;
+	check_stack_depth();
+
+	switch (nodeTag(plan))
+	{
+		case T_IndexScan:
+			RewriteIndexScan((IndexScan *) plan);
+			break;
+		case T_Append:
+			foreach(lc, ((Append *) plan)->appendplans)
+				RewritePlanTree((Plan *) lfirst(lc));
+			break;
+		case T_MergeAppend:
+			foreach(lc, ((MergeAppend *) plan)->mergeplans)
+				RewritePlanTree((Plan *) lfirst(lc));
+			break;
+		case T_SubqueryScan:
+			RewritePlanTree(((SubqueryScan *) plan)->subplan);
+			break;
+		case T_CustomScan:
+			foreach(lc, ((CustomScan *) plan)->custom_plans)
+				RewritePlanTree((Plan *) lfirst(lc));
+			break;
+		default:
+			break;
+	}
+	RewritePlanTree(plan->lefttree);
+	RewritePlanTree(plan->righttree);
+}
+
+/*
+ * planner_hook: plan as usual, then rewrite the target lists of hnsw index
+ * scans in the plan and its subplans.
+ */
+static PlannedStmt *
+HnswPlanner(Query *parse, const char *query_string, int cursorOptions,
+			ParamListInfo boundParams)
+{
+	PlannedStmt *stmt;
+	ListCell   *lc;
+
+	if (prev_planner_hook)
+		stmt = prev_planner_hook(parse, query_string, cursorOptions,
+								 boundParams);
+	else
+		stmt = standard_planner(parse, query_string, cursorOptions,
+								boundParams);
+
+	RewritePlanTree(stmt->planTree);
+	foreach(lc, stmt->subplans)
+		RewritePlanTree((Plan *) lfirst(lc));
+	return stmt;
+}
+
+/*
+ * Install the planner hook.  Called once per backend from _PG_init.
+ */
+void
+HnswPlanInit(void)
+{
+	prev_planner_hook = planner_hook;
+	planner_hook = HnswPlanner;
+}
