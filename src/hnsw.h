@@ -252,6 +252,8 @@ typedef struct HnswElementData
 								 * index is quantized; NULL until needed
 								 * when the graph has a query */
 	float		queryDistance;	/* to the graph's query, if it has one */
+	float		codeScale;		/* i8 code's scale, set with queryDistance
+								 * (the re-ranking scan's error bound) */
 	HnswNeighborList **neighbors;	/* level + 1 lists; always NULL when
 									 * the graph has a query: its search
 									 * reads links from the page */
@@ -318,6 +320,7 @@ typedef struct HnswPageEdit
 /* GUCs */
 extern int	hnsw_ef_search;
 extern int	hnsw_max_scan_tuples;
+extern bool hnsw_rerank;
 
 /* hnsw.c */
 extern void HnswInit(void);
@@ -339,6 +342,8 @@ extern bool HnswVectorMatches(HnswGraph *graph, const Vector *stored,
 							  const Vector *vec);
 extern float HnswQuantDistance(HnswGraph *graph, const Vector *a,
 							   const Vector *b);
+extern double HnswQuantLowerBound(HnswGraph *graph, float distance,
+								  float scale, double queryL1);
 
 /* hnswbuffer.c */
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);

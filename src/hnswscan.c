@@ -10,17 +10,40 @@
  * heap tuples have been returned or the graph is exhausted.  See src/README
  * "Scans".
  *
+ * An i8 index re-ranks each batch with the exact vectors, read from the
+ * table, lazily: a candidate's vector is read only while a lower bound of
+ * its exact distance is below the nearest exact distance not yet returned.
+ * See src/README "Quantization".
+ *
  * src/hnswscan.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/relscan.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
 #include "hnsw.h"
+#include "lib/binaryheap.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
+
+/*
+ * A heap TID of a re-ranked batch.  The heap TIDs of one element may have
+ * different vectors (i8 codes that are equal are shared, see src/README
+ * "Quantization"), so each is ranked on its own.
+ */
+typedef struct HnswRerankItem
+{
+	ItemPointerData heaptid;
+	double		bound;			/* lower bound of the exact distance */
+	float		exact;			/* exact distance, once read */
+} HnswRerankItem;
 
 typedef struct HnswScanOpaqueData
 {
@@ -37,6 +60,19 @@ typedef struct HnswScanOpaqueData
 	int			nextTid;		/* its next heap TID */
 	List	   *seen;			/* elements whose distance is known */
 	int64		ntuples;		/* heap TIDs returned so far */
+
+	/* re-ranking with exact vectors from the table (i8 indexes) */
+	bool		rerank;
+	double		queryL1;		/* the query's L1 norm, for the bound */
+	HnswRerankItem *items;		/* current batch, by bound */
+	int			nitems;
+	int			nextItem;		/* next one whose vector to read */
+	binaryheap *ready;			/* items read, nearest exact first */
+	AttrNumber	heapAttno;		/* the indexed column */
+	IndexFetchTableData *fetch; /* heap access, kept across rescans */
+	TupleTableSlot *slot;
+	MemoryContext tmpCxt;		/* one exact vector at a time */
+	int64		nexact;			/* exact vectors read (for the tests) */
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
@@ -52,6 +88,9 @@ hnswbeginscan(Relation index, int nkeys, int norderbys)
 
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan",
 									ALLOCSET_DEFAULT_SIZES);
+	so->tmpCxt = AllocSetContextCreate(CurrentMemoryContext,
+									   "hnsw scan exact vector",
+									   ALLOCSET_DEFAULT_SIZES);
 	scan->opaque = so;
 	return scan;
 }
@@ -72,6 +111,13 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 				scan->numberOfOrderBys * sizeof(ScanKeyData));
 
 	MemoryContextReset(so->cxt);
+	if (so->fetch != NULL)
+		table_index_fetch_reset(so->fetch);
+	so->rerank = false;
+	so->items = NULL;
+	so->nitems = 0;
+	so->nextItem = 0;
+	so->ready = NULL;
 	so->batchCxt = NULL;
 	so->batchEf = hnsw_ef_search;
 	so->graph = NULL;
@@ -151,6 +197,25 @@ FirstSearch(IndexScanDesc scan)
 	so->results = HnswSearchLayer(so->graph, so->query, entries, nentries,
 								  hnsw_ef_search, 0, &so->nresults, &so->seen);
 	MemoryContextSwitchTo(so->cxt);
+
+	/*
+	 * An i8 index re-ranks with the table's vectors: only a plain column
+	 * can be read from the heap tuple (an expression would have to be
+	 * evaluated again), and only the built-in distances have a bound.
+	 * Indexes with vectors out of line re-rank with those instead.
+	 */
+	if (hnsw_rerank && scan->heapRelation != NULL &&
+		so->graph->quantization == HNSW_QUANT_I8 &&
+		!HnswGraphOutOfLine(so->graph) &&
+		so->graph->metric != HNSW_METRIC_OTHER &&
+		scan->indexRelation->rd_index->indkey.values[0] != 0)
+	{
+		so->rerank = true;
+		so->heapAttno = scan->indexRelation->rd_index->indkey.values[0];
+		so->queryL1 = 0.0;
+		for (int i = 0; i < so->query->dim; i++)
+			so->queryL1 += fabs((double) so->query->x[i]);
+	}
 }
 
 /*
@@ -242,6 +307,162 @@ RerankBatch(HnswScanOpaque so)
 	qsort(so->results, so->nresults, sizeof(HnswCandidate), CompareCandidates);
 }
 
+/* binaryheap order of re-ranked items: the nearest exact distance on top */
+static int
+CompareRerankExact(Datum a, Datum b, void *arg)
+{
+	const HnswRerankItem *ia = (const HnswRerankItem *) DatumGetPointer(a);
+	const HnswRerankItem *ib = (const HnswRerankItem *) DatumGetPointer(b);
+
+	if (ia->exact != ib->exact)
+		return ia->exact > ib->exact ? -1 : 1;
+	return -ItemPointerCompare((ItemPointer) &ia->heaptid,
+							   (ItemPointer) &ib->heaptid);
+}
+
+/* qsort order of re-ranked items: lowest bound first, ties by heap TID */
+static int
+CompareRerankBound(const void *a, const void *b)
+{
+	const HnswRerankItem *ia = (const HnswRerankItem *) a;
+	const HnswRerankItem *ib = (const HnswRerankItem *) b;
+
+	if (ia->bound != ib->bound)
+		return ia->bound < ib->bound ? -1 : 1;
+	return ItemPointerCompare((ItemPointer) &ia->heaptid,
+							  (ItemPointer) &ib->heaptid);
+}
+
+/*
+ * Prepare the batch just searched for re-ranking: every heap TID of its
+ * elements not returned before, with a lower bound of its exact distance
+ * (HnswQuantLowerBound, from the element's i8 distance and scale), sorted
+ * by it; and an empty heap of the items whose exact distance is known.
+ * The elements count as returned from now on: the batch returns all of
+ * them before the next is searched.  Allocated in the batch's context.
+ */
+static void
+StartRerank(HnswScanOpaque so)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(so->batchCxt);
+	int			nitems = 0;
+
+	for (int i = 0; i < so->nresults; i++)
+		nitems += so->results[i].element->nheaptids;
+	so->items = palloc(sizeof(HnswRerankItem) * Max(nitems, 1));
+	so->nitems = 0;
+	for (int i = 0; i < so->nresults; i++)
+	{
+		HnswElement e = so->results[i].element;
+		double		bound;
+
+		if (e->returned || e->deleted || e->missing)
+			continue;
+		e->returned = true;
+		bound = HnswQuantLowerBound(so->graph, e->queryDistance,
+									e->codeScale, so->queryL1);
+		for (int j = 0; j < e->nheaptids; j++)
+		{
+			HnswRerankItem *item = &so->items[so->nitems++];
+
+			item->heaptid = e->heaptids[j];
+			item->bound = bound;
+			item->exact = 0.0f;
+		}
+	}
+	qsort(so->items, so->nitems, sizeof(HnswRerankItem), CompareRerankBound);
+	so->nextItem = 0;
+	so->ready = binaryheap_allocate(Max(so->nitems, 1), CompareRerankExact,
+									NULL);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Compute the exact distance between the query and the vector of a heap
+ * tuple, if the scan's snapshot sees it; return false if it does not (the
+ * executor would not return it either).
+ *
+ * Pins heap and TOAST pages through the scan's own heap fetch state; the
+ * pin of the last heap page is kept until the next fetch, rescan or end
+ * of the scan.  The detoasted vector is freed before returning.
+ */
+static bool
+ReadExactDistance(IndexScanDesc scan, ItemPointer heaptid, float *exact)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	ItemPointerData tid = *heaptid;
+	bool		call_again = false;
+	bool		all_dead = false;
+	bool		found = false;
+	MemoryContext oldcxt;
+
+	if (so->fetch == NULL)
+	{
+		oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+		so->fetch = table_index_fetch_begin(scan->heapRelation);
+		so->slot = table_slot_create(scan->heapRelation, NULL);
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	oldcxt = MemoryContextSwitchTo(so->tmpCxt);
+	so->nexact++;
+	if (table_index_fetch_tuple(so->fetch, &tid, scan->xs_snapshot,
+								so->slot, &call_again, &all_dead))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(so->slot, so->heapAttno, &isnull);
+		Vector	   *vec = isnull ? NULL : HnswPrepareVector(so->graph, value);
+
+		if (vec != NULL && vec->dim == so->graph->dim)
+		{
+			*exact = HnswDistance(so->graph, so->query, vec);
+			found = true;
+		}
+		ExecClearTuple(so->slot);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(so->tmpCxt);
+	return found;
+}
+
+/*
+ * Return the next item of a re-ranked batch in exact distance order, or
+ * NULL when the batch is done.  An item is returned once no item whose
+ * vector has not been read can be nearer: the lowest bound among those is
+ * at least its exact distance.  Items are read in the order of their
+ * bounds, so the vectors read are those whose bound is below the exact
+ * distance of the last item returned, and one more.
+ */
+static HnswRerankItem *
+NextReranked(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	for (;;)
+	{
+		HnswRerankItem *item;
+
+		if (!binaryheap_empty(so->ready))
+		{
+			item = (HnswRerankItem *) DatumGetPointer(binaryheap_first(so->ready));
+			if (so->nextItem >= so->nitems ||
+				item->exact <= so->items[so->nextItem].bound)
+			{
+				binaryheap_remove_first(so->ready);
+				return item;
+			}
+		}
+		if (so->nextItem >= so->nitems)
+			return NULL;
+
+		item = &so->items[so->nextItem++];
+		/* an invisible row is not returned at all */
+		if (ReadExactDistance(scan, &item->heaptid, &item->exact))
+			binaryheap_add(so->ready, PointerGetDatum(item));
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /*
  * Return the next heap TID in distance order.  Only ordered scans with MVCC
  * snapshots are supported: a heap TID vacuum removes while this scan holds
@@ -268,10 +489,35 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	{
 		so->started = true;
 		FirstSearch(scan);
-		RerankBatch(so);
+		if (so->rerank)
+			StartRerank(so);
+		else
+			RerankBatch(so);
 	}
 
-	while (!found && !so->exhausted && so->ntuples < hnsw_max_scan_tuples)
+	/* i8: heap TIDs in exact distance order (NextReranked) */
+	while (so->rerank && !found && !so->exhausted &&
+		   so->ntuples < hnsw_max_scan_tuples)
+	{
+		HnswRerankItem *item = NextReranked(scan);
+
+		if (item != NULL)
+		{
+			scan->xs_heaptid = item->heaptid;
+			scan->xs_recheck = false;
+			scan->xs_recheckorderby = false;
+			so->ntuples++;
+			found = true;
+		}
+		else
+		{
+			NextBatch(so);
+			if (!so->exhausted)
+				StartRerank(so);
+		}
+	}
+
+	while (!so->rerank && !found && !so->exhausted && so->ntuples < hnsw_max_scan_tuples)
 	{
 		if (so->next < so->nresults)
 		{
@@ -311,6 +557,15 @@ hnswendscan(IndexScanDesc scan)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 
+	if (so->nexact > 0)
+		elog(DEBUG1, "hnsw scan read " INT64_FORMAT " exact vectors from the table",
+			 so->nexact);
+	if (so->fetch != NULL)
+	{
+		table_index_fetch_end(so->fetch);
+		ExecDropSingleTupleTableSlot(so->slot);
+	}
+	MemoryContextDelete(so->tmpCxt);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

@@ -564,6 +564,8 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		/* searching needs only the distance to the query: no copy */
 		e->vec = NULL;
 		e->queryDistance = HnswDistance(graph, graph->query, &tup->vec);
+		/* an i8 code's scale bounds its error (hnswscan.c re-ranks with it) */
+		e->codeScale = tup->vec.unused == HNSW_QUANT_I8 ? tup->vec.x[0] : 0.0f;
 	}
 	else
 	{
