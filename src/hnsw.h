@@ -406,6 +406,8 @@ extern float HnswQuantDistance(HnswGraph *graph, const Vector *a,
 							   const Vector *b);
 extern double HnswQuantLowerBound(HnswGraph *graph, float distance,
 								  float scale, double queryL1);
+extern double HnswQuantRefinedBound(HnswGraph *graph, const Vector *query,
+									const Vector *code, float distance);
 
 /* hnswbuffer.c */
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);

@@ -41,6 +41,8 @@
 typedef struct HnswRerankItem
 {
 	ItemPointerData heaptid;
+	bool		refined;		/* bound computed from the code (L2) */
+	HnswElement element;
 	double		bound;			/* lower bound of the exact distance */
 	float		exact;			/* exact distance, once read */
 } HnswRerankItem;
@@ -64,9 +66,9 @@ typedef struct HnswScanOpaqueData
 	/* re-ranking with exact vectors from the table (i8 indexes) */
 	bool		rerank;
 	double		queryL1;		/* the query's L1 norm, for the bound */
-	HnswRerankItem *items;		/* current batch, by bound */
+	HnswRerankItem *items;		/* current batch */
 	int			nitems;
-	int			nextItem;		/* next one whose vector to read */
+	binaryheap *pending;		/* items not read yet, lowest bound first */
 	binaryheap *ready;			/* items read, nearest exact first */
 	AttrNumber	heapAttno;		/* the indexed column */
 	IndexFetchTableData *fetch; /* heap access, kept across rescans */
@@ -116,7 +118,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->rerank = false;
 	so->items = NULL;
 	so->nitems = 0;
-	so->nextItem = 0;
+	so->pending = NULL;
 	so->ready = NULL;
 	so->batchCxt = NULL;
 	so->batchEf = hnsw_ef_search;
@@ -320,17 +322,17 @@ CompareRerankExact(Datum a, Datum b, void *arg)
 							   (ItemPointer) &ib->heaptid);
 }
 
-/* qsort order of re-ranked items: lowest bound first, ties by heap TID */
+/* binaryheap order of items not read: the lowest bound on top */
 static int
-CompareRerankBound(const void *a, const void *b)
+CompareRerankBound(Datum a, Datum b, void *arg)
 {
-	const HnswRerankItem *ia = (const HnswRerankItem *) a;
-	const HnswRerankItem *ib = (const HnswRerankItem *) b;
+	const HnswRerankItem *ia = (const HnswRerankItem *) DatumGetPointer(a);
+	const HnswRerankItem *ib = (const HnswRerankItem *) DatumGetPointer(b);
 
 	if (ia->bound != ib->bound)
-		return ia->bound < ib->bound ? -1 : 1;
-	return ItemPointerCompare((ItemPointer) &ia->heaptid,
-							  (ItemPointer) &ib->heaptid);
+		return ia->bound > ib->bound ? -1 : 1;
+	return -ItemPointerCompare((ItemPointer) &ia->heaptid,
+							   (ItemPointer) &ib->heaptid);
 }
 
 /*
@@ -366,12 +368,17 @@ StartRerank(HnswScanOpaque so)
 			HnswRerankItem *item = &so->items[so->nitems++];
 
 			item->heaptid = e->heaptids[j];
+			item->refined = false;
+			item->element = e;
 			item->bound = bound;
 			item->exact = 0.0f;
 		}
 	}
-	qsort(so->items, so->nitems, sizeof(HnswRerankItem), CompareRerankBound);
-	so->nextItem = 0;
+	so->pending = binaryheap_allocate(Max(so->nitems, 1), CompareRerankBound,
+									  NULL);
+	for (int i = 0; i < so->nitems; i++)
+		binaryheap_add_unordered(so->pending, PointerGetDatum(&so->items[i]));
+	binaryheap_build(so->pending);
 	so->ready = binaryheap_allocate(Max(so->nitems, 1), CompareRerankExact,
 									NULL);
 	MemoryContextSwitchTo(oldcxt);
@@ -426,6 +433,46 @@ ReadExactDistance(IndexScanDesc scan, ItemPointer heaptid, float *exact)
 }
 
 /*
+ * Return a tighter lower bound of an L2 item's exact distance, computed from
+ * its element's code (HnswQuantRefinedBound), or its bound as it is if the
+ * element is no longer the one the search saw (vacuum freed it and the
+ * space was reused: its heap TID is gone).  Takes and releases a share
+ * lock on the element's page.
+ */
+static double
+RefineBound(HnswScanOpaque so, HnswRerankItem *item)
+{
+	HnswGraph  *graph = so->graph;
+	HnswElement e = item->element;
+	double		bound = item->bound;
+	Buffer		buf;
+	HnswElementTuple tup;
+
+	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = HnswGetElementTuple(BufferGetPage(buf),
+							  ItemPointerGetOffsetNumber(&e->tid));
+	if (tup != NULL && tup->vec.dim == graph->dim &&
+		tup->vec.unused == HNSW_QUANT_I8 &&
+		VARSIZE(&tup->vec) == HNSW_CODE_SIZE(graph->dim, HNSW_QUANT_I8) &&
+		tup->vec.x[0] == e->codeScale)
+	{
+		for (int i = 0; i < HNSW_HEAPTIDS; i++)
+		{
+			if (ItemPointerEquals(&tup->heaptids[i], &item->heaptid))
+			{
+				bound = Max(bound,
+							HnswQuantRefinedBound(graph, so->query,
+												  &tup->vec, e->queryDistance));
+				break;
+			}
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return bound;
+}
+
+/*
  * Return the next item of a re-ranked batch in exact distance order, or
  * NULL when the batch is done.  An item is returned once no item whose
  * vector has not been read can be nearer: the lowest bound among those is
@@ -440,25 +487,33 @@ NextReranked(IndexScanDesc scan)
 
 	for (;;)
 	{
-		HnswRerankItem *item;
+		HnswRerankItem *item = NULL;
+		HnswRerankItem *next = NULL;
 
 		if (!binaryheap_empty(so->ready))
-		{
 			item = (HnswRerankItem *) DatumGetPointer(binaryheap_first(so->ready));
-			if (so->nextItem >= so->nitems ||
-				item->exact <= so->items[so->nextItem].bound)
-			{
-				binaryheap_remove_first(so->ready);
-				return item;
-			}
+		if (!binaryheap_empty(so->pending))
+			next = (HnswRerankItem *) DatumGetPointer(binaryheap_first(so->pending));
+		if (item != NULL && (next == NULL || item->exact <= next->bound))
+		{
+			binaryheap_remove_first(so->ready);
+			return item;
 		}
-		if (so->nextItem >= so->nitems)
+		if (next == NULL)
 			return NULL;
 
-		item = &so->items[so->nextItem++];
+		binaryheap_remove_first(so->pending);
+		if (!next->refined && so->graph->metric == HNSW_METRIC_L2)
+		{
+			/* before reading its row, see whether its code rules it out */
+			next->refined = true;
+			next->bound = RefineBound(so, next);
+			binaryheap_add(so->pending, PointerGetDatum(next));
+			continue;
+		}
 		/* an invisible row is not returned at all */
-		if (ReadExactDistance(scan, &item->heaptid, &item->exact))
-			binaryheap_add(so->ready, PointerGetDatum(item));
+		if (ReadExactDistance(scan, &next->heaptid, &next->exact))
+			binaryheap_add(so->ready, PointerGetDatum(next));
 		CHECK_FOR_INTERRUPTS();
 	}
 }

@@ -308,3 +308,30 @@ HnswQuantLowerBound(HnswGraph *graph, float distance, float scale,
 	elog(ERROR, "quantized hnsw index without a built-in distance");
 	return 0.0;
 }
+
+/*
+ * Return a lower bound of the exact squared L2 distance between the query
+ * and any vector whose i8 code is code, whose quantized distance to the
+ * query was computed as distance; tighter than HnswQuantLowerBound's, at
+ * the price of a pass over the code.  With e the vector minus its decoding
+ * (every component within h = scale / 2) and d = q minus the decoding,
+ * |q - x|^2 = |d|^2 - 2 d.e + |e|^2 >= |d|^2 - 2 h |d|_1.  Float rounding
+ * as in HnswQuantLowerBound.
+ */
+double
+HnswQuantRefinedBound(HnswGraph *graph, const Vector *query,
+					  const Vector *code, float distance)
+{
+	int			dim = graph->dim;
+	float		scale = code->x[0];
+	double		h = 0.5 * (double) scale * (1.0 + 1.0 / 1024.0);
+	double		rel = (dim + 8) * ldexp(1.0, -22);
+	double		l1;
+	double		bound;
+
+	Assert(graph->metric == HNSW_METRIC_L2 && code->unused == HNSW_QUANT_I8);
+	l1 = distance_kernels->i8.l1(query->x, CodeData(code), scale, dim);
+	bound = (Max((double) distance, 0.0) * (1.0 - rel) -
+			 2.0 * h * l1 * (1.0 + rel)) * (1.0 - rel);
+	return Max(bound, 0.0);
+}
