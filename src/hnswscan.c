@@ -74,7 +74,7 @@ typedef struct HnswScanOpaqueData
 	IndexFetchTableData *fetch; /* heap access, kept across rescans */
 	TupleTableSlot *slot;
 	MemoryContext tmpCxt;		/* one exact vector at a time */
-	int64		nexact;			/* exact vectors read (for the tests) */
+	int64		nexact;			/* exact vectors read (DEBUG1 at the end) */
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
@@ -338,8 +338,8 @@ CompareRerankBound(Datum a, Datum b, void *arg)
 /*
  * Prepare the batch just searched for re-ranking: every heap TID of its
  * elements not returned before, with a lower bound of its exact distance
- * (HnswQuantLowerBound, from the element's i8 distance and scale), sorted
- * by it; and an empty heap of the items whose exact distance is known.
+ * (HnswQuantLowerBound, from the element's i8 distance and scale), in a
+ * heap by it; and an empty heap of the items whose exact distance is known.
  * The elements count as returned from now on: the batch returns all of
  * them before the next is searched.  Allocated in the batch's context.
  */
@@ -572,7 +572,8 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 	}
 
-	while (!so->rerank && !found && !so->exhausted && so->ntuples < hnsw_max_scan_tuples)
+	while (!so->rerank && !found && !so->exhausted &&
+		   so->ntuples < hnsw_max_scan_tuples)
 	{
 		if (so->next < so->nresults)
 		{
