@@ -75,13 +75,47 @@ SELECT id, tag, (v <-> '[0,0,0,0,0,0,0,0]') = dist AS ok
 FROM (SELECT id, tag, v, v <-> '[0,0,0,0,0,0,0,0]' AS dist FROM d
 	  ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 500) s WHERE id = 5;
 
--- a quantized index orders by codes: its rows get the operator's distance
+-- the scan's value is taken, not computed: called next to the scan with
+-- another function to fall back on, it still returns the L2 distance
+SELECT id, hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', ctid, 'd_l2',
+			'vector_negative_inner_product') = v <-> '[1,2,3,4,5,6,7,8]' AS from_scan
+FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 3;
+-- ... but not for another index, another row or another query
+SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', ctid, 'd_ip',
+			'vector_negative_inner_product') = v <#> '[1,2,3,4,5,6,7,8]' AS computed
+FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
+SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', '(0,1)', 'd_l2',
+			'vector_negative_inner_product') = v <#> '[1,2,3,4,5,6,7,8]' AS computed
+FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
+SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,9]', ctid, 'd_l2',
+			'vector_negative_inner_product') = v <#> '[1,2,3,4,5,6,7,9]' AS computed
+FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
+
+-- quantized indexes: i8 re-ranks with the rows' vectors and hands those
+-- distances on; bf16, and i8 without re-ranking, order by codes and the
+-- operator is computed.  Every way, the operator's value.
 DROP INDEX d_ip, d_l1, d_cos;
 ALTER INDEX d_l2 SET (quantization = 'i8');
 REINDEX INDEX d_l2;
 SELECT count(*) FILTER (WHERE dist = (v <-> '[1,2,3,4,5,6,7,8]')) AS equal
 FROM (SELECT v, v <-> '[1,2,3,4,5,6,7,8]' AS dist FROM d
 	  ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10) s;
+SET hnsw.rerank = off;
+SELECT count(*) FILTER (WHERE dist = (v <-> '[1,2,3,4,5,6,7,8]')) AS equal
+FROM (SELECT v, v <-> '[1,2,3,4,5,6,7,8]' AS dist FROM d
+	  ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10) s;
+RESET hnsw.rerank;
+SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', ctid, 'd_l2',
+			'vector_negative_inner_product') = v <-> '[1,2,3,4,5,6,7,8]' AS from_scan
+FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
+ALTER INDEX d_l2 SET (quantization = 'bf16');
+REINDEX INDEX d_l2;
+SELECT count(*) FILTER (WHERE dist = (v <-> '[1,2,3,4,5,6,7,8]')) AS equal
+FROM (SELECT v, v <-> '[1,2,3,4,5,6,7,8]' AS dist FROM d
+	  ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10) s;
+SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', ctid, 'd_l2',
+			'vector_negative_inner_product') = v <#> '[1,2,3,4,5,6,7,8]' AS computed
+FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
 
 -- called by hand it is the operator
 SELECT hnsw._index_distance('[1,2]', '[4,6]', '(0,1)', 'd', 'l2_distance') AS l2,

@@ -29,6 +29,7 @@ void		_PG_init(void);
 /* GUCs */
 int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
 int			hnsw_max_scan_tuples = HNSW_DEFAULT_MAX_SCAN_TUPLES;
+bool		hnsw_rerank = true;
 
 static relopt_kind hnsw_relopt_kind;
 
@@ -112,6 +113,12 @@ HnswInit(void)
 							"asks for more rows (filtered queries), up to this many.",
 							&hnsw_max_scan_tuples, HNSW_DEFAULT_MAX_SCAN_TUPLES,
 							1, INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("hnsw.rerank",
+							 "Returns the rows of i8 indexes in exact distance order.",
+							 "The scan reads the candidates' vectors from the table "
+							 "and orders them by their exact distance; off returns "
+							 "them in the order of the i8 distance, which is faster.",
+							 &hnsw_rerank, true, PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 /*

@@ -22,6 +22,7 @@
 #include "storage/bufmgr.h"
 #include "storage/itemptr.h"
 #include "utils/relcache.h"
+#include "distance.h"
 #include "vector.h"
 
 /* Options and their bounds */
@@ -43,8 +44,8 @@
 /* Metapage */
 #define HNSW_METAPAGE_BLKNO			0
 #define HNSW_MAGIC_NUMBER			0x48AB5A01
-#define HNSW_VERSION				3	/* 2 added quantization, 3 vectors
-										 * out of line */
+#define HNSW_VERSION				4	/* 2 added quantization, 3 vectors
+										 * out of line, 4 compact slots */
 #define HNSW_MIN_VERSION			1	/* still readable: f32 only */
 
 /*
@@ -156,12 +157,62 @@ typedef HnswMetaPageData *HnswMetaPage;
 
 #define HnswPageGetMeta(page)	((HnswMetaPage) PageGetContents(page))
 
-/* One neighbour slot; an invalid tid marks an empty slot */
+/*
+ * One neighbour slot; an invalid tid marks an empty slot.  Indexes of
+ * version 4 store slots of 8 bytes (HnswCompactSlot, the distance as a
+ * bfloat16), older ones of 12 (HnswNeighborSlot, a float and padding).
+ * Element tuples are read and written through the HnswSlot* functions
+ * below, with the slot size of the index (HNSW_SLOT_SIZE of its version,
+ * kept in HnswGraph.slotSize); see src/README "Page layout".
+ */
 typedef struct HnswNeighborSlot
 {
 	float		distance;		/* from the owning element */
 	ItemPointerData tid;		/* element tuple of the neighbour */
 } HnswNeighborSlot;
+
+typedef struct HnswCompactSlot
+{
+	uint16		distance;		/* bfloat16, rounded to nearest even */
+	ItemPointerData tid;
+} HnswCompactSlot;
+
+#define HNSW_SLOT_SIZE(version) \
+	((version) >= 4 ? sizeof(HnswCompactSlot) : sizeof(HnswNeighborSlot))
+
+/* The TID of slot i of the slots starting at slots */
+static inline ItemPointer
+HnswSlotTid(char *slots, int i, int slotSize)
+{
+	if (slotSize == sizeof(HnswCompactSlot))
+		return &((HnswCompactSlot *) slots)[i].tid;
+	return &((HnswNeighborSlot *) slots)[i].tid;
+}
+
+/* The distance stored in slot i */
+static inline float
+HnswSlotDistance(char *slots, int i, int slotSize)
+{
+	if (slotSize == sizeof(HnswCompactSlot))
+		return DistanceBfloatToFloat(((HnswCompactSlot *) slots)[i].distance);
+	return ((HnswNeighborSlot *) slots)[i].distance;
+}
+
+/* Fill slot i */
+static inline void
+HnswSlotSet(char *slots, int i, int slotSize, ItemPointer tid, float distance)
+{
+	if (slotSize == sizeof(HnswCompactSlot))
+	{
+		((HnswCompactSlot *) slots)[i].tid = *tid;
+		((HnswCompactSlot *) slots)[i].distance = DistanceFloatToBfloat(distance);
+	}
+	else
+	{
+		((HnswNeighborSlot *) slots)[i].tid = *tid;
+		((HnswNeighborSlot *) slots)[i].distance = distance;
+	}
+}
 
 /*
  * One element: header, vector, then HNSW_SLOTS(level, m) neighbour slots,
@@ -183,11 +234,21 @@ typedef struct HnswElementTupleData
 typedef HnswElementTupleData *HnswElementTuple;
 
 #define HNSW_ELEMENT_HEADER_SIZE	offsetof(HnswElementTupleData, vec)
-#define HNSW_ELEMENT_TUPLE_SIZE(dim, quant, level, m) \
+/* The size of a tuple with slots of slotSize bytes */
+#define HNSW_ELEMENT_TUPLE_SIZE_SLOTS(dim, quant, level, m, slotSize) \
 	(HNSW_ELEMENT_HEADER_SIZE + HNSW_CODE_SIZE(dim, quant) + \
-	 HNSW_SLOTS(level, m) * sizeof(HnswNeighborSlot))
+	 HNSW_SLOTS(level, m) * (slotSize))
+/*
+ * The largest size for any version (12-byte slots).  What fits a page is
+ * decided with it, so the limits on dimensions and levels are the same for
+ * every version.
+ */
+#define HNSW_ELEMENT_TUPLE_SIZE(dim, quant, level, m) \
+	HNSW_ELEMENT_TUPLE_SIZE_SLOTS(dim, quant, level, m, \
+								  sizeof(HnswNeighborSlot))
+/* The slots of an element tuple, for HnswSlotTid and friends */
 #define HnswTupleGetSlots(tup) \
-	((HnswNeighborSlot *) ((char *) &(tup)->vec + VARSIZE(&(tup)->vec)))
+	((char *) &(tup)->vec + VARSIZE(&(tup)->vec))
 
 /*
  * One chunk of a vector stored out of line (in the index's quantization,
@@ -252,10 +313,12 @@ typedef struct HnswElementData
 								 * index is quantized; NULL until needed
 								 * when the graph has a query */
 	float		queryDistance;	/* to the graph's query, if it has one */
+	float		codeScale;		/* i8 code's scale, set with queryDistance
+								 * (the re-ranking scan's error bound) */
 	HnswNeighborList **neighbors;	/* level + 1 lists; always NULL when
 									 * the graph has a query: its search
 									 * reads links from the page */
-	HnswNeighborSlot *slots;	/* unused (NULL) */
+	char	   *slots;			/* unused (NULL) */
 } HnswElementData;
 
 /* How distances are computed */
@@ -286,6 +349,7 @@ typedef struct HnswGraph
 	HnswQuantization exactQuantization; /* the index's option: differs from
 										 * quantization when vectors are out
 										 * of line */
+	int			slotSize;		/* bytes of a neighbour slot (version) */
 	float	   *scratch;		/* dim floats: one element decoded */
 	const Vector *scratchOf;	/* the encoded vector scratch holds, or NULL */
 	bool		normalize;		/* cosine: unit vectors only */
@@ -318,6 +382,7 @@ typedef struct HnswPageEdit
 /* GUCs */
 extern int	hnsw_ef_search;
 extern int	hnsw_max_scan_tuples;
+extern bool hnsw_rerank;
 
 /* hnsw.c */
 extern void HnswInit(void);
@@ -339,6 +404,10 @@ extern bool HnswVectorMatches(HnswGraph *graph, const Vector *stored,
 							  const Vector *vec);
 extern float HnswQuantDistance(HnswGraph *graph, const Vector *a,
 							   const Vector *b);
+extern double HnswQuantLowerBound(HnswGraph *graph, float distance,
+								  float scale, double queryL1);
+extern double HnswQuantRefinedBound(HnswGraph *graph, const Vector *query,
+									const Vector *code, float distance);
 
 /* hnswbuffer.c */
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);

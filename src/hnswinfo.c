@@ -262,7 +262,8 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	Size		expected;
 	int			m = cs->meta.m;
 	int			nheaptids = 0;
-	HnswNeighborSlot *slots;
+	int			slotSize = HNSW_SLOT_SIZE(cs->meta.version);
+	char	   *slots;
 
 	if (!ItemIdIsUsed(itemid))
 		return NULL;
@@ -307,8 +308,8 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 					 "Block %u, offset %u: vector of %d dimensions and %u bytes; the index has %d dimensions.",
 					 blkno, off, (int) tup->vec.dim,
 					 (unsigned) VARSIZE(&tup->vec), cs->dim);
-	expected = HNSW_ELEMENT_TUPLE_SIZE(cs->dim, cs->meta.quantization,
-									   tup->level, m) +
+	expected = HNSW_ELEMENT_TUPLE_SIZE_SLOTS(cs->dim, cs->meta.quantization,
+											 tup->level, m, slotSize) +
 		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
 	if (len != expected)
 		HNSW_CORRUPT(index, "has an element tuple of wrong size",
@@ -352,7 +353,7 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 
 		for (int i = start; i < start + cap; i++)
 		{
-			ItemPointer t = &slots[i].tid;
+			ItemPointer t = HnswSlotTid(slots, i, slotSize);
 
 			if (!ItemPointerIsValid(t))
 				continue;
@@ -370,8 +371,8 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 							 blkno, off, lc, i);
 			for (int j = start; j < i; j++)
 			{
-				if (ItemPointerIsValid(&slots[j].tid) &&
-					ItemPointerEquals(&slots[j].tid, t))
+				if (ItemPointerIsValid(HnswSlotTid(slots, j, slotSize)) &&
+					ItemPointerEquals(HnswSlotTid(slots, j, slotSize), t))
 					HNSW_CORRUPT(index, "has a duplicate neighbour link",
 								 "Block %u, offset %u, level %d: slots %d and %d both point to (%u,%u).",
 								 blkno, off, lc, j, i,
@@ -473,7 +474,7 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 			{
 				HnswElementTuple tup;
-				HnswNeighborSlot *slots;
+				char	   *slots;
 				int			degree = 0;
 
 				tup = CheckElementTuple(&cs, page, blkno, off);
@@ -494,7 +495,8 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 						nheaptids++;
 				slots = HnswTupleGetSlots(tup);
 				for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, cs.meta.m); i++)
-					if (ItemPointerIsValid(&slots[i].tid))
+					if (ItemPointerIsValid(HnswSlotTid(slots, i,
+													   HNSW_SLOT_SIZE(cs.meta.version))))
 						degree++;
 				degreeSum += degree;
 				minDegree = Min(minDegree, degree);
@@ -654,7 +656,8 @@ static void
 CheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
 		   int64 *queue, int64 *qtail)
 {
-	HnswNeighborSlot *slots = HnswTupleGetSlots(tup);
+	char	   *slots = HnswTupleGetSlots(tup);
+	int			slotSize = HNSW_SLOT_SIZE(vs->cs.meta.version);
 	int			m = vs->cs.meta.m;
 
 	for (int lc = 0; lc <= tup->level; lc++)
@@ -666,9 +669,9 @@ CheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
 		{
 			HnswCheckElement *e;
 
-			if (!ItemPointerIsValid(&slots[i].tid))
+			if (!ItemPointerIsValid(HnswSlotTid(slots, i, slotSize)))
 				continue;
-			e = FindCheckElement(vs, &slots[i].tid);
+			e = FindCheckElement(vs, HnswSlotTid(slots, i, slotSize));
 			if (count)
 			{
 				vs->links++;

@@ -83,7 +83,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 	Buffer		buf;
 	Page		page;
 	HnswElementTuple tup;
-	HnswNeighborSlot *slots;
+	char	   *slots;
 	OffsetNumber off = ItemPointerGetOffsetNumber(&target->tid);
 	int			start = HNSW_LEVEL_START(lc, graph->m);
 	int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
@@ -102,23 +102,27 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 		return false;
 	}
 
-	slots = HnswTupleGetSlots(tup) + start;
+	slots = HnswTupleGetSlots(tup);
 	for (int i = 0; i < cap; i++)
 	{
-		if (!ItemPointerIsValid(&slots[i].tid))
+		ItemPointer slotTid = HnswSlotTid(slots, start + i, graph->slotSize);
+		float		slotDistance;
+
+		if (!ItemPointerIsValid(slotTid))
 		{
 			if (empty < 0)
 				empty = i;
 		}
-		else if (ItemPointerEquals(&slots[i].tid, newTid))
+		else if (ItemPointerEquals(slotTid, newTid))
 		{
 			UnlockReleaseBuffer(buf);
 			return true;
 		}
-		else if (slots[i].distance > worstDistance)
+		else if ((slotDistance = HnswSlotDistance(slots, start + i,
+												  graph->slotSize)) > worstDistance)
 		{
 			worst = i;
-			worstDistance = slots[i].distance;
+			worstDistance = slotDistance;
 		}
 	}
 	chosen = empty >= 0 ? empty : worst;
@@ -129,9 +133,8 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 
 		page = HnswEditStart(&edit, graph->index, buf, graph->building, false);
 		tup = HnswGetElementTuple(page, off);
-		slots = HnswTupleGetSlots(tup) + start;
-		slots[chosen].tid = *newTid;
-		slots[chosen].distance = distance;
+		HnswSlotSet(HnswTupleGetSlots(tup), start + chosen, graph->slotSize,
+					newTid, distance);
 		HnswEditFinish(&edit);
 	}
 	UnlockReleaseBuffer(buf);

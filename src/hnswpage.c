@@ -155,8 +155,8 @@ HnswGetElementTuple(Page page, OffsetNumber off)
 Size
 HnswElementTupleSize(HnswGraph *graph, int level)
 {
-	return HNSW_ELEMENT_TUPLE_SIZE(graph->dim, graph->quantization, level,
-								   graph->m) +
+	return HNSW_ELEMENT_TUPLE_SIZE_SLOTS(graph->dim, graph->quantization,
+										 level, graph->m, graph->slotSize) +
 		(HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0);
 }
 
@@ -169,7 +169,7 @@ Size
 HnswFormElementTuple(HnswGraph *graph, HnswElement element, HnswElementTuple tup)
 {
 	Size		size = HnswElementTupleSize(graph, element->level);
-	HnswNeighborSlot *slots;
+	char	   *slots;
 
 	memset(tup, 0, size);
 	tup->type = HNSW_ELEMENT_TUPLE;
@@ -190,17 +190,16 @@ HnswFormElementTuple(HnswGraph *graph, HnswElement element, HnswElementTuple tup
 
 	slots = HnswTupleGetSlots(tup);
 	for (int i = 0; i < HNSW_SLOTS(element->level, graph->m); i++)
-		ItemPointerSetInvalid(&slots[i].tid);
+		ItemPointerSetInvalid(HnswSlotTid(slots, i, graph->slotSize));
 	for (int lc = 0; lc <= element->level; lc++)
 	{
 		HnswNeighborList *list = element->neighbors[lc];
 		int			start = HNSW_LEVEL_START(lc, graph->m);
 
 		for (int i = 0; i < list->length; i++)
-		{
-			slots[start + i].tid = list->items[i].element->tid;
-			slots[start + i].distance = list->items[i].distance;
-		}
+			HnswSlotSet(slots, start + i, graph->slotSize,
+						&list->items[i].element->tid,
+						list->items[i].distance);
 	}
 	return size;
 }

@@ -10,17 +10,42 @@
  * heap tuples have been returned or the graph is exhausted.  See src/README
  * "Scans".
  *
+ * An i8 index re-ranks each batch with the exact vectors, read from the
+ * table, lazily: a candidate's vector is read only while a lower bound of
+ * its exact distance is below the nearest exact distance not yet returned.
+ * See src/README "Quantization".
+ *
  * src/hnswscan.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/relscan.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
 #include "hnsw.h"
+#include "lib/binaryheap.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
+
+/*
+ * A heap TID of a re-ranked batch.  The heap TIDs of one element may have
+ * different vectors (i8 codes that are equal are shared, see src/README
+ * "Quantization"), so each is ranked on its own.
+ */
+typedef struct HnswRerankItem
+{
+	ItemPointerData heaptid;
+	bool		refined;		/* bound computed from the code (L2) */
+	HnswElement element;
+	double		bound;			/* lower bound of the exact distance */
+	float		exact;			/* exact distance, once read */
+} HnswRerankItem;
 
 typedef struct HnswScanOpaqueData
 {
@@ -39,6 +64,19 @@ typedef struct HnswScanOpaqueData
 	int64		ntuples;		/* heap TIDs returned so far */
 	uint64		scanId;			/* this search, for HnswRememberDistance */
 	bool		exactDistances; /* results carry the operator's distance */
+
+	/* re-ranking with exact vectors from the table (i8 indexes) */
+	bool		rerank;
+	double		queryL1;		/* the query's L1 norm, for the bound */
+	HnswRerankItem *items;		/* current batch */
+	int			nitems;
+	binaryheap *pending;		/* items not read yet, lowest bound first */
+	binaryheap *ready;			/* items read, nearest exact first */
+	AttrNumber	heapAttno;		/* the indexed column */
+	IndexFetchTableData *fetch; /* heap access, kept across rescans */
+	TupleTableSlot *slot;
+	MemoryContext tmpCxt;		/* one exact vector at a time */
+	int64		nexact;			/* exact vectors read (DEBUG1 at the end) */
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
@@ -57,6 +95,9 @@ hnswbeginscan(Relation index, int nkeys, int norderbys)
 
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan",
 									ALLOCSET_DEFAULT_SIZES);
+	so->tmpCxt = AllocSetContextCreate(CurrentMemoryContext,
+									   "hnsw scan exact vector",
+									   ALLOCSET_DEFAULT_SIZES);
 	scan->opaque = so;
 	return scan;
 }
@@ -77,6 +118,13 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 				scan->numberOfOrderBys * sizeof(ScanKeyData));
 
 	MemoryContextReset(so->cxt);
+	if (so->fetch != NULL)
+		table_index_fetch_reset(so->fetch);
+	so->rerank = false;
+	so->items = NULL;
+	so->nitems = 0;
+	so->pending = NULL;
+	so->ready = NULL;
 	so->batchCxt = NULL;
 	so->batchEf = hnsw_ef_search;
 	so->graph = NULL;
@@ -131,18 +179,6 @@ FirstSearch(IndexScanDesc scan)
 		HnswCheckVector(so->graph, so->query);
 	so->graph->query = so->query;
 	so->scanId = ++hnsw_scan_counter;
-
-	/*
-	 * The distances of an f32 index of vectors are the operator's own, bit
-	 * for bit (same kernel, same floats): the executor may take them (see
-	 * hnswplan.c).  Codes, normalised copies and converted arrays are not.
-	 */
-	so->exactDistances = !so->graph->arrays && !so->graph->normalize &&
-		so->graph->quantization == HNSW_QUANT_F32 &&
-		!HnswGraphOutOfLine(so->graph) &&
-		(so->graph->metric == HNSW_METRIC_L2 ||
-		 so->graph->metric == HNSW_METRIC_IP ||
-		 so->graph->metric == HNSW_METRIC_L1);
 	ep = HnswGetEntryPoint(so->graph, &meta);
 	if (ep == NULL)
 	{
@@ -171,6 +207,39 @@ FirstSearch(IndexScanDesc scan)
 	so->results = HnswSearchLayer(so->graph, so->query, entries, nentries,
 								  hnsw_ef_search, 0, &so->nresults, &so->seen);
 	MemoryContextSwitchTo(so->cxt);
+
+	/*
+	 * An i8 index re-ranks with the table's vectors: only a plain column
+	 * can be read from the heap tuple (an expression would have to be
+	 * evaluated again), and only the built-in distances have a bound.
+	 * Indexes with vectors out of line re-rank with those instead.
+	 */
+	if (hnsw_rerank && scan->heapRelation != NULL &&
+		so->graph->quantization == HNSW_QUANT_I8 &&
+		!HnswGraphOutOfLine(so->graph) &&
+		so->graph->metric != HNSW_METRIC_OTHER &&
+		scan->indexRelation->rd_index->indkey.values[0] != 0)
+	{
+		so->rerank = true;
+		so->heapAttno = scan->indexRelation->rd_index->indkey.values[0];
+		so->queryL1 = 0.0;
+		for (int i = 0; i < so->query->dim; i++)
+			so->queryL1 += fabs((double) so->query->x[i]);
+	}
+
+	/*
+	 * Distances computed on f32 vectors of the column (an f32 index's
+	 * elements, or the rows re-ranking reads) are the operator's own, bit
+	 * for bit (same kernel, same floats): the executor may take them (see
+	 * hnswplan.c).  Codes, normalised copies and converted arrays are not.
+	 */
+	so->exactDistances = !so->graph->arrays && !so->graph->normalize &&
+		(so->graph->metric == HNSW_METRIC_L2 ||
+		 so->graph->metric == HNSW_METRIC_IP ||
+		 so->graph->metric == HNSW_METRIC_L1) &&
+		(so->rerank ||
+		 (so->graph->quantization == HNSW_QUANT_F32 &&
+		  !HnswGraphOutOfLine(so->graph)));
 }
 
 /*
@@ -262,6 +331,215 @@ RerankBatch(HnswScanOpaque so)
 	qsort(so->results, so->nresults, sizeof(HnswCandidate), CompareCandidates);
 }
 
+/* binaryheap order of re-ranked items: the nearest exact distance on top */
+static int
+CompareRerankExact(Datum a, Datum b, void *arg)
+{
+	const HnswRerankItem *ia = (const HnswRerankItem *) DatumGetPointer(a);
+	const HnswRerankItem *ib = (const HnswRerankItem *) DatumGetPointer(b);
+
+	if (ia->exact != ib->exact)
+		return ia->exact > ib->exact ? -1 : 1;
+	return -ItemPointerCompare((ItemPointer) &ia->heaptid,
+							   (ItemPointer) &ib->heaptid);
+}
+
+/* binaryheap order of items not read: the lowest bound on top */
+static int
+CompareRerankBound(Datum a, Datum b, void *arg)
+{
+	const HnswRerankItem *ia = (const HnswRerankItem *) DatumGetPointer(a);
+	const HnswRerankItem *ib = (const HnswRerankItem *) DatumGetPointer(b);
+
+	if (ia->bound != ib->bound)
+		return ia->bound > ib->bound ? -1 : 1;
+	return -ItemPointerCompare((ItemPointer) &ia->heaptid,
+							   (ItemPointer) &ib->heaptid);
+}
+
+/*
+ * Prepare the batch just searched for re-ranking: every heap TID of its
+ * elements not returned before, with a lower bound of its exact distance
+ * (HnswQuantLowerBound, from the element's i8 distance and scale), in a
+ * heap by it; and an empty heap of the items whose exact distance is known.
+ * The elements count as returned from now on: the batch returns all of
+ * them before the next is searched.  Allocated in the batch's context.
+ */
+static void
+StartRerank(HnswScanOpaque so)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(so->batchCxt);
+	int			nitems = 0;
+
+	for (int i = 0; i < so->nresults; i++)
+		nitems += so->results[i].element->nheaptids;
+	so->items = palloc(sizeof(HnswRerankItem) * Max(nitems, 1));
+	so->nitems = 0;
+	for (int i = 0; i < so->nresults; i++)
+	{
+		HnswElement e = so->results[i].element;
+		double		bound;
+
+		if (e->returned || e->deleted || e->missing)
+			continue;
+		e->returned = true;
+		bound = HnswQuantLowerBound(so->graph, e->queryDistance,
+									e->codeScale, so->queryL1);
+		for (int j = 0; j < e->nheaptids; j++)
+		{
+			HnswRerankItem *item = &so->items[so->nitems++];
+
+			item->heaptid = e->heaptids[j];
+			item->refined = false;
+			item->element = e;
+			item->bound = bound;
+			item->exact = 0.0f;
+		}
+	}
+	so->pending = binaryheap_allocate(Max(so->nitems, 1), CompareRerankBound,
+									  NULL);
+	for (int i = 0; i < so->nitems; i++)
+		binaryheap_add_unordered(so->pending, PointerGetDatum(&so->items[i]));
+	binaryheap_build(so->pending);
+	so->ready = binaryheap_allocate(Max(so->nitems, 1), CompareRerankExact,
+									NULL);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Compute the exact distance between the query and the vector of a heap
+ * tuple, if the scan's snapshot sees it; return false if it does not (the
+ * executor would not return it either).
+ *
+ * Pins heap and TOAST pages through the scan's own heap fetch state; the
+ * pin of the last heap page is kept until the next fetch, rescan or end
+ * of the scan.  The detoasted vector is freed before returning.
+ */
+static bool
+ReadExactDistance(IndexScanDesc scan, ItemPointer heaptid, float *exact)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	ItemPointerData tid = *heaptid;
+	bool		call_again = false;
+	bool		all_dead = false;
+	bool		found = false;
+	MemoryContext oldcxt;
+
+	if (so->fetch == NULL)
+	{
+		oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+		so->fetch = table_index_fetch_begin(scan->heapRelation);
+		so->slot = table_slot_create(scan->heapRelation, NULL);
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	oldcxt = MemoryContextSwitchTo(so->tmpCxt);
+	so->nexact++;
+	if (table_index_fetch_tuple(so->fetch, &tid, scan->xs_snapshot,
+								so->slot, &call_again, &all_dead))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(so->slot, so->heapAttno, &isnull);
+		Vector	   *vec = isnull ? NULL : HnswPrepareVector(so->graph, value);
+
+		if (vec != NULL && vec->dim == so->graph->dim)
+		{
+			*exact = HnswDistance(so->graph, so->query, vec);
+			found = true;
+		}
+		ExecClearTuple(so->slot);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(so->tmpCxt);
+	return found;
+}
+
+/*
+ * Return a tighter lower bound of an L2 item's exact distance, computed from
+ * its element's code (HnswQuantRefinedBound), or its bound as it is if the
+ * element is no longer the one the search saw (vacuum freed it and the
+ * space was reused: its heap TID is gone).  Takes and releases a share
+ * lock on the element's page.
+ */
+static double
+RefineBound(HnswScanOpaque so, HnswRerankItem *item)
+{
+	HnswGraph  *graph = so->graph;
+	HnswElement e = item->element;
+	double		bound = item->bound;
+	Buffer		buf;
+	HnswElementTuple tup;
+
+	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = HnswGetElementTuple(BufferGetPage(buf),
+							  ItemPointerGetOffsetNumber(&e->tid));
+	if (tup != NULL && tup->vec.dim == graph->dim &&
+		tup->vec.unused == HNSW_QUANT_I8 &&
+		VARSIZE(&tup->vec) == HNSW_CODE_SIZE(graph->dim, HNSW_QUANT_I8) &&
+		tup->vec.x[0] == e->codeScale)
+	{
+		for (int i = 0; i < HNSW_HEAPTIDS; i++)
+		{
+			if (ItemPointerEquals(&tup->heaptids[i], &item->heaptid))
+			{
+				bound = Max(bound,
+							HnswQuantRefinedBound(graph, so->query,
+												  &tup->vec, e->queryDistance));
+				break;
+			}
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return bound;
+}
+
+/*
+ * Return the next item of a re-ranked batch in exact distance order, or
+ * NULL when the batch is done.  An item is returned once no item whose
+ * vector has not been read can be nearer: the lowest bound among those is
+ * at least its exact distance.  Items are read in the order of their
+ * bounds, so the vectors read are those whose bound is below the exact
+ * distance of the last item returned, and one more.
+ */
+static HnswRerankItem *
+NextReranked(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	for (;;)
+	{
+		HnswRerankItem *item = NULL;
+		HnswRerankItem *next = NULL;
+
+		if (!binaryheap_empty(so->ready))
+			item = (HnswRerankItem *) DatumGetPointer(binaryheap_first(so->ready));
+		if (!binaryheap_empty(so->pending))
+			next = (HnswRerankItem *) DatumGetPointer(binaryheap_first(so->pending));
+		if (item != NULL && (next == NULL || item->exact <= next->bound))
+		{
+			binaryheap_remove_first(so->ready);
+			return item;
+		}
+		if (next == NULL)
+			return NULL;
+
+		binaryheap_remove_first(so->pending);
+		if (!next->refined && so->graph->metric == HNSW_METRIC_L2)
+		{
+			/* before reading its row, see whether its code rules it out */
+			next->refined = true;
+			next->bound = RefineBound(so, next);
+			binaryheap_add(so->pending, PointerGetDatum(next));
+			continue;
+		}
+		/* an invisible row is not returned at all */
+		if (ReadExactDistance(scan, &next->heaptid, &next->exact))
+			binaryheap_add(so->ready, PointerGetDatum(next));
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /*
  * Return the next heap TID in distance order.  Only ordered scans with MVCC
  * snapshots are supported: a heap TID vacuum removes while this scan holds
@@ -288,10 +566,42 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	{
 		so->started = true;
 		FirstSearch(scan);
-		RerankBatch(so);
+		if (so->rerank)
+			StartRerank(so);
+		else
+			RerankBatch(so);
 	}
 
-	while (!found && !so->exhausted && so->ntuples < hnsw_max_scan_tuples)
+	/* i8: heap TIDs in exact distance order (NextReranked) */
+	while (so->rerank && !found && !so->exhausted &&
+		   so->ntuples < hnsw_max_scan_tuples)
+	{
+		HnswRerankItem *item = NextReranked(scan);
+
+		if (item != NULL)
+		{
+			scan->xs_heaptid = item->heaptid;
+			scan->xs_recheck = false;
+			scan->xs_recheckorderby = false;
+			if (so->exactDistances)
+				HnswRememberDistance(RelationGetRelid(scan->indexRelation),
+									 &scan->xs_heaptid, so->graph->metric,
+									 item->exact, so->scanId, so->query);
+			else
+				HnswForgetDistance();
+			so->ntuples++;
+			found = true;
+		}
+		else
+		{
+			NextBatch(so);
+			if (!so->exhausted)
+				StartRerank(so);
+		}
+	}
+
+	while (!so->rerank && !found && !so->exhausted &&
+		   so->ntuples < hnsw_max_scan_tuples)
 	{
 		if (so->next < so->nresults)
 		{
@@ -339,6 +649,15 @@ hnswendscan(IndexScanDesc scan)
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 
 	HnswForgetDistance();
+	if (so->nexact > 0)
+		elog(DEBUG1, "hnsw scan read " INT64_FORMAT " exact vectors from the table",
+			 so->nexact);
+	if (so->fetch != NULL)
+	{
+		table_index_fetch_end(so->fetch);
+		ExecDropSingleTupleTableSlot(so->slot);
+	}
+	MemoryContextDelete(so->tmpCxt);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

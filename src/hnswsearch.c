@@ -147,6 +147,8 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 	graph->normalize = graph->normproc != NULL;
 	graph->quantization = HnswGetQuantization(index);
 	graph->exactQuantization = graph->quantization;
+	/* a new index's; an existing one's comes from its metapage */
+	graph->slotSize = HNSW_SLOT_SIZE(HNSW_VERSION);
 	graph->arrays = index->rd_opcintype[0] == FLOAT4ARRAYOID ||
 		index->rd_opcintype[0] == FLOAT8ARRAYOID;
 
@@ -325,6 +327,7 @@ HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
 		/* the layout follows the build's m, even after ALTER INDEX SET */
 		graph->m = meta->m;
 		graph->efConstruction = meta->efConstruction;
+		graph->slotSize = HNSW_SLOT_SIZE(meta->version);
 		/* until the first vector, the storage is undecided (HnswCheckVector) */
 		if (meta->dimensions > 0)
 		{
@@ -494,7 +497,7 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
  * tuple under the page lock), looking every linked element up in the cache.
  */
 static void
-ResolveNeighbors(HnswGraph *graph, HnswElement e, HnswNeighborSlot *slots)
+ResolveNeighbors(HnswGraph *graph, HnswElement e, char *slots)
 {
 	e->neighbors = MemoryContextAlloc(graph->cxt,
 									  sizeof(HnswNeighborList *) * (e->level + 1));
@@ -506,12 +509,13 @@ ResolveNeighbors(HnswGraph *graph, HnswElement e, HnswNeighborSlot *slots)
 
 		for (int i = 0; i < cap; i++)
 		{
-			HnswNeighborSlot *slot = &slots[start + i];
+			ItemPointer tid = HnswSlotTid(slots, start + i, graph->slotSize);
 
-			if (!ItemPointerIsValid(&slot->tid))
+			if (!ItemPointerIsValid(tid))
 				continue;
-			list->items[list->length].element = HnswLookupElement(graph, &slot->tid);
-			list->items[list->length].distance = slot->distance;
+			list->items[list->length].element = HnswLookupElement(graph, tid);
+			list->items[list->length].distance =
+				HnswSlotDistance(slots, start + i, graph->slotSize);
 			list->length++;
 		}
 		e->neighbors[lc] = list;
@@ -564,6 +568,8 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		/* searching needs only the distance to the query: no copy */
 		e->vec = NULL;
 		e->queryDistance = HnswDistance(graph, graph->query, &tup->vec);
+		/* an i8 code's scale bounds its error (hnswscan.c re-ranks with it) */
+		e->codeScale = tup->vec.unused == HNSW_QUANT_I8 ? tup->vec.x[0] : 0.0f;
 	}
 	else
 	{
@@ -746,13 +752,17 @@ ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
 	if (tup != NULL && tup->level >= lc && tup->vec.dim == graph->dim &&
 		tup->vec.unused == graph->quantization)
 	{
-		HnswNeighborSlot *slots = HnswTupleGetSlots(tup) +
-			HNSW_LEVEL_START(lc, graph->m);
+		char	   *slots = HnswTupleGetSlots(tup);
+		int			start = HNSW_LEVEL_START(lc, graph->m);
 		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
 
 		for (int i = 0; i < cap; i++)
-			if (ItemPointerIsValid(&slots[i].tid))
-				tids[n++] = slots[i].tid;
+		{
+			ItemPointer tid = HnswSlotTid(slots, start + i, graph->slotSize);
+
+			if (ItemPointerIsValid(tid))
+				tids[n++] = *tid;
+		}
 	}
 	UnlockReleaseBuffer(buf);
 	return n;

@@ -36,6 +36,7 @@ typedef struct HnswVacuumState
 	int			efConstruction;
 	HnswQuantization quantization;	/* from the metapage */
 	HnswQuantization exactQuantization;
+	int			slotSize;		/* of the neighbour slots (version) */
 	int			dim;
 	uint64	   *deleted;		/* keys of deleted elements, ascending */
 	int			ndeleted;
@@ -83,6 +84,7 @@ ResetCache(HnswVacuumState *vs)
 	vs->graph->efConstruction = vs->efConstruction;
 	vs->graph->quantization = vs->quantization;
 	vs->graph->exactQuantization = vs->exactQuantization;
+	vs->graph->slotSize = vs->slotSize;
 }
 
 /*
@@ -343,24 +345,25 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 		{
 			int			start = HNSW_LEVEL_START(lc, graph->m);
 			int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
-			HnswNeighborSlot *slots;
+			int			size = vs->slotSize;
+			char	   *slots;
 			int			next = 0;
 
-			slots = HnswTupleGetSlots(tup) + start;
-			for (int i = 0; i < cap; i++)
+			slots = HnswTupleGetSlots(tup);
+			for (int i = start; i < start + cap; i++)
 			{
 				bool		present;
 
-				if (ItemPointerIsValid(&slots[i].tid) &&
-					!IsDeleted(vs, &slots[i].tid))
+				if (ItemPointerIsValid(HnswSlotTid(slots, i, size)) &&
+					!IsDeleted(vs, HnswSlotTid(slots, i, size)))
 					continue;
 
 				/* a hole: fill it with the next chosen one not linked yet */
 				for (; next < nchosen[lc]; next++)
 				{
 					present = false;
-					for (int j = 0; j < cap; j++)
-						if (ItemPointerEquals(&slots[j].tid,
+					for (int j = start; j < start + cap; j++)
+						if (ItemPointerEquals(HnswSlotTid(slots, j, size),
 											  &chosen[lc][next].element->tid))
 							present = true;
 					if (!present)
@@ -370,17 +373,17 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 				{
 					page = HnswEditStart(&edit, vs->index, buf, false, false);
 					tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
-					slots = HnswTupleGetSlots(tup) + start;
+					slots = HnswTupleGetSlots(tup);
 					editing = true;
 				}
 				if (next < nchosen[lc])
 				{
-					slots[i].tid = chosen[lc][next].element->tid;
-					slots[i].distance = chosen[lc][next].distance;
+					HnswSlotSet(slots, i, size, &chosen[lc][next].element->tid,
+								chosen[lc][next].distance);
 					next++;
 				}
 				else
-					ItemPointerSetInvalid(&slots[i].tid);
+					ItemPointerSetInvalid(HnswSlotTid(slots, i, size));
 			}
 		}
 	}
@@ -421,7 +424,7 @@ RepairGraph(HnswVacuumState *vs)
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			HnswElementTuple tup = HnswGetElementTuple(page, off);
-			HnswNeighborSlot *slots;
+			char	   *slots;
 
 			if (tup == NULL || tup->deleted)
 				continue;
@@ -433,8 +436,9 @@ RepairGraph(HnswVacuumState *vs)
 			slots = HnswTupleGetSlots(tup);
 			for (int i = 0; i < HNSW_SLOTS(tup->level, vs->m); i++)
 			{
-				if (ItemPointerIsValid(&slots[i].tid) &&
-					IsDeleted(vs, &slots[i].tid))
+				ItemPointer slotTid = HnswSlotTid(slots, i, vs->slotSize);
+
+				if (ItemPointerIsValid(slotTid) && IsDeleted(vs, slotTid))
 				{
 					ItemPointerSet(&repair[nrepair], blkno, off);
 					nrepair++;
@@ -567,6 +571,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	vs.dim = meta.dimensions;
 	vs.quantization = meta.quantization;
 	vs.exactQuantization = meta.exactQuantization;
+	vs.slotSize = HNSW_SLOT_SIZE(meta.version);
 	vs.maxdeleted = 1024;
 	vs.deleted = palloc(sizeof(uint64) * vs.maxdeleted);
 	vs.cacheCxt = AllocSetContextCreate(cxt, "hnsw vacuum cache",

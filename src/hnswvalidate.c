@@ -229,7 +229,8 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 		{
 			ItemId		itemid = PageGetItemId(page, off);
 			HnswElementTuple tup;
-			HnswNeighborSlot *slots;
+			char	   *slots;
+			int			slotSize = HNSW_SLOT_SIZE(meta.version);
 			int			nheaptids = 0;
 
 			if (!ItemIdIsUsed(itemid))
@@ -250,8 +251,8 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 				  "Element (%u,%u) has encoding %d, the index %d.",
 				  blkno, off, tup->vec.unused, meta.quantization);
 			CHECK(ItemIdGetLength(itemid) ==
-				  HNSW_ELEMENT_TUPLE_SIZE(tup->vec.dim, meta.quantization,
-										  tup->level, meta.m) +
+				  HNSW_ELEMENT_TUPLE_SIZE_SLOTS(tup->vec.dim, meta.quantization,
+												tup->level, meta.m, slotSize) +
 				  (meta.exactQuantization != meta.quantization ?
 				   HNSW_VECTOR_LINK_SIZE : 0),
 				  "Element (%u,%u) has the wrong size.", blkno, off);
@@ -271,9 +272,9 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 			{
 				BlockNumber nblk;
 
-				if (!ItemPointerIsValid(&slots[i].tid))
+				if (!ItemPointerIsValid(HnswSlotTid(slots, i, slotSize)))
 					continue;
-				nblk = ItemPointerGetBlockNumber(&slots[i].tid);
+				nblk = ItemPointerGetBlockNumber(HnswSlotTid(slots, i, slotSize));
 				CHECK(nblk > HNSW_METAPAGE_BLKNO && nblk < nblocks,
 					  "Element (%u,%u) links to block %u.", blkno, off, nblk);
 			}

@@ -259,3 +259,79 @@ HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 	elog(ERROR, "quantized hnsw index without a built-in distance");
 	return 0;
 }
+
+/*
+ * Return a lower bound of the exact distance (in the index's internal
+ * order, as HnswDistance computes it from the plain vectors) between the
+ * graph's query and any vector whose i8 code has the given scale and whose
+ * quantized distance to the query was computed as distance.  queryL1 is
+ * the query's L1 norm.  Used by the re-ranking scan; see src/README
+ * "Quantization".
+ *
+ * Every component of a vector is within h = scale / 2 of its decoded code
+ * (DistanceEncodeInt8 rounds to nearest; the margin below covers the float
+ * rounding of scale * code).  So for L2 the two points are at most
+ * h * sqrt(dim) apart, the inner products differ by at most h * |q|_1, and
+ * the L1 distances by at most h * dim.  Both the quantized distance and the
+ * exact one are sums of dim float terms, each within a relative
+ * (dim + 8) * 2^-22 of the sum of their magnitudes; that is subtracted too.
+ */
+double
+HnswQuantLowerBound(HnswGraph *graph, float distance, float scale,
+					double queryL1)
+{
+	int			dim = graph->dim;
+	double		h = 0.5 * (double) scale * (1.0 + 1.0 / 1024.0);
+	double		rel = (dim + 8) * ldexp(1.0, -22);
+	double		d = distance;
+	double		bound;
+
+	switch (graph->metric)
+	{
+		case HNSW_METRIC_L2:
+			bound = sqrt(Max(d, 0.0) * (1.0 - rel)) - h * sqrt((double) dim);
+			if (bound <= 0.0)
+				return 0.0;
+			return bound * bound * (1.0 - rel);
+		case HNSW_METRIC_IP:
+			/* |q . x| <= |q|_1 max|x|, and max|x| <= 127 scale + h */
+			return d - h * queryL1 -
+				2.0 * rel * queryL1 * (127.0 * (double) scale + h);
+		case HNSW_METRIC_L1:
+			bound = Max(d, 0.0) * (1.0 - rel) - h * dim;
+			if (bound <= 0.0)
+				return 0.0;
+			return bound * (1.0 - rel);
+		case HNSW_METRIC_OTHER:
+			break;
+	}
+	elog(ERROR, "quantized hnsw index without a built-in distance");
+	return 0.0;
+}
+
+/*
+ * Return a lower bound of the exact squared L2 distance between the query
+ * and any vector whose i8 code is code, whose quantized distance to the
+ * query was computed as distance; tighter than HnswQuantLowerBound's, at
+ * the price of a pass over the code.  With e the vector minus its decoding
+ * (every component within h = scale / 2) and d = q minus the decoding,
+ * |q - x|^2 = |d|^2 - 2 d.e + |e|^2 >= |d|^2 - 2 h |d|_1.  Float rounding
+ * as in HnswQuantLowerBound.
+ */
+double
+HnswQuantRefinedBound(HnswGraph *graph, const Vector *query,
+					  const Vector *code, float distance)
+{
+	int			dim = graph->dim;
+	float		scale = code->x[0];
+	double		h = 0.5 * (double) scale * (1.0 + 1.0 / 1024.0);
+	double		rel = (dim + 8) * ldexp(1.0, -22);
+	double		l1;
+	double		bound;
+
+	Assert(graph->metric == HNSW_METRIC_L2 && code->unused == HNSW_QUANT_I8);
+	l1 = distance_kernels->i8.l1(query->x, CodeData(code), scale, dim);
+	bound = (Max((double) distance, 0.0) * (1.0 - rel) -
+			 2.0 * h * l1 * (1.0 + rel)) * (1.0 - rel);
+	return Max(bound, 0.0);
+}

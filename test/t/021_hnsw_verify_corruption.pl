@@ -6,8 +6,8 @@
 # the page layout of src/hnsw.h: page header 24 bytes, line pointers of 4
 # bytes after it; an element tuple is type, level, deleted, unused (4 bytes),
 # 10 heap TIDs (60 bytes), the vector (varlena: 4-byte header, int16 dim,
-# int16 unused, floats), then neighbour slots of 12 bytes each (float
-# distance, block hi, block lo, offset, padding), level 0 first; the
+# int16 unused, floats), then neighbour slots of 8 bytes each (bfloat16
+# distance, block hi, block lo, offset; version 4), level 0 first; the
 # metapage's magic number is the first field after the page header.
 use strict;
 use warnings;
@@ -70,14 +70,14 @@ sub slot_start
 	my ($page, $off, $slot) = @_;
 	my $t = tuple_start($page, $off);
 	my $varsize = unpack('V', substr($page, $t + 64, 4)) >> 2;
-	return $t + 64 + $varsize + 12 * $slot;
+	return $t + 64 + $varsize + 8 * $slot;
 }
 
 # Return the TID in the slot at $pos of $page as "(block,offset)"
 sub slot_tid
 {
 	my ($page, $pos) = @_;
-	my ($hi, $lo, $posid) = unpack('vvv', substr($page, $pos + 4, 6));
+	my ($hi, $lo, $posid) = unpack('vvv', substr($page, $pos + 2, 6));
 	return '(' . (($hi << 16) | $lo) . ",$posid)";
 }
 
@@ -112,7 +112,7 @@ isnt(slot_tid($page, $slot1), '(0,0)', 'and a second one');
 # 1. a neighbour link beyond the end of the index
 my $err = damaged_verify(1, sub {
 	my $p = shift;
-	substr($p, $slot0 + 4, 4) = pack('vv', 0x7FFF, 0);
+	substr($p, $slot0 + 2, 4) = pack('vv', 0x7FFF, 0);
 	return $p;
 });
 like($err, qr/ERROR:  index "t_idx" has a neighbour link outside the index/,
@@ -124,7 +124,7 @@ like($err,
 # 2. the same neighbour twice on one level
 $err = damaged_verify(1, sub {
 	my $p = shift;
-	substr($p, $slot1, 12) = substr($p, $slot0, 12);
+	substr($p, $slot1, 8) = substr($p, $slot0, 8);
 	return $p;
 });
 like($err, qr/ERROR:  index "t_idx" has a duplicate neighbour link/,
@@ -135,7 +135,7 @@ like($err, qr/DETAIL:  Block 1, offset 1, level 0: slots 0 and 1 both point to \
 # 3. an element linked to itself
 $err = damaged_verify(1, sub {
 	my $p = shift;
-	substr($p, $slot0 + 4, 6) = pack('vvv', 0, 1, 1);
+	substr($p, $slot0 + 2, 6) = pack('vvv', 0, 1, 1);
 	return $p;
 });
 like($err, qr/ERROR:  index "t_idx" has an element linked to itself\nDETAIL:  Block 1, offset 1, level 0, slot 0\./,

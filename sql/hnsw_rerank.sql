@@ -1,0 +1,77 @@
+-- hnsw re-ranking: an i8 index returns rows in exact distance order, read
+-- from the table's vectors (hnsw.rerank, on by default)
+
+-- Vectors whose i8 codes cannot tell them apart: the second component is
+-- far below the step of the first (scale 100 / 127), so every code of
+-- [100, 0.01 i] is [127, 0] and the quantized distances tie.
+CREATE TABLE rr (id int, v vector(2));
+INSERT INTO rr SELECT i, ARRAY[100, 0.01 * i]::real[]::vector FROM generate_series(1, 30) i;
+CREATE INDEX rr_i8 ON rr USING hnsw (v) WITH (quantization = 'i8');
+SET enable_seqscan = off;
+SET hnsw.ef_search = 100;
+
+-- exact order: the nearest to [100, 0.3] are 30, 29, 28, ...
+SELECT array_agg(id) FROM (SELECT id FROM rr ORDER BY v <-> '[100, 0.3]' LIMIT 5) s;
+-- without re-ranking the ties come back in the index's order
+SET hnsw.rerank = off;
+SELECT array_agg(id) = '{30,29,28,27,26}' AS exact_order
+	FROM (SELECT id FROM rr ORDER BY v <-> '[100, 0.3]' LIMIT 5) s;
+RESET hnsw.rerank;
+
+-- every distance, and the array operator classes
+CREATE FUNCTION rr_sorted(ops text, op text, query text, tab text DEFAULT 'rr',
+						  typ text DEFAULT 'vector') RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	ids int[];
+	exact int[];
+BEGIN
+	EXECUTE format('CREATE INDEX rr_idx ON %I USING hnsw (v %s) WITH (quantization = ''i8'')', tab, ops);
+	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %I ORDER BY v %s %L::%s LIMIT 8) s',
+				   tab, op, query, typ) INTO ids;
+	SET LOCAL enable_indexscan = off;
+	SET LOCAL enable_seqscan = on;
+	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %I ORDER BY v %s %L::%s, id LIMIT 8) s',
+				   tab, op, query, typ) INTO exact;
+	EXECUTE 'DROP INDEX rr_idx';
+	RETURN CASE WHEN ids = exact THEN 'exact order' ELSE ids::text || ' <> ' || exact::text END;
+END $$;
+DROP INDEX rr_i8;
+SELECT rr_sorted('vector_l2_ops', '<->', '[100, 0.125]');
+SELECT rr_sorted('vector_l1_ops', '<+>', '[100, 0.125]');
+SELECT rr_sorted('vector_ip_ops', '<#>', '[-0.001, 1]');
+-- cosine: directions that differ more (the ones above are nearly parallel)
+CREATE TABLE rrc (id int, v vector(8));
+INSERT INTO rrc SELECT i, ARRAY(SELECT sin(i * k) + 0.001 * k FROM generate_series(1, 8) k)::real[]::vector
+	FROM generate_series(1, 400) i;
+SELECT rr_sorted('vector_cosine_ops', '<=>', '[1, 0.5, 0.2, 0, 0, 0.1, 0.3, 0.9]', 'rrc');
+SELECT rr_sorted('vector_l2_ops', '<->', '[1, 0.5, 0.2, 0, 0, 0.1, 0.3, 0.9]', 'rrc');
+DROP TABLE rrc;
+
+-- real[] columns
+CREATE TABLE rra (id int, v real[]);
+INSERT INTO rra SELECT id, v::real[] FROM rr;
+SELECT rr_sorted('float4_l2_ops', '<->', '{100, 0.125}', 'rra', 'real[]');
+DROP TABLE rra;
+
+-- duplicates past the heap TIDs an element holds are all returned, and
+-- rows deleted but not vacuumed are skipped
+CREATE TABLE rd (id int, v vector(3));
+INSERT INTO rd SELECT i, '[1, 2, 3]' FROM generate_series(1, 25) i;
+INSERT INTO rd SELECT 100 + i, ARRAY[i, i, i]::real[]::vector FROM generate_series(2, 40) i;
+CREATE INDEX ON rd USING hnsw (v) WITH (quantization = 'i8');
+SELECT count(*), min(id), max(id) FROM (SELECT id FROM rd ORDER BY v <-> '[1, 2, 3]' LIMIT 25) s;
+DELETE FROM rd WHERE id % 2 = 0;
+SELECT array_agg(id) FROM (SELECT id FROM rd ORDER BY v <-> '[1, 2, 3]' LIMIT 14) s;
+-- rows inserted after the build, in this transaction, are seen by it
+BEGIN;
+INSERT INTO rd VALUES (200, '[1, 2, 3.001]');
+SELECT array_agg(id) FROM (SELECT id FROM rd ORDER BY v <-> '[1, 2, 3.002]' LIMIT 2) s;
+ROLLBACK;
+SELECT array_agg(id) FROM (SELECT id FROM rd ORDER BY v <-> '[1, 2, 3.002]' LIMIT 2) s;
+DROP TABLE rd;
+
+RESET hnsw.ef_search;
+RESET enable_seqscan;
+DROP FUNCTION rr_sorted;
+DROP TABLE rr;
