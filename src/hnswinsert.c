@@ -65,77 +65,286 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 	return slot >= 0;
 }
 
+/* The memory an insert keeps between calls (InsertContext) */
+#define HNSW_INSERT_MEMORY		(2 * 1024 * 1024)
+
+/* Attempts to re-prune a full list before giving up on the heuristic */
+#define HNSW_PRUNE_ATTEMPTS		3
+
+
+/* Candidates of one pruning, nearest first; see ChooseLinkToDrop */
+typedef struct PruneState
+{
+	HnswGraph  *graph;
+	int			n;
+	HnswCandidate cands[2 * HNSW_MAX_M + 1];	/* element NULL: the newcomer */
+	int8		verdict[2 * HNSW_MAX_M + 1];	/* PRUNE_* */
+	bool		gone;			/* a candidate's tuple vanished meanwhile */
+	int			goneIndex;
+} PruneState;
+
+#define PRUNE_UNKNOWN	0
+#define PRUNE_KEPT		1
+#define PRUNE_REJECTED	2
+
+/*
+ * Return whether the heuristic (Algorithm 4) keeps candidate i: whether no
+ * kept candidate nearer to the owner than i is nearer to i than the owner
+ * is.  Verdicts are computed on demand and remembered: a nearer candidate's
+ * verdict is needed only when it is nearer to i than the owner, and the
+ * nearest candidates, the likeliest to be, are tried first.
+ *
+ * Sets ps->gone if a vector cannot be read (the element was freed since it
+ * was loaded); the verdicts are then meaningless.
+ */
+static bool
+PruneKeeps(PruneState *ps, int i)
+{
+	HnswElement ci = ps->cands[i].element;
+	bool		kept = true;
+
+	if (ps->verdict[i] != PRUNE_UNKNOWN)
+		return ps->verdict[i] == PRUNE_KEPT;
+
+	if (ci != NULL && !HnswEnsureVector(ps->graph, ci))
+	{
+		ps->gone = true;
+		ps->goneIndex = i;
+		return false;
+	}
+	for (int j = 0; j < i && kept && !ps->gone; j++)
+	{
+		HnswElement cj = ps->cands[j].element;
+		float		d;
+
+		/* distances to the newcomer: the candidate's to the query */
+		if (ci == NULL)
+			d = cj->queryDistance;
+		else if (cj == NULL)
+			d = ci->queryDistance;
+		else
+		{
+			if (!HnswEnsureVector(ps->graph, cj))
+			{
+				ps->gone = true;
+				ps->goneIndex = j;
+				return false;
+			}
+			d = HnswDistance(ps->graph, ci->vec, cj->vec);
+		}
+		if (d < ps->cands[i].distance && PruneKeeps(ps, j))
+			kept = false;
+	}
+	ps->verdict[i] = kept ? PRUNE_KEPT : PRUNE_REJECTED;
+	return kept;
+}
+
+/*
+ * Return the index in slots[0..cap) of the link a full list gives up for
+ * the new element (at distance newDistance from the list's owner), or -1 if
+ * the new element is the one to leave out.  slots is a copy of the list,
+ * every slot valid and none the new element.
+ *
+ * This is the pruning of the in-memory build (and of the paper's Algorithm
+ * 1, "shrink connections"): the list plus the newcomer, nearest first, goes
+ * through the heuristic (Algorithm 4), and keepPrunedConnections fills the
+ * slots left with the nearest candidates the heuristic rejected, so exactly
+ * one candidate is left out: the furthest one the heuristic rejected, or the
+ * furthest of all if it rejected none (it stops at cap kept).  Only that one
+ * is wanted, so the verdicts are asked for from the furthest candidate down
+ * and computed on demand (PruneKeeps); the first rejected one is the answer,
+ * and usually a few distances decide it.  A link to an element that is gone
+ * or deleted goes first.  Under inner product (no metric) the furthest
+ * candidate is left out.  With force, the newcomer is never left out.
+ *
+ * Distances between the newcomer and a candidate are the candidate's
+ * distance to the graph's query (the new vector), known for every element
+ * the insert's search loaded and computed on the page for the others;
+ * distances between two old candidates need their vectors (HnswEnsureVector,
+ * kept for the whole insert).  Holds at most one share lock at a time, none
+ * on entry or exit.
+ */
+static int
+ChooseLinkToDrop(HnswGraph *graph, HnswNeighborSlot *slots, int cap,
+				 float newDistance, bool force)
+{
+	PruneState ps;
+	int			from[2 * HNSW_MAX_M + 1];	/* slot index, -1: the newcomer */
+	int			gone = -1;
+	float		goneDistance = -FLT_MAX;
+	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
+
+	ps.graph = graph;
+	ps.n = 0;
+	ps.gone = false;
+
+	/* insertion sort of the list plus the newcomer, nearest first */
+	for (int i = 0; i <= cap; i++)
+	{
+		HnswCandidate c;
+		int			j;
+
+		if (i < cap)
+		{
+			c.element = HnswLookupElement(graph, &slots[i].tid);
+			c.distance = slots[i].distance;
+			if (!HnswLoadElement(graph, c.element) || c.element->deleted)
+			{
+				if (c.distance > goneDistance)
+				{
+					gone = i;
+					goneDistance = c.distance;
+				}
+				continue;
+			}
+		}
+		else
+		{
+			c.element = NULL;
+			c.distance = newDistance;
+		}
+		for (j = ps.n; j > 0 && ps.cands[j - 1].distance > c.distance; j--)
+		{
+			ps.cands[j] = ps.cands[j - 1];
+			from[j] = from[j - 1];
+		}
+		ps.cands[j] = c;
+		from[j] = i < cap ? i : -1;
+		ps.verdict[ps.n] = PRUNE_UNKNOWN;
+		ps.n++;
+	}
+	if (gone >= 0)
+		return gone;
+
+	/* the furthest candidate the heuristic rejects */
+	for (int i = ps.n - 1; i >= 0 && !simple; i--)
+	{
+		bool		kept;
+
+		if (force && from[i] < 0)
+			continue;
+		kept = PruneKeeps(&ps, i);
+
+		if (ps.gone)
+			return from[ps.goneIndex];
+		if (!kept)
+			return from[i];
+	}
+
+	/* none rejected (or inner product): the furthest */
+	for (int i = ps.n - 1; i >= 0; i--)
+		if (from[i] >= 0 || !force)
+			return from[i];
+	return -1;
+}
+
 /*
  * Add a link from the element target to the new element at newTid on level
- * lc: into an empty slot, else in place of the furthest neighbour if the new
- * one is nearer (or in any case, with force).  Nothing happens if target's
- * tuple is gone or changed level (freed by vacuum and reused).  Return
- * whether target now links to the new element.
+ * lc.  Into an empty slot if there is one; a full list is pruned as in the
+ * in-memory build (ChooseLinkToDrop): the link it gives up is replaced by the
+ * new one, or nothing changes if the new element is the one left out (with
+ * force, it never is).  Nothing happens if target's tuple is gone or changed
+ * level (freed by vacuum and reused).  Return whether target now links to
+ * the new element.
  *
- * Takes and releases an exclusive lock on target's page, and re-reads the
- * slots under it, so concurrent updates of the same list are never lost.
- * One WAL record.
+ * Locks: an exclusive lock on target's page to look for room.  A full list
+ * is copied and the lock released before pruning it, since pruning reads
+ * other elements' pages; the exclusive lock is then taken again and the
+ * choice applied only if the list is still the one copied.  If it changed
+ * (a concurrent insert or vacuum), the pruning starts again; after
+ * HNSW_PRUNE_ATTEMPTS, the new link replaces the furthest one under the
+ * lock if it is nearer.  So updates of one list are serialised by the buffer
+ * lock and none is lost.  One WAL record per change; see src/README
+ * "Insert".
  */
 static bool
 AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 			  float distance, int lc, bool force)
 {
-	Buffer		buf;
-	Page		page;
-	HnswElementTuple tup;
-	HnswNeighborSlot *slots;
 	OffsetNumber off = ItemPointerGetOffsetNumber(&target->tid);
 	int			start = HNSW_LEVEL_START(lc, graph->m);
 	int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
-	int			empty = -1;
-	int			worst = -1;
-	float		worstDistance = force ? -FLT_MAX : distance;
-	int			chosen;
+	HnswNeighborSlot copy[2 * HNSW_MAX_M];
+	int			chosen = -1;
+	bool		haveCopy = false;
 
-	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&target->tid));
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	page = BufferGetPage(buf);
-	tup = HnswGetElementTuple(page, off);
-	if (tup == NULL || tup->level < lc)
+	for (int attempt = 0;; attempt++)
 	{
-		UnlockReleaseBuffer(buf);
-		return false;
-	}
+		Buffer		buf;
+		Page		page;
+		HnswElementTuple tup;
+		HnswNeighborSlot *slots;
+		int			empty = -1;
+		int			worst = -1;
+		float		worstDistance = force ? -FLT_MAX : distance;
 
-	slots = HnswTupleGetSlots(tup) + start;
-	for (int i = 0; i < cap; i++)
-	{
-		if (!ItemPointerIsValid(&slots[i].tid))
-		{
-			if (empty < 0)
-				empty = i;
-		}
-		else if (ItemPointerEquals(&slots[i].tid, newTid))
+		buf = HnswReadBuffer(graph->index,
+							 ItemPointerGetBlockNumber(&target->tid));
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		tup = HnswGetElementTuple(page, off);
+		if (tup == NULL || tup->level < lc ||
+			tup->vec.dim != graph->dim ||
+			tup->vec.unused != graph->quantization)
 		{
 			UnlockReleaseBuffer(buf);
-			return true;
+			return false;
 		}
-		else if (slots[i].distance > worstDistance)
-		{
-			worst = i;
-			worstDistance = slots[i].distance;
-		}
-	}
-	chosen = empty >= 0 ? empty : worst;
 
-	if (chosen >= 0)
-	{
-		HnswPageEdit edit;
-
-		page = HnswEditStart(&edit, graph->index, buf, graph->building, false);
-		tup = HnswGetElementTuple(page, off);
 		slots = HnswTupleGetSlots(tup) + start;
-		slots[chosen].tid = *newTid;
-		slots[chosen].distance = distance;
-		HnswEditFinish(&edit);
+		for (int i = 0; i < cap; i++)
+		{
+			if (!ItemPointerIsValid(&slots[i].tid))
+			{
+				if (empty < 0)
+					empty = i;
+			}
+			else if (ItemPointerEquals(&slots[i].tid, newTid))
+			{
+				UnlockReleaseBuffer(buf);
+				return true;
+			}
+			else if (slots[i].distance > worstDistance)
+			{
+				worst = i;
+				worstDistance = slots[i].distance;
+			}
+		}
+
+		if (empty >= 0)
+			chosen = empty;
+		else if (haveCopy &&
+				 memcmp(copy, slots, sizeof(HnswNeighborSlot) * cap) == 0)
+		{
+			/* the list is as pruned: chosen stands (-1: leave it be) */
+		}
+		else if (attempt < HNSW_PRUNE_ATTEMPTS)
+		{
+			/* full: prune a copy without holding the lock */
+			memcpy(copy, slots, sizeof(HnswNeighborSlot) * cap);
+			haveCopy = true;
+			UnlockReleaseBuffer(buf);
+			chosen = ChooseLinkToDrop(graph, copy, cap, distance, force);
+			continue;
+		}
+		else
+			chosen = worst;		/* the list keeps changing: nearest first */
+
+		if (chosen >= 0)
+		{
+			HnswPageEdit edit;
+
+			page = HnswEditStart(&edit, graph->index, buf, graph->building,
+								 false);
+			tup = HnswGetElementTuple(page, off);
+			slots = HnswTupleGetSlots(tup) + start;
+			slots[chosen].tid = *newTid;
+			slots[chosen].distance = distance;
+			HnswEditFinish(&edit);
+		}
+		UnlockReleaseBuffer(buf);
+		return chosen >= 0;
 	}
-	UnlockReleaseBuffer(buf);
-	return chosen >= 0;
 }
 
 /*
@@ -182,6 +391,29 @@ ShareElement(HnswGraph *graph, HnswElement e, const Vector *vec,
 }
 
 /*
+ * Return the memory context of an insert, empty.  It lives as long as the
+ * backend and keeps its first block when reset, so that the next insert
+ * (COPY inserts thousands in a row) finds its memory ready: an insert
+ * copies the vectors of the neighbours it prunes (about a hundred of 3 kB
+ * at 784 dimensions), and allocating and freeing that much per insert cost
+ * page faults.  Reset after each insert, and before in case an error left
+ * something behind.
+ */
+static MemoryContext
+InsertContext(void)
+{
+	static MemoryContext cxt = NULL;
+
+	if (cxt == NULL)
+		cxt = AllocSetContextCreate(TopMemoryContext, "hnsw insert",
+									HNSW_INSERT_MEMORY, HNSW_INSERT_MEMORY,
+									ALLOCSET_DEFAULT_MAXSIZE);
+	else
+		MemoryContextReset(cxt);
+	return cxt;
+}
+
+/*
  * Insert one vector with its heap TID into the graph on the index's pages
  * (Algorithm 1).  The new element is written first, complete with its own
  * links, and only then linked from its neighbours, one page at a time: a
@@ -195,9 +427,7 @@ void
 HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 				 bool building)
 {
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
-											  "hnsw insert",
-											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext cxt = InsertContext();
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	HnswGraph  *graph;
 	HnswMetaPageData meta;
@@ -212,6 +442,7 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 
 	graph = HnswCreateGraph(index, cxt, 0);
 	graph->building = building;
+	graph->keepPruned = true;
 	vec = HnswPrepareVector(graph, value);
 	if (vec == NULL)
 		goto done;				/* zero vector under cosine: not indexed */
@@ -296,7 +527,7 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 
 done:
 	MemoryContextSwitchTo(oldcxt);
-	MemoryContextDelete(cxt);
+	MemoryContextReset(cxt);
 }
 
 /*
