@@ -514,8 +514,8 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 
 		/*
 		 * An element nothing links to is never found.  When every neighbour
-		 * has a full list of nearer ones, the nearest takes the new element
-		 * in place of its furthest link anyway.
+		 * prefers its own list, the nearest takes the new element anyway, in
+		 * place of the link its pruning would give up next.
 		 */
 		if (!linked && lists[lc]->length > 0)
 			AddLinkOnDisk(graph, lists[lc]->items[0].element, &e->tid,
