@@ -65,7 +65,7 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 	return slot >= 0;
 }
 
-/* The memory an insert keeps between calls (InsertContext) */
+/* The memory an insert keeps between calls (HnswInsertOnDisk) */
 #define HNSW_INSERT_MEMORY		(2 * 1024 * 1024)
 
 /* Attempts to re-prune a full list before giving up on the heuristic */
@@ -391,43 +391,19 @@ ShareElement(HnswGraph *graph, HnswElement e, const Vector *vec,
 }
 
 /*
- * Return the memory context of an insert, empty.  It lives as long as the
- * backend and keeps its first block when reset, so that the next insert
- * (COPY inserts thousands in a row) finds its memory ready: an insert
- * copies the vectors of the neighbours it prunes (about a hundred of 3 kB
- * at 784 dimensions), and allocating and freeing that much per insert cost
- * page faults.  Reset after each insert, and before in case an error left
- * something behind.
- */
-static MemoryContext
-InsertContext(void)
-{
-	static MemoryContext cxt = NULL;
-
-	if (cxt == NULL)
-		cxt = AllocSetContextCreate(TopMemoryContext, "hnsw insert",
-									HNSW_INSERT_MEMORY, HNSW_INSERT_MEMORY,
-									ALLOCSET_DEFAULT_MAXSIZE);
-	else
-		MemoryContextReset(cxt);
-	return cxt;
-}
-
-/*
  * Insert one vector with its heap TID into the graph on the index's pages
- * (Algorithm 1).  The new element is written first, complete with its own
- * links, and only then linked from its neighbours, one page at a time: a
- * concurrent search sees either no link to it or a link to a whole element.
+ * (Algorithm 1), allocating in cxt.  The new element is written first,
+ * complete with its own links, and only then linked from its neighbours,
+ * one page at a time: a concurrent search sees either no link to it or a
+ * link to a whole element.
  *
- * Holds at most one buffer lock at a time.  Allocates in a context of its
- * own, deleted on return.  building: the index is being built, so nothing
- * is WAL-logged yet.
+ * Holds at most one buffer lock at a time.  building: the index is being
+ * built, so nothing is WAL-logged yet.
  */
-void
-HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
-				 bool building)
+static void
+InsertElement(MemoryContext cxt, Relation index, Datum value,
+			  ItemPointer heaptid, bool building)
 {
-	MemoryContext cxt = InsertContext();
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	HnswGraph  *graph;
 	HnswMetaPageData meta;
@@ -527,7 +503,57 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 
 done:
 	MemoryContextSwitchTo(oldcxt);
-	MemoryContextReset(cxt);
+}
+
+/*
+ * Insert one vector with its heap TID into the graph on the index's pages
+ * (InsertElement).
+ *
+ * Memory: an insert allocates in a context that lives as long as the
+ * backend and keeps its first block (HNSW_INSERT_MEMORY) when reset after
+ * each insert, so that the next one (COPY inserts thousands in a row) finds
+ * its memory ready: an insert copies the vectors of the candidates its
+ * prunings compare (about 130 of 3 kB at 784 dimensions), and allocating
+ * and freeing that much per insert cost page faults.  An insert nested in
+ * another (a distance function of an operator class that inserts into an
+ * hnsw index) must not reset the outer one's memory: it gets a context of
+ * its own, deleted on return.
+ */
+void
+HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
+				 bool building)
+{
+	static MemoryContext cxt = NULL;
+	static bool busy = false;
+	MemoryContext caller = CurrentMemoryContext;
+
+	if (busy)
+	{
+		MemoryContext nested = AllocSetContextCreate(CurrentMemoryContext,
+													 "hnsw nested insert",
+													 ALLOCSET_DEFAULT_SIZES);
+
+		InsertElement(nested, index, value, heaptid, building);
+		MemoryContextDelete(nested);
+		return;
+	}
+
+	if (cxt == NULL)
+		cxt = AllocSetContextCreate(TopMemoryContext, "hnsw insert",
+									HNSW_INSERT_MEMORY, HNSW_INSERT_MEMORY,
+									ALLOCSET_DEFAULT_MAXSIZE);
+	busy = true;
+	PG_TRY();
+	{
+		InsertElement(cxt, index, value, heaptid, building);
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(caller);
+		busy = false;
+		MemoryContextReset(cxt);
+	}
+	PG_END_TRY();
 }
 
 /*
