@@ -71,7 +71,6 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 /* Attempts to re-prune a full list before giving up on the heuristic */
 #define HNSW_PRUNE_ATTEMPTS		3
 
-
 /* Candidates of one pruning, nearest first; see ChooseLinkToDrop */
 typedef struct PruneState
 {
