@@ -65,80 +65,294 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 	return slot >= 0;
 }
 
+/* The memory an insert keeps between calls (HnswInsertOnDisk) */
+#define HNSW_INSERT_MEMORY		(2 * 1024 * 1024)
+
+/* Attempts to re-prune a full list before giving up on the heuristic */
+#define HNSW_PRUNE_ATTEMPTS		3
+
+/* Candidates of one pruning, nearest first; see ChooseLinkToDrop */
+typedef struct PruneState
+{
+	HnswGraph  *graph;
+	int			n;
+	HnswCandidate cands[2 * HNSW_MAX_M + 1];	/* element NULL: the newcomer */
+	int8		verdict[2 * HNSW_MAX_M + 1];	/* PRUNE_* */
+	bool		gone;			/* a candidate's tuple vanished meanwhile */
+	int			goneIndex;
+} PruneState;
+
+#define PRUNE_UNKNOWN	0
+#define PRUNE_KEPT		1
+#define PRUNE_REJECTED	2
+
+/*
+ * Return whether the heuristic (Algorithm 4) keeps candidate i: whether no
+ * kept candidate nearer to the owner than i is nearer to i than the owner
+ * is.  Verdicts are computed on demand and remembered: a nearer candidate's
+ * verdict is needed only when it is nearer to i than the owner, and the
+ * nearest candidates, the likeliest to be, are tried first.
+ *
+ * Sets ps->gone if a vector cannot be read (the element was freed since it
+ * was loaded); the verdicts are then meaningless.
+ */
+static bool
+PruneKeeps(PruneState *ps, int i)
+{
+	HnswElement ci = ps->cands[i].element;
+	bool		kept = true;
+
+	if (ps->verdict[i] != PRUNE_UNKNOWN)
+		return ps->verdict[i] == PRUNE_KEPT;
+
+	if (ci != NULL && !HnswEnsureVector(ps->graph, ci))
+	{
+		ps->gone = true;
+		ps->goneIndex = i;
+		return false;
+	}
+	for (int j = 0; j < i && kept && !ps->gone; j++)
+	{
+		HnswElement cj = ps->cands[j].element;
+		float		d;
+
+		/* distances to the newcomer: the candidate's to the query */
+		if (ci == NULL)
+			d = cj->queryDistance;
+		else if (cj == NULL)
+			d = ci->queryDistance;
+		else
+		{
+			if (!HnswEnsureVector(ps->graph, cj))
+			{
+				ps->gone = true;
+				ps->goneIndex = j;
+				return false;
+			}
+			d = HnswDistance(ps->graph, ci->vec, cj->vec);
+		}
+		if (d < ps->cands[i].distance && PruneKeeps(ps, j))
+			kept = false;
+	}
+	ps->verdict[i] = kept ? PRUNE_KEPT : PRUNE_REJECTED;
+	return kept;
+}
+
+/*
+ * Return the index in slots[0..cap) of the link a full list gives up for
+ * the new element (at distance newDistance from the list's owner), or -1 if
+ * the new element is the one to leave out.  slots is a copy of the list,
+ * every slot valid and none the new element.
+ *
+ * This is the pruning of the in-memory build (and of the paper's Algorithm
+ * 1, "shrink connections"): the list plus the newcomer, nearest first, goes
+ * through the heuristic (Algorithm 4), and keepPrunedConnections fills the
+ * slots left with the nearest candidates the heuristic rejected, so exactly
+ * one candidate is left out: the furthest one the heuristic rejected, or the
+ * furthest of all if it rejected none (it stops at cap kept).  Only that one
+ * is wanted, so the verdicts are asked for from the furthest candidate down
+ * and computed on demand (PruneKeeps); the first rejected one is the answer,
+ * and usually a few distances decide it.  A link to an element that is gone
+ * or deleted goes first.  Under inner product (no metric) the furthest
+ * candidate is left out.  With force, the newcomer is never left out.
+ *
+ * Distances between the newcomer and a candidate are the candidate's
+ * distance to the graph's query (the new vector), known for every element
+ * the insert's search loaded and computed on the page for the others;
+ * distances between two old candidates need their vectors (HnswEnsureVector,
+ * kept for the whole insert).  Holds at most one share lock at a time, none
+ * on entry or exit.
+ */
+static int
+ChooseLinkToDrop(HnswGraph *graph, HnswNeighborSlot *slots, int cap,
+				 float newDistance, bool force)
+{
+	PruneState ps;
+	int			from[2 * HNSW_MAX_M + 1];	/* slot index, -1: the newcomer */
+	int			gone = -1;
+	float		goneDistance = -FLT_MAX;
+	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
+
+	ps.graph = graph;
+	ps.n = 0;
+	ps.gone = false;
+
+	/* insertion sort of the list plus the newcomer, nearest first */
+	for (int i = 0; i <= cap; i++)
+	{
+		HnswCandidate c;
+		int			j;
+
+		if (i < cap)
+		{
+			c.element = HnswLookupElement(graph, &slots[i].tid);
+			c.distance = slots[i].distance;
+			if (!HnswLoadElement(graph, c.element) || c.element->deleted)
+			{
+				if (c.distance > goneDistance)
+				{
+					gone = i;
+					goneDistance = c.distance;
+				}
+				continue;
+			}
+		}
+		else
+		{
+			c.element = NULL;
+			c.distance = newDistance;
+		}
+		for (j = ps.n; j > 0 && ps.cands[j - 1].distance > c.distance; j--)
+		{
+			ps.cands[j] = ps.cands[j - 1];
+			from[j] = from[j - 1];
+		}
+		ps.cands[j] = c;
+		from[j] = i < cap ? i : -1;
+		ps.verdict[ps.n] = PRUNE_UNKNOWN;
+		ps.n++;
+	}
+	if (gone >= 0)
+		return gone;
+
+	/* the furthest candidate the heuristic rejects */
+	for (int i = ps.n - 1; i >= 0 && !simple; i--)
+	{
+		bool		kept;
+
+		if (force && from[i] < 0)
+			continue;
+		kept = PruneKeeps(&ps, i);
+
+		if (ps.gone)
+			return from[ps.goneIndex];
+		if (!kept)
+			return from[i];
+	}
+
+	/* none rejected (or inner product): the furthest */
+	for (int i = ps.n - 1; i >= 0; i--)
+		if (from[i] >= 0 || !force)
+			return from[i];
+	return -1;
+}
+
 /*
  * Add a link from the element target to the new element at newTid on level
- * lc: into an empty slot, else in place of the furthest neighbour if the new
- * one is nearer (or in any case, with force).  Nothing happens if target's
- * tuple is gone or changed level (freed by vacuum and reused).  Return
- * whether target now links to the new element.
+ * lc.  Into an empty slot if there is one; a full list is pruned as in the
+ * in-memory build (ChooseLinkToDrop): the link it gives up is replaced by the
+ * new one, or nothing changes if the new element is the one left out (with
+ * force, it never is).  Nothing happens if target's tuple is gone or changed
+ * level (freed by vacuum and reused).  Return whether target now links to
+ * the new element.
  *
- * Takes and releases an exclusive lock on target's page, and re-reads the
- * slots under it, so concurrent updates of the same list are never lost.
- * One WAL record.
+ * Locks: an exclusive lock on target's page to look for room.  A full list
+ * is copied and the lock released before pruning it, since pruning reads
+ * other elements' pages; the exclusive lock is then taken again and the
+ * choice applied only if the list is still the one copied.  If it changed
+ * (a concurrent insert or vacuum), the pruning starts again; after
+ * HNSW_PRUNE_ATTEMPTS, the new link replaces the furthest one under the
+ * lock if it is nearer.  So updates of one list are serialised by the buffer
+ * lock and none is lost.  One WAL record per change; see src/README
+ * "Insert".
  */
 static bool
 AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 			  float distance, int lc, bool force)
 {
-	Buffer		buf;
-	Page		page;
-	HnswElementTuple tup;
-	char	   *slots;
 	OffsetNumber off = ItemPointerGetOffsetNumber(&target->tid);
 	int			start = HNSW_LEVEL_START(lc, graph->m);
 	int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
-	int			empty = -1;
-	int			worst = -1;
-	float		worstDistance = force ? -FLT_MAX : distance;
-	int			chosen;
+	int			slotSize = graph->slotSize;
+	HnswNeighborSlot copy[2 * HNSW_MAX_M];	/* decoded, for the pruning */
+	char		raw[2 * HNSW_MAX_M * sizeof(HnswNeighborSlot)];	/* as stored */
+	int			chosen = -1;
+	bool		haveCopy = false;
 
-	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&target->tid));
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	page = BufferGetPage(buf);
-	tup = HnswGetElementTuple(page, off);
-	if (tup == NULL || tup->level < lc)
+	for (int attempt = 0;; attempt++)
 	{
-		UnlockReleaseBuffer(buf);
-		return false;
-	}
+		Buffer		buf;
+		Page		page;
+		HnswElementTuple tup;
+		char	   *slots;
+		int			empty = -1;
+		int			worst = -1;
+		float		worstDistance = force ? -FLT_MAX : distance;
 
-	slots = HnswTupleGetSlots(tup);
-	for (int i = 0; i < cap; i++)
-	{
-		ItemPointer slotTid = HnswSlotTid(slots, start + i, graph->slotSize);
-		float		slotDistance;
-
-		if (!ItemPointerIsValid(slotTid))
-		{
-			if (empty < 0)
-				empty = i;
-		}
-		else if (ItemPointerEquals(slotTid, newTid))
+		buf = HnswReadBuffer(graph->index,
+							 ItemPointerGetBlockNumber(&target->tid));
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		tup = HnswGetElementTuple(page, off);
+		if (tup == NULL || tup->level < lc ||
+			tup->vec.dim != graph->dim ||
+			tup->vec.unused != graph->quantization)
 		{
 			UnlockReleaseBuffer(buf);
-			return true;
+			return false;
 		}
-		else if ((slotDistance = HnswSlotDistance(slots, start + i,
-												  graph->slotSize)) > worstDistance)
+
+		slots = HnswTupleGetSlots(tup) + start * slotSize;
+		for (int i = 0; i < cap; i++)
 		{
-			worst = i;
-			worstDistance = slotDistance;
+			ItemPointer slotTid = HnswSlotTid(slots, i, slotSize);
+			float		slotDistance;
+
+			if (!ItemPointerIsValid(slotTid))
+			{
+				if (empty < 0)
+					empty = i;
+			}
+			else if (ItemPointerEquals(slotTid, newTid))
+			{
+				UnlockReleaseBuffer(buf);
+				return true;
+			}
+			else if ((slotDistance = HnswSlotDistance(slots, i, slotSize)) >
+					 worstDistance)
+			{
+				worst = i;
+				worstDistance = slotDistance;
+			}
 		}
-	}
-	chosen = empty >= 0 ? empty : worst;
 
-	if (chosen >= 0)
-	{
-		HnswPageEdit edit;
+		if (empty >= 0)
+			chosen = empty;
+		else if (haveCopy && memcmp(raw, slots, slotSize * cap) == 0)
+		{
+			/* the list is as pruned: chosen stands (-1: leave it be) */
+		}
+		else if (attempt < HNSW_PRUNE_ATTEMPTS)
+		{
+			/* full: prune a copy without holding the lock */
+			memcpy(raw, slots, slotSize * cap);
+			for (int i = 0; i < cap; i++)
+			{
+				copy[i].tid = *HnswSlotTid(slots, i, slotSize);
+				copy[i].distance = HnswSlotDistance(slots, i, slotSize);
+			}
+			haveCopy = true;
+			UnlockReleaseBuffer(buf);
+			chosen = ChooseLinkToDrop(graph, copy, cap, distance, force);
+			continue;
+		}
+		else
+			chosen = worst;		/* the list keeps changing: nearest first */
 
-		page = HnswEditStart(&edit, graph->index, buf, graph->building, false);
-		tup = HnswGetElementTuple(page, off);
-		HnswSlotSet(HnswTupleGetSlots(tup), start + chosen, graph->slotSize,
-					newTid, distance);
-		HnswEditFinish(&edit);
+		if (chosen >= 0)
+		{
+			HnswPageEdit edit;
+
+			page = HnswEditStart(&edit, graph->index, buf, graph->building,
+								 false);
+			tup = HnswGetElementTuple(page, off);
+			HnswSlotSet(HnswTupleGetSlots(tup), start + chosen, slotSize,
+						newTid, distance);
+			HnswEditFinish(&edit);
+		}
+		UnlockReleaseBuffer(buf);
+		return chosen >= 0;
 	}
-	UnlockReleaseBuffer(buf);
-	return chosen >= 0;
 }
 
 /*
@@ -186,21 +400,18 @@ ShareElement(HnswGraph *graph, HnswElement e, const Vector *vec,
 
 /*
  * Insert one vector with its heap TID into the graph on the index's pages
- * (Algorithm 1).  The new element is written first, complete with its own
- * links, and only then linked from its neighbours, one page at a time: a
- * concurrent search sees either no link to it or a link to a whole element.
+ * (Algorithm 1), allocating in cxt.  The new element is written first,
+ * complete with its own links, and only then linked from its neighbours,
+ * one page at a time: a concurrent search sees either no link to it or a
+ * link to a whole element.
  *
- * Holds at most one buffer lock at a time.  Allocates in a context of its
- * own, deleted on return.  building: the index is being built, so nothing
- * is WAL-logged yet.
+ * Holds at most one buffer lock at a time.  building: the index is being
+ * built, so nothing is WAL-logged yet.
  */
-void
-HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
-				 bool building)
+static void
+InsertElement(MemoryContext cxt, Relation index, Datum value,
+			  ItemPointer heaptid, bool building)
 {
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
-											  "hnsw insert",
-											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	HnswGraph  *graph;
 	HnswMetaPageData meta;
@@ -215,6 +426,7 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 
 	graph = HnswCreateGraph(index, cxt, 0);
 	graph->building = building;
+	graph->keepPruned = true;
 	vec = HnswPrepareVector(graph, value);
 	if (vec == NULL)
 		goto done;				/* zero vector under cosine: not indexed */
@@ -286,8 +498,8 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 
 		/*
 		 * An element nothing links to is never found.  When every neighbour
-		 * has a full list of nearer ones, the nearest takes the new element
-		 * in place of its furthest link anyway.
+		 * prefers its own list, the nearest takes the new element anyway, in
+		 * place of the link its pruning would give up next.
 		 */
 		if (!linked && lists[lc]->length > 0)
 			AddLinkOnDisk(graph, lists[lc]->items[0].element, &e->tid,
@@ -299,7 +511,57 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 
 done:
 	MemoryContextSwitchTo(oldcxt);
-	MemoryContextDelete(cxt);
+}
+
+/*
+ * Insert one vector with its heap TID into the graph on the index's pages
+ * (InsertElement).
+ *
+ * Memory: an insert allocates in a context that lives as long as the
+ * backend and keeps its first block (HNSW_INSERT_MEMORY) when reset after
+ * each insert, so that the next one (COPY inserts thousands in a row) finds
+ * its memory ready: an insert copies the vectors of the candidates its
+ * prunings compare (about 130 of 3 kB at 784 dimensions), and allocating
+ * and freeing that much per insert cost page faults.  An insert nested in
+ * another (a distance function of an operator class that inserts into an
+ * hnsw index) must not reset the outer one's memory: it gets a context of
+ * its own, deleted on return.
+ */
+void
+HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
+				 bool building)
+{
+	static MemoryContext cxt = NULL;
+	static bool busy = false;
+	MemoryContext caller = CurrentMemoryContext;
+
+	if (busy)
+	{
+		MemoryContext nested = AllocSetContextCreate(CurrentMemoryContext,
+													 "hnsw nested insert",
+													 ALLOCSET_DEFAULT_SIZES);
+
+		InsertElement(nested, index, value, heaptid, building);
+		MemoryContextDelete(nested);
+		return;
+	}
+
+	if (cxt == NULL)
+		cxt = AllocSetContextCreate(TopMemoryContext, "hnsw insert",
+									HNSW_INSERT_MEMORY, HNSW_INSERT_MEMORY,
+									ALLOCSET_DEFAULT_MAXSIZE);
+	busy = true;
+	PG_TRY();
+	{
+		InsertElement(cxt, index, value, heaptid, building);
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(caller);
+		busy = false;
+		MemoryContextReset(cxt);
+	}
+	PG_END_TRY();
 }
 
 /*

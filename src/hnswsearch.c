@@ -1034,13 +1034,12 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 
 	/*
 	 * Keep pruned connections (the paper's keepPrunedConnections), in the
-	 * in-memory build: fill the slots the heuristic left empty with the
+	 * build and in inserts: fill the slots the heuristic left empty with the
 	 * nearest candidates it passed over.  Without this, a list pruned on a
 	 * reverse link keeps only the candidates that pass the heuristic, often
 	 * far fewer than its slots, and a search needs a larger ef for the same
-	 * recall.  Inserts into the pages do not: there a full list takes a new
-	 * link only in place of a further one, and full lists everywhere leave
-	 * elements without incoming links (see src/README).
+	 * recall (inserts without it: recall@10 0.955 instead of 0.983 at
+	 * ef_search 10 on 10,000 Fashion-MNIST rows; see src/README "Insert").
 	 */
 	for (int i = 0; graph->keepPruned && i < ncandidates && n < max; i++)
 	{
