@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/mman.h>
 
 #include "access/parallel.h"
 #include "access/relscan.h"
@@ -50,6 +51,9 @@
 #define HNSW_KEY_QUERY_TEXT		UINT64CONST(0xA000000000000004)
 #define HNSW_KEY_WAL_USAGE		UINT64CONST(0xA000000000000005)
 #define HNSW_KEY_BUFFER_USAGE	UINT64CONST(0xA000000000000006)
+
+/* Transparent huge pages of x86-64 and most others (a hint; see below) */
+#define HNSW_HUGE_PAGE_SIZE		(2 * 1024 * 1024)
 
 /* One neighbour of an element of the build graph */
 typedef struct BuildNeighbor
@@ -428,14 +432,39 @@ SelectNeighbors(HnswBuildState *state, BuildNeighbor *candidates, int n,
 }
 
 /*
+ * Does the heuristic keep cands[i], given the candidates chosen before it?
+ * It is kept unless some chosen one is nearer to it than the owner of the
+ * list is.  With skip, the chosen ones skip marks are not compared (they
+ * are known not to reject it).  Computes up to one distance per chosen
+ * candidate compared.
+ */
+static bool
+KeepCandidate(HnswBuildState *state, BuildNeighbor *cands, bool *chosen,
+			  bool *skip, int i)
+{
+	Vector	   *v = GetVector(GetElement(state, cands[i].id));
+
+	for (int j = 0; j < i; j++)
+	{
+		if (chosen[j] && !(skip && skip[j]) &&
+			HnswDistance(state->graph, v,
+						 GetVector(GetElement(state, cands[j].id))) <
+			cands[i].distance)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Link target to the element newId on level lc.  A full list is pruned with
  * the neighbour-selection heuristic, as hnswlib does, and the slots it
  * leaves are filled with the nearest candidates it passed over.
  *
  * The heuristic decides each candidate, in distance order, by the kept ones
- * before it alone, so the decisions of the last pruning (list->nkept) still
- * hold for the candidates nearer than the newcomer: only the newcomer and
- * those after it are compared again.
+ * before it alone.  When the list's last decisions are known (list->nkept:
+ * items[0..nkept) were kept, the rest were not), most of them still hold
+ * and are not recomputed; see src/README "Build".  The decisions are those
+ * a full pass of the heuristic would make.
  *
  * Holds target's lock in exclusive mode throughout (parallel builds).
  */
@@ -454,6 +483,8 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 	int			newPos = -1;
 	int			nkept = 0;
 	int			nout = 0;
+	bool		decided;
+	bool		dropped = false;
 	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
 
 	LockElement(state, target, LW_EXCLUSIVE);
@@ -462,6 +493,8 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 		list->items[list->length].id = newId;
 		list->items[list->length].distance = distance;
 		list->length++;
+		/* the newcomer is undecided, and so the list */
+		list->nkept = 0;
 		UnlockElement(state, target);
 		return;
 	}
@@ -493,31 +526,39 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 	for (int i = 0; i < n; i++)
 		if (cands[i].id == newId)
 			newPos = i;
+	decided = list->nkept > 0 && !simple;
 
-	/* the heuristic, reusing the last pruning's decisions before newPos */
+	/*
+	 * The heuristic.  With the last decisions known, only what changed since
+	 * is examined.  The newcomer is decided afresh.  A candidate kept last
+	 * time was not rejected by anything kept last time, so it is kept again
+	 * unless a candidate kept now but not then rejects it (the newcomer, or
+	 * one rejected last time and kept now).  A candidate rejected last time
+	 * was rejected by one kept last time: while every candidate kept last
+	 * time is still kept, it stays rejected; once one is not, it is
+	 * examined again in full.  So the decisions are those of a full pass.
+	 * (Before the newcomer, nothing has changed: no distance is computed.)
+	 */
 	graph->scratchOf = NULL;
 	for (int i = 0; i < n && nkept < cap; i++)
 	{
-		bool		good = true;
+		bool		good;
 
-		if (list->nkept > 0 && i < newPos)
-			good = known[i];
-		else
+		if (simple)
+			good = true;
+		else if (!decided || i == newPos)
+			good = KeepCandidate(state, cands, chosen, NULL, i);
+		else if (known[i])
 		{
-			Vector	   *v = GetVector(GetElement(state, cands[i].id));
-
-			for (int j = 0; j < i && !simple; j++)
-			{
-				if (chosen[j] &&
-					HnswDistance(graph, v,
-								 GetVector(GetElement(state, cands[j].id))) <
-					cands[i].distance)
-				{
-					good = false;
-					break;
-				}
-			}
+			good = KeepCandidate(state, cands, chosen, known, i);
+			if (!good)
+				dropped = true;
 		}
+		else if (!dropped)
+			good = false;
+		else
+			good = KeepCandidate(state, cands, chosen, NULL, i);
+
 		if (good)
 		{
 			chosen[i] = true;
@@ -1131,6 +1172,25 @@ InitParticipant(HnswBuildState *state, HnswBuildShared *shared, char *arena,
 }
 
 /*
+ * Ask the kernel to back the private arena with transparent huge pages
+ * where it allows them on request (Linux, THP "madvise" or "always"): a
+ * search reads vectors all over the arena, and with 4 kB pages nearly every
+ * one costs a TLB miss.  A hint only; nothing depends on it.
+ */
+static void
+AdviseHugePages(char *arena, Size size)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t	start = TYPEALIGN(HNSW_HUGE_PAGE_SIZE, (uintptr_t) arena);
+	uintptr_t	end = TYPEALIGN_DOWN(HNSW_HUGE_PAGE_SIZE,
+									 (uintptr_t) arena + size);
+
+	if (end > start)
+		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+#endif
+}
+
+/*
  * Size the arena: maintenance_work_mem, or for a parallel build (whose
  * arena is shared memory, allocated at once) less if the table's estimated
  * rows need less.  Return the bytes for offsets and elements together, and
@@ -1538,6 +1598,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		InitShared(shared, heap, index, indexInfo, false, sizedByMemory,
 				   total, maxElements);
 		arena = MemoryContextAllocHuge(CurrentMemoryContext, total);
+		AdviseHugePages(arena, total);
 		memset(arena, 0, MAXALIGN(sizeof(uint64) * maxElements));
 		InitParticipant(&state, shared, arena, heap, index, true);
 		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
