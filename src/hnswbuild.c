@@ -1182,44 +1182,22 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values,
 	ReportProgress(state);
 }
 
+#if defined(MADV_HUGEPAGE) || defined(MADV_POPULATE_WRITE)
 /*
- * Ask the kernel to back the private arena with transparent huge pages
- * where it allows them on request (Linux, THP "madvise" or "always"): a
- * search reads vectors all over the arena, and with 4 kB pages nearly every
- * one costs a TLB miss.  A hint only; nothing depends on it.
+ * Give the kernel advice (madvise) on the whole pages of pagesize within
+ * arena[0..size).  A hint only: an error (a kernel that does not know the
+ * advice) changes nothing.
  */
 static void
-AdviseHugePages(char *arena, Size size)
+AdviseArena(char *arena, Size size, Size pagesize, int advice)
 {
-#ifdef MADV_HUGEPAGE
-	uintptr_t	start = TYPEALIGN(HNSW_HUGE_PAGE_SIZE, (uintptr_t) arena);
-	uintptr_t	end = TYPEALIGN_DOWN(HNSW_HUGE_PAGE_SIZE,
-									 (uintptr_t) arena + size);
+	uintptr_t	start = TYPEALIGN(pagesize, (uintptr_t) arena);
+	uintptr_t	end = TYPEALIGN_DOWN(pagesize, (uintptr_t) arena + size);
 
 	if (end > start)
-		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
-#endif
+		(void) madvise((void *) start, end - start, advice);
 }
-
-/*
- * Map the whole shared arena into this process at once (Linux 5.14 and
- * later): otherwise every participant takes one page fault per 4 kB page
- * of the arena it touches (42,000 in the leader of a 60,000 x 784 build),
- * which costs far more than populating the page tables in one call.  A
- * hint only: an error (an older kernel) changes nothing.
- */
-static void
-PopulateArena(char *arena, Size size)
-{
-#ifdef MADV_POPULATE_WRITE
-	uintptr_t	start = TYPEALIGN(HNSW_OS_PAGE_SIZE, (uintptr_t) arena);
-	uintptr_t	end = TYPEALIGN_DOWN(HNSW_OS_PAGE_SIZE,
-									 (uintptr_t) arena + size);
-
-	if (end > start)
-		(void) madvise((void *) start, end - start, MADV_POPULATE_WRITE);
 #endif
-}
 
 /*
  * Set up one participant of a build over shared: its own graph (distance
@@ -1236,9 +1214,19 @@ InitParticipant(HnswBuildState *state, HnswBuildShared *shared, char *arena,
 	state->shared = shared;
 	state->offsets = (uint64 *) arena;
 	state->area = arena + MAXALIGN(sizeof(uint64) * shared->maxElements);
+
+	/*
+	 * Map the whole shared arena into this process at once (Linux 5.14 and
+	 * later): otherwise every participant takes one page fault per 4 kB
+	 * page of the arena it touches (42,000 in the leader of a 60,000 x 784
+	 * build), which costs far more than populating the page tables in one
+	 * call.
+	 */
+#ifdef MADV_POPULATE_WRITE
 	if (shared->parallel)
-		PopulateArena(arena, MAXALIGN(sizeof(uint64) * shared->maxElements) +
-					  shared->areaSize);
+		AdviseArena(arena, MAXALIGN(sizeof(uint64) * shared->maxElements) +
+					shared->areaSize, HNSW_OS_PAGE_SIZE, MADV_POPULATE_WRITE);
+#endif
 	state->isLeader = isLeader;
 	state->heap = heap;
 	state->index = index;
@@ -1683,7 +1671,16 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		InitShared(shared, heap, index, indexInfo, false, sizedByMemory,
 				   total, maxElements);
 		arena = MemoryContextAllocHuge(CurrentMemoryContext, total);
-		AdviseHugePages(arena, total);
+
+		/*
+		 * Transparent huge pages where the kernel grants them on request
+		 * (Linux, THP "madvise" or "always"): a search reads vectors all
+		 * over the arena, and with 4 kB pages nearly every one costs a TLB
+		 * miss.
+		 */
+#ifdef MADV_HUGEPAGE
+		AdviseArena(arena, total, HNSW_HUGE_PAGE_SIZE, MADV_HUGEPAGE);
+#endif
 		memset(arena, 0, MAXALIGN(sizeof(uint64) * maxElements));
 		InitParticipant(&state, shared, arena, heap, index, true);
 		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
