@@ -17,6 +17,8 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "access/parallel.h"
 #include "access/relscan.h"
@@ -34,6 +36,8 @@
 #include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
+#include "storage/bufpage.h"
+#include "storage/smgr.h"
 #include "storage/condition_variable.h"
 #include "storage/lmgr.h"
 #include "storage/lwlock.h"
@@ -50,6 +54,15 @@
 #define HNSW_KEY_QUERY_TEXT		UINT64CONST(0xA000000000000004)
 #define HNSW_KEY_WAL_USAGE		UINT64CONST(0xA000000000000005)
 #define HNSW_KEY_BUFFER_USAGE	UINT64CONST(0xA000000000000006)
+
+/* Element pages written (and WAL-logged) at once when writing the arena */
+#define HNSW_WRITE_BATCH		XLR_MAX_BLOCK_ID
+
+/* The smallest page size of the platforms we know (madvise ranges) */
+#define HNSW_OS_PAGE_SIZE		4096
+
+/* Transparent huge pages of x86-64 and most others (a hint; see below) */
+#define HNSW_HUGE_PAGE_SIZE		(2 * 1024 * 1024)
 
 /* One neighbour of an element of the build graph */
 typedef struct BuildNeighbor
@@ -147,6 +160,8 @@ typedef struct HnswBuildState
 	MemoryContext tmpCxt;		/* reset after every tuple */
 	int			maxLevel;		/* highest level an element may have */
 	bool		onDisk;			/* graph flushed: insert on pages */
+	bool		wroteDirect;	/* wrote pages past shared buffers */
+	BlockNumber firstElementBlock;	/* of the arena's pages, once written */
 	Size		vecSize;		/* bytes of every stored vector, 0 until
 								 * the first */
 	double		indtuples;		/* tuples this participant indexed */
@@ -428,14 +443,39 @@ SelectNeighbors(HnswBuildState *state, BuildNeighbor *candidates, int n,
 }
 
 /*
+ * Does the heuristic keep cands[i], given the candidates chosen before it?
+ * It is kept unless some chosen one is nearer to it than the owner of the
+ * list is.  With skip, the chosen ones skip marks are not compared (they
+ * are known not to reject it).  Computes up to one distance per chosen
+ * candidate compared.
+ */
+static bool
+KeepCandidate(HnswBuildState *state, BuildNeighbor *cands, bool *chosen,
+			  bool *skip, int i)
+{
+	Vector	   *v = GetVector(GetElement(state, cands[i].id));
+
+	for (int j = 0; j < i; j++)
+	{
+		if (chosen[j] && !(skip && skip[j]) &&
+			HnswDistance(state->graph, v,
+						 GetVector(GetElement(state, cands[j].id))) <
+			cands[i].distance)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Link target to the element newId on level lc.  A full list is pruned with
  * the neighbour-selection heuristic, as hnswlib does, and the slots it
  * leaves are filled with the nearest candidates it passed over.
  *
  * The heuristic decides each candidate, in distance order, by the kept ones
- * before it alone, so the decisions of the last pruning (list->nkept) still
- * hold for the candidates nearer than the newcomer: only the newcomer and
- * those after it are compared again.
+ * before it alone.  When the list's last decisions are known (list->nkept:
+ * items[0..nkept) were kept, the rest were not), most of them still hold
+ * and are not recomputed; see src/README "Build".  The decisions are those
+ * a full pass of the heuristic would make.
  *
  * Holds target's lock in exclusive mode throughout (parallel builds).
  */
@@ -454,6 +494,8 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 	int			newPos = -1;
 	int			nkept = 0;
 	int			nout = 0;
+	bool		decided;
+	bool		dropped = false;
 	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
 
 	LockElement(state, target, LW_EXCLUSIVE);
@@ -462,6 +504,8 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 		list->items[list->length].id = newId;
 		list->items[list->length].distance = distance;
 		list->length++;
+		/* the newcomer is undecided, and so the list */
+		list->nkept = 0;
 		UnlockElement(state, target);
 		return;
 	}
@@ -493,31 +537,39 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 	for (int i = 0; i < n; i++)
 		if (cands[i].id == newId)
 			newPos = i;
+	decided = list->nkept > 0 && !simple;
 
-	/* the heuristic, reusing the last pruning's decisions before newPos */
+	/*
+	 * The heuristic.  With the last decisions known, only what changed since
+	 * is examined.  The newcomer is decided afresh.  A candidate kept last
+	 * time was not rejected by anything kept last time, so it is kept again
+	 * unless a candidate kept now but not then rejects it (the newcomer, or
+	 * one rejected last time and kept now).  A candidate rejected last time
+	 * was rejected by one kept last time: while every candidate kept last
+	 * time is still kept, it stays rejected; once one is not, it is
+	 * examined again in full.  So the decisions are those of a full pass.
+	 * (Before the newcomer, nothing has changed: no distance is computed.)
+	 */
 	graph->scratchOf = NULL;
 	for (int i = 0; i < n && nkept < cap; i++)
 	{
-		bool		good = true;
+		bool		good;
 
-		if (list->nkept > 0 && i < newPos)
-			good = known[i];
-		else
+		if (simple)
+			good = true;
+		else if (!decided || i == newPos)
+			good = KeepCandidate(state, cands, chosen, NULL, i);
+		else if (known[i])
 		{
-			Vector	   *v = GetVector(GetElement(state, cands[i].id));
-
-			for (int j = 0; j < i && !simple; j++)
-			{
-				if (chosen[j] &&
-					HnswDistance(graph, v,
-								 GetVector(GetElement(state, cands[j].id))) <
-					cands[i].distance)
-				{
-					good = false;
-					break;
-				}
-			}
+			good = KeepCandidate(state, cands, chosen, known, i);
+			if (!good)
+				dropped = true;
 		}
+		else if (!dropped)
+			good = false;
+		else
+			good = KeepCandidate(state, cands, chosen, NULL, i);
+
 		if (good)
 		{
 			chosen[i] = true;
@@ -792,14 +844,49 @@ LinkOrphans(HnswBuildState *state, uint32 nelements)
 }
 
 /*
- * Write the arena's graph to pages after the metapage, in element order,
- * then record the entry point.  Pages are not WAL-logged here: the build
- * logs the whole index at its end.  Leader only, while no participant
+ * Write pages[0..npages) of the graph, filled in private memory, at blknos
+ * (the next blocks of the index, in order) past shared buffers, as nbtree's
+ * build does; WAL-log them first if logged.  hnswbuild syncs the file at
+ * the end (a checkpoint cannot flush what is not in shared buffers).
+ */
+static void
+WritePages(HnswBuildState *state, BlockNumber *blknos, char *pages,
+		   int npages, bool logged)
+{
+	Relation	index = state->index;
+	Page		pagev[HNSW_WRITE_BATCH];
+
+	if (blknos[0] != smgrnblocks(RelationGetSmgr(index), MAIN_FORKNUM))
+		elog(ERROR, "unexpected block %u while writing hnsw index \"%s\"",
+			 blknos[0], RelationGetRelationName(index));
+	for (int i = 0; i < npages; i++)
+		pagev[i] = (Page) (pages + BLCKSZ * i);
+	if (logged)
+		log_newpages(&index->rd_node, MAIN_FORKNUM, npages, blknos, pagev,
+					 true);
+	for (int i = 0; i < npages; i++)
+	{
+		PageSetChecksumInplace(pagev[i], blknos[i]);
+		smgrextend(RelationGetSmgr(index), MAIN_FORKNUM, blknos[i],
+				   (char *) pagev[i], true);
+	}
+	state->wroteDirect = true;
+}
+
+/*
+ * Write the arena's graph to pages after the metapage (and any vectors
+ * written out of line), in element order, then record the entry point.
+ * The element pages are formed in private memory and written past shared
+ * buffers (WritePages); when final (the graph is the whole index) they are
+ * WAL-logged as they are written, otherwise (the arena filled up and
+ * inserts into the pages follow) hnswbuild logs the whole index at its
+ * end.  The metapage and the pages of vectors out of line are in shared
+ * buffers and logged at the end.  Leader only, while no participant
  * changes the arena.  Tuples are formed by HnswFormElementTuple from a
  * stand-in element whose neighbours carry only their TIDs.
  */
 static void
-FlushArena(HnswBuildState *state)
+FlushArena(HnswBuildState *state, bool final)
 {
 	HnswBuildShared *shared = state->shared;
 	HnswGraph  *graph = state->graph;
@@ -818,13 +905,17 @@ FlushArena(HnswBuildState *state)
 	HnswElementData elem;
 	HnswNeighborList *lists[HNSW_MAX_LEVEL + 1];
 	HnswElementData *stubs;
-	Buffer		buf = InvalidBuffer;
+	char	   *pages;			/* HNSW_WRITE_BATCH pages being filled */
+	BlockNumber blknos[HNSW_WRITE_BATCH];
+	int			npages = 0;
 	Page		page = NULL;
+	bool		logged = final && RelationNeedsWAL(index);
 	int			linked;
 	int			dim;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
 								 PROGRESS_HNSW_PHASE_WRITE);
+	state->firstElementBlock = firstBlkno + 1;
 	SpinLockAcquire(&shared->mutex);
 	dim = shared->dim;
 	SpinLockRelease(&shared->mutex);
@@ -874,6 +965,7 @@ FlushArena(HnswBuildState *state)
 	memset(&elem, 0, sizeof(elem));
 	elem.neighbors = lists;
 
+	pages = palloc(BLCKSZ * HNSW_WRITE_BATCH);
 	for (uint32 id = 0; id < nelements; id++)
 	{
 		BuildElement *e;
@@ -883,20 +975,17 @@ FlushArena(HnswBuildState *state)
 		if (state->offsets[id] == 0)
 			continue;
 		e = GetElement(state, id);
-		if (BufferIsInvalid(buf) ||
-			ItemPointerGetBlockNumber(&e->tid) != BufferGetBlockNumber(buf))
+		if (page == NULL ||
+			ItemPointerGetBlockNumber(&e->tid) != blknos[npages - 1])
 		{
-			if (BufferIsValid(buf))
+			if (npages == HNSW_WRITE_BATCH)
 			{
-				MarkBufferDirty(buf);
-				UnlockReleaseBuffer(buf);
+				WritePages(state, blknos, pages, npages, logged);
+				npages = 0;
 			}
-			buf = ReadBuffer(index, P_NEW);
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			if (BufferGetBlockNumber(buf) != ItemPointerGetBlockNumber(&e->tid))
-				elog(ERROR, "unexpected block %u while writing hnsw index",
-					 BufferGetBlockNumber(buf));
-			page = BufferGetPage(buf);
+			blknos[npages] = ItemPointerGetBlockNumber(&e->tid);
+			page = pages + BLCKSZ * npages;
+			npages++;
 			HnswInitPage(page);
 		}
 
@@ -925,11 +1014,9 @@ FlushArena(HnswBuildState *state)
 				 RelationGetRelationName(index));
 		CHECK_FOR_INTERRUPTS();
 	}
-	if (BufferIsValid(buf))
-	{
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-	}
+	if (npages > 0)
+		WritePages(state, blknos, pages, npages, logged);
+	pfree(pages);
 	pfree(tup);
 	pfree(stubs);
 	for (int lc = 0; lc <= HNSW_MAX_LEVEL; lc++)
@@ -1027,7 +1114,7 @@ SwitchToDisk(HnswBuildState *state)
 							(double) pg_atomic_read_u64(&shared->tuplesDone)),
 					 errdetail("The table has more rows than its statistics say; the rest of the index is built on its pages, which takes longer."),
 					 errhint("ANALYZE the table before CREATE INDEX to build faster.")));
-		FlushArena(state);
+		FlushArena(state, false);
 		SpinLockAcquire(&shared->mutex);
 		shared->flushed = true;
 		SpinLockRelease(&shared->mutex);
@@ -1095,6 +1182,23 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values,
 	ReportProgress(state);
 }
 
+#if defined(MADV_HUGEPAGE) || defined(MADV_POPULATE_WRITE)
+/*
+ * Give the kernel advice (madvise) on the whole pages of pagesize within
+ * arena[0..size).  A hint only: an error (a kernel that does not know the
+ * advice) changes nothing.
+ */
+static void
+AdviseArena(char *arena, Size size, Size pagesize, int advice)
+{
+	uintptr_t	start = TYPEALIGN(pagesize, (uintptr_t) arena);
+	uintptr_t	end = TYPEALIGN_DOWN(pagesize, (uintptr_t) arena + size);
+
+	if (end > start)
+		(void) madvise((void *) start, end - start, advice);
+}
+#endif
+
 /*
  * Set up one participant of a build over shared: its own graph (distance
  * functions, quantization), scratch memory for searches and the lock
@@ -1110,6 +1214,19 @@ InitParticipant(HnswBuildState *state, HnswBuildShared *shared, char *arena,
 	state->shared = shared;
 	state->offsets = (uint64 *) arena;
 	state->area = arena + MAXALIGN(sizeof(uint64) * shared->maxElements);
+
+	/*
+	 * Map the whole shared arena into this process at once (Linux 5.14 and
+	 * later): otherwise every participant takes one page fault per 4 kB
+	 * page of the arena it touches (42,000 in the leader of a 60,000 x 784
+	 * build), which costs far more than populating the page tables in one
+	 * call.
+	 */
+#ifdef MADV_POPULATE_WRITE
+	if (shared->parallel)
+		AdviseArena(arena, MAXALIGN(sizeof(uint64) * shared->maxElements) +
+					shared->areaSize, HNSW_OS_PAGE_SIZE, MADV_POPULATE_WRITE);
+#endif
 	state->isLeader = isLeader;
 	state->heap = heap;
 	state->index = index;
@@ -1178,7 +1295,8 @@ SizeArena(Relation heap, Relation index, int m, HnswQuantization quant,
  * table's parallel_workers option) stands when the table sets
  * parallel_workers or the index has expressions or a predicate, and
  * otherwise the same logarithmic rule is applied to the main fork and the
- * TOAST table together.  Never more than max_parallel_maintenance_workers.
+ * TOAST table together, and capped at the CPUs online less one (the
+ * leader builds too).  Never more than max_parallel_maintenance_workers.
  */
 static int
 PlanWorkers(Relation heap, Relation index, IndexInfo *indexInfo)
@@ -1187,6 +1305,7 @@ PlanWorkers(Relation heap, Relation index, IndexInfo *indexInfo)
 	int			workers;
 	double		pages;
 	double		threshold;
+	long		ncpus;
 
 	if (!IsUnderPostmaster || !IsNormalProcessingMode() ||
 		max_parallel_maintenance_workers == 0 || IsInParallelMode() ||
@@ -1211,14 +1330,28 @@ PlanWorkers(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	threshold = Max(min_parallel_table_scan_size, 1);
 	if (pages < threshold)
-		return planned;
-	workers = 1;
-	while (pages >= threshold * 3 && workers < max_parallel_maintenance_workers)
+		workers = 0;
+	else
 	{
-		workers++;
-		threshold *= 3;
+		workers = 1;
+		while (pages >= threshold * 3 &&
+			   workers < max_parallel_maintenance_workers)
+		{
+			workers++;
+			threshold *= 3;
+		}
 	}
-	return Max(planned, Min(workers, max_parallel_maintenance_workers));
+	workers = Max(planned, Min(workers, max_parallel_maintenance_workers));
+
+	/*
+	 * The leader builds too: more participants than CPUs only make them
+	 * take turns holding the graph's locks (on 2 CPUs, 2 workers built
+	 * Fashion-MNIST slower than 1).
+	 */
+	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpus > 0)
+		workers = Min(workers, (int) Min(ncpus - 1, INT_MAX));
+	return workers;
 }
 
 /* Fill in a new shared state */
@@ -1386,7 +1519,7 @@ EndParallel(HnswBuildState *state, double *reltuples)
 		InstrAccumParallelQuery(&state->bufferusage[i], &state->walusage[i]);
 
 	if (!state->onDisk)
-		FlushArena(state);
+		FlushArena(state, true);
 
 	if (IsMVCCSnapshot(state->snapshot))
 		UnregisterSnapshot(state->snapshot);
@@ -1538,19 +1671,44 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		InitShared(shared, heap, index, indexInfo, false, sizedByMemory,
 				   total, maxElements);
 		arena = MemoryContextAllocHuge(CurrentMemoryContext, total);
+
+		/*
+		 * Transparent huge pages where the kernel grants them on request
+		 * (Linux, THP "madvise" or "always"): a search reads vectors all
+		 * over the arena, and with 4 kB pages nearly every one costs a TLB
+		 * miss.
+		 */
+#ifdef MADV_HUGEPAGE
+		AdviseArena(arena, total, HNSW_HUGE_PAGE_SIZE, MADV_HUGEPAGE);
+#endif
 		memset(arena, 0, MAXALIGN(sizeof(uint64) * maxElements));
 		InitParticipant(&state, shared, arena, heap, index, true);
 		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 										   BuildCallback, &state, NULL);
 		if (!state.onDisk)
-			FlushArena(&state);
+			FlushArena(&state, true);
 		pfree(arena);
 	}
 	MemoryContextDelete(state.tmpCxt);
 
+	/*
+	 * WAL: a graph written whole logged its element pages as it wrote them;
+	 * the pages before them (metapage, vectors out of line) are logged now.
+	 * If inserts into the pages followed (the arena filled up), every page
+	 * is logged now.  Pages written past shared buffers are synced, as
+	 * nbtree's build does: a checkpoint during the build could not flush
+	 * them, and WAL replay would start after their records.
+	 */
 	if (RelationNeedsWAL(index))
-		log_newpage_range(index, MAIN_FORKNUM, 0,
-						  RelationGetNumberOfBlocks(index), true);
+	{
+		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+		if (state.wroteDirect && !state.onDisk)
+			nblocks = state.firstElementBlock;
+		log_newpage_range(index, MAIN_FORKNUM, 0, nblocks, true);
+		if (state.wroteDirect)
+			smgrimmedsync(RelationGetSmgr(index), MAIN_FORKNUM);
+	}
 
 	result = palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;
