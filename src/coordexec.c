@@ -315,10 +315,27 @@ GetWaitSet(CoordTask *tasks, int ntasks, int *insocket, int *nsockets,
 	for (i = 0; i < ntasks; i++)
 	{
 		CoordTask  *task = &tasks[i];
+		bool		include = (task->want_ev != 0);
 
-		if (task->want_ev != 0 ||
-			(task->state == TASK_DONE && task->conn != NULL &&
-			 !task->noisy && PQsocket(task->conn) != PGINVALID_SOCKET))
+		/*
+		 * A finished task's connection, if still open, unless another task
+		 * uses it now or an earlier one is in the set with it (a server
+		 * that is a copy of two shards has one connection; epoll takes a
+		 * socket once).
+		 */
+		if (!include && task->state == TASK_DONE && task->conn != NULL &&
+			CoordConnPGconn(task->cc) == task->conn && !task->noisy &&
+			PQsocket(task->conn) != PGINVALID_SOCKET)
+		{
+			include = true;
+			for (j = 0; j < ntasks && include; j++)
+			{
+				if (j != i && tasks[j].conn == task->conn &&
+					(tasks[j].want_ev != 0 || j < i))
+					include = false;
+			}
+		}
+		if (include)
 			insocket[n++] = i;
 	}
 	*nsockets = n;
