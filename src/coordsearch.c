@@ -124,7 +124,8 @@ static bool FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 static void EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 						 CoordShard **shards, int nshards, CoordResult *r2,
 						 int *index2, CoordResult *r1, int *wshard,
-						 int *wrow, int *nwin);
+						 int *wrow, Size *woff, int *nwin);
+static int	AnswersAvailable(CoordResult *results, int nshards, int q, int k);
 static int	MergeQuery(SearchSpec *spec, CoordShard **shards,
 					   CoordResult *results, int nshards, int q, int ncols,
 					   MergeState *ms, binaryheap *heap, int *wshard,
@@ -731,9 +732,10 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 		CoordShard **shards2 = palloc(sizeof(CoordShard *) * nshards);
 		CoordRequest **requests2 = palloc(sizeof(CoordRequest *) * nshards);
 		int		   *index2 = palloc(sizeof(int) * nshards);
-		int		   *wshard = palloc(sizeof(int) * spec->nqueries * spec->k);
-		int		   *wrow = palloc(sizeof(int) * spec->nqueries * spec->k);
+		int		   *wshard = NULL;
+		int		   *wrow = NULL;
 		int		   *nwin = palloc(sizeof(int) * spec->nqueries);
+		Size	   *woff = palloc(sizeof(Size) * (spec->nqueries + 1));
 		StringInfoData **tids;
 		MergeState	ms;
 		binaryheap *heap;
@@ -750,11 +752,15 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 		{
 			PGresult   *err = r1[i].remote_error;
 			const char *sqlstate;
+			const char *msg;
 
 			if (err == NULL)
 				continue;
 			sqlstate = PQresultErrorField(err, PG_DIAG_SQLSTATE);
-			if (sqlstate != NULL && strcmp(sqlstate, "42703") == 0)
+			msg = PQresultErrorField(err, PG_DIAG_MESSAGE_PRIMARY);
+			/* undefined_column, naming a system column (in any language) */
+			if (sqlstate != NULL && strcmp(sqlstate, "42703") == 0 &&
+				msg != NULL && (strstr(msg, "ctid") || strstr(msg, "tableoid")))
 			{
 				no_rowid = true;
 				continue;
@@ -777,7 +783,25 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 		}
 		else
 		{
+			/* no need to hold the others' snapshots over an error */
+			for (i = 0; i < nshards && !coord_allow_partial_results; i++)
+			{
+				if (!r1[i].ok)
+				{
+					CoordReleaseHeld(shards, r1, nshards);
+					break;
+				}
+			}
 			ReportFailedShards(table, shards, r1, nshards);
+
+			/* room for each query's winners: k, or all it got if fewer */
+			woff[0] = 0;
+			for (q = 0; q < spec->nqueries; q++)
+				woff[q + 1] = woff[q] + AnswersAvailable(r1, nshards, q, spec->k);
+			wshard = MemoryContextAllocHuge(CurrentMemoryContext,
+											sizeof(int) * (woff[spec->nqueries] + 1));
+			wrow = MemoryContextAllocHuge(CurrentMemoryContext,
+										  sizeof(int) * (woff[spec->nqueries] + 1));
 
 			/* each query's winners, and the ctids each shard must send */
 			ms.res = palloc(sizeof(PGresult *) * nshards);
@@ -786,8 +810,8 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 			tids = palloc0(sizeof(StringInfoData *) * nshards);
 			for (q = 0; q < spec->nqueries; q++)
 			{
-				int		   *ws = wshard + q * spec->k;
-				int		   *wr = wrow + q * spec->k;
+				int		   *ws = wshard + woff[q];
+				int		   *wr = wrow + woff[q];
 				int			w;
 
 				nwin[q] = MergeQuery(spec, shards, r1, nshards, q, 4, &ms,
@@ -858,7 +882,7 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 				done &= r2[i].ok;
 			if (done)
 				EmitTwoPhase(fcinfo, spec, shards, nshards, r2, index2,
-							 r1, wshard, wrow, nwin);
+							 r1, wshard, wrow, woff, nwin);
 		}
 	}
 	PG_CATCH();
@@ -876,13 +900,13 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 /*
  * Put the rows of a two-phase batch in the SRF's tuplestore: for each query
  * its winners (wshard, wrow: shard and row of the first phase's results r1,
- * nwin per query), each converted from the row of the second phase's
+ * nwin per query, from woff), each converted from the row of the second phase's
  * results r2 (index2: position in r2 of a shard) that has its identifier.
  */
 static void
 EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 			 int nshards, CoordResult *r2, int *index2, CoordResult *r1,
-			 int *wshard, int *wrow, int *nwin)
+			 int *wshard, int *wrow, Size *woff, int *nwin)
 {
 	CoordTable *table = spec->table;
 	int			ncols = 3 + CountColumns(table);
@@ -931,12 +955,12 @@ EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 
 		for (w = 0; w < nwin[q]; w++)
 		{
-			int			s = wshard[q * spec->k + w];
+			int			s = wshard[woff[q] + w];
 			RowKey		key;
 			char	   *entry;
 			int			row;
 
-			ReadRowKey(&key, r1[s].results[q], wrow[q * spec->k + w], s,
+			ReadRowKey(&key, r1[s].results[q], wrow[woff[q] + w], s,
 					   shards[s]);
 			entry = hash_search(rows, &key, HASH_FIND, NULL);
 			if (entry == NULL)
@@ -1008,12 +1032,18 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 			 CoordResult *results, int nshards, bool batch)
 {
 	int			ncols = CountColumns(spec->table) + 1;
-	int		   *wshard = palloc(sizeof(int) * spec->k);
-	int		   *wrow = palloc(sizeof(int) * spec->k);
+	int			most = 0;
+	int		   *wshard;
+	int		   *wrow;
 	RowConverter conv;
 	MergeState	ms;
 	binaryheap *heap;
 	int			q;
+
+	for (q = 0; q < spec->nqueries; q++)
+		most = Max(most, AnswersAvailable(results, nshards, q, spec->k));
+	wshard = palloc(sizeof(int) * (most + 1));
+	wrow = palloc(sizeof(int) * (most + 1));
 
 	ms.res = palloc(sizeof(PGresult *) * nshards);
 	ms.pos = palloc(sizeof(int) * nshards);
@@ -1030,6 +1060,24 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 			EmitRow(&conv, ms.res[wshard[w]], wrow[w], 0, q);
 	}
 	FreeRowConverter(&conv);
+}
+
+/*
+ * How many rows a merge of the answers to query q can return: k, or fewer
+ * if the shards returned fewer.
+ */
+static int
+AnswersAvailable(CoordResult *results, int nshards, int q, int k)
+{
+	int64		n = 0;
+	int			i;
+
+	for (i = 0; i < nshards; i++)
+	{
+		if (results[i].ok && results[i].results[q] != NULL)
+			n += PQntuples(results[i].results[q]);
+	}
+	return (int) Min(n, (int64) k);
 }
 
 /* The number of (not dropped) columns of table */
