@@ -87,6 +87,16 @@ typedef struct CoordRequest
 	bool		prepare;		/* run sql as a statement prepared on the
 								 * shard session (one statement; kept for
 								 * the next request with the same text) */
+	bool		open_snapshot;	/* run in a REPEATABLE READ transaction that
+								 * stays open, its connection held, for a
+								 * request with in_snapshot on the same copy */
+	bool		keep_errors;	/* a query error ends the request: kept in
+								 * CoordResult.remote_error, not raised */
+	bool		in_snapshot;	/* run on copy snapshot_copy, in the
+								 * transaction an open_snapshot request left
+								 * open there, then commit; no other copy is
+								 * tried */
+	int			snapshot_copy;
 } CoordRequest;
 
 /* The outcome of a request to one shard, filled by CoordExecute() */
@@ -96,6 +106,10 @@ typedef struct CoordResult
 	int			copy;			/* index of the copy that answered */
 	PGresult  **results;		/* [nqueries], owned until CoordFreeResults */
 	char	   *error;			/* palloc'd; why the last copy failed */
+	PGresult   *remote_error;	/* keep_errors: the query's error (ok is
+								 * false), freed by CoordFreeResults */
+	bool		held;			/* open_snapshot: the copy's connection is
+								 * held in its open transaction */
 } CoordResult;
 
 /* in coordguc.c */
@@ -111,6 +125,7 @@ extern Oid	CoordGetPostgresFdwServer(const char *servername, bool missing_ok);
 
 /* in coordconn.c */
 typedef struct CoordConn CoordConn;
+extern uint64 coord_conn_epoch;
 extern CoordConn *CoordGetConn(Oid serverid);
 extern PGconn *CoordConnStart(CoordConn *cc, char **errstr);
 extern PGconn *CoordConnPGconn(CoordConn *cc);
@@ -121,6 +136,7 @@ extern bool CoordConnNeedsSetup(CoordConn *cc);
 extern void CoordConnSetupDone(CoordConn *cc);
 extern const char *CoordConnEfSearch(CoordConn *cc);
 extern void CoordConnSetEfSearch(CoordConn *cc, const char *value);
+extern void CoordConnResetSettings(CoordConn *cc);
 extern void CoordConnDrop(CoordConn *cc, bool cancel);
 #define COORD_STATEMENT_NAME_LEN 24
 extern bool CoordConnStatement(CoordConn *cc, const char *sql, char *name,
@@ -133,5 +149,9 @@ extern void CoordMarkServer(Oid serverid, bool healthy);
 extern CoordResult *CoordExecute(CoordShard **shards, CoordRequest **requests,
 								 int nshards);
 extern void CoordFreeResults(CoordResult *results, int nshards, int nqueries);
+extern void CoordReleaseHeld(CoordShard **shards, CoordResult *results,
+							 int nshards);
+extern void CoordRaiseRemoteError(PGresult *res, const char *server,
+								  const char *sql);
 
 #endif							/* HNSW_COORD_H */

@@ -8,6 +8,12 @@
  * Nothing here talks to a shard.  All names sent to shards are quoted here
  * with quote_identifier.
  *
+ * A description is cached per backend (a search needs one per call, and
+ * building it reads hnsw.replicas and several catalogs), and rebuilt after
+ * an invalidation of the table, one of its partitions or hnsw.replicas
+ * (whose trigger sends one for every change), or of any foreign table,
+ * foreign server, wrapper or schema.
+ *
  * src/coordcatalog.c
  *
  *-------------------------------------------------------------------------
@@ -27,8 +33,35 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/partcache.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "commands/trigger.h"
+#include "catalog/namespace.h"
 
+/* One cached description */
+typedef struct TableCacheEntry
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	MemoryContext cxt;			/* holds table; child of CacheMemoryContext */
+	CoordTable *table;
+	int			nparts;
+	Oid		   *partoids;		/* in cxt */
+} TableCacheEntry;
+
+static HTAB *TableCache = NULL;
+
+/* Bumped by every invalidation that may concern a cached description */
+static uint64 table_inval_count = 0;
+
+/* hnsw.replicas, once a description was built */
+static Oid	replicas_relid = InvalidOid;
+
+static CoordTable *DescribeTable(Oid relid);
+static void TableRelcacheCallback(Datum arg, Oid relid);
+static void TableSyscacheCallback(Datum arg, int cacheid, uint32 hashvalue);
 static bool IsPostgresFdwServer(ForeignServer *server);
 static char *OptionValue(List *options, const char *name);
 static CoordPart *DescribePart(CoordTable *table, Oid partid, Oid *serverid);
@@ -39,10 +72,128 @@ static int64 IntegerDatum(Datum value, Oid type);
  *
  * Takes AccessShareLock on the table and on every partition, held to the
  * end of the transaction, so the description stays true while it is used.
- * Everything is palloc'd in the current memory context.
+ * The description is the backend's cached one: the caller may change only
+ * the per-search fields of its CoordParts (selected, want, want_all), and
+ * must not keep it past its own call.
  */
 CoordTable *
 CoordGetTable(Oid relid)
+{
+	TableCacheEntry *entry;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	CoordTable *table;
+	uint64		inval_count;
+	bool		found;
+	ListCell   *lc;
+	ListCell   *lc2;
+	int			i;
+
+	if (TableCache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TableCacheEntry);
+		ctl.hcxt = CacheMemoryContext;
+		TableCache = hash_create("hnsw distributed tables", 8, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(TableRelcacheCallback, (Datum) 0);
+		CacheRegisterSyscacheCallback(FOREIGNTABLEREL, TableSyscacheCallback, (Datum) 0);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, TableSyscacheCallback, (Datum) 0);
+		CacheRegisterSyscacheCallback(FOREIGNDATAWRAPPEROID, TableSyscacheCallback, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, TableSyscacheCallback, (Datum) 0);
+	}
+
+	/* the locks; taking them processes pending invalidations */
+	LockRelationOid(relid, AccessShareLock);
+	entry = hash_search(TableCache, &relid, HASH_FIND, NULL);
+	if (entry != NULL && entry->valid)
+	{
+		for (i = 0; i < entry->nparts; i++)
+			LockRelationOid(entry->partoids[i], AccessShareLock);
+		if (entry->valid)
+			return entry->table;
+	}
+
+	/* (re)build, in a context of its own */
+	cxt = AllocSetContextCreate(CacheMemoryContext, "hnsw distributed table",
+								ALLOCSET_SMALL_SIZES);
+	inval_count = table_inval_count;
+	oldcxt = MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		table = DescribeTable(relid);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+
+	entry = hash_search(TableCache, &relid, HASH_ENTER, &found);
+	if (found)
+		MemoryContextDelete(entry->cxt);
+	entry->cxt = cxt;
+	entry->table = table;
+	entry->nparts = table->nparts;
+	entry->partoids = MemoryContextAlloc(cxt, sizeof(Oid) * (table->nparts + 1));
+	i = 0;
+	foreach(lc, table->shards)
+	{
+		foreach(lc2, ((CoordShard *) lfirst(lc))->parts)
+			entry->partoids[i++] = ((CoordPart *) lfirst(lc2))->relid;
+	}
+	/* an invalidation while building: use it this once, rebuild next time */
+	entry->valid = (inval_count == table_inval_count);
+	return table;
+}
+
+/* Mark the cached descriptions that relid (InvalidOid: all) may concern */
+static void
+TableRelcacheCallback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	TableCacheEntry *entry;
+	int			i;
+
+	table_inval_count++;
+	hash_seq_init(&status, TableCache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (relid == InvalidOid || relid == entry->relid ||
+			relid == replicas_relid)
+			entry->valid = false;
+		for (i = 0; i < entry->nparts && entry->valid; i++)
+		{
+			if (entry->partoids[i] == relid)
+				entry->valid = false;
+		}
+	}
+}
+
+/* A foreign table, server, wrapper or schema changed: forget them all */
+static void
+TableSyscacheCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS status;
+	TableCacheEntry *entry;
+
+	table_inval_count++;
+	hash_seq_init(&status, TableCache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+/*
+ * Build the description of relid in the current memory context, taking the
+ * locks CoordGetTable describes.
+ */
+static CoordTable *
+DescribeTable(Oid relid)
 {
 	Relation	rel;
 	PartitionKey key;
@@ -151,6 +302,9 @@ CoordGetTable(Oid relid)
 	}
 
 	table_close(rel, NoLock);
+
+	if (!OidIsValid(replicas_relid))
+		replicas_relid = get_relname_relid("replicas", get_namespace_oid("hnsw", false));
 	return table;
 }
 
@@ -324,4 +478,22 @@ IntegerDatum(Datum value, Oid type)
 		default:
 			return DatumGetInt64(value);
 	}
+}
+
+/*
+ * Trigger of hnsw.replicas: every change invalidates the cached
+ * descriptions of distributed tables, in this backend at once and in the
+ * others when the transaction commits.
+ */
+PG_FUNCTION_INFO_V1(hnsw_replicas_changed);
+Datum
+hnsw_replicas_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	/* SQL cannot call a function returning trigger otherwise */
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "hnsw._replicas_changed called not as a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
 }

@@ -15,8 +15,13 @@
  *
  * Connections are opened with PQconnectStartParams and driven by
  * CoordExecute's wait loop, so connecting never blocks uninterruptibly.
- * Shard sessions run no explicit transaction: each pipelined request is one
- * implicit transaction on the shard, and a search only reads.
+ * A pipelined request is one implicit transaction on the shard, and a
+ * search only reads; the one exception is the two-phase batch search
+ * (coordsearch.c), whose first request opens a REPEATABLE READ transaction
+ * and keeps its connection busy until the second commits it.  A connection
+ * left idle in a transaction (the batch gave up between its phases, or the
+ * shard raised an error inside it) gets a ROLLBACK at the head of its next
+ * request, and its session settings are sent again after it.
  *
  * src/coordconn.c
  *
@@ -83,6 +88,9 @@ typedef struct CoordHealth
 
 
 static HTAB *ConnHash = NULL;
+
+/* Bumped whenever a connection is opened or closed (see coordexec.c) */
+uint64		coord_conn_epoch = 0;
 static HTAB *HealthHash = NULL;
 
 /* libpq's connection keywords, fetched once (malloc'd by libpq) */
@@ -212,6 +220,7 @@ CoordConnStart(CoordConn *cc, char **errstr)
 				 errhint("Raise the server's max_files_per_process and/or \"ulimit -n\" limits.")));
 
 	conn = PQconnectStartParams(keywords, values, false);
+	coord_conn_epoch++;
 	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
 	{
 		*errstr = conn ? pchomp(PQerrorMessage(conn)) : pstrdup("out of memory");
@@ -297,6 +306,17 @@ CoordConnSetEfSearch(CoordConn *cc, const char *value)
 }
 
 /*
+ * The shard rolled back (or will roll back) the transaction that set cc's
+ * session settings: send them again with the next request.
+ */
+void
+CoordConnResetSettings(CoordConn *cc)
+{
+	cc->setup_done = false;
+	strlcpy(cc->ef_search, "?", sizeof(cc->ef_search));
+}
+
+/*
  * Close cc's connection, if any.  With cancel, first ask the server to
  * cancel a query still running there.
  *
@@ -328,6 +348,7 @@ CoordConnDrop(CoordConn *cc, bool cancel)
 		}
 	}
 	PQfinish(cc->conn);
+	coord_conn_epoch++;
 	ReleaseExternalFD();
 	cc->conn = NULL;
 	cc->busy = false;

@@ -13,8 +13,8 @@
  * The loop waits on all shard sockets and the process latch together in a
  * WaitEventSet, so query cancel, statement_timeout and postmaster death are
  * noticed while shards work; the set is rebuilt when what a task waits for
- * changes (sockets change while connecting and failing over), and freed on
- * the way out, error or not.  A copy that fails at the connection level (cannot
+ * changes (sockets change while connecting and failing over), and kept for
+ * the next search while it still fits (GetWaitSet), freed on error.  A copy that fails at the connection level (cannot
  * connect, connection lost, server shutting down or not accepting
  * connections) or exceeds hnsw.shard_timeout is abandoned -- its query is
  * cancelled -- and the next copy is tried.  An error the shard raises for
@@ -27,6 +27,13 @@
  * the shard session the first time its text is sent (the Prepare travels
  * in the same pipeline), so later searches with the same text cost the
  * shard neither parse analysis nor, once the plan is cached, planning.
+ *
+ * A request with open_snapshot (the first phase of a two-phase batch,
+ * coordsearch.c) begins with BEGIN ISOLATION LEVEL REPEATABLE READ, and
+ * its connection stays busy in that transaction after the Sync; the
+ * request with in_snapshot (the second phase) runs on that same connection
+ * and ends with COMMIT.  The second phase has no failover: it is valid
+ * only in the first's snapshot; if it fails, the caller starts over.
  *
  * src/coordexec.c
  *
@@ -56,6 +63,7 @@ typedef struct CoordTask
 	CoordResult *res;
 	CoordTaskState state;
 	int		   *order;			/* copy indexes in the order to try them */
+	int			ntry;			/* length of order */
 	int			next;			/* next position in order */
 	int			copy;			/* copy being tried */
 	bool		reused;			/* its connection came from the cache */
@@ -63,11 +71,7 @@ typedef struct CoordTask
 	PGconn	   *conn;
 	bool		want_write;		/* wait for the socket to be writable */
 	bool		fired;			/* the socket is ready */
-	uint32		conn_gen;		/* bumped whenever conn changes */
-	/* what the wait set holds for this task, to know when to rebuild it */
-	bool		in_set;
-	uint32		set_gen;
-	uint32		set_ev;
+	bool		noisy;			/* finished, but its socket keeps firing */
 	uint32		want_ev;		/* this round's events; 0 = not waiting */
 	TimestampTz deadline;		/* give up on this copy then; 0 = never */
 	int			command;		/* pipeline command being read */
@@ -80,6 +84,28 @@ typedef struct CoordTask
 /* Rotates the first choice among the healthy copies of a shard */
 static uint32 copy_rotor = 0;
 
+/*
+ * The wait set of the last round, kept across searches: building one costs
+ * an epoll_create, an epoll_ctl per socket and a close, a good part of a
+ * single search's own CPU time.  It is reused while it waits for the same
+ * events on the same sockets of the same connections, and no connection
+ * was opened or closed since it was built (a closed socket leaves the epoll
+ * set; a new one may get the same number).  In TopMemoryContext; forgotten
+ * on error.
+ */
+typedef struct CachedWaitSet
+{
+	WaitEventSet *set;
+	int			capacity;		/* sockets it can hold */
+	int			nsockets;		/* sockets it holds */
+	uint64		epoch;			/* coord_conn_epoch when built */
+	PGconn	  **conns;			/* per socket, in set order */
+	pgsocket   *socks;
+	uint32	   *evs;
+} CachedWaitSet;
+
+static CachedWaitSet wait_cache = {NULL, 0, 0, 0, NULL, NULL, NULL};
+
 static void TaskNextCopy(CoordTask *task);
 static void TaskCopyFailed(CoordTask *task, const char *why, bool server_fault);
 static void TaskSend(CoordTask *task);
@@ -88,6 +114,9 @@ static void TaskReceive(CoordTask *task);
 static bool IsConnectionError(PGconn *conn, PGresult *res);
 static void ReportRemoteError(CoordTask *task);
 static void TaskClear(CoordTask *task);
+static WaitEventSet *GetWaitSet(CoordTask *tasks, int ntasks, int *insocket,
+								int *nsockets, bool connecting);
+static void ForgetWaitSet(void);
 
 /*
  * Run requests[i] on a copy of shards[i], all at once, and return one
@@ -106,7 +135,8 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 	CoordTask  *tasks = palloc0(sizeof(CoordTask) * nshards);
 	CoordResult *results = palloc0(sizeof(CoordResult) * nshards);
 	WaitEvent  *events = palloc(sizeof(WaitEvent) * (nshards + 2));
-	WaitEventSet *volatile set = NULL;
+	int		   *insocket = palloc(sizeof(int) * nshards);
+	int			nsockets = 0;
 	int			i;
 
 	PG_TRY();
@@ -126,6 +156,14 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 
 			/* healthy copies first, starting at a rotating one; then the rest */
 			task->order = palloc(sizeof(int) * shard->ncopies);
+			if (requests[i]->in_snapshot)
+			{
+				/* only the copy whose transaction holds the snapshot */
+				task->order[0] = requests[i]->snapshot_copy;
+				task->ntry = 1;
+				TaskNextCopy(task);
+				continue;
+			}
 			for (j = 0; j < shard->ncopies; j++)
 			{
 				int			c = (start + j) % shard->ncopies;
@@ -138,6 +176,7 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 				if (!CoordServerHealthy(shard->copies[j]))
 					task->order[n++] = j;
 			}
+			task->ntry = n;
 			TaskNextCopy(task);
 		}
 
@@ -147,7 +186,8 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 			long		timeout = -1;
 			TimestampTz now = GetCurrentTimestamp();
 			bool		latch = false;
-			bool		rebuild = false;
+			bool		connecting = false;
+			WaitEventSet *set;
 			int			nfired;
 
 			CHECK_FOR_INTERRUPTS();
@@ -173,18 +213,10 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 				}
 			}
 
-			/*
-			 * What each task waits for; the wait set is rebuilt only when
-			 * that changed (a connection came or went, or a task started or
-			 * stopped waiting for writability), since building it costs
-			 * several system calls and a batch's answers arrive in many
-			 * rounds.
-			 */
+			/* what each task waits for, and the time left */
 			for (i = 0; i < nshards; i++)
 			{
 				CoordTask  *task = &tasks[i];
-				bool		active = (task->state == TASK_CONNECTING ||
-									  task->state == TASK_RECEIVING);
 
 				task->want_ev = 0;
 				if (task->state == TASK_CONNECTING)
@@ -192,14 +224,11 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 				else if (task->state == TASK_RECEIVING)
 					task->want_ev = WL_SOCKET_READABLE |
 						(task->want_write ? WL_SOCKET_WRITEABLE : 0);
-				/* libpq may switch sockets while it tries a host's addresses */
-				if (active != task->in_set ||
-					task->state == TASK_CONNECTING ||
-					(active && (task->set_gen != task->conn_gen ||
-								task->set_ev != task->want_ev)))
-					rebuild = true;
-				if (!active)
+				else
 					continue;
+				/* libpq may switch sockets while it tries a host's addresses */
+				if (task->state == TASK_CONNECTING)
+					connecting = true;
 				nactive++;
 				if (task->deadline != 0)
 				{
@@ -211,36 +240,30 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 			}
 			if (nactive == 0)
 				break;
-			if (rebuild || set == NULL)
-			{
-				if (set != NULL)
-					FreeWaitEventSet(set);
-				set = NULL;
-				set = CreateWaitEventSet(CurrentMemoryContext, nshards + 2);
-				AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-				AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-				for (i = 0; i < nshards; i++)
-				{
-					CoordTask  *task = &tasks[i];
+			set = GetWaitSet(tasks, nshards, insocket, &nsockets, connecting);
 
-					task->in_set = (task->want_ev != 0);
-					if (!task->in_set)
-						continue;
-					AddWaitEventToSet(set, task->want_ev, PQsocket(task->conn),
-									  NULL, task);
-					task->set_gen = task->conn_gen;
-					task->set_ev = task->want_ev;
-				}
-			}
-
-			nfired = WaitEventSetWait(set, timeout, events, nactive + 2,
+			nfired = WaitEventSetWait(set, timeout, events, nsockets + 2,
 									  PG_WAIT_EXTENSION);
 			for (i = 0; i < nfired; i++)
 			{
+				CoordTask  *task;
+
 				if (events[i].events & WL_LATCH_SET)
 					latch = true;
-				else if (events[i].user_data != NULL)
-					((CoordTask *) events[i].user_data)->fired = true;
+				if (events[i].pos < 2 || events[i].pos >= nsockets + 2)
+					continue;
+				task = &tasks[insocket[events[i].pos - 2]];
+				if (task->want_ev != 0)
+					task->fired = true;
+
+				/*
+				 * A finished task's idle connection has something to say (a
+				 * notice, or the server closed it): read it, and if that
+				 * fails, leave the socket out of the set.
+				 */
+				else if (!PQconsumeInput(task->conn) ||
+						 PQstatus(task->conn) != CONNECTION_OK)
+					task->noisy = true;
 			}
 
 			if (latch)
@@ -257,14 +280,10 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 				}
 			}
 		}
-		if (set != NULL)
-			FreeWaitEventSet(set);
-		set = NULL;
 	}
 	PG_CATCH();
 	{
-		if (set != NULL)
-			FreeWaitEventSet(set);
+		ForgetWaitSet();
 		for (i = 0; i < nshards; i++)
 			TaskClear(&tasks[i]);
 		PG_RE_THROW();
@@ -272,6 +291,128 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 	PG_END_TRY();
 
 	return results;
+}
+
+/*
+ * Return a wait set for the latch, postmaster death, and the sockets of
+ * tasks: the cached one if it holds the same sockets of the same
+ * connections, else a new one that replaces it.  Socket position 2 + j is
+ * tasks[insocket[j]]'s, for j < *nsockets.  A task that waits has its
+ * want_ev; a finished one still holding its connection stays in the set,
+ * waiting for readability (so that the next search, on the same
+ * connections, finds the set as it needs it); the caller ignores its
+ * events.  While a task is connecting the set is always rebuilt.
+ */
+static WaitEventSet *
+GetWaitSet(CoordTask *tasks, int ntasks, int *insocket, int *nsockets,
+		   bool connecting)
+{
+	CachedWaitSet *wc = &wait_cache;
+	int			n = 0;
+	int			i;
+	int			j;
+
+	for (i = 0; i < ntasks; i++)
+	{
+		CoordTask  *task = &tasks[i];
+		bool		include = (task->want_ev != 0);
+
+		/*
+		 * A finished task's connection, if still open, unless another task
+		 * uses it now or an earlier one is in the set with it (a server
+		 * that is a copy of two shards has one connection; epoll takes a
+		 * socket once).
+		 */
+		if (!include && task->state == TASK_DONE && task->conn != NULL &&
+			CoordConnPGconn(task->cc) == task->conn && !task->noisy &&
+			PQsocket(task->conn) != PGINVALID_SOCKET)
+		{
+			include = true;
+			for (j = 0; j < ntasks && include; j++)
+			{
+				if (j != i && tasks[j].conn == task->conn &&
+					(tasks[j].want_ev != 0 || j < i))
+					include = false;
+			}
+		}
+		if (include)
+			insocket[n++] = i;
+	}
+	*nsockets = n;
+
+	if (wc->set != NULL && !connecting && wc->epoch == coord_conn_epoch &&
+		wc->nsockets == n)
+	{
+		bool		same = true;
+
+		for (j = 0; j < n && same; j++)
+		{
+			CoordTask  *task = &tasks[insocket[j]];
+
+			same = (wc->conns[j] == task->conn &&
+					wc->socks[j] == PQsocket(task->conn));
+		}
+		if (same)
+		{
+			/* events may differ: a task waits for writability, or is done */
+			for (j = 0; j < n; j++)
+			{
+				uint32		ev = tasks[insocket[j]].want_ev;
+
+				if (ev == 0)
+					ev = WL_SOCKET_READABLE;
+				if (wc->evs[j] != ev)
+				{
+					ModifyWaitEvent(wc->set, j + 2, ev, NULL);
+					wc->evs[j] = ev;
+				}
+			}
+			return wc->set;
+		}
+	}
+
+	ForgetWaitSet();
+	if (wc->capacity < n)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+		if (wc->conns != NULL)
+		{
+			pfree(wc->conns);
+			pfree(wc->socks);
+			pfree(wc->evs);
+		}
+		wc->capacity = Max(n, 8);
+		wc->conns = palloc(sizeof(PGconn *) * wc->capacity);
+		wc->socks = palloc(sizeof(pgsocket) * wc->capacity);
+		wc->evs = palloc(sizeof(uint32) * wc->capacity);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	wc->set = CreateWaitEventSet(TopMemoryContext, n + 2);
+	AddWaitEventToSet(wc->set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wc->set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (j = 0; j < n; j++)
+	{
+		CoordTask  *task = &tasks[insocket[j]];
+
+		wc->conns[j] = task->conn;
+		wc->socks[j] = PQsocket(task->conn);
+		wc->evs[j] = task->want_ev != 0 ? task->want_ev : WL_SOCKET_READABLE;
+		AddWaitEventToSet(wc->set, wc->evs[j], wc->socks[j], NULL, NULL);
+	}
+	wc->nsockets = n;
+	wc->epoch = coord_conn_epoch;
+	return wc->set;
+}
+
+/* Free the cached wait set, if any */
+static void
+ForgetWaitSet(void)
+{
+	if (wait_cache.set != NULL)
+		FreeWaitEventSet(wait_cache.set);
+	wait_cache.set = NULL;
+	wait_cache.nsockets = 0;
 }
 
 /* Free the libpq results in results[0 .. nshards - 1] */
@@ -285,6 +426,8 @@ CoordFreeResults(CoordResult *results, int nshards, int nqueries)
 		return;
 	for (i = 0; i < nshards; i++)
 	{
+		PQclear(results[i].remote_error);
+		results[i].remote_error = NULL;
 		if (results[i].results == NULL)
 			continue;
 		for (q = 0; q < nqueries; q++)
@@ -292,6 +435,27 @@ CoordFreeResults(CoordResult *results, int nshards, int nqueries)
 			PQclear(results[i].results[q]);
 			results[i].results[q] = NULL;
 		}
+	}
+}
+
+/*
+ * Give up the connections that requests with open_snapshot still hold
+ * (results[i].held): their transactions are rolled back when the
+ * connections are next used.
+ */
+void
+CoordReleaseHeld(CoordShard **shards, CoordResult *results, int nshards)
+{
+	int			i;
+
+	if (results == NULL)
+		return;
+	for (i = 0; i < nshards; i++)
+	{
+		if (!results[i].held)
+			continue;
+		CoordConnSetBusy(CoordGetConn(shards[i]->copies[results[i].copy]), false);
+		results[i].held = false;
 	}
 }
 
@@ -322,12 +486,35 @@ TaskNextCopy(CoordTask *task)
 {
 	CoordShard *shard = task->shard;
 
-	while (task->next < shard->ncopies)
+	while (task->next < task->ntry)
 	{
 		char	   *errstr = NULL;
 
 		task->copy = task->order[task->next++];
 		task->cc = CoordGetConn(shard->copies[task->copy]);
+
+		/*
+		 * The second request of a two-phase search runs in the transaction
+		 * the first left open: on that connection, which it held, or not at
+		 * all.
+		 */
+		if (task->req->in_snapshot)
+		{
+			task->conn = CoordConnPGconn(task->cc);
+				task->reused = false;	/* no fresh connection to this copy */
+			task->want_write = false;
+			task->deadline = coord_shard_timeout > 0 ?
+				TimestampTzPlusMilliseconds(GetCurrentTimestamp(), coord_shard_timeout) : 0;
+			if (task->conn == NULL || !CoordConnIsBusy(task->cc) ||
+				PQtransactionStatus(task->conn) != PQTRANS_INTRANS)
+			{
+				task->res->error = psprintf("server \"%s\": the transaction of the first phase was lost",
+											shard->copynames[task->copy]);
+				continue;
+			}
+			TaskSend(task);
+			return;
+		}
 
 		/*
 		 * A server that is a copy of two shards of this search (a
@@ -341,7 +528,6 @@ TaskNextCopy(CoordTask *task)
 			continue;
 		}
 		task->conn = CoordConnPGconn(task->cc);
-		task->conn_gen++;
 		task->deadline = (coord_shard_timeout > 0 && !task->req->no_timeout) ?
 			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), coord_shard_timeout) : 0;
 		task->want_write = false;
@@ -355,7 +541,6 @@ TaskNextCopy(CoordTask *task)
 		}
 		task->reused = false;
 		task->conn = CoordConnStart(task->cc, &errstr);
-		task->conn_gen++;
 		if (task->conn == NULL)
 		{
 			errstr[strcspn(errstr, "\n")] = '\0';
@@ -470,6 +655,33 @@ TaskSend(CoordTask *task)
 		(PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1))
 		goto failed;
 
+	/*
+	 * A transaction a two-phase search left open (it was abandoned after
+	 * its first phase, or failed in it) ends here; its settings end with
+	 * it.
+	 */
+	if (!req->in_snapshot && PQtransactionStatus(conn) != PQTRANS_IDLE)
+	{
+		if (!PQsendQueryParams(conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0))
+			goto failed;
+		task->first_query++;
+		CoordConnResetSettings(task->cc);
+	}
+
+	/*
+	 * One snapshot for both phases of a two-phase search, so the row
+	 * identifiers of the first stay valid for the second.  BEGIN comes
+	 * first: the isolation level cannot change once a query ran.
+	 */
+	if (req->open_snapshot)
+	{
+		if (!PQsendQueryParams(conn,
+							   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+							   0, NULL, NULL, NULL, NULL, 0))
+			goto failed;
+		task->first_query++;
+	}
+
 	/* names in remote SQL are qualified: a search_path cannot redirect them */
 	if (CoordConnNeedsSetup(task->cc))
 	{
@@ -523,6 +735,11 @@ TaskSend(CoordTask *task)
 			!PQsendQueryParams(conn, req->sql, req->nparams, NULL,
 							   req->values[q], req->lengths[q], req->formats,
 							   req->binary_result ? 1 : 0))
+			goto failed;
+	}
+	if (req->in_snapshot)
+	{
+		if (!PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
 			goto failed;
 	}
 	if (!PQpipelineSync(conn))
@@ -597,12 +814,13 @@ TaskReceive(CoordTask *task)
 					bool		conn_error = IsConnectionError(conn, task->error);
 
 					/*
-					 * The shard rolled its settings back: send them again.
-					 * A statement whose Prepare failed or was skipped does
-					 * not exist; those prepared before the error do
-					 * (prepared statements are not transactional).
+					 * The shard rolled its settings back (or will, when an
+					 * explicit transaction it left in error is rolled back):
+					 * send them again.  A statement whose Prepare failed or
+					 * was skipped does not exist; those prepared before the
+					 * error do (prepared statements are not transactional).
 					 */
-					CoordConnSetEfSearch(task->cc, "?");
+					CoordConnResetSettings(task->cc);
 					if (task->prepare_cmd >= 0 && !task->prepared_ok)
 						CoordConnForgetStatement(task->cc, req->sql);
 					if (req->soft_errors || conn_error)
@@ -616,9 +834,23 @@ TaskReceive(CoordTask *task)
 						return;
 					}
 					CoordConnSetBusy(task->cc, false);
+					if (req->keep_errors)
+					{
+						/* the caller decides; the copy did answer */
+						task->res->remote_error = task->error;
+						task->error = NULL;
+						task->res->copy = task->copy;
+						task->state = TASK_DONE;
+						return;
+					}
 					ReportRemoteError(task);
 				}
-				CoordConnSetBusy(task->cc, false);
+				/* the first phase's connection stays held in its snapshot */
+				if (req->open_snapshot &&
+					PQtransactionStatus(conn) == PQTRANS_INTRANS)
+					task->res->held = true;
+				else
+					CoordConnSetBusy(task->cc, false);
 				CoordMarkServer(task->shard->copies[task->copy], true);
 				task->state = TASK_DONE;
 				task->res->ok = true;
@@ -677,6 +909,19 @@ static void
 ReportRemoteError(CoordTask *task)
 {
 	PGresult   *res = task->error;
+
+	task->error = NULL;
+	CoordRaiseRemoteError(res, task->shard->copynames[task->copy],
+						  task->req->sql);
+}
+
+/*
+ * Raise the error in res, a shard's answer to sql on server, with the
+ * shard's SQLSTATE; res is freed.
+ */
+void
+CoordRaiseRemoteError(PGresult *res, const char *server, const char *sql)
+{
 	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *f;
 	char	   *primary;
@@ -694,7 +939,6 @@ ReportRemoteError(CoordTask *task)
 	if ((f = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT)) != NULL)
 		hint = pstrdup(f);
 	PQclear(res);
-	task->error = NULL;
 
 	ereport(ERROR,
 			(errcode(code),
@@ -702,5 +946,5 @@ ReportRemoteError(CoordTask *task)
 			 detail ? errdetail_internal("%s", detail) : 0,
 			 hint ? errhint("%s", hint) : 0,
 			 errcontext("remote SQL command on server \"%s\": %s",
-						task->shard->copynames[task->copy], task->req->sql)));
+						server, sql)));
 }

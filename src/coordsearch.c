@@ -47,6 +47,8 @@
 #include "utils/syscache.h"
 #include "catalog/pg_operator.h"
 #include "utils/typcache.h"
+#include "port/pg_bswap.h"
+#include "utils/hsearch.h"
 #include "vector.h"
 
 /* What one search asks, after argument checks */
@@ -72,24 +74,76 @@ typedef struct MergeState
 	int			ncols;			/* distance column index */
 } MergeState;
 
+/* Identifies a row in a two-phase search; no padding (a hash key) */
+typedef struct RowKey
+{
+	int32		shard;			/* position among the search's shards */
+	uint32		part;			/* position in the shard's partitions */
+	uint32		tableoid;		/* on the shard */
+	uint32		block;			/* ctid */
+	uint32		offset;
+} RowKey;
+
+/* Converts shards' rows into the SRF's tuplestore */
+typedef struct RowConverter
+{
+	ReturnSetInfo *rsinfo;
+	CoordTable *table;
+	bool		batch;			/* (query, row) pairs, not rows */
+	TupleDesc	rowdesc;		/* batch: the row type's descriptor */
+	FmgrInfo   *recv;			/* binary receive function per column */
+	Oid		   *ioparams;
+	Datum	   *values;
+	bool	   *nulls;
+	MemoryContext rowcxt;		/* reset after each row */
+} RowConverter;
+
+/*
+ * Distributed tables a shard of which has no ctid (a view), found by a
+ * two-phase batch that failed for it: searched in one phase from then on,
+ * for the rest of the session.  In TopMemoryContext.
+ */
+static List *no_rowid_tables = NIL;
+
 static void ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec,
 							bool batch);
 static void SelectPartitions(CoordTable *table, ArrayType *partitions);
-static char *BuildShardQuery(SearchSpec *spec, CoordShard *shard);
+static char *BuildShardQuery(SearchSpec *spec, CoordShard *shard,
+							 bool keys_only);
+static char *BuildFetchQuery(SearchSpec *spec, CoordShard *shard,
+							 bool *wanted);
 static void RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch);
 static void ReportFailedShards(CoordTable *table, CoordShard **shards,
 							   CoordResult *results, int nshards);
 static void FanOut(FunctionCallInfo fcinfo, SearchSpec *spec,
 				   CoordShard **shards, CoordRequest **requests,
 				   int nshards, bool batch);
+static bool FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
+						   CoordShard **shards, CoordRequest **requests,
+						   int nshards);
+static void EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
+						 CoordShard **shards, int nshards, CoordResult *r2,
+						 int *index2, CoordResult *r1, int *wshard,
+						 int *wrow, Size *woff, int *nwin);
+static int	AnswersAvailable(CoordResult *results, int nshards, int q, int k);
+static int	MergeQuery(SearchSpec *spec, CoordShard **shards,
+					   CoordResult *results, int nshards, int q, int ncols,
+					   MergeState *ms, binaryheap *heap, int *wshard,
+					   int *wrow);
 static void MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec,
 						 CoordShard **shards, CoordResult *results,
 						 int nshards, bool batch);
+static int	CountColumns(CoordTable *table);
+static void ReadRowKey(RowKey *key, PGresult *res, int row, int s,
+					   CoordShard *shard);
+static void InitRowConverter(RowConverter *conv, FunctionCallInfo fcinfo,
+							 CoordTable *table, bool batch);
+static void FreeRowConverter(RowConverter *conv);
+static void EmitRow(RowConverter *conv, PGresult *res, int row, int firstcol,
+					int q);
 static char *OperatorNamespace(Oid opid);
 static int	MergeCompare(Datum a, Datum b, void *arg);
 static double RowDistance(MergeState *ms, int shard, bool *isnull);
-static HeapTuple RowToTuple(CoordTable *table, PGresult *res, int row,
-							FmgrInfo *recv, Oid *ioparams);
 
 /*
  * hnsw.search(rel anyelement, query vector, k int, partitions int[],
@@ -413,7 +467,7 @@ SelectPartitions(CoordTable *table, ArrayType *partitions)
  * Names come quoted from coordcatalog.c; the only literals are integers.
  */
 static char *
-BuildShardQuery(SearchSpec *spec, CoordShard *shard)
+BuildShardQuery(SearchSpec *spec, CoordShard *shard, bool keys_only)
 {
 	CoordTable *table = spec->table;
 	StringInfoData sql;
@@ -424,8 +478,13 @@ BuildShardQuery(SearchSpec *spec, CoordShard *shard)
 
 	foreach(lc, shard->parts)
 		nparts += ((CoordPart *) lfirst(lc))->selected ? 1 : 0;
-	for (i = 0; i < table->tupdesc->natts; i++)
-		ncols += TupleDescAttr(table->tupdesc, i)->attisdropped ? 0 : 1;
+	if (keys_only)
+		ncols = 3;
+	else
+	{
+		for (i = 0; i < table->tupdesc->natts; i++)
+			ncols += TupleDescAttr(table->tupdesc, i)->attisdropped ? 0 : 1;
+	}
 
 	initStringInfo(&sql);
 	if (nparts > 1)
@@ -445,7 +504,10 @@ BuildShardQuery(SearchSpec *spec, CoordShard *shard)
 		if (spec->exact)
 			appendStringInfoString(&sql, "SELECT * FROM (");
 		appendStringInfoString(&sql, "SELECT ");
-		for (i = 0; i < table->tupdesc->natts; i++)
+		if (keys_only)
+			appendStringInfo(&sql, "%d, tableoid, ctid",
+							 list_cell_number(shard->parts, lc));
+		for (i = 0; i < table->tupdesc->natts && !keys_only; i++)
 		{
 			if (part->remote_cols[i] == NULL)
 				continue;
@@ -484,8 +546,50 @@ BuildShardQuery(SearchSpec *spec, CoordShard *shard)
 }
 
 /*
+ * Build the second-phase query of a two-phase search for shard: the rows,
+ * by row identifier, of the partitions marked in wanted (indexes into
+ * shard->parts), one tid[] parameter per such partition, in that order.
+ * Each row comes with the partition's index, tableoid and ctid, as the
+ * first phase named it.
+ */
+static char *
+BuildFetchQuery(SearchSpec *spec, CoordShard *shard, bool *wanted)
+{
+	CoordTable *table = spec->table;
+	StringInfoData sql;
+	ListCell   *lc;
+	int			nparams = 0;
+	int			i;
+
+	initStringInfo(&sql);
+	foreach(lc, shard->parts)
+	{
+		CoordPart  *part = lfirst(lc);
+		int			p = foreach_current_index(lc);
+
+		if (!wanted[p])
+			continue;
+		if (nparams > 0)
+			appendStringInfoString(&sql, " UNION ALL ");
+		appendStringInfo(&sql, "SELECT %d, tableoid, ctid", p);
+		for (i = 0; i < table->tupdesc->natts; i++)
+		{
+			if (part->remote_cols[i] != NULL)
+				appendStringInfo(&sql, ", %s", part->remote_cols[i]);
+		}
+		appendStringInfo(&sql, " FROM %s WHERE ctid = ANY ($%d::pg_catalog.tid[])",
+						 part->remote_table, ++nparams);
+	}
+	return sql.data;
+}
+
+/*
  * Build one request per shard with a selected partition, fan the search
  * out, merge, and return the rows through the materialize SRF protocol.
+ *
+ * A batch is searched in two phases when the shards' tables have row
+ * identifiers (see FanOutTwoPhase); otherwise, and for single searches,
+ * in one.
  */
 static void
 RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
@@ -496,11 +600,14 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 	CoordRequest **requests;
 	Oid			sendfn;
 	bool		isvarlena;
+	bool		two_phase;
 	ListCell   *lc;
 	int			q;
 	static const int formats[1] = {1};
 
 	InitMaterializedSRF(fcinfo, 0);
+
+	two_phase = batch && !list_member_oid(no_rowid_tables, table->relid);
 
 	/* one request per shard with a selected partition */
 	shards = palloc(sizeof(CoordShard *) * list_length(table->shards));
@@ -518,12 +625,14 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 		if (!selected)
 			continue;
 		req = palloc0(sizeof(CoordRequest));
-		req->sql = BuildShardQuery(spec, shard);
+		req->sql = BuildShardQuery(spec, shard, two_phase);
 		req->nparams = 1;
 		req->nqueries = spec->nqueries;
 		req->formats = formats;
 		req->binary_result = true;
 		req->prepare = true;
+		req->open_snapshot = two_phase;
+		req->keep_errors = two_phase;
 		req->ef_search = spec->exact ? NULL : spec->ef_search;
 		req->values = palloc(sizeof(char **) * spec->nqueries);
 		req->lengths = palloc(sizeof(int *) * spec->nqueries);
@@ -551,6 +660,18 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 	if (nshards == 0)
 		return;
 
+	if (two_phase)
+	{
+		if (FanOutTwoPhase(fcinfo, spec, shards, requests, nshards))
+			return;
+		/* the same requests in one phase */
+		for (q = 0; q < nshards; q++)
+		{
+			requests[q]->sql = BuildShardQuery(spec, shards[q], false);
+			requests[q]->open_snapshot = false;
+			requests[q]->keep_errors = false;
+		}
+	}
 	FanOut(fcinfo, spec, shards, requests, nshards, batch);
 }
 
@@ -580,32 +701,449 @@ FanOut(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 }
 
 /*
- * Merge the shards' sorted answers to each query into its k nearest, and
- * put them in the SRF's tuplestore.  Only the winners are converted.
+ * A batch in two phases.  In the first, every shard returns for each query
+ * only the row identifiers (partition index, tableoid, ctid) and distances
+ * of its k nearest, inside a REPEATABLE READ transaction that stays open;
+ * the coordinator merges them into each query's global k.  In the second,
+ * each shard that holds winners returns their full rows, fetched by ctid
+ * in the same transaction (so the ctids still name the same row versions),
+ * and commits.  The merge is the one-phase merge over the same distances,
+ * so the answer is the same; only k rows per query travel in full instead
+ * of k per shard per query.
+ *
+ * Returns false, having returned no rows, when the batch must run in one
+ * phase instead: a shard's table has no ctid (a view: remembered for the
+ * table, for the rest of the session), or a shard failed between the
+ * phases (the one-phase search fails over to another copy).  Other errors
+ * are raised.
+ */
+static bool
+FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
+			   CoordShard **shards, CoordRequest **requests, int nshards)
+{
+	CoordTable *table = spec->table;
+	CoordResult *volatile r1 = NULL;
+	CoordResult *volatile r2 = NULL;
+	volatile int n2 = 0;
+	volatile bool done = false;
+
+	PG_TRY();
+	{
+		CoordShard **shards2 = palloc(sizeof(CoordShard *) * nshards);
+		CoordRequest **requests2 = palloc(sizeof(CoordRequest *) * nshards);
+		int		   *index2 = palloc(sizeof(int) * nshards);
+		int		   *wshard = NULL;
+		int		   *wrow = NULL;
+		int		   *nwin = palloc(sizeof(int) * spec->nqueries);
+		Size	   *woff = palloc(sizeof(Size) * (spec->nqueries + 1));
+		StringInfoData **tids;
+		MergeState	ms;
+		binaryheap *heap;
+		bool		no_rowid = false;
+		int			i;
+		int			q;
+
+		for (i = 0; i < nshards; i++)
+			index2[i] = -1;
+		r1 = CoordExecute(shards, requests, nshards);
+
+		/* query errors: a table without ctid falls back, others are raised */
+		for (i = 0; i < nshards; i++)
+		{
+			PGresult   *err = r1[i].remote_error;
+			const char *sqlstate;
+			const char *msg;
+
+			if (err == NULL)
+				continue;
+			sqlstate = PQresultErrorField(err, PG_DIAG_SQLSTATE);
+			msg = PQresultErrorField(err, PG_DIAG_MESSAGE_PRIMARY);
+			/* undefined_column, naming a system column (in any language) */
+			if (sqlstate != NULL && strcmp(sqlstate, "42703") == 0 &&
+				msg != NULL && (strstr(msg, "ctid") || strstr(msg, "tableoid")))
+			{
+				no_rowid = true;
+				continue;
+			}
+			r1[i].remote_error = NULL;
+			CoordReleaseHeld(shards, r1, nshards);
+			CoordRaiseRemoteError(err, shards[i]->copynames[r1[i].copy],
+								  requests[i]->sql);
+		}
+		if (no_rowid)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+			no_rowid_tables = lappend_oid(no_rowid_tables, table->relid);
+			MemoryContextSwitchTo(oldcxt);
+			CoordReleaseHeld(shards, r1, nshards);
+			ereport(DEBUG1,
+					(errmsg_internal("hnsw: distributed table \"%s\" is searched in one phase: a shard's table has no ctid",
+									 table->relname)));
+		}
+		else
+		{
+			/* no need to hold the others' snapshots over an error */
+			for (i = 0; i < nshards && !coord_allow_partial_results; i++)
+			{
+				if (!r1[i].ok)
+				{
+					CoordReleaseHeld(shards, r1, nshards);
+					break;
+				}
+			}
+			ReportFailedShards(table, shards, r1, nshards);
+
+			/* room for each query's winners: k, or all it got if fewer */
+			woff[0] = 0;
+			for (q = 0; q < spec->nqueries; q++)
+				woff[q + 1] = woff[q] + AnswersAvailable(r1, nshards, q, spec->k);
+			wshard = MemoryContextAllocHuge(CurrentMemoryContext,
+											sizeof(int) * (woff[spec->nqueries] + 1));
+			wrow = MemoryContextAllocHuge(CurrentMemoryContext,
+										  sizeof(int) * (woff[spec->nqueries] + 1));
+
+			/* each query's winners, and the ctids each shard must send */
+			ms.res = palloc(sizeof(PGresult *) * nshards);
+			ms.pos = palloc(sizeof(int) * nshards);
+			heap = binaryheap_allocate(nshards, MergeCompare, &ms);
+			tids = palloc0(sizeof(StringInfoData *) * nshards);
+			for (q = 0; q < spec->nqueries; q++)
+			{
+				int		   *ws = wshard + woff[q];
+				int		   *wr = wrow + woff[q];
+				int			w;
+
+				nwin[q] = MergeQuery(spec, shards, r1, nshards, q, 4, &ms,
+									 heap, ws, wr);
+				for (w = 0; w < nwin[q]; w++)
+				{
+					RowKey		key;
+					int			nparts = list_length(shards[ws[w]]->parts);
+					StringInfo	buf;
+
+					ReadRowKey(&key, r1[ws[w]].results[q], wr[w], ws[w],
+							   shards[ws[w]]);
+					if (tids[ws[w]] == NULL)
+						tids[ws[w]] = palloc0(sizeof(StringInfoData) * nparts);
+					buf = &tids[ws[w]][key.part];
+					if (buf->data == NULL)
+					{
+						initStringInfo(buf);
+						appendStringInfoChar(buf, '{');
+					}
+					else
+						appendStringInfoChar(buf, ',');
+					appendStringInfo(buf, "\"(%u,%u)\"", key.block, key.offset);
+				}
+			}
+
+			/* one request per shard with winners, in the open transaction */
+			for (i = 0; i < nshards; i++)
+			{
+				CoordRequest *req;
+				bool	   *wanted;
+				int			nparts = list_length(shards[i]->parts);
+				int			p;
+
+				if (tids[i] == NULL)
+					continue;
+				req = palloc0(sizeof(CoordRequest));
+				wanted = palloc(sizeof(bool) * nparts);
+				req->values = palloc(sizeof(char **));
+				req->values[0] = palloc(sizeof(char *) * nparts);
+				for (p = 0; p < nparts; p++)
+				{
+					wanted[p] = (tids[i][p].data != NULL);
+					if (!wanted[p])
+						continue;
+					appendStringInfoChar(&tids[i][p], '}');
+					req->values[0][req->nparams++] = tids[i][p].data;
+				}
+				req->sql = BuildFetchQuery(spec, shards[i], wanted);
+				req->nqueries = 1;
+				req->lengths = palloc0(sizeof(int *));
+				req->binary_result = true;
+				req->prepare = true;
+				req->ef_search = requests[i]->ef_search;
+				req->in_snapshot = true;
+				req->snapshot_copy = r1[i].copy;
+				shards2[n2] = shards[i];
+				requests2[n2] = req;
+				index2[i] = n2;
+				n2++;
+			}
+			if (n2 > 0)
+				r2 = CoordExecute(shards2, requests2, n2);
+			CoordReleaseHeld(shards, r1, nshards);
+
+			done = true;
+			for (i = 0; i < n2; i++)
+				done &= r2[i].ok;
+			if (done)
+				EmitTwoPhase(fcinfo, spec, shards, nshards, r2, index2,
+							 r1, wshard, wrow, woff, nwin);
+		}
+	}
+	PG_CATCH();
+	{
+		CoordFreeResults(r1, nshards, spec->nqueries);
+		CoordFreeResults(r2, n2, 1);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	CoordFreeResults(r1, nshards, spec->nqueries);
+	CoordFreeResults(r2, n2, 1);
+	return done;
+}
+
+/*
+ * Put the rows of a two-phase batch in the SRF's tuplestore: for each query
+ * its winners (wshard, wrow: shard and row of the first phase's results r1,
+ * nwin per query, from woff), each converted from the row of the second phase's
+ * results r2 (index2: position in r2 of a shard) that has its identifier.
+ */
+static void
+EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
+			 int nshards, CoordResult *r2, int *index2, CoordResult *r1,
+			 int *wshard, int *wrow, Size *woff, int *nwin)
+{
+	CoordTable *table = spec->table;
+	int			ncols = 3 + CountColumns(table);
+	HASHCTL		ctl;
+	HTAB	   *rows;
+	RowConverter conv;
+	int			i;
+	int			q;
+
+	ctl.keysize = sizeof(RowKey);
+	ctl.entrysize = sizeof(RowKey) + sizeof(int);
+	ctl.hcxt = CurrentMemoryContext;
+	rows = hash_create("hnsw fetched rows", spec->nqueries * spec->k + 1, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (i = 0; i < nshards; i++)
+	{
+		PGresult   *res;
+		int			row;
+
+		if (index2[i] < 0)
+			continue;
+		res = r2[index2[i]].results[0];
+		if (res == NULL)
+			continue;
+		if (PQnfields(res) != ncols)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("shard \"%s\" returned %d columns, expected %d",
+							shards[i]->name, PQnfields(res), ncols)));
+		for (row = 0; row < PQntuples(res); row++)
+		{
+			RowKey		key;
+			bool		found;
+			char	   *entry;
+
+			ReadRowKey(&key, res, row, i, shards[i]);
+			entry = hash_search(rows, &key, HASH_ENTER, &found);
+			memcpy(entry + sizeof(RowKey), &row, sizeof(int));
+		}
+	}
+
+	InitRowConverter(&conv, fcinfo, table, true);
+	for (q = 0; q < spec->nqueries; q++)
+	{
+		int			w;
+
+		for (w = 0; w < nwin[q]; w++)
+		{
+			int			s = wshard[woff[q] + w];
+			RowKey		key;
+			char	   *entry;
+			int			row;
+
+			ReadRowKey(&key, r1[s].results[q], wrow[woff[q] + w], s,
+					   shards[s]);
+			entry = hash_search(rows, &key, HASH_FIND, NULL);
+			if (entry == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("shard \"%s\" did not return a row it had found for the search",
+								shards[s]->name)));
+			memcpy(&row, entry + sizeof(RowKey), sizeof(int));
+			EmitRow(&conv, r2[index2[s]].results[0], row, 3, q);
+		}
+	}
+	FreeRowConverter(&conv);
+	hash_destroy(rows);
+}
+
+/*
+ * Merge the shards' sorted answers to query q (ncols columns, the last the
+ * distance) into its k nearest: their shards and rows go to wshard and wrow
+ * (room for k); returns how many.  ms and heap are the caller's, sized for
+ * nshards, reused from query to query.
+ */
+static int
+MergeQuery(SearchSpec *spec, CoordShard **shards, CoordResult *results,
+		   int nshards, int q, int ncols, MergeState *ms, binaryheap *heap,
+		   int *wshard, int *wrow)
+{
+	int			n;
+	int			i;
+
+	ms->ncols = ncols - 1;
+	binaryheap_reset(heap);
+	for (i = 0; i < nshards; i++)
+	{
+		ms->res[i] = results[i].ok ? results[i].results[q] : NULL;
+		ms->pos[i] = 0;
+		if (ms->res[i] == NULL)
+			continue;
+		if (PQnfields(ms->res[i]) != ncols)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("shard \"%s\" returned %d columns, expected %d",
+							shards[i]->name, PQnfields(ms->res[i]), ncols)));
+		if (PQntuples(ms->res[i]) > 0)
+			binaryheap_add_unordered(heap, Int32GetDatum(i));
+	}
+	binaryheap_build(heap);
+
+	for (n = 0; n < spec->k && !binaryheap_empty(heap); n++)
+	{
+		int			s = DatumGetInt32(binaryheap_first(heap));
+
+		wshard[n] = s;
+		wrow[n] = ms->pos[s];
+		if (++ms->pos[s] < PQntuples(ms->res[s]))
+			binaryheap_replace_first(heap, Int32GetDatum(s));
+		else
+			(void) binaryheap_remove_first(heap);
+	}
+	return n;
+}
+
+/*
+ * Merge the shards' sorted answers (full rows) to each query into its k
+ * nearest, and put them in the SRF's tuplestore.  Only the winners are
+ * converted.
  */
 static void
 MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 			 CoordResult *results, int nshards, bool batch)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	CoordTable *table = spec->table;
-	int			natts = table->tupdesc->natts;
-	TupleDesc	rowdesc = NULL;
-	FmgrInfo   *recv;
-	Oid		   *ioparams;
+	int			ncols = CountColumns(spec->table) + 1;
+	int			most = 0;
+	int		   *wshard;
+	int		   *wrow;
+	RowConverter conv;
 	MergeState	ms;
 	binaryheap *heap;
-	MemoryContext rowcxt;
-	MemoryContext oldcxt;
-	int			i;
 	int			q;
 
-	if (batch)
-		rowdesc = lookup_rowtype_tupdesc_copy(table->tupdesc->tdtypeid, -1);
+	for (q = 0; q < spec->nqueries; q++)
+		most = Max(most, AnswersAvailable(results, nshards, q, spec->k));
+	wshard = palloc(sizeof(int) * (most + 1));
+	wrow = palloc(sizeof(int) * (most + 1));
 
-	/* receive functions of the columns */
-	recv = palloc0(sizeof(FmgrInfo) * natts);
-	ioparams = palloc0(sizeof(Oid) * natts);
+	ms.res = palloc(sizeof(PGresult *) * nshards);
+	ms.pos = palloc(sizeof(int) * nshards);
+	heap = binaryheap_allocate(nshards, MergeCompare, &ms);
+	InitRowConverter(&conv, fcinfo, spec->table, batch);
+
+	for (q = 0; q < spec->nqueries; q++)
+	{
+		int			n = MergeQuery(spec, shards, results, nshards, q, ncols,
+								   &ms, heap, wshard, wrow);
+		int			w;
+
+		for (w = 0; w < n; w++)
+			EmitRow(&conv, ms.res[wshard[w]], wrow[w], 0, q);
+	}
+	FreeRowConverter(&conv);
+}
+
+/*
+ * How many rows a merge of the answers to query q can return: k, or fewer
+ * if the shards returned fewer.
+ */
+static int
+AnswersAvailable(CoordResult *results, int nshards, int q, int k)
+{
+	int64		n = 0;
+	int			i;
+
+	for (i = 0; i < nshards; i++)
+	{
+		if (results[i].ok && results[i].results[q] != NULL)
+			n += PQntuples(results[i].results[q]);
+	}
+	return (int) Min(n, (int64) k);
+}
+
+/* The number of (not dropped) columns of table */
+static int
+CountColumns(CoordTable *table)
+{
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < table->tupdesc->natts; i++)
+		n += TupleDescAttr(table->tupdesc, i)->attisdropped ? 0 : 1;
+	return n;
+}
+
+/*
+ * Read the row identifier in columns 0 to 2 (partition index, tableoid,
+ * ctid; binary) of row of a two-phase result of shard number s.
+ */
+static void
+ReadRowKey(RowKey *key, PGresult *res, int row, int s, CoordShard *shard)
+{
+	const char *v;
+
+	memset(key, 0, sizeof(RowKey));
+	key->shard = s;
+	if (PQgetisnull(res, row, 0) || PQgetlength(res, row, 0) != 4 ||
+		PQgetisnull(res, row, 1) || PQgetlength(res, row, 1) != 4 ||
+		PQgetisnull(res, row, 2) || PQgetlength(res, row, 2) != 6)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("shard \"%s\" returned an invalid row identifier",
+						shard->name)));
+	v = PQgetvalue(res, row, 0);
+	key->part = pg_ntoh32(*(uint32 *) v);
+	v = PQgetvalue(res, row, 1);
+	key->tableoid = pg_ntoh32(*(uint32 *) v);
+	v = PQgetvalue(res, row, 2);
+	key->block = pg_ntoh32(*(uint32 *) v);
+	key->offset = pg_ntoh16(*(uint16 *) (v + 4));
+	if (key->part >= (uint32) list_length(shard->parts))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("shard \"%s\" returned an invalid row identifier",
+						shard->name)));
+}
+
+/*
+ * Prepare to convert shards' rows to the distributed table's row type and
+ * store them in the SRF's tuplestore (batch: with the query's ordinal).
+ */
+static void
+InitRowConverter(RowConverter *conv, FunctionCallInfo fcinfo,
+				 CoordTable *table, bool batch)
+{
+	int			natts = table->tupdesc->natts;
+	int			i;
+
+	conv->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	conv->table = table;
+	conv->batch = batch;
+	conv->rowdesc = batch ?
+		lookup_rowtype_tupdesc_copy(table->tupdesc->tdtypeid, -1) : NULL;
+	conv->recv = palloc0(sizeof(FmgrInfo) * natts);
+	conv->ioparams = palloc0(sizeof(Oid) * natts);
+	conv->values = palloc(sizeof(Datum) * natts);
+	conv->nulls = palloc(sizeof(bool) * natts);
 	for (i = 0; i < natts; i++)
 	{
 		Form_pg_attribute attr = TupleDescAttr(table->tupdesc, i);
@@ -613,74 +1151,73 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 
 		if (attr->attisdropped)
 			continue;
-		getTypeBinaryInputInfo(attr->atttypid, &recvfn, &ioparams[i]);
-		fmgr_info(recvfn, &recv[i]);
+		getTypeBinaryInputInfo(attr->atttypid, &recvfn, &conv->ioparams[i]);
+		fmgr_info(recvfn, &conv->recv[i]);
 	}
-
-	ms.res = palloc(sizeof(PGresult *) * nshards);
-	ms.pos = palloc(sizeof(int) * nshards);
-	ms.ncols = 0;
-	for (i = 0; i < natts; i++)
-		ms.ncols += TupleDescAttr(table->tupdesc, i)->attisdropped ? 0 : 1;
-	heap = binaryheap_allocate(nshards, MergeCompare, &ms);
-
 	/* each row's conversion is freed once the row is stored */
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw merge row",
-								   ALLOCSET_DEFAULT_SIZES);
+	conv->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw merge row",
+										 ALLOCSET_DEFAULT_SIZES);
+}
 
-	for (q = 0; q < spec->nqueries; q++)
+static void
+FreeRowConverter(RowConverter *conv)
+{
+	MemoryContextDelete(conv->rowcxt);
+}
+
+/*
+ * Convert row of a shard's binary result, whose columns start at firstcol,
+ * and store it as an answer to query number q (from 0).
+ */
+static void
+EmitRow(RowConverter *conv, PGresult *res, int row, int firstcol, int q)
+{
+	CoordTable *table = conv->table;
+	MemoryContext oldcxt;
+	HeapTuple	tuple;
+	int			col = firstcol;
+	int			i;
+
+	CHECK_FOR_INTERRUPTS();
+	oldcxt = MemoryContextSwitchTo(conv->rowcxt);
+	for (i = 0; i < table->tupdesc->natts; i++)
 	{
-		int			emitted;
+		Form_pg_attribute attr = TupleDescAttr(table->tupdesc, i);
+		StringInfoData buf;
 
-		binaryheap_reset(heap);
-		for (i = 0; i < nshards; i++)
+		conv->nulls[i] = true;
+		conv->values[i] = (Datum) 0;
+		if (attr->attisdropped)
+			continue;
+		if (!PQgetisnull(res, row, col))
 		{
-			ms.res[i] = results[i].ok ? results[i].results[q] : NULL;
-			ms.pos[i] = 0;
-			if (ms.res[i] == NULL)
-				continue;
-			if (PQnfields(ms.res[i]) != ms.ncols + 1)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-						 errmsg("shard \"%s\" returned %d columns, expected %d",
-								shards[i]->name, PQnfields(ms.res[i]),
-								ms.ncols + 1)));
-			if (PQntuples(ms.res[i]) > 0)
-				binaryheap_add_unordered(heap, Int32GetDatum(i));
+			buf.data = PQgetvalue(res, row, col);
+			buf.len = PQgetlength(res, row, col);
+			buf.maxlen = buf.len + 1;
+			buf.cursor = 0;
+			conv->values[i] = ReceiveFunctionCall(&conv->recv[i], &buf,
+												  conv->ioparams[i],
+												  attr->atttypmod);
+			conv->nulls[i] = false;
 		}
-		binaryheap_build(heap);
-
-		for (emitted = 0; emitted < spec->k && !binaryheap_empty(heap); emitted++)
-		{
-			int			s = DatumGetInt32(binaryheap_first(heap));
-			HeapTuple	tuple;
-
-			CHECK_FOR_INTERRUPTS();
-			oldcxt = MemoryContextSwitchTo(rowcxt);
-			tuple = RowToTuple(table, ms.res[s], ms.pos[s], recv, ioparams);
-			if (!batch)
-				tuplestore_puttuple(rsinfo->setResult, tuple);
-			else
-			{
-				Datum		values[2];
-				bool		nulls[2] = {false, false};
-
-				values[0] = Int32GetDatum(q + 1);
-				values[1] = heap_copy_tuple_as_datum(tuple, rowdesc);
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
-									 values, nulls);
-			}
-			/* the tuplestore keeps its own copy */
-			MemoryContextSwitchTo(oldcxt);
-			MemoryContextReset(rowcxt);
-
-			if (++ms.pos[s] < PQntuples(ms.res[s]))
-				binaryheap_replace_first(heap, Int32GetDatum(s));
-			else
-				(void) binaryheap_remove_first(heap);
-		}
+		col++;
 	}
-	MemoryContextDelete(rowcxt);
+	tuple = heap_form_tuple(table->tupdesc, conv->values, conv->nulls);
+	if (!conv->batch)
+		tuplestore_puttuple(conv->rsinfo->setResult, tuple);
+	else
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = Int32GetDatum(q + 1);
+		values[1] = heap_copy_tuple_as_datum(tuple, conv->rowdesc);
+		tuplestore_putvalues(conv->rsinfo->setResult, conv->rsinfo->setDesc,
+							 values, nulls);
+	}
+	/* the tuplestore keeps its own copy */
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(conv->rowcxt);
 }
 
 /* The schema of operator opid */
@@ -798,42 +1335,4 @@ RowDistance(MergeState *ms, int shard, bool *isnull)
 	buf.maxlen = buf.len + 1;
 	buf.cursor = 0;
 	return pq_getmsgfloat8(&buf);
-}
-
-/*
- * Convert row of a shard's binary result to a tuple of the distributed
- * table's row type, palloc'd in the current memory context.
- */
-static HeapTuple
-RowToTuple(CoordTable *table, PGresult *res, int row, FmgrInfo *recv,
-		   Oid *ioparams)
-{
-	int			natts = table->tupdesc->natts;
-	Datum	   *values = palloc(sizeof(Datum) * natts);
-	bool	   *nulls = palloc(sizeof(bool) * natts);
-	int			col = 0;
-	int			i;
-
-	for (i = 0; i < natts; i++)
-	{
-		Form_pg_attribute attr = TupleDescAttr(table->tupdesc, i);
-		StringInfoData buf;
-
-		nulls[i] = true;
-		values[i] = (Datum) 0;
-		if (attr->attisdropped)
-			continue;
-		if (!PQgetisnull(res, row, col))
-		{
-			buf.data = PQgetvalue(res, row, col);
-			buf.len = PQgetlength(res, row, col);
-			buf.maxlen = buf.len + 1;
-			buf.cursor = 0;
-			values[i] = ReceiveFunctionCall(&recv[i], &buf, ioparams[i],
-											attr->atttypmod);
-			nulls[i] = false;
-		}
-		col++;
-	}
-	return heap_form_tuple(table->tupdesc, values, nulls);
 }

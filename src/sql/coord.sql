@@ -21,6 +21,14 @@ SELECT pg_catalog.pg_extension_config_dump('hnsw.replicas', '');
 -- every searcher reads it; only its owner (and who it grants) changes it
 GRANT SELECT ON hnsw.replicas TO PUBLIC;
 
+-- Backends cache what they read of it: every change tells them.
+CREATE FUNCTION hnsw._replicas_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'hnsw_replicas_changed' LANGUAGE C;
+CREATE TRIGGER replicas_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON hnsw.replicas
+	FOR EACH STATEMENT EXECUTE FUNCTION hnsw._replicas_changed();
+
 -- Declare that replica_server holds a copy of the data of shard_server.
 CREATE FUNCTION hnsw.add_replica(shard_server name, replica_server name)
 RETURNS void LANGUAGE plpgsql AS $$

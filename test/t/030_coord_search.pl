@@ -180,6 +180,112 @@ is($coord->safe_psql('postgres', q{
 		3, partitions => '{4}') GROUP BY 1 ORDER BY 1 LIMIT 3) s}),
 	'1:3,2:3,3:3', 'a batch of 200 queries answers each');
 
+# a batch runs in two phases (row identifiers and distances in one
+# snapshot, then the winners' rows by ctid): it must equal one search per
+# query (which check_search compared with truth) for every k, partition
+# set and mode, ties included
+my $batch_cmp = q{
+	WITH b AS (SELECT query, (item).id, row_number() OVER () AS rn
+			   FROM hnsw.search_batch(NULL::%1$s, %2$s, %3$d, partitions => %4$s,
+									  exact => %5$s)),
+		 s AS (SELECT o AS query, x.id, row_number() OVER () AS rn
+			   FROM unnest(%2$s) WITH ORDINALITY AS u(q, o),
+					LATERAL hnsw.search(NULL::%1$s, u.q, %3$d, partitions => %4$s,
+										exact => %5$s) x)
+	SELECT format('%%s rows, %%s differ', (SELECT count(*) FROM b),
+		(SELECT count(*) FROM b FULL JOIN s USING (rn)
+		  WHERE b.query IS DISTINCT FROM s.query OR b.id IS DISTINCT FROM s.id))};
+my $qarray = "ARRAY['" . join("', '", @queries) . "']::vector[]";
+$failures = 0;
+$checks = 0;
+foreach my $k (1, 7, 40, 700)
+{
+	foreach my $parts (@partsets)
+	{
+		foreach my $exact ('false', 'true')
+		{
+			my $got = $coord->safe_psql('postgres',
+				sprintf($batch_cmp, 'items', $qarray, $k, $parts, $exact));
+			$checks++;
+			if ($got !~ /^\d+ rows, 0 differ$/)
+			{
+				$failures++;
+				diag("batch k=$k parts=$parts exact=$exact: $got");
+			}
+		}
+	}
+}
+is($failures, 0, "$checks batches equal one search per query");
+
+# rows without a vector come last (null distance), in both phases
+foreach my $i (0, 1)
+{
+	$shards[$i]->safe_psql('postgres', qq{
+		CREATE TABLE items_n AS SELECT * FROM items;
+		INSERT INTO items_n SELECT 3000 + i, 2 * $i + i % 2, NULL FROM generate_series(1, 3) i;});
+}
+$coord->safe_psql('postgres', q{
+	CREATE TABLE items_n (id int, part int, embedding vector(4)) PARTITION BY LIST (part);
+	CREATE FOREIGN TABLE items_n_1 PARTITION OF items_n FOR VALUES IN (0, 1)
+		SERVER shard1 OPTIONS (table_name 'items_n');
+	CREATE FOREIGN TABLE items_n_2 PARTITION OF items_n FOR VALUES IN (2, 3)
+		SERVER shard2 OPTIONS (table_name 'items_n');
+});
+is($coord->safe_psql('postgres', q{
+	SELECT count(*), count(*) FILTER (WHERE embedding IS NULL),
+		   bool_and(embedding IS NULL) FILTER (WHERE rn > 602)
+	FROM (SELECT row_number() OVER () AS rn, x.*
+		  FROM hnsw.search(NULL::items_n, '[1,2,3,4]', 700) x) s}),
+	'608|6|t', 'rows with a null vector come after all others');
+foreach my $k (600, 605, 700)
+{
+	foreach my $exact ('false', 'true')
+	{
+		is($coord->safe_psql('postgres',
+				sprintf($batch_cmp, 'items_n', "ARRAY['[1,2,3,4]', '[0,0,0,0]']::vector[]",
+					$k, 'NULL', $exact)),
+			sprintf('%d rows, 0 differ', 2 * ($k > 608 ? 608 : $k)),
+			"batch with null vectors, k=$k, exact=$exact");
+	}
+}
+
+# a shard table without ctid (a view): the batch runs in one phase
+$shards[2]->safe_psql('postgres', 'CREATE VIEW items_v AS SELECT * FROM items');
+$coord->safe_psql('postgres', q{
+	CREATE TABLE items_v (id int, part int, embedding vector(4)) PARTITION BY LIST (part);
+	CREATE FOREIGN TABLE items_v_1 PARTITION OF items_v FOR VALUES IN (0, 1)
+		SERVER shard1 OPTIONS (table_name 'items');
+	CREATE FOREIGN TABLE items_v_3 PARTITION OF items_v FOR VALUES IN (4, 5)
+		SERVER shard3 OPTIONS (table_name 'items_v');
+});
+is($coord->safe_psql('postgres', sprintf($batch_cmp, 'items_v', $qarray, 9, 'NULL', 'false') . ';'
+		. sprintf($batch_cmp, 'items_v', $qarray, 9, 'NULL', 'false')),
+	"45 rows, 0 differ\n45 rows, 0 differ",
+	'a batch over a view on a shard falls back to one phase, also the second time');
+
+# the cached description of a distributed table follows changes made in
+# the same session: replicas, attached and detached partitions
+is($coord->safe_psql('postgres', q{
+	SELECT count(*) FROM hnsw.shard_status('items');
+	SELECT hnsw.add_replica('shard3', 'shard2');
+	SELECT count(*) FROM hnsw.shard_status('items');
+	SELECT hnsw.drop_replica('shard3', 'shard2');
+	SELECT count(*) FROM hnsw.shard_status('items');}),
+	"3\n\n4\n\n3", 'a session sees replicas added and dropped');
+$coord->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE items_7 (id int, part int, embedding vector(4))
+		SERVER shard2 OPTIONS (table_name 'items_empty')});
+my ($ret, $out, $err) = $coord->psql('postgres', q{
+	SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1,1]', 3, partitions => '{0}');
+	ALTER TABLE items ATTACH PARTITION items_7 FOR VALUES IN (7);
+	SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1,1]', 3, partitions => '{7}');
+	ALTER TABLE items DETACH PARTITION items_7;
+	SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1,1]', 3, partitions => '{7}');});
+is($out, "3\n0", 'a session sees a partition attached');
+like($err, qr/no partition of distributed table "items" holds partition value 7/,
+	'and detached');
+$coord->safe_psql('postgres', 'DROP FOREIGN TABLE items_7');
+
 # ef_search reaches the shard, per query: read back through a view
 $shards[2]->safe_psql('postgres', q{
 	CREATE VIEW items_ef AS
@@ -208,7 +314,7 @@ is($coord->safe_psql('postgres', q{
 	'shard_status lists every shard with its rows');
 
 # remote errors come back with their SQLSTATE and the shard named
-my ($ret, $out, $err) = $coord->psql('postgres', q{
+($ret, $out, $err) = $coord->psql('postgres', q{
 	CREATE TABLE broken (id int, part int, embedding vector(4)) PARTITION BY LIST (part);
 	CREATE FOREIGN TABLE broken_1 PARTITION OF broken FOR VALUES IN (0)
 		SERVER shard1 OPTIONS (table_name 'no_such_table');

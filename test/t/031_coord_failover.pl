@@ -1,7 +1,8 @@
-# Distributed search when shards fail: replicas (a streaming standby, an
-# independent copy), a killed primary, a killed shard without a copy, a hung
-# shard (a lock the test holds) and hnsw.shard_timeout, and pg_cancel_backend
-# of the coordinator's query reaching the shards.
+# Distributed search (single and batch) when shards fail: replicas (a
+# streaming standby, an independent copy), a killed primary, a killed shard
+# without a copy, a hung shard (a lock the test holds) and
+# hnsw.shard_timeout, and pg_cancel_backend of the coordinator's query
+# reaching the shards.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -74,8 +75,19 @@ $coord->safe_psql('postgres', q{
 	CREATE FUNCTION want(q vector, k int) RETURNS text LANGUAGE sql AS $$
 		SELECT string_agg(round(d::numeric, 5)::text, ',') FROM
 		(SELECT embedding <-> q AS d FROM truth ORDER BY 1 LIMIT k) s $$;
+	-- the same for a batch (two phases: the second on the same copy)
+	CREATE FUNCTION got_batch(qs vector[], k int) RETURNS text LANGUAGE sql AS $$
+		SELECT string_agg(round(((item).embedding <-> qs[query])::numeric, 5)::text, ','
+						  ORDER BY rn)
+		FROM (SELECT row_number() OVER () AS rn, query, item
+			  FROM hnsw.search_batch(NULL::items, qs, k)) s $$;
+	CREATE FUNCTION want_batch(qs vector[], k int) RETURNS text LANGUAGE sql AS $$
+		SELECT string_agg(want(q, k), ',' ORDER BY o)
+		FROM unnest(qs) WITH ORDINALITY AS u(q, o) $$;
 });
-my $check = q{SELECT got('[3,4,1]', 12) = want('[3,4,1]', 12)};
+my $check = q{SELECT got('[3,4,1]', 12) = want('[3,4,1]', 12)
+	AND got_batch(ARRAY['[3,4,1]', '[0,2,5]']::vector[], 12)
+		= want_batch(ARRAY['[3,4,1]', '[0,2,5]']::vector[], 12)};
 $node{shard1}->wait_for_catchup($node{standby1});
 
 is($coord->safe_psql('postgres', $check), 't', 'search is exact with every copy up');
