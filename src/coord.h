@@ -21,6 +21,7 @@
 #include "access/attnum.h"
 #include "access/tupdesc.h"
 #include "libpq-fe.h"
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/timestamp.h"
 
@@ -153,5 +154,8 @@ extern void CoordReleaseHeld(CoordShard **shards, CoordResult *results,
 							 int nshards);
 extern void CoordRaiseRemoteError(PGresult *res, const char *server,
 								  const char *sql);
+
+/* coordplan.c */
+extern void CoordPruneSearchColumns(Query *parse);
 
 #endif							/* HNSW_COORD_H */

@@ -64,6 +64,7 @@ typedef struct SearchSpec
 	char	   *ef_search;		/* to set on shards, or NULL */
 	int			nqueries;
 	Datum	   *queries;		/* vectors */
+	bool	   *wanted;			/* per table column: fetch it?  NULL: all */
 } SearchSpec;
 
 /* Merge state: one cursor per shard into its sorted answer */
@@ -90,6 +91,7 @@ typedef struct RowConverter
 	ReturnSetInfo *rsinfo;
 	CoordTable *table;
 	bool		batch;			/* (query, row) pairs, not rows */
+	bool	   *wanted;			/* columns the results carry; NULL: all */
 	TupleDesc	rowdesc;		/* batch: the row type's descriptor */
 	FmgrInfo   *recv;			/* binary receive function per column */
 	Oid		   *ioparams;
@@ -133,11 +135,13 @@ static int	MergeQuery(SearchSpec *spec, CoordShard **shards,
 static void MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec,
 						 CoordShard **shards, CoordResult *results,
 						 int nshards, bool batch);
-static int	CountColumns(CoordTable *table);
+static int	CountColumns(SearchSpec *spec);
+static bool Fetched(SearchSpec *spec, int i);
+static bool NeedsTwoPhases(SearchSpec *spec);
 static void ReadRowKey(RowKey *key, PGresult *res, int row, int s,
 					   CoordShard *shard);
 static void InitRowConverter(RowConverter *conv, FunctionCallInfo fcinfo,
-							 CoordTable *table, bool batch);
+							 SearchSpec *spec, bool batch);
 static void FreeRowConverter(RowConverter *conv);
 static void EmitRow(RowConverter *conv, PGresult *res, int row, int firstcol,
 					int q);
@@ -152,6 +156,9 @@ static double RowDistance(MergeState *ms, int shard, bool *isnull);
  *
  * The k rows of the distributed table whose rel's type names nearest to
  * query, in distance order.
+ *
+ * Also hnsw._search_columns, the same with a ninth argument: the numbers of
+ * the table columns to fetch; the others are returned NULL (coordplan.c).
  */
 PG_FUNCTION_INFO_V1(hnsw_search);
 Datum
@@ -357,6 +364,26 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 	spec->opnsp = OperatorNamespace(opid);
 
 	SelectPartitions(table, PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3));
+
+	/* _search_columns: the columns the caller's query uses */
+	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
+	{
+		ArrayType  *cols = PG_GETARG_ARRAYTYPE_P(8);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+
+		deconstruct_array(cols, INT2OID, sizeof(int16), true, TYPALIGN_SHORT,
+						  &elems, &nulls, &nelems);
+		spec->wanted = palloc0(sizeof(bool) * table->tupdesc->natts);
+		for (i = 0; i < nelems; i++)
+		{
+			int			attnum = nulls[i] ? 0 : DatumGetInt16(elems[i]);
+
+			if (attnum >= 1 && attnum <= table->tupdesc->natts)
+				spec->wanted[attnum - 1] = true;
+		}
+	}
 }
 
 /*
@@ -478,13 +505,7 @@ BuildShardQuery(SearchSpec *spec, CoordShard *shard, bool keys_only)
 
 	foreach(lc, shard->parts)
 		nparts += ((CoordPart *) lfirst(lc))->selected ? 1 : 0;
-	if (keys_only)
-		ncols = 3;
-	else
-	{
-		for (i = 0; i < table->tupdesc->natts; i++)
-			ncols += TupleDescAttr(table->tupdesc, i)->attisdropped ? 0 : 1;
-	}
+	ncols = keys_only ? 3 : CountColumns(spec);
 
 	initStringInfo(&sql);
 	if (nparts > 1)
@@ -505,16 +526,20 @@ BuildShardQuery(SearchSpec *spec, CoordShard *shard, bool keys_only)
 			appendStringInfoString(&sql, "SELECT * FROM (");
 		appendStringInfoString(&sql, "SELECT ");
 		if (keys_only)
+		{
 			appendStringInfo(&sql, "%d, tableoid, ctid",
 							 list_cell_number(shard->parts, lc));
+			first = false;
+		}
 		for (i = 0; i < table->tupdesc->natts && !keys_only; i++)
 		{
-			if (part->remote_cols[i] == NULL)
+			if (part->remote_cols[i] == NULL || !Fetched(spec, i))
 				continue;
 			appendStringInfo(&sql, "%s%s", first ? "" : ", ", part->remote_cols[i]);
 			first = false;
 		}
-		appendStringInfo(&sql, ", %s OPERATOR(%s.%s) $1::%s FROM %s",
+		appendStringInfo(&sql, "%s%s OPERATOR(%s.%s) $1::%s FROM %s",
+						 first ? "" : ", ",
 						 part->remote_cols[spec->vecattnum - 1],
 						 quote_identifier(spec->opnsp), spec->opname,
 						 format_type_be_qualified(spec->vectype),
@@ -574,7 +599,7 @@ BuildFetchQuery(SearchSpec *spec, CoordShard *shard, bool *wanted)
 		appendStringInfo(&sql, "SELECT %d, tableoid, ctid", p);
 		for (i = 0; i < table->tupdesc->natts; i++)
 		{
-			if (part->remote_cols[i] != NULL)
+			if (part->remote_cols[i] != NULL && Fetched(spec, i))
 				appendStringInfo(&sql, ", %s", part->remote_cols[i]);
 		}
 		appendStringInfo(&sql, " FROM %s WHERE ctid = ANY ($%d::pg_catalog.tid[])",
@@ -587,9 +612,9 @@ BuildFetchQuery(SearchSpec *spec, CoordShard *shard, bool *wanted)
  * Build one request per shard with a selected partition, fan the search
  * out, merge, and return the rows through the materialize SRF protocol.
  *
- * A batch is searched in two phases when the shards' tables have row
- * identifiers (see FanOutTwoPhase); otherwise, and for single searches,
- * in one.
+ * A batch is searched in two phases when it fetches a variable-length
+ * column (such as the vector) and the shards' tables have row identifiers
+ * (see FanOutTwoPhase); otherwise, and for single searches, in one.
  */
 static void
 RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
@@ -607,7 +632,8 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	two_phase = batch && !list_member_oid(no_rowid_tables, table->relid);
+	two_phase = batch && NeedsTwoPhases(spec) &&
+		!list_member_oid(no_rowid_tables, table->relid);
 
 	/* one request per shard with a selected partition */
 	shards = palloc(sizeof(CoordShard *) * list_length(table->shards));
@@ -908,8 +934,7 @@ EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 			 int nshards, CoordResult *r2, int *index2, CoordResult *r1,
 			 int *wshard, int *wrow, Size *woff, int *nwin)
 {
-	CoordTable *table = spec->table;
-	int			ncols = 3 + CountColumns(table);
+	int			ncols = 3 + CountColumns(spec);
 	HASHCTL		ctl;
 	HTAB	   *rows;
 	RowConverter conv;
@@ -948,7 +973,7 @@ EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 		}
 	}
 
-	InitRowConverter(&conv, fcinfo, table, true);
+	InitRowConverter(&conv, fcinfo, spec, true);
 	for (q = 0; q < spec->nqueries; q++)
 	{
 		int			w;
@@ -1031,7 +1056,7 @@ static void
 MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 			 CoordResult *results, int nshards, bool batch)
 {
-	int			ncols = CountColumns(spec->table) + 1;
+	int			ncols = CountColumns(spec) + 1;
 	int			most = 0;
 	int		   *wshard;
 	int		   *wrow;
@@ -1048,7 +1073,7 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 	ms.res = palloc(sizeof(PGresult *) * nshards);
 	ms.pos = palloc(sizeof(int) * nshards);
 	heap = binaryheap_allocate(nshards, MergeCompare, &ms);
-	InitRowConverter(&conv, fcinfo, spec->table, batch);
+	InitRowConverter(&conv, fcinfo, spec, batch);
 
 	for (q = 0; q < spec->nqueries; q++)
 	{
@@ -1080,16 +1105,44 @@ AnswersAvailable(CoordResult *results, int nshards, int q, int k)
 	return (int) Min(n, (int64) k);
 }
 
-/* The number of (not dropped) columns of table */
+/* Is column i (from 0) of the table one the search fetches? */
+static bool
+Fetched(SearchSpec *spec, int i)
+{
+	return !TupleDescAttr(spec->table->tupdesc, i)->attisdropped &&
+		(spec->wanted == NULL || spec->wanted[i]);
+}
+
+/* The number of columns of the table the search fetches */
 static int
-CountColumns(CoordTable *table)
+CountColumns(SearchSpec *spec)
 {
 	int			n = 0;
 	int			i;
 
-	for (i = 0; i < table->tupdesc->natts; i++)
-		n += TupleDescAttr(table->tupdesc, i)->attisdropped ? 0 : 1;
+	for (i = 0; i < spec->table->tupdesc->natts; i++)
+		n += Fetched(spec, i) ? 1 : 0;
 	return n;
+}
+
+/*
+ * Is a batch worth two phases: does it fetch a variable-length column?
+ * Shipping the k rows of every shard for every query costs little when
+ * they are a few fixed-width values (as in SELECT query, (item).id), and a
+ * second round trip costs more than it saves; a vector column of 784
+ * dimensions is 3 kB a row.
+ */
+static bool
+NeedsTwoPhases(SearchSpec *spec)
+{
+	int			i;
+
+	for (i = 0; i < spec->table->tupdesc->natts; i++)
+	{
+		if (Fetched(spec, i) && TupleDescAttr(spec->table->tupdesc, i)->attlen < 0)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -1130,14 +1183,16 @@ ReadRowKey(RowKey *key, PGresult *res, int row, int s, CoordShard *shard)
  */
 static void
 InitRowConverter(RowConverter *conv, FunctionCallInfo fcinfo,
-				 CoordTable *table, bool batch)
+				 SearchSpec *spec, bool batch)
 {
+	CoordTable *table = spec->table;
 	int			natts = table->tupdesc->natts;
 	int			i;
 
 	conv->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	conv->table = table;
 	conv->batch = batch;
+	conv->wanted = spec->wanted;
 	conv->rowdesc = batch ?
 		lookup_rowtype_tupdesc_copy(table->tupdesc->tdtypeid, -1) : NULL;
 	conv->recv = palloc0(sizeof(FmgrInfo) * natts);
@@ -1187,7 +1242,7 @@ EmitRow(RowConverter *conv, PGresult *res, int row, int firstcol, int q)
 
 		conv->nulls[i] = true;
 		conv->values[i] = (Datum) 0;
-		if (attr->attisdropped)
+		if (attr->attisdropped || (conv->wanted && !conv->wanted[i]))
 			continue;
 		if (!PQgetisnull(res, row, col))
 		{

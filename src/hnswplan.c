@@ -32,6 +32,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "coord.h"
 #include "fmgr.h"
 #include "hnsw.h"
 #include "miscadmin.h"
@@ -306,7 +307,8 @@ RewritePlanTree(Plan *plan)
 }
 
 /*
- * planner_hook: plan as usual, then rewrite the target lists of hnsw index
+ * planner_hook: narrow hnsw.search calls to the columns the query uses
+ * (coordplan.c), plan as usual, then rewrite the target lists of hnsw index
  * scans in the plan and its subplans.
  */
 static PlannedStmt *
@@ -315,6 +317,9 @@ HnswPlanner(Query *parse, const char *query_string, int cursorOptions,
 {
 	PlannedStmt *stmt;
 	ListCell   *lc;
+
+	/* hnsw.search calls: fetch only the columns the query uses */
+	CoordPruneSearchColumns(parse);
 
 	if (prev_planner_hook)
 		stmt = prev_planner_hook(parse, query_string, cursorOptions,

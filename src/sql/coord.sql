@@ -94,6 +94,24 @@ AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION hnsw.search_batch(anyelement, vector[], integer, integer[], integer, boolean, text, name) IS
 	'hnsw.search for many vectors, one round trip per shard';
 
+-- The same searches fetching only some columns of the table (numbers in
+-- columns; the others come back NULL).  The planner hook (src/coordplan.c)
+-- calls these in place of hnsw.search and hnsw.search_batch when a query
+-- reads only some columns of the rows; not for direct use.
+CREATE FUNCTION hnsw._search_columns(rel anyelement, query vector, k integer,
+									 partitions integer[], ef_search integer,
+									 exact boolean, metric text,
+									 column_name name, columns smallint[])
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'hnsw_search' LANGUAGE C VOLATILE;
+CREATE FUNCTION hnsw._search_batch_columns(rel anyelement, queries vector[],
+										   k integer, partitions integer[],
+										   ef_search integer, exact boolean,
+										   metric text, column_name name,
+										   columns smallint[])
+RETURNS TABLE (query integer, item anyelement)
+AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
+
 -- Each copy of each shard of a distributed table: does it answer, is it a
 -- standby, how many rows, is there an hnsw index; error says why not.
 CREATE FUNCTION hnsw.shard_status(rel regclass)

@@ -180,42 +180,90 @@ is($coord->safe_psql('postgres', q{
 		3, partitions => '{4}') GROUP BY 1 ORDER BY 1 LIMIT 3) s}),
 	'1:3,2:3,3:3', 'a batch of 200 queries answers each');
 
-# a batch runs in two phases (row identifiers and distances in one
-# snapshot, then the winners' rows by ctid): it must equal one search per
-# query (which check_search compared with truth) for every k, partition
-# set and mode, ties included
+# A batch that fetches the vector runs in two phases (row identifiers and
+# distances in one snapshot, then the winners' rows by ctid); one that
+# fetches only fixed-width columns, as (item).id, runs in one.  Both must
+# equal one search per query (which check_search compared with truth) for
+# every k, partition set and mode, ties included.  %6$s is what the batch
+# fetches besides the id.
 my $batch_cmp = q{
-	WITH b AS (SELECT query, (item).id, row_number() OVER () AS rn
+	WITH b AS (SELECT query, (item).id, %6$s AS e, row_number() OVER () AS rn
 			   FROM hnsw.search_batch(NULL::%1$s, %2$s, %3$d, partitions => %4$s,
 									  exact => %5$s)),
-		 s AS (SELECT o AS query, x.id, row_number() OVER () AS rn
+		 s AS (SELECT o AS query, x.id, x.embedding AS e, row_number() OVER () AS rn
 			   FROM unnest(%2$s) WITH ORDINALITY AS u(q, o),
 					LATERAL hnsw.search(NULL::%1$s, u.q, %3$d, partitions => %4$s,
 										exact => %5$s) x)
 	SELECT format('%%s rows, %%s differ', (SELECT count(*) FROM b),
 		(SELECT count(*) FROM b FULL JOIN s USING (rn)
-		  WHERE b.query IS DISTINCT FROM s.query OR b.id IS DISTINCT FROM s.id))};
+		  WHERE b.query IS DISTINCT FROM s.query OR b.id IS DISTINCT FROM s.id
+			 OR (b.e IS NOT NULL AND b.e IS DISTINCT FROM s.e)))};
 my $qarray = "ARRAY['" . join("', '", @queries) . "']::vector[]";
 $failures = 0;
 $checks = 0;
-foreach my $k (1, 7, 40, 700)
+foreach my $fetch ('NULL::vector', '(item).embedding')
 {
-	foreach my $parts (@partsets)
+	foreach my $k (1, 7, 40, 700)
 	{
-		foreach my $exact ('false', 'true')
+		foreach my $parts (@partsets)
 		{
-			my $got = $coord->safe_psql('postgres',
-				sprintf($batch_cmp, 'items', $qarray, $k, $parts, $exact));
-			$checks++;
-			if ($got !~ /^\d+ rows, 0 differ$/)
+			foreach my $exact ('false', 'true')
 			{
-				$failures++;
-				diag("batch k=$k parts=$parts exact=$exact: $got");
+				my $got = $coord->safe_psql('postgres',
+					sprintf($batch_cmp, 'items', $qarray, $k, $parts, $exact, $fetch));
+				$checks++;
+				if ($got !~ /^\d+ rows, 0 differ$/)
+				{
+					$failures++;
+					diag("batch fetching $fetch k=$k parts=$parts exact=$exact: $got");
+				}
 			}
 		}
 	}
 }
 is($failures, 0, "$checks batches equal one search per query");
+
+# Column pruning (src/coordplan.c): a search that reads some columns gets
+# the same rows, in the same order, as one that reads the whole row, and
+# correct values in the columns it reads; the shards are not even asked for
+# the others (the internal variant returns them NULL).
+my $prune_cmp = q{
+	WITH p AS (SELECT row_number() OVER () AS rn, id, part
+			   FROM hnsw.search(NULL::items, '%1$s', %2$d, partitions => %3$s)),
+		 w AS (SELECT row_number() OVER () AS rn, (x).id, (x).part
+			   FROM (SELECT x FROM hnsw.search(NULL::items, '%1$s', %2$d,
+											  partitions => %3$s) x) y)
+	SELECT format('%%s rows, %%s differ', (SELECT count(*) FROM p),
+		(SELECT count(*) FROM p FULL JOIN w USING (rn)
+		  WHERE p.id IS DISTINCT FROM w.id OR p.part IS DISTINCT FROM w.part))};
+$failures = 0;
+$checks = 0;
+foreach my $q (@queries)
+{
+	foreach my $k (1, 40, 700)
+	{
+		foreach my $parts ('NULL', q{'{1,4}'}, q{'{3,2,1,0}'})
+		{
+			my $got = $coord->safe_psql('postgres', sprintf($prune_cmp, $q, $k, $parts));
+			$checks++;
+			if ($got !~ /^[1-9]\d* rows, 0 differ$/)
+			{
+				$failures++;
+				diag("pruned q=$q k=$k parts=$parts: $got");
+			}
+		}
+	}
+}
+is($failures, 0, "$checks searches reading some columns equal whole-row searches");
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(format('%s:%s:%s', id, part IS NULL, embedding IS NULL), ',')
+	  FROM hnsw._search_columns(NULL::items, '[50,50,50,50]', 3, NULL, NULL,
+								false, 'l2', NULL, '{1}')}),
+	'1001:t:t,1002:t:t,1003:t:t', 'a search asks the shards only for the columns named');
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(format('%s:%s', query, (item).part), ',')
+	  FROM hnsw.search_batch(NULL::items, ARRAY['[50,50,50,50]']::vector[], 3)}),
+	'1:0,1:2,1:4', 'a pruned batch returns the column it reads');
 
 # rows without a vector come last (null distance), in both phases
 foreach my $i (0, 1)
@@ -243,7 +291,7 @@ foreach my $k (600, 605, 700)
 	{
 		is($coord->safe_psql('postgres',
 				sprintf($batch_cmp, 'items_n', "ARRAY['[1,2,3,4]', '[0,0,0,0]']::vector[]",
-					$k, 'NULL', $exact)),
+					$k, 'NULL', $exact, '(item).embedding')),
 			sprintf('%d rows, 0 differ', 2 * ($k > 608 ? 608 : $k)),
 			"batch with null vectors, k=$k, exact=$exact");
 	}
@@ -258,8 +306,8 @@ $coord->safe_psql('postgres', q{
 	CREATE FOREIGN TABLE items_v_3 PARTITION OF items_v FOR VALUES IN (4, 5)
 		SERVER shard3 OPTIONS (table_name 'items_v');
 });
-is($coord->safe_psql('postgres', sprintf($batch_cmp, 'items_v', $qarray, 9, 'NULL', 'false') . ';'
-		. sprintf($batch_cmp, 'items_v', $qarray, 9, 'NULL', 'false')),
+is($coord->safe_psql('postgres', sprintf($batch_cmp, 'items_v', $qarray, 9, 'NULL', 'false', '(item).embedding') . ';'
+		. sprintf($batch_cmp, 'items_v', $qarray, 9, 'NULL', 'false', '(item).embedding')),
 	"45 rows, 0 differ\n45 rows, 0 differ",
 	'a batch over a view on a shard falls back to one phase, also the second time');
 
