@@ -108,3 +108,30 @@ SHOW hnsw.shard_timeout;
 SET hnsw.shard_timeout = -1;
 SHOW hnsw.allow_partial_results;
 SHOW hnsw.shard_retry_interval;
+
+-- tables and servers the coordinator cannot use
+CREATE TABLE twocol (a int, b int, embedding vector(3)) PARTITION BY RANGE (a, b);
+CREATE FOREIGN TABLE twocol_0 PARTITION OF twocol FOR VALUES FROM (0, 0) TO (1, 1)
+	SERVER nowhere;
+SELECT * FROM hnsw.search(NULL::twocol, '[1,2,3]', 5);
+CREATE TABLE exprpart (a int, embedding vector(3)) PARTITION BY LIST ((a % 2));
+CREATE FOREIGN TABLE exprpart_0 PARTITION OF exprpart FOR VALUES IN (0) SERVER nowhere;
+SELECT * FROM hnsw.search(NULL::exprpart, '[1,2,3]', 5);
+CREATE FOREIGN DATA WRAPPER not_pg_fdw;
+CREATE SERVER elsewhere FOREIGN DATA WRAPPER not_pg_fdw;
+CREATE TABLE otherfdw (id int, embedding vector(3)) PARTITION BY LIST (id);
+CREATE FOREIGN TABLE otherfdw_0 PARTITION OF otherfdw FOR VALUES IN (0) SERVER elsewhere;
+SELECT * FROM hnsw.search(NULL::otherfdw, '[1,2,3]', 5);
+SELECT hnsw.create_distributed_table('docs', '{"elsewhere": [1, 2]}');
+SELECT hnsw.add_replica('nowhere', 'elsewhere');
+DROP TABLE twocol, exprpart, otherfdw;
+DROP SERVER elsewhere;
+DROP FOREIGN DATA WRAPPER not_pg_fdw;
+
+-- a batch's queries are a list
+SELECT * FROM hnsw.search_batch(NULL::items, ARRAY[['[1,2,3]'], ['[1,2,3]']]::vector[], 5);
+
+-- the internal command runner: arrays of one length, no nulls
+SELECT hnsw._shard_exec('{nowhere}', '{}');
+SELECT hnsw._shard_exec('{nowhere}', ARRAY[NULL]::text[]);
+SELECT hnsw._shard_exec('{nowhere}', '{"SELECT 1"}');

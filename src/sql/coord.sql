@@ -37,11 +37,16 @@ DECLARE
 BEGIN
 	FOREACH s IN ARRAY ARRAY[shard_server, replica_server] LOOP
 		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server fs
-					   JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = fs.srvfdw
-					   WHERE fs.srvname = s AND w.fdwname = 'postgres_fdw') THEN
+					   WHERE fs.srvname = s) THEN
 			RAISE EXCEPTION 'server "%" does not exist', s
 				USING ERRCODE = 'undefined_object',
 					  HINT = 'Replicas and shards are postgres_fdw servers.';
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server fs
+					   JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = fs.srvfdw
+					   WHERE fs.srvname = s AND w.fdwname = 'postgres_fdw') THEN
+			RAISE EXCEPTION 'server "%" is not a postgres_fdw server', s
+				USING ERRCODE = 'wrong_object_type';
 		END IF;
 	END LOOP;
 	IF shard_server = replica_server THEN
@@ -237,12 +242,16 @@ BEGIN
 				  HINT = 'For example {"shard1": [0, 1], "shard2": [2]}.';
 	END IF;
 	FOR srv, vals IN SELECT key, value FROM jsonb_each(shards) LOOP
-		IF NOT EXISTS (SELECT FROM pg_foreign_server fs
-					   JOIN pg_foreign_data_wrapper w ON w.oid = fs.srvfdw
-					   WHERE fs.srvname = srv AND w.fdwname = 'postgres_fdw') THEN
+		IF NOT EXISTS (SELECT FROM pg_foreign_server WHERE srvname = srv) THEN
 			RAISE EXCEPTION 'server "%" does not exist', srv
 				USING ERRCODE = 'undefined_object',
 					  HINT = 'Shards are postgres_fdw servers.';
+		END IF;
+		IF NOT EXISTS (SELECT FROM pg_foreign_server fs
+					   JOIN pg_foreign_data_wrapper w ON w.oid = fs.srvfdw
+					   WHERE fs.srvname = srv AND w.fdwname = 'postgres_fdw') THEN
+			RAISE EXCEPTION 'server "%" is not a postgres_fdw server', srv
+				USING ERRCODE = 'wrong_object_type';
 		END IF;
 		IF jsonb_typeof(vals) <> 'array' OR jsonb_array_length(vals) = 0
 		   OR EXISTS (SELECT FROM jsonb_array_elements(vals) e
