@@ -1,6 +1,7 @@
 /*
  * kernel_bench.c
- *	  Nanoseconds per distance for each kernel set this CPU supports.
+ *	  Nanoseconds per distance for each kernel set this CPU supports,
+ *	  float kernels and the asymmetric (f16, bf16, i8 code) L2 kernels.
  *
  *	  make kernels && test/kernels/kernel_bench [dim] [iterations]
  */
@@ -61,6 +62,59 @@ main(int argc, char **argv)
 				   base[f] / ns);
 			(void) sink;
 		}
+	}
+
+	/* asymmetric kernels: float query against f16, bf16 and i8 codes */
+	{
+		uint16_t   *half = malloc(sizeof(uint16_t) * dim * npool);
+		uint16_t   *bf = malloc(sizeof(uint16_t) * dim * npool);
+		int8_t	   *i8 = malloc((size_t) dim * npool);
+		float	   *scales = malloc(sizeof(float) * npool);
+
+		for (int i = 0; i < dim * npool; i++)
+		{
+			half[i] = DistanceFloatToHalf(pool[i]);
+			bf[i] = DistanceFloatToBfloat(pool[i]);
+		}
+		for (int v = 0; v < npool; v++)
+			scales[v] = DistanceEncodeInt8(pool + v * dim, dim, i8 + v * dim);
+
+		printf("%-8s %-14s %10s\n", "set", "l2 kernel", "ns/call");
+		for (int s = 0; s < 3; s++)
+		{
+			const DistanceKernels *k = DistanceKernelsByName(sets[s]);
+			const QuantKernels *qk[3];
+			const char *qnames[] = {"f16", "bf16", "i8"};
+
+			if (k == NULL || !DistanceKernelsSupported(k))
+				continue;
+			qk[0] = &k->f16;
+			qk[1] = &k->bf16;
+			qk[2] = &k->i8;
+			for (int f = 0; f < 3; f++)
+			{
+				volatile float sink = 0;
+				double		t0 = now_ns(), ns;
+
+				for (long i = 0; i < iters; i++)
+				{
+					int			v = (i + 7) % npool;
+					const void *c = f == 0 ? (const void *) (half + v * dim) :
+						f == 1 ? (const void *) (bf + v * dim) :
+						(const void *) (i8 + v * dim);
+
+					sink += qk[f]->l2_squared(pool + (i % npool) * dim, c,
+											  scales[v], dim);
+				}
+				ns = (now_ns() - t0) / iters;
+				printf("%-8s %-14s %10.1f\n", k->name, qnames[f], ns);
+				(void) sink;
+			}
+		}
+		free(half);
+		free(bf);
+		free(i8);
+		free(scales);
 	}
 	free(pool);
 	return 0;
