@@ -39,7 +39,7 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT g, s.id FROM generate_series(1, 2) g,
 	LATERAL hnsw.search(NULL::citems, ('[' || g || ',2,3]')::vector, 5) s;
 
--- everything: *, a whole-row reference, a call in the target list
+-- everything, not rewritten: *, a whole-row reference, a call in the target list
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT * FROM hnsw.search(NULL::citems, '[1,2,3]', 5);
 EXPLAIN (VERBOSE, COSTS OFF)

@@ -18,9 +18,10 @@
  * anywhere in the query including sublinks, LATERAL subqueries and join
  * alias lists.  For search_batch the row is the composite column "item";
  * a field selection (item).col uses one column, any other use of "item"
- * uses all.  A whole-row reference uses all.  The call is then replaced by
- * the same call of hnsw._search_columns (hnsw._search_batch_columns), which
- * takes the used columns' numbers as one more argument; its other columns
+ * uses all.  A whole-row reference uses all.  Unless every column is used
+ * (SELECT *), the call is then replaced by the same call of
+ * hnsw._search_columns (hnsw._search_batch_columns), which takes the used
+ * columns' numbers as one more argument; its other columns
  * come back NULL, which the query cannot observe because it does not
  * reference them.
  *
@@ -126,6 +127,7 @@ PruneQueryLevel(Query *query)
 		int			nargs;
 		int			natts;
 		int			n;
+		int			unused;
 		int			attno;
 		Datum	   *elems;
 		List	   *args;
@@ -161,9 +163,6 @@ PruneQueryLevel(Query *query)
 		rowtype = exprType(linitial(args));
 		if (!OidIsValid(get_typ_typrelid(rowtype)))
 			continue;
-		rowdesc = lookup_rowtype_tupdesc(rowtype, -1);
-		natts = rowdesc->natts;
-		ReleaseTupleDesc(rowdesc);
 
 		/* which of them the query uses */
 		memset(&uses, 0, sizeof(uses));
@@ -171,6 +170,23 @@ PruneQueryLevel(Query *query)
 		uses.batch = (finfo.fn_addr == hnsw_search_batch);
 		(void) query_tree_walker(query, CollectUses, &uses, 0);
 		if (uses.all)
+			continue;
+
+		/* their numbers; none to prune when it uses every column */
+		rowdesc = lookup_rowtype_tupdesc(rowtype, -1);
+		natts = rowdesc->natts;
+		elems = palloc(sizeof(Datum) * (natts + 1));
+		n = 0;
+		unused = 0;
+		for (attno = 1; attno <= natts; attno++)
+		{
+			if (bms_is_member(attno, uses.attrs))
+				elems[n++] = Int16GetDatum((int16) attno);
+			else if (!TupleDescAttr(rowdesc, attno - 1)->attisdropped)
+				unused++;
+		}
+		ReleaseTupleDesc(rowdesc);
+		if (unused == 0)
 			continue;
 
 		/* the variant that takes them, in the function's own schema */
@@ -186,14 +202,6 @@ PruneQueryLevel(Query *query)
 			continue;
 
 		/* the column numbers, as one more argument */
-		elems = palloc(sizeof(Datum) * (natts + 1));
-		n = 0;
-		attno = -1;
-		while ((attno = bms_next_member(uses.attrs, attno)) >= 0)
-		{
-			if (attno >= 1 && attno <= natts)
-				elems[n++] = Int16GetDatum((int16) attno);
-		}
 		args = lappend(args,
 					   makeConst(INT2ARRAYOID, -1, InvalidOid, -1,
 								 PointerGetDatum(construct_array(elems, n, INT2OID,
