@@ -437,8 +437,9 @@ extern void hnswendscan(IndexScanDesc scan);
 
 /* hnswplan.c */
 extern void HnswPlanInit(void);
-extern void HnswRememberDistance(Oid index, ItemPointer tid, HnswMetric metric,
-								 float distance, uint64 scanId,
+extern void HnswRememberDistance(Oid index, ItemPointer tid,
+								 const HnswGraph *graph, float distance,
+								 bool exact, uint64 scanId,
 								 const Vector *query);
 extern void HnswForgetDistance(void);
 

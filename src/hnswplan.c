@@ -18,7 +18,15 @@
  * scan remembers the last heap TID it returned with its exact distance
  * (HnswRememberDistance); _index_distance returns that distance when the
  * index, the TID and the query match, and otherwise calls the operator's
- * function as before.  See src/README "Scans".
+ * function as before.
+ *
+ * Often nothing reads that value at all: in SELECT id FROM items ORDER BY
+ * embedding <-> $1 LIMIT 10 the ORDER BY column is resjunk, the Limit above
+ * the scan only counts rows, and the junk filter drops the column before
+ * the row is sent.  Then, whatever the index (quantized, vectors out of
+ * line, cosine, arrays), the column becomes hnsw._index_order_distance(ctid,
+ * index): the value the scan ordered the row by, with no vector read.  See
+ * src/README "Scans".
  *
  * src/hnswplan.c
  *
@@ -61,9 +69,10 @@ static planner_hook_type prev_planner_hook = NULL;
 typedef struct HnswLastDistance
 {
 	bool		valid;
+	bool		exact;			/* distance is the operator's, bit for bit */
 	Oid			index;
 	ItemPointerData tid;
-	double		distance;		/* as the operator returns it */
+	double		distance;		/* in the operator's scale */
 	uint64		scanId;			/* the scan whose query is copied */
 	int			dim;
 	float	   *query;			/* dim floats, TopMemoryContext */
@@ -84,21 +93,29 @@ typedef struct RewriteContext
 
 /*
  * Remember that the scan scanId of index returned tid at distance, the
- * operator's value for query (vector_l2_ops: the square root of the squared
- * distance the index orders by).  Called by hnswgettuple for each heap TID
- * of an f32 index whose distances are exact.  Memory: the query's copy in
+ * index's internal distance of graph's metric, converted to the operator's
+ * scale (vector_l2_ops: the square root of the squared distance; cosine:
+ * one plus the negative inner product of the unit vectors).  exact says
+ * whether that is the operator's own value for query, bit for bit (an f32
+ * index, or i8 rows re-ranked with the table's vectors), which
+ * _index_distance requires; _index_order_distance takes any.  Called by
+ * hnswgettuple for each heap TID it returns.  Memory: the query's copy in
  * TopMemoryContext, reallocated only when it grows.
  */
 void
-HnswRememberDistance(Oid index, ItemPointer tid, HnswMetric metric,
-					 float distance, uint64 scanId, const Vector *query)
+HnswRememberDistance(Oid index, ItemPointer tid, const HnswGraph *graph,
+					 float distance, bool exact, uint64 scanId,
+					 const Vector *query)
 {
-	switch (metric)
+	switch (graph->metric)
 	{
 		case HNSW_METRIC_L2:
 			last.distance = sqrt((double) distance);
 			break;
 		case HNSW_METRIC_IP:
+			last.distance = graph->normalize ?
+				1.0 + (double) distance : (double) distance;
+			break;
 		case HNSW_METRIC_L1:
 			last.distance = (double) distance;
 			break;
@@ -106,6 +123,7 @@ HnswRememberDistance(Oid index, ItemPointer tid, HnswMetric metric,
 			last.valid = false;
 			return;
 	}
+	last.exact = exact;
 	if (last.scanId != scanId || !last.valid)
 	{
 		if (last.capacity < query->dim)
@@ -151,7 +169,8 @@ hnsw_index_distance(PG_FUNCTION_ARGS)
 	Oid			index = PG_GETARG_OID(3);
 	FmgrInfo   *flinfo = (FmgrInfo *) fcinfo->flinfo->fn_extra;
 
-	if (last.valid && last.index == index && ItemPointerEquals(&last.tid, tid))
+	if (last.valid && last.exact && last.index == index &&
+		ItemPointerEquals(&last.tid, tid))
 	{
 		Vector	   *query = PG_GETARG_VECTOR_P(1);
 
@@ -168,6 +187,27 @@ hnsw_index_distance(PG_FUNCTION_ARGS)
 	}
 	PG_RETURN_DATUM(FunctionCall2Coll(flinfo, PG_GET_COLLATION(),
 									  PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+}
+
+/*
+ * hnsw._index_order_distance(row tid, index regclass): the distance by which
+ * an hnsw scan of index ordered row, when that scan has just returned it;
+ * NULL otherwise.  The planner hook puts calls of it only where nothing
+ * reads the value (the resjunk ORDER BY column under a plain LIMIT), so
+ * that the executor does not read the row's vector to compute a value it
+ * then throws away.  The value may be a quantized index's approximate
+ * distance.
+ */
+PG_FUNCTION_INFO_V1(hnsw_index_order_distance);
+Datum
+hnsw_index_order_distance(PG_FUNCTION_ARGS)
+{
+	ItemPointer tid = (ItemPointer) PG_GETARG_POINTER(0);
+	Oid			index = PG_GETARG_OID(1);
+
+	if (last.valid && last.index == index && ItemPointerEquals(&last.tid, tid))
+		PG_RETURN_FLOAT8(last.distance);
+	PG_RETURN_NULL();
 }
 
 /* Is indexid an index of the hnsw access method? */
@@ -219,12 +259,83 @@ RewriteMutator(Node *node, RewriteContext *context)
 }
 
 /*
+ * Replace, in the target list of an hnsw index scan whose ORDER BY column
+ * nothing reads (see UnreadOrderScan), the resjunk entries that are the
+ * ORDER BY expression op by hnsw._index_order_distance(ctid, index).  An
+ * entry that is not resjunk (the query selects the distance), here or in
+ * toptlist (the target list of a Limit above, if any), is left alone.
+ * Memory: the new expressions in the current (planner's) context.
+ */
+static void
+ReplaceUnreadOrderBy(IndexScan *scan, OpExpr *op, List *toptlist)
+{
+	Oid			argtypes[2] = {TIDOID, REGCLASSOID};
+	Oid			funcid;
+	ListCell   *lc;
+
+	funcid = LookupFuncName(list_make2(makeString("hnsw"),
+									   makeString("_index_order_distance")),
+							2, argtypes, true);
+	if (!OidIsValid(funcid) || exprType((Node *) op) != FLOAT8OID)
+		return;
+	foreach(lc, scan->scan.plan.targetlist)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (!tle->resjunk || !equal(tle->expr, op))
+			continue;
+		/* a Limit above: its column must be junk too (it labels the output) */
+		if (toptlist != NIL &&
+			(tle->resno > list_length(toptlist) ||
+			 !list_nth_node(TargetEntry, toptlist, tle->resno - 1)->resjunk))
+			continue;
+		tle->expr = (Expr *)
+			makeFuncExpr(funcid, FLOAT8OID,
+						 list_make2(makeVar(scan->scan.scanrelid,
+											SelfItemPointerAttributeNumber,
+											TIDOID, -1, InvalidOid, 0),
+									makeConst(REGCLASSOID, -1, InvalidOid,
+											  sizeof(Oid),
+											  ObjectIdGetDatum(scan->indexid),
+											  false, true)),
+						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	}
+}
+
+/*
+ * Return the index scan of stmt whose resjunk target list entries nothing
+ * reads, or NULL: a SELECT whose plan is an Index Scan, alone or under a
+ * Limit without WITH TIES (which compares the ORDER BY values of the last
+ * rows).  The junk filter drops resjunk columns before rows leave the
+ * executor, so nobody sees them; any other node above the scan (a Sort, a
+ * MergeAppend, a Unique, a join, a LockRows) might read them.
+ */
+static IndexScan *
+UnreadOrderScan(PlannedStmt *stmt)
+{
+	Plan	   *plan = stmt->planTree;
+
+	if (stmt->commandType != CMD_SELECT || stmt->rowMarks != NIL ||
+		plan == NULL)
+		return NULL;
+	if (IsA(plan, Limit))
+	{
+		if (((Limit *) plan)->limitOption == LIMIT_OPTION_WITH_TIES)
+			return NULL;
+		plan = plan->lefttree;
+	}
+	if (plan == NULL || !IsA(plan, IndexScan))
+		return NULL;
+	return (IndexScan *) plan;
+}
+
+/*
  * If scan is an hnsw index scan ordered by a vector operator whose distance
  * the index computes exactly, rewrite its target list (see the file
  * header).  Memory: the new expressions in the current (planner's) context.
  */
 static void
-RewriteIndexScan(IndexScan *scan)
+RewriteIndexScan(IndexScan *scan, bool orderUnread, List *toptlist)
 {
 	OpExpr	   *op;
 	FmgrInfo	finfo;
@@ -239,6 +350,9 @@ RewriteIndexScan(IndexScan *scan)
 	if (list_length(op->args) != 2 || !IsA(linitial(op->args), Var) ||
 		!IsHnswIndex(scan->indexid))
 		return;
+
+	if (orderUnread)
+		ReplaceUnreadOrderBy(scan, op, toptlist);
 
 	fmgr_info(op->opfuncid, &finfo);
 	if (finfo.fn_addr != l2_distance &&
@@ -269,9 +383,13 @@ RewriteIndexScan(IndexScan *scan)
 		RewriteMutator((Node *) scan->scan.plan.qual, &context);
 }
 
-/* Visit every plan node under plan */
+/*
+ * Visit every plan node under plan.  unread is the index scan whose ORDER BY
+ * column nothing reads (UnreadOrderScan), if any; toptlist the target list
+ * of the Limit above it (NIL if none).
+ */
 static void
-RewritePlanTree(Plan *plan)
+RewritePlanTree(Plan *plan, IndexScan *unread, List *toptlist)
 {
 	ListCell   *lc;
 
@@ -282,28 +400,29 @@ RewritePlanTree(Plan *plan)
 	switch (nodeTag(plan))
 	{
 		case T_IndexScan:
-			RewriteIndexScan((IndexScan *) plan);
+			RewriteIndexScan((IndexScan *) plan, plan == (Plan *) unread,
+							 toptlist);
 			break;
 		case T_Append:
 			foreach(lc, ((Append *) plan)->appendplans)
-				RewritePlanTree((Plan *) lfirst(lc));
+				RewritePlanTree((Plan *) lfirst(lc), NULL, NIL);
 			break;
 		case T_MergeAppend:
 			foreach(lc, ((MergeAppend *) plan)->mergeplans)
-				RewritePlanTree((Plan *) lfirst(lc));
+				RewritePlanTree((Plan *) lfirst(lc), NULL, NIL);
 			break;
 		case T_SubqueryScan:
-			RewritePlanTree(((SubqueryScan *) plan)->subplan);
+			RewritePlanTree(((SubqueryScan *) plan)->subplan, NULL, NIL);
 			break;
 		case T_CustomScan:
 			foreach(lc, ((CustomScan *) plan)->custom_plans)
-				RewritePlanTree((Plan *) lfirst(lc));
+				RewritePlanTree((Plan *) lfirst(lc), NULL, NIL);
 			break;
 		default:
 			break;
 	}
-	RewritePlanTree(plan->lefttree);
-	RewritePlanTree(plan->righttree);
+	RewritePlanTree(plan->lefttree, unread, toptlist);
+	RewritePlanTree(plan->righttree, NULL, NIL);
 }
 
 /*
@@ -316,6 +435,7 @@ HnswPlanner(Query *parse, const char *query_string, int cursorOptions,
 			ParamListInfo boundParams)
 {
 	PlannedStmt *stmt;
+	IndexScan  *unread;
 	ListCell   *lc;
 
 	/* hnsw.search calls: fetch only the columns the query uses */
@@ -328,9 +448,12 @@ HnswPlanner(Query *parse, const char *query_string, int cursorOptions,
 		stmt = standard_planner(parse, query_string, cursorOptions,
 								boundParams);
 
-	RewritePlanTree(stmt->planTree);
+	unread = UnreadOrderScan(stmt);
+	RewritePlanTree(stmt->planTree, unread,
+					unread != NULL && (Plan *) unread != stmt->planTree ?
+					stmt->planTree->targetlist : NIL);
 	foreach(lc, stmt->subplans)
-		RewritePlanTree((Plan *) lfirst(lc));
+		RewritePlanTree((Plan *) lfirst(lc), NULL, NIL);
 	return stmt;
 }
 

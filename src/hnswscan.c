@@ -63,7 +63,8 @@ typedef struct HnswScanOpaqueData
 	List	   *seen;			/* elements whose distance is known */
 	int64		ntuples;		/* heap TIDs returned so far */
 	uint64		scanId;			/* this search, for HnswRememberDistance */
-	bool		exactDistances; /* results carry the operator's distance */
+	bool		exactDistances; /* results carry the operator's distance,
+								 * bit for bit */
 
 	/* re-ranking with exact vectors from the table (i8 indexes) */
 	bool		rerank;
@@ -583,12 +584,9 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 			scan->xs_heaptid = item->heaptid;
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
-			if (so->exactDistances)
-				HnswRememberDistance(RelationGetRelid(scan->indexRelation),
-									 &scan->xs_heaptid, so->graph->metric,
-									 item->exact, so->scanId, so->query);
-			else
-				HnswForgetDistance();
+			HnswRememberDistance(RelationGetRelid(scan->indexRelation),
+								 &scan->xs_heaptid, so->graph, item->exact,
+								 so->exactDistances, so->scanId, so->query);
 			so->ntuples++;
 			found = true;
 		}
@@ -613,13 +611,11 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 				scan->xs_heaptid = e->heaptids[so->nextTid++];
 				scan->xs_recheck = false;
 				scan->xs_recheckorderby = false;
-				if (so->exactDistances)
-					HnswRememberDistance(RelationGetRelid(scan->indexRelation),
-										 &scan->xs_heaptid, so->graph->metric,
-										 so->results[so->next].distance,
-										 so->scanId, so->query);
-				else
-					HnswForgetDistance();
+				HnswRememberDistance(RelationGetRelid(scan->indexRelation),
+									 &scan->xs_heaptid, so->graph,
+									 so->results[so->next].distance,
+									 so->exactDistances, so->scanId,
+									 so->query);
 				so->ntuples++;
 				found = true;
 			}

@@ -38,6 +38,12 @@ CREATE OPERATOR CLASS vector_l1_ops
 CREATE FUNCTION hnsw._index_distance(vector, vector, tid, regclass, regproc) RETURNS float8
 	AS 'MODULE_PATHNAME', 'hnsw_index_distance' LANGUAGE C STRICT PARALLEL SAFE;
 
+-- Internal: what the planner hook puts in place of an ORDER BY distance that
+-- nothing reads (the resjunk column under a plain LIMIT): the distance the
+-- scan of the index ordered the row by, if it has just returned it, else NULL.
+CREATE FUNCTION hnsw._index_order_distance(tid, regclass) RETURNS float8
+	AS 'MODULE_PATHNAME', 'hnsw_index_order_distance' LANGUAGE C STRICT PARALLEL SAFE;
+
 -- Verify an hnsw index's structure; return its number of elements or raise
 -- an error describing the first problem.
 CREATE FUNCTION hnsw_index_check(regclass) RETURNS bigint
