@@ -55,10 +55,12 @@ COMMIT;
 SELECT count(*) AS same_rows FROM unread JOIN selected USING (id);
 
 -- an f32 index too
+BEGIN;
+DROP INDEX o_bf16;
 CREATE INDEX o_f32 ON o USING hnsw (v vector_l2_ops);
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT id FROM o ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 5;
-DROP INDEX o_f32;
+ROLLBACK;
 
 -- the rows are those of an exact search
 CREATE TABLE got_l2 AS SELECT id FROM o ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10;

@@ -158,4 +158,7 @@ extern void CoordRaiseRemoteError(PGresult *res, const char *server,
 /* coordplan.c */
 extern void CoordPruneSearchColumns(Query *parse);
 
+/* coordorder.c */
+extern int *CoordBatchOrder(Datum *queries, int nqueries);
+
 #endif							/* HNSW_COORD_H */

@@ -64,6 +64,9 @@ typedef struct SearchSpec
 	char	   *ef_search;		/* to set on shards, or NULL */
 	int			nqueries;
 	Datum	   *queries;		/* vectors */
+	int		   *order;			/* batch: the query sent j-th, or NULL (as
+								 * given); see coordorder.c */
+	int		   *position;		/* its inverse: where query q was sent */
 	bool	   *wanted;			/* per table column: fetch it?  NULL: all */
 } SearchSpec;
 
@@ -350,6 +353,13 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("expected %d dimensions, not %d", typmod, v->dim)));
 	}
+
+	/* a batch goes to the shards grouped by locality */
+	if (batch)
+		spec->order = CoordBatchOrder(spec->queries, spec->nqueries);
+	spec->position = palloc(sizeof(int) * spec->nqueries);
+	for (i = 0; i < spec->nqueries; i++)
+		spec->position[spec->order ? spec->order[i] : i] = i;
 
 	/* the operator, qualified by the schema of the type's own operator */
 	opid = OpernameGetOprid(list_make1(makeString(pstrdup(opname))),
@@ -673,7 +683,8 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 				req->lengths[q] = requests[0]->lengths[q];
 				continue;
 			}
-			b = OidSendFunctionCall(sendfn, spec->queries[q]);
+			b = OidSendFunctionCall(sendfn,
+									spec->queries[spec->order ? spec->order[q] : q]);
 			req->values[q] = palloc(sizeof(char *));
 			req->lengths[q] = palloc(sizeof(int));
 			req->values[q][0] = VARDATA(b);
@@ -939,7 +950,7 @@ EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 	HTAB	   *rows;
 	RowConverter conv;
 	int			i;
-	int			q;
+	int			o;
 
 	ctl.keysize = sizeof(RowKey);
 	ctl.entrysize = sizeof(RowKey) + sizeof(int);
@@ -973,9 +984,11 @@ EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 		}
 	}
 
+	/* in the batch's order: query o was sent as q */
 	InitRowConverter(&conv, fcinfo, spec, true);
-	for (q = 0; q < spec->nqueries; q++)
+	for (o = 0; o < spec->nqueries; o++)
 	{
+		int			q = spec->position[o];
 		int			w;
 
 		for (w = 0; w < nwin[q]; w++)
@@ -994,7 +1007,7 @@ EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 						 errmsg("shard \"%s\" did not return a row it had found for the search",
 								shards[s]->name)));
 			memcpy(&row, entry + sizeof(RowKey), sizeof(int));
-			EmitRow(&conv, r2[index2[s]].results[0], row, 3, q);
+			EmitRow(&conv, r2[index2[s]].results[0], row, 3, o);
 		}
 	}
 	FreeRowConverter(&conv);
@@ -1075,10 +1088,12 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 	heap = binaryheap_allocate(nshards, MergeCompare, &ms);
 	InitRowConverter(&conv, fcinfo, spec, batch);
 
+	/* in the batch's order: query o was sent as position[o] */
 	for (q = 0; q < spec->nqueries; q++)
 	{
-		int			n = MergeQuery(spec, shards, results, nshards, q, ncols,
-								   &ms, heap, wshard, wrow);
+		int			n = MergeQuery(spec, shards, results, nshards,
+								   spec->position[q], ncols, &ms, heap,
+								   wshard, wrow);
 		int			w;
 
 		for (w = 0; w < n; w++)

@@ -412,7 +412,7 @@ extern double HnswQuantRefinedBound(HnswGraph *graph, const Vector *query,
 /* hnswbuffer.c */
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 extern void HnswPrefetchBlock(Relation index, BlockNumber blkno);
-extern void HnswPrefetchTuple(Relation index, ItemPointer tid);
+extern void HnswPrefetchTuple(Relation index, ItemPointer tid, Size len);
 
 /* hnswbuild.c */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index,

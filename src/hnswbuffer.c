@@ -145,8 +145,9 @@ HnswPrefetchBlock(Relation index, BlockNumber blkno)
 }
 
 /*
- * Hint that the element tuple at tid is about to be read: prefetch the
- * whole tuple (a 784-dimensional one is 50 cache lines), through the buffer
+ * Hint that the first len bytes of the element tuple at tid are about to be
+ * read: prefetch them (for a search, the header and the vector, not the
+ * links: a 784-dimensional f32 one is 50 cache lines), through the buffer
  * the memo knows for its block.  The line pointer is read without a pin or
  * a lock, only to compute addresses for the hint: they are bounded to the
  * buffer's page, and a page that changed meanwhile, or a buffer that holds
@@ -154,7 +155,7 @@ HnswPrefetchBlock(Relation index, BlockNumber blkno)
  * next element while loading the previous one.
  */
 void
-HnswPrefetchTuple(Relation index, ItemPointer tid)
+HnswPrefetchTuple(Relation index, ItemPointer tid, Size len)
 {
 #if defined(__GNUC__) || defined(__clang__)
 	HnswBufferMemo *memo = (HnswBufferMemo *) index->rd_amcache;
@@ -164,7 +165,6 @@ HnswPrefetchTuple(Relation index, ItemPointer tid)
 	PageHeader	page;
 	ItemIdData	itemid;
 	char	   *tup;
-	int			len;
 
 	if (memo == NULL || blkno >= memo->nblocks ||
 		!RelFileNodeEquals(memo->node, index->rd_node))
@@ -178,7 +178,7 @@ HnswPrefetchTuple(Relation index, ItemPointer tid)
 	if (itemid.lp_off < SizeOfPageHeaderData || itemid.lp_off >= BLCKSZ)
 		return;
 	tup = (char *) page + itemid.lp_off;
-	len = Min(itemid.lp_len, BLCKSZ - itemid.lp_off);
+	len = Min(len, Min(itemid.lp_len, BLCKSZ - itemid.lp_off));
 	for (int i = 0; i < len; i += 64)
 		__builtin_prefetch(tup + i);
 #endif

@@ -787,6 +787,10 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 	int			nfresh;
 	HnswCandidate *result;
 
+	/* what loading an element reads: its header and vector, not its links */
+	Size		loadSize = HNSW_ELEMENT_HEADER_SIZE +
+		HNSW_CODE_SIZE(graph->dim, graph->quantization);
+
 	CandidateHeapInit(&C, ef * 2, false);
 	CandidateHeapInit(&W, ef + 1, true);
 	tids = palloc(sizeof(ItemPointerData) * HNSW_LEVEL_CAPACITY(0, graph->m));
@@ -854,7 +858,7 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 			HnswCandidate n;
 
 			if (i + 1 < nfresh && !fresh[i + 1]->loaded)
-				HnswPrefetchTuple(graph->index, &fresh[i + 1]->tid);
+				HnswPrefetchTuple(graph->index, &fresh[i + 1]->tid, loadSize);
 			if (!HnswLoadElement(graph, e))
 				continue;
 

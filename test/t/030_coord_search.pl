@@ -223,6 +223,26 @@ foreach my $fetch ('NULL::vector', '(item).embedding')
 }
 is($failures, 0, "$checks batches equal one search per query");
 
+# A batch of 64 queries or more goes to the shards grouped by locality
+# (src/coordorder.c), not in its own order; the caller still gets every
+# query's rows under its ordinal, in the batch's order.  150 queries, some
+# of them equal, in one phase and in two.
+my $many = q{(SELECT array_agg(('[' || (i * 7) % 23 || ',' || (i * 3) % 11 || ','
+	|| i % 5 || ',' || (i * 13) % 17 || ']')::vector ORDER BY i)
+	FROM generate_series(1, 150) i)};
+foreach my $fetch ('NULL::vector', '(item).embedding')
+{
+	is($coord->safe_psql('postgres',
+			sprintf($batch_cmp, 'items', $many, 5, 'NULL', 'false', $fetch)),
+		'750 rows, 0 differ',
+		"a batch of 150 queries fetching $fetch equals one search per query");
+}
+$coord->psql('postgres', qq{SET client_min_messages = debug1;
+	SELECT count(*) FROM hnsw.search_batch(NULL::items, $many, 5)},
+	stderr => \my $order_log);
+like($order_log, qr/a batch of 150 queries goes to the shards in 9 groups/,
+	'the batch was sent grouped');
+
 # Column pruning (src/coordplan.c): a search that reads some columns gets
 # the same rows, in the same order, as one that reads the whole row, and
 # correct values in the columns it reads; the shards are not even asked for

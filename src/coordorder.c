@@ -1,0 +1,124 @@
+/*-------------------------------------------------------------------------
+ *
+ * coordorder.c
+ *	  The order in which a batch search sends its queries to the shards.
+ *
+ * A shard answers the queries of a batch one after another, and each of
+ * those index searches is bound by loading elements from memory (src/README
+ * "Scans").  Queries near each other visit many of the same elements, which
+ * the previous search has just brought into the CPU's caches.  So a batch
+ * is sent grouped by locality: a few pivots are chosen among the queries by
+ * farthest-point traversal (each the query farthest from the pivots chosen
+ * before), every query joins the group of its nearest pivot, and the
+ * groups go out one after another, each in the batch's own order.  The
+ * caller sees none of it: every query's rows come back under its ordinal,
+ * in the batch's order (coordsearch.c).
+ *
+ * Distances here are squared L2 on the query vectors, whatever the search's
+ * metric: only locality matters.  With fewer than HNSW_ORDER_MIN_QUERIES
+ * queries, or vectors of different lengths, the batch's order is kept.
+ *
+ * src/coordorder.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+
+#include "coord.h"
+#include "distance.h"
+#include "miscadmin.h"
+#include "vector.h"
+
+/* below this, a batch is sent as it is */
+#define HNSW_ORDER_MIN_QUERIES	64
+/* queries per pivot, and the most pivots */
+#define HNSW_ORDER_QUERIES_PER_PIVOT	16
+#define HNSW_ORDER_MAX_PIVOTS	32
+
+/*
+ * Return the order in which to send the nqueries vectors of queries: a
+ * palloc'd array whose j-th element is the index of the query to send j-th;
+ * or NULL to send them as they are.  Costs nqueries times the number of
+ * pivots distances (1,000 queries of 784 dimensions: about a millisecond).
+ * Memory: the result and scratch arrays in the current context.
+ */
+int *
+CoordBatchOrder(Datum *queries, int nqueries)
+{
+	int			npivots;
+	int			dim;
+	float	   *mindist;		/* distance to the nearest pivot so far */
+	int		   *group;			/* that pivot's number */
+	int		   *count;
+	int		   *order;
+	int			pivot;
+	int			ngroups = 0;
+
+	if (nqueries < HNSW_ORDER_MIN_QUERIES)
+		return NULL;
+	dim = ((Vector *) DatumGetPointer(queries[0]))->dim;
+	for (int i = 1; i < nqueries; i++)
+		if (((Vector *) DatumGetPointer(queries[i]))->dim != dim)
+			return NULL;
+
+	npivots = Min(HNSW_ORDER_MAX_PIVOTS,
+				  nqueries / HNSW_ORDER_QUERIES_PER_PIVOT);
+	mindist = palloc(sizeof(float) * nqueries);
+	group = palloc(sizeof(int) * nqueries);
+	for (int i = 0; i < nqueries; i++)
+	{
+		mindist[i] = FLT_MAX;
+		group[i] = 0;
+	}
+
+	/* farthest-point traversal from the first query; assign as we go */
+	pivot = 0;
+	for (int p = 0; p < npivots; p++)
+	{
+		const float *px = ((Vector *) DatumGetPointer(queries[pivot]))->x;
+		float		farthest = -1.0f;
+		int			next = pivot;
+
+		CHECK_FOR_INTERRUPTS();
+		ngroups++;
+		for (int i = 0; i < nqueries; i++)
+		{
+			const float *x = ((Vector *) DatumGetPointer(queries[i]))->x;
+			float		d = VectorL2SquaredDistance(px, x, dim);
+
+			if (d < mindist[i])
+			{
+				mindist[i] = d;
+				group[i] = p;
+			}
+			if (mindist[i] > farthest)
+			{
+				farthest = mindist[i];
+				next = i;
+			}
+		}
+		/* every query is a pivot's copy: no more groups to make */
+		if (farthest <= 0.0f)
+			break;
+		pivot = next;
+	}
+
+	/* a counting sort by group, stable within a group */
+	count = palloc0(sizeof(int) * (npivots + 1));
+	for (int i = 0; i < nqueries; i++)
+		count[group[i] + 1]++;
+	for (int p = 0; p < npivots; p++)
+		count[p + 1] += count[p];
+	order = palloc(sizeof(int) * nqueries);
+	for (int i = 0; i < nqueries; i++)
+		order[count[group[i]]++] = i;
+
+	elog(DEBUG1, "hnsw: a batch of %d queries goes to the shards in %d groups",
+		 nqueries, ngroups);
+	pfree(mindist);
+	pfree(group);
+	pfree(count);
+	return order;
+}
