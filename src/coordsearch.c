@@ -984,7 +984,7 @@ EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 		}
 	}
 
-	/* in the batch's order: query o was sent as q */
+	/* in the batch's order: query o was sent as position[o] */
 	InitRowConverter(&conv, fcinfo, spec, true);
 	for (o = 0; o < spec->nqueries; o++)
 	{
@@ -1089,15 +1089,15 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 	InitRowConverter(&conv, fcinfo, spec, batch);
 
 	/* in the batch's order: query o was sent as position[o] */
-	for (q = 0; q < spec->nqueries; q++)
+	for (int o = 0; o < spec->nqueries; o++)
 	{
 		int			n = MergeQuery(spec, shards, results, nshards,
-								   spec->position[q], ncols, &ms, heap,
+								   spec->position[o], ncols, &ms, heap,
 								   wshard, wrow);
 		int			w;
 
 		for (w = 0; w < n; w++)
-			EmitRow(&conv, ms.res[wshard[w]], wrow[w], 0, q);
+			EmitRow(&conv, ms.res[wshard[w]], wrow[w], 0, o);
 	}
 	FreeRowConverter(&conv);
 }
