@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -63,6 +64,19 @@
 
 /* Transparent huge pages of x86-64 and most others (a hint; see below) */
 #define HNSW_HUGE_PAGE_SIZE		(2 * 1024 * 1024)
+
+/*
+ * Deferred linking (DefersLinks): the first window of a participant's
+ * elements is linked in scan order, later windows of up to
+ * HNSW_BUILD_WINDOW in groups around HNSW_BUILD_PIVOTS pivots (fewer for
+ * small windows: at least HNSW_BUILD_MIN_GROUP elements per pivot), chosen
+ * from HNSW_BUILD_PIVOT_SAMPLE elements of the window.
+ */
+#define HNSW_BUILD_FIRST_WINDOW	2048
+#define HNSW_BUILD_WINDOW		32768
+#define HNSW_BUILD_PIVOTS		32
+#define HNSW_BUILD_MIN_GROUP	64
+#define HNSW_BUILD_PIVOT_SAMPLE	1024
 
 /* One neighbour of an element of the build graph */
 typedef struct BuildNeighbor
@@ -126,6 +140,7 @@ typedef struct HnswBuildShared
 	int			tranche;		/* of the element and entry locks */
 	uint32		maxElements;	/* entries of the offset array */
 	Size		areaSize;		/* bytes for elements after the offsets */
+	Size		stageBytes;		/* staging memory of each participant */
 
 	/* protected by mutex */
 	slock_t		mutex;
@@ -136,6 +151,10 @@ typedef struct HnswBuildShared
 	double		reltuples;		/* heap tuples seen by finished workers */
 	double		indtuples;		/* tuples indexed by finished workers */
 	ConditionVariable cv;		/* any of the above changed */
+
+	int			npivots;		/* pivots of deferred linking, 0 until
+								 * the first participant chooses them */
+	int32		pivots[HNSW_BUILD_PIVOTS];	/* their element numbers */
 
 	LWLock		entryLock;		/* protects entry */
 	int32		entry;			/* entry point, -1 while empty */
@@ -158,6 +177,7 @@ typedef struct HnswBuildState
 	Relation	index;
 	HnswGraph  *graph;			/* distances, dimensions, quantization */
 	MemoryContext tmpCxt;		/* reset after every tuple */
+	MemoryContext linkCxt;		/* reset after every element linked later */
 	int			maxLevel;		/* highest level an element may have */
 	bool		onDisk;			/* graph flushed: insert on pages */
 	bool		wroteDirect;	/* wrote pages past shared buffers */
@@ -165,6 +185,17 @@ typedef struct HnswBuildState
 	Size		vecSize;		/* bytes of every stored vector, 0 until
 								 * the first */
 	double		indtuples;		/* tuples this participant indexed */
+
+	/* vectors kept aside, not yet in the arena (DefersLinks) */
+	MemoryContext stageCxt;		/* the staging memory's */
+	char	   *stage;			/* StagedVectors, allocated at first use */
+	Size		stageCap;
+	Size		stageUsed;
+	uint32	   *staged;			/* offsets in stage, in linking order */
+	int			npending;
+	int			nwindows;		/* windows linked so far */
+	int32	   *firstIds;		/* elements of the first window */
+	int			nfirst;
 
 	/* searches */
 	uint32	   *visited;		/* element number -> tag of last search */
@@ -184,6 +215,9 @@ typedef struct HnswBuildState
 } HnswBuildState;
 
 extern PGDLLEXPORT void HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc);
+
+static void ReportProgress(HnswBuildState *state);
+static void SwitchToDisk(HnswBuildState *state);
 
 /* The element numbered id */
 static inline BuildElement *
@@ -278,6 +312,23 @@ HeapPop(BuildNeighbor *heap, int *n)
 		heap[i] = last;
 	return top;
 }
+
+#if defined(MADV_HUGEPAGE) || defined(MADV_POPULATE_WRITE)
+/*
+ * Give the kernel advice (madvise) on the whole pages of pagesize within
+ * arena[0..size).  A hint only: an error (a kernel that does not know the
+ * advice) changes nothing.
+ */
+static void
+AdviseArena(char *arena, Size size, Size pagesize, int advice)
+{
+	uintptr_t	start = TYPEALIGN(pagesize, (uintptr_t) arena);
+	uintptr_t	end = TYPEALIGN_DOWN(pagesize, (uintptr_t) arena + size);
+
+	if (end > start)
+		(void) madvise((void *) start, end - start, advice);
+}
+#endif
 
 /* Ask the CPU to fetch a vector's cache lines, ahead of its distance */
 static inline void
@@ -641,30 +692,29 @@ WriteOutOfLine(HnswBuildState *state, int32 id, const Vector *vec)
 }
 
 /*
- * Add one vector to the arena's graph (Algorithm 1).  Identical vectors
- * share an element while it has room for their heap TIDs.  Return false,
- * having changed nothing, if the arena has no room for the element.
+ * Link element id, complete but not yet reachable, into the arena's graph
+ * (Algorithm 1), searching with q: its vector as given (exact, where the
+ * element keeps a code).  Identical vectors share an element while it has
+ * room for their heap TIDs: if one takes id's heap TID, id is dropped (its
+ * number becomes a hole, its bytes stay unused).
  *
  * Locks: the entry lock and one element lock at a time, never two.
+ * Memory: the lists chosen are palloc'd in the current context.
  */
-static bool
-InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
+static void
+LinkElement(HnswBuildState *state, int32 id, const Vector *q)
 {
 	HnswBuildShared *shared = state->shared;
 	HnswGraph  *graph = state->graph;
 	int			m = shared->m;
-	int			level = Min(HnswRandomLevel(m), state->maxLevel);
+	BuildElement *e = GetElement(state, id);
+	Vector	   *code = GetVector(e);
+	int			level = e->level;
 	int32		ep;
 	int			epLevel;
 	int			nentries;
 	BuildList  *lists[HNSW_MAX_LEVEL + 1];
 	BuildNeighbor *nearest;
-	Vector	   *code;
-	int32		id;
-	BuildElement *e;
-
-	code = HnswEncodeVector(graph, vec, CurrentMemoryContext);
-	state->vecSize = VARSIZE(code);
 
 	if (shared->parallel)
 		LWLockAcquire(&shared->entryLock, LW_SHARED);
@@ -680,34 +730,29 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 		ep = shared->entry;
 		if (ep < 0)
 		{
-			id = NewElement(state, level, code, heaptid);
-			if (id >= 0)
-			{
-				WriteOutOfLine(state, id, vec);
-				shared->entry = id;
-			}
-			if (shared->parallel)
-				LWLockRelease(&shared->entryLock);
-			return id >= 0;
+			WriteOutOfLine(state, id, q);
+			shared->entry = id;
 		}
 		if (shared->parallel)
 			LWLockRelease(&shared->entryLock);
+		if (ep < 0)
+			return;
 	}
 
 	/* greedy descent from the entry point, then ef_construction per level */
 	epLevel = GetElement(state, ep)->level;
 	graph->scratchOf = NULL;
 	state->entries[0].id = ep;
-	state->entries[0].distance = HnswDistance(graph, vec,
+	state->entries[0].distance = HnswDistance(graph, q,
 											  GetVector(GetElement(state, ep)));
 	nentries = 1;
 	for (int lc = epLevel; lc > level; lc--)
-		nentries = SearchLayer(state, vec, nentries, 1, lc);
+		nentries = SearchLayer(state, q, nentries, 1, lc);
 	for (int lc = Min(level, epLevel); lc >= 0; lc--)
 	{
 		int			cap = HNSW_LEVEL_CAPACITY(lc, m);
 
-		nentries = SearchLayer(state, vec, nentries, shared->efConstruction, lc);
+		nentries = SearchLayer(state, q, nentries, shared->efConstruction, lc);
 		lists[lc] = palloc(BUILD_LIST_SIZE(cap));
 		SelectNeighbors(state, state->entries, nentries, cap, lists[lc]);
 	}
@@ -731,7 +776,7 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 		if (HnswGraphOutOfLine(graph))
 		{
 			/* codes differ in their links: compare the vectors */
-			if (!HnswVectorMatches(graph, GetVector(ne), vec))
+			if (!HnswVectorMatches(graph, GetVector(ne), q))
 				continue;
 		}
 		else if (VARSIZE(GetVector(ne)) != VARSIZE(code) ||
@@ -740,19 +785,18 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 		LockElement(state, ne, LW_EXCLUSIVE);
 		if (ne->nheaptids < HNSW_HEAPTIDS)
 		{
-			ne->heaptids[ne->nheaptids++] = *heaptid;
+			ne->heaptids[ne->nheaptids++] = e->heaptids[0];
 			added = true;
 		}
 		UnlockElement(state, ne);
 		if (added)
-			return true;
+		{
+			state->offsets[id] = 0;
+			return;
+		}
 	}
 
-	id = NewElement(state, level, code, heaptid);
-	if (id < 0)
-		return false;
-	WriteOutOfLine(state, id, vec);
-	e = GetElement(state, id);
+	WriteOutOfLine(state, id, q);
 	for (int lc = 0; lc <= Min(level, epLevel); lc++)
 		memcpy(GetList(e, lc, m), lists[lc],
 			   BUILD_LIST_SIZE(lists[lc]->length));
@@ -772,6 +816,255 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 		if (shared->parallel)
 			LWLockRelease(&shared->entryLock);
 	}
+}
+
+/*
+ * Does this participant keep vectors aside first and add and link them a
+ * window at a time, in an order of its own (LinkPending)?  Only for f32
+ * vectors kept inline, so that an element linked later is searched for with
+ * exactly what an immediate insert would use, and not for array columns
+ * (a vector that no longer fits the arena goes to HnswInsertOnDisk, which
+ * takes the column's type).
+ */
+static inline bool
+DefersLinks(HnswBuildState *state)
+{
+	return state->graph->quantization == HNSW_QUANT_F32 &&
+		!HnswGraphOutOfLine(state->graph) && !state->graph->arrays;
+}
+
+/* A vector kept aside, in the participant's private staging memory */
+typedef struct StagedVector
+{
+	ItemPointerData heaptid;
+	uint8		level;
+	/* the prepared vector follows, at STAGED_VECTOR_OFFSET */
+} StagedVector;
+
+#define STAGED_VECTOR_OFFSET	MAXALIGN(sizeof(StagedVector))
+#define StagedVectorGetVector(sv) \
+	((Vector *) ((char *) (sv) + STAGED_VECTOR_OFFSET))
+
+static inline StagedVector *
+GetStaged(HnswBuildState *state, int i)
+{
+	return (StagedVector *) (state->stage + state->staged[i]);
+}
+
+/*
+ * Choose the pivots of deferred linking, if no participant has yet: up to
+ * HNSW_BUILD_PIVOTS elements evenly spaced among those this participant
+ * linked in its first window (in scan order, as good as a random sample
+ * when the heap has no order of its own).  Every participant then groups
+ * its windows around the same pivots, in the same order, so that they link
+ * near each other at the same time.  Return how many pivots there are
+ * (their element numbers in shared->pivots; the elements are complete and
+ * their vectors never change), 0 if too few to group by.
+ */
+static int
+ChoosePivots(HnswBuildState *state)
+{
+	HnswBuildShared *shared = state->shared;
+	int			n = state->nfirst;
+	int			npivots;
+	int32		chosen[HNSW_BUILD_PIVOTS];
+
+	SpinLockAcquire(&shared->mutex);
+	npivots = shared->npivots;
+	SpinLockRelease(&shared->mutex);
+	if (npivots > 0)
+		return npivots;
+
+	npivots = Min(HNSW_BUILD_PIVOTS, state->npending / HNSW_BUILD_MIN_GROUP);
+	npivots = Min(npivots, n);
+	if (npivots < 2)
+		return 0;
+	for (int p = 0; p < npivots; p++)
+		chosen[p] = state->firstIds[(int64) p * n / npivots];
+
+	SpinLockAcquire(&shared->mutex);
+	if (shared->npivots == 0)
+	{
+		memcpy(shared->pivots, chosen, sizeof(int32) * npivots);
+		shared->npivots = npivots;
+	}
+	npivots = shared->npivots;
+	SpinLockRelease(&shared->mutex);
+	return npivots;
+}
+
+/*
+ * Order the staged vectors so that consecutive ones are near each other:
+ * each is grouped with its nearest pivot (ChoosePivots; squared L2,
+ * whatever the metric: it only groups), and the groups follow one another
+ * in the pivots' order, each in the order its vectors arrived.  Linked in
+ * that order, consecutive searches find much of the graph they walk still
+ * in the CPU caches, and the elements of a group lie together in the arena
+ * (and later on the pages).  See src/README "Build".
+ * Memory: temporary arrays in the current context.
+ */
+static void
+OrderPending(HnswBuildState *state)
+{
+	int			n = state->npending;
+	int			dim = state->graph->dim;
+	int			npivots = ChoosePivots(state);
+	const float *pivots[HNSW_BUILD_PIVOTS];
+	int			start[HNSW_BUILD_PIVOTS + 1];
+	uint8	   *group;
+	uint32	   *ordered;
+
+	if (npivots < 2)
+		return;
+	for (int p = 0; p < npivots; p++)
+		pivots[p] = GetVector(GetElement(state, state->shared->pivots[p]))->x;
+
+	/* each vector's nearest pivot, then a stable counting sort */
+	group = palloc(n);
+	memset(start, 0, sizeof(start));
+	for (int i = 0; i < n; i++)
+	{
+		const float *x = StagedVectorGetVector(GetStaged(state, i))->x;
+		float		best = FLT_MAX;
+		int			g = 0;
+
+		for (int p = 0; p < npivots; p++)
+		{
+			float		d = VectorL2SquaredDistance(pivots[p], x, dim);
+
+			if (d < best)
+			{
+				best = d;
+				g = p;
+			}
+		}
+		group[i] = (uint8) g;
+		start[g + 1]++;
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	for (int p = 1; p <= npivots; p++)
+		start[p] += start[p - 1];
+	ordered = palloc(sizeof(uint32) * n);
+	for (int i = 0; i < n; i++)
+		ordered[start[group[i]]++] = state->staged[i];
+	memcpy(state->staged, ordered, sizeof(uint32) * n);
+	pfree(ordered);
+	pfree(group);
+}
+
+/*
+ * Add and link every vector this participant has staged: the first window
+ * in the order the scan gave them (the graph's skeleton), later ones
+ * ordered by OrderPending.  A vector for which the arena has no room goes
+ * to the pages (SwitchToDisk first), as do all after it.  Called when the
+ * staging memory or the window is full, at the end of the participant's
+ * scan, and before it stops adding to the arena.
+ * Memory: a context of its own, reset after every vector.
+ */
+static void
+LinkPending(HnswBuildState *state)
+{
+	MemoryContext oldcxt;
+
+	if (state->npending == 0)
+		return;
+	oldcxt = MemoryContextSwitchTo(state->linkCxt);
+	if (state->nwindows > 0)
+		OrderPending(state);
+	MemoryContextReset(state->linkCxt);
+	for (int i = 0; i < state->npending; i++)
+	{
+		StagedVector *sv = GetStaged(state, i);
+		Vector	   *vec = StagedVectorGetVector(sv);
+		int32		id = -1;
+
+		if (!state->onDisk)
+			id = NewElement(state, sv->level, vec, &sv->heaptid);
+		if (id >= 0)
+		{
+			LinkElement(state, id, vec);
+			if (state->nwindows == 0 && state->offsets[id] != 0)
+				state->firstIds[state->nfirst++] = id;
+		}
+		else
+		{
+			SwitchToDisk(state);
+			HnswInsertOnDisk(state->index, PointerGetDatum(vec),
+							 &sv->heaptid, true);
+		}
+		MemoryContextReset(state->linkCxt);
+		/* progress counts a staged tuple once it is linked */
+		pg_atomic_fetch_add_u64(&state->shared->tuplesDone, 1);
+		ReportProgress(state);
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextSwitchTo(oldcxt);
+	state->npending = 0;
+	state->stageUsed = 0;
+	state->nwindows++;
+}
+
+/*
+ * Keep the prepared vec of heap tuple heaptid aside, to be linked with its
+ * window (DefersLinks); link the window first if the staging memory has no
+ * room for it, and after it if the window is full.  Return false if the
+ * vector was not kept because linking the window filled the arena: the
+ * caller inserts it into the pages.
+ */
+static bool
+StageVector(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
+{
+	Size		size = STAGED_VECTOR_OFFSET + MAXALIGN(VARSIZE(vec));
+	StagedVector *sv;
+
+	if (state->stage == NULL)
+	{
+		/* room for at least a few vectors, whatever the budget */
+		state->stageCap = Max(state->shared->stageBytes, 16 * size);
+		state->stage = MemoryContextAllocHuge(state->stageCxt,
+											  state->stageCap);
+#ifdef MADV_HUGEPAGE
+		AdviseArena(state->stage, state->stageCap, HNSW_HUGE_PAGE_SIZE,
+					MADV_HUGEPAGE);
+#endif
+	}
+	if (state->stageUsed + size > state->stageCap)
+	{
+		LinkPending(state);
+		if (state->onDisk)
+			return false;
+	}
+	state->vecSize = VARSIZE(vec);
+	sv = (StagedVector *) (state->stage + state->stageUsed);
+	sv->heaptid = *heaptid;
+	sv->level = Min(HnswRandomLevel(state->shared->m), state->maxLevel);
+	memcpy(StagedVectorGetVector(sv), vec, VARSIZE(vec));
+	state->staged[state->npending++] = (uint32) state->stageUsed;
+	state->stageUsed += size;
+	if (state->npending >= (state->nwindows == 0 ? HNSW_BUILD_FIRST_WINDOW :
+							HNSW_BUILD_WINDOW))
+		LinkPending(state);
+	return true;
+}
+
+/*
+ * Add one vector to the arena's graph at once.  Return false, having
+ * changed nothing, if the arena has no room for the element.
+ */
+static bool
+InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
+{
+	int			level = Min(HnswRandomLevel(state->shared->m), state->maxLevel);
+	Vector	   *code;
+	int32		id;
+
+	code = HnswEncodeVector(state->graph, vec, CurrentMemoryContext);
+	state->vecSize = VARSIZE(code);
+	id = NewElement(state, level, code, heaptid);
+	if (id < 0)
+		return false;
+	LinkElement(state, id, vec);
 	return true;
 }
 
@@ -1126,6 +1419,17 @@ SwitchToDisk(HnswBuildState *state)
 }
 
 /*
+ * This participant adds no more to the arena (it is full): link what it
+ * added and has not linked yet, then insert into the pages from now on.
+ */
+static void
+StopAddingToArena(HnswBuildState *state)
+{
+	LinkPending(state);
+	SwitchToDisk(state);
+}
+
+/*
  * Index one heap tuple: table_index_build_scan's callback, in every
  * participant.
  */
@@ -1137,6 +1441,7 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values,
 	HnswBuildShared *shared = state->shared;
 	MemoryContext oldcxt;
 	int			dim;
+	bool		linkLater = false;
 
 	/* NULLs are not indexed */
 	if (isnull[0])
@@ -1144,7 +1449,7 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values,
 
 	oldcxt = MemoryContextSwitchTo(state->tmpCxt);
 	if (!state->onDisk && pg_atomic_read_u32(&shared->full))
-		SwitchToDisk(state);
+		StopAddingToArena(state);
 	if (!state->onDisk)
 	{
 		Vector	   *vec = HnswPrepareVector(state->graph, values[0]);
@@ -1166,9 +1471,11 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values,
 			SetGraphDimensions(state->graph, dim);
 		}
 		state->maxLevel = HnswCheckVector(state->graph, vec);
-		if (!InsertInArena(state, vec, tid))
+		if (DefersLinks(state) && StageVector(state, vec, tid))
+			linkLater = true;
+		else if (state->onDisk || !InsertInArena(state, vec, tid))
 		{
-			SwitchToDisk(state);
+			StopAddingToArena(state);
 			HnswInsertOnDisk(index, values[0], tid, true);
 		}
 	}
@@ -1178,26 +1485,11 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values,
 	MemoryContextReset(state->tmpCxt);
 
 	state->indtuples++;
-	pg_atomic_fetch_add_u64(&shared->tuplesDone, 1);
+	if (!linkLater)
+		pg_atomic_fetch_add_u64(&shared->tuplesDone, 1);
 	ReportProgress(state);
 }
 
-#if defined(MADV_HUGEPAGE) || defined(MADV_POPULATE_WRITE)
-/*
- * Give the kernel advice (madvise) on the whole pages of pagesize within
- * arena[0..size).  A hint only: an error (a kernel that does not know the
- * advice) changes nothing.
- */
-static void
-AdviseArena(char *arena, Size size, Size pagesize, int advice)
-{
-	uintptr_t	start = TYPEALIGN(pagesize, (uintptr_t) arena);
-	uintptr_t	end = TYPEALIGN_DOWN(pagesize, (uintptr_t) arena + size);
-
-	if (end > start)
-		(void) madvise((void *) start, end - start, advice);
-}
-#endif
 
 /*
  * Set up one participant of a build over shared: its own graph (distance
@@ -1238,6 +1530,12 @@ InitParticipant(HnswBuildState *state, HnswBuildShared *shared, char *arena,
 	state->tmpCxt = AllocSetContextCreate(CurrentMemoryContext,
 										  "hnsw build tuple",
 										  ALLOCSET_DEFAULT_SIZES);
+	state->linkCxt = AllocSetContextCreate(CurrentMemoryContext,
+										   "hnsw build link",
+										   ALLOCSET_DEFAULT_SIZES);
+	state->stageCxt = CurrentMemoryContext;
+	state->staged = palloc(sizeof(uint32) * HNSW_BUILD_WINDOW);
+	state->firstIds = palloc(sizeof(int32) * HNSW_BUILD_FIRST_WINDOW);
 	state->visited = palloc_extended(sizeof(uint32) * shared->maxElements,
 									 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	state->candCap = 4 * ef + 64;
@@ -1255,12 +1553,19 @@ InitParticipant(HnswBuildState *state, HnswBuildShared *shared, char *arena,
  */
 static Size
 SizeArena(Relation heap, Relation index, int m, HnswQuantization quant,
-		  bool parallel, bool *sizedByMemory, uint32 *maxElements)
+		  int participants, bool *sizedByMemory, uint32 *maxElements,
+		  Size *stageBytes)
 {
 	Size		limit = (Size) maintenance_work_mem * 1024;
+	bool		parallel = participants > 1;
 	int			dim = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 	Size		minSize;
-	Size		total = limit;
+	Size		total;
+
+	/* an eighth for the participants' staging memory (StageVector) */
+	*stageBytes = limit / 8 / participants;
+	limit -= limit / 8;
+	total = limit;
 
 	/* a column without dimensions in its type: assume the fewest */
 	minSize = BUILD_ELEMENT_SIZE(0, m, HNSW_CODE_SIZE(Max(dim, 1), quant)) +
@@ -1358,7 +1663,7 @@ PlanWorkers(Relation heap, Relation index, IndexInfo *indexInfo)
 static void
 InitShared(HnswBuildShared *shared, Relation heap, Relation index,
 		   IndexInfo *indexInfo, bool parallel, bool sizedByMemory,
-		   Size total, uint32 maxElements)
+		   Size total, uint32 maxElements, Size stageBytes)
 {
 	memset(shared, 0, sizeof(HnswBuildShared));
 	shared->heaprelid = RelationGetRelid(heap);
@@ -1371,6 +1676,7 @@ InitShared(HnswBuildShared *shared, Relation heap, Relation index,
 	shared->tranche = LWLockNewTrancheId();
 	shared->maxElements = maxElements;
 	shared->areaSize = total - MAXALIGN(sizeof(uint64) * maxElements);
+	shared->stageBytes = stageBytes;
 	SpinLockInit(&shared->mutex);
 	ConditionVariableInit(&shared->cv);
 	LWLockInitialize(&shared->entryLock, shared->tranche);
@@ -1398,13 +1704,14 @@ BeginParallel(HnswBuildState *leader, Relation heap, Relation index,
 	Size		total;
 	bool		sizedByMemory;
 	uint32		maxElements;
+	Size		stageBytes;
 	HnswBuildShared *shared;
 	ParallelTableScanDesc pscan;
 	char	   *arena;
 	int			querylen = 0;
 
 	total = SizeArena(heap, index, HnswGetM(index), HnswGetQuantization(index),
-					  true, &sizedByMemory, &maxElements);
+					  request + 1, &sizedByMemory, &maxElements, &stageBytes);
 
 	EnterParallelMode();
 	pcxt = CreateParallelContext("hnsw", "HnswParallelBuildMain", request);
@@ -1443,7 +1750,7 @@ BeginParallel(HnswBuildState *leader, Relation heap, Relation index,
 
 	shared = shm_toc_allocate(pcxt->toc, estshared);
 	InitShared(shared, heap, index, indexInfo, true, sizedByMemory, total,
-			   maxElements);
+			   maxElements, stageBytes);
 	shm_toc_insert(pcxt->toc, HNSW_KEY_SHARED, shared);
 
 	pscan = shm_toc_allocate(pcxt->toc, estscan);
@@ -1499,7 +1806,7 @@ EndParallel(HnswBuildState *state, double *reltuples)
 		int			done;
 
 		if (!state->onDisk && pg_atomic_read_u32(&shared->full))
-			SwitchToDisk(state);
+			StopAddingToArena(state);
 		SpinLockAcquire(&shared->mutex);
 		done = shared->nworkersdone;
 		SpinLockRelease(&shared->mutex);
@@ -1577,6 +1884,7 @@ HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
 	scan = table_beginscan_parallel(heap, pscan);
 	reltuples = table_index_build_scan(heap, index, indexInfo, true, false,
 									   BuildCallback, &state, scan);
+	LinkPending(&state);
 
 	SpinLockAcquire(&shared->mutex);
 	shared->reltuples += reltuples;
@@ -1656,6 +1964,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 													   HNSW_KEY_SCAN, false));
 		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 										   BuildCallback, &state, scan);
+		LinkPending(&state);
 		EndParallel(&state, &reltuples);
 	}
 	else
@@ -1663,13 +1972,14 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		bool		sizedByMemory;
 		uint32		maxElements;
 		Size		total;
+		Size		stageBytes;
 
 		total = SizeArena(heap, index, HnswGetM(index),
-						  HnswGetQuantization(index), false, &sizedByMemory,
-						  &maxElements);
+						  HnswGetQuantization(index), 1, &sizedByMemory,
+						  &maxElements, &stageBytes);
 		shared = palloc(sizeof(HnswBuildShared));
 		InitShared(shared, heap, index, indexInfo, false, sizedByMemory,
-				   total, maxElements);
+				   total, maxElements, stageBytes);
 		arena = MemoryContextAllocHuge(CurrentMemoryContext, total);
 
 		/*
@@ -1685,11 +1995,13 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		InitParticipant(&state, shared, arena, heap, index, true);
 		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 										   BuildCallback, &state, NULL);
+		LinkPending(&state);
 		if (!state.onDisk)
 			FlushArena(&state, true);
 		pfree(arena);
 	}
 	MemoryContextDelete(state.tmpCxt);
+	MemoryContextDelete(state.linkCxt);
 
 	/*
 	 * WAL: a graph written whole logged its element pages as it wrote them;
