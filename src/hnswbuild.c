@@ -67,16 +67,17 @@
 
 /*
  * Deferred linking (DefersLinks): the first window of a participant's
- * elements is linked in scan order, later windows of up to
- * HNSW_BUILD_WINDOW in groups around HNSW_BUILD_PIVOTS pivots (fewer for
- * small windows: at least HNSW_BUILD_MIN_GROUP elements per pivot), chosen
- * from HNSW_BUILD_PIVOT_SAMPLE elements of the window.
+ * vectors is linked in scan order, later windows of up to HNSW_BUILD_WINDOW
+ * in groups around HNSW_BUILD_PIVOTS pivots (fewer for small windows: at
+ * least HNSW_BUILD_MIN_GROUP vectors per pivot).
  */
 #define HNSW_BUILD_FIRST_WINDOW	2048
 #define HNSW_BUILD_WINDOW		32768
 #define HNSW_BUILD_PIVOTS		32
 #define HNSW_BUILD_MIN_GROUP	64
-#define HNSW_BUILD_PIVOT_SAMPLE	1024
+
+/* Rounds of LinkUnreachable at most */
+#define HNSW_BUILD_LINK_ROUNDS	4
 
 /* One neighbour of an element of the build graph */
 typedef struct BuildNeighbor
@@ -1137,6 +1138,135 @@ LinkOrphans(HnswBuildState *state, uint32 nelements)
 }
 
 /*
+ * Mark reached[] every element reachable from those in queue[0..n) through
+ * the lists of any level, queueing them; return the new queue length.
+ */
+static uint32
+MarkReachable(HnswBuildState *state, bool *reached, int32 *queue, uint32 n)
+{
+	int			m = state->shared->m;
+
+	for (uint32 head = 0; head < n; head++)
+	{
+		BuildElement *e = GetElement(state, queue[head]);
+
+		for (int lc = 0; lc <= e->level; lc++)
+		{
+			BuildList  *list = GetList(e, lc, m);
+
+			for (int i = 0; i < list->length; i++)
+			{
+				int32		id = list->items[i].id;
+
+				if (!reached[id] && state->offsets[id] != 0)
+				{
+					reached[id] = true;
+					queue[n++] = id;
+				}
+			}
+		}
+	}
+	return n;
+}
+
+/*
+ * Link every element that no search from the entry point can reach (a
+ * group of elements linking only to each other, once pruning dropped every
+ * link to them from outside; LinkOrphans only sees elements with no
+ * incoming link at all) from the nearest of its own level-0 neighbours that
+ * is reachable: in a free slot of that neighbour's list, or in place of
+ * its furthest link to an element with another incoming link.  Replacing a
+ * link can cut others off, so reachability is computed again after each
+ * round, for at most a few rounds.  Distances are known already; nothing is
+ * computed.  Leader only, while no participant changes the arena.  Returns
+ * how many links were made.
+ */
+static int
+LinkUnreachable(HnswBuildState *state, uint32 nelements)
+{
+	int			m = state->shared->m;
+	int			cap = HNSW_LEVEL_CAPACITY(0, m);
+	bool	   *reached;
+	int32	   *queue;
+	uint32	   *incoming;
+	int			linked = 0;
+
+	if (state->shared->entry < 0)
+		return 0;
+	reached = palloc_extended(sizeof(bool) * nelements, MCXT_ALLOC_HUGE);
+	queue = palloc_extended(sizeof(int32) * nelements, MCXT_ALLOC_HUGE);
+	incoming = palloc_extended(sizeof(uint32) * nelements, MCXT_ALLOC_HUGE);
+	for (int round = 0; round < HNSW_BUILD_LINK_ROUNDS; round++)
+	{
+		uint32		n;
+		bool		missed = false;
+
+		memset(reached, 0, sizeof(bool) * nelements);
+		memset(incoming, 0, sizeof(uint32) * nelements);
+		for (uint32 id = 0; id < nelements; id++)
+		{
+			BuildList  *list;
+
+			if (state->offsets[id] == 0)
+				continue;
+			list = GetList(GetElement(state, id), 0, m);
+			for (int i = 0; i < list->length; i++)
+				incoming[list->items[i].id]++;
+		}
+		reached[state->shared->entry] = true;
+		queue[0] = state->shared->entry;
+		n = MarkReachable(state, reached, queue, 1);
+
+		for (uint32 id = 0; id < nelements; id++)
+		{
+			BuildList  *own;
+			BuildList  *list = NULL;
+			int			via = -1;
+			int			victim = -1;
+
+			if (state->offsets[id] == 0 || reached[id])
+				continue;
+			missed = true;
+			own = GetList(GetElement(state, id), 0, m);
+			for (int i = 0; i < own->length; i++)
+				if (reached[own->items[i].id] &&
+					(via < 0 || own->items[i].distance < own->items[via].distance))
+					via = i;
+			if (via < 0)
+				continue;		/* perhaps in a later round */
+			list = GetList(GetElement(state, own->items[via].id), 0, m);
+			if (list->length < cap)
+				victim = list->length++;
+			else
+			{
+				for (int j = 0; j < list->length; j++)
+					if (incoming[list->items[j].id] > 1 &&
+						(victim < 0 ||
+						 list->items[j].distance > list->items[victim].distance))
+						victim = j;
+				if (victim < 0)
+					continue;
+				incoming[list->items[victim].id]--;
+			}
+			list->items[victim].id = id;
+			list->items[victim].distance = own->items[via].distance;
+			list->nkept = 0;
+			incoming[id]++;
+			linked++;
+			reached[id] = true;
+			queue[n] = id;
+			n = MarkReachable(state, reached, queue + n, 1) + n;
+		}
+		if (!missed)
+			break;
+	}
+	pfree(incoming);
+	pfree(queue);
+	pfree(reached);
+	return linked;
+}
+
+/*
  * Write pages[0..npages) of the graph, filled in private memory, at blknos
  * (the next blocks of the index, in order) past shared buffers, as nbtree's
  * build does; WAL-log them first if logged.  hnswbuild syncs the file at
@@ -1204,6 +1334,7 @@ FlushArena(HnswBuildState *state, bool final)
 	Page		page = NULL;
 	bool		logged = final && RelationNeedsWAL(index);
 	int			linked;
+	int			reattached;
 	int			dim;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
@@ -1220,12 +1351,16 @@ FlushArena(HnswBuildState *state, bool final)
 	 * links from the hubs searches go through.
 	 */
 	if (graph->metric != HNSW_METRIC_IP || graph->normalize)
+	{
 		linked = LinkOrphans(state, nelements);
+		reattached = LinkUnreachable(state, nelements);
+	}
 	else
-		linked = 0;
+		linked = reattached = 0;
 	ereport(DEBUG1,
-			(errmsg_internal("hnsw build of \"%s\": %u elements, %d linked to after pruning left them without incoming links",
-							 RelationGetRelationName(index), nelements, linked)));
+			(errmsg_internal("hnsw build of \"%s\": %u elements, %d linked to after pruning left them without incoming links, %d unreachable ones linked to",
+							 RelationGetRelationName(index), nelements, linked,
+							 reattached)));
 
 	/* first give every element its place, so links can be written */
 	for (uint32 id = 0; id < nelements; id++)
