@@ -1070,12 +1070,62 @@ InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 }
 
 /*
+ * Count into incoming[0..nelements) the level-0 links to every element.
+ */
+static void
+CountIncoming(HnswBuildState *state, uint32 nelements, uint32 *incoming)
+{
+	int			m = state->shared->m;
+
+	memset(incoming, 0, sizeof(uint32) * nelements);
+	for (uint32 id = 0; id < nelements; id++)
+	{
+		BuildList  *list;
+
+		if (state->offsets[id] == 0)
+			continue;
+		list = GetList(GetElement(state, id), 0, m);
+		for (int i = 0; i < list->length; i++)
+			incoming[list->items[i].id]++;
+	}
+}
+
+/*
+ * Make the level-0 list link to element id at distance: in a free slot, or
+ * in place of its furthest link to an element that keeps another incoming
+ * link, so that none loses its last one.  Keeps incoming up to date.
+ * Return false if the list has no such slot.
+ */
+static bool
+LinkBack(BuildList *list, int cap, int32 id, float distance,
+		 uint32 *incoming)
+{
+	int			victim = -1;
+
+	if (list->length < cap)
+		victim = list->length++;
+	else
+	{
+		for (int j = 0; j < list->length; j++)
+			if (incoming[list->items[j].id] > 1 &&
+				(victim < 0 ||
+				 list->items[j].distance > list->items[victim].distance))
+				victim = j;
+		if (victim < 0)
+			return false;
+		incoming[list->items[victim].id]--;
+	}
+	list->items[victim].id = id;
+	list->items[victim].distance = distance;
+	incoming[id]++;
+	return true;
+}
+
+/*
  * Give every element without an incoming link on level 0 one: pruning can
  * drop every link to an element, and a search can then never return it.
- * The element's nearest neighbours are asked in turn to link back to it,
- * in a free slot or in place of their furthest link to an element that
- * keeps another incoming link, so that no element loses its last one.  See
- * src/README "Build".
+ * The element's nearest neighbours are asked in turn to link back to it
+ * (LinkBack).  See src/README "Build".
  * Distances are known already; nothing is computed.  Leader only, while no
  * participant changes the arena.  Returns how many elements were linked.
  */
@@ -1088,18 +1138,8 @@ LinkOrphans(HnswBuildState *state, uint32 nelements)
 	int			linked = 0;
 
 	incoming = palloc_extended(sizeof(uint32) * Max(nelements, 1),
-							   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	for (uint32 id = 0; id < nelements; id++)
-	{
-		BuildList  *list;
-
-		if (state->offsets[id] == 0)
-			continue;
-		list = GetList(GetElement(state, id), 0, m);
-		for (int i = 0; i < list->length; i++)
-			incoming[list->items[i].id]++;
-	}
-
+							   MCXT_ALLOC_HUGE);
+	CountIncoming(state, nelements, incoming);
 	for (uint32 id = 0; id < nelements; id++)
 	{
 		BuildList  *own;
@@ -1109,29 +1149,9 @@ LinkOrphans(HnswBuildState *state, uint32 nelements)
 			continue;
 		own = GetList(GetElement(state, id), 0, m);
 		for (int i = 0; i < own->length && incoming[id] == 0; i++)
-		{
-			BuildList  *list = GetList(GetElement(state, own->items[i].id), 0, m);
-			int			victim = -1;
-
-			if (list->length < cap)
-				victim = list->length++;
-			else
-			{
-				for (int j = 0; j < list->length; j++)
-					if (incoming[list->items[j].id] > 1 &&
-						(victim < 0 ||
-						 list->items[j].distance > list->items[victim].distance))
-						victim = j;
-				if (victim >= 0)
-					incoming[list->items[victim].id]--;
-			}
-			if (victim < 0)
-				continue;
-			list->items[victim].id = id;
-			list->items[victim].distance = own->items[i].distance;
-			incoming[id]++;
-			linked++;
-		}
+			if (LinkBack(GetList(GetElement(state, own->items[i].id), 0, m),
+						 cap, id, own->items[i].distance, incoming))
+				linked++;
 	}
 	pfree(incoming);
 	return linked;
@@ -1202,17 +1222,7 @@ LinkUnreachable(HnswBuildState *state, uint32 nelements)
 		bool		missed = false;
 
 		memset(reached, 0, sizeof(bool) * nelements);
-		memset(incoming, 0, sizeof(uint32) * nelements);
-		for (uint32 id = 0; id < nelements; id++)
-		{
-			BuildList  *list;
-
-			if (state->offsets[id] == 0)
-				continue;
-			list = GetList(GetElement(state, id), 0, m);
-			for (int i = 0; i < list->length; i++)
-				incoming[list->items[i].id]++;
-		}
+		CountIncoming(state, nelements, incoming);
 		reached[state->shared->entry] = true;
 		queue[0] = state->shared->entry;
 		n = MarkReachable(state, reached, queue, 1);
@@ -1220,9 +1230,7 @@ LinkUnreachable(HnswBuildState *state, uint32 nelements)
 		for (uint32 id = 0; id < nelements; id++)
 		{
 			BuildList  *own;
-			BuildList  *list = NULL;
 			int			via = -1;
-			int			victim = -1;
 
 			if (state->offsets[id] == 0 || reached[id])
 				continue;
@@ -1234,24 +1242,9 @@ LinkUnreachable(HnswBuildState *state, uint32 nelements)
 					via = i;
 			if (via < 0)
 				continue;		/* perhaps in a later round */
-			list = GetList(GetElement(state, own->items[via].id), 0, m);
-			if (list->length < cap)
-				victim = list->length++;
-			else
-			{
-				for (int j = 0; j < list->length; j++)
-					if (incoming[list->items[j].id] > 1 &&
-						(victim < 0 ||
-						 list->items[j].distance > list->items[victim].distance))
-						victim = j;
-				if (victim < 0)
-					continue;
-				incoming[list->items[victim].id]--;
-			}
-			list->items[victim].id = id;
-			list->items[victim].distance = own->items[via].distance;
-			list->nkept = 0;
-			incoming[id]++;
+			if (!LinkBack(GetList(GetElement(state, own->items[via].id), 0, m),
+						  cap, id, own->items[via].distance, incoming))
+				continue;
 			linked++;
 			reached[id] = true;
 			queue[n] = id;
