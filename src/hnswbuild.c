@@ -821,17 +821,17 @@ LinkElement(HnswBuildState *state, int32 id, const Vector *q)
 
 /*
  * Does this participant keep vectors aside first and add and link them a
- * window at a time, in an order of its own (LinkPending)?  Only for f32
- * vectors kept inline, so that an element linked later is searched for with
- * exactly what an immediate insert would use, and not for array columns
- * (a vector that no longer fits the arena goes to HnswInsertOnDisk, which
- * takes the column's type).
+ * window at a time, in an order of its own (LinkPending)?  The prepared
+ * vector is kept and encoded only when it is linked, so an element linked
+ * later is searched for and stored exactly as an immediate insert would do
+ * it, whatever the quantization.  Not for array columns: a vector that no
+ * longer fits the arena goes to HnswInsertOnDisk, which takes the column's
+ * type.
  */
 static inline bool
 DefersLinks(HnswBuildState *state)
 {
-	return state->graph->quantization == HNSW_QUANT_F32 &&
-		!HnswGraphOutOfLine(state->graph) && !state->graph->arrays;
+	return !state->graph->arrays;
 }
 
 /* A vector kept aside, in the participant's private staging memory */
@@ -918,7 +918,20 @@ OrderPending(HnswBuildState *state)
 	if (npivots < 2)
 		return;
 	for (int p = 0; p < npivots; p++)
-		pivots[p] = GetVector(GetElement(state, state->shared->pivots[p]))->x;
+	{
+		Vector	   *code = GetVector(GetElement(state, state->shared->pivots[p]));
+		float	   *x;
+
+		if (code->unused == HNSW_QUANT_F32)
+			x = code->x;
+		else
+		{
+			/* a code: grouping needs only an approximation of the pivot */
+			x = palloc(sizeof(float) * dim);
+			HnswDecodeVector(code, x);
+		}
+		pivots[p] = x;
+	}
 
 	/* each vector's nearest pivot, then a stable counting sort */
 	group = palloc(n);
@@ -981,7 +994,15 @@ LinkPending(HnswBuildState *state)
 		int32		id = -1;
 
 		if (!state->onDisk)
-			id = NewElement(state, sv->level, vec, &sv->heaptid);
+		{
+			Vector	   *code = vec;
+
+			if (state->graph->quantization != HNSW_QUANT_F32 ||
+				HnswGraphOutOfLine(state->graph))
+				code = HnswEncodeVector(state->graph, vec, state->linkCxt);
+			state->vecSize = VARSIZE(code);
+			id = NewElement(state, sv->level, code, &sv->heaptid);
+		}
 		if (id >= 0)
 		{
 			LinkElement(state, id, vec);
@@ -1036,7 +1057,6 @@ StageVector(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 		if (state->onDisk)
 			return false;
 	}
-	state->vecSize = VARSIZE(vec);
 	sv = (StagedVector *) (state->stage + state->stageUsed);
 	sv->heaptid = *heaptid;
 	sv->level = Min(HnswRandomLevel(state->shared->m), state->maxLevel);
