@@ -97,6 +97,7 @@ typedef struct BenchOptions
 	long		insert_bench;	/* rows for the insert benchmark (0: none) */
 	bool		no_index;
 	bool		reuse_table;
+	bool		reuse_index;	/* search an existing index, build none */
 	bool		warmup;
 	bool		no_search;		/* build and report sizes only */
 	int			repeat;			/* passes per ef_search; the fastest counts */
@@ -175,6 +176,8 @@ usage(int status)
 			"                             serial build (default: as PostgreSQL plans it)\n"
 			"  --maintenance-work-mem=M   SET maintenance_work_mem for the build\n"
 			"  --no-index                 no index: exact search by sequential scan\n"
+			"  --reuse-index              search the table's existing index (left by an\n"
+			"                             earlier run) if there is one; build none\n"
 			"\n"
 			"Search and insert:\n"
 			"  --ef=LIST                  hnsw.ef_search values (default: 10,20,40,100,200)\n"
@@ -241,7 +244,7 @@ parse_options(int argc, char **argv)
 	enum
 	{
 		OPT_EXTENSION = 256, OPT_LABEL, OPT_TABLE, OPT_DATA_DIR, OPT_GENERATE,
-		OPT_DIM, OPT_CLUSTERS, OPT_SEED, OPT_BASE, OPT_REUSE, OPT_M, OPT_EFC,
+		OPT_DIM, OPT_CLUSTERS, OPT_SEED, OPT_BASE, OPT_REUSE, OPT_REUSE_INDEX, OPT_M, OPT_EFC,
 		OPT_OPCLASS, OPT_WITH, OPT_PARALLEL, OPT_MWM, OPT_NO_INDEX, OPT_EF,
 		OPT_NO_WARMUP, OPT_INSERT, OPT_CSV, OPT_JSON, OPT_GT_FILE, OPT_NO_SEARCH, OPT_REPEAT
 	};
@@ -259,6 +262,7 @@ parse_options(int argc, char **argv)
 		{"queries", required_argument, NULL, 'q'},
 		{"k", required_argument, NULL, 'k'},
 		{"reuse-table", no_argument, NULL, OPT_REUSE},
+		{"reuse-index", no_argument, NULL, OPT_REUSE_INDEX},
 		{"m", required_argument, NULL, OPT_M},
 		{"ef-construction", required_argument, NULL, OPT_EFC},
 		{"opclass", required_argument, NULL, OPT_OPCLASS},
@@ -339,6 +343,9 @@ parse_options(int argc, char **argv)
 				break;
 			case OPT_REUSE:
 				opts.reuse_table = true;
+				break;
+			case OPT_REUSE_INDEX:
+				opts.reuse_index = true;
 				break;
 			case OPT_M:
 				opts.m = (int) parse_long("m", optarg, 1, 10000);
@@ -1612,6 +1619,20 @@ prepare_table(PGconn *conn, const Dataset *base)
 }
 
 /*
+ * Return whether table's index (as build_index names it) exists.
+ */
+static bool
+index_exists(PGconn *conn, const char *table)
+{
+	char		sql[256];
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM pg_class WHERE relname = '%s_embedding_idx' "
+			 "AND relkind = 'i' AND pg_table_is_visible(oid)", table);
+	return query_long(conn, sql) > 0;
+}
+
+/*
  * Print what the server is and how it is configured.
  */
 static void
@@ -1682,6 +1703,12 @@ main(int argc, char **argv)
 	{
 		snprintf(sql, sizeof(sql), "DROP INDEX IF EXISTS %s_embedding_idx", opts.table);
 		exec_quietly(conn, sql);
+	}
+	else if (opts.reuse_index && index_exists(conn, opts.table))
+	{
+		/* a later round of an interleaved comparison: no build record */
+		idx_bytes = index_size(conn, opts.table);
+		printf("index: reusing %s_embedding_idx, %.1f MB\n", opts.table, mb(idx_bytes));
 	}
 	else
 	{
