@@ -852,6 +852,14 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 								  ItemPointerGetBlockNumber(&tids[i]));
 		}
 
+		/*
+		 * While one is loaded, the header and vector of the next are
+		 * prefetched; the first one's before the loop (its line pointer
+		 * waits for the page header just prefetched, but its vector's misses
+		 * then start before the loop's first load).
+		 */
+		if (nfresh > 0 && !fresh[0]->loaded)
+			HnswPrefetchTuple(graph->index, &fresh[0]->tid, loadSize);
 		for (int i = 0; i < nfresh; i++)
 		{
 			HnswElement e = fresh[i];
