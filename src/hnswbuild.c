@@ -820,6 +820,35 @@ LinkElement(HnswBuildState *state, int32 id, const Vector *q)
 }
 
 /*
+ * Add the prepared vector vec, as an element of the given level, to the
+ * arena's graph and link it.  Return its number (a hole if an identical
+ * vector took its heap TID), or -1, having changed nothing, if the arena
+ * has no room for the element.  The code is palloc'd in the current
+ * context.
+ */
+static int32
+InsertInArena(HnswBuildState *state, int level, Vector *vec,
+			  ItemPointer heaptid)
+{
+	Vector	   *code;
+	int32		id;
+
+	code = HnswEncodeVector(state->graph, vec, CurrentMemoryContext);
+	state->vecSize = VARSIZE(code);
+	id = NewElement(state, level, code, heaptid);
+	if (id >= 0)
+		LinkElement(state, id, vec);
+	return id;
+}
+
+/* A new element's level, at most the highest one that fits a page */
+static inline int
+DrawLevel(HnswBuildState *state)
+{
+	return Min(HnswRandomLevel(state->shared->m), state->maxLevel);
+}
+
+/*
  * Does this participant keep vectors aside first and add and link them a
  * window at a time, in an order of its own (LinkPending)?  The prepared
  * vector is kept and encoded only when it is linked, so an element linked
@@ -922,14 +951,9 @@ OrderPending(HnswBuildState *state)
 		Vector	   *code = GetVector(GetElement(state, state->shared->pivots[p]));
 		float	   *x;
 
-		if (code->unused == HNSW_QUANT_F32)
-			x = code->x;
-		else
-		{
-			/* a code: grouping needs only an approximation of the pivot */
-			x = palloc(sizeof(float) * dim);
-			HnswDecodeVector(code, x);
-		}
+		/* a code decodes to an approximation, which is enough to group by */
+		x = palloc(sizeof(float) * dim);
+		HnswDecodeVector(code, x);
 		pivots[p] = x;
 	}
 
@@ -994,18 +1018,9 @@ LinkPending(HnswBuildState *state)
 		int32		id = -1;
 
 		if (!state->onDisk)
-		{
-			Vector	   *code = vec;
-
-			if (state->graph->quantization != HNSW_QUANT_F32 ||
-				HnswGraphOutOfLine(state->graph))
-				code = HnswEncodeVector(state->graph, vec, state->linkCxt);
-			state->vecSize = VARSIZE(code);
-			id = NewElement(state, sv->level, code, &sv->heaptid);
-		}
+			id = InsertInArena(state, sv->level, vec, &sv->heaptid);
 		if (id >= 0)
 		{
-			LinkElement(state, id, vec);
 			if (state->nwindows == 0 && state->offsets[id] != 0)
 				state->firstIds[state->nfirst++] = id;
 		}
@@ -1059,33 +1074,13 @@ StageVector(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 	}
 	sv = (StagedVector *) (state->stage + state->stageUsed);
 	sv->heaptid = *heaptid;
-	sv->level = Min(HnswRandomLevel(state->shared->m), state->maxLevel);
+	sv->level = DrawLevel(state);
 	memcpy(StagedVectorGetVector(sv), vec, VARSIZE(vec));
 	state->staged[state->npending++] = (uint32) state->stageUsed;
 	state->stageUsed += size;
 	if (state->npending >= (state->nwindows == 0 ? HNSW_BUILD_FIRST_WINDOW :
 							HNSW_BUILD_WINDOW))
 		LinkPending(state);
-	return true;
-}
-
-/*
- * Add one vector to the arena's graph at once.  Return false, having
- * changed nothing, if the arena has no room for the element.
- */
-static bool
-InsertInArena(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
-{
-	int			level = Min(HnswRandomLevel(state->shared->m), state->maxLevel);
-	Vector	   *code;
-	int32		id;
-
-	code = HnswEncodeVector(state->graph, vec, CurrentMemoryContext);
-	state->vecSize = VARSIZE(code);
-	id = NewElement(state, level, code, heaptid);
-	if (id < 0)
-		return false;
-	LinkElement(state, id, vec);
 	return true;
 }
 
@@ -1621,7 +1616,8 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values,
 		state->maxLevel = HnswCheckVector(state->graph, vec);
 		if (DefersLinks(state) && StageVector(state, vec, tid))
 			linkLater = true;
-		else if (state->onDisk || !InsertInArena(state, vec, tid))
+		else if (state->onDisk ||
+				 InsertInArena(state, DrawLevel(state), vec, tid) < 0)
 		{
 			StopAddingToArena(state);
 			HnswInsertOnDisk(index, values[0], tid, true);
