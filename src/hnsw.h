@@ -409,6 +409,28 @@ extern double HnswQuantLowerBound(HnswGraph *graph, float distance,
 extern double HnswQuantRefinedBound(HnswGraph *graph, const Vector *query,
 									const Vector *code, float distance);
 
+/*
+ * Ask the CPU to fetch the cache lines of [p, p + len) that a distance is
+ * about to read: every line the range touches, the last one included when
+ * p is not aligned.  Into the second-level cache (locality 2, prefetcht1),
+ * not the first: a 784-dimensional f32 vector is 50 lines, and on AMD Zen 4
+ * prefetches into the first level wait for its few miss buffers, while the
+ * second level keeps more misses in flight and the first level's own
+ * prefetcher then streams the lines in as the kernel walks them.  Searches
+ * took 28% less time and serial builds 15% (src/README, "Scans" and
+ * "Build").  A hint only: nothing is read.
+ */
+static inline void
+HnswPrefetchBytes(const void *p, Size len)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	const char *end = (const char *) p + len;
+
+	for (const char *line = (const char *) TYPEALIGN_DOWN(64, p); line < end; line += 64)
+		__builtin_prefetch(line, 0, 2);
+#endif
+}
+
 /* hnswbuffer.c */
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 extern void HnswPrefetchBlock(Relation index, BlockNumber blkno);

@@ -179,7 +179,6 @@ HnswPrefetchTuple(Relation index, ItemPointer tid, Size len)
 		return;
 	tup = (char *) page + itemid.lp_off;
 	len = Min(len, Min(itemid.lp_len, BLCKSZ - itemid.lp_off));
-	for (int i = 0; i < len; i += 64)
-		__builtin_prefetch(tup + i);
+	HnswPrefetchBytes(tup, len);
 #endif
 }

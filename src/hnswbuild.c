@@ -335,10 +335,7 @@ AdviseArena(char *arena, Size size, Size pagesize, int advice)
 static inline void
 PrefetchVector(const Vector *v, Size size)
 {
-	const char *p = (const char *) v;
-
-	for (Size off = 0; off < size; off += 64)
-		__builtin_prefetch(p + off);
+	HnswPrefetchBytes(v, size);
 }
 
 /* Make room for n more entries in the candidate heap */
