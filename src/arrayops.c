@@ -25,6 +25,7 @@
 #include "vector.h"
 
 extern PGDLLEXPORT Datum array_to_vector(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum vector_to_float4(PG_FUNCTION_ARGS);
 
 /*
  * Return a real[] or double precision[] datum as a palloc'd vector, with
@@ -37,6 +38,18 @@ HnswArrayToVector(Datum array)
 	return DatumGetVector(DirectFunctionCall3(array_to_vector, array,
 											  Int32GetDatum(-1),
 											  BoolGetDatum(false)));
+}
+
+/*
+ * Return a vector as a palloc'd real[] datum, which HnswArrayToVector turns
+ * back into the same vector: what a build hands HnswInsertOnDisk for an
+ * array column's vector it kept aside (a double precision[] column's values
+ * are real already once in a vector).
+ */
+Datum
+HnswVectorToArray(const Vector *vec)
+{
+	return DirectFunctionCall1(vector_to_float4, PointerGetDatum(vec));
 }
 
 /* Both arguments as vectors of the same dimensions */

@@ -393,6 +393,7 @@ extern const char *HnswQuantizationName(HnswQuantization q);
 
 /* arrayops.c */
 extern Vector *HnswArrayToVector(Datum array);
+extern Datum HnswVectorToArray(const Vector *vec);
 
 /* quantize.c */
 extern Vector *HnswEncodeVector(HnswGraph *graph, const Vector *vec,

@@ -66,10 +66,15 @@
 #define HNSW_HUGE_PAGE_SIZE		(2 * 1024 * 1024)
 
 /*
- * Deferred linking (DefersLinks): the first window of a participant's
- * vectors is linked in scan order, later windows of up to HNSW_BUILD_WINDOW
- * in groups around HNSW_BUILD_PIVOTS pivots (fewer for small windows: at
- * least HNSW_BUILD_MIN_GROUP vectors per pivot).
+ * Deferred linking (LinkPending): every participant keeps its prepared
+ * vectors aside and links them later, encoded only then, so that an element
+ * linked later is stored and searched for exactly as an immediate insert
+ * would do it, whatever the quantization and the column's type.  The first
+ * window of a participant's vectors is linked in scan order, later windows
+ * of up to HNSW_BUILD_WINDOW in groups around HNSW_BUILD_PIVOTS pivots
+ * (fewer for small windows: at least HNSW_BUILD_MIN_GROUP vectors per
+ * pivot).  A vector that no longer fits the arena goes to HnswInsertOnDisk
+ * in the column's type: as a real[] for array columns (HnswVectorToArray).
  */
 #define HNSW_BUILD_FIRST_WINDOW	2048
 #define HNSW_BUILD_WINDOW		32768
@@ -187,7 +192,7 @@ typedef struct HnswBuildState
 								 * the first */
 	double		indtuples;		/* tuples this participant indexed */
 
-	/* vectors kept aside, not yet in the arena (DefersLinks) */
+	/* vectors kept aside, not yet in the arena (LinkPending) */
 	MemoryContext stageCxt;		/* the staging memory's */
 	char	   *stage;			/* StagedVectors, allocated at first use */
 	Size		stageCap;
@@ -845,21 +850,6 @@ DrawLevel(HnswBuildState *state)
 	return Min(HnswRandomLevel(state->shared->m), state->maxLevel);
 }
 
-/*
- * Does this participant keep vectors aside first and add and link them a
- * window at a time, in an order of its own (LinkPending)?  The prepared
- * vector is kept and encoded only when it is linked, so an element linked
- * later is searched for and stored exactly as an immediate insert would do
- * it, whatever the quantization.  Not for array columns: a vector that no
- * longer fits the arena goes to HnswInsertOnDisk, which takes the column's
- * type.
- */
-static inline bool
-DefersLinks(HnswBuildState *state)
-{
-	return !state->graph->arrays;
-}
-
 /* A vector kept aside, in the participant's private staging memory */
 typedef struct StagedVector
 {
@@ -1024,7 +1014,9 @@ LinkPending(HnswBuildState *state)
 		else
 		{
 			SwitchToDisk(state);
-			HnswInsertOnDisk(state->index, PointerGetDatum(vec),
+			HnswInsertOnDisk(state->index,
+							 state->graph->arrays ? HnswVectorToArray(vec) :
+							 PointerGetDatum(vec),
 							 &sv->heaptid, true);
 		}
 		MemoryContextReset(state->linkCxt);
@@ -1041,7 +1033,7 @@ LinkPending(HnswBuildState *state)
 
 /*
  * Keep the prepared vec of heap tuple heaptid aside, to be linked with its
- * window (DefersLinks); link the window first if the staging memory has no
+ * window (LinkPending); link the window first if the staging memory has no
  * room for it, and after it if the window is full.  Return false if the
  * vector was not kept because linking the window filled the arena: the
  * caller inserts it into the pages.
@@ -1611,7 +1603,7 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values,
 			SetGraphDimensions(state->graph, dim);
 		}
 		state->maxLevel = HnswCheckVector(state->graph, vec);
-		if (DefersLinks(state) && StageVector(state, vec, tid))
+		if (StageVector(state, vec, tid))
 			linkLater = true;
 		else if (state->onDisk ||
 				 InsertInArena(state, DrawLevel(state), vec, tid) < 0)

@@ -42,6 +42,28 @@ note "tiny maintenance_work_mem recall\@10 = $r";
 cmp_ok($r, '>=', 0.95, 'recall of a build past maintenance_work_mem');
 $node->safe_psql('postgres', 'DROP INDEX idx');
 
+# array columns: staged and grouped like vectors, and past
+# maintenance_work_mem the staged ones go to the pages as real[]
+$node->safe_psql('postgres', q{
+	CREATE TABLE base_r AS SELECT id, v::real[] AS v FROM base;
+	CREATE TABLE q_r AS SELECT id, v::real[] AS v FROM q;
+	CREATE TABLE base_d AS SELECT id, v::real[]::float8[] AS v FROM base;
+	CREATE TABLE q_d AS SELECT id, v::real[]::float8[] AS v FROM q;
+});
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SET maintenance_work_mem = '1MB'; CREATE INDEX idx_r ON base_r USING hnsw (v float4_l2_ops)");
+is($ret, 0, 'real[] build with a tiny maintenance_work_mem succeeds');
+like($stderr, qr/hnsw graph no longer fits into maintenance_work_mem/, 'real[] build says it outgrew memory');
+$r = recall($node, 'base_r', 'q_r', '<->', 10);
+note "real[] past maintenance_work_mem recall\@10 = $r";
+cmp_ok($r, '>=', 0.95, 'recall of a real[] build past maintenance_work_mem');
+is(missing_rows($node, 'base_r'), '0', 'every real[] row finds itself');
+$node->safe_psql('postgres', 'CREATE INDEX idx_d ON base_d USING hnsw (v float8_cosine_ops)');
+$r = recall($node, 'base_d', 'q_d', '<=>', 10);
+note "double precision[] cosine recall\@10 = $r";
+cmp_ok($r, '>=', 0.95, 'recall of a double precision[] cosine build');
+$node->safe_psql('postgres', 'DROP TABLE base_r, q_r, base_d, q_d');
+
 # Build idx on base with parallel workers after $settings and check that
 # $workers workers ran, recall, the structure (verify_index's columns
 # $columns must be $expect) and, unless $inserted (rows inserted into the
