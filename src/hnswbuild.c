@@ -336,13 +336,6 @@ AdviseArena(char *arena, Size size, Size pagesize, int advice)
 }
 #endif
 
-/* Ask the CPU to fetch a vector's cache lines, ahead of its distance */
-static inline void
-PrefetchVector(const Vector *v, Size size)
-{
-	HnswPrefetchBytes(v, size);
-}
-
 /* Make room for n more entries in the candidate heap */
 static inline void
 EnsureCandidates(HnswBuildState *state, int used, int more)
@@ -425,7 +418,7 @@ SearchLayer(HnswBuildState *state, const Vector *q, int nentries, int ef,
 			nbuf[ntodo - 1].id = id;
 		}
 		if (ntodo > 0)
-			PrefetchVector(todo[0], state->vecSize);
+			HnswPrefetchBytes(todo[0], state->vecSize);
 
 		EnsureCandidates(state, ncand, ntodo);
 		for (int i = 0; i < ntodo; i++)
@@ -433,7 +426,7 @@ SearchLayer(HnswBuildState *state, const Vector *q, int nentries, int ef,
 			float		d;
 
 			if (i + 1 < ntodo)
-				PrefetchVector(todo[i + 1], state->vecSize);
+				HnswPrefetchBytes(todo[i + 1], state->vecSize);
 			d = HnswDistance(graph, q, todo[i]);
 			if (nres < ef || d < state->res[0].distance)
 			{
