@@ -473,6 +473,7 @@ extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info,
 											 void *callback_state);
 extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info,
 												IndexBulkDeleteResult *stats);
+extern void HnswLinkUnreachableBuilt(Relation index);
 
 /* hnswcost.c */
 extern void hnswcostestimate(struct PlannerInfo *root, struct IndexPath *path,

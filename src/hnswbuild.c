@@ -2130,6 +2130,14 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	MemoryContextDelete(state.linkCxt);
 
 	/*
+	 * Rows inserted into the pages after the arena filled up may have left
+	 * elements no search can reach, which the arena's own linking (in
+	 * FlushArena) could not see.
+	 */
+	if (state.onDisk)
+		HnswLinkUnreachableBuilt(index);
+
+	/*
 	 * WAL: a graph written whole logged its element pages as it wrote them;
 	 * the pages before them (metapage, vectors out of line) are logged now.
 	 * If inserts into the pages followed (the arena filled up), every page

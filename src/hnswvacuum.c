@@ -4,13 +4,16 @@
  *	  VACUUM for hnsw: remove dead heap TIDs, repair the neighbours of
  *	  elements left without live tuples, then free those elements.
  *
- * Three passes over the index:
+ * Three passes over the index when rows were deleted:
  *	1. remove dead heap TIDs; an element left without any is marked deleted;
  *	2. every live element that links to a deleted one gets its holes filled
  *	   from the deleted neighbours' own neighbours (two hops), chosen with
  *	   the selection heuristic; a deleted entry point is replaced;
  *	3. deleted elements are removed from their pages and the space is
- *	   recorded in the free space map for inserts.
+ *	   recorded in the free space map for inserts;
+ * and at every VACUUM:
+ *	4. every live element no search from the entry point can reach gets a
+ *	   link from a reachable one.
  * See src/README "Vacuum".
  *
  * src/hnswvacuum.c
@@ -27,6 +30,9 @@
 #include "storage/freespace.h"
 #include "storage/indexfsm.h"
 #include "utils/memutils.h"
+
+/* Rounds of LinkUnreachable at most */
+#define HNSW_VACUUM_LINK_ROUNDS	3
 
 typedef struct HnswVacuumState
 {
@@ -45,6 +51,7 @@ typedef struct HnswVacuumState
 	HnswGraph  *graph;
 	ItemPointerData bestLive;	/* highest live element seen in pass 2 */
 	int			bestLevel;
+	bool		building;		/* pass 4 for CREATE INDEX: no WAL records */
 } HnswVacuumState;
 
 static inline uint64
@@ -61,6 +68,29 @@ CompareKeys(const void *a, const void *b)
 	uint64		kb = *(const uint64 *) b;
 
 	return ka < kb ? -1 : (ka > kb ? 1 : 0);
+}
+
+/*
+ * Return block blkno of the index pinned and locked in mode, read with
+ * vacuum's buffer access strategy, after the cost-based vacuum delay.
+ */
+static Buffer
+LockVacuumPage(HnswVacuumState *vs, BlockNumber blkno, int mode)
+{
+	Buffer		buf;
+
+	vacuum_delay_point();
+	buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+							 vs->info->strategy);
+	LockBuffer(buf, mode);
+	return buf;
+}
+
+/* The highest offset of a locked page; InvalidOffsetNumber if it is new */
+static inline OffsetNumber
+MaxOffset(Page page)
+{
+	return PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
 }
 
 /* Return whether the element at tid was found deleted in pass 1 */
@@ -107,12 +137,9 @@ RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
 		HnswPageEdit edit;
 		bool		editing = false;
 
-		vacuum_delay_point();
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
-								 vs->info->strategy);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		buf = LockVacuumPage(vs, blkno, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		maxoff = MaxOffset(page);
 
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
@@ -333,10 +360,7 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 		}
 	}
 
-	buf = ReadBufferExtended(vs->index, MAIN_FORKNUM,
-							 ItemPointerGetBlockNumber(tid), RBM_NORMAL,
-							 vs->info->strategy);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(tid), BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
 	tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
 	if (tup != NULL && !tup->deleted && tup->level == e->level)
@@ -415,12 +439,9 @@ RepairGraph(HnswVacuumState *vs)
 		ItemPointerData repair[MaxOffsetNumber];
 		int			nrepair = 0;
 
-		vacuum_delay_point();
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
-								 vs->info->strategy);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		buf = LockVacuumPage(vs, blkno, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		maxoff = MaxOffset(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			HnswElementTuple tup = HnswGetElementTuple(page, off);
@@ -508,10 +529,7 @@ FreeDeleted(HnswVacuumState *vs)
 		Size		freespace;
 		int			nlinks = 0;
 
-		vacuum_delay_point();
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
-								 vs->info->strategy);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		buf = LockVacuumPage(vs, blkno, BUFFER_LOCK_EXCLUSIVE);
 		page = HnswEditStart(&edit, index, buf, false, false);
 
 		/* offsets descending keeps the earlier ones valid */
@@ -543,15 +561,457 @@ FreeDeleted(HnswVacuumState *vs)
 }
 
 /*
- * Bulk deletion: the three passes above.  Holds at most one buffer lock at
- * a time (a page lock and then the metapage lock, never the other way).
+ * Pass 4, at every VACUUM (bulk deletion or not): give every live element
+ * that no search can reach a link from a reachable one.  Pruning during
+ * inserts can drop an element's last incoming link (CREATE INDEX links such
+ * elements before it writes the graph, inserts cannot tell); a search can
+ * then never return its rows.  See src/README "Vacuum".
+ *
+ * The elements are listed in TID order by one pass over the pages; a
+ * breadth-first search from the entry point over the links of every level
+ * (one share lock per element reached) marks the reachable ones and counts
+ * each one's incoming links from them.  Each unreachable element is then
+ * linked, on level 0, from the nearest reachable element among its own
+ * neighbours (LinkFrom), or from the nearest one a search for it finds, and
+ * what it reaches becomes reachable too.  Replacing a link can cut another
+ * element off, so the search is repeated, for a few rounds at most.
+ */
+typedef struct ReachElement
+{
+	ItemPointerData tid;
+	uint8		level;
+	bool		deleted;		/* marked deleted, not freed yet */
+	bool		reached;
+	uint16		incoming;		/* links from reached elements, saturating */
+} ReachElement;
+
+/* A link to a reached element, with its distance */
+typedef struct ReachLink
+{
+	ReachElement *element;
+	float		distance;
+} ReachLink;
+
+typedef struct ReachState
+{
+	HnswVacuumState *vs;
+	ReachElement *elements;		/* in TID order */
+	uint32		nelements;
+	uint32	   *queue;			/* of reached elements to expand */
+	uint32		qhead;
+	uint32		qtail;
+} ReachState;
+
+/* The listed element at tid, or NULL */
+static ReachElement *
+FindReach(ReachState *rs, ItemPointer tid)
+{
+	uint32		lo = 0;
+	uint32		hi = rs->nelements;
+
+	while (lo < hi)
+	{
+		uint32		mid = lo + (hi - lo) / 2;
+		int			c = ItemPointerCompare(&rs->elements[mid].tid, tid);
+
+		if (c == 0)
+			return &rs->elements[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Mark e reached and queue it for expansion */
+static void
+Reach(ReachState *rs, ReachElement *e)
+{
+	e->reached = true;
+	rs->queue[rs->qtail++] = e - rs->elements;
+}
+
+/*
+ * List the elements of the index into rs, in TID order (one share lock at a
+ * time).  Return false, listing nothing, if the list would take more than
+ * maintenance_work_mem.
+ */
+static bool
+ListElements(ReachState *rs)
+{
+	HnswVacuumState *vs = rs->vs;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
+	Size		limit = (Size) maintenance_work_mem * 1024;
+	uint32		max = 1024;
+
+	rs->elements = palloc(sizeof(ReachElement) * max);
+	rs->nelements = 0;
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber maxoff;
+
+		buf = LockVacuumPage(vs, blkno, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = MaxOffset(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			HnswElementTuple tup = HnswGetElementTuple(page, off);
+			ReachElement *e;
+
+			if (tup == NULL)
+				continue;
+			if (rs->nelements == max)
+			{
+				if ((Size) max * 2 * (sizeof(ReachElement) + sizeof(uint32)) > limit)
+				{
+					UnlockReleaseBuffer(buf);
+					pfree(rs->elements);
+					rs->nelements = 0;
+					return false;
+				}
+				max *= 2;
+				rs->elements = repalloc_huge(rs->elements,
+											 sizeof(ReachElement) * max);
+			}
+			e = &rs->elements[rs->nelements++];
+			ItemPointerSet(&e->tid, blkno, off);
+			e->level = tup->level;
+			e->deleted = tup->deleted != 0;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	rs->queue = palloc_extended(sizeof(uint32) * Max(rs->nelements, 1),
+								MCXT_ALLOC_HUGE);
+	return true;
+}
+
+/*
+ * Expand the queued elements until none is left: read each one's links
+ * (share lock on its page), count them as incoming links of their targets
+ * and queue the targets not reached yet.  Links to elements not listed
+ * (inserted since) are ignored.
+ */
+static void
+Propagate(ReachState *rs)
+{
+	HnswVacuumState *vs = rs->vs;
+
+	while (rs->qhead < rs->qtail)
+	{
+		ReachElement *e = &rs->elements[rs->queue[rs->qhead++]];
+		Buffer		buf;
+		HnswElementTuple tup;
+
+		buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&e->tid), BUFFER_LOCK_SHARE);
+		tup = HnswGetElementTuple(BufferGetPage(buf),
+								  ItemPointerGetOffsetNumber(&e->tid));
+		if (tup != NULL && tup->level == e->level)
+		{
+			char	   *slots = HnswTupleGetSlots(tup);
+
+			for (int i = 0; i < HNSW_SLOTS(tup->level, vs->m); i++)
+			{
+				ItemPointer tid = HnswSlotTid(slots, i, vs->slotSize);
+				ReachElement *t;
+
+				if (!ItemPointerIsValid(tid) || (t = FindReach(rs, tid)) == NULL)
+					continue;
+				if (t->incoming < PG_UINT16_MAX)
+					t->incoming++;
+				if (!t->reached)
+					Reach(rs, t);
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * Make the level-0 list of the reached element v link to u at distance: in
+ * a free slot, or in place of its furthest link to an element with another
+ * incoming link, so that none loses its last one.  The slots are read under
+ * an exclusive lock on v's page; one WAL record (none while building).
+ * Return false if v is gone
+ * or has no such slot.
+ */
+static bool
+LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
+{
+	HnswVacuumState *vs = rs->vs;
+	int			cap = HNSW_LEVEL_CAPACITY(0, vs->m);
+	Buffer		buf;
+	HnswElementTuple tup;
+	char	   *slots = NULL;
+	int			victim = -1;
+	ReachElement *dropped = NULL;
+	bool		linked = false;
+
+	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&v->tid), BUFFER_LOCK_EXCLUSIVE);
+	tup = HnswGetElementTuple(BufferGetPage(buf),
+							  ItemPointerGetOffsetNumber(&v->tid));
+	if (tup != NULL && tup->level == v->level && !tup->deleted)
+		slots = HnswTupleGetSlots(tup);
+
+	/* linked meanwhile, or a free slot */
+	for (int i = 0; slots != NULL && i < cap && !linked; i++)
+	{
+		ItemPointer tid = HnswSlotTid(slots, i, vs->slotSize);
+
+		if (ItemPointerEquals(tid, &u->tid))
+			linked = true;
+		else if (!ItemPointerIsValid(tid) && victim < 0)
+			victim = i;
+	}
+	/* otherwise the furthest link to an element that keeps another */
+	if (slots != NULL && !linked && victim < 0)
+	{
+		for (int i = 0; i < cap; i++)
+		{
+			ReachElement *t = FindReach(rs, HnswSlotTid(slots, i, vs->slotSize));
+
+			if (t != NULL && t->incoming > 1 &&
+				(victim < 0 || HnswSlotDistance(slots, i, vs->slotSize) >
+				 HnswSlotDistance(slots, victim, vs->slotSize)))
+			{
+				victim = i;
+				dropped = t;
+			}
+		}
+	}
+	if (!linked && victim >= 0)
+	{
+		HnswPageEdit edit;
+		Page		page = HnswEditStart(&edit, vs->index, buf, vs->building,
+										 false);
+
+		tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&v->tid));
+		HnswSlotSet(HnswTupleGetSlots(tup), victim, vs->slotSize, &u->tid,
+					distance);
+		HnswEditFinish(&edit);
+		if (dropped != NULL)
+			dropped->incoming--;
+		linked = true;
+	}
+	UnlockReleaseBuffer(buf);
+	if (linked && u->incoming < PG_UINT16_MAX)
+		u->incoming++;
+	return linked;
+}
+
+/*
+ * Link the unreachable element u from a reached one (LinkFrom): the nearest
+ * reached element among u's own level-0 neighbours that takes the link, or
+ * failing that the nearest one a search from the entry point finds for u's
+ * vector.  Return whether u was linked.
+ */
+static bool
+LinkElement(ReachState *rs, ReachElement *u)
+{
+	HnswVacuumState *vs = rs->vs;
+	int			cap = HNSW_LEVEL_CAPACITY(0, vs->m);
+	ReachLink  *own = palloc(sizeof(ReachLink) * cap);
+	int			nown = 0;
+	Buffer		buf;
+	HnswElementTuple tup;
+	bool		linked = false;
+
+	/* u's own neighbours that are reached, nearest first */
+	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&u->tid), BUFFER_LOCK_SHARE);
+	tup = HnswGetElementTuple(BufferGetPage(buf),
+							  ItemPointerGetOffsetNumber(&u->tid));
+	if (tup != NULL && tup->level == u->level)
+	{
+		char	   *slots = HnswTupleGetSlots(tup);
+
+		for (int i = 0; i < cap; i++)
+		{
+			ReachElement *t = FindReach(rs, HnswSlotTid(slots, i, vs->slotSize));
+			float		d = HnswSlotDistance(slots, i, vs->slotSize);
+			int			j;
+
+			if (t == NULL || !t->reached || t->deleted)
+				continue;
+			for (j = nown; j > 0 && own[j - 1].distance > d; j--)
+				own[j] = own[j - 1];
+			own[j].element = t;
+			own[j].distance = d;
+			nown++;
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	for (int i = 0; i < nown && !linked; i++)
+		linked = LinkFrom(rs, own[i].element, u, own[i].distance);
+	pfree(own);
+
+	/* none takes it: search for its nearest, which are all reachable */
+	if (!linked)
+	{
+		HnswCandidate *cands = palloc(sizeof(HnswCandidate) * vs->efConstruction);
+		int			ncands = 0;
+		HnswElement e;
+
+		if (MemoryContextMemAllocated(vs->cacheCxt, true) >
+			(Size) maintenance_work_mem * 1024)
+			ResetCache(vs);
+		e = HnswLookupElement(vs->graph, &u->tid);
+		if (HnswLoadElement(vs->graph, e) && !e->deleted)
+			ncands = SearchCandidates(vs, e, 0, cands, 0);
+		for (int i = 0; i < ncands && !linked; i++)
+		{
+			ReachElement *t = FindReach(rs, &cands[i].element->tid);
+
+			if (t != NULL && t != u && t->reached && !t->deleted)
+				linked = LinkFrom(rs, t, u, cands[i].distance);
+		}
+		pfree(cands);
+	}
+	return linked;
+}
+
+/*
+ * Pass 4 (see above).  Not under inner product without normalisation,
+ * which is no metric: as in CREATE INDEX (src/README "Build"), elements
+ * without incoming links there are mostly ones no query ranks first, and
+ * linking them would take links from the hubs searches go through.
+ */
+static void
+LinkUnreachable(HnswVacuumState *vs)
+{
+	ReachState rs;
+	HnswMetaPageData meta;
+	int			linked = 0;
+	int			left = 0;
+
+	if (vs->graph->metric == HNSW_METRIC_IP && !vs->graph->normalize)
+		return;
+	HnswReadMeta(vs->index, &meta);
+	if (!ItemPointerIsValid(&meta.entryPoint))
+		return;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.vs = vs;
+	if (!ListElements(&rs))
+	{
+		ereport(vs->info->message_level,
+				(errmsg("index \"%s\" has too many elements to look for unreachable ones within \"maintenance_work_mem\"",
+						RelationGetRelationName(vs->index))));
+		return;
+	}
+
+	for (int round = 0; round < HNSW_VACUUM_LINK_ROUNDS; round++)
+	{
+		ReachElement *ep = FindReach(&rs, &meta.entryPoint);
+		bool		missed = false;
+
+		if (ep == NULL)
+			break;				/* a new entry point, inserted since */
+		for (uint32 i = 0; i < rs.nelements; i++)
+		{
+			rs.elements[i].reached = false;
+			rs.elements[i].incoming = 0;
+		}
+		rs.qhead = rs.qtail = 0;
+		Reach(&rs, ep);
+		Propagate(&rs);
+
+		left = 0;
+		for (uint32 i = 0; i < rs.nelements; i++)
+		{
+			ReachElement *u = &rs.elements[i];
+
+			if (u->reached || u->deleted)
+				continue;
+			missed = true;
+			if (LinkElement(&rs, u))
+			{
+				linked++;
+				Reach(&rs, u);
+				Propagate(&rs);
+			}
+			else
+				left++;
+		}
+		if (!missed)
+			break;
+	}
+	if (linked > 0 || left > 0)
+		ereport(vs->info->message_level,
+				(errmsg("index \"%s\": linked %d elements no search could reach",
+						RelationGetRelationName(vs->index), linked),
+				 left > 0 ? errdetail("%d more could not be linked: no reachable element near them has a slot to spare.",
+									  left) : 0));
+	pfree(rs.elements);
+	pfree(rs.queue);
+}
+
+/*
+ * Set up vs for the index of info, from its metapage, allocating in the
+ * current memory context.
+ */
+static void
+InitVacuumState(HnswVacuumState *vs, IndexVacuumInfo *info)
+{
+	HnswMetaPageData meta;
+
+	memset(vs, 0, sizeof(*vs));
+	vs->info = info;
+	vs->index = info->index;
+	HnswReadMeta(vs->index, &meta);
+	vs->m = meta.m;
+	vs->efConstruction = meta.efConstruction;
+	vs->dim = meta.dimensions;
+	vs->quantization = meta.quantization;
+	vs->exactQuantization = meta.exactQuantization;
+	vs->slotSize = HNSW_SLOT_SIZE(meta.version);
+	vs->maxdeleted = 1024;
+	vs->deleted = palloc(sizeof(uint64) * vs->maxdeleted);
+	vs->cacheCxt = AllocSetContextCreate(CurrentMemoryContext,
+										 "hnsw vacuum cache",
+										 ALLOCSET_DEFAULT_SIZES);
+	ResetCache(vs);
+}
+
+/*
+ * Link the elements of an index being built that no search can reach, as
+ * VACUUM's pass 4 does.  CREATE INDEX calls it when rows went into the
+ * pages after the graph outgrew maintenance_work_mem (the graph in memory
+ * is linked before it is written).  Writes no WAL: the build logs every
+ * page when it ends.  Messages at DEBUG1.
+ */
+void
+HnswLinkUnreachableBuilt(Relation index)
+{
+	IndexVacuumInfo info;
+	HnswVacuumState vs;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+
+	memset(&info, 0, sizeof(info));
+	info.index = index;
+	info.message_level = DEBUG1;
+	info.strategy = NULL;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw build linking",
+								ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	InitVacuumState(&vs, &info);
+	vs.building = true;
+	LinkUnreachable(&vs);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+}
+
+/*
+ * Bulk deletion: passes 1 to 3 above.  Holds at most one buffer lock at a
+ * time (a page lock and then the metapage lock, never the other way).
  */
 IndexBulkDeleteResult *
 hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			   IndexBulkDeleteCallback callback, void *callback_state)
 {
 	HnswVacuumState vs;
-	HnswMetaPageData meta;
 	MemoryContext cxt;
 	MemoryContext oldcxt;
 
@@ -561,21 +1021,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum",
 								ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
-
-	memset(&vs, 0, sizeof(vs));
-	vs.info = info;
-	vs.index = info->index;
-	HnswReadMeta(vs.index, &meta);
-	vs.m = meta.m;
-	vs.efConstruction = meta.efConstruction;
-	vs.dim = meta.dimensions;
-	vs.quantization = meta.quantization;
-	vs.exactQuantization = meta.exactQuantization;
-	vs.slotSize = HNSW_SLOT_SIZE(meta.version);
-	vs.maxdeleted = 1024;
-	vs.deleted = palloc(sizeof(uint64) * vs.maxdeleted);
-	vs.cacheCxt = AllocSetContextCreate(cxt, "hnsw vacuum cache",
-										ALLOCSET_DEFAULT_SIZES);
+	InitVacuumState(&vs, info);
 
 	stats->num_index_tuples = 0;
 	RemoveHeapTids(&vs, stats, callback, callback_state);
@@ -593,34 +1039,42 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 }
 
 /*
- * Clean up after VACUUM: count the index if bulkdelete did not run, and
- * make the free space recorded by pass 3 visible to inserts.
+ * Clean up after VACUUM: count the index if bulkdelete did not run, link
+ * the elements no search can reach (pass 4), and make the free space
+ * recorded by pass 3 visible to inserts.  Holds at most one buffer lock at
+ * a time.
  */
 IndexBulkDeleteResult *
 hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
 	Relation	index = info->index;
+	HnswVacuumState vs;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
 
 	if (info->analyze_only)
 		return stats;
 
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum",
+								ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	InitVacuumState(&vs, info);
 	if (stats == NULL)
 	{
 		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 
+		MemoryContextSwitchTo(oldcxt);
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
+		MemoryContextSwitchTo(cxt);
 		for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 		{
 			Buffer		buf;
 			Page		page;
 			OffsetNumber maxoff;
 
-			vacuum_delay_point();
-			buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL,
-									 info->strategy);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			buf = LockVacuumPage(&vs, blkno, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
-			maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+			maxoff = MaxOffset(page);
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 			{
 				HnswElementTuple tup = HnswGetElementTuple(page, off);
@@ -634,6 +1088,10 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 			UnlockReleaseBuffer(buf);
 		}
 	}
+	LinkUnreachable(&vs);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	IndexFreeSpaceMapVacuum(index);
 	return stats;
