@@ -360,7 +360,8 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 		}
 	}
 
-	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(tid), BUFFER_LOCK_EXCLUSIVE);
+	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(tid),
+						 BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
 	tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
 	if (tup != NULL && !tup->deleted && tup->level == e->level)
@@ -665,7 +666,10 @@ ListElements(ReachState *rs)
 				continue;
 			if (rs->nelements == max)
 			{
-				if ((Size) max * 2 * (sizeof(ReachElement) + sizeof(uint32)) > limit)
+				Size		need = (Size) max * 2 *
+					(sizeof(ReachElement) + sizeof(uint32));
+
+				if (need > limit)
 				{
 					UnlockReleaseBuffer(buf);
 					pfree(rs->elements);
@@ -705,7 +709,8 @@ Propagate(ReachState *rs)
 		Buffer		buf;
 		HnswElementTuple tup;
 
-		buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&e->tid), BUFFER_LOCK_SHARE);
+		buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&e->tid),
+							 BUFFER_LOCK_SHARE);
 		tup = HnswGetElementTuple(BufferGetPage(buf),
 								  ItemPointerGetOffsetNumber(&e->tid));
 		if (tup != NULL && tup->level == e->level)
@@ -717,7 +722,10 @@ Propagate(ReachState *rs)
 				ItemPointer tid = HnswSlotTid(slots, i, vs->slotSize);
 				ReachElement *t;
 
-				if (!ItemPointerIsValid(tid) || (t = FindReach(rs, tid)) == NULL)
+				if (!ItemPointerIsValid(tid))
+					continue;
+				t = FindReach(rs, tid);
+				if (t == NULL)
 					continue;
 				if (t->incoming < PG_UINT16_MAX)
 					t->incoming++;
@@ -734,8 +742,7 @@ Propagate(ReachState *rs)
  * a free slot, or in place of its furthest link to an element with another
  * incoming link, so that none loses its last one.  The slots are read under
  * an exclusive lock on v's page; one WAL record (none while building).
- * Return false if v is gone
- * or has no such slot.
+ * Return false if v is gone or has no such slot.
  */
 static bool
 LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
@@ -749,7 +756,8 @@ LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
 	ReachElement *dropped = NULL;
 	bool		linked = false;
 
-	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&v->tid), BUFFER_LOCK_EXCLUSIVE);
+	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&v->tid),
+						 BUFFER_LOCK_EXCLUSIVE);
 	tup = HnswGetElementTuple(BufferGetPage(buf),
 							  ItemPointerGetOffsetNumber(&v->tid));
 	if (tup != NULL && tup->level == v->level && !tup->deleted)
@@ -770,8 +778,9 @@ LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
 	{
 		for (int i = 0; i < cap; i++)
 		{
-			ReachElement *t = FindReach(rs, HnswSlotTid(slots, i, vs->slotSize));
+			ReachElement *t;
 
+			t = FindReach(rs, HnswSlotTid(slots, i, vs->slotSize));
 			if (t != NULL && t->incoming > 1 &&
 				(victim < 0 || HnswSlotDistance(slots, i, vs->slotSize) >
 				 HnswSlotDistance(slots, victim, vs->slotSize)))
@@ -819,7 +828,8 @@ LinkElement(ReachState *rs, ReachElement *u)
 	bool		linked = false;
 
 	/* u's own neighbours that are reached, nearest first */
-	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&u->tid), BUFFER_LOCK_SHARE);
+	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&u->tid),
+						 BUFFER_LOCK_SHARE);
 	tup = HnswGetElementTuple(BufferGetPage(buf),
 							  ItemPointerGetOffsetNumber(&u->tid));
 	if (tup != NULL && tup->level == u->level)
@@ -828,10 +838,11 @@ LinkElement(ReachState *rs, ReachElement *u)
 
 		for (int i = 0; i < cap; i++)
 		{
-			ReachElement *t = FindReach(rs, HnswSlotTid(slots, i, vs->slotSize));
+			ReachElement *t;
 			float		d = HnswSlotDistance(slots, i, vs->slotSize);
 			int			j;
 
+			t = FindReach(rs, HnswSlotTid(slots, i, vs->slotSize));
 			if (t == NULL || !t->reached || t->deleted)
 				continue;
 			for (j = nown; j > 0 && own[j - 1].distance > d; j--)
@@ -849,10 +860,11 @@ LinkElement(ReachState *rs, ReachElement *u)
 	/* none takes it: search for its nearest, which are all reachable */
 	if (!linked)
 	{
-		HnswCandidate *cands = palloc(sizeof(HnswCandidate) * vs->efConstruction);
+		HnswCandidate *cands;
 		int			ncands = 0;
 		HnswElement e;
 
+		cands = palloc(sizeof(HnswCandidate) * vs->efConstruction);
 		if (MemoryContextMemAllocated(vs->cacheCxt, true) >
 			(Size) maintenance_work_mem * 1024)
 			ResetCache(vs);
