@@ -62,6 +62,11 @@ $node->safe_psql('postgres', 'VACUUM t');
 is(missing_rows($node, 't'), '0', 'every row is found through the index');
 cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>=', 2400,
 	'the index is structurally sound');
+# the last VACUUM, with nothing running beside it, links every element
+# the concurrent inserts' pruning left unreachable
+is($node->safe_psql('postgres',
+	"SELECT unreachable_elements FROM hnsw.verify_index('t_idx')"),
+	'0', 'no element is unreachable after the last VACUUM');
 my $r = recall($node, 't', '(SELECT * FROM t WHERE id % 50 = 0) AS', '<->', 10);
 cmp_ok($r, '>=', 0.95, "recall after concurrent inserts ($r)");
 
