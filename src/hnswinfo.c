@@ -936,7 +936,8 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 		ereport(NOTICE,
 				(errmsg("index \"%s\" has " INT64_FORMAT " live elements unreachable from the entry point",
 						RelationGetRelationName(cs->index), vs.unreachable),
-				 errdetail("Index scans cannot return their rows; this lowers recall but is not corruption.")));
+				 errdetail("Index scans cannot return their rows; this lowers recall but is not corruption."),
+				 errhint("VACUUM links such elements (not in an inner-product index).")));
 
 	MemoryContextSwitchTo(oldcxt);
 	values[0] = Int64GetDatum(cs->nblocks);
