@@ -634,19 +634,20 @@ Reach(ReachState *rs, ReachElement *e)
 }
 
 /*
- * List the elements of the index into rs, in TID order (one share lock at a
- * time).  Return false, listing nothing, if the list would take more than
- * maintenance_work_mem.
+ * One pass over the pages, one share lock at a time: with list, list the
+ * elements of the index into rs, in TID order; with count, add their heap
+ * TIDs to count->num_index_tuples.  Return false, listing nothing, if the
+ * list would take more than maintenance_work_mem (the count goes on).
  */
 static bool
-ListElements(ReachState *rs)
+ScanElements(ReachState *rs, bool list, IndexBulkDeleteResult *count)
 {
 	HnswVacuumState *vs = rs->vs;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
 	Size		limit = (Size) maintenance_work_mem * 1024;
 	uint32		max = 1024;
 
-	rs->elements = palloc(sizeof(ReachElement) * max);
+	rs->elements = list ? palloc(sizeof(ReachElement) * max) : NULL;
 	rs->nelements = 0;
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
@@ -664,6 +665,11 @@ ListElements(ReachState *rs)
 
 			if (tup == NULL)
 				continue;
+			for (int i = 0; count != NULL && i < HNSW_HEAPTIDS; i++)
+				if (ItemPointerIsValid(&tup->heaptids[i]))
+					count->num_index_tuples++;
+			if (rs->elements == NULL)
+				continue;
 			if (rs->nelements == max)
 			{
 				Size		need = (Size) max * 2 *
@@ -671,10 +677,11 @@ ListElements(ReachState *rs)
 
 				if (need > limit)
 				{
-					UnlockReleaseBuffer(buf);
+					/* too many to list; count on if asked to */
 					pfree(rs->elements);
+					rs->elements = NULL;
 					rs->nelements = 0;
-					return false;
+					continue;
 				}
 				max *= 2;
 				rs->elements = repalloc_huge(rs->elements,
@@ -687,6 +694,8 @@ ListElements(ReachState *rs)
 		}
 		UnlockReleaseBuffer(buf);
 	}
+	if (rs->elements == NULL)
+		return !list;
 	rs->queue = palloc_extended(sizeof(uint32) * Max(rs->nelements, 1),
 								MCXT_ALLOC_HUGE);
 	return true;
@@ -887,31 +896,36 @@ LinkElement(ReachState *rs, ReachElement *u)
  * Pass 4 (see above).  Not under inner product without normalisation,
  * which is no metric: as in CREATE INDEX (src/README "Build"), elements
  * without incoming links there are mostly ones no query ranks first, and
- * linking them would take links from the hubs searches go through.
+ * linking them would take links from the hubs searches go through.  With
+ * count (VACUUM without a bulk deletion), the same pass over the pages
+ * also counts the index's heap TIDs into it, linking or not.
  */
 static void
-LinkUnreachable(HnswVacuumState *vs)
+LinkUnreachable(HnswVacuumState *vs, IndexBulkDeleteResult *count)
 {
 	ReachState rs;
 	HnswMetaPageData meta;
+	bool		link;
 	int			linked = 0;
 	int			left = 0;
 
-	if (vs->graph->metric == HNSW_METRIC_IP && !vs->graph->normalize)
-		return;
 	HnswReadMeta(vs->index, &meta);
-	if (!ItemPointerIsValid(&meta.entryPoint))
+	link = ItemPointerIsValid(&meta.entryPoint) &&
+		!(vs->graph->metric == HNSW_METRIC_IP && !vs->graph->normalize);
+	if (!link && count == NULL)
 		return;
 
 	memset(&rs, 0, sizeof(rs));
 	rs.vs = vs;
-	if (!ListElements(&rs))
+	if (!ScanElements(&rs, link, count))
 	{
 		ereport(vs->info->message_level,
 				(errmsg("index \"%s\" has too many elements to look for unreachable ones within \"maintenance_work_mem\"",
 						RelationGetRelationName(vs->index))));
 		return;
 	}
+	if (!link)
+		return;
 
 	for (int round = 0; round < HNSW_VACUUM_LINK_ROUNDS; round++)
 	{
@@ -1010,7 +1024,7 @@ HnswLinkUnreachableBuilt(Relation index)
 	oldcxt = MemoryContextSwitchTo(cxt);
 	InitVacuumState(&vs, &info);
 	vs.building = true;
-	LinkUnreachable(&vs);
+	LinkUnreachable(&vs, NULL);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 }
@@ -1051,9 +1065,9 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 }
 
 /*
- * Clean up after VACUUM: count the index if bulkdelete did not run, link
- * the elements no search can reach (pass 4), and make the free space
- * recorded by pass 3 visible to inserts.  Holds at most one buffer lock at
+ * Clean up after VACUUM: link the elements no search can reach (pass 4),
+ * counting the index on the way if bulkdelete did not run, and make the
+ * free space recorded by pass 3 visible to inserts.  Holds at most one buffer lock at
  * a time.
  */
 IndexBulkDeleteResult *
@@ -1073,34 +1087,12 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	InitVacuumState(&vs, info);
 	if (stats == NULL)
 	{
-		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-
-		MemoryContextSwitchTo(oldcxt);
-		stats = palloc0(sizeof(IndexBulkDeleteResult));
-		MemoryContextSwitchTo(cxt);
-		for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
-		{
-			Buffer		buf;
-			Page		page;
-			OffsetNumber maxoff;
-
-			buf = LockVacuumPage(&vs, blkno, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			maxoff = MaxOffset(page);
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-			{
-				HnswElementTuple tup = HnswGetElementTuple(page, off);
-
-				if (tup == NULL)
-					continue;
-				for (int i = 0; i < HNSW_HEAPTIDS; i++)
-					if (ItemPointerIsValid(&tup->heaptids[i]))
-						stats->num_index_tuples++;
-			}
-			UnlockReleaseBuffer(buf);
-		}
+		/* no bulk deletion counted the index: pass 4 counts it */
+		stats = MemoryContextAllocZero(oldcxt, sizeof(IndexBulkDeleteResult));
+		LinkUnreachable(&vs, stats);
 	}
-	LinkUnreachable(&vs);
+	else
+		LinkUnreachable(&vs, NULL);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 
