@@ -40,6 +40,8 @@ typedef struct HnswOptions
 	int			m;
 	int			efConstruction;
 	int			quantizationOffset; /* "f32", "f16", "bf16" or "i8" */
+	bool		packed;			/* CREATE INDEX cuts large elements at page
+								 * ends (hnswbuild.c, PlaceCut) */
 } HnswOptions;
 
 /* Names of the quantizations, indexed by HnswQuantization */
@@ -100,6 +102,9 @@ HnswInit(void)
 						 "How the index stores vectors: f32, f16, bf16 or i8",
 						 HNSW_DEFAULT_QUANTIZATION, ValidateQuantization,
 						 AccessExclusiveLock);
+	add_bool_reloption(hnsw_relopt_kind, "packed",
+					   "Fills pages by cutting large elements over two pages",
+					   false, AccessExclusiveLock);
 
 	DefineCustomIntVariable("hnsw.ef_search",
 							"Size of the candidate list while searching.",
@@ -132,6 +137,7 @@ hnswoptions(Datum reloptions, bool validate)
 		{"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
 		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, efConstruction)},
 		{"quantization", RELOPT_TYPE_STRING, offsetof(HnswOptions, quantizationOffset)},
+		{"packed", RELOPT_TYPE_BOOL, offsetof(HnswOptions, packed)},
 	};
 	HnswOptions *opts;
 
@@ -164,6 +170,18 @@ HnswGetEfConstruction(Relation index)
 	HnswOptions *opts = (HnswOptions *) index->rd_options;
 
 	return opts ? opts->efConstruction : HNSW_DEFAULT_EF_CONSTRUCTION;
+}
+
+/*
+ * Return whether CREATE INDEX packs the pages of an index, cutting elements
+ * larger than a quarter of a page over two (reloption "packed").
+ */
+bool
+HnswGetPacked(Relation index)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+
+	return opts ? opts->packed : false;
 }
 
 /*

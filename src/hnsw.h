@@ -44,8 +44,10 @@
 /* Metapage */
 #define HNSW_METAPAGE_BLKNO			0
 #define HNSW_MAGIC_NUMBER			0x48AB5A01
-#define HNSW_VERSION				4	/* 2 added quantization, 3 vectors
-										 * out of line, 4 compact slots */
+#define HNSW_VERSION				5	/* 2 added quantization, 3 vectors
+										 * out of line, 4 compact slots, 5
+										 * heap TID capacities and elements
+										 * split over two pages */
 #define HNSW_MIN_VERSION			1	/* still readable: f32 only */
 
 /*
@@ -70,7 +72,11 @@ typedef enum HnswQuantization
 	 offsetof(Vector, x) + sizeof(float) + TYPEALIGN(4, (dim)) : \
 	 offsetof(Vector, x) + TYPEALIGN(4, 2 * (dim)))
 
-/* Heap TIDs one element can carry (identical vectors share an element) */
+/*
+ * Heap TIDs one element can carry (identical vectors share an element).  An
+ * element tuple of version 5 records its own capacity, even and at most
+ * this; CREATE INDEX gives each element room for just the heap TIDs it has.
+ */
 #define HNSW_HEAPTIDS				10
 
 /* Levels above this are never drawn */
@@ -79,6 +85,9 @@ typedef enum HnswQuantization
 /* Tuple types, the first byte of every tuple on an element page */
 #define HNSW_ELEMENT_TUPLE			1
 #define HNSW_VECTOR_TUPLE			2	/* a chunk of an out-of-line vector */
+#define HNSW_HEAD_TUPLE				3	/* an element cut at its page's end */
+#define HNSW_TAIL_TUPLE				4	/* the rest of its vector, first on
+										 * the next page */
 
 /*
  * An index whose elements would not fit a page with their vectors keeps
@@ -215,40 +224,76 @@ HnswSlotSet(char *slots, int i, int slotSize, ItemPointer tid, float distance)
 }
 
 /*
- * One element: header, vector, then HNSW_SLOTS(level, m) neighbour slots,
- * level 0 first.  The size never changes, so neighbour updates and vacuum
- * rewrite the tuple in place.
+ * One element: header, heap TIDs, vector, then HNSW_SLOTS(level, m)
+ * neighbour slots, level 0 first.  The size never changes, so neighbour
+ * updates and vacuum rewrite the tuple in place.
+ *
+ * A head tuple (HNSW_HEAD_TUPLE, version 5, written by CREATE INDEX) is an
+ * element whose vector goes on in a tail tuple (HnswTailTupleData) at the
+ * first offset of the next block: its Vector has the whole vector's dim and
+ * unused fields but a VARSIZE covering only the bytes on this page, and its
+ * slots follow those bytes.  See src/README "Page layout".
  */
 typedef struct HnswElementTupleData
 {
-	uint8		type;			/* HNSW_ELEMENT_TUPLE */
+	uint8		type;			/* HNSW_ELEMENT_TUPLE or HNSW_HEAD_TUPLE */
 	uint8		level;			/* top level of the element */
 	uint8		deleted;		/* no live heap tuple; space freed by vacuum */
-	uint8		unused;
-	ItemPointerData heaptids[HNSW_HEAPTIDS];	/* invalid = unused */
-	Vector		vec;			/* varlena, HNSW_CODE_SIZE bytes: plain or
-								 * encoded per the metapage's quantization */
-	/* HnswNeighborSlot slots[] follow the vector, 4-byte aligned */
+	uint8		ntids;			/* heap TID capacity, even; 0 (versions 1
+								 * to 4) means HNSW_HEAPTIDS */
+	ItemPointerData heaptids[FLEXIBLE_ARRAY_MEMBER];	/* invalid = unused */
+	/*
+	 * Then the vector (varlena, 4-byte aligned, HNSW_CODE_SIZE bytes: plain
+	 * or encoded per the metapage's quantization), then the slots
+	 * (HnswNeighborSlot or HnswCompactSlot), 2-byte aligned.
+	 */
 } HnswElementTupleData;
 
 typedef HnswElementTupleData *HnswElementTuple;
 
-#define HNSW_ELEMENT_HEADER_SIZE	offsetof(HnswElementTupleData, vec)
+/* Heap TID capacity of an element tuple */
+#define HnswTupleTidCapacity(tup) \
+	((tup)->ntids != 0 ? (int) (tup)->ntids : HNSW_HEAPTIDS)
+/* Bytes before the vector of a tuple with room for ntids heap TIDs */
+#define HNSW_ELEMENT_HEADER_SIZE(ntids) \
+	(offsetof(HnswElementTupleData, heaptids) + \
+	 sizeof(ItemPointerData) * (ntids))
+/* The vector (for a head tuple, its first part) of an element tuple */
+#define HnswTupleVector(tup) \
+	((Vector *) ((char *) (tup) + \
+				 HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup))))
 /* The size of a tuple with slots of slotSize bytes */
-#define HNSW_ELEMENT_TUPLE_SIZE_SLOTS(dim, quant, level, m, slotSize) \
-	(HNSW_ELEMENT_HEADER_SIZE + HNSW_CODE_SIZE(dim, quant) + \
+#define HNSW_ELEMENT_TUPLE_SIZE_SLOTS(dim, quant, level, m, slotSize, ntids) \
+	(HNSW_ELEMENT_HEADER_SIZE(ntids) + HNSW_CODE_SIZE(dim, quant) + \
 	 HNSW_SLOTS(level, m) * (slotSize))
 /*
- * The largest size for any version (12-byte slots).  What fits a page is
- * decided with it, so the limits on dimensions and levels are the same for
- * every version.
+ * The largest size for any version (12-byte slots, ten heap TIDs).  What
+ * fits a page is decided with it, so the limits on dimensions and levels
+ * are the same for every version.
  */
 #define HNSW_ELEMENT_TUPLE_SIZE(dim, quant, level, m) \
 	HNSW_ELEMENT_TUPLE_SIZE_SLOTS(dim, quant, level, m, \
-								  sizeof(HnswNeighborSlot))
+								  sizeof(HnswNeighborSlot), HNSW_HEAPTIDS)
 /* The slots of an element tuple, for HnswSlotTid and friends */
 #define HnswTupleGetSlots(tup) \
-	((char *) &(tup)->vec + VARSIZE(&(tup)->vec))
+	((char *) HnswTupleVector(tup) + VARSIZE(HnswTupleVector(tup)))
+
+/*
+ * The rest of a head tuple's vector: the first tuple of the block after
+ * the head's.  It names its head, so that a reader who let go of the head's
+ * page can tell the tail still belongs to the element it read.
+ */
+typedef struct HnswTailTupleData
+{
+	uint8		type;			/* HNSW_TAIL_TUPLE */
+	uint8		unused;
+	ItemPointerData head;		/* the element's head tuple */
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* up to the tuple's end */
+} HnswTailTupleData;
+
+typedef HnswTailTupleData *HnswTailTuple;
+
+#define HNSW_TAIL_HEADER_SIZE		offsetof(HnswTailTupleData, data)
 
 /*
  * One chunk of a vector stored out of line (in the index's quantization,
@@ -352,6 +397,7 @@ typedef struct HnswGraph
 	int			slotSize;		/* bytes of a neighbour slot (version) */
 	float	   *scratch;		/* dim floats: one element decoded */
 	const Vector *scratchOf;	/* the encoded vector scratch holds, or NULL */
+	Vector	   *cutBuffer;		/* a head tuple's vector put together */
 	bool		normalize;		/* cosine: unit vectors only */
 	bool		arrays;			/* real[] or double precision[] input */
 	FmgrInfo   *distproc;
@@ -375,6 +421,8 @@ typedef struct HnswGraph
 typedef struct HnswPageEdit
 {
 	Buffer		buffer;
+	Buffer		second;			/* a second page of the same change, or
+								 * InvalidBuffer (HnswEditAddPage) */
 	bool		building;
 	GenericXLogState *state;
 } HnswPageEdit;
@@ -389,6 +437,7 @@ extern void HnswInit(void);
 extern int	HnswGetM(Relation index);
 extern int	HnswGetEfConstruction(Relation index);
 extern HnswQuantization HnswGetQuantization(Relation index);
+extern bool HnswGetPacked(Relation index);
 extern const char *HnswQuantizationName(HnswQuantization q);
 
 /* arrayops.c */
@@ -436,6 +485,7 @@ HnswPrefetchBytes(const void *p, Size len)
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 extern void HnswPrefetchBlock(Relation index, BlockNumber blkno);
 extern void HnswPrefetchTuple(Relation index, ItemPointer tid, Size len);
+extern void HnswPrefetchTail(Relation index, BlockNumber blkno, Size len);
 
 /* hnswbuild.c */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index,
@@ -521,13 +571,16 @@ extern void HnswInitMetaPage(Page page, int m, int efConstruction,
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern Page HnswEditStart(HnswPageEdit *edit, Relation index, Buffer buffer,
 						  bool building, bool fullImage);
+extern Page HnswEditAddPage(HnswPageEdit *edit, Buffer buffer);
 extern void HnswEditFinish(HnswPageEdit *edit);
 extern HnswElementTuple HnswGetElementTuple(Page page, OffsetNumber off);
 extern Size HnswFormElementTuple(HnswGraph *graph, HnswElement element,
-								 HnswElementTuple tup);
+								 HnswElementTuple tup, int ntids);
 extern void HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 								ItemPointer tid);
-extern Size HnswElementTupleSize(HnswGraph *graph, int level);
+extern Size HnswElementTupleSize(HnswGraph *graph, int level, int ntids);
+extern bool HnswReadTail(Relation index, ItemPointer head, Vector *vec);
+extern bool HnswCopyTupleVector(HnswElementTuple tup, Vector *dst);
 extern void HnswWriteExactVector(HnswGraph *graph, const Vector *vec,
 								 Vector *code);
 extern Vector *HnswReadExactVector(Relation index, ItemPointer link, int dim,

@@ -182,3 +182,34 @@ HnswPrefetchTuple(Relation index, ItemPointer tid, Size len)
 	HnswPrefetchBytes(tup, len);
 #endif
 }
+
+/*
+ * Hint that the tail tuple of len bytes starting block blkno (the rest of
+ * a head tuple's vector) is about to be read.  A tail is the first tuple
+ * CREATE INDEX put on its page, so it lies at the end of the page's tuple
+ * space and its address needs no line pointer: the buffer's descriptor,
+ * the page header and the tail's bytes are prefetched at once.  A hint
+ * only, as above.
+ */
+void
+HnswPrefetchTail(Relation index, BlockNumber blkno, Size len)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	HnswBufferMemo *memo = (HnswBufferMemo *) index->rd_amcache;
+	Buffer		buf;
+	char	   *page;
+	Size		size = MAXALIGN(len);
+	Size		end = BLCKSZ - MAXALIGN(sizeof(HnswPageOpaqueData));
+
+	if (memo == NULL || blkno >= memo->nblocks ||
+		!RelFileNodeEquals(memo->node, index->rd_node))
+		return;
+	buf = memo->buffers[blkno];
+	if (buf <= 0 || size > end - SizeOfPageHeaderData)
+		return;
+	page = (char *) BufferGetBlock(buf);
+	__builtin_prefetch(GetBufferDescriptor(buf - 1));
+	__builtin_prefetch(page);
+	HnswPrefetchBytes(page + end - size, len);
+#endif
+}

@@ -112,7 +112,8 @@ typedef struct BuildElement
 	LWLock		lock;			/* protects lists and heap TIDs (parallel) */
 	uint8		level;
 	uint8		nheaptids;
-	uint16		unused;
+	uint16		cut;			/* FlushArena: bytes of the vector on the
+								 * page of a head tuple, 0 if whole */
 	uint32		listOffset;		/* of the level 0 list, from the start */
 	ItemPointerData tid;		/* its tuple, once pages are written */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
@@ -1287,6 +1288,97 @@ WritePages(HnswBuildState *state, BlockNumber *blknos, char *pages,
 }
 
 /*
+ * The heap TID capacity CREATE INDEX gives an element with n heap TIDs:
+ * room for just those (even, for the vector's alignment).  Inserts of the
+ * same vector later go to a new element when it is full.
+ */
+static inline int
+TidRoom(int n)
+{
+	return Max(2, TYPEALIGN(2, n));
+}
+
+/* Fewest bytes of a vector worth putting in a head tuple */
+#define HNSW_MIN_CUT		64
+
+/*
+ * Decide whether element e of an index with packed = on, whose tuple of
+ * size bytes does not fit the room bytes left on its page, is cut into a head tuple that ends the page
+ * and a tail tuple that starts the next (src/README "Page layout"); if so
+ * set e->cut to the bytes of its vector that stay on the page.  Only
+ * elements larger than a quarter of a page are cut (smaller ones waste
+ * less than that at a page's end), only inline vectors that are not i8
+ * codes (whose re-ranking reads the code in place), and only if at least
+ * HNSW_MIN_CUT bytes of the vector fit.
+ */
+static bool
+PlaceCut(HnswGraph *graph, BuildElement *e, Size size, Size room)
+{
+	Size		codeSize = HNSW_CODE_SIZE(graph->dim, graph->quantization);
+	Size		headSize;
+
+	if (HnswGraphOutOfLine(graph) || graph->quantization == HNSW_QUANT_I8 ||
+		size <= HNSW_MAX_TUPLE_SIZE / 4 || room < sizeof(ItemIdData))
+		return false;
+	/* a multiple of 8, so the vector's bytes on the page are one of 4 */
+	headSize = TYPEALIGN_DOWN(MAXIMUM_ALIGNOF, room - sizeof(ItemIdData));
+	if (headSize < size - codeSize + HNSW_MIN_CUT)
+		return false;
+	e->cut = headSize - (size - codeSize);
+	Assert(e->cut % 4 == 0 && e->cut < codeSize);
+	return true;
+}
+
+/*
+ * Form in head the head tuple of tup, a whole element tuple of size bytes
+ * whose vector keeps its first cut bytes on the page: the header and heap
+ * TIDs, those bytes (the Vector's VARSIZE saying so), the slots.  Return
+ * its size.
+ */
+static Size
+FormHead(HnswElementTuple tup, Size size, Size cut, char *head)
+{
+	Size		before = (char *) HnswTupleVector(tup) - (char *) tup;
+	Size		codeSize = VARSIZE(HnswTupleVector(tup));
+	Size		slotBytes = size - before - codeSize;
+	HnswElementTuple h = (HnswElementTuple) head;
+
+	memcpy(head, tup, before + cut);
+	memcpy(head + before + cut, HnswTupleGetSlots(tup), slotBytes);
+	h->type = HNSW_HEAD_TUPLE;
+	SET_VARSIZE(HnswTupleVector(h), cut);
+	return before + cut + slotBytes;
+}
+
+/*
+ * Form in out the tail tuple of tup, whose head at headTid keeps the first
+ * cut bytes of its vector; return its size.
+ */
+static Size
+FormTail(HnswElementTuple tup, Size cut, ItemPointer headTid, char *out)
+{
+	HnswTailTuple t = (HnswTailTuple) out;
+	Size		codeSize = VARSIZE(HnswTupleVector(tup));
+
+	memset(t, 0, HNSW_TAIL_HEADER_SIZE);
+	t->type = HNSW_TAIL_TUPLE;
+	t->head = *headTid;
+	memcpy(t->data, (char *) HnswTupleVector(tup) + cut, codeSize - cut);
+	return HNSW_TAIL_HEADER_SIZE + codeSize - cut;
+}
+
+/* Put a tuple on a page being filled, where FlushArena placed it */
+static void
+AddBuiltTuple(HnswBuildState *state, Page page, char *tup, Size size,
+			  ItemPointer tid)
+{
+	if (PageAddItem(page, (Item) tup, size, InvalidOffsetNumber, false,
+					false) != ItemPointerGetOffsetNumber(tid))
+		elog(ERROR, "failed to add tuple to hnsw index \"%s\"",
+			 RelationGetRelationName(state->index));
+}
+
+/*
  * Write the arena's graph to pages after the metapage (and any vectors
  * written out of line), in element order, then record the entry point.
  * The element pages are formed in private memory and written past shared
@@ -1296,7 +1388,9 @@ WritePages(HnswBuildState *state, BlockNumber *blknos, char *pages,
  * end.  The metapage and the pages of vectors out of line are in shared
  * buffers and logged at the end.  Leader only, while no participant
  * changes the arena.  Tuples are formed by HnswFormElementTuple from a
- * stand-in element whose neighbours carry only their TIDs.
+ * stand-in element whose neighbours carry only their TIDs, with room for
+ * just their heap TIDs; an element too large for the rest of its page may
+ * be cut into a head and a tail tuple (PlaceCut).
  */
 static void
 FlushArena(HnswBuildState *state, bool final)
@@ -1315,6 +1409,8 @@ FlushArena(HnswBuildState *state, bool final)
 	BlockNumber blkno = firstBlkno;
 	OffsetNumber off = InvalidOffsetNumber;
 	HnswElementTuple tup;
+	char	   *head;			/* a head or tail tuple being formed */
+	ItemPointerData tail;
 	HnswElementData elem;
 	HnswNeighborList *lists[HNSW_MAX_LEVEL + 1];
 	HnswElementData *stubs;
@@ -1323,6 +1419,7 @@ FlushArena(HnswBuildState *state, bool final)
 	int			npages = 0;
 	Page		page = NULL;
 	bool		logged = final && RelationNeedsWAL(index);
+	bool		packed = HnswGetPacked(index);
 	int			linked;
 	int			reattached;
 	int			dim;
@@ -1352,30 +1449,51 @@ FlushArena(HnswBuildState *state, bool final)
 							 RelationGetRelationName(index), nelements, linked,
 							 reattached)));
 
-	/* first give every element its place, so links can be written */
+	/*
+	 * First give every element its place, so links can be written.  Large
+	 * elements that do not fit the rest of a page are cut there (PlaceCut).
+	 */
 	for (uint32 id = 0; id < nelements; id++)
 	{
 		BuildElement *e;
+		Size		size;
 		Size		need;
 
 		if (state->offsets[id] == 0)
 			continue;			/* numbered, but the arena was full */
 		e = GetElement(state, id);
-		need = MAXALIGN(HnswElementTupleSize(graph, e->level)) +
-			sizeof(ItemIdData);
-		if (used + need > pageSpace)
+		size = HnswElementTupleSize(graph, e->level, TidRoom(e->nheaptids));
+		need = MAXALIGN(size) + sizeof(ItemIdData);
+		e->cut = 0;
+		if (used + need <= pageSpace)
+		{
+			off++;
+			used += need;
+		}
+		else if (packed && blkno != firstBlkno &&
+				 PlaceCut(graph, e, size, pageSpace - used))
+		{
+			/* the head ends this page, the tail starts the next */
+			off++;
+			ItemPointerSet(&e->tid, blkno, off);
+			blkno++;
+			off = FirstOffsetNumber;
+			used = MAXALIGN(HNSW_TAIL_HEADER_SIZE +
+							HNSW_CODE_SIZE(graph->dim, graph->quantization) -
+							e->cut) + sizeof(ItemIdData);
+			continue;
+		}
+		else
 		{
 			blkno++;
 			off = FirstOffsetNumber;
-			used = 0;
+			used = need;
 		}
-		else
-			off++;
 		ItemPointerSet(&e->tid, blkno, off);
-		used += need;
 	}
 
 	tup = palloc(HNSW_MAX_TUPLE_SIZE);
+	head = palloc(HNSW_MAX_TUPLE_SIZE);
 	stubs = palloc0(sizeof(HnswElementData) * HNSW_SLOTS(HNSW_MAX_LEVEL, m));
 	for (int lc = 0; lc <= HNSW_MAX_LEVEL; lc++)
 		lists[lc] = palloc(offsetof(HnswNeighborList, items) +
@@ -1425,17 +1543,34 @@ FlushArena(HnswBuildState *state, bool final)
 				lists[lc]->items[i].distance = bl->items[i].distance;
 			}
 		}
-		size = HnswFormElementTuple(graph, &elem, tup);
-		if (PageAddItem(page, (Item) tup, size, InvalidOffsetNumber, false,
-						false) != ItemPointerGetOffsetNumber(&e->tid))
-			elog(ERROR, "failed to add tuple to hnsw index \"%s\"",
-				 RelationGetRelationName(index));
+		size = HnswFormElementTuple(graph, &elem, tup, TidRoom(e->nheaptids));
+		if (e->cut != 0)
+		{
+			/* a head, then its tail on the next page */
+			size = FormHead(tup, size, e->cut, head);
+			AddBuiltTuple(state, page, head, size, &e->tid);
+			if (npages == HNSW_WRITE_BATCH)
+			{
+				WritePages(state, blknos, pages, npages, logged);
+				npages = 0;
+			}
+			blknos[npages] = ItemPointerGetBlockNumber(&e->tid) + 1;
+			page = pages + BLCKSZ * npages;
+			npages++;
+			HnswInitPage(page);
+			size = FormTail(tup, e->cut, &e->tid, head);
+			ItemPointerSet(&tail, blknos[npages - 1], FirstOffsetNumber);
+			AddBuiltTuple(state, page, head, size, &tail);
+		}
+		else
+			AddBuiltTuple(state, page, (char *) tup, size, &e->tid);
 		CHECK_FOR_INTERRUPTS();
 	}
 	if (npages > 0)
 		WritePages(state, blknos, pages, npages, logged);
 	pfree(pages);
 	pfree(tup);
+	pfree(head);
 	pfree(stubs);
 	for (int lc = 0; lc <= HNSW_MAX_LEVEL; lc++)
 		pfree(lists[lc]);

@@ -51,6 +51,10 @@ typedef struct HnswCheckState
 	int			dim;			/* of every vector; 0 until one is seen */
 	bool		outOfLine;		/* elements link to vectors out of line */
 	int64		nchunks;		/* chunks of such vectors seen */
+	ItemPointerData cutHead;	/* a head tuple whose tail is still to come */
+	ItemPointerData tailMissing;	/* one whose tail did not come */
+	Size		cutMissing;		/* the bytes of its vector the tail holds */
+	int64		ncut;			/* head tuples seen with their tails */
 } HnswCheckState;
 
 /* One element found by the first pass of verify_index, in TID order */
@@ -242,6 +246,97 @@ CheckVectorTuple(HnswCheckState *cs, HnswVectorTuple chunk, Size len,
 }
 
 /*
+ * Check that the f32 values [from, from + n) of an element's vector are
+ * finite (other encodings are not checked).
+ */
+static void
+CheckFinite(HnswCheckState *cs, const float *x, int from, int n,
+			BlockNumber blkno, OffsetNumber off)
+{
+	for (int i = 0; cs->meta.quantization == HNSW_QUANT_F32 && i < n; i++)
+	{
+		if (!isfinite(x[i]))
+			HNSW_CORRUPT(cs->index, "has an element with a non-finite vector value",
+						 "Block %u, offset %u: dimension %d is not finite.",
+						 blkno, off, from + i + 1);
+	}
+}
+
+/*
+ * Note a head tuple seen before block blkno that still waits for its tail
+ * (blkno InvalidBlockNumber: at the end of the index).  The caller holds a
+ * page lock, and the head may have been freed (with its tail) by a vacuum
+ * since its page was read, so CheckMissingTail decides later.
+ */
+static void
+CheckNoTailDue(HnswCheckState *cs, BlockNumber blkno)
+{
+	if (ItemPointerIsValid(&cs->cutHead) &&
+		(blkno == InvalidBlockNumber ||
+		 blkno > ItemPointerGetBlockNumber(&cs->cutHead)))
+	{
+		cs->tailMissing = cs->cutHead;
+		ItemPointerSetInvalid(&cs->cutHead);
+	}
+}
+
+/*
+ * Raise corruption if the head tuple CheckNoTailDue noted is still there.
+ * Holds no lock on entry; takes and releases a share lock on its page.
+ */
+static void
+CheckMissingTail(HnswCheckState *cs, BufferAccessStrategy strategy)
+{
+	Buffer		buf;
+	HnswElementTuple tup;
+	bool		stillCut;
+
+	if (!ItemPointerIsValid(&cs->tailMissing))
+		return;
+	buf = ReadBufferExtended(cs->index, MAIN_FORKNUM,
+							 ItemPointerGetBlockNumber(&cs->tailMissing),
+							 RBM_NORMAL, strategy);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = HnswGetElementTuple(BufferGetPage(buf),
+							  ItemPointerGetOffsetNumber(&cs->tailMissing));
+	stillCut = tup != NULL && tup->type == HNSW_HEAD_TUPLE;
+	UnlockReleaseBuffer(buf);
+	if (stillCut)
+		HNSW_CORRUPT(cs->index, "has an element cut over two pages without its tail",
+					 "Block %u, offset %u: no tail tuple at the first offset of the next block.",
+					 ItemPointerGetBlockNumber(&cs->tailMissing),
+					 ItemPointerGetOffsetNumber(&cs->tailMissing));
+	ItemPointerSetInvalid(&cs->tailMissing);
+}
+
+/*
+ * Check a tail tuple: it must be the first tuple of the block after its
+ * head tuple, the last one checked, and hold the rest of its vector.
+ */
+static void
+CheckTail(HnswCheckState *cs, HnswTailTuple tail, Size len,
+		  BlockNumber blkno, OffsetNumber off)
+{
+	if (!ItemPointerIsValid(&cs->cutHead) || off != FirstOffsetNumber ||
+		blkno != ItemPointerGetBlockNumber(&cs->cutHead) + 1 ||
+		!ItemPointerEquals(&tail->head, &cs->cutHead))
+		HNSW_CORRUPT(cs->index, "has a tail tuple without its element",
+					 "Block %u, offset %u: tail of (%u,%u).",
+					 blkno, off,
+					 ItemPointerGetBlockNumberNoCheck(&tail->head),
+					 ItemPointerGetOffsetNumberNoCheck(&tail->head));
+	if (len != HNSW_TAIL_HEADER_SIZE + cs->cutMissing)
+		HNSW_CORRUPT(cs->index, "has a tail tuple of wrong size",
+					 "Block %u, offset %u: %zu bytes; its element needs %zu.",
+					 blkno, off, len, HNSW_TAIL_HEADER_SIZE + cs->cutMissing);
+	CheckFinite(cs, (const float *) tail->data,
+				cs->dim - cs->cutMissing / sizeof(float),
+				cs->cutMissing / sizeof(float), blkno, off);
+	ItemPointerSetInvalid(&cs->cutHead);
+	cs->ncut++;
+}
+
+/*
  * Check the tuple at off on element page blkno, which the caller holds
  * share-locked; return it, or NULL if the line pointer is unused or holds a
  * chunk of a vector out of line (checked by CheckVectorTuple, counted in
@@ -260,6 +355,8 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	HnswElementTuple tup;
 	Size		len;
 	Size		expected;
+	Size		codeSize;
+	Size		vecSize;
 	int			m = cs->meta.m;
 	int			nheaptids = 0;
 	int			slotSize = HNSW_SLOT_SIZE(cs->meta.version);
@@ -279,8 +376,15 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 		CheckVectorTuple(cs, (HnswVectorTuple) tup, len, blkno, off);
 		return NULL;
 	}
-	if (len < HNSW_ELEMENT_HEADER_SIZE + VECTOR_SIZE(0) ||
-		tup->type != HNSW_ELEMENT_TUPLE)
+	if (len >= HNSW_TAIL_HEADER_SIZE && tup->type == HNSW_TAIL_TUPLE)
+	{
+		CheckTail(cs, (HnswTailTuple) tup, len, blkno, off);
+		return NULL;
+	}
+	CheckNoTailDue(cs, blkno);
+	if (len < HNSW_ELEMENT_HEADER_SIZE(0) ||
+		(tup->type != HNSW_ELEMENT_TUPLE && tup->type != HNSW_HEAD_TUPLE) ||
+		len < HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)) + VECTOR_SIZE(0))
 		HNSW_CORRUPT(index, "has a tuple that is not an element",
 					 "Block %u, offset %u: tuple of %zu bytes with type %u.",
 					 blkno, off, len, (unsigned) tup->type);
@@ -292,40 +396,63 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 		HNSW_CORRUPT(index, "has an element with an invalid deleted flag",
 					 "Block %u, offset %u: deleted flag %u.",
 					 blkno, off, (unsigned) tup->deleted);
+	if (tup->ntids % 2 != 0 || tup->ntids >= HNSW_HEAPTIDS ||
+		(cs->meta.version < 5 && tup->ntids != 0))
+		HNSW_CORRUPT(index, "has an element with an invalid heap TID capacity",
+					 "Block %u, offset %u: capacity %u in an index of version %u.",
+					 blkno, off, (unsigned) tup->ntids, cs->meta.version);
+	if (tup->type == HNSW_HEAD_TUPLE &&
+		(cs->meta.version < 5 || cs->outOfLine ||
+		 cs->meta.quantization == HNSW_QUANT_I8))
+		HNSW_CORRUPT(index, "has an element cut over two pages where none can be",
+					 "Block %u, offset %u: head tuple in an index of version %u with %s vectors.",
+					 blkno, off, cs->meta.version,
+					 cs->outOfLine ? "out-of-line" :
+					 HnswQuantizationName(cs->meta.quantization));
 
 	/* the first element of an index whose metapage has no dimensions yet */
 	if (cs->dim == 0)
-		cs->dim = tup->vec.dim;
-	if (tup->vec.unused != cs->meta.quantization)
+		cs->dim = HnswTupleVector(tup)->dim;
+	if (HnswTupleVector(tup)->unused != cs->meta.quantization)
 		HNSW_CORRUPT(index, "has an element with the wrong encoding",
 					 "Block %u, offset %u: encoding %d; the index has %d.",
-					 blkno, off, (int) tup->vec.unused,
+					 blkno, off, (int) HnswTupleVector(tup)->unused,
 					 (int) cs->meta.quantization);
-	if (VARSIZE(&tup->vec) != HNSW_CODE_SIZE(cs->dim, cs->meta.quantization) +
-		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0) ||
-		tup->vec.dim != cs->dim || cs->dim <= 0)
+	codeSize = HNSW_CODE_SIZE(cs->dim, cs->meta.quantization) +
+		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
+	vecSize = VARSIZE(HnswTupleVector(tup));
+	if ((tup->type == HNSW_HEAD_TUPLE ?
+		 vecSize <= VECTOR_SIZE(0) || vecSize >= codeSize || vecSize % 4 != 0 :
+		 vecSize != codeSize) ||
+		HnswTupleVector(tup)->dim != cs->dim || cs->dim <= 0)
 		HNSW_CORRUPT(index, "has an element with a vector of wrong length",
 					 "Block %u, offset %u: vector of %d dimensions and %u bytes; the index has %d dimensions.",
-					 blkno, off, (int) tup->vec.dim,
-					 (unsigned) VARSIZE(&tup->vec), cs->dim);
+					 blkno, off, (int) HnswTupleVector(tup)->dim,
+					 (unsigned) vecSize, cs->dim);
 	expected = HNSW_ELEMENT_TUPLE_SIZE_SLOTS(cs->dim, cs->meta.quantization,
-											 tup->level, m, slotSize) +
-		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
+											 tup->level, m, slotSize,
+											 HnswTupleTidCapacity(tup)) +
+		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0) - (codeSize - vecSize);
 	if (len != expected)
 		HNSW_CORRUPT(index, "has an element tuple of wrong size",
 					 "Block %u, offset %u: %zu bytes; an element of level %u with %d dimensions and m = %d has %zu.",
 					 blkno, off, len, (unsigned) tup->level, cs->dim, m,
 					 expected);
 	/* XXX only unquantized values are checked; should codes be decoded too? */
-	for (int i = 0; cs->meta.quantization == HNSW_QUANT_F32 && i < cs->dim; i++)
+	CheckFinite(cs, HnswTupleVector(tup)->x, 0,
+				(vecSize - VECTOR_SIZE(0)) / sizeof(float), blkno, off);
+	if (tup->type == HNSW_HEAD_TUPLE)
 	{
-		if (!isfinite(tup->vec.x[i]))
-			HNSW_CORRUPT(index, "has an element with a non-finite vector value",
-						 "Block %u, offset %u: dimension %d is not finite.",
-						 blkno, off, i + 1);
+		/* its tail must be the next tuple: the first of the next block */
+		if (off != PageGetMaxOffsetNumber(page) || blkno + 1 >= cs->nblocks)
+			HNSW_CORRUPT(index, "has an element cut over two pages without its tail",
+						 "Block %u, offset %u: a head tuple must be the last tuple of a page that is not the index's last.",
+						 blkno, off);
+		ItemPointerSet(&cs->cutHead, blkno, off);
+		cs->cutMissing = codeSize - vecSize;
 	}
 
-	for (int i = 0; i < HNSW_HEAPTIDS; i++)
+	for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 	{
 		ItemPointer htid = &tup->heaptids[i];
 
@@ -463,6 +590,7 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 		Page		page;
 		int			onPage = 0;
 		int64		chunksBefore = cs.nchunks;
+		int64		cutBefore = cs.ncut;
 
 		CHECK_FOR_INTERRUPTS();
 		buf = ReadCheckedPage(&cs, blkno, strategy);
@@ -490,7 +618,7 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 					continue;
 				}
 				nlive++;
-				for (int i = 0; i < HNSW_HEAPTIDS; i++)
+				for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 					if (ItemPointerIsValid(&tup->heaptids[i]))
 						nheaptids++;
 				slots = HnswTupleGetSlots(tup);
@@ -503,13 +631,16 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 			}
 		}
 		UnlockReleaseBuffer(buf);
-		if (onPage > 0)
+		CheckMissingTail(&cs, strategy);
+		if (onPage > 0 || cs.ncut > cutBefore)
 			elementPages++;
 		else if (cs.nchunks == chunksBefore)
 			freePages++;
 		if (cs.nchunks > chunksBefore)
 			vectorPages++;
 	}
+	CheckNoTailDue(&cs, InvalidBlockNumber);
+	CheckMissingTail(&cs, strategy);
 
 	/* elements_per_level[l]: elements present on level l (top level >= l) */
 	for (int l = maxLevel - 1; l >= 0; l--)
@@ -849,13 +980,14 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 					if (cs->outOfLine)
 					{
 						ItemPointerSet(&links[nlinks], blkno, off);
-						links[nlinks + 1] = *HnswVectorGetLink(&tup->vec);
+						links[nlinks + 1] = *HnswVectorGetLink(HnswTupleVector(tup));
 						nlinks += 2;
 					}
 				}
 			}
 		}
 		UnlockReleaseBuffer(buf);
+		CheckMissingTail(cs, strategy);
 
 		for (int i = 0; i < nlinks; i += 2)
 		{
@@ -883,6 +1015,8 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 		}
 	}
 	pfree(links);
+	CheckNoTailDue(cs, InvalidBlockNumber);
+	CheckMissingTail(cs, strategy);
 
 	if (vs.nelements > 0 && !ItemPointerIsValid(&cs->meta.entryPoint) &&
 		vs.nlive > 0)

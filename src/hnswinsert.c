@@ -23,7 +23,9 @@
 
 /*
  * Add heaptid to the existing element e, whose vector equals the new one.
- * Return false if e is full, deleted or no longer there.  Takes and
+ * Return false if e is full, deleted or no longer there.  A head tuple
+ * never matches (its vector on the page is shorter), so the new heap TID
+ * gets an element of its own.  Takes and
  * releases an exclusive lock on e's page; one WAL record.
  */
 static bool
@@ -40,10 +42,10 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 	page = BufferGetPage(buf);
 	tup = HnswGetElementTuple(page, off);
 	if (tup != NULL && !tup->deleted &&
-		VARSIZE(&tup->vec) == VARSIZE(e->vec) &&
-		memcmp(&tup->vec, e->vec, VARSIZE(e->vec)) == 0)
+		VARSIZE(HnswTupleVector(tup)) == VARSIZE(e->vec) &&
+		memcmp(HnswTupleVector(tup), e->vec, VARSIZE(e->vec)) == 0)
 	{
-		for (int i = 0; i < HNSW_HEAPTIDS; i++)
+		for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 		{
 			if (!ItemPointerIsValid(&tup->heaptids[i]))
 			{
@@ -285,8 +287,8 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 		page = BufferGetPage(buf);
 		tup = HnswGetElementTuple(page, off);
 		if (tup == NULL || tup->level < lc ||
-			tup->vec.dim != graph->dim ||
-			tup->vec.unused != graph->quantization)
+			HnswTupleVector(tup)->dim != graph->dim ||
+			HnswTupleVector(tup)->unused != graph->quantization)
 		{
 			UnlockReleaseBuffer(buf);
 			return false;
@@ -374,8 +376,8 @@ InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
 	if (!ItemPointerIsValid(&meta.entryPoint))
 	{
 		e = HnswNewElement(graph, vec, level, heaptid);
-		tup = palloc(HnswElementTupleSize(graph, level));
-		size = HnswFormElementTuple(graph, e, tup);
+		tup = palloc(HnswElementTupleSize(graph, level, HNSW_HEAPTIDS));
+		size = HnswFormElementTuple(graph, e, tup, HNSW_HEAPTIDS);
 		HnswAddElementTuple(graph, tup, size, &e->tid);
 		HnswUpdateMetaEntry(graph->index, graph->building, graph->dim,
 							&e->tid, level, false);
@@ -484,8 +486,8 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	e = HnswNewElement(graph, vec, level, heaptid);
 	for (int lc = 0; lc <= level; lc++)
 		e->neighbors[lc] = lists[lc];
-	tup = palloc(HnswElementTupleSize(graph, level));
-	size = HnswFormElementTuple(graph, e, tup);
+	tup = palloc(HnswElementTupleSize(graph, level, HNSW_HEAPTIDS));
+	size = HnswFormElementTuple(graph, e, tup, HNSW_HEAPTIDS);
 	HnswAddElementTuple(graph, tup, size, &e->tid);
 
 	for (int lc = level; lc >= 0; lc--)

@@ -100,6 +100,7 @@ HnswEditStart(HnswPageEdit *edit, Relation index, Buffer buffer,
 			  bool building, bool fullImage)
 {
 	edit->buffer = buffer;
+	edit->second = InvalidBuffer;
 	edit->building = building;
 	if (building)
 	{
@@ -112,22 +113,44 @@ HnswEditStart(HnswPageEdit *edit, Relation index, Buffer buffer,
 }
 
 /*
+ * Add a second page, exclusively locked by the caller, to a page change, so
+ * that one WAL record changes both (vacuum freeing an element cut over two
+ * pages); return its page to modify.
+ */
+Page
+HnswEditAddPage(HnswPageEdit *edit, Buffer buffer)
+{
+	Assert(!BufferIsValid(edit->second));
+	edit->second = buffer;
+	if (edit->building)
+		return BufferGetPage(buffer);
+	return GenericXLogRegisterBuffer(edit->state, buffer, 0);
+}
+
+/*
  * Finish a page change: write its WAL record (or, while building, just mark
- * the buffer dirty: the whole index is logged when the build ends).  The
- * buffer stays locked and pinned.
+ * the buffers dirty: the whole index is logged when the build ends).  The
+ * buffers stay locked and pinned.
  */
 void
 HnswEditFinish(HnswPageEdit *edit)
 {
 	if (edit->building)
+	{
 		MarkBufferDirty(edit->buffer);
+		if (BufferIsValid(edit->second))
+			MarkBufferDirty(edit->second);
+	}
 	else
 		GenericXLogFinish(edit->state);
 }
 
 /*
  * Return the element tuple at off on a locked page, or NULL if there is
- * none (an unused line pointer left by vacuum, or a stale offset).
+ * none (an unused line pointer left by vacuum, or a stale offset).  A head
+ * tuple (an element cut at the page's end) is returned too: its heap TIDs
+ * and slots are read as any element's, its vector through
+ * HnswCopyTupleVector and HnswReadTail.
  */
 HnswElementTuple
 HnswGetElementTuple(Page page, OffsetNumber off)
@@ -142,40 +165,108 @@ HnswGetElementTuple(Page page, OffsetNumber off)
 	if (!ItemIdIsNormal(itemid))
 		return NULL;
 	tup = (HnswElementTuple) PageGetItem(page, itemid);
-	if (tup->type != HNSW_ELEMENT_TUPLE)
+	if (tup->type != HNSW_ELEMENT_TUPLE && tup->type != HNSW_HEAD_TUPLE)
 		return NULL;
 	return tup;
 }
 
 /*
- * Return the size of the tuple of an element of the given level: its
- * vector or code, with the link to an out-of-line vector if the graph keeps
- * them there, and its slots.
+ * Copy the vector of tup, an element tuple on a page the caller has
+ * locked, into dst, which has room for the whole vector.  Return true if
+ * that is all of it; false for a head tuple, whose bytes on this page are
+ * copied (dst's VARSIZE says how many): the caller lets go of the page and
+ * calls HnswReadTail for the rest.
+ */
+bool
+HnswCopyTupleVector(HnswElementTuple tup, Vector *dst)
+{
+	Vector	   *vec = HnswTupleVector(tup);
+
+	memcpy(dst, vec, VARSIZE(vec));
+	return tup->type != HNSW_HEAD_TUPLE;
+}
+
+/*
+ * Complete vec, the part of a vector HnswCopyTupleVector copied from the
+ * head tuple at head, with the bytes of its tail tuple, the first tuple of
+ * the next block.  Return false if that tuple is not the tail of this head
+ * with the bytes missing: the element was freed, and the space reused,
+ * after the head was read (src/README "Locking").
+ *
+ * Takes and releases a share lock on the tail's page; holds no lock on
+ * entry or exit.
+ */
+bool
+HnswReadTail(Relation index, ItemPointer head, Vector *vec)
+{
+	Size		have = VARSIZE(vec);
+	Size		total = HNSW_CODE_SIZE(vec->dim, vec->unused);
+	BlockNumber blkno = ItemPointerGetBlockNumber(head) + 1;
+	Buffer		buf;
+	Page		page;
+	bool		found = false;
+
+	if (have >= total)
+		return false;
+	buf = HnswReadBuffer(index, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (!PageIsNew(page) && PageGetMaxOffsetNumber(page) >= FirstOffsetNumber)
+	{
+		ItemId		itemid = PageGetItemId(page, FirstOffsetNumber);
+		HnswTailTuple tail = (HnswTailTuple) PageGetItem(page, itemid);
+
+		if (ItemIdIsNormal(itemid) &&
+			ItemIdGetLength(itemid) == HNSW_TAIL_HEADER_SIZE + total - have &&
+			tail->type == HNSW_TAIL_TUPLE &&
+			ItemPointerEquals(&tail->head, head))
+		{
+			memcpy((char *) vec + have, tail->data, total - have);
+			SET_VARSIZE(vec, total);
+			found = true;
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return found;
+}
+
+/*
+ * Return the size of the tuple of an element of the given level with room
+ * for ntids heap TIDs (even, at most HNSW_HEAPTIDS): its vector or code,
+ * with the link to an out-of-line vector if the graph keeps them there, and
+ * its slots.
  */
 Size
-HnswElementTupleSize(HnswGraph *graph, int level)
+HnswElementTupleSize(HnswGraph *graph, int level, int ntids)
 {
+	Assert(ntids > 0 && ntids <= HNSW_HEAPTIDS && ntids % 2 == 0);
 	return HNSW_ELEMENT_TUPLE_SIZE_SLOTS(graph->dim, graph->quantization,
-										 level, graph->m, graph->slotSize) +
+										 level, graph->m, graph->slotSize,
+										 ntids) +
 		(HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0);
 }
 
 /*
- * Write the tuple of an element into tup (HnswElementTupleSize bytes); its
- * neighbours must have tuple locations already, and an out-of-line vector
- * must have been written.  Return the size.
+ * Write the tuple of an element into tup (HnswElementTupleSize bytes), with
+ * room for ntids heap TIDs (HNSW_HEAPTIDS, or fewer for an index of version
+ * 5); its neighbours must have tuple locations already, and an out-of-line
+ * vector must have been written.  Return the size.
  */
 Size
-HnswFormElementTuple(HnswGraph *graph, HnswElement element, HnswElementTuple tup)
+HnswFormElementTuple(HnswGraph *graph, HnswElement element,
+					 HnswElementTuple tup, int ntids)
 {
-	Size		size = HnswElementTupleSize(graph, element->level);
+	Size		size = HnswElementTupleSize(graph, element->level, ntids);
 	char	   *slots;
 
+	Assert(element->nheaptids <= ntids);
 	memset(tup, 0, size);
 	tup->type = HNSW_ELEMENT_TUPLE;
 	tup->level = element->level;
 	tup->deleted = element->deleted ? 1 : 0;
-	for (int i = 0; i < HNSW_HEAPTIDS; i++)
+	/* 0 as in older versions when there is room for all */
+	tup->ntids = ntids == HNSW_HEAPTIDS ? 0 : ntids;
+	for (int i = 0; i < ntids; i++)
 	{
 		if (i < element->nheaptids)
 			tup->heaptids[i] = element->heaptids[i];
@@ -186,7 +277,7 @@ HnswFormElementTuple(HnswGraph *graph, HnswElement element, HnswElementTuple tup
 		   (HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0));
 	Assert(!HnswGraphOutOfLine(graph) ||
 		   ItemPointerIsValid(HnswVectorGetLink(element->vec)));
-	memcpy(&tup->vec, element->vec, VARSIZE(element->vec));
+	memcpy(HnswTupleVector(tup), element->vec, VARSIZE(element->vec));
 
 	slots = HnswTupleGetSlots(tup);
 	for (int i = 0; i < HNSW_SLOTS(element->level, graph->m); i++)
@@ -498,9 +589,9 @@ HnswFetchExactVector(HnswGraph *graph, HnswElement element)
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = HnswGetElementTuple(BufferGetPage(buf),
 							  ItemPointerGetOffsetNumber(&element->tid));
-	if (tup != NULL && tup->vec.dim == graph->dim &&
-		tup->vec.unused <= HNSW_QUANT_I8 && HnswVectorHasLink(&tup->vec))
-		link = *HnswVectorGetLink(&tup->vec);
+	if (tup != NULL && HnswTupleVector(tup)->dim == graph->dim &&
+		HnswTupleVector(tup)->unused <= HNSW_QUANT_I8 && HnswVectorHasLink(HnswTupleVector(tup)))
+		link = *HnswVectorGetLink(HnswTupleVector(tup));
 	UnlockReleaseBuffer(buf);
 	if (!ItemPointerIsValid(&link))
 		return NULL;

@@ -475,18 +475,18 @@ RefineBound(HnswScanOpaque so, HnswRerankItem *item)
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = HnswGetElementTuple(BufferGetPage(buf),
 							  ItemPointerGetOffsetNumber(&e->tid));
-	if (tup != NULL && tup->vec.dim == graph->dim &&
-		tup->vec.unused == HNSW_QUANT_I8 &&
-		VARSIZE(&tup->vec) == HNSW_CODE_SIZE(graph->dim, HNSW_QUANT_I8) &&
-		tup->vec.x[0] == e->codeScale)
+	if (tup != NULL && HnswTupleVector(tup)->dim == graph->dim &&
+		HnswTupleVector(tup)->unused == HNSW_QUANT_I8 &&
+		VARSIZE(HnswTupleVector(tup)) == HNSW_CODE_SIZE(graph->dim, HNSW_QUANT_I8) &&
+		HnswTupleVector(tup)->x[0] == e->codeScale)
 	{
-		for (int i = 0; i < HNSW_HEAPTIDS; i++)
+		for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 		{
 			if (ItemPointerEquals(&tup->heaptids[i], &item->heaptid))
 			{
 				bound = Max(bound,
 							HnswQuantRefinedBound(graph, so->query,
-												  &tup->vec, e->queryDistance));
+												  HnswTupleVector(tup), e->queryDistance));
 				break;
 			}
 		}

@@ -493,6 +493,21 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
 }
 
 /*
+ * The graph's buffer for the vector of a head tuple and its tail, which a
+ * search needs only until it has the distance.  Allocated once, in the
+ * graph's context.
+ */
+static Vector *
+CutBuffer(HnswGraph *graph)
+{
+	if (graph->cutBuffer == NULL)
+		graph->cutBuffer = MemoryContextAlloc(graph->cxt,
+											  HNSW_CODE_SIZE(graph->dim,
+															 graph->quantization));
+	return graph->cutBuffer;
+}
+
+/*
  * Build a loaded element's neighbour lists from its slots (a copy, or the
  * tuple under the page lock), looking every linked element up in the cache.
  */
@@ -549,8 +564,8 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&e->tid));
-	if (tup == NULL || tup->vec.dim != graph->dim ||
-		tup->vec.unused != graph->quantization)
+	if (tup == NULL || HnswTupleVector(tup)->dim != graph->dim ||
+		HnswTupleVector(tup)->unused != graph->quantization)
 	{
 		UnlockReleaseBuffer(buf);
 		e->missing = true;
@@ -560,21 +575,54 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	e->level = tup->level;
 	e->deleted = tup->deleted != 0;
 	e->nheaptids = 0;
-	for (int i = 0; i < HNSW_HEAPTIDS; i++)
+	for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 		if (ItemPointerIsValid(&tup->heaptids[i]))
 			e->heaptids[e->nheaptids++] = tup->heaptids[i];
+	if (tup->type == HNSW_HEAD_TUPLE)
+	{
+		/* the vector goes on on the next page: copy it, then distance */
+		Vector	   *vec = graph->query ? CutBuffer(graph) :
+			MemoryContextAlloc(graph->cxt,
+							   HNSW_CODE_SIZE(graph->dim, graph->quantization));
+
+		HnswPrefetchTail(graph->index, ItemPointerGetBlockNumber(&e->tid) + 1,
+						 HNSW_TAIL_HEADER_SIZE +
+						 HNSW_CODE_SIZE(graph->dim, graph->quantization) -
+						 VARSIZE(HnswTupleVector(tup)));
+		e->neighbors = NULL;
+		e->slots = NULL;
+		if (!graph->query)
+			ResolveNeighbors(graph, e, HnswTupleGetSlots(tup));
+		(void) HnswCopyTupleVector(tup, vec);
+		UnlockReleaseBuffer(buf);
+		if (!HnswReadTail(graph->index, &e->tid, vec))
+		{
+			e->missing = true;
+			return false;
+		}
+		if (graph->query)
+		{
+			e->vec = NULL;
+			e->queryDistance = HnswDistance(graph, graph->query, vec);
+			e->codeScale = 0.0f;	/* never i8 (hnswbuild.c, PlaceCut) */
+		}
+		else
+			e->vec = vec;
+		return true;
+	}
+
 	if (graph->query)
 	{
 		/* searching needs only the distance to the query: no copy */
 		e->vec = NULL;
-		e->queryDistance = HnswDistance(graph, graph->query, &tup->vec);
+		e->queryDistance = HnswDistance(graph, graph->query, HnswTupleVector(tup));
 		/* an i8 code's scale bounds its error (hnswscan.c re-ranks with it) */
-		e->codeScale = tup->vec.unused == HNSW_QUANT_I8 ? tup->vec.x[0] : 0.0f;
+		e->codeScale = HnswTupleVector(tup)->unused == HNSW_QUANT_I8 ? HnswTupleVector(tup)->x[0] : 0.0f;
 	}
 	else
 	{
-		e->vec = MemoryContextAlloc(graph->cxt, VARSIZE(&tup->vec));
-		memcpy(e->vec, &tup->vec, VARSIZE(&tup->vec));
+		e->vec = MemoryContextAlloc(graph->cxt, VARSIZE(HnswTupleVector(tup)));
+		memcpy(e->vec, HnswTupleVector(tup), VARSIZE(HnswTupleVector(tup)));
 	}
 
 	if (graph->query)
@@ -613,14 +661,27 @@ HnswEnsureVector(HnswGraph *graph, HnswElement e)
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = HnswGetElementTuple(BufferGetPage(buf), ItemPointerGetOffsetNumber(&e->tid));
-	if (tup == NULL || tup->vec.dim != graph->dim || tup->level != e->level)
+	if (tup == NULL || HnswTupleVector(tup)->dim != graph->dim || tup->level != e->level)
+	{
 		e->missing = true;
+		UnlockReleaseBuffer(buf);
+	}
 	else
 	{
-		e->vec = MemoryContextAlloc(graph->cxt, VARSIZE(&tup->vec));
-		memcpy(e->vec, &tup->vec, VARSIZE(&tup->vec));
+		Vector	   *vec = MemoryContextAlloc(graph->cxt,
+											 HNSW_CODE_SIZE(graph->dim, graph->quantization) +
+											 (HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0));
+		bool		whole = HnswCopyTupleVector(tup, vec);
+
+		UnlockReleaseBuffer(buf);
+		if (whole || HnswReadTail(graph->index, &e->tid, vec))
+			e->vec = vec;
+		else
+		{
+			pfree(vec);
+			e->missing = true;
+		}
 	}
-	UnlockReleaseBuffer(buf);
 	return !e->missing;
 }
 
@@ -749,8 +810,8 @@ ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = HnswGetElementTuple(BufferGetPage(buf),
 							  ItemPointerGetOffsetNumber(&e->tid));
-	if (tup != NULL && tup->level >= lc && tup->vec.dim == graph->dim &&
-		tup->vec.unused == graph->quantization)
+	if (tup != NULL && tup->level >= lc && HnswTupleVector(tup)->dim == graph->dim &&
+		HnswTupleVector(tup)->unused == graph->quantization)
 	{
 		char	   *slots = HnswTupleGetSlots(tup);
 		int			start = HNSW_LEVEL_START(lc, graph->m);
@@ -788,7 +849,7 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 	HnswCandidate *result;
 
 	/* what loading an element reads: its header and vector, not its links */
-	Size		loadSize = HNSW_ELEMENT_HEADER_SIZE +
+	Size		loadSize = HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
 		HNSW_CODE_SIZE(graph->dim, graph->quantization);
 
 	CandidateHeapInit(&C, ef * 2, false);

@@ -150,7 +150,7 @@ RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
 
 			if (tup == NULL)
 				continue;
-			for (int i = 0; i < HNSW_HEAPTIDS; i++)
+			for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 			{
 				dead[i] = false;
 				if (!ItemPointerIsValid(&tup->heaptids[i]))
@@ -176,10 +176,10 @@ RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
 					editing = true;
 				}
 				tup = HnswGetElementTuple(page, off);
-				for (int i = 0; i < HNSW_HEAPTIDS; i++)
+				for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 					if (ItemPointerIsValid(&tup->heaptids[i]) && !dead[i])
 						tup->heaptids[n++] = tup->heaptids[i];
-				for (int i = n; i < HNSW_HEAPTIDS; i++)
+				for (int i = n; i < HnswTupleTidCapacity(tup); i++)
 					ItemPointerSetInvalid(&tup->heaptids[i]);
 				if (n == 0)
 					tup->deleted = 1;
@@ -508,11 +508,34 @@ ReplaceEntryPoint(HnswVacuumState *vs)
 }
 
 /*
+ * Delete from tailPage (exclusively locked, in the caller's page edit) the
+ * tail tuple of the head tuple at (blkno, off), if it is there.
+ */
+static void
+FreeTail(Page tailPage, BlockNumber blkno, OffsetNumber off)
+{
+	HnswTailTuple tail;
+	ItemId		itemid;
+	ItemPointerData head;
+
+	if (MaxOffset(tailPage) < FirstOffsetNumber)
+		return;
+	itemid = PageGetItemId(tailPage, FirstOffsetNumber);
+	if (!ItemIdIsNormal(itemid))
+		return;
+	tail = (HnswTailTuple) PageGetItem(tailPage, itemid);
+	ItemPointerSet(&head, blkno, off);
+	if (tail->type == HNSW_TAIL_TUPLE && ItemPointerEquals(&tail->head, &head))
+		PageIndexTupleDeleteNoCompact(tailPage, FirstOffsetNumber);
+}
+
+/*
  * Pass 3: remove the deleted elements from their pages (their line pointers
  * become unused and are reused by inserts) and record the free space.  The
  * vectors of elements that keep them out of line are freed after their
  * element, chunk by chunk (HnswFreeExactVector), so that no element ever
- * links to a freed chunk.
+ * links to a freed chunk.  The tail of a head tuple is freed with its head,
+ * in the same WAL record (FreeTail).
  */
 static void
 FreeDeleted(HnswVacuumState *vs)
@@ -528,32 +551,70 @@ FreeDeleted(HnswVacuumState *vs)
 		Page		page;
 		HnswPageEdit edit;
 		Size		freespace;
+		Size		tailFree = 0;
 		int			nlinks = 0;
 
+		Buffer		tailBuf = InvalidBuffer;
+		Page		tailPage = NULL;
+		int			first = i;
+
 		buf = LockVacuumPage(vs, blkno, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		for (int j = i; j < vs->ndeleted && (vs->deleted[j] >> 16) == blkno; j++)
+		{
+			HnswElementTuple tup = HnswGetElementTuple(page,
+													   (OffsetNumber) (vs->deleted[j] & 0xFFFF));
+
+			i = j + 1;
+			/*
+			 * A head's tail, first on the next page, goes in the same WAL
+			 * record: that page is locked second, in block order, which
+			 * nothing else does (src/README "Locking").  Not through
+			 * LockVacuumPage: no vacuum delay with a lock held.
+			 */
+			if (tup != NULL && tup->deleted && tup->type == HNSW_HEAD_TUPLE &&
+				!BufferIsValid(tailBuf))
+			{
+				tailBuf = ReadBufferExtended(index, MAIN_FORKNUM, blkno + 1,
+											 RBM_NORMAL, vs->info->strategy);
+				LockBuffer(tailBuf, BUFFER_LOCK_EXCLUSIVE);
+			}
+		}
 		page = HnswEditStart(&edit, index, buf, false, false);
+		if (BufferIsValid(tailBuf))
+			tailPage = HnswEditAddPage(&edit, tailBuf);
 
 		/* offsets descending keeps the earlier ones valid */
-		for (int j = i; j < vs->ndeleted && (vs->deleted[j] >> 16) == blkno; j++)
-			i = j + 1;
-		for (int j = i - 1; j >= 0 && (vs->deleted[j] >> 16) == blkno; j--)
+		for (int j = i - 1; j >= first; j--)
 		{
 			OffsetNumber off = (OffsetNumber) (vs->deleted[j] & 0xFFFF);
 			HnswElementTuple tup = HnswGetElementTuple(page, off);
 
 			if (tup != NULL && tup->deleted)
 			{
-				if (tup->vec.unused <= HNSW_QUANT_I8 &&
-					HnswVectorHasLink(&tup->vec))
-					links[nlinks++] = *HnswVectorGetLink(&tup->vec);
+				if (HnswTupleVector(tup)->unused <= HNSW_QUANT_I8 &&
+					HnswVectorHasLink(HnswTupleVector(tup)))
+					links[nlinks++] = *HnswVectorGetLink(HnswTupleVector(tup));
+				if (tup->type == HNSW_HEAD_TUPLE && tailPage != NULL)
+					FreeTail(tailPage, blkno, off);
 				PageIndexTupleDeleteNoCompact(page, off);
 			}
 		}
 		PageSetHasFreeLinePointers(page);
 		freespace = PageGetFreeSpace(page);
+		if (tailPage != NULL)
+		{
+			PageSetHasFreeLinePointers(tailPage);
+			tailFree = PageGetFreeSpace(tailPage);
+		}
 		HnswEditFinish(&edit);
 		UnlockReleaseBuffer(buf);
 		RecordPageWithFreeSpace(index, blkno, freespace);
+		if (BufferIsValid(tailBuf))
+		{
+			UnlockReleaseBuffer(tailBuf);
+			RecordPageWithFreeSpace(index, blkno + 1, tailFree);
+		}
 
 		for (int j = 0; j < nlinks; j++)
 			HnswFreeExactVector(index, &links[j], vs->info->strategy);
@@ -665,7 +726,7 @@ ScanElements(ReachState *rs, bool list, IndexBulkDeleteResult *count)
 
 			if (tup == NULL)
 				continue;
-			for (int i = 0; count != NULL && i < HNSW_HEAPTIDS; i++)
+			for (int i = 0; count != NULL && i < HnswTupleTidCapacity(tup); i++)
 				if (ItemPointerIsValid(&tup->heaptids[i]))
 					count->num_index_tuples++;
 			if (rs->elements == NULL)

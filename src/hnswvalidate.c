@@ -240,23 +240,38 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 			if (((HnswVectorTuple) PageGetItem(page, itemid))->type == HNSW_VECTOR_TUPLE &&
 				meta.exactQuantization != meta.quantization)
 				continue;
+			/* the rest of a head tuple's vector: verify_index checks it */
+			if (((HnswTailTuple) PageGetItem(page, itemid))->type == HNSW_TAIL_TUPLE)
+			{
+				CHECK(off == FirstOffsetNumber && meta.version >= 5,
+					  "Tail tuple (%u,%u) is not the first of its page.", blkno, off);
+				continue;
+			}
 			tup = HnswGetElementTuple(page, off);
 			CHECK(tup != NULL, "Item (%u,%u) is not an element.", blkno, off);
 			CHECK(tup->level <= HNSW_MAX_LEVEL, "Element (%u,%u) has level %d.",
 				  blkno, off, tup->level);
-			CHECK(tup->vec.dim == (int) meta.dimensions,
+			CHECK(HnswTupleVector(tup)->dim == (int) meta.dimensions,
 				  "Element (%u,%u) has %d dimensions, the index %u.",
-				  blkno, off, tup->vec.dim, meta.dimensions);
-			CHECK(tup->vec.unused == meta.quantization,
+				  blkno, off, HnswTupleVector(tup)->dim, meta.dimensions);
+			CHECK(HnswTupleVector(tup)->unused == meta.quantization,
 				  "Element (%u,%u) has encoding %d, the index %d.",
-				  blkno, off, tup->vec.unused, meta.quantization);
+				  blkno, off, HnswTupleVector(tup)->unused, meta.quantization);
 			CHECK(ItemIdGetLength(itemid) ==
-				  HNSW_ELEMENT_TUPLE_SIZE_SLOTS(tup->vec.dim, meta.quantization,
-												tup->level, meta.m, slotSize) +
+				  HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)) +
+				  VARSIZE(HnswTupleVector(tup)) +
+				  HNSW_SLOTS(tup->level, meta.m) * slotSize,
+				  "Element (%u,%u) has the wrong size.", blkno, off);
+			CHECK(tup->type == HNSW_HEAD_TUPLE ?
+				  VARSIZE(HnswTupleVector(tup)) <
+				  HNSW_CODE_SIZE(meta.dimensions, meta.quantization) &&
+				  off == maxoff :
+				  VARSIZE(HnswTupleVector(tup)) ==
+				  HNSW_CODE_SIZE(meta.dimensions, meta.quantization) +
 				  (meta.exactQuantization != meta.quantization ?
 				   HNSW_VECTOR_LINK_SIZE : 0),
-				  "Element (%u,%u) has the wrong size.", blkno, off);
-			for (int i = 0; i < HNSW_HEAPTIDS; i++)
+				  "Element (%u,%u) has a vector of the wrong size.", blkno, off);
+			for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 			{
 				if (ItemPointerIsValid(&tup->heaptids[i]))
 				{

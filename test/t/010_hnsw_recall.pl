@@ -46,6 +46,29 @@ is($node->safe_psql('postgres',
 	'0|0|0', 'a build past maintenance_work_mem leaves no element unreachable');
 $node->safe_psql('postgres', 'DROP INDEX idx');
 
+# packed pages (src/README "Page layout"): elements cut over two pages are
+# searched, linked and checked like whole ones; past maintenance_work_mem
+# the graph in memory is packed and the rest inserted whole
+for my $mem ('64MB', '1MB')
+{
+	$node->safe_psql('postgres',
+		"SET maintenance_work_mem = '$mem'; CREATE INDEX idx ON base USING hnsw (v) WITH (packed = on)");
+	$r = recall($node, 'base', 'q', '<->', 10);
+	note "packed, maintenance_work_mem $mem: recall\@10 = $r";
+	cmp_ok($r, '>=', 0.95, "packed, maintenance_work_mem $mem: recall");
+	is($node->safe_psql('postgres',
+		"SELECT elements, dangling_links, stale_links, unreachable_elements FROM hnsw.verify_index('idx')"),
+		'6000|0|0|0', "packed, maintenance_work_mem $mem: verify_index");
+	is(missing_rows($node, 'base'), '0', "packed, maintenance_work_mem $mem: every row finds itself");
+	note "packed, maintenance_work_mem $mem: "
+	  . $node->safe_psql('postgres', "SELECT pg_relation_size('idx') / 8192") . ' pages';
+	$node->safe_psql('postgres', 'DROP INDEX idx');
+}
+cmp_ok($node->safe_psql('postgres', q{
+	CREATE INDEX idx ON base USING hnsw (v) WITH (packed = on);
+	SELECT pg_relation_size('idx') / 8192; DROP INDEX idx;}), '<', 2700,
+	'the packed index of 6,000 rows is under 2,700 pages (3,001 unpacked)');
+
 # array columns: staged and grouped like vectors, and past
 # maintenance_work_mem the staged ones go to the pages as real[]
 $node->safe_psql('postgres', q{

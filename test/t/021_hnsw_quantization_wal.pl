@@ -1,7 +1,9 @@
 # Quantized hnsw indexes survive a crash and replicate: the encoded element
 # tuples go through the same page edits and WAL as f32 ones.  So does a
 # 4,096-dimensional f32 index, whose elements hold i8 codes and link to
-# their vectors in chunks on other pages (src/README "Vectors out of line").
+# their vectors in chunks on other pages (src/README "Vectors out of line"),
+# and an index built with packed = on, whose elements cut over two pages
+# are freed by vacuum with their tails in one WAL record.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -42,9 +44,17 @@ $primary->safe_psql('postgres', "CALL insert_rows('w', 20001, 60, 4096)");
 is($primary->safe_psql('postgres',
 	"SELECT graph_quantization || ' ' || (vector_chunks >= elements) FROM hnsw.index_info('w_idx')"),
 	'i8 true', 'the 4,096-dimensional f32 index keeps its vectors out of line');
+load_random($primary, 'p', 800, 600, 0.6);
+$primary->safe_psql('postgres', 'CREATE INDEX p_idx ON p USING hnsw (v) WITH (packed = on)');
+cmp_ok($primary->safe_psql('postgres', "SELECT pg_relation_size('p_idx') / 8192"), '<', 280,
+	'the packed index holds more than two 800-dimensional elements a page');
+$primary->safe_psql('postgres', "CALL insert_rows('p', 10001, 100, 800)");
+$primary->safe_psql('postgres', 'DELETE FROM p WHERE id % 3 = 0');
+$primary->safe_psql('postgres', 'VACUUM p');
+$primary->safe_psql('postgres', "CALL insert_rows('p', 20001, 100, 800)");
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 
-for my $c (['t', '<->'], ['u', '<=>'], ['w', '<->'])
+for my $c (['t', '<->'], ['u', '<=>'], ['w', '<->'], ['p', '<->'])
 {
 	my ($tab, $op) = @$c;
 	my $query = qq{
@@ -65,6 +75,12 @@ for my $c (['t', '<->'], ['u', '<=>'], ['w', '<->'])
 }
 is(missing_rows($standby, 't'), '0', 'the standby finds every row of t through its i8 index');
 is(missing_rows($standby, 'w'), '0', 'the standby finds every row of w through its index');
+is(missing_rows($standby, 'p'), '0', 'the standby finds every row of p through its packed index');
+# index_info checks every tuple as verify_index does (which a standby cannot
+# run: it locks the table against writes), heads and tails included
+is($standby->safe_psql('postgres', "SELECT elements FROM hnsw.index_info('p_idx')"),
+	$primary->safe_psql('postgres', "SELECT elements FROM hnsw.index_info('p_idx')"),
+	"index_info reads the standby's packed index as the primary's");
 $standby->stop;
 
 # crash: immediate stop after inserts and a vacuum since the last checkpoint
@@ -73,6 +89,9 @@ $primary->safe_psql('postgres', "CALL insert_rows('t', 30001, 200, 16)");
 $primary->safe_psql('postgres', 'DELETE FROM t WHERE id % 5 = 0');
 $primary->safe_psql('postgres', 'VACUUM t');
 $primary->safe_psql('postgres', "CALL insert_rows('t', 40001, 100, 16)");
+$primary->safe_psql('postgres', 'DELETE FROM p WHERE id % 5 = 0');
+$primary->safe_psql('postgres', 'VACUUM p');
+$primary->safe_psql('postgres', "CALL insert_rows('p', 30001, 100, 800)");
 # and inserts into w in progress, from another session, when it stops
 $primary->safe_psql('postgres', "CALL insert_rows('w', 30001, 40, 4096)");
 $primary->safe_psql('postgres', 'DELETE FROM w WHERE id % 5 = 0');
@@ -100,6 +119,11 @@ my ($vret, $vout, $verr) = $primary->psql('postgres',
 is($vret, 0, "verify_index passes on the 4,096-dimensional index after a crash: $verr");
 is($vout, 't', 'verify_index and index_info agree after a crash');
 note "verify_index: $verr" if $verr;
+is(missing_rows($primary, 'p'), '0', 'every row is found through the packed index after a crash');
+($vret, $vout, $verr) = $primary->psql('postgres',
+	"SELECT elements = (SELECT elements FROM hnsw.index_info('p_idx')) FROM hnsw.verify_index('p_idx')");
+is($vret, 0, "verify_index passes on the packed index after a crash: $verr");
+is($vout, 't', 'verify_index and index_info agree on the packed index');
 my $r = recall($primary, 't', '(SELECT * FROM t WHERE id <= 50) AS', '<->', 10);
 note "i8 recall\@10 after crash = $r";
 cmp_ok($r, '>=', 0.9, 'i8 recall after the crash');
