@@ -484,7 +484,8 @@ HnswPrefetchBytes(const void *p, Size len)
 /* hnswbuffer.c */
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 extern void HnswPrefetchBlock(Relation index, BlockNumber blkno);
-extern void HnswPrefetchTuple(Relation index, ItemPointer tid, Size len);
+extern void HnswPrefetchTuple(Relation index, ItemPointer tid, Size len,
+							  Size minWhole);
 extern void HnswPrefetchTail(Relation index, BlockNumber blkno, Size len);
 
 /* hnswbuild.c */
@@ -579,6 +580,7 @@ extern Size HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 extern void HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 								ItemPointer tid);
 extern Size HnswElementTupleSize(HnswGraph *graph, int level, int ntids);
+extern Size HnswMinCutSize(HnswGraph *graph);
 extern bool HnswReadTail(Relation index, ItemPointer head, Vector *vec);
 extern bool HnswCopyTupleVector(HnswElementTuple tup, Vector *dst);
 extern void HnswWriteExactVector(HnswGraph *graph, const Vector *vec,

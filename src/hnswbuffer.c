@@ -153,9 +153,14 @@ HnswPrefetchBlock(Relation index, BlockNumber blkno)
  * buffer's page, and a page that changed meanwhile, or a buffer that holds
  * another page by now, merely wastes the hint.  Searches call it for the
  * next element while loading the previous one.
+ *
+ * A tuple shorter than minWhole, the smallest whole element tuple of the
+ * index (0 if the index has no cut elements), is taken for a head tuple
+ * of level 0 (src/README "Page layout"): its tail, which then holds
+ * minWhole bytes less its length, is prefetched too (HnswPrefetchTail).
  */
 void
-HnswPrefetchTuple(Relation index, ItemPointer tid, Size len)
+HnswPrefetchTuple(Relation index, ItemPointer tid, Size len, Size minWhole)
 {
 #if defined(__GNUC__) || defined(__clang__)
 	HnswBufferMemo *memo = (HnswBufferMemo *) index->rd_amcache;
@@ -180,6 +185,9 @@ HnswPrefetchTuple(Relation index, ItemPointer tid, Size len)
 	tup = (char *) page + itemid.lp_off;
 	len = Min(len, Min(itemid.lp_len, BLCKSZ - itemid.lp_off));
 	HnswPrefetchBytes(tup, len);
+	if (itemid.lp_len < minWhole)
+		HnswPrefetchTail(index, blkno + 1,
+						 HNSW_TAIL_HEADER_SIZE + minWhole - itemid.lp_len);
 #endif
 }
 

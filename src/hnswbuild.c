@@ -1303,13 +1303,11 @@ TidRoom(int n)
 
 /*
  * Decide whether element e of an index with packed = on, whose tuple of
- * size bytes does not fit the room bytes left on its page, is cut into a head tuple that ends the page
- * and a tail tuple that starts the next (src/README "Page layout"); if so
- * set e->cut to the bytes of its vector that stay on the page.  Only
- * elements larger than a quarter of a page are cut (smaller ones waste
- * less than that at a page's end), only inline vectors that are not i8
- * codes (whose re-ranking reads the code in place), and only if at least
- * HNSW_MIN_CUT bytes of the vector fit.
+ * size bytes does not fit the room bytes left on its page, is cut into a
+ * head tuple that ends the page and a tail tuple that starts the next
+ * (src/README "Page layout"); if so set e->cut to the bytes of its vector
+ * that stay on the page.  Only elements HnswMinCutSize allows are cut, and
+ * only if at least HNSW_MIN_CUT bytes of the vector fit.
  */
 static bool
 PlaceCut(HnswGraph *graph, BuildElement *e, Size size, Size room)
@@ -1317,8 +1315,7 @@ PlaceCut(HnswGraph *graph, BuildElement *e, Size size, Size room)
 	Size		codeSize = HNSW_CODE_SIZE(graph->dim, graph->quantization);
 	Size		headSize;
 
-	if (HnswGraphOutOfLine(graph) || graph->quantization == HNSW_QUANT_I8 ||
-		size <= HNSW_MAX_TUPLE_SIZE / 4 || room < sizeof(ItemIdData))
+	if (HnswMinCutSize(graph) == 0 || room < sizeof(ItemIdData))
 		return false;
 	/* a multiple of 8, so the vector's bytes on the page are one of 4 */
 	headSize = TYPEALIGN_DOWN(MAXIMUM_ALIGNOF, room - sizeof(ItemIdData));

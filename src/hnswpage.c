@@ -247,6 +247,26 @@ HnswElementTupleSize(HnswGraph *graph, int level, int ntids)
 }
 
 /*
+ * Return the size of the smallest whole element tuple of the graph (level
+ * 0, two heap TIDs) if its elements can be cut over two pages, 0 if not:
+ * only elements larger than a quarter of a page are cut (a smaller one
+ * wastes less than that at a page's end), and only vectors kept inline
+ * that are not i8 codes (whose re-ranking bound reads the code in place).
+ * See src/README "Page layout".
+ */
+Size
+HnswMinCutSize(HnswGraph *graph)
+{
+	Size		size;
+
+	if (graph->dim == 0 || HnswGraphOutOfLine(graph) ||
+		graph->quantization == HNSW_QUANT_I8)
+		return 0;
+	size = HnswElementTupleSize(graph, 0, 2);
+	return size > HNSW_MAX_TUPLE_SIZE / 4 ? size : 0;
+}
+
+/*
  * Write the tuple of an element into tup (HnswElementTupleSize bytes), with
  * room for ntids heap TIDs (HNSW_HEAPTIDS, or fewer for an index of version
  * 5); its neighbours must have tuple locations already, and an out-of-line

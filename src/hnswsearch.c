@@ -851,6 +851,8 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 	/* what loading an element reads: its header and vector, not its links */
 	Size		loadSize = HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
 		HNSW_CODE_SIZE(graph->dim, graph->quantization);
+	/* shorter tuples are heads, whose tails are prefetched too */
+	Size		minWhole = HnswMinCutSize(graph);
 
 	CandidateHeapInit(&C, ef * 2, false);
 	CandidateHeapInit(&W, ef + 1, true);
@@ -920,14 +922,15 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 		 * then start before the loop's first load).
 		 */
 		if (nfresh > 0 && !fresh[0]->loaded)
-			HnswPrefetchTuple(graph->index, &fresh[0]->tid, loadSize);
+			HnswPrefetchTuple(graph->index, &fresh[0]->tid, loadSize, minWhole);
 		for (int i = 0; i < nfresh; i++)
 		{
 			HnswElement e = fresh[i];
 			HnswCandidate n;
 
 			if (i + 1 < nfresh && !fresh[i + 1]->loaded)
-				HnswPrefetchTuple(graph->index, &fresh[i + 1]->tid, loadSize);
+				HnswPrefetchTuple(graph->index, &fresh[i + 1]->tid, loadSize,
+								  minWhole);
 			if (!HnswLoadElement(graph, e))
 				continue;
 
