@@ -609,9 +609,14 @@ HnswFetchExactVector(HnswGraph *graph, HnswElement element)
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = HnswGetElementTuple(BufferGetPage(buf),
 							  ItemPointerGetOffsetNumber(&element->tid));
-	if (tup != NULL && HnswTupleVector(tup)->dim == graph->dim &&
-		HnswTupleVector(tup)->unused <= HNSW_QUANT_I8 && HnswVectorHasLink(HnswTupleVector(tup)))
-		link = *HnswVectorGetLink(HnswTupleVector(tup));
+	if (tup != NULL)
+	{
+		Vector	   *code = HnswTupleVector(tup);
+
+		if (code->dim == graph->dim && code->unused <= HNSW_QUANT_I8 &&
+			HnswVectorHasLink(code))
+			link = *HnswVectorGetLink(code);
+	}
 	UnlockReleaseBuffer(buf);
 	if (!ItemPointerIsValid(&link))
 		return NULL;

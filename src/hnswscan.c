@@ -470,23 +470,25 @@ RefineBound(HnswScanOpaque so, HnswRerankItem *item)
 	double		bound = item->bound;
 	Buffer		buf;
 	HnswElementTuple tup;
+	Vector	   *code;
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = HnswGetElementTuple(BufferGetPage(buf),
 							  ItemPointerGetOffsetNumber(&e->tid));
-	if (tup != NULL && HnswTupleVector(tup)->dim == graph->dim &&
-		HnswTupleVector(tup)->unused == HNSW_QUANT_I8 &&
-		VARSIZE(HnswTupleVector(tup)) == HNSW_CODE_SIZE(graph->dim, HNSW_QUANT_I8) &&
-		HnswTupleVector(tup)->x[0] == e->codeScale)
+	code = tup != NULL ? HnswTupleVector(tup) : NULL;
+	if (code != NULL && code->dim == graph->dim &&
+		code->unused == HNSW_QUANT_I8 &&
+		VARSIZE(code) == HNSW_CODE_SIZE(graph->dim, HNSW_QUANT_I8) &&
+		code->x[0] == e->codeScale)
 	{
 		for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 		{
 			if (ItemPointerEquals(&tup->heaptids[i], &item->heaptid))
 			{
 				bound = Max(bound,
-							HnswQuantRefinedBound(graph, so->query,
-												  HnswTupleVector(tup), e->queryDistance));
+							HnswQuantRefinedBound(graph, so->query, code,
+												  e->queryDistance));
 				break;
 			}
 		}

@@ -617,7 +617,8 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		e->vec = NULL;
 		e->queryDistance = HnswDistance(graph, graph->query, HnswTupleVector(tup));
 		/* an i8 code's scale bounds its error (hnswscan.c re-ranks with it) */
-		e->codeScale = HnswTupleVector(tup)->unused == HNSW_QUANT_I8 ? HnswTupleVector(tup)->x[0] : 0.0f;
+		e->codeScale = HnswTupleVector(tup)->unused == HNSW_QUANT_I8 ?
+			HnswTupleVector(tup)->x[0] : 0.0f;
 	}
 	else
 	{
@@ -668,9 +669,9 @@ HnswEnsureVector(HnswGraph *graph, HnswElement e)
 	}
 	else
 	{
-		Vector	   *vec = MemoryContextAlloc(graph->cxt,
-											 HNSW_CODE_SIZE(graph->dim, graph->quantization) +
-											 (HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0));
+		Size		size = HNSW_CODE_SIZE(graph->dim, graph->quantization) +
+			(HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0);
+		Vector	   *vec = MemoryContextAlloc(graph->cxt, size);
 		bool		whole = HnswCopyTupleVector(tup, vec);
 
 		UnlockReleaseBuffer(buf);

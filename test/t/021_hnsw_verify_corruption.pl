@@ -4,11 +4,14 @@
 #
 # The damage is done to the relation file while the server is stopped, using
 # the page layout of src/hnsw.h: page header 24 bytes, line pointers of 4
-# bytes after it; an element tuple is type, level, deleted, unused (4 bytes),
-# 10 heap TIDs (60 bytes), the vector (varlena: 4-byte header, int16 dim,
+# bytes after it; an element tuple is type, level, deleted, heap TID
+# capacity (4 bytes; capacity 0 means 10), that many heap TIDs of 6 bytes
+# (CREATE INDEX leaves room for 2 when a vector is unique), the vector (varlena: 4-byte header, int16 dim,
 # int16 unused, floats), then neighbour slots of 8 bytes each (bfloat16
 # distance, block hi, block lo, offset; version 4), level 0 first; the
-# metapage's magic number is the first field after the page header.
+# metapage's magic number is the first field after the page header.  An
+# element cut over two pages by packed = on has its tail (type, unused, the
+# head's TID, bytes) first on the next page.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -64,13 +67,22 @@ sub tuple_start
 	return $lp & 0x7FFF;
 }
 
+# Bytes before the vector of the element tuple at byte $t of $page
+sub header_size
+{
+	my ($page, $t) = @_;
+	my $cap = ord(substr($page, $t + 3, 1)) || 10;
+	return 4 + 6 * $cap;
+}
+
 # Byte position of neighbour slot $slot of the element at $off of $page
 sub slot_start
 {
 	my ($page, $off, $slot) = @_;
 	my $t = tuple_start($page, $off);
-	my $varsize = unpack('V', substr($page, $t + 64, 4)) >> 2;
-	return $t + 64 + $varsize + 8 * $slot;
+	my $h = header_size($page, $t);
+	my $varsize = unpack('V', substr($page, $t + $h, 4)) >> 2;
+	return $t + $h + $varsize + 8 * $slot;
 }
 
 # Return the TID in the slot at $pos of $page as "(block,offset)"
@@ -85,13 +97,14 @@ sub slot_tid
 # run verify_index and restore the block.  Return verify_index's stderr.
 sub damaged_verify
 {
-	my ($blkno, $damage) = @_;
+	my ($blkno, $damage, $index) = @_;
+	$index //= 't_idx';
 	$node->stop;
 	my $orig = read_block($blkno);
 	write_block($blkno, $damage->($orig));
 	$node->start;
 	my ($ret, $stdout, $stderr) = $node->psql('postgres',
-		'SELECT * FROM hnsw.verify_index(\'t_idx\')');
+		"SELECT * FROM hnsw.verify_index('$index')");
 	$node->stop;
 	write_block($blkno, $orig);
 	$node->start;
@@ -145,7 +158,7 @@ like($err, qr/ERROR:  index "t_idx" has an element linked to itself\nDETAIL:  Bl
 $err = damaged_verify(1, sub {
 	my $p = shift;
 	my $t = tuple_start($p, 1);
-	substr($p, $t + 64 + 8 + 4 * 2, 4) = pack('V', 0x7FC00000);
+	substr($p, $t + header_size($p, $t) + 8 + 4 * 2, 4) = pack('V', 0x7FC00000);
 	return $p;
 });
 like($err,
@@ -175,7 +188,43 @@ like($err,
 is($node->safe_psql('postgres', $summary), '500|0|0',
 	'the index verifies again once restored');
 
-# 7. crash recovery: kill a backend with SIGKILL during inserts
+# 7. an element cut over two pages (packed = on): its tail must follow it
+load_random($node, 'p', 800, 60);
+$node->safe_psql('postgres', 'CREATE INDEX p_idx ON p USING hnsw (v) WITH (packed = on); CHECKPOINT');
+is($node->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('p_idx')"), '60',
+	'a healthy packed index verifies');
+my $t_file = $file;
+$file = $node->data_dir . '/'
+  . $node->safe_psql('postgres', "SELECT pg_relation_filepath('p_idx')");
+my $p1 = read_block(1);
+my $nhead = (unpack('v', substr($p1, 12, 2)) - 24) / 4;
+is(ord(substr($p1, tuple_start($p1, $nhead), 1)), 3,
+	"the last tuple of block 1, ($nhead), is a head tuple");
+my $p2 = read_block(2);
+is(ord(substr($p2, tuple_start($p2, 1), 1)), 4, 'and the first of block 2 its tail');
+$err = damaged_verify(2, sub {
+	my $p = shift;
+	substr($p, tuple_start($p, 1) + 2 + 4, 2) = pack('v', $nhead + 1);
+	return $p;
+}, 'p_idx');
+like($err,
+	qr/ERROR:  index "p_idx" has a tail tuple without its element\nDETAIL:  Block 2, offset 1: tail of \(1,@{[$nhead + 1]}\)\./,
+	'a tail naming another head is corruption');
+$err = damaged_verify(2, sub {
+	my $p = shift;
+	# line pointer 1 unused: flags (bits 15-16 of the word) 0
+	my $lp = unpack('V', substr($p, 24, 4));
+	substr($p, 24, 4) = pack('V', $lp & ~(3 << 15));
+	return $p;
+}, 'p_idx');
+like($err,
+	qr/ERROR:  index "p_idx" has an element cut over two pages without its tail\nDETAIL:  Block 1, offset $nhead: no tail tuple at the first offset of the next block\./,
+	'a head without its tail is corruption');
+is($node->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('p_idx')"), '60',
+	'the packed index verifies again once restored');
+$file = $t_file;
+
+# 8. crash recovery: kill a backend with SIGKILL during inserts
 my @h;
 for my $first (100000, 200000)
 {
