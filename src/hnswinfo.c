@@ -571,8 +571,8 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 	int64		elementPages = 0;
 	int64		freePages = 0;
 	int64		vectorPages = 0;
-	Datum		values[24];
-	bool		nulls[24] = {0};
+	Datum		values[25];
+	bool		nulls[25] = {0};
 	int			n = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -710,6 +710,7 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 	values[n++] = CStringGetTextDatum(HnswQuantizationName(cs.meta.quantization));
 	values[n++] = Int64GetDatum(cs.nchunks);
 	values[n++] = Int64GetDatum(vectorPages);
+	values[n++] = Int64GetDatum(cs.ncut);
 	Assert(n == lengthof(values));
 
 	FreeAccessStrategy(strategy);
