@@ -12,7 +12,8 @@ CREATE FUNCTION hnsw.index_info(index regclass,
 	OUT m integer, OUT ef_construction integer, OUT dimensions integer,
 	OUT opclass name, OUT version integer, OUT insert_page bigint,
 	OUT quantization text, OUT graph_quantization text,
-	OUT vector_chunks bigint, OUT vector_pages bigint)
+	OUT vector_chunks bigint, OUT vector_pages bigint,
+	OUT cut_elements bigint)
 RETURNS record
 	AS 'MODULE_PATHNAME', 'hnsw_index_info' LANGUAGE C STRICT;
 
