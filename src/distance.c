@@ -185,6 +185,8 @@ DistanceBfloatToFloat(uint16_t b)
  * Encode dim floats as int8 codes in [-127, 127] with one scale for the
  * vector, max |x| / 127, so that x[i] is approximately codes[i] * scale
  * whatever the vector's magnitude.  Return the scale (0 for a zero vector).
+ * The encoding of "i8" indexes built before DistanceEncodeInt8Range, which
+ * go on using it; the kernels decode it with offset 0.
  */
 float
 DistanceEncodeInt8(const float *x, int dim, int8_t *codes)
@@ -209,21 +211,131 @@ DistanceEncodeInt8(const float *x, int dim, int8_t *codes)
 	return scale;
 }
 
-#define DecodeHalf(c, s)	((void) (s), DistanceHalfToFloat(c))
-#define DecodeBfloat(c, s)	((void) (s), DistanceBfloatToFloat(c))
-#define DecodeInt8(c, s)	((float) (c) * (s))
+/*
+ * Try to encode dim floats, lo the least and hi the greatest (lo < hi), as
+ * int8 codes on a grid whose step is a power of two and whose points are
+ * multiples of the step: codes[i] * step + offset == x[i] exactly, in any
+ * float arithmetic, because every operand and result is a float.  Vectors
+ * of 8-bit pixels, of int8 embeddings or of small integers lie on such a
+ * grid.  Return false (codes undefined) if the vector does not.
+ */
+static int
+EncodeInt8OnGrid(const float *x, int dim, double lo, double hi,
+				 int8_t *codes, float *scale, float *offset)
+{
+	int			e;
+	double		step;
+
+	/* the least power of two >= (hi - lo) / 255 = m 2^e, 1/2 <= m < 1 */
+	if (frexp((hi - lo) / 255.0, &e) == 0.5)
+		e--;
+	step = ldexp(1.0, e);
+	for (int attempt = 0; attempt < 2; attempt++, step *= 2.0)
+	{
+		double		base = floor(lo / step) * step; /* code -128 */
+		double		off = base + 128.0 * step;
+
+		if (hi > base + 255.0 * step)
+			continue;			/* the grid starts too low: a step twice as
+								 * large covers [lo, hi] */
+		if ((double) (float) step != step || (double) (float) off != off)
+			return 0;
+		for (int i = 0; i < dim; i++)
+		{
+			double		c = rint(((double) x[i] - off) / step);
+
+			if (c < -128.0 || c > 127.0 || c * step + off != (double) x[i])
+				return 0;
+			codes[i] = (int8_t) c;
+		}
+		*scale = (float) step;
+		*offset = (float) off;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Encode dim floats as int8 codes in [-128, 127] on a range of the vector's
+ * own, so that x[i] is approximately codes[i] * scale + offset whatever the
+ * vector's magnitude and sign: a grid of 256 points with a power-of-two step
+ * if the vector lies on one (EncodeInt8OnGrid: lossless), otherwise 256
+ * points spread evenly from the least value to the greatest.  Set *scale
+ * and *offset and return a bound of max |x[i] - (codes[i] * scale +
+ * offset)|, the decoding computed exactly: 0 for a lossless code.
+ */
+float
+DistanceEncodeInt8Range(const float *x, int dim, int8_t *codes,
+						float *scale, float *offset)
+{
+	double		lo;
+	double		hi;
+	double		maxerr = 0.0;
+	float		s;
+	float		o;
+
+	if (dim <= 0)
+	{
+		*scale = 0.0f;
+		*offset = 0.0f;
+		return 0.0f;
+	}
+	lo = hi = x[0];
+	for (int i = 1; i < dim; i++)
+	{
+		if (x[i] < lo)
+			lo = x[i];
+		if (x[i] > hi)
+			hi = x[i];
+	}
+	if (lo == hi)
+	{
+		/* a constant vector: every code 0, the offset the value itself */
+		memset(codes, 0, dim);
+		*scale = 0.0f;
+		*offset = x[0];
+		return 0.0f;
+	}
+	if (EncodeInt8OnGrid(x, dim, lo, hi, codes, scale, offset))
+		return 0.0f;
+
+	s = (float) ((hi - lo) / 255.0);
+	o = (float) (lo + 128.0 * (double) s);
+	for (int i = 0; i < dim; i++)
+	{
+		double		c = s > 0.0f ? rint(((double) x[i] - o) / s) : 0.0;
+		double		err;
+
+		if (c > 127.0)
+			c = 127.0;
+		else if (c < -128.0)
+			c = -128.0;
+		codes[i] = (int8_t) c;
+		err = fabs((double) x[i] - (c * (double) s + (double) o));
+		if (err > maxerr)
+			maxerr = err;
+	}
+	*scale = s;
+	*offset = o;
+	/* rounded up, so that it stays a bound */
+	return nextafterf((float) maxerr, INFINITY);
+}
+
+#define DecodeHalf(c, s, o)	((void) (s), (void) (o), DistanceHalfToFloat(c))
+#define DecodeBfloat(c, s, o)	((void) (s), (void) (o), DistanceBfloatToFloat(c))
+#define DecodeInt8(c, s, o)	((float) (c) * (s) + (o))
 
 /* The three scalar kernels of one encoding, decoding one code at a time */
 #define SCALAR_QUANT_KERNELS(Name, CodeType, DECODE) \
 static float \
-Scalar##Name##L2Squared(const float *q, const void *cv, float scale, int dim) \
+Scalar##Name##L2Squared(const float *q, const void *cv, float scale, float offset, int dim) \
 { \
 	const CodeType *c = cv; \
 	float		sum = 0.0f; \
 \
 	for (int i = 0; i < dim; i++) \
 	{ \
-		float		d = q[i] - DECODE(c[i], scale); \
+		float		d = q[i] - DECODE(c[i], scale, offset); \
 \
 		sum += d * d; \
 	} \
@@ -231,34 +343,34 @@ Scalar##Name##L2Squared(const float *q, const void *cv, float scale, int dim) \
 } \
 \
 static float \
-Scalar##Name##InnerProduct(const float *q, const void *cv, float scale, int dim) \
+Scalar##Name##InnerProduct(const float *q, const void *cv, float scale, float offset, int dim) \
 { \
 	const CodeType *c = cv; \
 	float		sum = 0.0f; \
 \
 	for (int i = 0; i < dim; i++) \
-		sum += q[i] * DECODE(c[i], scale); \
+		sum += q[i] * DECODE(c[i], scale, offset); \
 	return sum; \
 } \
 \
 static float \
-Scalar##Name##L1(const float *q, const void *cv, float scale, int dim) \
+Scalar##Name##L1(const float *q, const void *cv, float scale, float offset, int dim) \
 { \
 	const CodeType *c = cv; \
 	float		sum = 0.0f; \
 \
 	for (int i = 0; i < dim; i++) \
-		sum += fabsf(q[i] - DECODE(c[i], scale)); \
+		sum += fabsf(q[i] - DECODE(c[i], scale, offset)); \
 	return sum; \
 } \
 \
 static void \
-Scalar##Name##Decode(const void *cv, float scale, float *out, int dim) \
+Scalar##Name##Decode(const void *cv, float scale, float offset, float *out, int dim) \
 { \
 	const CodeType *c = cv; \
 \
 	for (int i = 0; i < dim; i++) \
-		out[i] = DECODE(c[i], scale); \
+		out[i] = DECODE(c[i], scale, offset); \
 }
 
 SCALAR_QUANT_KERNELS(Half, uint16_t, DecodeHalf)
@@ -417,44 +529,48 @@ Avx2CosineParts(const float *a, const float *b, int dim,
 /*
  * Asymmetric kernels, AVX2 + FMA + F16C: eight codes are widened to floats
  * per step (vcvtph2ps for f16, a 16-bit shift for bf16, sign extension and
- * one multiply by the scale for i8), then the float arithmetic above.
+ * one multiply-add by the scale and offset for i8), then the float
+ * arithmetic above.
  */
 #define AVX2_TARGET "avx2,fma,f16c"
 
 __attribute__((target(AVX2_TARGET)))
 static inline __m256
-Avx2LoadHalf(const uint16_t *p, __m256 scale)
+Avx2LoadHalf(const uint16_t *p, __m256 scale, __m256 offset)
 {
 	(void) scale;
+	(void) offset;
 	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) p));
 }
 
 __attribute__((target(AVX2_TARGET)))
 static inline __m256
-Avx2LoadBfloat(const uint16_t *p, __m256 scale)
+Avx2LoadBfloat(const uint16_t *p, __m256 scale, __m256 offset)
 {
 	__m256i		w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *) p));
 
 	(void) scale;
+	(void) offset;
 	return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
 }
 
 __attribute__((target(AVX2_TARGET)))
 static inline __m256
-Avx2LoadInt8(const int8_t *p, __m256 scale)
+Avx2LoadInt8(const int8_t *p, __m256 scale, __m256 offset)
 {
 	__m256i		w = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) p));
 
-	return _mm256_mul_ps(_mm256_cvtepi32_ps(w), scale);
+	return _mm256_fmadd_ps(_mm256_cvtepi32_ps(w), scale, offset);
 }
 
 #define AVX2_QUANT_KERNELS(Name, CodeType, LOAD8, DECODE) \
 __attribute__((target(AVX2_TARGET))) \
 static float \
-Avx2##Name##L2Squared(const float *q, const void *cv, float scale, int dim) \
+Avx2##Name##L2Squared(const float *q, const void *cv, float scale, float offset, int dim) \
 { \
 	const CodeType *c = cv; \
 	const __m256 vs = _mm256_set1_ps(scale); \
+	const __m256 vo = _mm256_set1_ps(offset); \
 	__m256		acc0 = _mm256_setzero_ps(); \
 	__m256		acc1 = _mm256_setzero_ps(); \
 	float		sum; \
@@ -462,22 +578,22 @@ Avx2##Name##L2Squared(const float *q, const void *cv, float scale, int dim) \
 \
 	for (; i + 16 <= dim; i += 16) \
 	{ \
-		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs)); \
-		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), LOAD8(c + i + 8, vs)); \
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs, vo)); \
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), LOAD8(c + i + 8, vs, vo)); \
 \
 		acc0 = _mm256_fmadd_ps(d0, d0, acc0); \
 		acc1 = _mm256_fmadd_ps(d1, d1, acc1); \
 	} \
 	for (; i + 8 <= dim; i += 8) \
 	{ \
-		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs)); \
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs, vo)); \
 \
 		acc0 = _mm256_fmadd_ps(d0, d0, acc0); \
 	} \
 	sum = Avx2HorizontalSum(_mm256_add_ps(acc0, acc1)); \
 	for (; i < dim; i++) \
 	{ \
-		float		d = q[i] - DECODE(c[i], scale); \
+		float		d = q[i] - DECODE(c[i], scale, offset); \
 \
 		sum += d * d; \
 	} \
@@ -486,10 +602,11 @@ Avx2##Name##L2Squared(const float *q, const void *cv, float scale, int dim) \
 \
 __attribute__((target(AVX2_TARGET))) \
 static float \
-Avx2##Name##InnerProduct(const float *q, const void *cv, float scale, int dim) \
+Avx2##Name##InnerProduct(const float *q, const void *cv, float scale, float offset, int dim) \
 { \
 	const CodeType *c = cv; \
 	const __m256 vs = _mm256_set1_ps(scale); \
+	const __m256 vo = _mm256_set1_ps(offset); \
 	__m256		acc0 = _mm256_setzero_ps(); \
 	__m256		acc1 = _mm256_setzero_ps(); \
 	float		sum; \
@@ -497,23 +614,24 @@ Avx2##Name##InnerProduct(const float *q, const void *cv, float scale, int dim) \
 \
 	for (; i + 16 <= dim; i += 16) \
 	{ \
-		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs), acc0); \
-		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), LOAD8(c + i + 8, vs), acc1); \
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs, vo), acc0); \
+		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), LOAD8(c + i + 8, vs, vo), acc1); \
 	} \
 	for (; i + 8 <= dim; i += 8) \
-		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs), acc0); \
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs, vo), acc0); \
 	sum = Avx2HorizontalSum(_mm256_add_ps(acc0, acc1)); \
 	for (; i < dim; i++) \
-		sum += q[i] * DECODE(c[i], scale); \
+		sum += q[i] * DECODE(c[i], scale, offset); \
 	return sum; \
 } \
 \
 __attribute__((target(AVX2_TARGET))) \
 static float \
-Avx2##Name##L1(const float *q, const void *cv, float scale, int dim) \
+Avx2##Name##L1(const float *q, const void *cv, float scale, float offset, int dim) \
 { \
 	const CodeType *c = cv; \
 	const __m256 vs = _mm256_set1_ps(scale); \
+	const __m256 vo = _mm256_set1_ps(offset); \
 	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)); \
 	__m256		acc0 = _mm256_setzero_ps(); \
 	__m256		acc1 = _mm256_setzero_ps(); \
@@ -522,36 +640,37 @@ Avx2##Name##L1(const float *q, const void *cv, float scale, int dim) \
 \
 	for (; i + 16 <= dim; i += 16) \
 	{ \
-		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs)); \
-		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), LOAD8(c + i + 8, vs)); \
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs, vo)); \
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), LOAD8(c + i + 8, vs, vo)); \
 \
 		acc0 = _mm256_add_ps(acc0, _mm256_and_ps(d0, absmask)); \
 		acc1 = _mm256_add_ps(acc1, _mm256_and_ps(d1, absmask)); \
 	} \
 	for (; i + 8 <= dim; i += 8) \
 	{ \
-		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs)); \
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), LOAD8(c + i, vs, vo)); \
 \
 		acc0 = _mm256_add_ps(acc0, _mm256_and_ps(d0, absmask)); \
 	} \
 	sum = Avx2HorizontalSum(_mm256_add_ps(acc0, acc1)); \
 	for (; i < dim; i++) \
-		sum += fabsf(q[i] - DECODE(c[i], scale)); \
+		sum += fabsf(q[i] - DECODE(c[i], scale, offset)); \
 	return sum; \
 } \
 \
 __attribute__((target(AVX2_TARGET))) \
 static void \
-Avx2##Name##Decode(const void *cv, float scale, float *out, int dim) \
+Avx2##Name##Decode(const void *cv, float scale, float offset, float *out, int dim) \
 { \
 	const CodeType *c = cv; \
 	const __m256 vs = _mm256_set1_ps(scale); \
+	const __m256 vo = _mm256_set1_ps(offset); \
 	int			i = 0; \
 \
 	for (; i + 8 <= dim; i += 8) \
-		_mm256_storeu_ps(out + i, LOAD8(c + i, vs)); \
+		_mm256_storeu_ps(out + i, LOAD8(c + i, vs, vo)); \
 	for (; i < dim; i++) \
-		out[i] = DECODE(c[i], scale); \
+		out[i] = DECODE(c[i], scale, offset); \
 }
 
 AVX2_QUANT_KERNELS(Half, uint16_t, Avx2LoadHalf, DecodeHalf)
@@ -682,38 +801,41 @@ Avx512CosineParts(const float *a, const float *b, int dim,
  */
 __attribute__((target("avx512f")))
 static inline __m512
-Avx512LoadHalf(const uint16_t *p, __m512 scale)
+Avx512LoadHalf(const uint16_t *p, __m512 scale, __m512 offset)
 {
 	(void) scale;
+	(void) offset;
 	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) p));
 }
 
 __attribute__((target("avx512f")))
 static inline __m512
-Avx512LoadBfloat(const uint16_t *p, __m512 scale)
+Avx512LoadBfloat(const uint16_t *p, __m512 scale, __m512 offset)
 {
 	__m512i		w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *) p));
 
 	(void) scale;
+	(void) offset;
 	return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
 }
 
 __attribute__((target("avx512f")))
 static inline __m512
-Avx512LoadInt8(const int8_t *p, __m512 scale)
+Avx512LoadInt8(const int8_t *p, __m512 scale, __m512 offset)
 {
 	__m512i		w = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) p));
 
-	return _mm512_mul_ps(_mm512_cvtepi32_ps(w), scale);
+	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(w), scale, offset);
 }
 
 #define AVX512_QUANT_KERNELS(Name, CodeType, LOAD16, DECODE) \
 __attribute__((target("avx512f"))) \
 static float \
-Avx512##Name##L2Squared(const float *q, const void *cv, float scale, int dim) \
+Avx512##Name##L2Squared(const float *q, const void *cv, float scale, float offset, int dim) \
 { \
 	const CodeType *c = cv; \
 	const __m512 vs = _mm512_set1_ps(scale); \
+	const __m512 vo = _mm512_set1_ps(offset); \
 	__m512		acc0 = _mm512_setzero_ps(); \
 	__m512		acc1 = _mm512_setzero_ps(); \
 	float		sum; \
@@ -721,22 +843,22 @@ Avx512##Name##L2Squared(const float *q, const void *cv, float scale, int dim) \
 \
 	for (; i + 32 <= dim; i += 32) \
 	{ \
-		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs)); \
-		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), LOAD16(c + i + 16, vs)); \
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs, vo)); \
+		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), LOAD16(c + i + 16, vs, vo)); \
 \
 		acc0 = _mm512_fmadd_ps(d0, d0, acc0); \
 		acc1 = _mm512_fmadd_ps(d1, d1, acc1); \
 	} \
 	for (; i + 16 <= dim; i += 16) \
 	{ \
-		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs)); \
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs, vo)); \
 \
 		acc0 = _mm512_fmadd_ps(d0, d0, acc0); \
 	} \
 	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)); \
 	for (; i < dim; i++) \
 	{ \
-		float		d = q[i] - DECODE(c[i], scale); \
+		float		d = q[i] - DECODE(c[i], scale, offset); \
 \
 		sum += d * d; \
 	} \
@@ -745,10 +867,11 @@ Avx512##Name##L2Squared(const float *q, const void *cv, float scale, int dim) \
 \
 __attribute__((target("avx512f"))) \
 static float \
-Avx512##Name##InnerProduct(const float *q, const void *cv, float scale, int dim) \
+Avx512##Name##InnerProduct(const float *q, const void *cv, float scale, float offset, int dim) \
 { \
 	const CodeType *c = cv; \
 	const __m512 vs = _mm512_set1_ps(scale); \
+	const __m512 vo = _mm512_set1_ps(offset); \
 	__m512		acc0 = _mm512_setzero_ps(); \
 	__m512		acc1 = _mm512_setzero_ps(); \
 	float		sum; \
@@ -756,23 +879,24 @@ Avx512##Name##InnerProduct(const float *q, const void *cv, float scale, int dim)
 \
 	for (; i + 32 <= dim; i += 32) \
 	{ \
-		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs), acc0); \
-		acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), LOAD16(c + i + 16, vs), acc1); \
+		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs, vo), acc0); \
+		acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), LOAD16(c + i + 16, vs, vo), acc1); \
 	} \
 	for (; i + 16 <= dim; i += 16) \
-		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs), acc0); \
+		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), LOAD16(c + i, vs, vo), acc0); \
 	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)); \
 	for (; i < dim; i++) \
-		sum += q[i] * DECODE(c[i], scale); \
+		sum += q[i] * DECODE(c[i], scale, offset); \
 	return sum; \
 } \
 \
 __attribute__((target("avx512f"))) \
 static float \
-Avx512##Name##L1(const float *q, const void *cv, float scale, int dim) \
+Avx512##Name##L1(const float *q, const void *cv, float scale, float offset, int dim) \
 { \
 	const CodeType *c = cv; \
 	const __m512 vs = _mm512_set1_ps(scale); \
+	const __m512 vo = _mm512_set1_ps(offset); \
 	__m512		acc0 = _mm512_setzero_ps(); \
 	__m512		acc1 = _mm512_setzero_ps(); \
 	float		sum; \
@@ -781,31 +905,32 @@ Avx512##Name##L1(const float *q, const void *cv, float scale, int dim) \
 	for (; i + 32 <= dim; i += 32) \
 	{ \
 		acc0 = _mm512_add_ps(acc0, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(q + i), \
-															   LOAD16(c + i, vs)))); \
+															   LOAD16(c + i, vs, vo)))); \
 		acc1 = _mm512_add_ps(acc1, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(q + i + 16), \
-															   LOAD16(c + i + 16, vs)))); \
+															   LOAD16(c + i + 16, vs, vo)))); \
 	} \
 	for (; i + 16 <= dim; i += 16) \
 		acc0 = _mm512_add_ps(acc0, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(q + i), \
-															   LOAD16(c + i, vs)))); \
+															   LOAD16(c + i, vs, vo)))); \
 	sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)); \
 	for (; i < dim; i++) \
-		sum += fabsf(q[i] - DECODE(c[i], scale)); \
+		sum += fabsf(q[i] - DECODE(c[i], scale, offset)); \
 	return sum; \
 } \
 \
 __attribute__((target("avx512f"))) \
 static void \
-Avx512##Name##Decode(const void *cv, float scale, float *out, int dim) \
+Avx512##Name##Decode(const void *cv, float scale, float offset, float *out, int dim) \
 { \
 	const CodeType *c = cv; \
 	const __m512 vs = _mm512_set1_ps(scale); \
+	const __m512 vo = _mm512_set1_ps(offset); \
 	int			i = 0; \
 \
 	for (; i + 16 <= dim; i += 16) \
-		_mm512_storeu_ps(out + i, LOAD16(c + i, vs)); \
+		_mm512_storeu_ps(out + i, LOAD16(c + i, vs, vo)); \
 	for (; i < dim; i++) \
-		out[i] = DECODE(c[i], scale); \
+		out[i] = DECODE(c[i], scale, offset); \
 }
 
 AVX512_QUANT_KERNELS(Half, uint16_t, Avx512LoadHalf, DecodeHalf)

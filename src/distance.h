@@ -20,14 +20,15 @@ typedef float (*DistanceFunc) (const float *a, const float *b, int dim);
 /*
  * Asymmetric distance between a float query q and an encoded vector c of
  * the same dimensions (f16 or bf16 codes as uint16_t, i8 codes as int8_t).
- * scale multiplies every decoded i8 code; the half-width encodings ignore it.
+ * An i8 code c[i] stands for c[i] * scale + offset; the half-width
+ * encodings ignore both.
  */
 typedef float (*QuantDistanceFunc) (const float *q, const void *c, float scale,
-									int dim);
+									float offset, int dim);
 
-/* Decode dim codes (times scale, for i8) into floats */
-typedef void (*QuantDecodeFunc) (const void *c, float scale, float *out,
-								 int dim);
+/* Decode dim codes (for i8: times scale, plus offset) into floats */
+typedef void (*QuantDecodeFunc) (const void *c, float scale, float offset,
+								 float *out, int dim);
 
 /* The kernels of one encoding */
 typedef struct QuantKernels
@@ -52,7 +53,8 @@ typedef struct DistanceKernels
 	CosinePartsFunc cosine_parts;
 	QuantKernels f16;			/* IEEE 754 binary16 codes */
 	QuantKernels bf16;			/* bfloat16 codes (upper half of a float) */
-	QuantKernels i8;			/* int8 codes times a per-vector scale */
+	QuantKernels i8;			/* int8 codes on a per-vector scale and
+								 * offset */
 } DistanceKernels;
 
 /* The set in use; set by DistanceInit(), never NULL afterwards */
@@ -69,6 +71,8 @@ extern float DistanceHalfToFloat(uint16_t h);
 extern uint16_t DistanceFloatToBfloat(float f);
 extern float DistanceBfloatToFloat(uint16_t b);
 extern float DistanceEncodeInt8(const float *x, int dim, int8_t *codes);
+extern float DistanceEncodeInt8Range(const float *x, int dim, int8_t *codes,
+									 float *scale, float *offset);
 
 /* Largest finite f16 value */
 #define DISTANCE_HALF_MAX	65504.0f

@@ -60,8 +60,14 @@ typedef enum HnswQuantization
 	HNSW_QUANT_F32 = 0,			/* floats, exact: a plain vector */
 	HNSW_QUANT_F16 = 1,			/* IEEE 754 binary16 */
 	HNSW_QUANT_BF16 = 2,		/* bfloat16 */
-	HNSW_QUANT_I8 = 3			/* int8 codes and one float scale */
+	HNSW_QUANT_I8_SCALE = 3,	/* the "i8" of indexes built before range
+								 * codes: int8 codes times one scale */
+	HNSW_QUANT_I8 = 4			/* "i8": int8 codes on a per-vector range
+								 * (scale, offset, error bound) */
 } HnswQuantization;
+
+#define HNSW_QUANT_MAX				HNSW_QUANT_I8
+#define HnswQuantIsInt8(q)	((q) == HNSW_QUANT_I8 || (q) == HNSW_QUANT_I8_SCALE)
 
 #define HNSW_DEFAULT_QUANTIZATION	"f32"
 
@@ -69,6 +75,8 @@ typedef enum HnswQuantization
 #define HNSW_CODE_SIZE(dim, q) \
 	((q) == HNSW_QUANT_F32 ? VECTOR_SIZE(dim) : \
 	 (q) == HNSW_QUANT_I8 ? \
+	 offsetof(Vector, x) + 3 * sizeof(float) + TYPEALIGN(4, (dim)) : \
+	 (q) == HNSW_QUANT_I8_SCALE ? \
 	 offsetof(Vector, x) + sizeof(float) + TYPEALIGN(4, (dim)) : \
 	 offsetof(Vector, x) + TYPEALIGN(4, 2 * (dim)))
 
@@ -358,8 +366,10 @@ typedef struct HnswElementData
 								 * index is quantized; NULL until needed
 								 * when the graph has a query */
 	float		queryDistance;	/* to the graph's query, if it has one */
-	float		codeScale;		/* i8 code's scale, set with queryDistance
-								 * (the re-ranking scan's error bound) */
+	float		codeError;		/* set with queryDistance: bounds of an i8
+								 * code's error per component and of its */
+	float		codeMagnitude;	/* components' magnitude (HnswCodeBounds;
+								 * the re-ranking scan's bounds) */
 	HnswNeighborList **neighbors;	/* level + 1 lists; always NULL when
 									 * the graph has a query: its search
 									 * reads links from the page */
@@ -454,8 +464,11 @@ extern bool HnswVectorMatches(HnswGraph *graph, const Vector *stored,
 							  const Vector *vec);
 extern float HnswQuantDistance(HnswGraph *graph, const Vector *a,
 							   const Vector *b);
+extern void HnswCodeBounds(const Vector *code, float *error,
+						   float *magnitude);
 extern double HnswQuantLowerBound(HnswGraph *graph, float distance,
-								  float scale, double queryL1);
+								  float error, float magnitude,
+								  double queryL1);
 extern double HnswQuantRefinedBound(HnswGraph *graph, const Vector *query,
 									const Vector *code, float distance);
 

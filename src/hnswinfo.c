@@ -126,6 +126,21 @@ CheckSpecial(HnswCheckState *cs, Page page, BlockNumber blkno)
 }
 
 /*
+ * Return whether the metapage of an index with vectors out of line names
+ * the code quantization HnswCodeQuantization chooses; an index built before
+ * range codes has old i8 codes where it now chooses i8.
+ */
+static bool
+CodeQuantizationValid(HnswMetaPageData *meta)
+{
+	HnswQuantization q = HnswCodeQuantization(meta->dimensions, meta->m,
+											  meta->exactQuantization);
+
+	return meta->quantization == q ||
+		(q == HNSW_QUANT_I8 && meta->quantization == HNSW_QUANT_I8_SCALE);
+}
+
+/*
  * Read the metapage into cs->meta and check it.  Takes and releases a share
  * lock on it.  cs->nblocks must be set.
  */
@@ -175,12 +190,10 @@ CheckMeta(HnswCheckState *cs)
 	if (meta->version < 3)
 		meta->exactQuantization = meta->quantization;
 	cs->outOfLine = meta->exactQuantization != meta->quantization;
-	if (meta->quantization > HNSW_QUANT_I8 ||
-		meta->exactQuantization > HNSW_QUANT_I8 ||
+	if (meta->quantization > HNSW_QUANT_MAX ||
+		meta->exactQuantization > HNSW_QUANT_MAX ||
 		(cs->outOfLine &&
-		 (meta->dimensions == 0 ||
-		  HnswCodeQuantization(meta->dimensions, meta->m,
-							   meta->exactQuantization) != meta->quantization)))
+		 (meta->dimensions == 0 || !CodeQuantizationValid(meta))))
 		HNSW_CORRUPT(index, "has a metapage with an invalid quantization",
 					 "The metapage has quantization %u for %u dimensions and option %u.",
 					 (unsigned) meta->quantization, meta->dimensions,
@@ -259,6 +272,29 @@ CheckFinite(HnswCheckState *cs, const float *x, int from, int n,
 			HNSW_CORRUPT(cs->index, "has an element with a non-finite vector value",
 						 "Block %u, offset %u: dimension %d is not finite.",
 						 blkno, off, from + i + 1);
+	}
+}
+
+/*
+ * Check the floats before an i8 code's codes: a scale (and, for a range
+ * code, an offset and an error bound) that are finite, the scale and the
+ * error not negative.  The re-ranking scan trusts the error bound to order
+ * rows by their exact distance.
+ */
+static void
+CheckCodeHeader(HnswCheckState *cs, const Vector *code, BlockNumber blkno,
+				OffsetNumber off)
+{
+	int			n = code->unused == HNSW_QUANT_I8 ? 3 :
+		code->unused == HNSW_QUANT_I8_SCALE ? 1 : 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (!isfinite(code->x[i]) || (i != 1 && code->x[i] < 0.0f))
+			HNSW_CORRUPT(cs->index, "has an element with an invalid i8 code",
+						 "Block %u, offset %u: %s %g.", blkno, off,
+						 i == 0 ? "scale" : i == 1 ? "offset" : "error bound",
+						 (double) code->x[i]);
 	}
 }
 
@@ -403,7 +439,7 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 					 blkno, off, (unsigned) tup->ntids, cs->meta.version);
 	if (tup->type == HNSW_HEAD_TUPLE &&
 		(cs->meta.version < 5 || cs->outOfLine ||
-		 cs->meta.quantization == HNSW_QUANT_I8))
+		 HnswQuantIsInt8(cs->meta.quantization)))
 		HNSW_CORRUPT(index, "has an element cut over two pages where none can be",
 					 "Block %u, offset %u: head tuple in an index of version %u with %s vectors.",
 					 blkno, off, cs->meta.version,
@@ -441,6 +477,7 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	/* XXX only unquantized values are checked; should codes be decoded too? */
 	CheckFinite(cs, HnswTupleVector(tup)->x, 0,
 				(vecSize - VECTOR_SIZE(0)) / sizeof(float), blkno, off);
+	CheckCodeHeader(cs, HnswTupleVector(tup), blkno, off);
 	if (tup->type == HNSW_HEAD_TUPLE)
 	{
 		/* its tail must be the next tuple: the first of the next block */

@@ -82,8 +82,8 @@ HnswReadMeta(Relation index, HnswMetaPageData *meta)
 		meta->quantization = HNSW_QUANT_F32;
 	if (m->version < 3)
 		meta->exactQuantization = meta->quantization;
-	if (meta->quantization > HNSW_QUANT_I8 ||
-		meta->exactQuantization > HNSW_QUANT_I8)
+	if (meta->quantization > HNSW_QUANT_MAX ||
+		meta->exactQuantization > HNSW_QUANT_MAX)
 		elog(ERROR, "index \"%s\" has unknown quantization %d",
 			 RelationGetRelationName(index), meta->quantization);
 	UnlockReleaseBuffer(buf);
@@ -260,7 +260,7 @@ HnswMinCutSize(HnswGraph *graph)
 	Size		size;
 
 	if (graph->dim == 0 || HnswGraphOutOfLine(graph) ||
-		graph->quantization == HNSW_QUANT_I8)
+		HnswQuantIsInt8(graph->quantization))
 		return 0;
 	size = HnswElementTupleSize(graph, 0, 2);
 	return size > HNSW_MAX_TUPLE_SIZE / 4 ? size : 0;
@@ -583,7 +583,7 @@ HnswReadExactVector(Relation index, ItemPointer link, int dim, int *nchunks)
 	}
 	vec = (Vector *) data;
 	if (VARSIZE(vec) != total || vec->dim != dim ||
-		vec->unused > HNSW_QUANT_I8 ||
+		vec->unused > HNSW_QUANT_MAX ||
 		HNSW_CODE_SIZE(dim, vec->unused) != total)
 	{
 		pfree(data);
@@ -613,7 +613,7 @@ HnswFetchExactVector(HnswGraph *graph, HnswElement element)
 	{
 		Vector	   *code = HnswTupleVector(tup);
 
-		if (code->dim == graph->dim && code->unused <= HNSW_QUANT_I8 &&
+		if (code->dim == graph->dim && code->unused <= HNSW_QUANT_MAX &&
 			HnswVectorHasLink(code))
 			link = *HnswVectorGetLink(code);
 	}

@@ -41,7 +41,7 @@
 typedef struct HnswRerankItem
 {
 	ItemPointerData heaptid;
-	bool		refined;		/* bound computed from the code (L2) */
+	bool		refined;		/* code read again (RefineItem) */
 	HnswElement element;
 	double		bound;			/* lower bound of the exact distance */
 	float		exact;			/* exact distance, once read */
@@ -216,7 +216,7 @@ FirstSearch(IndexScanDesc scan)
 	 * Indexes with vectors out of line re-rank with those instead.
 	 */
 	if (hnsw_rerank && scan->heapRelation != NULL &&
-		so->graph->quantization == HNSW_QUANT_I8 &&
+		HnswQuantIsInt8(so->graph->quantization) &&
 		!HnswGraphOutOfLine(so->graph) &&
 		so->graph->metric != HNSW_METRIC_OTHER &&
 		scan->indexRelation->rd_index->indkey.values[0] != 0)
@@ -361,7 +361,7 @@ CompareRerankBound(Datum a, Datum b, void *arg)
 /*
  * Prepare the batch just searched for re-ranking: every heap TID of its
  * elements not returned before, with a lower bound of its exact distance
- * (HnswQuantLowerBound, from the element's i8 distance and scale), in a
+ * (HnswQuantLowerBound, from the element's i8 distance and error), in a
  * heap by it; and an empty heap of the items whose exact distance is known.
  * The elements count as returned from now on: the batch returns all of
  * them before the next is searched.  Allocated in the batch's context.
@@ -385,7 +385,8 @@ StartRerank(HnswScanOpaque so)
 			continue;
 		e->returned = true;
 		bound = HnswQuantLowerBound(so->graph, e->queryDistance,
-									e->codeScale, so->queryL1);
+									e->codeError, e->codeMagnitude,
+									so->queryL1);
 		for (int j = 0; j < e->nheaptids; j++)
 		{
 			HnswRerankItem *item = &so->items[so->nitems++];
@@ -456,21 +457,27 @@ ReadExactDistance(IndexScanDesc scan, ItemPointer heaptid, float *exact)
 }
 
 /*
- * Return a tighter lower bound of an L2 item's exact distance, computed from
- * its element's code (HnswQuantRefinedBound), or its bound as it is if the
- * element is no longer the one the search saw (vacuum freed it and the
- * space was reused: its heap TID is gone).  Takes and releases a share
- * lock on the element's page.
+ * Read an item's code again from its element, if the element is still the
+ * one the search saw (vacuum may have freed it and the space been reused:
+ * then its heap TID is gone, and the item keeps its bound).  A lossless code
+ * (error bound 0: the vector lies on the code's grid, see
+ * DistanceEncodeInt8Range) is the vector itself: set item->exact from its
+ * decoding, computed as from the row's vector, and return true, for the
+ * item needs no row read.  Otherwise, for L2, raise item->bound to
+ * HnswQuantRefinedBound's, and return false.  Takes and releases a share
+ * lock on the element's page; the decoded vector is freed before returning.
  */
-static double
-RefineBound(HnswScanOpaque so, HnswRerankItem *item)
+static bool
+RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 {
 	HnswGraph  *graph = so->graph;
 	HnswElement e = item->element;
-	double		bound = item->bound;
 	Buffer		buf;
 	HnswElementTuple tup;
 	Vector	   *code;
+	Vector	   *decoded = NULL;
+	float		error = -1.0f;
+	float		magnitude = -1.0f;
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -478,23 +485,37 @@ RefineBound(HnswScanOpaque so, HnswRerankItem *item)
 							  ItemPointerGetOffsetNumber(&e->tid));
 	code = tup != NULL ? HnswTupleVector(tup) : NULL;
 	if (code != NULL && code->dim == graph->dim &&
-		code->unused == HNSW_QUANT_I8 &&
-		VARSIZE(code) == HNSW_CODE_SIZE(graph->dim, HNSW_QUANT_I8) &&
-		code->x[0] == e->codeScale)
+		code->unused == graph->quantization &&
+		VARSIZE(code) == HNSW_CODE_SIZE(graph->dim, graph->quantization))
+		HnswCodeBounds(code, &error, &magnitude);
+	if (error == e->codeError && magnitude == e->codeMagnitude)
 	{
 		for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 		{
-			if (ItemPointerEquals(&tup->heaptids[i], &item->heaptid))
+			if (!ItemPointerEquals(&tup->heaptids[i], &item->heaptid))
+				continue;
+			if (error == 0.0f)
 			{
-				bound = Max(bound,
-							HnswQuantRefinedBound(graph, so->query, code,
-												  e->queryDistance));
-				break;
+				decoded = MemoryContextAlloc(so->tmpCxt,
+											 VECTOR_SIZE(graph->dim));
+				SET_VARSIZE(decoded, VECTOR_SIZE(graph->dim));
+				decoded->dim = graph->dim;
+				decoded->unused = HNSW_QUANT_F32;
+				HnswDecodeVector(code, decoded->x);
 			}
+			else if (graph->metric == HNSW_METRIC_L2)
+				item->bound = Max(item->bound,
+								  HnswQuantRefinedBound(graph, so->query, code,
+														e->queryDistance));
+			break;
 		}
 	}
 	UnlockReleaseBuffer(buf);
-	return bound;
+	if (decoded == NULL)
+		return false;
+	item->exact = HnswDistance(graph, so->query, decoded);
+	MemoryContextReset(so->tmpCxt);
+	return true;
 }
 
 /*
@@ -528,12 +549,19 @@ NextReranked(IndexScanDesc scan)
 			return NULL;
 
 		binaryheap_remove_first(so->pending);
-		if (!next->refined && so->graph->metric == HNSW_METRIC_L2)
+		if (!next->refined &&
+			(next->element->codeError == 0.0f ||
+			 so->graph->metric == HNSW_METRIC_L2))
 		{
-			/* before reading its row, see whether its code rules it out */
+			/*
+			 * Before reading its row, see whether its code is the vector, or
+			 * rules it out for now.
+			 */
 			next->refined = true;
-			next->bound = RefineBound(so, next);
-			binaryheap_add(so->pending, PointerGetDatum(next));
+			if (RefineItem(so, next))
+				binaryheap_add(so->ready, PointerGetDatum(next));
+			else
+				binaryheap_add(so->pending, PointerGetDatum(next));
 			continue;
 		}
 		/* an invisible row is not returned at all */

@@ -279,7 +279,7 @@ HnswCheckVector(HnswGraph *graph, const Vector *vec)
 						   vec->dim, graph->m,
 						   (size_t) HNSW_ELEMENT_TUPLE_SIZE(vec->dim, HNSW_QUANT_I8,
 															0, graph->m) +
-						   (graph->exactQuantization != HNSW_QUANT_I8 ?
+						   (!HnswQuantIsInt8(graph->exactQuantization) ?
 							HNSW_VECTOR_LINK_SIZE : 0),
 						   (size_t) HNSW_MAX_TUPLE_SIZE),
 				 errhint("Use fewer dimensions or a smaller m.")));
@@ -303,7 +303,7 @@ HnswCodeQuantization(int dim, int m, HnswQuantization quant)
 	if (quant == HNSW_QUANT_F32 &&
 		MaxLevelForSize(dim, HNSW_QUANT_BF16, m, true) >= HNSW_INLINE_LEVEL)
 		return HNSW_QUANT_BF16;
-	if (quant != HNSW_QUANT_I8 &&
+	if (!HnswQuantIsInt8(quant) &&
 		MaxLevelForSize(dim, HNSW_QUANT_I8, m, true) >= 0)
 		return HNSW_QUANT_I8;
 	return quant;
@@ -604,7 +604,8 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		{
 			e->vec = NULL;
 			e->queryDistance = HnswDistance(graph, graph->query, vec);
-			e->codeScale = 0.0f;	/* never i8 (hnswbuild.c, PlaceCut) */
+			e->codeError = 0.0f;	/* never i8 (hnswbuild.c, PlaceCut) */
+			e->codeMagnitude = 0.0f;
 		}
 		else
 			e->vec = vec;
@@ -616,9 +617,9 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		/* searching needs only the distance to the query: no copy */
 		e->vec = NULL;
 		e->queryDistance = HnswDistance(graph, graph->query, HnswTupleVector(tup));
-		/* an i8 code's scale bounds its error (hnswscan.c re-ranks with it) */
-		e->codeScale = HnswTupleVector(tup)->unused == HNSW_QUANT_I8 ?
-			HnswTupleVector(tup)->x[0] : 0.0f;
+		/* an i8 code's error bounds (hnswscan.c re-ranks with them) */
+		HnswCodeBounds(HnswTupleVector(tup), &e->codeError,
+					   &e->codeMagnitude);
 	}
 	else
 	{

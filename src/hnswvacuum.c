@@ -592,7 +592,7 @@ FreeDeleted(HnswVacuumState *vs)
 
 			if (tup != NULL && tup->deleted)
 			{
-				if (HnswTupleVector(tup)->unused <= HNSW_QUANT_I8 &&
+				if (HnswTupleVector(tup)->unused <= HNSW_QUANT_MAX &&
 					HnswVectorHasLink(HnswTupleVector(tup)))
 					links[nlinks++] = *HnswVectorGetLink(HnswTupleVector(tup));
 				if (tup->type == HNSW_HEAD_TUPLE && tailPage != NULL)

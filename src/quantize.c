@@ -11,7 +11,11 @@
  * unchanged; HnswDistance sees the tag and comes here.  The payload:
  *
  *	f16, bf16	dim uint16 codes, padded to 4 bytes
- *	i8			float scale, then dim int8 codes, padded to 4 bytes
+ *	i8			float scale, offset and error bound, then dim int8 codes,
+ *				padded to 4 bytes (HNSW_QUANT_I8)
+ *	old i8		float scale, then dim int8 codes, padded to 4 bytes
+ *				(HNSW_QUANT_I8_SCALE: indexes built before range codes
+ *				keep it, and their inserts go on writing it)
  *
  * The kernels themselves live in distance.c.  See src/README "Quantization".
  *
@@ -26,9 +30,17 @@
 #include "distance.h"
 #include "hnsw.h"
 
-/* The codes of an encoded vector, and the scale of an i8 one */
-#define CodeScale(v)	((v)->unused == HNSW_QUANT_I8 ? (v)->x[0] : 0.0f)
+/*
+ * The codes of an encoded vector; the scale and offset of an i8 one (the
+ * kernels decode a code c as c * scale + offset), and the error bound
+ * DistanceEncodeInt8Range returned for it.
+ */
+#define CodeScale(v)	(HnswQuantIsInt8((v)->unused) ? (v)->x[0] : 0.0f)
+#define CodeOffset(v)	((v)->unused == HNSW_QUANT_I8 ? (v)->x[1] : 0.0f)
+#define CodeError(v)	((v)->x[2])
 #define CodeData(v)		((const void *) ((v)->unused == HNSW_QUANT_I8 ? \
+										 (const char *) &(v)->x[3] : \
+										 (v)->unused == HNSW_QUANT_I8_SCALE ? \
 										 (const char *) &(v)->x[1] : \
 										 (const char *) (v)->x))
 
@@ -79,9 +91,14 @@ EncodeAs(HnswQuantization q, const Vector *vec, Size extra, MemoryContext cxt)
 					b[i] = DistanceFloatToBfloat(vec->x[i]);
 			}
 			break;
-		case HNSW_QUANT_I8:
+		case HNSW_QUANT_I8_SCALE:
 			code->x[0] = DistanceEncodeInt8(vec->x, vec->dim,
 											(int8 *) &code->x[1]);
+			break;
+		case HNSW_QUANT_I8:
+			code->x[2] = DistanceEncodeInt8Range(vec->x, vec->dim,
+												 (int8 *) &code->x[3],
+												 &code->x[0], &code->x[1]);
 			break;
 	}
 	return code;
@@ -127,14 +144,17 @@ HnswDecodeVector(const Vector *code, float *out)
 			memcpy(out, code->x, sizeof(float) * code->dim);
 			break;
 		case HNSW_QUANT_F16:
-			distance_kernels->f16.decode(CodeData(code), 0.0f, out, code->dim);
+			distance_kernels->f16.decode(CodeData(code), 0.0f, 0.0f, out,
+										 code->dim);
 			break;
 		case HNSW_QUANT_BF16:
-			distance_kernels->bf16.decode(CodeData(code), 0.0f, out, code->dim);
+			distance_kernels->bf16.decode(CodeData(code), 0.0f, 0.0f, out,
+										  code->dim);
 			break;
+		case HNSW_QUANT_I8_SCALE:
 		case HNSW_QUANT_I8:
-			distance_kernels->i8.decode(CodeData(code), CodeScale(code), out,
-										code->dim);
+			distance_kernels->i8.decode(CodeData(code), CodeScale(code),
+										CodeOffset(code), out, code->dim);
 			break;
 		default:
 			elog(ERROR, "unknown hnsw vector encoding %d", code->unused);
@@ -237,6 +257,7 @@ HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 		case HNSW_QUANT_BF16:
 			k = &distance_kernels->bf16;
 			break;
+		case HNSW_QUANT_I8_SCALE:
 		case HNSW_QUANT_I8:
 			k = &distance_kernels->i8;
 			break;
@@ -248,11 +269,14 @@ HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 	switch (graph->metric)
 	{
 		case HNSW_METRIC_L2:
-			return k->l2_squared(qx, CodeData(c), CodeScale(c), c->dim);
+			return k->l2_squared(qx, CodeData(c), CodeScale(c), CodeOffset(c),
+								 c->dim);
 		case HNSW_METRIC_IP:
-			return -k->inner_product(qx, CodeData(c), CodeScale(c), c->dim);
+			return -k->inner_product(qx, CodeData(c), CodeScale(c),
+									 CodeOffset(c), c->dim);
 		case HNSW_METRIC_L1:
-			return k->l1(qx, CodeData(c), CodeScale(c), c->dim);
+			return k->l1(qx, CodeData(c), CodeScale(c), CodeOffset(c),
+						 c->dim);
 		case HNSW_METRIC_OTHER:
 			break;
 	}
@@ -261,27 +285,58 @@ HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 }
 
 /*
+ * Set *error to a bound of |x[i] - d[i]| for every component of the vector
+ * x that code encodes, d being code decoded by the kernels, and *magnitude
+ * to a bound of every |x[i]|; both 0 for a code that is not i8.
+ *
+ * An old i8 code rounds x[i] / scale to nearest: within scale / 2, with a
+ * margin for the float rounding of the decoding.  A range code records its
+ * error with the decoding computed exactly; the kernels' decoding (one or
+ * two float roundings) adds at most 2^-23 of |offset| + 128 scale.  A
+ * lossless code (error 0) decodes exactly in any float arithmetic.
+ */
+void
+HnswCodeBounds(const Vector *code, float *error, float *magnitude)
+{
+	double		h = 0.0;
+	double		top = 0.0;
+
+	if (code->unused == HNSW_QUANT_I8_SCALE)
+	{
+		h = 0.5 * (double) CodeScale(code) * (1.0 + 1.0 / 1024.0);
+		top = 127.0 * (double) CodeScale(code);
+	}
+	else if (code->unused == HNSW_QUANT_I8)
+	{
+		top = fabs((double) CodeOffset(code)) + 128.0 * (double) CodeScale(code);
+		if (CodeError(code) != 0.0f)
+			h = (double) CodeError(code) + top * ldexp(1.0, -22);
+	}
+	*error = (float) (h * (1.0 + ldexp(1.0, -20)));
+	*magnitude = (float) ((top + h) * (1.0 + ldexp(1.0, -20)));
+}
+
+/*
  * Return a lower bound of the exact distance (in the index's internal
  * order, as HnswDistance computes it from the plain vectors) between the
- * graph's query and any vector whose i8 code has the given scale and whose
- * quantized distance to the query was computed as distance.  queryL1 is
- * the query's L1 norm.  Used by the re-ranking scan; see src/README
- * "Quantization".
+ * graph's query and any vector whose i8 code has the bounds error and
+ * magnitude (HnswCodeBounds) and whose quantized distance to the query was
+ * computed as distance.  queryL1 is the query's L1 norm.  Used by the
+ * re-ranking scan; see src/README "Quantization".
  *
- * Every component of a vector is within h = scale / 2 of its decoded code
- * (DistanceEncodeInt8 rounds to nearest; the margin below covers the float
- * rounding of scale * code).  So for L2 the two points are at most
- * h * sqrt(dim) apart, the inner products differ by at most h * |q|_1, and
- * the L1 distances by at most h * dim.  Both the quantized distance and the
- * exact one are sums of dim float terms, each within a relative
- * (dim + 8) * 2^-22 of the sum of their magnitudes; that is subtracted too.
+ * Every component of the vector is within h = error of its decoding.  So
+ * for L2 the two points are at most h * sqrt(dim) apart, the inner
+ * products differ by at most h * |q|_1, and the L1 distances by at most
+ * h * dim.  Both the quantized distance and the exact one are sums of dim
+ * float terms, each within a relative (dim + 8) * 2^-22 of the sum of
+ * their magnitudes; that is subtracted too.
  */
 double
-HnswQuantLowerBound(HnswGraph *graph, float distance, float scale,
-					double queryL1)
+HnswQuantLowerBound(HnswGraph *graph, float distance, float error,
+					float magnitude, double queryL1)
 {
 	int			dim = graph->dim;
-	double		h = 0.5 * (double) scale * (1.0 + 1.0 / 1024.0);
+	double		h = error;
 	double		rel = (dim + 8) * ldexp(1.0, -22);
 	double		d = distance;
 	double		bound;
@@ -294,9 +349,8 @@ HnswQuantLowerBound(HnswGraph *graph, float distance, float scale,
 				return 0.0;
 			return bound * bound * (1.0 - rel);
 		case HNSW_METRIC_IP:
-			/* |q . x| <= |q|_1 max|x|, and max|x| <= 127 scale + h */
-			return d - h * queryL1 -
-				2.0 * rel * queryL1 * (127.0 * (double) scale + h);
+			/* |q . x| <= |q|_1 max|x|, and max|x| <= magnitude */
+			return d - h * queryL1 - 2.0 * rel * queryL1 * (double) magnitude;
 		case HNSW_METRIC_L1:
 			bound = Max(d, 0.0) * (1.0 - rel) - h * dim;
 			if (bound <= 0.0)
@@ -314,7 +368,7 @@ HnswQuantLowerBound(HnswGraph *graph, float distance, float scale,
  * and any vector whose i8 code is code, whose quantized distance to the
  * query was computed as distance; tighter than HnswQuantLowerBound's, at
  * the price of a pass over the code.  With e the vector minus its decoding
- * (every component within h = scale / 2) and d = q minus the decoding,
+ * (every component within h, HnswCodeBounds) and d = q minus the decoding,
  * |q - x|^2 = |d|^2 - 2 d.e + |e|^2 >= |d|^2 - 2 h |d|_1.  Float rounding
  * as in HnswQuantLowerBound.
  */
@@ -323,14 +377,18 @@ HnswQuantRefinedBound(HnswGraph *graph, const Vector *query,
 					  const Vector *code, float distance)
 {
 	int			dim = graph->dim;
-	float		scale = code->x[0];
-	double		h = 0.5 * (double) scale * (1.0 + 1.0 / 1024.0);
+	float		error;
+	float		magnitude;
+	double		h;
 	double		rel = (dim + 8) * ldexp(1.0, -22);
 	double		l1;
 	double		bound;
 
-	Assert(graph->metric == HNSW_METRIC_L2 && code->unused == HNSW_QUANT_I8);
-	l1 = distance_kernels->i8.l1(query->x, CodeData(code), scale, dim);
+	Assert(graph->metric == HNSW_METRIC_L2 && HnswQuantIsInt8(code->unused));
+	HnswCodeBounds(code, &error, &magnitude);
+	h = error;
+	l1 = distance_kernels->i8.l1(query->x, CodeData(code), CodeScale(code),
+								 CodeOffset(code), dim);
 	bound = (Max((double) distance, 0.0) * (1.0 - rel) -
 			 2.0 * h * l1 * (1.0 + rel)) * (1.0 - rel);
 	return Max(bound, 0.0);

@@ -70,6 +70,7 @@ main(int argc, char **argv)
 		uint16_t   *bf = malloc(sizeof(uint16_t) * dim * npool);
 		int8_t	   *i8 = malloc((size_t) dim * npool);
 		float	   *scales = malloc(sizeof(float) * npool);
+		float	   *offsets = malloc(sizeof(float) * npool);
 
 		for (int i = 0; i < dim * npool; i++)
 		{
@@ -77,7 +78,8 @@ main(int argc, char **argv)
 			bf[i] = DistanceFloatToBfloat(pool[i]);
 		}
 		for (int v = 0; v < npool; v++)
-			scales[v] = DistanceEncodeInt8(pool + v * dim, dim, i8 + v * dim);
+			(void) DistanceEncodeInt8Range(pool + v * dim, dim, i8 + v * dim,
+										   &scales[v], &offsets[v]);
 
 		printf("%-8s %-14s %10s\n", "set", "l2 kernel", "ns/call");
 		for (int s = 0; s < 3; s++)
@@ -104,7 +106,7 @@ main(int argc, char **argv)
 						(const void *) (i8 + v * dim);
 
 					sink += qk[f]->l2_squared(pool + (i % npool) * dim, c,
-											  scales[v], dim);
+											  scales[v], offsets[v], dim);
 				}
 				ns = (now_ns() - t0) / iters;
 				printf("%-8s %-14s %10.1f\n", k->name, qnames[f], ns);
@@ -115,6 +117,7 @@ main(int argc, char **argv)
 		free(bf);
 		free(i8);
 		free(scales);
+		free(offsets);
 	}
 	free(pool);
 	return 0;

@@ -3,8 +3,9 @@
  *	  Check that every SIMD kernel set this CPU supports agrees with the
  *	  scalar kernels, on random inputs of awkward lengths, and that the
  *	  scalar kernels agree with a double-precision reference; likewise the
- *	  asymmetric kernels of the quantized encodings (f16, bf16, i8), and
- *	  the encoders round correctly.
+ *	  asymmetric kernels of the quantized encodings (f16, bf16, both i8
+ *	  codes), and the encoders round correctly (range codes of values on a
+ *	  power-of-two grid: losslessly).
  *
  * Prints TAP.  Built and run by test/run (suite "kernels").
  */
@@ -177,24 +178,45 @@ main(void)
 		{
 			int			dim = dims[d];
 
-			for (int rep = 0; rep < 3; rep++)
+			/*
+			 * reps 0-2: random values of three magnitudes; 3: 8-bit pixels;
+			 * 4: int8 embeddings (multiples of 2^-7); 5: values far from 0
+			 */
+			for (int rep = 0; rep < 6; rep++)
 			{
 				float	   *q = malloc(sizeof(float) * dim);
 				float	   *x = malloc(sizeof(float) * dim);
 				uint16_t   *h = malloc(sizeof(uint16_t) * dim);
 				uint16_t   *bf = malloc(sizeof(uint16_t) * dim);
 				int8_t	   *c8 = malloc(dim);
-				float		mag = rep == 2 ? 1000.0f : (float) (rep + 1);
+				int8_t	   *r8 = malloc(dim);
+				float		mag = rep == 2 ? 1000.0f : rep == 1 ? 2.0f : 1.0f;
 				float		scale;
-				const QuantKernels *qk[3] = {&k->f16, &k->bf16, &k->i8};
-				const void *codes[3] = {h, bf, c8};
-				const char *names[3] = {"f16", "bf16", "i8"};
+				float		rscale;
+				float		roffset;
+				float		rerror;
+				const QuantKernels *qk[4] = {&k->f16, &k->bf16, &k->i8, &k->i8};
+				const void *codes[4] = {h, bf, c8, r8};
+				const char *names[4] = {"f16", "bf16", "i8 scale", "i8 range"};
+				float		scales[4];
+				float		offsets[4] = {0, 0, 0, 0};
+				int			lossless = rep == 3 || rep == 4;
 				int			i8ok = 1;
+				int			r8ok = 1;
 
 				for (int i = 0; i < dim; i++)
 				{
 					q[i] = frand() * mag;
-					x[i] = frand() * mag;
+					if (rep == 3)
+						x[i] = (float) (rand() % 256);
+					else if (rep == 4)
+						x[i] = (float) (rand() % 256 - 128) / 128.0f;
+					else if (rep == 5)
+						x[i] = 500.0f + frand();
+					else
+						x[i] = frand() * mag;
+					if (rep >= 3)
+						q[i] = x[i] + frand();
 					h[i] = DistanceFloatToHalf(x[i]);
 					bf[i] = DistanceFloatToBfloat(x[i]);
 				}
@@ -202,9 +224,24 @@ main(void)
 				for (int i = 0; i < dim; i++)
 					if (fabsf(c8[i] * scale - x[i]) > scale * 0.5001f)
 						i8ok = 0;
-				ok(i8ok, "i8 codes within half a step", k->name, dim, scale, 0);
+				ok(i8ok, "i8 scale codes within half a step", k->name, dim, scale, 0);
 
-				for (int e = 0; e < 3; e++)
+				rerror = DistanceEncodeInt8Range(x, dim, r8, &rscale, &roffset);
+				for (int i = 0; i < dim; i++)
+					if (fabs((double) r8[i] * rscale + roffset - x[i]) > rerror)
+						r8ok = 0;
+				ok(r8ok && rerror <= rscale * 0.5001f + fabsf(roffset) * 1e-6f,
+				   "i8 range codes within their error bound, at most half a step",
+				   k->name, dim, rerror, rscale);
+				if (lossless && dim > 1)
+					ok(rerror == 0.0f, "i8 range codes of grid values are lossless",
+					   k->name, dim, rerror, 0);
+				scales[0] = scales[1] = 0.0f;
+				scales[2] = scale;
+				scales[3] = rscale;
+				offsets[3] = roffset;
+
+				for (int e = 0; e < 4; e++)
 				{
 					double		l2 = 0, ip = 0, l1 = 0, scale2 = 0, scale1 = 0;
 					char		what[64];
@@ -212,14 +249,23 @@ main(void)
 					float	   *dec = malloc(sizeof(float) * dim);
 					int			same = 1;
 
-					/* the SIMD decoders give exactly the scalar decoding */
-					qk[e]->decode(codes[e], scale, dec, dim);
+					/*
+					 * The SIMD decoders give exactly the scalar decoding, but
+					 * for a range code's multiply-add (fused or not): within
+					 * one rounding.  A lossless code decodes to the vector.
+					 */
+					qk[e]->decode(codes[e], scales[e], offsets[e], dec, dim);
 					for (int i = 0; i < dim; i++)
 					{
 						float		v = e == 0 ? DistanceHalfToFloat(h[i]) :
-						e == 1 ? DistanceBfloatToFloat(bf[i]) : c8[i] * scale;
+						e == 1 ? DistanceBfloatToFloat(bf[i]) :
+						e == 2 ? c8[i] * scale : r8[i] * rscale + roffset;
+						double		tol = e == 3 ?
+							ldexp(fabs((double) roffset) + 128.0 * rscale, -23) : 0.0;
 
-						if (dec[i] != v)
+						if (fabs((double) dec[i] - v) > tol)
+							same = 0;
+						if (e == 3 && rerror == 0.0f && dec[i] != x[i])
 							same = 0;
 					}
 					free(dec);
@@ -229,21 +275,23 @@ main(void)
 					for (int i = 0; i < dim; i++)
 					{
 						double		v = e == 0 ? DistanceHalfToFloat(h[i]) :
-						e == 1 ? DistanceBfloatToFloat(bf[i]) : (double) (c8[i] * scale);
+						e == 1 ? DistanceBfloatToFloat(bf[i]) :
+						e == 2 ? (double) (c8[i] * scale) :
+						(double) r8[i] * rscale + roffset;
 
 						l2 += (q[i] - v) * (q[i] - v);
 						ip += q[i] * v;
 						l1 += fabs(q[i] - v);
 						scale2 += fabs(q[i] * v) + (q[i] - v) * (q[i] - v);
-						scale1 += fabs(q[i] - v);
+						scale1 += fabs(q[i] - v) + fabs(v) * 1e-2;
 					}
-					got = qk[e]->l2_squared(q, codes[e], scale, dim);
+					got = qk[e]->l2_squared(q, codes[e], scales[e], offsets[e], dim);
 					snprintf(what, sizeof(what), "%s l2_squared", names[e]);
 					ok(close_enough(got, l2, scale2, dim), what, k->name, dim, got, l2);
-					got = qk[e]->inner_product(q, codes[e], scale, dim);
+					got = qk[e]->inner_product(q, codes[e], scales[e], offsets[e], dim);
 					snprintf(what, sizeof(what), "%s inner_product", names[e]);
 					ok(close_enough(got, ip, scale2, dim), what, k->name, dim, got, ip);
-					got = qk[e]->l1(q, codes[e], scale, dim);
+					got = qk[e]->l1(q, codes[e], scales[e], offsets[e], dim);
 					snprintf(what, sizeof(what), "%s l1", names[e]);
 					ok(close_enough(got, l1, scale1, dim), what, k->name, dim, got, l1);
 				}
@@ -252,6 +300,7 @@ main(void)
 				free(h);
 				free(bf);
 				free(c8);
+				free(r8);
 			}
 		}
 	}
