@@ -7,7 +7,8 @@
 # bytes after it; an element tuple is type, level, deleted, heap TID
 # capacity (4 bytes; capacity 0 means 10), that many heap TIDs of 6 bytes
 # (CREATE INDEX leaves room for 2 when a vector is unique), the vector (varlena: 4-byte header, int16 dim,
-# int16 unused, floats), then neighbour slots of 8 bytes each (bfloat16
+# int16 unused, floats; for i8 three floats, scale, offset and error bound,
+# then the int8 codes), then neighbour slots of 8 bytes each (bfloat16
 # distance, block hi, block lo, offset; version 4), level 0 first; the
 # metapage's magic number is the first field after the page header.  An
 # element cut over two pages by packed = on has its tail (type, unused, the
@@ -222,9 +223,25 @@ like($err,
 	'a head without its tail is corruption');
 is($node->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('p_idx')"), '60',
 	'the packed index verifies again once restored');
+
+# 8. an i8 code whose error bound (the third float before its codes: scale,
+# offset, error) is negative: re-ranking would trust it
+$node->safe_psql('postgres', "CREATE INDEX q_idx ON t USING hnsw (v) WITH (quantization = 'i8'); CHECKPOINT");
+$file = $node->data_dir . '/'
+  . $node->safe_psql('postgres', "SELECT pg_relation_filepath('q_idx')");
+$err = damaged_verify(1, sub {
+	my $p = shift;
+	my $t = tuple_start($p, 1);
+	substr($p, $t + header_size($p, $t) + 8 + 8, 4) = pack('f<', -1.0);
+	return $p;
+}, 'q_idx');
+like($err,
+	qr/ERROR:  index "q_idx" has an element with an invalid i8 code\nDETAIL:  Block 1, offset 1: error bound -1\./,
+	'a negative i8 error bound is corruption');
+$node->safe_psql('postgres', 'DROP INDEX q_idx');
 $file = $t_file;
 
-# 8. crash recovery: kill a backend with SIGKILL during inserts
+# 9. crash recovery: kill a backend with SIGKILL during inserts
 my @h;
 for my $first (100000, 200000)
 {
