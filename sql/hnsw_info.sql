@@ -16,7 +16,8 @@ SELECT elements, live_elements, deleted_elements, heap_tids,
 	entry_level = max_level AS entry_on_top,
 	min_degree > 0 AS linked, avg_degree <= 2 * m AS degree_bounded,
 	pages = element_pages + free_pages + 1 AS pages_add_up,
-	m, ef_construction, dimensions, opclass, version
+	m, ef_construction, dimensions, opclass, version,
+	lossless_codes IS NULL AS no_i8_codes
 FROM hnsw.index_info('info_idx');
 
 SELECT pages > 1 AS has_pages, elements, links > 0 AS has_links,

@@ -7,6 +7,7 @@
 CREATE TABLE rr (id int, v vector(3));
 INSERT INTO rr SELECT i, ARRAY[100, -100, 0.01 * i]::real[]::vector FROM generate_series(1, 30) i;
 CREATE INDEX rr_i8 ON rr USING hnsw (v) WITH (quantization = 'i8');
+SELECT elements, lossless_codes FROM hnsw.index_info('rr_i8');
 SET enable_seqscan = off;
 SET hnsw.ef_search = 100;
 
@@ -83,6 +84,7 @@ INSERT INTO rg SELECT i, ARRAY[i % 7, (i / 7) % 7, i / 49]::real[]::vector
 SELECT rr_sorted('vector_l2_ops', '<->', '[3.1, 2.2, 4.7]', 'rg');
 SELECT rr_sorted('vector_l1_ops', '<+>', '[3.1, 2.2, 4.7]', 'rg');
 CREATE INDEX rg_i8 ON rg USING hnsw (v) WITH (quantization = 'i8');
+SELECT elements, lossless_codes FROM hnsw.index_info('rg_i8');
 SET client_min_messages = debug1;
 SELECT array_agg(id) FROM (SELECT id FROM rg ORDER BY v <-> '[3.1, 2.2, 4.7]' LIMIT 5) s;
 RESET client_min_messages;

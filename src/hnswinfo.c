@@ -55,6 +55,7 @@ typedef struct HnswCheckState
 	ItemPointerData tailMissing;	/* one whose tail did not come */
 	Size		cutMissing;		/* the bytes of its vector the tail holds */
 	int64		ncut;			/* head tuples seen with their tails */
+	int64		nlossless;		/* elements with a lossless i8 code */
 } HnswCheckState;
 
 /* One element found by the first pass of verify_index, in TID order */
@@ -478,6 +479,15 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	CheckFinite(cs, HnswTupleVector(tup)->x, 0,
 				(vecSize - VECTOR_SIZE(0)) / sizeof(float), blkno, off);
 	CheckCodeHeader(cs, HnswTupleVector(tup), blkno, off);
+	if (HnswQuantIsInt8(HnswTupleVector(tup)->unused))
+	{
+		float		error;
+		float		magnitude;
+
+		HnswCodeBounds(HnswTupleVector(tup), &error, &magnitude);
+		if (error == 0.0f)
+			cs->nlossless++;
+	}
 	if (tup->type == HNSW_HEAD_TUPLE)
 	{
 		/* its tail must be the next tuple: the first of the next block */
@@ -608,8 +618,8 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 	int64		elementPages = 0;
 	int64		freePages = 0;
 	int64		vectorPages = 0;
-	Datum		values[25];
-	bool		nulls[25] = {0};
+	Datum		values[26];
+	bool		nulls[26] = {0};
 	int			n = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -748,6 +758,10 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 	values[n++] = Int64GetDatum(cs.nchunks);
 	values[n++] = Int64GetDatum(vectorPages);
 	values[n++] = Int64GetDatum(cs.ncut);
+	if (HnswQuantIsInt8(cs.meta.quantization))
+		values[n++] = Int64GetDatum(cs.nlossless);
+	else
+		nulls[n++] = true;
 	Assert(n == lengthof(values));
 
 	FreeAccessStrategy(strategy);

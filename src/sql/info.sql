@@ -13,7 +13,7 @@ CREATE FUNCTION hnsw.index_info(index regclass,
 	OUT opclass name, OUT version integer, OUT insert_page bigint,
 	OUT quantization text, OUT graph_quantization text,
 	OUT vector_chunks bigint, OUT vector_pages bigint,
-	OUT cut_elements bigint)
+	OUT cut_elements bigint, OUT lossless_codes bigint)
 RETURNS record
 	AS 'MODULE_PATHNAME', 'hnsw_index_info' LANGUAGE C STRICT;
 
