@@ -71,14 +71,18 @@ typedef enum HnswQuantization
 
 #define HNSW_DEFAULT_QUANTIZATION	"f32"
 
+/*
+ * Floats before the codes of quantization q: an i8 code's scale, offset and
+ * error bound, an old one's scale (see quantize.c)
+ */
+#define HNSW_CODE_HEADER_FLOATS(q) \
+	((q) == HNSW_QUANT_I8 ? 3 : (q) == HNSW_QUANT_I8_SCALE ? 1 : 0)
+
 /* Bytes of a vector of dim dimensions stored with quantization q */
 #define HNSW_CODE_SIZE(dim, q) \
 	((q) == HNSW_QUANT_F32 ? VECTOR_SIZE(dim) : \
-	 (q) == HNSW_QUANT_I8 ? \
-	 offsetof(Vector, x) + 3 * sizeof(float) + TYPEALIGN(4, (dim)) : \
-	 (q) == HNSW_QUANT_I8_SCALE ? \
-	 offsetof(Vector, x) + sizeof(float) + TYPEALIGN(4, (dim)) : \
-	 offsetof(Vector, x) + TYPEALIGN(4, 2 * (dim)))
+	 offsetof(Vector, x) + HNSW_CODE_HEADER_FLOATS(q) * sizeof(float) + \
+	 TYPEALIGN(4, HnswQuantIsInt8(q) ? (dim) : 2 * (dim)))
 
 /*
  * Heap TIDs one element can carry (identical vectors share an element).  An

@@ -286,8 +286,7 @@ static void
 CheckCodeHeader(HnswCheckState *cs, const Vector *code, BlockNumber blkno,
 				OffsetNumber off)
 {
-	int			n = code->unused == HNSW_QUANT_I8 ? 3 :
-		code->unused == HNSW_QUANT_I8_SCALE ? 1 : 0;
+	int			n = HNSW_CODE_HEADER_FLOATS(code->unused);
 
 	for (int i = 0; i < n; i++)
 	{

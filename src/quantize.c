@@ -38,11 +38,7 @@
 #define CodeScale(v)	(HnswQuantIsInt8((v)->unused) ? (v)->x[0] : 0.0f)
 #define CodeOffset(v)	((v)->unused == HNSW_QUANT_I8 ? (v)->x[1] : 0.0f)
 #define CodeError(v)	((v)->x[2])
-#define CodeData(v)		((const void *) ((v)->unused == HNSW_QUANT_I8 ? \
-										 (const char *) &(v)->x[3] : \
-										 (v)->unused == HNSW_QUANT_I8_SCALE ? \
-										 (const char *) &(v)->x[1] : \
-										 (const char *) (v)->x))
+#define CodeData(v)		((const void *) &(v)->x[HNSW_CODE_HEADER_FLOATS((v)->unused)])
 
 /*
  * Return vec (a plain float vector) encoded with quantization q, palloc'd in
@@ -93,11 +89,11 @@ EncodeAs(HnswQuantization q, const Vector *vec, Size extra, MemoryContext cxt)
 			break;
 		case HNSW_QUANT_I8_SCALE:
 			code->x[0] = DistanceEncodeInt8(vec->x, vec->dim,
-											(int8 *) &code->x[1]);
+											(int8 *) CodeData(code));
 			break;
 		case HNSW_QUANT_I8:
 			code->x[2] = DistanceEncodeInt8Range(vec->x, vec->dim,
-												 (int8 *) &code->x[3],
+												 (int8 *) CodeData(code),
 												 &code->x[0], &code->x[1]);
 			break;
 	}
