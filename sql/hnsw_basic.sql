@@ -92,4 +92,25 @@ RESET hnsw.max_scan_tuples;
 RESET hnsw.ef_search;
 DROP TABLE f;
 
+-- the same past ef_search at 256 dimensions, where loading gives up the
+-- distances of elements that cannot enter the result (src/README "Early
+-- abandoning"): each row comes with its whole distance, the operator's,
+-- also when a later batch starts from such an element
+CREATE TABLE fa (id int, v vector(256));
+INSERT INTO fa SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 0.011 * (1 + i % 5)))
+	FROM generate_series(1, 256) j)::vector FROM generate_series(1, 2000) i;
+CREATE INDEX ON fa USING hnsw (v);
+SET enable_seqscan = off;
+SET hnsw.ef_search = 10;
+WITH q AS (SELECT v FROM fa WHERE id = 1),
+r AS MATERIALIZED (
+	SELECT id, v <-> (SELECT v FROM q) AS d FROM fa WHERE id % 9 = 0
+	ORDER BY v <-> (SELECT v FROM q) LIMIT 60)
+SELECT count(*) AS rows,
+	count(*) FILTER (WHERE r.d = l2_distance(fa.v, (SELECT v FROM q))) AS whole
+FROM r JOIN fa USING (id);
+RESET hnsw.ef_search;
+RESET enable_seqscan;
+DROP TABLE fa;
+
 DROP TABLE t;

@@ -4,7 +4,8 @@
  *	  Distance kernels: a scalar version and SIMD versions (AVX2 + FMA +
  *	  F16C, AVX-512F), one of which is chosen once, when the library loads.
  *	  Besides float against float, each set has asymmetric kernels (float
- *	  query against f16, bf16 or i8 codes) for quantized indexes.
+ *	  query against f16, bf16 or i8 codes) for quantized indexes, and a
+ *	  squared L2 kernel that gives up once past a bound (searches).
  *
  * Every SIMD kernel has a scalar twin with the same contract, and
  * test/kernels checks that they agree on random inputs of awkward lengths.
@@ -39,8 +40,16 @@
  * ----------------------------------------------------------------
  */
 
-static float
-ScalarL2Squared(const float *a, const float *b, int dim)
+/*
+ * Squared L2 distance, given up once it exceeds bound when bounded: the sum
+ * so far is compared with it after every DISTANCE_BOUND_STEP dimensions.
+ * Every kernel set has one such body, inlined into its two kernels, so that
+ * the bounded kernel computes exactly what the plain one does until it stops
+ * (see distance.h).
+ */
+static inline float
+ScalarL2SquaredBody(const float *a, const float *b, int dim, float bound,
+					int bounded)
 {
 	float		sum = 0.0f;
 
@@ -49,8 +58,22 @@ ScalarL2Squared(const float *a, const float *b, int dim)
 		float		d = a[i] - b[i];
 
 		sum += d * d;
+		if (bounded && (i + 1) % DISTANCE_BOUND_STEP == 0 && sum > bound)
+			break;
 	}
 	return sum;
+}
+
+static float
+ScalarL2Squared(const float *a, const float *b, int dim)
+{
+	return ScalarL2SquaredBody(a, b, dim, 0.0f, 0);
+}
+
+static float
+ScalarL2SquaredBounded(const float *a, const float *b, int dim, float bound)
+{
+	return ScalarL2SquaredBody(a, b, dim, bound, 1);
 }
 
 static float
@@ -378,7 +401,8 @@ SCALAR_QUANT_KERNELS(Bfloat, uint16_t, DecodeBfloat)
 SCALAR_QUANT_KERNELS(Int8, int8_t, DecodeInt8)
 
 static const DistanceKernels scalar_kernels = {
-	"scalar", ScalarL2Squared, ScalarInnerProduct, ScalarL1, ScalarCosineParts,
+	"scalar", ScalarL2Squared, ScalarL2SquaredBounded, ScalarInnerProduct, ScalarL1,
+	ScalarCosineParts,
 	{ScalarHalfL2Squared, ScalarHalfInnerProduct, ScalarHalfL1, ScalarHalfDecode},
 	{ScalarBfloatL2Squared, ScalarBfloatInnerProduct, ScalarBfloatL1, ScalarBfloatDecode},
 	{ScalarInt8L2Squared, ScalarInt8InnerProduct, ScalarInt8L1, ScalarInt8Decode}
@@ -404,9 +428,10 @@ Avx2HorizontalSum(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
-__attribute__((target("avx2,fma")))
-static float
-Avx2L2Squared(const float *a, const float *b, int dim)
+__attribute__((target("avx2,fma"), always_inline))
+static inline float
+Avx2L2SquaredBody(const float *a, const float *b, int dim, float bound,
+				  int bounded)
 {
 	__m256		acc0 = _mm256_setzero_ps();
 	__m256		acc1 = _mm256_setzero_ps();
@@ -420,6 +445,12 @@ Avx2L2Squared(const float *a, const float *b, int dim)
 
 		acc0 = _mm256_fmadd_ps(d0, d0, acc0);
 		acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+		if (bounded && (i + 16) % DISTANCE_BOUND_STEP == 0)
+		{
+			sum = Avx2HorizontalSum(_mm256_add_ps(acc0, acc1));
+			if (sum > bound)
+				return sum;
+		}
 	}
 	for (; i + 8 <= dim; i += 8)
 	{
@@ -435,6 +466,20 @@ Avx2L2Squared(const float *a, const float *b, int dim)
 		sum += d * d;
 	}
 	return sum;
+}
+
+__attribute__((target("avx2,fma")))
+static float
+Avx2L2Squared(const float *a, const float *b, int dim)
+{
+	return Avx2L2SquaredBody(a, b, dim, 0.0f, 0);
+}
+
+__attribute__((target("avx2,fma")))
+static float
+Avx2L2SquaredBounded(const float *a, const float *b, int dim, float bound)
+{
+	return Avx2L2SquaredBody(a, b, dim, bound, 1);
 }
 
 __attribute__((target("avx2,fma")))
@@ -678,7 +723,8 @@ AVX2_QUANT_KERNELS(Bfloat, uint16_t, Avx2LoadBfloat, DecodeBfloat)
 AVX2_QUANT_KERNELS(Int8, int8_t, Avx2LoadInt8, DecodeInt8)
 
 static const DistanceKernels avx2_kernels = {
-	"avx2", Avx2L2Squared, Avx2InnerProduct, Avx2L1, Avx2CosineParts,
+	"avx2", Avx2L2Squared, Avx2L2SquaredBounded, Avx2InnerProduct, Avx2L1,
+	Avx2CosineParts,
 	{Avx2HalfL2Squared, Avx2HalfInnerProduct, Avx2HalfL1, Avx2HalfDecode},
 	{Avx2BfloatL2Squared, Avx2BfloatInnerProduct, Avx2BfloatL1, Avx2BfloatDecode},
 	{Avx2Int8L2Squared, Avx2Int8InnerProduct, Avx2Int8L1, Avx2Int8Decode}
@@ -696,9 +742,10 @@ Avx512TailMask(int remaining)
 	return (__mmask16) ((1u << remaining) - 1);
 }
 
-__attribute__((target("avx512f")))
-static float
-Avx512L2Squared(const float *a, const float *b, int dim)
+__attribute__((target("avx512f"), always_inline))
+static inline float
+Avx512L2SquaredBody(const float *a, const float *b, int dim, float bound,
+					int bounded)
 {
 	__m512		acc0 = _mm512_setzero_ps();
 	__m512		acc1 = _mm512_setzero_ps();
@@ -711,6 +758,13 @@ Avx512L2Squared(const float *a, const float *b, int dim)
 
 		acc0 = _mm512_fmadd_ps(d0, d0, acc0);
 		acc1 = _mm512_fmadd_ps(d1, d1, acc1);
+		if (bounded && (i + 32) % DISTANCE_BOUND_STEP == 0)
+		{
+			float		sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+
+			if (sum > bound)
+				return sum;
+		}
 	}
 	for (; i < dim; i += 16)
 	{
@@ -721,6 +775,20 @@ Avx512L2Squared(const float *a, const float *b, int dim)
 		acc0 = _mm512_fmadd_ps(d0, d0, acc0);
 	}
 	return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+__attribute__((target("avx512f")))
+static float
+Avx512L2Squared(const float *a, const float *b, int dim)
+{
+	return Avx512L2SquaredBody(a, b, dim, 0.0f, 0);
+}
+
+__attribute__((target("avx512f")))
+static float
+Avx512L2SquaredBounded(const float *a, const float *b, int dim, float bound)
+{
+	return Avx512L2SquaredBody(a, b, dim, bound, 1);
 }
 
 __attribute__((target("avx512f")))
@@ -938,7 +1006,8 @@ AVX512_QUANT_KERNELS(Bfloat, uint16_t, Avx512LoadBfloat, DecodeBfloat)
 AVX512_QUANT_KERNELS(Int8, int8_t, Avx512LoadInt8, DecodeInt8)
 
 static const DistanceKernels avx512_kernels = {
-	"avx512", Avx512L2Squared, Avx512InnerProduct, Avx512L1, Avx512CosineParts,
+	"avx512", Avx512L2Squared, Avx512L2SquaredBounded, Avx512InnerProduct, Avx512L1,
+	Avx512CosineParts,
 	{Avx512HalfL2Squared, Avx512HalfInnerProduct, Avx512HalfL1, Avx512HalfDecode},
 	{Avx512BfloatL2Squared, Avx512BfloatInnerProduct, Avx512BfloatL1, Avx512BfloatDecode},
 	{Avx512Int8L2Squared, Avx512Int8InnerProduct, Avx512Int8L1, Avx512Int8Decode}

@@ -18,6 +18,18 @@
 typedef float (*DistanceFunc) (const float *a, const float *b, int dim);
 
 /*
+ * A distance given up once it is known to exceed bound.  The kernel checks
+ * the sum so far after every DISTANCE_BOUND_STEP dimensions and returns it
+ * as soon as it is above bound; the terms are never negative, so the whole
+ * distance would be at least that.  A result not above bound is the whole
+ * distance, the very float the unbounded kernel of the set returns.
+ */
+typedef float (*BoundedDistanceFunc) (const float *a, const float *b, int dim,
+									  float bound);
+
+#define DISTANCE_BOUND_STEP	128
+
+/*
  * Asymmetric distance between a float query q and an encoded vector c of
  * the same dimensions (f16 or bf16 codes as uint16_t, i8 codes as int8_t).
  * An i8 code c[i] stands for c[i] * scale + offset; the half-width
@@ -48,6 +60,7 @@ typedef struct DistanceKernels
 {
 	const char *name;			/* "scalar", "avx2", "avx512" */
 	DistanceFunc l2_squared;	/* sum (a - b)^2 */
+	BoundedDistanceFunc l2_squared_bounded; /* the same, given up early */
 	DistanceFunc inner_product; /* sum a * b */
 	DistanceFunc l1;			/* sum |a - b| */
 	CosinePartsFunc cosine_parts;
@@ -78,6 +91,8 @@ extern float DistanceEncodeInt8Range(const float *x, int dim, int8_t *codes,
 #define DISTANCE_HALF_MAX	65504.0f
 
 #define VectorL2SquaredDistance(a, b, d)	(distance_kernels->l2_squared((a), (b), (d)))
+#define VectorL2SquaredBounded(a, b, d, bound) \
+	(distance_kernels->l2_squared_bounded((a), (b), (d), (bound)))
 #define VectorInnerProduct(a, b, d)			(distance_kernels->inner_product((a), (b), (d)))
 #define VectorL1Distance(a, b, d)			(distance_kernels->l1((a), (b), (d)))
 

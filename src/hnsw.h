@@ -362,6 +362,7 @@ typedef struct HnswElementData
 	bool		missing;		/* its tuple is gone (freed by vacuum) */
 	bool		deleted;		/* has no live heap tuple */
 	bool		returned;		/* already returned by this scan */
+	bool		partial;		/* queryDistance is a lower bound only */
 	uint8		level;
 	uint8		nheaptids;
 	uint64		visited;		/* tag of the last search that saw it */
@@ -422,6 +423,8 @@ typedef struct HnswGraph
 	uint64		searchTag;		/* current search, for visited marks */
 	HnswElement entry;			/* entry point, NULL if empty */
 	const Vector *query;		/* scans, inserts: the one query vector */
+	float		bound;			/* loading may give up a distance to the
+								 * query above this (SearchLayerOnDisk) */
 	HnswElement stubs;			/* preallocated elements for the cache */
 	int			nstubs;
 	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */

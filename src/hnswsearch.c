@@ -197,6 +197,7 @@ HnswCreateGraph(Relation index, MemoryContext cxt, int dim)
 	graph->cxt = cxt;
 	graph->index = index;
 	graph->dim = dim;
+	graph->bound = INFINITY;
 	graph->cache = CacheCreate(cxt);
 	HnswGraphSetIndex(graph, index);
 	return graph;
@@ -237,6 +238,29 @@ HnswDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 													graph->collation,
 													PointerGetDatum(a),
 													PointerGetDatum(b)));
+}
+
+/*
+ * The distance from the graph's query to an element's vector b (on its page),
+ * given up once it exceeds graph->bound where the kernel allows (squared L2
+ * of f32 vectors; see src/README "Early abandoning").  *partial is set when
+ * it was: the result is then only a lower bound, above graph->bound.
+ */
+static float
+QueryDistance(HnswGraph *graph, const Vector *b, bool *partial)
+{
+	const Vector *q = graph->query;
+	float		d;
+
+	if (graph->metric != HNSW_METRIC_L2 || isinf(graph->bound) ||
+		q->unused != HNSW_QUANT_F32 || b->unused != HNSW_QUANT_F32)
+	{
+		*partial = false;
+		return HnswDistance(graph, q, b);
+	}
+	d = VectorL2SquaredBounded(q->x, b->x, q->dim, graph->bound);
+	*partial = d > graph->bound;
+	return d;
 }
 
 /*
@@ -543,6 +567,8 @@ ResolveNeighbors(HnswGraph *graph, HnswElement e, char *slots)
  * is copied: the distance to the query is computed on the page instead,
  * HnswEnsureVector fetches the vector if it is needed after all, and the
  * layer search reads the links of the few elements it expands (ReadLinks).
+ * A distance above graph->bound may be left partial (QueryDistance); it is
+ * completed by loading again once it is needed against a higher bound.
  * Return false if the tuple is gone (freed by vacuum; the link that led
  * here is stale and treated as absent).
  *
@@ -556,9 +582,16 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	Page		page;
 	HnswElementTuple tup;
 
+	/*
+	 * A distance given up against a bound it no longer exceeds (a later
+	 * search's, or none) is needed in full: the element is read again.
+	 */
+	if (e->loaded && e->partial && !(e->queryDistance > graph->bound))
+		e->loaded = false;
 	if (e->loaded)
 		return !e->missing;
 	e->loaded = true;
+	e->partial = false;
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -616,7 +649,8 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	{
 		/* searching needs only the distance to the query: no copy */
 		e->vec = NULL;
-		e->queryDistance = HnswDistance(graph, graph->query, HnswTupleVector(tup));
+		e->queryDistance = QueryDistance(graph, HnswTupleVector(tup),
+										 &e->partial);
 		/* an i8 code's error bounds (hnswscan.c re-ranks with them) */
 		HnswCodeBounds(HnswTupleVector(tup), &e->codeError,
 					   &e->codeMagnitude);
@@ -877,6 +911,13 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 
 	for (int i = 0; i < nentries; i++)
 	{
+		/* an entry's distance must be whole (a scan's next batch) */
+		if (entries[i].element->partial)
+		{
+			if (!HnswLoadElement(graph, entries[i].element))
+				continue;
+			entries[i].distance = entries[i].element->queryDistance;
+		}
 		entries[i].element->visited = graph->searchTag;
 		CandidateHeapPush(&C, entries[i]);
 		CandidateHeapPush(&W, entries[i]);
@@ -929,11 +970,21 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 		{
 			HnswElement e = fresh[i];
 			HnswCandidate n;
+			bool		loaded;
 
 			if (i + 1 < nfresh && !fresh[i + 1]->loaded)
 				HnswPrefetchTuple(graph->index, &fresh[i + 1]->tid, loadSize,
 								  minWhole);
-			if (!HnswLoadElement(graph, e))
+
+			/*
+			 * Once W is full, an element no nearer than its furthest is not
+			 * taken: its distance may be given up past that (early
+			 * abandoning), which leaves it a lower bound, still above.
+			 */
+			graph->bound = W.n >= ef ? W.items[0].distance : INFINITY;
+			loaded = HnswLoadElement(graph, e);
+			graph->bound = INFINITY;
+			if (!loaded)
 				continue;
 
 			n.element = e;

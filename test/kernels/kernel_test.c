@@ -5,7 +5,9 @@
  *	  scalar kernels agree with a double-precision reference; likewise the
  *	  asymmetric kernels of the quantized encodings (f16, bf16, both i8
  *	  codes), and the encoders round correctly (range codes of values on a
- *	  power-of-two grid: losslessly).
+ *	  power-of-two grid: losslessly).  The bounded squared L2 kernels
+ *	  return the plain kernel's float unless they give up, and then a value
+ *	  between the bound and the whole distance.
  *
  * Prints TAP.  Built and run by test/run (suite "kernels").
  */
@@ -106,6 +108,34 @@ main(void)
 				got = DistanceCosineFromParts(fab, faa, fbb);
 				ok(fabs(got - (1.0 - ip / sqrt(aa * bb))) < 1e-4, "cosine", k->name, dim,
 				   got, 1.0 - ip / sqrt(aa * bb));
+
+				/*
+				 * bounded: the plain kernel's float whenever the bound is not
+				 * exceeded; otherwise above the bound, and never above the
+				 * whole distance
+				 */
+				{
+					float		full = k->l2_squared(a, b, dim);
+					float		fractions[] = {0.0f, 0.1f, 0.5f, 0.9f};
+
+					got = k->l2_squared_bounded(a, b, dim, INFINITY);
+					ok(got == full, "l2_squared_bounded(inf) == l2_squared", k->name, dim, got, full);
+					got = k->l2_squared_bounded(a, b, dim, full);
+					ok(got == full, "l2_squared_bounded(itself) == l2_squared", k->name, dim, got, full);
+					for (int f = 0; f < 4; f++)
+					{
+						float		bound = full * fractions[f];
+
+						got = k->l2_squared_bounded(a, b, dim, bound);
+						ok(got > bound && got <= full, "l2_squared_bounded below", k->name, dim, got, full);
+					}
+					/* and it does give up: after the first step */
+					if (dim >= 2 * DISTANCE_BOUND_STEP)
+					{
+						got = k->l2_squared_bounded(a, b, dim, 0.0f);
+						ok(got < full, "l2_squared_bounded(0) gives up", k->name, dim, got, full);
+					}
+				}
 
 				/* and SIMD against scalar directly */
 				if (k != scalar)
