@@ -127,7 +127,7 @@ main(void)
 						float		bound = full * fractions[f];
 
 						got = k->l2_squared_bounded(a, b, dim, bound);
-						ok(got > bound && got <= full, "l2_squared_bounded below", k->name, dim, got, full);
+						ok(got > bound && got <= full, "l2_squared_bounded in (bound, whole]", k->name, dim, got, full);
 					}
 					/* and it does give up: after the first step */
 					if (dim >= 2 * DISTANCE_BOUND_STEP)
