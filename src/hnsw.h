@@ -37,6 +37,9 @@
 #define HNSW_MAX_EF_SEARCH			1000
 #define HNSW_DEFAULT_MAX_SCAN_TUPLES	20000
 
+/* The operator classes' one strategy: the ORDER BY distance operator */
+#define HNSW_DISTANCE_STRATEGY		1
+
 /* Support functions of the operator classes */
 #define HNSW_DISTANCE_PROC			1
 #define HNSW_NORM_PROC				2

@@ -117,7 +117,7 @@ hnswvalidate(Oid opclassoid)
 			oprform->amoprighttype != opcintype)
 			continue;
 
-		if (oprform->amopstrategy != 1)
+		if (oprform->amopstrategy != HNSW_DISTANCE_STRATEGY)
 		{
 			ereport(INFO,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
