@@ -15,10 +15,26 @@ INSERT INTO t VALUES (7, '[3,3,3]'), (8, '[3,3,4]');
 SELECT id FROM t ORDER BY v <-> '[3,3,3]' LIMIT 3;
 
 -- structural check: one element per distinct vector
-SELECT hnsw_index_check('t_l2');
+SELECT elements FROM hnsw.verify_index('t_l2');
 CREATE INDEX t_btree ON t (id);
-SELECT hnsw_index_check('t_btree');
+SELECT elements FROM hnsw.verify_index('t_btree');
 DROP INDEX t_btree;
+-- reading index pages is for those granted it, as amcheck's functions are;
+-- there is one structural check (no hnsw_index_check beside it)
+CREATE ROLE hnsw_bob;
+GRANT SELECT ON t TO hnsw_bob;
+SET ROLE hnsw_bob;
+SELECT elements FROM hnsw.verify_index('t_l2');
+SELECT elements FROM hnsw.index_info('t_l2');
+SELECT hnsw_index_check('t_l2');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION hnsw.verify_index(regclass) TO hnsw_bob;
+SET ROLE hnsw_bob;
+SELECT elements FROM hnsw.verify_index('t_l2');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION hnsw.verify_index(regclass) FROM hnsw_bob;
+REVOKE SELECT ON t FROM hnsw_bob;
+DROP ROLE hnsw_bob;
 
 -- NULLs are not indexed, so an index scan never returns them
 SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> '[0,0,0]' LIMIT 100) s;
@@ -75,7 +91,7 @@ SELECT count(*) FROM (SELECT id FROM d ORDER BY v <-> '[1,1]' LIMIT 60) s;
 INSERT INTO d SELECT i, '[1,1]' FROM generate_series(61, 90) i;
 SELECT count(*) FROM (SELECT id FROM d ORDER BY v <-> '[1,1]' LIMIT 90) s;
 -- identical vectors share elements, up to 10 heap TIDs each
-SELECT hnsw_index_check('d_v_idx') BETWEEN 9 AND 90 AS shared;
+SELECT elements BETWEEN 9 AND 90 AS shared FROM hnsw.verify_index('d_v_idx');
 SELECT count(*) FROM (SELECT id FROM d ORDER BY v <-> '[1,1]' LIMIT 80) s
 	WHERE id <= 50 OR id > 60;
 DROP TABLE d;

@@ -51,11 +51,6 @@ CREATE FUNCTION hnsw._index_order_distance(tid, regclass) RETURNS float8
 GRANT EXECUTE ON FUNCTION hnsw._index_distance(vector, vector, tid, regclass) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION hnsw._index_order_distance(tid, regclass) TO PUBLIC;
 
--- Verify an hnsw index's structure; return its number of elements or raise
--- an error describing the first problem.
-CREATE FUNCTION hnsw_index_check(regclass) RETURNS bigint
-	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
-
 -- real[] and double precision[] columns: the four distances on arrays, and
 -- operator classes over them (see src/arrayops.c).  Arrays are compared in
 -- single precision, as vectors are.
