@@ -755,32 +755,56 @@ vector_cmp(PG_FUNCTION_ARGS)
  *
  * avg(vector) keeps its state as a double precision[] of n + 1 elements:
  * the count, then the running sums (in double, so long sums do not drift).
- * sum(vector) uses vector_add directly.
+ * The initial state {0} has no sums yet; the first vector sets n.  sum(vector)
+ * uses vector_add directly.
+ *
+ * The state functions are SQL-callable, so a state may come from a direct
+ * call rather than from the aggregate machinery: its shape is checked
+ * (an elog, as PostgreSQL's own float8_accum and pgvector do: the
+ * machinery never passes anything else), and everything a vector is built
+ * from is checked as for any other vector, with pgvector's SQLSTATEs: the
+ * dimensions, sums that overflow, and the averages' values.
  * ----------------------------------------------------------------
  */
 
 /*
- * Return the state array's elements, checking it is what we built.
+ * Return the state array's values, and in *dim its number of sums (its
+ * length less the count), after checking its shape.
  */
 static float8 *
-CheckAccumState(ArrayType *state, int *n)
+GetAccumState(ArrayType *state, int *dim)
 {
 	if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) ||
 		ARR_ELEMTYPE(state) != FLOAT8OID || ARR_DIMS(state)[0] < 1)
 		elog(ERROR, "vector aggregate state is not a valid double precision array");
-	*n = ARR_DIMS(state)[0];
+	*dim = ARR_DIMS(state)[0] - 1;
 	return (float8 *) ARR_DATA_PTR(state);
 }
 
+/*
+ * Build a state array from the count n and dim sums.
+ */
 static ArrayType *
-MakeAccumState(const float8 *vals, int n)
+MakeAccumState(float8 n, const float8 *sums, int dim)
 {
-	Datum	   *datums = palloc(sizeof(Datum) * n);
+	Datum	   *datums = palloc(sizeof(Datum) * (dim + 1));
 
-	for (int i = 0; i < n; i++)
-		datums[i] = Float8GetDatum(vals[i]);
-	return construct_array(datums, n, FLOAT8OID, sizeof(float8),
+	datums[0] = Float8GetDatum(n);
+	for (int i = 0; i < dim; i++)
+		datums[i + 1] = Float8GetDatum(sums[i]);
+	return construct_array(datums, dim + 1, FLOAT8OID, sizeof(float8),
 						   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/*
+ * Check a sum of the state for overflow (a state from a direct call may
+ * hold Infinity already).
+ */
+static inline void
+CheckAccumSum(float8 value)
+{
+	if (isinf(value))
+		float_overflow_error();
 }
 
 PG_FUNCTION_INFO_V1(vector_accum);
@@ -789,76 +813,95 @@ vector_accum(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	Vector	   *v = PG_GETARG_VECTOR_P(1);
-	int			n;
-	float8	   *s = CheckAccumState(state, &n);
-	float8	   *out;
+	int			dim;
+	float8	   *s = GetAccumState(state, &dim);
+	float8	   *sums = palloc(sizeof(float8) * v->dim);
 
-	if (n == 1)
+	if (dim == 0)
 	{
-		/* first row: the state is just {0} */
-		n = v->dim + 1;
-		out = palloc0(sizeof(float8) * n);
+		/* the first vector: its values are the sums */
+		for (int i = 0; i < v->dim; i++)
+			sums[i] = v->x[i];
 	}
 	else
 	{
-		if (n - 1 != v->dim)
+		if (dim != v->dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("different vector dimensions %d and %d",
-							n - 1, v->dim)));
-		out = palloc(sizeof(float8) * n);
-		memcpy(out, s, sizeof(float8) * n);
+							dim, v->dim)));
+		for (int i = 0; i < dim; i++)
+		{
+			sums[i] = s[i + 1] + v->x[i];
+			CheckAccumSum(sums[i]);
+		}
 	}
 
-	out[0] = s[0] + 1.0;
-	for (int i = 0; i < v->dim; i++)
-		out[i + 1] += v->x[i];
-
-	PG_RETURN_ARRAYTYPE_P(MakeAccumState(out, n));
+	PG_RETURN_ARRAYTYPE_P(MakeAccumState(s[0] + 1.0, sums, v->dim));
 }
 
+/*
+ * Combine two states (parallel aggregation).  A state that has counted no
+ * rows adds nothing, so the other is the result, and two of them are the
+ * initial state {0} again.  (pgvector 0.8.6 fails on the last case, which
+ * a parallel avg() meets when a worker's share of the rows is empty.)
+ */
 PG_FUNCTION_INFO_V1(vector_combine);
 Datum
 vector_combine(PG_FUNCTION_ARGS)
 {
-	int			n1,
-				n2;
-	float8	   *s1 = CheckAccumState(PG_GETARG_ARRAYTYPE_P(0), &n1);
-	float8	   *s2 = CheckAccumState(PG_GETARG_ARRAYTYPE_P(1), &n2);
-	float8	   *out;
+	int			dim1,
+				dim2;
+	float8	   *s1 = GetAccumState(PG_GETARG_ARRAYTYPE_P(0), &dim1);
+	float8	   *s2 = GetAccumState(PG_GETARG_ARRAYTYPE_P(1), &dim2);
+	float8	   *sums;
 
-	if (n1 == 1)
-		PG_RETURN_ARRAYTYPE_P(MakeAccumState(s2, n2));
-	if (n2 == 1)
-		PG_RETURN_ARRAYTYPE_P(MakeAccumState(s1, n1));
-	if (n1 != n2)
+	if (s1[0] == 0.0 && s2[0] == 0.0 && dim2 == 0)
+		PG_RETURN_ARRAYTYPE_P(MakeAccumState(0.0, NULL, 0));
+	if (s1[0] == 0.0)
+	{
+		VectorCheckDim(dim2);
+		PG_RETURN_ARRAYTYPE_P(MakeAccumState(s2[0], s2 + 1, dim2));
+	}
+	if (s2[0] == 0.0)
+	{
+		VectorCheckDim(dim1);
+		PG_RETURN_ARRAYTYPE_P(MakeAccumState(s1[0], s1 + 1, dim1));
+	}
+
+	VectorCheckDim(dim1);
+	if (dim1 != dim2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vector dimensions %d and %d", n1 - 1, n2 - 1)));
+				 errmsg("different vector dimensions %d and %d", dim1, dim2)));
 
-	out = palloc(sizeof(float8) * n1);
-	for (int i = 0; i < n1; i++)
-		out[i] = s1[i] + s2[i];
-	PG_RETURN_ARRAYTYPE_P(MakeAccumState(out, n1));
+	sums = palloc(sizeof(float8) * dim1);
+	for (int i = 0; i < dim1; i++)
+	{
+		sums[i] = s1[i + 1] + s2[i + 1];
+		CheckAccumSum(sums[i]);
+	}
+	PG_RETURN_ARRAYTYPE_P(MakeAccumState(s1[0] + s2[0], sums, dim1));
 }
 
 PG_FUNCTION_INFO_V1(vector_avg);
 Datum
 vector_avg(PG_FUNCTION_ARGS)
 {
-	int			n;
-	float8	   *s = CheckAccumState(PG_GETARG_ARRAYTYPE_P(0), &n);
+	int			dim;
+	float8	   *s = GetAccumState(PG_GETARG_ARRAYTYPE_P(0), &dim);
 	Vector	   *result;
 
 	/* no rows: avg() of nothing is NULL */
 	if (s[0] == 0.0)
 		PG_RETURN_NULL();
 
-	result = InitVector(n - 1);
-	for (int i = 0; i < n - 1; i++)
+	VectorCheckDim(dim);
+	result = InitVector(dim);
+	for (int i = 0; i < dim; i++)
 	{
 		result->x[i] = (float) (s[i + 1] / s[0]);
-		CheckArithmetic(result->x[i]);
+		VectorCheckElement(result->x[i]);
 	}
 	PG_RETURN_VECTOR_P(result);
 }
