@@ -21,7 +21,14 @@ SELECT '[NaN]'::vector;
 SELECT '[1,Infinity]'::vector;
 SELECT '[-inf]'::vector;
 SELECT '[1e39]'::vector;
-SELECT '[1e-46]'::vector;
+SELECT '[3.40282357e38]'::vector;
+
+-- an element too small for real is no error (unlike real's own input, like
+-- pgvector and the casts from double precision[]): it rounds to a
+-- subnormal or to zero, keeping its sign
+SELECT '[1e-46,1]'::vector, '[-1e-46]'::vector, '[1e-400]'::vector,
+       '[1e-40]'::vector, '[1e-45]'::vector;
+SELECT '[1e-46]'::vector = '[0]' AS rounds_to_zero;
 
 -- typmod
 SELECT '[1,2,3]'::vector(2);
@@ -38,6 +45,8 @@ DROP TABLE t_typmod;
 SELECT vector_dims(array_fill(1, ARRAY[16000])::vector);
 SELECT vector_dims(('[' || repeat('1,', 16000) || '1]')::vector);
 SELECT vector_dims(array_fill(1, ARRAY[16001])::vector);
+-- a comma past the 16,000th element is already one too many
+SELECT vector_dims(('[' || repeat('1,', 16000) || ']')::vector);
 
 -- binary round trip through send/recv (files go in this run's output directory)
 \getenv abs_builddir PG_ABS_BUILDDIR

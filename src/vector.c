@@ -17,7 +17,6 @@
  */
 #include "postgres.h"
 
-#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -354,6 +353,13 @@ vector(PG_FUNCTION_ARGS)
  * Cast a one-dimensional integer[], real[], double precision[] or numeric[]
  * array to a vector.  Nothing is dropped: NULL elements, multi-dimensional
  * arrays and values that do not fit float4 are errors.
+ *
+ * The checks and their SQLSTATEs are pgvector's, in its order: NULLs, the
+ * dimensions, then the conversion of every element, then NaN and Infinity.
+ * A double precision value is rounded to float4 (so one too small becomes
+ * zero, and one too large Infinity, an error); a numeric one goes through
+ * numeric_float4(), which rejects one too small or too large as float4in()
+ * does.
  */
 PG_FUNCTION_INFO_V1(array_to_vector);
 Datum
@@ -366,7 +372,6 @@ array_to_vector(PG_FUNCTION_ARGS)
 	bool		typbyval;
 	char		typalign;
 	Datum	   *elems;
-	bool	   *nulls;
 	int			nelems;
 	Vector	   *result;
 
@@ -374,10 +379,14 @@ array_to_vector(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("array must be 1-D")));
+	if (array_contains_nulls(array))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("array must not contain nulls")));
 
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
-					  &elems, &nulls, &nelems);
+					  &elems, NULL, &nelems);
 
 	VectorCheckDim(nelems);
 	CheckExpectedDim(typmod, nelems);
@@ -385,44 +394,38 @@ array_to_vector(PG_FUNCTION_ARGS)
 	result = InitVector(nelems);
 	for (int i = 0; i < nelems; i++)
 	{
-		double		val;
-
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("array must not contain nulls")));
-
 		switch (elemtype)
 		{
 			case INT4OID:
-				val = DatumGetInt32(elems[i]);
+				result->x[i] = (float) DatumGetInt32(elems[i]);
 				break;
 			case FLOAT4OID:
-				val = DatumGetFloat4(elems[i]);
+				result->x[i] = DatumGetFloat4(elems[i]);
 				break;
 			case FLOAT8OID:
-				val = DatumGetFloat8(elems[i]);
+				result->x[i] = (float) DatumGetFloat8(elems[i]);
 				break;
 			case NUMERICOID:
-				val = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-														 elems[i]));
+				result->x[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4,
+																  elems[i]));
 				break;
 			default:
 				ereport(ERROR,
 						(errcode(ERRCODE_DATATYPE_MISMATCH),
 						 errmsg("unsupported array element type %s",
 								format_type_be(elemtype))));
-				val = 0;		/* keep compiler quiet */
 		}
+	}
 
-		/* a finite double too large for float4 must not become Infinity */
-		if (!isnan(val) && !isinf(val) &&
-			(val > FLT_MAX || val < -FLT_MAX))
+	for (int i = 0; i < nelems; i++)
+	{
+		/* a finite double too large for float4 became Infinity */
+		if (elemtype == FLOAT8OID && isinf(result->x[i]) &&
+			!isinf(DatumGetFloat8(elems[i])))
 			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("element %d of array is out of range for type real",
 							i + 1)));
-		result->x[i] = (float) val;
 		VectorCheckElement(result->x[i]);
 	}
 
@@ -628,7 +631,10 @@ subvector(PG_FUNCTION_ARGS)
 }
 
 /*
- * Element-wise arithmetic; overflow to Infinity is an error.
+ * Element-wise arithmetic.  Overflow to Infinity is an error; so is a
+ * product that underflows to zero from two nonzero factors (float4 * float4
+ * does the same).  A sum or difference cannot underflow: float4 addition of
+ * subnormals is exact.
  */
 typedef enum VectorArithOp
 {
@@ -656,6 +662,8 @@ VectorArith(const Vector *a, const Vector *b, VectorArithOp op)
 				break;
 			case VECTOR_MUL:
 				result->x[i] = a->x[i] * b->x[i];
+				if (result->x[i] == 0.0f && a->x[i] != 0.0f && b->x[i] != 0.0f)
+					float_underflow_error();
 				break;
 		}
 		CheckArithmetic(result->x[i]);

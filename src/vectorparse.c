@@ -9,8 +9,9 @@
  *
  * The text form is a '[', float4 literals separated by ',', and a ']';
  * whitespace is allowed around every token.  Literals are read with
- * strtof(), so they follow the same rules as float4's own input (the
- * backend runs with LC_NUMERIC = C).
+ * strtof(), so they are spelled as for float4's own input (the backend runs
+ * with LC_NUMERIC = C).  Unlike float4in(), and like pgvector, a literal
+ * too small for float4 is no error: it rounds to zero or a subnormal.
  *
  * The binary form is pgvector's: int16 dimension, int16 reserved (zero),
  * then that many float4 in network byte order.
@@ -58,6 +59,8 @@ ParseResult(VectorParseStatus status, int dim, size_t pos)
  * Parse a NUL-terminated text vector into out[0 .. maxdim-1].
  *
  * On success, status is VECTOR_PARSE_OK and dim the number of elements.
+ * An element that underflows float4 is read as strtof() rounds it (to zero
+ * or a subnormal), as pgvector reads it; one that overflows is an error.
  */
 VectorParseResult
 VectorParseText(const char *str, float *out, int maxdim)
@@ -78,22 +81,25 @@ VectorParseText(const char *str, float *out, int maxdim)
 		float		val;
 
 		/*
+		 * A comma promises one more element: past the limit, that is the
+		 * error, whatever follows it.
+		 */
+		if (dim >= maxdim)
+			return ParseResult(VECTOR_PARSE_TOO_MANY, dim + 1, p - str);
+
+		/*
 		 * strtof() skips leading whitespace itself and would accept an
 		 * empty field as garbage only by returning end == p; check both.
 		 */
 		if (*p == ',' || *p == ']' || *p == '\0')
 			return ParseResult(VECTOR_PARSE_SYNTAX, dim, p - str);
 
-		if (dim >= maxdim)
-			return ParseResult(VECTOR_PARSE_TOO_MANY, dim + 1, p - str);
-
 		errno = 0;
 		val = strtof(p, &end);
 		if (end == p)
 			return ParseResult(VECTOR_PARSE_SYNTAX, dim, p - str);
 
-		/* Overflow and total underflow are errors, as in float4in() */
-		if (errno == ERANGE && (val == 0.0f || isinf(val)))
+		if (errno == ERANGE && isinf(val))
 			return ParseResult(VECTOR_PARSE_OUT_OF_RANGE, dim, p - str);
 		if (isnan(val))
 			return ParseResult(VECTOR_PARSE_NAN, dim, p - str);
