@@ -121,13 +121,13 @@ CheckArithmetic(float value)
 
 /*
  * Report a NaN or infinite element found by the parser, with the same
- * messages as VectorCheckElement().
+ * messages and SQLSTATE as VectorCheckElement().
  */
 static void
-ReportNotFinite(VectorParseResult r, int sqlerrcode)
+ReportNotFinite(VectorParseResult r)
 {
 	ereport(ERROR,
-			(errcode(sqlerrcode),
+			(errcode(ERRCODE_DATA_EXCEPTION),
 			 r.status == VECTOR_PARSE_NAN ?
 			 errmsg("NaN not allowed in vector") :
 			 errmsg("infinite value not allowed in vector"),
@@ -163,7 +163,7 @@ ReportTextError(const char *str, VectorParseResult r)
 			break;
 		case VECTOR_PARSE_NAN:
 		case VECTOR_PARSE_INFINITE:
-			ReportNotFinite(r, ERRCODE_DATA_EXCEPTION);
+			ReportNotFinite(r);
 			break;
 		default:
 			ereport(ERROR,
@@ -183,20 +183,14 @@ vector_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	int			maxdim = 1;
+	int			maxdim = VectorTextMaxDim(str, VECTOR_MAX_DIM);
 	VectorParseResult r;
 	Vector	   *result;
 
 	/*
-	 * There are at most one more elements than commas: size the result by
-	 * that rather than by VECTOR_MAX_DIM, so loading many short vectors does
-	 * not allocate 64 kB each.
+	 * Sized by the commas rather than by VECTOR_MAX_DIM, so loading many
+	 * short vectors does not allocate 64 kB each.
 	 */
-	for (const char *p = str; *p != '\0' && maxdim <= VECTOR_MAX_DIM; p++)
-		if (*p == ',')
-			maxdim++;
-	maxdim = Min(maxdim, VECTOR_MAX_DIM);
-
 	result = InitVector(maxdim);
 	r = VectorParseText(str, result->x, maxdim);
 	if (r.status == VECTOR_PARSE_TOO_MANY && maxdim < VECTOR_MAX_DIM)
@@ -270,47 +264,48 @@ vector_recv(PG_FUNCTION_ARGS)
 	int32		typmod = PG_GETARG_INT32(2);
 	const unsigned char *start = (const unsigned char *) buf->data + buf->cursor;
 	size_t		len = buf->len - buf->cursor;
-	int			maxdim = VECTOR_MAX_DIM;
 	VectorParseResult r;
 	Vector	   *result;
 
-	/* size the result by the header's dimension when it is plausible */
-	if (len >= 2)
-	{
-		int			hdrdim = (int16) ((start[0] << 8) | start[1]);
+	/*
+	 * Sized by the header's dimension when it is valid, so a short vector
+	 * does not allocate 64 kB; the parser checks the dimension again.
+	 */
+	result = InitVector(VectorBinaryMaxDim(start, len, VECTOR_MAX_DIM));
+	r = VectorParseBinary(start, len, result->x, result->dim, typmod);
 
-		if (hdrdim >= 1 && hdrdim <= VECTOR_MAX_DIM)
-			maxdim = hdrdim;
-	}
-	result = InitVector(maxdim);
-
-	r = VectorParseBinary(start, len, result->x, maxdim);
+	/* SQLSTATEs as pgvector's recv and pq_getmsg* raise them */
 	switch (r.status)
 	{
 		case VECTOR_PARSE_OK:
 			break;
 		case VECTOR_PARSE_BAD_DIM:
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					(errcode(r.dim < 1 ? ERRCODE_DATA_EXCEPTION :
+							 ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("invalid dimensions in binary vector: %d", r.dim),
 					 errdetail("The dimensions must be between 1 and %d.",
 							   VECTOR_MAX_DIM)));
 			break;
+		case VECTOR_PARSE_WRONG_DIM:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected %d dimensions, not %d", typmod, r.dim)));
+			break;
 		case VECTOR_PARSE_BAD_UNUSED:
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("expected unused to be 0, not %d", r.dim)));
 			break;
 		case VECTOR_PARSE_NAN:
 		case VECTOR_PARSE_INFINITE:
-			ReportNotFinite(r, ERRCODE_INVALID_BINARY_REPRESENTATION);
+			ReportNotFinite(r);
 			break;
 		default:
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("insufficient data left in message")));
 	}
-	CheckExpectedDim(typmod, r.dim);
 	buf->cursor += (int) r.pos;
 	PG_RETURN_VECTOR_P(result);
 }
