@@ -20,7 +20,7 @@ REGRESS = $(sort $(filter-out $(EXTENSION)--%,$(patsubst sql/%.sql,%,$(wildcard 
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 EXTRA_CLEAN = test/kernels/kernel_test test/kernels/kernel_bench \
-	test/fuzz/fuzz_vector test/bench/hnsw_bench test/bench/coord_bench
+	$(FUZZ_TARGETS) test/bench/hnsw_bench test/bench/coord_bench
 
 PG_CONFIG ?= pg_config
 
@@ -53,10 +53,17 @@ test/kernels/kernel_test: test/kernels/kernel_test.c src/distance.c src/distance
 test/kernels/kernel_bench: test/kernels/kernel_bench.c src/distance.c src/distance.h
 	$(CC) $(KERNEL_CFLAGS) -o $@ test/kernels/kernel_bench.c src/distance.c -lm
 
-# libFuzzer target for the text and binary vector parsers (clang).
+# libFuzzer targets for the vector parsers (clang): fuzz_vector for the
+# text form (vector_in), fuzz_vector_recv for the binary form (vector_recv).
+FUZZ_TARGETS = test/fuzz/fuzz_vector test/fuzz/fuzz_vector_recv
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -Isrc
+
 test/fuzz/fuzz_vector: test/fuzz/fuzz_vector.c src/vectorparse.c src/vectorparse.h
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ \
-		test/fuzz/fuzz_vector.c src/vectorparse.c -lm
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_vector.c src/vectorparse.c -lm
+
+test/fuzz/fuzz_vector_recv: test/fuzz/fuzz_vector_recv.c src/vectorparse.c src/vectorparse.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_vector_recv.c src/vectorparse.c -lm
 
 # Benchmark client over libpq (test/bench/README.md); test/bench/run drives it.
 BENCH_CFLAGS = -O2 -g -Wall -Wextra -I$(shell $(PG_CONFIG) --includedir)
@@ -71,5 +78,5 @@ test/bench/coord_bench: test/bench/coord_bench.c test/bench/bench_common.c test/
 
 .PHONY: kernels fuzz bench
 kernels: test/kernels/kernel_test test/kernels/kernel_bench
-fuzz: test/fuzz/fuzz_vector
+fuzz: $(FUZZ_TARGETS)
 bench: test/bench/hnsw_bench test/bench/coord_bench

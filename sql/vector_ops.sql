@@ -33,6 +33,16 @@ SELECT '[1,2,3]'::vector + '[4,5,6]', '[1,2,3]'::vector - '[4,5,6]',
 SELECT '[1,2]'::vector || '[3]';
 SELECT '[3e38]'::vector + '[3e38]';
 SELECT '[3e38]'::vector * '[10]';
+-- a product that underflows to zero from nonzero factors is an error, as
+-- for real * real; one that is a subnormal is not; sums and differences of
+-- subnormals are exact
+SELECT '[1e-37]'::vector * '[1e-37]';
+SELECT '[1,1e-23]'::vector * '[1,-1e-23]';
+SELECT '[1e-20,0,1e-37]'::vector * '[1e-20,1e-37,0]';
+SELECT '[1e-45]'::vector + '[-1e-45]', '[1e-45]'::vector - '[1e-45]',
+       '[1e-45]'::vector + '[1e-45]';
+-- l2_normalize rounds what falls below real's range to zero, as pgvector does
+SELECT l2_normalize('[1e-38,1e38]'), l2_normalize('[1e-45]');
 SELECT vector_dims(array_fill(1, ARRAY[8000])::vector || array_fill(1, ARRAY[8001])::vector);
 
 -- comparison and btree: ORDER BY, DISTINCT, GROUP BY, unique
