@@ -108,12 +108,12 @@ SELECT '{1:1}/3'::sparsevec(1000000001);
 \echo :SQLSTATE
 SELECT '{1:1}/3'::sparsevec(2, 3);
 \echo :SQLSTATE
-CREATE TABLE t_typmod (v sparsevec(3));
-INSERT INTO t_typmod VALUES ('{1:1}/3');
-INSERT INTO t_typmod VALUES ('{1:1}/4');
+CREATE TABLE sv_typmod (v sparsevec(3));
+INSERT INTO sv_typmod VALUES ('{1:1}/3');
+INSERT INTO sv_typmod VALUES ('{1:1}/4');
 \echo :SQLSTATE
-\d t_typmod
-DROP TABLE t_typmod;
+\d sv_typmod
+DROP TABLE sv_typmod;
 
 -- binary form: int32 dim, nnz, 0; 0-based int32 indices; float4 values
 \getenv abs_builddir PG_ABS_BUILDDIR
@@ -121,65 +121,65 @@ DROP TABLE t_typmod;
 \set rawfile :abs_builddir '/results/sparsevec_raw.bin'
 SELECT sparsevec_send('{1:1.5,3:-2}/5');
 SELECT sparsevec_send('{}/7');
-CREATE TABLE t_bin (id int, v sparsevec);
-INSERT INTO t_bin VALUES (1, '{1:1.25,5:-2,6:3e10}/6'), (2, '{}/1'), (3, '{1000000000:0.1}/1000000000');
-COPY t_bin TO :'svfile' WITH (FORMAT binary);
-CREATE TABLE t_bin2 (id int, v sparsevec);
-COPY t_bin2 FROM :'svfile' WITH (FORMAT binary);
-SELECT a.id, a.v = b.v AS same, b.v FROM t_bin a JOIN t_bin2 b USING (id) ORDER BY id;
-CREATE TABLE t_bin3 (id int, v sparsevec(6));
-COPY t_bin3 FROM :'svfile' WITH (FORMAT binary);
+CREATE TABLE sv_bin (id int, v sparsevec);
+INSERT INTO sv_bin VALUES (1, '{1:1.25,5:-2,6:3e10}/6'), (2, '{}/1'), (3, '{1000000000:0.1}/1000000000');
+COPY sv_bin TO :'svfile' WITH (FORMAT binary);
+CREATE TABLE sv_bin2 (id int, v sparsevec);
+COPY sv_bin2 FROM :'svfile' WITH (FORMAT binary);
+SELECT a.id, a.v = b.v AS same, b.v FROM sv_bin a JOIN sv_bin2 b USING (id) ORDER BY id;
+CREATE TABLE sv_bin3 (id int, v sparsevec(6));
+COPY sv_bin3 FROM :'svfile' WITH (FORMAT binary);
 \echo :SQLSTATE
-DROP TABLE t_bin, t_bin2, t_bin3;
+DROP TABLE sv_bin, sv_bin2, sv_bin3;
 
 -- garbage binary input (a bytea's binary COPY form is its raw bytes)
-CREATE TABLE t_raw (b bytea);
-CREATE TABLE t_sv (v sparsevec);
+CREATE TABLE sv_raw (b bytea);
+CREATE TABLE sv_sv (v sparsevec);
 \set SHOW_CONTEXT never
-CREATE FUNCTION recv_test(bytes bytea, path text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION sv_recv_test(bytes bytea, path text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
-  TRUNCATE t_raw; TRUNCATE t_sv;
-  INSERT INTO t_raw VALUES (bytes);
-  EXECUTE format('COPY t_raw TO %L WITH (FORMAT binary)', path);
-  EXECUTE format('COPY t_sv FROM %L WITH (FORMAT binary)', path);
-  RETURN (SELECT v::text FROM t_sv);
+  TRUNCATE sv_raw; TRUNCATE sv_sv;
+  INSERT INTO sv_raw VALUES (bytes);
+  EXECUTE format('COPY sv_raw TO %L WITH (FORMAT binary)', path);
+  EXECUTE format('COPY sv_sv FROM %L WITH (FORMAT binary)', path);
+  RETURN (SELECT v::text FROM sv_sv);
 END $$;
-SELECT recv_test('\x000000050000000200000000000000000000000240000000c0400000', :'rawfile');
-SELECT recv_test('\x000000000000000000000000', :'rawfile');           -- zero dimensions
+SELECT sv_recv_test('\x000000050000000200000000000000000000000240000000c0400000', :'rawfile');
+SELECT sv_recv_test('\x000000000000000000000000', :'rawfile');           -- zero dimensions
 \echo :SQLSTATE
-SELECT recv_test('\x3b9aca010000000000000000', :'rawfile');           -- 1,000,000,001 dimensions
+SELECT sv_recv_test('\x3b9aca010000000000000000', :'rawfile');           -- 1,000,000,001 dimensions
 \echo :SQLSTATE
-SELECT recv_test('\x00000005ffffffff00000000', :'rawfile');           -- negative nnz
+SELECT sv_recv_test('\x00000005ffffffff00000000', :'rawfile');           -- negative nnz
 \echo :SQLSTATE
-SELECT recv_test('\x000000050000000600000000', :'rawfile');           -- nnz above dim
+SELECT sv_recv_test('\x000000050000000600000000', :'rawfile');           -- nnz above dim
 \echo :SQLSTATE
-SELECT recv_test('\x3b9aca0000003e8100000000', :'rawfile');           -- 16,001 elements
+SELECT sv_recv_test('\x3b9aca0000003e8100000000', :'rawfile');           -- 16,001 elements
 \echo :SQLSTATE
-SELECT recv_test('\x000000050000000000000001', :'rawfile');           -- unused not zero
+SELECT sv_recv_test('\x000000050000000000000001', :'rawfile');           -- unused not zero
 \echo :SQLSTATE
-SELECT recv_test('\x000000050000000100000000000000053f800000', :'rawfile'); -- index = dim
+SELECT sv_recv_test('\x000000050000000100000000000000053f800000', :'rawfile'); -- index = dim
 \echo :SQLSTATE
-SELECT recv_test('\x000000050000000100000000ffffffff3f800000', :'rawfile'); -- index -1
+SELECT sv_recv_test('\x000000050000000100000000ffffffff3f800000', :'rawfile'); -- index -1
 \echo :SQLSTATE
-SELECT recv_test('\x00000005000000020000000000000002000000013f8000003f800000', :'rawfile'); -- descending
+SELECT sv_recv_test('\x00000005000000020000000000000002000000013f8000003f800000', :'rawfile'); -- descending
 \echo :SQLSTATE
-SELECT recv_test('\x00000005000000020000000000000001000000013f8000003f800000', :'rawfile'); -- duplicate
+SELECT sv_recv_test('\x00000005000000020000000000000001000000013f8000003f800000', :'rawfile'); -- duplicate
 \echo :SQLSTATE
-SELECT recv_test('\x0000000500000001000000000000000000000000', :'rawfile'); -- zero value
+SELECT sv_recv_test('\x0000000500000001000000000000000000000000', :'rawfile'); -- zero value
 \echo :SQLSTATE
-SELECT recv_test('\x000000050000000100000000000000007fc00000', :'rawfile'); -- NaN
+SELECT sv_recv_test('\x000000050000000100000000000000007fc00000', :'rawfile'); -- NaN
 \echo :SQLSTATE
-SELECT recv_test('\x00000005000000010000000000000000ff800000', :'rawfile'); -- -Infinity
+SELECT sv_recv_test('\x00000005000000010000000000000000ff800000', :'rawfile'); -- -Infinity
 \echo :SQLSTATE
-SELECT recv_test('\x000000050000000100000000000000003f80', :'rawfile'); -- value cut off
+SELECT sv_recv_test('\x000000050000000100000000000000003f80', :'rawfile'); -- value cut off
 \echo :SQLSTATE
-SELECT recv_test('\x00000005', :'rawfile');                            -- header cut off
+SELECT sv_recv_test('\x00000005', :'rawfile');                            -- header cut off
 \echo :SQLSTATE
-SELECT recv_test('\x00000005000000000000000000', :'rawfile');          -- trailing byte
+SELECT sv_recv_test('\x00000005000000000000000000', :'rawfile');          -- trailing byte
 \echo :SQLSTATE
 \set SHOW_CONTEXT errors
-DROP FUNCTION recv_test(bytea, text);
-DROP TABLE t_raw, t_sv;
+DROP FUNCTION sv_recv_test(bytea, text);
+DROP TABLE sv_raw, sv_sv;
 
 -- casts with vector and arrays
 SELECT '{1:1.5,3:2}/4'::sparsevec::vector;
@@ -221,12 +221,12 @@ SELECT array_fill(1, ARRAY[16001])::sparsevec;
 \echo :SQLSTATE
 SELECT l2_norm(array_fill(0, ARRAY[20000])::sparsevec);
 -- assignment casts into a sparsevec column, and back to vector
-CREATE TABLE t_cast (v sparsevec(3), d vector(3));
-INSERT INTO t_cast VALUES (ARRAY[1,0,3], '{2:5}/3'::sparsevec), ('[0,2,0]'::vector, '[1,1,1]');
-INSERT INTO t_cast VALUES (ARRAY[1,2], NULL);
+CREATE TABLE sv_cast (v sparsevec(3), d vector(3));
+INSERT INTO sv_cast VALUES (ARRAY[1,0,3], '{2:5}/3'::sparsevec), ('[0,2,0]'::vector, '[1,1,1]');
+INSERT INTO sv_cast VALUES (ARRAY[1,2], NULL);
 \echo :SQLSTATE
-SELECT v, d FROM t_cast ORDER BY v;
-DROP TABLE t_cast;
+SELECT v, d FROM sv_cast ORDER BY v;
+DROP TABLE sv_cast;
 
 -- distances and norms
 SELECT l2_distance('{1:3}/3'::sparsevec, '{2:4}/3');
@@ -268,21 +268,21 @@ SELECT sparsevec_l2_squared_distance('{1:3}/3', '{2:4}/2');
 SELECT '[1,0,2]'::vector::sparsevec <-> '{3:2}/3';
 
 -- comparison: element by element as dense vectors, then by dimensions
-CREATE TABLE t_cmp (n int, v sparsevec);
-INSERT INTO t_cmp VALUES (1, '{}/3'), (2, '{1:1}/3'), (3, '{1:-1}/3'), (4, '{2:1}/3'),
+CREATE TABLE sv_cmp (n int, v sparsevec);
+INSERT INTO sv_cmp VALUES (1, '{}/3'), (2, '{1:1}/3'), (3, '{1:-1}/3'), (4, '{2:1}/3'),
 	(5, '{2:-1}/3'), (6, '{}/2'), (7, '{1:1}/2'), (8, '{3:1}/3'), (9, '{1:1,3:1}/3'),
 	(10, '{1:1,2:1}/2'), (11, '{}/4'), (12, '{4:-1}/4'), (13, '{1:1}/3');
-SELECT n, v FROM t_cmp ORDER BY v, n;
+SELECT n, v FROM sv_cmp ORDER BY v, n;
 SELECT a.v, b.v, a.v < b.v AS lt, a.v <= b.v AS le, a.v = b.v AS eq,
 	a.v <> b.v AS ne, a.v >= b.v AS ge, a.v > b.v AS gt, sparsevec_cmp(a.v, b.v) AS cmp
-	FROM t_cmp a, t_cmp b WHERE a.n IN (2, 6, 7, 9) AND b.n IN (2, 6, 7, 9, 12) ORDER BY a.n, b.n;
-CREATE INDEX ON t_cmp (v);
+	FROM sv_cmp a, sv_cmp b WHERE a.n IN (2, 6, 7, 9) AND b.n IN (2, 6, 7, 9, 12) ORDER BY a.n, b.n;
+CREATE INDEX ON sv_cmp (v);
 SET enable_seqscan = off;
-SELECT n FROM t_cmp WHERE v = '{1:1}/3' ORDER BY n;
-SELECT count(*) FROM t_cmp WHERE v < '{1:1}/3';
+SELECT n FROM sv_cmp WHERE v = '{1:1}/3' ORDER BY n;
+SELECT count(*) FROM sv_cmp WHERE v < '{1:1}/3';
 RESET enable_seqscan;
-SELECT DISTINCT v FROM t_cmp WHERE n IN (2, 13);
-DROP TABLE t_cmp;
+SELECT DISTINCT v FROM sv_cmp WHERE n IN (2, 13);
+DROP TABLE sv_cmp;
 
 -- beyond pgvector: the arrays of a Spark SparseVector (0-based indices)
 SELECT sparsevec('{0,2}', '{1.5,2}', 5);

@@ -88,8 +88,9 @@ bray_curtis_distance(PG_FUNCTION_ARGS)
 
 /*
  * Correlation distance: 1 - Pearson's correlation coefficient, that is the
- * cosine distance of the vectors less their own means.  (hnswlib's version
- * centres b with a's mean; this one centres each vector with its own.)  A
+ * cosine distance of the vectors less their own means.  (hnswlib sums the
+ * squares of b less a's mean, a suspected bug; here each vector is centred
+ * on its own mean.)  A
  * constant vector has no correlation with anything (0/0): the distance is
  * 0 between two constant vectors and 1 between a constant vector and any
  * other.  The result is clamped to [0, 2] against rounding.

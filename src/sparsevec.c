@@ -252,8 +252,9 @@ CompareElements(const void *a, const void *b)
 
 /*
  * Parse a 1-based index or the dimensions at p as strtol does (leading
- * whitespace and a sign allowed), clamped to the int range so that a huge
- * one is reported as out of range, not wrapped.
+ * whitespace and a sign allowed).  Beyond int64 it saturates, far enough
+ * from the limits that index - 1 cannot overflow; anything beyond the int
+ * range is reported as out of range by the caller.
  */
 static int64
 ParseInteger(const char *lit, const char *p, const char **end)
@@ -264,11 +265,7 @@ ParseInteger(const char *lit, const char *p, const char **end)
 	v = strtoll(p, (char **) end, 10);
 	if (*end == p)
 		ReportSyntax(lit, p);
-	if (v > INT_MAX)
-		v = INT_MAX;
-	else if (v < INT_MIN)
-		v = INT_MIN;
-	return (int64) v;
+	return (int64) Max(Min(v, PG_INT64_MAX / 2), PG_INT64_MIN / 2);
 }
 
 /*
@@ -663,7 +660,16 @@ array_to_sparsevec(PG_FUNCTION_ARGS)
 		j++;
 	}
 	for (int i = 0; i < nnz; i++)
+	{
+		/* pgvector's SQLSTATE for a double too large for real, a plainer message */
+		if (isinf(values[i]) && elemtype == FLOAT8OID &&
+			!isinf(DatumGetFloat8(elems[result->indices[i]])))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("element %d of array is out of range for type real",
+							result->indices[i] + 1)));
 		CheckElement(values[i]);
+	}
 	PG_RETURN_SPARSEVEC_P(result);
 }
 
@@ -705,7 +711,7 @@ sparsevec_from_arrays(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("sparsevec indices and values must have the same length"),
-				 errdetail("There are %d indices and %d values.",
+				 errdetail("The indices array has %d elements, the values array %d.",
 						   nindices, nvalues)));
 	CheckDim(dim);
 	CheckNnz(nindices, dim);
