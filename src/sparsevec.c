@@ -7,7 +7,10 @@
  * Every SQL-visible name pgvector defines for sparsevec is here with
  * pgvector's behaviour: the same results and, for every error, the same
  * SQLSTATE.  The distances add their terms in float, in ascending index
- * order, as pgvector does, so they agree with it to the last bit.  Beyond
+ * order, as pgvector's source does; pgvector is compiled with
+ * -fassociative-math, so its compiler may reorder some of those sums, and
+ * results then differ in the last bits of a float (cosine, whose norms it
+ * vectorises, most often).  Beyond
  * pgvector, sparsevec(indices, vals, dim) and sparsevec_indices() /
  * sparsevec_values() / vector_dims() convert to and from the arrays of a
  * Spark SparseVector, whose indices are 0-based (as in the binary form);
@@ -786,8 +789,8 @@ sparsevec_dims(PG_FUNCTION_ARGS)
  *		Distances
  *
  * Each walks both index lists in ascending order, adding in float one term
- * per index present in either vector: the order, and so the rounding, of
- * pgvector's loops.
+ * per index present in either vector: the order of pgvector's loops as
+ * written (see the file header).
  * ----------------------------------------------------------------
  */
 
