@@ -43,7 +43,7 @@ SELECT '[1e-20,0,1e-37]'::vector * '[1e-20,1e-37,0]';
 SELECT '[1e-45]'::vector + '[-1e-45]', '[1e-45]'::vector - '[1e-45]',
        '[1e-45]'::vector + '[1e-45]';
 -- l2_normalize rounds what falls below real's range to zero, as pgvector does
-SELECT l2_normalize('[1e-38,1e38]'), l2_normalize('[1e-45]');
+SELECT l2_normalize('[1e-38,1e38]'::vector), l2_normalize('[1e-45]'::vector);
 SELECT vector_dims(array_fill(1, ARRAY[8000])::vector || array_fill(1, ARRAY[8001])::vector);
 
 -- comparison and btree: ORDER BY, DISTINCT, GROUP BY, unique
