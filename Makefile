@@ -12,14 +12,15 @@ MODULE_big = hnsw
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # The install script is assembled from one file per layer, in this order.
-SQL_SOURCES = $(wildcard src/sql/vector.sql src/sql/index.sql src/sql/info.sql src/sql/coord.sql src/sql/tools.sql)
+SQL_SOURCES = $(wildcard src/sql/vector.sql src/sql/sparsevec.sql src/sql/bit.sql \
+	src/sql/index.sql src/sql/spark.sql src/sql/info.sql src/sql/coord.sql src/sql/tools.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # Every sql/*.sql except the generated install script is a regression test.
 REGRESS = $(sort $(filter-out $(EXTENSION)--%,$(patsubst sql/%.sql,%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
-EXTRA_CLEAN = test/kernels/kernel_test test/kernels/kernel_bench \
+EXTRA_CLEAN = test/kernels/kernel_test test/kernels/kernel_bench test/kernels/bit_test \
 	$(FUZZ_TARGETS) test/bench/hnsw_bench test/bench/coord_bench
 
 PG_CONFIG ?= pg_config
@@ -53,6 +54,14 @@ test/kernels/kernel_test: test/kernels/kernel_test.c src/distance.c src/distance
 test/kernels/kernel_bench: test/kernels/kernel_bench.c src/distance.c src/distance.h
 	$(CC) $(KERNEL_CFLAGS) -o $@ test/kernels/kernel_bench.c src/distance.c -lm
 
+# Popcount kernel agreement test (and "bit_test bench"): bitdistance.c alone;
+# the benchmark also times PostgreSQL's pg_popcount() from libpgport.
+PGPORT_LIB = $(wildcard $(shell $(PG_CONFIG) --pkglibdir)/libpgport.a)
+
+test/kernels/bit_test: test/kernels/bit_test.c src/bitdistance.c src/bitdistance.h
+	$(CC) $(KERNEL_CFLAGS) $(if $(PGPORT_LIB),-DWITH_PGPORT) -o $@ \
+		test/kernels/bit_test.c src/bitdistance.c $(PGPORT_LIB)
+
 # libFuzzer targets for the vector parsers (clang): fuzz_vector for the
 # text form (vector_in), fuzz_vector_recv for the binary form (vector_recv).
 FUZZ_TARGETS = test/fuzz/fuzz_vector test/fuzz/fuzz_vector_recv
@@ -77,6 +86,6 @@ test/bench/coord_bench: test/bench/coord_bench.c test/bench/bench_common.c test/
 		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
 
 .PHONY: kernels fuzz bench
-kernels: test/kernels/kernel_test test/kernels/kernel_bench
+kernels: test/kernels/kernel_test test/kernels/kernel_bench test/kernels/bit_test
 fuzz: $(FUZZ_TARGETS)
 bench: test/bench/hnsw_bench test/bench/coord_bench
