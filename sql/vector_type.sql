@@ -4,7 +4,7 @@ SELECT '[1,2,3]'::vector;
 SELECT '  [ 1 , 2.5 ,-3e2 ]  '::vector;
 SELECT '[1.5e-3,0,-0]'::vector;
 SELECT '[1,2,3]'::vector(3);
-SELECT vector_dims('[1,2,3,4]');
+SELECT vector_dims('[1,2,3,4]'::vector);
 
 -- malformed text
 SELECT '[1,2,3'::vector;
