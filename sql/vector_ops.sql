@@ -15,11 +15,11 @@ SELECT l1_distance('[-1,-1]'::vector, '[1,1]');
 SELECT vector_dims('[1,2,3]'::vector), vector_norm('[3,4]');
 SELECT l2_normalize('[3,4]'::vector), l2_normalize('[0,0]'::vector);
 SELECT vector_norm(l2_normalize('[1,2,3]'::vector)) BETWEEN 0.999999 AND 1.000001 AS unit;
-SELECT subvector('[1,2,3,4,5]', 2, 3);
-SELECT subvector('[1,2,3,4,5]', 4, 10);
-SELECT subvector('[1,2,3]', 0, 2);
-SELECT subvector('[1,2,3]', 4, 1);
-SELECT subvector('[1,2,3]', 1, 0);
+SELECT subvector('[1,2,3,4,5]'::vector, 2, 3);
+SELECT subvector('[1,2,3,4,5]'::vector, 4, 10);
+SELECT subvector('[1,2,3]'::vector, 0, 2);
+SELECT subvector('[1,2,3]'::vector, 4, 1);
+SELECT subvector('[1,2,3]'::vector, 1, 0);
 
 -- dimension mismatch
 SELECT '[1,2]'::vector <-> '[1,2,3]';
