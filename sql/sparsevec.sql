@@ -323,3 +323,21 @@ SELECT sparsevec('{{0},{1}}', '{1,2}', 5);
 SELECT sparsevec(array_agg(i), array_agg(1), 20000) FROM generate_series(0, 16000) i;
 \echo :SQLSTATE
 SELECT sparsevec(NULL, '{1}', 5) IS NULL AS strict;
+
+-- halfvec <-> sparsevec, as pgvector: implicit one way, assignment the other
+SELECT '[0,1.5,0,-2]'::halfvec::sparsevec, '[0,0]'::halfvec::sparsevec;
+SELECT '{2:1.5,4:-2}/4'::sparsevec::halfvec, '{}/3'::sparsevec::halfvec;
+SELECT '[0,1,0]'::halfvec::sparsevec(3), '{2:1}/3'::sparsevec::halfvec(3);
+SELECT '[0,1,0]'::halfvec::sparsevec(4);
+\echo :SQLSTATE
+SELECT '{2:1}/3'::sparsevec::halfvec(2);
+\echo :SQLSTATE
+SELECT '{2:70000}/3'::sparsevec::halfvec;
+\echo :SQLSTATE
+SELECT '{2:1}/16001'::sparsevec::halfvec;
+\echo :SQLSTATE
+SELECT castcontext FROM pg_cast
+WHERE castsource = 'halfvec'::regtype AND casttarget = 'sparsevec'::regtype
+UNION ALL
+SELECT castcontext FROM pg_cast
+WHERE castsource = 'sparsevec'::regtype AND casttarget = 'halfvec'::regtype;

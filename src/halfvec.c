@@ -31,6 +31,7 @@
 #include "halfvec.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
+#include "sparsevec.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -535,6 +536,60 @@ vector_to_halfvec(PG_FUNCTION_ARGS)
 	result = InitHalfVector(vec->dim);
 	for (int i = 0; i < vec->dim; i++)
 		result->x[i] = FloatToHalfChecked(vec->x[i]);
+	PG_RETURN_HALFVEC_P(result);
+}
+
+/*
+ * halfvec -> sparsevec (implicit, as pgvector): the non-zero elements.  A
+ * halfvec has at most 16,000 dimensions, so the sparse vector's limits
+ * (dimensions, non-zero elements) always hold.
+ */
+PG_FUNCTION_INFO_V1(halfvec_to_sparsevec);
+Datum
+halfvec_to_sparsevec(PG_FUNCTION_ARGS)
+{
+	HalfVector *vec = PG_GETARG_HALFVEC_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+	SparseVector *result;
+	float	   *values;
+	int			nnz = 0;
+	int			j = 0;
+
+	CheckExpectedDim(typmod, vec->dim);
+	for (int i = 0; i < vec->dim; i++)
+		if (!HalfIsZero(vec->x[i]))
+			nnz++;
+	result = InitSparseVector(vec->dim, nnz);
+	values = SPARSEVEC_VALUES(result);
+	for (int i = 0; i < vec->dim; i++)
+	{
+		if (HalfIsZero(vec->x[i]))
+			continue;
+		result->indices[j] = i;
+		values[j] = HalfToFloat(vec->x[i]);
+		j++;
+	}
+	PG_RETURN_POINTER(result);
+}
+
+/*
+ * sparsevec -> halfvec (assignment, as pgvector): at most 16,000
+ * dimensions, every value within the half range.
+ */
+PG_FUNCTION_INFO_V1(sparsevec_to_halfvec);
+Datum
+sparsevec_to_halfvec(PG_FUNCTION_ARGS)
+{
+	SparseVector *svec = PG_GETARG_SPARSEVEC_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+	float	   *values = SPARSEVEC_VALUES(svec);
+	HalfVector *result;
+
+	CheckDim(svec->dim);
+	CheckExpectedDim(typmod, svec->dim);
+	result = InitHalfVector(svec->dim);
+	for (int i = 0; i < svec->nnz; i++)
+		result->x[svec->indices[i]] = FloatToHalfChecked(values[i]);
 	PG_RETURN_HALFVEC_P(result);
 }
 

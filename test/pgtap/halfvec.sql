@@ -70,9 +70,10 @@ SELECT is(ARRAY(
   SELECT format_type(castsource, NULL) || ' -> ' || format_type(casttarget, NULL) || ' ' || castcontext::text
   FROM pg_cast WHERE castsource = 'halfvec'::regtype OR casttarget = 'halfvec'::regtype ORDER BY 1),
   ARRAY['double precision[] -> halfvec a', 'halfvec -> halfvec i', 'halfvec -> real[] a',
-        'halfvec -> vector a', 'integer[] -> halfvec a', 'numeric[] -> halfvec a',
-        'real[] -> halfvec a', 'vector -> halfvec i'],
-  'casts and contexts are pgvector''s (its sparsevec casts aside)');
+        'halfvec -> sparsevec i', 'halfvec -> vector a', 'integer[] -> halfvec a',
+        'numeric[] -> halfvec a', 'real[] -> halfvec a', 'sparsevec -> halfvec a',
+        'vector -> halfvec i'],
+  'casts and contexts are pgvector''s');
 SELECT has_opclass('halfvec_ops');
 SELECT is((SELECT typstorage::text || typalign::text FROM pg_type WHERE typname = 'halfvec'), 'ei',
           'stored external, int-aligned, as pgvector');
