@@ -150,9 +150,10 @@ sub proxy_cmd
 # Options: clients (1), seconds (5) or transactions (per client), k (10),
 # ef_search (the coordinator's default), partitions ('all', or 'own': only the
 # query's own partition), rate (total searches per second, pgbench -R;
-# unlimited).  Return a hash: queries (searches that completed), qps,
-# p50, p99, mean, max (ms), aborted (clients that pgbench stopped on an
-# error), ok (pgbench exited 0), log (its output).
+# unlimited; latencies then count from each search's scheduled start), sql (another statement to loop over instead, where :q is a
+# random qid of the queries table).  Return a hash: queries (statements
+# that completed), qps, p50, p99, mean, max (ms), aborted (clients that
+# pgbench stopped on an error), ok (pgbench exited 0), log (its output).
 sub workload
 {
 	my ($sim, %o) = @_;
@@ -169,8 +170,10 @@ sub workload
 	die "partitions must be 'all' or 'own'\n" unless $w{partitions} =~ /^(all|own)$/;
 	open(my $fh, '>', $script) or die "$script: $!";
 	print $fh "\\set q random(1, $sim->{queries})\n";
-	print $fh "SELECT id FROM hnsw.search(NULL::items, "
-	  . "(SELECT v FROM queries WHERE qid = :q), $w{k}$args);\n";
+	my $stmt = $w{sql} // "SELECT id FROM hnsw.search(NULL::items, "
+	  . "(SELECT v FROM queries WHERE qid = :q), $w{k}$args)";
+	$stmt =~ s/;\s*$//;
+	print $fh "$stmt;\n";
 	close($fh);
 
 	my @cmd = ('pgbench', '-n', '-M', 'prepared', '-f', $script,

@@ -126,7 +126,15 @@ is($coord->safe_psql('postgres',
 	'10', 'a distributed search returns k rows');
 
 my $r = workload($sim, clients => 2, seconds => 2);
-ok($r->{ok} && $r->{queries} > 0, "a workload of 2 clients ran $r->{queries} searches");
+ok($r->{ok} && $r->{queries} > 0 && !$r->{aborted},
+	"a workload of 2 clients ran $r->{queries} searches");
+$r = workload($sim, partitions => 'own', transactions => 10);
+ok($r->{ok} && $r->{queries} == 10, 'a workload searching each query\'s own partition');
+$r = workload($sim, transactions => 10, sql => q{SELECT count(*) FROM
+	hnsw.search_batch(NULL::items, ARRAY[(SELECT v FROM queries WHERE qid = :q)]::vector[], 5)});
+ok($r->{ok} && $r->{queries} == 10, 'a workload of another statement');
+$r = workload($sim, transactions => 10, sql => 'SELECT 1/0');
+ok(!$r->{ok} && $r->{aborted} == 1 && $r->{queries} == 0, 'a failing workload says so');
 
 proxy_cmd($sim, 'all', 'latency 5');
 $r = workload($sim, clients => 1, transactions => 20);
