@@ -22,7 +22,8 @@ REGRESS = $(sort $(filter-out $(EXTENSION)--%,$(patsubst sql/%.sql,%,$(wildcard 
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 EXTRA_CLEAN = test/kernels/kernel_test test/kernels/kernel_bench test/kernels/bit_test \
-	$(FUZZ_TARGETS) test/bench/hnsw_bench test/bench/coord_bench
+	$(FUZZ_TARGETS) test/bench/hnsw_bench test/bench/coord_bench \
+	test/netsim/netsim_proxy
 
 PG_CONFIG ?= pg_config
 
@@ -86,7 +87,13 @@ test/bench/coord_bench: test/bench/coord_bench.c test/bench/bench_common.c test/
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/coord_bench.c test/bench/bench_common.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
 
-.PHONY: kernels fuzz bench
+# Fault-injecting TCP proxy of the network simulation (test/netsim/README.md):
+# libc only, no server headers.
+test/netsim/netsim_proxy: test/netsim/netsim_proxy.c
+	$(CC) -O2 -g -Wall -Wextra -o $@ test/netsim/netsim_proxy.c
+
+.PHONY: kernels fuzz bench netsim
 kernels: test/kernels/kernel_test test/kernels/kernel_bench test/kernels/bit_test
 fuzz: $(FUZZ_TARGETS)
 bench: test/bench/hnsw_bench test/bench/coord_bench
+netsim: test/netsim/netsim_proxy
