@@ -383,10 +383,12 @@ BEGIN
 						   nsp, tbl || '_' || servers[i], rel, vallist[i],
 						   servers[i], nsp, tbl);
 		END LOOP;
-	EXCEPTION WHEN OTHERS THEN
+	EXCEPTION WHEN OTHERS OR query_canceled THEN
 		-- best effort: drop the shard tables this call made, found by OID
 		-- (renamed or not); the name is checked again under the lock, so
-		-- that a table that took it meanwhile is never dropped
+		-- that a table that took it meanwhile is never dropped.  Also after
+		-- a cancel or statement_timeout (which OTHERS leaves out); a second
+		-- cancel stops the cleanup itself.
 		FOR i IN 1 .. cardinality(servers) LOOP
 			CONTINUE WHEN made[i] IS NULL;
 			IF made[i] = '' THEN

@@ -212,4 +212,39 @@ is($node->safe_psql('shard1', q{SELECT to_regclass('public.moved_ours') IS NULL}
 	. $node->safe_psql('shard2', q{SELECT to_regclass('public.moved') IS NULL}),
 	'tt', 'and no table is left on the shards');
 
+# statement_timeout (as a cancel) stops the copy while a shard is slow to
+# take its rows, and the shard tables made are dropped all the same
+$node->safe_psql('shard2', q{
+	CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		PERFORM pg_sleep(0.5);
+		RETURN NEW;
+	END $$;
+	CREATE FUNCTION add_slow() RETURNS event_trigger LANGUAGE plpgsql AS $$
+	DECLARE r record;
+	BEGIN
+		FOR r IN SELECT objid FROM pg_event_trigger_ddl_commands() WHERE object_type = 'table' LOOP
+			EXECUTE format('CREATE TRIGGER slow BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.slow_row()',
+						   r.objid::regclass);
+		END LOOP;
+	END $$;
+	CREATE EVENT TRIGGER add_slow ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+		EXECUTE FUNCTION add_slow();});
+my $start = time();
+($ret, $out, $err) = $node->psql('postgres', q{
+	SET statement_timeout = '2s';
+	SELECT hnsw.create_distributed_table('moved', '{"shard1": [0], "shard2": [1]}')});
+my $took = time() - $start;
+like($err, qr/ERROR:  canceling statement due to statement timeout/,
+	'statement_timeout stops the copy');
+ok($took < 10, "at once (the shard needed 12 seconds; took $took)");
+$node->safe_psql('shard2', 'DROP EVENT TRIGGER add_slow');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM moved_local}), '50',
+	'the rows stay in the local partition');
+is($node->safe_psql('shard1', q{SELECT to_regclass('public.moved') IS NULL})
+	. $node->safe_psql('shard2', q{SELECT to_regclass('public.moved') IS NULL}),
+	'tt', 'and the shard tables made are dropped');
+is($node->safe_psql('shard2', q{SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%COPY public.moved%'
+	AND pid <> pg_backend_pid()}), '0', 'no COPY is left running on the shard');
+
 done_testing();
