@@ -118,6 +118,7 @@ ALTER TABLE pgrid DISABLE ROW LEVEL SECURITY;
 -- a system column as the key
 SELECT query_no, rank, key ~ '^\d+$' AS xid FROM hnsw.exact_knn('pgrid', ARRAY['[3,3]']::vector[], 1, key => 'xmin');
 SELECT hnsw._exact_knn('pgrid', 'ctid', ARRAY['[3,3]']::vector[], 1, 'l2', NULL);
+SELECT hnsw._exact_knn('pgrid', 'nope', ARRAY['[3,3]']::vector[], 1, 'l2', NULL);
 
 -- hnsw.exact_knn keeps k rows per query in work_mem: a k whose rows do
 -- not fit is refused, with the limit; queries whose rows do not all fit
@@ -165,10 +166,16 @@ SELECT hnsw._shard_copy('pdocs', '{0}', ARRAY[NULL]::name[]);
 SELECT hnsw._shard_copy('pgrid', '{0}', '{priv_nowhere}');
 SELECT hnsw._shard_copy('pdocs', '{0, 0}', '{priv_nowhere, nosuch}');
 SELECT hnsw._shard_copy(1, '{0}', '{priv_nowhere}');
+SELECT hnsw._shard_copy('pdocs', '{0, 0}', '{priv_nowhere, priv_replica}');
 SELECT hnsw._shard_copy('pdocs', '{}', '{}');
 INSERT INTO pdocs VALUES (1, 7, 'me', '[1,2,3]');
 SELECT hnsw._shard_copy('pdocs', '{}', '{}');
-DROP TABLE pdocs;
+UPDATE pdocs SET part = NULL;
+SELECT hnsw._shard_copy('pdocs', '{}', '{}');
+SELECT hnsw._shard_copy('pdocs', '{0}', '{priv_nowhere}');
+CREATE TABLE ptext (id int, part text, embedding vector(3)) PARTITION BY LIST (part);
+SELECT hnsw._shard_copy('ptext', '{0}', '{priv_nowhere}');
+DROP TABLE pdocs, ptext;
 
 -- search_path: a schema first in a superuser's path, holding operators
 -- and functions of the names and types the tools use, is never called
