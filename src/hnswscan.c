@@ -215,7 +215,8 @@ NextEveryRowPage(IndexScanDesc scan)
 
 		if (tup == NULL || tup->deleted)
 			continue;
-		for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
+		/* never past the array, whatever the page says */
+		for (int i = 0; i < Min(HnswTupleTidCapacity(tup), HNSW_HEAPTIDS); i++)
 			if (ItemPointerIsValid(&tup->heaptids[i]))
 				so->pageTids[so->npageTids++] = tup->heaptids[i];
 	}
