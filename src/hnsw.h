@@ -90,7 +90,9 @@ typedef enum HnswQuantization
 /*
  * Heap TIDs one element can carry (identical vectors share an element).  An
  * element tuple of version 5 records its own capacity, even and at most
- * this; CREATE INDEX gives each element room for just the heap TIDs it has.
+ * this; CREATE INDEX gives each element room for just the heap TIDs it has,
+ * an insert room for two (this many for a copy of a vector whose elements
+ * are full).
  */
 #define HNSW_HEAPTIDS				10
 

@@ -11,6 +11,8 @@
  *	   the selection heuristic; a deleted entry point is replaced;
  *	3. deleted elements are removed from their pages and the space is
  *	   recorded in the free space map for inserts;
+ * repeated, pass 1 going on where it stopped, when the deleted elements do
+ * not fit half of maintenance_work_mem at once;
  * and at every VACUUM:
  *	4. every live element no search from the entry point can reach gets a
  *	   link from a reachable one.
@@ -26,6 +28,7 @@
 #include "commands/vacuum.h"
 #include "hnsw.h"
 #include "miscadmin.h"
+#include "postmaster/autovacuum.h"
 #include "storage/bufmgr.h"
 #include "storage/freespace.h"
 #include "storage/indexfsm.h"
@@ -46,7 +49,12 @@ typedef struct HnswVacuumState
 	int			dim;
 	uint64	   *deleted;		/* keys of deleted elements, ascending */
 	int			ndeleted;
-	int			maxdeleted;
+	int			maxdeleted;		/* allocated */
+	int			limitdeleted;	/* most one round may list */
+	BlockNumber nextBlock;		/* where pass 1 goes on */
+	BlockNumber nblocks;		/* pages when bulk deletion started */
+	IndexBulkDeleteCallback callback;	/* of bulk deletion, or NULL */
+	void	   *callbackState;
 	MemoryContext cacheCxt;		/* element cache for repairs */
 	HnswGraph  *graph;
 	ItemPointerData bestLive;	/* highest live element seen in pass 2 */
@@ -68,6 +76,21 @@ CompareKeys(const void *a, const void *b)
 	uint64		kb = *(const uint64 *) b;
 
 	return ka < kb ? -1 : (ka > kb ? 1 : 0);
+}
+
+/*
+ * Return the memory a vacuum of the index may use, in bytes: like
+ * PostgreSQL's vacuum, autovacuum_work_mem in an autovacuum worker if it is
+ * set, else maintenance_work_mem.
+ */
+static Size
+VacuumMemory(void)
+{
+	int			kb = maintenance_work_mem;
+
+	if (IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1)
+		kb = autovacuum_work_mem;
+	return (Size) kb * 1024;
 }
 
 /*
@@ -119,18 +142,22 @@ ResetCache(HnswVacuumState *vs)
 
 /*
  * Pass 1: remove the heap TIDs the callback calls dead; mark elements left
- * without any deleted and remember them.  One exclusive page lock at a time,
- * one WAL record per changed page.
+ * without any deleted and remember them.  Starts at vs->nextBlock and stops
+ * before a page whose elements could take the list past vs->limitdeleted,
+ * leaving vs->nextBlock there (vs->nblocks when it has read every page): the
+ * caller repairs and frees what it listed, then calls again.  One exclusive
+ * page lock at a time, one WAL record per changed page.
  */
 static void
-RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
-			   IndexBulkDeleteCallback callback, void *callback_state)
+RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats)
 {
 	Relation	index = vs->index;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	IndexBulkDeleteCallback callback = vs->callback;
+	void	   *callback_state = vs->callbackState;
 
-	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	for (; vs->nextBlock < vs->nblocks; vs->nextBlock++)
 	{
+		BlockNumber blkno = vs->nextBlock;
 		Buffer		buf;
 		Page		page;
 		OffsetNumber maxoff;
@@ -140,6 +167,13 @@ RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
 		buf = LockVacuumPage(vs, blkno, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
 		maxoff = MaxOffset(page);
+
+		/* the list is full for this round (never with an empty list) */
+		if (vs->ndeleted + (int) maxoff > vs->limitdeleted)
+		{
+			UnlockReleaseBuffer(buf);
+			break;
+		}
 
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
@@ -189,7 +223,7 @@ RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
 			{
 				if (vs->ndeleted == vs->maxdeleted)
 				{
-					vs->maxdeleted *= 2;
+					vs->maxdeleted = Min(vs->maxdeleted * 2, vs->limitdeleted);
 					vs->deleted = repalloc_huge(vs->deleted,
 												sizeof(uint64) * vs->maxdeleted);
 				}
@@ -418,19 +452,45 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 }
 
 /*
+ * Return whether the element tup (on a locked page pass 1 has not reached
+ * yet) will be deleted by a later round: the callback calls every heap TID
+ * of it dead.
+ */
+static bool
+Doomed(HnswVacuumState *vs, HnswElementTuple tup)
+{
+	for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
+		if (ItemPointerIsValid(&tup->heaptids[i]) &&
+			!vs->callback(&tup->heaptids[i], vs->callbackState))
+			return false;
+	return true;
+}
+
+/*
  * Pass 2: repair every live element that links to a deleted one, and find
  * the highest live element (a new entry point if the old one is deleted).
+ * When pass 1 stopped short of the last page (rounds, see hnswbulkdelete),
+ * the elements beyond it whose heap TIDs are all dead are neither repaired
+ * nor made the entry point: a later round deletes them, and repairing them
+ * would make a vacuum in rounds repair most elements once per round.  The
+ * entry point is repaired anyway, since the searches of the next round
+ * start from it.
  */
 static void
 RepairGraph(HnswVacuumState *vs)
 {
 	Relation	index = vs->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	Size		limit = (Size) maintenance_work_mem * 1024;
+	/* the element cache has what the deleted list leaves, at least half */
+	Size		limit = VacuumMemory() -
+		Min(sizeof(uint64) * vs->maxdeleted, VacuumMemory() / 2);
+
+	HnswMetaPageData meta;
 
 	ItemPointerSetInvalid(&vs->bestLive);
 	vs->bestLevel = -1;
 	ResetCache(vs);
+	HnswReadMeta(index, &meta);
 
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
@@ -446,9 +506,14 @@ RepairGraph(HnswVacuumState *vs)
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			HnswElementTuple tup = HnswGetElementTuple(page, off);
+			ItemPointerData tid;
 			char	   *slots;
 
 			if (tup == NULL || tup->deleted)
+				continue;
+			ItemPointerSet(&tid, blkno, off);
+			if (blkno >= vs->nextBlock && vs->nextBlock < vs->nblocks &&
+				!ItemPointerEquals(&tid, &meta.entryPoint) && Doomed(vs, tup))
 				continue;
 			if (tup->level > vs->bestLevel)
 			{
@@ -1053,7 +1118,11 @@ InitVacuumState(HnswVacuumState *vs, IndexVacuumInfo *info)
 	vs->quantization = meta.quantization;
 	vs->exactQuantization = meta.exactQuantization;
 	vs->slotSize = HNSW_SLOT_SIZE(meta.version);
-	vs->maxdeleted = 1024;
+	/* half the memory for the deleted list, MaxOffsetNumber at least */
+	vs->limitdeleted = (int) Min(Max(VacuumMemory() / 2 / sizeof(uint64),
+									 MaxOffsetNumber),
+								 INT_MAX / 2);
+	vs->maxdeleted = Min(1024, vs->limitdeleted);
 	vs->deleted = palloc(sizeof(uint64) * vs->maxdeleted);
 	vs->cacheCxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "hnsw vacuum cache",
@@ -1091,8 +1160,15 @@ HnswLinkUnreachableBuilt(Relation index)
 }
 
 /*
- * Bulk deletion: passes 1 to 3 above.  Holds at most one buffer lock at a
- * time (a page lock and then the metapage lock, never the other way).
+ * Bulk deletion: passes 1 to 3 above, in rounds when the deleted elements do
+ * not fit the list at once (vs->limitdeleted, half of the vacuum's memory):
+ * each round lists what it can, repairs the graph around those elements and
+ * frees them, and the next goes on from the page where pass 1 stopped, as
+ * PostgreSQL's vacuum makes more passes over the indexes when its dead
+ * TIDs outgrow maintenance_work_mem.  Pages added meanwhile hold no dead
+ * heap TID (the callback's TIDs are not reused before vacuum ends).  Holds
+ * at most one buffer lock at a time (a page lock and then the metapage lock,
+ * never the other way).  See src/README "Vacuum".
  */
 IndexBulkDeleteResult *
 hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
@@ -1101,6 +1177,8 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	HnswVacuumState vs;
 	MemoryContext cxt;
 	MemoryContext oldcxt;
+	int			rounds = 0;
+	int64		freed = 0;
 
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
@@ -1109,15 +1187,38 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 								ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 	InitVacuumState(&vs, info);
+	vs.callback = callback;
+	vs.callbackState = callback_state;
+	vs.nextBlock = HNSW_METAPAGE_BLKNO + 1;
+	vs.nblocks = RelationGetNumberOfBlocks(vs.index);
 
 	stats->num_index_tuples = 0;
-	RemoveHeapTids(&vs, stats, callback, callback_state);
-	if (vs.ndeleted > 0)
+	do
 	{
-		RepairGraph(&vs);
-		ReplaceEntryPoint(&vs);
-		FreeDeleted(&vs);
-	}
+		vs.ndeleted = 0;
+		RemoveHeapTids(&vs, stats);
+		if (vs.ndeleted > 0)
+		{
+			rounds++;
+			freed += vs.ndeleted;
+			ereport(info->message_level,
+					(errmsg_internal("index \"%s\": round %d of repair, %d deleted elements up to block %u of %u",
+									 RelationGetRelationName(vs.index), rounds,
+									 vs.ndeleted, vs.nextBlock, vs.nblocks)));
+			RepairGraph(&vs);
+			ReplaceEntryPoint(&vs);
+			FreeDeleted(&vs);
+		}
+	} while (vs.nextBlock < vs.nblocks);
+
+	if (rounds > 1)
+		ereport(info->message_level,
+				(errmsg("index \"%s\": freed " INT64_FORMAT " deleted elements in %d rounds of repair",
+						RelationGetRelationName(vs.index), freed, rounds),
+				 errdetail("A round holds at most %d deleted elements in half of \"%s\".",
+						   vs.limitdeleted,
+						   IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1 ?
+						   "autovacuum_work_mem" : "maintenance_work_mem")));
 	stats->num_pages = RelationGetNumberOfBlocks(vs.index);
 
 	MemoryContextSwitchTo(oldcxt);
