@@ -449,9 +449,19 @@ typedef struct HnswPageEdit
 	GenericXLogState *state;
 } HnswPageEdit;
 
+/* hnsw.iterative_scan: whether a scan goes on past its first ef_search */
+typedef enum HnswIterativeScan
+{
+	HNSW_ITERATIVE_SCAN_OFF,	/* one search of ef_search candidates */
+	HNSW_ITERATIVE_SCAN_RELAXED,	/* further batches, each in order */
+	HNSW_ITERATIVE_SCAN_STRICT	/* further batches, nearer rows dropped */
+} HnswIterativeScan;
+
 /* GUCs */
 extern int	hnsw_ef_search;
+extern int	hnsw_iterative_scan;
 extern int	hnsw_max_scan_tuples;
+extern double hnsw_scan_mem_multiplier;
 extern bool hnsw_rerank;
 
 /* hnsw.c */

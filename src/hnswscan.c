@@ -63,6 +63,8 @@ typedef struct HnswScanOpaqueData
 	int			nextTid;		/* its next heap TID */
 	List	   *seen;			/* elements whose distance is known */
 	int64		ntuples;		/* heap TIDs returned so far */
+	float		lastDistance;	/* of the last one (strict_order) */
+	Size		firstMemory;	/* allocated after the first batch */
 	uint64		scanId;			/* this search, for HnswRememberDistance */
 	bool		exactDistances; /* results carry the operator's distance,
 								 * bit for bit */
@@ -152,6 +154,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->nextTid = 0;
 	so->seen = NIL;
 	so->ntuples = 0;
+	so->lastDistance = -INFINITY;
 	so->exactDistances = false;
 	so->everyRow = false;
 	so->nanDistance = false;
@@ -377,7 +380,10 @@ FirstSearch(IndexScanDesc scan)
  * Elements visited before are not visited again.  Each batch is twice as
  * large as the one before (up to HNSW_MAX_EF_SEARCH * 10), so a selective
  * filter costs a few batches, not thousands; the previous batch's
- * candidates are freed.
+ * candidates are freed.  There is no next batch with hnsw.iterative_scan
+ * off, once the scan has returned hnsw.max_scan_tuples rows, or once the
+ * memory it took after its first batch exceeds work_mem times
+ * hnsw.scan_mem_multiplier: the scan ends.
  */
 static void
 NextBatch(HnswScanOpaque so)
@@ -386,6 +392,15 @@ NextBatch(HnswScanOpaque so)
 	HnswCandidate *entries;
 	int			nentries = 0;
 	ListCell   *lc;
+
+	if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_OFF ||
+		so->ntuples >= hnsw_max_scan_tuples ||
+		(double) (MemoryContextMemAllocated(so->cxt, true) - so->firstMemory) >
+		(double) work_mem * 1024.0 * hnsw_scan_mem_multiplier)
+	{
+		so->exhausted = true;
+		return;
+	}
 
 	batchCxt = AllocSetContextCreate(so->cxt, "hnsw scan batch",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -732,6 +747,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 			StartRerank(so);
 		else if (!so->everyRow)
 			RerankBatch(so);
+		so->firstMemory = MemoryContextMemAllocated(so->cxt, true);
 	}
 
 	/* a query at no distance from anything: every row, in page order */
@@ -743,13 +759,19 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	}
 
 	/* i8: heap TIDs in exact distance order (NextReranked) */
-	while (!so->everyRow && so->rerank && !found && !so->exhausted &&
-		   so->ntuples < hnsw_max_scan_tuples)
+	while (!so->everyRow && so->rerank && !found && !so->exhausted)
 	{
 		HnswRerankItem *item = NextReranked(scan);
 
 		if (item != NULL)
 		{
+			/* strict_order: a later batch's nearer row is left out */
+			if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT)
+			{
+				if (item->exact < so->lastDistance)
+					continue;
+				so->lastDistance = item->exact;
+			}
 			scan->xs_heaptid = item->heaptid;
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
@@ -767,16 +789,20 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 	}
 
-	while (!so->everyRow && !so->rerank && !found && !so->exhausted &&
-		   so->ntuples < hnsw_max_scan_tuples)
+	while (!so->everyRow && !so->rerank && !found && !so->exhausted)
 	{
 		if (so->next < so->nresults)
 		{
 			HnswElement e = so->results[so->next].element;
 
+			/* strict_order: a later batch's nearer element is left out */
+			if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT &&
+				so->results[so->next].distance < so->lastDistance)
+				e->returned = true;
 			if (!e->deleted && !e->missing && !e->returned &&
 				so->nextTid < e->nheaptids)
 			{
+				so->lastDistance = so->results[so->next].distance;
 				scan->xs_heaptid = e->heaptids[so->nextTid++];
 				scan->xs_recheck = false;
 				scan->xs_recheckorderby = false;
