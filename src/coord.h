@@ -142,7 +142,7 @@ extern void CoordConnSetupDone(CoordConn *cc);
 extern const char *CoordConnEfSearch(CoordConn *cc);
 extern void CoordConnSetEfSearch(CoordConn *cc, const char *value);
 extern void CoordConnResetSettings(CoordConn *cc);
-extern void CoordConnDrop(CoordConn *cc, bool cancel);
+extern void CoordConnDrop(CoordConn *cc);
 #define COORD_STATEMENT_NAME_LEN 24
 extern bool CoordConnStatement(CoordConn *cc, const char *sql, char *name,
 							   bool *prepare);

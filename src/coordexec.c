@@ -14,12 +14,16 @@
  * WaitEventSet, so query cancel, statement_timeout and postmaster death are
  * noticed while shards work; the set is rebuilt when what a task waits for
  * changes (sockets change while connecting and failing over), and kept for
- * the next search while it still fits (GetWaitSet), freed on error.  A copy that fails at the connection level (cannot
- * connect, connection lost, server shutting down or not accepting
- * connections) or exceeds hnsw.shard_timeout is abandoned -- its query is
- * cancelled -- and the next copy is tried.  An error the shard raises for
- * the query itself is the user's error, and is re-raised with the shard's
- * SQLSTATE.
+ * the next search while it still fits (GetWaitSet), freed on error.  No
+ * libpq call that can wait for the network runs outside this loop:
+ * connections are nonblocking, and a copy given up is closed, not
+ * cancelled (see coordconn.c).  A copy that fails at the connection level
+ * (cannot connect, connection lost, server shutting down or not accepting
+ * connections) or exceeds hnsw.shard_timeout is abandoned -- its connection
+ * is closed, which ends its query on the shard -- and the next copy is
+ * tried; so a copy that stops answering altogether (a frozen server) costs
+ * a search hnsw.shard_timeout.  An error the shard raises for the query
+ * itself is the user's error, and is re-raised with the shard's SQLSTATE.
  *
  * Each request is sent as one pipeline: optional session settings, the
  * query once per query vector, and one Sync; so a shard sees one round trip
@@ -46,6 +50,13 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
+
+/*
+ * client_connection_check_interval of every shard session: how soon a shard
+ * notices that the coordinator closed the connection of a query it gave up
+ * on, and ends that query (see coordconn.c).
+ */
+#define COORD_CHECK_INTERVAL_MS	1000
 
 typedef enum CoordTaskState
 {
@@ -81,7 +92,11 @@ typedef struct CoordTask
 	PGresult   *error;			/* first error the shard returned */
 } CoordTask;
 
-/* Rotates the first choice among the healthy copies of a shard */
+/*
+ * Rotates the first choice among the healthy copies of a shard: one step
+ * per CoordExecute, so that each shard's first choice moves from call to
+ * call, however many shards a call has
+ */
 static uint32 copy_rotor = 0;
 
 /*
@@ -126,8 +141,7 @@ static void ForgetWaitSet(void);
  * The PGresults in the CoordResults are libpq's (malloc'd): the caller must
  * pass them to CoordFreeResults, also on error (PG_TRY).  If this function
  * raises an error it frees them itself; connections with a request still in
- * flight are then cancelled and closed by the abort callback of
- * coordconn.c.
+ * flight are then closed by the abort callback of coordconn.c.
  */
 CoordResult *
 CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
@@ -139,6 +153,7 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 	int			nsockets = 0;
 	int			i;
 
+	copy_rotor++;
 	PG_TRY();
 	{
 		for (i = 0; i < nshards; i++)
@@ -147,7 +162,7 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 			CoordShard *shard = shards[i];
 			int			n = 0;
 			int			j;
-			uint32		start = copy_rotor++;
+			uint32		start = copy_rotor + i;
 
 			task->shard = shard;
 			task->req = requests[i];
@@ -501,7 +516,7 @@ TaskNextCopy(CoordTask *task)
 		if (task->req->in_snapshot)
 		{
 			task->conn = CoordConnPGconn(task->cc);
-				task->reused = false;	/* no fresh connection to this copy */
+			task->reused = false;	/* no fresh connection to this copy */
 			task->want_write = false;
 			task->deadline = coord_shard_timeout > 0 ?
 				TimestampTzPlusMilliseconds(GetCurrentTimestamp(), coord_shard_timeout) : 0;
@@ -562,7 +577,8 @@ TaskNextCopy(CoordTask *task)
 
 /*
  * The current copy failed at the connection level or took too long:
- * cancel what it runs, close its connection, and try the next copy.  A
+ * close its connection (which ends what it runs, see coordconn.c), forget
+ * what it sent, and try the next copy.  A
  * cached connection that turns out dead is first replaced by a fresh one to
  * the same copy, since the server may just have restarted.  Unless
  * server_fault is false (a query error hnsw.shard_status reports), the copy
@@ -589,7 +605,8 @@ TaskCopyFailed(CoordTask *task, const char *why, bool server_fault)
 		PQclear(task->res->results[q]);
 		task->res->results[q] = NULL;
 	}
-	CoordConnDrop(task->cc, true);
+	CoordConnDrop(task->cc);
+	task->conn = NULL;
 
 	if (task->reused && server_fault)
 	{
@@ -617,6 +634,12 @@ TaskAdvance(CoordTask *task)
 				task->want_write = true;
 				break;
 			case PGRES_POLLING_OK:
+				/* from now on no libpq call waits to send (coordconn.c) */
+				if (PQsetnonblocking(task->conn, 1) != 0)
+				{
+					TaskCopyFailed(task, pchomp(PQerrorMessage(task->conn)), true);
+					break;
+				}
 				CoordConnCheckPassword(task->cc);
 				TaskSend(task);
 				break;
@@ -682,10 +705,18 @@ TaskSend(CoordTask *task)
 		task->first_query++;
 	}
 
-	/* names in remote SQL are qualified: a search_path cannot redirect them */
+	/*
+	 * Session settings: names in remote SQL are qualified, so that a
+	 * search_path cannot redirect them; and the shard checks that the
+	 * coordinator is still there while a query runs, so that closing a
+	 * connection ends its query (see coordconn.c).
+	 */
 	if (CoordConnNeedsSetup(task->cc))
 	{
-		if (!PQsendQueryParams(conn, "SET search_path = pg_catalog",
+		if (!PQsendQueryParams(conn,
+							   "SELECT pg_catalog.set_config('search_path', 'pg_catalog', false), "
+							   "pg_catalog.set_config('client_connection_check_interval', '"
+							   CppAsString2(COORD_CHECK_INTERVAL_MS) "', false)",
 							   0, NULL, NULL, NULL, NULL, 0))
 			goto failed;
 		task->first_query++;
