@@ -30,10 +30,10 @@
  * A pipelined request is one implicit transaction on the shard, and a
  * search only reads; the one exception is the two-phase batch search
  * (coordsearch.c), whose first request opens a REPEATABLE READ transaction
- * and keeps its connection busy until the second commits it.  A connection
- * left idle in a transaction (the batch gave up between its phases, or the
- * shard raised an error inside it) gets a ROLLBACK at the head of its next
- * request, and its session settings are sent again after it.
+ * and keeps its connection busy until a second request on it ends the
+ * transaction, or an abort closes it.  A connection found idle in a
+ * transaction anyway gets a ROLLBACK at the head of its next request, and
+ * its session settings are sent again after it.
  *
  * src/coordconn.c
  *
