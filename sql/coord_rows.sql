@@ -37,6 +37,21 @@ SELECT id, embedding FROM hnsw.search(NULL::rows_int, '[1,2,3]', 2);
 SELECT query, (item).id, (item).embedding
   FROM hnsw.search_batch(NULL::rows_int, ARRAY['[1,2,3]', '[2,3,4]']::vector[], 1);
 
-DROP TABLE rows_big, rows_int, rows_shard_big, rows_shard_int;
+-- a domain column: a shard describes it by its base type; the values go
+-- through the domain's input, constraints included
+CREATE DOMAIN rows_posint AS int CHECK (VALUE > 0);
+CREATE TABLE rows_shard_dom (id rows_posint, part int, embedding vector(3));
+INSERT INTO rows_shard_dom VALUES (5, 1, '[1,2,3]'), (6, 1, '[2,3,4]');
+CREATE TABLE rows_dom (id rows_posint, part int, embedding vector(3)) PARTITION BY LIST (part);
+CREATE FOREIGN TABLE rows_dom_1 PARTITION OF rows_dom FOR VALUES IN (1)
+	SERVER rows_loopback OPTIONS (table_name 'rows_shard_dom');
+SELECT id, embedding FROM hnsw.search(NULL::rows_dom, '[1,2,3]', 2);
+ALTER FOREIGN TABLE rows_dom_1 OPTIONS (SET table_name 'rows_shard_int');
+UPDATE rows_shard_int SET id = -id WHERE id = 6;
+SELECT id FROM hnsw.search(NULL::rows_dom, '[1,2,3]', 1);
+SELECT id FROM hnsw.search(NULL::rows_dom, '[1,2,3]', 2);
+
+DROP TABLE rows_big, rows_int, rows_dom, rows_shard_big, rows_shard_int, rows_shard_dom;
+DROP DOMAIN rows_posint;
 DROP USER MAPPING FOR CURRENT_USER SERVER rows_loopback;
 DROP SERVER rows_loopback;

@@ -82,7 +82,8 @@ typedef struct CoordRequest
 	bool		binary_result;
 	int			nfields;		/* columns each query must return; 0 =
 								 * unchecked */
-	const Oid  *types;			/* [nfields] their types on the coordinator */
+	const Oid  *types;			/* [nfields] their types on the coordinator
+								 * (base types of domains) */
 	const char *const *colnames;	/* [nfields] their names, for messages */
 	bool		stream;			/* rows are read one at a time into
 								 * CoordResult.spool, not kept by libpq */

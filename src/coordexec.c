@@ -545,6 +545,10 @@ TaskNextCopy(CoordTask *task)
 			{
 				task->res->error = psprintf("server \"%s\": the transaction of the first phase was lost",
 											shard->copynames[task->copy]);
+				/* a transaction it may still hold ends with the connection */
+				if (task->conn != NULL && CoordConnIsBusy(task->cc))
+					CoordConnDrop(task->cc);
+				task->conn = NULL;
 				continue;
 			}
 			TaskSend(task);
@@ -1005,10 +1009,11 @@ TaskDone(CoordTask *task)
  * the request expects (none if nfields is 0), of their types, in the
  * format asked for.  A built-in type has the same OID on every server
  * (below FirstGenbkiObjectId), so the OIDs must be equal; a type created
- * later (vector, a domain, an enum) has an OID of its own on each server,
- * so a column of such a type is only required not to be of a built-in one
- * and its values are checked by the type's binary input function, to the
- * last byte (coordsearch.c).
+ * later (vector, an enum, a composite) has an OID of its own on each
+ * server, so a column of such a type is only required not to be of a
+ * built-in one and its values are checked by the type's binary input
+ * function, to the last byte (coordsearch.c).  A shard describes a domain
+ * column by its base type, so types lists base types.
  *
  * A mismatch raises an error naming the shard, the column and the server;
  * with soft_errors it fails the copy instead, and false is returned.

@@ -1283,7 +1283,9 @@ TwoPhaseFits(SearchSpec *spec)
  * Set the columns req's queries must return (CheckShape in coordexec.c):
  * with keys, the row identifier (partition index, tableoid, ctid); with
  * columns, the table columns the search fetches; with distance, the
- * distance, in that order.
+ * distance, in that order.  A domain column is expected of its base type,
+ * which is what a shard's row description names; the domain's input
+ * function, which checks its constraints, still converts the values.
  */
 static void
 SetShape(SearchSpec *spec, CoordRequest *req, bool keys, bool columns,
@@ -1310,7 +1312,8 @@ SetShape(SearchSpec *spec, CoordRequest *req, bool keys, bool columns,
 	{
 		if (!Fetched(spec, i))
 			continue;
-		types[req->nfields] = TupleDescAttr(tupdesc, i)->atttypid;
+		/* a shard describes a domain's values by its base type */
+		types[req->nfields] = getBaseType(TupleDescAttr(tupdesc, i)->atttypid);
 		names[req->nfields++] = NameStr(TupleDescAttr(tupdesc, i)->attname);
 	}
 	if (distance)
