@@ -80,6 +80,13 @@ typedef struct CoordRequest
 	int		  **lengths;		/* [nqueries][nparams] */
 	const int  *formats;		/* [nparams] */
 	bool		binary_result;
+	int			nfields;		/* columns each query must return; 0 =
+								 * unchecked */
+	const Oid  *types;			/* [nfields] their types on the coordinator
+								 * (base types of domains) */
+	const char *const *colnames;	/* [nfields] their names, for messages */
+	bool		stream;			/* rows are read one at a time into
+								 * CoordResult.spool, not kept by libpq */
 	const char *ef_search;		/* value to set on the shard, or NULL */
 	bool		soft_errors;	/* a query error fails the copy, not the
 								 * search (hnsw.shard_status) */
@@ -89,16 +96,42 @@ typedef struct CoordRequest
 								 * shard session (one statement; kept for
 								 * the next request with the same text) */
 	bool		open_snapshot;	/* run in a REPEATABLE READ transaction that
-								 * stays open, its connection held, for a
-								 * request with in_snapshot on the same copy */
+								 * stays open, its connection held (also
+								 * after a query error in it), until a
+								 * request with in_snapshot on the same copy
+								 * ends it */
 	bool		keep_errors;	/* a query error ends the request: kept in
 								 * CoordResult.remote_error, not raised */
 	bool		in_snapshot;	/* run on copy snapshot_copy, in the
 								 * transaction an open_snapshot request left
-								 * open there, then commit; no other copy is
-								 * tried */
+								 * open there, then commit (nqueries may be
+								 * 0: only end it); no other copy is tried */
 	int			snapshot_copy;
 } CoordRequest;
+
+/* The rows a shard returned for a stream request (coordspool.c) */
+typedef struct CoordSpool CoordSpool;
+
+/* One row read from a spool: each field's binary value, NULL if null */
+typedef struct CoordRow
+{
+	int			nfields;
+	const char **values;
+	int		   *lengths;		/* -1 for null */
+	int			maxfields;		/* room in values and lengths */
+	int64		offset;			/* where the row is in its spool */
+} CoordRow;
+
+/* Reads a spool's rows; zero it before its first use */
+typedef struct CoordSpoolCursor
+{
+	CoordSpool *spool;
+	int64		next;			/* offset of the next row */
+	int64		left;			/* rows of the query not yet read */
+	CoordRow	row;			/* the row read last */
+	char	   *buf;			/* row read from a file */
+	Size		bufsize;
+} CoordSpoolCursor;
 
 /* The outcome of a request to one shard, filled by CoordExecute() */
 typedef struct CoordResult
@@ -111,6 +144,7 @@ typedef struct CoordResult
 								 * false), freed by CoordFreeResults */
 	bool		held;			/* open_snapshot: the copy's connection is
 								 * held in its open transaction */
+	CoordSpool *spool;			/* stream: the rows of every query */
 } CoordResult;
 
 /* in coordguc.c */
@@ -142,7 +176,7 @@ extern void CoordConnSetupDone(CoordConn *cc);
 extern const char *CoordConnEfSearch(CoordConn *cc);
 extern void CoordConnSetEfSearch(CoordConn *cc, const char *value);
 extern void CoordConnResetSettings(CoordConn *cc);
-extern void CoordConnDrop(CoordConn *cc, bool cancel);
+extern void CoordConnDrop(CoordConn *cc);
 #define COORD_STATEMENT_NAME_LEN 24
 extern bool CoordConnStatement(CoordConn *cc, const char *sql, char *name,
 							   bool *prepare);
@@ -154,10 +188,19 @@ extern void CoordMarkServer(Oid serverid, bool healthy);
 extern CoordResult *CoordExecute(CoordShard **shards, CoordRequest **requests,
 								 int nshards);
 extern void CoordFreeResults(CoordResult *results, int nshards, int nqueries);
-extern void CoordReleaseHeld(CoordShard **shards, CoordResult *results,
-							 int nshards);
 extern void CoordRaiseRemoteError(PGresult *res, const char *server,
 								  const char *sql);
+
+/* in coordspool.c */
+extern CoordSpool *CoordSpoolCreate(int nqueries, Size budget);
+extern void CoordSpoolAdd(CoordSpool *spool, int q, PGresult *res, int row);
+extern void CoordSpoolReset(CoordSpool *spool);
+extern void CoordSpoolFree(CoordSpool *spool);
+extern int64 CoordSpoolCount(CoordSpool *spool, int q);
+extern bool CoordSpoolInFile(CoordSpool *spool);
+extern void CoordSpoolSeek(CoordSpool *spool, CoordSpoolCursor *cur, int q);
+extern bool CoordSpoolNext(CoordSpoolCursor *cur);
+extern int64 CoordSpoolReadAt(CoordSpoolCursor *cur, int64 offset);
 
 /* coordplan.c */
 extern void CoordPruneSearchColumns(Query *parse);

@@ -9,28 +9,37 @@
  * it.  A request that ends normally leaves it idle and reusable.  If the
  * transaction or subtransaction aborts while a connection is busy (query
  * cancel, statement_timeout, an error on another shard), the abort callback
- * sends a cancel request to the shard so the remote query stops, and closes
- * the connection: its protocol state is unknown, and a fresh connection is
- * cheaper than reasoning about it.
+ * closes the connection: its protocol state is unknown, and a fresh
+ * connection is cheaper than reasoning about it.
  *
- * Connections are opened with PQconnectStartParams and driven by
- * CoordExecute's wait loop, so connecting never blocks uninterruptibly.
+ * No call here or in coordexec.c waits for the network outside
+ * CoordExecute's latch-aware wait loop.  Connections are opened with
+ * PQconnectStartParams and driven by that loop; every connection is in
+ * libpq's nonblocking mode from the moment it is up, so sending never
+ * blocks and PQfinish does not wait to flush its Terminate message.  A
+ * query the coordinator gives up on is not cancelled with PQcancel, which
+ * in PostgreSQL 15's libpq connects, sends and waits for the server to
+ * close the socket, all blocking: a frozen server (a paused VM, a network
+ * black hole) holds it for ever, and no interrupt ends it.  The connection
+ * is closed instead, and every shard session runs with
+ * client_connection_check_interval (COORD_CHECK_INTERVAL_MS, set by
+ * coordexec.c with the session settings), so the shard notices the lost
+ * client within that interval and ends the query, even while it waits for
+ * a lock.  See src/README "The coordinator".
+ *
  * A pipelined request is one implicit transaction on the shard, and a
  * search only reads; the one exception is the two-phase batch search
  * (coordsearch.c), whose first request opens a REPEATABLE READ transaction
- * and keeps its connection busy until the second commits it.  A connection
- * left idle in a transaction (the batch gave up between its phases, or the
- * shard raised an error inside it) gets a ROLLBACK at the head of its next
- * request, and its session settings are sent again after it.
+ * and keeps its connection busy until a second request on it ends the
+ * transaction, or an abort closes it.  A connection found idle in a
+ * transaction anyway gets a ROLLBACK at the head of its next request, and
+ * its session settings are sent again after it.
  *
  * src/coordconn.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include <poll.h>
-#include <sys/socket.h>
 
 #include "access/xact.h"
 #include "catalog/pg_foreign_server.h"
@@ -105,8 +114,6 @@ static void CoordInvalCallback(Datum arg, int cacheid, uint32 hashvalue);
 static void CoordAbortCleanup(void);
 static void CoordConnResetSession(CoordConn *cc);
 static void CoordConnForgetStatements(CoordConn *cc);
-static int	CancelProbeTimeout(void);
-static bool ShardReachable(PGconn *conn, int timeout_ms);
 
 /*
  * Return the cache entry for the current user's mapping on serverid,
@@ -139,7 +146,7 @@ CoordGetConn(Oid serverid)
 	if (cc->conn != NULL && !cc->busy &&
 		(cc->invalidated || PQstatus(cc->conn) != CONNECTION_OK ||
 		 PQpipelineStatus(cc->conn) == PQ_PIPELINE_ABORTED))
-		CoordConnDrop(cc, false);
+		CoordConnDrop(cc);
 	return cc;
 }
 
@@ -254,7 +261,7 @@ CoordConnCheckPassword(CoordConn *cc)
 		PQconnectionUsedPassword(cc->conn))
 		return;
 
-	CoordConnDrop(cc, false);
+	CoordConnDrop(cc);
 	ereport(ERROR,
 			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
 			 errmsg("password is required to connect to server \"%s\"",
@@ -317,120 +324,27 @@ CoordConnResetSettings(CoordConn *cc)
 }
 
 /*
- * Close cc's connection, if any.  With cancel, first ask the server to
- * cancel a query still running there.
+ * Close cc's connection, if any, without waiting for anything.
  *
- * PostgreSQL 15's PQcancel is synchronous: it opens a new TCP connection to
- * the server with a blocking connect(), which a host that vanished (no
- * answer, not even a reset) holds for the kernel's TCP connect timeout,
- * minutes.  So the cancel is sent only after a probe connection to the same
- * address succeeded within CancelProbeTimeout(); a shard that cannot be
- * reached that fast gets no cancel, and the coordinator moves on.  What
- * remains: a host that answers the probe and vanishes in the next instant
- * can still hold PQcancel.
+ * A query still running on it is not cancelled: the shard notices the
+ * closed connection within client_connection_check_interval and ends it
+ * (see the head of this file).  libpq's nonblocking mode, set as soon as
+ * the connection was up, makes PQfinish try its Terminate message once
+ * and close the socket even if the server reads nothing.
  */
 void
-CoordConnDrop(CoordConn *cc, bool cancel)
+CoordConnDrop(CoordConn *cc)
 {
 	if (cc->conn == NULL)
 		return;
-	if (cancel && PQstatus(cc->conn) == CONNECTION_OK &&
-		PQtransactionStatus(cc->conn) == PQTRANS_ACTIVE &&
-		ShardReachable(cc->conn, CancelProbeTimeout()))
-	{
-		PGcancel   *cancelobj = PQgetCancel(cc->conn);
-		char		errbuf[256];
-
-		if (cancelobj != NULL)
-		{
-			(void) PQcancel(cancelobj, errbuf, sizeof(errbuf));
-			PQfreeCancel(cancelobj);
-		}
-	}
+	if (PQstatus(cc->conn) == CONNECTION_OK && !PQisnonblocking(cc->conn))
+		(void) PQsetnonblocking(cc->conn, 1);
 	PQfinish(cc->conn);
 	coord_conn_epoch++;
 	ReleaseExternalFD();
 	cc->conn = NULL;
 	cc->busy = false;
 	CoordConnResetSession(cc);
-}
-
-/*
- * How long a cancel request may wait for the shard to accept a connection:
- * hnsw.shard_timeout, at most one second (a server that is up accepts in
- * well under a millisecond on a LAN).
- */
-static int
-CancelProbeTimeout(void)
-{
-	return (coord_shard_timeout > 0 && coord_shard_timeout < 1000) ?
-		coord_shard_timeout : 1000;
-}
-
-/*
- * Does the server conn is connected to accept a new TCP connection within
- * timeout_ms?  Opens a non-blocking socket to conn's peer address and
- * waits for the connect to finish with poll(), retried on EINTR (the wait
- * must not process interrupts: this runs in abort callbacks).  The probe
- * connection is closed without a word; the postmaster forgets it silently.
- * Unix-domain sockets are always reachable.
- */
-static bool
-ShardReachable(PGconn *conn, int timeout_ms)
-{
-	struct sockaddr_storage addr;
-	socklen_t	addrlen = sizeof(addr);
-	TimestampTz deadline;
-	pgsocket	sock;
-	bool		ok = false;
-
-	if (getpeername(PQsocket(conn), (struct sockaddr *) &addr, &addrlen) != 0)
-		return false;
-	if (addr.ss_family == AF_UNIX)
-		return true;
-	sock = socket(addr.ss_family, SOCK_STREAM, 0);
-	if (sock == PGINVALID_SOCKET)
-		return false;
-	if (!pg_set_noblock(sock))
-	{
-		closesocket(sock);
-		return false;
-	}
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-	if (connect(sock, (struct sockaddr *) &addr, addrlen) == 0)
-		ok = true;
-	else if (errno == EINPROGRESS)
-	{
-		for (;;)
-		{
-			struct pollfd pfd;
-			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-															   deadline);
-			int			rc;
-
-			pfd.fd = sock;
-			pfd.events = POLLOUT;
-			pfd.revents = 0;
-			rc = poll(&pfd, 1, (int) left);
-			if (rc < 0 && errno == EINTR && left > 0)
-				continue;
-			if (rc == 1)
-			{
-				int			err = 0;
-				socklen_t	errlen = sizeof(err);
-
-				ok = getsockopt(sock, SOL_SOCKET, SO_ERROR, &err, &errlen) == 0 &&
-					err == 0;
-			}
-			break;
-		}
-	}
-	closesocket(sock);
-	if (!ok)
-		ereport(DEBUG1,
-				(errmsg_internal("hnsw: no cancel sent to unreachable server (pid %d)",
-								 PQbackendPID(conn))));
-	return ok;
 }
 
 /* Forget what cc's session had set and prepared: it is a new session */
@@ -588,7 +502,7 @@ IsLibpqOption(const char *keyword)
 	return false;
 }
 
-/* At abort, cancel and close the connections with a request in flight */
+/* At abort, close the connections with a request in flight */
 static void
 CoordAbortCleanup(void)
 {
@@ -601,7 +515,7 @@ CoordAbortCleanup(void)
 	while ((cc = hash_seq_search(&status)) != NULL)
 	{
 		if (cc->busy)
-			CoordConnDrop(cc, true);
+			CoordConnDrop(cc);
 	}
 }
 

@@ -14,12 +14,24 @@
  * WaitEventSet, so query cancel, statement_timeout and postmaster death are
  * noticed while shards work; the set is rebuilt when what a task waits for
  * changes (sockets change while connecting and failing over), and kept for
- * the next search while it still fits (GetWaitSet), freed on error.  A copy that fails at the connection level (cannot
- * connect, connection lost, server shutting down or not accepting
- * connections) or exceeds hnsw.shard_timeout is abandoned -- its query is
- * cancelled -- and the next copy is tried.  An error the shard raises for
- * the query itself is the user's error, and is re-raised with the shard's
- * SQLSTATE.
+ * the next search while it still fits (GetWaitSet), freed on error.  No
+ * libpq call that can wait for the network runs outside this loop:
+ * connections are nonblocking, and a copy given up is closed, not
+ * cancelled (see coordconn.c).  A copy that fails at the connection level
+ * (cannot connect, connection lost, server shutting down or not accepting
+ * connections) or exceeds hnsw.shard_timeout is abandoned -- its connection
+ * is closed, which ends its query on the shard -- and the next copy is
+ * tried; so a copy that stops answering altogether (a frozen server) costs
+ * a search hnsw.shard_timeout.  An error the shard raises for the query
+ * itself is the user's error, and is re-raised with the shard's SQLSTATE.
+ *
+ * What shards return is checked before it is used: each query's result
+ * must have the columns the request expects (CoordRequest.nfields), of the
+ * expected types (CheckShape); values are checked where they are converted
+ * (coordsearch.c).  A request with stream set reads its rows in libpq's
+ * single-row mode and appends each to the shard's spool (coordspool.c), so
+ * libpq holds one row at a time and the rows are bounded by work_mem in
+ * memory, the rest in a temporary file.
  *
  * Each request is sent as one pipeline: optional session settings, the
  * query once per query vector, and one Sync; so a shard sees one round trip
@@ -41,11 +53,23 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "coord.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
+
+/*
+ * client_connection_check_interval of every shard session: how soon a shard
+ * notices that the coordinator closed the connection of a query it gave up
+ * on, and ends that query (see coordconn.c).
+ */
+#define COORD_CHECK_INTERVAL_MS	1000
+
+/* The least memory a spool gets, however many shards share work_mem */
+#define COORD_MIN_SPOOL_BUDGET	(64 * 1024)
 
 typedef enum CoordTaskState
 {
@@ -78,10 +102,16 @@ typedef struct CoordTask
 	int			first_query;	/* pipeline position of the first query */
 	int			prepare_cmd;	/* pipeline position of a Prepare, or -1 */
 	bool		prepared_ok;	/* that Prepare succeeded */
+	bool		checked;		/* the current command's shape is checked */
 	PGresult   *error;			/* first error the shard returned */
+	PGresult   *current;		/* a result being read, freed on error */
 } CoordTask;
 
-/* Rotates the first choice among the healthy copies of a shard */
+/*
+ * Rotates the first choice among the healthy copies of a shard: one step
+ * per CoordExecute, so that each shard's first choice moves from call to
+ * call, however many shards a call has
+ */
 static uint32 copy_rotor = 0;
 
 /*
@@ -111,6 +141,9 @@ static void TaskCopyFailed(CoordTask *task, const char *why, bool server_fault);
 static void TaskSend(CoordTask *task);
 static void TaskAdvance(CoordTask *task);
 static void TaskReceive(CoordTask *task);
+static void TaskDone(CoordTask *task);
+static bool CheckShape(CoordTask *task, PGresult *res);
+static char *RemoteTypeName(Oid type);
 static bool IsConnectionError(PGconn *conn, PGresult *res);
 static void ReportRemoteError(CoordTask *task);
 static void TaskClear(CoordTask *task);
@@ -123,11 +156,13 @@ static void ForgetWaitSet(void);
  * CoordResult per shard.  A shard none of whose copies answered has
  * ok = false and its last error; the caller decides whether that is fatal.
  *
- * The PGresults in the CoordResults are libpq's (malloc'd): the caller must
- * pass them to CoordFreeResults, also on error (PG_TRY).  If this function
- * raises an error it frees them itself; connections with a request still in
- * flight are then cancelled and closed by the abort callback of
- * coordconn.c.
+ * The PGresults in the CoordResults are libpq's (malloc'd) and the spools
+ * of stream requests may have temporary files: the caller must pass them to
+ * CoordFreeResults, also on error (PG_TRY).  If this function raises an
+ * error it frees them itself; connections with a request still in flight
+ * are then closed by the abort callback of coordconn.c.  Spools share
+ * work_mem (at least COORD_MIN_SPOOL_BUDGET each) and are allocated in the
+ * current memory context.
  */
 CoordResult *
 CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
@@ -137,7 +172,14 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 	WaitEvent  *events = palloc(sizeof(WaitEvent) * (nshards + 2));
 	int		   *insocket = palloc(sizeof(int) * nshards);
 	int			nsockets = 0;
+	int			nstream = 0;
+	Size		budget;
 	int			i;
+
+	for (i = 0; i < nshards; i++)
+		nstream += requests[i]->stream ? 1 : 0;
+	copy_rotor++;
+	budget = Max((Size) work_mem * 1024 / Max(nstream, 1), COORD_MIN_SPOOL_BUDGET);
 
 	PG_TRY();
 	{
@@ -147,12 +189,14 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 			CoordShard *shard = shards[i];
 			int			n = 0;
 			int			j;
-			uint32		start = copy_rotor++;
+			uint32		start = copy_rotor + i;
 
 			task->shard = shard;
 			task->req = requests[i];
 			task->res = &results[i];
-			task->res->results = palloc0(sizeof(PGresult *) * requests[i]->nqueries);
+			task->res->results = palloc0(sizeof(PGresult *) * Max(requests[i]->nqueries, 1));
+			if (requests[i]->stream)
+				task->res->spool = CoordSpoolCreate(requests[i]->nqueries, budget);
 
 			/* healthy copies first, starting at a rotating one; then the rest */
 			task->order = palloc(sizeof(int) * shard->ncopies);
@@ -428,6 +472,8 @@ CoordFreeResults(CoordResult *results, int nshards, int nqueries)
 	{
 		PQclear(results[i].remote_error);
 		results[i].remote_error = NULL;
+		CoordSpoolFree(results[i].spool);
+		results[i].spool = NULL;
 		if (results[i].results == NULL)
 			continue;
 		for (q = 0; q < nqueries; q++)
@@ -438,28 +484,7 @@ CoordFreeResults(CoordResult *results, int nshards, int nqueries)
 	}
 }
 
-/*
- * Give up the connections that requests with open_snapshot still hold
- * (results[i].held): their transactions are rolled back when the
- * connections are next used.
- */
-void
-CoordReleaseHeld(CoordShard **shards, CoordResult *results, int nshards)
-{
-	int			i;
-
-	if (results == NULL)
-		return;
-	for (i = 0; i < nshards; i++)
-	{
-		if (!results[i].held)
-			continue;
-		CoordConnSetBusy(CoordGetConn(shards[i]->copies[results[i].copy]), false);
-		results[i].held = false;
-	}
-}
-
-/* Free what task holds from libpq (not the connection) */
+/* Free what task holds from libpq and its spool (not the connection) */
 static void
 TaskClear(CoordTask *task)
 {
@@ -467,6 +492,10 @@ TaskClear(CoordTask *task)
 
 	if (task->res == NULL || task->res->results == NULL)
 		return;
+	CoordSpoolFree(task->res->spool);
+	task->res->spool = NULL;
+	PQclear(task->current);
+	task->current = NULL;
 	for (q = 0; q < task->req->nqueries; q++)
 	{
 		PQclear(task->res->results[q]);
@@ -500,16 +529,26 @@ TaskNextCopy(CoordTask *task)
 		 */
 		if (task->req->in_snapshot)
 		{
+			PGTransactionStatusType tstatus;
+
 			task->conn = CoordConnPGconn(task->cc);
-				task->reused = false;	/* no fresh connection to this copy */
+			task->reused = false;	/* no fresh connection to this copy */
 			task->want_write = false;
 			task->deadline = coord_shard_timeout > 0 ?
 				TimestampTzPlusMilliseconds(GetCurrentTimestamp(), coord_shard_timeout) : 0;
+			tstatus = task->conn ? PQtransactionStatus(task->conn) : PQTRANS_UNKNOWN;
+
+			/* a transaction in error can only be ended */
 			if (task->conn == NULL || !CoordConnIsBusy(task->cc) ||
-				PQtransactionStatus(task->conn) != PQTRANS_INTRANS)
+				!(tstatus == PQTRANS_INTRANS ||
+				  (tstatus == PQTRANS_INERROR && task->req->nqueries == 0)))
 			{
 				task->res->error = psprintf("server \"%s\": the transaction of the first phase was lost",
 											shard->copynames[task->copy]);
+				/* a transaction it may still hold ends with the connection */
+				if (task->conn != NULL && CoordConnIsBusy(task->cc))
+					CoordConnDrop(task->cc);
+				task->conn = NULL;
 				continue;
 			}
 			TaskSend(task);
@@ -562,7 +601,8 @@ TaskNextCopy(CoordTask *task)
 
 /*
  * The current copy failed at the connection level or took too long:
- * cancel what it runs, close its connection, and try the next copy.  A
+ * close its connection (which ends what it runs, see coordconn.c), forget
+ * what it sent, and try the next copy.  A
  * cached connection that turns out dead is first replaced by a fresh one to
  * the same copy, since the server may just have restarted.  Unless
  * server_fault is false (a query error hnsw.shard_status reports), the copy
@@ -589,7 +629,10 @@ TaskCopyFailed(CoordTask *task, const char *why, bool server_fault)
 		PQclear(task->res->results[q]);
 		task->res->results[q] = NULL;
 	}
-	CoordConnDrop(task->cc, true);
+	if (task->res->spool != NULL)
+		CoordSpoolReset(task->res->spool);
+	CoordConnDrop(task->cc);
+	task->conn = NULL;
 
 	if (task->reused && server_fault)
 	{
@@ -617,6 +660,12 @@ TaskAdvance(CoordTask *task)
 				task->want_write = true;
 				break;
 			case PGRES_POLLING_OK:
+				/* from now on no libpq call waits to send (coordconn.c) */
+				if (PQsetnonblocking(task->conn, 1) != 0)
+				{
+					TaskCopyFailed(task, pchomp(PQerrorMessage(task->conn)), true);
+					break;
+				}
 				CoordConnCheckPassword(task->cc);
 				TaskSend(task);
 				break;
@@ -655,10 +704,13 @@ TaskSend(CoordTask *task)
 		(PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1))
 		goto failed;
 
+	/* a request that only ends a held transaction sends nothing else */
+	if (req->in_snapshot && req->nqueries == 0)
+		goto commit;
+
 	/*
-	 * A transaction a two-phase search left open (it was abandoned after
-	 * its first phase, or failed in it) ends here; its settings end with
-	 * it.
+	 * A transaction found open (which a two-phase search should not leave)
+	 * ends here; its settings end with it.
 	 */
 	if (!req->in_snapshot && PQtransactionStatus(conn) != PQTRANS_IDLE)
 	{
@@ -682,10 +734,18 @@ TaskSend(CoordTask *task)
 		task->first_query++;
 	}
 
-	/* names in remote SQL are qualified: a search_path cannot redirect them */
+	/*
+	 * Session settings: names in remote SQL are qualified, so that a
+	 * search_path cannot redirect them; and the shard checks that the
+	 * coordinator is still there while a query runs, so that closing a
+	 * connection ends its query (see coordconn.c).
+	 */
 	if (CoordConnNeedsSetup(task->cc))
 	{
-		if (!PQsendQueryParams(conn, "SET search_path = pg_catalog",
+		if (!PQsendQueryParams(conn,
+							   "SELECT pg_catalog.set_config('search_path', 'pg_catalog', false), "
+							   "pg_catalog.set_config('client_connection_check_interval', '"
+							   CppAsString2(COORD_CHECK_INTERVAL_MS) "', false)",
 							   0, NULL, NULL, NULL, NULL, 0))
 			goto failed;
 		task->first_query++;
@@ -737,6 +797,7 @@ TaskSend(CoordTask *task)
 							   req->binary_result ? 1 : 0))
 			goto failed;
 	}
+commit:
 	if (req->in_snapshot)
 	{
 		if (!PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
@@ -744,6 +805,15 @@ TaskSend(CoordTask *task)
 	}
 	if (!PQpipelineSync(conn))
 		goto failed;
+
+	/*
+	 * Rows one at a time: single-row mode is set for each command as it
+	 * comes to the head of the pipeline, before libpq reads its rows (here
+	 * for the first, in TaskReceive for the others).
+	 */
+	task->checked = false;
+	if (req->stream)
+		(void) PQsetSingleRowMode(conn);
 	flushed = PQflush(conn);
 	if (flushed < 0)
 		goto failed;
@@ -762,9 +832,10 @@ failed:
 }
 
 /*
- * Read what has arrived for task without blocking.  When the pipeline's
- * Sync arrives the request is done: the results are kept, or the shard's
- * error is handled.
+ * Read what has arrived for task without blocking.  Each query's first
+ * result is checked (CheckShape); a stream request's rows go to its spool
+ * as they come.  When the pipeline's Sync arrives the request is done
+ * (TaskDone).
  */
 static void
 TaskReceive(CoordTask *task)
@@ -793,6 +864,8 @@ TaskReceive(CoordTask *task)
 	{
 		PGresult   *res = PQgetResult(conn);
 		int			q = task->command - task->first_query;
+		bool		shape_ok;
+		int			row;
 
 		if (res == NULL)
 		{
@@ -801,7 +874,11 @@ TaskReceive(CoordTask *task)
 				TaskCopyFailed(task, pchomp(PQerrorMessage(conn)), true);
 				return;
 			}
-			task->command++;	/* end of one command's results */
+			/* end of one command's results; the next is at the head */
+			task->command++;
+			task->checked = false;
+			if (req->stream)
+				(void) PQsetSingleRowMode(conn);
 			continue;
 		}
 
@@ -809,55 +886,30 @@ TaskReceive(CoordTask *task)
 		{
 			case PGRES_PIPELINE_SYNC:
 				PQclear(res);
-				if (task->error != NULL)
-				{
-					bool		conn_error = IsConnectionError(conn, task->error);
-
-					/*
-					 * The shard rolled its settings back (or will, when an
-					 * explicit transaction it left in error is rolled back):
-					 * send them again.  A statement whose Prepare failed or
-					 * was skipped does not exist; those prepared before the
-					 * error do (prepared statements are not transactional).
-					 */
-					CoordConnResetSettings(task->cc);
-					if (task->prepare_cmd >= 0 && !task->prepared_ok)
-						CoordConnForgetStatement(task->cc, req->sql);
-					if (req->soft_errors || conn_error)
-					{
-						const char *primary = PQresultErrorField(task->error,
-																 PG_DIAG_MESSAGE_PRIMARY);
-						char	   *why = primary ? pstrdup(primary) :
-							pchomp(PQresultErrorMessage(task->error));
-
-						TaskCopyFailed(task, why, conn_error);
-						return;
-					}
-					CoordConnSetBusy(task->cc, false);
-					if (req->keep_errors)
-					{
-						/* the caller decides; the copy did answer */
-						task->res->remote_error = task->error;
-						task->error = NULL;
-						task->res->copy = task->copy;
-						task->state = TASK_DONE;
-						return;
-					}
-					ReportRemoteError(task);
-				}
-				/* the first phase's connection stays held in its snapshot */
-				if (req->open_snapshot &&
-					PQtransactionStatus(conn) == PQTRANS_INTRANS)
-					task->res->held = true;
-				else
-					CoordConnSetBusy(task->cc, false);
-				CoordMarkServer(task->shard->copies[task->copy], true);
-				task->state = TASK_DONE;
-				task->res->ok = true;
-				task->res->copy = task->copy;
+				TaskDone(task);
 				return;
+			case PGRES_SINGLE_TUPLE:
 			case PGRES_TUPLES_OK:
-				if (q >= 0 && q < req->nqueries && task->res->results[q] == NULL)
+				if (q < 0 || q >= req->nqueries)
+				{
+					PQclear(res);
+					break;
+				}
+				/* TaskClear frees res if an error is raised meanwhile */
+				task->current = res;
+				shape_ok = task->checked || CheckShape(task, res);
+				task->checked = true;
+				for (row = 0; shape_ok && req->stream && row < PQntuples(res); row++)
+					CoordSpoolAdd(task->res->spool, q, res, row);
+				task->current = NULL;
+				if (!shape_ok)
+				{
+					PQclear(res);
+					return;		/* the copy failed */
+				}
+				if (req->stream)
+					PQclear(res);
+				else if (task->res->results[q] == NULL)
 					task->res->results[q] = res;
 				else
 					PQclear(res);
@@ -880,6 +932,164 @@ TaskReceive(CoordTask *task)
 	}
 	if (PQstatus(conn) != CONNECTION_OK)
 		TaskCopyFailed(task, pchomp(PQerrorMessage(conn)), true);
+}
+
+/*
+ * The Sync of task's pipeline arrived: the request is done.  Its
+ * connection stays held if an open_snapshot request left its transaction
+ * open (also in error: the caller ends it), is idle again if the shard is
+ * out of any transaction, and is closed otherwise (a request that was to
+ * commit failed before its COMMIT): every transaction a request opens on a
+ * shard ends with the request or the caller's next one.  An error the
+ * shard returned is then kept (keep_errors), fails the copy (soft errors,
+ * connection errors), or is raised.
+ */
+static void
+TaskDone(CoordTask *task)
+{
+	PGconn	   *conn = task->conn;
+	CoordRequest *req = task->req;
+	PGTransactionStatusType tstatus = PQtransactionStatus(conn);
+
+	if (task->error != NULL)
+	{
+		bool		conn_error = IsConnectionError(conn, task->error);
+
+		/*
+		 * The shard rolled its settings back (or will, when an explicit
+		 * transaction it left in error is ended): send them again.  A
+		 * statement whose Prepare failed or was skipped does not exist;
+		 * those prepared before the error do (prepared statements are not
+		 * transactional).
+		 */
+		CoordConnResetSettings(task->cc);
+		if (task->prepare_cmd >= 0 && !task->prepared_ok)
+			CoordConnForgetStatement(task->cc, req->sql);
+		if (req->soft_errors || conn_error)
+		{
+			const char *primary = PQresultErrorField(task->error,
+													 PG_DIAG_MESSAGE_PRIMARY);
+			char	   *why = primary ? pstrdup(primary) :
+				pchomp(PQresultErrorMessage(task->error));
+
+			TaskCopyFailed(task, why, conn_error);
+			return;
+		}
+	}
+
+	if (req->open_snapshot &&
+		(tstatus == PQTRANS_INTRANS || tstatus == PQTRANS_INERROR))
+		task->res->held = true; /* stays busy; an abort closes it */
+	else if (tstatus == PQTRANS_IDLE)
+		CoordConnSetBusy(task->cc, false);
+	else
+	{
+		/* closing the connection ends the transaction on the shard */
+		CoordConnDrop(task->cc);
+		task->conn = NULL;
+	}
+	task->res->copy = task->copy;
+	task->state = TASK_DONE;
+
+	if (task->error != NULL)
+	{
+		if (!req->keep_errors)
+			ReportRemoteError(task);
+		/* the caller decides; the copy did answer */
+		task->res->remote_error = task->error;
+		task->error = NULL;
+		return;
+	}
+	CoordMarkServer(task->shard->copies[task->copy], true);
+	task->res->ok = true;
+}
+
+/*
+ * Check res, the first result of a query of task's request: the columns
+ * the request expects (none if nfields is 0), of their types, in the
+ * format asked for.  A built-in type has the same OID on every server
+ * (below FirstGenbkiObjectId), so the OIDs must be equal; a type created
+ * later (vector, an enum, a composite) has an OID of its own on each
+ * server, so a column of such a type is only required not to be of a
+ * built-in one and its values are checked by the type's binary input
+ * function, to the last byte (coordsearch.c).  A shard describes a domain
+ * column by its base type, so types lists base types.
+ *
+ * A mismatch raises an error naming the shard, the column and the server;
+ * with soft_errors it fails the copy instead, and false is returned.
+ */
+static bool
+CheckShape(CoordTask *task, PGresult *res)
+{
+	CoordRequest *req = task->req;
+	const char *shard = task->shard->name;
+	const char *server = task->shard->copynames[task->copy];
+	char	   *why = NULL;
+	int			i;
+
+	if (req->nfields == 0)
+		return true;
+	if (PQnfields(res) != req->nfields)
+	{
+		if (!req->soft_errors)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("shard \"%s\" returned %d columns, expected %d",
+							shard, PQnfields(res), req->nfields),
+					 errdetail("The answer came from server \"%s\".", server)));
+		why = psprintf("returned %d columns, expected %d",
+					   PQnfields(res), req->nfields);
+	}
+	for (i = 0; why == NULL && i < req->nfields; i++)
+	{
+		Oid			got = PQftype(res, i);
+		Oid			want = req->types[i];
+		int			format = req->binary_result ? 1 : 0;
+
+		if ((got < FirstGenbkiObjectId || want < FirstGenbkiObjectId) &&
+			got != want)
+		{
+			if (!req->soft_errors)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("shard \"%s\" returned column \"%s\" of type %s, expected %s",
+								shard, req->colnames[i], RemoteTypeName(got),
+								format_type_be(want)),
+						 errdetail("The answer came from server \"%s\".", server)));
+			why = psprintf("returned column \"%s\" of type %s, expected %s",
+						   req->colnames[i], RemoteTypeName(got), format_type_be(want));
+		}
+		else if (PQfformat(res, i) != format)
+		{
+			if (!req->soft_errors)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("shard \"%s\" returned column \"%s\" in %s format, expected %s",
+								shard, req->colnames[i],
+								format ? "text" : "binary",
+								format ? "binary" : "text"),
+						 errdetail("The answer came from server \"%s\".", server)));
+			why = psprintf("returned column \"%s\" in %s format, expected %s",
+						   req->colnames[i], format ? "text" : "binary",
+						   format ? "binary" : "text");
+		}
+	}
+	if (why == NULL)
+		return true;
+	TaskCopyFailed(task, why, false);
+	return false;
+}
+
+/*
+ * The name of type, an OID from a shard: a built-in type's name, else only
+ * the OID (it may name another type here, or none)
+ */
+static char *
+RemoteTypeName(Oid type)
+{
+	if (type < FirstGenbkiObjectId)
+		return format_type_be(type);
+	return psprintf("OID %u (not built in)", type);
 }
 
 /*

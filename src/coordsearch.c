@@ -18,7 +18,12 @@
  * partition bound order), then by the shard's own order, so a search's
  * answer does not depend on which shard answered first.
  *
- * Rows travel in binary and only the k winners are converted to Datums.
+ * Rows travel in binary, are read one at a time into a spool per shard
+ * (coordspool.c: in work_mem, past it in a temporary file), and only the k
+ * winners are converted to Datums.  Every value is checked: the shard's
+ * columns and their types when the first row arrives (coordexec.c), each
+ * winner's values by their types' binary input functions, which must use
+ * every byte (EmitRow).
  *
  * src/coordsearch.c
  *
@@ -41,6 +46,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -70,12 +76,15 @@ typedef struct SearchSpec
 	bool	   *wanted;			/* per table column: fetch it?  NULL: all */
 } SearchSpec;
 
-/* Merge state: one cursor per shard into its sorted answer */
+/* Merge state: one cursor per shard into its sorted answer to a query */
 typedef struct MergeState
 {
-	PGresult  **res;			/* [nshards], NULL for no answer */
-	int		   *pos;			/* next row per shard */
-	int			ncols;			/* distance column index */
+	CoordSpoolCursor *cur;		/* [nshards]; cur[s].row is shard s's
+								 * current row while s is in the heap */
+	CoordShard **shards;		/* for messages */
+	int			dist;			/* the distance's column */
+	int			taken;			/* shard whose current row MergeNext
+								 * returned last, or -1 */
 } MergeState;
 
 /* Identifies a row in a two-phase search; no padding (a hash key) */
@@ -87,6 +96,22 @@ typedef struct RowKey
 	uint32		block;			/* ctid */
 	uint32		offset;
 } RowKey;
+
+/* A row the second phase of a two-phase search fetched: where it is */
+typedef struct FetchedRow
+{
+	RowKey		key;			/* hash key */
+	int64		offset;			/* in its shard's spool */
+} FetchedRow;
+
+/*
+ * What a two-phase batch keeps in memory per winning row, about: its
+ * RowKey, its ctid in the text of the second phase's parameter (twice:
+ * ours, and libpq's copy being sent) and its FetchedRow entry in a hash
+ * table.  A batch uses two phases only if nqueries * k such rows fit in
+ * work_mem (TwoPhaseFits).
+ */
+#define TWO_PHASE_BYTES_PER_ROW	100
 
 /* Converts shards' rows into the SRF's tuplestore */
 typedef struct RowConverter
@@ -126,28 +151,31 @@ static void FanOut(FunctionCallInfo fcinfo, SearchSpec *spec,
 static bool FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 						   CoordShard **shards, CoordRequest **requests,
 						   int nshards);
+static void EndHeld(CoordShard **shards, CoordResult *results, int nshards);
+static CoordRequest *EndRequest(int copy);
 static void EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 						 CoordShard **shards, int nshards, CoordResult *r2,
-						 int *index2, CoordResult *r1, int *wshard,
-						 int *wrow, Size *woff, int *nwin);
-static int	AnswersAvailable(CoordResult *results, int nshards, int q, int k);
-static int	MergeQuery(SearchSpec *spec, CoordShard **shards,
-					   CoordResult *results, int nshards, int q, int ncols,
-					   MergeState *ms, binaryheap *heap, int *wshard,
-					   int *wrow);
+						 int *index2, RowKey *keys, Size *woff, int *nwin);
+static int64 AnswersAvailable(CoordResult *results, int nshards, int q, int k);
+static void MergeStart(MergeState *ms, binaryheap *heap, CoordResult *results,
+					   int nshards, int q);
+static int	MergeNext(MergeState *ms, binaryheap *heap);
 static void MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec,
 						 CoordShard **shards, CoordResult *results,
 						 int nshards, bool batch);
 static int	CountColumns(SearchSpec *spec);
 static bool Fetched(SearchSpec *spec, int i);
 static bool NeedsTwoPhases(SearchSpec *spec);
-static void ReadRowKey(RowKey *key, PGresult *res, int row, int s,
-					   CoordShard *shard);
+static bool TwoPhaseFits(SearchSpec *spec);
+static void SetShape(SearchSpec *spec, CoordRequest *req, bool keys,
+					 bool columns, bool distance);
+static void ReadRowKey(RowKey *key, CoordRow *row, int s, CoordShard *shard);
 static void InitRowConverter(RowConverter *conv, FunctionCallInfo fcinfo,
 							 SearchSpec *spec, bool batch);
 static void FreeRowConverter(RowConverter *conv);
-static void EmitRow(RowConverter *conv, PGresult *res, int row, int firstcol,
-					int q);
+static void EmitRow(RowConverter *conv, CoordRow *row, int firstcol, int q,
+					CoordShard *shard);
+static void ColumnErrorCallback(void *arg);
 static char *OperatorNamespace(Oid opid);
 static char *TypeNamespace(Oid typid);
 static int	MergeCompare(Datum a, Datum b, void *arg);
@@ -648,8 +676,9 @@ BuildFetchQuery(SearchSpec *spec, CoordShard *shard, bool *wanted)
  * out, merge, and return the rows through the materialize SRF protocol.
  *
  * A batch is searched in two phases when it fetches a variable-length
- * column (such as the vector) and the shards' tables have row identifiers
- * (see FanOutTwoPhase); otherwise, and for single searches, in one.
+ * column (such as the vector), the shards' tables have row identifiers,
+ * and what two phases keep in memory fits work_mem (see FanOutTwoPhase);
+ * otherwise, and for single searches, in one.
  */
 static void
 RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
@@ -668,7 +697,8 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 	InitMaterializedSRF(fcinfo, 0);
 
 	two_phase = batch && NeedsTwoPhases(spec) &&
-		!list_member_oid(no_rowid_tables, table->relid);
+		!list_member_oid(no_rowid_tables, table->relid) &&
+		TwoPhaseFits(spec);
 
 	/* one request per shard with a selected partition */
 	shards = palloc(sizeof(CoordShard *) * list_length(table->shards));
@@ -695,6 +725,8 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 		req->open_snapshot = two_phase;
 		req->keep_errors = two_phase;
 		req->ef_search = spec->exact ? NULL : spec->ef_search;
+		req->stream = true;
+		SetShape(spec, req, two_phase, !two_phase, true);
 		req->values = palloc(sizeof(char **) * spec->nqueries);
 		req->lengths = palloc(sizeof(int *) * spec->nqueries);
 		for (q = 0; q < spec->nqueries; q++)
@@ -732,6 +764,7 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 			requests[q]->sql = BuildShardQuery(spec, shards[q], false);
 			requests[q]->open_snapshot = false;
 			requests[q]->keep_errors = false;
+			SetShape(spec, requests[q], false, true, true);
 		}
 	}
 	FanOut(fcinfo, spec, shards, requests, nshards, batch);
@@ -739,7 +772,7 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 
 /*
  * Run the requests, report shards that did not answer, and merge.  The
- * shards' results are libpq's memory: freed here on every path.
+ * shards' spools (and their temporary files) are freed here on every path.
  */
 static void
 FanOut(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
@@ -769,15 +802,20 @@ FanOut(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
  * the coordinator merges them into each query's global k.  In the second,
  * each shard that holds winners returns their full rows, fetched by ctid
  * in the same transaction (so the ctids still name the same row versions),
- * and commits.  The merge is the one-phase merge over the same distances,
- * so the answer is the same; only k rows per query travel in full instead
- * of k per shard per query.
+ * and commits; a shard without winners only commits.  The merge is the
+ * one-phase merge over the same distances, so the answer is the same; only
+ * k rows per query travel in full instead of k per shard per query.
+ *
+ * Every transaction the first phase opens ends before this returns: with
+ * the second phase, with EndHeld on the other ways out, or, when an error
+ * or an interrupt comes between, by the abort callback closing its
+ * connection (coordconn.c).
  *
  * Returns false, having returned no rows, when the batch must run in one
  * phase instead: a shard's table has no ctid (a view: remembered for the
- * table, for the rest of the session), or a shard failed between the
- * phases (the one-phase search fails over to another copy).  Other errors
- * are raised.
+ * table, for the rest of the session), or a shard with winners failed
+ * between the phases (the one-phase search fails over to another copy).
+ * Other errors are raised.
  */
 static bool
 FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
@@ -794,14 +832,15 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 		CoordShard **shards2 = palloc(sizeof(CoordShard *) * nshards);
 		CoordRequest **requests2 = palloc(sizeof(CoordRequest *) * nshards);
 		int		   *index2 = palloc(sizeof(int) * nshards);
-		int		   *wshard = NULL;
-		int		   *wrow = NULL;
+		bool	   *winners2 = palloc0(sizeof(bool) * nshards);
+		RowKey	   *keys;
 		int		   *nwin = palloc(sizeof(int) * spec->nqueries);
 		Size	   *woff = palloc(sizeof(Size) * (spec->nqueries + 1));
 		StringInfoData **tids;
 		MergeState	ms;
 		binaryheap *heap;
 		bool		no_rowid = false;
+		bool		failed = false;
 		int			i;
 		int			q;
 
@@ -827,8 +866,8 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 				no_rowid = true;
 				continue;
 			}
+			EndHeld(shards, r1, nshards);
 			r1[i].remote_error = NULL;
-			CoordReleaseHeld(shards, r1, nshards);
 			CoordRaiseRemoteError(err, shards[i]->copynames[r1[i].copy],
 								  requests[i]->sql);
 		}
@@ -838,7 +877,7 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 
 			no_rowid_tables = lappend_oid(no_rowid_tables, table->relid);
 			MemoryContextSwitchTo(oldcxt);
-			CoordReleaseHeld(shards, r1, nshards);
+			EndHeld(shards, r1, nshards);
 			ereport(DEBUG1,
 					(errmsg_internal("hnsw: distributed table \"%s\" is searched in one phase: a shard's table has no ctid",
 									 table->relname)));
@@ -846,49 +885,41 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 		else
 		{
 			/* no need to hold the others' snapshots over an error */
-			for (i = 0; i < nshards && !coord_allow_partial_results; i++)
-			{
-				if (!r1[i].ok)
-				{
-					CoordReleaseHeld(shards, r1, nshards);
-					break;
-				}
-			}
+			for (i = 0; i < nshards; i++)
+				failed |= !r1[i].ok;
+			if (failed && !coord_allow_partial_results)
+				EndHeld(shards, r1, nshards);
 			ReportFailedShards(table, shards, r1, nshards);
 
 			/* room for each query's winners: k, or all it got if fewer */
 			woff[0] = 0;
 			for (q = 0; q < spec->nqueries; q++)
 				woff[q + 1] = woff[q] + AnswersAvailable(r1, nshards, q, spec->k);
-			wshard = MemoryContextAllocHuge(CurrentMemoryContext,
-											sizeof(int) * (woff[spec->nqueries] + 1));
-			wrow = MemoryContextAllocHuge(CurrentMemoryContext,
-										  sizeof(int) * (woff[spec->nqueries] + 1));
+			keys = MemoryContextAllocHuge(CurrentMemoryContext,
+										  sizeof(RowKey) * (woff[spec->nqueries] + 1));
 
 			/* each query's winners, and the ctids each shard must send */
-			ms.res = palloc(sizeof(PGresult *) * nshards);
-			ms.pos = palloc(sizeof(int) * nshards);
+			ms.cur = palloc0(sizeof(CoordSpoolCursor) * nshards);
+			ms.shards = shards;
+			ms.dist = 3;
 			heap = binaryheap_allocate(nshards, MergeCompare, &ms);
 			tids = palloc0(sizeof(StringInfoData *) * nshards);
 			for (q = 0; q < spec->nqueries; q++)
 			{
-				int		   *ws = wshard + woff[q];
-				int		   *wr = wrow + woff[q];
-				int			w;
+				int			s;
 
-				nwin[q] = MergeQuery(spec, shards, r1, nshards, q, 4, &ms,
-									 heap, ws, wr);
-				for (w = 0; w < nwin[q]; w++)
+				nwin[q] = 0;
+				MergeStart(&ms, heap, r1, nshards, q);
+				while (nwin[q] < spec->k && (s = MergeNext(&ms, heap)) >= 0)
 				{
-					RowKey		key;
-					int			nparts = list_length(shards[ws[w]]->parts);
+					RowKey	   *key = &keys[woff[q] + nwin[q]++];
+					int			nparts = list_length(shards[s]->parts);
 					StringInfo	buf;
 
-					ReadRowKey(&key, r1[ws[w]].results[q], wr[w], ws[w],
-							   shards[ws[w]]);
-					if (tids[ws[w]] == NULL)
-						tids[ws[w]] = palloc0(sizeof(StringInfoData) * nparts);
-					buf = &tids[ws[w]][key.part];
+					ReadRowKey(key, &ms.cur[s].row, s, shards[s]);
+					if (tids[s] == NULL)
+						tids[s] = palloc0(sizeof(StringInfoData) * nparts);
+					buf = &tids[s][key->part];
 					if (buf->data == NULL)
 					{
 						initStringInfo(buf);
@@ -896,11 +927,14 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 					}
 					else
 						appendStringInfoChar(buf, ',');
-					appendStringInfo(buf, "\"(%u,%u)\"", key.block, key.offset);
+					appendStringInfo(buf, "\"(%u,%u)\"", key->block, key->offset);
 				}
 			}
 
-			/* one request per shard with winners, in the open transaction */
+			/*
+			 * One request per shard whose transaction is open: the rows of
+			 * its winners, if any, then COMMIT
+			 */
 			for (i = 0; i < nshards; i++)
 			{
 				CoordRequest *req;
@@ -908,28 +942,36 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 				int			nparts = list_length(shards[i]->parts);
 				int			p;
 
-				if (tids[i] == NULL)
+				if (!r1[i].held)
 					continue;
-				req = palloc0(sizeof(CoordRequest));
-				wanted = palloc(sizeof(bool) * nparts);
-				req->values = palloc(sizeof(char **));
-				req->values[0] = palloc(sizeof(char *) * nparts);
-				for (p = 0; p < nparts; p++)
+				if (tids[i] == NULL)
+					req = EndRequest(r1[i].copy);
+				else
 				{
-					wanted[p] = (tids[i][p].data != NULL);
-					if (!wanted[p])
-						continue;
-					appendStringInfoChar(&tids[i][p], '}');
-					req->values[0][req->nparams++] = tids[i][p].data;
+					req = palloc0(sizeof(CoordRequest));
+					wanted = palloc(sizeof(bool) * nparts);
+					req->values = palloc(sizeof(char **));
+					req->values[0] = palloc(sizeof(char *) * nparts);
+					for (p = 0; p < nparts; p++)
+					{
+						wanted[p] = (tids[i][p].data != NULL);
+						if (!wanted[p])
+							continue;
+						appendStringInfoChar(&tids[i][p], '}');
+						req->values[0][req->nparams++] = tids[i][p].data;
+					}
+					req->sql = BuildFetchQuery(spec, shards[i], wanted);
+					req->nqueries = 1;
+					req->lengths = palloc0(sizeof(int *));
+					req->binary_result = true;
+					req->prepare = true;
+					req->stream = true;
+					SetShape(spec, req, true, true, false);
+					req->ef_search = requests[i]->ef_search;
+					req->in_snapshot = true;
+					req->snapshot_copy = r1[i].copy;
+					winners2[n2] = true;
 				}
-				req->sql = BuildFetchQuery(spec, shards[i], wanted);
-				req->nqueries = 1;
-				req->lengths = palloc0(sizeof(int *));
-				req->binary_result = true;
-				req->prepare = true;
-				req->ef_search = requests[i]->ef_search;
-				req->in_snapshot = true;
-				req->snapshot_copy = r1[i].copy;
 				shards2[n2] = shards[i];
 				requests2[n2] = req;
 				index2[i] = n2;
@@ -937,14 +979,16 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 			}
 			if (n2 > 0)
 				r2 = CoordExecute(shards2, requests2, n2);
-			CoordReleaseHeld(shards, r1, nshards);
+			for (i = 0; i < nshards; i++)
+				r1[i].held = false;
 
+			/* a shard that only had to commit does not matter if it failed */
 			done = true;
 			for (i = 0; i < n2; i++)
-				done &= r2[i].ok;
+				done &= (r2[i].ok || !winners2[i]);
 			if (done)
 				EmitTwoPhase(fcinfo, spec, shards, nshards, r2, index2,
-							 r1, wshard, wrow, woff, nwin);
+							 keys, woff, nwin);
 		}
 	}
 	PG_CATCH();
@@ -960,52 +1004,90 @@ FanOutTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec,
 }
 
 /*
+ * End, without a second phase, the transactions the first phase of a
+ * two-phase batch left open on the copies results[i] holds: COMMIT (they
+ * only read; one in error is rolled back).  A copy that does not answer in
+ * time is closed, which ends its transaction as well.
+ */
+static void
+EndHeld(CoordShard **shards, CoordResult *results, int nshards)
+{
+	CoordShard **held = palloc(sizeof(CoordShard *) * nshards);
+	CoordRequest **requests = palloc(sizeof(CoordRequest *) * nshards);
+	CoordResult *r;
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < nshards; i++)
+	{
+		if (!results[i].held)
+			continue;
+		held[n] = shards[i];
+		requests[n] = EndRequest(results[i].copy);
+		n++;
+	}
+	if (n == 0)
+		return;
+	r = CoordExecute(held, requests, n);
+	CoordFreeResults(r, n, 0);
+	for (i = 0; i < nshards; i++)
+		results[i].held = false;
+}
+
+/* A request that only commits the transaction held on copy */
+static CoordRequest *
+EndRequest(int copy)
+{
+	CoordRequest *req = palloc0(sizeof(CoordRequest));
+
+	req->sql = "COMMIT";		/* for messages: nothing else is sent */
+	req->nqueries = 0;
+	req->in_snapshot = true;
+	req->snapshot_copy = copy;
+	return req;
+}
+
+/*
  * Put the rows of a two-phase batch in the SRF's tuplestore: for each query
- * its winners (wshard, wrow: shard and row of the first phase's results r1,
- * nwin per query, from woff), each converted from the row of the second phase's
- * results r2 (index2: position in r2 of a shard) that has its identifier.
+ * its winners (keys, nwin per query, from woff; each names its shard),
+ * each converted from the row of the second phase's results r2 (index2:
+ * position in r2 of a shard) that has its identifier.  The second phase's
+ * rows are found through a hash table of their positions in the spools.
  */
 static void
 EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
-			 int nshards, CoordResult *r2, int *index2, CoordResult *r1,
-			 int *wshard, int *wrow, Size *woff, int *nwin)
+			 int nshards, CoordResult *r2, int *index2, RowKey *keys,
+			 Size *woff, int *nwin)
 {
-	int			ncols = 3 + CountColumns(spec);
 	HASHCTL		ctl;
 	HTAB	   *rows;
 	RowConverter conv;
+	CoordSpoolCursor *cur = palloc0(sizeof(CoordSpoolCursor) * nshards);
 	int			i;
 	int			o;
 
 	ctl.keysize = sizeof(RowKey);
-	ctl.entrysize = sizeof(RowKey) + sizeof(int);
+	ctl.entrysize = sizeof(FetchedRow);
 	ctl.hcxt = CurrentMemoryContext;
-	rows = hash_create("hnsw fetched rows", spec->nqueries * spec->k + 1, &ctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	rows = hash_create("hnsw fetched rows",
+					   (long) Min(woff[spec->nqueries] + 1, (Size) LONG_MAX / 2),
+					   &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	for (i = 0; i < nshards; i++)
 	{
-		PGresult   *res;
-		int			row;
+		CoordSpool *spool;
 
-		if (index2[i] < 0)
+		if (index2[i] < 0 || (spool = r2[index2[i]].spool) == NULL)
 			continue;
-		res = r2[index2[i]].results[0];
-		if (res == NULL)
-			continue;
-		if (PQnfields(res) != ncols)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("shard \"%s\" returned %d columns, expected %d",
-							shards[i]->name, PQnfields(res), ncols)));
-		for (row = 0; row < PQntuples(res); row++)
+		CoordSpoolSeek(spool, &cur[i], 0);
+		while (CoordSpoolNext(&cur[i]))
 		{
 			RowKey		key;
-			bool		found;
-			char	   *entry;
+			FetchedRow *entry;
 
-			ReadRowKey(&key, res, row, i, shards[i]);
-			entry = hash_search(rows, &key, HASH_ENTER, &found);
-			memcpy(entry + sizeof(RowKey), &row, sizeof(int));
+			CHECK_FOR_INTERRUPTS();
+			ReadRowKey(&key, &cur[i].row, i, shards[i]);
+			entry = hash_search(rows, &key, HASH_ENTER, NULL);
+			entry->offset = cur[i].row.offset;
 		}
 	}
 
@@ -1018,21 +1100,17 @@ EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 
 		for (w = 0; w < nwin[q]; w++)
 		{
-			int			s = wshard[woff[q] + w];
-			RowKey		key;
-			char	   *entry;
-			int			row;
+			RowKey	   *key = &keys[woff[q] + w];
+			int			s = key->shard;
+			FetchedRow *entry = hash_search(rows, key, HASH_FIND, NULL);
 
-			ReadRowKey(&key, r1[s].results[q], wrow[woff[q] + w], s,
-					   shards[s]);
-			entry = hash_search(rows, &key, HASH_FIND, NULL);
 			if (entry == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("shard \"%s\" did not return a row it had found for the search",
 								shards[s]->name)));
-			memcpy(&row, entry + sizeof(RowKey), sizeof(int));
-			EmitRow(&conv, r2[index2[s]].results[0], row, 3, o);
+			(void) CoordSpoolReadAt(&cur[s], entry->offset);
+			EmitRow(&conv, &cur[s].row, 3, o, shards[s]);
 		}
 	}
 	FreeRowConverter(&conv);
@@ -1040,49 +1118,56 @@ EmitTwoPhase(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 }
 
 /*
- * Merge the shards' sorted answers to query q (ncols columns, the last the
- * distance) into its k nearest: their shards and rows go to wshard and wrow
- * (room for k); returns how many.  ms and heap are the caller's, sized for
- * nshards, reused from query to query.
+ * Start merging the shards' sorted answers to query q: each shard with
+ * rows for q enters the heap with its first row in ms->cur.  ms and heap
+ * are the caller's, sized for nshards, reused from query to query.
  */
-static int
-MergeQuery(SearchSpec *spec, CoordShard **shards, CoordResult *results,
-		   int nshards, int q, int ncols, MergeState *ms, binaryheap *heap,
-		   int *wshard, int *wrow)
+static void
+MergeStart(MergeState *ms, binaryheap *heap, CoordResult *results,
+		   int nshards, int q)
 {
-	int			n;
 	int			i;
 
-	ms->ncols = ncols - 1;
 	binaryheap_reset(heap);
+	ms->taken = -1;
 	for (i = 0; i < nshards; i++)
 	{
-		ms->res[i] = results[i].ok ? results[i].results[q] : NULL;
-		ms->pos[i] = 0;
-		if (ms->res[i] == NULL)
+		if (!results[i].ok || results[i].spool == NULL)
 			continue;
-		if (PQnfields(ms->res[i]) != ncols)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("shard \"%s\" returned %d columns, expected %d",
-							shards[i]->name, PQnfields(ms->res[i]), ncols)));
-		if (PQntuples(ms->res[i]) > 0)
+		CoordSpoolSeek(results[i].spool, &ms->cur[i], q);
+		if (CoordSpoolNext(&ms->cur[i]))
 			binaryheap_add_unordered(heap, Int32GetDatum(i));
 	}
 	binaryheap_build(heap);
+}
 
-	for (n = 0; n < spec->k && !binaryheap_empty(heap); n++)
+/*
+ * The shard whose current row is the next in the merged order (ms->cur[s]
+ * holds it until the next call), or -1 when no row is left.  The row the
+ * previous call returned is passed over first.
+ */
+static int
+MergeNext(MergeState *ms, binaryheap *heap)
+{
+	int			s = ms->taken;
+
+	CHECK_FOR_INTERRUPTS();
+
+	/* the row returned last time is used: move its shard on (it is first) */
+	if (s >= 0)
 	{
-		int			s = DatumGetInt32(binaryheap_first(heap));
-
-		wshard[n] = s;
-		wrow[n] = ms->pos[s];
-		if (++ms->pos[s] < PQntuples(ms->res[s]))
+		if (CoordSpoolNext(&ms->cur[s]))
 			binaryheap_replace_first(heap, Int32GetDatum(s));
 		else
 			(void) binaryheap_remove_first(heap);
 	}
-	return n;
+	if (binaryheap_empty(heap))
+	{
+		ms->taken = -1;
+		return -1;
+	}
+	ms->taken = DatumGetInt32(binaryheap_first(heap));
+	return ms->taken;
 }
 
 /*
@@ -1094,35 +1179,25 @@ static void
 MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
 			 CoordResult *results, int nshards, bool batch)
 {
-	int			ncols = CountColumns(spec) + 1;
-	int			most = 0;
-	int		   *wshard;
-	int		   *wrow;
 	RowConverter conv;
 	MergeState	ms;
 	binaryheap *heap;
-	int			q;
 
-	for (q = 0; q < spec->nqueries; q++)
-		most = Max(most, AnswersAvailable(results, nshards, q, spec->k));
-	wshard = palloc(sizeof(int) * (most + 1));
-	wrow = palloc(sizeof(int) * (most + 1));
-
-	ms.res = palloc(sizeof(PGresult *) * nshards);
-	ms.pos = palloc(sizeof(int) * nshards);
+	ms.cur = palloc0(sizeof(CoordSpoolCursor) * nshards);
+	ms.shards = shards;
+	ms.dist = CountColumns(spec);
 	heap = binaryheap_allocate(nshards, MergeCompare, &ms);
 	InitRowConverter(&conv, fcinfo, spec, batch);
 
 	/* in the batch's order: query o was sent as position[o] */
 	for (int o = 0; o < spec->nqueries; o++)
 	{
-		int			n = MergeQuery(spec, shards, results, nshards,
-								   spec->position[o], ncols, &ms, heap,
-								   wshard, wrow);
-		int			w;
+		int			n = 0;
+		int			s;
 
-		for (w = 0; w < n; w++)
-			EmitRow(&conv, ms.res[wshard[w]], wrow[w], 0, o);
+		MergeStart(&ms, heap, results, nshards, spec->position[o]);
+		while (n++ < spec->k && (s = MergeNext(&ms, heap)) >= 0)
+			EmitRow(&conv, &ms.cur[s].row, 0, o, shards[s]);
 	}
 	FreeRowConverter(&conv);
 }
@@ -1131,7 +1206,7 @@ MergeResults(FunctionCallInfo fcinfo, SearchSpec *spec, CoordShard **shards,
  * How many rows a merge of the answers to query q can return: k, or fewer
  * if the shards returned fewer.
  */
-static int
+static int64
 AnswersAvailable(CoordResult *results, int nshards, int q, int k)
 {
 	int64		n = 0;
@@ -1139,10 +1214,10 @@ AnswersAvailable(CoordResult *results, int nshards, int q, int k)
 
 	for (i = 0; i < nshards; i++)
 	{
-		if (results[i].ok && results[i].results[q] != NULL)
-			n += PQntuples(results[i].results[q]);
+		if (results[i].ok)
+			n += CoordSpoolCount(results[i].spool, q);
 	}
-	return (int) Min(n, (int64) k);
+	return Min(n, (int64) k);
 }
 
 /* Is column i (from 0) of the table one the search fetches? */
@@ -1186,30 +1261,97 @@ NeedsTwoPhases(SearchSpec *spec)
 }
 
 /*
- * Read the row identifier in columns 0 to 2 (partition index, tableoid,
- * ctid; binary) of row of a two-phase result of shard number s.
+ * Is a two-phase batch's bookkeeping small enough for work_mem: about
+ * TWO_PHASE_BYTES_PER_ROW for each of the up to nqueries * k winners?
+ * Past it the batch runs in one phase, whose rows go to spools that spill
+ * to temporary files, instead of holding more memory than allowed.
+ */
+static bool
+TwoPhaseFits(SearchSpec *spec)
+{
+	double		bytes = (double) spec->nqueries * spec->k * TWO_PHASE_BYTES_PER_ROW;
+
+	if (bytes <= (double) work_mem * 1024.0)
+		return true;
+	ereport(DEBUG1,
+			(errmsg_internal("hnsw: a batch of %d queries with k = %d is searched in one phase: two phases would need more than work_mem",
+							 spec->nqueries, spec->k)));
+	return false;
+}
+
+/*
+ * Set the columns req's queries must return (CheckShape in coordexec.c):
+ * with keys, the row identifier (partition index, tableoid, ctid); with
+ * columns, the table columns the search fetches; with distance, the
+ * distance, in that order.  A domain column is expected of its base type,
+ * which is what a shard's row description names; the domain's input
+ * function, which checks its constraints, still converts the values.
  */
 static void
-ReadRowKey(RowKey *key, PGresult *res, int row, int s, CoordShard *shard)
+SetShape(SearchSpec *spec, CoordRequest *req, bool keys, bool columns,
+		 bool distance)
 {
-	const char *v;
+	TupleDesc	tupdesc = spec->table->tupdesc;
+	int			n = (keys ? 3 : 0) + (columns ? CountColumns(spec) : 0) +
+		(distance ? 1 : 0);
+	Oid		   *types = palloc(sizeof(Oid) * Max(n, 1));
+	const char **names = palloc(sizeof(char *) * Max(n, 1));
+	int			i;
+
+	req->nfields = 0;
+	if (keys)
+	{
+		types[req->nfields] = INT4OID;
+		names[req->nfields++] = "partition number";
+		types[req->nfields] = OIDOID;
+		names[req->nfields++] = "tableoid";
+		types[req->nfields] = TIDOID;
+		names[req->nfields++] = "ctid";
+	}
+	for (i = 0; columns && i < tupdesc->natts; i++)
+	{
+		if (!Fetched(spec, i))
+			continue;
+		/* a shard describes a domain's values by its base type */
+		types[req->nfields] = getBaseType(TupleDescAttr(tupdesc, i)->atttypid);
+		names[req->nfields++] = NameStr(TupleDescAttr(tupdesc, i)->attname);
+	}
+	if (distance)
+	{
+		types[req->nfields] = FLOAT8OID;
+		names[req->nfields++] = "distance";
+	}
+	Assert(req->nfields == n);
+	req->types = types;
+	req->colnames = names;
+}
+
+/*
+ * Read the row identifier in columns 0 to 2 (partition index, tableoid,
+ * ctid; binary) of row, from a two-phase result of shard number s.
+ */
+static void
+ReadRowKey(RowKey *key, CoordRow *row, int s, CoordShard *shard)
+{
+	uint32		v32;
+	uint16		v16;
 
 	memset(key, 0, sizeof(RowKey));
 	key->shard = s;
-	if (PQgetisnull(res, row, 0) || PQgetlength(res, row, 0) != 4 ||
-		PQgetisnull(res, row, 1) || PQgetlength(res, row, 1) != 4 ||
-		PQgetisnull(res, row, 2) || PQgetlength(res, row, 2) != 6)
+	if (row->nfields < 3 ||
+		row->lengths[0] != 4 || row->lengths[1] != 4 || row->lengths[2] != 6)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("shard \"%s\" returned an invalid row identifier",
 						shard->name)));
-	v = PQgetvalue(res, row, 0);
-	key->part = pg_ntoh32(*(uint32 *) v);
-	v = PQgetvalue(res, row, 1);
-	key->tableoid = pg_ntoh32(*(uint32 *) v);
-	v = PQgetvalue(res, row, 2);
-	key->block = pg_ntoh32(*(uint32 *) v);
-	key->offset = pg_ntoh16(*(uint16 *) (v + 4));
+	memcpy(&v32, row->values[0], 4);
+	key->part = pg_ntoh32(v32);
+	memcpy(&v32, row->values[1], 4);
+	key->tableoid = pg_ntoh32(v32);
+	memcpy(&v32, row->values[2], 4);
+	key->block = pg_ntoh32(v32);
+	memcpy(&v16, row->values[2] + 4, 2);
+	key->offset = pg_ntoh16(v16);
 	if (key->part >= (uint32) list_length(shard->parts))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
@@ -1260,21 +1402,39 @@ FreeRowConverter(RowConverter *conv)
 	MemoryContextDelete(conv->rowcxt);
 }
 
+/* Names a value being converted, for the context of its errors */
+typedef struct ColumnContext
+{
+	const char *column;
+	const char *shard;
+} ColumnContext;
+
 /*
- * Convert row of a shard's binary result, whose columns start at firstcol,
- * and store it as an answer to query number q (from 0).
+ * Convert row, from shard, whose table columns start at firstcol, and
+ * store it as an answer to query number q (from 0).  Each value goes
+ * through its type's binary input function, which must consume it to the
+ * last byte: a value of another type or a corrupt one is an error naming
+ * the column and the shard, never a wrong value.
  */
 static void
-EmitRow(RowConverter *conv, PGresult *res, int row, int firstcol, int q)
+EmitRow(RowConverter *conv, CoordRow *row, int firstcol, int q,
+		CoordShard *shard)
 {
 	CoordTable *table = conv->table;
 	MemoryContext oldcxt;
 	HeapTuple	tuple;
+	ColumnContext ctx;
+	ErrorContextCallback errcb;
 	int			col = firstcol;
 	int			i;
 
 	CHECK_FOR_INTERRUPTS();
 	oldcxt = MemoryContextSwitchTo(conv->rowcxt);
+	ctx.shard = shard->name;
+	errcb.callback = ColumnErrorCallback;
+	errcb.arg = &ctx;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
 	for (i = 0; i < table->tupdesc->natts; i++)
 	{
 		Form_pg_attribute attr = TupleDescAttr(table->tupdesc, i);
@@ -1284,19 +1444,35 @@ EmitRow(RowConverter *conv, PGresult *res, int row, int firstcol, int q)
 		conv->values[i] = (Datum) 0;
 		if (attr->attisdropped || (conv->wanted && !conv->wanted[i]))
 			continue;
-		if (!PQgetisnull(res, row, col))
+		ctx.column = NameStr(attr->attname);
+		/* CheckShape (coordexec.c) saw every row's columns */
+		if (col >= row->nfields)
+			elog(ERROR, "hnsw: row of shard \"%s\" without column \"%s\"",
+				 shard->name, ctx.column);
+		if (row->values[col] != NULL)
 		{
-			buf.data = PQgetvalue(res, row, col);
-			buf.len = PQgetlength(res, row, col);
+			/* the spool ends each value with a zero byte, as libpq does */
+			buf.data = (char *) row->values[col];
+			buf.len = row->lengths[col];
 			buf.maxlen = buf.len + 1;
 			buf.cursor = 0;
 			conv->values[i] = ReceiveFunctionCall(&conv->recv[i], &buf,
 												  conv->ioparams[i],
 												  attr->atttypmod);
+			if (buf.cursor != buf.len)
+			{
+				error_context_stack = errcb.previous;	/* the message says it */
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("incorrect binary data format in column \"%s\" returned by shard \"%s\"",
+								ctx.column, shard->name)));
+			}
 			conv->nulls[i] = false;
 		}
 		col++;
 	}
+	error_context_stack = errcb.previous;
+
 	tuple = heap_form_tuple(table->tupdesc, conv->values, conv->nulls);
 	if (!conv->batch)
 		tuplestore_puttuple(conv->rsinfo->setResult, tuple);
@@ -1313,6 +1489,16 @@ EmitRow(RowConverter *conv, PGresult *res, int row, int firstcol, int q)
 	/* the tuplestore keeps its own copy */
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(conv->rowcxt);
+}
+
+/* Error context: which value of which shard was being converted */
+static void
+ColumnErrorCallback(void *arg)
+{
+	ColumnContext *ctx = arg;
+
+	errcontext("column \"%s\" of a row returned by shard \"%s\"",
+			   ctx->column, ctx->shard);
 }
 
 /* The schema of operator opid */
@@ -1404,7 +1590,8 @@ ReportFailedShards(CoordTable *table, CoordShard **shards,
 /*
  * binaryheap comparator: the shard whose current row is nearer comes
  * first (binaryheap keeps the "largest" on top); equal distances go to the
- * earlier shard; null distances last.
+ * earlier shard; NaN after every number (as PostgreSQL orders float8),
+ * null distances last.
  */
 static int
 MergeCompare(Datum a, Datum b, void *arg)
@@ -1416,11 +1603,12 @@ MergeCompare(Datum a, Datum b, void *arg)
 	bool		nb;
 	double		da = RowDistance(ms, sa, &na);
 	double		db = RowDistance(ms, sb, &nb);
+	int			cmp;
 
 	if (na != nb)
 		return na ? -1 : 1;
-	if (!na && da != db)
-		return da < db ? 1 : -1;
+	if (!na && (cmp = float8_cmp_internal(da, db)) != 0)
+		return -cmp;
 	return sa < sb ? 1 : (sa > sb ? -1 : 0);
 }
 
@@ -1428,18 +1616,21 @@ MergeCompare(Datum a, Datum b, void *arg)
 static double
 RowDistance(MergeState *ms, int shard, bool *isnull)
 {
-	PGresult   *res = ms->res[shard];
-	int			row = ms->pos[shard];
+	CoordRow   *row = &ms->cur[shard].row;
 	StringInfoData buf;
 
-	*isnull = PQgetisnull(res, row, ms->ncols);
+	if (ms->dist >= row->nfields)
+		elog(ERROR, "hnsw: row of shard \"%s\" without its distance",
+			 ms->shards[shard]->name);
+	*isnull = (row->values[ms->dist] == NULL);
 	if (*isnull)
 		return 0;
-	if (PQgetlength(res, row, ms->ncols) != sizeof(double))
+	if (row->lengths[ms->dist] != sizeof(double))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("shard returned a distance that is not double precision")));
-	buf.data = PQgetvalue(res, row, ms->ncols);
+				 errmsg("shard \"%s\" returned a distance that is not double precision",
+						ms->shards[shard]->name)));
+	buf.data = (char *) row->values[ms->dist];
 	buf.len = sizeof(double);
 	buf.maxlen = buf.len + 1;
 	buf.cursor = 0;

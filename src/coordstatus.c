@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "coord.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -19,9 +20,18 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+/* The columns of the status query, as CheckShape (coordexec.c) checks them */
+static const Oid status_types[3] = {BOOLOID, INT8OID, BOOLOID};
+static const char *const status_names[3] = {"in_recovery", "row_count", "hnsw_index"};
+
 static void EmitStatus(ReturnSetInfo *rsinfo, CoordShard **copies,
 					   CoordShard **owners, CoordRequest **requests,
 					   int ncopies);
+static void PutStatusRow(ReturnSetInfo *rsinfo, CoordShard *copy,
+						 CoordShard *owner, CoordResult *result);
+static char *ReadStatus(PGresult *res, bool *in_recovery, int64 *rows,
+						bool *indexed);
+static bool ParseBool(const char *s, bool *value);
 static char *BuildStatusQuery(CoordShard *shard);
 
 /*
@@ -33,8 +43,9 @@ static char *BuildStatusQuery(CoordShard *shard);
  * Needs SELECT on the table or one of its columns, and no row-level
  * security for the caller (the counts would include rows it may not see).
  * One row per copy of each shard.  A copy that does not answer within
- * hnsw.shard_timeout, or fails the status query, has answers = false and
- * the reason in error; this function never fails because a shard does.
+ * hnsw.shard_timeout, fails the status query, or answers something else
+ * than one row of the three values asked for, has answers = false and the
+ * reason in error; this function never fails because a shard does.
  */
 PG_FUNCTION_INFO_V1(hnsw_shard_status);
 Datum
@@ -84,6 +95,9 @@ hnsw_shard_status(PG_FUNCTION_ARGS)
 			req->nqueries = 1;
 			req->values = palloc0(sizeof(char **));
 			req->lengths = palloc0(sizeof(int *));
+			req->nfields = 3;
+			req->types = status_types;
+			req->colnames = status_names;
 			req->soft_errors = true;
 			copies[n] = one;
 			owners[n] = shard;
@@ -111,33 +125,7 @@ EmitStatus(ReturnSetInfo *rsinfo, CoordShard **copies, CoordShard **owners,
 	{
 		results = CoordExecute(copies, requests, ncopies);
 		for (i = 0; i < ncopies; i++)
-		{
-			Datum		values[8];
-			bool		nulls[8] = {false, false, false, false, true, true, true, true};
-			PGresult   *res = results[i].ok ? results[i].results[0] : NULL;
-
-			values[0] = CStringGetDatum(owners[i]->name);
-			values[0] = DirectFunctionCall1(namein, values[0]);
-			values[1] = DirectFunctionCall1(namein, CStringGetDatum(copies[i]->name));
-			values[2] = CStringGetTextDatum(copies[i]->serverid == owners[i]->serverid ?
-											"primary" : "replica");
-			values[3] = BoolGetDatum(res != NULL && PQntuples(res) == 1);
-			if (DatumGetBool(values[3]))
-			{
-				values[4] = BoolGetDatum(strcmp(PQgetvalue(res, 0, 0), "t") == 0);
-				values[5] = DirectFunctionCall1(int8in,
-												CStringGetDatum(PQgetvalue(res, 0, 1)));
-				values[6] = BoolGetDatum(strcmp(PQgetvalue(res, 0, 2), "t") == 0);
-				nulls[4] = nulls[5] = nulls[6] = false;
-			}
-			else
-			{
-				values[7] = CStringGetTextDatum(results[i].error ? results[i].error :
-												"no answer");
-				nulls[7] = false;
-			}
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		}
+			PutStatusRow(rsinfo, copies[i], owners[i], &results[i]);
 	}
 	PG_CATCH();
 	{
@@ -146,6 +134,85 @@ EmitStatus(ReturnSetInfo *rsinfo, CoordShard **copies, CoordShard **owners,
 	}
 	PG_END_TRY();
 	CoordFreeResults(results, ncopies, 1);
+}
+
+/* Put the status row of copy, a copy of shard owner, in the tuplestore */
+static void
+PutStatusRow(ReturnSetInfo *rsinfo, CoordShard *copy, CoordShard *owner,
+			 CoordResult *result)
+{
+	Datum		values[8];
+	bool		nulls[8] = {false, false, false, false, true, true, true, true};
+	PGresult   *res = result->ok ? result->results[0] : NULL;
+	char	   *error = result->error ? result->error : "no answer";
+	bool		in_recovery = false;
+	int64		rows = 0;
+	bool		indexed = false;
+
+	if (res != NULL)
+	{
+		error = ReadStatus(res, &in_recovery, &rows, &indexed);
+		if (error != NULL)
+			error = psprintf("server \"%s\": %s", copy->name, error);
+	}
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(owner->name));
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(copy->name));
+	values[2] = CStringGetTextDatum(copy->serverid == owner->serverid ?
+									"primary" : "replica");
+	values[3] = BoolGetDatum(error == NULL);
+	if (error == NULL)
+	{
+		values[4] = BoolGetDatum(in_recovery);
+		values[5] = Int64GetDatum(rows);
+		values[6] = BoolGetDatum(indexed);
+		nulls[4] = nulls[5] = nulls[6] = false;
+	}
+	else
+	{
+		values[7] = CStringGetTextDatum(error);
+		nulls[7] = false;
+	}
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * Read the answer to the status query: one row of three non-null values, a
+ * boolean, a count and a boolean (in text).  Returns NULL, or what is
+ * wrong with the answer.  The columns were checked by CheckShape.
+ */
+static char *
+ReadStatus(PGresult *res, bool *in_recovery, int64 *rows, bool *indexed)
+{
+	const char *count;
+	char	   *end;
+	long long	n;
+
+	if (PQnfields(res) != 3)
+		return psprintf("returned %d columns, expected 3", PQnfields(res));
+	if (PQntuples(res) != 1)
+		return psprintf("returned %d rows, expected 1", PQntuples(res));
+	if (PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1) ||
+		PQgetisnull(res, 0, 2))
+		return pstrdup("returned a null status value");
+	count = PQgetvalue(res, 0, 1);
+	errno = 0;
+	n = strtoll(count, &end, 10);
+	if (!ParseBool(PQgetvalue(res, 0, 0), in_recovery) ||
+		!ParseBool(PQgetvalue(res, 0, 2), indexed) ||
+		end == count || *end != '\0' || errno != 0 || n < 0)
+		return pstrdup("returned an invalid status value");
+	*rows = (int64) n;
+	return NULL;
+}
+
+/* Read a boolean in libpq's text form, "t" or "f" */
+static bool
+ParseBool(const char *s, bool *value)
+{
+	if (strcmp(s, "t") != 0 && strcmp(s, "f") != 0)
+		return false;
+	*value = (s[0] == 't');
+	return true;
 }
 
 /*

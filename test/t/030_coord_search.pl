@@ -331,6 +331,42 @@ is($coord->safe_psql('postgres', sprintf($batch_cmp, 'items_v', $qarray, 9, 'NUL
 	"45 rows, 0 differ\n45 rows, 0 differ",
 	'a batch over a view on a shard falls back to one phase, also the second time');
 
+# Every transaction a two-phase batch opens on a shard ends with the call,
+# whatever happens: the shards without winners commit too, a shard's error
+# and the fallback to one phase end the others'.  Seen from the shards,
+# while the coordinator's session stays open.
+$coord->safe_psql('postgres', q{
+	CREATE TABLE items_err (id int, part int, embedding vector(4)) PARTITION BY LIST (part);
+	CREATE FOREIGN TABLE items_err_1 PARTITION OF items_err FOR VALUES IN (0, 1)
+		SERVER shard1 OPTIONS (table_name 'items');
+	CREATE FOREIGN TABLE items_err_2 PARTITION OF items_err FOR VALUES IN (2, 3)
+		SERVER shard2 OPTIONS (table_name 'items_later');
+	CREATE FOREIGN TABLE items_err_3 PARTITION OF items_err FOR VALUES IN (4, 5)
+		SERVER shard3 OPTIONS (table_name 'items');
+});
+my $open_xacts = sub {
+	join(',', map { $_->safe_psql('postgres', q{
+		SELECT count(*) FROM pg_stat_activity
+		 WHERE application_name = 'hnsw coordinator' AND state LIKE 'idle in transaction%'}) }
+		@shards);
+};
+my $bgx = $coord->background_psql('postgres', on_error_stop => 0);
+is($bgx->query(q{
+	SELECT string_agg((item).id::text, ',') FROM hnsw.search_batch(NULL::items,
+		ARRAY['[50,50,50,50]', '[50,50,50,49]']::vector[], 1) WHERE (item).embedding IS NOT NULL}),
+	'1001,1001', 'a two-phase batch whose winners are all on one shard');
+is($open_xacts->(), '0,0,0', 'leaves no transaction open on the shards without winners');
+$bgx->query(q{SELECT count(*) FROM hnsw.search_batch(NULL::items_err,
+	ARRAY['[1,1,1,1]']::vector[], 3) WHERE (item).embedding IS NOT NULL});
+like($bgx->{stderr}, qr/relation "public.items_later" does not exist/, 'a two-phase batch that fails on shard2');
+is($open_xacts->(), '0,0,0', 'leaves no transaction open on the others');
+$shards[1]->safe_psql('postgres', 'CREATE VIEW items_later AS SELECT * FROM items');
+is($bgx->query(q{SELECT count(*) FROM hnsw.search_batch(NULL::items_err,
+	ARRAY['[1,1,1,1]']::vector[], 3) WHERE (item).embedding IS NOT NULL}),
+	'3', 'a batch that falls back to one phase (shard2 has a view)');
+is($open_xacts->(), '0,0,0', 'leaves none either');
+$bgx->quit;
+
 # the cached description of a distributed table follows changes made in
 # the same session: replicas, attached and detached partitions
 is($coord->safe_psql('postgres', q{

@@ -2,12 +2,13 @@
 # streaming standby, an independent copy), a killed primary, a killed shard
 # without a copy, a hung shard (a lock the test holds) and
 # hnsw.shard_timeout, and pg_cancel_backend of the coordinator's query
-# reaching the shards.
+# ending the shards' queries.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(time usleep);
 
 my $schema = q{
 	CREATE EXTENSION hnsw;
@@ -131,22 +132,33 @@ ok($node{shard3}->poll_query_until('postgres', q{
 	'the hung copy\'s query was cancelled on the shard');
 $bg->query('RESET client_min_messages');
 
-# --- pg_cancel_backend of the coordinator's query cancels the shards' queries
+# --- pg_cancel_backend of the coordinator's query ends the shards' queries
+# (both copies of shard3 are locked: the search waits on whichever it tries)
 my $locker2 = $node{copy3}->background_psql('postgres');
 $locker2->query_safe('BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
 $bg->query('SET hnsw.shard_timeout = 0');
 $bg->{stderr} = '';
 $bg->query_until(qr/started/, "\\echo started\nSELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1]', 5);\n");
-ok($node{shard3}->poll_query_until('postgres', q{
-	SELECT count(*) = 1 FROM pg_stat_activity
-	 WHERE application_name = 'hnsw coordinator' AND wait_event_type = 'Lock'}),
-	'the search waits on the locked shard');
+my $count_on_copies = sub {
+	my ($where) = @_;
+	my $n = 0;
+	$n += $node{$_}->safe_psql('postgres', qq{
+		SELECT count(*) FROM pg_stat_activity
+		 WHERE application_name = 'hnsw coordinator' AND $where}) foreach ('shard3', 'copy3');
+	return $n;
+};
+my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+usleep(100_000) while $count_on_copies->(q{wait_event_type = 'Lock'}) != 1 && time() < $deadline;
+is($count_on_copies->(q{wait_event_type = 'Lock'}), 1, 'the search waits on a locked copy');
 $coord->safe_psql('postgres', q{
 	SELECT pg_cancel_backend(pid) FROM pg_stat_activity
 	 WHERE query LIKE '%hnsw.search(NULL::items%' AND pid <> pg_backend_pid()});
 $bg->query('SELECT 1');
 like($bg->{stderr}, qr/canceling statement due to user request/, 'the coordinator query was cancelled');
 ok($node{shard3}->poll_query_until('postgres', q{
+	SELECT count(*) = 0 FROM pg_stat_activity
+	 WHERE application_name = 'hnsw coordinator' AND state = 'active'})
+	&& $node{copy3}->poll_query_until('postgres', q{
 	SELECT count(*) = 0 FROM pg_stat_activity
 	 WHERE application_name = 'hnsw coordinator' AND state = 'active'}),
 	'nothing keeps running on the shard');

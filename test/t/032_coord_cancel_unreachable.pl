@@ -1,7 +1,9 @@
 # A shard whose host stops answering in the middle of a search: the
 # coordinator abandons it after hnsw.shard_timeout and must not then hang in
-# the cancel request (PostgreSQL 15's PQcancel connects with a blocking
-# connect(), which a silent host holds for the TCP connect timeout, minutes).
+# a cancel request (PostgreSQL 15's PQcancel connects with a blocking
+# connect(), which a silent host holds for the TCP connect timeout, minutes,
+# and then waits for the server to close the socket): it closes the
+# connection without a cancel request.  (test/t/036 freezes real servers.)
 #
 # The "host" is a TCP proxy in front of the shard, run by this test.  Stopping
 # the proxy process with SIGSTOP makes it silent: the coordinator's existing
@@ -113,11 +115,11 @@ $bg->query(q{SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1]', 5)});
 my $elapsed = time() - $start;
 like($bg->{stderr}, qr/shard "shard" of distributed table "items" did not answer/,
 	'the silent shard is reported');
-like($bg->{stderr}, qr/no cancel sent to unreachable server/,
-	'no cancel request is sent to the silent host');
-# 1 s of hnsw.shard_timeout plus at most 1 s for the probe; a blocking cancel
-# would take the TCP connect timeout (over a minute)
-cmp_ok($elapsed, '<', 20, "the search ends soon after hnsw.shard_timeout ($elapsed s)");
+like($bg->{stderr}, qr/abandoning server "shard" for shard "shard": no answer within hnsw.shard_timeout/,
+	'after hnsw.shard_timeout');
+# 1 s of hnsw.shard_timeout; a blocking cancel would take the TCP connect
+# timeout (over a minute), or for ever
+cmp_ok($elapsed, '<', 4, "the search ends soon after hnsw.shard_timeout ($elapsed s)");
 
 kill 'CONT', $proxy_pid;
 kill 'KILL', $proxy_pid;
