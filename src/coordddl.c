@@ -11,8 +11,9 @@
  * committed there when it succeeds, whatever the coordinator's transaction
  * does later: the caller undoes remote work itself on failure (see
  * create_distributed_table in src/sql/coord.sql).  If a command fails, the
- * shard's error is raised (with its SQLSTATE) and commands still running
- * elsewhere are cancelled.  hnsw.shard_timeout does not apply (index builds
+ * shard's error is raised (with its SQLSTATE) and the connections of
+ * commands still running elsewhere are closed (the shards end those
+ * commands; coordconn.c).  hnsw.shard_timeout does not apply (index builds
  * and loads are long); statement_timeout and query cancel do.  This is
  * arbitrary remote SQL under the caller's user mappings, so EXECUTE is
  * revoked from PUBLIC.
@@ -470,7 +471,7 @@ hnsw_shard_copy(PG_FUNCTION_ARGS)
  * Open (or take from the cache) a connection to every server of cs, all at
  * once, through CoordExecute, and take them out of its pipeline mode for
  * COPY.  They are marked busy: until CopyFinish releases them, an error
- * makes the abort callback cancel and close them (coordconn.c).
+ * makes the abort callback close them (coordconn.c).
  */
 static void
 CopyConnect(CopyShard *cs, int nshards)
