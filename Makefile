@@ -20,7 +20,8 @@ REGRESS = $(sort $(filter-out $(EXTENSION)--%,$(patsubst sql/%.sql,%,$(wildcard 
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 EXTRA_CLEAN = test/kernels/kernel_test test/kernels/kernel_bench \
-	test/fuzz/fuzz_vector test/bench/hnsw_bench test/bench/coord_bench
+	test/fuzz/fuzz_vector test/fuzz/fuzz_page test/bench/hnsw_bench \
+	test/bench/coord_bench
 
 PG_CONFIG ?= pg_config
 
@@ -58,6 +59,15 @@ test/fuzz/fuzz_vector: test/fuzz/fuzz_vector.c src/vectorparse.c src/vectorparse
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ \
 		test/fuzz/fuzz_vector.c src/vectorparse.c -lm
 
+# libFuzzer target for the checks of index pages: hnswcheck.c with
+# PostgreSQL's headers, no backend (distance.c for the slots' bfloat16).
+test/fuzz/fuzz_page: test/fuzz/fuzz_page.c src/hnswcheck.c src/hnswcheck.h \
+		src/hnsw.h src/distance.c src/distance.h
+	clang -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Wno-ignored-attributes \
+		-Isrc -I$(shell $(PG_CONFIG) --includedir-server) -o $@ \
+		test/fuzz/fuzz_page.c src/hnswcheck.c src/distance.c -lm
+
 # Benchmark client over libpq (test/bench/README.md); test/bench/run drives it.
 BENCH_CFLAGS = -O2 -g -Wall -Wextra -I$(shell $(PG_CONFIG) --includedir)
 
@@ -71,5 +81,5 @@ test/bench/coord_bench: test/bench/coord_bench.c test/bench/bench_common.c test/
 
 .PHONY: kernels fuzz bench
 kernels: test/kernels/kernel_test test/kernels/kernel_bench
-fuzz: test/fuzz/fuzz_vector
+fuzz: test/fuzz/fuzz_vector test/fuzz/fuzz_page
 bench: test/bench/hnsw_bench test/bench/coord_bench

@@ -25,6 +25,14 @@
 #include "distance.h"
 #include "vector.h"
 
+/* Raise the error for a corrupted index; detail is a full sentence */
+#define HNSW_CORRUPT(index, msg, ...) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_INDEX_CORRUPTED), \
+			 errmsg("index \"%s\" " msg, RelationGetRelationName(index)), \
+			 errdetail(__VA_ARGS__), \
+			 errhint("Please REINDEX it.")))
+
 /* Options and their bounds */
 #define HNSW_DEFAULT_M				16
 #define HNSW_MIN_M					2
@@ -428,11 +436,41 @@ typedef struct HnswGraph
 	HnswElement stubs;			/* preallocated elements for the cache */
 	int			nstubs;
 	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */
+	BlockNumber nblocks;		/* blocks of the index known to exist, 0
+								 * until counted; counted again when a link
+								 * seems to lie past them (HnswCheckLink) */
 } HnswGraph;
 
 /* Does the graph keep codes in its elements and the vectors out of line? */
 #define HnswGraphOutOfLine(graph) \
 	((graph)->quantization != (graph)->exactQuantization)
+
+/*
+ * What checking an element tuple read from a page needs to know of its
+ * index (HnswGetElement, hnswcheck.c): all from the metapage.
+ */
+typedef struct HnswLayout
+{
+	int			m;
+	int			dim;			/* 0: not known yet, taken from the tuple */
+	int			quantization;	/* HnswQuantization of the element tuples */
+	bool		outOfLine;		/* their codes end with a link */
+	int			slotSize;		/* bytes of a neighbour slot */
+} HnswLayout;
+
+/* The layout of the element tuples of a graph's index */
+static inline HnswLayout
+HnswGraphLayout(const HnswGraph *graph)
+{
+	HnswLayout	layout;
+
+	layout.m = graph->m;
+	layout.dim = graph->dim;
+	layout.quantization = graph->quantization;
+	layout.outOfLine = HnswGraphOutOfLine(graph);
+	layout.slotSize = graph->slotSize;
+	return layout;
+}
 
 /* A page edit, WAL-logged unless the index is being built */
 typedef struct HnswPageEdit
@@ -590,19 +628,36 @@ extern void HnswInitPage(Page page);
 extern void HnswInitMetaPage(Page page, int m, int efConstruction,
 							 HnswQuantization quant);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
+extern void HnswCheckMetaBuffer(Relation index, Buffer buf);
 extern Page HnswEditStart(HnswPageEdit *edit, Relation index, Buffer buffer,
 						  bool building, bool fullImage);
 extern Page HnswEditAddPage(HnswPageEdit *edit, Buffer buffer);
 extern void HnswEditFinish(HnswPageEdit *edit);
 extern HnswElementTuple HnswGetElementTuple(Page page, OffsetNumber off);
+extern HnswElementTuple HnswGetElement(Relation index,
+									   const HnswLayout *layout, Buffer buf,
+									   OffsetNumber off);
+extern void HnswCheckPage(Relation index, Buffer buf);
+extern void HnswCheckLink(Relation index, BlockNumber *nblocks,
+						  ItemPointer tid);
+extern void HnswCheckEntryPoint(Relation index, BlockNumber *nblocks,
+								HnswMetaPageData *meta);
+extern void HnswCheckHeapTid(Relation index, Relation heap,
+							 BlockNumber *heapBlocks, ItemPointer heaptid,
+							 ItemPointer element);
+extern void HnswCheckSlots(Relation index, BlockNumber *nblocks,
+						   const HnswLayout *layout, HnswElementTuple tup,
+						   BlockNumber blkno, OffsetNumber off);
 extern Size HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 								 HnswElementTuple tup, int ntids);
 extern void HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 								ItemPointer tid);
 extern Size HnswElementTupleSize(HnswGraph *graph, int level, int ntids);
 extern Size HnswMinCutSize(HnswGraph *graph);
-extern bool HnswReadTail(Relation index, ItemPointer head, Vector *vec);
-extern bool HnswCopyTupleVector(HnswElementTuple tup, Vector *dst);
+extern HnswTailTuple HnswGetTail(Relation index, Buffer buf, ItemPointer head,
+								 Size *len);
+extern bool HnswReadTail(HnswGraph *graph, ItemPointer head, Vector *vec);
+extern bool HnswCopyTupleVector(HnswElementTuple tup, Vector *dst, Size room);
 extern void HnswWriteExactVector(HnswGraph *graph, const Vector *vec,
 								 Vector *code);
 extern Vector *HnswReadExactVector(Relation index, ItemPointer link, int dim,

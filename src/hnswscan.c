@@ -78,6 +78,8 @@ typedef struct HnswScanOpaqueData
 	TupleTableSlot *slot;
 	MemoryContext tmpCxt;		/* one exact vector at a time */
 	int64		nexact;			/* exact vectors read (DEBUG1 at the end) */
+	BlockNumber heapBlocks;		/* of the table, as far as known
+								 * (HnswCheckHeapTid) */
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
@@ -471,6 +473,7 @@ static bool
 RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 {
 	HnswGraph  *graph = so->graph;
+	HnswLayout	layout = HnswGraphLayout(graph);
 	HnswElement e = item->element;
 	Buffer		buf;
 	HnswElementTuple tup;
@@ -481,11 +484,11 @@ RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	tup = HnswGetElementTuple(BufferGetPage(buf),
-							  ItemPointerGetOffsetNumber(&e->tid));
+	tup = HnswGetElement(graph->index, &layout, buf,
+						 ItemPointerGetOffsetNumber(&e->tid));
 	code = tup != NULL ? HnswTupleVector(tup) : NULL;
-	if (code != NULL && code->dim == graph->dim &&
-		code->unused == graph->quantization &&
+	/* not a head tuple's part of a vector: i8 codes are never cut */
+	if (code != NULL &&
 		VARSIZE(code) == HNSW_CODE_SIZE(graph->dim, graph->quantization))
 		HnswCodeBounds(code, &error, &magnitude);
 	if (error == e->codeError && magnitude == e->codeMagnitude)
@@ -572,6 +575,21 @@ NextReranked(IndexScanDesc scan)
 }
 
 /*
+ * Raise ERRCODE_INDEX_CORRUPTED if heaptid, read from element e, lies past
+ * the end of the table (HnswCheckHeapTid): the executor is about to read
+ * it.  Not for scans without a table (heapRelation NULL).
+ */
+static void
+CheckHeapTid(IndexScanDesc scan, ItemPointer heaptid, HnswElement e)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	if (scan->heapRelation != NULL)
+		HnswCheckHeapTid(scan->indexRelation, scan->heapRelation,
+						 &so->heapBlocks, heaptid, &e->tid);
+}
+
+/*
  * Return the next heap TID in distance order.  Only ordered scans with MVCC
  * snapshots are supported: a heap TID vacuum removes while this scan holds
  * it cannot be reused by a row the snapshot sees.
@@ -611,6 +629,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 
 		if (item != NULL)
 		{
+			CheckHeapTid(scan, &item->heaptid, item->element);
 			scan->xs_heaptid = item->heaptid;
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
@@ -638,6 +657,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 			if (!e->deleted && !e->missing && !e->returned &&
 				so->nextTid < e->nheaptids)
 			{
+				CheckHeapTid(scan, &e->heaptids[so->nextTid], e);
 				scan->xs_heaptid = e->heaptids[so->nextTid++];
 				scan->xs_recheck = false;
 				scan->xs_recheckorderby = false;

@@ -52,6 +52,8 @@ typedef struct HnswVacuumState
 	ItemPointerData bestLive;	/* highest live element seen in pass 2 */
 	int			bestLevel;
 	bool		building;		/* pass 4 for CREATE INDEX: no WAL records */
+	BlockNumber nblocks;		/* of the index, as far as known
+								 * (HnswCheckSlots) */
 } HnswVacuumState;
 
 static inline uint64
@@ -72,7 +74,8 @@ CompareKeys(const void *a, const void *b)
 
 /*
  * Return block blkno of the index pinned and locked in mode, read with
- * vacuum's buffer access strategy, after the cost-based vacuum delay.
+ * vacuum's buffer access strategy, after the cost-based vacuum delay.  Its
+ * header and special space are checked (HnswCheckPage).
  */
 static Buffer
 LockVacuumPage(HnswVacuumState *vs, BlockNumber blkno, int mode)
@@ -83,7 +86,33 @@ LockVacuumPage(HnswVacuumState *vs, BlockNumber blkno, int mode)
 	buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
 							 vs->info->strategy);
 	LockBuffer(buf, mode);
+	HnswCheckPage(vs->index, buf);
 	return buf;
+}
+
+/*
+ * Return the element tuple at off of a page vacuum holds locked, checked
+ * (HnswGetElement), or NULL if there is none.
+ */
+static HnswElementTuple
+VacuumElement(HnswVacuumState *vs, Buffer buf, OffsetNumber off)
+{
+	HnswLayout	layout = HnswGraphLayout(vs->graph);
+
+	return HnswGetElement(vs->index, &layout, buf, off);
+}
+
+/*
+ * Raise ERRCODE_INDEX_CORRUPTED unless every link of tup, the element at
+ * (blkno, off), lies inside the index (HnswCheckSlots).
+ */
+static void
+VacuumCheckSlots(HnswVacuumState *vs, HnswElementTuple tup,
+				 BlockNumber blkno, OffsetNumber off)
+{
+	HnswLayout	layout = HnswGraphLayout(vs->graph);
+
+	HnswCheckSlots(vs->index, &vs->nblocks, &layout, tup, blkno, off);
 }
 
 /* The highest offset of a locked page; InvalidOffsetNumber if it is new */
@@ -143,7 +172,7 @@ RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
 
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			HnswElementTuple tup = HnswGetElementTuple(page, off);
+			HnswElementTuple tup = VacuumElement(vs, buf, off);
 			bool		dead[HNSW_HEAPTIDS];
 			int			ndead = 0;
 			int			nlive = 0;
@@ -363,7 +392,7 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(tid),
 						 BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
-	tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
+	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(tid));
 	if (tup != NULL && !tup->deleted && tup->level == e->level)
 	{
 		for (int lc = 0; lc <= e->level; lc++)
@@ -445,11 +474,12 @@ RepairGraph(HnswVacuumState *vs)
 		maxoff = MaxOffset(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			HnswElementTuple tup = HnswGetElementTuple(page, off);
+			HnswElementTuple tup = VacuumElement(vs, buf, off);
 			char	   *slots;
 
 			if (tup == NULL || tup->deleted)
 				continue;
+			VacuumCheckSlots(vs, tup, blkno, off);
 			if (tup->level > vs->bestLevel)
 			{
 				vs->bestLevel = tup->level;
@@ -493,6 +523,7 @@ ReplaceEntryPoint(HnswVacuumState *vs)
 	HnswMetaPage meta;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	HnswCheckMetaBuffer(vs->index, buf);
 	meta = HnswPageGetMeta(BufferGetPage(buf));
 	if (ItemPointerIsValid(&meta->entryPoint) &&
 		IsDeleted(vs, &meta->entryPoint))
@@ -508,34 +539,12 @@ ReplaceEntryPoint(HnswVacuumState *vs)
 }
 
 /*
- * Delete from tailPage (exclusively locked, in the caller's page edit) the
- * tail tuple of the head tuple at (blkno, off), if it is there.
- */
-static void
-FreeTail(Page tailPage, BlockNumber blkno, OffsetNumber off)
-{
-	HnswTailTuple tail;
-	ItemId		itemid;
-	ItemPointerData head;
-
-	if (MaxOffset(tailPage) < FirstOffsetNumber)
-		return;
-	itemid = PageGetItemId(tailPage, FirstOffsetNumber);
-	if (!ItemIdIsNormal(itemid))
-		return;
-	tail = (HnswTailTuple) PageGetItem(tailPage, itemid);
-	ItemPointerSet(&head, blkno, off);
-	if (tail->type == HNSW_TAIL_TUPLE && ItemPointerEquals(&tail->head, &head))
-		PageIndexTupleDeleteNoCompact(tailPage, FirstOffsetNumber);
-}
-
-/*
  * Pass 3: remove the deleted elements from their pages (their line pointers
  * become unused and are reused by inserts) and record the free space.  The
  * vectors of elements that keep them out of line are freed after their
  * element, chunk by chunk (HnswFreeExactVector), so that no element ever
  * links to a freed chunk.  The tail of a head tuple is freed with its head,
- * in the same WAL record (FreeTail).
+ * in the same WAL record.
  */
 static void
 FreeDeleted(HnswVacuumState *vs)
@@ -556,28 +565,41 @@ FreeDeleted(HnswVacuumState *vs)
 
 		Buffer		tailBuf = InvalidBuffer;
 		Page		tailPage = NULL;
+		bool		tailFound = false;
 		int			first = i;
 
 		buf = LockVacuumPage(vs, blkno, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
 		for (int j = i; j < vs->ndeleted && (vs->deleted[j] >> 16) == blkno; j++)
 		{
-			HnswElementTuple tup = HnswGetElementTuple(page,
-													   (OffsetNumber) (vs->deleted[j] & 0xFFFF));
+			OffsetNumber off = (OffsetNumber) (vs->deleted[j] & 0xFFFF);
+			HnswElementTuple tup = VacuumElement(vs, buf, off);
 
 			i = j + 1;
 			/*
 			 * A head's tail, first on the next page, goes in the same WAL
 			 * record: that page is locked second, in block order, which
 			 * nothing else does (src/README "Locking").  Not through
-			 * LockVacuumPage: no vacuum delay with a lock held.
+			 * LockVacuumPage: no vacuum delay with a lock held.  Checked
+			 * here, before the page edit starts.
 			 */
 			if (tup != NULL && tup->deleted && tup->type == HNSW_HEAD_TUPLE &&
 				!BufferIsValid(tailBuf))
 			{
+				ItemPointerData head;
+
+				if (blkno + 1 >= vs->nblocks)
+					vs->nblocks = RelationGetNumberOfBlocks(index);
+				if (blkno + 1 >= vs->nblocks)
+					HNSW_CORRUPT(index, "has an element cut over two pages without its tail",
+								 "Block %u, offset %u: a head tuple on the last block of the index.",
+								 blkno, off);
 				tailBuf = ReadBufferExtended(index, MAIN_FORKNUM, blkno + 1,
 											 RBM_NORMAL, vs->info->strategy);
 				LockBuffer(tailBuf, BUFFER_LOCK_EXCLUSIVE);
+				HnswCheckPage(index, tailBuf);
+				ItemPointerSet(&head, blkno, off);
+				tailFound = HnswGetTail(index, tailBuf, &head, NULL) != NULL;
 			}
 		}
 		page = HnswEditStart(&edit, index, buf, false, false);
@@ -595,8 +617,8 @@ FreeDeleted(HnswVacuumState *vs)
 				if (HnswTupleVector(tup)->unused <= HNSW_QUANT_MAX &&
 					HnswVectorHasLink(HnswTupleVector(tup)))
 					links[nlinks++] = *HnswVectorGetLink(HnswTupleVector(tup));
-				if (tup->type == HNSW_HEAD_TUPLE && tailPage != NULL)
-					FreeTail(tailPage, blkno, off);
+				if (tup->type == HNSW_HEAD_TUPLE && tailFound)
+					PageIndexTupleDeleteNoCompact(tailPage, FirstOffsetNumber);
 				PageIndexTupleDeleteNoCompact(page, off);
 			}
 		}
@@ -721,7 +743,7 @@ ScanElements(ReachState *rs, bool list, IndexBulkDeleteResult *count)
 		maxoff = MaxOffset(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			HnswElementTuple tup = HnswGetElementTuple(page, off);
+			HnswElementTuple tup = VacuumElement(vs, buf, off);
 			ReachElement *e;
 
 			if (tup == NULL)
@@ -781,12 +803,13 @@ Propagate(ReachState *rs)
 
 		buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&e->tid),
 							 BUFFER_LOCK_SHARE);
-		tup = HnswGetElementTuple(BufferGetPage(buf),
-								  ItemPointerGetOffsetNumber(&e->tid));
+		tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&e->tid));
 		if (tup != NULL && tup->level == e->level)
 		{
 			char	   *slots = HnswTupleGetSlots(tup);
 
+			VacuumCheckSlots(vs, tup, ItemPointerGetBlockNumber(&e->tid),
+							 ItemPointerGetOffsetNumber(&e->tid));
 			for (int i = 0; i < HNSW_SLOTS(tup->level, vs->m); i++)
 			{
 				ItemPointer tid = HnswSlotTid(slots, i, vs->slotSize);
@@ -828,8 +851,7 @@ LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
 
 	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&v->tid),
 						 BUFFER_LOCK_EXCLUSIVE);
-	tup = HnswGetElementTuple(BufferGetPage(buf),
-							  ItemPointerGetOffsetNumber(&v->tid));
+	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&v->tid));
 	if (tup != NULL && tup->level == v->level && !tup->deleted)
 		slots = HnswTupleGetSlots(tup);
 
@@ -900,8 +922,7 @@ LinkElement(ReachState *rs, ReachElement *u)
 	/* u's own neighbours that are reached, nearest first */
 	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&u->tid),
 						 BUFFER_LOCK_SHARE);
-	tup = HnswGetElementTuple(BufferGetPage(buf),
-							  ItemPointerGetOffsetNumber(&u->tid));
+	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&u->tid));
 	if (tup != NULL && tup->level == u->level)
 	{
 		char	   *slots = HnswTupleGetSlots(tup);
