@@ -61,7 +61,7 @@ test/fuzz/fuzz_vector: test/fuzz/fuzz_vector.c src/vectorparse.c src/vectorparse
 
 # libFuzzer target for the checks of index pages: hnswcheck.c with
 # PostgreSQL's headers, no backend (distance.c for the slots' bfloat16).
-test/fuzz/fuzz_page: test/fuzz/fuzz_page.c src/hnswcheck.c src/hnswcheck.h \
+test/fuzz/fuzz_page: test/fuzz/fuzz_page.c src/hnswcheck.c \
 		src/hnsw.h src/distance.c src/distance.h
 	clang -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Wno-ignored-attributes \

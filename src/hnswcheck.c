@@ -6,7 +6,7 @@
  *	  metapage.
  *
  * Every reader of an element tuple goes through HnswCheckElementAt (by way
- * of HnswGetElement in hnswpage.c), so a damaged page ends in an error
+ * of HnswGetElement, hnsw.h; errors are raised in hnswpage.c), so a damaged page ends in an error
  * instead of a read outside the page or the tuple, an overrun of a
  * fixed-size array, or a loop bounded by garbage.  What is checked here is
  * what makes every later read of the tuple safe: after HNSW_CHECK_OK, the
@@ -30,110 +30,62 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
-#include "access/htup_details.h"
-#include "hnswcheck.h"
+#include "hnsw.h"
 
 /*
- * Check the header of a page that is not new: its pointers in order, as
- * PostgreSQL requires of every page it reads in (PageIsVerifiedExtended),
- * and room for hnsw's special space exactly.
+ * The checks themselves, inlined into the functions below: a search runs
+ * CheckItem and CheckElement for every element it loads, through
+ * HnswCheckElementAt, in one call.
  */
-HnswCheckResult
-HnswCheckPageHeader(Page page)
+
+/* The header of a page: see HnswCheckPageHeader */
+static pg_attribute_always_inline HnswCheckResult
+CheckHeader(Page page)
 {
 	PageHeader	ph = (PageHeader) page;
 
 	if (PageIsNew(page))
 		return HNSW_CHECK_ABSENT;
-	if (ph->pd_lower < SizeOfPageHeaderData || ph->pd_lower > ph->pd_upper ||
-		ph->pd_upper > ph->pd_special || ph->pd_special > BLCKSZ)
+	if (unlikely(ph->pd_lower < SizeOfPageHeaderData ||
+				 ph->pd_lower > ph->pd_upper ||
+				 ph->pd_upper > ph->pd_special || ph->pd_special > BLCKSZ))
 		return HNSW_CHECK_PAGE_HEADER;
-	if (ph->pd_special != BLCKSZ - MAXALIGN(sizeof(HnswPageOpaqueData)))
+	if (unlikely(ph->pd_special != BLCKSZ - MAXALIGN(sizeof(HnswPageOpaqueData))))
 		return HNSW_CHECK_PAGE_SPECIAL;
 	return HNSW_CHECK_OK;
 }
 
-/*
- * Check the header and the page id of a page that is not new.  Readers of
- * whole pages use it (vacuum, index_info); a search, which reads one tuple
- * of a page, does not read the page id, a cache line of its own.
- */
-HnswCheckResult
-HnswCheckPageSpecial(Page page)
-{
-	HnswCheckResult r = HnswCheckPageHeader(page);
-
-	if (r != HNSW_CHECK_OK)
-		return r;
-	if (HnswPageGetOpaque(page)->page_id != HNSW_PAGE_ID)
-		return HNSW_CHECK_PAGE_SPECIAL;
-	return HNSW_CHECK_OK;
-}
-
-/*
- * Find the tuple at off: HNSW_CHECK_OK with *item and *len (at least 1) if
- * there is one, inside the tuple space of the page (between pd_upper and
- * the special space, MAXALIGNed as PageAddItem places it);
- * HNSW_CHECK_ABSENT if the page is new, off lies past its line pointers or
- * the line pointer is unused (vacuum freed the tuple: links to it are
- * stale, not corrupt).
- */
-HnswCheckResult
-HnswCheckItem(Page page, OffsetNumber off, char **item, Size *len)
+/* The tuple at off: see HnswCheckItem */
+static pg_attribute_always_inline HnswCheckResult
+CheckItem(Page page, OffsetNumber off, char **item, Size *len)
 {
 	PageHeader	ph = (PageHeader) page;
-	HnswCheckResult r;
+	HnswCheckResult r = CheckHeader(page);
 	ItemId		itemid;
 	unsigned	lpoff;
 	unsigned	lplen;
 
-	r = HnswCheckPageHeader(page);
-	if (r != HNSW_CHECK_OK)
+	if (unlikely(r != HNSW_CHECK_OK))
 		return r;
-	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+	if (unlikely(off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page)))
 		return HNSW_CHECK_ABSENT;
 	itemid = PageGetItemId(page, off);
-	if (!ItemIdIsUsed(itemid))
-		return HNSW_CHECK_ABSENT;
-	if (!ItemIdIsNormal(itemid))
-		return HNSW_CHECK_ITEM_FLAGS;
+	if (unlikely(!ItemIdIsNormal(itemid)))
+		return ItemIdIsUsed(itemid) ? HNSW_CHECK_ITEM_FLAGS : HNSW_CHECK_ABSENT;
 	lpoff = ItemIdGetOffset(itemid);
 	lplen = ItemIdGetLength(itemid);
-	if (lplen == 0 || lpoff < ph->pd_upper || lpoff + lplen > ph->pd_special ||
-		lpoff % MAXIMUM_ALIGNOF != 0)
+	if (unlikely(lplen == 0 || lpoff < ph->pd_upper ||
+				 lpoff + lplen > ph->pd_special ||
+				 lpoff % MAXIMUM_ALIGNOF != 0))
 		return HNSW_CHECK_ITEM_RANGE;
 	*item = (char *) page + lpoff;
 	*len = lplen;
 	return HNSW_CHECK_OK;
 }
 
-/*
- * Check an element tuple (or head tuple) of len bytes against the layout of
- * its index; HNSW_CHECK_OK means every field the readers use is in range:
- *
- * - level at most HNSW_MAX_LEVEL, deleted flag 0 or 1, a heap TID capacity
- *   that is even and below HNSW_HEAPTIDS (0 stands for HNSW_HEAPTIDS), so
- *   that arrays of HNSW_HEAPTIDS hold the heap TIDs;
- * - heap TID offsets a heap page can have (the block is checked against
- *   the table when a scan returns it, HnswCheckHeapTid);
- * - a vector with the index's encoding and dimensions, a 4-byte varlena
- *   header and the size the encoding gives (plus the link to a vector out
- *   of line); for a head tuple, a whole number of floats' worth of bytes,
- *   more than its header and fewer than the vector, in an index that can
- *   have heads; an i8 code's scale, offset and error bound finite, the
- *   scale and error not negative (re-ranking trusts them);
- * - a length that is exactly the header, the vector and the slots of its
- *   level, so the slots end where the tuple does.
- *
- * A layout dimension of 0 (the metapage had none yet) takes the tuple's
- * dimensions and encoding.
- * The values of an f32 vector are not checked (NaN or infinity only spoil
- * distances; verify_index finds them): that would read the whole vector.
- */
-HnswCheckResult
-HnswCheckElementTuple(const HnswLayout *layout, const char *item, Size len)
+/* An element tuple: see HnswCheckElementTuple */
+static pg_attribute_always_inline HnswCheckResult
+CheckElement(const HnswLayout *layout, const char *item, Size len)
 {
 	const HnswElementTupleData *tup = (const HnswElementTupleData *) item;
 	const Vector *vec;
@@ -144,33 +96,30 @@ HnswCheckElementTuple(const HnswLayout *layout, const char *item, Size len)
 	int			quant;
 	bool		outOfLine;
 
-	if (len < HNSW_ELEMENT_HEADER_SIZE(0) ||
-		(tup->type != HNSW_ELEMENT_TUPLE && tup->type != HNSW_HEAD_TUPLE))
+	if (unlikely(len < HNSW_ELEMENT_HEADER_SIZE(0) ||
+				 (tup->type != HNSW_ELEMENT_TUPLE &&
+				  tup->type != HNSW_HEAD_TUPLE)))
 		return HNSW_CHECK_NOT_ELEMENT;
-	if (tup->level > HNSW_MAX_LEVEL)
+	if (unlikely(tup->level > HNSW_MAX_LEVEL))
 		return HNSW_CHECK_LEVEL;
-	if (tup->deleted > 1)
+	if (unlikely(tup->deleted > 1))
 		return HNSW_CHECK_DELETED;
-	if (tup->ntids % 2 != 0 || tup->ntids >= HNSW_HEAPTIDS)
+	if (unlikely(tup->ntids % 2 != 0 || tup->ntids >= HNSW_HEAPTIDS))
 		return HNSW_CHECK_TID_CAPACITY;
 	cap = HnswTupleTidCapacity(tup);
 	header = HNSW_ELEMENT_HEADER_SIZE(cap);
-	if (len < header + VECTOR_SIZE(0))
+	if (unlikely(len < header + VECTOR_SIZE(0)))
 		return HNSW_CHECK_TUPLE_SIZE;
-	for (int i = 0; i < cap; i++)
-		if (ItemPointerGetOffsetNumberNoCheck(&tup->heaptids[i]) >
-			MaxHeapTuplesPerPage)
-			return HNSW_CHECK_HEAP_TID;
 
 	vec = (const Vector *) (item + header);
 	vecSize = VARSIZE(vec);
-	if (layout->dim > 0)
+	if (likely(layout->dim > 0))
 	{
-		if (vec->unused != layout->quantization)
+		if (unlikely(vec->unused != layout->quantization))
 			return HNSW_CHECK_ENCODING;
 		quant = layout->quantization;
 		outOfLine = layout->outOfLine;
-		if (!VARATT_IS_4B_U(vec) || vec->dim != layout->dim)
+		if (unlikely(!VARATT_IS_4B_U(vec) || vec->dim != layout->dim))
 			return HNSW_CHECK_VECTOR_LENGTH;
 	}
 	else
@@ -190,7 +139,7 @@ HnswCheckElementTuple(const HnswLayout *layout, const char *item, Size len)
 	}
 	codeSize = HNSW_CODE_SIZE(vec->dim, quant) +
 		(outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
-	if (tup->type == HNSW_HEAD_TUPLE)
+	if (unlikely(tup->type == HNSW_HEAD_TUPLE))
 	{
 		/*
 		 * Cut only inline vectors that are not i8 codes (HnswMinCutSize),
@@ -202,17 +151,88 @@ HnswCheckElementTuple(const HnswLayout *layout, const char *item, Size len)
 			vecSize % sizeof(float) != 0)
 			return HNSW_CHECK_VECTOR_LENGTH;
 	}
-	else if (vecSize != codeSize)
+	else if (unlikely(vecSize != codeSize))
 		return HNSW_CHECK_VECTOR_LENGTH;
-	if (len != header + vecSize +
-		(Size) HNSW_SLOTS(tup->level, layout->m) * layout->slotSize)
+	if (unlikely(len != header + vecSize +
+				 (Size) HNSW_SLOTS(tup->level, layout->m) * layout->slotSize))
 		return HNSW_CHECK_TUPLE_SIZE;
 
 	/* the whole code is there: heads are never i8 */
-	for (int i = 0; i < HNSW_CODE_HEADER_FLOATS(vec->unused); i++)
-		if (!isfinite(vec->x[i]) || (i != 1 && vec->x[i] < 0.0f))
-			return HNSW_CHECK_CODE_HEADER;
+	if (unlikely(!HnswCodeHeaderValid(vec)))
+		return HNSW_CHECK_CODE_HEADER;
 	return HNSW_CHECK_OK;
+}
+
+/*
+ * Check the header of a page that is not new: its pointers in order, as
+ * PostgreSQL requires of every page it reads in (PageIsVerifiedExtended),
+ * and room for hnsw's special space exactly.  HNSW_CHECK_ABSENT for a new
+ * page.
+ */
+HnswCheckResult
+HnswCheckPageHeader(Page page)
+{
+	return CheckHeader(page);
+}
+
+/*
+ * Check the header and the page id of a page that is not new.  Readers of
+ * whole pages use it (vacuum, index_info); a search, which reads one tuple
+ * of a page, does not read the page id, a cache line of its own.
+ */
+HnswCheckResult
+HnswCheckPageSpecial(Page page)
+{
+	HnswCheckResult r = CheckHeader(page);
+
+	if (r != HNSW_CHECK_OK)
+		return r;
+	if (HnswPageGetOpaque(page)->page_id != HNSW_PAGE_ID)
+		return HNSW_CHECK_PAGE_SPECIAL;
+	return HNSW_CHECK_OK;
+}
+
+/*
+ * Find the tuple at off: HNSW_CHECK_OK with *item and *len (at least 1) if
+ * there is one, inside the tuple space of the page (between pd_upper and
+ * the special space, MAXALIGNed as PageAddItem places it);
+ * HNSW_CHECK_ABSENT if the page is new, off lies past its line pointers or
+ * the line pointer is unused (vacuum freed the tuple: links to it are
+ * stale, not corrupt).
+ */
+HnswCheckResult
+HnswCheckItem(Page page, OffsetNumber off, char **item, Size *len)
+{
+	return CheckItem(page, off, item, len);
+}
+
+/*
+ * Check an element tuple (or head tuple) of len bytes against the layout of
+ * its index; HNSW_CHECK_OK means every field the readers use is in range:
+ *
+ * - level at most HNSW_MAX_LEVEL, deleted flag 0 or 1, a heap TID capacity
+ *   that is even and below HNSW_HEAPTIDS (0 stands for HNSW_HEAPTIDS), so
+ *   that arrays of HNSW_HEAPTIDS hold the heap TIDs;
+ * - a vector with the index's encoding and dimensions, a 4-byte varlena
+ *   header and the size the encoding gives (plus the link to a vector out
+ *   of line); for a head tuple, a whole number of floats' worth of bytes,
+ *   more than its header and fewer than the vector, in an index that can
+ *   have heads; an i8 code's scale, offset and error bound finite, the
+ *   scale and error not negative (re-ranking trusts them);
+ * - a length that is exactly the header, the vector and the slots of its
+ *   level, so the slots end where the tuple does.
+ *
+ * A layout dimension of 0 (the metapage had none yet) takes the tuple's
+ * dimensions and encoding.  Not checked here: the values of an f32 vector
+ * (NaN or infinity only spoil distances; verify_index finds them), which
+ * would read the whole vector, and the heap TIDs, which nothing in the
+ * index dereferences (a scan checks each before the executor reads it,
+ * HnswCheckHeapTid).
+ */
+HnswCheckResult
+HnswCheckElementTuple(const HnswLayout *layout, const char *item, Size len)
+{
+	return CheckElement(layout, item, len);
 }
 
 /*
@@ -226,16 +246,14 @@ HnswCheckElementAt(const HnswLayout *layout, Page page, OffsetNumber off,
 				   HnswElementTuple *tup, Size *len)
 {
 	char	   *item;
-	HnswCheckResult r = HnswCheckItem(page, off, &item, len);
+	HnswCheckResult r = CheckItem(page, off, &item, len);
 
-	if (r != HNSW_CHECK_OK)
+	if (unlikely(r != HNSW_CHECK_OK))
 		return r;
-	if (item[0] == HNSW_VECTOR_TUPLE || item[0] == HNSW_TAIL_TUPLE)
+	if (unlikely(item[0] == HNSW_VECTOR_TUPLE || item[0] == HNSW_TAIL_TUPLE))
 		return HNSW_CHECK_ABSENT;
-	r = HnswCheckElementTuple(layout, item, *len);
-	if (r == HNSW_CHECK_OK)
-		*tup = (HnswElementTuple) item;
-	return r;
+	*tup = (HnswElementTuple) item;
+	return CheckElement(layout, item, *len);
 }
 
 /*

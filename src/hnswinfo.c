@@ -27,7 +27,7 @@
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
-#include "hnswcheck.h"
+#include "hnsw.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -127,6 +127,7 @@ CheckLayout(HnswCheckState *cs)
 	layout.quantization = cs->meta.quantization;
 	layout.outOfLine = cs->outOfLine;
 	layout.slotSize = HNSW_SLOT_SIZE(cs->meta.version);
+	HnswLayoutDerive(&layout);
 	return layout;
 }
 
@@ -417,8 +418,9 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 		if (!ItemPointerIsValid(htid))
 			continue;
 		nheaptids++;
-		if (cs->heapBlocks != InvalidBlockNumber &&
-			ItemPointerGetBlockNumber(htid) >= cs->heapBlocks)
+		if (ItemPointerGetOffsetNumber(htid) > MaxHeapTuplesPerPage ||
+			(cs->heapBlocks != InvalidBlockNumber &&
+			 ItemPointerGetBlockNumber(htid) >= cs->heapBlocks))
 			HNSW_CORRUPT(index, "has a heap TID outside its table",
 						 "Block %u, offset %u, heap TID %d: (%u,%u); the table has %u blocks.",
 						 blkno, off, i, ItemPointerGetBlockNumber(htid),

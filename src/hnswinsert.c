@@ -31,7 +31,7 @@
 static bool
 AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 {
-	HnswLayout	layout = HnswGraphLayout(graph);
+	const HnswLayout *layout = HnswGraphLayout(graph);
 	Buffer		buf;
 	Page		page;
 	HnswElementTuple tup;
@@ -40,7 +40,7 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	tup = HnswGetElement(graph->index, &layout, buf, off);
+	tup = HnswGetElement(graph->index, layout, buf, off);
 	if (tup != NULL && !tup->deleted &&
 		VARSIZE(HnswTupleVector(tup)) == VARSIZE(e->vec) &&
 		memcmp(HnswTupleVector(tup), e->vec, VARSIZE(e->vec)) == 0)
@@ -270,7 +270,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 	char		raw[2 * HNSW_MAX_M * sizeof(HnswNeighborSlot)];	/* as stored */
 	int			chosen = -1;
 	bool		haveCopy = false;
-	HnswLayout	layout = HnswGraphLayout(graph);
+	const HnswLayout *layout = HnswGraphLayout(graph);
 
 	for (int attempt = 0;; attempt++)
 	{
@@ -285,7 +285,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 		buf = HnswReadBuffer(graph->index,
 							 ItemPointerGetBlockNumber(&target->tid));
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		tup = HnswGetElement(graph->index, &layout, buf, off);
+		tup = HnswGetElement(graph->index, layout, buf, off);
 		if (tup == NULL || tup->level < lc)
 		{
 			UnlockReleaseBuffer(buf);

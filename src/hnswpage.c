@@ -17,7 +17,7 @@
 
 #include "access/generic_xlog.h"
 #include "access/htup_details.h"
-#include "hnswcheck.h"
+#include "hnsw.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/freespace.h"
@@ -142,20 +142,6 @@ HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
 			HNSW_CORRUPT(index, "has an element with an invalid heap TID capacity",
 						 "Block %u, offset %u: capacity %u; it must be even and below %d.",
 						 blkno, off, (unsigned) tup->ntids, HNSW_HEAPTIDS);
-			break;
-		case HNSW_CHECK_HEAP_TID:
-			for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
-			{
-				ItemPointer htid = &tup->heaptids[i];
-
-				if (ItemPointerGetOffsetNumberNoCheck(htid) > MaxHeapTuplesPerPage)
-					HNSW_CORRUPT(index, "has a heap TID outside its table",
-								 "Block %u, offset %u, heap TID %d: (%u,%u); a heap page has at most %d tuples.",
-								 blkno, off, i,
-								 ItemPointerGetBlockNumberNoCheck(htid),
-								 ItemPointerGetOffsetNumberNoCheck(htid),
-								 (int) MaxHeapTuplesPerPage);
-			}
 			break;
 		case HNSW_CHECK_TUPLE_SIZE:
 			if (len < HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)) +
@@ -366,29 +352,24 @@ HnswEditFinish(HnswPageEdit *edit)
 }
 
 /*
- * Return the element tuple at off on a locked page, checked against the
- * layout of its index, or NULL if there is none: an unused line pointer
- * left by vacuum, an offset past the line pointers, or another kind of
- * tuple (a chunk of a vector out of line, a tail) where a freed element
- * was.  Anything malformed (the page header, the line pointer, any field
- * of the tuple: HnswCheckElementAt) raises ERRCODE_INDEX_CORRUPTED naming
- * the index, block and offset.  Every reader of element tuples comes
- * through here; see src/README "Reading pages".
- *
- * A head tuple (an element cut at the page's end) is returned too: its
- * heap TIDs and slots are read as any element's, its vector through
- * HnswCopyTupleVector and HnswReadTail.
+ * The slow path of HnswGetElement, for a tuple HnswElementIsWhole did not
+ * accept: check it in full (HnswCheckElementAt) and return it, or NULL if
+ * there is no element at off (an unused line pointer left by vacuum, an
+ * offset past the line pointers, or another kind of tuple, a chunk of a
+ * vector out of line or a tail, where a freed element was: a stale link,
+ * not corruption); anything else raises ERRCODE_INDEX_CORRUPTED
+ * (HnswReportCorrupt).
  */
 HnswElementTuple
-HnswGetElement(Relation index, const HnswLayout *layout, Buffer buf,
-			   OffsetNumber off)
+HnswGetElementChecked(Relation index, const HnswLayout *layout, Buffer buf,
+					  OffsetNumber off)
 {
 	Page		page = BufferGetPage(buf);
 	HnswElementTuple tup = NULL;
 	Size		len;
 	HnswCheckResult r = HnswCheckElementAt(layout, page, off, &tup, &len);
 
-	if (likely(r == HNSW_CHECK_OK))
+	if (r == HNSW_CHECK_OK)
 		return tup;
 	if (r != HNSW_CHECK_ABSENT)
 		HnswReportCorrupt(index, r, BufferGetBlockNumber(buf), off, page,
@@ -519,27 +500,32 @@ HnswCheckSlots(Relation index, BlockNumber *nblocks, const HnswLayout *layout,
 
 /*
  * Raise ERRCODE_INDEX_CORRUPTED unless heaptid, read from the element at
- * element, lies inside the table heap (a scan, before returning it: past
- * the end the executor would fail to read the block).  *heapBlocks caches
- * the table's size as HnswCheckLink's does the index's.  Offsets were
- * checked with the element (HnswCheckElementTuple).
+ * element, can be a tuple of the table heap: an offset a heap page can
+ * have, a block inside the table.  A scan checks each heap TID before the
+ * executor, or re-ranking, reads it (past the end, the read would fail);
+ * nothing else in the index dereferences heap TIDs.  *heapBlocks caches
+ * the table's size as HnswCheckLink's does the index's.
  */
 void
 HnswCheckHeapTid(Relation index, Relation heap, BlockNumber *heapBlocks,
 				 ItemPointer heaptid, ItemPointer element)
 {
-	BlockNumber blkno = ItemPointerGetBlockNumber(heaptid);
+	BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(heaptid);
+	OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(heaptid);
 
-	if (likely(blkno < *heapBlocks))
+	if (likely(blkno < *heapBlocks && off >= FirstOffsetNumber &&
+			   off <= MaxHeapTuplesPerPage))
 		return;
-	*heapBlocks = RelationGetNumberOfBlocks(heap);
-	if (blkno < *heapBlocks)
+	if (blkno >= *heapBlocks)
+		*heapBlocks = RelationGetNumberOfBlocks(heap);
+	if (blkno < *heapBlocks && off >= FirstOffsetNumber &&
+		off <= MaxHeapTuplesPerPage)
 		return;
 	HNSW_CORRUPT(index, "has a heap TID outside its table",
-				 "Block %u, offset %u: heap TID (%u,%u); the table has %u blocks.",
+				 "Block %u, offset %u: heap TID (%u,%u); the table has %u blocks of at most %d tuples.",
 				 ItemPointerGetBlockNumber(element),
-				 ItemPointerGetOffsetNumber(element), blkno,
-				 ItemPointerGetOffsetNumber(heaptid), *heapBlocks);
+				 ItemPointerGetOffsetNumber(element), blkno, off,
+				 *heapBlocks, (int) MaxHeapTuplesPerPage);
 }
 
 /*
@@ -640,13 +626,13 @@ HnswReadTail(HnswGraph *graph, ItemPointer head, Vector *vec)
 	 */
 	if (!found)
 	{
-		HnswLayout	layout = HnswGraphLayout(graph);
+		const HnswLayout *layout = HnswGraphLayout(graph);
 		HnswElementTuple tup;
 		bool		stillCut;
 
 		buf = HnswReadBuffer(index, ItemPointerGetBlockNumber(head));
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		tup = HnswGetElement(index, &layout, buf,
+		tup = HnswGetElement(index, layout, buf,
 							 ItemPointerGetOffsetNumber(head));
 		stillCut = tup != NULL && tup->type == HNSW_HEAD_TUPLE;
 		UnlockReleaseBuffer(buf);
@@ -1036,17 +1022,17 @@ HnswReadExactVector(Relation index, ItemPointer link, int dim, int *nchunks)
 static void
 ReadVectorLink(HnswGraph *graph, HnswElement element, ItemPointer link)
 {
-	HnswLayout	layout = HnswGraphLayout(graph);
+	const HnswLayout *layout = HnswGraphLayout(graph);
 	Buffer		buf;
 	HnswElementTuple tup;
 
 	ItemPointerSetInvalid(link);
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&element->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	tup = HnswGetElement(graph->index, &layout, buf,
+	tup = HnswGetElement(graph->index, layout, buf,
 						 ItemPointerGetOffsetNumber(&element->tid));
-	/* the check found the code followed by a link (layout.outOfLine) */
-	if (tup != NULL && layout.outOfLine)
+	/* the check found the code followed by a link (layout->outOfLine) */
+	if (tup != NULL && layout->outOfLine)
 		*link = *HnswVectorGetLink(HnswTupleVector(tup));
 	UnlockReleaseBuffer(buf);
 }

@@ -473,7 +473,7 @@ static bool
 RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 {
 	HnswGraph  *graph = so->graph;
-	HnswLayout	layout = HnswGraphLayout(graph);
+	const HnswLayout *layout = HnswGraphLayout(graph);
 	HnswElement e = item->element;
 	Buffer		buf;
 	HnswElementTuple tup;
@@ -484,7 +484,7 @@ RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	tup = HnswGetElement(graph->index, &layout, buf,
+	tup = HnswGetElement(graph->index, layout, buf,
 						 ItemPointerGetOffsetNumber(&e->tid));
 	code = tup != NULL ? HnswTupleVector(tup) : NULL;
 	/* not a head tuple's part of a vector: i8 codes are never cut */
@@ -519,6 +519,21 @@ RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 	item->exact = HnswDistance(graph, so->query, decoded);
 	MemoryContextReset(so->tmpCxt);
 	return true;
+}
+
+/*
+ * Raise ERRCODE_INDEX_CORRUPTED unless heaptid, read from element e, can be
+ * a tuple of the table (HnswCheckHeapTid): the executor, or re-ranking, is
+ * about to read it.  Not for scans without a table (heapRelation NULL).
+ */
+static void
+CheckHeapTid(IndexScanDesc scan, ItemPointer heaptid, HnswElement e)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	if (scan->heapRelation != NULL)
+		HnswCheckHeapTid(scan->indexRelation, scan->heapRelation,
+						 &so->heapBlocks, heaptid, &e->tid);
 }
 
 /*
@@ -568,25 +583,11 @@ NextReranked(IndexScanDesc scan)
 			continue;
 		}
 		/* an invisible row is not returned at all */
+		CheckHeapTid(scan, &next->heaptid, next->element);
 		if (ReadExactDistance(scan, &next->heaptid, &next->exact))
 			binaryheap_add(so->ready, PointerGetDatum(next));
 		CHECK_FOR_INTERRUPTS();
 	}
-}
-
-/*
- * Raise ERRCODE_INDEX_CORRUPTED if heaptid, read from element e, lies past
- * the end of the table (HnswCheckHeapTid): the executor is about to read
- * it.  Not for scans without a table (heapRelation NULL).
- */
-static void
-CheckHeapTid(IndexScanDesc scan, ItemPointer heaptid, HnswElement e)
-{
-	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
-
-	if (scan->heapRelation != NULL)
-		HnswCheckHeapTid(scan->indexRelation, scan->heapRelation,
-						 &so->heapBlocks, heaptid, &e->tid);
 }
 
 /*

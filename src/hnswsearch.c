@@ -492,7 +492,8 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
 	}
 
 	/* not there: a new, unloaded element, if tid can be one */
-	HnswCheckLink(graph->index, &graph->nblocks, tid);
+	if (unlikely(!HnswLinkInRange(tid, graph->nblocks)))
+		HnswCheckLink(graph->index, &graph->nblocks, tid);
 
 	/* elements come in chunks: a search creates thousands */
 	if (graph->nstubs == 0)
@@ -581,7 +582,7 @@ bool
 HnswLoadElement(HnswGraph *graph, HnswElement e)
 {
 	Buffer		buf;
-	HnswLayout	layout;
+	const HnswLayout *layout;
 	HnswElementTuple tup;
 
 	/*
@@ -598,7 +599,7 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	layout = HnswGraphLayout(graph);
-	tup = HnswGetElement(graph->index, &layout, buf,
+	tup = HnswGetElement(graph->index, layout, buf,
 						 ItemPointerGetOffsetNumber(&e->tid));
 	if (tup == NULL)
 	{
@@ -690,7 +691,7 @@ bool
 HnswEnsureVector(HnswGraph *graph, HnswElement e)
 {
 	Buffer		buf;
-	HnswLayout	layout;
+	const HnswLayout *layout;
 	HnswElementTuple tup;
 
 	if (e->vec != NULL)
@@ -701,7 +702,7 @@ HnswEnsureVector(HnswGraph *graph, HnswElement e)
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	layout = HnswGraphLayout(graph);
-	tup = HnswGetElement(graph->index, &layout, buf,
+	tup = HnswGetElement(graph->index, layout, buf,
 						 ItemPointerGetOffsetNumber(&e->tid));
 	if (tup == NULL || tup->level != e->level)
 	{
@@ -844,14 +845,14 @@ CandidateHeapPop(CandidateHeap *h)
 static int
 ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
 {
-	HnswLayout	layout = HnswGraphLayout(graph);
+	const HnswLayout *layout = HnswGraphLayout(graph);
 	Buffer		buf;
 	HnswElementTuple tup;
 	int			n = 0;
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	tup = HnswGetElement(graph->index, &layout, buf,
+	tup = HnswGetElement(graph->index, layout, buf,
 						 ItemPointerGetOffsetNumber(&e->tid));
 	if (tup != NULL && tup->level >= lc)
 	{

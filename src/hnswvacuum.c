@@ -97,9 +97,9 @@ LockVacuumPage(HnswVacuumState *vs, BlockNumber blkno, int mode)
 static HnswElementTuple
 VacuumElement(HnswVacuumState *vs, Buffer buf, OffsetNumber off)
 {
-	HnswLayout	layout = HnswGraphLayout(vs->graph);
+	const HnswLayout *layout = HnswGraphLayout(vs->graph);
 
-	return HnswGetElement(vs->index, &layout, buf, off);
+	return HnswGetElement(vs->index, layout, buf, off);
 }
 
 /*
@@ -110,9 +110,9 @@ static void
 VacuumCheckSlots(HnswVacuumState *vs, HnswElementTuple tup,
 				 BlockNumber blkno, OffsetNumber off)
 {
-	HnswLayout	layout = HnswGraphLayout(vs->graph);
+	const HnswLayout *layout = HnswGraphLayout(vs->graph);
 
-	HnswCheckSlots(vs->index, &vs->nblocks, &layout, tup, blkno, off);
+	HnswCheckSlots(vs->index, &vs->nblocks, layout, tup, blkno, off);
 }
 
 /* The highest offset of a locked page; InvalidOffsetNumber if it is new */

@@ -13,7 +13,8 @@
  *
  * Checks, beyond "no crash, no sanitizer report":
  *	- a tuple HnswCheckItem accepts lies inside the page's tuple space;
- *	- HnswCheckElementAt agrees with HnswCheckItem and HnswCheckElementTuple;
+ *	- HnswCheckElementAt agrees with HnswCheckItem and HnswCheckElementTuple,
+ *	  and accepts every tuple the fast path (HnswElementIsWhole) accepts;
  *	- every field of an accepted element tuple is read as the readers do
  *	  (heap TIDs into an array of HNSW_HEAPTIDS, the vector into a buffer of
  *	  the layout's size, every slot, the link and code header), from a copy
@@ -32,7 +33,7 @@
 #include <string.h>
 
 #include "access/htup_details.h"
-#include "hnswcheck.h"
+#include "hnsw.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -239,8 +240,7 @@ UseElement(const HnswLayout *layout, HnswElementTuple tup, Size len)
 	for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 		if (ItemPointerIsValid(&tup->heaptids[i]))
 			heaptids[nheaptids++] = tup->heaptids[i];
-	for (int i = 0; i < nheaptids; i++)
-		CHECK(ItemPointerGetOffsetNumber(&heaptids[i]) <= MaxHeapTuplesPerPage);
+	CHECK(nheaptids <= HNSW_HEAPTIDS);
 
 	CHECK(vec->dim == dim && vec->dim > 0 && vec->dim <= VECTOR_MAX_DIM);
 	CHECK(vec->unused >= 0 && vec->unused <= HNSW_QUANT_MAX);
@@ -305,7 +305,12 @@ CheckPage(const HnswLayout *layout, Page page)
 		HnswElementTuple tup = NULL;
 		Size		len2 = 0;
 		HnswCheckResult at = HnswCheckElementAt(layout, page, off, &tup, &len2);
+		HnswElementTuple whole = NULL;
 		char	   *copy;
+
+		/* the fast path accepts nothing the whole check refuses */
+		if (HnswElementIsWhole(layout, page, off, &whole))
+			CHECK(at == HNSW_CHECK_OK && whole == tup);
 
 		if (r != HNSW_CHECK_OK)
 		{
@@ -377,6 +382,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   HNSW_VECTOR_LINK_SIZE > HNSW_MAX_TUPLE_SIZE)
 		dim /= 2;
 	layout.dim = dim;
+	HnswLayoutDerive(&layout);
 	if (HNSW_ELEMENT_TUPLE_SIZE(1, layout.quantization, 0, layout.m) +
 		HNSW_VECTOR_LINK_SIZE > HNSW_MAX_TUPLE_SIZE)
 	{
