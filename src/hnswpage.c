@@ -3,9 +3,11 @@
  * hnswpage.c
  *	  Page access for hnsw: the metapage, element tuples, finding room for
  *	  a new tuple, and the one page-edit helper that WAL-logs every change
- *	  (or not, while the index is being built).
+ *	  (or not, while the index is being built).  What is read from a page is
+ *	  checked (hnswcheck.c) before it is used, and a damaged page raises
+ *	  ERRCODE_INDEX_CORRUPTED here.
  *
- * See src/README "Page layout" and "WAL".
+ * See src/README "Page layout", "Reading pages" and "WAL".
  *
  * src/hnswpage.c
  *
@@ -117,11 +119,12 @@ HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
 						 blkno, off, (unsigned) itemid->lp_flags);
 			break;
 		case HNSW_CHECK_ITEM_RANGE:
-			HNSW_CORRUPT(index, "has a line pointer outside the page's tuples",
-						 "Block %u, offset %u: %u bytes at byte %u; the tuples of the page lie in bytes %u to %u, aligned.",
+			HNSW_CORRUPT(index, "has a line pointer outside the page's tuple space",
+						 "Block %u, offset %u: %u bytes at byte %u; tuples lie between bytes %u and %u of the page, at multiples of %d.",
 						 blkno, off, (unsigned) len,
 						 (unsigned) ItemIdGetOffset(itemid),
-						 (unsigned) ph->pd_upper, (unsigned) ph->pd_special);
+						 (unsigned) ph->pd_upper, (unsigned) ph->pd_special,
+						 MAXIMUM_ALIGNOF);
 			break;
 		case HNSW_CHECK_NOT_ELEMENT:
 			HNSW_CORRUPT(index, "has a tuple that is not an element",

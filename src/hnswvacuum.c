@@ -748,6 +748,8 @@ ScanElements(ReachState *rs, bool list, IndexBulkDeleteResult *count)
 
 			if (tup == NULL)
 				continue;
+			/* Propagate reads the links of the reached ones */
+			VacuumCheckSlots(vs, tup, blkno, off);
 			for (int i = 0; count != NULL && i < HnswTupleTidCapacity(tup); i++)
 				if (ItemPointerIsValid(&tup->heaptids[i]))
 					count->num_index_tuples++;
@@ -808,8 +810,6 @@ Propagate(ReachState *rs)
 		{
 			char	   *slots = HnswTupleGetSlots(tup);
 
-			VacuumCheckSlots(vs, tup, ItemPointerGetBlockNumber(&e->tid),
-							 ItemPointerGetOffsetNumber(&e->tid));
 			for (int i = 0; i < HNSW_SLOTS(tup->level, vs->m); i++)
 			{
 				ItemPointer tid = HnswSlotTid(slots, i, vs->slotSize);
@@ -992,6 +992,8 @@ LinkUnreachable(HnswVacuumState *vs, IndexBulkDeleteResult *count)
 	int			left = 0;
 
 	HnswReadMeta(vs->index, &meta);
+	if (ItemPointerIsValid(&meta.entryPoint))
+		HnswCheckEntryPoint(vs->index, &vs->nblocks, &meta);
 	link = ItemPointerIsValid(&meta.entryPoint) &&
 		!(vs->graph->metric == HNSW_METRIC_IP && !vs->graph->normalize);
 	if (!link && count == NULL)
