@@ -86,11 +86,12 @@ HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
 		/* the line pointer is in the array (HnswCheckItem) */
 		itemid = PageGetItemId(page, off);
 		len = ItemIdGetLength(itemid);
+		/* the tuple is in the page, its header and vector as far as found */
+		if (r >= HNSW_CHECK_NOT_ELEMENT)
+			tup = (HnswElementTuple) PageGetItem(page, itemid);
+		if (r >= HNSW_CHECK_ENCODING)
+			vec = HnswTupleVector(tup);
 	}
-	if (r >= HNSW_CHECK_NOT_ELEMENT)
-		tup = (HnswElementTuple) PageGetItem(page, itemid);
-	if (r >= HNSW_CHECK_ENCODING)
-		vec = HnswTupleVector(tup);
 
 	switch (r)
 	{
@@ -152,7 +153,6 @@ HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
 				HNSW_CORRUPT(index, "has an element tuple of wrong size",
 							 "Block %u, offset %u: %zu bytes, too few for its header.",
 							 blkno, off, len);
-			vec = HnswTupleVector(tup);
 			HNSW_CORRUPT(index, "has an element tuple of wrong size",
 						 "Block %u, offset %u: %zu bytes; an element of level %u with a vector of %u bytes and m = %d has %zu.",
 						 blkno, off, len, (unsigned) tup->level,
