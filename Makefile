@@ -12,16 +12,18 @@ MODULE_big = hnsw
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # The install script is assembled from one file per layer, in this order.
-SQL_SOURCES = $(wildcard src/sql/vector.sql src/sql/index.sql src/sql/info.sql src/sql/coord.sql src/sql/tools.sql)
+SQL_SOURCES = $(wildcard src/sql/vector.sql src/sql/halfvec.sql src/sql/sparsevec.sql \
+	src/sql/bit.sql src/sql/index.sql src/sql/spark.sql src/sql/info.sql src/sql/coord.sql \
+	src/sql/tools.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # Every sql/*.sql except the generated install script is a regression test.
 REGRESS = $(sort $(filter-out $(EXTENSION)--%,$(patsubst sql/%.sql,%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
-EXTRA_CLEAN = test/kernels/kernel_test test/kernels/kernel_bench \
-	test/fuzz/fuzz_vector test/fuzz/fuzz_page test/bench/hnsw_bench \
-	test/bench/coord_bench
+EXTRA_CLEAN = test/kernels/kernel_test test/kernels/kernel_bench test/kernels/bit_test \
+	$(FUZZ_TARGETS) test/bench/hnsw_bench test/bench/coord_bench \
+	test/netsim/netsim_proxy
 
 PG_CONFIG ?= pg_config
 
@@ -54,18 +56,34 @@ test/kernels/kernel_test: test/kernels/kernel_test.c src/distance.c src/distance
 test/kernels/kernel_bench: test/kernels/kernel_bench.c src/distance.c src/distance.h
 	$(CC) $(KERNEL_CFLAGS) -o $@ test/kernels/kernel_bench.c src/distance.c -lm
 
-# libFuzzer target for the text and binary vector parsers (clang).
-test/fuzz/fuzz_vector: test/fuzz/fuzz_vector.c src/vectorparse.c src/vectorparse.h
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -o $@ \
-		test/fuzz/fuzz_vector.c src/vectorparse.c -lm
+# Popcount kernel agreement test (and "bit_test bench"): bitdistance.c alone;
+# the benchmark also times PostgreSQL's pg_popcount() from libpgport.
+PGPORT_LIB = $(wildcard $(shell $(PG_CONFIG) --pkglibdir)/libpgport.a)
 
-# libFuzzer target for the checks of index pages: hnswcheck.c with
-# PostgreSQL's headers, no backend (distance.c for the slots' bfloat16).
-test/fuzz/fuzz_page: test/fuzz/fuzz_page.c src/hnswcheck.c \
-		src/hnsw.h src/distance.c src/distance.h
-	clang -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=undefined -Wno-ignored-attributes \
-		-Isrc -I$(shell $(PG_CONFIG) --includedir-server) -o $@ \
+test/kernels/bit_test: test/kernels/bit_test.c src/bitdistance.c src/bitdistance.h
+	$(CC) $(KERNEL_CFLAGS) $(if $(PGPORT_LIB),-DWITH_PGPORT) -o $@ \
+		test/kernels/bit_test.c src/bitdistance.c $(PGPORT_LIB)
+
+# libFuzzer targets (clang): fuzz_vector for the text form of vectors
+# (vector_in), fuzz_vector_recv for the binary form (vector_recv),
+# fuzz_page for the checks of index pages (hnswcheck.c).
+FUZZ_TARGETS = test/fuzz/fuzz_vector test/fuzz/fuzz_vector_recv \
+	test/fuzz/fuzz_page
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -Isrc
+
+test/fuzz/fuzz_vector: test/fuzz/fuzz_vector.c src/vectorparse.c src/vectorparse.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_vector.c src/vectorparse.c -lm
+
+test/fuzz/fuzz_vector_recv: test/fuzz/fuzz_vector_recv.c src/vectorparse.c src/vectorparse.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_vector_recv.c src/vectorparse.c -lm
+
+# hnswcheck.c with PostgreSQL's headers and no backend (distance.c for the
+# slots' bfloat16); clang does not know the headers' gnu_printf attribute.
+test/fuzz/fuzz_page: test/fuzz/fuzz_page.c src/hnswcheck.c src/hnsw.h \
+		src/distance.c src/distance.h
+	clang $(FUZZ_CFLAGS) -Wno-ignored-attributes \
+		-I$(shell $(PG_CONFIG) --includedir-server) -o $@ \
 		test/fuzz/fuzz_page.c src/hnswcheck.c src/distance.c -lm
 
 # Benchmark client over libpq (test/bench/README.md); test/bench/run drives it.
@@ -79,7 +97,13 @@ test/bench/coord_bench: test/bench/coord_bench.c test/bench/bench_common.c test/
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/coord_bench.c test/bench/bench_common.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
 
-.PHONY: kernels fuzz bench
-kernels: test/kernels/kernel_test test/kernels/kernel_bench
-fuzz: test/fuzz/fuzz_vector test/fuzz/fuzz_page
+# Fault-injecting TCP proxy of the network simulation (test/netsim/README.md):
+# libc only, no server headers.
+test/netsim/netsim_proxy: test/netsim/netsim_proxy.c
+	$(CC) -O2 -g -Wall -Wextra -o $@ test/netsim/netsim_proxy.c
+
+.PHONY: kernels fuzz bench netsim
+kernels: test/kernels/kernel_test test/kernels/kernel_bench test/kernels/bit_test
+fuzz: $(FUZZ_TARGETS)
 bench: test/bench/hnsw_bench test/bench/coord_bench
+netsim: test/netsim/netsim_proxy

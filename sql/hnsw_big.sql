@@ -11,7 +11,6 @@ SELECT elements, heap_tids, dimensions, quantization, graph_quantization,
 	vector_chunks >= 300 AS chunks, vector_pages > 0 AS vector_pages
 FROM hnsw.index_info('big_idx');
 SELECT elements, dangling_links, stale_links FROM hnsw.verify_index('big_idx');
-SELECT hnsw_index_check('big_idx');
 
 SET enable_seqscan = off;
 SET hnsw.ef_search = 300;

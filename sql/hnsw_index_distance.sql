@@ -75,22 +75,6 @@ SELECT id, tag, (v <-> '[0,0,0,0,0,0,0,0]') = dist AS ok
 FROM (SELECT id, tag, v, v <-> '[0,0,0,0,0,0,0,0]' AS dist FROM d
 	  ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 500) s WHERE id = 5;
 
--- the scan's value is taken, not computed: called next to the scan with
--- another function to fall back on, it still returns the L2 distance
-SELECT id, hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', ctid, 'd_l2',
-			'vector_negative_inner_product') = v <-> '[1,2,3,4,5,6,7,8]' AS from_scan
-FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 3;
--- ... but not for another index, another row or another query
-SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', ctid, 'd_ip',
-			'vector_negative_inner_product') = v <#> '[1,2,3,4,5,6,7,8]' AS computed
-FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
-SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', '(0,1)', 'd_l2',
-			'vector_negative_inner_product') = v <#> '[1,2,3,4,5,6,7,8]' AS computed
-FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
-SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,9]', ctid, 'd_l2',
-			'vector_negative_inner_product') = v <#> '[1,2,3,4,5,6,7,9]' AS computed
-FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
-
 -- quantized indexes: i8 re-ranks with the rows' vectors and hands those
 -- distances on; bf16, and i8 without re-ranking, order by codes and the
 -- operator is computed.  Every way, the operator's value.
@@ -105,21 +89,45 @@ SELECT count(*) FILTER (WHERE dist = (v <-> '[1,2,3,4,5,6,7,8]')) AS equal
 FROM (SELECT v, v <-> '[1,2,3,4,5,6,7,8]' AS dist FROM d
 	  ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10) s;
 RESET hnsw.rerank;
-SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', ctid, 'd_l2',
-			'vector_negative_inner_product') = v <-> '[1,2,3,4,5,6,7,8]' AS from_scan
-FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
 ALTER INDEX d_l2 SET (quantization = 'bf16');
 REINDEX INDEX d_l2;
 SELECT count(*) FILTER (WHERE dist = (v <-> '[1,2,3,4,5,6,7,8]')) AS equal
 FROM (SELECT v, v <-> '[1,2,3,4,5,6,7,8]' AS dist FROM d
 	  ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10) s;
-SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', ctid, 'd_l2',
-			'vector_negative_inner_product') = v <#> '[1,2,3,4,5,6,7,8]' AS computed
-FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
 
--- called by hand it is the operator
-SELECT hnsw._index_distance('[1,2]', '[4,6]', '(0,1)', 'd', 'l2_distance') AS l2,
-	   hnsw._index_distance('[1,2]', '[4,6]', '(0,1)', 'd', 'vector_negative_inner_product') AS ip;
-SELECT hnsw._index_distance('[1,2]', '[4,6,1]', '(0,1)', 'd', 'l2_distance');
+-- The hook's functions answer only the calls the hook built.  Called by
+-- hand, by any role, they are an error: next to a scan of the index too,
+-- in a view, and through an operator.  No function takes a function to
+-- call: the old signature with one is gone.
+CREATE ROLE hnsw_alice LOGIN;
+GRANT SELECT ON d TO hnsw_alice;
+SET ROLE hnsw_alice;
+SELECT hnsw._index_distance('[1]', '[1]', '(0,1)', 0, 'pg_switch_wal');
+SELECT hnsw._index_distance('[1,2]', '[4,6]', '(0,1)', 'd_l2');
+SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', ctid, 'd_l2')
+FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
+SELECT hnsw._index_order_distance(ctid, 'd_l2')
+FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
+SELECT hnsw._index_order_distance('(0,1)', 0);
+CREATE TEMP VIEW peek AS
+SELECT hnsw._index_order_distance(ctid, 'd_l2') AS dist
+FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
+SELECT * FROM peek;
+CREATE OPERATOR pg_temp.@@ (LEFTARG = tid, RIGHTARG = regclass,
+							FUNCTION = hnsw._index_order_distance);
+SELECT ctid OPERATOR(pg_temp.@@) 'd_l2'::regclass
+FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
+-- ... while the plans the hook builds work for that role as for any other
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id, v <-> '[1,2,3,4,5,6,7,8]' AS dist FROM d
+ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 3;
+SELECT count(*) FILTER (WHERE dist = (v <-> '[1,2,3,4,5,6,7,8]')) AS equal
+FROM (SELECT v, v <-> '[1,2,3,4,5,6,7,8]' AS dist FROM d
+	  ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10) s;
+RESET ROLE;
+DROP VIEW peek;
+DROP OPERATOR pg_temp.@@ (tid, regclass);
+REVOKE SELECT ON d FROM hnsw_alice;
+DROP ROLE hnsw_alice;
 
 DROP TABLE d, via_index;

@@ -17,7 +17,8 @@ CREATE TABLE nested (id int, v vector(2));
 CREATE INDEX nested_idx ON nested USING hnsw (v logged_l2_ops);
 INSERT INTO nested SELECT i, ARRAY[i % 7, i / 7]::real[]::vector FROM generate_series(1, 200) i;
 SELECT count(*) > 200 AS logged FROM nested_log;
-SELECT hnsw_index_check('nested_idx'), hnsw_index_check('nested_log_v_idx') > 200 AS log_checked;
+SELECT (SELECT elements FROM hnsw.verify_index('nested_idx')),
+       (SELECT elements FROM hnsw.verify_index('nested_log_v_idx')) > 200 AS log_checked;
 
 SET enable_seqscan = off;
 SELECT id FROM nested ORDER BY v <-> '[3.1,3.2]' LIMIT 3;

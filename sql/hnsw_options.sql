@@ -16,7 +16,7 @@ INSERT INTO t VALUES ('[1,2,3]'), ('[4,5,6]');
 SET enable_seqscan = off;
 SELECT v FROM t ORDER BY v <-> '[4,5,7]' LIMIT 1;
 RESET enable_seqscan;
-SELECT hnsw_index_check('t_ok');
+SELECT elements FROM hnsw.verify_index('t_ok');
 TRUNCATE t;
 DROP INDEX t_ok;
 

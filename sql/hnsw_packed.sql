@@ -15,7 +15,6 @@ SELECT elements, live_elements, heap_tids, cut_elements > 300 AS cut_many,
 	(SELECT cut_elements FROM hnsw.index_info('pk_plain')) AS cut_unpacked
 FROM hnsw.index_info('pk_packed');
 SELECT elements, dangling_links, stale_links FROM hnsw.verify_index('pk_packed');
-SELECT hnsw_index_check('pk_packed');
 
 -- with ef_search past the table's size the index returns the exact nearest
 -- rows: the distances of its k rows, in its order, are those of the k

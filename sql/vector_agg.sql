@@ -24,3 +24,56 @@ RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 SELECT avg(v), sum(v) FROM t_par;
 DROP TABLE t_agg, t_par;
+
+-- The state functions are SQL-callable: whatever state a direct call
+-- passes, they build no vector that vector_in would reject (no zero
+-- dimensions, none past 16,000, no NaN or Infinity) and check sums for
+-- overflow, with pgvector's SQLSTATEs.  The state is {count, sums...}.
+CREATE FUNCTION sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  r text;
+BEGIN
+  EXECUTE q INTO r;
+  RETURN coalesce(r, 'NULL');
+EXCEPTION WHEN OTHERS THEN
+  RETURN 'ERROR ' || SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT q AS call, sqlstate_of(q) AS result FROM (VALUES
+  ($$SELECT vector_avg('{2,4,6}')$$),
+  ($$SELECT vector_avg('{0}')$$),
+  ($$SELECT vector_avg('{1}')$$),
+  ($$SELECT vector_avg('{1,NaN}')$$),
+  ($$SELECT vector_avg('{NaN,1}')$$),
+  ($$SELECT vector_avg('{1,Infinity}')$$),
+  ($$SELECT vector_avg('{1e-300,1}')$$),
+  ($$SELECT vector_dims(vector_avg(array_fill(1::float8, ARRAY[16001])))$$),
+  ($$SELECT vector_dims(vector_avg(array_fill(1::float8, ARRAY[16002])))$$),
+  ($$SELECT vector_accum('{0}', '[1,2]')$$),
+  ($$SELECT vector_accum('{2,1,2}', '[1,2]')$$),
+  ($$SELECT vector_accum('{2,1}', '[1,2]')$$),
+  ($$SELECT vector_accum('{2,1,Infinity}', '[1,2]')$$),
+  ($$SELECT vector_accum('{2,1,-1.7e308}', '[1,-3e38]')$$),
+  ($$SELECT vector_combine('{1,2}', '{3,4}')$$),
+  ($$SELECT vector_combine('{0}', '{0}')$$),
+  ($$SELECT vector_combine('{0}', '{3,4}')$$),
+  ($$SELECT vector_combine('{1,2}', '{0}')$$),
+  ($$SELECT vector_combine('{1,2}', '{0,5,6}')$$),
+  ($$SELECT vector_combine('{1}', '{1}')$$),
+  ($$SELECT vector_combine('{0}', '{1}')$$),
+  ($$SELECT vector_combine('{1,2}', '{1,2,3}')$$),
+  ($$SELECT vector_combine('{1,1.7e308}', '{1,1.7e308}')$$),
+  ($$SELECT vector_combine('{1,Infinity}', '{1,0}')$$),
+  ($$SELECT vector_combine('{0}', array_fill(1::float8, ARRAY[16002]))::text IS NOT NULL$$),
+  ($$SELECT vector_combine(array_fill(1::float8, ARRAY[16002]), array_fill(1::float8, ARRAY[16002]))::text IS NOT NULL$$)
+) v(q);
+
+-- states of another shape are refused outright
+SELECT vector_avg('{}');
+SELECT vector_avg('{{1,2}}');
+SELECT vector_accum('{1,NULL}', '[1]');
+SELECT vector_combine('{0}', '{{0}}');
+
+-- every vector avg() and sum() return can be read back
+SELECT avg(v)::text::vector, sum(v)::text::vector
+  FROM (VALUES ('[1e-45,1]'::vector), ('[0,1]'), ('[0,1]')) x(v);
+DROP FUNCTION sqlstate_of(text);

@@ -119,6 +119,10 @@ extern bool coord_allow_partial_results;
 extern int	coord_retry_interval;
 extern void CoordInit(void);
 
+/* in coordacl.c */
+extern void CoordCheckRead(Oid relid, Bitmapset *columns,
+						   const char *funcname, const char *hint);
+
 /* in coordcatalog.c */
 extern CoordTable *CoordGetTable(Oid relid);
 extern List *CoordGetReplicas(void);

@@ -149,6 +149,7 @@ static void FreeRowConverter(RowConverter *conv);
 static void EmitRow(RowConverter *conv, PGresult *res, int row, int firstcol,
 					int q);
 static char *OperatorNamespace(Oid opid);
+static char *TypeNamespace(Oid typid);
 static int	MergeCompare(Datum a, Datum b, void *arg);
 static double RowDistance(MergeState *ms, int shard, bool *isnull);
 
@@ -193,7 +194,8 @@ hnsw_search_batch(PG_FUNCTION_ARGS)
 }
 
 /*
- * Check the arguments of hnsw.search or hnsw.search_batch and describe the
+ * Check the arguments of hnsw.search or hnsw.search_batch and the caller's
+ * privileges on what the search reads (CoordCheckRead), and describe the
  * distributed table.  Takes the table's locks (see CoordGetTable).
  */
 static void
@@ -202,7 +204,7 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 	Oid			rowtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
 	Oid			relid = OidIsValid(rowtype) ? get_typ_typrelid(rowtype) : InvalidOid;
 	CoordTable *table;
-	AclResult	aclresult;
+	Bitmapset  *readcols = NULL;
 	const char *metric;
 	const char *opname;
 	Oid			opid;
@@ -295,10 +297,13 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 		}
 	}
 
-	/* the table, its privileges and its vector column */
-	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
+	/*
+	 * The table and its vector column.  A caller who may read nothing of
+	 * the table learns nothing more of it than that; the columns are
+	 * checked below, once known.
+	 */
+	CoordCheckRead(relid, NULL, batch ? "hnsw.search_batch" : "hnsw.search",
+				   NULL);
 	table = CoordGetTable(relid);
 	spec->table = table;
 
@@ -361,8 +366,12 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 	for (i = 0; i < spec->nqueries; i++)
 		spec->position[spec->order ? spec->order[i] : i] = i;
 
-	/* the operator, qualified by the schema of the type's own operator */
-	opid = OpernameGetOprid(list_make1(makeString(pstrdup(opname))),
+	/*
+	 * The operator of the type's own schema (the extension's): never one
+	 * that the caller's search_path puts first.
+	 */
+	opid = OpernameGetOprid(list_make2(makeString(TypeNamespace(spec->vectype)),
+									   makeString(pstrdup(opname))),
 							spec->vectype, spec->vectype);
 	if (!OidIsValid(opid))
 		ereport(ERROR,
@@ -394,6 +403,22 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 				spec->wanted[attnum - 1] = true;
 		}
 	}
+
+	/*
+	 * Privileges, after the lock CoordGetTable took: the columns fetched,
+	 * the vector column (the order is its distances) and, when partitions
+	 * are named, the partition column (a filter on it).
+	 */
+	for (i = 0; i < table->tupdesc->natts; i++)
+	{
+		if (Fetched(spec, i))
+			readcols = bms_add_member(readcols, i + 1);
+	}
+	readcols = bms_add_member(readcols, spec->vecattnum);
+	if (!PG_ARGISNULL(3))
+		readcols = bms_add_member(readcols, table->partattnum);
+	CoordCheckRead(relid, readcols, batch ? "hnsw.search_batch" : "hnsw.search",
+				   NULL);
 }
 
 /*
@@ -1300,6 +1325,20 @@ OperatorNamespace(Oid opid)
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for operator %u", opid);
 	nsp = ((Form_pg_operator) GETSTRUCT(tup))->oprnamespace;
+	ReleaseSysCache(tup);
+	return get_namespace_name(nsp);
+}
+
+/* The schema of type typid */
+static char *
+TypeNamespace(Oid typid)
+{
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	Oid			nsp;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", typid);
+	nsp = ((Form_pg_type) GETSTRUCT(tup))->typnamespace;
 	ReleaseSysCache(tup);
 	return get_namespace_name(nsp);
 }

@@ -5,7 +5,9 @@
  *	  F16C, AVX-512F), one of which is chosen once, when the library loads.
  *	  Besides float against float, each set has asymmetric kernels (float
  *	  query against f16, bf16 or i8 codes) for quantized indexes, and a
- *	  squared L2 kernel that gives up once past a bound (searches).
+ *	  squared L2 kernel that gives up once past a bound (searches).  The
+ *	  halfvec type has kernels of its own (half against half, scalar and
+ *	  F16C), chosen apart from the rest.
  *
  * Every SIMD kernel has a scalar twin with the same contract, and
  * test/kernels checks that they agree on random inputs of awkward lengths.
@@ -408,6 +410,72 @@ static const DistanceKernels scalar_kernels = {
 	{ScalarInt8L2Squared, ScalarInt8InnerProduct, ScalarInt8L1, ScalarInt8Decode}
 };
 
+/*
+ * Half-precision kernels (the halfvec type): both operands are binary16
+ * codes, widened to float (exactly) and summed in float, one element after
+ * another.
+ */
+static float
+ScalarHalfvecL2Squared(const uint16_t *a, const uint16_t *b, int dim)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < dim; i++)
+	{
+		float		d = DistanceHalfToFloat(a[i]) - DistanceHalfToFloat(b[i]);
+
+		sum += d * d;
+	}
+	return sum;
+}
+
+static float
+ScalarHalfvecInnerProduct(const uint16_t *a, const uint16_t *b, int dim)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < dim; i++)
+		sum += DistanceHalfToFloat(a[i]) * DistanceHalfToFloat(b[i]);
+	return sum;
+}
+
+static float
+ScalarHalfvecL1(const uint16_t *a, const uint16_t *b, int dim)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < dim; i++)
+		sum += fabsf(DistanceHalfToFloat(a[i]) - DistanceHalfToFloat(b[i]));
+	return sum;
+}
+
+static void
+ScalarHalfvecCosineParts(const uint16_t *a, const uint16_t *b, int dim,
+						 float *ab, float *aa, float *bb)
+{
+	float		sab = 0.0f,
+				saa = 0.0f,
+				sbb = 0.0f;
+
+	for (int i = 0; i < dim; i++)
+	{
+		float		x = DistanceHalfToFloat(a[i]);
+		float		y = DistanceHalfToFloat(b[i]);
+
+		sab += x * y;
+		saa += x * x;
+		sbb += y * y;
+	}
+	*ab = sab;
+	*aa = saa;
+	*bb = sbb;
+}
+
+static const HalfDistanceKernels scalar_half_kernels = {
+	"scalar", ScalarHalfvecL2Squared, ScalarHalfvecInnerProduct,
+	ScalarHalfvecL1, ScalarHalfvecCosineParts
+};
+
 #ifdef HNSW_X86_SIMD
 
 /* ----------------------------------------------------------------
@@ -415,7 +483,11 @@ static const DistanceKernels scalar_kernels = {
  * ----------------------------------------------------------------
  */
 
-__attribute__((target("avx2,fma")))
+/*
+ * Sum the eight lanes as ((0+4) + (2+6)) + ((1+5) + (3+7)).  AVX alone, so
+ * that the F16C half-precision kernels, which must not need AVX2, share it.
+ */
+__attribute__((target("avx")))
 static inline float
 Avx2HorizontalSum(__m256 v)
 {
@@ -1013,9 +1085,143 @@ static const DistanceKernels avx512_kernels = {
 	{Avx512Int8L2Squared, Avx512Int8InnerProduct, Avx512Int8L1, Avx512Int8Decode}
 };
 
+/* ----------------------------------------------------------------
+ *		F16C kernels of the halfvec type: pgvector's order of additions
+ *
+ * Eight codes are widened per step (vcvtph2ps) into one 8-lane accumulator
+ * with fused multiply-adds; the lanes are summed by Avx2HorizontalSum, the
+ * tree GCC makes of pgvector's lane sum (which it may reassociate: pgvector
+ * builds with -fassociative-math); then the last dim % 8 elements are added
+ * one at a time, fused as GCC contracts pgvector's "sum += x * y".  So on a
+ * CPU that has F16C, halfvec distances are pgvector's to the bit.  Chosen on
+ * pgvector's condition (AVX, F16C, FMA); an AVX-512 variant would add in
+ * another order and is deliberately absent.
+ * ----------------------------------------------------------------
+ */
+#define F16C_TARGET "avx,f16c,fma"
+
+__attribute__((target(F16C_TARGET)))
+static inline __m256
+F16cLoad8(const uint16_t *p)
+{
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) p));
+}
+
+/* One code, widened exactly as DistanceHalfToFloat does, in one instruction */
+__attribute__((target(F16C_TARGET)))
+static inline float
+F16cToFloat(uint16_t h)
+{
+	return _cvtsh_ss(h);
+}
+
+__attribute__((target(F16C_TARGET)))
+static float
+F16cHalfvecL2Squared(const uint16_t *a, const uint16_t *b, int dim)
+{
+	__m256		acc = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i + 8 <= dim; i += 8)
+	{
+		__m256		d = _mm256_sub_ps(F16cLoad8(a + i), F16cLoad8(b + i));
+
+		acc = _mm256_fmadd_ps(d, d, acc);
+	}
+	sum = Avx2HorizontalSum(acc);
+	for (; i < dim; i++)
+	{
+		float		d = F16cToFloat(a[i]) - F16cToFloat(b[i]);
+
+		sum = fmaf(d, d, sum);
+	}
+	return sum;
+}
+
+__attribute__((target(F16C_TARGET)))
+static float
+F16cHalfvecInnerProduct(const uint16_t *a, const uint16_t *b, int dim)
+{
+	__m256		acc = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i + 8 <= dim; i += 8)
+		acc = _mm256_fmadd_ps(F16cLoad8(a + i), F16cLoad8(b + i), acc);
+	sum = Avx2HorizontalSum(acc);
+	for (; i < dim; i++)
+		sum = fmaf(F16cToFloat(a[i]), F16cToFloat(b[i]), sum);
+	return sum;
+}
+
+__attribute__((target(F16C_TARGET)))
+static float
+F16cHalfvecL1(const uint16_t *a, const uint16_t *b, int dim)
+{
+	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	__m256		acc = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i + 8 <= dim; i += 8)
+		acc = _mm256_add_ps(acc, _mm256_and_ps(_mm256_sub_ps(F16cLoad8(a + i),
+															 F16cLoad8(b + i)),
+											   absmask));
+	sum = Avx2HorizontalSum(acc);
+	for (; i < dim; i++)
+		sum += fabsf(F16cToFloat(a[i]) - F16cToFloat(b[i]));
+	return sum;
+}
+
+__attribute__((target(F16C_TARGET)))
+static void
+F16cHalfvecCosineParts(const uint16_t *a, const uint16_t *b, int dim,
+					   float *ab, float *aa, float *bb)
+{
+	__m256		vab = _mm256_setzero_ps();
+	__m256		vaa = _mm256_setzero_ps();
+	__m256		vbb = _mm256_setzero_ps();
+	float		sab,
+				saa,
+				sbb;
+	int			i = 0;
+
+	for (; i + 8 <= dim; i += 8)
+	{
+		__m256		va = F16cLoad8(a + i);
+		__m256		vb = F16cLoad8(b + i);
+
+		vab = _mm256_fmadd_ps(va, vb, vab);
+		vaa = _mm256_fmadd_ps(va, va, vaa);
+		vbb = _mm256_fmadd_ps(vb, vb, vbb);
+	}
+	sab = Avx2HorizontalSum(vab);
+	saa = Avx2HorizontalSum(vaa);
+	sbb = Avx2HorizontalSum(vbb);
+	for (; i < dim; i++)
+	{
+		float		x = F16cToFloat(a[i]);
+		float		y = F16cToFloat(b[i]);
+
+		sab = fmaf(x, y, sab);
+		saa = fmaf(x, x, saa);
+		sbb = fmaf(y, y, sbb);
+	}
+	*ab = sab;
+	*aa = saa;
+	*bb = sbb;
+}
+
+static const HalfDistanceKernels f16c_half_kernels = {
+	"f16c", F16cHalfvecL2Squared, F16cHalfvecInnerProduct, F16cHalfvecL1,
+	F16cHalfvecCosineParts
+};
+
 #endif							/* HNSW_X86_SIMD */
 
 const DistanceKernels *distance_kernels = &scalar_kernels;
+const HalfDistanceKernels *half_kernels = &scalar_half_kernels;
 
 #ifdef HNSW_X86_SIMD
 /*
@@ -1079,13 +1285,57 @@ DistanceKernelsByName(const char *name)
 }
 
 /*
- * Choose the fastest kernel set this CPU supports.  Called once from
- * _PG_init; cheap and idempotent.
+ * Return whether this CPU can run the given half-precision kernel set: for
+ * "f16c", AVX (with the OS saving YMM registers, which the compiler's check
+ * includes), FMA and F16C, as pgvector requires.
+ */
+int
+DistanceHalfKernelsSupported(const HalfDistanceKernels *k)
+{
+	if (k == &scalar_half_kernels)
+		return 1;
+#ifdef HNSW_X86_SIMD
+	__builtin_cpu_init();
+	if (k == &f16c_half_kernels)
+		return __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma") &&
+			CpuHasF16c();
+#endif
+	return 0;
+}
+
+/*
+ * Look up a half-precision kernel set by name ("scalar", "f16c"); NULL if
+ * this build has no such set.
+ */
+const HalfDistanceKernels *
+DistanceHalfKernelsByName(const char *name)
+{
+	static const HalfDistanceKernels *const all[] = {
+		&scalar_half_kernels,
+#ifdef HNSW_X86_SIMD
+		&f16c_half_kernels,
+#endif
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(all[i]->name, name) == 0)
+			return all[i];
+	return NULL;
+}
+
+/*
+ * Choose the fastest kernel sets this CPU supports (float, and
+ * half-precision).  Called once from _PG_init; cheap and idempotent.
  */
 void
 DistanceInit(void)
 {
 	static const char *const preference[] = {"avx512", "avx2"};
+	const HalfDistanceKernels *h = DistanceHalfKernelsByName("f16c");
+
+	half_kernels = &scalar_half_kernels;
+	if (h != NULL && DistanceHalfKernelsSupported(h))
+		half_kernels = h;
 
 	distance_kernels = &scalar_kernels;
 	for (size_t i = 0; i < sizeof(preference) / sizeof(preference[0]); i++)

@@ -73,10 +73,36 @@ typedef struct DistanceKernels
 /* The set in use; set by DistanceInit(), never NULL afterwards */
 extern const DistanceKernels *distance_kernels;
 
+/*
+ * Distances between two vectors of IEEE 754 binary16 codes (the halfvec
+ * type), widened to float and accumulated in float.  A set of its own,
+ * chosen by DistanceInit() on pgvector's condition (AVX, F16C and FMA),
+ * whose "f16c" kernels add in the order pgvector's do: see distance.c.
+ */
+typedef float (*HalfDistanceFunc) (const uint16_t *a, const uint16_t *b,
+								   int dim);
+typedef void (*HalfCosinePartsFunc) (const uint16_t *a, const uint16_t *b,
+									 int dim, float *ab, float *aa,
+									 float *bb);
+
+typedef struct HalfDistanceKernels
+{
+	const char *name;			/* "scalar", "f16c" */
+	HalfDistanceFunc l2_squared;	/* sum (a - b)^2 */
+	HalfDistanceFunc inner_product; /* sum a * b */
+	HalfDistanceFunc l1;		/* sum |a - b| */
+	HalfCosinePartsFunc cosine_parts;
+} HalfDistanceKernels;
+
+/* The half-precision set in use; set by DistanceInit(), never NULL */
+extern const HalfDistanceKernels *half_kernels;
+
 extern void DistanceInit(void);
 extern const DistanceKernels *DistanceKernelsByName(const char *name);
 extern int	DistanceKernelsSupported(const DistanceKernels *k);
 extern double DistanceCosineFromParts(float ab, float aa, float bb);
+extern const HalfDistanceKernels *DistanceHalfKernelsByName(const char *name);
+extern int	DistanceHalfKernelsSupported(const HalfDistanceKernels *k);
 
 /* Scalar encoders and decoders of the quantized encodings */
 extern uint16_t DistanceFloatToHalf(float f);

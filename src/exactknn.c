@@ -12,11 +12,15 @@
  * nearest in a bounded max-heap; the distances are the same kernels as the
  * operators'.  hnsw.evaluate_recall uses it for the exact side.
  *
- * The table's own rows are scanned with the caller's snapshot, and those of
- * its inheritance children and partitions, as "FROM tab" reads them.
- * Foreign partitions and tables with row-level security are refused (the
- * SQL functions fall back to per-query SQL for them).  Ties at the k-th
- * distance are broken by scan order.
+ * The table's own rows are scanned with the caller's snapshot (a newer one
+ * after waiting for a lock: see hnsw_exact_knn), and those of its
+ * inheritance children and partitions, as "FROM tab" reads them, with
+ * the privileges that query would need (src/coordacl.c).  Foreign
+ * partitions and tables with row-level security are refused (the SQL
+ * functions fall back to per-query SQL for them).  Ties at the k-th
+ * distance are broken by scan order.  When the k nearest rows of all the
+ * queries do not fit in work_mem, the queries are served in groups that
+ * do, one scan per group.
  *
  * src/exactknn.c
  *
@@ -29,19 +33,24 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
+#include "access/sysattr.h"
+#include "catalog/heap.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "coord.h"
 #include "distance.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "vector.h"
@@ -69,6 +78,9 @@ typedef struct ExactQuery
 	int			n;
 	ExactHit   *hits;			/* k entries */
 } ExactQuery;
+
+static int	ExactPasses(int k);
+static bool LockOrWait(Oid relid);
 
 static ExactMetric
 ParseMetric(const char *name)
@@ -185,6 +197,9 @@ CompareHits(const void *a, const void *b)
 /* Rows compared with all queries at a time: they stay in cache meanwhile */
 #define EXACT_BATCH_ROWS	64
 
+/* What a hit's key is counted at against work_mem (see ExactPasses) */
+#define EXACT_KEY_BYTES		32
+
 /* One scan: the queries, their heaps, and the rows read but not compared */
 typedef struct ExactScan
 {
@@ -194,6 +209,7 @@ typedef struct ExactScan
 	int			dim;
 	ExactMetric metric;
 	uint64		seq;			/* rows read so far */
+	Snapshot	snapshot;		/* the rows to read */
 	MemoryContext keycxt;		/* keys of heap entries */
 	MemoryContext batchcxt;		/* keys of the batch, reset per batch */
 	TimestampTz last_notice;
@@ -260,7 +276,7 @@ ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
 	TupleTableSlot *slot;
 
 	/* a child's columns are found by name, as the parent's query does */
-	if (attnum == InvalidAttrNumber ||
+	if (attnum <= 0 ||
 		TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid != vectype)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -276,12 +292,15 @@ ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of relation \"%s\" does not exist",
 							keyname, RelationGetRelationName(rel))));
-		getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel), keyattnum - 1)->atttypid,
+		/* a system column (xmin, say) is a key as "SELECT xmin" reads it */
+		getTypeOutputInfo(keyattnum < 0 ?
+						  SystemAttributeDefinition(keyattnum)->atttypid :
+						  TupleDescAttr(RelationGetDescr(rel), keyattnum - 1)->atttypid,
 						  &keyout, &varlena);
 	}
 
 	slot = table_slot_create(rel, NULL);
-	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	scan = table_beginscan(rel, es->snapshot, 0, NULL);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull;
@@ -308,7 +327,9 @@ ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
 													PointerGetDatum(&slot->tts_tid)));
 		else
 		{
-			Datum		kd = slot_getattr(slot, keyattnum, &isnull);
+			Datum		kd = keyattnum < 0 ?
+				slot_getsysattr(slot, keyattnum, &isnull) :
+				slot_getattr(slot, keyattnum, &isnull);
 
 			es->batchkeys[es->nbatch] = isnull ? NULL : OidOutputFunctionCall(keyout, kd);
 		}
@@ -337,9 +358,13 @@ ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
  *				  metric text, key name)
  *	  RETURNS TABLE (query_no int, rank int, key text, distance float8)
  *
- * Takes AccessShareLock on the table and its inheritors; needs SELECT on the
- * table.  Memory: the queries, k hits per query and their keys, in the
- * function's context.
+ * Takes AccessShareLock on the table, then checks that the caller may read
+ * the vector and key columns (the ctid, when no key is named, needs SELECT
+ * on the table) and that no row-level security applies to it; then locks
+ * the inheritors.  Reads with the caller's snapshot, or under READ
+ * COMMITTED with one taken after the locks if one had to be waited for.
+ * Memory: the queries, and k hits per query with their keys for as many
+ * queries as fit in work_mem at a time (see ExactPasses).
  */
 PG_FUNCTION_INFO_V1(hnsw_exact_knn);
 Datum
@@ -358,10 +383,16 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 	int			nqueries;
 	int			dim = -1;
 	ExactQuery *queries;
-	List	   *rels;
+	List	   *children;
+	List	   *rels = NIL;
 	ListCell   *lc;
+	bool		waited;
 	ExactScan	es;
-	AclResult	aclresult;
+	AttrNumber	vecattnum;
+	AttrNumber	keyattnum = SelfItemPointerAttributeNumber;
+	Bitmapset  *readcols;
+	MemoryContext passcxt;
+	int			perpass;
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
@@ -379,6 +410,7 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("k must be a positive integer, not %d", k)));
+	perpass = ExactPasses(k);
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(2))
@@ -386,16 +418,49 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 	qarr = PG_GETARG_ARRAYTYPE_P(2);
 	vectype = ARR_ELEMTYPE(qarr);
 
-	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
-					   get_rel_name(relid));
-	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+	/*
+	 * The table first, so that what is checked stays true while it is read
+	 * (TRUNCATE, VACUUM FULL, DROP and ALTER TABLE wait); its inheritors
+	 * are locked below, as "FROM tab" locks them.
+	 */
+	waited = LockOrWait(relid);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("hnsw.exact_knn does not support row-level security on \"%s\"",
-						get_rel_name(relid)),
-				 errhint("Use hnsw.exact_search for each query.")));
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	memset(&es, 0, sizeof(es));
+	vecattnum = get_attnum(relid, colname);
+	if (vecattnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						colname, get_rel_name(relid))));
+	if (vecattnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("column \"%s\" of relation \"%s\" is not of type vector",
+						colname, get_rel_name(relid))));
+	readcols = bms_make_singleton(vecattnum);
+	if (keyname != NULL)
+	{
+		keyattnum = get_attnum(relid, keyname);
+		if (keyattnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist",
+							keyname, get_rel_name(relid))));
+		if (keyattnum > 0)
+			readcols = bms_add_member(readcols, keyattnum);
+	}
+	CoordCheckRead(relid, readcols, "hnsw.exact_knn",
+				   "Use hnsw.exact_search for each query.");
+	/* a system column (the ctid by default): SELECT on the table reads it */
+	if (keyattnum < 0 &&
+		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error_col(ACLCHECK_NO_PRIV,
+						   get_relkind_objtype(get_rel_relkind(relid)),
+						   get_rel_name(relid),
+						   keyname ? keyname : "ctid");
 
 	/* the queries, detoasted once */
 	get_typlenbyvalalign(vectype, &typlen, &typbyval, &typalign);
@@ -418,33 +483,49 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("different vector dimensions %d and %d", dim, v->dim)));
 		queries[i].x = v->x;
-		queries[i].hits = palloc(sizeof(ExactHit) * k);
 	}
 
-	memset(&es, 0, sizeof(es));
-	es.queries = queries;
-	es.nqueries = nqueries;
-	es.k = k;
-	es.dim = dim;
-	es.metric = metric;
-	es.keycxt = CurrentMemoryContext;
-	es.batchcxt = AllocSetContextCreate(CurrentMemoryContext, "exact_knn batch",
-										ALLOCSET_DEFAULT_SIZES);
-	es.last_notice = GetCurrentTimestamp();
-	if (nqueries > 0)
-		es.batch = palloc(sizeof(float) * EXACT_BATCH_ROWS * dim);
-	rels = find_all_inheritors(relid, AccessShareLock, NULL);
+	/*
+	 * Every table the scan reads, locked and checked before any is read.
+	 * Children dropped before their lock was granted are left out, as
+	 * find_all_inheritors does.
+	 */
+	children = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, children)
+	{
+		Oid			childid = lfirst_oid(lc);
+
+		if (childid != relid)
+		{
+			waited |= LockOrWait(childid);
+			if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(childid)))
+			{
+				UnlockRelationOid(childid, AccessShareLock);
+				continue;
+			}
+		}
+		rels = lappend_oid(rels, childid);
+	}
+
+	/*
+	 * A table rewritten (or truncated) by the transaction whose lock was
+	 * waited for holds rows no snapshot older than its commit sees.  A
+	 * query on the table takes its snapshot after its locks; under READ
+	 * COMMITTED, so does this scan when it had to wait.  (Under REPEATABLE
+	 * READ the transaction's snapshot stays, as for any query.)
+	 */
+	if (waited && !IsolationUsesXactSnapshot())
+		es.snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	else
+		es.snapshot = RegisterSnapshot(GetActiveSnapshot());
+
 	foreach(lc, rels)
 	{
 		Relation	rel = table_open(lfirst_oid(lc), NoLock);
 		char		relkind = rel->rd_rel->relkind;
 
-		if (relkind == RELKIND_RELATION || relkind == RELKIND_MATVIEW)
-		{
-			if (nqueries > 0)
-				ScanOne(&es, rel, colname, keyname, vectype);
-		}
-		else if (relkind != RELKIND_PARTITIONED_TABLE)
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW &&
+			relkind != RELKIND_PARTITIONED_TABLE)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("hnsw.exact_knn cannot scan \"%s\"",
@@ -452,29 +533,109 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 					 errdetail_relkind_not_supported(relkind)));
 		table_close(rel, NoLock);
 	}
-	MemoryContextDelete(es.batchcxt);
 
-	for (int i = 0; i < nqueries; i++)
+	es.k = k;
+	es.dim = dim;
+	es.metric = metric;
+	es.batchcxt = AllocSetContextCreate(CurrentMemoryContext, "exact_knn batch",
+										ALLOCSET_DEFAULT_SIZES);
+	passcxt = AllocSetContextCreate(CurrentMemoryContext, "exact_knn pass",
+									ALLOCSET_DEFAULT_SIZES);
+	es.keycxt = passcxt;
+	es.last_notice = GetCurrentTimestamp();
+	if (nqueries > 0)
+		es.batch = palloc(sizeof(float) * EXACT_BATCH_ROWS * dim);
+	if (nqueries > perpass)
+		ereport(NOTICE,
+				(errmsg("hnsw.exact_knn reads the table %d times: the %d nearest rows of %d queries do not fit in work_mem (%d kB) at once",
+						(nqueries + perpass - 1) / perpass, k, nqueries, work_mem),
+				 errhint("Raise work_mem to read it once.")));
+
+	/* one scan of every table per group of queries */
+	for (int first = 0; first < nqueries; first += perpass)
 	{
-		ExactQuery *q = &queries[i];
-
-		qsort(q->hits, q->n, sizeof(ExactHit), CompareHits);
-		for (int r = 0; r < q->n; r++)
+		es.queries = queries + first;
+		es.nqueries = Min(perpass, nqueries - first);
+		es.seq = 0;
+		for (int i = 0; i < es.nqueries; i++)
 		{
-			Datum		values[4];
-			bool		nulls[4] = {false, false, false, false};
-
-			values[0] = Int32GetDatum(i + 1);
-			values[1] = Int32GetDatum(r + 1);
-			if (q->hits[r].key)
-				values[2] = CStringGetTextDatum(q->hits[r].key);
-			else
-				nulls[2] = true;
-			values[3] = Float8GetDatum(metric == EXACT_L2 ?
-									   sqrt(q->hits[r].distance) :
-									   q->hits[r].distance);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			es.queries[i].hits = MemoryContextAllocHuge(passcxt,
+														sizeof(ExactHit) * (Size) k);
+			es.queries[i].n = 0;
 		}
+
+		foreach(lc, rels)
+		{
+			Relation	rel = table_open(lfirst_oid(lc), NoLock);
+
+			if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+				ScanOne(&es, rel, colname, keyname, vectype);
+			table_close(rel, NoLock);
+		}
+
+		for (int i = 0; i < es.nqueries; i++)
+		{
+			ExactQuery *q = &es.queries[i];
+
+			qsort(q->hits, q->n, sizeof(ExactHit), CompareHits);
+			for (int r = 0; r < q->n; r++)
+			{
+				Datum		values[4];
+				bool		nulls[4] = {false, false, false, false};
+
+				values[0] = Int32GetDatum(first + i + 1);
+				values[1] = Int32GetDatum(r + 1);
+				if (q->hits[r].key)
+					values[2] = CStringGetTextDatum(q->hits[r].key);
+				else
+					nulls[2] = true;
+				values[3] = Float8GetDatum(metric == EXACT_L2 ?
+										   sqrt(q->hits[r].distance) :
+										   q->hits[r].distance);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+		MemoryContextReset(passcxt);
 	}
+	UnregisterSnapshot(es.snapshot);
+	MemoryContextDelete(es.batchcxt);
+	MemoryContextDelete(passcxt);
 	return (Datum) 0;
+}
+
+/*
+ * Take AccessShareLock on relid; return whether it had to wait for it.
+ */
+static bool
+LockOrWait(Oid relid)
+{
+	if (ConditionalLockRelationOid(relid, AccessShareLock))
+		return false;
+	LockRelationOid(relid, AccessShareLock);
+	return true;
+}
+
+/*
+ * How many queries one scan may serve with k hits each: as many as fit in
+ * work_mem, counting a hit's key at EXACT_KEY_BYTES (an integer or a ctid
+ * as text, with its allocation overhead; longer keys take more).  k whose
+ * hits for a single query would not fit is refused, with the limit: an
+ * unbounded k would otherwise allocate k hits per query up front.
+ */
+static int
+ExactPasses(int k)
+{
+	double		budget = (double) work_mem * 1024;
+	double		perquery = (double) k * (sizeof(ExactHit) + EXACT_KEY_BYTES);
+	int			maxk = (int) Min(budget / (sizeof(ExactHit) + EXACT_KEY_BYTES),
+								 (double) PG_INT32_MAX);
+
+	if (perquery > budget)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("k must be at most %d, not %d", maxk, k),
+				 errdetail("The k nearest rows of a query are kept in work_mem (%d kB).",
+						   work_mem),
+				 errhint("Raise work_mem or lower k.")));
+	return (int) Min(budget / perquery, (double) PG_INT32_MAX);
 }

@@ -28,7 +28,17 @@ void		_PG_init(void);
 
 /* GUCs */
 int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
+int			hnsw_iterative_scan = HNSW_ITERATIVE_SCAN_RELAXED;
 int			hnsw_max_scan_tuples = HNSW_DEFAULT_MAX_SCAN_TUPLES;
+double		hnsw_scan_mem_multiplier = 1.0;
+
+/* pgvector's names for the modes of hnsw.iterative_scan */
+static const struct config_enum_entry iterative_scan_options[] = {
+	{"off", HNSW_ITERATIVE_SCAN_OFF, false},
+	{"relaxed_order", HNSW_ITERATIVE_SCAN_RELAXED, false},
+	{"strict_order", HNSW_ITERATIVE_SCAN_STRICT, false},
+	{NULL, 0, false}
+};
 bool		hnsw_rerank = true;
 
 static relopt_kind hnsw_relopt_kind;
@@ -114,12 +124,28 @@ HnswInit(void)
 							&hnsw_ef_search, HNSW_DEFAULT_EF_SEARCH,
 							HNSW_MIN_EF_SEARCH, HNSW_MAX_EF_SEARCH,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("hnsw.iterative_scan",
+							 "Whether a scan searches on past its first ef_search candidates.",
+							 "off: at most one search's rows; relaxed_order: "
+							 "further batches while the executor asks for rows, each "
+							 "in distance order; strict_order: the same, leaving out "
+							 "rows nearer than one already returned.",
+							 &hnsw_iterative_scan, HNSW_ITERATIVE_SCAN_RELAXED,
+							 iterative_scan_options, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("hnsw.max_scan_tuples",
-							"Maximum number of heap tuples one index scan returns.",
-							"A scan continues past ef_search while the executor "
-							"asks for more rows (filtered queries), up to this many.",
+							"Rows after which a scan searches no further batches.",
+							"A scan goes on past ef_search while the executor asks "
+							"for more rows (filtered queries); once it has returned "
+							"this many it finishes its batch and stops.",
 							&hnsw_max_scan_tuples, HNSW_DEFAULT_MAX_SCAN_TUPLES,
 							1, INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("hnsw.scan_mem_multiplier",
+							 "Multiple of work_mem a scan may use for further batches.",
+							 "A scan searches no further batch once its memory "
+							 "exceeds work_mem times this.",
+							 &hnsw_scan_mem_multiplier, 1.0, 1.0, 1000.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("hnsw.rerank",
 							 "Returns the rows of i8 indexes in exact distance order.",
 							 "The scan reads the candidates' vectors from the table "

@@ -47,6 +47,9 @@
 #define HNSW_MAX_EF_SEARCH			1000
 #define HNSW_DEFAULT_MAX_SCAN_TUPLES	20000
 
+/* The operator classes' one strategy: the ORDER BY distance operator */
+#define HNSW_DISTANCE_STRATEGY		1
+
 /* Support functions of the operator classes */
 #define HNSW_DISTANCE_PROC			1
 #define HNSW_NORM_PROC				2
@@ -97,7 +100,9 @@ typedef enum HnswQuantization
 /*
  * Heap TIDs one element can carry (identical vectors share an element).  An
  * element tuple of version 5 records its own capacity, even and at most
- * this; CREATE INDEX gives each element room for just the heap TIDs it has.
+ * this; CREATE INDEX gives each element room for just the heap TIDs it has,
+ * an insert room for two (this many for a copy of a vector whose elements
+ * are full).
  */
 #define HNSW_HEAPTIDS				10
 
@@ -558,9 +563,19 @@ typedef enum HnswCheckResult
 	HNSW_CHECK_META_INSERT_PAGE
 } HnswCheckResult;
 
+/* hnsw.iterative_scan: whether a scan goes on past its first ef_search */
+typedef enum HnswIterativeScan
+{
+	HNSW_ITERATIVE_SCAN_OFF,	/* one search of ef_search candidates */
+	HNSW_ITERATIVE_SCAN_RELAXED,	/* further batches, each in order */
+	HNSW_ITERATIVE_SCAN_STRICT	/* further batches, nearer rows dropped */
+} HnswIterativeScan;
+
 /* GUCs */
 extern int	hnsw_ef_search;
+extern int	hnsw_iterative_scan;
 extern int	hnsw_max_scan_tuples;
+extern double hnsw_scan_mem_multiplier;
 extern bool hnsw_rerank;
 
 /* hnsw.c */
@@ -697,6 +712,7 @@ extern void HnswNewSearch(HnswGraph *graph);
 extern int	HnswCheckVector(HnswGraph *graph, const Vector *vec);
 extern HnswQuantization HnswCodeQuantization(int dim, int m,
 											 HnswQuantization quant);
+extern void HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta);
 extern HnswElement HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta);
 
 /* hnswpage.c */

@@ -373,9 +373,12 @@ InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
 	HnswReadMeta(graph->index, &meta);
 	if (!ItemPointerIsValid(&meta.entryPoint))
 	{
+		/* room for two heap TIDs, as in InsertElement */
+		int			ntids = meta.version >= 5 ? 2 : HNSW_HEAPTIDS;
+
 		e = HnswNewElement(graph, vec, level, heaptid);
-		tup = palloc(HnswElementTupleSize(graph, level, HNSW_HEAPTIDS));
-		size = HnswFormElementTuple(graph, e, tup, HNSW_HEAPTIDS);
+		tup = palloc(HnswElementTupleSize(graph, level, ntids));
+		size = HnswFormElementTuple(graph, e, tup, ntids);
 		HnswAddElementTuple(graph, tup, size, &e->tid);
 		HnswUpdateMetaEntry(graph->index, graph->building, graph->dim,
 							&e->tid, level, false);
@@ -387,15 +390,16 @@ InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
 
 /*
  * Add heaptid to element e if e holds vec itself and has room for another
- * heap TID.  Locks as AddHeapTid.
+ * heap TID.  Set *copy if e holds vec, room or not.  Locks as AddHeapTid.
  */
 static bool
 ShareElement(HnswGraph *graph, HnswElement e, const Vector *vec,
-			 ItemPointer heaptid)
+			 ItemPointer heaptid, bool *copy)
 {
-	return HnswEnsureVector(graph, e) &&
-		HnswVectorMatches(graph, e->vec, vec) &&
-		AddHeapTid(graph, e, heaptid);
+	if (!HnswEnsureVector(graph, e) || !HnswVectorMatches(graph, e->vec, vec))
+		return false;
+	*copy = true;
+	return AddHeapTid(graph, e, heaptid);
 }
 
 /*
@@ -423,6 +427,8 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	Vector	   *vec;
 	Size		size;
 	int			level;
+	bool		copy = false;
+	int			ntids;
 
 	graph = HnswCreateGraph(index, cxt, 0);
 	graph->building = building;
@@ -469,23 +475,32 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	 */
 	if (nearest.element != NULL)
 	{
-		if (ShareElement(graph, nearest.element, vec, heaptid))
+		if (ShareElement(graph, nearest.element, vec, heaptid, &copy))
 			goto done;
 		for (int i = 0; i < lists[0]->length; i++)
 		{
 			HnswCandidate *c = &lists[0]->items[i];
 
 			if (c->distance == nearest.distance && c->element != nearest.element &&
-				ShareElement(graph, c->element, vec, heaptid))
+				ShareElement(graph, c->element, vec, heaptid, &copy))
 				goto done;
 		}
 	}
 
+	/*
+	 * Room for the heap TIDs of identical vectors inserted later: two, as
+	 * CREATE INDEX gives a unique vector, so that an index built by inserts
+	 * (or refilled after VACUUM) is as large as a built one; all
+	 * HNSW_HEAPTIDS for a copy of a vector whose elements are full, since
+	 * copies come in numbers.  Before version 5 every element has room for
+	 * HNSW_HEAPTIDS.  See src/README "Insert".
+	 */
+	ntids = meta.version >= 5 && !copy ? 2 : HNSW_HEAPTIDS;
 	e = HnswNewElement(graph, vec, level, heaptid);
 	for (int lc = 0; lc <= level; lc++)
 		e->neighbors[lc] = lists[lc];
-	tup = palloc(HnswElementTupleSize(graph, level, HNSW_HEAPTIDS));
-	size = HnswFormElementTuple(graph, e, tup, HNSW_HEAPTIDS);
+	tup = palloc(HnswElementTupleSize(graph, level, ntids));
+	size = HnswFormElementTuple(graph, e, tup, ntids);
 	HnswAddElementTuple(graph, tup, size, &e->tid);
 
 	for (int lc = level; lc >= 0; lc--)

@@ -14,11 +14,11 @@
  * A planner hook finds Index Scans of hnsw indexes ordered by the vector
  * operators whose index distance is the operator's own (<->, <#>, <+> on
  * vector) and replaces, in their target lists, the ORDER BY expression by
- * hnsw._index_distance(column, query, ctid, index, operator function).  The
- * scan remembers the last heap TID it returned with its exact distance
- * (HnswRememberDistance); _index_distance returns that distance when the
- * index, the TID and the query match, and otherwise calls the operator's
- * function as before.
+ * hnsw._index_distance(column, query, ctid, index).  The scan remembers the
+ * last heap TID it returned with its exact distance (HnswRememberDistance);
+ * _index_distance returns that distance when the index, the TID and the
+ * query match, and otherwise computes the distance of the index's own
+ * operator class.
  *
  * Often nothing reads that value at all: in SELECT id FROM items ORDER BY
  * embedding <-> $1 LIMIT 10 the ORDER BY column is resjunk, the Limit above
@@ -27,6 +27,13 @@
  * line, cosine, arrays), the column becomes hnsw._index_order_distance(ctid,
  * index): the value the scan ordered the row by, with no vector read.  See
  * src/README "Scans".
+ *
+ * Both functions answer only calls the hook built: it marks them with
+ * COERCE_SQL_SYNTAX, a form the parser gives only to calls of pg_catalog
+ * functions written in the SQL standard's special syntax, so no query,
+ * view, operator or cast a user writes can carry it.  A call written by
+ * hand is an error: it could otherwise read the distance of a row the
+ * caller may not see, through a scan run on someone else's behalf.
  *
  * src/hnswplan.c
  *
@@ -37,9 +44,13 @@
 #include <math.h>
 
 #include "access/sysattr.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "commands/extension.h"
 #include "coord.h"
 #include "fmgr.h"
 #include "hnsw.h"
@@ -50,6 +61,8 @@
 #include "optimizer/planner.h"
 #include "parser/parse_func.h"
 #include "storage/itemptr.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "vector.h"
@@ -88,7 +101,6 @@ typedef struct RewriteContext
 	Oid			funcid;			/* hnsw._index_distance */
 	Index		scanrelid;
 	Oid			indexid;
-	Oid			opfuncid;
 } RewriteContext;
 
 /*
@@ -153,63 +165,6 @@ HnswForgetDistance(void)
 	last.valid = false;
 }
 
-/*
- * hnsw._index_distance(column vector, query vector, row tid, index regclass,
- * operator regproc): the operator's distance between column and query.
- * When an hnsw scan of index has just returned row with its exact distance
- * to this query, return that distance without reading the column;
- * otherwise compute it with the operator's function.  The planner hook
- * puts calls of it in the target lists of hnsw index scans.
- */
-PG_FUNCTION_INFO_V1(hnsw_index_distance);
-Datum
-hnsw_index_distance(PG_FUNCTION_ARGS)
-{
-	ItemPointer tid = (ItemPointer) PG_GETARG_POINTER(2);
-	Oid			index = PG_GETARG_OID(3);
-	FmgrInfo   *flinfo = (FmgrInfo *) fcinfo->flinfo->fn_extra;
-
-	if (last.valid && last.exact && last.index == index &&
-		ItemPointerEquals(&last.tid, tid))
-	{
-		Vector	   *query = PG_GETARG_VECTOR_P(1);
-
-		if (query->dim == last.dim &&
-			memcmp(query->x, last.query, sizeof(float) * last.dim) == 0)
-			PG_RETURN_FLOAT8(last.distance);
-	}
-
-	if (flinfo == NULL)
-	{
-		flinfo = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
-		fmgr_info_cxt(PG_GETARG_OID(4), flinfo, fcinfo->flinfo->fn_mcxt);
-		fcinfo->flinfo->fn_extra = flinfo;
-	}
-	PG_RETURN_DATUM(FunctionCall2Coll(flinfo, PG_GET_COLLATION(),
-									  PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
-}
-
-/*
- * hnsw._index_order_distance(row tid, index regclass): the distance by which
- * an hnsw scan of index ordered row, when that scan has just returned it;
- * NULL otherwise.  The planner hook puts calls of it only where nothing
- * reads the value (the resjunk ORDER BY column under a plain LIMIT), so
- * that the executor does not read the row's vector to compute a value it
- * then throws away.  The value may be a quantized index's approximate
- * distance.
- */
-PG_FUNCTION_INFO_V1(hnsw_index_order_distance);
-Datum
-hnsw_index_order_distance(PG_FUNCTION_ARGS)
-{
-	ItemPointer tid = (ItemPointer) PG_GETARG_POINTER(0);
-	Oid			index = PG_GETARG_OID(1);
-
-	if (last.valid && last.index == index && ItemPointerEquals(&last.tid, tid))
-		PG_RETURN_FLOAT8(last.distance);
-	PG_RETURN_NULL();
-}
-
 /* Is indexid an index of the hnsw access method? */
 static bool
 IsHnswIndex(Oid indexid)
@@ -228,6 +183,215 @@ IsHnswIndex(Oid indexid)
 	return relam == hnswam;
 }
 
+/*
+ * Is fn_addr the function of an operator whose value an f32 hnsw index
+ * computes bit for bit (<->, <#>, <+> on vector)?
+ */
+static bool
+IsExactOperatorFunction(PGFunction fn_addr)
+{
+	return fn_addr == l2_distance ||
+		fn_addr == vector_negative_inner_product ||
+		fn_addr == l1_distance;
+}
+
+/*
+ * Raise an error unless fcinfo is a call the planner hook built (see the
+ * file header): a FuncExpr marked COERCE_SQL_SYNTAX.
+ */
+static void
+CheckHookCall(FunctionCallInfo fcinfo, const char *name)
+{
+	Node	   *expr = fcinfo->flinfo->fn_expr;
+
+	if (expr == NULL || !IsA(expr, FuncExpr) ||
+		((FuncExpr *) expr)->funcformat != COERCE_SQL_SYNTAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("function hnsw.%s cannot be called directly", name),
+				 errdetail("It is internal to the plans of hnsw index scans.")));
+}
+
+/*
+ * Set flinfo up to call the distance function of index's operator class:
+ * the function of its ORDER BY operator, which must be one whose value an
+ * f32 index computes (the only ones the hook replaces).  The index comes
+ * from the hook's call, but is checked all the same.  Memory: flinfo's
+ * state in mcxt.
+ */
+static void
+IndexOperatorFunction(Oid indexid, FmgrInfo *flinfo, MemoryContext mcxt)
+{
+	HeapTuple	tp;
+	Datum		indclass;
+	bool		isnull;
+	Oid			opclass;
+	Oid			opfamily;
+	Oid			opcintype;
+	Oid			op;
+
+	tp = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexid));
+	if (!HeapTupleIsValid(tp) || !IsHnswIndex(indexid))
+		elog(ERROR, "relation %u is not an hnsw index", indexid);
+	indclass = SysCacheGetAttr(INDEXRELID, tp, Anum_pg_index_indclass,
+							   &isnull);
+	Assert(!isnull);
+	opclass = ((oidvector *) DatumGetPointer(indclass))->values[0];
+	ReleaseSysCache(tp);
+
+	opfamily = get_opclass_family(opclass);
+	opcintype = get_opclass_input_type(opclass);
+	op = get_opfamily_member(opfamily, opcintype, opcintype,
+							 HNSW_DISTANCE_STRATEGY);
+	if (!OidIsValid(op))
+		elog(ERROR, "hnsw index %u has no distance operator", indexid);
+	fmgr_info_cxt(get_opcode(op), flinfo, mcxt);
+	if (!IsExactOperatorFunction(flinfo->fn_addr))
+		elog(ERROR, "hnsw index %u is not ordered by an exact vector distance",
+			 indexid);
+}
+
+/*
+ * hnsw._index_distance(column vector, query vector, row tid, index
+ * regclass): the distance of index's operator between column and query.
+ * When an hnsw scan of index has just returned row with its exact distance
+ * to this query, return that distance without reading the column;
+ * otherwise compute it.  Only the planner hook's calls are answered (see
+ * the file header).  Memory: the operator's FmgrInfo in the call's
+ * fn_mcxt, made at the first call.
+ */
+PG_FUNCTION_INFO_V1(hnsw_index_distance);
+Datum
+hnsw_index_distance(PG_FUNCTION_ARGS)
+{
+	ItemPointer tid = (ItemPointer) PG_GETARG_POINTER(2);
+	Oid			index = PG_GETARG_OID(3);
+	FmgrInfo   *flinfo = (FmgrInfo *) fcinfo->flinfo->fn_extra;
+
+	if (flinfo == NULL)
+	{
+		CheckHookCall(fcinfo, "_index_distance");
+		flinfo = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+		IndexOperatorFunction(index, flinfo, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = flinfo;
+	}
+
+	if (last.valid && last.exact && last.index == index &&
+		ItemPointerEquals(&last.tid, tid))
+	{
+		Vector	   *query = PG_GETARG_VECTOR_P(1);
+
+		if (query->dim == last.dim &&
+			memcmp(query->x, last.query, sizeof(float) * last.dim) == 0)
+			PG_RETURN_FLOAT8(last.distance);
+	}
+
+	PG_RETURN_DATUM(FunctionCall2Coll(flinfo, PG_GET_COLLATION(),
+									  PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
+}
+
+/*
+ * hnsw._index_order_distance(row tid, index regclass): the distance by which
+ * an hnsw scan of index ordered row, when that scan has just returned it;
+ * NULL otherwise.  The planner hook puts calls of it only where nothing
+ * reads the value (the resjunk ORDER BY column under a plain LIMIT), so
+ * that the executor does not read the row's vector to compute a value it
+ * then throws away; it answers no other call (see the file header).  The
+ * value may be a quantized index's approximate distance.
+ */
+PG_FUNCTION_INFO_V1(hnsw_index_order_distance);
+Datum
+hnsw_index_order_distance(PG_FUNCTION_ARGS)
+{
+	ItemPointer tid = (ItemPointer) PG_GETARG_POINTER(0);
+	Oid			index = PG_GETARG_OID(1);
+
+	if (fcinfo->flinfo->fn_extra == NULL)
+	{
+		CheckHookCall(fcinfo, "_index_order_distance");
+		/* checked once per call site: any non-NULL pointer will do */
+		fcinfo->flinfo->fn_extra = fcinfo->flinfo;
+	}
+
+	if (last.valid && last.index == index && ItemPointerEquals(&last.tid, tid))
+		PG_RETURN_FLOAT8(last.distance);
+	PG_RETURN_NULL();
+}
+
+/*
+ * The functions the hook puts into plans, by HookFunctionId, with the
+ * vector type of _index_distance's arguments; InvalidOid until looked up,
+ * and again after any change to pg_proc.
+ */
+typedef enum HookFunctionId
+{
+	HOOK_INDEX_DISTANCE,		/* hnsw._index_distance */
+	HOOK_ORDER_DISTANCE			/* hnsw._index_order_distance */
+} HookFunctionId;
+
+static Oid	hook_functions[2];
+static Oid	hook_vector_type = InvalidOid;
+static bool hook_callback_registered = false;
+
+/* syscache callback: pg_proc changed, look the functions up again */
+static void
+ForgetHookFunctions(Datum arg, int cacheid, uint32 hashvalue)
+{
+	hook_functions[HOOK_INDEX_DISTANCE] = InvalidOid;
+	hook_functions[HOOK_ORDER_DISTANCE] = InvalidOid;
+}
+
+/*
+ * Return the OID of the function id (for _index_distance, the one whose
+ * vector arguments are of type vectortype), or InvalidOid if this database
+ * has none.  Only a member of the hnsw extension counts: a function of the
+ * same name in a schema "hnsw" of another origin is never put into a plan.
+ */
+static Oid
+HookFunction(HookFunctionId id, Oid vectortype)
+{
+	Oid			argtypes[4];
+	Oid			funcid;
+	Oid			extension;
+
+	if (OidIsValid(hook_functions[id]) &&
+		(id != HOOK_INDEX_DISTANCE || vectortype == hook_vector_type))
+		return hook_functions[id];
+	if (!hook_callback_registered)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, ForgetHookFunctions, (Datum) 0);
+		hook_callback_registered = true;
+	}
+
+	extension = get_extension_oid("hnsw", true);
+	if (!OidIsValid(extension))
+		return InvalidOid;
+	if (id == HOOK_INDEX_DISTANCE)
+	{
+		argtypes[0] = argtypes[1] = vectortype;
+		argtypes[2] = TIDOID;
+		argtypes[3] = REGCLASSOID;
+		funcid = LookupFuncName(list_make2(makeString("hnsw"),
+										   makeString("_index_distance")),
+								4, argtypes, true);
+	}
+	else
+	{
+		argtypes[0] = TIDOID;
+		argtypes[1] = REGCLASSOID;
+		funcid = LookupFuncName(list_make2(makeString("hnsw"),
+										   makeString("_index_order_distance")),
+								2, argtypes, true);
+	}
+	if (!OidIsValid(funcid) ||
+		getExtensionOfObject(ProcedureRelationId, funcid) != extension)
+		return InvalidOid;
+	hook_functions[id] = funcid;
+	if (id == HOOK_INDEX_DISTANCE)
+		hook_vector_type = vectortype;
+	return funcid;
+}
+
 /* Replace every occurrence of the ORDER BY expression */
 static Node *
 RewriteMutator(Node *node, RewriteContext *context)
@@ -242,18 +406,16 @@ RewriteMutator(Node *node, RewriteContext *context)
 								   TIDOID, -1, InvalidOid, 0);
 		List	   *args;
 
-		args = list_make5(copyObject(linitial(op->args)),
+		args = list_make4(copyObject(linitial(op->args)),
 						  copyObject(lsecond(op->args)),
 						  ctid,
 						  makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
 									ObjectIdGetDatum(context->indexid),
-									false, true),
-						  makeConst(REGPROCOID, -1, InvalidOid, sizeof(Oid),
-									ObjectIdGetDatum(context->opfuncid),
 									false, true));
+		/* COERCE_SQL_SYNTAX: the hook's mark (see the file header) */
 		return (Node *) makeFuncExpr(context->funcid, FLOAT8OID, args,
 									 InvalidOid, op->inputcollid,
-									 COERCE_EXPLICIT_CALL);
+									 COERCE_SQL_SYNTAX);
 	}
 	return expression_tree_mutator(node, RewriteMutator, (void *) context);
 }
@@ -269,13 +431,9 @@ RewriteMutator(Node *node, RewriteContext *context)
 static void
 ReplaceUnreadOrderBy(IndexScan *scan, OpExpr *op, List *toptlist)
 {
-	Oid			argtypes[2] = {TIDOID, REGCLASSOID};
-	Oid			funcid;
+	Oid			funcid = HookFunction(HOOK_ORDER_DISTANCE, InvalidOid);
 	ListCell   *lc;
 
-	funcid = LookupFuncName(list_make2(makeString("hnsw"),
-									   makeString("_index_order_distance")),
-							2, argtypes, true);
 	if (!OidIsValid(funcid) || exprType((Node *) op) != FLOAT8OID)
 		return;
 	foreach(lc, scan->scan.plan.targetlist)
@@ -298,7 +456,7 @@ ReplaceUnreadOrderBy(IndexScan *scan, OpExpr *op, List *toptlist)
 											  sizeof(Oid),
 											  ObjectIdGetDatum(scan->indexid),
 											  false, true)),
-						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+						 InvalidOid, InvalidOid, COERCE_SQL_SYNTAX);
 	}
 }
 
@@ -339,7 +497,6 @@ RewriteIndexScan(IndexScan *scan, bool orderUnread, List *toptlist)
 {
 	OpExpr	   *op;
 	FmgrInfo	finfo;
-	Oid			argtypes[5];
 	Oid			funcid;
 	RewriteContext context;
 
@@ -355,19 +512,11 @@ RewriteIndexScan(IndexScan *scan, bool orderUnread, List *toptlist)
 		ReplaceUnreadOrderBy(scan, op, toptlist);
 
 	fmgr_info(op->opfuncid, &finfo);
-	if (finfo.fn_addr != l2_distance &&
-		finfo.fn_addr != vector_negative_inner_product &&
-		finfo.fn_addr != l1_distance)
+	if (!IsExactOperatorFunction(finfo.fn_addr))
 		return;
-
-	argtypes[0] = exprType(linitial(op->args));
-	argtypes[1] = exprType(lsecond(op->args));
-	argtypes[2] = TIDOID;
-	argtypes[3] = REGCLASSOID;
-	argtypes[4] = REGPROCOID;
-	funcid = LookupFuncName(list_make2(makeString("hnsw"),
-									   makeString("_index_distance")),
-							5, argtypes, true);
+	if (exprType(lsecond(op->args)) != exprType(linitial(op->args)))
+		return;
+	funcid = HookFunction(HOOK_INDEX_DISTANCE, exprType(linitial(op->args)));
 	if (!OidIsValid(funcid))
 		return;
 
@@ -375,7 +524,6 @@ RewriteIndexScan(IndexScan *scan, bool orderUnread, List *toptlist)
 	context.funcid = funcid;
 	context.scanrelid = scan->scan.scanrelid;
 	context.indexid = scan->indexid;
-	context.opfuncid = op->opfuncid;
 	scan->scan.plan.targetlist = (List *)
 		RewriteMutator((Node *) scan->scan.plan.targetlist, &context);
 	/* a filter on the distance is evaluated for the same row, first */

@@ -29,6 +29,7 @@
 #include "hnsw.h"
 #include "lib/binaryheap.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -62,9 +63,24 @@ typedef struct HnswScanOpaqueData
 	int			nextTid;		/* its next heap TID */
 	List	   *seen;			/* elements whose distance is known */
 	int64		ntuples;		/* heap TIDs returned so far */
+	float		lastDistance;	/* of the last one (strict_order) */
+	Size		firstMemory;	/* allocated after the first batch */
 	uint64		scanId;			/* this search, for HnswRememberDistance */
 	bool		exactDistances; /* results carry the operator's distance,
 								 * bit for bit */
+
+	/*
+	 * A query with no distance to any row (NULL; the zero vector under
+	 * cosine): every heap TID of the index, page by page (NextEveryRow).
+	 */
+	bool		everyRow;
+	bool		nanDistance;	/* their distance is NaN, not NULL */
+	Vector	   *zeroQuery;		/* the zero vector, for HnswRememberDistance */
+	BlockNumber nextBlock;		/* next page to read */
+	BlockNumber nblocks;		/* pages when the scan started */
+	ItemPointerData *pageTids;	/* heap TIDs of the page read last */
+	int			npageTids;
+	int			maxPageTids;
 
 	/* re-ranking with exact vectors from the table (i8 indexes) */
 	bool		rerank;
@@ -140,8 +156,120 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->nextTid = 0;
 	so->seen = NIL;
 	so->ntuples = 0;
+	so->lastDistance = -INFINITY;
 	so->exactDistances = false;
+	so->everyRow = false;
+	so->nanDistance = false;
+	so->zeroQuery = NULL;
+	so->pageTids = NULL;
+	so->npageTids = 0;
+	so->maxPageTids = 0;
 	HnswForgetDistance();
+}
+
+/*
+ * Start a scan that returns every heap TID of the index (a query at no
+ * distance from anything, see FirstSearch): the pages of the index as it is
+ * now, one after another.  Elements inserted later are on later pages or in
+ * reused space; their rows are not in the scan's MVCC snapshot.
+ */
+static void
+StartEveryRow(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	HnswMetaPageData meta;
+
+	/* the layout the pages are checked against (HnswGetElement) */
+	HnswGraphReadMeta(so->graph, &meta);
+	so->everyRow = true;
+	so->nextBlock = HNSW_METAPAGE_BLKNO + 1;
+	so->nblocks = RelationGetNumberOfBlocks(scan->indexRelation);
+	so->npageTids = 0;
+	so->nextTid = 0;
+}
+
+/*
+ * Read the heap TIDs of the live elements on the next page of an every-row
+ * scan into so->pageTids.  Return false when no page is left.  Takes and
+ * releases a share lock on the page; the array, in the scan's memory,
+ * grows to the most heap TIDs a page held.
+ */
+static bool
+NextEveryRowPage(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	Buffer		buf;
+	Page		page;
+	OffsetNumber maxoff;
+
+	if (so->nextBlock >= so->nblocks)
+		return false;
+	buf = HnswReadBuffer(scan->indexRelation, so->nextBlock++);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	HnswCheckPage(scan->indexRelation, buf);
+	page = BufferGetPage(buf);
+	maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+	if (so->maxPageTids < (int) maxoff * HNSW_HEAPTIDS)
+	{
+		so->maxPageTids = (int) maxoff * HNSW_HEAPTIDS;
+		so->pageTids = so->pageTids == NULL ?
+			palloc(sizeof(ItemPointerData) * so->maxPageTids) :
+			repalloc(so->pageTids, sizeof(ItemPointerData) * so->maxPageTids);
+	}
+	so->npageTids = 0;
+	so->nextTid = 0;
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		HnswElementTuple tup = HnswGetElement(scan->indexRelation,
+											  HnswGraphLayout(so->graph),
+											  buf, off);
+		ItemPointerData element;
+
+		if (tup == NULL || tup->deleted)
+			continue;
+		ItemPointerSet(&element, BufferGetBlockNumber(buf), off);
+		/* never past the array, whatever the page says */
+		for (int i = 0; i < Min(HnswTupleTidCapacity(tup), HNSW_HEAPTIDS); i++)
+		{
+			if (!ItemPointerIsValid(&tup->heaptids[i]))
+				continue;
+			if (scan->heapRelation != NULL)
+				HnswCheckHeapTid(scan->indexRelation, scan->heapRelation,
+								 &so->heapBlocks, &tup->heaptids[i], &element);
+			so->pageTids[so->npageTids++] = tup->heaptids[i];
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+/*
+ * Return the next heap TID of an every-row scan in scan->xs_heaptid, or
+ * false when every page has been read.  The distance the executor may take
+ * (hnswplan.c) is the operator's: NaN for the zero vector under cosine,
+ * NULL (nothing remembered) for a NULL query.
+ */
+static bool
+NextEveryRow(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	while (so->nextTid >= so->npageTids)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!NextEveryRowPage(scan))
+			return false;
+	}
+	scan->xs_heaptid = so->pageTids[so->nextTid++];
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = false;
+	if (so->nanDistance)
+		HnswRememberDistance(RelationGetRelid(scan->indexRelation),
+							 &scan->xs_heaptid, so->graph, NAN, false,
+							 so->scanId, so->zeroQuery);
+	else
+		HnswForgetDistance();
+	return true;
 }
 
 /*
@@ -159,18 +287,19 @@ FirstSearch(IndexScanDesc scan)
 	ScanKey		key = &scan->orderByData[0];
 
 	so->graph = HnswCreateGraph(scan->indexRelation, so->cxt, 0);
+	so->scanId = ++hnsw_scan_counter;
+
+	/*
+	 * A NULL query is at a NULL distance from every row, as the operator
+	 * says: no order, so every row the index holds, as a sequential scan
+	 * returns every row.
+	 */
 	if (key->sk_flags & SK_ISNULL)
 	{
-		so->exhausted = true;
+		StartEveryRow(scan);
 		return;
 	}
-	/* the zero vector has no cosine distance to anything */
 	so->query = HnswPrepareVector(so->graph, key->sk_argument);
-	if (so->query == NULL)
-	{
-		so->exhausted = true;
-		return;
-	}
 
 	/* dimensions are checked before any element is compared with it */
 	HnswReadMeta(scan->indexRelation, &meta);
@@ -178,10 +307,27 @@ FirstSearch(IndexScanDesc scan)
 	so->graph->m = meta.m;
 	so->graph->quantization = meta.quantization;
 	so->graph->exactQuantization = meta.exactQuantization;
+
+	/*
+	 * The zero vector has no direction: its cosine distance to every row is
+	 * NaN, which sorts after every number, so again every row, in any order.
+	 * Its dimensions must still match, as for the operator.
+	 */
+	if (so->query == NULL)
+	{
+		so->zeroQuery = so->graph->arrays ?
+			HnswArrayToVector(key->sk_argument) :
+			DatumGetVector(key->sk_argument);
+		if (meta.dimensions > 0)
+			HnswCheckVector(so->graph, so->zeroQuery);
+		so->nanDistance = true;
+		StartEveryRow(scan);
+		return;
+	}
+
 	if (meta.dimensions > 0)
 		HnswCheckVector(so->graph, so->query);
 	so->graph->query = so->query;
-	so->scanId = ++hnsw_scan_counter;
 	ep = HnswGetEntryPoint(so->graph, &meta);
 	if (ep == NULL)
 	{
@@ -250,7 +396,10 @@ FirstSearch(IndexScanDesc scan)
  * Elements visited before are not visited again.  Each batch is twice as
  * large as the one before (up to HNSW_MAX_EF_SEARCH * 10), so a selective
  * filter costs a few batches, not thousands; the previous batch's
- * candidates are freed.
+ * candidates are freed.  There is no next batch with hnsw.iterative_scan
+ * off, once the scan has returned hnsw.max_scan_tuples rows, or once the
+ * memory it took after its first batch exceeds work_mem times
+ * hnsw.scan_mem_multiplier: the scan ends.
  */
 static void
 NextBatch(HnswScanOpaque so)
@@ -259,6 +408,15 @@ NextBatch(HnswScanOpaque so)
 	HnswCandidate *entries;
 	int			nentries = 0;
 	ListCell   *lc;
+
+	if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_OFF ||
+		so->ntuples >= hnsw_max_scan_tuples ||
+		(double) (MemoryContextMemAllocated(so->cxt, true) - so->firstMemory) >
+		(double) work_mem * 1024.0 * hnsw_scan_mem_multiplier)
+	{
+		so->exhausted = true;
+		return;
+	}
 
 	batchCxt = AllocSetContextCreate(so->cxt, "hnsw scan batch",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -614,22 +772,39 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	oldcxt = MemoryContextSwitchTo(so->cxt);
 	if (!so->started)
 	{
+		/* one scan for pg_stat_*_indexes.idx_scan, as every index AM counts */
+		pgstat_count_index_scan(scan->indexRelation);
 		so->started = true;
 		FirstSearch(scan);
 		if (so->rerank)
 			StartRerank(so);
-		else
+		else if (!so->everyRow)
 			RerankBatch(so);
+		so->firstMemory = MemoryContextMemAllocated(so->cxt, true);
+	}
+
+	/* a query at no distance from anything: every row, in page order */
+	if (so->everyRow && so->ntuples < hnsw_max_scan_tuples)
+	{
+		found = NextEveryRow(scan);
+		if (found)
+			so->ntuples++;
 	}
 
 	/* i8: heap TIDs in exact distance order (NextReranked) */
-	while (so->rerank && !found && !so->exhausted &&
-		   so->ntuples < hnsw_max_scan_tuples)
+	while (!so->everyRow && so->rerank && !found && !so->exhausted)
 	{
 		HnswRerankItem *item = NextReranked(scan);
 
 		if (item != NULL)
 		{
+			/* strict_order: a later batch's nearer row is left out */
+			if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT)
+			{
+				if (item->exact < so->lastDistance)
+					continue;
+				so->lastDistance = item->exact;
+			}
 			CheckHeapTid(scan, &item->heaptid, item->element);
 			scan->xs_heaptid = item->heaptid;
 			scan->xs_recheck = false;
@@ -648,16 +823,20 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 	}
 
-	while (!so->rerank && !found && !so->exhausted &&
-		   so->ntuples < hnsw_max_scan_tuples)
+	while (!so->everyRow && !so->rerank && !found && !so->exhausted)
 	{
 		if (so->next < so->nresults)
 		{
 			HnswElement e = so->results[so->next].element;
 
+			/* strict_order: a later batch's nearer element is left out */
+			if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT &&
+				so->results[so->next].distance < so->lastDistance)
+				e->returned = true;
 			if (!e->deleted && !e->missing && !e->returned &&
 				so->nextTid < e->nheaptids)
 			{
+				so->lastDistance = so->results[so->next].distance;
 				CheckHeapTid(scan, &e->heaptids[so->nextTid], e);
 				scan->xs_heaptid = e->heaptids[so->nextTid++];
 				scan->xs_recheck = false;

@@ -334,9 +334,33 @@ HnswCodeQuantization(int dim, int m, HnswQuantization quant)
 }
 
 /*
+ * Read the metapage of an on-disk graph into *meta and take from it what
+ * the layout of its element tuples depends on (HnswGraphLayout): degree,
+ * slot size, and once known, dimensions and storage.
+ */
+void
+HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta)
+{
+	HnswReadMeta(graph->index, meta);
+	if (graph->dim == 0)
+		graph->dim = meta->dimensions;
+	/* the layout follows the build's m, even after ALTER INDEX SET */
+	graph->m = meta->m;
+	graph->efConstruction = meta->efConstruction;
+	graph->slotSize = HNSW_SLOT_SIZE(meta->version);
+	/* until the first vector, the storage is undecided (HnswCheckVector) */
+	if (meta->dimensions > 0)
+	{
+		graph->quantization = meta->quantization;
+		graph->exactQuantization = meta->exactQuantization;
+	}
+}
+
+/*
  * Return the entry point of an on-disk graph, loaded, after reading the
- * metapage into *meta; NULL if the index is empty.  Vacuum may free the
- * entry point after moving it, so a vanished one means: read again.
+ * metapage into *meta (HnswGraphReadMeta); NULL if the index is empty.
+ * Vacuum may free the entry point after moving it, so a vanished one
+ * means: read again.
  */
 HnswElement
 HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
@@ -345,19 +369,7 @@ HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
 	{
 		HnswElement ep;
 
-		HnswReadMeta(graph->index, meta);
-		if (graph->dim == 0)
-			graph->dim = meta->dimensions;
-		/* the layout follows the build's m, even after ALTER INDEX SET */
-		graph->m = meta->m;
-		graph->efConstruction = meta->efConstruction;
-		graph->slotSize = HNSW_SLOT_SIZE(meta->version);
-		/* until the first vector, the storage is undecided (HnswCheckVector) */
-		if (meta->dimensions > 0)
-		{
-			graph->quantization = meta->quantization;
-			graph->exactQuantization = meta->exactQuantization;
-		}
+		HnswGraphReadMeta(graph, meta);
 		if (!ItemPointerIsValid(&meta->entryPoint))
 			return NULL;
 		HnswCheckEntryPoint(graph->index, &graph->nblocks, meta);

@@ -11,6 +11,8 @@
  *	   the selection heuristic; a deleted entry point is replaced;
  *	3. deleted elements are removed from their pages and the space is
  *	   recorded in the free space map for inserts;
+ * repeated, pass 1 going on where it stopped, when the deleted elements do
+ * not fit half of maintenance_work_mem at once;
  * and at every VACUUM:
  *	4. every live element no search from the entry point can reach gets a
  *	   link from a reachable one.
@@ -26,6 +28,7 @@
 #include "commands/vacuum.h"
 #include "hnsw.h"
 #include "miscadmin.h"
+#include "postmaster/autovacuum.h"
 #include "storage/bufmgr.h"
 #include "storage/freespace.h"
 #include "storage/indexfsm.h"
@@ -46,14 +49,19 @@ typedef struct HnswVacuumState
 	int			dim;
 	uint64	   *deleted;		/* keys of deleted elements, ascending */
 	int			ndeleted;
-	int			maxdeleted;
+	int			maxdeleted;		/* allocated */
+	int			limitdeleted;	/* most one round may list */
+	BlockNumber nextBlock;		/* where pass 1 goes on */
+	BlockNumber nblocks;		/* pages when bulk deletion started */
+	IndexBulkDeleteCallback callback;	/* of bulk deletion, or NULL */
+	void	   *callbackState;
 	MemoryContext cacheCxt;		/* element cache for repairs */
 	HnswGraph  *graph;
 	ItemPointerData bestLive;	/* highest live element seen in pass 2 */
 	int			bestLevel;
 	bool		building;		/* pass 4 for CREATE INDEX: no WAL records */
-	BlockNumber nblocks;		/* of the index, as far as known
-								 * (HnswCheckSlots) */
+	BlockNumber knownBlocks;	/* blocks of the index known to exist, for
+								 * checks of links (HnswCheckSlots) */
 } HnswVacuumState;
 
 static inline uint64
@@ -70,6 +78,21 @@ CompareKeys(const void *a, const void *b)
 	uint64		kb = *(const uint64 *) b;
 
 	return ka < kb ? -1 : (ka > kb ? 1 : 0);
+}
+
+/*
+ * Return the memory a vacuum of the index may use, in bytes: like
+ * PostgreSQL's vacuum, autovacuum_work_mem in an autovacuum worker if it is
+ * set, else maintenance_work_mem.
+ */
+static Size
+VacuumMemory(void)
+{
+	int			kb = maintenance_work_mem;
+
+	if (IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1)
+		kb = autovacuum_work_mem;
+	return (Size) kb * 1024;
 }
 
 /*
@@ -112,7 +135,7 @@ VacuumCheckSlots(HnswVacuumState *vs, HnswElementTuple tup,
 {
 	const HnswLayout *layout = HnswGraphLayout(vs->graph);
 
-	HnswCheckSlots(vs->index, &vs->nblocks, layout, tup, blkno, off);
+	HnswCheckSlots(vs->index, &vs->knownBlocks, layout, tup, blkno, off);
 }
 
 /* The highest offset of a locked page; InvalidOffsetNumber if it is new */
@@ -148,18 +171,22 @@ ResetCache(HnswVacuumState *vs)
 
 /*
  * Pass 1: remove the heap TIDs the callback calls dead; mark elements left
- * without any deleted and remember them.  One exclusive page lock at a time,
- * one WAL record per changed page.
+ * without any deleted and remember them.  Starts at vs->nextBlock and stops
+ * before a page whose elements could take the list past vs->limitdeleted,
+ * leaving vs->nextBlock there (vs->nblocks when it has read every page): the
+ * caller repairs and frees what it listed, then calls again.  One exclusive
+ * page lock at a time, one WAL record per changed page.
  */
 static void
-RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
-			   IndexBulkDeleteCallback callback, void *callback_state)
+RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats)
 {
 	Relation	index = vs->index;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	IndexBulkDeleteCallback callback = vs->callback;
+	void	   *callback_state = vs->callbackState;
 
-	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	for (; vs->nextBlock < vs->nblocks; vs->nextBlock++)
 	{
+		BlockNumber blkno = vs->nextBlock;
 		Buffer		buf;
 		Page		page;
 		OffsetNumber maxoff;
@@ -169,6 +196,13 @@ RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
 		buf = LockVacuumPage(vs, blkno, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
 		maxoff = MaxOffset(page);
+
+		/* the list is full for this round (never with an empty list) */
+		if (vs->ndeleted + (int) maxoff > vs->limitdeleted)
+		{
+			UnlockReleaseBuffer(buf);
+			break;
+		}
 
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
@@ -218,7 +252,7 @@ RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats,
 			{
 				if (vs->ndeleted == vs->maxdeleted)
 				{
-					vs->maxdeleted *= 2;
+					vs->maxdeleted = Min(vs->maxdeleted * 2, vs->limitdeleted);
 					vs->deleted = repalloc_huge(vs->deleted,
 												sizeof(uint64) * vs->maxdeleted);
 				}
@@ -447,19 +481,45 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 }
 
 /*
+ * Return whether the element tup (on a locked page pass 1 has not reached
+ * yet) will be deleted by a later round: the callback calls every heap TID
+ * of it dead.
+ */
+static bool
+Doomed(HnswVacuumState *vs, HnswElementTuple tup)
+{
+	for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
+		if (ItemPointerIsValid(&tup->heaptids[i]) &&
+			!vs->callback(&tup->heaptids[i], vs->callbackState))
+			return false;
+	return true;
+}
+
+/*
  * Pass 2: repair every live element that links to a deleted one, and find
  * the highest live element (a new entry point if the old one is deleted).
+ * When pass 1 stopped short of the last page (rounds, see hnswbulkdelete),
+ * the elements beyond it whose heap TIDs are all dead are neither repaired
+ * nor made the entry point: a later round deletes them, and repairing them
+ * would make a vacuum in rounds repair most elements once per round.  The
+ * entry point is repaired anyway, since the searches of the next round
+ * start from it.
  */
 static void
 RepairGraph(HnswVacuumState *vs)
 {
 	Relation	index = vs->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	Size		limit = (Size) maintenance_work_mem * 1024;
+	/* the element cache has what the deleted list leaves, at least half */
+	Size		limit = VacuumMemory() -
+		Min(sizeof(uint64) * vs->maxdeleted, VacuumMemory() / 2);
+
+	HnswMetaPageData meta;
 
 	ItemPointerSetInvalid(&vs->bestLive);
 	vs->bestLevel = -1;
 	ResetCache(vs);
+	HnswReadMeta(index, &meta);
 
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
@@ -475,11 +535,16 @@ RepairGraph(HnswVacuumState *vs)
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			HnswElementTuple tup = VacuumElement(vs, buf, off);
+			ItemPointerData tid;
 			char	   *slots;
 
 			if (tup == NULL || tup->deleted)
 				continue;
 			VacuumCheckSlots(vs, tup, blkno, off);
+			ItemPointerSet(&tid, blkno, off);
+			if (blkno >= vs->nextBlock && vs->nextBlock < vs->nblocks &&
+				!ItemPointerEquals(&tid, &meta.entryPoint) && Doomed(vs, tup))
+				continue;
 			if (tup->level > vs->bestLevel)
 			{
 				vs->bestLevel = tup->level;
@@ -588,9 +653,9 @@ FreeDeleted(HnswVacuumState *vs)
 			{
 				ItemPointerData head;
 
-				if (blkno + 1 >= vs->nblocks)
-					vs->nblocks = RelationGetNumberOfBlocks(index);
-				if (blkno + 1 >= vs->nblocks)
+				if (blkno + 1 >= vs->knownBlocks)
+					vs->knownBlocks = RelationGetNumberOfBlocks(index);
+				if (blkno + 1 >= vs->knownBlocks)
 					HNSW_CORRUPT(index, "has an element cut over two pages without its tail",
 								 "Block %u, offset %u: a head tuple on the last block of the index.",
 								 blkno, off);
@@ -993,7 +1058,7 @@ LinkUnreachable(HnswVacuumState *vs, IndexBulkDeleteResult *count)
 
 	HnswReadMeta(vs->index, &meta);
 	if (ItemPointerIsValid(&meta.entryPoint))
-		HnswCheckEntryPoint(vs->index, &vs->nblocks, &meta);
+		HnswCheckEntryPoint(vs->index, &vs->knownBlocks, &meta);
 	link = ItemPointerIsValid(&meta.entryPoint) &&
 		!(vs->graph->metric == HNSW_METRIC_IP && !vs->graph->normalize);
 	if (!link && count == NULL)
@@ -1076,7 +1141,11 @@ InitVacuumState(HnswVacuumState *vs, IndexVacuumInfo *info)
 	vs->quantization = meta.quantization;
 	vs->exactQuantization = meta.exactQuantization;
 	vs->slotSize = HNSW_SLOT_SIZE(meta.version);
-	vs->maxdeleted = 1024;
+	/* half the memory for the deleted list, MaxOffsetNumber at least */
+	vs->limitdeleted = (int) Min(Max(VacuumMemory() / 2 / sizeof(uint64),
+									 MaxOffsetNumber),
+								 INT_MAX / 2);
+	vs->maxdeleted = Min(1024, vs->limitdeleted);
 	vs->deleted = palloc(sizeof(uint64) * vs->maxdeleted);
 	vs->cacheCxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "hnsw vacuum cache",
@@ -1114,8 +1183,15 @@ HnswLinkUnreachableBuilt(Relation index)
 }
 
 /*
- * Bulk deletion: passes 1 to 3 above.  Holds at most one buffer lock at a
- * time (a page lock and then the metapage lock, never the other way).
+ * Bulk deletion: passes 1 to 3 above, in rounds when the deleted elements do
+ * not fit the list at once (vs->limitdeleted, half of the vacuum's memory):
+ * each round lists what it can, repairs the graph around those elements and
+ * frees them, and the next goes on from the page where pass 1 stopped, as
+ * PostgreSQL's vacuum makes more passes over the indexes when its dead
+ * TIDs outgrow maintenance_work_mem.  Pages added meanwhile hold no dead
+ * heap TID (the callback's TIDs are not reused before vacuum ends).  Holds
+ * at most one buffer lock at a time (a page lock and then the metapage lock,
+ * never the other way).  See src/README "Vacuum".
  */
 IndexBulkDeleteResult *
 hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
@@ -1124,6 +1200,8 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	HnswVacuumState vs;
 	MemoryContext cxt;
 	MemoryContext oldcxt;
+	int			rounds = 0;
+	int64		freed = 0;
 
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
@@ -1132,15 +1210,38 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 								ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 	InitVacuumState(&vs, info);
+	vs.callback = callback;
+	vs.callbackState = callback_state;
+	vs.nextBlock = HNSW_METAPAGE_BLKNO + 1;
+	vs.nblocks = RelationGetNumberOfBlocks(vs.index);
 
 	stats->num_index_tuples = 0;
-	RemoveHeapTids(&vs, stats, callback, callback_state);
-	if (vs.ndeleted > 0)
+	do
 	{
-		RepairGraph(&vs);
-		ReplaceEntryPoint(&vs);
-		FreeDeleted(&vs);
-	}
+		vs.ndeleted = 0;
+		RemoveHeapTids(&vs, stats);
+		if (vs.ndeleted > 0)
+		{
+			rounds++;
+			freed += vs.ndeleted;
+			ereport(info->message_level,
+					(errmsg_internal("index \"%s\": round %d of repair, %d deleted elements up to block %u of %u",
+									 RelationGetRelationName(vs.index), rounds,
+									 vs.ndeleted, vs.nextBlock, vs.nblocks)));
+			RepairGraph(&vs);
+			ReplaceEntryPoint(&vs);
+			FreeDeleted(&vs);
+		}
+	} while (vs.nextBlock < vs.nblocks);
+
+	if (rounds > 1)
+		ereport(info->message_level,
+				(errmsg("index \"%s\": freed " INT64_FORMAT " deleted elements in %d rounds of repair",
+						RelationGetRelationName(vs.index), freed, rounds),
+				 errdetail("A round holds at most %d deleted elements in half of \"%s\".",
+						   vs.limitdeleted,
+						   IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1 ?
+						   "autovacuum_work_mem" : "maintenance_work_mem")));
 	stats->num_pages = RelationGetNumberOfBlocks(vs.index);
 
 	MemoryContextSwitchTo(oldcxt);

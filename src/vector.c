@@ -17,7 +17,6 @@
  */
 #include "postgres.h"
 
-#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -122,13 +121,13 @@ CheckArithmetic(float value)
 
 /*
  * Report a NaN or infinite element found by the parser, with the same
- * messages as VectorCheckElement().
+ * messages and SQLSTATE as VectorCheckElement().
  */
 static void
-ReportNotFinite(VectorParseResult r, int sqlerrcode)
+ReportNotFinite(VectorParseResult r)
 {
 	ereport(ERROR,
-			(errcode(sqlerrcode),
+			(errcode(ERRCODE_DATA_EXCEPTION),
 			 r.status == VECTOR_PARSE_NAN ?
 			 errmsg("NaN not allowed in vector") :
 			 errmsg("infinite value not allowed in vector"),
@@ -164,7 +163,7 @@ ReportTextError(const char *str, VectorParseResult r)
 			break;
 		case VECTOR_PARSE_NAN:
 		case VECTOR_PARSE_INFINITE:
-			ReportNotFinite(r, ERRCODE_DATA_EXCEPTION);
+			ReportNotFinite(r);
 			break;
 		default:
 			ereport(ERROR,
@@ -184,20 +183,14 @@ vector_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	int			maxdim = 1;
+	int			maxdim = VectorTextMaxDim(str, VECTOR_MAX_DIM);
 	VectorParseResult r;
 	Vector	   *result;
 
 	/*
-	 * There are at most one more elements than commas: size the result by
-	 * that rather than by VECTOR_MAX_DIM, so loading many short vectors does
-	 * not allocate 64 kB each.
+	 * Sized by the commas rather than by VECTOR_MAX_DIM, so loading many
+	 * short vectors does not allocate 64 kB each.
 	 */
-	for (const char *p = str; *p != '\0' && maxdim <= VECTOR_MAX_DIM; p++)
-		if (*p == ',')
-			maxdim++;
-	maxdim = Min(maxdim, VECTOR_MAX_DIM);
-
 	result = InitVector(maxdim);
 	r = VectorParseText(str, result->x, maxdim);
 	if (r.status == VECTOR_PARSE_TOO_MANY && maxdim < VECTOR_MAX_DIM)
@@ -271,47 +264,48 @@ vector_recv(PG_FUNCTION_ARGS)
 	int32		typmod = PG_GETARG_INT32(2);
 	const unsigned char *start = (const unsigned char *) buf->data + buf->cursor;
 	size_t		len = buf->len - buf->cursor;
-	int			maxdim = VECTOR_MAX_DIM;
 	VectorParseResult r;
 	Vector	   *result;
 
-	/* size the result by the header's dimension when it is plausible */
-	if (len >= 2)
-	{
-		int			hdrdim = (int16) ((start[0] << 8) | start[1]);
+	/*
+	 * Sized by the header's dimension when it is valid, so a short vector
+	 * does not allocate 64 kB; the parser checks the dimension again.
+	 */
+	result = InitVector(VectorBinaryMaxDim(start, len, VECTOR_MAX_DIM));
+	r = VectorParseBinary(start, len, result->x, result->dim, typmod);
 
-		if (hdrdim >= 1 && hdrdim <= VECTOR_MAX_DIM)
-			maxdim = hdrdim;
-	}
-	result = InitVector(maxdim);
-
-	r = VectorParseBinary(start, len, result->x, maxdim);
+	/* SQLSTATEs as pgvector's recv and pq_getmsg* raise them */
 	switch (r.status)
 	{
 		case VECTOR_PARSE_OK:
 			break;
 		case VECTOR_PARSE_BAD_DIM:
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					(errcode(r.dim < 1 ? ERRCODE_DATA_EXCEPTION :
+							 ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("invalid dimensions in binary vector: %d", r.dim),
 					 errdetail("The dimensions must be between 1 and %d.",
 							   VECTOR_MAX_DIM)));
 			break;
+		case VECTOR_PARSE_WRONG_DIM:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected %d dimensions, not %d", typmod, r.dim)));
+			break;
 		case VECTOR_PARSE_BAD_UNUSED:
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("expected unused to be 0, not %d", r.dim)));
 			break;
 		case VECTOR_PARSE_NAN:
 		case VECTOR_PARSE_INFINITE:
-			ReportNotFinite(r, ERRCODE_INVALID_BINARY_REPRESENTATION);
+			ReportNotFinite(r);
 			break;
 		default:
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("insufficient data left in message")));
 	}
-	CheckExpectedDim(typmod, r.dim);
 	buf->cursor += (int) r.pos;
 	PG_RETURN_VECTOR_P(result);
 }
@@ -354,6 +348,13 @@ vector(PG_FUNCTION_ARGS)
  * Cast a one-dimensional integer[], real[], double precision[] or numeric[]
  * array to a vector.  Nothing is dropped: NULL elements, multi-dimensional
  * arrays and values that do not fit float4 are errors.
+ *
+ * The checks and their SQLSTATEs are pgvector's, in its order: NULLs, the
+ * dimensions, then the conversion of every element, then NaN and Infinity.
+ * A double precision value is rounded to float4 (so one too small becomes
+ * zero, and one too large Infinity, an error); a numeric one goes through
+ * numeric_float4(), which rejects one too small or too large as float4in()
+ * does.
  */
 PG_FUNCTION_INFO_V1(array_to_vector);
 Datum
@@ -366,7 +367,6 @@ array_to_vector(PG_FUNCTION_ARGS)
 	bool		typbyval;
 	char		typalign;
 	Datum	   *elems;
-	bool	   *nulls;
 	int			nelems;
 	Vector	   *result;
 
@@ -374,10 +374,14 @@ array_to_vector(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("array must be 1-D")));
+	if (array_contains_nulls(array))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("array must not contain nulls")));
 
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
-					  &elems, &nulls, &nelems);
+					  &elems, NULL, &nelems);
 
 	VectorCheckDim(nelems);
 	CheckExpectedDim(typmod, nelems);
@@ -385,44 +389,38 @@ array_to_vector(PG_FUNCTION_ARGS)
 	result = InitVector(nelems);
 	for (int i = 0; i < nelems; i++)
 	{
-		double		val;
-
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("array must not contain nulls")));
-
 		switch (elemtype)
 		{
 			case INT4OID:
-				val = DatumGetInt32(elems[i]);
+				result->x[i] = (float) DatumGetInt32(elems[i]);
 				break;
 			case FLOAT4OID:
-				val = DatumGetFloat4(elems[i]);
+				result->x[i] = DatumGetFloat4(elems[i]);
 				break;
 			case FLOAT8OID:
-				val = DatumGetFloat8(elems[i]);
+				result->x[i] = (float) DatumGetFloat8(elems[i]);
 				break;
 			case NUMERICOID:
-				val = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-														 elems[i]));
+				result->x[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4,
+																  elems[i]));
 				break;
 			default:
 				ereport(ERROR,
 						(errcode(ERRCODE_DATATYPE_MISMATCH),
 						 errmsg("unsupported array element type %s",
 								format_type_be(elemtype))));
-				val = 0;		/* keep compiler quiet */
 		}
+	}
 
-		/* a finite double too large for float4 must not become Infinity */
-		if (!isnan(val) && !isinf(val) &&
-			(val > FLT_MAX || val < -FLT_MAX))
+	for (int i = 0; i < nelems; i++)
+	{
+		/* a finite double too large for float4 became Infinity */
+		if (elemtype == FLOAT8OID && isinf(result->x[i]) &&
+			!isinf(DatumGetFloat8(elems[i])))
 			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("element %d of array is out of range for type real",
 							i + 1)));
-		result->x[i] = (float) val;
 		VectorCheckElement(result->x[i]);
 	}
 
@@ -628,7 +626,10 @@ subvector(PG_FUNCTION_ARGS)
 }
 
 /*
- * Element-wise arithmetic; overflow to Infinity is an error.
+ * Element-wise arithmetic.  Overflow to Infinity is an error; so is a
+ * product that underflows to zero from two nonzero factors (float4 * float4
+ * does the same).  A sum or difference cannot underflow: float4 addition of
+ * subnormals is exact.
  */
 typedef enum VectorArithOp
 {
@@ -656,6 +657,8 @@ VectorArith(const Vector *a, const Vector *b, VectorArithOp op)
 				break;
 			case VECTOR_MUL:
 				result->x[i] = a->x[i] * b->x[i];
+				if (result->x[i] == 0.0f && a->x[i] != 0.0f && b->x[i] != 0.0f)
+					float_underflow_error();
 				break;
 		}
 		CheckArithmetic(result->x[i]);
@@ -755,32 +758,56 @@ vector_cmp(PG_FUNCTION_ARGS)
  *
  * avg(vector) keeps its state as a double precision[] of n + 1 elements:
  * the count, then the running sums (in double, so long sums do not drift).
- * sum(vector) uses vector_add directly.
+ * The initial state {0} has no sums yet; the first vector sets n.  sum(vector)
+ * uses vector_add directly.
+ *
+ * The state functions are SQL-callable, so a state may come from a direct
+ * call rather than from the aggregate machinery: its shape is checked
+ * (an elog, as PostgreSQL's own float8_accum and pgvector do: the
+ * machinery never passes anything else), and everything a vector is built
+ * from is checked as for any other vector, with pgvector's SQLSTATEs: the
+ * dimensions, sums that overflow, and the averages' values.
  * ----------------------------------------------------------------
  */
 
 /*
- * Return the state array's elements, checking it is what we built.
+ * Return the state array's values, and in *dim its number of sums (its
+ * length less the count), after checking its shape.
  */
 static float8 *
-CheckAccumState(ArrayType *state, int *n)
+GetAccumState(ArrayType *state, int *dim)
 {
 	if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) ||
 		ARR_ELEMTYPE(state) != FLOAT8OID || ARR_DIMS(state)[0] < 1)
 		elog(ERROR, "vector aggregate state is not a valid double precision array");
-	*n = ARR_DIMS(state)[0];
+	*dim = ARR_DIMS(state)[0] - 1;
 	return (float8 *) ARR_DATA_PTR(state);
 }
 
+/*
+ * Build a state array from the count n and dim sums.
+ */
 static ArrayType *
-MakeAccumState(const float8 *vals, int n)
+MakeAccumState(float8 n, const float8 *sums, int dim)
 {
-	Datum	   *datums = palloc(sizeof(Datum) * n);
+	Datum	   *datums = palloc(sizeof(Datum) * (dim + 1));
 
-	for (int i = 0; i < n; i++)
-		datums[i] = Float8GetDatum(vals[i]);
-	return construct_array(datums, n, FLOAT8OID, sizeof(float8),
+	datums[0] = Float8GetDatum(n);
+	for (int i = 0; i < dim; i++)
+		datums[i + 1] = Float8GetDatum(sums[i]);
+	return construct_array(datums, dim + 1, FLOAT8OID, sizeof(float8),
 						   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/*
+ * Check a sum of the state for overflow (a state from a direct call may
+ * hold Infinity already).
+ */
+static inline void
+CheckAccumSum(float8 value)
+{
+	if (isinf(value))
+		float_overflow_error();
 }
 
 PG_FUNCTION_INFO_V1(vector_accum);
@@ -789,76 +816,95 @@ vector_accum(PG_FUNCTION_ARGS)
 {
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	Vector	   *v = PG_GETARG_VECTOR_P(1);
-	int			n;
-	float8	   *s = CheckAccumState(state, &n);
-	float8	   *out;
+	int			dim;
+	float8	   *s = GetAccumState(state, &dim);
+	float8	   *sums = palloc(sizeof(float8) * v->dim);
 
-	if (n == 1)
+	if (dim == 0)
 	{
-		/* first row: the state is just {0} */
-		n = v->dim + 1;
-		out = palloc0(sizeof(float8) * n);
+		/* the first vector: its values are the sums */
+		for (int i = 0; i < v->dim; i++)
+			sums[i] = v->x[i];
 	}
 	else
 	{
-		if (n - 1 != v->dim)
+		if (dim != v->dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("different vector dimensions %d and %d",
-							n - 1, v->dim)));
-		out = palloc(sizeof(float8) * n);
-		memcpy(out, s, sizeof(float8) * n);
+							dim, v->dim)));
+		for (int i = 0; i < dim; i++)
+		{
+			sums[i] = s[i + 1] + v->x[i];
+			CheckAccumSum(sums[i]);
+		}
 	}
 
-	out[0] = s[0] + 1.0;
-	for (int i = 0; i < v->dim; i++)
-		out[i + 1] += v->x[i];
-
-	PG_RETURN_ARRAYTYPE_P(MakeAccumState(out, n));
+	PG_RETURN_ARRAYTYPE_P(MakeAccumState(s[0] + 1.0, sums, v->dim));
 }
 
+/*
+ * Combine two states (parallel aggregation).  A state that has counted no
+ * rows adds nothing, so the other is the result, and two of them are the
+ * initial state {0} again.  (pgvector 0.8.6 fails on the last case, which
+ * a parallel avg() meets when a worker's share of the rows is empty.)
+ */
 PG_FUNCTION_INFO_V1(vector_combine);
 Datum
 vector_combine(PG_FUNCTION_ARGS)
 {
-	int			n1,
-				n2;
-	float8	   *s1 = CheckAccumState(PG_GETARG_ARRAYTYPE_P(0), &n1);
-	float8	   *s2 = CheckAccumState(PG_GETARG_ARRAYTYPE_P(1), &n2);
-	float8	   *out;
+	int			dim1,
+				dim2;
+	float8	   *s1 = GetAccumState(PG_GETARG_ARRAYTYPE_P(0), &dim1);
+	float8	   *s2 = GetAccumState(PG_GETARG_ARRAYTYPE_P(1), &dim2);
+	float8	   *sums;
 
-	if (n1 == 1)
-		PG_RETURN_ARRAYTYPE_P(MakeAccumState(s2, n2));
-	if (n2 == 1)
-		PG_RETURN_ARRAYTYPE_P(MakeAccumState(s1, n1));
-	if (n1 != n2)
+	if (s1[0] == 0.0 && s2[0] == 0.0 && dim2 == 0)
+		PG_RETURN_ARRAYTYPE_P(MakeAccumState(0.0, NULL, 0));
+	if (s1[0] == 0.0)
+	{
+		VectorCheckDim(dim2);
+		PG_RETURN_ARRAYTYPE_P(MakeAccumState(s2[0], s2 + 1, dim2));
+	}
+	if (s2[0] == 0.0)
+	{
+		VectorCheckDim(dim1);
+		PG_RETURN_ARRAYTYPE_P(MakeAccumState(s1[0], s1 + 1, dim1));
+	}
+
+	VectorCheckDim(dim1);
+	if (dim1 != dim2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vector dimensions %d and %d", n1 - 1, n2 - 1)));
+				 errmsg("different vector dimensions %d and %d", dim1, dim2)));
 
-	out = palloc(sizeof(float8) * n1);
-	for (int i = 0; i < n1; i++)
-		out[i] = s1[i] + s2[i];
-	PG_RETURN_ARRAYTYPE_P(MakeAccumState(out, n1));
+	sums = palloc(sizeof(float8) * dim1);
+	for (int i = 0; i < dim1; i++)
+	{
+		sums[i] = s1[i + 1] + s2[i + 1];
+		CheckAccumSum(sums[i]);
+	}
+	PG_RETURN_ARRAYTYPE_P(MakeAccumState(s1[0] + s2[0], sums, dim1));
 }
 
 PG_FUNCTION_INFO_V1(vector_avg);
 Datum
 vector_avg(PG_FUNCTION_ARGS)
 {
-	int			n;
-	float8	   *s = CheckAccumState(PG_GETARG_ARRAYTYPE_P(0), &n);
+	int			dim;
+	float8	   *s = GetAccumState(PG_GETARG_ARRAYTYPE_P(0), &dim);
 	Vector	   *result;
 
 	/* no rows: avg() of nothing is NULL */
 	if (s[0] == 0.0)
 		PG_RETURN_NULL();
 
-	result = InitVector(n - 1);
-	for (int i = 0; i < n - 1; i++)
+	VectorCheckDim(dim);
+	result = InitVector(dim);
+	for (int i = 0; i < dim; i++)
 	{
 		result->x[i] = (float) (s[i + 1] / s[0]);
-		CheckArithmetic(result->x[i]);
+		VectorCheckElement(result->x[i]);
 	}
 	PG_RETURN_VECTOR_P(result);
 }

@@ -5,7 +5,7 @@
  *
  * These functions neither allocate nor throw: they report what went wrong
  * as a VectorParseStatus, and vector.c turns that into an ereport.  Keeping
- * them free of backend dependencies lets the fuzzer in test/fuzz link them
+ * them free of backend dependencies lets the fuzzers in test/fuzz link them
  * directly.
  *
  * src/vectorparse.h
@@ -27,13 +27,18 @@ typedef enum VectorParseStatus
 	VECTOR_PARSE_NAN,			/* NaN element */
 	VECTOR_PARSE_INFINITE,		/* Infinity element */
 	VECTOR_PARSE_BAD_DIM,		/* binary: dimension out of range */
+	VECTOR_PARSE_WRONG_DIM,		/* binary: dimension is not the expected one */
 	VECTOR_PARSE_BAD_UNUSED,	/* binary: reserved field not zero */
 	VECTOR_PARSE_SHORT			/* binary: fewer bytes than the header says */
 } VectorParseStatus;
 
 /*
- * Result of a parse.  On failure, "pos" is the offset into the input where
- * the problem was found (text) and "dim" the dimension read (binary).
+ * Result of a parse.  On success, "dim" is the number of elements and "pos"
+ * the number of bytes consumed (binary) or the length of the text.  On
+ * failure, "pos" is the offset into the input where the problem was found;
+ * "dim" is the 0-based index of the offending element (NaN, Infinity, out
+ * of range), the dimension read (BAD_DIM, WRONG_DIM) or the reserved
+ * field's value (BAD_UNUSED).
  */
 typedef struct VectorParseResult
 {
@@ -42,10 +47,13 @@ typedef struct VectorParseResult
 	size_t		pos;
 } VectorParseResult;
 
+extern int	VectorTextMaxDim(const char *str, int limit);
 extern VectorParseResult VectorParseText(const char *str, float *out,
 										 int maxdim);
+extern int	VectorBinaryMaxDim(const unsigned char *buf, size_t len,
+							   int limit);
 extern VectorParseResult VectorParseBinary(const unsigned char *buf,
 										   size_t len, float *out,
-										   int maxdim);
+										   int maxdim, int expdim);
 
 #endif							/* HNSW_VECTORPARSE_H */

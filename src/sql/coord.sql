@@ -5,6 +5,11 @@
 -- postgres_fdw foreign tables; servers and credentials are ordinary
 -- CREATE SERVER / CREATE USER MAPPING objects.  The only state the
 -- coordinator keeps is which servers hold copies of which shard.
+--
+-- Every function states who may call it (GRANT or REVOKE after it).  The
+-- SQL ones run with search_path = pg_catalog, pg_temp and name the
+-- extension's objects with their schema, so that a schema of the caller's
+-- cannot shadow an operator, function or type they use.
 
 -- Non-superusers search distributed tables they may read.
 GRANT USAGE ON SCHEMA hnsw TO PUBLIC;
@@ -25,13 +30,16 @@ GRANT SELECT ON hnsw.replicas TO PUBLIC;
 CREATE FUNCTION hnsw._replicas_changed()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'hnsw_replicas_changed' LANGUAGE C;
+-- a trigger function: the trigger fires it whoever changes the table
+REVOKE EXECUTE ON FUNCTION hnsw._replicas_changed() FROM PUBLIC;
 CREATE TRIGGER replicas_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON hnsw.replicas
 	FOR EACH STATEMENT EXECUTE FUNCTION hnsw._replicas_changed();
 
 -- Declare that replica_server holds a copy of the data of shard_server.
 CREATE FUNCTION hnsw.add_replica(shard_server name, replica_server name)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	s name;
 BEGIN
@@ -57,10 +65,14 @@ BEGIN
 		ON CONFLICT DO NOTHING;
 END
 $$;
+-- Replicas route every role's searches: for the superuser and whom it
+-- grants this (with INSERT on hnsw.replicas, which the function needs too).
+REVOKE EXECUTE ON FUNCTION hnsw.add_replica(name, name) FROM PUBLIC;
 
 -- Forget that replica_server holds a copy of shard_server.
 CREATE FUNCTION hnsw.drop_replica(shard_server name, replica_server name)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	DELETE FROM hnsw.replicas r
 	 WHERE r.shard_server = drop_replica.shard_server
@@ -71,6 +83,8 @@ BEGIN
 	END IF;
 END
 $$;
+-- as add_replica (with DELETE on hnsw.replicas)
+REVOKE EXECUTE ON FUNCTION hnsw.drop_replica(name, name) FROM PUBLIC;
 
 -- The k rows of a distributed table nearest to query: rel is a null of the
 -- table's row type (NULL::items).  Each selected shard is asked for its own
@@ -117,6 +131,18 @@ CREATE FUNCTION hnsw._search_batch_columns(rel anyelement, queries vector[],
 RETURNS TABLE (query integer, item anyelement)
 AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
 
+-- Every role may search: each call checks, after locking the table, that
+-- the caller may SELECT the columns it fetches, the vector column and
+-- (with partitions) the partition column, and refuses a table whose
+-- row-level security applies to the caller (src/coordacl.c).  The shards
+-- are asked under the caller's own user mappings.
+GRANT EXECUTE ON FUNCTION
+	hnsw.search(anyelement, vector, integer, integer[], integer, boolean, text, name),
+	hnsw.search_batch(anyelement, vector[], integer, integer[], integer, boolean, text, name),
+	hnsw._search_columns(anyelement, vector, integer, integer[], integer, boolean, text, name, smallint[]),
+	hnsw._search_batch_columns(anyelement, vector[], integer, integer[], integer, boolean, text, name, smallint[])
+	TO PUBLIC;
+
 -- Each copy of each shard of a distributed table: does it answer, is it a
 -- standby, how many rows, is there an hnsw index; error says why not.
 CREATE FUNCTION hnsw.shard_status(rel regclass)
@@ -126,6 +152,9 @@ RETURNS TABLE (shard name, server name, role text, answers boolean,
 AS 'MODULE_PATHNAME', 'hnsw_shard_status' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION hnsw.shard_status(regclass) IS
 	'every copy of every shard of a distributed table: answers, standby, rows, hnsw index';
+-- Every role that may count the table's rows (SELECT on it or a column;
+-- no row-level security for it), under its own user mappings.
+GRANT EXECUTE ON FUNCTION hnsw.shard_status(regclass) TO PUBLIC;
 
 -- Run commands[i] on servers[i], all at once; the first value each returned.
 -- Arbitrary SQL under the caller's user mappings: not for PUBLIC.
@@ -134,16 +163,28 @@ RETURNS text[]
 AS 'MODULE_PATHNAME', 'hnsw_shard_exec' LANGUAGE C VOLATILE STRICT;
 REVOKE EXECUTE ON FUNCTION hnsw._shard_exec(name[], text[]) FROM PUBLIC;
 
+-- Copy the rows of a table partitioned on an integer column to the tables
+-- of the same name on the shards: part_values[i] to part_servers[i].  Under
+-- the caller's user mappings: not for PUBLIC.
+CREATE FUNCTION hnsw._shard_copy(rel regclass, part_values bigint[], part_servers name[])
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'hnsw_shard_copy' LANGUAGE C VOLATILE;
+REVOKE EXECUTE ON FUNCTION hnsw._shard_copy(regclass, bigint[], name[]) FROM PUBLIC;
+
 -- Distribute a table that is partitioned by LIST on an integer column:
 -- shards maps server names to the partition values each holds, as in
--- '{"shard1": [0, 1], "shard2": [2]}'.  On every shard (all at once) it
--- creates the table (same schema, name and columns), copies the rows the
--- table's local partitions hold for that shard's values, and builds an hnsw
--- index if the shard has the hnsw access method (index_options, e.g.
--- '{"m": 16, "ef_construction": 64}'; metric chooses the operator class).
--- Then the local partitions are dropped and one postgres_fdw foreign table
--- per shard is attached.  On failure nothing is left: the coordinator's
--- changes roll back and the shard tables created so far are dropped.
+-- '{"shard1": [0, 1], "shard2": [2]}'.  It locks the table against writes
+-- (EXCLUSIVE, until the end of the transaction: no row can be added and
+-- then lost), creates on every shard the table (same schema, name and
+-- columns), streams the rows of the table's local partitions to the shard
+-- holding their values with COPY (hnsw._shard_copy, all shards at once,
+-- any size), and builds an hnsw index on each shard that has the hnsw
+-- access method (index_options, e.g. '{"m": 16, "ef_construction": 64}';
+-- metric chooses the operator class), all at once.  Then the local
+-- partitions are dropped and one postgres_fdw foreign table per shard is
+-- attached.  On failure the coordinator's changes roll back, and the shard
+-- tables this call created are dropped: only those, each recognised by the
+-- OID it got (a table of the same name made by someone else stays).
 CREATE FUNCTION hnsw.create_distributed_table(rel regclass, shards jsonb,
 											  index_options jsonb DEFAULT NULL,
 											  metric text DEFAULT 'l2',
@@ -153,6 +194,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	nsp name;
 	tbl name;
+	qualname text;				-- "nsp"."tbl", the same on every server
 	partcol name;
 	parttype regtype;
 	veccol name;
@@ -163,20 +205,22 @@ DECLARE
 	vals jsonb;
 	servers name[] := '{}';
 	vallist text[] := '{}';
-	allvals int[] := '{}';
-	rowsjson text[] := '{}';
+	allvals bigint[] := '{}';
+	partvals bigint[] := '{}';	-- partvals[i] goes to partsrv[i]
+	partsrv name[] := '{}';
 	checks text[];
-	created name[] := '{}';
+	made text[] := '{}';		-- per server: OID of the table made there,
+								-- '' if made but its OID is unknown
 	indexed name[] := '{}';
 	cmds text[];
 	js text;
-	v jsonb;
-	ints int[];
+	ints bigint[];
 	n bigint;
 	i int;
 BEGIN
 	SELECT c.relnamespace::regnamespace::name, c.relname INTO nsp, tbl
 	  FROM pg_class c WHERE c.oid = rel;
+	qualname := format('%I.%I', nsp, tbl);
 	IF NOT EXISTS (SELECT FROM pg_class WHERE oid = rel AND relkind = 'p') THEN
 		RAISE EXCEPTION '% is not a partitioned table', rel
 			USING ERRCODE = 'wrong_object_type';
@@ -184,6 +228,13 @@ BEGIN
 	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table %', rel
 			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	-- rows the caller cannot see would be dropped with the local partitions
+	IF row_security_active(rel) THEN
+		RAISE EXCEPTION 'cannot distribute table %: row-level security applies to role "%"',
+			rel, current_user
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Distribute it as a role that bypasses row-level security, or disable it first.';
 	END IF;
 	SELECT a.attname, a.atttypid::regtype INTO partcol, parttype
 	  FROM pg_partitioned_table p
@@ -259,18 +310,22 @@ BEGIN
 			RAISE EXCEPTION 'the partition values of server "%" must be a non-empty array of integers', srv
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		SELECT array_agg(e::text::int) INTO ints FROM jsonb_array_elements(vals) e;
+		SELECT array_agg(e::text::bigint) INTO ints FROM jsonb_array_elements(vals) e;
 		IF allvals && ints THEN
 			RAISE EXCEPTION 'a partition value of server "%" is given to another server too', srv
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		allvals := allvals || ints;
+		partvals := partvals || ints;
+		partsrv := partsrv || array_fill(srv::name, ARRAY[cardinality(ints)]);
 		servers := servers || srv::name;
 		vallist := vallist || array_to_string(ints, ', ');
-		EXECUTE format('SELECT json_agg(t)::text FROM %s t WHERE %I = ANY ($1)', rel, partcol)
-			INTO js USING ints;
-		rowsjson := rowsjson || coalesce(js, '[]');
 	END LOOP;
+
+	-- From here until the transaction ends no row is added, changed or
+	-- removed (LOCK recurses to the partitions); reading goes on.  Rows
+	-- written before are all visible: the lock waited for their writers.
+	EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', rel);
 	EXECUTE format('SELECT count(*) FROM %s WHERE %I IS NULL OR %I <> ALL ($1)', rel, partcol, partcol)
 		INTO n USING allvals;
 	IF n > 0 THEN
@@ -279,9 +334,9 @@ BEGIN
 				  DETAIL = format('%s rows would have no shard.', n);
 	END IF;
 
-	-- nothing of that name may exist on a shard: cleanup drops what we made
-	checks := array_fill(format('SELECT pg_catalog.to_regclass(%L) IS NULL',
-								format('%I.%I', nsp, tbl)), ARRAY[cardinality(servers)]);
+	-- nothing of that name may exist on a shard yet
+	checks := array_fill(format('SELECT pg_catalog.to_regclass(%L) IS NULL', qualname),
+						 ARRAY[cardinality(servers)]);
 	checks := hnsw._shard_exec(servers, checks);
 	FOR i IN 1 .. cardinality(servers) LOOP
 		IF checks[i] <> 't' THEN
@@ -291,18 +346,18 @@ BEGIN
 	END LOOP;
 
 	BEGIN
-		-- tables, on every shard at once
-		created := servers;
-		PERFORM hnsw._shard_exec(servers,
-			array_fill(format('CREATE TABLE %I.%I (%s)', nsp, tbl, coldefs),
-					   ARRAY[cardinality(servers)]));
-		-- rows, then indexes (a bulk build after the load), at once
-		cmds := '{}';
+		-- tables, one server after the other, so that each one made is
+		-- known; then its OID, by which cleanup knows it
 		FOR i IN 1 .. cardinality(servers) LOOP
-			cmds := cmds || format('INSERT INTO %I.%I SELECT * FROM pg_catalog.json_populate_recordset(NULL::%I.%I, %L)',
-								   nsp, tbl, nsp, tbl, rowsjson[i]);
+			PERFORM hnsw._shard_exec(ARRAY[servers[i]],
+				ARRAY[format('CREATE TABLE %s (%s)', qualname, coldefs)]);
+			made[i] := '';
+			made[i] := (hnsw._shard_exec(ARRAY[servers[i]],
+				ARRAY[format('SELECT %L::pg_catalog.regclass::pg_catalog.oid', qualname)]))[1];
 		END LOOP;
-		PERFORM hnsw._shard_exec(servers, cmds);
+		-- rows, streamed to every shard at once; then indexes (a bulk
+		-- build after the load), at once
+		PERFORM hnsw._shard_copy(rel, partvals, partsrv);
 		checks := hnsw._shard_exec(servers,
 			array_fill('SELECT count(*) FROM pg_catalog.pg_am WHERE amname = ''hnsw'''::text,
 					   ARRAY[cardinality(servers)]));
@@ -310,9 +365,8 @@ BEGIN
 		FOR i IN 1 .. cardinality(servers) LOOP
 			IF checks[i] = '1' THEN
 				indexed := indexed || servers[i];
-				cmds := cmds || format('CREATE INDEX ON %I.%I USING hnsw (%I %s)%s',
-									   nsp, tbl, veccol,
-									   format('%I.%I', '@extschema@', opclass), withopts);
+				cmds := cmds || format('CREATE INDEX ON %s USING hnsw (%I %s.%I)%s',
+									   qualname, veccol, '@extschema@', opclass, withopts);
 			END IF;
 		END LOOP;
 		IF cardinality(indexed) > 0 THEN
@@ -329,18 +383,37 @@ BEGIN
 						   nsp, tbl || '_' || servers[i], rel, vallist[i],
 						   servers[i], nsp, tbl);
 		END LOOP;
-	EXCEPTION WHEN OTHERS THEN
-		-- best effort: drop the shard tables this call created
-		FOR i IN 1 .. cardinality(created) LOOP
+	EXCEPTION WHEN OTHERS OR query_canceled THEN
+		-- best effort: drop the shard tables this call made, found by OID
+		-- (renamed or not); the name is checked again under the lock, so
+		-- that a table that took it meanwhile is never dropped.  Also after
+		-- a cancel or statement_timeout (which OTHERS leaves out); a second
+		-- cancel stops the cleanup itself.
+		FOR i IN 1 .. cardinality(servers) LOOP
+			CONTINUE WHEN made[i] IS NULL;
+			IF made[i] = '' THEN
+				RAISE WARNING 'table %.% on server "%" may have been left behind', nsp, tbl, servers[i];
+				CONTINUE;
+			END IF;
 			BEGIN
-				PERFORM hnsw._shard_exec(ARRAY[created[i]],
-					ARRAY[format('DROP TABLE IF EXISTS %I.%I', nsp, tbl)]);
+				PERFORM hnsw._shard_exec(ARRAY[servers[i]], ARRAY[format('DO %L', format(
+					'DECLARE n text; '
+					'BEGIN '
+					'SELECT c.oid::pg_catalog.regclass::text INTO n '
+					'FROM pg_catalog.pg_class c WHERE c.oid = %1$s::pg_catalog.oid; '
+					'IF n IS NOT NULL THEN '
+					'EXECUTE ''LOCK TABLE '' || n || '' IN ACCESS EXCLUSIVE MODE''; '
+					'IF pg_catalog.to_regclass(n)::pg_catalog.oid = %1$s::pg_catalog.oid THEN '
+					'EXECUTE ''DROP TABLE '' || n; '
+					'END IF; END IF; END', made[i]::oid))]);
 			EXCEPTION WHEN OTHERS THEN
-				RAISE WARNING 'could not drop table %.% on server "%": %', nsp, tbl, created[i], SQLERRM;
+				RAISE WARNING 'could not drop table %.% on server "%": %', nsp, tbl, servers[i], SQLERRM;
 			END;
 		END LOOP;
 		RAISE;
 	END;
 END
 $$;
+-- Runs SQL on the shards and moves rows: the superuser's, and a table
+-- owner's it grants this to.
 REVOKE EXECUTE ON FUNCTION hnsw.create_distributed_table(regclass, jsonb, jsonb, text, name) FROM PUBLIC;

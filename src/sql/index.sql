@@ -31,23 +31,25 @@ CREATE OPERATOR CLASS vector_l1_ops
 	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 l1_distance(vector, vector);
 
--- Internal: the planner puts calls of it in place of <->, <#> and <+> in the
--- target lists of hnsw index scans, so that the executor takes the distance
--- the scan computed instead of reading the vector again (src/hnswplan.c).
--- Called by hand it computes the operator's distance, with the function given.
-CREATE FUNCTION hnsw._index_distance(vector, vector, tid, regclass, regproc) RETURNS float8
+-- Internal: the planner hook puts calls of these into the plans of hnsw
+-- index scans (src/hnswplan.c), so that the executor takes the distance the
+-- scan computed instead of reading the vector again.  Every role may
+-- execute them, as the executor checks that for the plans of every role,
+-- but they answer only the calls the hook built: called by hand, or through
+-- an operator, a cast or a view, they raise an error.
+--
+-- _index_distance: in place of <->, <#> and <+>, the distance of the
+-- index's operator class, taken from the scan when it has just returned
+-- the row.
+CREATE FUNCTION hnsw._index_distance(vector, vector, tid, regclass) RETURNS float8
 	AS 'MODULE_PATHNAME', 'hnsw_index_distance' LANGUAGE C STRICT PARALLEL SAFE;
-
--- Internal: what the planner hook puts in place of an ORDER BY distance that
--- nothing reads (the resjunk column under a plain LIMIT): the distance the
--- scan of the index ordered the row by, if it has just returned it, else NULL.
+-- _index_order_distance: in place of an ORDER BY distance that nothing
+-- reads (the resjunk column under a plain LIMIT), the distance the scan
+-- ordered the row by, if it has just returned it, else NULL.
 CREATE FUNCTION hnsw._index_order_distance(tid, regclass) RETURNS float8
 	AS 'MODULE_PATHNAME', 'hnsw_index_order_distance' LANGUAGE C STRICT PARALLEL SAFE;
-
--- Verify an hnsw index's structure; return its number of elements or raise
--- an error describing the first problem.
-CREATE FUNCTION hnsw_index_check(regclass) RETURNS bigint
-	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+GRANT EXECUTE ON FUNCTION hnsw._index_distance(vector, vector, tid, regclass) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION hnsw._index_order_distance(tid, regclass) TO PUBLIC;
 
 -- real[] and double precision[] columns: the four distances on arrays, and
 -- operator classes over them (see src/arrayops.c).  Arrays are compared in

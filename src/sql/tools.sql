@@ -1,9 +1,20 @@
 -- Know your index: exact search and recall evaluation in SQL.
 -- The last part of sql/hnsw--<version>.sql; see the Makefile.
+--
+-- Every function here runs with search_path = pg_catalog, pg_temp, so that
+-- no schema of the caller's can supply an operator, function or type that
+-- shadows the one meant (a trojan "<->" for a privileged caller): the
+-- extension's type and operators are named with their schema, @extschema@
+-- (the extension is not relocatable, so that stays true), and the tables
+-- the caller names are regclass values, written out qualified.  They read
+-- tables as the caller (SECURITY INVOKER), with the caller's privileges and
+-- row-level security; hnsw._exact_knn, which reads pages itself, checks
+-- them as a query would (src/coordacl.c).
 
 -- Check that a table has a column of that name; return its type.
 CREATE FUNCTION hnsw._column_type(rel regclass, column_name name)
-RETURNS regtype LANGUAGE plpgsql STABLE AS $$
+RETURNS regtype LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	typ regtype;
 BEGIN
@@ -18,12 +29,13 @@ END $$;
 
 -- Resolve the vector column of a table: the named one, or the only one.
 CREATE FUNCTION hnsw._vector_column(rel regclass, column_name name)
-RETURNS name LANGUAGE plpgsql STABLE AS $$
+RETURNS name LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	cols name[];
 BEGIN
 	IF column_name IS NOT NULL THEN
-		IF hnsw._column_type(rel, column_name) <> 'vector'::regtype THEN
+		IF hnsw._column_type(rel, column_name) <> '@extschema@.vector'::regtype THEN
 			RAISE EXCEPTION 'column "%" of relation % is not of type vector', column_name, rel
 				USING ERRCODE = 'datatype_mismatch';
 		END IF;
@@ -31,7 +43,7 @@ BEGIN
 	END IF;
 	SELECT array_agg(attname ORDER BY attnum) INTO cols FROM pg_attribute
 	 WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped
-	   AND atttypid = 'vector'::regtype;
+	   AND atttypid = '@extschema@.vector'::regtype;
 	IF cols IS NULL THEN
 		RAISE EXCEPTION 'relation % has no vector column', rel
 			USING ERRCODE = 'undefined_column';
@@ -43,20 +55,22 @@ BEGIN
 	RETURN cols[1];
 END $$;
 
--- The distance operator of a metric name.
+-- The distance operator of a metric name, qualified by its schema.
 CREATE FUNCTION hnsw._distance_operator(metric text)
-RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+RETURNS text LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RETURN CASE lower(metric)
-		WHEN 'l2' THEN '<->'
-		WHEN 'ip' THEN '<#>'
-		WHEN 'cosine' THEN '<=>'
-		WHEN 'l1' THEN '<+>'
+		WHEN 'l2' THEN 'OPERATOR(@extschema@.<->)'
+		WHEN 'ip' THEN 'OPERATOR(@extschema@.<#>)'
+		WHEN 'cosine' THEN 'OPERATOR(@extschema@.<=>)'
+		WHEN 'l1' THEN 'OPERATOR(@extschema@.<+>)'
 		ELSE hnsw._bad_metric(metric) END;
 END $$;
 
 CREATE FUNCTION hnsw._bad_metric(metric text)
-RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+RETURNS text LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RAISE EXCEPTION 'unrecognized metric "%"', metric
 		USING ERRCODE = 'invalid_parameter_value',
@@ -65,7 +79,8 @@ END $$;
 
 -- The table behind a row-typed argument (the NULL::items idiom).
 CREATE FUNCTION hnsw._row_relation(rowtype regtype)
-RETURNS regclass LANGUAGE plpgsql STABLE AS $$
+RETURNS regclass LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	rel regclass;
 BEGIN
@@ -79,7 +94,8 @@ BEGIN
 END $$;
 
 CREATE FUNCTION hnsw._check_k(k integer)
-RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+RETURNS void LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF k IS NULL OR k < 1 THEN
 		RAISE EXCEPTION 'k must be a positive integer, not %', coalesce(k::text, 'NULL')
@@ -91,7 +107,8 @@ END $$;
 CREATE FUNCTION hnsw.exact_search(rel anyelement, query vector, k integer,
 								  column_name name DEFAULT NULL, metric text DEFAULT 'l2')
 RETURNS SETOF anyelement LANGUAGE plpgsql STABLE
-SET enable_indexscan = off SET enable_bitmapscan = off AS $$
+SET enable_indexscan = off SET enable_bitmapscan = off
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	tbl regclass := hnsw._row_relation(pg_typeof(rel));
 	col name := hnsw._vector_column(tbl, column_name);
@@ -114,7 +131,8 @@ CREATE FUNCTION hnsw.exact_knn(rel regclass, queries vector[], k integer,
 							   column_name name DEFAULT NULL, metric text DEFAULT 'l2',
 							   key name DEFAULT NULL)
 RETURNS TABLE (query_no integer, rank integer, key text, distance double precision)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
 	SELECT * FROM hnsw._exact_knn(rel, hnsw._vector_column(rel, column_name), queries, k,
 								  metric, key)
 $$;
@@ -131,7 +149,8 @@ CREATE FUNCTION hnsw.evaluate_recall_detail(rel regclass, column_name name, quer
 RETURNS TABLE (query_no integer, exact_rows integer, found_rows integer, recall double precision)
 LANGUAGE plpgsql VOLATILE
 SET enable_indexscan FROM CURRENT SET enable_seqscan FROM CURRENT
-SET enable_bitmapscan FROM CURRENT AS $$
+SET enable_bitmapscan FROM CURRENT
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	col name := hnsw._vector_column(rel, column_name);
 	op text := hnsw._distance_operator(metric);
@@ -190,7 +209,7 @@ BEGIN
 		-- reads the table as the query would: vector column, plain tables
 		-- only (no views, no foreign tables), no row-level security
 		IF n > 0
-		   AND (SELECT atttypid FROM pg_attribute WHERE attrelid = rel AND attname = col) = 'vector'::regtype
+		   AND (SELECT atttypid FROM pg_attribute WHERE attrelid = rel AND attname = col) = '@extschema@.vector'::regtype
 		   AND NOT EXISTS (WITH RECURSIVE tree(relid) AS (
 								SELECT rel::oid
 								UNION
@@ -258,10 +277,29 @@ CREATE FUNCTION hnsw.evaluate_recall(rel regclass, column_name name, queries vec
 									 k integer, ef_search integer DEFAULT NULL,
 									 metric text DEFAULT 'l2', key name DEFAULT NULL)
 RETURNS TABLE (recall double precision, queries integer, exact_rows bigint, found_rows bigint)
-LANGUAGE sql VOLATILE AS $$
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
 	SELECT CASE WHEN sum(d.exact_rows) > 0 THEN sum(d.found_rows)::float8 / sum(d.exact_rows) ELSE 1.0 END,
 		   count(*)::integer, coalesce(sum(d.exact_rows), 0), coalesce(sum(d.found_rows), 0)
 	  FROM hnsw.evaluate_recall_detail(rel, column_name, queries, k, ef_search, metric, key) d
 $$;
 COMMENT ON FUNCTION hnsw.evaluate_recall(regclass, name, vector[], integer, integer, text, name) IS
 	'recall@k of the approximate (index) search against exact search, over many queries';
+
+-- Who may call what.  Every role: the tools read only what the caller may
+-- read (the SQL ones run as the caller; hnsw._exact_knn checks SELECT on
+-- the columns it reads and refuses row-level security), and the helpers
+-- read only catalogs every role may read.  Stated here, not left implicit.
+GRANT EXECUTE ON FUNCTION
+	hnsw._column_type(regclass, name),
+	hnsw._vector_column(regclass, name),
+	hnsw._distance_operator(text),
+	hnsw._bad_metric(text),
+	hnsw._row_relation(regtype),
+	hnsw._check_k(integer),
+	hnsw.exact_search(anyelement, vector, integer, name, text),
+	hnsw._exact_knn(regclass, name, vector[], integer, text, name),
+	hnsw.exact_knn(regclass, vector[], integer, name, text, name),
+	hnsw.evaluate_recall_detail(regclass, name, vector[], integer, integer, text, name),
+	hnsw.evaluate_recall(regclass, name, vector[], integer, integer, text, name)
+	TO PUBLIC;

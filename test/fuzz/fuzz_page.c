@@ -22,7 +22,13 @@
  *	  overflow AddressSanitizer reports; and the slots end where it does;
  *	- an accepted metapage has its fields in range.
  *
- *	  make fuzz && test/fuzz/fuzz_page -max_total_time=600
+ * The seeds in test/fuzz/corpus/page choose such pages: f32, i8, bf16 with
+ * the 12-byte slots of old versions, codes with vectors out of line, an
+ * index without dimensions yet, a metapage, raw bytes.
+ *
+ *	  make fuzz && mkdir -p /tmp/corpus &&
+ *	  cp test/fuzz/corpus/page/[a-z]* /tmp/corpus &&
+ *	  test/fuzz/fuzz_page -max_total_time=600 /tmp/corpus
  */
 #include "postgres.h"
 

@@ -7,7 +7,9 @@
  *	  codes), and the encoders round correctly (range codes of values on a
  *	  power-of-two grid: losslessly).  The bounded squared L2 kernels
  *	  return the plain kernel's float unless they give up, and then a value
- *	  between the bound and the whole distance.
+ *	  between the bound and the whole distance.  The half-precision
+ *	  kernels of the halfvec type agree with the reference and each other,
+ *	  and the F16C set adds exactly in pgvector's order (bit for bit).
  *
  * Prints TAP.  Built and run by test/run (suite "kernels").
  */
@@ -15,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "distance.h"
 
@@ -46,6 +49,205 @@ static float
 frand(void)
 {
 	return (float) (rand() / (double) RAND_MAX * 2.0 - 1.0);
+}
+
+/* ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7])) */
+static float
+TreeSum(const float *l)
+{
+	return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+}
+
+/*
+ * pgvector 0.8's F16C halfvec kernels (src/halfutils.c) as GCC builds them
+ * with pgvector's flags, written out in plain C: eight lanes with fused
+ * multiply-adds, the lanes summed pairwise (the tree GCC makes of their sum
+ * under -fassociative-math, read from its object code), then the tail one
+ * element at a time, fused where GCC contracts "sum += x * y".  Sets out[]
+ * to l2 squared, inner product, L1, and the cosine parts ab, aa, bb.  (A
+ * product of two halves is exact in float, so only the squared
+ * differences of L2 depend on the fusing.)
+ */
+static void
+PgvectorHalfOrder(const uint16_t *a, const uint16_t *b, int dim, float *out)
+{
+	float		l2[8] = {0}, ip[8] = {0}, l1[8] = {0}, aa[8] = {0}, bb[8] = {0};
+	float		s[5];
+	int			i = 0;
+
+	for (; i + 8 <= dim; i += 8)
+		for (int j = 0; j < 8; j++)
+		{
+			float		x = DistanceHalfToFloat(a[i + j]);
+			float		y = DistanceHalfToFloat(b[i + j]);
+			float		d = x - y;
+
+			l2[j] = fmaf(d, d, l2[j]);
+			ip[j] = fmaf(x, y, ip[j]);
+			l1[j] = l1[j] + fabsf(d);
+			aa[j] = fmaf(x, x, aa[j]);
+			bb[j] = fmaf(y, y, bb[j]);
+		}
+	s[0] = TreeSum(l2);
+	s[1] = TreeSum(ip);
+	s[2] = TreeSum(l1);
+	s[3] = TreeSum(aa);
+	s[4] = TreeSum(bb);
+	for (; i < dim; i++)
+	{
+		float		x = DistanceHalfToFloat(a[i]);
+		float		y = DistanceHalfToFloat(b[i]);
+		float		d = x - y;
+
+		s[0] = fmaf(d, d, s[0]);
+		s[1] = fmaf(x, y, s[1]);
+		s[2] = s[2] + fabsf(d);
+		s[3] = fmaf(x, x, s[3]);
+		s[4] = fmaf(y, y, s[4]);
+	}
+	out[0] = s[0];
+	out[1] = s[1];
+	out[2] = s[2];
+	out[3] = s[1];
+	out[4] = s[3];
+	out[5] = s[4];
+}
+
+/*
+ * The half-precision kernels: every set against a double-precision
+ * reference on the decoded values and against the scalar set; the "f16c"
+ * set against PgvectorHalfOrder, exactly.
+ */
+static void
+TestHalfKernels(const int *dims, int ndims)
+{
+	static const char *const sets[] = {"scalar", "f16c"};
+	const HalfDistanceKernels *scalar = DistanceHalfKernelsByName("scalar");
+
+	printf("# half-precision kernels chosen for this CPU: %s\n", half_kernels->name);
+	for (int s = 0; s < 2; s++)
+	{
+		const HalfDistanceKernels *k = DistanceHalfKernelsByName(sets[s]);
+		int			exact = 1;
+		int			nexact = 0;
+
+		if (k == NULL || !DistanceHalfKernelsSupported(k))
+		{
+			printf("# half %s: not supported on this CPU or build, skipped\n", sets[s]);
+			continue;
+		}
+		for (int d = 0; d < ndims; d++)
+		{
+			int			dim = dims[d];
+
+			/*
+			 * reps 0-4: one magnitude each; 5-6: magnitudes from 1e-4 to
+			 * 1e4 mixed, so that differences of halves have more bits than
+			 * a float holds and the fusing of their squares shows
+			 */
+			for (int rep = 0; rep < 7; rep++)
+			{
+				uint16_t   *a = malloc(sizeof(uint16_t) * dim);
+				uint16_t   *b = malloc(sizeof(uint16_t) * dim);
+				double		l2 = 0, ip = 0, l1 = 0, aa = 0, bb = 0, scale2 = 0, scale1 = 0;
+				float		mag = rep == 4 ? 1000.0f : (float) (rep + 1);
+				float		fab, faa, fbb;
+				double		got;
+				char		what[64];
+
+				for (int i = 0; i < dim; i++)
+				{
+					double		x,
+								y;
+
+					if (rep >= 5)
+					{
+						a[i] = DistanceFloatToHalf(frand() * powf(10.0f, (float) (rand() % 9 - 4)));
+						b[i] = DistanceFloatToHalf(frand() * powf(10.0f, (float) (rand() % 9 - 4)));
+					}
+					else
+					{
+						a[i] = DistanceFloatToHalf(frand() * mag);
+						b[i] = DistanceFloatToHalf(frand() * mag);
+					}
+					x = DistanceHalfToFloat(a[i]);
+					y = DistanceHalfToFloat(b[i]);
+					l2 += (x - y) * (x - y);
+					ip += x * y;
+					l1 += fabs(x - y);
+					aa += x * x;
+					bb += y * y;
+					scale2 += fabs(x * y) + (x - y) * (x - y);
+					scale1 += fabs(x - y);
+				}
+				scale2 /= dim;
+				scale1 /= dim;
+
+				got = k->l2_squared(a, b, dim);
+				ok(close_enough(got, l2, scale2 * dim, dim), "half l2_squared", k->name, dim, got, l2);
+				got = k->inner_product(a, b, dim);
+				ok(close_enough(got, ip, scale2 * dim, dim), "half inner_product", k->name, dim, got, ip);
+				got = k->l1(a, b, dim);
+				ok(close_enough(got, l1, scale1 * dim, dim), "half l1", k->name, dim, got, l1);
+				k->cosine_parts(a, b, dim, &fab, &faa, &fbb);
+				got = DistanceCosineFromParts(fab, faa, fbb);
+				ok(fabs(got - (1.0 - ip / sqrt(aa * bb))) < 1e-4, "half cosine", k->name, dim,
+				   got, 1.0 - ip / sqrt(aa * bb));
+
+				if (k != scalar)
+				{
+					double		s1 = scalar->l2_squared(a, b, dim);
+
+					got = k->l2_squared(a, b, dim);
+					ok(close_enough(got, s1, scale2 * dim, dim), "half l2_squared vs scalar", k->name, dim, got, s1);
+				}
+
+				/* to the bit: every result of every pair */
+				if (strcmp(k->name, "f16c") == 0)
+				{
+					float		want[6];
+					float		mine[6];
+
+					PgvectorHalfOrder(a, b, dim, want);
+					mine[0] = k->l2_squared(a, b, dim);
+					mine[1] = k->inner_product(a, b, dim);
+					mine[2] = k->l1(a, b, dim);
+					k->cosine_parts(a, b, dim, &mine[3], &mine[4], &mine[5]);
+					for (int r = 0; r < 6; r++)
+						if (memcmp(&mine[r], &want[r], sizeof(float)) != 0)
+						{
+							if (exact)
+							{
+								snprintf(what, sizeof(what), "half result %d in pgvector's order", r);
+								ok(0, what, k->name, dim, mine[r], want[r]);
+							}
+							exact = 0;
+						}
+					nexact++;
+				}
+				free(a);
+				free(b);
+			}
+		}
+		if (strcmp(k->name, "f16c") == 0)
+		{
+			char		what[96];
+
+			snprintf(what, sizeof(what),
+					 "half kernels equal pgvector's order of additions on all %d pairs", nexact);
+			ok(exact, what, k->name, 0, 0, 0);
+		}
+
+		/* identical vectors are at distance exactly zero */
+		{
+			uint16_t	v[37];
+
+			for (int i = 0; i < 37; i++)
+				v[i] = DistanceFloatToHalf(frand());
+			ok(k->l2_squared(v, v, 37) == 0.0f, "half l2_squared(v, v) == 0", k->name, 37, k->l2_squared(v, v, 37), 0);
+			ok(k->l1(v, v, 37) == 0.0f, "half l1(v, v) == 0", k->name, 37, k->l1(v, v, 37), 0);
+		}
+	}
 }
 
 int
@@ -334,6 +536,8 @@ main(void)
 			}
 		}
 	}
+
+	TestHalfKernels(dims, ndims);
 
 	printf("1..%d\n", test_no);
 	return failures > 0;

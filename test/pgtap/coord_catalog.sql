@@ -1,7 +1,7 @@
 -- The coordinator's SQL surface, its privileges, and its configuration
 -- table's place in pg_dump; distributed behaviour is tested in test/t.
 BEGIN;
-SELECT plan(16);
+SELECT plan(21);
 
 SELECT has_function('hnsw', 'search',
 	ARRAY['anyelement', 'vector', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name']);
@@ -32,6 +32,17 @@ SELECT function_privs_are('hnsw', 'search',
 	'public', ARRAY['EXECUTE'], 'PUBLIC may search');
 SELECT table_privs_are('hnsw', 'replicas', 'public', ARRAY['SELECT'],
 	'PUBLIC reads hnsw.replicas and changes nothing');
+SELECT function_privs_are('hnsw', '_shard_copy', ARRAY['regclass', 'bigint[]', 'name[]'],
+	'public', ARRAY[]::text[], 'PUBLIC may not copy rows to shards');
+SELECT function_privs_are('hnsw', 'add_replica', ARRAY['name', 'name'],
+	'public', ARRAY[]::text[], 'PUBLIC may not route searches to a replica');
+SELECT function_privs_are('hnsw', 'drop_replica', ARRAY['name', 'name'],
+	'public', ARRAY[]::text[], 'nor stop routing them to one');
+SELECT function_privs_are('hnsw', 'shard_status', ARRAY['regclass'],
+	'public', ARRAY['EXECUTE'], 'PUBLIC may ask the shards'' status');
+SELECT function_privs_are('hnsw', 'exact_knn',
+	ARRAY['regclass', 'vector[]', 'integer', 'name', 'text', 'name'],
+	'public', ARRAY['EXECUTE'], 'PUBLIC may run exact searches');
 
 -- the settings, with their defaults (defined when the library loads)
 LOAD 'hnsw';

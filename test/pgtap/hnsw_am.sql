@@ -7,8 +7,9 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_am WHERE amname = 'hnsw' AND amtype = 'i'),
 	'access method hnsw exists');
 SELECT set_eq(
 	$$SELECT opcname::text FROM pg_opclass WHERE opcmethod = (SELECT oid FROM pg_am WHERE amname = 'hnsw') AND opcintype = 'vector'::regtype$$,
-	ARRAY['vector_l2_ops', 'vector_ip_ops', 'vector_cosine_ops', 'vector_l1_ops'],
-	'the four pgvector operator classes');
+	ARRAY['vector_l2_ops', 'vector_ip_ops', 'vector_cosine_ops', 'vector_l1_ops',
+		  'vector_canberra_ops', 'vector_bray_curtis_ops', 'vector_correlation_ops'],
+	'the four pgvector operator classes and the three Spark distances');
 SELECT ok(bool_and(amvalidate(oid)), 'every operator class validates')
 	FROM pg_opclass WHERE opcmethod = (SELECT oid FROM pg_am WHERE amname = 'hnsw');
 

@@ -58,7 +58,7 @@ crash_and_restart(@h);
 my $n = $node->safe_psql('postgres', 'SELECT count(*) FROM t');
 cmp_ok($n, '>', 2300, "rows committed before the crash survive ($n)");
 is(missing_rows($node, 't'), '0', 'every committed row is found after a crash during inserts');
-cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>', 0,
+cmp_ok($node->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('t_idx')"), '>', 0,
 	'the index is structurally sound after a crash during inserts');
 my $r = recall($node, 't', '(SELECT * FROM t WHERE id <= 50) AS', '<->', 10);
 cmp_ok($r, '>=', 0.95, "recall after a crash during inserts ($r)");
@@ -84,7 +84,7 @@ for (1 .. 120)
 }
 ok($up, 'the server restarted after the crash');
 is(missing_rows($node, 't'), '0', 'every committed row is found after kill -9 of a backend');
-cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>', 0,
+cmp_ok($node->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('t_idx')"), '>', 0,
 	'the index is structurally sound after kill -9 of a backend');
 
 # 2. VACUUM
@@ -94,7 +94,7 @@ $node->poll_query_until('postgres',
 	"SELECT count(*) > 0 FROM pg_stat_progress_vacuum") or die 'no vacuum';
 crash_and_restart(@h);
 is(missing_rows($node, 't'), '0', 'every row is found after a crash during VACUUM');
-cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>', 0,
+cmp_ok($node->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('t_idx')"), '>', 0,
 	'the index is structurally sound after a crash during VACUUM');
 $node->safe_psql('postgres', 'VACUUM t');
 is(missing_rows($node, 't'), '0', 'every row is found after VACUUM completes');
@@ -118,7 +118,7 @@ $node->safe_psql('postgres', "CALL insert_rows('t', 900000, 200, 16)");
 $node->stop('immediate');
 $node->start;
 is(missing_rows($node, 't'), '0', 'every row is found after WAL replay');
-cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>', 0,
+cmp_ok($node->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('t_idx')"), '>', 0,
 	'the index is structurally sound after WAL replay');
 
 $node->stop;

@@ -60,7 +60,7 @@ is(join('', map { $out{"e$_"} // '' } 1 .. 5), '', 'no errors from any session')
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t'), 4 * 600, 'all rows inserted');
 $node->safe_psql('postgres', 'VACUUM t');
 is(missing_rows($node, 't'), '0', 'every row is found through the index');
-cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>=', 2400,
+cmp_ok($node->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('t_idx')"), '>=', 2400,
 	'the index is structurally sound');
 # the last VACUUM, with nothing running beside it, links every element
 # the concurrent inserts' pruning left unreachable

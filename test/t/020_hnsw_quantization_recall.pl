@@ -32,7 +32,7 @@ for my $quant ('f32', 'f16', 'bf16', 'i8')
 	my $r = recall($node, 'base', 'q', '<->', 10);
 	note "$quant L2 recall\@10 = $r, $size{$quant} bytes";
 	cmp_ok($r, '>=', 0.95, "$quant L2 recall at default ef_search");
-	cmp_ok($node->safe_psql('postgres', "SELECT hnsw_index_check('idx')"), '==', 5000,
+	cmp_ok($node->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('idx')"), '==', 5000,
 		"$quant index is structurally sound");
 	if ($quant eq 'i8')
 	{

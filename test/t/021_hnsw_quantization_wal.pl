@@ -69,9 +69,11 @@ for my $c (['t', '<->'], ['u', '<=>'], ['w', '<->'], ['p', '<->'])
 	isnt($on_primary, '', "the primary answers on $tab");
 	is($standby->safe_psql('postgres', $query), $on_primary,
 		"the standby returns the same neighbours as the primary on $tab");
-	is($standby->safe_psql('postgres', "SELECT hnsw_index_check('${tab}_idx')"),
-		$primary->safe_psql('postgres', "SELECT hnsw_index_check('${tab}_idx')"),
-		"the standby's ${tab}_idx is sound with as many elements");
+	my $shape = "SELECT elements, live_elements, heap_tids, max_level, entry_point, pages, avg_degree FROM hnsw.index_info('${tab}_idx')";
+	is($standby->safe_psql('postgres', $shape), $primary->safe_psql('postgres', $shape),
+		"the standby's ${tab}_idx has the primary's shape");
+	is($primary->safe_psql('postgres', "SELECT dangling_links FROM hnsw.verify_index('${tab}_idx')"),
+		'0', "the primary's ${tab}_idx is sound");
 }
 is(missing_rows($standby, 't'), '0', 'the standby finds every row of t through its i8 index');
 is(missing_rows($standby, 'w'), '0', 'the standby finds every row of w through its index');
@@ -108,7 +110,7 @@ eval { $bg->finish; };
 $primary->start;
 is($primary->safe_psql('postgres', 'SELECT count(*) FROM t'), $before, 'committed rows survive');
 is(missing_rows($primary, 't'), '0', 'every row is found through the i8 index after a crash');
-cmp_ok($primary->safe_psql('postgres', "SELECT hnsw_index_check('t_idx')"), '>', 0,
+cmp_ok($primary->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('t_idx')"), '>', 0,
 	'the i8 index is structurally sound after a crash');
 cmp_ok($primary->safe_psql('postgres', 'SELECT count(*) FROM w WHERE id > 40000'), '>', 20,
 	'rows inserted into w before the crash survive');

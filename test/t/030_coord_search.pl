@@ -474,7 +474,7 @@ my $recall = $coord->safe_psql('postgres', q{
 is($recall, '25/125 true', 'evaluate_recall works through the coordinator');
 ($ret, $out, $err) = $coord->psql('postgres', q{
 	SELECT * FROM hnsw.evaluate_recall('docs', 'embedding', ARRAY['[1,1,1,1]']::vector[], 5)});
-like($err, qr/recall of distributed table docs needs a key column/,
+like($err, qr/recall of distributed table public.docs needs a key column/,
 	'a distributed table needs a key column');
 
 # security: a non-superuser needs a password in the mapping, really used

@@ -1,0 +1,140 @@
+# Soak: SOAK_MINUTES (default 30) of 8 client sessions on one table with an
+# hnsw index: two insert, one deletes, one updates vectors, three search
+# (unfiltered, and filtered on a column that keeps a tenth of the rows), one
+# vacuums.  Every session stops at the first error it meets.  At the end:
+# no session met an error, recall@10 is within a point of an index built
+# afresh on the same rows, and the index is at most 1.5 times the fresh
+# one's size (VACUUM gives space back to inserts).
+#
+# Run by test/reliability/run (not part of test/run or CI).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use HnswAmTest;
+
+my $minutes = $ENV{SOAK_MINUTES} // 30;
+my $seconds = int($minutes * 60);
+
+my $node = PostgreSQL::Test::Cluster->new('soak');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+max_connections = 30
+shared_buffers = '256MB'
+autovacuum_naptime = '10s'
+log_min_messages = warning
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION hnsw');
+load_random($node, 'seed', 32, 20000);
+$node->safe_psql('postgres', q{
+	CREATE TABLE t (id bigint PRIMARY KEY, cat int, v vector(32));
+	CREATE SEQUENCE t_id START 1000000;
+	INSERT INTO t SELECT id, id % 10, v FROM seed;
+	DROP TABLE seed;
+	CREATE INDEX t_idx ON t USING hnsw (v);
+	CREATE INDEX t_cat ON t (cat);
+	CREATE FUNCTION rv() RETURNS vector LANGUAGE sql AS
+		$$ SELECT (SELECT array_agg(random() * 100)::real[]
+			FROM generate_series(1, 32))::vector $$;
+});
+
+# Each session: a loop until the deadline, one statement per transaction.
+# The deleter keeps the table at its starting size: it deletes a random row
+# only while it has deleted fewer than the inserters have inserted.  The
+# updater changes about as many rows a second as the inserters add.
+my $deadline = "clock_timestamp() + interval '$seconds seconds'";
+my $random_row = '(SELECT id FROM t WHERE id >= (random() * (SELECT last_value FROM t_id))::bigint ORDER BY id LIMIT 1)';
+my %work = (
+	insert1 => "INSERT INTO t VALUES (nextval('t_id'), (random() * 9)::int, rv())",
+	insert2 => "INSERT INTO t VALUES (nextval('t_id'), (random() * 9)::int, rv())",
+	delete  => "IF d < (SELECT last_value FROM t_id) - 1000000 THEN
+					DELETE FROM t WHERE id = $random_row;
+					IF FOUND THEN d := d + 1; END IF;
+				ELSE
+					PERFORM pg_sleep(0.01);
+				END IF",
+	update  => "UPDATE t SET v = rv() WHERE id = $random_row; PERFORM pg_sleep(0.002)",
+	search1 => 'q := rv(); PERFORM id FROM t ORDER BY v <-> q LIMIT 10',
+	search2 => 'q := rv(); PERFORM id FROM t ORDER BY v <-> q LIMIT 10',
+	filter  => 'q := rv(); PERFORM id FROM t WHERE cat = 3 ORDER BY v <-> q LIMIT 10',
+	vacuum  => undef,	# a shell loop below: VACUUM cannot run in a DO block
+);
+my %h;
+my %out;
+for my $name (sort keys %work)
+{
+	my $stmt = $work{$name};
+	my $body;
+	if ($name eq 'vacuum')
+	{
+		# VACUUM cannot run in a DO block: a shell loop of psql calls
+		$h{$name} = IPC::Run::start(
+			[ 'bash', '-c', qq{end=\$((SECONDS + $seconds)); n=0;
+				while [ \$SECONDS -lt \$end ]; do
+					psql -X -q -v ON_ERROR_STOP=1 -d '@{[ $node->connstr('postgres') ]}' -c 'VACUUM t' || exit 1;
+					n=\$((n + 1)); sleep 5;
+				done; echo "done \$n"} ],
+			'>', \$out{"o$name"}, '2>', \$out{"e$name"});
+		next;
+	}
+	$body = qq{
+		DO \$\$
+		DECLARE n bigint := 0; d bigint := 0; q vector; stop timestamptz := $deadline;
+		BEGIN
+			WHILE clock_timestamp() < stop LOOP
+				$stmt;
+				n := n + 1;
+				COMMIT;
+			END LOOP;
+			RAISE NOTICE 'done %', n;
+		END \$\$};
+	# searches through the index, as an application's would be planned
+	my @env = $name =~ /search|filter/ ? ('env', 'PGOPTIONS=-c enable_seqscan=off') : ();
+	$h{$name} = IPC::Run::start(
+		[ @env, 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-c', $body ],
+		'>', \$out{"o$name"}, '2>', \$out{"e$name"});
+}
+
+my $errors = 0;
+my %done;
+my $start_size = $node->safe_psql('postgres', "SELECT pg_relation_size('t_idx')");
+for my $name (sort keys %h)
+{
+	my $ok = eval { $h{$name}->finish; };
+	my $err = $out{"e$name"} // '';
+	my ($n) = ($err =~ /done (\d+)/, ($out{"o$name"} // '') =~ /done (\d+)/);
+	$done{$name} = $n // 0;
+	(my $real_err = $err) =~ s/^.*NOTICE:.*\n?//mg;
+	if (!$ok || $real_err ne '')
+	{
+		$errors++;
+		diag("$name failed: $real_err");
+	}
+}
+diag('statements per session: ' . join(', ', map { "$_ $done{$_}" } sort keys %done));
+is($errors, 0, "no session met an error in $minutes minutes");
+
+# the end state against an index built afresh on the same rows
+$node->safe_psql('postgres', 'VACUUM t');
+my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM t');
+my $size = $node->safe_psql('postgres', "SELECT pg_relation_size('t_idx')");
+$node->safe_psql('postgres', q{
+	CREATE TABLE q AS SELECT id, rv() AS v FROM generate_series(1, 500) id;
+	CREATE TABLE fresh AS SELECT * FROM t;
+	CREATE INDEX fresh_idx ON fresh USING hnsw (v);
+});
+my $fresh_size = $node->safe_psql('postgres', "SELECT pg_relation_size('fresh_idx')");
+my $r_soak = recall($node, 't', 'q', '<->', 10);
+my $r_fresh = recall($node, 'fresh', 'q', '<->', 10);
+diag("rows $rows; index $size bytes (start $start_size, fresh build $fresh_size); recall@10 $r_soak, fresh $r_fresh");
+cmp_ok($r_soak, '>=', $r_fresh - 0.01, 'recall@10 within a point of a fresh build');
+cmp_ok($size, '<=', 1.5 * $fresh_size, 'index at most 1.5 times a fresh build');
+is($node->safe_psql('postgres', "SELECT dangling_links FROM hnsw.verify_index('t_idx')"),
+	'0', 'verify_index clean at the end');
+is(missing_rows($node, 't'), '0', 'every row found through the index at the end');
+
+$node->stop;
+done_testing();
