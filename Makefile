@@ -64,9 +64,11 @@ test/kernels/bit_test: test/kernels/bit_test.c src/bitdistance.c src/bitdistance
 	$(CC) $(KERNEL_CFLAGS) $(if $(PGPORT_LIB),-DWITH_PGPORT) -o $@ \
 		test/kernels/bit_test.c src/bitdistance.c $(PGPORT_LIB)
 
-# libFuzzer targets for the vector parsers (clang): fuzz_vector for the
-# text form (vector_in), fuzz_vector_recv for the binary form (vector_recv).
-FUZZ_TARGETS = test/fuzz/fuzz_vector test/fuzz/fuzz_vector_recv
+# libFuzzer targets (clang): fuzz_vector for the text form of vectors
+# (vector_in), fuzz_vector_recv for the binary form (vector_recv),
+# fuzz_page for the checks of index pages (hnswcheck.c).
+FUZZ_TARGETS = test/fuzz/fuzz_vector test/fuzz/fuzz_vector_recv \
+	test/fuzz/fuzz_page
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -Isrc
 
@@ -75,6 +77,14 @@ test/fuzz/fuzz_vector: test/fuzz/fuzz_vector.c src/vectorparse.c src/vectorparse
 
 test/fuzz/fuzz_vector_recv: test/fuzz/fuzz_vector_recv.c src/vectorparse.c src/vectorparse.h
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_vector_recv.c src/vectorparse.c -lm
+
+# hnswcheck.c with PostgreSQL's headers and no backend (distance.c for the
+# slots' bfloat16); clang does not know the headers' gnu_printf attribute.
+test/fuzz/fuzz_page: test/fuzz/fuzz_page.c src/hnswcheck.c src/hnsw.h \
+		src/distance.c src/distance.h
+	clang $(FUZZ_CFLAGS) -Wno-ignored-attributes \
+		-I$(shell $(PG_CONFIG) --includedir-server) -o $@ \
+		test/fuzz/fuzz_page.c src/hnswcheck.c src/distance.c -lm
 
 # Benchmark client over libpq (test/bench/README.md); test/bench/run drives it.
 BENCH_CFLAGS = -O2 -g -Wall -Wextra -I$(shell $(PG_CONFIG) --includedir)

@@ -13,6 +13,8 @@
 #ifndef HNSW_HNSW_H
 #define HNSW_HNSW_H
 
+#include <float.h>
+
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
 #include "access/reloptions.h"
@@ -24,6 +26,14 @@
 #include "utils/relcache.h"
 #include "distance.h"
 #include "vector.h"
+
+/* Raise the error for a corrupted index; detail is a full sentence */
+#define HNSW_CORRUPT(index, msg, ...) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_INDEX_CORRUPTED), \
+			 errmsg("index \"%s\" " msg, RelationGetRelationName(index)), \
+			 errdetail(__VA_ARGS__), \
+			 errhint("Please REINDEX it.")))
 
 /* Options and their bounds */
 #define HNSW_DEFAULT_M				16
@@ -395,6 +405,42 @@ typedef enum HnswMetric
 	HNSW_METRIC_OTHER			/* the support function, through fmgr */
 } HnswMetric;
 
+/*
+ * What checking an element tuple read from a page needs to know of its
+ * index (HnswGetElement, hnswcheck.c): all from the metapage.
+ */
+typedef struct HnswLayout
+{
+	int			m;
+	int			dim;			/* 0: not known yet, taken from the tuple */
+	int			quantization;	/* HnswQuantization of the element tuples */
+	bool		outOfLine;		/* their codes end with a link */
+	int			slotSize;		/* bytes of a neighbour slot */
+	/* derived by HnswLayoutDerive, for HnswElementIsWhole */
+	Size		elementSize;	/* a whole element of level 0 without heap
+								 * TIDs; more than a page if dim is 0 */
+	Size		levelSize;		/* the slots of each level above 0 */
+	uint64		vectorHeader;	/* the first 8 bytes of its vector */
+} HnswLayout;
+
+/* Fill in the derived fields of a layout */
+static inline void
+HnswLayoutDerive(HnswLayout *layout)
+{
+	Size		code = HNSW_CODE_SIZE(layout->dim, layout->quantization) +
+		(layout->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
+	Vector		header;
+
+	layout->levelSize = (Size) layout->m * layout->slotSize;
+	layout->elementSize = layout->dim > 0 ?
+		HNSW_ELEMENT_HEADER_SIZE(0) + code + 2 * layout->levelSize :
+		(Size) PG_INT32_MAX;
+	SET_VARSIZE(&header, code);
+	header.dim = layout->dim;
+	header.unused = layout->quantization;
+	memcpy(&layout->vectorHeader, &header, sizeof(layout->vectorHeader));
+}
+
 struct hnsw_elements_hash;
 
 /*
@@ -433,11 +479,40 @@ typedef struct HnswGraph
 	HnswElement stubs;			/* preallocated elements for the cache */
 	int			nstubs;
 	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */
+	BlockNumber nblocks;		/* blocks of the index known to exist, 0
+								 * until counted; counted again when a link
+								 * seems to lie past them (HnswCheckLink) */
+	HnswLayout	layout;			/* of its element tuples (HnswGraphLayout) */
 } HnswGraph;
 
 /* Does the graph keep codes in its elements and the vectors out of line? */
 #define HnswGraphOutOfLine(graph) \
 	((graph)->quantization != (graph)->exactQuantization)
+
+/*
+ * The layout of the element tuples of a graph's index, kept in the graph
+ * and derived again whenever the graph's fields differ from it (they are
+ * set from the metapage in several places, HnswGetEntryPoint and friends).
+ */
+static inline const HnswLayout *
+HnswGraphLayout(HnswGraph *graph)
+{
+	HnswLayout *layout = &graph->layout;
+
+	if (unlikely(layout->m != graph->m || layout->dim != graph->dim ||
+				 layout->quantization != (int) graph->quantization ||
+				 layout->outOfLine != HnswGraphOutOfLine(graph) ||
+				 layout->slotSize != graph->slotSize))
+	{
+		layout->m = graph->m;
+		layout->dim = graph->dim;
+		layout->quantization = graph->quantization;
+		layout->outOfLine = HnswGraphOutOfLine(graph);
+		layout->slotSize = graph->slotSize;
+		HnswLayoutDerive(layout);
+	}
+	return layout;
+}
 
 /* A page edit, WAL-logged unless the index is being built */
 typedef struct HnswPageEdit
@@ -448,6 +523,45 @@ typedef struct HnswPageEdit
 	bool		building;
 	GenericXLogState *state;
 } HnswPageEdit;
+
+/*
+ * What a check of hnswcheck.c found reading a page: HNSW_CHECK_OK, or why
+ * the tuple is not there, or what is wrong (ERRCODE_INDEX_CORRUPTED).
+ */
+typedef enum HnswCheckResult
+{
+	HNSW_CHECK_OK = 0,
+	HNSW_CHECK_ABSENT,			/* no tuple: a new page, an offset past the
+								 * line pointers, an unused line pointer */
+
+	/* pages and line pointers */
+	HNSW_CHECK_PAGE_HEADER,		/* pd_lower, pd_upper, pd_special disorder */
+	HNSW_CHECK_PAGE_SPECIAL,	/* special space size or page id */
+	HNSW_CHECK_ITEM_FLAGS,		/* a redirect or dead line pointer */
+	HNSW_CHECK_ITEM_RANGE,		/* a tuple outside the page's tuple space */
+
+	/* element tuples */
+	HNSW_CHECK_NOT_ELEMENT,		/* too short, or a type hnsw never writes */
+	HNSW_CHECK_LEVEL,			/* above HNSW_MAX_LEVEL */
+	HNSW_CHECK_DELETED,			/* deleted flag neither 0 nor 1 */
+	HNSW_CHECK_TID_CAPACITY,	/* odd, or not below HNSW_HEAPTIDS */
+	HNSW_CHECK_ENCODING,		/* the vector's quantization tag */
+	HNSW_CHECK_VECTOR_LENGTH,	/* varlena header, dimensions, length */
+	HNSW_CHECK_CODE_HEADER,		/* i8 scale, offset or error bound */
+	HNSW_CHECK_CUT,				/* a head tuple where none can be */
+	HNSW_CHECK_TUPLE_SIZE,		/* length not that of header, vector, slots */
+
+	/* the metapage */
+	HNSW_CHECK_META_NEW,		/* all zeroes */
+	HNSW_CHECK_META_MAGIC,
+	HNSW_CHECK_META_VERSION,
+	HNSW_CHECK_META_M,
+	HNSW_CHECK_META_EF,
+	HNSW_CHECK_META_QUANT,
+	HNSW_CHECK_META_DIMENSIONS, /* too many, or an element would not fit */
+	HNSW_CHECK_META_ENTRY,		/* entry point, its level, or the two */
+	HNSW_CHECK_META_INSERT_PAGE
+} HnswCheckResult;
 
 /* hnsw.iterative_scan: whether a scan goes on past its first ef_search */
 typedef enum HnswIterativeScan
@@ -598,6 +712,7 @@ extern void HnswNewSearch(HnswGraph *graph);
 extern int	HnswCheckVector(HnswGraph *graph, const Vector *vec);
 extern HnswQuantization HnswCodeQuantization(int dim, int m,
 											 HnswQuantization quant);
+extern void HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta);
 extern HnswElement HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta);
 
 /* hnswpage.c */
@@ -605,19 +720,39 @@ extern void HnswInitPage(Page page);
 extern void HnswInitMetaPage(Page page, int m, int efConstruction,
 							 HnswQuantization quant);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
+extern void HnswCheckMetaBuffer(Relation index, Buffer buf);
 extern Page HnswEditStart(HnswPageEdit *edit, Relation index, Buffer buffer,
 						  bool building, bool fullImage);
 extern Page HnswEditAddPage(HnswPageEdit *edit, Buffer buffer);
 extern void HnswEditFinish(HnswPageEdit *edit);
 extern HnswElementTuple HnswGetElementTuple(Page page, OffsetNumber off);
+extern HnswElementTuple HnswGetElementChecked(Relation index,
+											  const HnswLayout *layout,
+											  Buffer buf, OffsetNumber off);
+extern void HnswReportCorrupt(Relation index, HnswCheckResult r,
+							  BlockNumber blkno, OffsetNumber off, Page page,
+							  const HnswLayout *layout) pg_attribute_noreturn();
+extern void HnswCheckPage(Relation index, Buffer buf);
+extern void HnswCheckLink(Relation index, BlockNumber *nblocks,
+						  ItemPointer tid);
+extern void HnswCheckEntryPoint(Relation index, BlockNumber *nblocks,
+								HnswMetaPageData *meta);
+extern void HnswCheckHeapTid(Relation index, Relation heap,
+							 BlockNumber *heapBlocks, ItemPointer heaptid,
+							 ItemPointer element);
+extern void HnswCheckSlots(Relation index, BlockNumber *nblocks,
+						   const HnswLayout *layout, HnswElementTuple tup,
+						   BlockNumber blkno, OffsetNumber off);
 extern Size HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 								 HnswElementTuple tup, int ntids);
 extern void HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 								ItemPointer tid);
 extern Size HnswElementTupleSize(HnswGraph *graph, int level, int ntids);
 extern Size HnswMinCutSize(HnswGraph *graph);
-extern bool HnswReadTail(Relation index, ItemPointer head, Vector *vec);
-extern bool HnswCopyTupleVector(HnswElementTuple tup, Vector *dst);
+extern HnswTailTuple HnswGetTail(Relation index, Buffer buf, ItemPointer head,
+								 Size *len);
+extern bool HnswReadTail(HnswGraph *graph, ItemPointer head, Vector *vec);
+extern bool HnswCopyTupleVector(HnswElementTuple tup, Vector *dst, Size room);
 extern void HnswWriteExactVector(HnswGraph *graph, const Vector *vec,
 								 Vector *code);
 extern Vector *HnswReadExactVector(Relation index, ItemPointer link, int dim,
@@ -629,5 +764,115 @@ extern bool HnswUpdateMetaEntry(Relation index, bool building, int dim,
 								ItemPointer entry, int level, bool onlyIfHigher);
 extern void HnswUpdateMetaInsertPage(Relation index, bool building,
 									 BlockNumber blkno);
+
+/* hnswcheck.c: checks of page fields, without the backend (the fuzzer) */
+extern HnswCheckResult HnswCheckPageHeader(Page page);
+extern HnswCheckResult HnswCheckPageSpecial(Page page);
+extern HnswCheckResult HnswCheckItem(Page page, OffsetNumber off,
+									 char **item, Size *len);
+extern HnswCheckResult HnswCheckElementTuple(const HnswLayout *layout,
+											 const char *item, Size len);
+extern HnswCheckResult HnswCheckElementAt(const HnswLayout *layout,
+										  Page page, OffsetNumber off,
+										  HnswElementTuple *tup, Size *len);
+extern HnswCheckResult HnswCheckMetaPage(Page page, HnswMetaPageData *meta);
+
+/* Is tid a link that may name an element: off the metapage, in range? */
+static inline bool
+HnswLinkInRange(ItemPointer tid, BlockNumber nblocks)
+{
+	BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(tid);
+
+	return blkno != HNSW_METAPAGE_BLKNO && blkno < nblocks &&
+		off >= FirstOffsetNumber && off <= MaxOffsetNumber;
+}
+
+/* Are the floats before an i8 code sound (see HnswCheckElementTuple)? */
+static inline bool
+HnswCodeHeaderValid(const Vector *code)
+{
+	for (int i = 0; i < HNSW_CODE_HEADER_FLOATS(code->unused); i++)
+	{
+		/* finite, and not negative but for the offset (NaN fails) */
+		if (!(code->x[i] >= (i == 1 ? -FLT_MAX : 0.0f) &&
+			  code->x[i] <= FLT_MAX))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Return whether the tuple at off of a page is a whole element tuple of
+ * layout with every field in range, and set *tup; false means "ask
+ * HnswCheckElementAt", which also accepts head tuples and layouts without
+ * dimensions, and says what is wrong.  Nothing it accepts is refused by
+ * HnswCheckElementAt (test/fuzz/fuzz_page.c checks that).  The fast path
+ * of HnswGetElement, a search's check of every element it loads: the page
+ * header, the line pointer, the tuple header, then the tuple's length
+ * against the layout's element of its level and capacity and the vector's
+ * header (length, dimensions, encoding) as one 8-byte word.
+ */
+static inline bool
+HnswElementIsWhole(const HnswLayout *layout, Page page, OffsetNumber off,
+				   HnswElementTuple *tup)
+{
+	PageHeader	ph = (PageHeader) page;
+	ItemId		itemid;
+	const uint8 *item;
+	unsigned	lpoff;
+	unsigned	lplen;
+	unsigned	cap;
+	uint64		header;
+
+	/* the line pointer lies before pd_upper, the tuple after it */
+	if (ph->pd_special != BLCKSZ - MAXALIGN(sizeof(HnswPageOpaqueData)) ||
+		ph->pd_lower > ph->pd_upper || off == InvalidOffsetNumber ||
+		SizeOfPageHeaderData + off * sizeof(ItemIdData) > ph->pd_lower)
+		return false;
+	itemid = PageGetItemId(page, off);
+	lpoff = ItemIdGetOffset(itemid);
+	lplen = ItemIdGetLength(itemid);
+	if (!ItemIdIsNormal(itemid) || lpoff < ph->pd_upper ||
+		lpoff + lplen > BLCKSZ - MAXALIGN(sizeof(HnswPageOpaqueData)) ||
+		lpoff % MAXIMUM_ALIGNOF != 0)
+		return false;
+	item = (const uint8 *) page + lpoff;
+	if (item[0] != HNSW_ELEMENT_TUPLE || item[1] > HNSW_MAX_LEVEL ||
+		item[2] > 1 || (item[3] & 1) != 0 || item[3] >= HNSW_HEAPTIDS)
+		return false;
+	cap = item[3] != 0 ? item[3] : HNSW_HEAPTIDS;
+	/* the length makes the vector's header, and all after it, the tuple's */
+	if (lplen != layout->elementSize + cap * sizeof(ItemPointerData) +
+		item[1] * layout->levelSize)
+		return false;
+	memcpy(&header, item + HNSW_ELEMENT_HEADER_SIZE(cap), sizeof(header));
+	if (header != layout->vectorHeader ||
+		(HnswQuantIsInt8(layout->quantization) &&
+		 !HnswCodeHeaderValid((const Vector *) (item +
+												HNSW_ELEMENT_HEADER_SIZE(cap)))))
+		return false;
+	*tup = (HnswElementTuple) item;
+	return true;
+}
+
+/*
+ * Return the element tuple at off of a page the caller holds locked in buf,
+ * checked against the layout of its index, or NULL if there is none;
+ * anything malformed raises ERRCODE_INDEX_CORRUPTED naming the index, block
+ * and offset (HnswGetElementChecked).  Every reader of element tuples
+ * comes through here; see src/README "Reading pages".  Inline: a search
+ * calls it for every element it loads.
+ */
+static inline HnswElementTuple
+HnswGetElement(Relation index, const HnswLayout *layout, Buffer buf,
+			   OffsetNumber off)
+{
+	HnswElementTuple tup;
+
+	if (likely(HnswElementIsWhole(layout, BufferGetPage(buf), off, &tup)))
+		return tup;
+	return HnswGetElementChecked(index, layout, buf, off);
+}
 
 #endif							/* HNSW_HNSW_H */

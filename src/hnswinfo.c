@@ -105,25 +105,30 @@ OpenIndexChecked(Oid relid, LOCKMODE lockmode)
 	return index;
 }
 
-/* Raise the error for a corrupted index; detail is a full sentence */
-#define HNSW_CORRUPT(index, msg, ...) \
-	ereport(ERROR, \
-			(errcode(ERRCODE_INDEX_CORRUPTED), \
-			 errmsg("index \"%s\" " msg, RelationGetRelationName(index)), \
-			 errdetail(__VA_ARGS__)))
-
-/* Check the special space of a page the caller has locked */
+/* Check the header and special space of a page the caller has locked */
 static void
 CheckSpecial(HnswCheckState *cs, Page page, BlockNumber blkno)
 {
-	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)) ||
-		HnswPageGetOpaque(page)->page_id != HNSW_PAGE_ID)
-		HNSW_CORRUPT(cs->index, "has a page that is not an hnsw page",
-					 "Block %u has %u bytes of special space with page id 0x%04X; expected %u bytes with page id 0x%04X.",
-					 blkno, (unsigned) PageGetSpecialSize(page),
-					 (unsigned) HnswPageGetOpaque(page)->page_id,
-					 (unsigned) MAXALIGN(sizeof(HnswPageOpaqueData)),
-					 (unsigned) HNSW_PAGE_ID);
+	HnswCheckResult r = HnswCheckPageSpecial(page);
+
+	if (r != HNSW_CHECK_OK && r != HNSW_CHECK_ABSENT)
+		HnswReportCorrupt(cs->index, r, blkno, InvalidOffsetNumber, page,
+						  NULL);
+}
+
+/* The layout of the element tuples of the index being checked */
+static HnswLayout
+CheckLayout(HnswCheckState *cs)
+{
+	HnswLayout	layout;
+
+	layout.m = cs->meta.m;
+	layout.dim = cs->dim;
+	layout.quantization = cs->meta.quantization;
+	layout.outOfLine = cs->outOfLine;
+	layout.slotSize = HNSW_SLOT_SIZE(cs->meta.version);
+	HnswLayoutDerive(&layout);
+	return layout;
 }
 
 /*
@@ -142,15 +147,16 @@ CodeQuantizationValid(HnswMetaPageData *meta)
 }
 
 /*
- * Read the metapage into cs->meta and check it.  Takes and releases a share
- * lock on it.  cs->nblocks must be set.
+ * Read the metapage into cs->meta and check it: HnswCheckMetaPage, then
+ * what needs the whole index (the code quantization chosen for the
+ * dimensions, the entry point and insert page inside the index).  Takes
+ * and releases a share lock on it.  cs->nblocks must be set.
  */
 static void
 CheckMeta(HnswCheckState *cs)
 {
 	Relation	index = cs->index;
 	Buffer		buf;
-	Page		page;
 	HnswMetaPageData *meta = &cs->meta;
 
 	if (cs->nblocks == 0)
@@ -159,72 +165,25 @@ CheckMeta(HnswCheckState *cs)
 
 	buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	if (PageIsNew(page))
-	{
-		UnlockReleaseBuffer(buf);
-		HNSW_CORRUPT(index, "has an uninitialized metapage",
-					 "Block %u is all zeroes.", HNSW_METAPAGE_BLKNO);
-	}
-	CheckSpecial(cs, page, HNSW_METAPAGE_BLKNO);
-	memcpy(meta, HnswPageGetMeta(page), sizeof(HnswMetaPageData));
+	HnswCheckMetaBuffer(index, buf);
+	(void) HnswCheckMetaPage(BufferGetPage(buf), meta);
 	UnlockReleaseBuffer(buf);
 
-	if (meta->magic != HNSW_MAGIC_NUMBER)
-		HNSW_CORRUPT(index, "has a metapage with a wrong magic number",
-					 "The metapage has magic number 0x%08X; expected 0x%08X.",
-					 meta->magic, HNSW_MAGIC_NUMBER);
-	if (meta->version < HNSW_MIN_VERSION || meta->version > HNSW_VERSION)
-		HNSW_CORRUPT(index, "has a metapage of an unsupported version",
-					 "The metapage has version %u; expected %d to %d.",
-					 meta->version, HNSW_MIN_VERSION, HNSW_VERSION);
-	if (meta->m < HNSW_MIN_M || meta->m > HNSW_MAX_M)
-		HNSW_CORRUPT(index, "has a metapage with an invalid m",
-					 "The metapage has m = %u; expected %d to %d.",
-					 (unsigned) meta->m, HNSW_MIN_M, HNSW_MAX_M);
-	if (meta->efConstruction < HNSW_MIN_EF_CONSTRUCTION ||
-		meta->efConstruction > HNSW_MAX_EF_CONSTRUCTION)
-		HNSW_CORRUPT(index, "has a metapage with an invalid ef_construction",
-					 "The metapage has ef_construction = %u; expected %d to %d.",
-					 (unsigned) meta->efConstruction,
-					 HNSW_MIN_EF_CONSTRUCTION, HNSW_MAX_EF_CONSTRUCTION);
-	if (meta->version < 3)
-		meta->exactQuantization = meta->quantization;
 	cs->outOfLine = meta->exactQuantization != meta->quantization;
-	if (meta->quantization > HNSW_QUANT_MAX ||
-		meta->exactQuantization > HNSW_QUANT_MAX ||
-		(cs->outOfLine &&
-		 (meta->dimensions == 0 || !CodeQuantizationValid(meta))))
+	if (cs->outOfLine && !CodeQuantizationValid(meta))
 		HNSW_CORRUPT(index, "has a metapage with an invalid quantization",
 					 "The metapage has quantization %u for %u dimensions and option %u.",
 					 (unsigned) meta->quantization, meta->dimensions,
 					 (unsigned) meta->exactQuantization);
-	if (meta->dimensions > VECTOR_MAX_DIM ||
-		(meta->dimensions > 0 &&
-		 HNSW_ELEMENT_TUPLE_SIZE(meta->dimensions, meta->quantization,
-								 0, meta->m) +
-		 (cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0) > HNSW_MAX_TUPLE_SIZE))
-		HNSW_CORRUPT(index, "has a metapage with invalid dimensions",
-					 "The metapage has %u dimensions, which do not fit on a page with m = %u.",
-					 meta->dimensions, (unsigned) meta->m);
-	if (meta->entryLevel < -1 || meta->entryLevel > HNSW_MAX_LEVEL ||
-		(meta->entryLevel >= 0) != ItemPointerIsValid(&meta->entryPoint))
-		HNSW_CORRUPT(index, "has a metapage with an invalid entry point",
-					 "The entry point is (%u,%u) at level %d.",
-					 ItemPointerGetBlockNumberNoCheck(&meta->entryPoint),
-					 ItemPointerGetOffsetNumberNoCheck(&meta->entryPoint),
-					 (int) meta->entryLevel);
 	if (ItemPointerIsValid(&meta->entryPoint) &&
-		(ItemPointerGetBlockNumber(&meta->entryPoint) == HNSW_METAPAGE_BLKNO ||
-		 ItemPointerGetBlockNumber(&meta->entryPoint) >= cs->nblocks))
+		ItemPointerGetBlockNumber(&meta->entryPoint) >= cs->nblocks)
 		HNSW_CORRUPT(index, "has a metapage with an invalid entry point",
 					 "The entry point (%u,%u) is not on an element page of the %u blocks of the index.",
 					 ItemPointerGetBlockNumber(&meta->entryPoint),
 					 ItemPointerGetOffsetNumber(&meta->entryPoint),
 					 cs->nblocks);
 	if (meta->insertPage != InvalidBlockNumber &&
-		(meta->insertPage == HNSW_METAPAGE_BLKNO ||
-		 meta->insertPage >= cs->nblocks))
+		meta->insertPage >= cs->nblocks)
 		HNSW_CORRUPT(index, "has a metapage with an invalid insert page",
 					 "The insert page is block %u of %u.",
 					 meta->insertPage, cs->nblocks);
@@ -242,7 +201,11 @@ CheckVectorTuple(HnswCheckState *cs, HnswVectorTuple chunk, Size len,
 {
 	ItemPointer prev = &chunk->prev;
 
-	if (!cs->outOfLine || len <= HNSW_VECTOR_HEADER_SIZE ||
+	if (len <= HNSW_VECTOR_HEADER_SIZE)
+		HNSW_CORRUPT(cs->index, "has an invalid chunk of a vector",
+					 "Block %u, offset %u: chunk of %zu bytes, too few for its header.",
+					 blkno, off, len);
+	if (!cs->outOfLine ||
 		chunk->offset + (len - HNSW_VECTOR_HEADER_SIZE) >
 		VECTOR_SIZE(VECTOR_MAX_DIM))
 		HNSW_CORRUPT(cs->index, "has an invalid chunk of a vector",
@@ -277,28 +240,6 @@ CheckFinite(HnswCheckState *cs, const float *x, int from, int n,
 }
 
 /*
- * Check the floats before an i8 code's codes: a scale (and, for a range
- * code, an offset and an error bound) that are finite, the scale and the
- * error not negative.  The re-ranking scan trusts the error bound to order
- * rows by their exact distance.
- */
-static void
-CheckCodeHeader(HnswCheckState *cs, const Vector *code, BlockNumber blkno,
-				OffsetNumber off)
-{
-	int			n = HNSW_CODE_HEADER_FLOATS(code->unused);
-
-	for (int i = 0; i < n; i++)
-	{
-		if (!isfinite(code->x[i]) || (i != 1 && code->x[i] < 0.0f))
-			HNSW_CORRUPT(cs->index, "has an element with an invalid i8 code",
-						 "Block %u, offset %u: %s %g.", blkno, off,
-						 i == 0 ? "scale" : i == 1 ? "offset" : "error bound",
-						 (double) code->x[i]);
-	}
-}
-
-/*
  * Note a head tuple seen before block blkno that still waits for its tail
  * (blkno InvalidBlockNumber: at the end of the index).  The caller holds a
  * page lock, and the head may have been freed (with its tail) by a vacuum
@@ -324,6 +265,7 @@ static void
 CheckMissingTail(HnswCheckState *cs, BufferAccessStrategy strategy)
 {
 	Buffer		buf;
+	HnswLayout	layout;
 	HnswElementTuple tup;
 	bool		stillCut;
 
@@ -333,8 +275,9 @@ CheckMissingTail(HnswCheckState *cs, BufferAccessStrategy strategy)
 							 ItemPointerGetBlockNumber(&cs->tailMissing),
 							 RBM_NORMAL, strategy);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	tup = HnswGetElementTuple(BufferGetPage(buf),
-							  ItemPointerGetOffsetNumber(&cs->tailMissing));
+	layout = CheckLayout(cs);
+	tup = HnswGetElement(cs->index, &layout, buf,
+						 ItemPointerGetOffsetNumber(&cs->tailMissing));
 	stillCut = tup != NULL && tup->type == HNSW_HEAD_TUPLE;
 	UnlockReleaseBuffer(buf);
 	if (stillCut)
@@ -376,10 +319,13 @@ CheckTail(HnswCheckState *cs, HnswTailTuple tail, Size len,
  * Check the tuple at off on element page blkno, which the caller holds
  * share-locked; return it, or NULL if the line pointer is unused or holds a
  * chunk of a vector out of line (checked by CheckVectorTuple, counted in
- * cs->nchunks).  Raises
- * ERRCODE_INDEX_CORRUPTED on anything malformed: the tuple header, its
- * size, the vector (length, finite values), heap TIDs, and neighbour slots
- * that point outside the index, to the element itself or twice to the same
+ * cs->nchunks) or a tail (CheckTail).  Raises ERRCODE_INDEX_CORRUPTED on
+ * anything malformed: first what every reader checks (the line pointer,
+ * the tuple's fields against the layout, the links inside the index:
+ * hnswcheck.c, HnswCheckSlots), then what only verification does: the
+ * rules of the index's version, finite vector values, heap TIDs inside the
+ * table, a live element with a heap TID, the place of a head tuple, and
+ * neighbour slots that point to the element itself or twice to the same
  * element on one level.  Whether link targets exist is checked later.
  */
 static HnswElementTuple
@@ -387,97 +333,64 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 				  OffsetNumber off)
 {
 	Relation	index = cs->index;
-	ItemId		itemid = PageGetItemId(page, off);
+	HnswLayout	layout = CheckLayout(cs);
+	HnswCheckResult r;
 	HnswElementTuple tup;
+	char	   *item;
 	Size		len;
-	Size		expected;
 	Size		codeSize;
 	Size		vecSize;
 	int			m = cs->meta.m;
 	int			nheaptids = 0;
-	int			slotSize = HNSW_SLOT_SIZE(cs->meta.version);
+	int			slotSize = layout.slotSize;
 	char	   *slots;
 
-	if (!ItemIdIsUsed(itemid))
+	r = HnswCheckItem(page, off, &item, &len);
+	if (r == HNSW_CHECK_ABSENT)
 		return NULL;
-	if (!ItemIdIsNormal(itemid))
-		HNSW_CORRUPT(index, "has a line pointer in an unexpected state",
-					 "Block %u, offset %u: line pointer flags %u; hnsw uses only normal and unused line pointers.",
-					 blkno, off, (unsigned) itemid->lp_flags);
-
-	tup = (HnswElementTuple) PageGetItem(page, itemid);
-	len = ItemIdGetLength(itemid);
-	if (len >= 1 && tup->type == HNSW_VECTOR_TUPLE)
+	if (r != HNSW_CHECK_OK)
+		HnswReportCorrupt(index, r, blkno, off, page, &layout);
+	if (item[0] == HNSW_VECTOR_TUPLE)
 	{
-		CheckVectorTuple(cs, (HnswVectorTuple) tup, len, blkno, off);
+		CheckVectorTuple(cs, (HnswVectorTuple) item, len, blkno, off);
 		return NULL;
 	}
-	if (len >= HNSW_TAIL_HEADER_SIZE && tup->type == HNSW_TAIL_TUPLE)
+	if (len >= HNSW_TAIL_HEADER_SIZE && item[0] == HNSW_TAIL_TUPLE)
 	{
-		CheckTail(cs, (HnswTailTuple) tup, len, blkno, off);
+		CheckTail(cs, (HnswTailTuple) item, len, blkno, off);
 		return NULL;
 	}
 	CheckNoTailDue(cs, blkno);
-	if (len < HNSW_ELEMENT_HEADER_SIZE(0) ||
-		(tup->type != HNSW_ELEMENT_TUPLE && tup->type != HNSW_HEAD_TUPLE) ||
-		len < HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)) + VECTOR_SIZE(0))
-		HNSW_CORRUPT(index, "has a tuple that is not an element",
-					 "Block %u, offset %u: tuple of %zu bytes with type %u.",
-					 blkno, off, len, (unsigned) tup->type);
-	if (tup->level > HNSW_MAX_LEVEL)
-		HNSW_CORRUPT(index, "has an element above the highest level",
-					 "Block %u, offset %u: level %u; the highest level is %d.",
-					 blkno, off, (unsigned) tup->level, HNSW_MAX_LEVEL);
-	if (tup->deleted > 1)
-		HNSW_CORRUPT(index, "has an element with an invalid deleted flag",
-					 "Block %u, offset %u: deleted flag %u.",
-					 blkno, off, (unsigned) tup->deleted);
-	if (tup->ntids % 2 != 0 || tup->ntids >= HNSW_HEAPTIDS ||
-		(cs->meta.version < 5 && tup->ntids != 0))
+	r = HnswCheckElementTuple(&layout, item, len);
+	tup = (HnswElementTuple) item;
+	if (r == HNSW_CHECK_OK && cs->dim == 0)
+	{
+		/*
+		 * The first element of an index whose metapage has no dimensions
+		 * yet: its dimensions are the index's, the rest as for any.
+		 */
+		cs->dim = HnswTupleVector(tup)->dim;
+		layout = CheckLayout(cs);
+		r = HnswCheckElementTuple(&layout, item, len);
+	}
+	if (r != HNSW_CHECK_OK)
+		HnswReportCorrupt(index, r, blkno, off, page, &layout);
+
+	if (cs->meta.version < 5 && tup->ntids != 0)
 		HNSW_CORRUPT(index, "has an element with an invalid heap TID capacity",
 					 "Block %u, offset %u: capacity %u in an index of version %u.",
 					 blkno, off, (unsigned) tup->ntids, cs->meta.version);
-	if (tup->type == HNSW_HEAD_TUPLE &&
-		(cs->meta.version < 5 || cs->outOfLine ||
-		 HnswQuantIsInt8(cs->meta.quantization)))
+	if (tup->type == HNSW_HEAD_TUPLE && cs->meta.version < 5)
 		HNSW_CORRUPT(index, "has an element cut over two pages where none can be",
-					 "Block %u, offset %u: head tuple in an index of version %u with %s vectors.",
-					 blkno, off, cs->meta.version,
-					 cs->outOfLine ? "out-of-line" :
-					 HnswQuantizationName(cs->meta.quantization));
+					 "Block %u, offset %u: head tuple in an index of version %u.",
+					 blkno, off, cs->meta.version);
 
-	/* the first element of an index whose metapage has no dimensions yet */
-	if (cs->dim == 0)
-		cs->dim = HnswTupleVector(tup)->dim;
-	if (HnswTupleVector(tup)->unused != cs->meta.quantization)
-		HNSW_CORRUPT(index, "has an element with the wrong encoding",
-					 "Block %u, offset %u: encoding %d; the index has %d.",
-					 blkno, off, (int) HnswTupleVector(tup)->unused,
-					 (int) cs->meta.quantization);
 	codeSize = HNSW_CODE_SIZE(cs->dim, cs->meta.quantization) +
 		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
 	vecSize = VARSIZE(HnswTupleVector(tup));
-	if ((tup->type == HNSW_HEAD_TUPLE ?
-		 vecSize <= VECTOR_SIZE(0) || vecSize >= codeSize || vecSize % 4 != 0 :
-		 vecSize != codeSize) ||
-		HnswTupleVector(tup)->dim != cs->dim || cs->dim <= 0)
-		HNSW_CORRUPT(index, "has an element with a vector of wrong length",
-					 "Block %u, offset %u: vector of %d dimensions and %u bytes; the index has %d dimensions.",
-					 blkno, off, (int) HnswTupleVector(tup)->dim,
-					 (unsigned) vecSize, cs->dim);
-	expected = HNSW_ELEMENT_TUPLE_SIZE_SLOTS(cs->dim, cs->meta.quantization,
-											 tup->level, m, slotSize,
-											 HnswTupleTidCapacity(tup)) +
-		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0) - (codeSize - vecSize);
-	if (len != expected)
-		HNSW_CORRUPT(index, "has an element tuple of wrong size",
-					 "Block %u, offset %u: %zu bytes; an element of level %u with %d dimensions and m = %d has %zu.",
-					 blkno, off, len, (unsigned) tup->level, cs->dim, m,
-					 expected);
 	/* XXX only unquantized values are checked; should codes be decoded too? */
 	CheckFinite(cs, HnswTupleVector(tup)->x, 0,
 				(vecSize - VECTOR_SIZE(0)) / sizeof(float), blkno, off);
-	CheckCodeHeader(cs, HnswTupleVector(tup), blkno, off);
 	if (HnswQuantIsInt8(HnswTupleVector(tup)->unused))
 	{
 		float		error;
@@ -518,6 +431,7 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 					 "Block %u, offset %u: no valid heap TID and not flagged deleted.",
 					 blkno, off);
 
+	HnswCheckSlots(index, &cs->nblocks, &layout, tup, blkno, off);
 	slots = HnswTupleGetSlots(tup);
 	for (int lc = 0; lc <= tup->level; lc++)
 	{
@@ -530,13 +444,6 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 
 			if (!ItemPointerIsValid(t))
 				continue;
-			if (ItemPointerGetBlockNumber(t) == HNSW_METAPAGE_BLKNO ||
-				ItemPointerGetBlockNumber(t) >= cs->nblocks ||
-				ItemPointerGetOffsetNumber(t) > MaxOffsetNumber)
-				HNSW_CORRUPT(index, "has a neighbour link outside the index",
-							 "Block %u, offset %u, level %d, slot %d: (%u,%u); the index has %u blocks.",
-							 blkno, off, lc, i, ItemPointerGetBlockNumber(t),
-							 ItemPointerGetOffsetNumber(t), cs->nblocks);
 			if (ItemPointerGetBlockNumber(t) == blkno &&
 				ItemPointerGetOffsetNumber(t) == off)
 				HNSW_CORRUPT(index, "has an element linked to itself",
@@ -881,6 +788,7 @@ static void
 CountUnreachable(HnswVerifyState *vs)
 {
 	HnswCheckState *cs = &vs->cs;
+	HnswLayout	layout = CheckLayout(cs);
 	int64	   *queue;
 	int64		qhead = 0;
 	int64		qtail = 0;
@@ -918,8 +826,8 @@ CountUnreachable(HnswVerifyState *vs)
 		CHECK_FOR_INTERRUPTS();
 		buf = ReadBuffer(cs->index, ItemPointerGetBlockNumber(&e->tid));
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		tup = HnswGetElementTuple(BufferGetPage(buf),
-								  ItemPointerGetOffsetNumber(&e->tid));
+		tup = HnswGetElement(cs->index, &layout, buf,
+							 ItemPointerGetOffsetNumber(&e->tid));
 		/* the index cannot change under verify_index's ShareLock */
 		if (tup == NULL)
 			elog(ERROR, "element (%u,%u) of index \"%s\" vanished during verification",
@@ -961,6 +869,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 	MemoryContext cxt;
 	MemoryContext oldcxt;
 	ItemPointerData *links;
+	HnswLayout	layout;
 	Datum		values[6];
 	bool		nulls[6] = {0};
 
@@ -1077,6 +986,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 				 errdetail("This is left by a crash during the first insert into an empty index; the next insert sets the entry point.")));
 
 	/* pass 2: every link, against the elements of pass 1 (in TID order) */
+	layout = CheckLayout(cs);
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < cs->nblocks; blkno++)
 	{
 		Buffer		buf;
@@ -1093,7 +1003,8 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 			{
-				HnswElementTuple tup = HnswGetElementTuple(page, off);
+				HnswElementTuple tup = HnswGetElement(cs->index, &layout, buf,
+													  off);
 
 				if (tup != NULL)
 					CheckLinks(&vs, tup, true, NULL, NULL);

@@ -31,6 +31,7 @@
 static bool
 AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 {
+	const HnswLayout *layout = HnswGraphLayout(graph);
 	Buffer		buf;
 	Page		page;
 	HnswElementTuple tup;
@@ -39,8 +40,7 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	page = BufferGetPage(buf);
-	tup = HnswGetElementTuple(page, off);
+	tup = HnswGetElement(graph->index, layout, buf, off);
 	if (tup != NULL && !tup->deleted &&
 		VARSIZE(HnswTupleVector(tup)) == VARSIZE(e->vec) &&
 		memcmp(HnswTupleVector(tup), e->vec, VARSIZE(e->vec)) == 0)
@@ -270,6 +270,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 	char		raw[2 * HNSW_MAX_M * sizeof(HnswNeighborSlot)];	/* as stored */
 	int			chosen = -1;
 	bool		haveCopy = false;
+	const HnswLayout *layout = HnswGraphLayout(graph);
 
 	for (int attempt = 0;; attempt++)
 	{
@@ -284,11 +285,8 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 		buf = HnswReadBuffer(graph->index,
 							 ItemPointerGetBlockNumber(&target->tid));
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		tup = HnswGetElementTuple(page, off);
-		if (tup == NULL || tup->level < lc ||
-			HnswTupleVector(tup)->dim != graph->dim ||
-			HnswTupleVector(tup)->unused != graph->quantization)
+		tup = HnswGetElement(graph->index, layout, buf, off);
+		if (tup == NULL || tup->level < lc)
 		{
 			UnlockReleaseBuffer(buf);
 			return false;

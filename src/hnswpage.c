@@ -3,9 +3,11 @@
  * hnswpage.c
  *	  Page access for hnsw: the metapage, element tuples, finding room for
  *	  a new tuple, and the one page-edit helper that WAL-logs every change
- *	  (or not, while the index is being built).
+ *	  (or not, while the index is being built).  What is read from a page is
+ *	  checked (hnswcheck.c) before it is used, and a damaged page raises
+ *	  ERRCODE_INDEX_CORRUPTED here.
  *
- * See src/README "Page layout" and "WAL".
+ * See src/README "Page layout", "Reading pages" and "WAL".
  *
  * src/hnswpage.c
  *
@@ -13,7 +15,10 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/generic_xlog.h"
+#include "access/htup_details.h"
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -60,7 +65,208 @@ HnswInitMetaPage(Page page, int m, int efConstruction,
 }
 
 /*
- * Copy the metapage into *meta.  Takes and releases a share lock on it.
+ * Raise ERRCODE_INDEX_CORRUPTED for r, what a check of hnswcheck.c found
+ * wrong with the page of block blkno (page header, special space) or with
+ * its tuple at off (line pointer; element tuple, checked against layout).
+ * The details are read again from the page, only as far as the check found
+ * them sound.
+ */
+void
+HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
+				  OffsetNumber off, Page page, const HnswLayout *layout)
+{
+	PageHeader	ph = (PageHeader) page;
+	ItemId		itemid = NULL;
+	HnswElementTuple tup = NULL;
+	Vector	   *vec = NULL;
+	Size		len = 0;
+
+	if (r >= HNSW_CHECK_ITEM_FLAGS && r <= HNSW_CHECK_TUPLE_SIZE)
+	{
+		/* the line pointer is in the array (HnswCheckItem) */
+		itemid = PageGetItemId(page, off);
+		len = ItemIdGetLength(itemid);
+		/* the tuple is in the page, its header and vector as far as found */
+		if (r >= HNSW_CHECK_NOT_ELEMENT)
+			tup = (HnswElementTuple) PageGetItem(page, itemid);
+		if (r >= HNSW_CHECK_ENCODING)
+			vec = HnswTupleVector(tup);
+	}
+
+	switch (r)
+	{
+		case HNSW_CHECK_PAGE_HEADER:
+			HNSW_CORRUPT(index, "has a page with corrupted page pointers",
+						 "Block %u: lower %u, upper %u, special %u.",
+						 blkno, (unsigned) ph->pd_lower,
+						 (unsigned) ph->pd_upper, (unsigned) ph->pd_special);
+			break;
+		case HNSW_CHECK_PAGE_SPECIAL:
+			if (PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)))
+				HNSW_CORRUPT(index, "has a page that is not an hnsw page",
+							 "Block %u has %u bytes of special space; expected %u.",
+							 blkno, (unsigned) PageGetSpecialSize(page),
+							 (unsigned) MAXALIGN(sizeof(HnswPageOpaqueData)));
+			HNSW_CORRUPT(index, "has a page that is not an hnsw page",
+						 "Block %u has %u bytes of special space with page id 0x%04X; expected %u bytes with page id 0x%04X.",
+						 blkno, (unsigned) PageGetSpecialSize(page),
+						 (unsigned) HnswPageGetOpaque(page)->page_id,
+						 (unsigned) MAXALIGN(sizeof(HnswPageOpaqueData)),
+						 (unsigned) HNSW_PAGE_ID);
+			break;
+		case HNSW_CHECK_ITEM_FLAGS:
+			HNSW_CORRUPT(index, "has a line pointer in an unexpected state",
+						 "Block %u, offset %u: line pointer flags %u; hnsw uses only normal and unused line pointers.",
+						 blkno, off, (unsigned) itemid->lp_flags);
+			break;
+		case HNSW_CHECK_ITEM_RANGE:
+			HNSW_CORRUPT(index, "has a line pointer outside the page's tuple space",
+						 "Block %u, offset %u: %u bytes at byte %u; tuples lie between bytes %u and %u of the page, at multiples of %d.",
+						 blkno, off, (unsigned) len,
+						 (unsigned) ItemIdGetOffset(itemid),
+						 (unsigned) ph->pd_upper, (unsigned) ph->pd_special,
+						 MAXIMUM_ALIGNOF);
+			break;
+		case HNSW_CHECK_NOT_ELEMENT:
+			HNSW_CORRUPT(index, "has a tuple that is not an element",
+						 "Block %u, offset %u: tuple of %zu bytes with type %u.",
+						 blkno, off, len, (unsigned) tup->type);
+			break;
+		case HNSW_CHECK_LEVEL:
+			HNSW_CORRUPT(index, "has an element above the highest level",
+						 "Block %u, offset %u: level %u; the highest level is %d.",
+						 blkno, off, (unsigned) tup->level, HNSW_MAX_LEVEL);
+			break;
+		case HNSW_CHECK_DELETED:
+			HNSW_CORRUPT(index, "has an element with an invalid deleted flag",
+						 "Block %u, offset %u: deleted flag %u.",
+						 blkno, off, (unsigned) tup->deleted);
+			break;
+		case HNSW_CHECK_TID_CAPACITY:
+			HNSW_CORRUPT(index, "has an element with an invalid heap TID capacity",
+						 "Block %u, offset %u: capacity %u; it must be even and below %d.",
+						 blkno, off, (unsigned) tup->ntids, HNSW_HEAPTIDS);
+			break;
+		case HNSW_CHECK_TUPLE_SIZE:
+			if (len < HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)) +
+				VECTOR_SIZE(0))
+				HNSW_CORRUPT(index, "has an element tuple of wrong size",
+							 "Block %u, offset %u: %zu bytes, too few for its header.",
+							 blkno, off, len);
+			HNSW_CORRUPT(index, "has an element tuple of wrong size",
+						 "Block %u, offset %u: %zu bytes; an element of level %u with a vector of %u bytes and m = %d has %zu.",
+						 blkno, off, len, (unsigned) tup->level,
+						 (unsigned) VARSIZE(vec), layout->m,
+						 HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)) +
+						 VARSIZE(vec) +
+						 (Size) HNSW_SLOTS(tup->level, layout->m) * layout->slotSize);
+			break;
+		case HNSW_CHECK_ENCODING:
+			HNSW_CORRUPT(index, "has an element with the wrong encoding",
+						 "Block %u, offset %u: encoding %d; the index has %d.",
+						 blkno, off, (int) vec->unused, layout->quantization);
+			break;
+		case HNSW_CHECK_VECTOR_LENGTH:
+			HNSW_CORRUPT(index, "has an element with a vector of wrong length",
+						 "Block %u, offset %u: vector of %d dimensions and %u bytes; the index has %d dimensions.",
+						 blkno, off, (int) vec->dim, (unsigned) VARSIZE(vec),
+						 layout->dim);
+			break;
+		case HNSW_CHECK_CODE_HEADER:
+			for (int i = 0; i < HNSW_CODE_HEADER_FLOATS(vec->unused); i++)
+			{
+				if (!isfinite(vec->x[i]) || (i != 1 && vec->x[i] < 0.0f))
+					HNSW_CORRUPT(index, "has an element with an invalid i8 code",
+								 "Block %u, offset %u: %s %g.", blkno, off,
+								 i == 0 ? "scale" : i == 1 ? "offset" : "error bound",
+								 (double) vec->x[i]);
+			}
+			break;
+		case HNSW_CHECK_CUT:
+			HNSW_CORRUPT(index, "has an element cut over two pages where none can be",
+						 "Block %u, offset %u: head tuple in an index with %s vectors.",
+						 blkno, off,
+						 layout->outOfLine ? "out-of-line" :
+						 HnswQuantizationName(layout->quantization));
+			break;
+		default:
+			break;
+	}
+	elog(ERROR, "unexpected check result %d at block %u, offset %u of index \"%s\"",
+		 (int) r, blkno, off, RelationGetRelationName(index));
+}
+
+/*
+ * Raise ERRCODE_INDEX_CORRUPTED for r, what HnswCheckMetaPage found wrong
+ * with the metapage (copied into *meta as far as it got).
+ */
+static void
+pg_attribute_noreturn()
+ReportCorruptMeta(Relation index, HnswCheckResult r, Page page,
+				  const HnswMetaPageData *meta)
+{
+	const char *name = RelationGetRelationName(index);
+
+	switch (r)
+	{
+		case HNSW_CHECK_META_NEW:
+			HNSW_CORRUPT(index, "has an uninitialized metapage",
+						 "Block %u is all zeroes.", HNSW_METAPAGE_BLKNO);
+			break;
+		case HNSW_CHECK_META_MAGIC:
+			HNSW_CORRUPT(index, "has a metapage with a wrong magic number",
+						 "The metapage has magic number 0x%08X; expected 0x%08X.",
+						 meta->magic, HNSW_MAGIC_NUMBER);
+			break;
+		case HNSW_CHECK_META_VERSION:
+			HNSW_CORRUPT(index, "has a metapage of an unsupported version",
+						 "The metapage has version %u; expected %d to %d.",
+						 meta->version, HNSW_MIN_VERSION, HNSW_VERSION);
+			break;
+		case HNSW_CHECK_META_M:
+			HNSW_CORRUPT(index, "has a metapage with an invalid m",
+						 "The metapage has m = %u; expected %d to %d.",
+						 (unsigned) meta->m, HNSW_MIN_M, HNSW_MAX_M);
+			break;
+		case HNSW_CHECK_META_EF:
+			HNSW_CORRUPT(index, "has a metapage with an invalid ef_construction",
+						 "The metapage has ef_construction = %u; expected %d to %d.",
+						 (unsigned) meta->efConstruction,
+						 HNSW_MIN_EF_CONSTRUCTION, HNSW_MAX_EF_CONSTRUCTION);
+			break;
+		case HNSW_CHECK_META_QUANT:
+			HNSW_CORRUPT(index, "has a metapage with an invalid quantization",
+						 "The metapage has quantization %u for %u dimensions and option %u.",
+						 (unsigned) meta->quantization, meta->dimensions,
+						 (unsigned) meta->exactQuantization);
+			break;
+		case HNSW_CHECK_META_DIMENSIONS:
+			HNSW_CORRUPT(index, "has a metapage with invalid dimensions",
+						 "The metapage has %u dimensions, which do not fit on a page with m = %u.",
+						 meta->dimensions, (unsigned) meta->m);
+			break;
+		case HNSW_CHECK_META_ENTRY:
+			HNSW_CORRUPT(index, "has a metapage with an invalid entry point",
+						 "The entry point is (%u,%u) at level %d.",
+						 ItemPointerGetBlockNumberNoCheck(&meta->entryPoint),
+						 ItemPointerGetOffsetNumberNoCheck(&meta->entryPoint),
+						 (int) meta->entryLevel);
+			break;
+		case HNSW_CHECK_META_INSERT_PAGE:
+			HNSW_CORRUPT(index, "has a metapage with an invalid insert page",
+						 "The insert page is block %u.", meta->insertPage);
+			break;
+		default:
+			HnswReportCorrupt(index, r, HNSW_METAPAGE_BLKNO,
+							  InvalidOffsetNumber, page, NULL);
+	}
+	elog(ERROR, "unexpected metapage check result %d of index \"%s\"",
+		 (int) r, name);
+}
+
+/*
+ * Copy the metapage into *meta, checked (HnswCheckMetaPage; a bad field
+ * raises ERRCODE_INDEX_CORRUPTED).  Takes and releases a share lock on it.
  * A version 1 metapage (before quantization) reads as f32: the bytes past
  * its end were zeroed when the page was initialised.  Versions before 3
  * keep every vector inline.
@@ -69,24 +275,27 @@ void
 HnswReadMeta(Relation index, HnswMetaPageData *meta)
 {
 	Buffer		buf = HnswReadBuffer(index, HNSW_METAPAGE_BLKNO);
-	HnswMetaPage m;
+	HnswCheckResult r;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	m = HnswPageGetMeta(BufferGetPage(buf));
-	if (m->magic != HNSW_MAGIC_NUMBER || m->version < HNSW_MIN_VERSION ||
-		m->version > HNSW_VERSION)
-		elog(ERROR, "index \"%s\" is not an hnsw index of version %d to %d",
-			 RelationGetRelationName(index), HNSW_MIN_VERSION, HNSW_VERSION);
-	*meta = *m;
-	if (m->version < 2)
-		meta->quantization = HNSW_QUANT_F32;
-	if (m->version < 3)
-		meta->exactQuantization = meta->quantization;
-	if (meta->quantization > HNSW_QUANT_MAX ||
-		meta->exactQuantization > HNSW_QUANT_MAX)
-		elog(ERROR, "index \"%s\" has unknown quantization %d",
-			 RelationGetRelationName(index), meta->quantization);
+	r = HnswCheckMetaPage(BufferGetPage(buf), meta);
+	if (r != HNSW_CHECK_OK)
+		ReportCorruptMeta(index, r, BufferGetPage(buf), meta);
 	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Check the metapage of a buffer the caller has locked before changing it
+ * (HnswUpdateMetaEntry and friends, vacuum), as HnswReadMeta does.
+ */
+void
+HnswCheckMetaBuffer(Relation index, Buffer buf)
+{
+	HnswMetaPageData meta;
+	HnswCheckResult r = HnswCheckMetaPage(BufferGetPage(buf), &meta);
+
+	if (r != HNSW_CHECK_OK)
+		ReportCorruptMeta(index, r, BufferGetPage(buf), &meta);
 }
 
 /*
@@ -146,44 +355,229 @@ HnswEditFinish(HnswPageEdit *edit)
 }
 
 /*
- * Return the element tuple at off on a locked page, or NULL if there is
- * none (an unused line pointer left by vacuum, or a stale offset).  A head
- * tuple (an element cut at the page's end) is returned too: its heap TIDs
- * and slots are read as any element's, its vector through
- * HnswCopyTupleVector and HnswReadTail.
+ * The slow path of HnswGetElement, for a tuple HnswElementIsWhole did not
+ * accept: check it in full (HnswCheckElementAt) and return it, or NULL if
+ * there is no element at off (an unused line pointer left by vacuum, an
+ * offset past the line pointers, or another kind of tuple, a chunk of a
+ * vector out of line or a tail, where a freed element was: a stale link,
+ * not corruption); anything else raises ERRCODE_INDEX_CORRUPTED
+ * (HnswReportCorrupt).
+ */
+HnswElementTuple
+HnswGetElementChecked(Relation index, const HnswLayout *layout, Buffer buf,
+					  OffsetNumber off)
+{
+	Page		page = BufferGetPage(buf);
+	HnswElementTuple tup = NULL;
+	Size		len;
+	HnswCheckResult r = HnswCheckElementAt(layout, page, off, &tup, &len);
+
+	if (r == HNSW_CHECK_OK)
+		return tup;
+	if (r != HNSW_CHECK_ABSENT)
+		HnswReportCorrupt(index, r, BufferGetBlockNumber(buf), off, page,
+						  layout);
+	return NULL;
+}
+
+/*
+ * Return the element tuple at off of a page image whose tuple the caller
+ * has checked with HnswGetElement under the lock it still holds (the copy
+ * a page edit changes), or NULL if the line pointer holds no tuple of an
+ * element type.  Only the line pointer is checked here.
  */
 HnswElementTuple
 HnswGetElementTuple(Page page, OffsetNumber off)
 {
-	ItemId		itemid;
-	HnswElementTuple tup;
+	char	   *item;
+	Size		len;
 
-	if (PageIsNew(page) || off < FirstOffsetNumber ||
-		off > PageGetMaxOffsetNumber(page))
+	if (HnswCheckItem(page, off, &item, &len) != HNSW_CHECK_OK ||
+		len < HNSW_ELEMENT_HEADER_SIZE(0) ||
+		(item[0] != HNSW_ELEMENT_TUPLE && item[0] != HNSW_HEAD_TUPLE))
 		return NULL;
-	itemid = PageGetItemId(page, off);
-	if (!ItemIdIsNormal(itemid))
-		return NULL;
-	tup = (HnswElementTuple) PageGetItem(page, itemid);
-	if (tup->type != HNSW_ELEMENT_TUPLE && tup->type != HNSW_HEAD_TUPLE)
-		return NULL;
-	return tup;
+	return (HnswElementTuple) item;
+}
+
+/*
+ * Check the page header and special space of a locked page that a reader
+ * goes through whole (vacuum, the free space map's pages for an insert);
+ * raise ERRCODE_INDEX_CORRUPTED if they are not an hnsw page's.  A new
+ * page passes.
+ */
+void
+HnswCheckPage(Relation index, Buffer buf)
+{
+	Page		page = BufferGetPage(buf);
+	HnswCheckResult r = HnswCheckPageSpecial(page);
+
+	if (r != HNSW_CHECK_OK && r != HNSW_CHECK_ABSENT)
+		HnswReportCorrupt(index, r, BufferGetBlockNumber(buf),
+						  InvalidOffsetNumber, page, NULL);
+}
+
+/* Is blkno a block of index?  *nblocks as in HnswCheckLink */
+static bool
+BlockInIndex(Relation index, BlockNumber *nblocks, BlockNumber blkno)
+{
+	if (likely(blkno < *nblocks))
+		return true;
+	*nblocks = RelationGetNumberOfBlocks(index);
+	return blkno < *nblocks;
+}
+
+/*
+ * Raise ERRCODE_INDEX_CORRUPTED unless tid, a link read from a page, can
+ * name an element of index: a block after the metapage and inside the
+ * index, an offset a page can have.  *nblocks caches the number of blocks
+ * (0: not counted yet); since the index grows, they are counted again only
+ * when tid seems to lie past them, so a link costs a compare or two.
+ */
+void
+HnswCheckLink(Relation index, BlockNumber *nblocks, ItemPointer tid)
+{
+	if (likely(HnswLinkInRange(tid, *nblocks)))
+		return;
+	(void) BlockInIndex(index, nblocks, ItemPointerGetBlockNumberNoCheck(tid));
+	if (HnswLinkInRange(tid, *nblocks))
+		return;
+	HNSW_CORRUPT(index, "has a neighbour link outside the index",
+				 "A link points to (%u,%u); the index has %u blocks.",
+				 ItemPointerGetBlockNumberNoCheck(tid),
+				 ItemPointerGetOffsetNumberNoCheck(tid), *nblocks);
+}
+
+/*
+ * Raise ERRCODE_INDEX_CORRUPTED unless the entry point of meta, a metapage
+ * HnswReadMeta checked, lies inside the index (*nblocks as in
+ * HnswCheckLink).
+ */
+void
+HnswCheckEntryPoint(Relation index, BlockNumber *nblocks,
+					HnswMetaPageData *meta)
+{
+	if (likely(HnswLinkInRange(&meta->entryPoint, *nblocks)) ||
+		BlockInIndex(index, nblocks,
+					 ItemPointerGetBlockNumber(&meta->entryPoint)))
+		return;
+	HNSW_CORRUPT(index, "has a metapage with an invalid entry point",
+				 "The entry point (%u,%u) is not on an element page of the %u blocks of the index.",
+				 ItemPointerGetBlockNumber(&meta->entryPoint),
+				 ItemPointerGetOffsetNumber(&meta->entryPoint), *nblocks);
+}
+
+/*
+ * Raise ERRCODE_INDEX_CORRUPTED unless every link in the slots of tup, the
+ * element tuple at (blkno, off) checked by HnswGetElement, can name an
+ * element (HnswCheckLink; *nblocks as there).  For readers that go through
+ * the slots of every element (vacuum, verify_index); a search checks the
+ * links it follows as it looks them up (HnswLookupElement).
+ */
+void
+HnswCheckSlots(Relation index, BlockNumber *nblocks, const HnswLayout *layout,
+			   HnswElementTuple tup, BlockNumber blkno, OffsetNumber off)
+{
+	char	   *slots = HnswTupleGetSlots(tup);
+
+	for (int lc = 0; lc <= tup->level; lc++)
+	{
+		int			start = HNSW_LEVEL_START(lc, layout->m);
+		int			cap = HNSW_LEVEL_CAPACITY(lc, layout->m);
+
+		for (int i = start; i < start + cap; i++)
+		{
+			ItemPointer t = HnswSlotTid(slots, i, layout->slotSize);
+
+			if (!ItemPointerIsValid(t) || HnswLinkInRange(t, *nblocks))
+				continue;
+			(void) BlockInIndex(index, nblocks, ItemPointerGetBlockNumber(t));
+			if (HnswLinkInRange(t, *nblocks))
+				continue;
+			HNSW_CORRUPT(index, "has a neighbour link outside the index",
+						 "Block %u, offset %u, level %d, slot %d: (%u,%u); the index has %u blocks.",
+						 blkno, off, lc, i, ItemPointerGetBlockNumber(t),
+						 ItemPointerGetOffsetNumber(t), *nblocks);
+		}
+	}
+}
+
+/*
+ * Raise ERRCODE_INDEX_CORRUPTED unless heaptid, read from the element at
+ * element, can be a tuple of the table heap: an offset a heap page can
+ * have, a block inside the table.  A scan checks each heap TID before the
+ * executor, or re-ranking, reads it (past the end, the read would fail);
+ * nothing else in the index dereferences heap TIDs.  *heapBlocks caches
+ * the table's size as HnswCheckLink's does the index's.
+ */
+void
+HnswCheckHeapTid(Relation index, Relation heap, BlockNumber *heapBlocks,
+				 ItemPointer heaptid, ItemPointer element)
+{
+	BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(heaptid);
+	OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(heaptid);
+
+	if (likely(blkno < *heapBlocks && off >= FirstOffsetNumber &&
+			   off <= MaxHeapTuplesPerPage))
+		return;
+	if (blkno >= *heapBlocks)
+		*heapBlocks = RelationGetNumberOfBlocks(heap);
+	if (blkno < *heapBlocks && off >= FirstOffsetNumber &&
+		off <= MaxHeapTuplesPerPage)
+		return;
+	HNSW_CORRUPT(index, "has a heap TID outside its table",
+				 "Block %u, offset %u: heap TID (%u,%u); the table has %u blocks of at most %d tuples.",
+				 ItemPointerGetBlockNumber(element),
+				 ItemPointerGetOffsetNumber(element), blkno, off,
+				 *heapBlocks, (int) MaxHeapTuplesPerPage);
 }
 
 /*
  * Copy the vector of tup, an element tuple on a page the caller has
- * locked, into dst, which has room for the whole vector.  Return true if
- * that is all of it; false for a head tuple, whose bytes on this page are
- * copied (dst's VARSIZE says how many): the caller lets go of the page and
- * calls HnswReadTail for the rest.
+ * locked and checked (HnswGetElement), into dst, which has room for room
+ * bytes: the whole vector.  Return true if that is all of it; false for a
+ * head tuple, whose bytes on this page are copied (dst's VARSIZE says how
+ * many): the caller lets go of the page and calls HnswReadTail for the
+ * rest.
  */
 bool
-HnswCopyTupleVector(HnswElementTuple tup, Vector *dst)
+HnswCopyTupleVector(HnswElementTuple tup, Vector *dst, Size room)
 {
 	Vector	   *vec = HnswTupleVector(tup);
 
+	/* the check makes it at most the code and link of the layout */
+	if (VARSIZE(vec) > room)
+		elog(ERROR, "hnsw element vector of %u bytes does not fit in %zu",
+			 (unsigned) VARSIZE(vec), room);
 	memcpy(dst, vec, VARSIZE(vec));
 	return tup->type != HNSW_HEAD_TUPLE;
+}
+
+/*
+ * Return the tail tuple of the head tuple at head, the first tuple of buf
+ * (the next block, locked), or NULL if that is not there; *len (if not
+ * NULL) receives its length.  A malformed page or line pointer raises
+ * ERRCODE_INDEX_CORRUPTED.
+ */
+HnswTailTuple
+HnswGetTail(Relation index, Buffer buf, ItemPointer head, Size *len)
+{
+	Page		page = BufferGetPage(buf);
+	char	   *item;
+	Size		itemLen;
+	HnswCheckResult r = HnswCheckItem(page, FirstOffsetNumber, &item,
+									  &itemLen);
+
+	if (r == HNSW_CHECK_ABSENT)
+		return NULL;
+	if (r != HNSW_CHECK_OK)
+		HnswReportCorrupt(index, r, BufferGetBlockNumber(buf),
+						  FirstOffsetNumber, page, NULL);
+	if (itemLen < HNSW_TAIL_HEADER_SIZE || item[0] != HNSW_TAIL_TUPLE ||
+		!ItemPointerEquals(&((HnswTailTuple) item)->head, head))
+		return NULL;
+	if (len != NULL)
+		*len = itemLen;
+	return (HnswTailTuple) item;
 }
 
 /*
@@ -191,42 +585,66 @@ HnswCopyTupleVector(HnswElementTuple tup, Vector *dst)
  * head tuple at head, with the bytes of its tail tuple, the first tuple of
  * the next block.  Return false if that tuple is not the tail of this head
  * with the bytes missing: the element was freed, and the space reused,
- * after the head was read (src/README "Locking").
+ * after the head was read (src/README "Locking").  A head on the index's
+ * last block, or a line pointer of the tail's page out of its place, is
+ * corruption.
  *
  * Takes and releases a share lock on the tail's page; holds no lock on
  * entry or exit.
  */
 bool
-HnswReadTail(Relation index, ItemPointer head, Vector *vec)
+HnswReadTail(HnswGraph *graph, ItemPointer head, Vector *vec)
 {
+	Relation	index = graph->index;
 	Size		have = VARSIZE(vec);
 	Size		total = HNSW_CODE_SIZE(vec->dim, vec->unused);
 	BlockNumber blkno = ItemPointerGetBlockNumber(head) + 1;
 	Buffer		buf;
-	Page		page;
+	HnswTailTuple tail;
+	Size		len;
 	bool		found = false;
 
 	if (have >= total)
 		return false;
+	if (!BlockInIndex(index, &graph->nblocks, blkno))
+		HNSW_CORRUPT(index, "has an element cut over two pages without its tail",
+					 "Block %u, offset %u: a head tuple on the last block of the index.",
+					 ItemPointerGetBlockNumber(head),
+					 ItemPointerGetOffsetNumber(head));
 	buf = HnswReadBuffer(index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	if (!PageIsNew(page) && PageGetMaxOffsetNumber(page) >= FirstOffsetNumber)
+	tail = HnswGetTail(index, buf, head, &len);
+	if (tail != NULL && len == HNSW_TAIL_HEADER_SIZE + total - have)
 	{
-		ItemId		itemid = PageGetItemId(page, FirstOffsetNumber);
-		HnswTailTuple tail = (HnswTailTuple) PageGetItem(page, itemid);
-
-		if (ItemIdIsNormal(itemid) &&
-			ItemIdGetLength(itemid) == HNSW_TAIL_HEADER_SIZE + total - have &&
-			tail->type == HNSW_TAIL_TUPLE &&
-			ItemPointerEquals(&tail->head, head))
-		{
-			memcpy((char *) vec + have, tail->data, total - have);
-			SET_VARSIZE(vec, total);
-			found = true;
-		}
+		memcpy((char *) vec + have, tail->data, total - have);
+		SET_VARSIZE(vec, total);
+		found = true;
 	}
 	UnlockReleaseBuffer(buf);
+
+	/*
+	 * No tail: the head was freed (with its tail, in one WAL record) after
+	 * it was read, unless it is still there.  Only CREATE INDEX writes
+	 * heads, so one at head now is the one read.
+	 */
+	if (!found)
+	{
+		const HnswLayout *layout = HnswGraphLayout(graph);
+		HnswElementTuple tup;
+		bool		stillCut;
+
+		buf = HnswReadBuffer(index, ItemPointerGetBlockNumber(head));
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		tup = HnswGetElement(index, layout, buf,
+							 ItemPointerGetOffsetNumber(head));
+		stillCut = tup != NULL && tup->type == HNSW_HEAD_TUPLE;
+		UnlockReleaseBuffer(buf);
+		if (stillCut)
+			HNSW_CORRUPT(index, "has an element cut over two pages without its tail",
+						 "Block %u, offset %u: no tail tuple at the first offset of the next block.",
+						 ItemPointerGetBlockNumber(head),
+						 ItemPointerGetOffsetNumber(head));
+	}
 	return found;
 }
 
@@ -365,12 +783,14 @@ GetPageWithRoom(HnswGraph *graph, Size size, bool *newPage)
 
 	/* pages vacuum freed space on */
 	blkno = GetPageWithFreeSpace(index, MAXALIGN(size) + sizeof(ItemIdData));
-	while (blkno != InvalidBlockNumber)
+	while (blkno != InvalidBlockNumber && blkno != HNSW_METAPAGE_BLKNO)
 	{
 		Page		page;
 
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		/* PageAddItem would PANIC on corrupted page pointers */
+		HnswCheckPage(index, buf);
 		page = BufferGetPage(buf);
 		if (PageRoom(page) >= MAXALIGN(size))
 			return buf;
@@ -384,8 +804,13 @@ GetPageWithRoom(HnswGraph *graph, Size size, bool *newPage)
 	HnswReadMeta(index, &meta);
 	if (meta.insertPage != InvalidBlockNumber)
 	{
+		if (!BlockInIndex(index, &graph->nblocks, meta.insertPage))
+			HNSW_CORRUPT(index, "has a metapage with an invalid insert page",
+						 "The insert page is block %u of %u.",
+						 meta.insertPage, graph->nblocks);
 		buf = ReadBuffer(index, meta.insertPage);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		HnswCheckPage(index, buf);
 		if (PageRoom(BufferGetPage(buf)) >= MAXALIGN(size))
 			return buf;
 		UnlockReleaseBuffer(buf);
@@ -486,26 +911,26 @@ HnswWriteExactVector(HnswGraph *graph, const Vector *vec, Vector *code)
 
 /*
  * Return the chunk of a vector at off on a locked page, or NULL if there is
- * none; *len receives the number of its bytes.
+ * none; *len receives the number of its bytes.  A malformed page or line
+ * pointer raises ERRCODE_INDEX_CORRUPTED (HnswCheckItem).
  */
 static HnswVectorTuple
-GetVectorTuple(Page page, OffsetNumber off, Size *len)
+GetVectorTuple(Relation index, Buffer buf, OffsetNumber off, Size *len)
 {
-	ItemId		itemid;
-	HnswVectorTuple chunk;
+	Page		page = BufferGetPage(buf);
+	char	   *item;
+	Size		itemLen;
+	HnswCheckResult r = HnswCheckItem(page, off, &item, &itemLen);
 
-	if (PageIsNew(page) || off < FirstOffsetNumber ||
-		off > PageGetMaxOffsetNumber(page))
+	if (r == HNSW_CHECK_ABSENT)
 		return NULL;
-	itemid = PageGetItemId(page, off);
-	if (!ItemIdIsNormal(itemid) ||
-		ItemIdGetLength(itemid) <= HNSW_VECTOR_HEADER_SIZE)
+	if (r != HNSW_CHECK_OK)
+		HnswReportCorrupt(index, r, BufferGetBlockNumber(buf), off, page,
+						  NULL);
+	if (itemLen <= HNSW_VECTOR_HEADER_SIZE || item[0] != HNSW_VECTOR_TUPLE)
 		return NULL;
-	chunk = (HnswVectorTuple) PageGetItem(page, itemid);
-	if (chunk->type != HNSW_VECTOR_TUPLE)
-		return NULL;
-	*len = ItemIdGetLength(itemid) - HNSW_VECTOR_HEADER_SIZE;
-	return chunk;
+	*len = itemLen - HNSW_VECTOR_HEADER_SIZE;
+	return (HnswVectorTuple) item;
 }
 
 /*
@@ -551,8 +976,8 @@ HnswReadExactVector(Relation index, ItemPointer link, int dim, int *nchunks)
 			break;
 		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&tid));
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		chunk = GetVectorTuple(BufferGetPage(buf),
-							   ItemPointerGetOffsetNumber(&tid), &len);
+		chunk = GetVectorTuple(index, buf, ItemPointerGetOffsetNumber(&tid),
+							   &len);
 		if (chunk != NULL && data == NULL)
 		{
 			/* the last chunk: the vector ends where it does */
@@ -593,34 +1018,62 @@ HnswReadExactVector(Relation index, ItemPointer link, int dim, int *nchunks)
 }
 
 /*
+ * Read the link to the out-of-line vector of element from its tuple into
+ * *link; leave it invalid if the element is gone.  Takes and releases a
+ * share lock on the element's page.
+ */
+static void
+ReadVectorLink(HnswGraph *graph, HnswElement element, ItemPointer link)
+{
+	const HnswLayout *layout = HnswGraphLayout(graph);
+	Buffer		buf;
+	HnswElementTuple tup;
+
+	ItemPointerSetInvalid(link);
+	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&element->tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = HnswGetElement(graph->index, layout, buf,
+						 ItemPointerGetOffsetNumber(&element->tid));
+	/* the check found the code followed by a link (layout->outOfLine) */
+	if (tup != NULL && layout->outOfLine)
+		*link = *HnswVectorGetLink(HnswTupleVector(tup));
+	UnlockReleaseBuffer(buf);
+}
+
+/*
  * Return the out-of-line vector of an element of the graph, palloc'd, after
- * reading the link from its tuple; NULL if the element or its vector is
- * gone.  Takes and releases share locks, one page at a time.
+ * reading the link from its tuple; NULL if the element is gone, or its
+ * vector (freed with the element after the link was read).  A chain that
+ * is not a whole vector although the element links to it before and after
+ * it is read, twice, is corruption (vacuum frees an element before its
+ * chunks, and an insert writes the chunks before the element).  Takes and
+ * releases share locks, one page at a time.
  */
 Vector *
 HnswFetchExactVector(HnswGraph *graph, HnswElement element)
 {
-	Buffer		buf;
-	HnswElementTuple tup;
 	ItemPointerData link;
+	ItemPointerData again;
+	Vector	   *vec = NULL;
 
-	ItemPointerSetInvalid(&link);
-	buf = ReadBuffer(graph->index, ItemPointerGetBlockNumber(&element->tid));
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	tup = HnswGetElementTuple(BufferGetPage(buf),
-							  ItemPointerGetOffsetNumber(&element->tid));
-	if (tup != NULL)
+	ReadVectorLink(graph, element, &link);
+	for (int attempt = 0; attempt < 2 && ItemPointerIsValid(&link); attempt++)
 	{
-		Vector	   *code = HnswTupleVector(tup);
-
-		if (code->dim == graph->dim && code->unused <= HNSW_QUANT_MAX &&
-			HnswVectorHasLink(code))
-			link = *HnswVectorGetLink(code);
+		vec = HnswReadExactVector(graph->index, &link, graph->dim, NULL);
+		if (vec != NULL)
+			return vec;
+		ReadVectorLink(graph, element, &again);
+		if (!ItemPointerIsValid(&again) || !ItemPointerEquals(&link, &again))
+			return NULL;
 	}
-	UnlockReleaseBuffer(buf);
-	if (!ItemPointerIsValid(&link))
-		return NULL;
-	return HnswReadExactVector(graph->index, &link, graph->dim, NULL);
+	if (ItemPointerIsValid(&link))
+		HNSW_CORRUPT(graph->index, "has an element whose vector out of line is not whole",
+					 "Element (%u,%u) links to a chain of chunks from (%u,%u) that is not a vector of %d dimensions.",
+					 ItemPointerGetBlockNumber(&element->tid),
+					 ItemPointerGetOffsetNumber(&element->tid),
+					 ItemPointerGetBlockNumberNoCheck(&link),
+					 ItemPointerGetOffsetNumberNoCheck(&link), graph->dim);
+	return NULL;
 }
 
 /*
@@ -652,7 +1105,7 @@ HnswFreeExactVector(Relation index, ItemPointer link,
 								 strategy);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		chunk = GetVectorTuple(page, off, &len);
+		chunk = GetVectorTuple(index, buf, off, &len);
 		if (chunk == NULL)
 		{
 			UnlockReleaseBuffer(buf);
@@ -686,6 +1139,7 @@ HnswUpdateMetaEntry(Relation index, bool building, int dim,
 	bool		changed = false;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	HnswCheckMetaBuffer(index, buf);
 	meta = HnswPageGetMeta(BufferGetPage(buf));
 	if (!onlyIfHigher || level > meta->entryLevel ||
 		(meta->dimensions == 0 && dim > 0))
@@ -726,6 +1180,7 @@ HnswUpdateMetaInsertPage(Relation index, bool building, BlockNumber blkno)
 	HnswMetaPage meta;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	HnswCheckMetaBuffer(index, buf);
 	meta = HnswPageGetMeta(BufferGetPage(buf));
 	if (meta->insertPage == InvalidBlockNumber || meta->insertPage < blkno)
 	{

@@ -94,6 +94,8 @@ typedef struct HnswScanOpaqueData
 	TupleTableSlot *slot;
 	MemoryContext tmpCxt;		/* one exact vector at a time */
 	int64		nexact;			/* exact vectors read (DEBUG1 at the end) */
+	BlockNumber heapBlocks;		/* of the table, as far as known
+								 * (HnswCheckHeapTid) */
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
@@ -175,7 +177,10 @@ static void
 StartEveryRow(IndexScanDesc scan)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	HnswMetaPageData meta;
 
+	/* the layout the pages are checked against (HnswGetElement) */
+	HnswGraphReadMeta(so->graph, &meta);
 	so->everyRow = true;
 	so->nextBlock = HNSW_METAPAGE_BLKNO + 1;
 	so->nblocks = RelationGetNumberOfBlocks(scan->indexRelation);
@@ -201,6 +206,7 @@ NextEveryRowPage(IndexScanDesc scan)
 		return false;
 	buf = HnswReadBuffer(scan->indexRelation, so->nextBlock++);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	HnswCheckPage(scan->indexRelation, buf);
 	page = BufferGetPage(buf);
 	maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
 	if (so->maxPageTids < (int) maxoff * HNSW_HEAPTIDS)
@@ -214,14 +220,24 @@ NextEveryRowPage(IndexScanDesc scan)
 	so->nextTid = 0;
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 	{
-		HnswElementTuple tup = HnswGetElementTuple(page, off);
+		HnswElementTuple tup = HnswGetElement(scan->indexRelation,
+											  HnswGraphLayout(so->graph),
+											  buf, off);
+		ItemPointerData element;
 
 		if (tup == NULL || tup->deleted)
 			continue;
+		ItemPointerSet(&element, BufferGetBlockNumber(buf), off);
 		/* never past the array, whatever the page says */
 		for (int i = 0; i < Min(HnswTupleTidCapacity(tup), HNSW_HEAPTIDS); i++)
-			if (ItemPointerIsValid(&tup->heaptids[i]))
-				so->pageTids[so->npageTids++] = tup->heaptids[i];
+		{
+			if (!ItemPointerIsValid(&tup->heaptids[i]))
+				continue;
+			if (scan->heapRelation != NULL)
+				HnswCheckHeapTid(scan->indexRelation, scan->heapRelation,
+								 &so->heapBlocks, &tup->heaptids[i], &element);
+			so->pageTids[so->npageTids++] = tup->heaptids[i];
+		}
 	}
 	UnlockReleaseBuffer(buf);
 	return true;
@@ -615,6 +631,7 @@ static bool
 RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 {
 	HnswGraph  *graph = so->graph;
+	const HnswLayout *layout = HnswGraphLayout(graph);
 	HnswElement e = item->element;
 	Buffer		buf;
 	HnswElementTuple tup;
@@ -625,11 +642,11 @@ RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	tup = HnswGetElementTuple(BufferGetPage(buf),
-							  ItemPointerGetOffsetNumber(&e->tid));
+	tup = HnswGetElement(graph->index, layout, buf,
+						 ItemPointerGetOffsetNumber(&e->tid));
 	code = tup != NULL ? HnswTupleVector(tup) : NULL;
-	if (code != NULL && code->dim == graph->dim &&
-		code->unused == graph->quantization &&
+	/* not a head tuple's part of a vector: i8 codes are never cut */
+	if (code != NULL &&
 		VARSIZE(code) == HNSW_CODE_SIZE(graph->dim, graph->quantization))
 		HnswCodeBounds(code, &error, &magnitude);
 	if (error == e->codeError && magnitude == e->codeMagnitude)
@@ -660,6 +677,21 @@ RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 	item->exact = HnswDistance(graph, so->query, decoded);
 	MemoryContextReset(so->tmpCxt);
 	return true;
+}
+
+/*
+ * Raise ERRCODE_INDEX_CORRUPTED unless heaptid, read from element e, can be
+ * a tuple of the table (HnswCheckHeapTid): the executor, or re-ranking, is
+ * about to read it.  Not for scans without a table (heapRelation NULL).
+ */
+static void
+CheckHeapTid(IndexScanDesc scan, ItemPointer heaptid, HnswElement e)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	if (scan->heapRelation != NULL)
+		HnswCheckHeapTid(scan->indexRelation, scan->heapRelation,
+						 &so->heapBlocks, heaptid, &e->tid);
 }
 
 /*
@@ -709,6 +741,7 @@ NextReranked(IndexScanDesc scan)
 			continue;
 		}
 		/* an invisible row is not returned at all */
+		CheckHeapTid(scan, &next->heaptid, next->element);
 		if (ReadExactDistance(scan, &next->heaptid, &next->exact))
 			binaryheap_add(so->ready, PointerGetDatum(next));
 		CHECK_FOR_INTERRUPTS();
@@ -772,6 +805,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 					continue;
 				so->lastDistance = item->exact;
 			}
+			CheckHeapTid(scan, &item->heaptid, item->element);
 			scan->xs_heaptid = item->heaptid;
 			scan->xs_recheck = false;
 			scan->xs_recheckorderby = false;
@@ -803,6 +837,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 				so->nextTid < e->nheaptids)
 			{
 				so->lastDistance = so->results[so->next].distance;
+				CheckHeapTid(scan, &e->heaptids[so->nextTid], e);
 				scan->xs_heaptid = e->heaptids[so->nextTid++];
 				scan->xs_recheck = false;
 				scan->xs_recheckorderby = false;

@@ -334,9 +334,33 @@ HnswCodeQuantization(int dim, int m, HnswQuantization quant)
 }
 
 /*
+ * Read the metapage of an on-disk graph into *meta and take from it what
+ * the layout of its element tuples depends on (HnswGraphLayout): degree,
+ * slot size, and once known, dimensions and storage.
+ */
+void
+HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta)
+{
+	HnswReadMeta(graph->index, meta);
+	if (graph->dim == 0)
+		graph->dim = meta->dimensions;
+	/* the layout follows the build's m, even after ALTER INDEX SET */
+	graph->m = meta->m;
+	graph->efConstruction = meta->efConstruction;
+	graph->slotSize = HNSW_SLOT_SIZE(meta->version);
+	/* until the first vector, the storage is undecided (HnswCheckVector) */
+	if (meta->dimensions > 0)
+	{
+		graph->quantization = meta->quantization;
+		graph->exactQuantization = meta->exactQuantization;
+	}
+}
+
+/*
  * Return the entry point of an on-disk graph, loaded, after reading the
- * metapage into *meta; NULL if the index is empty.  Vacuum may free the
- * entry point after moving it, so a vanished one means: read again.
+ * metapage into *meta (HnswGraphReadMeta); NULL if the index is empty.
+ * Vacuum may free the entry point after moving it, so a vanished one
+ * means: read again.
  */
 HnswElement
 HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
@@ -345,21 +369,10 @@ HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
 	{
 		HnswElement ep;
 
-		HnswReadMeta(graph->index, meta);
-		if (graph->dim == 0)
-			graph->dim = meta->dimensions;
-		/* the layout follows the build's m, even after ALTER INDEX SET */
-		graph->m = meta->m;
-		graph->efConstruction = meta->efConstruction;
-		graph->slotSize = HNSW_SLOT_SIZE(meta->version);
-		/* until the first vector, the storage is undecided (HnswCheckVector) */
-		if (meta->dimensions > 0)
-		{
-			graph->quantization = meta->quantization;
-			graph->exactQuantization = meta->exactQuantization;
-		}
+		HnswGraphReadMeta(graph, meta);
 		if (!ItemPointerIsValid(&meta->entryPoint))
 			return NULL;
+		HnswCheckEntryPoint(graph->index, &graph->nblocks, meta);
 		ep = HnswLookupElement(graph, &meta->entryPoint);
 		if (HnswLoadElement(graph, ep))
 			return ep;
@@ -467,7 +480,10 @@ HnswNewElement(HnswGraph *graph, Vector *vec, int level, ItemPointer heaptid)
 
 /*
  * Return the element whose tuple is at tid, creating an unloaded one in the
- * cache if it is not there yet.
+ * cache if it is not there yet.  Every link a search, insert or vacuum
+ * follows comes through here, so this is where a link that cannot name an
+ * element raises ERRCODE_INDEX_CORRUPTED (HnswCheckLink): one compare per
+ * new element.
  */
 HnswElement
 HnswLookupElement(HnswGraph *graph, ItemPointer tid)
@@ -487,10 +503,9 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
 		slot = (slot + 1) & cache->mask;
 	}
 
-	/* not there: a new, unloaded element */
-	if (unlikely(key == 0))
-		elog(ERROR, "invalid element location in hnsw index \"%s\"",
-			 RelationGetRelationName(graph->index));
+	/* not there: a new, unloaded element, if tid can be one */
+	if (unlikely(!HnswLinkInRange(tid, graph->nblocks)))
+		HnswCheckLink(graph->index, &graph->nblocks, tid);
 
 	/* elements come in chunks: a search creates thousands */
 	if (graph->nstubs == 0)
@@ -579,7 +594,7 @@ bool
 HnswLoadElement(HnswGraph *graph, HnswElement e)
 {
 	Buffer		buf;
-	Page		page;
+	const HnswLayout *layout;
 	HnswElementTuple tup;
 
 	/*
@@ -595,10 +610,10 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&e->tid));
-	if (tup == NULL || HnswTupleVector(tup)->dim != graph->dim ||
-		HnswTupleVector(tup)->unused != graph->quantization)
+	layout = HnswGraphLayout(graph);
+	tup = HnswGetElement(graph->index, layout, buf,
+						 ItemPointerGetOffsetNumber(&e->tid));
+	if (tup == NULL)
 	{
 		UnlockReleaseBuffer(buf);
 		e->missing = true;
@@ -626,9 +641,10 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		e->slots = NULL;
 		if (!graph->query)
 			ResolveNeighbors(graph, e, HnswTupleGetSlots(tup));
-		(void) HnswCopyTupleVector(tup, vec);
+		(void) HnswCopyTupleVector(tup, vec,
+								   HNSW_CODE_SIZE(graph->dim, graph->quantization));
 		UnlockReleaseBuffer(buf);
-		if (!HnswReadTail(graph->index, &e->tid, vec))
+		if (!HnswReadTail(graph, &e->tid, vec))
 		{
 			e->missing = true;
 			return false;
@@ -687,6 +703,7 @@ bool
 HnswEnsureVector(HnswGraph *graph, HnswElement e)
 {
 	Buffer		buf;
+	const HnswLayout *layout;
 	HnswElementTuple tup;
 
 	if (e->vec != NULL)
@@ -696,8 +713,10 @@ HnswEnsureVector(HnswGraph *graph, HnswElement e)
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	tup = HnswGetElementTuple(BufferGetPage(buf), ItemPointerGetOffsetNumber(&e->tid));
-	if (tup == NULL || HnswTupleVector(tup)->dim != graph->dim || tup->level != e->level)
+	layout = HnswGraphLayout(graph);
+	tup = HnswGetElement(graph->index, layout, buf,
+						 ItemPointerGetOffsetNumber(&e->tid));
+	if (tup == NULL || tup->level != e->level)
 	{
 		e->missing = true;
 		UnlockReleaseBuffer(buf);
@@ -707,10 +726,10 @@ HnswEnsureVector(HnswGraph *graph, HnswElement e)
 		Size		size = HNSW_CODE_SIZE(graph->dim, graph->quantization) +
 			(HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0);
 		Vector	   *vec = MemoryContextAlloc(graph->cxt, size);
-		bool		whole = HnswCopyTupleVector(tup, vec);
+		bool		whole = HnswCopyTupleVector(tup, vec, size);
 
 		UnlockReleaseBuffer(buf);
-		if (whole || HnswReadTail(graph->index, &e->tid, vec))
+		if (whole || HnswReadTail(graph, &e->tid, vec))
 			e->vec = vec;
 		else
 		{
@@ -838,16 +857,16 @@ CandidateHeapPop(CandidateHeap *h)
 static int
 ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
 {
+	const HnswLayout *layout = HnswGraphLayout(graph);
 	Buffer		buf;
 	HnswElementTuple tup;
 	int			n = 0;
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	tup = HnswGetElementTuple(BufferGetPage(buf),
-							  ItemPointerGetOffsetNumber(&e->tid));
-	if (tup != NULL && tup->level >= lc && HnswTupleVector(tup)->dim == graph->dim &&
-		HnswTupleVector(tup)->unused == graph->quantization)
+	tup = HnswGetElement(graph->index, layout, buf,
+						 ItemPointerGetOffsetNumber(&e->tid));
+	if (tup != NULL && tup->level >= lc)
 	{
 		char	   *slots = HnswTupleGetSlots(tup);
 		int			start = HNSW_LEVEL_START(lc, graph->m);

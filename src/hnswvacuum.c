@@ -60,6 +60,8 @@ typedef struct HnswVacuumState
 	ItemPointerData bestLive;	/* highest live element seen in pass 2 */
 	int			bestLevel;
 	bool		building;		/* pass 4 for CREATE INDEX: no WAL records */
+	BlockNumber knownBlocks;	/* blocks of the index known to exist, for
+								 * checks of links (HnswCheckSlots) */
 } HnswVacuumState;
 
 static inline uint64
@@ -95,7 +97,8 @@ VacuumMemory(void)
 
 /*
  * Return block blkno of the index pinned and locked in mode, read with
- * vacuum's buffer access strategy, after the cost-based vacuum delay.
+ * vacuum's buffer access strategy, after the cost-based vacuum delay.  Its
+ * header and special space are checked (HnswCheckPage).
  */
 static Buffer
 LockVacuumPage(HnswVacuumState *vs, BlockNumber blkno, int mode)
@@ -106,7 +109,33 @@ LockVacuumPage(HnswVacuumState *vs, BlockNumber blkno, int mode)
 	buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
 							 vs->info->strategy);
 	LockBuffer(buf, mode);
+	HnswCheckPage(vs->index, buf);
 	return buf;
+}
+
+/*
+ * Return the element tuple at off of a page vacuum holds locked, checked
+ * (HnswGetElement), or NULL if there is none.
+ */
+static HnswElementTuple
+VacuumElement(HnswVacuumState *vs, Buffer buf, OffsetNumber off)
+{
+	const HnswLayout *layout = HnswGraphLayout(vs->graph);
+
+	return HnswGetElement(vs->index, layout, buf, off);
+}
+
+/*
+ * Raise ERRCODE_INDEX_CORRUPTED unless every link of tup, the element at
+ * (blkno, off), lies inside the index (HnswCheckSlots).
+ */
+static void
+VacuumCheckSlots(HnswVacuumState *vs, HnswElementTuple tup,
+				 BlockNumber blkno, OffsetNumber off)
+{
+	const HnswLayout *layout = HnswGraphLayout(vs->graph);
+
+	HnswCheckSlots(vs->index, &vs->knownBlocks, layout, tup, blkno, off);
 }
 
 /* The highest offset of a locked page; InvalidOffsetNumber if it is new */
@@ -177,7 +206,7 @@ RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats)
 
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			HnswElementTuple tup = HnswGetElementTuple(page, off);
+			HnswElementTuple tup = VacuumElement(vs, buf, off);
 			bool		dead[HNSW_HEAPTIDS];
 			int			ndead = 0;
 			int			nlive = 0;
@@ -397,7 +426,7 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(tid),
 						 BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
-	tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
+	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(tid));
 	if (tup != NULL && !tup->deleted && tup->level == e->level)
 	{
 		for (int lc = 0; lc <= e->level; lc++)
@@ -505,12 +534,13 @@ RepairGraph(HnswVacuumState *vs)
 		maxoff = MaxOffset(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			HnswElementTuple tup = HnswGetElementTuple(page, off);
+			HnswElementTuple tup = VacuumElement(vs, buf, off);
 			ItemPointerData tid;
 			char	   *slots;
 
 			if (tup == NULL || tup->deleted)
 				continue;
+			VacuumCheckSlots(vs, tup, blkno, off);
 			ItemPointerSet(&tid, blkno, off);
 			if (blkno >= vs->nextBlock && vs->nextBlock < vs->nblocks &&
 				!ItemPointerEquals(&tid, &meta.entryPoint) && Doomed(vs, tup))
@@ -558,6 +588,7 @@ ReplaceEntryPoint(HnswVacuumState *vs)
 	HnswMetaPage meta;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	HnswCheckMetaBuffer(vs->index, buf);
 	meta = HnswPageGetMeta(BufferGetPage(buf));
 	if (ItemPointerIsValid(&meta->entryPoint) &&
 		IsDeleted(vs, &meta->entryPoint))
@@ -573,34 +604,12 @@ ReplaceEntryPoint(HnswVacuumState *vs)
 }
 
 /*
- * Delete from tailPage (exclusively locked, in the caller's page edit) the
- * tail tuple of the head tuple at (blkno, off), if it is there.
- */
-static void
-FreeTail(Page tailPage, BlockNumber blkno, OffsetNumber off)
-{
-	HnswTailTuple tail;
-	ItemId		itemid;
-	ItemPointerData head;
-
-	if (MaxOffset(tailPage) < FirstOffsetNumber)
-		return;
-	itemid = PageGetItemId(tailPage, FirstOffsetNumber);
-	if (!ItemIdIsNormal(itemid))
-		return;
-	tail = (HnswTailTuple) PageGetItem(tailPage, itemid);
-	ItemPointerSet(&head, blkno, off);
-	if (tail->type == HNSW_TAIL_TUPLE && ItemPointerEquals(&tail->head, &head))
-		PageIndexTupleDeleteNoCompact(tailPage, FirstOffsetNumber);
-}
-
-/*
  * Pass 3: remove the deleted elements from their pages (their line pointers
  * become unused and are reused by inserts) and record the free space.  The
  * vectors of elements that keep them out of line are freed after their
  * element, chunk by chunk (HnswFreeExactVector), so that no element ever
  * links to a freed chunk.  The tail of a head tuple is freed with its head,
- * in the same WAL record (FreeTail).
+ * in the same WAL record.
  */
 static void
 FreeDeleted(HnswVacuumState *vs)
@@ -621,28 +630,41 @@ FreeDeleted(HnswVacuumState *vs)
 
 		Buffer		tailBuf = InvalidBuffer;
 		Page		tailPage = NULL;
+		bool		tailFound = false;
 		int			first = i;
 
 		buf = LockVacuumPage(vs, blkno, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
 		for (int j = i; j < vs->ndeleted && (vs->deleted[j] >> 16) == blkno; j++)
 		{
-			HnswElementTuple tup = HnswGetElementTuple(page,
-													   (OffsetNumber) (vs->deleted[j] & 0xFFFF));
+			OffsetNumber off = (OffsetNumber) (vs->deleted[j] & 0xFFFF);
+			HnswElementTuple tup = VacuumElement(vs, buf, off);
 
 			i = j + 1;
 			/*
 			 * A head's tail, first on the next page, goes in the same WAL
 			 * record: that page is locked second, in block order, which
 			 * nothing else does (src/README "Locking").  Not through
-			 * LockVacuumPage: no vacuum delay with a lock held.
+			 * LockVacuumPage: no vacuum delay with a lock held.  Checked
+			 * here, before the page edit starts.
 			 */
 			if (tup != NULL && tup->deleted && tup->type == HNSW_HEAD_TUPLE &&
 				!BufferIsValid(tailBuf))
 			{
+				ItemPointerData head;
+
+				if (blkno + 1 >= vs->knownBlocks)
+					vs->knownBlocks = RelationGetNumberOfBlocks(index);
+				if (blkno + 1 >= vs->knownBlocks)
+					HNSW_CORRUPT(index, "has an element cut over two pages without its tail",
+								 "Block %u, offset %u: a head tuple on the last block of the index.",
+								 blkno, off);
 				tailBuf = ReadBufferExtended(index, MAIN_FORKNUM, blkno + 1,
 											 RBM_NORMAL, vs->info->strategy);
 				LockBuffer(tailBuf, BUFFER_LOCK_EXCLUSIVE);
+				HnswCheckPage(index, tailBuf);
+				ItemPointerSet(&head, blkno, off);
+				tailFound = HnswGetTail(index, tailBuf, &head, NULL) != NULL;
 			}
 		}
 		page = HnswEditStart(&edit, index, buf, false, false);
@@ -660,8 +682,8 @@ FreeDeleted(HnswVacuumState *vs)
 				if (HnswTupleVector(tup)->unused <= HNSW_QUANT_MAX &&
 					HnswVectorHasLink(HnswTupleVector(tup)))
 					links[nlinks++] = *HnswVectorGetLink(HnswTupleVector(tup));
-				if (tup->type == HNSW_HEAD_TUPLE && tailPage != NULL)
-					FreeTail(tailPage, blkno, off);
+				if (tup->type == HNSW_HEAD_TUPLE && tailFound)
+					PageIndexTupleDeleteNoCompact(tailPage, FirstOffsetNumber);
 				PageIndexTupleDeleteNoCompact(page, off);
 			}
 		}
@@ -786,11 +808,13 @@ ScanElements(ReachState *rs, bool list, IndexBulkDeleteResult *count)
 		maxoff = MaxOffset(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
-			HnswElementTuple tup = HnswGetElementTuple(page, off);
+			HnswElementTuple tup = VacuumElement(vs, buf, off);
 			ReachElement *e;
 
 			if (tup == NULL)
 				continue;
+			/* Propagate reads the links of the reached ones */
+			VacuumCheckSlots(vs, tup, blkno, off);
 			for (int i = 0; count != NULL && i < HnswTupleTidCapacity(tup); i++)
 				if (ItemPointerIsValid(&tup->heaptids[i]))
 					count->num_index_tuples++;
@@ -846,8 +870,7 @@ Propagate(ReachState *rs)
 
 		buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&e->tid),
 							 BUFFER_LOCK_SHARE);
-		tup = HnswGetElementTuple(BufferGetPage(buf),
-								  ItemPointerGetOffsetNumber(&e->tid));
+		tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&e->tid));
 		if (tup != NULL && tup->level == e->level)
 		{
 			char	   *slots = HnswTupleGetSlots(tup);
@@ -893,8 +916,7 @@ LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
 
 	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&v->tid),
 						 BUFFER_LOCK_EXCLUSIVE);
-	tup = HnswGetElementTuple(BufferGetPage(buf),
-							  ItemPointerGetOffsetNumber(&v->tid));
+	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&v->tid));
 	if (tup != NULL && tup->level == v->level && !tup->deleted)
 		slots = HnswTupleGetSlots(tup);
 
@@ -965,8 +987,7 @@ LinkElement(ReachState *rs, ReachElement *u)
 	/* u's own neighbours that are reached, nearest first */
 	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&u->tid),
 						 BUFFER_LOCK_SHARE);
-	tup = HnswGetElementTuple(BufferGetPage(buf),
-							  ItemPointerGetOffsetNumber(&u->tid));
+	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&u->tid));
 	if (tup != NULL && tup->level == u->level)
 	{
 		char	   *slots = HnswTupleGetSlots(tup);
@@ -1036,6 +1057,8 @@ LinkUnreachable(HnswVacuumState *vs, IndexBulkDeleteResult *count)
 	int			left = 0;
 
 	HnswReadMeta(vs->index, &meta);
+	if (ItemPointerIsValid(&meta.entryPoint))
+		HnswCheckEntryPoint(vs->index, &vs->knownBlocks, &meta);
 	link = ItemPointerIsValid(&meta.entryPoint) &&
 		!(vs->graph->metric == HNSW_METRIC_IP && !vs->graph->normalize);
 	if (!link && count == NULL)
