@@ -885,6 +885,25 @@ BEGIN
 			USING ERRCODE = 'feature_not_supported';
 	END IF;
 
+	-- the servers to balance over
+	IF servers IS NOT NULL AND (cardinality(servers) = 0 OR array_position(servers, NULL) IS NOT NULL) THEN
+		RAISE EXCEPTION 'servers must be a non-empty array of server names'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOREACH srv IN ARRAY coalesce(servers, '{}') LOOP
+		IF NOT EXISTS (SELECT FROM pg_foreign_server WHERE srvname = srv) THEN
+			RAISE EXCEPTION 'server "%" does not exist', srv
+				USING ERRCODE = 'undefined_object',
+					  HINT = 'Shards are postgres_fdw servers.';
+		END IF;
+		IF NOT EXISTS (SELECT FROM pg_foreign_server fs
+					   JOIN pg_foreign_data_wrapper w ON w.oid = fs.srvfdw
+					   WHERE fs.srvname = srv AND w.fdwname = 'postgres_fdw') THEN
+			RAISE EXCEPTION 'server "%" is not a postgres_fdw server', srv
+				USING ERRCODE = 'wrong_object_type';
+		END IF;
+	END LOOP;
+
 	-- per server, one query counting the rows of each value it lists
 	FOR p IN
 		SELECT fs.srvname AS server,
@@ -934,28 +953,8 @@ BEGIN
 		END LOOP;
 	END LOOP;
 
-	-- the servers to balance over
-	IF servers IS NULL THEN
-		servers := srvs;
-	END IF;
-	IF cardinality(servers) = 0 OR array_position(servers, NULL) IS NOT NULL THEN
-		RAISE EXCEPTION 'servers must be a non-empty array of server names'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	FOREACH srv IN ARRAY servers LOOP
-		IF NOT EXISTS (SELECT FROM pg_foreign_server WHERE srvname = srv) THEN
-			RAISE EXCEPTION 'server "%" does not exist', srv
-				USING ERRCODE = 'undefined_object',
-					  HINT = 'Shards are postgres_fdw servers.';
-		END IF;
-		IF NOT EXISTS (SELECT FROM pg_foreign_server fs
-					   JOIN pg_foreign_data_wrapper w ON w.oid = fs.srvfdw
-					   WHERE fs.srvname = srv AND w.fdwname = 'postgres_fdw') THEN
-			RAISE EXCEPTION 'server "%" is not a postgres_fdw server', srv
-				USING ERRCODE = 'wrong_object_type';
-		END IF;
-	END LOOP;
-	SELECT array_agg(DISTINCT s) INTO servers FROM unnest(servers) s;
+	-- by default, the servers holding its partitions now
+	SELECT array_agg(DISTINCT s) INTO servers FROM unnest(coalesce(servers, srvs)) s;
 	loads := array_fill(0::bigint, ARRAY[cardinality(servers)]);
 	FOR j IN 1 .. cardinality(vals) LOOP
 		i := array_position(servers, homes[j]);

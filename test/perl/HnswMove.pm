@@ -198,7 +198,8 @@ sub compare_rows
 }
 
 # Sessions of a shard that are not idle client sessions (the coordinator's
-# cached connections), or that stream WAL; '' when there are none.
+# cached connections), or that stream logical changes (a standby's
+# walsender is not one of them); '' when there are none.
 sub shard_activity
 {
 	my ($node) = @_;
@@ -207,7 +208,7 @@ sub shard_activity
 								   || left(query, 60), '; '), '')
 		  FROM pg_stat_activity
 		 WHERE pid <> pg_backend_pid()
-		   AND (backend_type = 'walsender'
+		   AND ((backend_type = 'walsender' AND datname IS NOT NULL)
 				OR (backend_type = 'client backend' AND state <> 'idle'))});
 }
 

@@ -248,6 +248,38 @@ foreach my $down (qw(target source))
 	}
 }
 
+# Rows written on the target's copy directly (behind the coordinator's
+# back) during a move: the move finds out and is undone; the source keeps
+# the value.
+{
+	my $case = 'a row added to the copy directly';
+	my $m = move_until('shard2', 9);	# after catching up
+	$shards->{shard2}->safe_psql('postgres', q{INSERT INTO items_p0 VALUES (-1, 0, '[1,1,1,1]')});
+	$gate->query_safe('COMMIT;');
+	$m->{h}->finish;
+	like(${ $m->{err} }, qr/ERROR:  the copy of value 0 on server "shard2" does not match the source\nDETAIL:  Server "shard1" has \d+ rows of the value; the copy has \d+ rows, 0 of other values\.\nHINT:  Were rows written on a shard directly during the move\?/,
+		"$case: the switch fails");
+	is(holder(), 'shard1', "$case: value 0 is on the source");
+	like(compare_rows($coord), qr/^0\|0\|0\|\d+$/, "$case: no row lost or duplicated");
+	check_clean($coord, $shards, $case);
+}
+{
+	my $case = 'a row of the copy deleted directly';
+	my $m = move_until('shard2', 8);	# after the index
+	my $id = $shards->{shard2}->safe_psql('postgres',
+		'DELETE FROM items_p0 WHERE id = (SELECT min(id) FROM items_p0) RETURNING id');
+	$coord->safe_psql('postgres', qq{
+		UPDATE items SET embedding = '[2,2,2,2]' WHERE id = $id AND part = 0;
+		UPDATE expected SET embedding = '[2,2,2,2]' WHERE id = $id;});
+	$gate->query_safe('COMMIT;');
+	$m->{h}->finish;
+	like(${ $m->{err} }, qr/ERROR:  the copy on server "shard2" has no row that the source changed\nDETAIL:  Its rows were written on the server directly during the move\./,
+		"$case: catching up fails");
+	is(holder(), 'shard1', "$case: value 0 is on the source");
+	like(compare_rows($coord), qr/^0\|0\|0\|\d+$/, "$case: no row lost or duplicated");
+	check_clean($coord, $shards, $case);
+}
+
 # and a move that nothing stops, after all that
 $coord->safe_psql('postgres', "CALL hnsw.move_partition('items', 0, 'shard2')");
 is(holder(), 'shard2', 'a move afterwards succeeds');
