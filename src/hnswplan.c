@@ -67,11 +67,6 @@
 #include "utils/syscache.h"
 #include "vector.h"
 
-/* the operator functions whose distance an f32 index computes bit for bit */
-extern Datum l2_distance(PG_FUNCTION_ARGS);
-extern Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
-extern Datum l1_distance(PG_FUNCTION_ARGS);
-
 static planner_hook_type prev_planner_hook = NULL;
 
 /*
