@@ -655,7 +655,8 @@ extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void hnswendscan(IndexScanDesc scan);
 
 /* hnswplan.c */
-extern void HnswPlanInit(void);
+struct PlannedStmt;
+extern void HnswRewritePlan(struct PlannedStmt *stmt);
 extern void HnswRememberDistance(Oid index, ItemPointer tid,
 								 const HnswGraph *graph, float distance,
 								 bool exact, uint64 scanId,
