@@ -198,7 +198,6 @@ extern void CoordSpoolAdd(CoordSpool *spool, int q, PGresult *res, int row);
 extern void CoordSpoolReset(CoordSpool *spool);
 extern void CoordSpoolFree(CoordSpool *spool);
 extern int64 CoordSpoolCount(CoordSpool *spool, int q);
-extern bool CoordSpoolInFile(CoordSpool *spool);
 extern void CoordSpoolSeek(CoordSpool *spool, CoordSpoolCursor *cur, int q);
 extern bool CoordSpoolNext(CoordSpoolCursor *cur);
 extern int64 CoordSpoolReadAt(CoordSpoolCursor *cur, int64 offset);

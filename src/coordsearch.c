@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * coordsearch.c
- *	  SQL entry points of the coordinator: hnsw.search, hnsw.search_batch
- *	  and hnsw.shard_status; building the remote SQL; merging the shards'
- *	  sorted answers into the global order.
+ *	  The coordinator's searches, hnsw.search and hnsw.search_batch:
+ *	  building the remote SQL, one phase or two, merging the shards' sorted
+ *	  answers into the global order.  See src/COORDINATOR.
  *
  * Every selected shard is asked for its own k nearest, sorted by distance:
  *
