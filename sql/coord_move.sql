@@ -111,7 +111,9 @@ GRANT EXECUTE ON FUNCTION hnsw.recover_move(regclass), hnsw._move_recover(regcla
 SET ROLE mv_user;
 SELECT hnsw.recover_move('mv');
 SELECT hnsw._move_hold('mv', true);
+SELECT hnsw.recover_move(4000000000::oid::regclass);	-- a table dropped since
 RESET ROLE;
+SELECT hnsw.recover_move(4000000000::oid::regclass);
 REVOKE EXECUTE ON FUNCTION hnsw.recover_move(regclass), hnsw._move_recover(regclass),
 	hnsw._move_hold(regclass, boolean) FROM mv_user;
 ALTER TABLE mv OWNER TO CURRENT_USER;

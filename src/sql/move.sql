@@ -306,7 +306,13 @@ BEGIN
 	IF rel IS NULL THEN
 		RETURN NULL;
 	END IF;
-	IF NOT pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = rel), 'USAGE') THEN
+	-- (a table dropped since is named by its OID, hnsw.moves.relid)
+	IF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = rel) THEN
+		IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+			RAISE EXCEPTION 'must be superuser to recover the move of a dropped table'
+				USING ERRCODE = 'insufficient_privilege';
+		END IF;
+	ELSIF NOT pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = rel), 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table %', rel
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
@@ -511,12 +517,18 @@ BEGIN
 	END IF;
 	m.replica_identity := src->>'identity';
 
-	-- the target: the schema, and no table of the new name yet
+	-- the target: a primary, the schema, and no table of the new name yet
 	tgt := hnsw._move_run(to_server, format($q$
 		SELECT pg_catalog.jsonb_build_object(
+			'standby', pg_catalog.pg_is_in_recovery(),
 			'schema', EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = %1$L),
 			'free', pg_catalog.to_regclass(%2$L) IS NULL)::pg_catalog.text$q$,
 		m.target_schema, format('%I.%I', m.target_schema, m.target_table)))::jsonb;
+	IF (tgt->>'standby')::boolean THEN
+		RAISE EXCEPTION 'server "%" is a standby', to_server
+			USING ERRCODE = 'read_only_sql_transaction',
+				  HINT = 'Move values to primaries; their standbys follow them.';
+	END IF;
 	IF NOT (tgt->>'schema')::boolean THEN
 		RAISE EXCEPTION 'schema "%" does not exist on server "%"', m.target_schema, to_server
 			USING ERRCODE = 'invalid_schema_name';

@@ -12,6 +12,7 @@
 # REPLICATION, a table in the way on the target).
 use strict;
 use warnings;
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -76,9 +77,37 @@ sleep 3;
 my $before = $coord->safe_psql('postgres', 'SELECT count(*) FROM items WHERE part = 0');
 my $t0 = $coord->safe_psql('postgres', 'SELECT clock_timestamp()');
 my $start = time;
-my $moved = $coord->safe_psql('postgres', "CALL hnsw.move_partition('items', 0, 'shard3')");
+my ($moved, $moverr) = ('', '');
+my $mover = IPC::Run::start(
+	[
+		$coord->installed_command('psql'), '-X', '-At', '-d', $coord->connstr('postgres'),
+		'-c', "CALL hnsw.move_partition('items', 0, 'shard3')"
+	],
+	'>', \$moved, '2>', \$moverr);
+# when each step began, as hnsw.moves shows the next one to run
+my (%began, @steps);
+while ($mover->pumpable)
+{
+	$mover->pump_nb;
+	my $step = $coord->safe_psql('postgres', 'SELECT step FROM hnsw.moves');
+	if ($step ne '' && !exists $began{$step})
+	{
+		$began{$step} = time;
+		push @steps, $step;
+	}
+	usleep(20_000);
+}
+$mover->finish;
 my $took = time - $start;
+chomp $moved;
+is($moverr, '', 'the move succeeded');
 my $t1 = $coord->safe_psql('postgres', 'SELECT clock_timestamp()');
+my @took;
+foreach my $i (0 .. $#steps)
+{
+	my $end = $i < $#steps ? $began{ $steps[ $i + 1 ] } : $start + $took;
+	push @took, sprintf('%s %.2f s', $steps[$i], $end - $began{ $steps[$i] });
+}
 sleep 2;
 
 $coord->safe_psql('postgres', 'UPDATE ctl SET stop = true');
@@ -109,6 +138,7 @@ diag(sprintf('move of value 0 (%d rows before, %d moved at the switch, %d after;
 	  . 'two search loops and 20 writes/s): %.2f s; search latency before it '
 	  . 'p50 %s ms, p99 %s ms; during it p50 %s ms, p99 %s ms, max %s ms (%d searches)',
 	$before, $moved, $after, $took, $b50, $b99, $p50, $p99, $max, $during));
+diag('steps: ' . join(', ', @took));
 
 # where everything is now
 is($coord->safe_psql('postgres', q{
@@ -164,6 +194,11 @@ $coord->safe_psql('postgres', sprintf(q{
 ($ret, $out, $stderr) = $coord->psql('postgres', "CALL hnsw.move_partition('tiny', 0, 'shard3')");
 like($stderr, qr/ERROR:  role "mover" on server "shard1_mover" may not use replication slots\nHINT:  Give it the REPLICATION attribute, or map to a role that has it./,
 	'a source role needs REPLICATION');
+
+# A standby as the target
+($ret, $out, $stderr) = $coord->psql('postgres', "CALL hnsw.move_partition('items', 1, 'shard3_standby')");
+like($stderr, qr/ERROR:  server "shard3_standby" is a standby\nHINT:  Move values to primaries; their standbys follow them./,
+	'a standby cannot be the target');
 
 # A table in the way on the target
 $s3->safe_psql('postgres', 'CREATE TABLE items_p1 (x int)');
