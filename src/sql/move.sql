@@ -584,6 +584,7 @@ DECLARE
 	msg text;
 	det text;
 	hnt text;
+	ctx text;
 	problems text;
 BEGIN
 	SELECT * INTO m FROM hnsw.moves mv WHERE mv.relid = rel;
@@ -767,8 +768,15 @@ BEGIN
 		RETURN ARRAY[nxt];
 	EXCEPTION WHEN OTHERS OR query_canceled THEN
 		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-								det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+								det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT,
+								ctx = PG_EXCEPTION_CONTEXT;
 	END;
+	-- a shard's error says which server and command in its context, which
+	-- re-raising loses: keep it in the detail
+	ctx := substring(ctx FROM 'remote SQL command on server [^\n]*');
+	IF ctx IS NOT NULL THEN
+		det := concat_ws(E'\n', nullif(det, ''), 'R' || substr(ctx, 2) || '.');
+	END IF;
 
 	-- The step failed and changed nothing on the coordinator.  After the
 	-- switch the value is on the target, and what is left (deleting its

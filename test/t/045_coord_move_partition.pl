@@ -245,4 +245,65 @@ is($coord->safe_psql('postgres', q{
 	'0 0', 'and every row of docs is there, once');
 check_clean($coord, $shards, 'after rebalancing');
 
+# A table's owner who is not a superuser moves its partitions once
+# granted the procedure, the internal routines it calls and the writes to
+# hnsw.moves, as README.md says; its user mappings use passwords, and the
+# source's role has REPLICATION and owns the shard table.
+foreach my $node ($s1, $s3, $standby)
+{
+	my $hba = $node->data_dir . '/pg_hba.conf';
+	my $conf = slurp_file($hba);
+	open(my $fh, '>', $hba) or die $!;
+	print $fh "local all owner scram-sha-256\n$conf";
+	close $fh;
+	$node->reload;
+	next if $node == $standby;	# it has shard3's roles
+	$node->safe_psql('postgres', q{
+		CREATE ROLE owner LOGIN REPLICATION PASSWORD 'secret';
+		GRANT CREATE ON SCHEMA public TO owner;});
+}
+$coord->safe_psql('postgres', q{
+	CREATE ROLE owner;
+	GRANT CREATE ON SCHEMA public TO owner;
+	GRANT USAGE ON FOREIGN SERVER shard1, shard3, shard3_standby TO owner;
+	CREATE USER MAPPING FOR owner SERVER shard1 OPTIONS (user 'owner', password 'secret');
+	CREATE USER MAPPING FOR owner SERVER shard3 OPTIONS (user 'owner', password 'secret');
+	CREATE USER MAPPING FOR owner SERVER shard3_standby OPTIONS (user 'owner', password 'secret');
+	GRANT EXECUTE ON FUNCTION hnsw.create_distributed_table(regclass, jsonb, jsonb, text, name),
+		hnsw._shard_exec(name[], text[]), hnsw._shard_copy(regclass, bigint[], name[]),
+		hnsw.recover_move(regclass) TO owner;
+	GRANT EXECUTE ON PROCEDURE hnsw.move_partition(regclass, bigint, name, bigint) TO owner;
+	DO $$
+	DECLARE
+		f regprocedure;
+	BEGIN
+		FOR f IN SELECT oid FROM pg_proc WHERE pronamespace = 'hnsw'::regnamespace
+					AND proname LIKE '\_move%' LOOP
+			EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO owner', f);
+		END LOOP;
+	END $$;
+	GRANT INSERT, UPDATE, DELETE ON hnsw.moves TO owner;
+	SET ROLE owner;
+	CREATE TABLE owned (id bigint, part int, embedding vector(2)) PARTITION BY LIST (part);
+	CREATE TABLE owned_local PARTITION OF owned DEFAULT;
+	INSERT INTO owned SELECT g, g % 2, ARRAY[g, 1]::vector FROM generate_series(1, 100) g;
+	SELECT hnsw.create_distributed_table('owned', '{"shard1": [0, 1]}');});
+# the source's role makes the publication: it needs CREATE on the database
+($ret, $out, $stderr) = $coord->psql('postgres', q{
+	SET ROLE owner;
+	CALL hnsw.move_partition('owned', 1, 'shard3');});
+like($stderr, qr/ERROR:  permission denied for database postgres\nDETAIL:  Remote SQL command on server "shard1": CREATE PUBLICATION hnsw_move_\d+_1 FOR TABLE public.owned WHERE \(part = 1\)\./,
+	'a shard\'s error names the server and its command');
+check_clean($coord, $shards, 'after the owner\'s failed move');
+$s1->safe_psql('postgres', 'GRANT CREATE ON DATABASE postgres TO owner');
+($ret, $out, $stderr) = $coord->psql('postgres', q{
+	SET ROLE owner;
+	CALL hnsw.move_partition('owned', 1, 'shard3');});
+is($out, '50', 'the owner moves a value');
+is($stderr, '', 'without complaint');
+is($s3->safe_psql('postgres', q{SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'owned_p1'}),
+	'owner', 'the table on the target is its role\'s');
+is($coord->safe_psql('postgres', 'SELECT count(*) FROM owned WHERE part = 1'), '50', 'with its rows');
+check_clean($coord, $shards, 'after the owner\'s move');
+
 done_testing();
