@@ -700,7 +700,7 @@ AppendMatch(StringInfo sql, MoveRelation *rel, MoveValue *old, const char *table
 	appendStringInfoString(sql, " LIMIT 1)");
 }
 
-/* The statement just appended to batch is complete: note what it expects */
+/* Note what the statement just appended to batch expects of its result */
 static void
 BatchStatement(MoveBatch *batch, MoveExpect expect)
 {
@@ -951,7 +951,7 @@ RunSimple(CoordCopy *cs, const char *sql)
 	}
 }
 
-/* A shard of one copy, the server name, for CoordCopyConnect */
+/* Make a shard of one copy, server name, for CoordCopyConnect */
 static CoordShard *
 MoveShard(const char *name)
 {
@@ -1015,7 +1015,7 @@ hnsw_move_hold(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* A top-level abort released the session lock */
+/* Forget the session lock: a top-level abort released it */
 static void
 MoveHoldCallback(XactEvent event, void *arg)
 {

@@ -644,7 +644,8 @@ BEGIN
 			cut := format(' ON %s USING ', src);
 			FOREACH def IN ARRAY coalesce(defs, '{}') LOOP
 				IF strpos(def, cut) = 0 THEN
-					RAISE EXCEPTION 'unexpected index definition on server "%": %', m.source_server, def;
+					RAISE EXCEPTION 'unexpected index definition on server "%": %', m.source_server, def
+						USING ERRCODE = 'internal_error';
 				END IF;
 				PERFORM hnsw._move_run(m.target_server,
 					CASE WHEN def LIKE 'CREATE UNIQUE INDEX %' THEN 'CREATE UNIQUE INDEX ON '
