@@ -96,7 +96,7 @@ note "bf16 index built by inserts, 25% deleted, recall\@10 = $r";
 cmp_ok($r, '>=', 0.95, 'recall of a bf16 index built by inserts and vacuumed');
 
 # 4,096 dimensions: an i8 element fits a page; an f32 one keeps an i8 code
-# with its vector out of line and re-ranks (more in 022_hnsw_big_recall)
+# with its vector out of line and re-ranks (more in 022_hnsw_outofline_recall)
 load_random($node, 'big', 4096, 1500);
 load_random($node, 'bigq', 4096, 20, 0.7);
 $node->safe_psql('postgres', 'CREATE INDEX big_f32 ON big USING hnsw (v)');

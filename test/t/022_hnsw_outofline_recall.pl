@@ -10,7 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use HnswAmTest;
 
-my $node = PostgreSQL::Test::Cluster->new('big_recall');
+my $node = PostgreSQL::Test::Cluster->new('outofline_recall');
 $node->init;
 $node->append_conf('postgresql.conf',
 	"shared_buffers = 256MB\nmax_parallel_maintenance_workers = 0\nmaintenance_work_mem = 256MB\n");
