@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use HnswAmTest;
 
 # rows: id, part, a 4-d vector of small integers (many equal distances)
 sub rows_sql
@@ -502,12 +503,26 @@ is($coord->safe_psql('postgres', q{
 	SELECT id FROM hnsw.search(NULL::docs, '[3,3,3,3]', 1, partitions => '{3}')}),
 	'5000', 'rows inserted through the coordinator are found');
 
-# recall of a distributed table: hnsw.search against hnsw.search(exact => true)
-my $recall = $coord->safe_psql('postgres', q{
-	SELECT format('%s/%s', queries, exact_rows) || ' ' || (recall >= 0.9)::text
+# recall of a distributed table: hnsw.search against hnsw.search(exact =>
+# true), equal to the tests' own count (test/helpers/recall.sql) of the
+# same searches against a sequential scan of a local copy of the rows; at
+# ef_search 1, so that the searches may miss rows
+install_recall_helper($coord);
+my $theirs = $coord->safe_psql('postgres', q{
+	SELECT format('%s/%s %s', queries, exact_rows, recall)
 	  FROM hnsw.evaluate_recall('docs', 'embedding',
-			ARRAY(SELECT embedding FROM truth WHERE part <= 3 ORDER BY id LIMIT 25), 5, key => 'id')});
-is($recall, '25/125 true', 'evaluate_recall works through the coordinator');
+			ARRAY(SELECT embedding FROM truth WHERE part <= 3 ORDER BY id LIMIT 25), 5,
+			ef_search => 1, key => 'id')});
+my $ours = $coord->safe_psql('postgres', q{
+	CREATE TABLE docs_copy AS SELECT * FROM docs;
+	SELECT hnsw_test.recall('docs_copy', 'SELECT id, embedding FROM truth WHERE part <= 3 ORDER BY id LIMIT 25',
+		'<->', 5, 'embedding', 'id',
+		'SELECT id, embedding FROM hnsw.search(NULL::docs, %1$s, %2$s, ef_search => 1)');
+	DROP TABLE docs_copy;});
+note "distributed recall\@5 at ef_search 1: evaluate_recall $theirs, counted by the test $ours";
+like($theirs, qr{^25/125 }, 'evaluate_recall through the coordinator: 25 queries, 125 exact rows');
+cmp_ok(abs((split / /, $theirs)[1] - $ours), '<', 1e-12,
+	'evaluate_recall through the coordinator equals the test\'s recall');
 ($ret, $out, $err) = $coord->psql('postgres', q{
 	SELECT * FROM hnsw.evaluate_recall('docs', 'embedding', ARRAY['[1,1,1,1]']::vector[], 5)});
 like($err, qr/recall of distributed table public.docs needs a key column/,
