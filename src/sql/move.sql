@@ -660,6 +660,15 @@ BEGIN
 				m.target_table, NULL);
 			nxt := 'switch';
 		WHEN 'switch' THEN
+			-- What arrived while catching up, and the target's replicas,
+			-- before the lock, so that little is left to do under it
+			PERFORM hnsw._move_apply(m.source_server, slot, slot, m.snapshot,
+				m.source_schema, m.source_table, m.target_server, m.target_schema,
+				m.target_table, NULL);
+			PERFORM hnsw._move_wait_replicas(m.target_server,
+				hnsw._move_run(m.target_server,
+							   'SELECT pg_catalog.pg_current_wal_lsn()::pg_catalog.text')::pg_lsn);
+
 			-- From here until the commit nobody reads or writes the table
 			-- through the coordinator; the rest of the changes are applied,
 			-- the copy is counted, and the partitions switch.
