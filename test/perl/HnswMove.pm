@@ -1,4 +1,4 @@
-# What the TAP tests of hnsw.move_partition share (test/t/045, 046): a
+# What the TAP tests of hnsw.move_partition share (test/t/060, 061): a
 # coordinator and shard servers; a distributed table "items" with a local
 # mirror "expected" of its rows on the coordinator; a write workload
 # (pgbench) that changes both in the same transactions, so that at any
