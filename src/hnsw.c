@@ -55,16 +55,14 @@ typedef struct HnswOptions
 } HnswOptions;
 
 /* Names of the quantizations, indexed by HnswQuantization */
-/* By HnswQuantization: old i8 codes are i8 too, but no option makes them */
-static const char *const quantization_names[] = {"f32", "f16", "bf16", "i8", "i8"};
+static const char *const quantization_names[] = {"f32", "f16", "bf16", "i8"};
 
 /* Return the HnswQuantization called name, or -1 if there is none */
 static int
 ParseQuantization(const char *name)
 {
 	for (int i = 0; i < lengthof(quantization_names); i++)
-		if (i != HNSW_QUANT_I8_SCALE &&
-			pg_strcasecmp(name, quantization_names[i]) == 0)
+		if (pg_strcasecmp(name, quantization_names[i]) == 0)
 			return i;
 	return -1;
 }

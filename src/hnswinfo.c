@@ -126,24 +126,20 @@ CheckLayout(HnswCheckState *cs)
 	layout.dim = cs->dim;
 	layout.quantization = cs->meta.quantization;
 	layout.outOfLine = cs->outOfLine;
-	layout.slotSize = HNSW_SLOT_SIZE(cs->meta.version);
 	HnswLayoutDerive(&layout);
 	return layout;
 }
 
 /*
  * Return whether the metapage of an index with vectors out of line names
- * the code quantization HnswCodeQuantization chooses; an index built before
- * range codes has old i8 codes where it now chooses i8.
+ * the code quantization HnswCodeQuantization chooses.
  */
 static bool
 CodeQuantizationValid(HnswMetaPageData *meta)
 {
-	HnswQuantization q = HnswCodeQuantization(meta->dimensions, meta->m,
-											  meta->exactQuantization);
-
-	return meta->quantization == q ||
-		(q == HNSW_QUANT_I8 && meta->quantization == HNSW_QUANT_I8_SCALE);
+	return meta->quantization ==
+		HnswCodeQuantization(meta->dimensions, meta->m,
+							 meta->exactQuantization);
 }
 
 /*
@@ -322,8 +318,8 @@ CheckTail(HnswCheckState *cs, HnswTailTuple tail, Size len,
  * cs->nchunks) or a tail (CheckTail).  Raises ERRCODE_INDEX_CORRUPTED on
  * anything malformed: first what every reader checks (the line pointer,
  * the tuple's fields against the layout, the links inside the index:
- * hnswcheck.c, HnswCheckSlots), then what only verification does: the
- * rules of the index's version, finite vector values, heap TIDs inside the
+ * hnswcheck.c, HnswCheckSlots), then what only verification does: finite
+ * vector values, heap TIDs inside the
  * table, a live element with a heap TID, the place of a head tuple, and
  * neighbour slots that point to the element itself or twice to the same
  * element on one level.  Whether link targets exist is checked later.
@@ -342,7 +338,6 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	Size		vecSize;
 	int			m = cs->meta.m;
 	int			nheaptids = 0;
-	int			slotSize = layout.slotSize;
 	char	   *slots;
 
 	r = HnswCheckItem(page, off, &item, &len);
@@ -375,15 +370,6 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	}
 	if (r != HNSW_CHECK_OK)
 		HnswReportCorrupt(index, r, blkno, off, page, &layout);
-
-	if (cs->meta.version < 5 && tup->ntids != 0)
-		HNSW_CORRUPT(index, "has an element with an invalid heap TID capacity",
-					 "Block %u, offset %u: capacity %u in an index of version %u.",
-					 blkno, off, (unsigned) tup->ntids, cs->meta.version);
-	if (tup->type == HNSW_HEAD_TUPLE && cs->meta.version < 5)
-		HNSW_CORRUPT(index, "has an element cut over two pages where none can be",
-					 "Block %u, offset %u: head tuple in an index of version %u.",
-					 blkno, off, cs->meta.version);
 
 	codeSize = HNSW_CODE_SIZE(cs->dim, cs->meta.quantization) +
 		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
@@ -440,7 +426,7 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 
 		for (int i = start; i < start + cap; i++)
 		{
-			ItemPointer t = HnswSlotTid(slots, i, slotSize);
+			ItemPointer t = HnswSlotTid(slots, i);
 
 			if (!ItemPointerIsValid(t))
 				continue;
@@ -451,8 +437,8 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 							 blkno, off, lc, i);
 			for (int j = start; j < i; j++)
 			{
-				if (ItemPointerIsValid(HnswSlotTid(slots, j, slotSize)) &&
-					ItemPointerEquals(HnswSlotTid(slots, j, slotSize), t))
+				if (ItemPointerIsValid(HnswSlotTid(slots, j)) &&
+					ItemPointerEquals(HnswSlotTid(slots, j), t))
 					HNSW_CORRUPT(index, "has a duplicate neighbour link",
 								 "Block %u, offset %u, level %d: slots %d and %d both point to (%u,%u).",
 								 blkno, off, lc, j, i,
@@ -576,8 +562,7 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 						nheaptids++;
 				slots = HnswTupleGetSlots(tup);
 				for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, cs.meta.m); i++)
-					if (ItemPointerIsValid(HnswSlotTid(slots, i,
-													   HNSW_SLOT_SIZE(cs.meta.version))))
+					if (ItemPointerIsValid(HnswSlotTid(slots, i)))
 						degree++;
 				degreeSum += degree;
 				minDegree = Min(minDegree, degree);
@@ -746,7 +731,6 @@ CheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
 		   int64 *queue, int64 *qtail)
 {
 	char	   *slots = HnswTupleGetSlots(tup);
-	int			slotSize = HNSW_SLOT_SIZE(vs->cs.meta.version);
 	int			m = vs->cs.meta.m;
 
 	for (int lc = 0; lc <= tup->level; lc++)
@@ -758,9 +742,9 @@ CheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
 		{
 			HnswCheckElement *e;
 
-			if (!ItemPointerIsValid(HnswSlotTid(slots, i, slotSize)))
+			if (!ItemPointerIsValid(HnswSlotTid(slots, i)))
 				continue;
-			e = FindCheckElement(vs, HnswSlotTid(slots, i, slotSize));
+			e = FindCheckElement(vs, HnswSlotTid(slots, i));
 			if (count)
 			{
 				vs->links++;

@@ -147,8 +147,6 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 	graph->normalize = graph->normproc != NULL;
 	graph->quantization = HnswGetQuantization(index);
 	graph->exactQuantization = graph->quantization;
-	/* a new index's; an existing one's comes from its metapage */
-	graph->slotSize = HNSW_SLOT_SIZE(HNSW_VERSION);
 	graph->arrays = index->rd_opcintype[0] == FLOAT4ARRAYOID ||
 		index->rd_opcintype[0] == FLOAT8ARRAYOID;
 
@@ -336,7 +334,7 @@ HnswCodeQuantization(int dim, int m, HnswQuantization quant)
 /*
  * Read the metapage of an on-disk graph into *meta and take from it what
  * the layout of its element tuples depends on (HnswGraphLayout): degree,
- * slot size, and once known, dimensions and storage.
+ * and once known, dimensions and storage.
  */
 void
 HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta)
@@ -347,7 +345,6 @@ HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta)
 	/* the layout follows the build's m, even after ALTER INDEX SET */
 	graph->m = meta->m;
 	graph->efConstruction = meta->efConstruction;
-	graph->slotSize = HNSW_SLOT_SIZE(meta->version);
 	/* until the first vector, the storage is undecided (HnswCheckVector) */
 	if (meta->dimensions > 0)
 	{
@@ -563,13 +560,13 @@ ResolveNeighbors(HnswGraph *graph, HnswElement e, char *slots)
 
 		for (int i = 0; i < cap; i++)
 		{
-			ItemPointer tid = HnswSlotTid(slots, start + i, graph->slotSize);
+			ItemPointer tid = HnswSlotTid(slots, start + i);
 
 			if (!ItemPointerIsValid(tid))
 				continue;
 			list->items[list->length].element = HnswLookupElement(graph, tid);
 			list->items[list->length].distance =
-				HnswSlotDistance(slots, start + i, graph->slotSize);
+				HnswSlotDistance(slots, start + i);
 			list->length++;
 		}
 		e->neighbors[lc] = list;
@@ -638,7 +635,6 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 						 HNSW_CODE_SIZE(graph->dim, graph->quantization) -
 						 VARSIZE(HnswTupleVector(tup)));
 		e->neighbors = NULL;
-		e->slots = NULL;
 		if (!graph->query)
 			ResolveNeighbors(graph, e, HnswTupleGetSlots(tup));
 		(void) HnswCopyTupleVector(tup, vec,
@@ -684,7 +680,6 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		 * are read from the page again when they are (ReadLinks), which is
 		 * cheaper than copying every loaded element's slots.
 		 */
-		e->slots = NULL;
 		e->neighbors = NULL;
 	}
 	else
@@ -874,7 +869,7 @@ ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
 
 		for (int i = 0; i < cap; i++)
 		{
-			ItemPointer tid = HnswSlotTid(slots, start + i, graph->slotSize);
+			ItemPointer tid = HnswSlotTid(slots, start + i);
 
 			if (ItemPointerIsValid(tid))
 				tids[n++] = *tid;
@@ -1088,8 +1083,6 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 
 		CHECK_FOR_INTERRUPTS();
 
-		if (c->element->neighbors == NULL)
-			ResolveNeighbors(graph, c->element, c->element->slots);
 		list = c->element->neighbors[lc];
 		for (int i = 0; i < list->length; i++)
 		{

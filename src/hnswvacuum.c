@@ -45,7 +45,6 @@ typedef struct HnswVacuumState
 	int			efConstruction;
 	HnswQuantization quantization;	/* from the metapage */
 	HnswQuantization exactQuantization;
-	int			slotSize;		/* of the neighbour slots (version) */
 	int			dim;
 	uint64	   *deleted;		/* keys of deleted elements, ascending */
 	int			ndeleted;
@@ -166,7 +165,6 @@ ResetCache(HnswVacuumState *vs)
 	vs->graph->efConstruction = vs->efConstruction;
 	vs->graph->quantization = vs->quantization;
 	vs->graph->exactQuantization = vs->exactQuantization;
-	vs->graph->slotSize = vs->slotSize;
 }
 
 /*
@@ -433,7 +431,6 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 		{
 			int			start = HNSW_LEVEL_START(lc, graph->m);
 			int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
-			int			size = vs->slotSize;
 			char	   *slots;
 			int			next = 0;
 
@@ -442,8 +439,8 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 			{
 				bool		present;
 
-				if (ItemPointerIsValid(HnswSlotTid(slots, i, size)) &&
-					!IsDeleted(vs, HnswSlotTid(slots, i, size)))
+				if (ItemPointerIsValid(HnswSlotTid(slots, i)) &&
+					!IsDeleted(vs, HnswSlotTid(slots, i)))
 					continue;
 
 				/* a hole: fill it with the next chosen one not linked yet */
@@ -451,7 +448,7 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 				{
 					present = false;
 					for (int j = start; j < start + cap; j++)
-						if (ItemPointerEquals(HnswSlotTid(slots, j, size),
+						if (ItemPointerEquals(HnswSlotTid(slots, j),
 											  &chosen[lc][next].element->tid))
 							present = true;
 					if (!present)
@@ -466,12 +463,12 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 				}
 				if (next < nchosen[lc])
 				{
-					HnswSlotSet(slots, i, size, &chosen[lc][next].element->tid,
+					HnswSlotSet(slots, i, &chosen[lc][next].element->tid,
 								chosen[lc][next].distance);
 					next++;
 				}
 				else
-					ItemPointerSetInvalid(HnswSlotTid(slots, i, size));
+					ItemPointerSetInvalid(HnswSlotTid(slots, i));
 			}
 		}
 	}
@@ -553,7 +550,7 @@ RepairGraph(HnswVacuumState *vs)
 			slots = HnswTupleGetSlots(tup);
 			for (int i = 0; i < HNSW_SLOTS(tup->level, vs->m); i++)
 			{
-				ItemPointer slotTid = HnswSlotTid(slots, i, vs->slotSize);
+				ItemPointer slotTid = HnswSlotTid(slots, i);
 
 				if (ItemPointerIsValid(slotTid) && IsDeleted(vs, slotTid))
 				{
@@ -877,7 +874,7 @@ Propagate(ReachState *rs)
 
 			for (int i = 0; i < HNSW_SLOTS(tup->level, vs->m); i++)
 			{
-				ItemPointer tid = HnswSlotTid(slots, i, vs->slotSize);
+				ItemPointer tid = HnswSlotTid(slots, i);
 				ReachElement *t;
 
 				if (!ItemPointerIsValid(tid))
@@ -923,7 +920,7 @@ LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
 	/* linked meanwhile, or a free slot */
 	for (int i = 0; slots != NULL && i < cap && !linked; i++)
 	{
-		ItemPointer tid = HnswSlotTid(slots, i, vs->slotSize);
+		ItemPointer tid = HnswSlotTid(slots, i);
 
 		if (ItemPointerEquals(tid, &u->tid))
 			linked = true;
@@ -937,10 +934,10 @@ LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
 		{
 			ReachElement *t;
 
-			t = FindReach(rs, HnswSlotTid(slots, i, vs->slotSize));
+			t = FindReach(rs, HnswSlotTid(slots, i));
 			if (t != NULL && t->incoming > 1 &&
-				(victim < 0 || HnswSlotDistance(slots, i, vs->slotSize) >
-				 HnswSlotDistance(slots, victim, vs->slotSize)))
+				(victim < 0 || HnswSlotDistance(slots, i) >
+				 HnswSlotDistance(slots, victim)))
 			{
 				victim = i;
 				dropped = t;
@@ -954,7 +951,7 @@ LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
 										 false);
 
 		tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&v->tid));
-		HnswSlotSet(HnswTupleGetSlots(tup), victim, vs->slotSize, &u->tid,
+		HnswSlotSet(HnswTupleGetSlots(tup), victim, &u->tid,
 					distance);
 		HnswEditFinish(&edit);
 		if (dropped != NULL)
@@ -995,10 +992,10 @@ LinkElement(ReachState *rs, ReachElement *u)
 		for (int i = 0; i < cap; i++)
 		{
 			ReachElement *t;
-			float		d = HnswSlotDistance(slots, i, vs->slotSize);
+			float		d = HnswSlotDistance(slots, i);
 			int			j;
 
-			t = FindReach(rs, HnswSlotTid(slots, i, vs->slotSize));
+			t = FindReach(rs, HnswSlotTid(slots, i));
 			if (t == NULL || !t->reached || t->deleted)
 				continue;
 			for (j = nown; j > 0 && own[j - 1].distance > d; j--)
@@ -1140,7 +1137,6 @@ InitVacuumState(HnswVacuumState *vs, IndexVacuumInfo *info)
 	vs->dim = meta.dimensions;
 	vs->quantization = meta.quantization;
 	vs->exactQuantization = meta.exactQuantization;
-	vs->slotSize = HNSW_SLOT_SIZE(meta.version);
 	/* half the memory for the deleted list, MaxOffsetNumber at least */
 	vs->limitdeleted = (int) Min(Max(VacuumMemory() / 2 / sizeof(uint64),
 									 MaxOffsetNumber),
