@@ -436,6 +436,9 @@ typedef struct HnswGraph
 	Oid			collation;
 	bool		building;		/* pages not WAL-logged yet */
 	bool		keepPruned;		/* neighbour selection fills every slot */
+	bool		skipDeleted;	/* searches go through deleted elements but
+								 * neither return them nor count them
+								 * towards ef (vacuum's repair) */
 	uint64		searchTag;		/* current search, for visited marks */
 	HnswElement entry;			/* entry point, NULL if empty */
 	const Vector *query;		/* scans, inserts: the one query vector */
@@ -637,6 +640,72 @@ extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info,
 extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info,
 												IndexBulkDeleteResult *stats);
 extern void HnswLinkUnreachableBuilt(Relation index);
+
+/* hnswreach.c: which elements a search from the entry point reaches */
+#define HNSW_REACH_NONE				PG_UINT32_MAX
+
+/* Store in out the numbers of the elements element id links to; -1: gone */
+typedef int (*HnswReachLinks) (void *arg, uint32 id, uint32 *out);
+
+typedef struct HnswReach
+{
+	uint32		n;				/* elements, numbered 0 .. n-1 */
+	uint32	   *parent;			/* the element that first linked to each
+								 * (the root: itself), HNSW_REACH_NONE if
+								 * not reached */
+	uint32	   *queue;			/* reached elements, in the order reached */
+	uint32		qhead;
+	uint32		qtail;
+	uint32	   *buf;			/* one element's links */
+	HnswReachLinks links;
+	void	   *arg;
+	uint32		ngone;			/* reached elements whose links were gone */
+} HnswReach;
+
+static inline bool
+HnswReached(const HnswReach *r, uint32 id)
+{
+	return r->parent[id] != HNSW_REACH_NONE;
+}
+
+/* Is the link from -> to the one that first reached to (a tree link)? */
+static inline bool
+HnswReachIsTree(const HnswReach *r, uint32 from, uint32 to)
+{
+	return r->parent[to] == from;
+}
+
+/* An element of a graph on pages, for walks over it */
+typedef struct HnswTidElement
+{
+	ItemPointerData tid;
+	uint8		level;
+	bool		deleted;		/* flagged deleted, not freed yet */
+} HnswTidElement;
+
+/* The elements of a graph on pages in TID order, and how to read them */
+typedef struct HnswTidList
+{
+	HnswTidElement *elements;
+	uint32		n;
+	uint32		max;			/* allocated */
+	/* for HnswTidListLinks */
+	Relation	index;
+	const HnswLayout *layout;
+	BufferAccessStrategy strategy;
+	bool		vacuumDelay;	/* vacuum_delay_point before each page */
+} HnswTidList;
+
+extern Size HnswReachBytes(uint32 n);
+extern void HnswReachInit(HnswReach *r, uint32 n, HnswReachLinks links,
+						  void *arg);
+extern void HnswReachFree(HnswReach *r);
+extern void HnswReachFrom(HnswReach *r, uint32 root);
+extern void HnswReachAdd(HnswReach *r, uint32 from, uint32 to);
+extern uint32 HnswTidListFind(const HnswTidList *list, ItemPointer tid);
+extern bool HnswTidListAdd(HnswTidList *list, ItemPointer tid, int level,
+						   bool deleted, Size limit);
+extern int	HnswTidListLinks(void *arg, uint32 id, uint32 *out);
 
 /* hnswcost.c */
 extern void hnswcostestimate(struct PlannerInfo *root, struct IndexPath *path,

@@ -1068,192 +1068,124 @@ StageVector(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
 }
 
 /*
- * Count into incoming[0..nelements) the level-0 links to every element.
- */
-static void
-CountIncoming(HnswBuildState *state, uint32 nelements, uint32 *incoming)
-{
-	int			m = state->shared->m;
-
-	memset(incoming, 0, sizeof(uint32) * nelements);
-	for (uint32 id = 0; id < nelements; id++)
-	{
-		BuildList  *list;
-
-		if (state->offsets[id] == 0)
-			continue;
-		list = GetList(GetElement(state, id), 0, m);
-		for (int i = 0; i < list->length; i++)
-			incoming[list->items[i].id]++;
-	}
-}
-
-/*
- * Make the level-0 list link to element id at distance: in a free slot, or
- * in place of its furthest link to an element that keeps another incoming
- * link, so that none loses its last one.  Keeps incoming up to date.
- * Return false if the list has no such slot.
- */
-static bool
-LinkBack(BuildList *list, int cap, int32 id, float distance,
-		 uint32 *incoming)
-{
-	int			victim = -1;
-
-	if (list->length < cap)
-		victim = list->length++;
-	else
-	{
-		for (int j = 0; j < list->length; j++)
-			if (incoming[list->items[j].id] > 1 &&
-				(victim < 0 ||
-				 list->items[j].distance > list->items[victim].distance))
-				victim = j;
-		if (victim < 0)
-			return false;
-		incoming[list->items[victim].id]--;
-	}
-	list->items[victim].id = id;
-	list->items[victim].distance = distance;
-	incoming[id]++;
-	return true;
-}
-
-/*
- * Give every element without an incoming link on level 0 one: pruning can
- * drop every link to an element, and a search can then never return it.
- * The element's nearest neighbours are asked in turn to link back to it
- * (LinkBack).  See src/README "Build".
- * Distances are known already; nothing is computed.  Leader only, while no
- * participant changes the arena.  Returns how many elements were linked.
+ * The links of arena element id, for the walk of hnswreach.c: every level's
+ * list, on levels above 0 only to elements that have the level.
  */
 static int
-LinkOrphans(HnswBuildState *state, uint32 nelements)
+ArenaLinks(void *arg, uint32 id, uint32 *out)
 {
+	HnswBuildState *state = (HnswBuildState *) arg;
+	BuildElement *e = GetElement(state, id);
 	int			m = state->shared->m;
-	int			cap = HNSW_LEVEL_CAPACITY(0, m);
-	uint32	   *incoming;
-	int			linked = 0;
+	int			n = 0;
 
-	incoming = palloc_extended(sizeof(uint32) * Max(nelements, 1),
-							   MCXT_ALLOC_HUGE);
-	CountIncoming(state, nelements, incoming);
-	for (uint32 id = 0; id < nelements; id++)
+	for (int lc = 0; lc <= e->level; lc++)
 	{
-		BuildList  *own;
+		BuildList  *list = GetList(e, lc, m);
 
-		if (state->offsets[id] == 0 || incoming[id] > 0 ||
-			(int32) id == state->shared->entry)
-			continue;
-		own = GetList(GetElement(state, id), 0, m);
-		for (int i = 0; i < own->length && incoming[id] == 0; i++)
-			if (LinkBack(GetList(GetElement(state, own->items[i].id), 0, m),
-						 cap, id, own->items[i].distance, incoming))
-				linked++;
-	}
-	pfree(incoming);
-	return linked;
-}
-
-/*
- * Mark reached[] every element reachable from those in queue[0..n) through
- * the lists of any level, queueing them; return the new queue length.
- */
-static uint32
-MarkReachable(HnswBuildState *state, bool *reached, int32 *queue, uint32 n)
-{
-	int			m = state->shared->m;
-
-	for (uint32 head = 0; head < n; head++)
-	{
-		BuildElement *e = GetElement(state, queue[head]);
-
-		for (int lc = 0; lc <= e->level; lc++)
+		for (int i = 0; i < list->length; i++)
 		{
-			BuildList  *list = GetList(e, lc, m);
+			int32		t = list->items[i].id;
 
-			for (int i = 0; i < list->length; i++)
-			{
-				int32		id = list->items[i].id;
-
-				if (!reached[id] && state->offsets[id] != 0)
-				{
-					reached[id] = true;
-					queue[n++] = id;
-				}
-			}
+			if (lc == 0 || GetElement(state, t)->level >= lc)
+				out[n++] = t;
 		}
 	}
 	return n;
 }
 
 /*
- * Link every element that no search from the entry point can reach (a
- * group of elements linking only to each other, once pruning dropped every
- * link to them from outside; LinkOrphans only sees elements with no
- * incoming link at all) from the nearest of its own level-0 neighbours that
- * is reachable: in a free slot of that neighbour's list, or in place of
- * its furthest link to an element with another incoming link.  Replacing a
- * link can cut others off, so reachability is computed again after each
- * round, for at most a few rounds.  Distances are known already; nothing is
- * computed.  Leader only, while no participant changes the arena.  Returns
- * how many links were made.
+ * Make the level-0 list of the reached element via link to id at
+ * distance: in a free slot, or in place of its furthest link that is not
+ * in the walk's tree, so that no element stops being reachable.  Return
+ * false if the list has no such slot.
+ */
+static bool
+LinkBack(HnswBuildState *state, HnswReach *reach, int32 via, int32 id,
+		 float distance)
+{
+	BuildList  *list = GetList(GetElement(state, via), 0, state->shared->m);
+	int			victim = -1;
+
+	if (list->length < HNSW_LEVEL_CAPACITY(0, state->shared->m))
+		victim = list->length++;
+	else
+	{
+		for (int j = 0; j < list->length; j++)
+			if (!HnswReachIsTree(reach, via, list->items[j].id) &&
+				(victim < 0 ||
+				 list->items[j].distance > list->items[victim].distance))
+				victim = j;
+		if (victim < 0)
+			return false;
+	}
+	list->items[victim].id = id;
+	list->items[victim].distance = distance;
+	return true;
+}
+
+/*
+ * Link every element that no search from the entry point can reach (one
+ * that pruning left without incoming links, or a group of elements linking
+ * only to each other) from the nearest of its own level-0 neighbours that
+ * is reachable and has a slot to give (LinkBack).  What it reaches becomes
+ * reachable too, and no reachable element stops being so; an element none
+ * of whose neighbours is reachable yet is tried again in a later round, for
+ * a few rounds at most.  Distances are known already; nothing is computed.
+ * Leader only, while no participant changes the arena.  Returns how many
+ * links were made.  See src/README "Build".
  */
 static int
 LinkUnreachable(HnswBuildState *state, uint32 nelements)
 {
 	int			m = state->shared->m;
-	int			cap = HNSW_LEVEL_CAPACITY(0, m);
-	bool	   *reached;
-	int32	   *queue;
-	uint32	   *incoming;
+	HnswReach	reach;
 	int			linked = 0;
 
 	if (state->shared->entry < 0)
 		return 0;
-	reached = palloc_extended(sizeof(bool) * nelements, MCXT_ALLOC_HUGE);
-	queue = palloc_extended(sizeof(int32) * nelements, MCXT_ALLOC_HUGE);
-	incoming = palloc_extended(sizeof(uint32) * nelements, MCXT_ALLOC_HUGE);
+	HnswReachInit(&reach, nelements, ArenaLinks, state);
+	HnswReachFrom(&reach, state->shared->entry);
 	for (int round = 0; round < HNSW_BUILD_LINK_ROUNDS; round++)
 	{
-		uint32		n;
 		bool		missed = false;
-
-		memset(reached, 0, sizeof(bool) * nelements);
-		CountIncoming(state, nelements, incoming);
-		reached[state->shared->entry] = true;
-		queue[0] = state->shared->entry;
-		n = MarkReachable(state, reached, queue, 1);
 
 		for (uint32 id = 0; id < nelements; id++)
 		{
 			BuildList  *own;
-			int			via = -1;
+			bool		tried[2 * HNSW_MAX_M] = {0};
 
-			if (state->offsets[id] == 0 || reached[id])
+			if (state->offsets[id] == 0 || HnswReached(&reach, id))
 				continue;
 			missed = true;
 			own = GetList(GetElement(state, id), 0, m);
-			for (int i = 0; i < own->length; i++)
-				if (reached[own->items[i].id] &&
-					(via < 0 || own->items[i].distance < own->items[via].distance))
-					via = i;
-			if (via < 0)
-				continue;		/* perhaps in a later round */
-			if (!LinkBack(GetList(GetElement(state, own->items[via].id), 0, m),
-						  cap, id, own->items[via].distance, incoming))
-				continue;
-			linked++;
-			reached[id] = true;
-			queue[n] = id;
-			n = MarkReachable(state, reached, queue + n, 1) + n;
+
+			/* its reached neighbours, nearest first */
+			for (;;)
+			{
+				int			via = -1;
+
+				for (int i = 0; i < own->length; i++)
+					if (!tried[i] && HnswReached(&reach, own->items[i].id) &&
+						(via < 0 ||
+						 own->items[i].distance < own->items[via].distance))
+						via = i;
+				if (via < 0)
+					break;		/* perhaps in a later round */
+				tried[via] = true;
+				if (LinkBack(state, &reach, own->items[via].id, id,
+							 own->items[via].distance))
+				{
+					linked++;
+					HnswReachAdd(&reach, own->items[via].id, id);
+					break;
+				}
+			}
 		}
 		if (!missed)
 			break;
 	}
-	pfree(incoming);
-	pfree(queue);
-	pfree(reached);
+	HnswReachFree(&reach);
 	return linked;
 }
 
@@ -1418,7 +1350,6 @@ FlushArena(HnswBuildState *state, bool final)
 	bool		logged = final && RelationNeedsWAL(index);
 	bool		packed = HnswGetPacked(index);
 	int			linked;
-	int			reattached;
 	int			dim;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
@@ -1434,17 +1365,12 @@ FlushArena(HnswBuildState *state, bool final)
 	 * links are mostly ones no query ranks first; linking them would take
 	 * links from the hubs searches go through.
 	 */
-	if (graph->metric != HNSW_METRIC_IP || graph->normalize)
-	{
-		linked = LinkOrphans(state, nelements);
-		reattached = LinkUnreachable(state, nelements);
-	}
-	else
-		linked = reattached = 0;
+	linked = graph->metric != HNSW_METRIC_IP || graph->normalize ?
+		LinkUnreachable(state, nelements) : 0;
 	ereport(DEBUG1,
-			(errmsg_internal("hnsw build of \"%s\": %u elements, %d linked to after pruning left them without incoming links, %d unreachable ones linked to",
-							 RelationGetRelationName(index), nelements, linked,
-							 reattached)));
+			(errmsg_internal("hnsw build of \"%s\": %u elements, %d unreachable ones linked to",
+							 RelationGetRelationName(index), nelements,
+							 linked)));
 
 	/*
 	 * First give every element its place, so links can be written.  Large

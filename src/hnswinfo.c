@@ -58,22 +58,11 @@ typedef struct HnswCheckState
 	int64		nlossless;		/* elements with a lossless i8 code */
 } HnswCheckState;
 
-/* One element found by the first pass of verify_index, in TID order */
-typedef struct HnswCheckElement
-{
-	ItemPointerData tid;
-	uint8		level;
-	bool		deleted;
-	bool		visited;		/* reached from the entry point */
-} HnswCheckElement;
-
 /* The elements of an index being verified, and the counters reported */
 typedef struct HnswVerifyState
 {
 	HnswCheckState cs;
-	HnswCheckElement *elements;
-	int64		nelements;
-	int64		maxelements;	/* allocated */
+	HnswTidList list;			/* the elements found by the first pass */
 	Size		memLimit;		/* maintenance_work_mem, in bytes */
 	int64		nlive;
 	int64		links;			/* non-empty slots checked */
@@ -662,59 +651,27 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 													  values, nulls)));
 }
 
-/* Order HnswCheckElements by TID */
-static int
-CompareCheckElements(const void *a, const void *b)
-{
-	return ItemPointerCompare(&((HnswCheckElement *) a)->tid,
-							  &((HnswCheckElement *) b)->tid);
-}
-
-/* Return the element at tid found by the first pass, or NULL */
-static HnswCheckElement *
-FindCheckElement(HnswVerifyState *vs, ItemPointer tid)
-{
-	HnswCheckElement key;
-
-	key.tid = *tid;
-	return bsearch(&key, vs->elements, vs->nelements,
-				   sizeof(HnswCheckElement), CompareCheckElements);
-}
-
 /*
- * Remember an element found by the first pass.  The array, with the BFS
- * queue of the third pass, must fit in maintenance_work_mem.
+ * Remember an element found by the first pass.  The list, with the walk of
+ * the third pass, must fit in maintenance_work_mem.
  */
 static void
 RememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
 				HnswElementTuple tup)
 {
-	HnswCheckElement *e;
+	ItemPointerData tid;
 
-	if (vs->nelements == vs->maxelements)
-	{
-		int64		newmax = vs->maxelements * 2;
-
-		if ((Size) newmax * (sizeof(HnswCheckElement) + sizeof(int64)) > vs->memLimit)
-			newmax = vs->memLimit / (sizeof(HnswCheckElement) + sizeof(int64));
-		if (newmax <= vs->nelements)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("index \"%s\" has too many elements to verify in maintenance_work_mem",
-							RelationGetRelationName(vs->cs.index)),
-					 errdetail("Verification needs %zu bytes per element.",
-							   sizeof(HnswCheckElement) + sizeof(int64)),
-					 errhint("Raise maintenance_work_mem.")));
-		vs->elements = repalloc_huge(vs->elements,
-									 newmax * sizeof(HnswCheckElement));
-		vs->maxelements = newmax;
-	}
-	e = &vs->elements[vs->nelements++];
-	ItemPointerSet(&e->tid, blkno, off);
-	e->level = tup->level;
-	e->deleted = tup->deleted != 0;
-	e->visited = false;
-	if (!e->deleted)
+	ItemPointerSet(&tid, blkno, off);
+	if (!HnswTidListAdd(&vs->list, &tid, tup->level, tup->deleted != 0,
+						vs->memLimit))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("index \"%s\" has too many elements to verify in maintenance_work_mem",
+						RelationGetRelationName(vs->cs.index)),
+				 errdetail("Verification needs %zu bytes per element.",
+						   sizeof(HnswTidElement) + 2 * sizeof(uint32)),
+				 errhint("Raise maintenance_work_mem.")));
+	if (!tup->deleted)
 		vs->nlive++;
 }
 
@@ -722,13 +679,10 @@ RememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
  * Check the links of an element tuple against the elements of the first
  * pass: a link to a line pointer holding no element is dangling, a link on
  * level lc to an element whose top level is below lc is stale.  Both are
- * counted, not raised (see src/README).  If queue is not NULL, append the
- * unvisited elements the element links to (for the BFS), marking them
- * visited.
+ * counted, not raised (see src/README).
  */
 static void
-CheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
-		   int64 *queue, int64 *qtail)
+CheckLinks(HnswVerifyState *vs, HnswElementTuple tup)
 {
 	char	   *slots = HnswTupleGetSlots(tup);
 	int			m = vs->cs.meta.m;
@@ -740,92 +694,67 @@ CheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
 
 		for (int i = start; i < start + cap; i++)
 		{
-			HnswCheckElement *e;
+			uint32		e;
 
 			if (!ItemPointerIsValid(HnswSlotTid(slots, i)))
 				continue;
-			e = FindCheckElement(vs, HnswSlotTid(slots, i));
-			if (count)
-			{
-				vs->links++;
-				if (e == NULL)
-					vs->danglingLinks++;
-				else if (e->level < lc)
-					vs->staleLinks++;
-			}
-			/* searches skip such links too (HnswSearchLayer) */
-			if (queue != NULL && e != NULL && e->level >= lc && !e->visited)
-			{
-				e->visited = true;
-				queue[(*qtail)++] = e - vs->elements;
-			}
+			e = HnswTidListFind(&vs->list, HnswSlotTid(slots, i));
+			vs->links++;
+			if (e == HNSW_REACH_NONE)
+				vs->danglingLinks++;
+			else if (vs->list.elements[e].level < lc)
+				vs->staleLinks++;
 		}
 	}
 }
 
 /*
- * Third pass of verify_index: breadth-first search from the entry point over
- * the links of every level, one element page read (share lock) per element
- * reached; count the live elements not reached.
+ * Third pass of verify_index: the walk of hnswreach.c from the entry point
+ * over the links of every level, one element page read (share lock) per
+ * element reached (searches skip stale links, and so does the walk); count
+ * the live elements not reached.
  */
 static void
-CountUnreachable(HnswVerifyState *vs)
+CountUnreachable(HnswVerifyState *vs, BufferAccessStrategy strategy)
 {
 	HnswCheckState *cs = &vs->cs;
 	HnswLayout	layout = CheckLayout(cs);
-	int64	   *queue;
-	int64		qhead = 0;
-	int64		qtail = 0;
-	HnswCheckElement *ep;
+	HnswReach	reach;
+	uint32		ep;
 
-	if (vs->nelements == 0)
+	if (vs->list.n == 0)
 		return;
-	queue = palloc_extended(vs->nelements * sizeof(int64), MCXT_ALLOC_HUGE);
+	vs->list.index = cs->index;
+	vs->list.layout = &layout;
+	vs->list.strategy = strategy;
+	HnswReachInit(&reach, vs->list.n, HnswTidListLinks, &vs->list);
 
 	if (ItemPointerIsValid(&cs->meta.entryPoint))
 	{
-		ep = FindCheckElement(vs, &cs->meta.entryPoint);
-		if (ep == NULL)
+		ep = HnswTidListFind(&vs->list, &cs->meta.entryPoint);
+		if (ep == HNSW_REACH_NONE)
 			HNSW_CORRUPT(cs->index, "has an entry point that is not an element",
 						 "The entry point (%u,%u) holds no element.",
 						 ItemPointerGetBlockNumber(&cs->meta.entryPoint),
 						 ItemPointerGetOffsetNumber(&cs->meta.entryPoint));
-		if (ep->level != cs->meta.entryLevel)
+		if (vs->list.elements[ep].level != cs->meta.entryLevel)
 			HNSW_CORRUPT(cs->index, "has an entry point on the wrong level",
 						 "The metapage says level %d; the element at (%u,%u) has level %u.",
 						 (int) cs->meta.entryLevel,
-						 ItemPointerGetBlockNumber(&ep->tid),
-						 ItemPointerGetOffsetNumber(&ep->tid),
-						 (unsigned) ep->level);
-		ep->visited = true;
-		queue[qtail++] = ep - vs->elements;
-	}
-
-	while (qhead < qtail)
-	{
-		HnswCheckElement *e = &vs->elements[queue[qhead++]];
-		Buffer		buf;
-		HnswElementTuple tup;
-
-		CHECK_FOR_INTERRUPTS();
-		buf = ReadBuffer(cs->index, ItemPointerGetBlockNumber(&e->tid));
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		tup = HnswGetElement(cs->index, &layout, buf,
-							 ItemPointerGetOffsetNumber(&e->tid));
+						 ItemPointerGetBlockNumber(&cs->meta.entryPoint),
+						 ItemPointerGetOffsetNumber(&cs->meta.entryPoint),
+						 (unsigned) vs->list.elements[ep].level);
+		HnswReachFrom(&reach, ep);
 		/* the index cannot change under verify_index's ShareLock */
-		if (tup == NULL)
-			elog(ERROR, "element (%u,%u) of index \"%s\" vanished during verification",
-				 ItemPointerGetBlockNumber(&e->tid),
-				 ItemPointerGetOffsetNumber(&e->tid),
+		if (reach.ngone > 0)
+			elog(ERROR, "elements of index \"%s\" vanished during verification",
 				 RelationGetRelationName(cs->index));
-		CheckLinks(vs, tup, false, queue, &qtail);
-		UnlockReleaseBuffer(buf);
 	}
 
-	for (int64 i = 0; i < vs->nelements; i++)
-		if (!vs->elements[i].visited && !vs->elements[i].deleted)
+	for (uint32 i = 0; i < vs->list.n; i++)
+		if (!HnswReached(&reach, i) && !vs->list.elements[i].deleted)
 			vs->unreachable++;
-	pfree(queue);
+	HnswReachFree(&reach);
 }
 
 /*
@@ -891,8 +820,6 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 								ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 	vs.memLimit = (Size) maintenance_work_mem * 1024;
-	vs.maxelements = 1024;
-	vs.elements = palloc(vs.maxelements * sizeof(HnswCheckElement));
 	strategy = GetAccessStrategy(BAS_BULKREAD);
 
 	/*
@@ -962,7 +889,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 	CheckNoTailDue(cs, InvalidBlockNumber);
 	CheckMissingTail(cs, strategy);
 
-	if (vs.nelements > 0 && !ItemPointerIsValid(&cs->meta.entryPoint) &&
+	if (vs.list.n > 0 && !ItemPointerIsValid(&cs->meta.entryPoint) &&
 		vs.nlive > 0)
 		ereport(NOTICE,
 				(errmsg("index \"%s\" has elements but no entry point",
@@ -991,14 +918,14 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 													  off);
 
 				if (tup != NULL)
-					CheckLinks(&vs, tup, true, NULL, NULL);
+					CheckLinks(&vs, tup);
 			}
 		}
 		UnlockReleaseBuffer(buf);
 	}
 
 	/* pass 3: reachability from the entry point */
-	CountUnreachable(&vs);
+	CountUnreachable(&vs, strategy);
 
 	if (vs.danglingLinks > 0 || vs.staleLinks > 0)
 		ereport(NOTICE,
@@ -1021,7 +948,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 
 	MemoryContextSwitchTo(oldcxt);
 	values[0] = Int64GetDatum(cs->nblocks);
-	values[1] = Int64GetDatum(vs.nelements);
+	values[1] = Int64GetDatum(vs.list.n);
 	values[2] = Int64GetDatum(vs.links);
 	values[3] = Int64GetDatum(vs.danglingLinks);
 	values[4] = Int64GetDatum(vs.staleLinks);

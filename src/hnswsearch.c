@@ -1059,8 +1059,11 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 		*c = entries[i];
 		c->element->visited = graph->searchTag;
 		HeapPush(C, c);
-		HeapPush(W, c);
-		wlen++;
+		if (!(graph->skipDeleted && c->element->deleted))
+		{
+			HeapPush(W, c);
+			wlen++;
+		}
 		if (seen)
 			*seen = lappend(*seen, c);
 	}
@@ -1073,10 +1076,12 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 	while (!pairingheap_is_empty(C))
 	{
 		HnswCandidate *c = ((HnswHeapNode *) pairingheap_remove_first(C))->c;
-		HnswCandidate *f = ((HnswHeapNode *) pairingheap_first(W))->c;
+		HnswCandidate *f = wlen > 0 ?
+			((HnswHeapNode *) pairingheap_first(W))->c : NULL;
 		HnswNeighborList *list;
 
-		if (c->distance > f->distance)
+		/* W is short only while deleted ones are skipped: go on then */
+		if (f != NULL && c->distance > f->distance && wlen >= ef)
 			break;
 		if (c->element->level < lc || !HnswLoadElement(graph, c->element))
 			continue;
@@ -1095,8 +1100,8 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 			if (!HnswLoadElement(graph, e))
 				continue;
 
-			d = graph->query ? e->queryDistance : HnswDistance(graph, q, e->vec);
-			f = ((HnswHeapNode *) pairingheap_first(W))->c;
+			d = HnswDistance(graph, q, e->vec);
+			f = wlen > 0 ? ((HnswHeapNode *) pairingheap_first(W))->c : NULL;
 			if (wlen < ef || d < f->distance)
 			{
 				HnswCandidate *n = palloc(sizeof(HnswCandidate));
@@ -1104,14 +1109,18 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 				n->element = e;
 				n->distance = d;
 				HeapPush(C, n);
-				HeapPush(W, n);
+				/* a deleted one leads on, but is no result (skipDeleted) */
+				if (!(graph->skipDeleted && e->deleted))
+				{
+					HeapPush(W, n);
+					if (++wlen > ef)
+					{
+						pairingheap_remove_first(W);
+						wlen--;
+					}
+				}
 				if (seen)
 					*seen = lappend(*seen, n);
-				if (++wlen > ef)
-				{
-					pairingheap_remove_first(W);
-					wlen--;
-				}
 			}
 			else if (seen)
 			{
