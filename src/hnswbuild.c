@@ -207,8 +207,8 @@ typedef struct HnswBuildState
 	/* searches */
 	uint32	   *visited;		/* element number -> tag of last search */
 	uint32		tag;
-	BuildNeighbor *cand;		/* candidate heap (negated distances) */
-	BuildNeighbor *res;			/* result heap */
+	BuildNeighbor *cand;		/* candidate heap, nearest on top */
+	BuildNeighbor *res;			/* result heap, furthest on top */
 	BuildNeighbor *entries;		/* entry points of the next layer */
 	int			candCap;
 	int			resCap;
@@ -273,51 +273,26 @@ UnlockElement(HnswBuildState *state, BuildElement *e)
 		LWLockRelease(&e->lock);
 }
 
-/* ----------------------------------------------------------------
- *		Binary heaps of neighbours, largest distance on top
- * ----------------------------------------------------------------
- */
-static inline void
-HeapPush(BuildNeighbor *heap, int *n, int32 id, float distance)
-{
-	int			i = (*n)++;
+/* Heaps of neighbours by distance: nearest on top, furthest on top */
+#define HEAP_PREFIX		NearHeap
+#define HEAP_TYPE		BuildNeighbor
+#define HEAP_BEFORE(a, b)	((a).distance < (b).distance)
+#include "hnswheap.h"
 
-	while (i > 0)
-	{
-		int			parent = (i - 1) / 2;
+#define HEAP_PREFIX		FarHeap
+#define HEAP_TYPE		BuildNeighbor
+#define HEAP_BEFORE(a, b)	((a).distance > (b).distance)
+#include "hnswheap.h"
 
-		if (heap[parent].distance >= distance)
-			break;
-		heap[i] = heap[parent];
-		i = parent;
-	}
-	heap[i].id = id;
-	heap[i].distance = distance;
-}
-
+/* A neighbour with its distance */
 static inline BuildNeighbor
-HeapPop(BuildNeighbor *heap, int *n)
+Neighbor(int32 id, float distance)
 {
-	BuildNeighbor top = heap[0];
-	BuildNeighbor last = heap[--(*n)];
-	int			i = 0;
+	BuildNeighbor n;
 
-	for (;;)
-	{
-		int			child = 2 * i + 1;
-
-		if (child >= *n)
-			break;
-		if (child + 1 < *n && heap[child + 1].distance > heap[child].distance)
-			child++;
-		if (heap[child].distance <= last.distance)
-			break;
-		heap[i] = heap[child];
-		i = child;
-	}
-	if (*n > 0)
-		heap[i] = last;
-	return top;
+	n.id = id;
+	n.distance = distance;
+	return n;
 }
 
 #if defined(MADV_HUGEPAGE) || defined(MADV_POPULATE_WRITE)
@@ -381,20 +356,20 @@ SearchLayer(HnswBuildState *state, const Vector *q, int nentries, int ef,
 		BuildNeighbor *c = &state->entries[i];
 
 		state->visited[c->id] = state->tag;
-		HeapPush(state->cand, &ncand, c->id, -c->distance);
-		HeapPush(state->res, &nres, c->id, c->distance);
+		NearHeap_push(state->cand, &ncand, *c);
+		FarHeap_push(state->res, &nres, *c);
 		if (nres > ef)
-			HeapPop(state->res, &nres);
+			(void) FarHeap_pop(state->res, &nres);
 	}
 
 	while (ncand > 0)
 	{
-		BuildNeighbor c = HeapPop(state->cand, &ncand);
+		BuildNeighbor c = NearHeap_pop(state->cand, &ncand);
 		BuildElement *ce;
 		BuildList  *list;
 		int			nn;
 
-		if (-c.distance > state->res[0].distance)
+		if (c.distance > state->res[0].distance)
 			break;
 		ce = GetElement(state, c.id);
 		if (ce->level < lc)
@@ -431,17 +406,19 @@ SearchLayer(HnswBuildState *state, const Vector *q, int nentries, int ef,
 			d = HnswDistance(graph, q, todo[i]);
 			if (nres < ef || d < state->res[0].distance)
 			{
-				HeapPush(state->cand, &ncand, nbuf[i].id, -d);
-				HeapPush(state->res, &nres, nbuf[i].id, d);
-				if (nres > ef)
-					HeapPop(state->res, &nres);
+				NearHeap_push(state->cand, &ncand, Neighbor(nbuf[i].id, d));
+				if (nres < ef)
+					FarHeap_push(state->res, &nres, Neighbor(nbuf[i].id, d));
+				else
+					FarHeap_replace_top(state->res, nres,
+										Neighbor(nbuf[i].id, d));
 			}
 		}
 	}
 
 	nentries = nres;
 	for (int i = nentries - 1; i >= 0; i--)
-		state->entries[i] = HeapPop(state->res, &nres);
+		state->entries[i] = FarHeap_pop(state->res, &nres);
 	return nentries;
 }
 

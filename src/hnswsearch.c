@@ -762,81 +762,58 @@ HeapPush(pairingheap *heap, HnswCandidate *c)
 }
 
 /*
- * A binary heap of candidates by value, nearest first (C) or furthest first
- * (W), so that a search allocates arrays, not a node per candidate.
+ * Candidates by value in a growing array, a heap nearest first (C) or
+ * furthest first (W), so that a search allocates arrays, not a node per
+ * candidate.
  */
 typedef struct CandidateHeap
 {
 	HnswCandidate *items;
 	int			n;
 	int			cap;
-	bool		furthest;		/* the root is the furthest, not the nearest */
 } CandidateHeap;
 
-/* Does a belong nearer the root than b? */
-static inline bool
-HeapBefore(const CandidateHeap *h, float a, float b)
-{
-	return h->furthest ? a > b : a < b;
-}
+#define HEAP_PREFIX		NearHeap
+#define HEAP_TYPE		HnswCandidate
+#define HEAP_BEFORE(a, b)	((a).distance < (b).distance)
+#include "hnswheap.h"
+
+#define HEAP_PREFIX		FarHeap
+#define HEAP_TYPE		HnswCandidate
+#define HEAP_BEFORE(a, b)	((a).distance > (b).distance)
+#include "hnswheap.h"
 
 static void
-CandidateHeapInit(CandidateHeap *h, int cap, bool furthest)
+CandidateHeapInit(CandidateHeap *h, int cap)
 {
 	h->cap = Max(cap, 16);
 	h->items = palloc(sizeof(HnswCandidate) * h->cap);
 	h->n = 0;
-	h->furthest = furthest;
 }
 
-static void
-CandidateHeapPush(CandidateHeap *h, HnswCandidate c)
+/* Make room for one more */
+static inline void
+CandidateHeapReserve(CandidateHeap *h)
 {
-	int			i;
-
-	if (h->n == h->cap)
+	if (unlikely(h->n == h->cap))
 	{
 		h->cap *= 2;
 		h->items = repalloc(h->items, sizeof(HnswCandidate) * h->cap);
 	}
-	i = h->n++;
-	while (i > 0)
-	{
-		int			parent = (i - 1) / 2;
-
-		if (!HeapBefore(h, c.distance, h->items[parent].distance))
-			break;
-		h->items[i] = h->items[parent];
-		i = parent;
-	}
-	h->items[i] = c;
 }
 
-/* Remove and return the root; the heap must not be empty */
-static HnswCandidate
-CandidateHeapPop(CandidateHeap *h)
+static inline void
+NearPush(CandidateHeap *h, HnswCandidate c)
 {
-	HnswCandidate top = h->items[0];
-	HnswCandidate last = h->items[--h->n];
-	int			i = 0;
+	CandidateHeapReserve(h);
+	NearHeap_push(h->items, &h->n, c);
+}
 
-	for (;;)
-	{
-		int			child = 2 * i + 1;
-
-		if (child >= h->n)
-			break;
-		if (child + 1 < h->n &&
-			HeapBefore(h, h->items[child + 1].distance, h->items[child].distance))
-			child++;
-		if (!HeapBefore(h, h->items[child].distance, last.distance))
-			break;
-		h->items[i] = h->items[child];
-		i = child;
-	}
-	if (h->n > 0)
-		h->items[i] = last;
-	return top;
+static inline void
+FarPush(CandidateHeap *h, HnswCandidate c)
+{
+	CandidateHeapReserve(h);
+	FarHeap_push(h->items, &h->n, c);
 }
 
 /*
@@ -904,8 +881,8 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 	/* shorter tuples are heads, whose tails are prefetched too */
 	Size		minWhole = HnswMinCutSize(graph);
 
-	CandidateHeapInit(&C, ef * 2, false);
-	CandidateHeapInit(&W, ef + 1, true);
+	CandidateHeapInit(&C, ef * 2);
+	CandidateHeapInit(&W, ef + 1);
 	tids = palloc(sizeof(ItemPointerData) * HNSW_LEVEL_CAPACITY(0, graph->m));
 	fresh = palloc(sizeof(HnswElement) * HNSW_LEVEL_CAPACITY(0, graph->m));
 
@@ -933,16 +910,16 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 			entries[i].distance = entries[i].element->queryDistance;
 		}
 		entries[i].element->visited = graph->searchTag;
-		CandidateHeapPush(&C, entries[i]);
-		CandidateHeapPush(&W, entries[i]);
+		NearPush(&C, entries[i]);
+		FarPush(&W, entries[i]);
 		NOTE_SEEN(entries[i]);
 	}
 	while (W.n > ef)
-		(void) CandidateHeapPop(&W);
+		(void) FarHeap_pop(W.items, &W.n);
 
 	while (C.n > 0)
 	{
-		HnswCandidate c = CandidateHeapPop(&C);
+		HnswCandidate c = NearHeap_pop(C.items, &C.n);
 		int			ntids;
 
 		if (W.n > 0 && c.distance > W.items[0].distance)
@@ -1005,10 +982,10 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 			n.distance = e->queryDistance;
 			if (W.n < ef || n.distance < W.items[0].distance)
 			{
-				CandidateHeapPush(&C, n);
-				CandidateHeapPush(&W, n);
+				NearPush(&C, n);
+				FarPush(&W, n);
 				if (W.n > ef)
-					(void) CandidateHeapPop(&W);
+					(void) FarHeap_pop(W.items, &W.n);
 			}
 			NOTE_SEEN(n);
 		}
@@ -1018,7 +995,7 @@ SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
 	*nresults = W.n;
 	result = palloc(sizeof(HnswCandidate) * Max(W.n, 1));
 	for (int i = W.n - 1; i >= 0; i--)
-		result[i] = CandidateHeapPop(&W);
+		result[i] = FarHeap_pop(W.items, &W.n);
 	pfree(C.items);
 	pfree(W.items);
 	pfree(tids);
