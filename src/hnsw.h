@@ -19,7 +19,6 @@
 #include "access/generic_xlog.h"
 #include "access/reloptions.h"
 #include "fmgr.h"
-#include "lib/pairingheap.h"
 #include "nodes/pg_list.h"
 #include "storage/bufmgr.h"
 #include "storage/itemptr.h"
@@ -443,7 +442,7 @@ typedef struct HnswGraph
 	HnswElement entry;			/* entry point, NULL if empty */
 	const Vector *query;		/* scans, inserts: the one query vector */
 	float		bound;			/* loading may give up a distance to the
-								 * query above this (SearchLayerOnDisk) */
+								 * query above this (HnswSearchLayer) */
 	HnswElement stubs;			/* preallocated elements for the cache */
 	int			nstubs;
 	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */

@@ -273,28 +273,6 @@ UnlockElement(HnswBuildState *state, BuildElement *e)
 		LWLockRelease(&e->lock);
 }
 
-/* Heaps of neighbours by distance: nearest on top, furthest on top */
-#define HEAP_PREFIX		NearHeap
-#define HEAP_TYPE		BuildNeighbor
-#define HEAP_BEFORE(a, b)	((a).distance < (b).distance)
-#include "hnswheap.h"
-
-#define HEAP_PREFIX		FarHeap
-#define HEAP_TYPE		BuildNeighbor
-#define HEAP_BEFORE(a, b)	((a).distance > (b).distance)
-#include "hnswheap.h"
-
-/* A neighbour with its distance */
-static inline BuildNeighbor
-Neighbor(int32 id, float distance)
-{
-	BuildNeighbor n;
-
-	n.id = id;
-	n.distance = distance;
-	return n;
-}
-
 #if defined(MADV_HUGEPAGE) || defined(MADV_POPULATE_WRITE)
 /*
  * Give the kernel advice (madvise) on the whole pages of pagesize within
@@ -312,16 +290,80 @@ AdviseArena(char *arena, Size size, Size pagesize, int advice)
 }
 #endif
 
-/* Make room for n more entries in the candidate heap */
-static inline void
-EnsureCandidates(HnswBuildState *state, int used, int more)
+/*
+ * The layer search of hnswsearchlayer.h over the arena: candidates are
+ * element numbers, a neighbour not visited yet is its number and vector.
+ */
+typedef struct ArenaSearch
 {
-	if (used + more > state->candCap)
+	HnswBuildState *state;
+	const Vector *q;
+} ArenaSearch;
+
+typedef struct ArenaItem
+{
+	int32		id;
+	const Vector *vec;
+} ArenaItem;
+
+/*
+ * The neighbours of c on level lc not visited yet, marked visited now.
+ * Takes c's lock in share mode while copying its list (parallel builds).
+ */
+static pg_attribute_always_inline int
+ArenaExpand(ArenaSearch *as, BuildNeighbor *c, int lc, ArenaItem *items)
+{
+	HnswBuildState *state = as->state;
+	BuildElement *ce = GetElement(state, c->id);
+	BuildNeighbor nbuf[2 * HNSW_MAX_M];
+	BuildList  *list;
+	int			nn;
+	int			n = 0;
+
+	if (ce->level < lc)
+		return -1;
+	list = GetList(ce, lc, state->shared->m);
+	LockElement(state, ce, LW_SHARED);
+	nn = list->length;
+	memcpy(nbuf, list->items, sizeof(BuildNeighbor) * nn);
+	UnlockElement(state, ce);
+
+	for (int i = 0; i < nn; i++)
 	{
-		state->candCap = Max(state->candCap * 2, used + more);
-		state->cand = repalloc(state->cand, sizeof(BuildNeighbor) * state->candCap);
+		int32		id = nbuf[i].id;
+
+		if (state->visited[id] == state->tag)
+			continue;
+		state->visited[id] = state->tag;
+		items[n].id = id;
+		items[n].vec = GetVector(GetElement(state, id));
+		n++;
 	}
+	return n;
 }
+
+static pg_attribute_always_inline bool
+ArenaLoad(ArenaSearch *as, ArenaItem item, BuildNeighbor *cand)
+{
+	cand->id = item.id;
+	cand->distance = HnswDistance(as->state->graph, as->q, item.vec);
+	return true;
+}
+
+#define SL_PREFIX		Arena
+#define SL_STATE		ArenaSearch
+#define SL_CAND			BuildNeighbor
+#define SL_ITEM			ArenaItem
+#define SL_MAX_ITEMS	(2 * HNSW_MAX_M)
+#define SL_ENTRY(st, cand) \
+	((st)->state->visited[(cand)->id] = (st)->state->tag, true)
+#define SL_EXPAND(st, cand, lc, items)	ArenaExpand(st, cand, lc, items)
+#define SL_PREFETCH(st, item) \
+	HnswPrefetchBytes((item).vec, (st)->state->vecSize)
+#define SL_LOAD(st, item, bound, cand)	ArenaLoad(st, item, cand)
+#define SL_RESULT(st, cand)		true
+#define SL_SEEN(st, cand)		((void) 0)
+#include "hnswsearchlayer.h"
 
 /*
  * Search one layer of the arena for the ef elements nearest q (Algorithm 2)
@@ -335,90 +377,31 @@ static int
 SearchLayer(HnswBuildState *state, const Vector *q, int nentries, int ef,
 			int lc)
 {
-	HnswGraph  *graph = state->graph;
-	int			m = state->shared->m;
-	int			ncand = 0;
-	int			nres = 0;
-	BuildNeighbor nbuf[2 * HNSW_MAX_M];
-	Vector	   *todo[2 * HNSW_MAX_M];
-	int			ntodo;
+	ArenaSearch as;
+	Arena_Heap	C;
+	Arena_Heap	W;
 
 	if (++state->tag == 0)
 	{
 		memset(state->visited, 0, sizeof(uint32) * state->shared->maxElements);
 		state->tag = 1;
 	}
-	graph->scratchOf = NULL;
+	state->graph->scratchOf = NULL;
+	as.state = state;
+	as.q = q;
+	C.items = state->cand;
+	C.cap = state->candCap;
+	W.items = state->res;
+	W.cap = state->resCap;
+	Arena_SearchLayer(&as, state->entries, nentries, ef, lc, &C, &W);
+	state->cand = C.items;
+	state->candCap = C.cap;
+	state->res = W.items;
+	state->resCap = W.cap;
 
-	EnsureCandidates(state, 0, nentries);
-	for (int i = 0; i < nentries; i++)
-	{
-		BuildNeighbor *c = &state->entries[i];
-
-		state->visited[c->id] = state->tag;
-		NearHeap_push(state->cand, &ncand, *c);
-		FarHeap_push(state->res, &nres, *c);
-		if (nres > ef)
-			(void) FarHeap_pop(state->res, &nres);
-	}
-
-	while (ncand > 0)
-	{
-		BuildNeighbor c = NearHeap_pop(state->cand, &ncand);
-		BuildElement *ce;
-		BuildList  *list;
-		int			nn;
-
-		if (c.distance > state->res[0].distance)
-			break;
-		ce = GetElement(state, c.id);
-		if (ce->level < lc)
-			continue;
-
-		list = GetList(ce, lc, m);
-		LockElement(state, ce, LW_SHARED);
-		nn = list->length;
-		memcpy(nbuf, list->items, sizeof(BuildNeighbor) * nn);
-		UnlockElement(state, ce);
-
-		/* the unvisited ones, each vector fetched while the last is compared */
-		ntodo = 0;
-		for (int i = 0; i < nn; i++)
-		{
-			int32		id = nbuf[i].id;
-
-			if (state->visited[id] == state->tag)
-				continue;
-			state->visited[id] = state->tag;
-			todo[ntodo++] = GetVector(GetElement(state, id));
-			nbuf[ntodo - 1].id = id;
-		}
-		if (ntodo > 0)
-			HnswPrefetchBytes(todo[0], state->vecSize);
-
-		EnsureCandidates(state, ncand, ntodo);
-		for (int i = 0; i < ntodo; i++)
-		{
-			float		d;
-
-			if (i + 1 < ntodo)
-				HnswPrefetchBytes(todo[i + 1], state->vecSize);
-			d = HnswDistance(graph, q, todo[i]);
-			if (nres < ef || d < state->res[0].distance)
-			{
-				NearHeap_push(state->cand, &ncand, Neighbor(nbuf[i].id, d));
-				if (nres < ef)
-					FarHeap_push(state->res, &nres, Neighbor(nbuf[i].id, d));
-				else
-					FarHeap_replace_top(state->res, nres,
-										Neighbor(nbuf[i].id, d));
-			}
-		}
-	}
-
-	nentries = nres;
+	nentries = W.n;
 	for (int i = nentries - 1; i >= 0; i--)
-		state->entries[i] = FarHeap_pop(state->res, &nres);
+		state->entries[i] = Arena_HeapPop(&W);
 	return nentries;
 }
 
@@ -1701,7 +1684,8 @@ InitParticipant(HnswBuildState *state, HnswBuildShared *shared, char *arena,
 									 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	state->candCap = 4 * ef + 64;
 	state->cand = palloc(sizeof(BuildNeighbor) * state->candCap);
-	state->res = palloc(sizeof(BuildNeighbor) * (ef + 2));
+	state->resCap = ef + 2;
+	state->res = palloc(sizeof(BuildNeighbor) * state->resCap);
 	state->entries = palloc(sizeof(BuildNeighbor) * (ef + 2));
 	LWLockRegisterTranche(shared->tranche, "hnsw build");
 }
