@@ -51,7 +51,7 @@ typedef struct HnswOptions
 	int			efConstruction;
 	int			quantizationOffset; /* "f32", "f16", "bf16" or "i8" */
 	bool		packed;			/* CREATE INDEX cuts large elements at page
-								 * ends (hnswbuild.c, PlaceCut) */
+								 * ends (hnswbuildwrite.c, PlaceCut) */
 } HnswOptions;
 
 /* Names of the quantizations, indexed by HnswQuantization */

@@ -334,7 +334,7 @@ typedef struct HnswNeighborList
 
 /*
  * An element in memory: a copy of its tuple, loaded on first use.  CREATE
- * INDEX keeps its graph in an arena of its own (hnswbuild.c) and uses one
+ * INDEX keeps its graph in an arena of its own (hnswarena.c) and uses one
  * of these only as a stand-in when forming a tuple.
  */
 typedef struct HnswElementData

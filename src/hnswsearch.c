@@ -641,7 +641,7 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		{
 			e->vec = NULL;
 			e->queryDistance = HnswDistance(graph, graph->query, vec);
-			e->codeError = 0.0f;	/* never i8 (hnswbuild.c, PlaceCut) */
+			e->codeError = 0.0f;	/* never i8 (hnswbuildwrite.c, PlaceCut) */
 			e->codeMagnitude = 0.0f;
 		}
 		else

@@ -3,7 +3,7 @@
  * hnswsearchlayer.h
  *	  The search of one layer (Algorithm 2 of the paper), written once and
  *	  instantiated for each way of reaching elements, in the manner of
- *	  lib/simplehash.h: the build's arena (hnswbuild.c) and the index's
+ *	  lib/simplehash.h: the build's arena (hnswarena.c) and the index's
  *	  pages (hnswsearch.c).  Each instantiation inlines its own element
  *	  access: a search computes a distance per element it reaches, and the
  *	  loads of elements bound its time, so an indirect call per element
