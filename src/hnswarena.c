@@ -526,30 +526,17 @@ HnswArenaInsert(HnswBuildState *state, int level, Vector *vec,
 }
 
 /*
- * The links of arena element id, for the walk of hnswreach.c: every level's
- * list, on levels above 0 only to elements that have the level.
+ * The level-0 links of arena element id, for the walk of hnswreach.c
  */
 static int
 ArenaLinks(void *arg, uint32 id, uint32 *out)
 {
 	HnswBuildState *state = (HnswBuildState *) arg;
-	BuildElement *e = GetElement(state, id);
-	int			m = state->shared->m;
-	int			n = 0;
+	BuildList  *list = GetList(GetElement(state, id), 0, state->shared->m);
 
-	for (int lc = 0; lc <= e->level; lc++)
-	{
-		BuildList  *list = GetList(e, lc, m);
-
-		for (int i = 0; i < list->length; i++)
-		{
-			int32		t = list->items[i].id;
-
-			if (lc == 0 || GetElement(state, t)->level >= lc)
-				out[n++] = t;
-		}
-	}
-	return n;
+	for (int i = 0; i < list->length; i++)
+		out[i] = list->items[i].id;
+	return list->length;
 }
 
 /*

@@ -710,9 +710,8 @@ CheckLinks(HnswVerifyState *vs, HnswElementTuple tup)
 
 /*
  * Third pass of verify_index: the walk of hnswreach.c from the entry point
- * over the links of every level, one element page read (share lock) per
- * element reached (searches skip stale links, and so does the walk); count
- * the live elements not reached.
+ * over the links of level 0, one element page read (share lock) per
+ * element reached; count the live elements not reached.
  */
 static void
 CountUnreachable(HnswVerifyState *vs, BufferAccessStrategy strategy)

@@ -2,9 +2,9 @@
  *
  * hnswreach.c
  *	  Which elements a search from the entry point can reach: one
- *	  breadth-first walk over the links of every level, used by CREATE
- *	  INDEX (the graph in memory), VACUUM's pass 4 and hnsw.verify_index
- *	  (the graph on pages).
+ *	  breadth-first walk over the links of level 0, used by CREATE INDEX
+ *	  (the graph in memory), VACUUM's pass 4 and hnsw.verify_index (the
+ *	  graph on pages).
  *
  * Elements are numbered 0 .. n-1 by the caller (arena numbers, or places
  * in a list of element TIDs); the caller's links function gives the
@@ -14,7 +14,12 @@
  * tree (parent[to] != from) can be replaced without cutting anything off:
  * every element keeps its tree path, which never uses that link (the path
  * to the target's parent is shorter than the target's, so it does not go
- * through the target).  See src/README "Build" and "Vacuum".
+ * through the target).
+ *
+ * Level 0 only: a search ends on level 0, starting there from wherever the
+ * levels above led it, and an element no level-0 link leads to is found
+ * only when that is the element itself, however the levels above link to
+ * it.  See src/README "Build" and "Vacuum".
  *
  * src/hnswreach.c
  *
@@ -28,8 +33,8 @@
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 
-/* Most links one element can have: every slot of the highest level */
-#define HNSW_REACH_MAX_LINKS	HNSW_SLOTS(HNSW_MAX_LEVEL, HNSW_MAX_M)
+/* Most links one element can have on level 0 */
+#define HNSW_REACH_MAX_LINKS	HNSW_LEVEL_CAPACITY(0, HNSW_MAX_M)
 
 /*
  * Bytes the walk needs for n elements, besides the caller's own list of
@@ -199,12 +204,11 @@ HnswTidListAdd(HnswTidList *list, ItemPointer tid, int level, bool deleted,
 }
 
 /*
- * The links of listed element id, for HnswReach over a graph on pages
- * (arg: an HnswTidList with index and layout set): the listed elements
- * its slots name, on each level lc only those whose level is at least lc
- * (a search does not go on from a stale link either).  Reads the element's
- * page under a share lock, with the list's strategy, after vacuum's cost
- * delay if asked; returns -1 if the element is gone or changed level.
+ * The level-0 links of listed element id, for HnswReach over a graph on
+ * pages (arg: an HnswTidList with index and layout set): the listed
+ * elements its level-0 slots name.  Reads the element's page under a share
+ * lock, with the list's strategy, after vacuum's cost delay if asked;
+ * returns -1 if the element is gone or changed level.
  */
 int
 HnswTidListLinks(void *arg, uint32 id, uint32 *out)
@@ -228,22 +232,16 @@ HnswTidListLinks(void *arg, uint32 id, uint32 *out)
 		char	   *slots = HnswTupleGetSlots(tup);
 
 		n = 0;
-		for (int lc = 0; lc <= tup->level; lc++)
+		for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, list->layout->m); i++)
 		{
-			int			start = HNSW_LEVEL_START(lc, list->layout->m);
-			int			cap = HNSW_LEVEL_CAPACITY(lc, list->layout->m);
+			ItemPointer tid = HnswSlotTid(slots, i);
+			uint32		t;
 
-			for (int i = start; i < start + cap; i++)
-			{
-				ItemPointer tid = HnswSlotTid(slots, i);
-				uint32		t;
-
-				if (!ItemPointerIsValid(tid))
-					continue;
-				t = HnswTidListFind(list, tid);
-				if (t != HNSW_REACH_NONE && list->elements[t].level >= lc)
-					out[n++] = t;
-			}
+			if (!ItemPointerIsValid(tid))
+				continue;
+			t = HnswTidListFind(list, tid);
+			if (t != HNSW_REACH_NONE)
+				out[n++] = t;
 		}
 	}
 	UnlockReleaseBuffer(buf);
