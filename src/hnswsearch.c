@@ -1025,8 +1025,9 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
  * with their distances; *nearest the nearest live element found on level 0
  * (element NULL if none), for duplicate detection.
  *
- * The graph must have an entry point.  Lists are allocated in the graph's
- * context, the rest in the current one.
+ * The graph must be searched for q (graph->query, an insert's) and have an
+ * entry point, loaded.  Lists are allocated in the graph's context, the
+ * rest in the current one.
  */
 void
 HnswFindNeighbors(HnswGraph *graph, const Vector *q, int level,
@@ -1036,13 +1037,13 @@ HnswFindNeighbors(HnswGraph *graph, const Vector *q, int level,
 	int			nentries = 1;
 	HnswElement ep = graph->entry;
 
+	Assert(graph->query == q);
 	nearest->element = NULL;
 	nearest->distance = 0;
 
 	entries = palloc(sizeof(HnswCandidate));
 	entries[0].element = ep;
-	entries[0].distance = graph->query ? ep->queryDistance :
-		HnswDistance(graph, q, ep->vec);
+	entries[0].distance = ep->queryDistance;
 
 	for (int lc = ep->level; lc > level; lc--)
 	{

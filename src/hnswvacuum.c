@@ -163,6 +163,12 @@ ResetCache(HnswVacuumState *vs)
 	vs->graph->quantization = vs->quantization;
 	vs->graph->exactQuantization = vs->exactQuantization;
 	vs->graph->skipDeleted = true;
+	/*
+	 * keepPrunedConnections: after many deletions the heuristic alone can
+	 * leave an element with too few links to stay reachable, so the holes
+	 * it leaves are filled with the nearest candidates it passed over.
+	 */
+	vs->graph->keepPruned = true;
 }
 
 /*
@@ -408,23 +414,6 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 		}
 		chosen[lc] = palloc(sizeof(HnswCandidate) * cap);
 		nchosen[lc] = HnswSelectNeighbors(graph, cands, ncands, cap, chosen[lc]);
-
-		/*
-		 * Keep pruned connections (the paper's keepPrunedConnections): after
-		 * many deletions the heuristic alone can leave an element with too
-		 * few links to stay reachable, so the holes it leaves are filled
-		 * with the nearest candidates it passed over.
-		 */
-		for (int i = 0; i < ncands && nchosen[lc] < cap; i++)
-		{
-			bool		taken = false;
-
-			for (int j = 0; j < nchosen[lc]; j++)
-				if (chosen[lc][j].element == cands[i].element)
-					taken = true;
-			if (!taken && !cands[i].element->deleted)
-				chosen[lc][nchosen[lc]++] = cands[i];
-		}
 	}
 
 	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(tid),
