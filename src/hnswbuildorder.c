@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "hnswbuild.h"
+#include "vectorgroup.h"
 
 /* A vector kept aside, in the participant's private staging memory */
 typedef struct StagedVector
@@ -81,7 +82,8 @@ ChoosePivots(HnswBuildState *state)
  * Order the staged vectors so that consecutive ones are near each other:
  * each is grouped with its nearest pivot (ChoosePivots; squared L2,
  * whatever the metric: it only groups), and the groups follow one another
- * in the pivots' order, each in the order its vectors arrived.  Linked in
+ * in the pivots' order, each in the order its vectors arrived
+ * (vectorgroup.c, which also orders a batch search's queries).  Linked in
  * that order, consecutive searches find much of the graph they walk still
  * in the CPU caches, and the elements of a group lie together in the arena
  * (and later on the pages).  See src/README "Build".
@@ -94,8 +96,8 @@ OrderPending(HnswBuildState *state)
 	int			dim = state->graph->dim;
 	int			npivots = ChoosePivots(state);
 	const float *pivots[HNSW_BUILD_PIVOTS];
-	int			start[HNSW_BUILD_PIVOTS + 1];
-	uint8	   *group;
+	int		   *group;
+	int		   *order;
 	uint32	   *ordered;
 
 	if (npivots < 2)
@@ -111,37 +113,24 @@ OrderPending(HnswBuildState *state)
 		pivots[p] = x;
 	}
 
-	/* each vector's nearest pivot, then a stable counting sort */
-	group = palloc(n);
-	memset(start, 0, sizeof(start));
+	/* each vector's nearest pivot, then the groups in the pivots' order */
+	group = palloc(sizeof(int) * n);
 	for (int i = 0; i < n; i++)
 	{
-		const float *x = StagedVectorGetVector(GetStaged(state, i))->x;
-		float		best = FLT_MAX;
-		int			g = 0;
-
-		for (int p = 0; p < npivots; p++)
-		{
-			float		d = VectorL2SquaredDistance(pivots[p], x, dim);
-
-			if (d < best)
-			{
-				best = d;
-				g = p;
-			}
-		}
-		group[i] = (uint8) g;
-		start[g + 1]++;
+		group[i] = VectorNearestPivot(pivots, npivots,
+									  StagedVectorGetVector(GetStaged(state, i))->x,
+									  dim);
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	for (int p = 1; p <= npivots; p++)
-		start[p] += start[p - 1];
+	order = palloc(sizeof(int) * n);
+	VectorGroupOrder(group, n, npivots, order);
 	ordered = palloc(sizeof(uint32) * n);
-	for (int i = 0; i < n; i++)
-		ordered[start[group[i]]++] = state->staged[i];
+	for (int j = 0; j < n; j++)
+		ordered[j] = state->staged[order[j]];
 	memcpy(state->staged, ordered, sizeof(uint32) * n);
 	pfree(ordered);
+	pfree(order);
 	pfree(group);
 }
 
