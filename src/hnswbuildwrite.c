@@ -135,74 +135,22 @@ AddBuiltTuple(HnswBuildState *state, Page page, char *tup, Size size,
 }
 
 /*
- * Write the arena's graph to pages after the metapage (and any vectors
- * written out of line), in element order, then record the entry point.
- * The element pages are formed in private memory and written past shared
- * buffers (WritePages); when final (the graph is the whole index) they are
- * WAL-logged as they are written, otherwise (the arena filled up and
- * inserts into the pages follow) hnswbuild logs the whole index at its
- * end.  The metapage and the pages of vectors out of line are in shared
- * buffers and logged at the end.  Leader only, while no participant
- * changes the arena.  Tuples are formed by HnswFormElementTuple from a
- * stand-in element whose neighbours carry only their TIDs, with room for
- * just their heap TIDs; an element too large for the rest of its page may
- * be cut into a head and a tail tuple (PlaceCut).
+ * Give every arena element its place (block, offset) on the pages from
+ * firstBlkno + 1 on, in element order, so that links can be written; with
+ * packed, a large element that does not fit the rest of its page is cut
+ * there (PlaceCut).  Return the last block.
  */
-void
-HnswBuildFlushArena(HnswBuildState *state, bool final)
+static BlockNumber
+PlaceElements(HnswBuildState *state, uint32 nelements, BlockNumber firstBlkno,
+			  bool packed)
 {
-	HnswBuildShared *shared = state->shared;
 	HnswGraph  *graph = state->graph;
-	Relation	index = state->index;
-	int			m = shared->m;
-	uint32		nelements = Min(pg_atomic_read_u32(&shared->nelements),
-								shared->maxElements);
 	Size		pageSpace = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
 		MAXALIGN(sizeof(HnswPageOpaqueData));
 	Size		used = pageSpace;
-	/* after the metapage and any vectors written out of line meanwhile */
-	BlockNumber firstBlkno = RelationGetNumberOfBlocks(index) - 1;
 	BlockNumber blkno = firstBlkno;
 	OffsetNumber off = InvalidOffsetNumber;
-	HnswElementTuple tup;
-	char	   *head;			/* a head or tail tuple being formed */
-	ItemPointerData tail;
-	HnswElementData elem;
-	HnswNeighborList *lists[HNSW_MAX_LEVEL + 1];
-	HnswElementData *stubs;
-	char	   *pages;			/* HNSW_WRITE_BATCH pages being filled */
-	BlockNumber blknos[HNSW_WRITE_BATCH];
-	int			npages = 0;
-	Page		page = NULL;
-	bool		logged = final && RelationNeedsWAL(index);
-	bool		packed = HnswGetPacked(index);
-	int			linked;
-	int			dim;
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
-								 PROGRESS_HNSW_PHASE_WRITE);
-	state->firstElementBlock = firstBlkno + 1;
-	SpinLockAcquire(&shared->mutex);
-	dim = shared->dim;
-	SpinLockRelease(&shared->mutex);
-	SetGraphDimensions(graph, dim);
-
-	/*
-	 * Under inner product, which is no metric, elements without incoming
-	 * links are mostly ones no query ranks first; linking them would take
-	 * links from the hubs searches go through.
-	 */
-	linked = graph->metric != HNSW_METRIC_IP || graph->normalize ?
-		HnswArenaLinkUnreachable(state, nelements) : 0;
-	ereport(DEBUG1,
-			(errmsg_internal("hnsw build of \"%s\": %u elements, %d unreachable ones linked to",
-							 RelationGetRelationName(index), nelements,
-							 linked)));
-
-	/*
-	 * First give every element its place, so links can be written.  Large
-	 * elements that do not fit the rest of a page are cut there (PlaceCut).
-	 */
 	for (uint32 id = 0; id < nelements; id++)
 	{
 		BuildElement *e;
@@ -241,6 +189,32 @@ HnswBuildFlushArena(HnswBuildState *state, bool final)
 		}
 		ItemPointerSet(&e->tid, blkno, off);
 	}
+
+	return blkno;
+}
+
+/*
+ * Form the tuples of the arena's elements, placed by PlaceElements, on
+ * pages in private memory and write them HNSW_WRITE_BATCH at a time
+ * (WritePages), WAL-logged if logged.  Tuples are formed by
+ * HnswFormElementTuple from a stand-in element whose neighbours carry only
+ * their TIDs, with room for just their heap TIDs.
+ */
+static void
+WriteElements(HnswBuildState *state, uint32 nelements, bool logged)
+{
+	HnswGraph  *graph = state->graph;
+	int			m = state->shared->m;
+	HnswElementTuple tup;
+	char	   *head;			/* a head or tail tuple being formed */
+	ItemPointerData tail;
+	HnswElementData elem;
+	HnswNeighborList *lists[HNSW_MAX_LEVEL + 1];
+	HnswElementData *stubs;
+	char	   *pages;			/* HNSW_WRITE_BATCH pages being filled */
+	BlockNumber blknos[HNSW_WRITE_BATCH];
+	int			npages = 0;
+	Page		page = NULL;
 
 	tup = palloc(HNSW_MAX_TUPLE_SIZE);
 	head = palloc(HNSW_MAX_TUPLE_SIZE);
@@ -324,6 +298,59 @@ HnswBuildFlushArena(HnswBuildState *state, bool final)
 	pfree(stubs);
 	for (int lc = 0; lc <= HNSW_MAX_LEVEL; lc++)
 		pfree(lists[lc]);
+
+}
+
+/*
+ * Write the arena's graph to pages after the metapage (and any vectors
+ * written out of line), in element order, then record the entry point.
+ * The element pages are formed in private memory and written past shared
+ * buffers (WritePages); when final (the graph is the whole index) they are
+ * WAL-logged as they are written, otherwise (the arena filled up and
+ * inserts into the pages follow) hnswbuild logs the whole index at its
+ * end.  The metapage and the pages of vectors out of line are in shared
+ * buffers and logged at the end.  Leader only, while no participant
+ * changes the arena.  Tuples are formed by HnswFormElementTuple from a
+ * stand-in element whose neighbours carry only their TIDs, with room for
+ * just their heap TIDs; an element too large for the rest of its page may
+ * be cut into a head and a tail tuple (PlaceCut).
+ */
+void
+HnswBuildFlushArena(HnswBuildState *state, bool final)
+{
+	HnswBuildShared *shared = state->shared;
+	HnswGraph  *graph = state->graph;
+	Relation	index = state->index;
+	uint32		nelements = Min(pg_atomic_read_u32(&shared->nelements),
+								shared->maxElements);
+	/* after the metapage and any vectors written out of line meanwhile */
+	BlockNumber firstBlkno = RelationGetNumberOfBlocks(index) - 1;
+	BlockNumber blkno;
+	int			linked;
+	int			dim;
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
+								 PROGRESS_HNSW_PHASE_WRITE);
+	state->firstElementBlock = firstBlkno + 1;
+	SpinLockAcquire(&shared->mutex);
+	dim = shared->dim;
+	SpinLockRelease(&shared->mutex);
+	SetGraphDimensions(graph, dim);
+
+	/*
+	 * Under inner product, which is no metric, elements without incoming
+	 * links are mostly ones no query ranks first; linking them would take
+	 * links from the hubs searches go through.
+	 */
+	linked = graph->metric != HNSW_METRIC_IP || graph->normalize ?
+		HnswArenaLinkUnreachable(state, nelements) : 0;
+	ereport(DEBUG1,
+			(errmsg_internal("hnsw build of \"%s\": %u elements, %d unreachable ones linked to",
+							 RelationGetRelationName(index), nelements,
+							 linked)));
+
+	blkno = PlaceElements(state, nelements, firstBlkno, HnswGetPacked(index));
+	WriteElements(state, nelements, final && RelationNeedsWAL(index));
 
 	if (shared->entry >= 0)
 	{
