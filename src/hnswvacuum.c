@@ -323,9 +323,80 @@ SearchCandidates(HnswVacuumState *vs, HnswElement e, int lc,
 }
 
 /*
- * Give element e (at tid) new neighbours in place of the deleted ones: on
- * each level, the live neighbours of its deleted neighbours are candidates,
- * chosen with the selection heuristic into the holes.  The slots are
+ * Choose the new neighbours of element e on level lc into chosen (room for
+ * the level's capacity) and return how many: the live neighbours of its
+ * deleted neighbours (two hops) and its own live neighbours are candidates;
+ * with fewer than a full list, a search for e adds more (SearchCandidates:
+ * deleted elements are still linked until pass 3, and it goes through
+ * them); then the heuristic with keepPrunedConnections.  Share locks one
+ * at a time.
+ */
+static int
+ChooseRepair(HnswVacuumState *vs, HnswElement e, int lc, HnswCandidate *chosen)
+{
+	HnswGraph  *graph = vs->graph;
+	HnswNeighborList *list = e->neighbors[lc];
+	int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
+	HnswCandidate *cands;
+	int			ncands = 0;
+	int			maxcands = cap * (cap + 1) + graph->efConstruction;
+
+	HnswNewSearch(graph);
+	e->visited = graph->searchTag;
+	cands = palloc(sizeof(HnswCandidate) * maxcands);
+	for (int i = 0; i < list->length; i++)
+	{
+		HnswElement n = list->items[i].element;
+
+		if (!IsDeleted(vs, &n->tid))
+			continue;
+		if (!HnswLoadElement(graph, n) || n->level < lc)
+			continue;
+		for (int j = 0; j < n->neighbors[lc]->length; j++)
+		{
+			HnswElement c = n->neighbors[lc]->items[j].element;
+
+			if (c->visited == graph->searchTag || IsDeleted(vs, &c->tid))
+				continue;
+			c->visited = graph->searchTag;
+			if (!HnswLoadElement(graph, c) || c->deleted || ncands >= maxcands)
+				continue;
+			cands[ncands].element = c;
+			cands[ncands].distance = HnswDistance(graph, e->vec, c->vec);
+			ncands++;
+		}
+	}
+	/* live neighbours stay; they also steer the heuristic */
+	for (int i = 0; i < list->length; i++)
+	{
+		HnswElement n = list->items[i].element;
+
+		if (IsDeleted(vs, &n->tid) || n->visited == graph->searchTag ||
+			!HnswLoadElement(graph, n) || ncands >= maxcands)
+			continue;
+		n->visited = graph->searchTag;
+		cands[ncands++] = list->items[i];
+	}
+	/* too few two hops away: a sparse neighbourhood, or most of it deleted */
+	if (ncands < cap)
+		ncands = SearchCandidates(vs, e, lc, cands, ncands);
+
+	/* nearest first */
+	for (int i = 1; i < ncands; i++)
+	{
+		HnswCandidate c = cands[i];
+		int			j;
+
+		for (j = i; j > 0 && cands[j - 1].distance > c.distance; j--)
+			cands[j] = cands[j - 1];
+		cands[j] = c;
+	}
+	return HnswSelectNeighbors(graph, cands, ncands, cap, chosen);
+}
+
+/*
+ * Give element e (at tid) new neighbours in place of the deleted ones, on
+ * each level those ChooseRepair picks, into the holes.  The slots are
  * re-read under an exclusive lock, so links added meanwhile stay.
  *
  * No lock is held on entry or exit; reading candidates takes share locks
@@ -351,69 +422,9 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 	nchosen = palloc0(sizeof(int) * (e->level + 1));
 	for (int lc = 0; lc <= e->level; lc++)
 	{
-		HnswNeighborList *list = e->neighbors[lc];
-		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
-		HnswCandidate *cands;
-		int			ncands = 0;
-		int			maxcands = cap * (cap + 1) + graph->efConstruction;
-
-		HnswNewSearch(graph);
-		e->visited = graph->searchTag;
-		cands = palloc(sizeof(HnswCandidate) * maxcands);
-		for (int i = 0; i < list->length; i++)
-		{
-			HnswElement n = list->items[i].element;
-
-			if (!IsDeleted(vs, &n->tid))
-				continue;
-			if (!HnswLoadElement(graph, n) || n->level < lc)
-				continue;
-			for (int j = 0; j < n->neighbors[lc]->length; j++)
-			{
-				HnswElement c = n->neighbors[lc]->items[j].element;
-
-				if (c->visited == graph->searchTag || IsDeleted(vs, &c->tid))
-					continue;
-				c->visited = graph->searchTag;
-				if (!HnswLoadElement(graph, c) || c->deleted || ncands >= maxcands)
-					continue;
-				cands[ncands].element = c;
-				cands[ncands].distance = HnswDistance(graph, e->vec, c->vec);
-				ncands++;
-			}
-		}
-		/* live neighbours stay; they also steer the heuristic */
-		for (int i = 0; i < list->length; i++)
-		{
-			HnswElement n = list->items[i].element;
-
-			if (IsDeleted(vs, &n->tid) || n->visited == graph->searchTag ||
-				!HnswLoadElement(graph, n) || ncands >= maxcands)
-				continue;
-			n->visited = graph->searchTag;
-			cands[ncands++] = list->items[i];
-		}
-		/*
-		 * Too few candidates two hops away (a sparse neighbourhood, or most
-		 * of it deleted): search the graph for the element's neighbours, as
-		 * an insert would.  Deleted elements are still linked until pass 3,
-		 * so the search can go through them.
-		 */
-		if (ncands < cap)
-			ncands = SearchCandidates(vs, e, lc, cands, ncands);
-
-		/* nearest first */
-		for (int i = 1; i < ncands; i++)
-		{
-			HnswCandidate c = cands[i];
-			int			j;
-
-			for (j = i; j > 0 && cands[j - 1].distance > c.distance; j--)
-				cands[j] = cands[j - 1];
-			cands[j] = c;
-		}
-		chosen[lc] = palloc(sizeof(HnswCandidate) * cap);
-		nchosen[lc] = HnswSelectNeighbors(graph, cands, ncands, cap, chosen[lc]);
+		chosen[lc] = palloc(sizeof(HnswCandidate) *
+							HNSW_LEVEL_CAPACITY(lc, graph->m));
+		nchosen[lc] = ChooseRepair(vs, e, lc, chosen[lc]);
 	}
 
 	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(tid),
