@@ -133,73 +133,34 @@ SearchLayer(HnswBuildState *state, const Vector *q, int nentries, int ef,
 	return nentries;
 }
 
+/* Neighbour selection of hnswselect.h over the arena */
+#define SEL_PREFIX		Arena
+#define SEL_STATE		HnswBuildState
+#define SEL_CAND		BuildNeighbor
+#define SEL_USABLE(st, c)	true
+#define SEL_DIST(st, a, b) \
+	HnswDistance((st)->graph, GetVector(GetElement(st, (a)->id)), \
+				 GetVector(GetElement(st, (b)->id)))
+#define SEL_SAME(st, a, b)	false
+#define SEL_SIMPLE(st) \
+	((st)->graph->metric == HNSW_METRIC_IP && !(st)->graph->normalize)
+#include "hnswselect.h"
+
 /*
- * Choose up to max neighbours among candidates (nearest first) into out, as
- * HnswSelectNeighbors does in the build: the paper's heuristic, then the
- * nearest candidates it passed over (keepPrunedConnections).  Under inner
- * product, which is no metric, the nearest are kept.
+ * Choose up to max neighbours among candidates (nearest first) into out:
+ * the paper's heuristic, then the nearest candidates it passed over
+ * (keepPrunedConnections), recording in out->nkept how many the heuristic
+ * kept.  Under inner product, which is no metric, the nearest are kept.
  */
 static void
 SelectNeighbors(HnswBuildState *state, BuildNeighbor *candidates, int n,
 				int max, BuildList *out)
 {
-	HnswGraph  *graph = state->graph;
-	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
-	bool		chosen[HNSW_MAX_EF_CONSTRUCTION];
-	int			nout = 0;
+	int			nkept;
 
-	for (int i = 0; i < n; i++)
-		chosen[i] = false;
-	for (int i = 0; i < n && nout < max; i++)
-	{
-		Vector	   *v = GetVector(GetElement(state, candidates[i].id));
-		bool		good = true;
-
-		for (int j = 0; j < nout && !simple; j++)
-		{
-			if (HnswDistance(graph, v,
-							 GetVector(GetElement(state, out->items[j].id))) <
-				candidates[i].distance)
-			{
-				good = false;
-				break;
-			}
-		}
-		if (good)
-		{
-			out->items[nout++] = candidates[i];
-			chosen[i] = true;
-		}
-	}
-	out->nkept = nout;
-	for (int i = 0; i < n && nout < max; i++)
-		if (!chosen[i])
-			out->items[nout++] = candidates[i];
-	out->length = nout;
-}
-
-/*
- * Does the heuristic keep cands[i], given the candidates chosen before it?
- * It is kept unless some chosen one is nearer to it than the owner of the
- * list is.  With skip, the chosen ones skip marks are not compared (they
- * are known not to reject it).  Computes up to one distance per chosen
- * candidate compared.
- */
-static bool
-KeepCandidate(HnswBuildState *state, BuildNeighbor *cands, bool *chosen,
-			  bool *skip, int i)
-{
-	Vector	   *v = GetVector(GetElement(state, cands[i].id));
-
-	for (int j = 0; j < i; j++)
-	{
-		if (chosen[j] && !(skip && skip[j]) &&
-			HnswDistance(state->graph, v,
-						 GetVector(GetElement(state, cands[j].id))) <
-			cands[i].distance)
-			return false;
-	}
-	return true;
+	out->length = Arena_Select(state, candidates, n, max, true, out->items,
+							   &nkept);
+	out->nkept = nkept;
 }
 
 /*
@@ -294,17 +255,17 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 		if (simple)
 			good = true;
 		else if (!decided || i == newPos)
-			good = KeepCandidate(state, cands, chosen, NULL, i);
+			good = Arena_Keeps(state, cands, chosen, NULL, i);
 		else if (known[i])
 		{
-			good = KeepCandidate(state, cands, chosen, known, i);
+			good = Arena_Keeps(state, cands, chosen, known, i);
 			if (!good)
 				dropped = true;
 		}
 		else if (!dropped)
 			good = false;
 		else
-			good = KeepCandidate(state, cands, chosen, NULL, i);
+			good = Arena_Keeps(state, cands, chosen, NULL, i);
 
 		if (good)
 		{

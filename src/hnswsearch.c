@@ -953,6 +953,30 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 }
 
 /*
+ * Neighbour selection of hnswselect.h over the element cache: a deleted or
+ * vanished candidate is never chosen, and comparing two candidates needs
+ * their vectors (HnswEnsureVector, share locks one at a time).
+ */
+static pg_attribute_always_inline bool
+PageUsable(HnswGraph *graph, HnswCandidate *c)
+{
+	return !c->element->deleted && HnswLoadElement(graph, c->element) &&
+		((graph->metric == HNSW_METRIC_IP && !graph->normalize) ||
+		 HnswEnsureVector(graph, c->element));
+}
+
+#define SEL_PREFIX		Page
+#define SEL_STATE		HnswGraph
+#define SEL_CAND		HnswCandidate
+#define SEL_USABLE(st, c)	PageUsable(st, c)
+#define SEL_DIST(st, a, b) \
+	HnswDistance(st, (a)->element->vec, (b)->element->vec)
+#define SEL_SAME(st, a, b)	((a)->element == (b)->element)
+#define SEL_SIMPLE(st) \
+	((st)->metric == HNSW_METRIC_IP && !(st)->normalize)
+#include "hnswselect.h"
+
+/*
  * Choose up to max neighbours among candidates (sorted nearest first) with
  * the paper's heuristic (Algorithm 4): keep a candidate only if it is nearer
  * to the base than to every one kept so far, which spreads links over
@@ -964,58 +988,10 @@ int
 HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 					int ncandidates, int max, HnswCandidate *out)
 {
-	int			n = 0;
-	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
+	int			nkept;
 
-	for (int i = 0; i < ncandidates && n < max; i++)
-	{
-		HnswCandidate *c = &candidates[i];
-		bool		good = true;
-
-		if (c->element->deleted || !HnswLoadElement(graph, c->element) ||
-			(!simple && !HnswEnsureVector(graph, c->element)))
-			continue;
-
-		/*
-		 * Inner product is no metric (an element is not nearest to itself),
-		 * so the heuristic's comparison means nothing there: keep the
-		 * nearest.
-		 */
-		for (int j = 0; j < n && !simple; j++)
-		{
-			if (out[j].element == c->element ||
-				HnswDistance(graph, c->element->vec, out[j].element->vec) < c->distance)
-			{
-				good = false;
-				break;
-			}
-		}
-		if (good)
-			out[n++] = *c;
-	}
-
-	/*
-	 * Keep pruned connections (the paper's keepPrunedConnections), in the
-	 * build and in inserts: fill the slots the heuristic left empty with the
-	 * nearest candidates it passed over.  Without this, a list pruned on a
-	 * reverse link keeps only the candidates that pass the heuristic, often
-	 * far fewer than its slots, and a search needs a larger ef for the same
-	 * recall (inserts without it: recall@10 0.955 instead of 0.983 at
-	 * ef_search 10 on 10,000 Fashion-MNIST rows; see src/README "Insert").
-	 */
-	for (int i = 0; graph->keepPruned && i < ncandidates && n < max; i++)
-	{
-		HnswCandidate *c = &candidates[i];
-		bool		taken = false;
-
-		if (c->element->deleted || c->element->missing || !c->element->loaded)
-			continue;
-		for (int j = 0; j < n && !taken; j++)
-			taken = out[j].element == c->element;
-		if (!taken)
-			out[n++] = *c;
-	}
-	return n;
+	return Page_Select(graph, candidates, ncandidates, max, graph->keepPruned,
+					   out, &nkept);
 }
 
 /*
