@@ -861,7 +861,7 @@ LinkFrom(LinkState *ls, uint32 v, uint32 u, float distance)
  * vector.  Return the element that links to it now, or HNSW_REACH_NONE.
  */
 static uint32
-LinkElement(LinkState *ls, uint32 u)
+LinkUnreached(LinkState *ls, uint32 u)
 {
 	HnswVacuumState *vs = ls->vs;
 	HnswTidElement *ue = &ls->list.elements[u];
@@ -946,7 +946,7 @@ LinkElement(LinkState *ls, uint32 u)
  * memory (VacuumMemory), the element cache of the searches the rest.
  */
 static void
-LinkUnreachable(HnswVacuumState *vs, IndexBulkDeleteResult *count)
+LinkAllUnreached(HnswVacuumState *vs, IndexBulkDeleteResult *count)
 {
 	LinkState	ls;
 	HnswMetaPageData meta;
@@ -996,7 +996,7 @@ LinkUnreachable(HnswVacuumState *vs, IndexBulkDeleteResult *count)
 
 		if (HnswReached(&ls.reach, u) || ls.list.elements[u].deleted)
 			continue;
-		via = LinkElement(&ls, u);
+		via = LinkUnreached(&ls, u);
 		if (via != HNSW_REACH_NONE)
 		{
 			linked++;
@@ -1069,7 +1069,7 @@ HnswLinkUnreachableBuilt(Relation index)
 	oldcxt = MemoryContextSwitchTo(cxt);
 	InitVacuumState(&vs, &info);
 	vs.building = true;
-	LinkUnreachable(&vs, NULL);
+	LinkAllUnreached(&vs, NULL);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 }
@@ -1166,10 +1166,10 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	{
 		/* no bulk deletion counted the index: pass 4 counts it */
 		stats = MemoryContextAllocZero(oldcxt, sizeof(IndexBulkDeleteResult));
-		LinkUnreachable(&vs, stats);
+		LinkAllUnreached(&vs, stats);
 	}
 	else
-		LinkUnreachable(&vs, NULL);
+		LinkAllUnreached(&vs, NULL);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 
