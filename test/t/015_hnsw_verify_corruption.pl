@@ -10,11 +10,11 @@
 # The damage is done to the relation file while the server is stopped, using
 # the page layout of src/hnsw.h: page header 24 bytes, line pointers of 4
 # bytes after it; an element tuple is type, level, deleted, heap TID
-# capacity (4 bytes; capacity 0 means 10), that many heap TIDs of 6 bytes
+# capacity (4 bytes; even, 2 to 10), that many heap TIDs of 6 bytes
 # (CREATE INDEX leaves room for 2 when a vector is unique), the vector (varlena: 4-byte header, int16 dim,
 # int16 unused, floats; for i8 three floats, scale, offset and error bound,
 # then the int8 codes), then neighbour slots of 8 bytes each (bfloat16
-# distance, block hi, block lo, offset; version 4), level 0 first; the
+# distance, block hi, block lo, offset), level 0 first; the
 # metapage's magic number is the first field after the page header.  An
 # element cut over two pages by packed = on has its tail (type, unused, the
 # head's TID, bytes) first on the next page.

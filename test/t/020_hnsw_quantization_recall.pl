@@ -79,7 +79,7 @@ for my $quant ('f32', 'f16', 'bf16', 'i8')
 	$node->safe_psql('postgres', 'DROP INDEX idx');
 }
 # 784 dimensions: two f32 elements fit a page, four f16 or bf16, seven i8
-# (six with the 12-byte neighbour slots of versions 1 to 3)
+# (six if neighbour slots took 12 bytes)
 cmp_ok($size{f16} / $size{f32}, '<=', 0.55, 'an f16 index is at most 0.55 of f32');
 cmp_ok($size{bf16} / $size{f32}, '<=', 0.55, 'a bf16 index is at most 0.55 of f32');
 cmp_ok($size{i8} / $size{f32}, '<=', 0.30, 'an i8 index is at most 0.30 of f32');
