@@ -45,10 +45,10 @@ typedef struct HnswOptions
 								 * ends (hnswbuildwrite.c, PlaceCut) */
 } HnswOptions;
 
-/* Names of the quantizations, indexed by HnswQuantization */
+/* Names of the quantizations, indexed by HnswCodeKind */
 static const char *const quantization_names[] = {"f32", "f16", "bf16", "i8"};
 
-/* Return the HnswQuantization called name, or -1 if there is none */
+/* Return the HnswCodeKind called name, or -1 if there is none */
 static int
 ParseQuantization(const char *name)
 {
@@ -193,23 +193,40 @@ HnswGetPacked(Relation index)
  * of an existing index follows its metapage instead (ALTER INDEX SET does
  * not re-encode anything).
  */
-HnswQuantization
+HnswCodeKind
 HnswGetQuantization(Relation index)
 {
 	HnswOptions *opts = (HnswOptions *) index->rd_options;
 	int			q;
 
 	if (opts == NULL || opts->quantizationOffset == 0)
-		return HNSW_QUANT_F32;
+		return HNSW_CODE_F32;
 	q = ParseQuantization((char *) opts + opts->quantizationOffset);
-	return q < 0 ? HNSW_QUANT_F32 : (HnswQuantization) q;
+	return q < 0 ? HNSW_CODE_F32 : (HnswCodeKind) q;
 }
 
 /* Return the reloption value naming a quantization */
 const char *
-HnswQuantizationName(HnswQuantization q)
+HnswQuantizationName(HnswCodeKind q)
 {
-	return quantization_names[q];
+	return q < lengthof(quantization_names) ? quantization_names[q] :
+		HnswCodeKindName(q);
+}
+
+/*
+ * Return the name of a kind of element code, as index_info shows it: the
+ * quantizations' reloption values, then "half", "bit" and "sparse" for the
+ * values of halfvec, bit and sparsevec columns.
+ */
+const char *
+HnswCodeKindName(HnswCodeKind kind)
+{
+	static const char *const names[] = {"f32", "f16", "bf16", "i8", "half",
+	"bit", "sparse"};
+
+	StaticAssertStmt(lengthof(names) == HNSW_CODE_MAX + 1,
+					 "a name for every kind of code");
+	return kind <= HNSW_CODE_MAX ? names[kind] : "unknown";
 }
 
 /*

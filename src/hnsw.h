@@ -60,35 +60,107 @@
 										 * "Page layout" */
 
 /*
- * How an element tuple stores its vector (reloption "quantization").  The
- * stored form is a Vector header whose "unused" field holds one of these,
- * then the codes; see src/README "Quantization".
+ * What an element stores of its value: the kind of an HnswCode.  The first
+ * four are the reloption "quantization" of a vector (or real[]) index; the
+ * others are the values of halfvec, sparsevec and bit columns as they are.
+ * See src/README "Element codes".
  */
-typedef enum HnswQuantization
+typedef enum HnswCodeKind
 {
-	HNSW_QUANT_F32 = 0,			/* floats, exact: a plain vector */
-	HNSW_QUANT_F16 = 1,			/* IEEE 754 binary16 */
-	HNSW_QUANT_BF16 = 2,		/* bfloat16 */
-	HNSW_QUANT_I8 = 3			/* "i8": int8 codes on a per-vector range
+	HNSW_CODE_F32 = 0,			/* floats, exact: a plain vector */
+	HNSW_CODE_F16 = 1,			/* a vector in IEEE 754 binary16 */
+	HNSW_CODE_BF16 = 2,			/* a vector in bfloat16 */
+	HNSW_CODE_I8 = 3,			/* "i8": int8 codes on a per-vector range
 								 * (scale, offset, error bound) */
-} HnswQuantization;
+	HNSW_CODE_HALF = 4,			/* a halfvec: binary16, exact */
+	HNSW_CODE_BIT = 5,			/* a bit string: its bytes, pad bits zero */
+	HNSW_CODE_SPARSE = 6		/* a sparsevec: dimensions, count, indices,
+								 * values */
+} HnswCodeKind;
 
-#define HNSW_QUANT_MAX				HNSW_QUANT_I8
-#define HnswQuantIsInt8(q)	((q) == HNSW_QUANT_I8)
+#define HNSW_CODE_MAX				HNSW_CODE_SPARSE
+#define HNSW_QUANT_MAX				HNSW_CODE_I8	/* last quantization */
+#define HnswQuantIsInt8(q)	((q) == HNSW_CODE_I8)
 
 #define HNSW_DEFAULT_QUANTIZATION	"f32"
 
 /*
- * Floats before the codes of quantization q: an i8 code's scale, offset and
- * error bound (see quantize.c)
+ * An element's value as the index stores and compares it, and the query as
+ * a scan compares it: a varlena whose header says what follows.  A code of
+ * kind HNSW_CODE_F32 is byte for byte a vector (Vector), so a vector datum
+ * is its own code.
+ *
+ *	F32			dim floats
+ *	F16, BF16, HALF		dim uint16 codes
+ *	I8			float scale, offset and error bound, then dim int8 codes
+ *	BIT			(dim + 7) / 8 bytes, dim being the number of bits
+ *	SPARSE		int32 dimensions, int32 nnz, nnz int32 indices (ascending,
+ *				0-based), nnz float values; dim is 0 (HnswCodeDim)
+ *
+ * The payload is padded to 4 bytes, so the neighbour slots after it stay
+ * aligned.  A code of an element whose vector is out of line ends with the
+ * TID of the vector's last chunk (HNSW_VECTOR_LINK_SIZE bytes inside the
+ * varlena; HnswCodeHasLink).  See src/README "Element codes".
  */
-#define HNSW_CODE_HEADER_FLOATS(q)	((q) == HNSW_QUANT_I8 ? 3 : 0)
+typedef struct HnswCode
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	uint16		dim;			/* dimensions, or bits; 0 for SPARSE */
+	uint16		kind;			/* HnswCodeKind */
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* 4-byte aligned */
+} HnswCode;
 
-/* Bytes of a vector of dim dimensions stored with quantization q */
+#define HNSW_CODE_HEADER_SIZE		offsetof(HnswCode, data)
+
+/* Floats of a code before its codes: an i8 code's scale, offset and error */
+#define HNSW_CODE_HEADER_FLOATS(q)	((q) == HNSW_CODE_I8 ? 3 : 0)
+
+/* The floats of an F32 code, and those before an I8 code's codes */
+#define HnswCodeFloats(c)	((float *) (c)->data)
+
+/* Bytes of a SPARSE code with nnz entries, without a link */
+#define HNSW_SPARSE_CODE_SIZE(nnz) \
+	(HNSW_CODE_HEADER_SIZE + 2 * sizeof(int32) + \
+	 (sizeof(int32) + sizeof(float)) * (Size) (nnz))
+
+/*
+ * Bytes of a code of kind q with dim dimensions (bits for BIT; entries for
+ * SPARSE), without a link
+ */
 #define HNSW_CODE_SIZE(dim, q) \
-	((q) == HNSW_QUANT_F32 ? VECTOR_SIZE(dim) : \
-	 offsetof(Vector, x) + HNSW_CODE_HEADER_FLOATS(q) * sizeof(float) + \
-	 TYPEALIGN(4, HnswQuantIsInt8(q) ? (dim) : 2 * (dim)))
+	((q) == HNSW_CODE_F32 ? HNSW_CODE_HEADER_SIZE + sizeof(float) * (Size) (dim) : \
+	 (q) == HNSW_CODE_SPARSE ? HNSW_SPARSE_CODE_SIZE(dim) : \
+	 HNSW_CODE_HEADER_SIZE + HNSW_CODE_HEADER_FLOATS(q) * sizeof(float) + \
+	 TYPEALIGN(4, HnswQuantIsInt8(q) ? (Size) (dim) : \
+			   (q) == HNSW_CODE_BIT ? ((Size) (dim) + 7) / 8 : 2 * (Size) (dim)))
+
+/* The largest code of any kind: a sparse vector of 16,000 entries */
+#define HNSW_MAX_CODE_SIZE			HNSW_SPARSE_CODE_SIZE(16000)
+
+/* A SPARSE code's dimensions, entry count, indices and values */
+#define HnswSparseDim(c)		(((const int32 *) (c)->data)[0])
+#define HnswSparseNnz(c)		(((const int32 *) (c)->data)[1])
+#define HnswSparseIndices(c)	((int32 *) ((c)->data + 2 * sizeof(int32)))
+#define HnswSparseValues(c) \
+	((float *) ((c)->data + (2 + (Size) HnswSparseNnz(c)) * sizeof(int32)))
+
+/* The dimensions of the value a code stands for */
+static inline int
+HnswCodeDim(const HnswCode *c)
+{
+	return c->kind == HNSW_CODE_SPARSE ? HnswSparseDim(c) : c->dim;
+}
+
+/*
+ * The bytes of a code without its link, from its own header (for SPARSE,
+ * its entry count, which the caller must have checked lies inside it)
+ */
+static inline Size
+HnswCodeBytes(const HnswCode *c)
+{
+	return HNSW_CODE_SIZE(c->kind == HNSW_CODE_SPARSE ? HnswSparseNnz(c) :
+						  c->dim, c->kind);
+}
 
 /*
  * Heap TIDs one element can carry (identical vectors share an element).  An
@@ -98,6 +170,9 @@ typedef enum HnswQuantization
  * are full).
  */
 #define HNSW_HEAPTIDS				10
+
+/* The longest bit string an index holds (HnswCode.dim is 16 bits) */
+#define HNSW_MAX_BITS				64000
 
 /* Levels above this are never drawn */
 #define HNSW_MAX_LEVEL				15
@@ -124,9 +199,9 @@ typedef enum HnswQuantization
  */
 #define HNSW_VECTOR_LINK_SIZE		TYPEALIGN(4, sizeof(ItemPointerData))
 
-/* Does this (possibly encoded) vector end with a link to its exact vector? */
+/* Does this code end with a link to its exact vector? */
 #define HnswVectorHasLink(v) \
-	(VARSIZE(v) == HNSW_CODE_SIZE((v)->dim, (v)->unused) + HNSW_VECTOR_LINK_SIZE)
+	(VARSIZE(v) == HnswCodeBytes(v) + HNSW_VECTOR_LINK_SIZE)
 #define HnswVectorGetLink(v) \
 	((ItemPointer) ((char *) (v) + VARSIZE(v) - HNSW_VECTOR_LINK_SIZE))
 
@@ -174,9 +249,9 @@ typedef struct HnswMetaPageData
 	ItemPointerData entryPoint; /* element on the top level, or invalid */
 	int16		entryLevel;		/* its level, -1 if no entry point */
 	BlockNumber insertPage;		/* last page, first try for new tuples */
-	uint16		quantization;	/* HnswQuantization of the vectors in element
+	uint16		codeKind;		/* HnswCodeKind of the vectors in element
 								 * tuples */
-	uint16		exactQuantization;	/* the index's quantization option; when
+	uint16		exactKind;	/* the index's quantization option; when
 									 * it differs from quantization, element
 									 * tuples hold codes and the vectors are
 									 * out of line */
@@ -226,7 +301,7 @@ HnswSlotSet(char *slots, int i, ItemPointer tid, float distance)
  *
  * A head tuple (HNSW_HEAD_TUPLE, written by CREATE INDEX) is an
  * element whose vector goes on in a tail tuple (HnswTailTupleData) at the
- * first offset of the next block: its Vector has the whole vector's dim and
+ * first offset of the next block: its HnswCode has the whole vector's dim and
  * unused fields but a VARSIZE covering only the bytes on this page, and its
  * slots follow those bytes.  See src/README "Page layout".
  */
@@ -255,7 +330,7 @@ typedef HnswElementTupleData *HnswElementTuple;
 	 sizeof(ItemPointerData) * (ntids))
 /* The vector (for a head tuple, its first part) of an element tuple */
 #define HnswTupleVector(tup) \
-	((Vector *) ((char *) (tup) + \
+	((HnswCode *) ((char *) (tup) + \
 				 HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup))))
 /* The size of an element tuple with room for ntids heap TIDs */
 #define HNSW_ELEMENT_TUPLE_SIZE_TIDS(dim, quant, level, m, ntids) \
@@ -291,7 +366,7 @@ typedef HnswTailTupleData *HnswTailTuple;
 
 /*
  * One chunk of a vector stored out of line (in the index's quantization,
- * as a whole Vector varlena).  The chunks of one vector are chained from
+ * as a whole HnswCode varlena).  The chunks of one vector are chained from
  * the last to the first; the element's code links to the last one.
  */
 typedef struct HnswVectorTupleData
@@ -349,7 +424,7 @@ typedef struct HnswElementData
 	uint8		nheaptids;
 	uint64		visited;		/* tag of the last search that saw it */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
-	Vector	   *vec;			/* normalised for cosine; encoded when the
+	HnswCode	   *vec;			/* normalised for cosine; encoded when the
 								 * index is quantized; NULL until needed
 								 * when the graph has a query */
 	float		queryDistance;	/* to the graph's query, if it has one */
@@ -368,6 +443,8 @@ typedef enum HnswMetric
 	HNSW_METRIC_L2,				/* squared Euclidean */
 	HNSW_METRIC_IP,				/* negative inner product (also cosine) */
 	HNSW_METRIC_L1,				/* taxicab */
+	HNSW_METRIC_HAMMING,		/* bits that differ */
+	HNSW_METRIC_JACCARD,		/* 1 - |a AND b| / |a OR b| */
 	HNSW_METRIC_OTHER			/* the support function, through fmgr */
 } HnswMetric;
 
@@ -379,11 +456,12 @@ typedef struct HnswLayout
 {
 	int			m;
 	int			dim;			/* 0: not known yet, taken from the tuple */
-	int			quantization;	/* HnswQuantization of the element tuples */
+	int			codeKind;		/* HnswCodeKind of the element tuples */
 	bool		outOfLine;		/* their codes end with a link */
 	/* derived by HnswLayoutDerive, for HnswElementIsWhole */
 	Size		elementSize;	/* a whole element of level 0 without heap
-								 * TIDs; more than a page if dim is 0 */
+								 * TIDs; more than a page if dim is 0 or
+								 * the codes are sparse */
 	Size		levelSize;		/* the slots of each level above 0 */
 	uint64		vectorHeader;	/* the first 8 bytes of its vector */
 } HnswLayout;
@@ -392,17 +470,19 @@ typedef struct HnswLayout
 static inline void
 HnswLayoutDerive(HnswLayout *layout)
 {
-	Size		code = HNSW_CODE_SIZE(layout->dim, layout->quantization) +
+	Size		code = HNSW_CODE_SIZE(layout->dim, layout->codeKind) +
 		(layout->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
-	Vector		header;
+	HnswCode		header;
 
 	layout->levelSize = (Size) layout->m * sizeof(HnswNeighborSlot);
-	layout->elementSize = layout->dim > 0 ?
+	/* sparse codes have sizes of their own: HnswElementIsWhole says no */
+	layout->elementSize = layout->dim > 0 &&
+		layout->codeKind != HNSW_CODE_SPARSE ?
 		HNSW_ELEMENT_HEADER_SIZE(0) + code + 2 * layout->levelSize :
 		(Size) PG_INT32_MAX;
 	SET_VARSIZE(&header, code);
 	header.dim = layout->dim;
-	header.unused = layout->quantization;
+	header.kind = layout->codeKind;
 	memcpy(&layout->vectorHeader, &header, sizeof(layout->vectorHeader));
 }
 
@@ -421,13 +501,16 @@ typedef struct HnswGraph
 	int			efConstruction;
 	int			dim;			/* 0 until the first vector */
 	HnswMetric	metric;
-	HnswQuantization quantization;	/* how elements store vectors */
-	HnswQuantization exactQuantization; /* the index's option: differs from
+	HnswCodeKind codeKind;		/* how elements store vectors */
+	HnswCodeKind valueKind;		/* of the column's values as prepared
+								 * (HnswPrepareVector): F32, HALF, BIT or
+								 * SPARSE */
+	HnswCodeKind exactKind; /* the index's option: differs from
 										 * quantization when vectors are out
 										 * of line */
 	float	   *scratch;		/* dim floats: one element decoded */
-	const Vector *scratchOf;	/* the encoded vector scratch holds, or NULL */
-	Vector	   *cutBuffer;		/* a head tuple's vector put together */
+	const HnswCode *scratchOf;	/* the encoded vector scratch holds, or NULL */
+	HnswCode	   *cutBuffer;		/* a head tuple's vector put together */
 	bool		normalize;		/* cosine: unit vectors only */
 	bool		arrays;			/* real[] or double precision[] input */
 	FmgrInfo   *distproc;
@@ -440,7 +523,7 @@ typedef struct HnswGraph
 								 * towards ef (vacuum's repair) */
 	uint64		searchTag;		/* current search, for visited marks */
 	HnswElement entry;			/* entry point, NULL if empty */
-	const Vector *query;		/* scans, inserts: the one query vector */
+	const HnswCode *query;		/* scans, inserts: the one query vector */
 	float		bound;			/* loading may give up a distance to the
 								 * query above this (HnswSearchLayer) */
 	HnswElement stubs;			/* preallocated elements for the cache */
@@ -454,7 +537,7 @@ typedef struct HnswGraph
 
 /* Does the graph keep codes in its elements and the vectors out of line? */
 #define HnswGraphOutOfLine(graph) \
-	((graph)->quantization != (graph)->exactQuantization)
+	((graph)->codeKind != (graph)->exactKind)
 
 /*
  * The layout of the element tuples of a graph's index, kept in the graph
@@ -467,12 +550,12 @@ HnswGraphLayout(HnswGraph *graph)
 	HnswLayout *layout = &graph->layout;
 
 	if (unlikely(layout->m != graph->m || layout->dim != graph->dim ||
-				 layout->quantization != (int) graph->quantization ||
+				 layout->codeKind != (int) graph->codeKind ||
 				 layout->outOfLine != HnswGraphOutOfLine(graph)))
 	{
 		layout->m = graph->m;
 		layout->dim = graph->dim;
-		layout->quantization = graph->quantization;
+		layout->codeKind = graph->codeKind;
 		layout->outOfLine = HnswGraphOutOfLine(graph);
 		HnswLayoutDerive(layout);
 	}
@@ -547,27 +630,30 @@ extern bool hnsw_rerank;
 extern void HnswInit(void);
 extern int	HnswGetM(Relation index);
 extern int	HnswGetEfConstruction(Relation index);
-extern HnswQuantization HnswGetQuantization(Relation index);
+extern HnswCodeKind HnswGetQuantization(Relation index);
 extern bool HnswGetPacked(Relation index);
-extern const char *HnswQuantizationName(HnswQuantization q);
+extern const char *HnswQuantizationName(HnswCodeKind q);
+extern const char *HnswCodeKindName(HnswCodeKind kind);
 
 /* quantize.c */
-extern Vector *HnswEncodeVector(HnswGraph *graph, const Vector *vec,
+extern HnswCode *HnswEncodeVector(HnswGraph *graph, const HnswCode *vec,
 								MemoryContext cxt);
-extern Vector *HnswEncodeExactVector(HnswGraph *graph, const Vector *vec,
+extern HnswCode *HnswEncodeExactVector(HnswGraph *graph, const HnswCode *vec,
 									 MemoryContext cxt);
-extern void HnswDecodeVector(const Vector *code, float *out);
-extern bool HnswVectorMatches(HnswGraph *graph, const Vector *stored,
-							  const Vector *vec);
-extern float HnswQuantDistance(HnswGraph *graph, const Vector *a,
-							   const Vector *b);
-extern void HnswCodeBounds(const Vector *code, float *error,
+extern void HnswDecodeVector(const HnswCode *code, float *out);
+extern Datum HnswCodeToDatum(HnswGraph *graph, const HnswCode *vec);
+extern bool HnswCodeEqualsDatum(const HnswCode *code, Datum value);
+extern bool HnswVectorMatches(HnswGraph *graph, const HnswCode *stored,
+							  const HnswCode *vec);
+extern float HnswCodeDistance(HnswGraph *graph, const HnswCode *a,
+							  const HnswCode *b);
+extern void HnswCodeBounds(const HnswCode *code, float *error,
 						   float *magnitude);
 extern double HnswQuantLowerBound(HnswGraph *graph, float distance,
 								  float error, float magnitude,
 								  double queryL1);
-extern double HnswQuantRefinedBound(HnswGraph *graph, const Vector *query,
-									const Vector *code, float distance);
+extern double HnswQuantRefinedBound(HnswGraph *graph, const HnswCode *query,
+									const HnswCode *code, float distance);
 
 /*
  * Ask the CPU to fetch the cache lines of [p, p + len) that a distance is
@@ -625,7 +711,7 @@ extern void HnswRewritePlan(struct PlannedStmt *stmt);
 extern void HnswRememberDistance(Oid index, ItemPointer tid,
 								 const HnswGraph *graph, float distance,
 								 bool exact, uint64 scanId,
-								 const Vector *query);
+								 const HnswCode *query);
 extern void HnswForgetDistance(void);
 
 /* hnswvacuum.c */
@@ -715,34 +801,36 @@ extern bool hnswvalidate(Oid opclassoid);
 
 /* hnswsearch.c */
 extern HnswGraph *HnswCreateGraph(Relation index, MemoryContext cxt, int dim);
-extern HnswElement HnswNewElement(HnswGraph *graph, Vector *vec, int level,
+extern HnswCodeKind HnswIndexExactKind(Relation index);
+extern HnswElement HnswNewElement(HnswGraph *graph, HnswCode *vec, int level,
 								  ItemPointer heaptid);
 extern HnswElement HnswLookupElement(HnswGraph *graph, ItemPointer tid);
 extern bool HnswLoadElement(HnswGraph *graph, HnswElement element);
 extern bool HnswEnsureVector(HnswGraph *graph, HnswElement element);
-extern float HnswDistance(HnswGraph *graph, const Vector *a, const Vector *b);
-extern Vector *HnswPrepareVector(HnswGraph *graph, Datum value);
+extern float HnswDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b);
+extern HnswCode *HnswPrepareVector(HnswGraph *graph, Datum value);
+extern HnswCode *HnswValueCode(HnswGraph *graph, Datum value);
 extern int	HnswRandomLevel(int m);
-extern HnswCandidate *HnswSearchLayer(HnswGraph *graph, const Vector *q,
+extern HnswCandidate *HnswSearchLayer(HnswGraph *graph, const HnswCode *q,
 									  HnswCandidate *entries, int nentries,
 									  int ef, int lc, int *nresults,
 									  List **seen);
-extern void HnswFindNeighbors(HnswGraph *graph, const Vector *q, int level,
+extern void HnswFindNeighbors(HnswGraph *graph, const HnswCode *q, int level,
 							  HnswNeighborList **lists, HnswCandidate *nearest);
 extern int	HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 								int ncandidates, int max, HnswCandidate *out);
 extern HnswNeighborList *HnswNewNeighborList(HnswGraph *graph, int capacity);
 extern void HnswNewSearch(HnswGraph *graph);
-extern int	HnswCheckVector(HnswGraph *graph, const Vector *vec);
-extern HnswQuantization HnswCodeQuantization(int dim, int m,
-											 HnswQuantization quant);
+extern int	HnswCheckVector(HnswGraph *graph, const HnswCode *vec);
+extern HnswCodeKind HnswCodeKindFor(int dim, int m,
+											 HnswCodeKind quant);
 extern void HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta);
 extern HnswElement HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta);
 
 /* hnswpage.c */
 extern void HnswInitPage(Page page);
 extern void HnswInitMetaPage(Page page, int m, int efConstruction,
-							 HnswQuantization quant);
+							 HnswCodeKind quant);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern void HnswCheckMetaBuffer(Relation index, Buffer buf);
 extern Page HnswEditStart(HnswPageEdit *edit, Relation index, Buffer buffer,
@@ -771,17 +859,18 @@ extern Size HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 								 HnswElementTuple tup, int ntids);
 extern void HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 								ItemPointer tid);
-extern Size HnswElementTupleSize(HnswGraph *graph, int level, int ntids);
+extern Size HnswElementTupleSize(HnswGraph *graph, const HnswCode *code,
+								 int level, int ntids);
 extern Size HnswMinCutSize(HnswGraph *graph);
 extern HnswTailTuple HnswGetTail(Relation index, Buffer buf, ItemPointer head,
 								 Size *len);
-extern bool HnswReadTail(HnswGraph *graph, ItemPointer head, Vector *vec);
-extern bool HnswCopyTupleVector(HnswElementTuple tup, Vector *dst, Size room);
-extern void HnswWriteExactVector(HnswGraph *graph, const Vector *vec,
-								 Vector *code);
-extern Vector *HnswReadExactVector(Relation index, ItemPointer link, int dim,
+extern bool HnswReadTail(HnswGraph *graph, ItemPointer head, HnswCode *vec);
+extern bool HnswCopyTupleVector(HnswElementTuple tup, HnswCode *dst, Size room);
+extern void HnswWriteExactVector(HnswGraph *graph, const HnswCode *vec,
+								 HnswCode *code);
+extern HnswCode *HnswReadExactVector(Relation index, ItemPointer link, int dim,
 								   int *nchunks);
-extern Vector *HnswFetchExactVector(HnswGraph *graph, HnswElement element);
+extern HnswCode *HnswFetchExactVector(HnswGraph *graph, HnswElement element);
 extern void HnswFreeExactVector(Relation index, ItemPointer link,
 								BufferAccessStrategy strategy);
 extern bool HnswUpdateMetaEntry(Relation index, bool building, int dim,
@@ -814,13 +903,13 @@ HnswLinkInRange(ItemPointer tid, BlockNumber nblocks)
 
 /* Are the floats before an i8 code sound (see HnswCheckElementTuple)? */
 static inline bool
-HnswCodeHeaderValid(const Vector *code)
+HnswCodeHeaderValid(const HnswCode *code)
 {
-	for (int i = 0; i < HNSW_CODE_HEADER_FLOATS(code->unused); i++)
+	for (int i = 0; i < HNSW_CODE_HEADER_FLOATS(code->kind); i++)
 	{
 		/* finite, and not negative but for the offset (NaN fails) */
-		if (!(code->x[i] >= (i == 1 ? -FLT_MAX : 0.0f) &&
-			  code->x[i] <= FLT_MAX))
+		if (!(HnswCodeFloats(code)[i] >= (i == 1 ? -FLT_MAX : 0.0f) &&
+			  HnswCodeFloats(code)[i] <= FLT_MAX))
 			return false;
 	}
 	return true;
@@ -873,8 +962,8 @@ HnswElementIsWhole(const HnswLayout *layout, Page page, OffsetNumber off,
 		return false;
 	memcpy(&header, item + HNSW_ELEMENT_HEADER_SIZE(cap), sizeof(header));
 	if (header != layout->vectorHeader ||
-		(HnswQuantIsInt8(layout->quantization) &&
-		 !HnswCodeHeaderValid((const Vector *) (item +
+		(HnswQuantIsInt8(layout->codeKind) &&
+		 !HnswCodeHeaderValid((const HnswCode *) (item +
 												HNSW_ELEMENT_HEADER_SIZE(cap)))))
 		return false;
 	*tup = (HnswElementTuple) item;

@@ -25,13 +25,13 @@
 typedef struct ArenaSearch
 {
 	HnswBuildState *state;
-	const Vector *q;
+	const HnswCode *q;
 } ArenaSearch;
 
 typedef struct ArenaItem
 {
 	int32		id;
-	const Vector *vec;
+	const HnswCode *vec;
 } ArenaItem;
 
 /*
@@ -102,7 +102,7 @@ ArenaLoad(ArenaSearch *as, ArenaItem item, BuildNeighbor *cand)
  * (parallel builds); holds no lock on return.
  */
 static int
-SearchLayer(HnswBuildState *state, const Vector *q, int nentries, int ef,
+SearchLayer(HnswBuildState *state, const HnswCode *q, int nentries, int ef,
 			int lc)
 {
 	ArenaSearch as;
@@ -292,7 +292,7 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
  * Return its number, or -1 (and mark the arena full) if there is no room.
  */
 static int32
-NewElement(HnswBuildState *state, int level, const Vector *code,
+NewElement(HnswBuildState *state, int level, const HnswCode *code,
 		   ItemPointer heaptid)
 {
 	HnswBuildShared *shared = state->shared;
@@ -330,7 +330,7 @@ NewElement(HnswBuildState *state, int level, const Vector *code,
  * reading meanwhile; they read the link only when the pages are written.
  */
 static void
-WriteOutOfLine(HnswBuildState *state, int32 id, const Vector *vec)
+WriteOutOfLine(HnswBuildState *state, int32 id, const HnswCode *vec)
 {
 	if (HnswGraphOutOfLine(state->graph))
 		HnswWriteExactVector(state->graph, vec,
@@ -348,13 +348,13 @@ WriteOutOfLine(HnswBuildState *state, int32 id, const Vector *vec)
  * Memory: the lists chosen are palloc'd in the current context.
  */
 static void
-LinkElement(HnswBuildState *state, int32 id, const Vector *q)
+LinkElement(HnswBuildState *state, int32 id, const HnswCode *q)
 {
 	HnswBuildShared *shared = state->shared;
 	HnswGraph  *graph = state->graph;
 	int			m = shared->m;
 	BuildElement *e = GetElement(state, id);
-	Vector	   *code = GetVector(e);
+	HnswCode	   *code = GetVector(e);
 	int			level = e->level;
 	int32		ep;
 	int			epLevel;
@@ -472,10 +472,10 @@ LinkElement(HnswBuildState *state, int32 id, const Vector *q)
  * context.
  */
 int32
-HnswArenaInsert(HnswBuildState *state, int level, Vector *vec,
+HnswArenaInsert(HnswBuildState *state, int level, HnswCode *vec,
 			  ItemPointer heaptid)
 {
-	Vector	   *code;
+	HnswCode	   *code;
 	int32		id;
 
 	code = HnswEncodeVector(state->graph, vec, CurrentMemoryContext);

@@ -123,7 +123,7 @@ HnswBuildCallback(Relation index, ItemPointer tid, Datum *values,
 		HnswBuildStopAddingToArena(state);
 	if (!state->onDisk)
 	{
-		Vector	   *vec = HnswPrepareVector(state->graph, values[0]);
+		HnswCode	   *vec = HnswPrepareVector(state->graph, values[0]);
 
 		/* the zero vector under cosine is not indexed */
 		if (vec == NULL)
@@ -224,7 +224,7 @@ HnswBuildInitParticipant(HnswBuildState *state, HnswBuildShared *shared, char *a
  * in *maxElements how many elements of the smallest size would fit.
  */
 Size
-HnswBuildSizeArena(Relation heap, Relation index, int m, HnswQuantization quant,
+HnswBuildSizeArena(Relation heap, Relation index, int m, HnswCodeKind quant,
 		  int participants, bool *sizedByMemory, uint32 *maxElements,
 		  Size *stageBytes)
 {
@@ -233,6 +233,10 @@ HnswBuildSizeArena(Relation heap, Relation index, int m, HnswQuantization quant,
 	int			dim = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 	Size		minSize;
 	Size		total;
+
+	/* a sparse vector's size is its count of entries, not its dimensions */
+	if (quant == HNSW_CODE_SPARSE)
+		dim = -1;
 
 	/* an eighth for the participants' staging memory (HnswBuildStageVector) */
 	*stageBytes = limit / 8 / participants;
@@ -288,7 +292,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	metabuf = ReadBuffer(index, P_NEW);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	HnswInitMetaPage(BufferGetPage(metabuf), HnswGetM(index),
-					 HnswGetEfConstruction(index), HnswGetQuantization(index));
+					 HnswGetEfConstruction(index), HnswIndexExactKind(index));
 	MarkBufferDirty(metabuf);
 	UnlockReleaseBuffer(metabuf);
 
@@ -337,7 +341,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		Size		stageBytes;
 
 		total = HnswBuildSizeArena(heap, index, HnswGetM(index),
-						  HnswGetQuantization(index), 1, &sizedByMemory,
+						  HnswIndexExactKind(index), 1, &sizedByMemory,
 						  &maxElements, &stageBytes);
 		shared = palloc(sizeof(HnswBuildShared));
 		HnswBuildInitShared(shared, heap, index, indexInfo, false, sizedByMemory,
@@ -411,7 +415,7 @@ hnswbuildempty(Relation index)
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	START_CRIT_SECTION();
 	HnswInitMetaPage(BufferGetPage(buf), HnswGetM(index),
-					 HnswGetEfConstruction(index), HnswGetQuantization(index));
+					 HnswGetEfConstruction(index), HnswIndexExactKind(index));
 	MarkBufferDirty(buf);
 	log_newpage_buffer(buf, true);
 	END_CRIT_SECTION();

@@ -235,10 +235,10 @@ GetList(BuildElement *e, int lc, int m)
 	return (BuildList *) ((char *) e + e->listOffset + BUILD_LIST_OFFSET(lc, m));
 }
 
-static inline Vector *
+static inline HnswCode *
 GetVector(BuildElement *e)
 {
-	return (Vector *) ((char *) e + BUILD_HEADER_SIZE);
+	return (HnswCode *) ((char *) e + BUILD_HEADER_SIZE);
 }
 
 /*
@@ -251,8 +251,8 @@ SetGraphDimensions(HnswGraph *graph, int dim)
 {
 	graph->dim = dim;
 	if (dim > 0)
-		graph->quantization = HnswCodeQuantization(dim, graph->m,
-												   graph->exactQuantization);
+		graph->codeKind = HnswCodeKindFor(dim, graph->m,
+												   graph->exactKind);
 }
 
 static inline void
@@ -304,18 +304,18 @@ extern void HnswBuildInitParticipant(HnswBuildState *state,
 									 Relation heap, Relation index,
 									 bool isLeader);
 extern Size HnswBuildSizeArena(Relation heap, Relation index, int m,
-							   HnswQuantization quant, int participants,
+							   HnswCodeKind quant, int participants,
 							   bool *sizedByMemory, uint32 *maxElements,
 							   Size *stageBytes);
 
 /* hnswarena.c */
-extern int32 HnswArenaInsert(HnswBuildState *state, int level, Vector *vec,
+extern int32 HnswArenaInsert(HnswBuildState *state, int level, HnswCode *vec,
 							 ItemPointer heaptid);
 extern int	HnswArenaLinkUnreachable(HnswBuildState *state, uint32 nelements);
 
 /* hnswbuildorder.c */
 extern void HnswBuildLinkPending(HnswBuildState *state);
-extern bool HnswBuildStageVector(HnswBuildState *state, Vector *vec,
+extern bool HnswBuildStageVector(HnswBuildState *state, HnswCode *vec,
 								 ItemPointer heaptid);
 
 /* hnswbuildwrite.c */

@@ -28,7 +28,7 @@ typedef struct StagedVector
 
 #define STAGED_VECTOR_OFFSET	MAXALIGN(sizeof(StagedVector))
 #define StagedVectorGetVector(sv) \
-	((Vector *) ((char *) (sv) + STAGED_VECTOR_OFFSET))
+	((HnswCode *) ((char *) (sv) + STAGED_VECTOR_OFFSET))
 
 static inline StagedVector *
 GetStaged(HnswBuildState *state, int i)
@@ -94,17 +94,25 @@ OrderPending(HnswBuildState *state)
 {
 	int			n = state->npending;
 	int			dim = state->graph->dim;
-	int			npivots = ChoosePivots(state);
+	int			npivots;
 	const float *pivots[HNSW_BUILD_PIVOTS];
 	int		   *group;
 	int		   *order;
 	uint32	   *ordered;
+	float	   *decoded = NULL;
 
+	/* bit strings and sparse vectors are added in scan order */
+	if (state->graph->valueKind != HNSW_CODE_F32 &&
+		state->graph->valueKind != HNSW_CODE_HALF)
+		return;
+	npivots = ChoosePivots(state);
 	if (npivots < 2)
 		return;
+	if (state->graph->valueKind != HNSW_CODE_F32)
+		decoded = palloc(sizeof(float) * dim);
 	for (int p = 0; p < npivots; p++)
 	{
-		Vector	   *code = GetVector(GetElement(state, state->shared->pivots[p]));
+		HnswCode	   *code = GetVector(GetElement(state, state->shared->pivots[p]));
 		float	   *x;
 
 		/* a code decodes to an approximation, which is enough to group by */
@@ -117,9 +125,15 @@ OrderPending(HnswBuildState *state)
 	group = palloc(sizeof(int) * n);
 	for (int i = 0; i < n; i++)
 	{
-		group[i] = VectorNearestPivot(pivots, npivots,
-									  StagedVectorGetVector(GetStaged(state, i))->x,
-									  dim);
+		HnswCode   *vec = StagedVectorGetVector(GetStaged(state, i));
+		const float *x = HnswCodeFloats(vec);
+
+		if (decoded)
+		{
+			HnswDecodeVector(vec, decoded);
+			x = decoded;
+		}
+		group[i] = VectorNearestPivot(pivots, npivots, x, dim);
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
@@ -157,7 +171,7 @@ HnswBuildLinkPending(HnswBuildState *state)
 	for (int i = 0; i < state->npending; i++)
 	{
 		StagedVector *sv = GetStaged(state, i);
-		Vector	   *vec = StagedVectorGetVector(sv);
+		HnswCode	   *vec = StagedVectorGetVector(sv);
 		int32		id = -1;
 
 		if (!state->onDisk)
@@ -171,8 +185,7 @@ HnswBuildLinkPending(HnswBuildState *state)
 		{
 			HnswBuildSwitchToDisk(state);
 			HnswInsertOnDisk(state->index,
-							 state->graph->arrays ? HnswVectorToArray(vec) :
-							 PointerGetDatum(vec),
+							 HnswCodeToDatum(state->graph, vec),
 							 &sv->heaptid, true);
 		}
 		MemoryContextReset(state->linkCxt);
@@ -195,7 +208,7 @@ HnswBuildLinkPending(HnswBuildState *state)
  * caller inserts it into the pages.
  */
 bool
-HnswBuildStageVector(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
+HnswBuildStageVector(HnswBuildState *state, HnswCode *vec, ItemPointer heaptid)
 {
 	Size		size = STAGED_VECTOR_OFFSET + MAXALIGN(VARSIZE(vec));
 	StagedVector *sv;

@@ -160,7 +160,7 @@ HnswBuildBeginParallel(HnswBuildState *leader, Relation heap, Relation index,
 	char	   *arena;
 	int			querylen = 0;
 
-	total = HnswBuildSizeArena(heap, index, HnswGetM(index), HnswGetQuantization(index),
+	total = HnswBuildSizeArena(heap, index, HnswGetM(index), HnswIndexExactKind(index),
 					  request + 1, &sizedByMemory, &maxElements, &stageBytes);
 
 	EnterParallelMode();

@@ -71,7 +71,7 @@ TidRoom(int n)
 static bool
 PlaceCut(HnswGraph *graph, BuildElement *e, Size size, Size room)
 {
-	Size		codeSize = HNSW_CODE_SIZE(graph->dim, graph->quantization);
+	Size		codeSize = HNSW_CODE_SIZE(graph->dim, graph->codeKind);
 	Size		headSize;
 
 	if (HnswMinCutSize(graph) == 0 || room < sizeof(ItemIdData))
@@ -88,7 +88,7 @@ PlaceCut(HnswGraph *graph, BuildElement *e, Size size, Size room)
 /*
  * Form in head the head tuple of tup, a whole element tuple of size bytes
  * whose vector keeps its first cut bytes on the page: the header and heap
- * TIDs, those bytes (the Vector's VARSIZE saying so), the slots.  Return
+ * TIDs, those bytes (the HnswCode's VARSIZE saying so), the slots.  Return
  * its size.
  */
 static Size
@@ -160,7 +160,8 @@ PlaceElements(HnswBuildState *state, uint32 nelements, BlockNumber firstBlkno,
 		if (state->offsets[id] == 0)
 			continue;			/* numbered, but the arena was full */
 		e = GetElement(state, id);
-		size = HnswElementTupleSize(graph, e->level, TidRoom(e->nheaptids));
+		size = HnswElementTupleSize(graph, GetVector(e), e->level,
+									TidRoom(e->nheaptids));
 		need = MAXALIGN(size) + sizeof(ItemIdData);
 		e->cut = 0;
 		if (used + need <= pageSpace)
@@ -177,7 +178,7 @@ PlaceElements(HnswBuildState *state, uint32 nelements, BlockNumber firstBlkno,
 			blkno++;
 			off = FirstOffsetNumber;
 			used = MAXALIGN(HNSW_TAIL_HEADER_SIZE +
-							HNSW_CODE_SIZE(graph->dim, graph->quantization) -
+							HNSW_CODE_SIZE(graph->dim, graph->codeKind) -
 							e->cut) + sizeof(ItemIdData);
 			continue;
 		}

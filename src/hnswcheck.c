@@ -83,12 +83,51 @@ CheckItem(Page page, OffsetNumber off, char **item, Size *len)
 	return HNSW_CHECK_OK;
 }
 
+/*
+ * The code of a sparse vector's element tuple, whose size is its own: its
+ * entry count (within room, the bytes after the tuple's header) makes its
+ * length, with or without a link, and the tuple ends with the slots after
+ * it.  The dimensions are the layout's (any, while it has none).  Heads
+ * never hold one.  Indices and values are left to verify_index: the
+ * kernels only compare indices, within the count.
+ */
+static HnswCheckResult
+CheckSparse(const HnswLayout *layout, const HnswElementTupleData *tup,
+			const HnswCode *vec, Size room)
+{
+	Size		vecSize = VARSIZE(vec);
+	Size		codeSize;
+	int32		nnz;
+
+	if (layout->dim > 0 && layout->codeKind != HNSW_CODE_SPARSE)
+		return HNSW_CHECK_ENCODING;
+	if (tup->type == HNSW_HEAD_TUPLE)
+		return HNSW_CHECK_CUT;
+	if (room < HNSW_SPARSE_CODE_SIZE(0) || !VARATT_IS_4B_U(vec) ||
+		vec->dim != 0 || vecSize < HNSW_SPARSE_CODE_SIZE(0) || vecSize > room)
+		return HNSW_CHECK_VECTOR_LENGTH;
+	nnz = HnswSparseNnz(vec);
+	if (nnz < 0 || (Size) nnz > (vecSize - HNSW_SPARSE_CODE_SIZE(0)) /
+		(sizeof(int32) + sizeof(float)))
+		return HNSW_CHECK_VECTOR_LENGTH;
+	codeSize = HNSW_SPARSE_CODE_SIZE(nnz);
+	if (vecSize != codeSize && vecSize != codeSize + HNSW_VECTOR_LINK_SIZE)
+		return HNSW_CHECK_VECTOR_LENGTH;
+	if (layout->dim > 0 ? HnswSparseDim(vec) != layout->dim :
+		HnswSparseDim(vec) <= 0)
+		return HNSW_CHECK_VECTOR_LENGTH;
+	if (room != vecSize + (Size) HNSW_SLOTS(tup->level, layout->m) *
+		sizeof(HnswNeighborSlot))
+		return HNSW_CHECK_TUPLE_SIZE;
+	return HNSW_CHECK_OK;
+}
+
 /* An element tuple: see HnswCheckElementTuple */
 static pg_attribute_always_inline HnswCheckResult
 CheckElement(const HnswLayout *layout, const char *item, Size len)
 {
 	const HnswElementTupleData *tup = (const HnswElementTupleData *) item;
-	const Vector *vec;
+	const HnswCode *vec;
 	Size		header;
 	Size		vecSize;
 	Size		codeSize;
@@ -112,13 +151,15 @@ CheckElement(const HnswLayout *layout, const char *item, Size len)
 	if (unlikely(len < header + VECTOR_SIZE(0)))
 		return HNSW_CHECK_TUPLE_SIZE;
 
-	vec = (const Vector *) (item + header);
+	vec = (const HnswCode *) (item + header);
 	vecSize = VARSIZE(vec);
+	if (unlikely(vec->kind == HNSW_CODE_SPARSE))
+		return CheckSparse(layout, tup, vec, len - header);
 	if (likely(layout->dim > 0))
 	{
-		if (unlikely(vec->unused != layout->quantization))
+		if (unlikely(vec->kind != layout->codeKind))
 			return HNSW_CHECK_ENCODING;
-		quant = layout->quantization;
+		quant = layout->codeKind;
 		outOfLine = layout->outOfLine;
 		if (unlikely(!VARATT_IS_4B_U(vec) || vec->dim != layout->dim))
 			return HNSW_CHECK_VECTOR_LENGTH;
@@ -130,10 +171,11 @@ CheckElement(const HnswLayout *layout, const char *item, Size len)
 		 * the layout was read from the metapage (a vacuum that started
 		 * with the index empty): the tuple's own, with or without a link.
 		 */
-		if (vec->unused < 0 || vec->unused > HNSW_QUANT_MAX)
+		if (vec->kind > HNSW_CODE_MAX)
 			return HNSW_CHECK_ENCODING;
-		quant = vec->unused;
-		if (!VARATT_IS_4B_U(vec) || vec->dim <= 0 || vec->dim > VECTOR_MAX_DIM)
+		quant = vec->kind;
+		if (!VARATT_IS_4B_U(vec) || vec->dim == 0 ||
+			vec->dim > (quant == HNSW_CODE_BIT ? HNSW_MAX_BITS : VECTOR_MAX_DIM))
 			return HNSW_CHECK_VECTOR_LENGTH;
 		outOfLine = vecSize == HNSW_CODE_SIZE(vec->dim, quant) +
 			HNSW_VECTOR_LINK_SIZE;
@@ -259,6 +301,31 @@ HnswCheckElementAt(const HnswLayout *layout, Page page, OffsetNumber off,
 }
 
 /*
+ * Is code a kind the elements of an index of values of kind exact can
+ * hold: exact itself, or a smaller code with the value out of line (bf16 or
+ * i8 for f32, i8 for f16, bf16 and halfvec)?
+ */
+static bool
+CodeKindsValid(unsigned code, unsigned exact)
+{
+	if (code > HNSW_CODE_MAX || exact > HNSW_CODE_MAX)
+		return false;
+	if (code == exact)
+		return true;
+	switch (exact)
+	{
+		case HNSW_CODE_F32:
+			return code == HNSW_CODE_BF16 || code == HNSW_CODE_I8;
+		case HNSW_CODE_F16:
+		case HNSW_CODE_BF16:
+		case HNSW_CODE_HALF:
+			return code == HNSW_CODE_I8;
+		default:
+			return false;
+	}
+}
+
+/*
  * Copy the metapage of page into *meta and check it: the page, magic
  * number, version (HNSW_VERSION, the only one), m and ef_construction in the
  * ranges of the options, known encodings, dimensions whose element of
@@ -288,16 +355,22 @@ HnswCheckMetaPage(Page page, HnswMetaPageData *meta)
 	if (meta->efConstruction < HNSW_MIN_EF_CONSTRUCTION ||
 		meta->efConstruction > HNSW_MAX_EF_CONSTRUCTION)
 		return HNSW_CHECK_META_EF;
-	outOfLine = meta->quantization != meta->exactQuantization;
-	if (meta->quantization > HNSW_QUANT_MAX ||
-		meta->exactQuantization > HNSW_QUANT_MAX ||
+	outOfLine = meta->codeKind != meta->exactKind;
+	if (!CodeKindsValid(meta->codeKind, meta->exactKind) ||
 		(outOfLine && meta->dimensions == 0))
 		return HNSW_CHECK_META_QUANT;
-	if (meta->dimensions > VECTOR_MAX_DIM ||
-		(meta->dimensions > 0 &&
-		 HNSW_ELEMENT_TUPLE_SIZE(meta->dimensions, meta->quantization, 0,
-								 meta->m) +
-		 (outOfLine ? HNSW_VECTOR_LINK_SIZE : 0) > HNSW_MAX_TUPLE_SIZE))
+	if (meta->exactKind == HNSW_CODE_SPARSE)
+	{
+		/* elements have sizes of their own (CheckSparse) */
+		if (meta->dimensions > 1000000000)
+			return HNSW_CHECK_META_DIMENSIONS;
+	}
+	else if (meta->dimensions > (meta->exactKind == HNSW_CODE_BIT ?
+								 HNSW_MAX_BITS : VECTOR_MAX_DIM) ||
+			 (meta->dimensions > 0 &&
+			  HNSW_ELEMENT_TUPLE_SIZE(meta->dimensions, meta->codeKind, 0,
+									  meta->m) +
+			  (outOfLine ? HNSW_VECTOR_LINK_SIZE : 0) > HNSW_MAX_TUPLE_SIZE))
 		return HNSW_CHECK_META_DIMENSIONS;
 	if (meta->entryLevel < -1 || meta->entryLevel > HNSW_MAX_LEVEL ||
 		(meta->entryLevel >= 0) != ItemPointerIsValid(&meta->entryPoint) ||

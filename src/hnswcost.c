@@ -60,11 +60,11 @@ GraphPageFraction(Relation index, double *rerankPages, int *dim)
 		return 1.0;
 	HnswReadMeta(index, &meta);
 	*dim = meta.dimensions;
-	if (meta.dimensions == 0 || meta.quantization == meta.exactQuantization)
+	if (meta.dimensions == 0 || meta.codeKind == meta.exactKind)
 		return 1.0;
-	graphBytes = HNSW_ELEMENT_TUPLE_SIZE(meta.dimensions, meta.quantization,
+	graphBytes = HNSW_ELEMENT_TUPLE_SIZE(meta.dimensions, meta.codeKind,
 										 0, meta.m) + HNSW_VECTOR_LINK_SIZE;
-	vectorBytes = HNSW_CODE_SIZE(meta.dimensions, meta.exactQuantization);
+	vectorBytes = HNSW_CODE_SIZE(meta.dimensions, meta.exactKind);
 	*rerankPages = 1 + ceil(vectorBytes / HNSW_MAX_TUPLE_SIZE);
 	return graphBytes / (graphBytes + vectorBytes);
 }

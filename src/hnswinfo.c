@@ -113,7 +113,7 @@ CheckLayout(HnswCheckState *cs)
 
 	layout.m = cs->meta.m;
 	layout.dim = cs->dim;
-	layout.quantization = cs->meta.quantization;
+	layout.codeKind = cs->meta.codeKind;
 	layout.outOfLine = cs->outOfLine;
 	HnswLayoutDerive(&layout);
 	return layout;
@@ -121,14 +121,14 @@ CheckLayout(HnswCheckState *cs)
 
 /*
  * Return whether the metapage of an index with vectors out of line names
- * the code quantization HnswCodeQuantization chooses.
+ * the code quantization HnswCodeKindFor chooses.
  */
 static bool
 CodeQuantizationValid(HnswMetaPageData *meta)
 {
-	return meta->quantization ==
-		HnswCodeQuantization(meta->dimensions, meta->m,
-							 meta->exactQuantization);
+	return meta->codeKind ==
+		HnswCodeKindFor(meta->dimensions, meta->m,
+							 meta->exactKind);
 }
 
 /*
@@ -154,12 +154,12 @@ CheckMeta(HnswCheckState *cs)
 	(void) HnswCheckMetaPage(BufferGetPage(buf), meta);
 	UnlockReleaseBuffer(buf);
 
-	cs->outOfLine = meta->exactQuantization != meta->quantization;
+	cs->outOfLine = meta->exactKind != meta->codeKind;
 	if (cs->outOfLine && !CodeQuantizationValid(meta))
 		HNSW_CORRUPT(index, "has a metapage with an invalid quantization",
 					 "The metapage has quantization %u for %u dimensions and option %u.",
-					 (unsigned) meta->quantization, meta->dimensions,
-					 (unsigned) meta->exactQuantization);
+					 (unsigned) meta->codeKind, meta->dimensions,
+					 (unsigned) meta->exactKind);
 	if (ItemPointerIsValid(&meta->entryPoint) &&
 		ItemPointerGetBlockNumber(&meta->entryPoint) >= cs->nblocks)
 		HNSW_CORRUPT(index, "has a metapage with an invalid entry point",
@@ -215,12 +215,67 @@ static void
 CheckFinite(HnswCheckState *cs, const float *x, int from, int n,
 			BlockNumber blkno, OffsetNumber off)
 {
-	for (int i = 0; cs->meta.quantization == HNSW_QUANT_F32 && i < n; i++)
+	for (int i = 0; cs->meta.codeKind == HNSW_CODE_F32 && i < n; i++)
 	{
 		if (!isfinite(x[i]))
 			HNSW_CORRUPT(cs->index, "has an element with a non-finite vector value",
 						 "Block %u, offset %u: dimension %d is not finite.",
 						 blkno, off, from + i + 1);
+	}
+}
+
+/*
+ * Check the values of an element's code of an exact kind other than f32:
+ * a halfvec's halves finite, a sparse vector's indices ascending and
+ * inside its dimensions and its values finite, a bit string's pad bits
+ * zero (the kernels count whole bytes).  Codes out of line are the
+ * chunks' business (HnswReadExactVector); a sparse code in the graph is
+ * checked whether it is the vector or the code of one out of line.
+ */
+static void
+CheckCodeValues(HnswCheckState *cs, const HnswCode *code, BlockNumber blkno,
+				OffsetNumber off)
+{
+	switch ((HnswCodeKind) code->kind)
+	{
+		case HNSW_CODE_HALF:
+			for (int i = 0; i < code->dim; i++)
+			{
+				if ((((const uint16 *) code->data)[i] & 0x7C00) == 0x7C00)
+					HNSW_CORRUPT(cs->index, "has an element with a non-finite vector value",
+								 "Block %u, offset %u: dimension %d is not finite.",
+								 blkno, off, i + 1);
+			}
+			break;
+		case HNSW_CODE_SPARSE:
+			{
+				const int32 *ix = HnswSparseIndices(code);
+				const float *vx = HnswSparseValues(code);
+
+				for (int i = 0; i < HnswSparseNnz(code); i++)
+				{
+					if (ix[i] < 0 || ix[i] >= HnswSparseDim(code) ||
+						(i > 0 && ix[i] <= ix[i - 1]))
+						HNSW_CORRUPT(cs->index, "has an element with invalid sparse vector indices",
+									 "Block %u, offset %u: entry %d has index %d.",
+									 blkno, off, i + 1, ix[i]);
+					if (!isfinite(vx[i]))
+						HNSW_CORRUPT(cs->index, "has an element with a non-finite vector value",
+									 "Block %u, offset %u: entry %d is not finite.",
+									 blkno, off, i + 1);
+				}
+			}
+			break;
+		case HNSW_CODE_BIT:
+			if (code->dim % 8 != 0 &&
+				(((const uint8 *) code->data)[code->dim / 8] &
+				 (0xFF >> (code->dim % 8))) != 0)
+				HNSW_CORRUPT(cs->index, "has an element with a bit string whose padding is not zero",
+							 "Block %u, offset %u: %d bits.",
+							 blkno, off, (int) code->dim);
+			break;
+		default:
+			break;
 	}
 }
 
@@ -360,13 +415,15 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	if (r != HNSW_CHECK_OK)
 		HnswReportCorrupt(index, r, blkno, off, page, &layout);
 
-	codeSize = HNSW_CODE_SIZE(cs->dim, cs->meta.quantization) +
+	codeSize = HNSW_CODE_SIZE(cs->dim, cs->meta.codeKind) +
 		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
 	vecSize = VARSIZE(HnswTupleVector(tup));
 	/* XXX only unquantized values are checked; should codes be decoded too? */
-	CheckFinite(cs, HnswTupleVector(tup)->x, 0,
+	CheckFinite(cs, HnswCodeFloats(HnswTupleVector(tup)), 0,
 				(vecSize - VECTOR_SIZE(0)) / sizeof(float), blkno, off);
-	if (HnswQuantIsInt8(HnswTupleVector(tup)->unused))
+	if (tup->type == HNSW_ELEMENT_TUPLE)
+		CheckCodeValues(cs, HnswTupleVector(tup), blkno, off);
+	if (HnswQuantIsInt8(HnswTupleVector(tup)->kind))
 	{
 		float		error;
 		float		magnitude;
@@ -633,12 +690,12 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 		values[n++] = Int64GetDatum(cs.meta.insertPage);
 	else
 		nulls[n++] = true;
-	values[n++] = CStringGetTextDatum(HnswQuantizationName(cs.meta.exactQuantization));
-	values[n++] = CStringGetTextDatum(HnswQuantizationName(cs.meta.quantization));
+	values[n++] = CStringGetTextDatum(HnswCodeKindName(cs.meta.exactKind));
+	values[n++] = CStringGetTextDatum(HnswCodeKindName(cs.meta.codeKind));
 	values[n++] = Int64GetDatum(cs.nchunks);
 	values[n++] = Int64GetDatum(vectorPages);
 	values[n++] = Int64GetDatum(cs.ncut);
-	if (HnswQuantIsInt8(cs.meta.quantization))
+	if (HnswQuantIsInt8(cs.meta.codeKind))
 		values[n++] = Int64GetDatum(cs.nlossless);
 	else
 		nulls[n++] = true;
@@ -862,7 +919,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 		for (int i = 0; i < nlinks; i += 2)
 		{
 			int			nchunks;
-			Vector	   *exact = HnswReadExactVector(cs->index, &links[i + 1],
+			HnswCode	   *exact = HnswReadExactVector(cs->index, &links[i + 1],
 													cs->dim, &nchunks);
 
 			if (exact == NULL)
@@ -873,13 +930,13 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 							 ItemPointerGetBlockNumberNoCheck(&links[i + 1]),
 							 ItemPointerGetOffsetNumberNoCheck(&links[i + 1]),
 							 cs->dim);
-			if (exact->unused != cs->meta.exactQuantization)
+			if (exact->kind != cs->meta.exactKind)
 				HNSW_CORRUPT(cs->index, "has an element whose vector out of line has the wrong encoding",
 							 "Element (%u,%u): encoding %d; the index has %d.",
 							 ItemPointerGetBlockNumber(&links[i]),
 							 ItemPointerGetOffsetNumber(&links[i]),
-							 (int) exact->unused,
-							 (int) cs->meta.exactQuantization);
+							 (int) exact->kind,
+							 (int) cs->meta.exactKind);
 			vs.linkedChunks += nchunks;
 			pfree(exact);
 		}

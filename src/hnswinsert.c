@@ -355,7 +355,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
  * metapage serialises backends that all find the index empty.
  */
 static bool
-InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
+InsertFirst(HnswGraph *graph, HnswCode *vec, ItemPointer heaptid, int level)
 {
 	HnswMetaPageData meta;
 	HnswElement e;
@@ -371,7 +371,7 @@ InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
 		int			ntids = 2;
 
 		e = HnswNewElement(graph, vec, level, heaptid);
-		tup = palloc(HnswElementTupleSize(graph, level, ntids));
+		tup = palloc(HnswElementTupleSize(graph, e->vec, level, ntids));
 		size = HnswFormElementTuple(graph, e, tup, ntids);
 		HnswAddElementTuple(graph, tup, size, &e->tid);
 		HnswUpdateMetaEntry(graph->index, graph->building, graph->dim,
@@ -387,7 +387,7 @@ InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
  * heap TID.  Set *copy if e holds vec, room or not.  Locks as AddHeapTid.
  */
 static bool
-ShareElement(HnswGraph *graph, HnswElement e, const Vector *vec,
+ShareElement(HnswGraph *graph, HnswElement e, const HnswCode *vec,
 			 ItemPointer heaptid, bool *copy)
 {
 	if (!HnswEnsureVector(graph, e) || !HnswVectorMatches(graph, e->vec, vec))
@@ -418,7 +418,7 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	HnswNeighborList **lists;
 	HnswCandidate nearest;
 	HnswElementTuple tup;
-	Vector	   *vec;
+	HnswCode	   *vec;
 	Size		size;
 	int			level;
 	bool		copy = false;
@@ -436,8 +436,8 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	graph->dim = meta.dimensions;
 	graph->m = meta.m;
 	graph->efConstruction = meta.efConstruction;
-	graph->quantization = meta.quantization;
-	graph->exactQuantization = meta.exactQuantization;
+	graph->codeKind = meta.codeKind;
+	graph->exactKind = meta.exactKind;
 	level = Min(HnswRandomLevel(graph->m), HnswCheckVector(graph, vec));
 
 	/* search by distance to vec, without copying the vectors visited */
@@ -492,7 +492,7 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	e = HnswNewElement(graph, vec, level, heaptid);
 	for (int lc = 0; lc <= level; lc++)
 		e->neighbors[lc] = lists[lc];
-	tup = palloc(HnswElementTupleSize(graph, level, ntids));
+	tup = palloc(HnswElementTupleSize(graph, e->vec, level, ntids));
 	size = HnswFormElementTuple(graph, e, tup, ntids);
 	HnswAddElementTuple(graph, tup, size, &e->tid);
 

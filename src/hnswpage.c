@@ -43,7 +43,7 @@ HnswInitPage(Page page)
  */
 void
 HnswInitMetaPage(Page page, int m, int efConstruction,
-				 HnswQuantization quant)
+				 HnswCodeKind quant)
 {
 	HnswMetaPage meta;
 
@@ -58,8 +58,8 @@ HnswInitMetaPage(Page page, int m, int efConstruction,
 	ItemPointerSetInvalid(&meta->entryPoint);
 	meta->entryLevel = -1;
 	meta->insertPage = InvalidBlockNumber;
-	meta->quantization = quant;
-	meta->exactQuantization = quant;
+	meta->codeKind = quant;
+	meta->exactKind = quant;
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
 }
@@ -78,7 +78,7 @@ HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
 	PageHeader	ph = (PageHeader) page;
 	ItemId		itemid = NULL;
 	HnswElementTuple tup = NULL;
-	Vector	   *vec = NULL;
+	HnswCode	   *vec = NULL;
 	Size		len = 0;
 
 	if (r >= HNSW_CHECK_ITEM_FLAGS && r <= HNSW_CHECK_TUPLE_SIZE)
@@ -165,7 +165,7 @@ HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
 		case HNSW_CHECK_ENCODING:
 			HNSW_CORRUPT(index, "has an element with the wrong encoding",
 						 "Block %u, offset %u: encoding %d; the index has %d.",
-						 blkno, off, (int) vec->unused, layout->quantization);
+						 blkno, off, (int) vec->kind, layout->codeKind);
 			break;
 		case HNSW_CHECK_VECTOR_LENGTH:
 			HNSW_CORRUPT(index, "has an element with a vector of wrong length",
@@ -174,13 +174,15 @@ HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
 						 layout->dim);
 			break;
 		case HNSW_CHECK_CODE_HEADER:
-			for (int i = 0; i < HNSW_CODE_HEADER_FLOATS(vec->unused); i++)
+			for (int i = 0; i < HNSW_CODE_HEADER_FLOATS(vec->kind); i++)
 			{
-				if (!isfinite(vec->x[i]) || (i != 1 && vec->x[i] < 0.0f))
+				float		f = HnswCodeFloats(vec)[i];
+
+				if (!isfinite(f) || (i != 1 && f < 0.0f))
 					HNSW_CORRUPT(index, "has an element with an invalid i8 code",
 								 "Block %u, offset %u: %s %g.", blkno, off,
 								 i == 0 ? "scale" : i == 1 ? "offset" : "error bound",
-								 (double) vec->x[i]);
+								 (double) f);
 			}
 			break;
 		case HNSW_CHECK_CUT:
@@ -188,7 +190,7 @@ HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
 						 "Block %u, offset %u: head tuple in an index with %s vectors.",
 						 blkno, off,
 						 layout->outOfLine ? "out-of-line" :
-						 HnswQuantizationName(layout->quantization));
+						 HnswCodeKindName(layout->codeKind));
 			break;
 		default:
 			break;
@@ -238,8 +240,8 @@ ReportCorruptMeta(Relation index, HnswCheckResult r, Page page,
 		case HNSW_CHECK_META_QUANT:
 			HNSW_CORRUPT(index, "has a metapage with an invalid quantization",
 						 "The metapage has quantization %u for %u dimensions and option %u.",
-						 (unsigned) meta->quantization, meta->dimensions,
-						 (unsigned) meta->exactQuantization);
+						 (unsigned) meta->codeKind, meta->dimensions,
+						 (unsigned) meta->exactKind);
 			break;
 		case HNSW_CHECK_META_DIMENSIONS:
 			HNSW_CORRUPT(index, "has a metapage with invalid dimensions",
@@ -538,9 +540,9 @@ HnswCheckHeapTid(Relation index, Relation heap, BlockNumber *heapBlocks,
  * rest.
  */
 bool
-HnswCopyTupleVector(HnswElementTuple tup, Vector *dst, Size room)
+HnswCopyTupleVector(HnswElementTuple tup, HnswCode *dst, Size room)
 {
-	Vector	   *vec = HnswTupleVector(tup);
+	HnswCode	   *vec = HnswTupleVector(tup);
 
 	/* the check makes it at most the code and link of the layout */
 	if (VARSIZE(vec) > room)
@@ -591,11 +593,11 @@ HnswGetTail(Relation index, Buffer buf, ItemPointer head, Size *len)
  * entry or exit.
  */
 bool
-HnswReadTail(HnswGraph *graph, ItemPointer head, Vector *vec)
+HnswReadTail(HnswGraph *graph, ItemPointer head, HnswCode *vec)
 {
 	Relation	index = graph->index;
 	Size		have = VARSIZE(vec);
-	Size		total = HNSW_CODE_SIZE(vec->dim, vec->unused);
+	Size		total = HNSW_CODE_SIZE(vec->dim, vec->kind);
 	BlockNumber blkno = ItemPointerGetBlockNumber(head) + 1;
 	Buffer		buf;
 	HnswTailTuple tail;
@@ -648,17 +650,17 @@ HnswReadTail(HnswGraph *graph, ItemPointer head, Vector *vec)
 
 /*
  * Return the size of the tuple of an element of the given level with room
- * for ntids heap TIDs (even, at most HNSW_HEAPTIDS): its vector or code,
- * with the link to an out-of-line vector if the graph keeps them there, and
- * its slots.
+ * for ntids heap TIDs (even, at most HNSW_HEAPTIDS) whose code (with the
+ * link to an out-of-line vector, if it has one) is code: its header, the
+ * code and its slots.
  */
 Size
-HnswElementTupleSize(HnswGraph *graph, int level, int ntids)
+HnswElementTupleSize(HnswGraph *graph, const HnswCode *code, int level,
+					 int ntids)
 {
 	Assert(ntids > 0 && ntids <= HNSW_HEAPTIDS && ntids % 2 == 0);
-	return HNSW_ELEMENT_TUPLE_SIZE_TIDS(graph->dim, graph->quantization,
-										level, graph->m, ntids) +
-		(HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0);
+	return HNSW_ELEMENT_HEADER_SIZE(ntids) + VARSIZE(code) +
+		HNSW_SLOTS(level, graph->m) * sizeof(HnswNeighborSlot);
 }
 
 /*
@@ -666,7 +668,8 @@ HnswElementTupleSize(HnswGraph *graph, int level, int ntids)
  * 0, two heap TIDs) if its elements can be cut over two pages, 0 if not:
  * only elements larger than a quarter of a page are cut (a smaller one
  * wastes less than that at a page's end), and only vectors kept inline
- * that are not i8 codes (whose re-ranking bound reads the code in place).
+ * that are not i8 codes (whose re-ranking bound reads the code in place),
+ * nor sparse vectors (of sizes of their own).
  * See src/README "Page layout".
  */
 Size
@@ -675,9 +678,10 @@ HnswMinCutSize(HnswGraph *graph)
 	Size		size;
 
 	if (graph->dim == 0 || HnswGraphOutOfLine(graph) ||
-		HnswQuantIsInt8(graph->quantization))
+		HnswQuantIsInt8(graph->codeKind) || graph->codeKind == HNSW_CODE_SPARSE)
 		return 0;
-	size = HnswElementTupleSize(graph, 0, 2);
+	size = HNSW_ELEMENT_TUPLE_SIZE_TIDS(graph->dim, graph->codeKind, 0,
+										graph->m, 2);
 	return size > HNSW_MAX_TUPLE_SIZE / 4 ? size : 0;
 }
 
@@ -690,7 +694,8 @@ Size
 HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 					 HnswElementTuple tup, int ntids)
 {
-	Size		size = HnswElementTupleSize(graph, element->level, ntids);
+	Size		size = HnswElementTupleSize(graph, element->vec, element->level,
+											ntids);
 	char	   *slots;
 
 	Assert(element->nheaptids <= ntids);
@@ -706,9 +711,7 @@ HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 		else
 			ItemPointerSetInvalid(&tup->heaptids[i]);
 	}
-	Assert(VARSIZE(element->vec) == HNSW_CODE_SIZE(graph->dim, graph->quantization) +
-		   (HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0));
-	Assert(!HnswGraphOutOfLine(graph) ||
+	Assert(!HnswVectorHasLink(element->vec) ||
 		   ItemPointerIsValid(HnswVectorGetLink(element->vec)));
 	memcpy(HnswTupleVector(tup), element->vec, VARSIZE(element->vec));
 
@@ -862,9 +865,9 @@ HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 #define HNSW_MIN_CHUNK	1024
 
 void
-HnswWriteExactVector(HnswGraph *graph, const Vector *vec, Vector *code)
+HnswWriteExactVector(HnswGraph *graph, const HnswCode *vec, HnswCode *code)
 {
-	Vector	   *exact = HnswEncodeExactVector(graph, vec, CurrentMemoryContext);
+	HnswCode	   *exact = HnswEncodeExactVector(graph, vec, CurrentMemoryContext);
 	Size		total = VARSIZE(exact);
 	Size		done = 0;
 	HnswVectorTuple chunk = palloc(HNSW_MAX_TUPLE_SIZE);
@@ -949,7 +952,7 @@ ChainLinkValid(ItemPointer tid, BlockNumber nblocks, int n)
  * verify_index reports).  *nchunks, if not NULL, receives the number of
  * chunks read.  Takes and releases a share lock on one page at a time.
  */
-Vector *
+HnswCode *
 HnswReadExactVector(Relation index, ItemPointer link, int dim, int *nchunks)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -958,7 +961,7 @@ HnswReadExactVector(Relation index, ItemPointer link, int dim, int *nchunks)
 	Size		total = 0;
 	Size		end = 0;		/* bytes from offset "end" on are read */
 	int			n = 0;
-	Vector	   *vec;
+	HnswCode	   *vec;
 
 	while (ItemPointerIsValid(&tid))
 	{
@@ -978,7 +981,7 @@ HnswReadExactVector(Relation index, ItemPointer link, int dim, int *nchunks)
 			/* the last chunk: the vector ends where it does */
 			total = (Size) chunk->offset + len;
 			end = total;
-			if (total >= VECTOR_SIZE(1) && total <= VECTOR_SIZE(VECTOR_MAX_DIM))
+			if (total >= VECTOR_SIZE(1) && total <= HNSW_MAX_CODE_SIZE)
 				data = palloc(total);
 		}
 		if (chunk != NULL && data != NULL && (Size) chunk->offset + len == end)
@@ -1001,10 +1004,13 @@ HnswReadExactVector(Relation index, ItemPointer link, int dim, int *nchunks)
 			pfree(data);
 		return NULL;
 	}
-	vec = (Vector *) data;
-	if (VARSIZE(vec) != total || vec->dim != dim ||
-		vec->unused > HNSW_QUANT_MAX ||
-		HNSW_CODE_SIZE(dim, vec->unused) != total)
+	vec = (HnswCode *) data;
+	if (VARSIZE(vec) != total || vec->kind > HNSW_CODE_MAX ||
+		(vec->kind == HNSW_CODE_SPARSE ?
+		 total < HNSW_SPARSE_CODE_SIZE(0) || HnswSparseNnz(vec) < 0 ||
+		 HnswSparseNnz(vec) > (total - HNSW_SPARSE_CODE_SIZE(0)) /
+		 (sizeof(int32) + sizeof(float)) : false) ||
+		HnswCodeDim(vec) != dim || HnswCodeBytes(vec) != total)
 	{
 		pfree(data);
 		return NULL;
@@ -1044,12 +1050,12 @@ ReadVectorLink(HnswGraph *graph, HnswElement element, ItemPointer link)
  * chunks, and an insert writes the chunks before the element).  Takes and
  * releases share locks, one page at a time.
  */
-Vector *
+HnswCode *
 HnswFetchExactVector(HnswGraph *graph, HnswElement element)
 {
 	ItemPointerData link;
 	ItemPointerData again;
-	Vector	   *vec = NULL;
+	HnswCode	   *vec = NULL;
 
 	ReadVectorLink(graph, element, &link);
 	for (int attempt = 0; attempt < 2 && ItemPointerIsValid(&link); attempt++)
@@ -1121,7 +1127,7 @@ HnswFreeExactVector(Relation index, ItemPointer link,
  * Make the element at entry (of the given level) the entry point; with
  * onlyIfHigher, only if the current one is on a lower level.  Record the
  * dimensions if they are not yet known, and with them how elements store
- * vectors (HnswCodeQuantization).  Return whether the entry point was
+ * vectors (HnswCodeKindFor).  Return whether the entry point was
  * changed.  Takes and releases an exclusive lock on the metapage.
  */
 bool
@@ -1144,9 +1150,9 @@ HnswUpdateMetaEntry(Relation index, bool building, int dim,
 		{
 			/* the first vector decides, as in HnswCheckVector */
 			meta->dimensions = dim;
-			meta->quantization =
-				HnswCodeQuantization(dim, meta->m,
-									 (HnswQuantization) meta->exactQuantization);
+			meta->codeKind =
+				HnswCodeKindFor(dim, meta->m,
+									 (HnswCodeKind) meta->exactKind);
 		}
 		if (!onlyIfHigher || level > meta->entryLevel)
 		{

@@ -79,9 +79,8 @@ typedef struct HnswLastDistance
 	ItemPointerData tid;
 	double		distance;		/* in the operator's scale */
 	uint64		scanId;			/* the scan whose query is copied */
-	int			dim;
-	float	   *query;			/* dim floats, TopMemoryContext */
-	int			capacity;		/* floats query has room for */
+	HnswCode   *query;			/* its code, TopMemoryContext */
+	Size		capacity;		/* bytes query has room for */
 } HnswLastDistance;
 
 static HnswLastDistance last;
@@ -109,7 +108,7 @@ typedef struct RewriteContext
 void
 HnswRememberDistance(Oid index, ItemPointer tid, const HnswGraph *graph,
 					 float distance, bool exact, uint64 scanId,
-					 const Vector *query)
+					 const HnswCode *query)
 {
 	switch (graph->metric)
 	{
@@ -121,6 +120,8 @@ HnswRememberDistance(Oid index, ItemPointer tid, const HnswGraph *graph,
 				1.0 + (double) distance : (double) distance;
 			break;
 		case HNSW_METRIC_L1:
+		case HNSW_METRIC_HAMMING:
+		case HNSW_METRIC_JACCARD:
 			last.distance = (double) distance;
 			break;
 		default:
@@ -130,16 +131,14 @@ HnswRememberDistance(Oid index, ItemPointer tid, const HnswGraph *graph,
 	last.exact = exact;
 	if (last.scanId != scanId || !last.valid)
 	{
-		if (last.capacity < query->dim)
+		if (last.capacity < VARSIZE(query))
 		{
 			if (last.query)
 				pfree(last.query);
-			last.query = MemoryContextAlloc(TopMemoryContext,
-											sizeof(float) * query->dim);
-			last.capacity = query->dim;
+			last.query = MemoryContextAlloc(TopMemoryContext, VARSIZE(query));
+			last.capacity = VARSIZE(query);
 		}
-		memcpy(last.query, query->x, sizeof(float) * query->dim);
-		last.dim = query->dim;
+		memcpy(last.query, query, VARSIZE(query));
 		last.scanId = scanId;
 	}
 	last.index = index;
@@ -271,10 +270,7 @@ hnsw_index_distance(PG_FUNCTION_ARGS)
 	if (last.valid && last.exact && last.index == index &&
 		ItemPointerEquals(&last.tid, tid))
 	{
-		Vector	   *query = PG_GETARG_VECTOR_P(1);
-
-		if (query->dim == last.dim &&
-			memcmp(query->x, last.query, sizeof(float) * last.dim) == 0)
+		if (HnswCodeEqualsDatum(last.query, PG_GETARG_DATUM(1)))
 			PG_RETURN_FLOAT8(last.distance);
 	}
 

@@ -56,7 +56,7 @@ typedef struct HnswScanOpaqueData
 	HnswGraph  *graph;			/* cache of the elements read */
 	bool		started;
 	bool		exhausted;		/* nothing more to search */
-	Vector	   *query;
+	HnswCode	   *query;
 	HnswCandidate *results;		/* current batch, nearest first */
 	int			nresults;
 	int			next;			/* next result to return from */
@@ -75,7 +75,7 @@ typedef struct HnswScanOpaqueData
 	 */
 	bool		everyRow;
 	bool		nanDistance;	/* their distance is NaN, not NULL */
-	Vector	   *zeroQuery;		/* the zero vector, for HnswRememberDistance */
+	HnswCode	   *zeroQuery;		/* the zero vector, for HnswRememberDistance */
 	BlockNumber nextBlock;		/* next page to read */
 	BlockNumber nblocks;		/* pages when the scan started */
 	ItemPointerData *pageTids;	/* heap TIDs of the page read last */
@@ -305,8 +305,8 @@ FirstSearch(IndexScanDesc scan)
 	HnswReadMeta(scan->indexRelation, &meta);
 	so->graph->dim = meta.dimensions;
 	so->graph->m = meta.m;
-	so->graph->quantization = meta.quantization;
-	so->graph->exactQuantization = meta.exactQuantization;
+	so->graph->codeKind = meta.codeKind;
+	so->graph->exactKind = meta.exactKind;
 
 	/*
 	 * The zero vector has no direction: its cosine distance to every row is
@@ -315,9 +315,7 @@ FirstSearch(IndexScanDesc scan)
 	 */
 	if (so->query == NULL)
 	{
-		so->zeroQuery = so->graph->arrays ?
-			HnswArrayToVector(key->sk_argument) :
-			DatumGetVector(key->sk_argument);
+		so->zeroQuery = HnswValueCode(so->graph, key->sk_argument);
 		if (meta.dimensions > 0)
 			HnswCheckVector(so->graph, so->zeroQuery);
 		so->nanDistance = true;
@@ -364,7 +362,7 @@ FirstSearch(IndexScanDesc scan)
 	 * Indexes with vectors out of line re-rank with those instead.
 	 */
 	if (hnsw_rerank && scan->heapRelation != NULL &&
-		HnswQuantIsInt8(so->graph->quantization) &&
+		HnswQuantIsInt8(so->graph->codeKind) &&
 		!HnswGraphOutOfLine(so->graph) &&
 		so->graph->metric != HNSW_METRIC_OTHER &&
 		scan->indexRelation->rd_index->indkey.values[0] != 0)
@@ -373,7 +371,7 @@ FirstSearch(IndexScanDesc scan)
 		so->heapAttno = scan->indexRelation->rd_index->indkey.values[0];
 		so->queryL1 = 0.0;
 		for (int i = 0; i < so->query->dim; i++)
-			so->queryL1 += fabs((double) so->query->x[i]);
+			so->queryL1 += fabs((double) HnswCodeFloats(so->query)[i]);
 	}
 
 	/*
@@ -387,7 +385,7 @@ FirstSearch(IndexScanDesc scan)
 		 so->graph->metric == HNSW_METRIC_IP ||
 		 so->graph->metric == HNSW_METRIC_L1) &&
 		(so->rerank ||
-		 (so->graph->quantization == HNSW_QUANT_F32 &&
+		 (so->graph->codeKind == HNSW_CODE_F32 &&
 		  !HnswGraphOutOfLine(so->graph)));
 }
 
@@ -478,7 +476,7 @@ RerankBatch(HnswScanOpaque so)
 	for (int i = 0; i < so->nresults; i++)
 	{
 		HnswCandidate *c = &so->results[i];
-		Vector	   *exact;
+		HnswCode	   *exact;
 
 		if (c->element->deleted || c->element->missing)
 			continue;
@@ -602,7 +600,7 @@ ReadExactDistance(IndexScanDesc scan, ItemPointer heaptid, float *exact)
 	{
 		bool		isnull;
 		Datum		value = slot_getattr(so->slot, so->heapAttno, &isnull);
-		Vector	   *vec = isnull ? NULL : HnswPrepareVector(so->graph, value);
+		HnswCode	   *vec = isnull ? NULL : HnswPrepareVector(so->graph, value);
 
 		if (vec != NULL && vec->dim == so->graph->dim)
 		{
@@ -635,8 +633,8 @@ RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 	HnswElement e = item->element;
 	Buffer		buf;
 	HnswElementTuple tup;
-	Vector	   *code;
-	Vector	   *decoded = NULL;
+	HnswCode	   *code;
+	HnswCode	   *decoded = NULL;
 	float		error = -1.0f;
 	float		magnitude = -1.0f;
 
@@ -647,7 +645,7 @@ RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 	code = tup != NULL ? HnswTupleVector(tup) : NULL;
 	/* not a head tuple's part of a vector: i8 codes are never cut */
 	if (code != NULL &&
-		VARSIZE(code) == HNSW_CODE_SIZE(graph->dim, graph->quantization))
+		VARSIZE(code) == HNSW_CODE_SIZE(graph->dim, graph->codeKind))
 		HnswCodeBounds(code, &error, &magnitude);
 	if (error == e->codeError && magnitude == e->codeMagnitude)
 	{
@@ -661,8 +659,8 @@ RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 											 VECTOR_SIZE(graph->dim));
 				SET_VARSIZE(decoded, VECTOR_SIZE(graph->dim));
 				decoded->dim = graph->dim;
-				decoded->unused = HNSW_QUANT_F32;
-				HnswDecodeVector(code, decoded->x);
+				decoded->kind = HNSW_CODE_F32;
+				HnswDecodeVector(code, HnswCodeFloats(decoded));
 			}
 			else if (graph->metric == HNSW_METRIC_L2)
 				item->bound = Max(item->bound,

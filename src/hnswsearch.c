@@ -20,12 +20,17 @@
 
 #include "common/pg_prng.h"
 #include "distance.h"
+#include "halfvec.h"
 #include "hnsw.h"
 #include "miscadmin.h"
+#include "sparsevec.h"
 #include "access/genam.h"
 #include "storage/bufmgr.h"
 #include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/varbit.h"
 
 /* The distance support functions we know, computed without fmgr */
 extern PGDLLEXPORT Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
@@ -35,6 +40,36 @@ extern PGDLLEXPORT Datum l1_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum array_l2_squared_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum array_negative_inner_product(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum array_l1_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_l1_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_l2_normalize(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l1_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l2_normalize(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum hamming_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum jaccard_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum vector_in(PG_FUNCTION_ARGS);
+
+/* The distance support functions of halfvec, sparsevec and bit */
+typedef struct HnswKnownDistance
+{
+	PGFunction	fn;
+	HnswCodeKind kind;			/* of the column's values */
+	HnswMetric	metric;
+} HnswKnownDistance;
+
+static const HnswKnownDistance known_distances[] = {
+	{halfvec_l2_squared_distance, HNSW_CODE_HALF, HNSW_METRIC_L2},
+	{halfvec_negative_inner_product, HNSW_CODE_HALF, HNSW_METRIC_IP},
+	{halfvec_l1_distance, HNSW_CODE_HALF, HNSW_METRIC_L1},
+	{sparsevec_l2_squared_distance, HNSW_CODE_SPARSE, HNSW_METRIC_L2},
+	{sparsevec_negative_inner_product, HNSW_CODE_SPARSE, HNSW_METRIC_IP},
+	{sparsevec_l1_distance, HNSW_CODE_SPARSE, HNSW_METRIC_L1},
+	{hamming_distance, HNSW_CODE_BIT, HNSW_METRIC_HAMMING},
+	{jaccard_distance, HNSW_CODE_BIT, HNSW_METRIC_JACCARD},
+};
 
 /*
  * Element cache of an on-disk graph: element tuple location -> element.  An
@@ -117,8 +152,27 @@ CacheGrow(struct hnsw_elements_hash *cache)
 	pfree(old);
 }
 
-static int	MaxLevelForSize(int dim, HnswQuantization quant, int m,
+static int	MaxLevelForSize(int dim, HnswCodeKind quant, int m,
 							bool outOfLine);
+
+/*
+ * Return the kind of the values an index holds, as the metapage records it
+ * before the first value (exactKind): its quantization option for vector
+ * and array columns, HALF, BIT or SPARSE for the operator classes of those
+ * types.
+ */
+HnswCodeKind
+HnswIndexExactKind(Relation index)
+{
+	PGFunction	fn = index_getprocinfo(index, 1, HNSW_DISTANCE_PROC)->fn_addr;
+
+	for (int i = 0; i < lengthof(known_distances); i++)
+	{
+		if (fn == known_distances[i].fn)
+			return known_distances[i].kind;
+	}
+	return HnswGetQuantization(index);
+}
 
 /*
  * Fill in what the graph needs from an index's catalog entries: degree,
@@ -137,8 +191,7 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 	graph->normproc = OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC)) ?
 		index_getprocinfo(index, 1, HNSW_NORM_PROC) : NULL;
 	graph->normalize = graph->normproc != NULL;
-	graph->quantization = HnswGetQuantization(index);
-	graph->exactQuantization = graph->quantization;
+	graph->codeKind = HnswGetQuantization(index);
 	graph->arrays = index->rd_opcintype[0] == FLOAT4ARRAYOID ||
 		index->rd_opcintype[0] == FLOAT8ARRAYOID;
 
@@ -147,6 +200,7 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 	 * directly; anything else goes through fmgr.  For cosine the vectors are
 	 * unit vectors, so ordering by negative inner product is the same.
 	 */
+	graph->valueKind = HNSW_CODE_F32;
 	if (proc->fn_addr == vector_l2_squared_distance ||
 		proc->fn_addr == array_l2_squared_distance)
 		graph->metric = HNSW_METRIC_L2;
@@ -158,7 +212,17 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 	else if (proc->fn_addr == l1_distance || proc->fn_addr == array_l1_distance)
 		graph->metric = HNSW_METRIC_L1;
 	else
+	{
 		graph->metric = HNSW_METRIC_OTHER;
+		for (int i = 0; i < lengthof(known_distances); i++)
+		{
+			if (proc->fn_addr == known_distances[i].fn)
+			{
+				graph->metric = known_distances[i].metric;
+				graph->valueKind = known_distances[i].kind;
+			}
+		}
+	}
 
 	/* arrays become vectors, so only built-in distances apply to them */
 	if (graph->metric == HNSW_METRIC_OTHER && graph->arrays)
@@ -166,13 +230,40 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("hnsw indexes on arrays support only the built-in distances"),
 				 errhint("Use float4_l2_ops, float4_ip_ops, float4_cosine_ops, float4_l1_ops or their float8 counterparts.")));
-	if (graph->metric == HNSW_METRIC_OTHER &&
-		graph->quantization != HNSW_QUANT_F32)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("quantization \"%s\" is not supported by this operator class",
-						HnswQuantizationName(graph->quantization)),
-				 errdetail("Quantized indexes compute L2, inner product, cosine and L1 distances only.")));
+	if (graph->metric == HNSW_METRIC_OTHER)
+	{
+		/* a distance of its own is called with the values as vectors */
+		Oid			typinput;
+		Oid			typioparam;
+		FmgrInfo	flinfo;
+
+		getTypeInputInfo(index->rd_opcintype[0], &typinput, &typioparam);
+		fmgr_info(typinput, &flinfo);
+		if (flinfo.fn_addr != vector_in)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("hnsw operator classes of type %s need one of its built-in distance functions",
+							format_type_be(index->rd_opcintype[0]))));
+	}
+	if (graph->codeKind != HNSW_CODE_F32)
+	{
+		if (graph->metric == HNSW_METRIC_OTHER)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("quantization \"%s\" is not supported by this operator class",
+							HnswQuantizationName(graph->codeKind)),
+					 errdetail("Quantized indexes compute L2, inner product, cosine and L1 distances only.")));
+		if (graph->valueKind != HNSW_CODE_F32)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("quantization \"%s\" is not supported for type %s",
+							HnswQuantizationName(graph->codeKind),
+							format_type_be(index->rd_opcintype[0])),
+					 errdetail("Only vector and array columns can be quantized.")));
+	}
+	else
+		graph->codeKind = graph->valueKind;
+	graph->exactKind = graph->codeKind;
 }
 
 /*
@@ -203,25 +294,28 @@ HnswNewSearch(HnswGraph *graph)
 }
 
 /*
- * Return the distance between two vectors of the graph's dimensions, in the
- * index's internal order (squared L2, negative inner product, L1).
+ * Return the distance between two codes of the graph's dimensions, in the
+ * index's internal order (squared L2, negative inner product, L1, Hamming,
+ * Jaccard).  Plain vectors here; every other kind in HnswCodeDistance.
  */
 float
-HnswDistance(HnswGraph *graph, const Vector *a, const Vector *b)
+HnswDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b)
 {
-	/* an encoded element is tagged in the header's spare field */
-	if (unlikely(a->unused != HNSW_QUANT_F32 || b->unused != HNSW_QUANT_F32))
-		return HnswQuantDistance(graph, a, b);
+	if (unlikely(a->kind != HNSW_CODE_F32 || b->kind != HNSW_CODE_F32))
+		return HnswCodeDistance(graph, a, b);
 
 	switch (graph->metric)
 	{
 		case HNSW_METRIC_L2:
-			return VectorL2SquaredDistance(a->x, b->x, a->dim);
+			return VectorL2SquaredDistance(HnswCodeFloats(a),
+										   HnswCodeFloats(b), a->dim);
 		case HNSW_METRIC_IP:
-			return -VectorInnerProduct(a->x, b->x, a->dim);
+			return -VectorInnerProduct(HnswCodeFloats(a), HnswCodeFloats(b),
+									   a->dim);
 		case HNSW_METRIC_L1:
-			return VectorL1Distance(a->x, b->x, a->dim);
-		case HNSW_METRIC_OTHER:
+			return VectorL1Distance(HnswCodeFloats(a), HnswCodeFloats(b),
+									a->dim);
+		default:
 			break;
 	}
 	return (float) DatumGetFloat8(FunctionCall2Coll(graph->distproc,
@@ -237,18 +331,19 @@ HnswDistance(HnswGraph *graph, const Vector *a, const Vector *b)
  * it was: the result is then only a lower bound, above graph->bound.
  */
 static float
-QueryDistance(HnswGraph *graph, const Vector *b, bool *partial)
+QueryDistance(HnswGraph *graph, const HnswCode *b, bool *partial)
 {
-	const Vector *q = graph->query;
+	const HnswCode *q = graph->query;
 	float		d;
 
 	if (graph->metric != HNSW_METRIC_L2 || isinf(graph->bound) ||
-		q->unused != HNSW_QUANT_F32 || b->unused != HNSW_QUANT_F32)
+		q->kind != HNSW_CODE_F32 || b->kind != HNSW_CODE_F32)
 	{
 		*partial = false;
 		return HnswDistance(graph, q, b);
 	}
-	d = VectorL2SquaredBounded(q->x, b->x, q->dim, graph->bound);
+	d = VectorL2SquaredBounded(HnswCodeFloats(q), HnswCodeFloats(b), q->dim,
+							   graph->bound);
 	*partial = d > graph->bound;
 	return d;
 }
@@ -257,23 +352,23 @@ QueryDistance(HnswGraph *graph, const Vector *b, bool *partial)
  * Raise an error unless vec has the graph's dimensions and its element fits
  * on a page.  The first vector fixes the dimensions, and with them whether
  * elements hold their vectors or codes with the vectors out of line (see
- * HnswCodeQuantization).  Return the highest level an element may have.
+ * HnswCodeKindFor).  Return the highest level an element may have.
  */
 int
-HnswCheckVector(HnswGraph *graph, const Vector *vec)
+HnswCheckVector(HnswGraph *graph, const HnswCode *vec)
 {
+	int			dim = HnswCodeDim(vec);
 	int			maxLevel;
 
 	if (graph->dim == 0)
 	{
-		graph->dim = vec->dim;
-		graph->quantization = HnswCodeQuantization(vec->dim, graph->m,
-												   graph->exactQuantization);
+		graph->dim = dim;
+		graph->codeKind = HnswCodeKindFor(dim, graph->m, graph->exactKind);
 	}
-	else if (vec->dim != graph->dim)
+	else if (dim != graph->dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", graph->dim, vec->dim)));
+				 errmsg("expected %d dimensions, not %d", graph->dim, dim)));
 
 	/* codes are compared by the built-in kernels only */
 	if (HnswGraphOutOfLine(graph) && graph->metric == HNSW_METRIC_OTHER)
@@ -281,19 +376,19 @@ HnswCheckVector(HnswGraph *graph, const Vector *vec)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("vector too large to index with this operator class"),
 				 errdetail("An element of %d dimensions with m = %d does not fit a page with its vector, and vectors kept out of line need a built-in distance.",
-						   vec->dim, graph->m)));
+						   dim, graph->m)));
 
-	maxLevel = MaxLevelForSize(vec->dim, graph->quantization, graph->m,
+	maxLevel = MaxLevelForSize(dim, graph->codeKind, graph->m,
 							   HnswGraphOutOfLine(graph));
 	if (maxLevel < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("vector too large to index"),
 				 errdetail("An element of %d dimensions with m = %d needs %zu bytes even with an \"i8\" code of its vector in the graph, but an index page holds at most %zu.",
-						   vec->dim, graph->m,
-						   (size_t) HNSW_ELEMENT_TUPLE_SIZE(vec->dim, HNSW_QUANT_I8,
+						   dim, graph->m,
+						   (size_t) HNSW_ELEMENT_TUPLE_SIZE(dim, HNSW_CODE_I8,
 															0, graph->m) +
-						   (!HnswQuantIsInt8(graph->exactQuantization) ?
+						   (!HnswQuantIsInt8(graph->exactKind) ?
 							HNSW_VECTOR_LINK_SIZE : 0),
 						   (size_t) HNSW_MAX_TUPLE_SIZE),
 				 errhint("Use fewer dimensions or a smaller m.")));
@@ -301,26 +396,28 @@ HnswCheckVector(HnswGraph *graph, const Vector *vec)
 }
 
 /*
- * Return how the elements of an index with the quantization option quant
- * store their vectors: quant itself while an element of level
+ * Return how the elements of an index whose values are of kind exact (the
+ * quantization option of a vector index, or the kind of a halfvec, bit or
+ * sparsevec column) store them: as exact while an element of level
  * HNSW_INLINE_LEVEL fits a page; otherwise a code (bf16 if that fits, else
- * i8) with the vector out of line, in quant.  If not even that fits, quant
- * (HnswCheckVector then refuses the vector).  A function of its arguments
+ * i8) with the value out of line.  If not even that fits, exact
+ * (HnswCheckVector then refuses the value).  A function of its arguments
  * only, so the metapage and every backend agree; see src/README "Vectors
  * out of line".
  */
-HnswQuantization
-HnswCodeQuantization(int dim, int m, HnswQuantization quant)
+HnswCodeKind
+HnswCodeKindFor(int dim, int m, HnswCodeKind exact)
 {
-	if (MaxLevelForSize(dim, quant, m, false) >= HNSW_INLINE_LEVEL)
-		return quant;
-	if (quant == HNSW_QUANT_F32 &&
-		MaxLevelForSize(dim, HNSW_QUANT_BF16, m, true) >= HNSW_INLINE_LEVEL)
-		return HNSW_QUANT_BF16;
-	if (!HnswQuantIsInt8(quant) &&
-		MaxLevelForSize(dim, HNSW_QUANT_I8, m, true) >= 0)
-		return HNSW_QUANT_I8;
-	return quant;
+	if (exact == HNSW_CODE_BIT || exact == HNSW_CODE_SPARSE ||
+		MaxLevelForSize(dim, exact, m, false) >= HNSW_INLINE_LEVEL)
+		return exact;
+	if (exact == HNSW_CODE_F32 &&
+		MaxLevelForSize(dim, HNSW_CODE_BF16, m, true) >= HNSW_INLINE_LEVEL)
+		return HNSW_CODE_BF16;
+	if (!HnswQuantIsInt8(exact) &&
+		MaxLevelForSize(dim, HNSW_CODE_I8, m, true) >= 0)
+		return HNSW_CODE_I8;
+	return exact;
 }
 
 /*
@@ -340,8 +437,8 @@ HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta)
 	/* until the first vector, the storage is undecided (HnswCheckVector) */
 	if (meta->dimensions > 0)
 	{
-		graph->quantization = meta->quantization;
-		graph->exactQuantization = meta->exactQuantization;
+		graph->codeKind = meta->codeKind;
+		graph->exactKind = meta->exactKind;
 	}
 }
 
@@ -376,18 +473,117 @@ HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta)
 	return NULL;
 }
 
+static HnswCode *PrepareValue(HnswGraph *graph, Datum value, bool normalize);
+
+/* Return the norm of a value by the operator class's support function */
+static double
+ValueNorm(HnswGraph *graph, Datum value)
+{
+	return DatumGetFloat8(FunctionCall1Coll(graph->normproc, graph->collation,
+											value));
+}
+
 /*
- * Return a palloc'd copy of a vector datum (or of an array, as a vector) as
- * the index stores it: scaled to unit length for cosine.  Return NULL for a
- * vector the index does not hold (the zero vector under cosine).
+ * Return a palloc'd code of a value datum of the index's column (a vector,
+ * halfvec, sparsevec, bit string, or an array as a vector) as the index
+ * compares it: scaled to unit length for cosine.  Return NULL for a value
+ * the index does not hold (the zero vector under cosine).
  */
-Vector *
+HnswCode *
 HnswPrepareVector(HnswGraph *graph, Datum value)
 {
-	Vector	   *vec;
+	return PrepareValue(graph, value, graph->normalize);
+}
+
+/*
+ * Return a palloc'd code of a value datum as it is, not normalised even
+ * for cosine (the zero vector's, whose dimensions a scan checks).
+ */
+HnswCode *
+HnswValueCode(HnswGraph *graph, Datum value)
+{
+	return PrepareValue(graph, value, false);
+}
+
+/* HnswPrepareVector, normalising or not */
+static HnswCode *
+PrepareValue(HnswGraph *graph, Datum value, bool normalize)
+{
+	HnswCode   *vec;
+
+	switch (graph->valueKind)
+	{
+		case HNSW_CODE_HALF:
+			{
+				HalfVector *src = DatumGetHalfVector(value);
+
+				if (normalize)
+				{
+					double		norm = ValueNorm(graph, PointerGetDatum(src));
+
+					if (norm <= 0 || isnan(norm))
+						return NULL;
+					/* as pgvector: halfvec's l2_normalize, in halves */
+					src = DatumGetHalfVector(DirectFunctionCall1(halfvec_l2_normalize,
+																 PointerGetDatum(src)));
+				}
+				vec = palloc0(HNSW_CODE_SIZE(src->dim, HNSW_CODE_HALF));
+				SET_VARSIZE(vec, HNSW_CODE_SIZE(src->dim, HNSW_CODE_HALF));
+				vec->dim = src->dim;
+				vec->kind = HNSW_CODE_HALF;
+				memcpy(vec->data, src->x, sizeof(uint16) * src->dim);
+				return vec;
+			}
+		case HNSW_CODE_BIT:
+			{
+				VarBit	   *src = DatumGetVarBitP(value);
+
+				if (VARBITLEN(src) > HNSW_MAX_BITS)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("bit string too long to index"),
+							 errdetail("A bit string of %d bits is longer than the %d bits an hnsw index holds.",
+									   VARBITLEN(src), HNSW_MAX_BITS)));
+				vec = palloc0(HNSW_CODE_SIZE(VARBITLEN(src), HNSW_CODE_BIT));
+				SET_VARSIZE(vec, HNSW_CODE_SIZE(VARBITLEN(src), HNSW_CODE_BIT));
+				vec->dim = VARBITLEN(src);
+				vec->kind = HNSW_CODE_BIT;
+				memcpy(vec->data, VARBITS(src), VARBITBYTES(src));
+				return vec;
+			}
+		case HNSW_CODE_SPARSE:
+			{
+				SparseVector *src = DatumGetSparseVector(value);
+				Size		size;
+
+				if (normalize)
+				{
+					double		norm = ValueNorm(graph, PointerGetDatum(src));
+
+					if (norm <= 0 || isnan(norm))
+						return NULL;
+					src = DatumGetSparseVector(DirectFunctionCall1(sparsevec_l2_normalize,
+																   PointerGetDatum(src)));
+				}
+				size = HNSW_SPARSE_CODE_SIZE(src->nnz);
+				vec = palloc0(size);
+				SET_VARSIZE(vec, size);
+				vec->dim = 0;
+				vec->kind = HNSW_CODE_SPARSE;
+				((int32 *) vec->data)[0] = src->dim;
+				((int32 *) vec->data)[1] = src->nnz;
+				memcpy(HnswSparseIndices(vec), src->indices,
+					   sizeof(int32) * src->nnz);
+				memcpy(HnswSparseValues(vec), SPARSEVEC_VALUES(src),
+					   sizeof(float) * src->nnz);
+				return vec;
+			}
+		default:
+			break;
+	}
 
 	if (graph->arrays)
-		vec = HnswArrayToVector(value);
+		vec = (HnswCode *) HnswArrayToVector(value);
 	else
 	{
 		Vector	   *src = DatumGetVector(value);
@@ -395,25 +591,24 @@ HnswPrepareVector(HnswGraph *graph, Datum value)
 		vec = palloc(VARSIZE(src));
 		memcpy(vec, src, VARSIZE(src));
 	}
-	if (graph->normalize)
+	if (normalize)
 	{
+		float	   *x = HnswCodeFloats(vec);
 		double		norm = 0.0;
 
 		/* the support function takes the column's type: arrays are done here */
 		if (graph->arrays)
 		{
 			for (int i = 0; i < vec->dim; i++)
-				norm += (double) vec->x[i] * (double) vec->x[i];
+				norm += (double) x[i] * (double) x[i];
 			norm = sqrt(norm);
 		}
 		else
-			norm = DatumGetFloat8(FunctionCall1Coll(graph->normproc,
-													graph->collation,
-													PointerGetDatum(vec)));
+			norm = ValueNorm(graph, PointerGetDatum(vec));
 		if (norm <= 0 || isnan(norm))
 			return NULL;
 		for (int i = 0; i < vec->dim; i++)
-			vec->x[i] = (float) (vec->x[i] / norm);
+			x[i] = (float) (x[i] / norm);
 	}
 	return vec;
 }
@@ -441,14 +636,14 @@ HnswNewNeighborList(HnswGraph *graph, int capacity)
  * it, so the element tuple written later is complete.
  */
 HnswElement
-HnswNewElement(HnswGraph *graph, Vector *vec, int level, ItemPointer heaptid)
+HnswNewElement(HnswGraph *graph, HnswCode *vec, int level, ItemPointer heaptid)
 {
 	HnswElement e = MemoryContextAllocZero(graph->cxt, sizeof(HnswElementData));
 
 	ItemPointerSetInvalid(&e->tid);
 	e->loaded = true;
 	e->level = level;
-	if (graph->quantization == HNSW_QUANT_F32)
+	if (graph->codeKind == HNSW_CODE_F32)
 		e->vec = vec;
 	else
 		e->vec = HnswEncodeVector(graph, vec, graph->cxt);
@@ -525,13 +720,13 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
  * search needs only until it has the distance.  Allocated once, in the
  * graph's context.
  */
-static Vector *
+static HnswCode *
 CutBuffer(HnswGraph *graph)
 {
 	if (graph->cutBuffer == NULL)
 		graph->cutBuffer = MemoryContextAlloc(graph->cxt,
 											  HNSW_CODE_SIZE(graph->dim,
-															 graph->quantization));
+															 graph->codeKind));
 	return graph->cutBuffer;
 }
 
@@ -618,19 +813,19 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	if (tup->type == HNSW_HEAD_TUPLE)
 	{
 		/* the vector goes on on the next page: copy it, then distance */
-		Vector	   *vec = graph->query ? CutBuffer(graph) :
+		HnswCode	   *vec = graph->query ? CutBuffer(graph) :
 			MemoryContextAlloc(graph->cxt,
-							   HNSW_CODE_SIZE(graph->dim, graph->quantization));
+							   HNSW_CODE_SIZE(graph->dim, graph->codeKind));
 
 		HnswPrefetchTail(graph->index, ItemPointerGetBlockNumber(&e->tid) + 1,
 						 HNSW_TAIL_HEADER_SIZE +
-						 HNSW_CODE_SIZE(graph->dim, graph->quantization) -
+						 HNSW_CODE_SIZE(graph->dim, graph->codeKind) -
 						 VARSIZE(HnswTupleVector(tup)));
 		e->neighbors = NULL;
 		if (!graph->query)
 			ResolveNeighbors(graph, e, HnswTupleGetSlots(tup));
 		(void) HnswCopyTupleVector(tup, vec,
-								   HNSW_CODE_SIZE(graph->dim, graph->quantization));
+								   HNSW_CODE_SIZE(graph->dim, graph->codeKind));
 		UnlockReleaseBuffer(buf);
 		if (!HnswReadTail(graph, &e->tid, vec))
 		{
@@ -710,9 +905,11 @@ HnswEnsureVector(HnswGraph *graph, HnswElement e)
 	}
 	else
 	{
-		Size		size = HNSW_CODE_SIZE(graph->dim, graph->quantization) +
-			(HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0);
-		Vector	   *vec = MemoryContextAlloc(graph->cxt, size);
+		/* a head's vector is whole once its tail is read */
+		Size		size = tup->type == HNSW_HEAD_TUPLE ?
+			HNSW_CODE_SIZE(graph->dim, graph->codeKind) :
+			VARSIZE(HnswTupleVector(tup));
+		HnswCode   *vec = MemoryContextAlloc(graph->cxt, size);
 		bool		whole = HnswCopyTupleVector(tup, vec, size);
 
 		UnlockReleaseBuffer(buf);
@@ -781,7 +978,7 @@ ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
 typedef struct PageSearch
 {
 	HnswGraph  *graph;
-	const Vector *q;			/* without graph->query: the vector sought */
+	const HnswCode *q;			/* without graph->query: the vector sought */
 	Size		loadSize;		/* what loading an element reads: its header
 								 * and vector, not its links */
 	Size		minWhole;		/* shorter tuples are heads, whose tails are
@@ -923,7 +1120,7 @@ PageSeen(PageSearch *ps, HnswCandidate *c)
  * lock at a time, none on entry or exit.
  */
 HnswCandidate *
-HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
+HnswSearchLayer(HnswGraph *graph, const HnswCode *q, HnswCandidate *entries,
 				int nentries, int ef, int lc, int *nresults, List **seen)
 {
 	PageSearch	ps;
@@ -933,8 +1130,10 @@ HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 
 	ps.graph = graph;
 	ps.q = q;
-	ps.loadSize = HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
-		HNSW_CODE_SIZE(graph->dim, graph->quantization);
+	/* a sparse code's size is its own: the whole tuple, which bounds it */
+	ps.loadSize = graph->codeKind == HNSW_CODE_SPARSE ? HNSW_MAX_TUPLE_SIZE :
+		HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
+		HNSW_CODE_SIZE(graph->dim, graph->codeKind);
 	ps.minWhole = graph->query != NULL ? HnswMinCutSize(graph) : 0;
 	ps.seen = seen;
 	ps.chunk = NULL;
@@ -1006,7 +1205,7 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
  * rest in the current one.
  */
 void
-HnswFindNeighbors(HnswGraph *graph, const Vector *q, int level,
+HnswFindNeighbors(HnswGraph *graph, const HnswCode *q, int level,
 				  HnswNeighborList **lists, HnswCandidate *nearest)
 {
 	HnswCandidate *entries;
@@ -1080,7 +1279,7 @@ HnswRandomLevel(int m)
  * even level 0 fits.  outOfLine: the code is followed by a link.
  */
 static int
-MaxLevelForSize(int dim, HnswQuantization quant, int m, bool outOfLine)
+MaxLevelForSize(int dim, HnswCodeKind quant, int m, bool outOfLine)
 {
 	int			level = -1;
 	Size		link = outOfLine ? HNSW_VECTOR_LINK_SIZE : 0;

@@ -40,8 +40,8 @@ typedef struct HnswVacuumState
 	Relation	index;
 	int			m;
 	int			efConstruction;
-	HnswQuantization quantization;	/* from the metapage */
-	HnswQuantization exactQuantization;
+	HnswCodeKind codeKind;	/* from the metapage */
+	HnswCodeKind exactKind;
 	int			dim;
 	uint64	   *deleted;		/* keys of deleted elements, ascending */
 	int			ndeleted;
@@ -160,8 +160,8 @@ ResetCache(HnswVacuumState *vs)
 	vs->graph = HnswCreateGraph(vs->index, vs->cacheCxt, vs->dim);
 	vs->graph->m = vs->m;
 	vs->graph->efConstruction = vs->efConstruction;
-	vs->graph->quantization = vs->quantization;
-	vs->graph->exactQuantization = vs->exactQuantization;
+	vs->graph->codeKind = vs->codeKind;
+	vs->graph->exactKind = vs->exactKind;
 	vs->graph->skipDeleted = true;
 	/*
 	 * keepPrunedConnections: after many deletions the heuristic alone can
@@ -682,7 +682,7 @@ FreeDeleted(HnswVacuumState *vs)
 
 			if (tup != NULL && tup->deleted)
 			{
-				if (HnswTupleVector(tup)->unused <= HNSW_QUANT_MAX &&
+				if (HnswTupleVector(tup)->kind <= HNSW_CODE_MAX &&
 					HnswVectorHasLink(HnswTupleVector(tup)))
 					links[nlinks++] = *HnswVectorGetLink(HnswTupleVector(tup));
 				if (tup->type == HNSW_HEAD_TUPLE && tailFound)
@@ -1031,8 +1031,8 @@ InitVacuumState(HnswVacuumState *vs, IndexVacuumInfo *info)
 	vs->m = meta.m;
 	vs->efConstruction = meta.efConstruction;
 	vs->dim = meta.dimensions;
-	vs->quantization = meta.quantization;
-	vs->exactQuantization = meta.exactQuantization;
+	vs->codeKind = meta.codeKind;
+	vs->exactKind = meta.exactKind;
 	/* half the memory for the deleted list, MaxOffsetNumber at least */
 	vs->limitdeleted = (int) Min(Max(VacuumMemory() / 2 / sizeof(uint64),
 									 MaxOffsetNumber),

@@ -1,20 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * quantize.c
- *	  The f16, bf16 and i8 encodings of quantized hnsw indexes: encoding a
- *	  vector for an element tuple, decoding it, and distances between a
- *	  float query and an encoded element.
+ *	  Element codes (HnswCode): encoding a value for an element tuple,
+ *	  decoding it, and the distance between two codes of any kinds, the
+ *	  query's among them.
  *
- * An encoded vector keeps the Vector header (varlena length, dim) and puts
- * its HnswQuantization in the header's spare field, so that element tuples,
- * the element cache and everything that copies vectors by VARSIZE work
- * unchanged; HnswDistance sees the tag and comes here.  The payload:
- *
- *	f16, bf16	dim uint16 codes, padded to 4 bytes
- *	i8			float scale, offset and error bound, then dim int8 codes,
- *				padded to 4 bytes (HNSW_QUANT_I8)
- *
- * The kernels themselves live in distance.c.  See src/README "Quantization".
+ * A vector index stores its vectors as they are (F32) or quantized (F16,
+ * BF16, I8), and a scan's query is a plain vector: the distance is then
+ * asymmetric, float against codes.  halfvec, sparsevec and bit indexes
+ * store their values as they are (HALF, SPARSE, BIT) and compare them with
+ * the operators' own kernels, so their distances are the operators'.  An
+ * index whose elements would not fit a page keeps a smaller code in the
+ * graph and the value out of line (hnswpage.c); the payloads of each kind
+ * are in hnsw.h (HnswCode), the kernels in distance.c, bitdistance.c and
+ * sparsevec.c.  See src/README "Element codes" and "Quantization".
  *
  * src/quantize.c
  *
@@ -24,89 +23,124 @@
 
 #include <math.h>
 
+#include "bitdistance.h"
 #include "distance.h"
+#include "halfvec.h"
 #include "hnsw.h"
+#include "sparsevec.h"
+#include "utils/varbit.h"
 
 /*
  * The codes of an encoded vector; the scale and offset of an i8 one (the
  * kernels decode a code c as c * scale + offset), and the error bound
  * DistanceEncodeInt8Range returned for it.
  */
-#define CodeScale(v)	(HnswQuantIsInt8((v)->unused) ? (v)->x[0] : 0.0f)
-#define CodeOffset(v)	(HnswQuantIsInt8((v)->unused) ? (v)->x[1] : 0.0f)
-#define CodeError(v)	((v)->x[2])
-#define CodeData(v)		((const void *) &(v)->x[HNSW_CODE_HEADER_FLOATS((v)->unused)])
+#define CodeScale(v)	(HnswQuantIsInt8((v)->kind) ? HnswCodeFloats(v)[0] : 0.0f)
+#define CodeOffset(v)	(HnswQuantIsInt8((v)->kind) ? HnswCodeFloats(v)[1] : 0.0f)
+#define CodeError(v)	(HnswCodeFloats(v)[2])
+#define CodeData(v) \
+	((const void *) &HnswCodeFloats(v)[HNSW_CODE_HEADER_FLOATS((v)->kind)])
 
 /*
- * Return vec (a plain float vector) encoded with quantization q, palloc'd in
- * cxt with extra zeroed bytes at the end (inside the varlena).  f16 cannot
- * hold magnitudes above 65504: such a vector is rejected rather than
- * silently clipped.
+ * Return vec (a code of an exact kind: F32, HALF, BIT or SPARSE) encoded
+ * as kind q, palloc'd in cxt with extra zeroed bytes at the end (inside the
+ * varlena).  A code of its own kind is copied; a vector or a halfvec can be
+ * quantized.  f16 cannot hold magnitudes above 65504: such a vector is
+ * rejected rather than silently clipped.
  */
-static Vector *
-EncodeAs(HnswQuantization q, const Vector *vec, Size extra, MemoryContext cxt)
+static HnswCode *
+EncodeAs(HnswCodeKind q, const HnswCode *vec, Size extra, MemoryContext cxt)
 {
-	Size		size = HNSW_CODE_SIZE(vec->dim, q) + extra;
-	Vector	   *code = MemoryContextAllocZero(cxt, size);
+	Size		size;
+	HnswCode   *code;
+	const float *x = HnswCodeFloats(vec);
+	float	   *decoded = NULL;
 
-	Assert(vec->unused == HNSW_QUANT_F32);
+	if (q == vec->kind)
+	{
+		size = HnswCodeBytes(vec);
+		code = MemoryContextAllocZero(cxt, size + extra);
+		memcpy(code, vec, size);
+		SET_VARSIZE(code, size + extra);
+		return code;
+	}
+
+	/* quantize a vector, or a halfvec as the floats it holds exactly */
+	if (vec->kind == HNSW_CODE_HALF)
+	{
+		decoded = palloc(sizeof(float) * vec->dim);
+		HnswDecodeVector(vec, decoded);
+		x = decoded;
+	}
+	else if (vec->kind != HNSW_CODE_F32)
+		elog(ERROR, "cannot encode an hnsw code of kind %d as %d",
+			 vec->kind, (int) q);
+
+	size = HNSW_CODE_SIZE(vec->dim, q) + extra;
+	code = MemoryContextAllocZero(cxt, size);
 	SET_VARSIZE(code, size);
 	code->dim = vec->dim;
-	code->unused = q;
+	code->kind = q;
 
 	switch (q)
 	{
-		case HNSW_QUANT_F32:
-			memcpy(code->x, vec->x, sizeof(float) * vec->dim);
+		case HNSW_CODE_F32:
+			memcpy(HnswCodeFloats(code), x, sizeof(float) * vec->dim);
 			break;
-		case HNSW_QUANT_F16:
+		case HNSW_CODE_F16:
 			{
-				uint16	   *h = (uint16 *) code->x;
+				uint16	   *h = (uint16 *) code->data;
 
 				for (int i = 0; i < vec->dim; i++)
 				{
-					if (fabsf(vec->x[i]) > DISTANCE_HALF_MAX)
+					if (fabsf(x[i]) > DISTANCE_HALF_MAX)
 						ereport(ERROR,
 								(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 								 errmsg("value %g out of range for quantization \"f16\"",
-										vec->x[i]),
+										x[i]),
 								 errdetail("Quantization \"f16\" holds magnitudes up to 65504."),
 								 errhint("Use quantization \"bf16\" or \"i8\", which hold any real value.")));
-					h[i] = DistanceFloatToHalf(vec->x[i]);
+					h[i] = DistanceFloatToHalf(x[i]);
 				}
 			}
 			break;
-		case HNSW_QUANT_BF16:
+		case HNSW_CODE_BF16:
 			{
-				uint16	   *b = (uint16 *) code->x;
+				uint16	   *b = (uint16 *) code->data;
 
 				for (int i = 0; i < vec->dim; i++)
-					b[i] = DistanceFloatToBfloat(vec->x[i]);
+					b[i] = DistanceFloatToBfloat(x[i]);
 			}
 			break;
-		case HNSW_QUANT_I8:
-			code->x[2] = DistanceEncodeInt8Range(vec->x, vec->dim,
-												 (int8 *) CodeData(code),
-												 &code->x[0], &code->x[1]);
+		case HNSW_CODE_I8:
+			HnswCodeFloats(code)[2] =
+				DistanceEncodeInt8Range(x, vec->dim, (int8 *) CodeData(code),
+										&HnswCodeFloats(code)[0],
+										&HnswCodeFloats(code)[1]);
 			break;
+		default:
+			elog(ERROR, "cannot encode an hnsw code of kind %d as %d",
+				 vec->kind, (int) q);
 	}
+	if (decoded)
+		pfree(decoded);
 	return code;
 }
 
 /*
- * Return vec (a plain float vector) encoded as the graph's elements store
- * it, palloc'd in cxt.  When the graph keeps vectors out of line, the code
+ * Return vec (a prepared value, HnswPrepareVector) encoded as the graph's
+ * elements store it, palloc'd in cxt.  When the graph keeps vectors out of line, the code
  * ends with room for the link to the exact vector (invalid until
  * HnswWriteExactVector sets it).
  */
-Vector *
-HnswEncodeVector(HnswGraph *graph, const Vector *vec, MemoryContext cxt)
+HnswCode *
+HnswEncodeVector(HnswGraph *graph, const HnswCode *vec, MemoryContext cxt)
 {
-	Vector	   *code;
+	HnswCode	   *code;
 
 	if (!HnswGraphOutOfLine(graph))
-		return EncodeAs(graph->quantization, vec, 0, cxt);
-	code = EncodeAs(graph->quantization, vec, HNSW_VECTOR_LINK_SIZE, cxt);
+		return EncodeAs(graph->codeKind, vec, 0, cxt);
+	code = EncodeAs(graph->codeKind, vec, HNSW_VECTOR_LINK_SIZE, cxt);
 	ItemPointerSetInvalid(HnswVectorGetLink(code));
 	return code;
 }
@@ -115,53 +149,154 @@ HnswEncodeVector(HnswGraph *graph, const Vector *vec, MemoryContext cxt)
  * Return vec encoded with the index's quantization option, as a vector out
  * of line is stored, palloc'd in cxt.
  */
-Vector *
-HnswEncodeExactVector(HnswGraph *graph, const Vector *vec, MemoryContext cxt)
+HnswCode *
+HnswEncodeExactVector(HnswGraph *graph, const HnswCode *vec, MemoryContext cxt)
 {
-	return EncodeAs(graph->exactQuantization, vec, 0, cxt);
+	return EncodeAs(graph->exactKind, vec, 0, cxt);
 }
 
 /*
- * Decode an encoded (or plain) vector into out, dim floats.
+ * Return a prepared value (HnswPrepareVector) as a datum of the index's
+ * column type, palloc'd, for HnswInsertOnDisk to prepare again: a vector, a
+ * halfvec, a bit string, a sparsevec, or a real[] for an array column (a
+ * double precision[] column takes it as well, by the same conversion).
+ */
+Datum
+HnswCodeToDatum(HnswGraph *graph, const HnswCode *vec)
+{
+	switch ((HnswCodeKind) vec->kind)
+	{
+		case HNSW_CODE_F32:
+			if (graph->arrays)
+				return HnswVectorToArray((const Vector *) vec);
+			return PointerGetDatum(vec);
+		case HNSW_CODE_HALF:
+			{
+				HalfVector *h = InitHalfVector(vec->dim);
+
+				memcpy(h->x, vec->data, sizeof(uint16) * vec->dim);
+				return PointerGetDatum(h);
+			}
+		case HNSW_CODE_BIT:
+			{
+				Size		size = VARBITTOTALLEN(vec->dim);
+				VarBit	   *b = palloc0(size);
+
+				SET_VARSIZE(b, size);
+				VARBITLEN(b) = vec->dim;
+				memcpy(VARBITS(b), vec->data, VARBITBYTES(b));
+				return PointerGetDatum(b);
+			}
+		case HNSW_CODE_SPARSE:
+			{
+				SparseVector *sv = InitSparseVector(HnswSparseDim(vec),
+													HnswSparseNnz(vec));
+
+				memcpy(sv->indices, HnswSparseIndices(vec),
+					   sizeof(int32) * sv->nnz);
+				memcpy(SPARSEVEC_VALUES(sv), HnswSparseValues(vec),
+					   sizeof(float) * sv->nnz);
+				return PointerGetDatum(sv);
+			}
+		default:
+			break;
+	}
+	elog(ERROR, "hnsw code of kind %d is not a value", vec->kind);
+	return (Datum) 0;
+}
+
+/*
+ * Return whether value, a datum of the index's column type, is what code,
+ * the code of a value as HnswPrepareVector makes it without normalising,
+ * stands for: the same dimensions and the same bytes.  The kind of the code
+ * tells the type of the datum.
+ */
+bool
+HnswCodeEqualsDatum(const HnswCode *code, Datum value)
+{
+	switch ((HnswCodeKind) code->kind)
+	{
+		case HNSW_CODE_F32:
+			{
+				Vector	   *v = DatumGetVector(value);
+
+				return v->dim == code->dim &&
+					memcmp(v->x, code->data, sizeof(float) * v->dim) == 0;
+			}
+		case HNSW_CODE_HALF:
+			{
+				HalfVector *h = DatumGetHalfVector(value);
+
+				return h->dim == code->dim &&
+					memcmp(h->x, code->data, sizeof(uint16) * h->dim) == 0;
+			}
+		case HNSW_CODE_BIT:
+			{
+				VarBit	   *b = DatumGetVarBitP(value);
+
+				return VARBITLEN(b) == code->dim &&
+					memcmp(VARBITS(b), code->data, VARBITBYTES(b)) == 0;
+			}
+		case HNSW_CODE_SPARSE:
+			{
+				SparseVector *sv = DatumGetSparseVector(value);
+
+				return sv->dim == HnswSparseDim(code) &&
+					sv->nnz == HnswSparseNnz(code) &&
+					memcmp(sv->indices, HnswSparseIndices(code),
+						   sizeof(int32) * sv->nnz) == 0 &&
+					memcmp(SPARSEVEC_VALUES(sv), HnswSparseValues(code),
+						   sizeof(float) * sv->nnz) == 0;
+			}
+		default:
+			break;
+	}
+	return false;
+}
+
+/*
+ * Decode a code of a dense kind (a vector, quantized or not, or a halfvec)
+ * into out, dim floats.
  */
 void
-HnswDecodeVector(const Vector *code, float *out)
+HnswDecodeVector(const HnswCode *code, float *out)
 {
-	switch ((HnswQuantization) code->unused)
+	switch ((HnswCodeKind) code->kind)
 	{
-		case HNSW_QUANT_F32:
-			memcpy(out, code->x, sizeof(float) * code->dim);
+		case HNSW_CODE_F32:
+			memcpy(out, HnswCodeFloats(code), sizeof(float) * code->dim);
 			break;
-		case HNSW_QUANT_F16:
+		case HNSW_CODE_F16:
+		case HNSW_CODE_HALF:
 			distance_kernels->f16.decode(CodeData(code), 0.0f, 0.0f, out,
 										 code->dim);
 			break;
-		case HNSW_QUANT_BF16:
+		case HNSW_CODE_BF16:
 			distance_kernels->bf16.decode(CodeData(code), 0.0f, 0.0f, out,
 										  code->dim);
 			break;
-		case HNSW_QUANT_I8:
+		case HNSW_CODE_I8:
 			distance_kernels->i8.decode(CodeData(code), CodeScale(code),
 										CodeOffset(code), out, code->dim);
 			break;
 		default:
-			elog(ERROR, "unknown hnsw vector encoding %d", code->unused);
+			elog(ERROR, "cannot decode an hnsw code of kind %d", code->kind);
 	}
 }
 
 /*
- * Return whether a stored (possibly encoded) element vector is what vec, a
- * plain vector, encodes to: identical vectors share an element.  When the
+ * Return whether a stored element code is what vec, a prepared value,
+ * encodes to: identical values share an element.  When the
  * stored code links to an exact vector out of line and the codes agree, the
  * exact vector is read (share locks, one page at a time) and compared too.
  */
 bool
-HnswVectorMatches(HnswGraph *graph, const Vector *stored, const Vector *vec)
+HnswVectorMatches(HnswGraph *graph, const HnswCode *stored, const HnswCode *vec)
 {
-	Vector	   *code;
+	HnswCode	   *code;
 	bool		match;
 
-	if (stored->unused == HNSW_QUANT_F32)
+	if (stored->kind == vec->kind && !HnswVectorHasLink(stored))
 		return VARSIZE(stored) == VARSIZE(vec) &&
 			memcmp(stored, vec, VARSIZE(vec)) == 0;
 
@@ -174,9 +309,9 @@ HnswVectorMatches(HnswGraph *graph, const Vector *stored, const Vector *vec)
 			memcmp(stored, code, size) == 0;
 		if (match)
 		{
-			Vector	   *exact = HnswEncodeExactVector(graph, vec,
+			HnswCode	   *exact = HnswEncodeExactVector(graph, vec,
 													  CurrentMemoryContext);
-			Vector	   *old = HnswReadExactVector(graph->index,
+			HnswCode	   *old = HnswReadExactVector(graph->index,
 												  HnswVectorGetLink(stored),
 												  graph->dim, NULL);
 
@@ -194,28 +329,119 @@ HnswVectorMatches(HnswGraph *graph, const Vector *stored, const Vector *vec)
 	return match;
 }
 
+/* The distance between two halfvecs, the halfvec operators' kernels */
+static float
+HalfDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b)
+{
+	const uint16 *ax = (const uint16 *) a->data;
+	const uint16 *bx = (const uint16 *) b->data;
+
+	switch (graph->metric)
+	{
+		case HNSW_METRIC_L2:
+			return half_kernels->l2_squared(ax, bx, a->dim);
+		case HNSW_METRIC_IP:
+			return -half_kernels->inner_product(ax, bx, a->dim);
+		case HNSW_METRIC_L1:
+			return half_kernels->l1(ax, bx, a->dim);
+		default:
+			break;
+	}
+	elog(ERROR, "halfvec hnsw index without a halfvec distance");
+	return 0;
+}
+
 /*
- * Return the distance between a and b, at least one of them encoded, in the
- * index's internal order (see HnswDistance).  The float side stays float
- * (asymmetric distance); when both are encoded, as when an element's
- * neighbours are chosen, one is decoded into the graph's scratch buffer
- * (and kept there while the same vector comes back).
+ * The distance between two bit strings: Hamming, or Jaccard as
+ * jaccard_distance computes it (rounded to float).  A prefix code (out of
+ * line) has fewer bits than the query: the first bits of both are
+ * compared.
+ */
+static float
+BitDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b)
+{
+	Size		bytes = ((Size) Min(a->dim, b->dim) + 7) / 8;
+	const BitKernels *k = BitKernelsChosen();
+	uint64_t	both;
+	uint64_t	either;
+
+	if (graph->metric == HNSW_METRIC_HAMMING)
+		return (float) k->hamming((const unsigned char *) a->data,
+								  (const unsigned char *) b->data, bytes);
+	if (graph->metric != HNSW_METRIC_JACCARD)
+		elog(ERROR, "bit hnsw index without a bit distance");
+	k->jaccard((const unsigned char *) a->data,
+			   (const unsigned char *) b->data, bytes, &both, &either);
+	if (both == 0)
+		return 1.0f;
+	return (float) (1.0 - (double) both / (double) either);
+}
+
+/* The distance between two sparse vectors, the sparsevec operators' loops */
+static float
+SparseDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b)
+{
+	int			an = HnswSparseNnz(a);
+	int			bn = HnswSparseNnz(b);
+	const int32 *ai = HnswSparseIndices(a);
+	const int32 *bi = HnswSparseIndices(b);
+	const float *ax = HnswSparseValues(a);
+	const float *bx = HnswSparseValues(b);
+
+	switch (graph->metric)
+	{
+		case HNSW_METRIC_L2:
+			return SparseL2SquaredRaw(an, ai, ax, bn, bi, bx);
+		case HNSW_METRIC_IP:
+			return -SparseInnerProductRaw(an, ai, ax, bn, bi, bx);
+		case HNSW_METRIC_L1:
+			return SparseL1Raw(an, ai, ax, bn, bi, bx);
+		default:
+			break;
+	}
+	elog(ERROR, "sparsevec hnsw index without a sparsevec distance");
+	return 0;
+}
+
+/*
+ * Return the distance between a and b, two codes that are not both plain
+ * vectors (HnswDistance does those), in the index's internal order.  Codes
+ * of one exact kind (HALF, BIT, SPARSE) are compared with their operators'
+ * kernels.  Otherwise at least one is quantized: the float side stays float
+ * (asymmetric distance); when neither is, as when an element's neighbours
+ * are chosen, or the other is a halfvec, one is decoded into the graph's
+ * scratch buffer (and kept there while the same vector comes back).
  */
 float
-HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
+HnswCodeDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b)
 {
-	const Vector *q = a;
-	const Vector *c = b;
+	const HnswCode *q = a;
+	const HnswCode *c = b;
 	const float *qx;
 	const QuantKernels *k;
 
-	/* every metric we compute is symmetric: put the encoded one second */
-	if (c->unused == HNSW_QUANT_F32)
+	if (a->kind == b->kind)
+	{
+		switch ((HnswCodeKind) a->kind)
+		{
+			case HNSW_CODE_HALF:
+				return HalfDistance(graph, a, b);
+			case HNSW_CODE_BIT:
+				return BitDistance(graph, a, b);
+			case HNSW_CODE_SPARSE:
+				return SparseDistance(graph, a, b);
+			default:
+				break;
+		}
+	}
+
+	/* every metric we compute is symmetric: put the quantized one second */
+	if (c->kind == HNSW_CODE_F32 || c->kind == HNSW_CODE_HALF)
 	{
 		q = b;
 		c = a;
 	}
-	if (q->unused != HNSW_QUANT_F32)
+	if (q->kind != HNSW_CODE_F32)
 	{
 		/*
 		 * Neighbour selection compares one candidate with every neighbour
@@ -235,21 +461,22 @@ HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 		qx = graph->scratch;
 	}
 	else
-		qx = q->x;
+		qx = HnswCodeFloats(q);
 
-	switch ((HnswQuantization) c->unused)
+	switch ((HnswCodeKind) c->kind)
 	{
-		case HNSW_QUANT_F16:
+		case HNSW_CODE_F16:
 			k = &distance_kernels->f16;
 			break;
-		case HNSW_QUANT_BF16:
+		case HNSW_CODE_BF16:
 			k = &distance_kernels->bf16;
 			break;
-		case HNSW_QUANT_I8:
+		case HNSW_CODE_I8:
 			k = &distance_kernels->i8;
 			break;
 		default:
-			elog(ERROR, "unknown hnsw vector encoding %d", c->unused);
+			elog(ERROR, "cannot compare hnsw codes of kinds %d and %d",
+				 a->kind, b->kind);
 			return 0;
 	}
 
@@ -264,7 +491,7 @@ HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 		case HNSW_METRIC_L1:
 			return k->l1(qx, CodeData(c), CodeScale(c), CodeOffset(c),
 						 c->dim);
-		case HNSW_METRIC_OTHER:
+		default:
 			break;
 	}
 	elog(ERROR, "quantized hnsw index without a built-in distance");
@@ -281,12 +508,12 @@ HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
  * lossless code (error 0) decodes exactly in any float arithmetic.
  */
 void
-HnswCodeBounds(const Vector *code, float *error, float *magnitude)
+HnswCodeBounds(const HnswCode *code, float *error, float *magnitude)
 {
 	double		h = 0.0;
 	double		top = 0.0;
 
-	if (code->unused == HNSW_QUANT_I8)
+	if (code->kind == HNSW_CODE_I8)
 	{
 		top = fabs((double) CodeOffset(code)) + 128.0 * (double) CodeScale(code);
 		if (CodeError(code) != 0.0f)
@@ -336,7 +563,7 @@ HnswQuantLowerBound(HnswGraph *graph, float distance, float error,
 			if (bound <= 0.0)
 				return 0.0;
 			return bound * (1.0 - rel);
-		case HNSW_METRIC_OTHER:
+		default:
 			break;
 	}
 	elog(ERROR, "quantized hnsw index without a built-in distance");
@@ -353,8 +580,8 @@ HnswQuantLowerBound(HnswGraph *graph, float distance, float error,
  * as in HnswQuantLowerBound.
  */
 double
-HnswQuantRefinedBound(HnswGraph *graph, const Vector *query,
-					  const Vector *code, float distance)
+HnswQuantRefinedBound(HnswGraph *graph, const HnswCode *query,
+					  const HnswCode *code, float distance)
 {
 	int			dim = graph->dim;
 	float		error;
@@ -364,10 +591,10 @@ HnswQuantRefinedBound(HnswGraph *graph, const Vector *query,
 	double		l1;
 	double		bound;
 
-	Assert(graph->metric == HNSW_METRIC_L2 && HnswQuantIsInt8(code->unused));
+	Assert(graph->metric == HNSW_METRIC_L2 && HnswQuantIsInt8(code->kind));
 	HnswCodeBounds(code, &error, &magnitude);
 	h = error;
-	l1 = distance_kernels->i8.l1(query->x, CodeData(code), CodeScale(code),
+	l1 = distance_kernels->i8.l1(HnswCodeFloats(query), CodeData(code), CodeScale(code),
 								 CodeOffset(code), dim);
 	bound = (Max((double) distance, 0.0) * (1.0 - rel) -
 			 2.0 * h * l1 * (1.0 + rel)) * (1.0 - rel);

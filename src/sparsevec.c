@@ -794,23 +794,22 @@ sparsevec_dims(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-static float
-SparseL2Squared(const SparseVector *a, const SparseVector *b)
+float
+SparseL2SquaredRaw(int an, const int32 *ai, const float *ax,
+				   int bn, const int32 *bi, const float *bx)
 {
-	const float *ax = SPARSEVEC_VALUES(a);
-	const float *bx = SPARSEVEC_VALUES(b);
 	float		sum = 0.0f;
 	int			i = 0;
 	int			j = 0;
 
-	while (i < a->nnz || j < b->nnz)
+	while (i < an || j < bn)
 	{
-		if (j == b->nnz || (i < a->nnz && a->indices[i] < b->indices[j]))
+		if (j == bn || (i < an && ai[i] < bi[j]))
 		{
 			sum += ax[i] * ax[i];
 			i++;
 		}
-		else if (i == a->nnz || b->indices[j] < a->indices[i])
+		else if (i == an || bi[j] < ai[i])
 		{
 			sum += bx[j] * bx[j];
 			j++;
@@ -827,20 +826,19 @@ SparseL2Squared(const SparseVector *a, const SparseVector *b)
 	return sum;
 }
 
-static float
-SparseInnerProduct(const SparseVector *a, const SparseVector *b)
+float
+SparseInnerProductRaw(int an, const int32 *ai, const float *ax,
+					  int bn, const int32 *bi, const float *bx)
 {
-	const float *ax = SPARSEVEC_VALUES(a);
-	const float *bx = SPARSEVEC_VALUES(b);
 	float		sum = 0.0f;
 	int			i = 0;
 	int			j = 0;
 
-	while (i < a->nnz && j < b->nnz)
+	while (i < an && j < bn)
 	{
-		if (a->indices[i] < b->indices[j])
+		if (ai[i] < bi[j])
 			i++;
-		else if (a->indices[i] > b->indices[j])
+		else if (ai[i] > bi[j])
 			j++;
 		else
 		{
@@ -852,20 +850,19 @@ SparseInnerProduct(const SparseVector *a, const SparseVector *b)
 	return sum;
 }
 
-static float
-SparseL1(const SparseVector *a, const SparseVector *b)
+float
+SparseL1Raw(int an, const int32 *ai, const float *ax,
+			int bn, const int32 *bi, const float *bx)
 {
-	const float *ax = SPARSEVEC_VALUES(a);
-	const float *bx = SPARSEVEC_VALUES(b);
 	float		sum = 0.0f;
 	int			i = 0;
 	int			j = 0;
 
-	while (i < a->nnz || j < b->nnz)
+	while (i < an || j < bn)
 	{
-		if (j == b->nnz || (i < a->nnz && a->indices[i] < b->indices[j]))
+		if (j == bn || (i < an && ai[i] < bi[j]))
 			sum += fabsf(ax[i++]);
-		else if (i == a->nnz || b->indices[j] < a->indices[i])
+		else if (i == an || bi[j] < ai[i])
 			sum += fabsf(bx[j++]);
 		else
 		{
@@ -875,6 +872,28 @@ SparseL1(const SparseVector *a, const SparseVector *b)
 		}
 	}
 	return sum;
+}
+
+#define SPARSE_ARGS(a, b) \
+	(a)->nnz, (a)->indices, SPARSEVEC_VALUES(a), \
+	(b)->nnz, (b)->indices, SPARSEVEC_VALUES(b)
+
+static float
+SparseL2Squared(const SparseVector *a, const SparseVector *b)
+{
+	return SparseL2SquaredRaw(SPARSE_ARGS(a, b));
+}
+
+static float
+SparseInnerProduct(const SparseVector *a, const SparseVector *b)
+{
+	return SparseInnerProductRaw(SPARSE_ARGS(a, b));
+}
+
+static float
+SparseL1(const SparseVector *a, const SparseVector *b)
+{
+	return SparseL1Raw(SPARSE_ARGS(a, b));
 }
 
 /* Sum of squares in float, in index order (for the cosine) */

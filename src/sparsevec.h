@@ -47,4 +47,16 @@ typedef struct SparseVector
 /* sparsevec.c */
 extern SparseVector *InitSparseVector(int dim, int nnz);
 
+/*
+ * The distances over index and value arrays (indices ascending), adding in
+ * float in index order: the operators' own loops, also used by the hnsw
+ * index on codes that are not SparseVectors (quantize.c)
+ */
+extern float SparseL2SquaredRaw(int an, const int32 *ai, const float *ax,
+								int bn, const int32 *bi, const float *bx);
+extern float SparseInnerProductRaw(int an, const int32 *ai, const float *ax,
+								   int bn, const int32 *bi, const float *bx);
+extern float SparseL1Raw(int an, const int32 *ai, const float *ax,
+						 int bn, const int32 *bi, const float *bx);
+
 #endif							/* HNSW_SPARSEVEC_H */

@@ -23,8 +23,9 @@
  *	- an accepted metapage has its fields in range.
  *
  * The seeds in test/fuzz/corpus/page choose such pages: f32, i8, bf16,
- * codes with vectors out of line, an
- * index without dimensions yet, a metapage, raw bytes.
+ * halfvec, bit strings, sparse vectors (of their own sizes, with links or
+ * not), codes with vectors out of line, an index without dimensions yet,
+ * a metapage, raw bytes.
  *
  *	  make fuzz && mkdir -p /tmp/corpus &&
  *	  cp test/fuzz/corpus/page/[a-z]* /tmp/corpus &&
@@ -71,8 +72,15 @@ Byte(Input *in)
 static Size
 CodeSize(const HnswLayout *layout, int dim)
 {
-	return HNSW_CODE_SIZE(dim, layout->quantization) +
+	return HNSW_CODE_SIZE(dim, layout->codeKind) +
 		(layout->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
+}
+
+/* The most dimensions (bits) a code of kind may have, beyond SPARSE's */
+static int
+MaxDim(int kind)
+{
+	return kind == HNSW_CODE_BIT ? HNSW_MAX_BITS : VECTOR_MAX_DIM;
 }
 
 /* Put a tuple on a page as PageAddItem would; false if it does not fit */
@@ -118,9 +126,18 @@ FormElement(const HnswLayout *layout, char *buf, int level, int cap, int dim,
 	HnswElementTuple tup = (HnswElementTuple) buf;
 	Size		code = CodeSize(layout, dim);
 	Size		vecSize = cut > 0 ? cut : code;
-	Vector	   *vec;
+	HnswCode	   *vec;
 	char	   *slots;
 	Size		size;
+	int			nnz = 0;
+
+	/* a sparse vector: its own count of entries, a link or not */
+	if (layout->codeKind == HNSW_CODE_SPARSE)
+	{
+		nnz = Byte(in) % 40;
+		vecSize = HNSW_SPARSE_CODE_SIZE(nnz) +
+			((Byte(in) & 1) ? HNSW_VECTOR_LINK_SIZE : 0);
+	}
 
 	size = HNSW_ELEMENT_HEADER_SIZE(cap) + vecSize +
 		HNSW_SLOTS(level, layout->m) * sizeof(HnswNeighborSlot);
@@ -136,9 +153,20 @@ FormElement(const HnswLayout *layout, char *buf, int level, int cap, int dim,
 	vec = HnswTupleVector(tup);
 	SET_VARSIZE(vec, vecSize);
 	vec->dim = dim;
-	vec->unused = layout->quantization;
-	for (int i = 0; i < HNSW_CODE_HEADER_FLOATS(layout->quantization); i++)
-		vec->x[i] = i == 1 ? -0.5f : 0.25f;
+	vec->kind = layout->codeKind;
+	if (layout->codeKind == HNSW_CODE_SPARSE)
+	{
+		vec->dim = 0;
+		((int32 *) vec->data)[0] = dim;
+		((int32 *) vec->data)[1] = nnz;
+		for (int i = 0; i < nnz; i++)
+		{
+			HnswSparseIndices(vec)[i] = i * 3;
+			HnswSparseValues(vec)[i] = 0.5f;
+		}
+	}
+	for (int i = 0; i < HNSW_CODE_HEADER_FLOATS(layout->codeKind); i++)
+		HnswCodeFloats(vec)[i] = i == 1 ? -0.5f : 0.25f;
 	slots = HnswTupleGetSlots(tup);
 	for (int i = 0; i < HNSW_SLOTS(level, layout->m); i++)
 	{
@@ -156,6 +184,9 @@ FormElementPage(const HnswLayout *layout, Page page, Input *in)
 {
 	char	   *buf = malloc(BLCKSZ);
 	int			dim = layout->dim > 0 ? layout->dim : 1 + Byte(in) % 64;
+
+	if (layout->dim == 0 && layout->codeKind == HNSW_CODE_SPARSE)
+		dim = 120 + Byte(in);
 	uint8_t		what = Byte(in);
 	Size		size;
 
@@ -192,7 +223,8 @@ FormElementPage(const HnswLayout *layout, Page page, Input *in)
 	}
 	/* a head tuple at the end, where one can be */
 	if ((what & 4) && layout->dim > 0 && !layout->outOfLine &&
-		!HnswQuantIsInt8(layout->quantization) &&
+		!HnswQuantIsInt8(layout->codeKind) &&
+		layout->codeKind != HNSW_CODE_SPARSE &&
 		CodeSize(layout, dim) > VECTOR_SIZE(0) + 4)
 	{
 		Size		code = CodeSize(layout, dim);
@@ -221,9 +253,9 @@ FormMetaPage(const HnswLayout *layout, Page page, Input *in)
 	ItemPointerSet(&meta->entryPoint, 1, 1);
 	meta->entryLevel = Byte(in) % 4;
 	meta->insertPage = 3;
-	meta->quantization = layout->quantization;
-	meta->exactQuantization = layout->outOfLine ? HNSW_QUANT_F32 :
-		layout->quantization;
+	meta->codeKind = layout->codeKind;
+	meta->exactKind = layout->outOfLine ?
+		(Byte(in) & 1 ? HNSW_CODE_HALF : HNSW_CODE_F32) : layout->codeKind;
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
 }
@@ -234,10 +266,10 @@ UseElement(const HnswLayout *layout, HnswElementTuple tup, Size len)
 {
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 	int			nheaptids = 0;
-	Vector	   *vec = HnswTupleVector(tup);
-	int			dim = layout->dim > 0 ? layout->dim : vec->dim;
-	Size		room = HNSW_CODE_SIZE(dim, vec->unused) + HNSW_VECTOR_LINK_SIZE;
-	Vector	   *copy;
+	HnswCode	   *vec = HnswTupleVector(tup);
+	int			dim = layout->dim > 0 ? layout->dim : HnswCodeDim(vec);
+	Size		room;
+	HnswCode	   *copy;
 	char	   *slots;
 	unsigned	sum = 0;
 
@@ -248,21 +280,37 @@ UseElement(const HnswLayout *layout, HnswElementTuple tup, Size len)
 			heaptids[nheaptids++] = tup->heaptids[i];
 	CHECK(nheaptids <= HNSW_HEAPTIDS);
 
-	CHECK(vec->dim == dim && vec->dim > 0 && vec->dim <= VECTOR_MAX_DIM);
-	CHECK(vec->unused >= 0 && vec->unused <= HNSW_QUANT_MAX);
+	CHECK(vec->kind <= HNSW_CODE_MAX);
 	if (layout->dim > 0)
-		CHECK(vec->unused == layout->quantization);
+		CHECK(vec->kind == layout->codeKind);
+	if (vec->kind == HNSW_CODE_SPARSE)
+	{
+		int			nnz = HnswSparseNnz(vec);
+
+		/* every entry read as the kernels read them */
+		CHECK(HnswSparseDim(vec) == dim && dim > 0 && nnz >= 0);
+		CHECK(tup->type == HNSW_ELEMENT_TUPLE);
+		room = HNSW_SPARSE_CODE_SIZE(nnz) + HNSW_VECTOR_LINK_SIZE;
+		for (int i = 0; i < nnz; i++)
+			sum += (unsigned) HnswSparseIndices(vec)[i] +
+				(HnswSparseValues(vec)[i] > 0.0f);
+	}
+	else
+	{
+		CHECK(vec->dim == dim && vec->dim > 0 && vec->dim <= MaxDim(vec->kind));
+		room = HNSW_CODE_SIZE(dim, vec->kind) + HNSW_VECTOR_LINK_SIZE;
+	}
 	CHECK(VARSIZE(vec) <= room);
 	copy = malloc(room);
 	memcpy(copy, vec, VARSIZE(vec));
 	for (Size i = 0; i < VARSIZE(vec); i++)
 		sum += ((unsigned char *) copy)[i];
 	if (tup->type == HNSW_HEAD_TUPLE)
-		CHECK(VARSIZE(vec) < HNSW_CODE_SIZE(dim, vec->unused));
+		CHECK(VARSIZE(vec) < HNSW_CODE_SIZE(dim, vec->kind));
 	else
 	{
-		for (int i = 0; i < HNSW_CODE_HEADER_FLOATS(vec->unused); i++)
-			CHECK(isfinite(vec->x[i]));
+		for (int i = 0; i < HNSW_CODE_HEADER_FLOATS(vec->kind); i++)
+			CHECK(isfinite(HnswCodeFloats(vec)[i]));
 		if (HnswVectorHasLink(vec))
 			sum += ItemPointerGetOffsetNumberNoCheck(HnswVectorGetLink(vec));
 	}
@@ -349,12 +397,17 @@ CheckPage(const HnswLayout *layout, Page page)
 		CHECK(meta.magic == HNSW_MAGIC_NUMBER);
 		CHECK(meta.version == HNSW_VERSION);
 		CHECK(meta.m >= HNSW_MIN_M && meta.m <= HNSW_MAX_M);
-		CHECK(meta.quantization <= HNSW_QUANT_MAX &&
-			  meta.exactQuantization <= HNSW_QUANT_MAX);
-		CHECK(meta.dimensions <= VECTOR_MAX_DIM);
-		CHECK(meta.dimensions == 0 ||
-			  HNSW_ELEMENT_TUPLE_SIZE(meta.dimensions, meta.quantization, 0,
-									  meta.m) <= HNSW_MAX_TUPLE_SIZE);
+		CHECK(meta.codeKind <= HNSW_CODE_MAX &&
+			  meta.exactKind <= HNSW_CODE_MAX);
+		if (meta.exactKind != HNSW_CODE_SPARSE)
+		{
+			CHECK(meta.dimensions <= MaxDim(meta.exactKind));
+			CHECK(meta.dimensions == 0 ||
+				  HNSW_ELEMENT_TUPLE_SIZE(meta.dimensions, meta.codeKind, 0,
+										  meta.m) <= HNSW_MAX_TUPLE_SIZE);
+		}
+		else
+			CHECK(meta.codeKind == HNSW_CODE_SPARSE);
 		CHECK(meta.entryLevel >= -1 && meta.entryLevel <= HNSW_MAX_LEVEL);
 		CHECK((meta.entryLevel >= 0) == ItemPointerIsValid(&meta.entryPoint));
 		CHECK(!ItemPointerIsValid(&meta.entryPoint) ||
@@ -377,17 +430,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	layout.m = HNSW_MIN_M + Byte(&in) % (HNSW_MAX_M - HNSW_MIN_M + 1);
 	dim = Byte(&in);
 	dim |= Byte(&in) << 8;
-	layout.quantization = Byte(&in) % (HNSW_QUANT_MAX + 1);
+	layout.codeKind = Byte(&in) % (HNSW_CODE_MAX + 1);
 	flags = Byte(&in);
 	layout.outOfLine = (flags & 1) != 0;
-	dim = (flags & 4) ? 0 : 1 + dim % VECTOR_MAX_DIM;
-	while (dim > 1 &&
-		   HNSW_ELEMENT_TUPLE_SIZE(dim, layout.quantization, 0, layout.m) +
+	dim = (flags & 4) ? 0 : 1 + dim % MaxDim(layout.codeKind);
+	while (dim > 1 && layout.codeKind != HNSW_CODE_SPARSE &&
+		   HNSW_ELEMENT_TUPLE_SIZE(dim, layout.codeKind, 0, layout.m) +
 		   HNSW_VECTOR_LINK_SIZE > HNSW_MAX_TUPLE_SIZE)
 		dim /= 2;
+	if (layout.codeKind == HNSW_CODE_SPARSE)
+		layout.outOfLine = false;
 	layout.dim = dim;
 	HnswLayoutDerive(&layout);
-	if (HNSW_ELEMENT_TUPLE_SIZE(1, layout.quantization, 0, layout.m) +
+	if (HNSW_ELEMENT_TUPLE_SIZE(1, layout.codeKind == HNSW_CODE_SPARSE ?
+								HNSW_CODE_F32 : layout.codeKind, 0, layout.m) +
 		HNSW_VECTOR_LINK_SIZE > HNSW_MAX_TUPLE_SIZE)
 	{
 		free(page);
