@@ -103,7 +103,8 @@ CREATE ROLE hnsw_alice LOGIN;
 GRANT SELECT ON d TO hnsw_alice;
 SET ROLE hnsw_alice;
 SELECT hnsw._index_distance('[1]', '[1]', '(0,1)', 0, 'pg_switch_wal');
-SELECT hnsw._index_distance('[1,2]', '[4,6]', '(0,1)', 'd_l2');
+SELECT hnsw._index_distance('[1,2]'::vector, '[4,6]', '(0,1)', 'd_l2');
+SELECT hnsw._index_distance('[1,2]'::halfvec, '[4,6]', '(0,1)', 'd_l2');
 SELECT hnsw._index_distance(v, '[1,2,3,4,5,6,7,8]', ctid, 'd_l2')
 FROM d ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 1;
 SELECT hnsw._index_order_distance(ctid, 'd_l2')

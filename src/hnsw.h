@@ -420,6 +420,8 @@ typedef struct HnswElementData
 	bool		deleted;		/* has no live heap tuple */
 	bool		returned;		/* already returned by this scan */
 	bool		partial;		/* queryDistance is a lower bound only */
+	bool		hasLink;		/* its code links to its value out of line
+								 * (set with queryDistance) */
 	uint8		level;
 	uint8		nheaptids;
 	uint64		visited;		/* tag of the last search that saw it */
@@ -822,6 +824,7 @@ extern int	HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 extern HnswNeighborList *HnswNewNeighborList(HnswGraph *graph, int capacity);
 extern void HnswNewSearch(HnswGraph *graph);
 extern int	HnswCheckVector(HnswGraph *graph, const HnswCode *vec);
+extern int	HnswSparseCodeNnz(int m, int nnz);
 extern HnswCodeKind HnswCodeKindFor(int dim, int m,
 											 HnswCodeKind quant);
 extern void HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta);

@@ -323,7 +323,7 @@ NewElement(HnswBuildState *state, int level, const HnswCode *code,
 }
 
 /*
- * When the graph keeps vectors out of line, write element id's vector to
+ * When element id's code links to its vector out of line, write the vector to
  * the index pages now (HnswWriteExactVector, unlogged while building) and
  * store the link in the element's code; only the code stays in the arena.
  * The link's bytes follow the code, which other participants may be
@@ -332,7 +332,7 @@ NewElement(HnswBuildState *state, int level, const HnswCode *code,
 static void
 WriteOutOfLine(HnswBuildState *state, int32 id, const HnswCode *vec)
 {
-	if (HnswGraphOutOfLine(state->graph))
+	if (HnswVectorHasLink(GetVector(GetElement(state, id))))
 		HnswWriteExactVector(state->graph, vec,
 							 GetVector(GetElement(state, id)));
 }
@@ -419,7 +419,7 @@ LinkElement(HnswBuildState *state, int32 id, const HnswCode *q)
 			break;
 		if (ne->nheaptids >= HNSW_HEAPTIDS)
 			continue;
-		if (HnswGraphOutOfLine(graph))
+		if (HnswVectorHasLink(code))
 		{
 			/* codes differ in their links: compare the vectors */
 			if (!HnswVectorMatches(graph, GetVector(ne), q))

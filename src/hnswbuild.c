@@ -136,7 +136,7 @@ HnswBuildCallback(Relation index, ItemPointer tid, Datum *values,
 		{
 			SpinLockAcquire(&shared->mutex);
 			if (shared->dim == 0)
-				shared->dim = vec->dim;
+				shared->dim = HnswCodeDim(vec);
 			dim = shared->dim;
 			SpinLockRelease(&shared->mutex);
 			SetGraphDimensions(state->graph, dim);

@@ -50,6 +50,7 @@ typedef struct HnswCheckState
 	HnswMetaPageData meta;
 	int			dim;			/* of every vector; 0 until one is seen */
 	bool		outOfLine;		/* elements link to vectors out of line */
+	bool		chunks;			/* some may: outOfLine, or sparse vectors */
 	int64		nchunks;		/* chunks of such vectors seen */
 	ItemPointerData cutHead;	/* a head tuple whose tail is still to come */
 	ItemPointerData tailMissing;	/* one whose tail did not come */
@@ -155,6 +156,8 @@ CheckMeta(HnswCheckState *cs)
 	UnlockReleaseBuffer(buf);
 
 	cs->outOfLine = meta->exactKind != meta->codeKind;
+	/* a sparse vector too large for its element is out of line, alone */
+	cs->chunks = cs->outOfLine || meta->exactKind == HNSW_CODE_SPARSE;
 	if (cs->outOfLine && !CodeQuantizationValid(meta))
 		HNSW_CORRUPT(index, "has a metapage with an invalid quantization",
 					 "The metapage has quantization %u for %u dimensions and option %u.",
@@ -190,13 +193,12 @@ CheckVectorTuple(HnswCheckState *cs, HnswVectorTuple chunk, Size len,
 		HNSW_CORRUPT(cs->index, "has an invalid chunk of a vector",
 					 "Block %u, offset %u: chunk of %zu bytes, too few for its header.",
 					 blkno, off, len);
-	if (!cs->outOfLine ||
-		chunk->offset + (len - HNSW_VECTOR_HEADER_SIZE) >
-		VECTOR_SIZE(VECTOR_MAX_DIM))
+	if (!cs->chunks ||
+		chunk->offset + (len - HNSW_VECTOR_HEADER_SIZE) > HNSW_MAX_CODE_SIZE)
 		HNSW_CORRUPT(cs->index, "has an invalid chunk of a vector",
 					 "Block %u, offset %u: chunk of %zu bytes at offset %u in an index %s vectors out of line.",
 					 blkno, off, len, chunk->offset,
-					 cs->outOfLine ? "with" : "without");
+					 cs->chunks ? "with" : "without");
 	if (ItemPointerIsValid(prev) &&
 		(ItemPointerGetBlockNumber(prev) == HNSW_METAPAGE_BLKNO ||
 		 ItemPointerGetBlockNumber(prev) >= cs->nblocks))
@@ -408,7 +410,7 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 		 * The first element of an index whose metapage has no dimensions
 		 * yet: its dimensions are the index's, the rest as for any.
 		 */
-		cs->dim = HnswTupleVector(tup)->dim;
+		cs->dim = HnswCodeDim(HnswTupleVector(tup));
 		layout = CheckLayout(cs);
 		r = HnswCheckElementTuple(&layout, item, len);
 	}
@@ -904,7 +906,8 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 				if (tup != NULL)
 				{
 					RememberElement(&vs, blkno, off, tup);
-					if (cs->outOfLine)
+					if (tup->type == HNSW_ELEMENT_TUPLE &&
+						HnswVectorHasLink(HnswTupleVector(tup)))
 					{
 						ItemPointerSet(&links[nlinks], blkno, off);
 						links[nlinks + 1] = *HnswVectorGetLink(HnswTupleVector(tup));

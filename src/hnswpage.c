@@ -1035,8 +1035,9 @@ ReadVectorLink(HnswGraph *graph, HnswElement element, ItemPointer link)
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = HnswGetElement(graph->index, layout, buf,
 						 ItemPointerGetOffsetNumber(&element->tid));
-	/* the check found the code followed by a link (layout->outOfLine) */
-	if (tup != NULL && layout->outOfLine)
+	/* the check found the code followed by a link, or not */
+	if (tup != NULL && tup->type == HNSW_ELEMENT_TUPLE &&
+		HnswVectorHasLink(HnswTupleVector(tup)))
 		*link = *HnswVectorGetLink(HnswTupleVector(tup));
 	UnlockReleaseBuffer(buf);
 }

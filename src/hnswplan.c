@@ -13,8 +13,8 @@
  *
  * After planning, the library's planner hook (module.c) calls
  * HnswRewritePlan, which finds Index Scans of hnsw indexes ordered by the
- * vector operators whose index distance is the operator's own (<->, <#>,
- * <+> on vector) and replaces, in their target lists, the ORDER BY
+ * operators whose index distance is the operator's own (<->, <#>, <+> on
+ * vector, halfvec and sparsevec; <~> on bit) and replaces, in their target lists, the ORDER BY
  * expression by hnsw._index_distance(column, query, ctid, index).  The scan remembers the
  * last heap TID it returned with its exact distance (HnswRememberDistance);
  * _index_distance returns that distance when the index, the TID and the
@@ -174,16 +174,32 @@ IsHnswIndex(Oid indexid)
 	return relam == hnswam;
 }
 
+extern PGDLLEXPORT Datum halfvec_l2_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_l1_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l2_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l1_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum hamming_distance(PG_FUNCTION_ARGS);
+
 /*
- * Is fn_addr the function of an operator whose value an f32 hnsw index
- * computes bit for bit (<->, <#>, <+> on vector)?
+ * Is fn_addr the function of an operator whose value an hnsw index of its
+ * type computes bit for bit (<->, <#>, <+> on vector, halfvec and
+ * sparsevec; <~> on bit)?  Jaccard is not: the index rounds it to float.
  */
 static bool
 IsExactOperatorFunction(PGFunction fn_addr)
 {
 	return fn_addr == l2_distance ||
 		fn_addr == vector_negative_inner_product ||
-		fn_addr == l1_distance;
+		fn_addr == l1_distance ||
+		fn_addr == halfvec_l2_distance ||
+		fn_addr == halfvec_negative_inner_product ||
+		fn_addr == halfvec_l1_distance ||
+		fn_addr == sparsevec_l2_distance ||
+		fn_addr == sparsevec_negative_inner_product ||
+		fn_addr == sparsevec_l1_distance ||
+		fn_addr == hamming_distance;
 }
 
 /*
@@ -492,8 +508,12 @@ RewriteIndexScan(IndexScan *scan, bool orderUnread, List *toptlist)
 		!IsA(linitial(scan->indexorderbyorig), OpExpr))
 		return;
 	op = (OpExpr *) linitial(scan->indexorderbyorig);
-	if (list_length(op->args) != 2 || !IsA(linitial(op->args), Var) ||
-		!IsHnswIndex(scan->indexid))
+	/*
+	 * The column may be an expression (an expression index, such as
+	 * pgvector's embedding::halfvec(3)): the planner matched it to the
+	 * index's, so the scan's distances are to its values all the same.
+	 */
+	if (list_length(op->args) != 2 || !IsHnswIndex(scan->indexid))
 		return;
 
 	if (orderUnread)

@@ -375,17 +375,20 @@ FirstSearch(IndexScanDesc scan)
 	}
 
 	/*
-	 * Distances computed on f32 vectors of the column (an f32 index's
-	 * elements, or the rows re-ranking reads) are the operator's own, bit
-	 * for bit (same kernel, same floats): the executor may take them (see
-	 * hnswplan.c).  Codes, normalised copies and converted arrays are not.
+	 * Distances computed on the column's own values (an f32 index's
+	 * elements, halfvec, sparsevec and bit elements, or the rows re-ranking
+	 * reads) are the operator's own, bit for bit (same kernel, same
+	 * values): the executor may take them (see hnswplan.c).  Codes,
+	 * normalised copies, converted arrays and Jaccard (rounded to float)
+	 * are not.
 	 */
 	so->exactDistances = !so->graph->arrays && !so->graph->normalize &&
 		(so->graph->metric == HNSW_METRIC_L2 ||
 		 so->graph->metric == HNSW_METRIC_IP ||
-		 so->graph->metric == HNSW_METRIC_L1) &&
+		 so->graph->metric == HNSW_METRIC_L1 ||
+		 so->graph->metric == HNSW_METRIC_HAMMING) &&
 		(so->rerank ||
-		 (so->graph->codeKind == HNSW_CODE_F32 &&
+		 (so->graph->codeKind == so->graph->valueKind &&
 		  !HnswGraphOutOfLine(so->graph)));
 }
 
@@ -458,7 +461,8 @@ CompareCandidates(const void *a, const void *b)
 
 /*
  * Re-rank the batch just searched by exact distances, when the index keeps
- * its vectors out of line and the graph was searched with codes: read each
+ * its vectors out of line and the graph was searched with codes (every
+ * element, or the sparse vectors too large for their elements): read each
  * candidate's vector (its element tuple, then its chunks, one share lock at
  * a time), compute the distance to the query and sort.  A candidate whose
  * vector cannot be read (freed by vacuum meanwhile: its heap rows are dead)
@@ -471,14 +475,17 @@ RerankBatch(HnswScanOpaque so)
 {
 	HnswGraph  *graph = so->graph;
 
-	if (graph == NULL || !HnswGraphOutOfLine(graph) || so->nresults == 0)
+	if (graph == NULL || so->nresults == 0 ||
+		!(HnswGraphOutOfLine(graph) || graph->codeKind == HNSW_CODE_SPARSE))
 		return;
 	for (int i = 0; i < so->nresults; i++)
 	{
 		HnswCandidate *c = &so->results[i];
 		HnswCode	   *exact;
 
-		if (c->element->deleted || c->element->missing)
+		/* a sparse element with all its entries in the graph is exact */
+		if (c->element->deleted || c->element->missing ||
+			!c->element->hasLink)
 			continue;
 		exact = HnswFetchExactVector(graph, c->element);
 		if (exact == NULL)

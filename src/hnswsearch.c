@@ -370,6 +370,24 @@ HnswCheckVector(HnswGraph *graph, const HnswCode *vec)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", graph->dim, dim)));
 
+	/* a sparse vector's element is its own size: see HnswSparseCodeNnz */
+	if (vec->kind == HNSW_CODE_SPARSE)
+	{
+		int			nnz = HnswSparseNnz(vec);
+		int			keep = HnswSparseCodeNnz(graph->m, nnz);
+
+		maxLevel = MaxLevelForSize(keep, HNSW_CODE_SPARSE, graph->m,
+								   keep < nnz);
+		if (maxLevel < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("sparsevec too large to index"),
+					 errdetail("With m = %d an element does not fit an index page even with its vector out of line.",
+							   graph->m),
+					 errhint("Use a smaller m.")));
+		return maxLevel;
+	}
+
 	/* codes are compared by the built-in kernels only */
 	if (HnswGraphOutOfLine(graph) && graph->metric == HNSW_METRIC_OTHER)
 		ereport(ERROR,
@@ -393,6 +411,31 @@ HnswCheckVector(HnswGraph *graph, const HnswCode *vec)
 						   (size_t) HNSW_MAX_TUPLE_SIZE),
 				 errhint("Use fewer dimensions or a smaller m.")));
 	return maxLevel;
+}
+
+/*
+ * Return how many entries of a sparse vector with nnz entries its element
+ * keeps in the graph, in an index of degree m: all of them while an
+ * element of level HNSW_INLINE_LEVEL (and room for every heap TID) fits a
+ * page, 945 at m = 16; otherwise as many as fit beside a link to the whole
+ * vector, kept out of line (the largest in magnitude; see src/README
+ * "Element codes").  Each element decides for itself.
+ */
+int
+HnswSparseCodeNnz(int m, int nnz)
+{
+	Size		fixed = HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
+		HNSW_SPARSE_CODE_SIZE(0) +
+		HNSW_SLOTS(HNSW_INLINE_LEVEL, m) * sizeof(HnswNeighborSlot);
+	Size		entry = sizeof(int32) + sizeof(float);
+	int			inline_nnz;
+
+	if (fixed + HNSW_VECTOR_LINK_SIZE > HNSW_MAX_TUPLE_SIZE)
+		return 0;
+	inline_nnz = (HNSW_MAX_TUPLE_SIZE - fixed) / entry;
+	if (nnz <= inline_nnz)
+		return nnz;
+	return (HNSW_MAX_TUPLE_SIZE - fixed - HNSW_VECTOR_LINK_SIZE) / entry;
 }
 
 /*
@@ -647,7 +690,7 @@ HnswNewElement(HnswGraph *graph, HnswCode *vec, int level, ItemPointer heaptid)
 		e->vec = vec;
 	else
 		e->vec = HnswEncodeVector(graph, vec, graph->cxt);
-	if (HnswGraphOutOfLine(graph))
+	if (HnswVectorHasLink(e->vec))
 		HnswWriteExactVector(graph, vec, e->vec);
 	if (heaptid)
 	{
@@ -791,6 +834,7 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		return !e->missing;
 	e->loaded = true;
 	e->partial = false;
+	e->hasLink = false;
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -850,6 +894,8 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		e->vec = NULL;
 		e->queryDistance = QueryDistance(graph, HnswTupleVector(tup),
 										 &e->partial);
+		e->hasLink = tup->type == HNSW_ELEMENT_TUPLE &&
+			HnswVectorHasLink(HnswTupleVector(tup));
 		/* an i8 code's error bounds (hnswscan.c re-ranks with them) */
 		HnswCodeBounds(HnswTupleVector(tup), &e->codeError,
 					   &e->codeMagnitude);

@@ -127,6 +127,77 @@ EncodeAs(HnswCodeKind q, const HnswCode *vec, Size extra, MemoryContext cxt)
 	return code;
 }
 
+/* qsort: int32s in ascending order */
+static int
+CompareInt32(const void *a, const void *b)
+{
+	int32		ia = *(const int32 *) a;
+	int32		ib = *(const int32 *) b;
+
+	return ia < ib ? -1 : ia > ib;
+}
+
+/* qsort: entries by magnitude of value, largest first, then by index */
+static int
+CompareEntryMagnitude(const void *a, const void *b, void *arg)
+{
+	const float *values = (const float *) arg;
+	int32		ia = *(const int32 *) a;
+	int32		ib = *(const int32 *) b;
+	float		ma = fabsf(values[ia]);
+	float		mb = fabsf(values[ib]);
+
+	if (ma != mb)
+		return ma > mb ? -1 : 1;
+	return ia < ib ? -1 : ia > ib;
+}
+
+/*
+ * Return the element code of a sparse vector, palloc'd in cxt: the vector
+ * itself while its element fits a page (HnswSparseCodeNnz), otherwise its
+ * entries of largest magnitude, in index order, followed by room for the
+ * link to the whole vector out of line (invalid until HnswWriteExactVector
+ * sets it).  The search compares those entries, and the scan re-ranks with
+ * the whole vectors.
+ */
+static HnswCode *
+EncodeSparse(HnswGraph *graph, const HnswCode *vec, MemoryContext cxt)
+{
+	int			nnz = HnswSparseNnz(vec);
+	int			keep = HnswSparseCodeNnz(graph->m, nnz);
+	const int32 *ix = HnswSparseIndices(vec);
+	const float *vx = HnswSparseValues(vec);
+	int32	   *order;
+	HnswCode   *code;
+	Size		size;
+
+	if (keep >= nnz)
+		return EncodeAs(HNSW_CODE_SPARSE, vec, 0, cxt);
+
+	/* the positions of the largest entries, then in index order again */
+	order = palloc(sizeof(int32) * nnz);
+	for (int i = 0; i < nnz; i++)
+		order[i] = i;
+	qsort_arg(order, nnz, sizeof(int32), CompareEntryMagnitude, (void *) vx);
+	qsort(order, keep, sizeof(int32), CompareInt32);
+
+	size = HNSW_SPARSE_CODE_SIZE(keep) + HNSW_VECTOR_LINK_SIZE;
+	code = MemoryContextAllocZero(cxt, size);
+	SET_VARSIZE(code, size);
+	code->dim = 0;
+	code->kind = HNSW_CODE_SPARSE;
+	((int32 *) code->data)[0] = HnswSparseDim(vec);
+	((int32 *) code->data)[1] = keep;
+	for (int i = 0; i < keep; i++)
+	{
+		HnswSparseIndices(code)[i] = ix[order[i]];
+		HnswSparseValues(code)[i] = vx[order[i]];
+	}
+	ItemPointerSetInvalid(HnswVectorGetLink(code));
+	pfree(order);
+	return code;
+}
+
 /*
  * Return vec (a prepared value, HnswPrepareVector) encoded as the graph's
  * elements store it, palloc'd in cxt.  When the graph keeps vectors out of line, the code
@@ -136,8 +207,10 @@ EncodeAs(HnswCodeKind q, const HnswCode *vec, Size extra, MemoryContext cxt)
 HnswCode *
 HnswEncodeVector(HnswGraph *graph, const HnswCode *vec, MemoryContext cxt)
 {
-	HnswCode	   *code;
+	HnswCode   *code;
 
+	if (vec->kind == HNSW_CODE_SPARSE)
+		return EncodeSparse(graph, vec, cxt);
 	if (!HnswGraphOutOfLine(graph))
 		return EncodeAs(graph->codeKind, vec, 0, cxt);
 	code = EncodeAs(graph->codeKind, vec, HNSW_VECTOR_LINK_SIZE, cxt);

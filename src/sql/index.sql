@@ -31,6 +31,62 @@ CREATE OPERATOR CLASS vector_l1_ops
 	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 l1_distance(vector, vector);
 
+-- halfvec, sparsevec and bit: pgvector's operator classes, by its names.
+-- Elements keep the values as they are and compare them with the
+-- operators' own kernels (src/README "Element codes").
+
+CREATE OPERATOR CLASS halfvec_l2_ops
+	FOR TYPE halfvec USING hnsw AS
+	OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 halfvec_l2_squared_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_ip_ops
+	FOR TYPE halfvec USING hnsw AS
+	OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_cosine_ops
+	FOR TYPE halfvec USING hnsw AS
+	OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec),
+	FUNCTION 2 l2_norm(halfvec);
+
+CREATE OPERATOR CLASS halfvec_l1_ops
+	FOR TYPE halfvec USING hnsw AS
+	OPERATOR 1 <+> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS sparsevec_l2_ops
+	FOR TYPE sparsevec USING hnsw AS
+	OPERATOR 1 <-> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 sparsevec_l2_squared_distance(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_ip_ops
+	FOR TYPE sparsevec USING hnsw AS
+	OPERATOR 1 <#> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_cosine_ops
+	FOR TYPE sparsevec USING hnsw AS
+	OPERATOR 1 <=> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec),
+	FUNCTION 2 l2_norm(sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_l1_ops
+	FOR TYPE sparsevec USING hnsw AS
+	OPERATOR 1 <+> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS bit_hamming_ops
+	FOR TYPE bit USING hnsw AS
+	OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+	FUNCTION 1 hamming_distance(bit, bit);
+
+CREATE OPERATOR CLASS bit_jaccard_ops
+	FOR TYPE bit USING hnsw AS
+	OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
+	FUNCTION 1 jaccard_distance(bit, bit);
+
 -- Internal: the planner hook puts calls of these into the plans of hnsw
 -- index scans (src/hnswplan.c), so that the executor takes the distance the
 -- scan computed instead of reading the vector again.  Every role may
@@ -38,7 +94,7 @@ CREATE OPERATOR CLASS vector_l1_ops
 -- but they answer only the calls the hook built: called by hand, or through
 -- an operator, a cast or a view, they raise an error.
 --
--- _index_distance: in place of <->, <#> and <+>, the distance of the
+-- _index_distance: in place of <->, <#> and <+> (and <~> on bit), the distance of the
 -- index's operator class, taken from the scan when it has just returned
 -- the row.
 CREATE FUNCTION hnsw._index_distance(vector, vector, tid, regclass) RETURNS float8
@@ -48,7 +104,16 @@ CREATE FUNCTION hnsw._index_distance(vector, vector, tid, regclass) RETURNS floa
 -- ordered the row by, if it has just returned it, else NULL.
 CREATE FUNCTION hnsw._index_order_distance(tid, regclass) RETURNS float8
 	AS 'MODULE_PATHNAME', 'hnsw_index_order_distance' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION hnsw._index_distance(halfvec, halfvec, tid, regclass) RETURNS float8
+	AS 'MODULE_PATHNAME', 'hnsw_index_distance' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION hnsw._index_distance(sparsevec, sparsevec, tid, regclass) RETURNS float8
+	AS 'MODULE_PATHNAME', 'hnsw_index_distance' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION hnsw._index_distance(bit, bit, tid, regclass) RETURNS float8
+	AS 'MODULE_PATHNAME', 'hnsw_index_distance' LANGUAGE C STRICT PARALLEL SAFE;
 GRANT EXECUTE ON FUNCTION hnsw._index_distance(vector, vector, tid, regclass) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION hnsw._index_distance(halfvec, halfvec, tid, regclass) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION hnsw._index_distance(sparsevec, sparsevec, tid, regclass) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION hnsw._index_distance(bit, bit, tid, regclass) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION hnsw._index_order_distance(tid, regclass) TO PUBLIC;
 
 -- real[] and double precision[] columns: the four distances on arrays, and
