@@ -4,6 +4,9 @@
 -- followed by their SQLSTATE; each is pgvector 0.8's where pgvector has
 -- the error.
 
+-- enable_seqscan = off makes plans cost enough to be compiled: not here
+SET jit = off;
+
 -- 300 rows; no sparse vector is zero (cosine leaves zero vectors out)
 CREATE TABLE et (id int PRIMARY KEY, h halfvec(16), s sparsevec(40), b bit(64));
 INSERT INTO et
@@ -125,8 +128,12 @@ SELECT * FROM et_all('id % 3 = 0');
 -- vacuum frees the deleted rows' elements and keeps every other reachable
 DELETE FROM et WHERE id % 4 = 1;
 VACUUM et;
+-- (identical values share an element where the insert finds it: not
+-- always in an inner-product graph, whose levels are drawn at random)
 SET client_min_messages = warning;
-SELECT c.relname, v.elements, v.dangling_links,
+SELECT c.relname,
+	CASE WHEN c.relname <> 'et_h_ip' AND c.relname <> 'et_s_ip'
+		THEN v.elements END AS elements, v.dangling_links,
 	CASE WHEN c.relname <> 'et_h_ip' AND c.relname <> 'et_s_ip'
 		THEN v.unreachable_elements END AS unreachable
 FROM pg_class c, hnsw.verify_index(c.oid) v
@@ -146,7 +153,9 @@ ALTER TABLE et RESET (parallel_workers);
 SELECT * FROM et_all();
 -- (the graph a parallel build makes depends on timing: no unreachable count)
 SET client_min_messages = warning;
-SELECT c.relname, v.elements, v.dangling_links
+SELECT c.relname,
+	CASE WHEN c.relname <> 'et_h_ip' AND c.relname <> 'et_s_ip'
+		THEN v.elements END AS elements, v.dangling_links
 FROM pg_class c, hnsw.verify_index(c.oid) v
 WHERE c.relname LIKE 'et\_%' AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'hnsw')
 ORDER BY c.relname;
@@ -185,6 +194,40 @@ CREATE TEMP TABLE sbig_index2 AS SELECT q, sbig_distances(q) AS d FROM (VALUES (
 SET enable_seqscan = on;
 SET enable_indexscan = off;
 SELECT q, d = sbig_distances(q) AS exact FROM sbig_index2 ORDER BY q;
+RESET enable_indexscan;
+RESET enable_seqscan;
+RESET hnsw.ef_search;
+
+-- bit strings of 64,000 bits (pgvector's limit): an element keeps the first
+-- half of the bits and links to the whole string, out of line; the scan
+-- re-ranks with the whole strings (here the halves differ: the prefix alone
+-- would rank the rows otherwise)
+CREATE TABLE blong (id int, b bit(64000));
+INSERT INTO blong SELECT i, (repeat(binary_quantize(ARRAY(SELECT sin(i * 0.53 + j * 0.29 * (1 + i % 5))
+	FROM generate_series(1, 64) j)::vector)::text, 500) ||
+	repeat(binary_quantize(ARRAY(SELECT cos(i * 0.31 + j * 0.17 * (1 + i % 3))
+	FROM generate_series(1, 64) j)::vector)::text, 500))::bit(64000)
+FROM generate_series(1, 60) i;
+CREATE INDEX blong_ham ON blong USING hnsw (b bit_hamming_ops);
+CREATE INDEX blong_jac ON blong USING hnsw (b bit_jaccard_ops) WITH (m = 100, ef_construction = 200);
+SELECT elements, dimensions, quantization, graph_quantization, vector_chunks
+FROM hnsw.index_info('blong_ham');
+SELECT elements, dangling_links, unreachable_elements FROM hnsw.verify_index('blong_jac');
+CREATE FUNCTION blong_distances(op text, q int) RETURNS float8[] LANGUAGE plpgsql AS $$
+DECLARE
+	d float8[];
+BEGIN
+	EXECUTE format('SELECT array_agg(d) FROM (SELECT b %1$s (SELECT b FROM blong WHERE id = %2$s) AS d
+		FROM blong ORDER BY b %1$s (SELECT b FROM blong WHERE id = %2$s) LIMIT 10) s', op, q) INTO d;
+	RETURN d;
+END $$;
+SET hnsw.ef_search = 100;
+SET enable_seqscan = off;
+CREATE TEMP TABLE blong_index AS SELECT op, q, blong_distances(op, q) AS d
+FROM (VALUES ('<~>'), ('<%>')) o (op), (VALUES (3), (40)) v (q);
+SET enable_seqscan = on;
+SET enable_indexscan = off;
+SELECT op, q, d = blong_distances(op, q) AS exact FROM blong_index ORDER BY op, q;
 RESET enable_indexscan;
 RESET enable_seqscan;
 RESET hnsw.ef_search;
@@ -249,7 +292,9 @@ SELECT b FROM et_err ORDER BY b <%> '101' LIMIT 1;
 \echo :SQLSTATE
 RESET enable_seqscan;
 -- bit strings longer than 64,000 bits
-CREATE TABLE et_long (b varbit);
+CREATE TABLE et_long (b varbit, b2 bit(64001));
+CREATE INDEX ON et_long USING hnsw (b2 bit_hamming_ops);
+\echo :SQLSTATE
 CREATE INDEX ON et_long USING hnsw (b bit_hamming_ops);
 INSERT INTO et_long VALUES (repeat('1', 64001)::varbit);
 \echo :SQLSTATE

@@ -222,7 +222,7 @@ const char *
 HnswCodeKindName(HnswCodeKind kind)
 {
 	static const char *const names[] = {"f32", "f16", "bf16", "i8", "half",
-	"bit", "sparse"};
+	"bit", "sparse", "bit_prefix"};
 
 	StaticAssertStmt(lengthof(names) == HNSW_CODE_MAX + 1,
 					 "a name for every kind of code");

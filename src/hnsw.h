@@ -74,11 +74,13 @@ typedef enum HnswCodeKind
 								 * (scale, offset, error bound) */
 	HNSW_CODE_HALF = 4,			/* a halfvec: binary16, exact */
 	HNSW_CODE_BIT = 5,			/* a bit string: its bytes, pad bits zero */
-	HNSW_CODE_SPARSE = 6		/* a sparsevec: dimensions, count, indices,
+	HNSW_CODE_SPARSE = 6,		/* a sparsevec: dimensions, count, indices,
 								 * values */
+	HNSW_CODE_BIT_PREFIX = 7	/* the code of a bit string kept out of line:
+								 * its first HNSW_BIT_PREFIX_BITS bits */
 } HnswCodeKind;
 
-#define HNSW_CODE_MAX				HNSW_CODE_SPARSE
+#define HNSW_CODE_MAX				HNSW_CODE_BIT_PREFIX
 #define HNSW_QUANT_MAX				HNSW_CODE_I8	/* last quantization */
 #define HnswQuantIsInt8(q)	((q) == HNSW_CODE_I8)
 
@@ -94,6 +96,8 @@ typedef enum HnswCodeKind
  *	F16, BF16, HALF		dim uint16 codes
  *	I8			float scale, offset and error bound, then dim int8 codes
  *	BIT			(dim + 7) / 8 bytes, dim being the number of bits
+ *	BIT_PREFIX	the first HNSW_BIT_PREFIX_BITS(dim) bits of a bit string of
+ *				dim bits (whose element would not fit a page with them all)
  *	SPARSE		int32 dimensions, int32 nnz, nnz int32 indices (ascending,
  *				0-based), nnz float values; dim is 0 (HnswCodeDim)
  *
@@ -124,15 +128,30 @@ typedef struct HnswCode
 	 (sizeof(int32) + sizeof(float)) * (Size) (nnz))
 
 /*
- * Bytes of a code of kind q with dim dimensions (bits for BIT; entries for
- * SPARSE), without a link
+ * Bits a BIT_PREFIX code keeps of a bit string of dim bits: half of them,
+ * in whole bytes.  A Hamming or Jaccard distance on half the bits ranks
+ * well enough to find candidates, which the scan re-ranks with the whole
+ * strings; at most 4,000 bytes, which an element of level 0 holds with any m.
+ */
+#define HNSW_BIT_PREFIX_BITS(dim)	(((Size) (dim) / 16) * 8)
+
+/* Bits in the payload of a BIT or BIT_PREFIX code */
+#define HnswCodeBits(c) \
+	((c)->kind == HNSW_CODE_BIT_PREFIX ? HNSW_BIT_PREFIX_BITS((c)->dim) : \
+	 (Size) (c)->dim)
+
+/*
+ * Bytes of a code of kind q with dim dimensions (bits for BIT and
+ * BIT_PREFIX; entries for SPARSE), without a link
  */
 #define HNSW_CODE_SIZE(dim, q) \
 	((q) == HNSW_CODE_F32 ? HNSW_CODE_HEADER_SIZE + sizeof(float) * (Size) (dim) : \
 	 (q) == HNSW_CODE_SPARSE ? HNSW_SPARSE_CODE_SIZE(dim) : \
 	 HNSW_CODE_HEADER_SIZE + HNSW_CODE_HEADER_FLOATS(q) * sizeof(float) + \
 	 TYPEALIGN(4, HnswQuantIsInt8(q) ? (Size) (dim) : \
-			   (q) == HNSW_CODE_BIT ? ((Size) (dim) + 7) / 8 : 2 * (Size) (dim)))
+			   (q) == HNSW_CODE_BIT ? ((Size) (dim) + 7) / 8 : \
+			   (q) == HNSW_CODE_BIT_PREFIX ? HNSW_BIT_PREFIX_BITS(dim) / 8 : \
+			   2 * (Size) (dim)))
 
 /* The largest code of any kind: a sparse vector of 16,000 entries */
 #define HNSW_MAX_CODE_SIZE			HNSW_SPARSE_CODE_SIZE(16000)

@@ -288,6 +288,17 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		elog(ERROR, "index \"%s\" already contains data",
 			 RelationGetRelationName(index));
 
+	/*
+	 * A bit column whose type allows more bits than an element holds is
+	 * refused now, as pgvector does, rather than at its first long value.
+	 */
+	if (HnswIndexExactKind(index) == HNSW_CODE_BIT &&
+		TupleDescAttr(RelationGetDescr(index), 0)->atttypmod > HNSW_MAX_BITS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("column cannot have more than %d bits for an hnsw index",
+						HNSW_MAX_BITS)));
+
 	/* the metapage first, so that element pages start at block 1 */
 	metabuf = ReadBuffer(index, P_NEW);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);

@@ -175,7 +175,8 @@ CheckElement(const HnswLayout *layout, const char *item, Size len)
 			return HNSW_CHECK_ENCODING;
 		quant = vec->kind;
 		if (!VARATT_IS_4B_U(vec) || vec->dim == 0 ||
-			vec->dim > (quant == HNSW_CODE_BIT ? HNSW_MAX_BITS : VECTOR_MAX_DIM))
+			vec->dim > (quant == HNSW_CODE_BIT || quant == HNSW_CODE_BIT_PREFIX ?
+						HNSW_MAX_BITS : VECTOR_MAX_DIM))
 			return HNSW_CHECK_VECTOR_LENGTH;
 		outOfLine = vecSize == HNSW_CODE_SIZE(vec->dim, quant) +
 			HNSW_VECTOR_LINK_SIZE;
@@ -320,6 +321,8 @@ CodeKindsValid(unsigned code, unsigned exact)
 		case HNSW_CODE_BF16:
 		case HNSW_CODE_HALF:
 			return code == HNSW_CODE_I8;
+		case HNSW_CODE_BIT:
+			return code == HNSW_CODE_BIT_PREFIX;
 		default:
 			return false;
 	}

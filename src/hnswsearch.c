@@ -451,9 +451,12 @@ HnswSparseCodeNnz(int m, int nnz)
 HnswCodeKind
 HnswCodeKindFor(int dim, int m, HnswCodeKind exact)
 {
-	if (exact == HNSW_CODE_BIT || exact == HNSW_CODE_SPARSE ||
+	if (exact == HNSW_CODE_SPARSE ||
 		MaxLevelForSize(dim, exact, m, false) >= HNSW_INLINE_LEVEL)
 		return exact;
+	if (exact == HNSW_CODE_BIT)
+		return MaxLevelForSize(dim, HNSW_CODE_BIT_PREFIX, m, true) >= 0 ?
+			HNSW_CODE_BIT_PREFIX : exact;
 	if (exact == HNSW_CODE_F32 &&
 		MaxLevelForSize(dim, HNSW_CODE_BF16, m, true) >= HNSW_INLINE_LEVEL)
 		return HNSW_CODE_BF16;

@@ -45,7 +45,7 @@
  * Return vec (a code of an exact kind: F32, HALF, BIT or SPARSE) encoded
  * as kind q, palloc'd in cxt with extra zeroed bytes at the end (inside the
  * varlena).  A code of its own kind is copied; a vector or a halfvec can be
- * quantized.  f16 cannot hold magnitudes above 65504: such a vector is
+ * quantized, a bit string cut to its prefix.  f16 cannot hold magnitudes above 65504: such a vector is
  * rejected rather than silently clipped.
  */
 static HnswCode *
@@ -62,6 +62,18 @@ EncodeAs(HnswCodeKind q, const HnswCode *vec, Size extra, MemoryContext cxt)
 		code = MemoryContextAllocZero(cxt, size + extra);
 		memcpy(code, vec, size);
 		SET_VARSIZE(code, size + extra);
+		return code;
+	}
+
+	/* a bit string's code out of line: its first bits */
+	if (vec->kind == HNSW_CODE_BIT && q == HNSW_CODE_BIT_PREFIX)
+	{
+		size = HNSW_CODE_SIZE(vec->dim, q);
+		code = MemoryContextAllocZero(cxt, size + extra);
+		SET_VARSIZE(code, size + extra);
+		code->dim = vec->dim;
+		code->kind = q;
+		memcpy(code->data, vec->data, HNSW_BIT_PREFIX_BITS(vec->dim) / 8);
 		return code;
 	}
 
@@ -426,14 +438,14 @@ HalfDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b)
 
 /*
  * The distance between two bit strings: Hamming, or Jaccard as
- * jaccard_distance computes it (rounded to float).  A prefix code (out of
- * line) has fewer bits than the query: the first bits of both are
- * compared.
+ * jaccard_distance computes it (rounded to float).  A prefix code (an
+ * element whose bit string is out of line) has fewer bits than the query:
+ * the first bits of both are compared.
  */
 static float
 BitDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b)
 {
-	Size		bytes = ((Size) Min(a->dim, b->dim) + 7) / 8;
+	Size		bytes = (Min(HnswCodeBits(a), HnswCodeBits(b)) + 7) / 8;
 	const BitKernels *k = BitKernelsChosen();
 	uint64_t	both;
 	uint64_t	either;
@@ -503,10 +515,16 @@ HnswCodeDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b)
 				return BitDistance(graph, a, b);
 			case HNSW_CODE_SPARSE:
 				return SparseDistance(graph, a, b);
+			case HNSW_CODE_BIT_PREFIX:
+				return BitDistance(graph, a, b);
 			default:
 				break;
 		}
 	}
+	/* a bit string and a prefix code of one */
+	if ((a->kind == HNSW_CODE_BIT || a->kind == HNSW_CODE_BIT_PREFIX) &&
+		(b->kind == HNSW_CODE_BIT || b->kind == HNSW_CODE_BIT_PREFIX))
+		return BitDistance(graph, a, b);
 
 	/* every metric we compute is symmetric: put the quantized one second */
 	if (c->kind == HNSW_CODE_F32 || c->kind == HNSW_CODE_HALF)

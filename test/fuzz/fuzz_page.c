@@ -80,7 +80,8 @@ CodeSize(const HnswLayout *layout, int dim)
 static int
 MaxDim(int kind)
 {
-	return kind == HNSW_CODE_BIT ? HNSW_MAX_BITS : VECTOR_MAX_DIM;
+	return kind == HNSW_CODE_BIT || kind == HNSW_CODE_BIT_PREFIX ?
+		HNSW_MAX_BITS : VECTOR_MAX_DIM;
 }
 
 /* Put a tuple on a page as PageAddItem would; false if it does not fit */
