@@ -3,7 +3,10 @@
 # 4,096-dimensional f32 index, whose elements hold i8 codes and link to
 # their vectors in chunks on other pages (src/README "Vectors out of line"),
 # and an index built with packed = on, whose elements cut over two pages
-# are freed by vacuum with their tails in one WAL record.
+# are freed by vacuum with their tails in one WAL record.  halfvec and
+# sparsevec indexes too, the sparse one with elements of both sizes: all
+# entries inline, or the largest ones with the vector in chunks (src/README
+# "Element codes").
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -52,9 +55,36 @@ $primary->safe_psql('postgres', "CALL insert_rows('p', 10001, 100, 800)");
 $primary->safe_psql('postgres', 'DELETE FROM p WHERE id % 3 = 0');
 $primary->safe_psql('postgres', 'VACUUM p');
 $primary->safe_psql('postgres', "CALL insert_rows('p', 20001, 100, 800)");
+# halfvec(16), and sparsevec(1000) of 40 neighbouring non-zero elements
+# (where rows overlap, rows are near: random positions would make every row
+# about as far as any other, and a graph of such rows leaves many
+# unreachable) or, every tenth row, about 980, past the 945 an element holds
+$primary->safe_psql('postgres', q{
+	CREATE TABLE h (id int, v halfvec(16));
+	INSERT INTO h SELECT id, v FROM t;
+	CREATE INDEX h_idx ON h USING hnsw (v halfvec_l2_ops);
+	CREATE FUNCTION sparse_row(i int) RETURNS sparsevec LANGUAGE sql AS $$
+		SELECT (SELECT array_agg(CASE WHEN (i % 10 = 0 AND random() < 0.98) OR (j - (i * 7) % 960) BETWEEN 1 AND 40
+			THEN round((random() * 100)::numeric, 1) ELSE 0 END) FROM generate_series(1, 1000) j)::vector::sparsevec
+	$$;
+	CREATE TABLE s (id int, v sparsevec(1000));
+	INSERT INTO s SELECT i, sparse_row(i) FROM generate_series(1, 600) i;
+	CREATE INDEX s_idx ON s USING hnsw (v sparsevec_l2_ops);
+});
+$primary->safe_psql('postgres', "CALL insert_rows('h', 50001, 200, 16)");
+$primary->safe_psql('postgres', 'INSERT INTO s SELECT i, sparse_row(i) FROM generate_series(10001, 10200) i');
+$primary->safe_psql('postgres', 'INSERT INTO s SELECT id + 50000, v FROM s WHERE id % 40 = 0');
+$primary->safe_psql('postgres', 'DELETE FROM h WHERE id % 3 = 0');
+$primary->safe_psql('postgres', 'DELETE FROM s WHERE id % 3 = 0');
+$primary->safe_psql('postgres', 'VACUUM h, s');
+$primary->safe_psql('postgres', "CALL insert_rows('h', 60001, 100, 16)");
+$primary->safe_psql('postgres', 'INSERT INTO s SELECT i, sparse_row(i) FROM generate_series(20001, 20100) i');
+is($primary->safe_psql('postgres',
+	"SELECT graph_quantization || ' ' || (vector_chunks > 0) FROM hnsw.index_info('s_idx')"),
+	'sparse true', 'the sparsevec index keeps the largest vectors out of line');
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 
-for my $c (['t', '<->'], ['u', '<=>'], ['w', '<->'], ['p', '<->'])
+for my $c (['t', '<->'], ['u', '<=>'], ['w', '<->'], ['p', '<->'], ['h', '<->'], ['s', '<->'])
 {
 	my ($tab, $op) = @$c;
 	my $query = qq{
@@ -79,7 +109,7 @@ for my $c (['t', '<->'], ['u', '<=>'], ['w', '<->'], ['p', '<->'])
 		'0', "verify_index passes on the primary's ${tab}_idx, no dangling or stale link");
 }
 for my $c (['t', '<->', 'i8'], ['u', '<=>', 'bf16 cosine'], ['w', '<->', 'out of line'],
-	['p', '<->', 'packed'])
+	['p', '<->', 'packed'], ['h', '<->', 'halfvec'], ['s', '<->', 'sparsevec'])
 {
 	my ($tab, $op, $label) = @$c;
 	is(rows_not_in_index($standby, $tab, $op), '0',
@@ -108,6 +138,13 @@ $primary->safe_psql('postgres', "CALL insert_rows('p', 30001, 100, 800)");
 $primary->safe_psql('postgres', "CALL insert_rows('w', 30001, 40, 4096)");
 $primary->safe_psql('postgres', 'DELETE FROM w WHERE id % 5 = 0');
 $primary->safe_psql('postgres', 'VACUUM w');
+$primary->safe_psql('postgres', "CALL insert_rows('h', 70001, 100, 16)");
+$primary->safe_psql('postgres', 'INSERT INTO s SELECT i, sparse_row(i) FROM generate_series(30001, 30100) i');
+$primary->safe_psql('postgres', 'DELETE FROM h WHERE id % 5 = 0');
+$primary->safe_psql('postgres', 'DELETE FROM s WHERE id % 5 = 0');
+$primary->safe_psql('postgres', 'VACUUM h, s');
+$primary->safe_psql('postgres', "CALL insert_rows('h', 80001, 50, 16)");
+$primary->safe_psql('postgres', 'INSERT INTO s SELECT i, sparse_row(i) FROM generate_series(40001, 40050) i');
 my $bg = IPC::Run::start(
 	[ 'psql', '-X', '-q', '-d', $primary->connstr('postgres'), '-c',
 	  "CALL insert_rows('w', 40001, 100000, 4096)" ],
@@ -144,6 +181,17 @@ is(missing_rows($primary, 'p'), '0',
 	"SELECT elements = (SELECT elements FROM hnsw.index_info('p_idx')) FROM hnsw.verify_index('p_idx')");
 is($vret, 0, "verify_index passes on the packed index after a crash: $verr");
 is($vout, 't', 'verify_index and index_info agree on the packed index');
+for my $c (['h', 'halfvec'], ['s', 'sparsevec'])
+{
+	my ($tab, $label) = @$c;
+	is(rows_not_in_index($primary, $tab), '0', "the $label index holds every row after a crash");
+	is(missing_rows($primary, $tab), '0',
+		"rows are found through the $label index by their own vector after a crash (all but 0.5%)");
+	($vret, $vout, $verr) = $primary->psql('postgres',
+		"SELECT elements = (SELECT elements FROM hnsw.index_info('${tab}_idx')) AND dangling_links + stale_links = 0 FROM hnsw.verify_index('${tab}_idx')");
+	is($vret, 0, "verify_index passes on the $label index after a crash: $verr");
+	is($vout, 't', "verify_index and index_info agree on the $label index, no dangling or stale link");
+}
 my $r = recall($primary, 't', 'SELECT id, v FROM t WHERE id <= 50', '<->', 10);
 note "i8 recall\@10 after crash = $r";
 cmp_ok($r, '>=', 0.9, 'i8 recall after the crash');
