@@ -59,4 +59,11 @@ extern float SparseInnerProductRaw(int an, const int32 *ai, const float *ax,
 extern float SparseL1Raw(int an, const int32 *ai, const float *ax,
 						 int bn, const int32 *bi, const float *bx);
 
+/* sparsevec.c: SQL functions that other files call directly or recognise */
+extern PGDLLEXPORT Datum sparsevec_in(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_cosine_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l1_distance(PG_FUNCTION_ARGS);
+
 #endif							/* HNSW_SPARSEVEC_H */
