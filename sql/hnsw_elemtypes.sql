@@ -291,10 +291,16 @@ SELECT h FROM et_err ORDER BY h <-> '[1,2]' LIMIT 1;
 SELECT b FROM et_err ORDER BY b <%> '101' LIMIT 1;
 \echo :SQLSTATE
 RESET enable_seqscan;
--- bit strings longer than 64,000 bits
-CREATE TABLE et_long (b varbit, b2 bit(64001));
-CREATE INDEX ON et_long USING hnsw (b2 bit_hamming_ops);
+-- columns without dimensions, and bit strings longer than 64,000 bits
+CREATE TABLE et_long (h halfvec, s sparsevec, b varbit, b2 bit(64001));
+CREATE INDEX ON et_long USING hnsw (h halfvec_l2_ops);
+\echo :SQLSTATE
+CREATE INDEX ON et_long USING hnsw (s sparsevec_cosine_ops);
 \echo :SQLSTATE
 CREATE INDEX ON et_long USING hnsw (b bit_hamming_ops);
-INSERT INTO et_long VALUES (repeat('1', 64001)::varbit);
 \echo :SQLSTATE
+CREATE INDEX ON et_long USING hnsw (b2 bit_hamming_ops);
+\echo :SQLSTATE
+-- a cast gives the dimensions, as in pgvector
+CREATE INDEX ON et_long USING hnsw ((b::bit(8)) bit_hamming_ops);
+INSERT INTO et_long (b) VALUES ('10101010');

@@ -22,6 +22,9 @@
 
 #include "hnswbuild.h"
 
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
 /* Report the tuples all participants have indexed so far (leader) */
 void
 HnswBuildReportProgress(HnswBuildState *state)
@@ -269,6 +272,41 @@ HnswBuildSizeArena(Relation heap, Relation index, int m, HnswCodeKind quant,
 }
 
 /*
+ * Refuse, as pgvector does, a halfvec, sparsevec or bit column that has no
+ * dimensions of its own (varbit, or no typmod: pgvector's operator classes
+ * need them, and an application written for it never has such an index),
+ * and a bit column of more bits than an element holds, now rather than at
+ * its first long value.  vector and array columns without dimensions take
+ * the first value's, as they always have here.
+ */
+static void
+CheckColumn(Relation index)
+{
+	Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(index), 0);
+	HnswCodeKind kind = HnswIndexExactKind(index);
+
+	if (kind != HNSW_CODE_HALF && kind != HNSW_CODE_SPARSE &&
+		kind != HNSW_CODE_BIT)
+		return;
+	if (attr->atttypid == VARBITOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("type varbit is not supported by hnsw indexes"),
+				 errhint("Index a cast to bit(n), as in (b::bit(64)).")));
+	if (attr->atttypmod < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column does not have dimensions"),
+				 errhint("Declare the column as %s(n), or index a cast to it.",
+						 format_type_be(attr->atttypid))));
+	if (kind == HNSW_CODE_BIT && attr->atttypmod > HNSW_MAX_BITS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("column cannot have more than %d bits for an hnsw index",
+						HNSW_MAX_BITS)));
+}
+
+/*
  * Build an hnsw index over the existing rows of heap, with parallel workers
  * if HnswBuildPlanWorkers asks for any and some start.  The index's pages are
  * written without WAL and logged at the end with log_newpage_range.
@@ -288,16 +326,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		elog(ERROR, "index \"%s\" already contains data",
 			 RelationGetRelationName(index));
 
-	/*
-	 * A bit column whose type allows more bits than an element holds is
-	 * refused now, as pgvector does, rather than at its first long value.
-	 */
-	if (HnswIndexExactKind(index) == HNSW_CODE_BIT &&
-		TupleDescAttr(RelationGetDescr(index), 0)->atttypmod > HNSW_MAX_BITS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("column cannot have more than %d bits for an hnsw index",
-						HNSW_MAX_BITS)));
+	CheckColumn(index);
 
 	/* the metapage first, so that element pages start at block 1 */
 	metabuf = ReadBuffer(index, P_NEW);
