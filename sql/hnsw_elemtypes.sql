@@ -162,6 +162,42 @@ ORDER BY c.relname;
 RESET client_min_messages;
 RESET hnsw.ef_search;
 
+-- halfvec of 4,000 dimensions (pgvector's limit): past 3,786 an element
+-- holds an i8 code, the value goes out of line and the scan re-ranks
+CREATE TABLE hbig (id int PRIMARY KEY, h halfvec(4000));
+INSERT INTO hbig SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 0.011 * (1 + i % 5)))
+	FROM generate_series(1, 4000) j)::halfvec FROM generate_series(1, 60) i;
+CREATE INDEX hbig_l2 ON hbig USING hnsw (h halfvec_l2_ops);
+CREATE INDEX hbig_cos ON hbig USING hnsw (h halfvec_cosine_ops);
+SELECT elements, dimensions, quantization, graph_quantization, vector_chunks
+FROM hnsw.index_info('hbig_l2');
+CREATE FUNCTION hbig_distances(op text, q int) RETURNS float8[] LANGUAGE plpgsql AS $$
+DECLARE
+	d float8[];
+BEGIN
+	EXECUTE format('SELECT array_agg(d) FROM (SELECT h %1$s (SELECT h FROM hbig WHERE id = %2$s) AS d
+		FROM hbig ORDER BY h %1$s (SELECT h FROM hbig WHERE id = %2$s) LIMIT 10) s', op, q) INTO d;
+	RETURN d;
+END $$;
+SET hnsw.ef_search = 100;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM hbig ORDER BY h <-> (SELECT h FROM hbig WHERE id = 7) LIMIT 5;
+INSERT INTO hbig SELECT id + 100, h FROM hbig WHERE id % 6 = 0;
+DELETE FROM hbig WHERE id % 4 = 1;
+VACUUM hbig;
+SELECT elements, dangling_links, unreachable_elements FROM hnsw.verify_index('hbig_l2');
+CREATE TEMP TABLE hbig_index AS SELECT op, q, hbig_distances(op, q) AS d
+FROM (VALUES ('<->'), ('<=>')) o (op), (VALUES (6), (40)) v (q);
+SET enable_seqscan = on;
+SET enable_indexscan = off;
+-- (cosine: up to near ties, as above)
+SELECT op, q, CASE op WHEN '<->' THEN d = hbig_distances(op, q)
+	ELSE (SELECT bool_and(abs(a - b) < 1e-4) FROM unnest(d, hbig_distances(op, q)) u (a, b)) END AS exact
+FROM hbig_index ORDER BY op, q;
+RESET enable_indexscan;
+RESET enable_seqscan;
+RESET hnsw.ef_search;
+
 -- sparse vectors past 1,000 non-zeros (pgvector's limit): an element keeps
 -- the entries of largest magnitude and links to the whole vector, out of
 -- line; the scan re-ranks with the whole vectors
