@@ -44,6 +44,7 @@ SELECT is(ARRAY(
 SELECT is(ARRAY(
   SELECT DISTINCT p.proname::text FROM pg_proc p
   WHERE (p.proargtypes::oid[] && ARRAY['halfvec'::regtype::oid] OR p.prorettype = 'halfvec'::regtype)
+    AND p.pronamespace <> 'hnsw'::regnamespace  -- internal (hnsw._index_distance)
     AND (p.provolatile <> 'i' OR p.proparallel <> 's' OR (p.prokind = 'f' AND NOT p.proisstrict))
   ORDER BY 1), '{}'::text[], 'every halfvec function is immutable, strict and parallel safe');
 SELECT is((SELECT string_agg(aggfnoid::regprocedure::text || ':' || aggcombinefn::text, ' ' ORDER BY 1)

@@ -1,7 +1,7 @@
 -- The hnsw access method: catalog, options, planner and recall on generated
 -- data, as behaviour assertions.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 SELECT ok(EXISTS (SELECT 1 FROM pg_am WHERE amname = 'hnsw' AND amtype = 'i'),
 	'access method hnsw exists');
@@ -10,6 +10,12 @@ SELECT set_eq(
 	ARRAY['vector_l2_ops', 'vector_ip_ops', 'vector_cosine_ops', 'vector_l1_ops',
 		  'vector_canberra_ops', 'vector_bray_curtis_ops', 'vector_correlation_ops'],
 	'the four pgvector operator classes and the three Spark distances');
+SELECT set_eq(
+	$$SELECT opcname::text FROM pg_opclass WHERE opcmethod = (SELECT oid FROM pg_am WHERE amname = 'hnsw') AND opcintype IN ('halfvec'::regtype, 'sparsevec'::regtype, 'bit'::regtype)$$,
+	ARRAY['halfvec_l2_ops', 'halfvec_ip_ops', 'halfvec_cosine_ops', 'halfvec_l1_ops',
+		  'sparsevec_l2_ops', 'sparsevec_ip_ops', 'sparsevec_cosine_ops', 'sparsevec_l1_ops',
+		  'bit_hamming_ops', 'bit_jaccard_ops'],
+	'pgvector''s operator classes of halfvec, sparsevec and bit');
 SELECT ok(bool_and(amvalidate(oid)), 'every operator class validates')
 	FROM pg_opclass WHERE opcmethod = (SELECT oid FROM pg_am WHERE amname = 'hnsw');
 

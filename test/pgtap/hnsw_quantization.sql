@@ -4,7 +4,7 @@ BEGIN;
 SELECT plan(12);
 
 SELECT set_eq(
-	$$SELECT opcname::text FROM pg_opclass WHERE opcmethod = (SELECT oid FROM pg_am WHERE amname = 'hnsw') AND opcintype <> 'vector'::regtype$$,
+	$$SELECT opcname::text FROM pg_opclass WHERE opcmethod = (SELECT oid FROM pg_am WHERE amname = 'hnsw') AND opcintype IN ('real[]'::regtype, 'double precision[]'::regtype)$$,
 	ARRAY['float4_l2_ops', 'float4_ip_ops', 'float4_cosine_ops', 'float4_l1_ops',
 		  'float8_l2_ops', 'float8_ip_ops', 'float8_cosine_ops', 'float8_l1_ops'],
 	'the eight array operator classes');
