@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "bitdistance.h"
+#include "bitvec.h"
 #include "utils/varbit.h"
 #include "vector.h"
 

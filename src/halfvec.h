@@ -43,5 +43,7 @@ extern PGDLLEXPORT Datum halfvec_l2_squared_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum halfvec_negative_inner_product(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum halfvec_cosine_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum halfvec_l1_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_l2_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_l2_normalize(PG_FUNCTION_ARGS);
 
 #endif							/* HNSW_HALFVEC_H */

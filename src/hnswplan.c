@@ -53,6 +53,8 @@
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "fmgr.h"
+#include "bitvec.h"
+#include "halfvec.h"
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -64,6 +66,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "sparsevec.h"
 #include "vector.h"
 
 /*
@@ -173,14 +176,6 @@ IsHnswIndex(Oid indexid)
 	ReleaseSysCache(tp);
 	return relam == hnswam;
 }
-
-extern PGDLLEXPORT Datum halfvec_l2_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum halfvec_negative_inner_product(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum halfvec_l1_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum sparsevec_l2_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum sparsevec_negative_inner_product(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum sparsevec_l1_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum hamming_distance(PG_FUNCTION_ARGS);
 
 /*
  * Is fn_addr the function of an operator whose value an hnsw index of its

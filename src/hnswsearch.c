@@ -18,6 +18,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "bitvec.h"
 #include "common/pg_prng.h"
 #include "distance.h"
 #include "halfvec.h"
@@ -31,26 +32,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/varbit.h"
-
-/* The distance support functions we know, computed without fmgr */
-extern PGDLLEXPORT Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum cosine_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum l1_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum array_l2_squared_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum array_negative_inner_product(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum array_l1_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum halfvec_l2_squared_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum halfvec_negative_inner_product(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum halfvec_l1_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum halfvec_l2_normalize(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum sparsevec_l2_squared_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum sparsevec_negative_inner_product(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum sparsevec_l1_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum sparsevec_l2_normalize(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum hamming_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum jaccard_distance(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum vector_in(PG_FUNCTION_ARGS);
 
 /* The distance support functions of halfvec, sparsevec and bit */
 typedef struct HnswKnownDistance

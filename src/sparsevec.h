@@ -65,5 +65,7 @@ extern PGDLLEXPORT Datum sparsevec_l2_squared_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum sparsevec_negative_inner_product(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum sparsevec_cosine_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum sparsevec_l1_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l2_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l2_normalize(PG_FUNCTION_ARGS);
 
 #endif							/* HNSW_SPARSEVEC_H */
