@@ -317,6 +317,15 @@ CREATE INDEX ON et_err USING hnsw (h halfvec_l2_ops) WITH (quantization = 'i8');
 \echo :SQLSTATE
 CREATE INDEX ON et_err USING hnsw (b bit_hamming_ops) WITH (quantization = 'bf16');
 \echo :SQLSTATE
+-- an operator class of halfvec, sparsevec or bit with a distance of its own
+CREATE FUNCTION my_half_l2(halfvec, halfvec) RETURNS float8
+	AS 'SELECT $1 <-> $2' LANGUAGE sql IMMUTABLE STRICT;
+CREATE OPERATOR CLASS my_half_ops FOR TYPE halfvec USING hnsw AS
+	OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 my_half_l2(halfvec, halfvec);
+CREATE INDEX ON et_err USING hnsw (h my_half_ops);
+\echo :SQLSTATE
+DROP OPERATOR CLASS my_half_ops USING hnsw;
 CREATE INDEX et_err_h ON et_err USING hnsw (h halfvec_l2_ops);
 CREATE INDEX et_err_b ON et_err USING hnsw (b bit_jaccard_ops);
 INSERT INTO et_err VALUES ('[1,2,3]', '[1,2,3]', '{1:1}/5', '10101010');
