@@ -6,7 +6,8 @@
 # are freed by vacuum with their tails in one WAL record.  halfvec and
 # sparsevec indexes too, the sparse one with elements of both sizes: all
 # entries inline, or the largest ones with the vector in chunks (src/README
-# "Element codes").
+# "Element codes"), and a bit(64,000) index, whose elements hold the first
+# half of the bits and link to the strings in chunks.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -82,9 +83,29 @@ $primary->safe_psql('postgres', 'INSERT INTO s SELECT i, sparse_row(i) FROM gene
 is($primary->safe_psql('postgres',
 	"SELECT graph_quantization || ' ' || (vector_chunks > 0) FROM hnsw.index_info('s_idx')"),
 	'sparse true', 'the sparsevec index keeps the largest vectors out of line');
+$primary->safe_psql('postgres', q{
+	CREATE FUNCTION bit_row(i int) RETURNS bit(64000) LANGUAGE sql AS $$
+		SELECT (repeat(binary_quantize(ARRAY(SELECT sin(i * 0.53 + j * 0.29 * (1 + i % 7))
+			FROM generate_series(1, 64) j)::vector)::text, 500) ||
+			repeat(binary_quantize(ARRAY(SELECT random() - 0.5
+			FROM generate_series(1, 64) j)::vector)::text, 500))::bit(64000)
+	$$;
+	CREATE TABLE bl (id int, v bit(64000));
+	INSERT INTO bl SELECT i, bit_row(i) FROM generate_series(1, 150) i;
+	CREATE INDEX bl_idx ON bl USING hnsw (v bit_hamming_ops);
+	INSERT INTO bl SELECT i, bit_row(i) FROM generate_series(10001, 10050) i;
+	INSERT INTO bl SELECT id + 50000, v FROM bl WHERE id % 20 = 0;
+	DELETE FROM bl WHERE id % 3 = 0;
+	VACUUM bl;
+	INSERT INTO bl SELECT i, bit_row(i) FROM generate_series(20001, 20030) i;
+});
+is($primary->safe_psql('postgres',
+	"SELECT graph_quantization || ' ' || (vector_chunks >= elements) FROM hnsw.index_info('bl_idx')"),
+	'bit_prefix true', 'the bit(64000) index keeps its strings out of line');
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 
-for my $c (['t', '<->'], ['u', '<=>'], ['w', '<->'], ['p', '<->'], ['h', '<->'], ['s', '<->'])
+for my $c (['t', '<->'], ['u', '<=>'], ['w', '<->'], ['p', '<->'], ['h', '<->'], ['s', '<->'],
+	['bl', '<~>'])
 {
 	my ($tab, $op) = @$c;
 	my $query = qq{
@@ -109,12 +130,13 @@ for my $c (['t', '<->'], ['u', '<=>'], ['w', '<->'], ['p', '<->'], ['h', '<->'],
 		'0', "verify_index passes on the primary's ${tab}_idx, no dangling or stale link");
 }
 for my $c (['t', '<->', 'i8'], ['u', '<=>', 'bf16 cosine'], ['w', '<->', 'out of line'],
-	['p', '<->', 'packed'], ['h', '<->', 'halfvec'], ['s', '<->', 'sparsevec'])
+	['p', '<->', 'packed'], ['h', '<->', 'halfvec'], ['s', '<->', 'sparsevec'],
+	['bl', '<~>', 'bit(64000)'])
 {
 	my ($tab, $op, $label) = @$c;
 	is(rows_not_in_index($standby, $tab, $op), '0',
 		"the standby's $label index on $tab holds every row");
-	next if $tab eq 'u';	# missing_rows searches with <->
+	next if $tab eq 'u' || $tab eq 'bl';	# missing_rows searches with <->
 	is(missing_rows($standby, $tab), '0',
 		"the standby finds the rows of $tab by their own vector (all but 0.5%)");
 }
@@ -145,6 +167,10 @@ $primary->safe_psql('postgres', 'DELETE FROM s WHERE id % 5 = 0');
 $primary->safe_psql('postgres', 'VACUUM h, s');
 $primary->safe_psql('postgres', "CALL insert_rows('h', 80001, 50, 16)");
 $primary->safe_psql('postgres', 'INSERT INTO s SELECT i, sparse_row(i) FROM generate_series(40001, 40050) i');
+$primary->safe_psql('postgres', 'INSERT INTO bl SELECT i, bit_row(i) FROM generate_series(30001, 30030) i');
+$primary->safe_psql('postgres', 'DELETE FROM bl WHERE id % 5 = 0');
+$primary->safe_psql('postgres', 'VACUUM bl');
+$primary->safe_psql('postgres', 'INSERT INTO bl SELECT i, bit_row(i) FROM generate_series(40001, 40020) i');
 my $bg = IPC::Run::start(
 	[ 'psql', '-X', '-q', '-d', $primary->connstr('postgres'), '-c',
 	  "CALL insert_rows('w', 40001, 100000, 4096)" ],
@@ -192,6 +218,15 @@ for my $c (['h', 'halfvec'], ['s', 'sparsevec'])
 	is($vret, 0, "verify_index passes on the $label index after a crash: $verr");
 	is($vout, 't', "verify_index and index_info agree on the $label index, no dangling or stale link");
 }
+is(rows_not_in_index($primary, 'bl', '<~>'), '0', 'the bit(64000) index holds every row after a crash');
+($vret, $vout, $verr) = $primary->psql('postgres',
+	"SELECT elements = (SELECT elements FROM hnsw.index_info('bl_idx')) AND dangling_links + stale_links = 0 FROM hnsw.verify_index('bl_idx')");
+is($vret, 0, "verify_index passes on the bit(64000) index after a crash: $verr");
+is($vout, 't', 'verify_index and index_info agree on the bit(64000) index, no dangling or stale link');
+is($primary->safe_psql('postgres', q{
+	SET enable_seqscan = off; SET jit = off; SET hnsw.ef_search = 100;
+	SELECT count(*) FILTER (WHERE (SELECT b.v <~> a.v FROM bl b ORDER BY b.v <~> a.v LIMIT 1) <> 0) FROM bl a}),
+	'0', 'rows are found through the bit(64000) index by their own string after a crash');
 my $r = recall($primary, 't', 'SELECT id, v FROM t WHERE id <= 50', '<->', 10);
 note "i8 recall\@10 after crash = $r";
 cmp_ok($r, '>=', 0.9, 'i8 recall after the crash');
