@@ -111,12 +111,14 @@ foreach my $name ('shard1', 'standby1')
 }
 
 # --- a hung shard: shard3's table locked; copy3 answers after the timeout
+# (hedging off: test/t/038 tests it; here the timeout must do its work)
 my $locker = $node{shard3}->background_psql('postgres');
 $locker->query_safe('BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
 $bg->{stderr} = '';
 $bg->query_safe(q{
 	SET hnsw.shard_timeout = '1s';
 	SET hnsw.shard_retry_interval = 0;
+	SET hnsw.hedge_delay = 0;
 	SET client_min_messages = debug1});
 my $ok = 1;
 foreach (1 .. 4)
