@@ -14,25 +14,33 @@ use HnswSim;
 
 my %o = (
 	shards => '2,4,8', standbys => 0, latency => '0.5 0.2', dataset => 'generated',
-	rows => 10000, dim => 64, queries => 1000, clients => 1, seconds => 20,
-	warmup => 3, k => 10, partitions => 'all', fault => []);
+	rows => 10000, dim => 64, queries => 1000, clients => '1', seconds => 20,
+	warmup => 3, k => 10, partitions => 'all', fault => [], set => [], rounds => 1);
 my $usage = <<'USAGE';
 Usage: test/netsim/run [OPTION]...
-  --shards=LIST        numbers of shards, one run each (2,4,8; at most 16)
+  --shards=LIST        numbers of shards, one simulation each (2,4,8; at most 16)
   --standbys           a streaming standby per shard, behind its own proxy
   --latency="MS [J]"   added latency, each direction, of every proxy (0.5 0.2)
   --fault="NAME:CMD"   another proxy command before the workload, e.g.
                        "shard1:stall 50 5", "all:bandwidth 10000000" (repeatable)
+  --baseline           also measure without the faults, in the same simulation:
+                       one line each, the time split in --rounds=N rounds (1)
+                       that alternate between the two
+  --set="NAME=VALUE"   a setting of the coordinator, e.g. "hnsw.hedge_delay=0"
+                       (repeatable)
   --dataset=NAME       generated or fmnist (generated)
   --rows=N             rows per shard (10000)
   --dim=D              dimensions of generated vectors (64)
   --queries=N          distinct query vectors (1000)
-  --clients=N          concurrent clients (1)
+  --clients=LIST       numbers of concurrent clients, one run each (1)
   --seconds=S          length of the measured run (20), after --warmup=S (3)
   --k=K                neighbours per search (10)
   --ef-search=N        hnsw.ef_search on the shards (the coordinator's default)
   --partitions=WHICH   all (every shard) or own (the query's own partition)
   --rate=R             searches per second in all (unlimited)
+  --direct             instead of pgbench, test/netsim/netsim_client: the same
+                       searches by hnsw.search and by a client asking every
+                       shard itself through the same proxies, interleaved
 USAGE
 # PostgreSQL::Test::Utils sends STDOUT and STDERR to its log; results and
 # errors go to the terminal through Test::More's own handles.  There are
@@ -44,42 +52,149 @@ $SIG{__DIE__} = sub { print $errout @_ unless $^S; };
 
 sub say_out { print $out @_, "\n"; }
 
-GetOptions(\%o, 'shards=s', 'standbys', 'latency=s', 'fault=s@', 'dataset=s',
-	'rows=i', 'dim=i', 'queries=i', 'clients=i', 'seconds=i', 'warmup=i', 'k=i',
-	'ef-search=i', 'partitions=s', 'rate=i', 'help')
+GetOptions(\%o, 'shards=s', 'standbys', 'latency=s', 'fault=s@', 'baseline', 'rounds=i',
+	'set=s@', 'dataset=s', 'rows=i', 'dim=i', 'queries=i', 'clients=s', 'seconds=i',
+	'warmup=i', 'k=i', 'ef-search=i', 'partitions=s', 'rate=i', 'direct', 'help')
   or die $usage;
 $o{help} and print($out $usage), exit 0;
+die "--rounds must be at least 1\n" if $o{rounds} < 1;
 
-say_out(sprintf('# %s data, %d rows per shard, %d queries, k = %d, %s, %d client(s), %d s each',
+say_out(sprintf('# %s data, %d rows per shard, %d queries, k = %d, %s, %s s each%s',
 	$o{dataset}, $o{rows}, $o{queries}, $o{k},
 	$o{partitions} eq 'all' ? 'every shard searched' : 'own partition only',
-	$o{clients}, $o{seconds}));
+	$o{seconds}, @{ $o{set} } ? ', ' . join(', ', @{ $o{set} }) : ''));
 chomp(my $cores = `nproc`);
 say_out(sprintf('# machine: %s cores, load average %s at the start', $cores,
 	join(' ', (split ' ', slurp_file('/proc/loadavg'))[0 .. 2])));
-my $hdr = sprintf('%-6s %-8s %-10s %-24s %9s %8s %8s %8s %8s',
-	'shards', 'standbys', 'latency', 'faults', 'searches', 'QPS', 'p50 ms', 'p99 ms', 'mean ms');
-say_out($hdr);
+if ($o{direct})
+{
+	say_out(sprintf('%-6s %-10s %9s %22s %22s %12s %6s',
+		'shards', 'latency', 'searches', 'direct p50/p99/mean', 'search p50/p99/mean',
+		'ratio 50/99', 'agree'));
+}
+else
+{
+	say_out(sprintf('%-6s %-8s %-7s %-10s %-24s %9s %8s %8s %8s %8s %8s',
+		'shards', 'standbys', 'clients', 'latency', 'faults', 'searches', 'QPS',
+		'p50 ms', 'p99 ms', 'mean ms', 'cpu ms'));
+}
+
+# Run the workload; return its result and the servers' and proxies' CPU.
+sub measure
+{
+	my ($sim, %w) = @_;
+	my $cpu = sim_cpu($sim);
+	my $r = workload($sim, %w);
+	die "the workload failed:\n$r->{log}" unless $r->{ok} && $r->{queries};
+	$r->{cpu} = sim_cpu($sim) - $cpu;
+	return $r;
+}
+
+# Merge the results of several runs into one: latencies, searches, time.
+sub merge
+{
+	my (@runs) = @_;
+	my (@lat, $cpu, $secs);
+	foreach my $r (@runs)
+	{
+		push @lat, @{ $r->{lat} };
+		$cpu += $r->{cpu};
+		$secs += $r->{queries} / $r->{qps};
+	}
+	@lat = sort { $a <=> $b } @lat;
+	my $sum = 0;
+	$sum += $_ for @lat;
+	return {
+		queries => scalar(@lat), qps => @lat / $secs, mean => $sum / @lat,
+		p50 => $lat[ int(0.50 * $#lat + 0.5) ], p99 => $lat[ int(0.99 * $#lat + 0.5) ],
+		cpu_ms => 1000 * $cpu / @lat };
+}
+
+sub report
+{
+	my ($n, $clients, $faults, $r) = @_;
+	say_out(sprintf('%-6d %-8s %-7d %-10s %-24s %9d %8.0f %8.2f %8.2f %8.2f %8.3f',
+		$n, $o{standbys} ? 'yes' : 'no', $clients,
+		$o{latency} eq '' ? 'none' : $o{latency}, $faults,
+		$r->{queries}, $r->{qps}, $r->{p50}, $r->{p99}, $r->{mean}, $r->{cpu_ms}));
+}
+
+# Apply (or, with $undo, take back) the --fault commands.
+sub faults
+{
+	my ($sim, $undo) = @_;
+	foreach my $f (@{ $o{fault} })
+	{
+		my ($name, $cmd) = $f =~ /^([\w]+):(.+)$/ or die "--fault: NAME:COMMAND expected\n";
+		if (!$undo)
+		{
+			proxy_cmd($sim, $name, $cmd);
+			next;
+		}
+		proxy_cmd($sim, $name, 'normal');
+		proxy_cmd($sim, $name, "latency $o{latency}") if $o{latency} ne '';
+	}
+	return;
+}
+
+my $maxclients = 1;
+$maxclients = $_ > $maxclients ? $_ : $maxclients foreach split /,/, $o{clients};
 foreach my $n (split /,/, $o{shards})
 {
 	my $sim = start_sim(shards => $n, standbys => $o{standbys}, dataset => $o{dataset},
 		rows => $o{rows}, dim => $o{dim}, queries => $o{queries},
-		max_connections => 20 + 2 * $o{clients}, prefix => "n${n}_",
+		max_connections => 20 + 2 * $maxclients, prefix => "n${n}_",
 		$o{latency} ne '' ? (latency => $o{latency}) : ());
-	foreach my $f (@{ $o{fault} })
+	if (@{ $o{set} })
 	{
-		my ($name, $cmd) = $f =~ /^([\w]+):(.+)$/ or die "--fault: NAME:COMMAND expected\n";
-		proxy_cmd($sim, $name, $cmd);
+		foreach my $set (@{ $o{set} })
+		{
+			my ($name, $value) = $set =~ /^([\w.]+)=(.*)$/ or die "--set: NAME=VALUE expected\n";
+			$value =~ s/'/''/g;
+			$sim->{coord}->safe_psql('postgres', "ALTER SYSTEM SET $name = '$value'");
+		}
+		$sim->{coord}->reload;
 	}
-	my %w = (clients => $o{clients}, k => $o{k}, partitions => $o{partitions},
-		defined $o{'ef-search'} ? (ef_search => $o{'ef-search'}) : (),
-		$o{rate} ? (rate => $o{rate}) : ());
-	workload($sim, %w, seconds => $o{warmup}) if $o{warmup};
-	my $r = workload($sim, %w, seconds => $o{seconds});
-	die "the workload failed:\n$r->{log}" unless $r->{ok} && $r->{queries};
-	say_out(sprintf('%-6d %-8s %-10s %-24s %9d %8.0f %8.2f %8.2f %8.2f',
-		$n, $o{standbys} ? 'yes' : 'no', $o{latency} eq '' ? 'none' : $o{latency},
-		@{ $o{fault} } ? join(';', @{ $o{fault} }) : 'none',
-		$r->{queries}, $r->{qps}, $r->{p50}, $r->{p99}, $r->{mean}));
+	if ($o{direct})
+	{
+		direct_client($sim, seconds => $o{warmup}, k => $o{k}) if $o{warmup};
+		my $r = direct_client($sim, seconds => $o{seconds}, k => $o{k});
+		say_out(sprintf('%-6d %-10s %9d %22s %22s %12s %6.4f',
+			$n, $o{latency} eq '' ? 'none' : $o{latency}, $r->{searches},
+			sprintf('%.2f/%.2f/%.2f', @$r{qw(direct_p50 direct_p99 direct_mean)}),
+			sprintf('%.2f/%.2f/%.2f', @$r{qw(coord_p50 coord_p99 coord_mean)}),
+			sprintf('%.2f/%.2f', @$r{qw(ratio_p50 ratio_p99)}), $r->{agree}));
+		stop_sim($sim);
+		next;
+	}
+	foreach my $clients (split /,/, $o{clients})
+	{
+		my %w = (clients => $clients, k => $o{k}, partitions => $o{partitions},
+			defined $o{'ef-search'} ? (ef_search => $o{'ef-search'}) : (),
+			$o{rate} ? (rate => $o{rate}) : ());
+		my $desc = @{ $o{fault} } ? join(';', @{ $o{fault} }) : 'none';
+		my (@base, @faulty);
+
+		workload($sim, %w, seconds => $o{warmup}) if $o{warmup};
+		if (!$o{baseline})
+		{
+			faults($sim, 0);
+			push @faulty, measure($sim, %w, seconds => $o{seconds});
+			faults($sim, 1);
+		}
+		else
+		{
+			my $secs = int($o{seconds} / $o{rounds}) || 1;	# pgbench -T: whole seconds
+			foreach my $round (1 .. $o{rounds})
+			{
+				push @base, measure($sim, %w, seconds => $secs);
+				faults($sim, 0);
+				push @faulty, measure($sim, %w, seconds => $secs);
+				faults($sim, 1);
+			}
+			report($n, $clients, 'none', merge(@base));
+		}
+		report($n, $clients, $desc, merge(@faulty));
+	}
 	stop_sim($sim);
 }

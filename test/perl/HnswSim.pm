@@ -33,7 +33,7 @@ use Time::HiRes qw(time sleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(start_sim proxy_cmd workload stop_sim);
+our @EXPORT = qw(start_sim proxy_cmd workload direct_client sim_cpu stop_sim);
 
 my $FMNIST = '/usr/share/datasets/fashion-mnist';
 my $ROOT = File::Spec->rel2abs(dirname(__FILE__) . '/../..');
@@ -153,7 +153,8 @@ sub proxy_cmd
 # unlimited; latencies then count from each search's scheduled start), sql (another statement to loop over instead, where :q is a
 # random qid of the queries table).  Return a hash: queries (statements
 # that completed), qps, p50, p99, mean, max (ms), aborted (clients that
-# pgbench stopped on an error), ok (pgbench exited 0), log (its output).
+# pgbench stopped on an error), ok (pgbench exited 0), log (its output),
+# lat (every statement's latency in ms, sorted).
 sub workload
 {
 	my ($sim, %o) = @_;
@@ -197,7 +198,8 @@ sub workload
 		unlink $log;
 	}
 	@lat = sort { $a <=> $b } @lat;
-	my %r = (queries => scalar(@lat), ok => $ok ? 1 : 0, log => $out . $err);
+	my %r = (queries => scalar(@lat), ok => $ok ? 1 : 0, log => $out . $err,
+		lat => \@lat);
 	$r{aborted} = () = $err =~ /client \d+ script \d+ aborted/g;
 	($r{qps}) = $out =~ /tps = ([\d.]+) \(without initial connection time\)/;
 	$r{qps} //= 0;
@@ -211,6 +213,71 @@ sub workload
 		$r{max} = $lat[-1];
 	}
 	return \%r;
+}
+
+# Run test/netsim/netsim_client: the same searches through hnsw.search on
+# the coordinator and by a client that asks every shard's primary itself,
+# through the same proxies, interleaved.  Options: seconds (10) or
+# searches (each way), k (10), seed (1).  Return a hash of its figures
+# (direct_p50, direct_p99, direct_mean, coord_p50, ..., ratio_p50,
+# ratio_p99, agree, searches), or die.
+sub direct_client
+{
+	my ($sim, %o) = @_;
+	my $bin = $ENV{NETSIM_CLIENT} // "$ROOT/test/netsim/netsim_client";
+	my $coord = $sim->{coord};
+
+	unless ($ENV{NETSIM_CLIENT})
+	{
+		system('make', '-s', '-C', $ROOT, 'netsim-client') == 0
+		  or die "could not build $bin\n";
+	}
+	my @cmd = ($bin, '-c', sprintf('host=%s port=%d dbname=postgres', $coord->host, $coord->port),
+		'-k', $o{k} // 10, '--seed', $o{seed} // 1);
+	push @cmd, defined $o{searches} ? ('-n', $o{searches}) : ('-T', $o{seconds} // 10);
+	foreach my $i (1 .. $sim->{shards})
+	{
+		push @cmd, '-s', sprintf('host=127.0.0.1 port=%d dbname=postgres',
+			$sim->{proxy}{"shard$i"}{port});
+	}
+	my ($out, $err) = ('', '');
+	IPC::Run::run(\@cmd, '>', \$out, '2>', \$err)
+	  or die "netsim_client failed: $err";
+	my %r = $out =~ /(\w+)=([\d.]+)/g;
+	die "netsim_client said: $out$err" unless defined $r{coord_p99};
+	return \%r;
+}
+
+# CPU seconds (user and system, their children's included) used so far by
+# every process of the simulation's servers (each postmaster and its
+# children) and by its proxies.  The difference between two calls is what
+# a workload cost them.
+sub sim_cpu
+{
+	my ($sim) = @_;
+	my %want;
+	my $ticks = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+	my $total = 0;
+
+	foreach my $node ($sim->{coord}, @{ $sim->{standby} // [] }, @{ $sim->{shard} })
+	{
+		$want{ $node->{_pid} } = 1 if $node && $node->{_pid};
+	}
+	$want{ $_->{pid} } = 1 foreach grep { $_->{pid} } values %{ $sim->{proxy} };
+	opendir(my $dh, '/proc') or die "/proc: $!";
+	foreach my $p (grep { /^\d+$/ } readdir($dh))
+	{
+		open(my $fh, '<', "/proc/$p/stat") or next;
+		my $stat = <$fh>;
+		close($fh);
+		# pid (comm) state ppid ... utime stime cutime cstime (fields 14-17)
+		next unless defined $stat && $stat =~ /^\d+ \(.*\) (.*)$/s;
+		my @f = split ' ', $1;
+		next unless $want{$p} || $want{ $f[1] };
+		$total += $f[11] + $f[12] + $f[13] + $f[14];
+	}
+	closedir($dh);
+	return $total / $ticks;
 }
 
 # Stop the proxies and the servers (the servers are stopped at exit anyway).
