@@ -20,12 +20,8 @@
 
 #include "distance.h"
 #include "fmgr.h"
-#include "hnsw.h"
 #include "utils/array.h"
 #include "vector.h"
-
-extern PGDLLEXPORT Datum array_to_vector(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum vector_to_float4(PG_FUNCTION_ARGS);
 
 /*
  * Return a real[] or double precision[] datum as a palloc'd vector, with

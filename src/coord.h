@@ -20,6 +20,7 @@
 
 #include "access/attnum.h"
 #include "access/tupdesc.h"
+#include "fmgr.h"
 #include "libpq-fe.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
@@ -211,15 +212,18 @@ extern void CoordSpoolAdd(CoordSpool *spool, int q, PGresult *res, int row);
 extern void CoordSpoolReset(CoordSpool *spool);
 extern void CoordSpoolFree(CoordSpool *spool);
 extern int64 CoordSpoolCount(CoordSpool *spool, int q);
-extern bool CoordSpoolInFile(CoordSpool *spool);
 extern void CoordSpoolSeek(CoordSpool *spool, CoordSpoolCursor *cur, int q);
 extern bool CoordSpoolNext(CoordSpoolCursor *cur);
 extern int64 CoordSpoolReadAt(CoordSpoolCursor *cur, int64 offset);
 
-/* coordplan.c */
+/* in coordsearch.c (coordplan.c recognises them by their address) */
+extern PGDLLEXPORT Datum hnsw_search(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum hnsw_search_batch(PG_FUNCTION_ARGS);
+
+/* in coordplan.c */
 extern void CoordPruneSearchColumns(Query *parse);
 
-/* coordorder.c */
+/* in coordorder.c */
 extern int *CoordBatchOrder(Datum *queries, int nqueries);
 
 #endif							/* HNSW_COORD_H */

@@ -9,8 +9,8 @@
  * must do themselves what ExecCheckRTPerms and the rewriter's row security
  * do for "SELECT cols FROM tab": SELECT on the table, or else on every
  * column read; with no column read (count(*)), on at least one column.
- * Row-level security policies are not applied but refused: see src/README
- * "Privileges of the coordinator and the tools".
+ * Row-level security policies are not applied but refused: see
+ * src/COORDINATOR "Security".
  *
  * src/coordacl.c
  *

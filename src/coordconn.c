@@ -25,7 +25,7 @@
  * client_connection_check_interval (COORD_CHECK_INTERVAL_MS, set by
  * coordexec.c with the session settings), so the shard notices the lost
  * client within that interval and ends the query, even while it waits for
- * a lock.  See src/README "The coordinator".
+ * a lock.  See src/COORDINATOR "Connections" and "Cancel".
  *
  * A pipelined request is one implicit transaction on the shard, and a
  * search only reads; the one exception is the two-phase batch search

@@ -52,10 +52,6 @@
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
-/* the C functions behind hnsw.search and hnsw.search_batch (coordsearch.c) */
-extern Datum hnsw_search(PG_FUNCTION_ARGS);
-extern Datum hnsw_search_batch(PG_FUNCTION_ARGS);
-
 /* the number of arguments of hnsw.search and hnsw.search_batch */
 #define SEARCH_NARGS 8
 

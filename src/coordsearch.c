@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * coordsearch.c
- *	  SQL entry points of the coordinator: hnsw.search, hnsw.search_batch
- *	  and hnsw.shard_status; building the remote SQL; merging the shards'
- *	  sorted answers into the global order.
+ *	  The coordinator's searches, hnsw.search and hnsw.search_batch:
+ *	  building the remote SQL, one phase or two, merging the shards' sorted
+ *	  answers into the global order.  See src/COORDINATOR.
  *
  * Every selected shard is asked for its own k nearest, sorted by distance:
  *
@@ -40,6 +40,7 @@
 #include "lib/binaryheap.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
+#include "metric.h"
 #include "miscadmin.h"
 #include "nodes/value.h"
 #include "parser/parse_oper.h"
@@ -233,7 +234,7 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 	Oid			relid = OidIsValid(rowtype) ? get_typ_typrelid(rowtype) : InvalidOid;
 	CoordTable *table;
 	Bitmapset  *readcols = NULL;
-	const char *metric;
+	VectorMetric metric;
 	const char *opname;
 	Oid			opid;
 	int			typmod;
@@ -273,23 +274,10 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 			spec->ef_search = pstrdup(ef);
 	}
 
-	/* the distance operator */
-	metric = PG_ARGISNULL(6) ? "l2" : text_to_cstring(PG_GETARG_TEXT_PP(6));
-	if (pg_strcasecmp(metric, "l2") == 0 || strcmp(metric, "<->") == 0)
-		opname = "<->";
-	else if (pg_strcasecmp(metric, "ip") == 0 ||
-			 pg_strcasecmp(metric, "inner_product") == 0 ||
-			 strcmp(metric, "<#>") == 0)
-		opname = "<#>";
-	else if (pg_strcasecmp(metric, "cosine") == 0 || strcmp(metric, "<=>") == 0)
-		opname = "<=>";
-	else if (pg_strcasecmp(metric, "l1") == 0 || strcmp(metric, "<+>") == 0)
-		opname = "<+>";
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized metric \"%s\"", metric),
-				 errhint("Valid metrics are \"l2\", \"ip\", \"cosine\" and \"l1\".")));
+	/* the distance operator; a null metric is the default, l2 */
+	metric = VectorMetricFromName(PG_ARGISNULL(6) ? "l2" :
+								  text_to_cstring(PG_GETARG_TEXT_PP(6)));
+	opname = VectorMetricOperator(metric);
 
 	/* the query vectors */
 	if (!batch)

@@ -160,13 +160,6 @@ CoordSpoolCount(CoordSpool *spool, int q)
 	return spool == NULL ? 0 : spool->count[q];
 }
 
-/* Did spool outgrow its budget (for tests and DEBUG messages)? */
-bool
-CoordSpoolInFile(CoordSpool *spool)
-{
-	return spool != NULL && spool->file != NULL;
-}
-
 /*
  * Set cur to read the rows of query q of spool, from the first.  cur must
  * be zeroed before its first use; its buffers are allocated in the current

@@ -42,6 +42,7 @@
 #include "distance.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
+#include "metric.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
@@ -82,21 +83,33 @@ typedef struct ExactQuery
 static int	ExactPasses(int k);
 static bool LockOrWait(Oid relid);
 
+/*
+ * Return the ExactMetric of a metric name (metric.c).  The distances
+ * exact_knn has no kernels for are refused.
+ */
 static ExactMetric
 ParseMetric(const char *name)
 {
-	if (pg_strcasecmp(name, "l2") == 0)
-		return EXACT_L2;
-	if (pg_strcasecmp(name, "ip") == 0)
-		return EXACT_IP;
-	if (pg_strcasecmp(name, "cosine") == 0)
-		return EXACT_COSINE;
-	if (pg_strcasecmp(name, "l1") == 0)
-		return EXACT_L1;
+	switch (VectorMetricFromName(name))
+	{
+		case VECTOR_METRIC_L2:
+			return EXACT_L2;
+		case VECTOR_METRIC_IP:
+			return EXACT_IP;
+		case VECTOR_METRIC_COSINE:
+			return EXACT_COSINE;
+		case VECTOR_METRIC_L1:
+			return EXACT_L1;
+		case VECTOR_METRIC_CANBERRA:
+		case VECTOR_METRIC_BRAY_CURTIS:
+		case VECTOR_METRIC_CORRELATION:
+			break;
+	}
 	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unrecognized metric \"%s\"", name),
-			 errhint("Valid metrics are \"l2\", \"ip\", \"cosine\" and \"l1\".")));
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("hnsw.exact_knn does not compute metric \"%s\"", name),
+			 errdetail("It computes \"l2\", \"ip\", \"cosine\" and \"l1\" distances."),
+			 errhint("Use hnsw.exact_search for each query.")));
 	return EXACT_L2;			/* keep compiler quiet */
 }
 

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * hnsw.c
- *	  Library entry point: _PG_init, GUCs, reloptions and the
- *	  IndexAmRoutine of the hnsw access method.
+ *	  The hnsw access method: its reloptions, its GUCs and its
+ *	  IndexAmRoutine.  The library's entry point is module.c.
  *
  * src/hnsw.c
  *
@@ -10,27 +10,19 @@
  */
 #include "postgres.h"
 
-#include <float.h>
-
 #include "access/amapi.h"
 #include "access/reloptions.h"
 #include "commands/vacuum.h"
-#include "coord.h"
-#include "distance.h"
 #include "fmgr.h"
 #include "hnsw.h"
-#include "utils/builtins.h"
 #include "utils/guc.h"
-
-PG_MODULE_MAGIC;
-
-void		_PG_init(void);
 
 /* GUCs */
 int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
 int			hnsw_iterative_scan = HNSW_ITERATIVE_SCAN_RELAXED;
 int			hnsw_max_scan_tuples = HNSW_DEFAULT_MAX_SCAN_TUPLES;
 double		hnsw_scan_mem_multiplier = 1.0;
+bool		hnsw_rerank = true;
 
 /* pgvector's names for the modes of hnsw.iterative_scan */
 static const struct config_enum_entry iterative_scan_options[] = {
@@ -39,7 +31,6 @@ static const struct config_enum_entry iterative_scan_options[] = {
 	{"strict_order", HNSW_ITERATIVE_SCAN_STRICT, false},
 	{NULL, 0, false}
 };
-bool		hnsw_rerank = true;
 
 static relopt_kind hnsw_relopt_kind;
 
@@ -54,8 +45,10 @@ typedef struct HnswOptions
 								 * ends (hnswbuild.c, PlaceCut) */
 } HnswOptions;
 
-/* Names of the quantizations, indexed by HnswQuantization */
-/* By HnswQuantization: old i8 codes are i8 too, but no option makes them */
+/*
+ * Names of the quantizations, indexed by HnswQuantization: old i8 codes
+ * (HNSW_QUANT_I8_SCALE) are "i8" too, but no option makes them.
+ */
 static const char *const quantization_names[] = {"f32", "f16", "bf16", "i8", "i8"};
 
 /* Return the HnswQuantization called name, or -1 if there is none */
@@ -82,21 +75,8 @@ ValidateQuantization(const char *value)
 }
 
 /*
- * Choose the distance kernels for this CPU and register what the index
- * needs.  Runs once per backend, when the library is first loaded.
- */
-void
-_PG_init(void)
-{
-	DistanceInit();
-	HnswInit();
-	HnswPlanInit();
-	CoordInit();
-	MarkGUCPrefixReserved("hnsw");
-}
-
-/*
- * Register the reloptions and GUCs of the access method.
+ * Register the reloptions and GUCs of the access method.  Called once per
+ * backend, from _PG_init (module.c).
  */
 void
 HnswInit(void)
@@ -289,15 +269,4 @@ hnswhandler(PG_FUNCTION_ARGS)
 	amroutine->amparallelrescan = NULL;
 
 	PG_RETURN_POINTER(amroutine);
-}
-
-/*
- * Report which distance kernel set this backend uses ("scalar", "avx2" or
- * "avx512"), for the README's troubleshooting section and the tests.
- */
-PG_FUNCTION_INFO_V1(hnsw_distance_kernels);
-Datum
-hnsw_distance_kernels(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_TEXT_P(cstring_to_text(distance_kernels->name));
 }

@@ -586,10 +586,6 @@ extern HnswQuantization HnswGetQuantization(Relation index);
 extern bool HnswGetPacked(Relation index);
 extern const char *HnswQuantizationName(HnswQuantization q);
 
-/* arrayops.c */
-extern Vector *HnswArrayToVector(Datum array);
-extern Datum HnswVectorToArray(const Vector *vec);
-
 /* quantize.c */
 extern Vector *HnswEncodeVector(HnswGraph *graph, const Vector *vec,
 								MemoryContext cxt);
@@ -659,7 +655,8 @@ extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void hnswendscan(IndexScanDesc scan);
 
 /* hnswplan.c */
-extern void HnswPlanInit(void);
+struct PlannedStmt;
+extern void HnswRewritePlan(struct PlannedStmt *stmt);
 extern void HnswRememberDistance(Oid index, ItemPointer tid,
 								 const HnswGraph *graph, float distance,
 								 bool exact, uint64 scanId,
@@ -684,10 +681,6 @@ extern void hnswcostestimate(struct PlannerInfo *root, struct IndexPath *path,
 
 /* hnswvalidate.c */
 extern bool hnswvalidate(Oid opclassoid);
-
-/* hnswinfo.c */
-extern Datum hnsw_index_info(PG_FUNCTION_ARGS);
-extern Datum hnsw_verify_index(PG_FUNCTION_ARGS);
 
 /* hnswsearch.c */
 extern HnswGraph *HnswCreateGraph(Relation index, MemoryContext cxt, int dim);

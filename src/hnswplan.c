@@ -11,10 +11,11 @@
  * and computes a distance the index scan has just computed.  On
  * Fashion-MNIST that is a fifth of a query's time.
  *
- * A planner hook finds Index Scans of hnsw indexes ordered by the vector
- * operators whose index distance is the operator's own (<->, <#>, <+> on
- * vector) and replaces, in their target lists, the ORDER BY expression by
- * hnsw._index_distance(column, query, ctid, index).  The scan remembers the
+ * After planning, the library's planner hook (module.c) calls
+ * HnswRewritePlan, which finds Index Scans of hnsw indexes ordered by the
+ * vector operators whose index distance is the operator's own (<->, <#>,
+ * <+> on vector) and replaces, in their target lists, the ORDER BY
+ * expression by hnsw._index_distance(column, query, ctid, index).  The scan remembers the
  * last heap TID it returned with its exact distance (HnswRememberDistance);
  * _index_distance returns that distance when the index, the TID and the
  * query match, and otherwise computes the distance of the index's own
@@ -28,8 +29,8 @@
  * index): the value the scan ordered the row by, with no vector read.  See
  * src/README "Scans".
  *
- * Both functions answer only calls the hook built: it marks them with
- * COERCE_SQL_SYNTAX, a form the parser gives only to calls of pg_catalog
+ * Both functions answer only calls the rewrite built (the planner hook's):
+ * it marks them with COERCE_SQL_SYNTAX, a form the parser gives only to calls of pg_catalog
  * functions written in the SQL standard's special syntax, so no query,
  * view, operator or cast a user writes can carry it.  A call written by
  * hand is an error: it could otherwise read the distance of a row the
@@ -51,14 +52,12 @@
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
-#include "coord.h"
 #include "fmgr.h"
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
-#include "optimizer/planner.h"
 #include "parser/parse_func.h"
 #include "storage/itemptr.h"
 #include "utils/inval.h"
@@ -66,13 +65,6 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "vector.h"
-
-/* the operator functions whose distance an f32 index computes bit for bit */
-extern Datum l2_distance(PG_FUNCTION_ARGS);
-extern Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
-extern Datum l1_distance(PG_FUNCTION_ARGS);
-
-static planner_hook_type prev_planner_hook = NULL;
 
 /*
  * The last heap TID an hnsw scan of this backend returned with an exact
@@ -574,27 +566,16 @@ RewritePlanTree(Plan *plan, IndexScan *unread, List *toptlist)
 }
 
 /*
- * planner_hook: narrow hnsw.search calls to the columns the query uses
- * (coordplan.c), plan as usual, then rewrite the target lists of hnsw index
- * scans in the plan and its subplans.
+ * Rewrite the target lists of the hnsw index scans in a planned statement,
+ * its subplans included (see the file header).  Called by the planner hook
+ * (module.c) on every statement it planned.  Memory: the new expressions
+ * in the current (planner's) context.
  */
-static PlannedStmt *
-HnswPlanner(Query *parse, const char *query_string, int cursorOptions,
-			ParamListInfo boundParams)
+void
+HnswRewritePlan(PlannedStmt *stmt)
 {
-	PlannedStmt *stmt;
 	IndexScan  *unread;
 	ListCell   *lc;
-
-	/* hnsw.search calls: fetch only the columns the query uses */
-	CoordPruneSearchColumns(parse);
-
-	if (prev_planner_hook)
-		stmt = prev_planner_hook(parse, query_string, cursorOptions,
-								 boundParams);
-	else
-		stmt = standard_planner(parse, query_string, cursorOptions,
-								boundParams);
 
 	unread = UnreadOrderScan(stmt);
 	RewritePlanTree(stmt->planTree, unread,
@@ -602,15 +583,4 @@ HnswPlanner(Query *parse, const char *query_string, int cursorOptions,
 					stmt->planTree->targetlist : NIL);
 	foreach(lc, stmt->subplans)
 		RewritePlanTree((Plan *) lfirst(lc), NULL, NIL);
-	return stmt;
-}
-
-/*
- * Install the planner hook.  Called once per backend from _PG_init.
- */
-void
-HnswPlanInit(void)
-{
-	prev_planner_hook = planner_hook;
-	planner_hook = HnswPlanner;
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * vector.h
- *	  The vector type: on-disk layout, limits and cross-file prototypes.
+ *	  The vector type: on-disk layout, limits and cross-file prototypes,
+ *	  those of the array functions (arrayops.c) among them.
  *
  * The layout is pgvector's, byte for byte, so that dumps, binary COPY and
  * client adapters written for pgvector work unchanged.
@@ -37,5 +38,24 @@ extern Vector *InitVector(int dim);
 extern void VectorCheckDim(int dim);
 extern void VectorCheckDims(const Vector *a, const Vector *b);
 extern void VectorCheckElement(float value);
+
+/*
+ * vector.c: SQL functions that other files call directly or recognise by
+ * their address (an operator class's support function, an operator's)
+ */
+extern PGDLLEXPORT Datum array_to_vector(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum vector_to_float4(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum l2_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum cosine_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum l1_distance(PG_FUNCTION_ARGS);
+
+/* arrayops.c: real[] and double precision[] as vectors */
+extern Vector *HnswArrayToVector(Datum array);
+extern Datum HnswVectorToArray(const Vector *vec);
+extern PGDLLEXPORT Datum array_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum array_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum array_l1_distance(PG_FUNCTION_ARGS);
 
 #endif							/* HNSW_VECTOR_H */

@@ -180,7 +180,7 @@ REVOKE EXECUTE ON FUNCTION hnsw._shard_copy(regclass, bigint[], name[]) FROM PUB
 -- holding their values with COPY (hnsw._shard_copy, all shards at once,
 -- any size), and builds an hnsw index on each shard that has the hnsw
 -- access method (index_options, e.g. '{"m": 16, "ef_construction": 64}';
--- metric chooses the operator class), all at once.  Then the local
+-- metric chooses the operator class, vector_<metric>_ops), all at once.  Then the local
 -- partitions are dropped and one postgres_fdw foreign table per shard is
 -- attached.  On failure the coordinator's changes roll back, and the shard
 -- tables this call created are dropped: only those, each recognised by the
@@ -262,15 +262,8 @@ BEGIN
 			CASE WHEN column_name IS NULL THEN '' ELSE format(' named "%s"', column_name) END
 			USING ERRCODE = 'undefined_column';
 	END IF;
-	opclass := CASE lower(metric)
-		WHEN 'l2' THEN 'vector_l2_ops' WHEN 'ip' THEN 'vector_ip_ops'
-		WHEN 'inner_product' THEN 'vector_ip_ops'
-		WHEN 'cosine' THEN 'vector_cosine_ops' WHEN 'l1' THEN 'vector_l1_ops' END;
-	IF opclass IS NULL THEN
-		RAISE EXCEPTION 'unrecognized metric "%"', metric
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Valid metrics are "l2", "ip", "cosine" and "l1".';
-	END IF;
+	-- vector_l2_ops, ..., vector_correlation_ops (hnsw._metric: tools.sql)
+	opclass := format('vector_%s_ops', (hnsw._metric(metric)).name);
 	IF index_options IS NOT NULL THEN
 		IF jsonb_typeof(index_options) <> 'object' THEN
 			RAISE EXCEPTION 'index_options must be a JSON object, as in {"m": 16}'

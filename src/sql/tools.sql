@@ -55,27 +55,19 @@ BEGIN
 	RETURN cols[1];
 END $$;
 
--- The distance operator of a metric name, qualified by its schema.
-CREATE FUNCTION hnsw._distance_operator(metric text)
-RETURNS text LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	RETURN CASE lower(metric)
-		WHEN 'l2' THEN 'OPERATOR(@extschema@.<->)'
-		WHEN 'ip' THEN 'OPERATOR(@extschema@.<#>)'
-		WHEN 'cosine' THEN 'OPERATOR(@extschema@.<=>)'
-		WHEN 'l1' THEN 'OPERATOR(@extschema@.<+>)'
-		ELSE hnsw._bad_metric(metric) END;
-END $$;
+-- The metric a metric argument names (src/metric.c, the one parser of
+-- metric names, which the C functions call too): its name, as in its
+-- operator class vector_<name>_ops, and its operator.
+CREATE FUNCTION hnsw._metric(metric text, OUT name text, OUT operator text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'hnsw_metric' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
-CREATE FUNCTION hnsw._bad_metric(metric text)
-RETURNS text LANGUAGE plpgsql IMMUTABLE
+-- The distance operator of a metric, qualified by its schema.
+CREATE FUNCTION hnsw._distance_operator(metric text)
+RETURNS text LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	RAISE EXCEPTION 'unrecognized metric "%"', metric
-		USING ERRCODE = 'invalid_parameter_value',
-			  HINT = 'Valid metrics are "l2", "ip", "cosine" and "l1".';
-END $$;
+	SELECT format('OPERATOR(@extschema@.%s)', (hnsw._metric(metric)).operator)
+$$;
 
 -- The table behind a row-typed argument (the NULL::items idiom).
 CREATE FUNCTION hnsw._row_relation(rowtype regtype)
@@ -206,9 +198,11 @@ BEGIN
 					  keyexpr, col, op, rel);
 		exact_sql := sql;
 		-- the exact side of all queries in one scan, where hnsw._exact_knn
-		-- reads the table as the query would: vector column, plain tables
-		-- only (no views, no foreign tables), no row-level security
+		-- computes the metric (it has no kernels for the Spark distances)
+		-- and reads the table as the query would: vector column, plain
+		-- tables only (no views, no foreign tables), no row-level security
 		IF n > 0
+		   AND (hnsw._metric(metric)).name IN ('l2', 'ip', 'cosine', 'l1')
 		   AND (SELECT atttypid FROM pg_attribute WHERE attrelid = rel AND attname = col) = '@extschema@.vector'::regtype
 		   AND NOT EXISTS (WITH RECURSIVE tree(relid) AS (
 								SELECT rel::oid
@@ -293,8 +287,8 @@ COMMENT ON FUNCTION hnsw.evaluate_recall(regclass, name, vector[], integer, inte
 GRANT EXECUTE ON FUNCTION
 	hnsw._column_type(regclass, name),
 	hnsw._vector_column(regclass, name),
+	hnsw._metric(text),
 	hnsw._distance_operator(text),
-	hnsw._bad_metric(text),
 	hnsw._row_relation(regtype),
 	hnsw._check_k(integer),
 	hnsw.exact_search(anyelement, vector, integer, name, text),
