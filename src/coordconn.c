@@ -3,7 +3,9 @@
  * coordconn.c
  *	  Connections from the coordinator to shard servers: a per-backend cache
  *	  keyed by user mapping, connection parameters built like postgres_fdw's,
- *	  cleanup at abort, and a per-backend record of copies that failed.
+ *	  cleanup at abort, draining the late answers of hedges' losers; and
+ *	  per-backend statistics of the copies (failures, latencies) that order
+ *	  the copies a request tries.
  *
  * A connection is "busy" while a request of CoordExecute() is in flight on
  * it.  A request that ends normally leaves it idle and reusable.  If the
@@ -26,6 +28,12 @@
  * coordexec.c with the session settings), so the shard notices the lost
  * client within that interval and ends the query, even while it waits for
  * a lock.  See src/COORDINATOR "Connections" and "Cancel".
+ *
+ * A connection whose request lost a hedge race (coordexec.c) stays busy
+ * while it drains the late answer (CoordConnDrain): it is read at the
+ * start of the backend's next requests, and the connection is idle again
+ * at its Sync, or closed if the answer is an error or does not come in
+ * time.
  *
  * A pipelined request is one implicit transaction on the shard, and a
  * search only reads; the one exception is the two-phase batch search

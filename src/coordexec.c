@@ -50,18 +50,20 @@
  * Copies are tried in the order CoordChooseCopies (coordconn.c) gives:
  * healthy ones first, fewer requests in flight and lower recent latency
  * first.  A short read (CoordRequest.hedge: a single search) is hedged:
- * when its copy has not answered after hnsw.hedge_delay (or, adaptively,
- * the copy's smoothed latency plus four mean deviations), the next copy is
- * asked too; the first to answer wins and the other is closed like a copy
- * that timed out, which ends its query on the shard.  So a shard's request
- * is a job with up to two tasks (copies in flight) drawing on one order of
- * copies; each task fails over on its own, and the job fails when both
- * have run out of copies.  Hedges are limited to COORD_HEDGE_RATE of the
- * hedgeable requests (beyond a burst of COORD_HEDGE_BURST), so that a
- * slow deployment is not made slower by twice the work.  Batches and the
- * two phases of a batch are never hedged: a batch's time is the shards'
- * work, which a hedge would double, and the second phase must run where
- * the first did.
+ * when its copy has not answered some time after its request was sent
+ * (hnsw.hedge_delay, or adaptively the copy's smoothed latency plus four
+ * mean deviations), the next copy is asked too, and the first to answer
+ * wins.  So a shard's request is a job with up to two tasks (copies in
+ * flight) drawing on one order of copies; each task fails over on its
+ * own, and the job fails when both have run out of copies.  The loser's
+ * connection drains its late answer (CoordConnDrain) if its request went
+ * out whole, and is closed otherwise, which ends its query on the shard.
+ * Hedges are limited to COORD_HEDGE_RATE of the hedgeable requests
+ * (beyond a burst of COORD_HEDGE_BURST), so that a slow deployment is not
+ * made slower by twice the work.  Batches and the two phases of a batch
+ * are never hedged: a batch's time is the shards' work, which a hedge
+ * would double, and the second phase must run where the first did.  See
+ * src/COORDINATOR "Hedging".
  *
  * src/coordexec.c
  *
