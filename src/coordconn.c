@@ -493,10 +493,16 @@ CoordConnPollDrain(CoordConn *cc)
 		return true;
 	if (why == NULL)
 		CoordRecordLatency(cc->serverid, (now - cc->drain_since) / 1000.0, true);
-	ereport(DEBUG1,
-			(errmsg_internal("hnsw: closing the connection to server \"%s\": %s",
-							 GetForeignServer(cc->serverid)->servername,
-							 why ? why : "its late answer did not come in time")));
+	if (message_level_is_interesting(DEBUG1))
+	{
+		ForeignServer *server = GetForeignServerExtended(cc->serverid,
+														 FSV_MISSING_OK);
+
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw: closing the connection to server \"%s\": %s",
+								 server ? server->servername : "?",
+								 why ? why : "its late answer did not come in time")));
+	}
 	CoordConnDrop(cc);
 	return false;
 }

@@ -99,9 +99,10 @@
 
 /*
  * How long the connection of a hedge's loser may drain its late answer
- * (CoordConnDrain) before it is closed, at most: about twenty times a
- * search's round trip on a LAN, and no longer than the loser's own
- * hnsw.shard_timeout.
+ * (CoordConnDrain) before it is closed, at most: long enough for a
+ * network stall or a slow search to end (a search takes milliseconds), a
+ * tenth of hnsw.shard_timeout's default, and never longer than the
+ * loser's own hnsw.shard_timeout.
  */
 #define COORD_DRAIN_MS		1000
 
@@ -484,8 +485,8 @@ JobHedge(CoordJob *job, TimestampTz now)
 }
 
 /*
- * task's copy answered (its Sync arrived) first: close the other task's
- * copy if it is still at work, record the latencies of a hedgeable
+ * task's copy answered (its Sync arrived) first: abandon the other task if
+ * it is still at work (TaskAbandon), record the latencies of a hedgeable
  * request, and move task's results into the shard's CoordResult.
  */
 static void
