@@ -197,7 +197,7 @@ extern void CoordMarkServer(Oid serverid, bool healthy);
 extern void CoordChooseCopies(CoordShard *shard, const int *inflight,
 							  uint32 seq, int *order);
 extern void CoordRecordLatency(Oid serverid, double ms, bool censored);
-extern double CoordHedgeDelay(Oid serverid);
+extern double CoordHedgeDelay(CoordShard *shard);
 
 /* in coordexec.c */
 extern CoordResult *CoordExecute(CoordShard **shards, CoordRequest **requests,

@@ -106,7 +106,7 @@ struct CoordConn
 /*
  * What this backend knows of one server as a copy of a shard: whether it
  * failed lately, and how long it takes to answer a short search (see
- * CoordChooseCopies and src/README "Choosing copies, and hedging").
+ * CoordChooseCopies, and src/COORDINATOR "Health and latency").
  */
 typedef struct CoordCopyStats
 {
@@ -117,20 +117,28 @@ typedef struct CoordCopyStats
 	int			nsamples;		/* latencies recorded (saturates) */
 	double		srtt;			/* smoothed latency, ms */
 	double		rttvar;			/* smoothed mean deviation from it, ms */
+	double		p95;			/* estimate of its 95th percentile, ms */
 } CoordCopyStats;
 
 /*
  * Copy choice and hedging.  Weights of a latency sample, as in TCP's
  * retransmission timer (RFC 6298): the smoothed latency moves 1/8 of the
- * way to each sample, its mean deviation 1/4; the adaptive hedge delay is
- * the smoothed latency plus four mean deviations, at least
- * COORD_MIN_HEDGE_DELAY_MS.  Copies within COORD_TIE_FACTOR of the best,
- * or within its mean deviation, take turns; a copy passed over for a faster one moves COORD_DRIFT of
- * its distance closer to the faster one's figures, so that it is tried
- * again after a while and a copy that recovered gets its share back.
+ * way to each sample, its mean deviation 1/4.  The 95th percentile is
+ * estimated by stochastic approximation: a sample above the estimate
+ * raises it by 0.95 steps, one below lowers it by 0.05, a step being
+ * COORD_P95_STEP of the smoothed latency; so outliers move it by a step,
+ * whatever their size.  The adaptive hedge delay is that estimate, at
+ * least COORD_MIN_HEDGE_DELAY_MS and at most TCP's timeout (the smoothed
+ * latency plus four mean deviations), which bounds it while the estimate
+ * finds its level and after a slow spell.  Copies within COORD_TIE_FACTOR
+ * of the best, or within its mean deviation, take turns; a copy passed
+ * over for a faster one moves COORD_DRIFT of its distance closer to the
+ * faster one's figures, so that it is tried again after a while and a
+ * copy that recovered gets its share back.
  */
 #define COORD_SRTT_GAIN			0.125
 #define COORD_RTTVAR_GAIN		0.25
+#define COORD_P95_STEP			0.5
 #define COORD_MIN_HEDGE_DELAY_MS 1.0
 #define COORD_TIE_FACTOR		1.25
 #define COORD_DRIFT				0.1
@@ -739,49 +747,73 @@ CompareCopyRanks(const void *a, const void *b)
 /*
  * Record that serverid answered a short search (CoordRequest.hedge) in ms
  * milliseconds, or, if censored, had not answered after ms when another
- * copy did.  That only says the latency is at least ms: it counts when ms
- * is more than the copy's smoothed latency, and is ignored otherwise.
+ * copy did.  That only says the latency is at least ms: it moves the
+ * smoothed latency when ms is more than it, and the 95th percentile when
+ * ms is more than that; it is ignored otherwise.
  */
 void
 CoordRecordLatency(Oid serverid, double ms, bool censored)
 {
 	CoordCopyStats *st = CopyStats(serverid, true);
+	double		step;
 
-	if (censored && st->nsamples > 0 && ms <= st->srtt)
-		return;
 	if (st->nsamples == 0)
 	{
 		st->srtt = ms;
 		st->rttvar = ms / 2;
+		st->p95 = st->srtt + 4 * st->rttvar;
+		st->nsamples = 1;
+		return;
 	}
-	else
+	if (!censored || ms > st->srtt)
 	{
 		st->rttvar += (fabs(ms - st->srtt) - st->rttvar) * COORD_RTTVAR_GAIN;
 		st->srtt += (ms - st->srtt) * COORD_SRTT_GAIN;
 	}
+	step = st->srtt * COORD_P95_STEP;
+	if (ms > st->p95)
+		st->p95 += step * 0.95;
+	else if (!censored)
+		st->p95 -= step * 0.05;
+	st->p95 = Min(st->p95, st->srtt + 4 * st->rttvar);
 	if (st->nsamples < INT_MAX)
 		st->nsamples++;
 }
 
 /*
- * How many milliseconds a short search waits for serverid before another
- * copy is asked too, or -1 for never: hnsw.hedge_delay if positive; if -1,
- * the copy's smoothed latency plus four mean deviations (at least
- * COORD_MIN_HEDGE_DELAY_MS), or never while none is recorded.
+ * How many milliseconds a short search waits for the copy of shard it
+ * asked first before another copy is asked too, or -1 for never:
+ * hnsw.hedge_delay if positive; if -1, the least of the estimates of the
+ * 95th percentile latency of the shard's healthy copies (each at most its
+ * smoothed latency plus four mean deviations), at least
+ * COORD_MIN_HEDGE_DELAY_MS, or never while none is recorded.  The least:
+ * the question is when the other copy would most likely have answered by
+ * now; a copy that stalls now and then has a 95th percentile of its own
+ * that its stalls pull up, and waiting for that would let them through.
  */
 double
-CoordHedgeDelay(Oid serverid)
+CoordHedgeDelay(CoordShard *shard)
 {
-	CoordCopyStats *st;
+	TimestampTz now = GetCurrentTimestamp();
+	double		delay = -1;
+	int			i;
 
 	if (coord_hedge_delay > 0)
 		return coord_hedge_delay;
 	if (coord_hedge_delay == 0)
 		return -1;
-	st = CopyStats(serverid, false);
-	if (st == NULL || st->nsamples == 0)
-		return -1;
-	return Max(st->srtt + 4 * st->rttvar, COORD_MIN_HEDGE_DELAY_MS);
+	for (i = 0; i < shard->ncopies; i++)
+	{
+		CoordCopyStats *st = CopyStats(shard->copies[i], false);
+		double		d;
+
+		if (st == NULL || st->nsamples == 0 || now < st->retry_after)
+			continue;
+		d = Min(st->p95, st->srtt + 4 * st->rttvar);
+		if (delay < 0 || d < delay)
+			delay = d;
+	}
+	return delay < 0 ? -1 : Max(delay, COORD_MIN_HEDGE_DELAY_MS);
 }
 
 /* The statistics of serverid, or NULL if none and not create */
@@ -806,6 +838,7 @@ CopyStats(Oid serverid, bool create)
 		st->nsamples = 0;
 		st->srtt = 0;
 		st->rttvar = 0;
+		st->p95 = 0;
 	}
 	return st;
 }

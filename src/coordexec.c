@@ -51,9 +51,9 @@
  * healthy ones first, fewer requests in flight and lower recent latency
  * first.  A short read (CoordRequest.hedge: a single search) is hedged:
  * when its copy has not answered some time after its request was sent
- * (hnsw.hedge_delay, or adaptively the copy's smoothed latency plus four
- * mean deviations), the next copy is asked too, and the first to answer
- * wins.  So a shard's request is a job with up to two tasks (copies in
+ * (hnsw.hedge_delay, or adaptively the 95th percentile latency of the
+ * shard's fastest copy), the next copy is asked too, and the first to
+ * answer wins.  So a shard's request is a job with up to two tasks (copies in
  * flight) drawing on one order of copies; each task fails over on its
  * own, and the job fails when both have run out of copies.  The loser's
  * connection drains its late answer (CoordConnDrain) if its request went
@@ -1002,7 +1002,7 @@ TaskSend(CoordTask *task)
 	if (task->job->may_hedge && task == &task->job->tasks[0] &&
 		task->job->tasks[1].state == TASK_IDLE)
 	{
-		double		delay = CoordHedgeDelay(task->job->shard->copies[task->copy]);
+		double		delay = CoordHedgeDelay(task->job->shard);
 
 		task->job->hedge_at = delay < 0 ? 0 :
 			task->sent + (TimestampTz) (delay * 1000.0);
