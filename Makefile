@@ -103,7 +103,7 @@ test/netsim/netsim_proxy: test/netsim/netsim_proxy.c
 	$(CC) -O2 -g -Wall -Wextra -o $@ test/netsim/netsim_proxy.c
 
 # The client that asks every shard itself, to compare with the coordinator
-# (test/netsim/README.md "What the coordinator costs").
+# (test/netsim/README.md "The benchmark", --direct).
 test/netsim/netsim_client: test/netsim/netsim_client.c test/bench/bench_common.c test/bench/bench_common.h
 	$(CC) $(BENCH_CFLAGS) -o $@ test/netsim/netsim_client.c test/bench/bench_common.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm

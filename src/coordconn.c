@@ -647,9 +647,10 @@ typedef struct CopyRank
  * drains a late answer (CoordConnDrain) counts as one in flight.  Copies
  * within COORD_TIE_FACTOR of the first, or within its mean deviation,
  * take turns, by seq (callers pass a number that changes from request to
- * request), so that equal copies share the reads.  Every copy passed over for a faster first choice drifts toward
- * its figures (COORD_DRIFT): a copy that was slow is tried again after
- * some requests, and one that recovered gets its share back.
+ * request), so that equal copies share the reads.  Every copy passed over
+ * for a faster first choice drifts toward its figures (COORD_DRIFT): a
+ * copy that was slow is tried again after some requests, and one that
+ * recovered gets its share back.
  *
  * The statistics are this backend's (there is no shared memory): each
  * session learns its copies' latencies from its own searches, and the
