@@ -186,6 +186,7 @@ extern void CoordConnDrop(CoordConn *cc);
 extern void CoordConnDrain(CoordConn *cc, TimestampTz since,
 						   TimestampTz deadline);
 extern bool CoordConnIsDraining(CoordConn *cc);
+extern bool CoordServerConnIdle(Oid serverid);
 extern bool CoordConnPollDrain(CoordConn *cc);
 extern void CoordConnPollDrains(void);
 #define COORD_STATEMENT_NAME_LEN 24

@@ -427,6 +427,37 @@ CoordConnDrain(CoordConn *cc, TimestampTz since, TimestampTz deadline)
 	CopyStats(cc->serverid, true)->draining++;
 }
 
+/*
+ * Has the current user an open connection to serverid that no request
+ * uses (not busy, not draining)?  Unlike CoordGetConn, raises no error
+ * when the user has no mapping for the server (there is then none).
+ */
+bool
+CoordServerConnIdle(Oid serverid)
+{
+	HeapTuple	tp;
+	Oid			umid;
+	CoordConn  *cc;
+
+	if (ConnHash == NULL)
+		return false;
+	/* the user's own mapping, else PUBLIC's, as GetUserMapping looks */
+	tp = SearchSysCache2(USERMAPPINGUSERSERVER,
+						 ObjectIdGetDatum(GetUserId()),
+						 ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tp))
+		tp = SearchSysCache2(USERMAPPINGUSERSERVER,
+							 ObjectIdGetDatum(InvalidOid),
+							 ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tp))
+		return false;
+	umid = ((Form_pg_user_mapping) GETSTRUCT(tp))->oid;
+	ReleaseSysCache(tp);
+	cc = hash_search(ConnHash, &umid, HASH_FIND, NULL);
+	return cc != NULL && cc->conn != NULL && !cc->busy && !cc->invalidated &&
+		PQstatus(cc->conn) == CONNECTION_OK;
+}
+
 /* Is cc draining the late answer of a hedge's loser? */
 bool
 CoordConnIsDraining(CoordConn *cc)

@@ -453,20 +453,42 @@ JobStart(CoordJob *job, CoordTask *tasks, int index)
 }
 
 /*
- * job's first copy is late: ask the next healthy copy too, if the hedging
- * budget allows.  Called once per job at most.
+ * job's first copy is late: ask another copy too, if the hedging budget
+ * allows: the first of the copies not tried yet that is healthy and has an
+ * idle connection open.  A copy that would have to connect first is not
+ * asked: connecting costs round trips and a process on the shard, more
+ * than a hedge saves, and the connection would be closed again whenever
+ * the hedge lost while still connecting.  Nor is a copy whose connection
+ * drains a late answer (CoordConnDrain).  Called once per job at most.
  */
 static void
 JobHedge(CoordJob *job, TimestampTz now)
 {
 	CoordTask  *first = &job->tasks[0];
 	CoordTask  *hedge = &job->tasks[1];
+	int			i;
 
 	job->hedge_at = 0;
-	if (hedge->state != TASK_IDLE || !TaskActive(first) ||
-		job->next >= job->ntry ||
-		!CoordServerHealthy(job->shard->copies[job->order[job->next]]))
+	if (hedge->state != TASK_IDLE || !TaskActive(first))
 		return;
+	for (i = job->next; i < job->ntry; i++)
+	{
+		Oid			server = job->shard->copies[job->order[i]];
+
+		if (CoordServerHealthy(server) && CoordServerConnIdle(server))
+			break;
+	}
+	if (i >= job->ntry)
+		return;
+	/* that copy is the next to try */
+	if (i != job->next)
+	{
+		int			c = job->order[i];
+
+		memmove(&job->order[job->next + 1], &job->order[job->next],
+				sizeof(int) * (i - job->next));
+		job->order[job->next] = c;
+	}
 	if (hedge_tokens < 1)
 	{
 		ereport(DEBUG1,
