@@ -68,9 +68,9 @@ say_out(sprintf('# machine: %s cores, load average %s at the start', $cores,
 	join(' ', (split ' ', slurp_file('/proc/loadavg'))[0 .. 2])));
 if ($o{direct})
 {
-	say_out(sprintf('%-6s %-10s %9s %22s %22s %12s %6s',
+	say_out(sprintf('%-6s %-10s %9s %22s %22s %12s %6s %7s',
 		'shards', 'latency', 'searches', 'direct p50/p99/mean', 'search p50/p99/mean',
-		'ratio 50/99', 'agree'));
+		'ratio 50/99', 'agree', 'hop ms'));
 }
 else
 {
@@ -159,11 +159,11 @@ foreach my $n (split /,/, $o{shards})
 	{
 		direct_client($sim, seconds => $o{warmup}, k => $o{k}) if $o{warmup};
 		my $r = direct_client($sim, seconds => $o{seconds}, k => $o{k});
-		say_out(sprintf('%-6d %-10s %9d %22s %22s %12s %6.4f',
+		say_out(sprintf('%-6d %-10s %9d %22s %22s %12s %6.4f %7.3f',
 			$n, $o{latency} eq '' ? 'none' : $o{latency}, $r->{searches},
 			sprintf('%.2f/%.2f/%.2f', @$r{qw(direct_p50 direct_p99 direct_mean)}),
 			sprintf('%.2f/%.2f/%.2f', @$r{qw(coord_p50 coord_p99 coord_mean)}),
-			sprintf('%.2f/%.2f', @$r{qw(ratio_p50 ratio_p99)}), $r->{agree}));
+			sprintf('%.2f/%.2f', @$r{qw(ratio_p50 ratio_p99)}), $r->{agree}, $r->{hop_p50}));
 		stop_sim($sim);
 		next;
 	}

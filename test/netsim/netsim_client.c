@@ -23,8 +23,10 @@
  *
  * with the shards' hnsw.ef_search set to the coordinator's, so both are
  * the same search.  It prints one line of p50 / p99 / mean latency for
- * each, their ratios, and how often the two answers were the same ids in
- * the same order (anything below 1.0 is a bug or a tie).
+ * each, their ratios, how often the two answers were the same ids in the
+ * same order (anything below 1.0 is a bug or a tie), and the p50 of a
+ * prepared "SELECT 1" on the coordinator, run between the two: the hop to
+ * the coordinator that the client asking the shards itself saves.
  *
  * IDENTIFICATION
  *	  test/netsim/netsim_client.c
@@ -246,6 +248,7 @@ main(int argc, char **argv)
 	int			nq;
 	double	   *lat_direct;
 	double	   *lat_coord;
+	double	   *lat_hop;
 	long		cap;
 	long		n = 0;
 	long		agree = 0;
@@ -311,6 +314,7 @@ main(int argc, char **argv)
 	snprintf(sql, sizeof(sql),
 			 "SELECT id FROM hnsw.search(NULL::items, $1::vector, %d)", k);
 	prepare(coord, "search", sql);
+	prepare(coord, "hop", "SELECT $1::int");
 
 	/* the shards: the coordinator's ef_search, its query */
 	res = PQexec(coord, "SELECT current_setting('hnsw.ef_search')");
@@ -330,6 +334,7 @@ main(int argc, char **argv)
 	cap = max_searches > 0 ? max_searches : 1024;
 	lat_direct = xmalloc(sizeof(double) * cap);
 	lat_coord = xmalloc(sizeof(double) * cap);
+	lat_hop = xmalloc(sizeof(double) * cap);
 	hits = xmalloc(sizeof(Hit) * (size_t) k * nshards);
 	ids_direct = xmalloc(sizeof(int64_t) * k);
 	ids_coord = xmalloc(sizeof(int64_t) * k);
@@ -347,7 +352,8 @@ main(int argc, char **argv)
 			cap *= 2;
 			lat_direct = realloc(lat_direct, sizeof(double) * cap);
 			lat_coord = realloc(lat_coord, sizeof(double) * cap);
-			if (lat_direct == NULL || lat_coord == NULL)
+			lat_hop = realloc(lat_hop, sizeof(double) * cap);
+			if (lat_direct == NULL || lat_coord == NULL || lat_hop == NULL)
 				fatal("out of memory");
 		}
 		/* alternate which goes first: neither always finds warm caches */
@@ -368,6 +374,16 @@ main(int argc, char **argv)
 		}
 		if (nd == nc && memcmp(ids_direct, ids_coord, sizeof(int64_t) * nd) == 0)
 			agree++;
+		{
+			const char *one[1] = {"1"};
+			double		t0 = now_seconds();
+
+			res = PQexecPrepared(coord, "hop", 1, one, NULL, NULL, 0);
+			if (PQresultStatus(res) != PGRES_TUPLES_OK)
+				fatal("%s", PQerrorMessage(coord));
+			PQclear(res);
+			lat_hop[n] = (now_seconds() - t0) * 1000;
+		}
 		n++;
 	}
 	if (n == 0)
@@ -375,15 +391,16 @@ main(int argc, char **argv)
 
 	qsort(lat_direct, n, sizeof(double), cmp_double);
 	qsort(lat_coord, n, sizeof(double), cmp_double);
+	qsort(lat_hop, n, sizeof(double), cmp_double);
 	printf("shards=%d searches=%ld direct_p50=%.3f direct_p99=%.3f direct_mean=%.3f "
 		   "coord_p50=%.3f coord_p99=%.3f coord_mean=%.3f "
-		   "ratio_p50=%.3f ratio_p99=%.3f agree=%.4f\n",
+		   "ratio_p50=%.3f ratio_p99=%.3f agree=%.4f hop_p50=%.3f\n",
 		   nshards, n,
 		   quantile(lat_direct, n, 0.5), quantile(lat_direct, n, 0.99), mean(lat_direct, n),
 		   quantile(lat_coord, n, 0.5), quantile(lat_coord, n, 0.99), mean(lat_coord, n),
 		   quantile(lat_coord, n, 0.5) / quantile(lat_direct, n, 0.5),
 		   quantile(lat_coord, n, 0.99) / quantile(lat_direct, n, 0.99),
-		   (double) agree / n);
+		   (double) agree / n, quantile(lat_hop, n, 0.5));
 
 	for (int s = 0; s < nshards; s++)
 		PQfinish(shards[s]);
