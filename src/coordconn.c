@@ -429,8 +429,10 @@ CoordConnDrain(CoordConn *cc, TimestampTz since, TimestampTz deadline)
 
 /*
  * Has the current user an open connection to serverid that no request
- * uses (not busy, not draining)?  Unlike CoordGetConn, raises no error
- * when the user has no mapping for the server (there is then none).
+ * uses (not busy, not draining)?  A connection that drains is read first
+ * (CoordConnPollDrain): the late answer may be in.  Unlike CoordGetConn,
+ * raises no error when the user has no mapping for the server (there is
+ * then no connection).
  */
 bool
 CoordServerConnIdle(Oid serverid)
@@ -454,6 +456,8 @@ CoordServerConnIdle(Oid serverid)
 	umid = ((Form_pg_user_mapping) GETSTRUCT(tp))->oid;
 	ReleaseSysCache(tp);
 	cc = hash_search(ConnHash, &umid, HASH_FIND, NULL);
+	if (cc != NULL && cc->draining)
+		(void) CoordConnPollDrain(cc);
 	return cc != NULL && cc->conn != NULL && !cc->busy && !cc->invalidated &&
 		PQstatus(cc->conn) == CONNECTION_OK;
 }

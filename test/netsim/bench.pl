@@ -38,6 +38,10 @@ Usage: test/netsim/run [OPTION]...
   --ef-search=N        hnsw.ef_search on the shards (the coordinator's default)
   --partitions=WHICH   all (every shard) or own (the query's own partition)
   --rate=R             searches per second in all (unlimited)
+  --pin                every shard primary's processes on CPU 0, every standby's
+                       on CPU 1 (taskset; new backends inherit it), as if each
+                       copy had a core of its own; the coordinator, the proxies
+                       and pgbench run anywhere
   --direct             instead of pgbench, test/netsim/netsim_client: the same
                        searches by hnsw.search and by a client asking every
                        shard itself through the same proxies, interleaved
@@ -54,7 +58,7 @@ sub say_out { print $out @_, "\n"; }
 
 GetOptions(\%o, 'shards=s', 'standbys', 'latency=s', 'fault=s@', 'baseline', 'rounds=i',
 	'set=s@', 'dataset=s', 'rows=i', 'dim=i', 'queries=i', 'clients=s', 'seconds=i',
-	'warmup=i', 'k=i', 'ef-search=i', 'partitions=s', 'rate=i', 'direct', 'help')
+	'warmup=i', 'k=i', 'ef-search=i', 'partitions=s', 'rate=i', 'direct', 'pin', 'help')
   or die $usage;
 $o{help} and print($out $usage), exit 0;
 die "--rounds must be at least 1\n" if $o{rounds} < 1;
@@ -137,6 +141,25 @@ sub faults
 	return;
 }
 
+# Pin the processes of $node's server (the postmaster and its children,
+# and so every backend forked later) to CPU $cpu.
+sub pin
+{
+	my ($node, $cpu) = @_;
+	my $pm = $node->{_pid};
+	opendir(my $dh, '/proc') or die "/proc: $!";
+	foreach my $p ($pm, grep { /^\d+$/ } readdir($dh))
+	{
+		open(my $fh, '<', "/proc/$p/stat") or next;
+		my $stat = <$fh>;
+		close($fh);
+		next unless $p == $pm || ($stat =~ /^\d+ \(.*\) \S (\d+)/ && $1 == $pm);
+		system('taskset', '-p', '-c', $cpu, $p) == 0 || die "taskset $p failed\n";
+	}
+	closedir($dh);
+	return;
+}
+
 my $maxclients = 1;
 $maxclients = $_ > $maxclients ? $_ : $maxclients foreach split /,/, $o{clients};
 foreach my $n (split /,/, $o{shards})
@@ -145,6 +168,11 @@ foreach my $n (split /,/, $o{shards})
 		rows => $o{rows}, dim => $o{dim}, queries => $o{queries},
 		max_connections => 20 + 2 * $maxclients, prefix => "n${n}_",
 		$o{latency} ne '' ? (latency => $o{latency}) : ());
+	if ($o{pin})
+	{
+		pin($_, 0) foreach @{ $sim->{shard} };
+		pin($_, 1) foreach @{ $sim->{standby} // [] };
+	}
 	if (@{ $o{set} })
 	{
 		foreach my $set (@{ $o{set} })
