@@ -14,7 +14,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # The install script is assembled from one file per layer, in this order.
 SQL_SOURCES = $(wildcard src/sql/vector.sql src/sql/halfvec.sql src/sql/sparsevec.sql \
 	src/sql/bit.sql src/sql/index.sql src/sql/spark.sql src/sql/info.sql src/sql/coord.sql \
-	src/sql/tools.sql)
+	src/sql/move.sql src/sql/tools.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # Every sql/*.sql except the generated install script is a regression test.

@@ -55,7 +55,7 @@ CREATE OPERATOR CLASS bad_ops FOR TYPE vector USING hnsw AS
 SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'bad_ops';
 DROP OPERATOR FAMILY bad_ops USING hnsw;
 
--- vectors too large for a page go out of line (more in hnsw_big)
+-- vectors too large for a page go out of line (more in hnsw_outofline)
 CREATE TABLE big (v vector);
 INSERT INTO big SELECT array_fill(1, ARRAY[2000])::real[]::vector;
 CREATE INDEX big_idx ON big USING hnsw (v);

@@ -93,9 +93,9 @@ INSERT INTO qm VALUES (5, '[65504, -65504]');
 INSERT INTO qm VALUES (6, '[65505, 0]');
 DROP TABLE qm;
 
--- element size: with m = 16 an element of level 2 holds up to 1,829
--- dimensions in f32, 3,658 in f16 and bf16, 7,312 in i8; beyond, vectors go
--- out of line with a code in the graph (hnsw_big), up to 7,688 dimensions
+-- element size: with m = 16 an element of level 2 holds up to 1,893
+-- dimensions in f32, 3,786 in f16 and bf16, 7,560 in i8; beyond, vectors go
+-- out of line with a code in the graph (hnsw_outofline), up to 7,808 dimensions
 CREATE TABLE qb (v vector);
 INSERT INTO qb SELECT array_fill(i::real, ARRAY[4096])::vector FROM generate_series(1, 3) i;
 CREATE INDEX ON qb USING hnsw (v);

@@ -21,6 +21,7 @@
 #include "access/attnum.h"
 #include "access/tupdesc.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "libpq-fe.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
@@ -199,6 +200,31 @@ extern void CoordChooseCopies(CoordShard *shard, const int *inflight,
 							  uint32 seq, int *order);
 extern void CoordRecordLatency(Oid serverid, double ms, bool censored);
 extern double CoordHedgeDelay(CoordShard *shard);
+
+/* in coordddl.c */
+/*
+ * One shard connection driven outside CoordExecute: COPY, or statements
+ * sent with the simple query protocol.  Busy from CoordCopyConnect until
+ * CoordCopyFinish or CoordCopyRelease, so that an error closes it.
+ */
+typedef struct CoordCopy
+{
+	CoordShard *shard;
+	PGconn	   *conn;
+	CoordConn  *cc;
+	StringInfoData buf;			/* COPY text not yet handed to libpq */
+	uint64		sent;			/* rows handed to libpq */
+	bool		source;			/* rows come from it (for messages) */
+} CoordCopy;
+extern void CoordCopyConnect(CoordCopy *cs, int nshards);
+extern void CoordCopyStart(CoordCopy *cs, const char *sql);
+extern void CoordCopySend(CoordCopy *cs, const char *sql);
+extern void CoordCopyPut(CoordCopy *cs, bool all);
+extern void CoordCopyFinish(CoordCopy *cs, const char *sql);
+extern void CoordCopyRelease(CoordCopy *cs, const char *sql);
+extern PGresult *CoordCopyGetResult(CoordCopy *cs);
+extern void CoordCopyWait(CoordCopy *cs, int events);
+extern void CoordCopyLost(CoordCopy *cs) pg_attribute_noreturn();
 
 /* in coordexec.c */
 extern CoordResult *CoordExecute(CoordShard **shards, CoordRequest **requests,

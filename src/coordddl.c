@@ -5,7 +5,9 @@
  *	  hnsw._shard_exec runs one command on each of several servers at the
  *	  same time (creating shard tables, building their indexes on all shards
  *	  at once); hnsw._shard_copy streams the rows of a table to the shards
- *	  with COPY.
+ *	  with COPY.  The CoordCopy functions, which drive one shard connection
+ *	  outside CoordExecute's pipeline (COPY, several statements at once),
+ *	  serve hnsw.move_partition too (coordmove.c).
  *
  * Each command runs in its own implicit transaction on its server and is
  * committed there when it succeeds, whatever the coordinator's transaction
@@ -50,16 +52,6 @@
 /* Rows read from the table at a time */
 #define COPY_FETCH_ROWS		1000
 
-/* One shard of a copy: its connection and the rows for it */
-typedef struct CopyShard
-{
-	CoordShard *shard;
-	PGconn	   *conn;
-	CoordConn  *cc;
-	StringInfoData buf;			/* COPY text not yet handed to libpq */
-	uint64		sent;			/* rows handed to libpq */
-} CopyShard;
-
 /* Partition value -> shard, for routing rows */
 typedef struct CopyRoute
 {
@@ -68,13 +60,6 @@ typedef struct CopyRoute
 } CopyRoute;
 
 static ArrayType *CollectFirstValues(CoordResult *results, int n);
-static void CopyConnect(CopyShard *cs, int nshards);
-static void CopyStart(CopyShard *cs, const char *sql);
-static void CopyPut(CopyShard *cs, bool all);
-static void CopyFinish(CopyShard *cs, const char *sql);
-static PGresult *CopyGetResult(CopyShard *cs);
-static void CopyWait(CopyShard *cs, int events);
-static void CopyConnectionLost(CopyShard *cs) pg_attribute_noreturn();
 static void AppendCopyValue(StringInfo buf, const char *s);
 
 /*
@@ -227,7 +212,7 @@ hnsw_shard_copy(PG_FUNCTION_ARGS)
 	StringInfoData query;
 	char	   *qualname;
 	char	   *copy_sql;
-	CopyShard  *cs;
+	CoordCopy  *cs;
 	int			nshards = 0;
 	HTAB	   *routes;
 	HASHCTL		ctl;
@@ -306,7 +291,7 @@ hnsw_shard_copy(PG_FUNCTION_ARGS)
 						qualname, cols.data);
 
 	/* the servers, each once, and where each partition value goes */
-	cs = palloc0(sizeof(CopyShard) * nsrvs);
+	cs = palloc0(sizeof(CoordCopy) * nsrvs);
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(CopyRoute);
 	ctl.hcxt = CurrentMemoryContext;
@@ -374,9 +359,9 @@ hnsw_shard_copy(PG_FUNCTION_ARGS)
 
 	/* connected everywhere before any COPY starts: they run all at once */
 	if (nshards > 0)
-		CopyConnect(cs, nshards);
+		CoordCopyConnect(cs, nshards);
 	for (i = 0; i < nshards; i++)
-		CopyStart(&cs[i], copy_sql);
+		CoordCopyStart(&cs[i], copy_sql);
 
 	outfuncs = NULL;
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw._shard_copy rows",
@@ -409,7 +394,7 @@ hnsw_shard_copy(PG_FUNCTION_ARGS)
 			TupleDesc	rdesc = SPI_tuptable->tupdesc;
 			MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
 			CopyRoute  *route = NULL;
-			CopyShard  *to;
+			CoordCopy  *to;
 			bool		isnull;
 			Datum		d;
 			int64		value = 0;
@@ -447,7 +432,7 @@ hnsw_shard_copy(PG_FUNCTION_ARGS)
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(rowcxt);
 			if (to->buf.len >= COPY_CHUNK_BYTES)
-				CopyPut(to, false);
+				CoordCopyPut(to, false);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		CHECK_FOR_INTERRUPTS();
@@ -458,10 +443,10 @@ hnsw_shard_copy(PG_FUNCTION_ARGS)
 
 	/* the rest, the end of each COPY, and each shard's verdict */
 	for (i = 0; i < nshards; i++)
-		CopyPut(&cs[i], true);
+		CoordCopyPut(&cs[i], true);
 	for (i = 0; i < nshards; i++)
 	{
-		CopyFinish(&cs[i], copy_sql);
+		CoordCopyFinish(&cs[i], copy_sql);
 		total += cs[i].sent;
 	}
 	PG_RETURN_INT64((int64) total);
@@ -470,11 +455,11 @@ hnsw_shard_copy(PG_FUNCTION_ARGS)
 /*
  * Open (or take from the cache) a connection to every server of cs, all at
  * once, through CoordExecute, and take them out of its pipeline mode for
- * COPY.  They are marked busy: until CopyFinish releases them, an error
+ * COPY.  They are marked busy: until CoordCopyFinish releases them, an error
  * makes the abort callback close them (coordconn.c).
  */
-static void
-CopyConnect(CopyShard *cs, int nshards)
+void
+CoordCopyConnect(CoordCopy *cs, int nshards)
 {
 	CoordShard **shards = palloc(sizeof(CoordShard *) * nshards);
 	CoordRequest **requests = palloc(sizeof(CoordRequest *) * nshards);
@@ -525,7 +510,7 @@ CopyConnect(CopyShard *cs, int nshards)
 		CoordConnSetBusy(cs[i].cc, true);
 		if (PQpipelineStatus(cs[i].conn) != PQ_PIPELINE_OFF &&
 			PQexitPipelineMode(cs[i].conn) != 1)
-			CopyConnectionLost(&cs[i]);
+			CoordCopyLost(&cs[i]);
 	}
 }
 
@@ -533,18 +518,18 @@ CopyConnect(CopyShard *cs, int nshards)
  * Send sql (which ends in COPY FROM STDIN) to cs's server and wait until
  * it is ready for rows.  The shard's error is raised with its SQLSTATE.
  */
-static void
-CopyStart(CopyShard *cs, const char *sql)
+void
+CoordCopyStart(CoordCopy *cs, const char *sql)
 {
 	if (!PQsendQuery(cs->conn, sql))
-		CopyConnectionLost(cs);
-	CopyPut(cs, true);			/* flushes the query */
+		CoordCopyLost(cs);
+	CoordCopyPut(cs, true);			/* flushes the query */
 	for (;;)
 	{
-		PGresult   *res = CopyGetResult(cs);
+		PGresult   *res = CoordCopyGetResult(cs);
 
 		if (res == NULL)
-			CopyConnectionLost(cs);
+			CoordCopyLost(cs);
 		switch (PQresultStatus(res))
 		{
 			case PGRES_COMMAND_OK:
@@ -565,44 +550,44 @@ CopyStart(CopyShard *cs, const char *sql)
  * what libpq holds).  libpq's buffer grows rather than refuse data, so each
  * chunk is written before the next is made.
  */
-static void
-CopyPut(CopyShard *cs, bool all)
+void
+CoordCopyPut(CoordCopy *cs, bool all)
 {
 	int			rc;
 
 	if (cs->buf.len > 0)
 	{
 		while ((rc = PQputCopyData(cs->conn, cs->buf.data, cs->buf.len)) == 0)
-			CopyWait(cs, WL_SOCKET_WRITEABLE);
+			CoordCopyWait(cs, WL_SOCKET_WRITEABLE);
 		if (rc < 0)
-			CopyConnectionLost(cs);
+			CoordCopyLost(cs);
 		resetStringInfo(&cs->buf);
 	}
 	else if (!all)
 		return;
 	while ((rc = PQflush(cs->conn)) == 1)
-		CopyWait(cs, WL_SOCKET_WRITEABLE);
+		CoordCopyWait(cs, WL_SOCKET_WRITEABLE);
 	if (rc < 0)
-		CopyConnectionLost(cs);
+		CoordCopyLost(cs);
 }
 
 /*
  * End cs's COPY and read what the rest of sql returns: the COPY's row
  * count must be the rows sent.  Leaves the connection idle and not busy.
  */
-static void
-CopyFinish(CopyShard *cs, const char *sql)
+void
+CoordCopyFinish(CoordCopy *cs, const char *sql)
 {
 	PGresult   *res;
 	int			rc;
 	bool		copied = false;
 
 	while ((rc = PQputCopyEnd(cs->conn, NULL)) == 0)
-		CopyWait(cs, WL_SOCKET_WRITEABLE);
+		CoordCopyWait(cs, WL_SOCKET_WRITEABLE);
 	if (rc < 0)
-		CopyConnectionLost(cs);
-	CopyPut(cs, true);
-	while ((res = CopyGetResult(cs)) != NULL)
+		CoordCopyLost(cs);
+	CoordCopyPut(cs, true);
+	while ((res = CoordCopyGetResult(cs)) != NULL)
 	{
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			CoordRaiseRemoteError(res, cs->shard->name, sql);
@@ -624,7 +609,7 @@ CopyFinish(CopyShard *cs, const char *sql)
 	}
 	if (PQstatus(cs->conn) != CONNECTION_OK ||
 		PQtransactionStatus(cs->conn) != PQTRANS_IDLE)
-		CopyConnectionLost(cs);
+		CoordCopyLost(cs);
 	CoordConnSetBusy(cs->cc, false);
 }
 
@@ -632,14 +617,14 @@ CopyFinish(CopyShard *cs, const char *sql)
  * The next result of cs's query, waiting for it; NULL at the end.  In
  * libpq's memory: the caller clears it.
  */
-static PGresult *
-CopyGetResult(CopyShard *cs)
+PGresult *
+CoordCopyGetResult(CoordCopy *cs)
 {
 	while (PQisBusy(cs->conn))
 	{
-		CopyWait(cs, WL_SOCKET_READABLE);
+		CoordCopyWait(cs, WL_SOCKET_READABLE);
 		if (!PQconsumeInput(cs->conn))
-			CopyConnectionLost(cs);
+			CoordCopyLost(cs);
 	}
 	return PQgetResult(cs->conn);
 }
@@ -648,8 +633,8 @@ CopyGetResult(CopyShard *cs)
  * Wait until cs's socket is ready for events (or readable: a shard may
  * talk while it takes rows), or the latch is set; then process interrupts.
  */
-static void
-CopyWait(CopyShard *cs, int events)
+void
+CoordCopyWait(CoordCopy *cs, int events)
 {
 	int			rc;
 
@@ -660,15 +645,53 @@ CopyWait(CopyShard *cs, int events)
 		ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
 	if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(cs->conn))
-		CopyConnectionLost(cs);
+		CoordCopyLost(cs);
+}
+
+/*
+ * Send sql (any number of statements, simple query protocol) to cs's
+ * server and write it out; the caller reads the results with
+ * CoordCopyGetResult.
+ */
+void
+CoordCopySend(CoordCopy *cs, const char *sql)
+{
+	if (!PQsendQuery(cs->conn, sql))
+		CoordCopyLost(cs);
+	CoordCopyPut(cs, true);
+}
+
+/*
+ * Read the rest of the results of sql on cs's connection, raising the
+ * first error among them, and release the connection, which must be idle
+ * at the end: no transaction left open.
+ */
+void
+CoordCopyRelease(CoordCopy *cs, const char *sql)
+{
+	PGresult   *res;
+
+	while ((res = CoordCopyGetResult(cs)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+			PQresultStatus(res) != PGRES_TUPLES_OK)
+			CoordRaiseRemoteError(res, cs->shard->name, sql);
+		PQclear(res);
+	}
+	if (PQstatus(cs->conn) != CONNECTION_OK ||
+		PQtransactionStatus(cs->conn) != PQTRANS_IDLE)
+		CoordCopyLost(cs);
+	CoordConnSetBusy(cs->cc, false);
 }
 
 /* Raise an error for a connection that failed while copying */
-static void
-CopyConnectionLost(CopyShard *cs)
+void
+CoordCopyLost(CoordCopy *cs)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 cs->source ?
+			 errmsg("could not copy rows from server \"%s\"", cs->shard->name) :
 			 errmsg("could not copy rows to server \"%s\"", cs->shard->name),
 			 errdetail("%s", pchomp(PQerrorMessage(cs->conn)))));
 }

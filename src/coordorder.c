@@ -10,7 +10,8 @@
  * is sent grouped by locality: a few pivots are chosen among the queries by
  * farthest-point traversal (each the query farthest from the pivots chosen
  * before), every query joins the group of its nearest pivot, and the
- * groups go out one after another, each in the batch's own order.  The
+ * groups go out one after another, each in the batch's own order
+ * (vectorgroup.c, which also orders CREATE INDEX's insertions).  The
  * caller sees none of it: every query's rows come back under its ordinal,
  * in the batch's order (coordsearch.c).
  *
@@ -30,6 +31,7 @@
 #include "distance.h"
 #include "miscadmin.h"
 #include "vector.h"
+#include "vectorgroup.h"
 
 /* below this, a batch is sent as it is */
 #define HNSW_ORDER_MIN_QUERIES	64
@@ -49,12 +51,10 @@ CoordBatchOrder(Datum *queries, int nqueries)
 {
 	int			npivots;
 	int			dim;
-	float	   *mindist;		/* distance to the nearest pivot so far */
-	int		   *group;			/* that pivot's number */
-	int		   *count;
+	const float **vectors;
+	int		   *group;			/* each query's nearest pivot */
 	int		   *order;
-	int			pivot;
-	int			ngroups = 0;
+	int			ngroups;
 
 	if (nqueries < HNSW_ORDER_MIN_QUERIES)
 		return NULL;
@@ -65,60 +65,17 @@ CoordBatchOrder(Datum *queries, int nqueries)
 
 	npivots = Min(HNSW_ORDER_MAX_PIVOTS,
 				  nqueries / HNSW_ORDER_QUERIES_PER_PIVOT);
-	mindist = palloc(sizeof(float) * nqueries);
+	vectors = palloc(sizeof(float *) * nqueries);
+	for (int i = 0; i < nqueries; i++)
+		vectors[i] = ((Vector *) DatumGetPointer(queries[i]))->x;
 	group = palloc(sizeof(int) * nqueries);
-	for (int i = 0; i < nqueries; i++)
-	{
-		mindist[i] = FLT_MAX;
-		group[i] = 0;
-	}
-
-	/* farthest-point traversal from the first query; assign as we go */
-	pivot = 0;
-	for (int p = 0; p < npivots; p++)
-	{
-		const float *px = ((Vector *) DatumGetPointer(queries[pivot]))->x;
-		float		farthest = -1.0f;
-		int			next = pivot;
-
-		CHECK_FOR_INTERRUPTS();
-		ngroups++;
-		for (int i = 0; i < nqueries; i++)
-		{
-			const float *x = ((Vector *) DatumGetPointer(queries[i]))->x;
-			float		d = VectorL2SquaredDistance(px, x, dim);
-
-			if (d < mindist[i])
-			{
-				mindist[i] = d;
-				group[i] = p;
-			}
-			if (mindist[i] > farthest)
-			{
-				farthest = mindist[i];
-				next = i;
-			}
-		}
-		/* every query is a pivot's copy: no more groups to make */
-		if (farthest <= 0.0f)
-			break;
-		pivot = next;
-	}
-
-	/* a counting sort by group, stable within a group */
-	count = palloc0(sizeof(int) * (npivots + 1));
-	for (int i = 0; i < nqueries; i++)
-		count[group[i] + 1]++;
-	for (int p = 0; p < npivots; p++)
-		count[p + 1] += count[p];
+	ngroups = VectorFarthestPivots(vectors, nqueries, dim, npivots, group);
 	order = palloc(sizeof(int) * nqueries);
-	for (int i = 0; i < nqueries; i++)
-		order[count[group[i]]++] = i;
+	VectorGroupOrder(group, nqueries, ngroups, order);
 
 	elog(DEBUG1, "hnsw: a batch of %d queries goes to the shards in %d groups",
 		 nqueries, ngroups);
-	pfree(mindist);
+	pfree(vectors);
 	pfree(group);
-	pfree(count);
 	return order;
 }

@@ -152,47 +152,11 @@ HitFurther(const ExactHit *a, const ExactHit *b)
 	return a->seq > b->seq;
 }
 
-/* Restore the max-heap property downwards from position i */
-static void
-SiftDown(ExactHit *h, int n, int i)
-{
-	for (;;)
-	{
-		int			l = 2 * i + 1;
-		int			r = l + 1;
-		int			top = i;
-		ExactHit	tmp;
-
-		if (l < n && HitFurther(&h[l], &h[top]))
-			top = l;
-		if (r < n && HitFurther(&h[r], &h[top]))
-			top = r;
-		if (top == i)
-			return;
-		tmp = h[i];
-		h[i] = h[top];
-		h[top] = tmp;
-		i = top;
-	}
-}
-
-/* Restore the max-heap property upwards from position i */
-static void
-SiftUp(ExactHit *h, int i)
-{
-	while (i > 0)
-	{
-		int			parent = (i - 1) / 2;
-		ExactHit	tmp;
-
-		if (!HitFurther(&h[i], &h[parent]))
-			return;
-		tmp = h[i];
-		h[i] = h[parent];
-		h[parent] = tmp;
-		i = parent;
-	}
-}
+/* A query's k nearest: a heap with the furthest on top */
+#define HEAP_PREFIX		HitHeap
+#define HEAP_TYPE		ExactHit
+#define HEAP_BEFORE(a, b)	HitFurther(&(a), &(b))
+#include "hnswheap.h"
 
 static int
 CompareHits(const void *a, const void *b)
@@ -256,16 +220,12 @@ CompareBatch(ExactScan *es)
 			hit.key = es->batchkeys[r] ?
 				MemoryContextStrdup(es->keycxt, es->batchkeys[r]) : NULL;
 			if (q->n < es->k)
-			{
-				q->hits[q->n] = hit;
-				SiftUp(q->hits, q->n++);
-			}
+				HitHeap_push(q->hits, &q->n, hit);
 			else
 			{
 				if (q->hits[0].key)
 					pfree(q->hits[0].key);
-				q->hits[0] = hit;
-				SiftDown(q->hits, q->n, 0);
+				HitHeap_replace_top(q->hits, q->n, hit);
 			}
 		}
 		CHECK_FOR_INTERRUPTS();

@@ -42,22 +42,18 @@ typedef struct HnswOptions
 	int			efConstruction;
 	int			quantizationOffset; /* "f32", "f16", "bf16" or "i8" */
 	bool		packed;			/* CREATE INDEX cuts large elements at page
-								 * ends (hnswbuild.c, PlaceCut) */
+								 * ends (hnswbuildwrite.c, PlaceCut) */
 } HnswOptions;
 
-/*
- * Names of the quantizations, indexed by HnswQuantization: old i8 codes
- * (HNSW_QUANT_I8_SCALE) are "i8" too, but no option makes them.
- */
-static const char *const quantization_names[] = {"f32", "f16", "bf16", "i8", "i8"};
+/* Names of the quantizations, indexed by HnswQuantization */
+static const char *const quantization_names[] = {"f32", "f16", "bf16", "i8"};
 
 /* Return the HnswQuantization called name, or -1 if there is none */
 static int
 ParseQuantization(const char *name)
 {
 	for (int i = 0; i < lengthof(quantization_names); i++)
-		if (i != HNSW_QUANT_I8_SCALE &&
-			pg_strcasecmp(name, quantization_names[i]) == 0)
+		if (pg_strcasecmp(name, quantization_names[i]) == 0)
 			return i;
 	return -1;
 }

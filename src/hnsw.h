@@ -19,7 +19,6 @@
 #include "access/generic_xlog.h"
 #include "access/reloptions.h"
 #include "fmgr.h"
-#include "lib/pairingheap.h"
 #include "nodes/pg_list.h"
 #include "storage/bufmgr.h"
 #include "storage/itemptr.h"
@@ -57,11 +56,8 @@
 /* Metapage */
 #define HNSW_METAPAGE_BLKNO			0
 #define HNSW_MAGIC_NUMBER			0x48AB5A01
-#define HNSW_VERSION				5	/* 2 added quantization, 3 vectors
-										 * out of line, 4 compact slots, 5
-										 * heap TID capacities and elements
-										 * split over two pages */
-#define HNSW_MIN_VERSION			1	/* still readable: f32 only */
+#define HNSW_VERSION				1	/* the only format; see src/README
+										 * "Page layout" */
 
 /*
  * How an element tuple stores its vector (reloption "quantization").  The
@@ -73,23 +69,20 @@ typedef enum HnswQuantization
 	HNSW_QUANT_F32 = 0,			/* floats, exact: a plain vector */
 	HNSW_QUANT_F16 = 1,			/* IEEE 754 binary16 */
 	HNSW_QUANT_BF16 = 2,		/* bfloat16 */
-	HNSW_QUANT_I8_SCALE = 3,	/* the "i8" of indexes built before range
-								 * codes: int8 codes times one scale */
-	HNSW_QUANT_I8 = 4			/* "i8": int8 codes on a per-vector range
+	HNSW_QUANT_I8 = 3			/* "i8": int8 codes on a per-vector range
 								 * (scale, offset, error bound) */
 } HnswQuantization;
 
 #define HNSW_QUANT_MAX				HNSW_QUANT_I8
-#define HnswQuantIsInt8(q)	((q) == HNSW_QUANT_I8 || (q) == HNSW_QUANT_I8_SCALE)
+#define HnswQuantIsInt8(q)	((q) == HNSW_QUANT_I8)
 
 #define HNSW_DEFAULT_QUANTIZATION	"f32"
 
 /*
  * Floats before the codes of quantization q: an i8 code's scale, offset and
- * error bound, an old one's scale (see quantize.c)
+ * error bound (see quantize.c)
  */
-#define HNSW_CODE_HEADER_FLOATS(q) \
-	((q) == HNSW_QUANT_I8 ? 3 : (q) == HNSW_QUANT_I8_SCALE ? 1 : 0)
+#define HNSW_CODE_HEADER_FLOATS(q)	((q) == HNSW_QUANT_I8 ? 3 : 0)
 
 /* Bytes of a vector of dim dimensions stored with quantization q */
 #define HNSW_CODE_SIZE(dim, q) \
@@ -99,8 +92,8 @@ typedef enum HnswQuantization
 
 /*
  * Heap TIDs one element can carry (identical vectors share an element).  An
- * element tuple of version 5 records its own capacity, even and at most
- * this; CREATE INDEX gives each element room for just the heap TIDs it has,
+ * element tuple records its own capacity, even and at most this;
+ * CREATE INDEX gives each element room for just the heap TIDs it has,
  * an insert room for two (this many for a copy of a vector whose elements
  * are full).
  */
@@ -182,11 +175,11 @@ typedef struct HnswMetaPageData
 	int16		entryLevel;		/* its level, -1 if no entry point */
 	BlockNumber insertPage;		/* last page, first try for new tuples */
 	uint16		quantization;	/* HnswQuantization of the vectors in element
-								 * tuples (version 2; 0 in 1) */
-	uint16		exactQuantization;	/* version 3: the index's quantization
-									 * option; when it differs from
-									 * quantization, element tuples hold
-									 * codes and the vectors are out of line */
+								 * tuples */
+	uint16		exactQuantization;	/* the index's quantization option; when
+									 * it differs from quantization, element
+									 * tuples hold codes and the vectors are
+									 * out of line */
 } HnswMetaPageData;
 
 typedef HnswMetaPageData *HnswMetaPage;
@@ -194,60 +187,36 @@ typedef HnswMetaPageData *HnswMetaPage;
 #define HnswPageGetMeta(page)	((HnswMetaPage) PageGetContents(page))
 
 /*
- * One neighbour slot; an invalid tid marks an empty slot.  Indexes of
- * version 4 store slots of 8 bytes (HnswCompactSlot, the distance as a
- * bfloat16), older ones of 12 (HnswNeighborSlot, a float and padding).
- * Element tuples are read and written through the HnswSlot* functions
- * below, with the slot size of the index (HNSW_SLOT_SIZE of its version,
- * kept in HnswGraph.slotSize); see src/README "Page layout".
+ * One neighbour slot, 8 bytes with no padding (the TID is 2-byte aligned);
+ * an invalid tid marks an empty slot.  The distance only ranks the links of
+ * a list, so a bfloat16 is enough; see src/README "Page layout".
  */
 typedef struct HnswNeighborSlot
 {
-	float		distance;		/* from the owning element */
+	uint16		distance;		/* from the owning element, bfloat16 */
 	ItemPointerData tid;		/* element tuple of the neighbour */
 } HnswNeighborSlot;
 
-typedef struct HnswCompactSlot
-{
-	uint16		distance;		/* bfloat16, rounded to nearest even */
-	ItemPointerData tid;
-} HnswCompactSlot;
-
-#define HNSW_SLOT_SIZE(version) \
-	((version) >= 4 ? sizeof(HnswCompactSlot) : sizeof(HnswNeighborSlot))
-
 /* The TID of slot i of the slots starting at slots */
 static inline ItemPointer
-HnswSlotTid(char *slots, int i, int slotSize)
+HnswSlotTid(char *slots, int i)
 {
-	if (slotSize == sizeof(HnswCompactSlot))
-		return &((HnswCompactSlot *) slots)[i].tid;
 	return &((HnswNeighborSlot *) slots)[i].tid;
 }
 
 /* The distance stored in slot i */
 static inline float
-HnswSlotDistance(char *slots, int i, int slotSize)
+HnswSlotDistance(char *slots, int i)
 {
-	if (slotSize == sizeof(HnswCompactSlot))
-		return DistanceBfloatToFloat(((HnswCompactSlot *) slots)[i].distance);
-	return ((HnswNeighborSlot *) slots)[i].distance;
+	return DistanceBfloatToFloat(((HnswNeighborSlot *) slots)[i].distance);
 }
 
 /* Fill slot i */
 static inline void
-HnswSlotSet(char *slots, int i, int slotSize, ItemPointer tid, float distance)
+HnswSlotSet(char *slots, int i, ItemPointer tid, float distance)
 {
-	if (slotSize == sizeof(HnswCompactSlot))
-	{
-		((HnswCompactSlot *) slots)[i].tid = *tid;
-		((HnswCompactSlot *) slots)[i].distance = DistanceFloatToBfloat(distance);
-	}
-	else
-	{
-		((HnswNeighborSlot *) slots)[i].tid = *tid;
-		((HnswNeighborSlot *) slots)[i].distance = distance;
-	}
+	((HnswNeighborSlot *) slots)[i].tid = *tid;
+	((HnswNeighborSlot *) slots)[i].distance = DistanceFloatToBfloat(distance);
 }
 
 /*
@@ -255,7 +224,7 @@ HnswSlotSet(char *slots, int i, int slotSize, ItemPointer tid, float distance)
  * neighbour slots, level 0 first.  The size never changes, so neighbour
  * updates and vacuum rewrite the tuple in place.
  *
- * A head tuple (HNSW_HEAD_TUPLE, version 5, written by CREATE INDEX) is an
+ * A head tuple (HNSW_HEAD_TUPLE, written by CREATE INDEX) is an
  * element whose vector goes on in a tail tuple (HnswTailTupleData) at the
  * first offset of the next block: its Vector has the whole vector's dim and
  * unused fields but a VARSIZE covering only the bytes on this page, and its
@@ -266,21 +235,20 @@ typedef struct HnswElementTupleData
 	uint8		type;			/* HNSW_ELEMENT_TUPLE or HNSW_HEAD_TUPLE */
 	uint8		level;			/* top level of the element */
 	uint8		deleted;		/* no live heap tuple; space freed by vacuum */
-	uint8		ntids;			/* heap TID capacity, even; 0 (versions 1
-								 * to 4) means HNSW_HEAPTIDS */
+	uint8		ntids;			/* heap TID capacity: even, 2 to
+								 * HNSW_HEAPTIDS */
 	ItemPointerData heaptids[FLEXIBLE_ARRAY_MEMBER];	/* invalid = unused */
 	/*
 	 * Then the vector (varlena, 4-byte aligned, HNSW_CODE_SIZE bytes: plain
 	 * or encoded per the metapage's quantization), then the slots
-	 * (HnswNeighborSlot or HnswCompactSlot), 2-byte aligned.
+	 * (HnswNeighborSlot), 2-byte aligned.
 	 */
 } HnswElementTupleData;
 
 typedef HnswElementTupleData *HnswElementTuple;
 
 /* Heap TID capacity of an element tuple */
-#define HnswTupleTidCapacity(tup) \
-	((tup)->ntids != 0 ? (int) (tup)->ntids : HNSW_HEAPTIDS)
+#define HnswTupleTidCapacity(tup)	((int) (tup)->ntids)
 /* Bytes before the vector of a tuple with room for ntids heap TIDs */
 #define HNSW_ELEMENT_HEADER_SIZE(ntids) \
 	(offsetof(HnswElementTupleData, heaptids) + \
@@ -289,18 +257,17 @@ typedef HnswElementTupleData *HnswElementTuple;
 #define HnswTupleVector(tup) \
 	((Vector *) ((char *) (tup) + \
 				 HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup))))
-/* The size of a tuple with slots of slotSize bytes */
-#define HNSW_ELEMENT_TUPLE_SIZE_SLOTS(dim, quant, level, m, slotSize, ntids) \
+/* The size of an element tuple with room for ntids heap TIDs */
+#define HNSW_ELEMENT_TUPLE_SIZE_TIDS(dim, quant, level, m, ntids) \
 	(HNSW_ELEMENT_HEADER_SIZE(ntids) + HNSW_CODE_SIZE(dim, quant) + \
-	 HNSW_SLOTS(level, m) * (slotSize))
+	 HNSW_SLOTS(level, m) * sizeof(HnswNeighborSlot))
 /*
- * The largest size for any version (12-byte slots, ten heap TIDs).  What
- * fits a page is decided with it, so the limits on dimensions and levels
- * are the same for every version.
+ * The largest size of an element tuple: room for every heap TID, as an
+ * insert of a copy of a vector gives it.  What fits a page (the limits on
+ * dimensions and levels) is decided with it.
  */
 #define HNSW_ELEMENT_TUPLE_SIZE(dim, quant, level, m) \
-	HNSW_ELEMENT_TUPLE_SIZE_SLOTS(dim, quant, level, m, \
-								  sizeof(HnswNeighborSlot), HNSW_HEAPTIDS)
+	HNSW_ELEMENT_TUPLE_SIZE_TIDS(dim, quant, level, m, HNSW_HEAPTIDS)
 /* The slots of an element tuple, for HnswSlotTid and friends */
 #define HnswTupleGetSlots(tup) \
 	((char *) HnswTupleVector(tup) + VARSIZE(HnswTupleVector(tup)))
@@ -367,7 +334,7 @@ typedef struct HnswNeighborList
 
 /*
  * An element in memory: a copy of its tuple, loaded on first use.  CREATE
- * INDEX keeps its graph in an arena of its own (hnswbuild.c) and uses one
+ * INDEX keeps its graph in an arena of its own (hnswarena.c) and uses one
  * of these only as a stand-in when forming a tuple.
  */
 typedef struct HnswElementData
@@ -393,7 +360,6 @@ typedef struct HnswElementData
 	HnswNeighborList **neighbors;	/* level + 1 lists; always NULL when
 									 * the graph has a query: its search
 									 * reads links from the page */
-	char	   *slots;			/* unused (NULL) */
 } HnswElementData;
 
 /* How distances are computed */
@@ -415,7 +381,6 @@ typedef struct HnswLayout
 	int			dim;			/* 0: not known yet, taken from the tuple */
 	int			quantization;	/* HnswQuantization of the element tuples */
 	bool		outOfLine;		/* their codes end with a link */
-	int			slotSize;		/* bytes of a neighbour slot */
 	/* derived by HnswLayoutDerive, for HnswElementIsWhole */
 	Size		elementSize;	/* a whole element of level 0 without heap
 								 * TIDs; more than a page if dim is 0 */
@@ -431,7 +396,7 @@ HnswLayoutDerive(HnswLayout *layout)
 		(layout->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
 	Vector		header;
 
-	layout->levelSize = (Size) layout->m * layout->slotSize;
+	layout->levelSize = (Size) layout->m * sizeof(HnswNeighborSlot);
 	layout->elementSize = layout->dim > 0 ?
 		HNSW_ELEMENT_HEADER_SIZE(0) + code + 2 * layout->levelSize :
 		(Size) PG_INT32_MAX;
@@ -460,7 +425,6 @@ typedef struct HnswGraph
 	HnswQuantization exactQuantization; /* the index's option: differs from
 										 * quantization when vectors are out
 										 * of line */
-	int			slotSize;		/* bytes of a neighbour slot (version) */
 	float	   *scratch;		/* dim floats: one element decoded */
 	const Vector *scratchOf;	/* the encoded vector scratch holds, or NULL */
 	Vector	   *cutBuffer;		/* a head tuple's vector put together */
@@ -471,11 +435,14 @@ typedef struct HnswGraph
 	Oid			collation;
 	bool		building;		/* pages not WAL-logged yet */
 	bool		keepPruned;		/* neighbour selection fills every slot */
+	bool		skipDeleted;	/* searches go through deleted elements but
+								 * neither return them nor count them
+								 * towards ef (vacuum's repair) */
 	uint64		searchTag;		/* current search, for visited marks */
 	HnswElement entry;			/* entry point, NULL if empty */
 	const Vector *query;		/* scans, inserts: the one query vector */
 	float		bound;			/* loading may give up a distance to the
-								 * query above this (SearchLayerOnDisk) */
+								 * query above this (HnswSearchLayer) */
 	HnswElement stubs;			/* preallocated elements for the cache */
 	int			nstubs;
 	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */
@@ -501,14 +468,12 @@ HnswGraphLayout(HnswGraph *graph)
 
 	if (unlikely(layout->m != graph->m || layout->dim != graph->dim ||
 				 layout->quantization != (int) graph->quantization ||
-				 layout->outOfLine != HnswGraphOutOfLine(graph) ||
-				 layout->slotSize != graph->slotSize))
+				 layout->outOfLine != HnswGraphOutOfLine(graph)))
 	{
 		layout->m = graph->m;
 		layout->dim = graph->dim;
 		layout->quantization = graph->quantization;
 		layout->outOfLine = HnswGraphOutOfLine(graph);
-		layout->slotSize = graph->slotSize;
 		HnswLayoutDerive(layout);
 	}
 	return layout;
@@ -672,6 +637,72 @@ extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info,
 												IndexBulkDeleteResult *stats);
 extern void HnswLinkUnreachableBuilt(Relation index);
 
+/* hnswreach.c: which elements a search from the entry point reaches */
+#define HNSW_REACH_NONE				PG_UINT32_MAX
+
+/* Store in out the numbers of the elements element id links to; -1: gone */
+typedef int (*HnswReachLinks) (void *arg, uint32 id, uint32 *out);
+
+typedef struct HnswReach
+{
+	uint32		n;				/* elements, numbered 0 .. n-1 */
+	uint32	   *parent;			/* the element that first linked to each
+								 * (the root: itself), HNSW_REACH_NONE if
+								 * not reached */
+	uint32	   *queue;			/* reached elements, in the order reached */
+	uint32		qhead;
+	uint32		qtail;
+	uint32	   *buf;			/* one element's links */
+	HnswReachLinks links;
+	void	   *arg;
+	uint32		ngone;			/* reached elements whose links were gone */
+} HnswReach;
+
+static inline bool
+HnswReached(const HnswReach *r, uint32 id)
+{
+	return r->parent[id] != HNSW_REACH_NONE;
+}
+
+/* Is the link from -> to the one that first reached to (a tree link)? */
+static inline bool
+HnswReachIsTree(const HnswReach *r, uint32 from, uint32 to)
+{
+	return r->parent[to] == from;
+}
+
+/* An element of a graph on pages, for walks over it */
+typedef struct HnswTidElement
+{
+	ItemPointerData tid;
+	uint8		level;
+	bool		deleted;		/* flagged deleted, not freed yet */
+} HnswTidElement;
+
+/* The elements of a graph on pages in TID order, and how to read them */
+typedef struct HnswTidList
+{
+	HnswTidElement *elements;
+	uint32		n;
+	uint32		max;			/* allocated */
+	/* for HnswTidListLinks */
+	Relation	index;
+	const HnswLayout *layout;
+	BufferAccessStrategy strategy;
+	bool		vacuumDelay;	/* vacuum_delay_point before each page */
+} HnswTidList;
+
+extern Size HnswReachBytes(uint32 n);
+extern void HnswReachInit(HnswReach *r, uint32 n, HnswReachLinks links,
+						  void *arg);
+extern void HnswReachFree(HnswReach *r);
+extern void HnswReachFrom(HnswReach *r, uint32 root);
+extern void HnswReachAdd(HnswReach *r, uint32 from, uint32 to);
+extern uint32 HnswTidListFind(const HnswTidList *list, ItemPointer tid);
+extern bool HnswTidListAdd(HnswTidList *list, ItemPointer tid, int level,
+						   bool deleted, Size limit);
+extern int	HnswTidListLinks(void *arg, uint32 id, uint32 *out);
+
 /* hnswcost.c */
 extern void hnswcostestimate(struct PlannerInfo *root, struct IndexPath *path,
 							 double loop_count, Cost *indexStartupCost,
@@ -832,9 +863,10 @@ HnswElementIsWhole(const HnswLayout *layout, Page page, OffsetNumber off,
 		return false;
 	item = (const uint8 *) page + lpoff;
 	if (item[0] != HNSW_ELEMENT_TUPLE || item[1] > HNSW_MAX_LEVEL ||
-		item[2] > 1 || (item[3] & 1) != 0 || item[3] >= HNSW_HEAPTIDS)
+		item[2] > 1 || (item[3] & 1) != 0 || item[3] == 0 ||
+		item[3] > HNSW_HEAPTIDS)
 		return false;
-	cap = item[3] != 0 ? item[3] : HNSW_HEAPTIDS;
+	cap = item[3];
 	/* the length makes the vector's header, and all after it, the tuple's */
 	if (lplen != layout->elementSize + cap * sizeof(ItemPointerData) +
 		item[1] * layout->levelSize)

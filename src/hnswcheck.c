@@ -104,7 +104,8 @@ CheckElement(const HnswLayout *layout, const char *item, Size len)
 		return HNSW_CHECK_LEVEL;
 	if (unlikely(tup->deleted > 1))
 		return HNSW_CHECK_DELETED;
-	if (unlikely(tup->ntids % 2 != 0 || tup->ntids >= HNSW_HEAPTIDS))
+	if (unlikely(tup->ntids % 2 != 0 || tup->ntids == 0 ||
+				 tup->ntids > HNSW_HEAPTIDS))
 		return HNSW_CHECK_TID_CAPACITY;
 	cap = HnswTupleTidCapacity(tup);
 	header = HNSW_ELEMENT_HEADER_SIZE(cap);
@@ -154,7 +155,8 @@ CheckElement(const HnswLayout *layout, const char *item, Size len)
 	else if (unlikely(vecSize != codeSize))
 		return HNSW_CHECK_VECTOR_LENGTH;
 	if (unlikely(len != header + vecSize +
-				 (Size) HNSW_SLOTS(tup->level, layout->m) * layout->slotSize))
+				 (Size) HNSW_SLOTS(tup->level, layout->m) *
+				 sizeof(HnswNeighborSlot)))
 		return HNSW_CHECK_TUPLE_SIZE;
 
 	/* the whole code is there: heads are never i8 */
@@ -211,8 +213,8 @@ HnswCheckItem(Page page, OffsetNumber off, char **item, Size *len)
  * its index; HNSW_CHECK_OK means every field the readers use is in range:
  *
  * - level at most HNSW_MAX_LEVEL, deleted flag 0 or 1, a heap TID capacity
- *   that is even and below HNSW_HEAPTIDS (0 stands for HNSW_HEAPTIDS), so
- *   that arrays of HNSW_HEAPTIDS hold the heap TIDs;
+ *   that is even, from 2 to HNSW_HEAPTIDS, so that arrays of HNSW_HEAPTIDS
+ *   hold the heap TIDs;
  * - a vector with the index's encoding and dimensions, a 4-byte varlena
  *   header and the size the encoding gives (plus the link to a vector out
  *   of line); for a head tuple, a whole number of floats' worth of bytes,
@@ -257,9 +259,8 @@ HnswCheckElementAt(const HnswLayout *layout, Page page, OffsetNumber off,
 }
 
 /*
- * Copy the metapage of page into *meta, as readers see it (a version 1
- * metapage has f32 vectors, versions before 3 every vector inline), and
- * check it: the page, magic number, version, m and ef_construction in the
+ * Copy the metapage of page into *meta and check it: the page, magic
+ * number, version (HNSW_VERSION, the only one), m and ef_construction in the
  * ranges of the options, known encodings, dimensions whose element of
  * level 0 fits a page, an entry point and its level that agree (the level
  * at most HNSW_MAX_LEVEL, the point off the metapage), an insert page off
@@ -280,12 +281,8 @@ HnswCheckMetaPage(Page page, HnswMetaPageData *meta)
 	memcpy(meta, HnswPageGetMeta(page), sizeof(HnswMetaPageData));
 	if (meta->magic != HNSW_MAGIC_NUMBER)
 		return HNSW_CHECK_META_MAGIC;
-	if (meta->version < HNSW_MIN_VERSION || meta->version > HNSW_VERSION)
+	if (meta->version != HNSW_VERSION)
 		return HNSW_CHECK_META_VERSION;
-	if (meta->version < 2)
-		meta->quantization = HNSW_QUANT_F32;
-	if (meta->version < 3)
-		meta->exactQuantization = meta->quantization;
 	if (meta->m < HNSW_MIN_M || meta->m > HNSW_MAX_M)
 		return HNSW_CHECK_META_M;
 	if (meta->efConstruction < HNSW_MIN_EF_CONSTRUCTION ||

@@ -58,22 +58,11 @@ typedef struct HnswCheckState
 	int64		nlossless;		/* elements with a lossless i8 code */
 } HnswCheckState;
 
-/* One element found by the first pass of verify_index, in TID order */
-typedef struct HnswCheckElement
-{
-	ItemPointerData tid;
-	uint8		level;
-	bool		deleted;
-	bool		visited;		/* reached from the entry point */
-} HnswCheckElement;
-
 /* The elements of an index being verified, and the counters reported */
 typedef struct HnswVerifyState
 {
 	HnswCheckState cs;
-	HnswCheckElement *elements;
-	int64		nelements;
-	int64		maxelements;	/* allocated */
+	HnswTidList list;			/* the elements found by the first pass */
 	Size		memLimit;		/* maintenance_work_mem, in bytes */
 	int64		nlive;
 	int64		links;			/* non-empty slots checked */
@@ -126,24 +115,20 @@ CheckLayout(HnswCheckState *cs)
 	layout.dim = cs->dim;
 	layout.quantization = cs->meta.quantization;
 	layout.outOfLine = cs->outOfLine;
-	layout.slotSize = HNSW_SLOT_SIZE(cs->meta.version);
 	HnswLayoutDerive(&layout);
 	return layout;
 }
 
 /*
  * Return whether the metapage of an index with vectors out of line names
- * the code quantization HnswCodeQuantization chooses; an index built before
- * range codes has old i8 codes where it now chooses i8.
+ * the code quantization HnswCodeQuantization chooses.
  */
 static bool
 CodeQuantizationValid(HnswMetaPageData *meta)
 {
-	HnswQuantization q = HnswCodeQuantization(meta->dimensions, meta->m,
-											  meta->exactQuantization);
-
-	return meta->quantization == q ||
-		(q == HNSW_QUANT_I8 && meta->quantization == HNSW_QUANT_I8_SCALE);
+	return meta->quantization ==
+		HnswCodeQuantization(meta->dimensions, meta->m,
+							 meta->exactQuantization);
 }
 
 /*
@@ -322,8 +307,8 @@ CheckTail(HnswCheckState *cs, HnswTailTuple tail, Size len,
  * cs->nchunks) or a tail (CheckTail).  Raises ERRCODE_INDEX_CORRUPTED on
  * anything malformed: first what every reader checks (the line pointer,
  * the tuple's fields against the layout, the links inside the index:
- * hnswcheck.c, HnswCheckSlots), then what only verification does: the
- * rules of the index's version, finite vector values, heap TIDs inside the
+ * hnswcheck.c, HnswCheckSlots), then what only verification does: finite
+ * vector values, heap TIDs inside the
  * table, a live element with a heap TID, the place of a head tuple, and
  * neighbour slots that point to the element itself or twice to the same
  * element on one level.  Whether link targets exist is checked later.
@@ -342,7 +327,6 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	Size		vecSize;
 	int			m = cs->meta.m;
 	int			nheaptids = 0;
-	int			slotSize = layout.slotSize;
 	char	   *slots;
 
 	r = HnswCheckItem(page, off, &item, &len);
@@ -375,15 +359,6 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	}
 	if (r != HNSW_CHECK_OK)
 		HnswReportCorrupt(index, r, blkno, off, page, &layout);
-
-	if (cs->meta.version < 5 && tup->ntids != 0)
-		HNSW_CORRUPT(index, "has an element with an invalid heap TID capacity",
-					 "Block %u, offset %u: capacity %u in an index of version %u.",
-					 blkno, off, (unsigned) tup->ntids, cs->meta.version);
-	if (tup->type == HNSW_HEAD_TUPLE && cs->meta.version < 5)
-		HNSW_CORRUPT(index, "has an element cut over two pages where none can be",
-					 "Block %u, offset %u: head tuple in an index of version %u.",
-					 blkno, off, cs->meta.version);
 
 	codeSize = HNSW_CODE_SIZE(cs->dim, cs->meta.quantization) +
 		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
@@ -440,7 +415,7 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 
 		for (int i = start; i < start + cap; i++)
 		{
-			ItemPointer t = HnswSlotTid(slots, i, slotSize);
+			ItemPointer t = HnswSlotTid(slots, i);
 
 			if (!ItemPointerIsValid(t))
 				continue;
@@ -451,8 +426,8 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 							 blkno, off, lc, i);
 			for (int j = start; j < i; j++)
 			{
-				if (ItemPointerIsValid(HnswSlotTid(slots, j, slotSize)) &&
-					ItemPointerEquals(HnswSlotTid(slots, j, slotSize), t))
+				if (ItemPointerIsValid(HnswSlotTid(slots, j)) &&
+					ItemPointerEquals(HnswSlotTid(slots, j), t))
 					HNSW_CORRUPT(index, "has a duplicate neighbour link",
 								 "Block %u, offset %u, level %d: slots %d and %d both point to (%u,%u).",
 								 blkno, off, lc, j, i,
@@ -576,8 +551,7 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 						nheaptids++;
 				slots = HnswTupleGetSlots(tup);
 				for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, cs.meta.m); i++)
-					if (ItemPointerIsValid(HnswSlotTid(slots, i,
-													   HNSW_SLOT_SIZE(cs.meta.version))))
+					if (ItemPointerIsValid(HnswSlotTid(slots, i)))
 						degree++;
 				degreeSum += degree;
 				minDegree = Min(minDegree, degree);
@@ -677,59 +651,27 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 													  values, nulls)));
 }
 
-/* Order HnswCheckElements by TID */
-static int
-CompareCheckElements(const void *a, const void *b)
-{
-	return ItemPointerCompare(&((HnswCheckElement *) a)->tid,
-							  &((HnswCheckElement *) b)->tid);
-}
-
-/* Return the element at tid found by the first pass, or NULL */
-static HnswCheckElement *
-FindCheckElement(HnswVerifyState *vs, ItemPointer tid)
-{
-	HnswCheckElement key;
-
-	key.tid = *tid;
-	return bsearch(&key, vs->elements, vs->nelements,
-				   sizeof(HnswCheckElement), CompareCheckElements);
-}
-
 /*
- * Remember an element found by the first pass.  The array, with the BFS
- * queue of the third pass, must fit in maintenance_work_mem.
+ * Remember an element found by the first pass.  The list, with the walk of
+ * the third pass, must fit in maintenance_work_mem.
  */
 static void
 RememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
 				HnswElementTuple tup)
 {
-	HnswCheckElement *e;
+	ItemPointerData tid;
 
-	if (vs->nelements == vs->maxelements)
-	{
-		int64		newmax = vs->maxelements * 2;
-
-		if ((Size) newmax * (sizeof(HnswCheckElement) + sizeof(int64)) > vs->memLimit)
-			newmax = vs->memLimit / (sizeof(HnswCheckElement) + sizeof(int64));
-		if (newmax <= vs->nelements)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("index \"%s\" has too many elements to verify in maintenance_work_mem",
-							RelationGetRelationName(vs->cs.index)),
-					 errdetail("Verification needs %zu bytes per element.",
-							   sizeof(HnswCheckElement) + sizeof(int64)),
-					 errhint("Raise maintenance_work_mem.")));
-		vs->elements = repalloc_huge(vs->elements,
-									 newmax * sizeof(HnswCheckElement));
-		vs->maxelements = newmax;
-	}
-	e = &vs->elements[vs->nelements++];
-	ItemPointerSet(&e->tid, blkno, off);
-	e->level = tup->level;
-	e->deleted = tup->deleted != 0;
-	e->visited = false;
-	if (!e->deleted)
+	ItemPointerSet(&tid, blkno, off);
+	if (!HnswTidListAdd(&vs->list, &tid, tup->level, tup->deleted != 0,
+						vs->memLimit))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("index \"%s\" has too many elements to verify in maintenance_work_mem",
+						RelationGetRelationName(vs->cs.index)),
+				 errdetail("Verification needs %zu bytes per element.",
+						   sizeof(HnswTidElement) + 2 * sizeof(uint32)),
+				 errhint("Raise maintenance_work_mem.")));
+	if (!tup->deleted)
 		vs->nlive++;
 }
 
@@ -737,16 +679,12 @@ RememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
  * Check the links of an element tuple against the elements of the first
  * pass: a link to a line pointer holding no element is dangling, a link on
  * level lc to an element whose top level is below lc is stale.  Both are
- * counted, not raised (see src/README).  If queue is not NULL, append the
- * unvisited elements the element links to (for the BFS), marking them
- * visited.
+ * counted, not raised (see src/README).
  */
 static void
-CheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
-		   int64 *queue, int64 *qtail)
+CheckLinks(HnswVerifyState *vs, HnswElementTuple tup)
 {
 	char	   *slots = HnswTupleGetSlots(tup);
-	int			slotSize = HNSW_SLOT_SIZE(vs->cs.meta.version);
 	int			m = vs->cs.meta.m;
 
 	for (int lc = 0; lc <= tup->level; lc++)
@@ -756,92 +694,66 @@ CheckLinks(HnswVerifyState *vs, HnswElementTuple tup, bool count,
 
 		for (int i = start; i < start + cap; i++)
 		{
-			HnswCheckElement *e;
+			uint32		e;
 
-			if (!ItemPointerIsValid(HnswSlotTid(slots, i, slotSize)))
+			if (!ItemPointerIsValid(HnswSlotTid(slots, i)))
 				continue;
-			e = FindCheckElement(vs, HnswSlotTid(slots, i, slotSize));
-			if (count)
-			{
-				vs->links++;
-				if (e == NULL)
-					vs->danglingLinks++;
-				else if (e->level < lc)
-					vs->staleLinks++;
-			}
-			/* searches skip such links too (HnswSearchLayer) */
-			if (queue != NULL && e != NULL && e->level >= lc && !e->visited)
-			{
-				e->visited = true;
-				queue[(*qtail)++] = e - vs->elements;
-			}
+			e = HnswTidListFind(&vs->list, HnswSlotTid(slots, i));
+			vs->links++;
+			if (e == HNSW_REACH_NONE)
+				vs->danglingLinks++;
+			else if (vs->list.elements[e].level < lc)
+				vs->staleLinks++;
 		}
 	}
 }
 
 /*
- * Third pass of verify_index: breadth-first search from the entry point over
- * the links of every level, one element page read (share lock) per element
- * reached; count the live elements not reached.
+ * Third pass of verify_index: the walk of hnswreach.c from the entry point
+ * over the links of level 0, one element page read (share lock) per
+ * element reached; count the live elements not reached.
  */
 static void
-CountUnreachable(HnswVerifyState *vs)
+CountUnreachable(HnswVerifyState *vs, BufferAccessStrategy strategy)
 {
 	HnswCheckState *cs = &vs->cs;
 	HnswLayout	layout = CheckLayout(cs);
-	int64	   *queue;
-	int64		qhead = 0;
-	int64		qtail = 0;
-	HnswCheckElement *ep;
+	HnswReach	reach;
+	uint32		ep;
 
-	if (vs->nelements == 0)
+	if (vs->list.n == 0)
 		return;
-	queue = palloc_extended(vs->nelements * sizeof(int64), MCXT_ALLOC_HUGE);
+	vs->list.index = cs->index;
+	vs->list.layout = &layout;
+	vs->list.strategy = strategy;
+	HnswReachInit(&reach, vs->list.n, HnswTidListLinks, &vs->list);
 
 	if (ItemPointerIsValid(&cs->meta.entryPoint))
 	{
-		ep = FindCheckElement(vs, &cs->meta.entryPoint);
-		if (ep == NULL)
+		ep = HnswTidListFind(&vs->list, &cs->meta.entryPoint);
+		if (ep == HNSW_REACH_NONE)
 			HNSW_CORRUPT(cs->index, "has an entry point that is not an element",
 						 "The entry point (%u,%u) holds no element.",
 						 ItemPointerGetBlockNumber(&cs->meta.entryPoint),
 						 ItemPointerGetOffsetNumber(&cs->meta.entryPoint));
-		if (ep->level != cs->meta.entryLevel)
+		if (vs->list.elements[ep].level != cs->meta.entryLevel)
 			HNSW_CORRUPT(cs->index, "has an entry point on the wrong level",
 						 "The metapage says level %d; the element at (%u,%u) has level %u.",
 						 (int) cs->meta.entryLevel,
-						 ItemPointerGetBlockNumber(&ep->tid),
-						 ItemPointerGetOffsetNumber(&ep->tid),
-						 (unsigned) ep->level);
-		ep->visited = true;
-		queue[qtail++] = ep - vs->elements;
-	}
-
-	while (qhead < qtail)
-	{
-		HnswCheckElement *e = &vs->elements[queue[qhead++]];
-		Buffer		buf;
-		HnswElementTuple tup;
-
-		CHECK_FOR_INTERRUPTS();
-		buf = ReadBuffer(cs->index, ItemPointerGetBlockNumber(&e->tid));
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		tup = HnswGetElement(cs->index, &layout, buf,
-							 ItemPointerGetOffsetNumber(&e->tid));
+						 ItemPointerGetBlockNumber(&cs->meta.entryPoint),
+						 ItemPointerGetOffsetNumber(&cs->meta.entryPoint),
+						 (unsigned) vs->list.elements[ep].level);
+		HnswReachFrom(&reach, ep);
 		/* the index cannot change under verify_index's ShareLock */
-		if (tup == NULL)
-			elog(ERROR, "element (%u,%u) of index \"%s\" vanished during verification",
-				 ItemPointerGetBlockNumber(&e->tid),
-				 ItemPointerGetOffsetNumber(&e->tid),
+		if (reach.ngone > 0)
+			elog(ERROR, "elements of index \"%s\" vanished during verification",
 				 RelationGetRelationName(cs->index));
-		CheckLinks(vs, tup, false, queue, &qtail);
-		UnlockReleaseBuffer(buf);
 	}
 
-	for (int64 i = 0; i < vs->nelements; i++)
-		if (!vs->elements[i].visited && !vs->elements[i].deleted)
+	for (uint32 i = 0; i < vs->list.n; i++)
+		if (!HnswReached(&reach, i) && !vs->list.elements[i].deleted)
 			vs->unreachable++;
-	pfree(queue);
+	HnswReachFree(&reach);
 }
 
 /*
@@ -907,8 +819,6 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 								ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 	vs.memLimit = (Size) maintenance_work_mem * 1024;
-	vs.maxelements = 1024;
-	vs.elements = palloc(vs.maxelements * sizeof(HnswCheckElement));
 	strategy = GetAccessStrategy(BAS_BULKREAD);
 
 	/*
@@ -978,7 +888,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 	CheckNoTailDue(cs, InvalidBlockNumber);
 	CheckMissingTail(cs, strategy);
 
-	if (vs.nelements > 0 && !ItemPointerIsValid(&cs->meta.entryPoint) &&
+	if (vs.list.n > 0 && !ItemPointerIsValid(&cs->meta.entryPoint) &&
 		vs.nlive > 0)
 		ereport(NOTICE,
 				(errmsg("index \"%s\" has elements but no entry point",
@@ -1007,14 +917,14 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 													  off);
 
 				if (tup != NULL)
-					CheckLinks(&vs, tup, true, NULL, NULL);
+					CheckLinks(&vs, tup);
 			}
 		}
 		UnlockReleaseBuffer(buf);
 	}
 
 	/* pass 3: reachability from the entry point */
-	CountUnreachable(&vs);
+	CountUnreachable(&vs, strategy);
 
 	if (vs.danglingLinks > 0 || vs.staleLinks > 0)
 		ereport(NOTICE,
@@ -1037,7 +947,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 
 	MemoryContextSwitchTo(oldcxt);
 	values[0] = Int64GetDatum(cs->nblocks);
-	values[1] = Int64GetDatum(vs.nelements);
+	values[1] = Int64GetDatum(vs.list.n);
 	values[2] = Int64GetDatum(vs.links);
 	values[3] = Int64GetDatum(vs.danglingLinks);
 	values[4] = Int64GetDatum(vs.staleLinks);

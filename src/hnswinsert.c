@@ -166,7 +166,7 @@ PruneKeeps(PruneState *ps, int i)
  * on entry or exit.
  */
 static int
-ChooseLinkToDrop(HnswGraph *graph, HnswNeighborSlot *slots, int cap,
+ChooseLinkToDrop(HnswGraph *graph, char *slots, int cap,
 				 float newDistance, bool force)
 {
 	PruneState ps;
@@ -187,8 +187,8 @@ ChooseLinkToDrop(HnswGraph *graph, HnswNeighborSlot *slots, int cap,
 
 		if (i < cap)
 		{
-			c.element = HnswLookupElement(graph, &slots[i].tid);
-			c.distance = slots[i].distance;
+			c.element = HnswLookupElement(graph, HnswSlotTid(slots, i));
+			c.distance = HnswSlotDistance(slots, i);
 			if (!HnswLoadElement(graph, c.element) || c.element->deleted)
 			{
 				if (c.distance > goneDistance)
@@ -265,9 +265,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 	OffsetNumber off = ItemPointerGetOffsetNumber(&target->tid);
 	int			start = HNSW_LEVEL_START(lc, graph->m);
 	int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
-	int			slotSize = graph->slotSize;
-	HnswNeighborSlot copy[2 * HNSW_MAX_M];	/* decoded, for the pruning */
-	char		raw[2 * HNSW_MAX_M * sizeof(HnswNeighborSlot)];	/* as stored */
+	char		copy[2 * HNSW_MAX_M * sizeof(HnswNeighborSlot)];
 	int			chosen = -1;
 	bool		haveCopy = false;
 	const HnswLayout *layout = HnswGraphLayout(graph);
@@ -292,10 +290,10 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 			return false;
 		}
 
-		slots = HnswTupleGetSlots(tup) + start * slotSize;
+		slots = HnswTupleGetSlots(tup) + start * sizeof(HnswNeighborSlot);
 		for (int i = 0; i < cap; i++)
 		{
-			ItemPointer slotTid = HnswSlotTid(slots, i, slotSize);
+			ItemPointer slotTid = HnswSlotTid(slots, i);
 			float		slotDistance;
 
 			if (!ItemPointerIsValid(slotTid))
@@ -308,7 +306,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 				UnlockReleaseBuffer(buf);
 				return true;
 			}
-			else if ((slotDistance = HnswSlotDistance(slots, i, slotSize)) >
+			else if ((slotDistance = HnswSlotDistance(slots, i)) >
 					 worstDistance)
 			{
 				worst = i;
@@ -318,19 +316,15 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 
 		if (empty >= 0)
 			chosen = empty;
-		else if (haveCopy && memcmp(raw, slots, slotSize * cap) == 0)
+		else if (haveCopy &&
+				 memcmp(copy, slots, sizeof(HnswNeighborSlot) * cap) == 0)
 		{
 			/* the list is as pruned: chosen stands (-1: leave it be) */
 		}
 		else if (attempt < HNSW_PRUNE_ATTEMPTS)
 		{
 			/* full: prune a copy without holding the lock */
-			memcpy(raw, slots, slotSize * cap);
-			for (int i = 0; i < cap; i++)
-			{
-				copy[i].tid = *HnswSlotTid(slots, i, slotSize);
-				copy[i].distance = HnswSlotDistance(slots, i, slotSize);
-			}
+			memcpy(copy, slots, sizeof(HnswNeighborSlot) * cap);
 			haveCopy = true;
 			UnlockReleaseBuffer(buf);
 			chosen = ChooseLinkToDrop(graph, copy, cap, distance, force);
@@ -346,7 +340,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 			page = HnswEditStart(&edit, graph->index, buf, graph->building,
 								 false);
 			tup = HnswGetElementTuple(page, off);
-			HnswSlotSet(HnswTupleGetSlots(tup), start + chosen, slotSize,
+			HnswSlotSet(HnswTupleGetSlots(tup), start + chosen,
 						newTid, distance);
 			HnswEditFinish(&edit);
 		}
@@ -374,7 +368,7 @@ InsertFirst(HnswGraph *graph, Vector *vec, ItemPointer heaptid, int level)
 	if (!ItemPointerIsValid(&meta.entryPoint))
 	{
 		/* room for two heap TIDs, as in InsertElement */
-		int			ntids = meta.version >= 5 ? 2 : HNSW_HEAPTIDS;
+		int			ntids = 2;
 
 		e = HnswNewElement(graph, vec, level, heaptid);
 		tup = palloc(HnswElementTupleSize(graph, level, ntids));
@@ -492,10 +486,9 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	 * CREATE INDEX gives a unique vector, so that an index built by inserts
 	 * (or refilled after VACUUM) is as large as a built one; all
 	 * HNSW_HEAPTIDS for a copy of a vector whose elements are full, since
-	 * copies come in numbers.  Before version 5 every element has room for
-	 * HNSW_HEAPTIDS.  See src/README "Insert".
+	 * copies come in numbers.  See src/README "Insert".
 	 */
-	ntids = meta.version >= 5 && !copy ? 2 : HNSW_HEAPTIDS;
+	ntids = copy ? HNSW_HEAPTIDS : 2;
 	e = HnswNewElement(graph, vec, level, heaptid);
 	for (int lc = 0; lc <= level; lc++)
 		e->neighbors[lc] = lists[lc];

@@ -159,7 +159,8 @@ HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
 						 (unsigned) VARSIZE(vec), layout->m,
 						 HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)) +
 						 VARSIZE(vec) +
-						 (Size) HNSW_SLOTS(tup->level, layout->m) * layout->slotSize);
+						 (Size) HNSW_SLOTS(tup->level, layout->m) *
+						 sizeof(HnswNeighborSlot));
 			break;
 		case HNSW_CHECK_ENCODING:
 			HNSW_CORRUPT(index, "has an element with the wrong encoding",
@@ -220,8 +221,8 @@ ReportCorruptMeta(Relation index, HnswCheckResult r, Page page,
 			break;
 		case HNSW_CHECK_META_VERSION:
 			HNSW_CORRUPT(index, "has a metapage of an unsupported version",
-						 "The metapage has version %u; expected %d to %d.",
-						 meta->version, HNSW_MIN_VERSION, HNSW_VERSION);
+						 "The metapage has version %u; expected %d.",
+						 meta->version, HNSW_VERSION);
 			break;
 		case HNSW_CHECK_META_M:
 			HNSW_CORRUPT(index, "has a metapage with an invalid m",
@@ -267,9 +268,6 @@ ReportCorruptMeta(Relation index, HnswCheckResult r, Page page,
 /*
  * Copy the metapage into *meta, checked (HnswCheckMetaPage; a bad field
  * raises ERRCODE_INDEX_CORRUPTED).  Takes and releases a share lock on it.
- * A version 1 metapage (before quantization) reads as f32: the bytes past
- * its end were zeroed when the page was initialised.  Versions before 3
- * keep every vector inline.
  */
 void
 HnswReadMeta(Relation index, HnswMetaPageData *meta)
@@ -486,7 +484,7 @@ HnswCheckSlots(Relation index, BlockNumber *nblocks, const HnswLayout *layout,
 
 		for (int i = start; i < start + cap; i++)
 		{
-			ItemPointer t = HnswSlotTid(slots, i, layout->slotSize);
+			ItemPointer t = HnswSlotTid(slots, i);
 
 			if (!ItemPointerIsValid(t) || HnswLinkInRange(t, *nblocks))
 				continue;
@@ -658,9 +656,8 @@ Size
 HnswElementTupleSize(HnswGraph *graph, int level, int ntids)
 {
 	Assert(ntids > 0 && ntids <= HNSW_HEAPTIDS && ntids % 2 == 0);
-	return HNSW_ELEMENT_TUPLE_SIZE_SLOTS(graph->dim, graph->quantization,
-										 level, graph->m, graph->slotSize,
-										 ntids) +
+	return HNSW_ELEMENT_TUPLE_SIZE_TIDS(graph->dim, graph->quantization,
+										level, graph->m, ntids) +
 		(HnswGraphOutOfLine(graph) ? HNSW_VECTOR_LINK_SIZE : 0);
 }
 
@@ -686,8 +683,7 @@ HnswMinCutSize(HnswGraph *graph)
 
 /*
  * Write the tuple of an element into tup (HnswElementTupleSize bytes), with
- * room for ntids heap TIDs (HNSW_HEAPTIDS, or fewer for an index of version
- * 5); its neighbours must have tuple locations already, and an out-of-line
+ * room for ntids heap TIDs (even, at most HNSW_HEAPTIDS); its neighbours must have tuple locations already, and an out-of-line
  * vector must have been written.  Return the size.
  */
 Size
@@ -702,8 +698,7 @@ HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 	tup->type = HNSW_ELEMENT_TUPLE;
 	tup->level = element->level;
 	tup->deleted = element->deleted ? 1 : 0;
-	/* 0 as in older versions when there is room for all */
-	tup->ntids = ntids == HNSW_HEAPTIDS ? 0 : ntids;
+	tup->ntids = ntids;
 	for (int i = 0; i < ntids; i++)
 	{
 		if (i < element->nheaptids)
@@ -719,14 +714,14 @@ HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 
 	slots = HnswTupleGetSlots(tup);
 	for (int i = 0; i < HNSW_SLOTS(element->level, graph->m); i++)
-		ItemPointerSetInvalid(HnswSlotTid(slots, i, graph->slotSize));
+		ItemPointerSetInvalid(HnswSlotTid(slots, i));
 	for (int lc = 0; lc <= element->level; lc++)
 	{
 		HnswNeighborList *list = element->neighbors[lc];
 		int			start = HNSW_LEVEL_START(lc, graph->m);
 
 		for (int i = 0; i < list->length; i++)
-			HnswSlotSet(slots, start + i, graph->slotSize,
+			HnswSlotSet(slots, start + i,
 						&list->items[i].element->tid,
 						list->items[i].distance);
 	}
@@ -1149,10 +1144,9 @@ HnswUpdateMetaEntry(Relation index, bool building, int dim,
 		{
 			/* the first vector decides, as in HnswCheckVector */
 			meta->dimensions = dim;
-			if (meta->version >= 3)
-				meta->quantization =
-					HnswCodeQuantization(dim, meta->m,
-										 (HnswQuantization) meta->exactQuantization);
+			meta->quantization =
+				HnswCodeQuantization(dim, meta->m,
+									 (HnswQuantization) meta->exactQuantization);
 		}
 		if (!onlyIfHigher || level > meta->entryLevel)
 		{

@@ -21,7 +21,6 @@
 #include "common/pg_prng.h"
 #include "distance.h"
 #include "hnsw.h"
-#include "lib/pairingheap.h"
 #include "miscadmin.h"
 #include "access/genam.h"
 #include "storage/bufmgr.h"
@@ -121,13 +120,6 @@ CacheGrow(struct hnsw_elements_hash *cache)
 static int	MaxLevelForSize(int dim, HnswQuantization quant, int m,
 							bool outOfLine);
 
-/* A candidate in a pairing heap */
-typedef struct HnswHeapNode
-{
-	pairingheap_node ph;
-	HnswCandidate *c;
-} HnswHeapNode;
-
 /*
  * Fill in what the graph needs from an index's catalog entries: degree,
  * candidate list size and the distance to use.
@@ -147,8 +139,6 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 	graph->normalize = graph->normproc != NULL;
 	graph->quantization = HnswGetQuantization(index);
 	graph->exactQuantization = graph->quantization;
-	/* a new index's; an existing one's comes from its metapage */
-	graph->slotSize = HNSW_SLOT_SIZE(HNSW_VERSION);
 	graph->arrays = index->rd_opcintype[0] == FLOAT4ARRAYOID ||
 		index->rd_opcintype[0] == FLOAT8ARRAYOID;
 
@@ -336,7 +326,7 @@ HnswCodeQuantization(int dim, int m, HnswQuantization quant)
 /*
  * Read the metapage of an on-disk graph into *meta and take from it what
  * the layout of its element tuples depends on (HnswGraphLayout): degree,
- * slot size, and once known, dimensions and storage.
+ * and once known, dimensions and storage.
  */
 void
 HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta)
@@ -347,7 +337,6 @@ HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta)
 	/* the layout follows the build's m, even after ALTER INDEX SET */
 	graph->m = meta->m;
 	graph->efConstruction = meta->efConstruction;
-	graph->slotSize = HNSW_SLOT_SIZE(meta->version);
 	/* until the first vector, the storage is undecided (HnswCheckVector) */
 	if (meta->dimensions > 0)
 	{
@@ -563,13 +552,13 @@ ResolveNeighbors(HnswGraph *graph, HnswElement e, char *slots)
 
 		for (int i = 0; i < cap; i++)
 		{
-			ItemPointer tid = HnswSlotTid(slots, start + i, graph->slotSize);
+			ItemPointer tid = HnswSlotTid(slots, start + i);
 
 			if (!ItemPointerIsValid(tid))
 				continue;
 			list->items[list->length].element = HnswLookupElement(graph, tid);
 			list->items[list->length].distance =
-				HnswSlotDistance(slots, start + i, graph->slotSize);
+				HnswSlotDistance(slots, start + i);
 			list->length++;
 		}
 		e->neighbors[lc] = list;
@@ -638,7 +627,6 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 						 HNSW_CODE_SIZE(graph->dim, graph->quantization) -
 						 VARSIZE(HnswTupleVector(tup)));
 		e->neighbors = NULL;
-		e->slots = NULL;
 		if (!graph->query)
 			ResolveNeighbors(graph, e, HnswTupleGetSlots(tup));
 		(void) HnswCopyTupleVector(tup, vec,
@@ -653,7 +641,7 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		{
 			e->vec = NULL;
 			e->queryDistance = HnswDistance(graph, graph->query, vec);
-			e->codeError = 0.0f;	/* never i8 (hnswbuild.c, PlaceCut) */
+			e->codeError = 0.0f;	/* never i8 (hnswbuildwrite.c, PlaceCut) */
 			e->codeMagnitude = 0.0f;
 		}
 		else
@@ -684,7 +672,6 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		 * are read from the page again when they are (ReadLinks), which is
 		 * cheaper than copying every loaded element's slots.
 		 */
-		e->slots = NULL;
 		e->neighbors = NULL;
 	}
 	else
@@ -740,110 +727,6 @@ HnswEnsureVector(HnswGraph *graph, HnswElement e)
 	return !e->missing;
 }
 
-/* Pairing heap order: nearest first */
-static int
-CompareNearest(const pairingheap_node *a, const pairingheap_node *b, void *arg)
-{
-	float		da = ((const HnswHeapNode *) a)->c->distance;
-	float		db = ((const HnswHeapNode *) b)->c->distance;
-
-	return da < db ? 1 : (da > db ? -1 : 0);
-}
-
-/* Pairing heap order: furthest first */
-static int
-CompareFurthest(const pairingheap_node *a, const pairingheap_node *b, void *arg)
-{
-	return -CompareNearest(a, b, arg);
-}
-
-static inline void
-HeapPush(pairingheap *heap, HnswCandidate *c)
-{
-	HnswHeapNode *node = palloc(sizeof(HnswHeapNode));
-
-	node->c = c;
-	pairingheap_add(heap, &node->ph);
-}
-
-/*
- * A binary heap of candidates by value, nearest first (C) or furthest first
- * (W), so that a search allocates arrays, not a node per candidate.
- */
-typedef struct CandidateHeap
-{
-	HnswCandidate *items;
-	int			n;
-	int			cap;
-	bool		furthest;		/* the root is the furthest, not the nearest */
-} CandidateHeap;
-
-/* Does a belong nearer the root than b? */
-static inline bool
-HeapBefore(const CandidateHeap *h, float a, float b)
-{
-	return h->furthest ? a > b : a < b;
-}
-
-static void
-CandidateHeapInit(CandidateHeap *h, int cap, bool furthest)
-{
-	h->cap = Max(cap, 16);
-	h->items = palloc(sizeof(HnswCandidate) * h->cap);
-	h->n = 0;
-	h->furthest = furthest;
-}
-
-static void
-CandidateHeapPush(CandidateHeap *h, HnswCandidate c)
-{
-	int			i;
-
-	if (h->n == h->cap)
-	{
-		h->cap *= 2;
-		h->items = repalloc(h->items, sizeof(HnswCandidate) * h->cap);
-	}
-	i = h->n++;
-	while (i > 0)
-	{
-		int			parent = (i - 1) / 2;
-
-		if (!HeapBefore(h, c.distance, h->items[parent].distance))
-			break;
-		h->items[i] = h->items[parent];
-		i = parent;
-	}
-	h->items[i] = c;
-}
-
-/* Remove and return the root; the heap must not be empty */
-static HnswCandidate
-CandidateHeapPop(CandidateHeap *h)
-{
-	HnswCandidate top = h->items[0];
-	HnswCandidate last = h->items[--h->n];
-	int			i = 0;
-
-	for (;;)
-	{
-		int			child = 2 * i + 1;
-
-		if (child >= h->n)
-			break;
-		if (child + 1 < h->n &&
-			HeapBefore(h, h->items[child + 1].distance, h->items[child].distance))
-			child++;
-		if (!HeapBefore(h, h->items[child].distance, last.distance))
-			break;
-		h->items[i] = h->items[child];
-		i = child;
-	}
-	if (h->n > 0)
-		h->items[i] = last;
-	return top;
-}
-
 /*
  * Copy the links of element e on level lc into tids (room for
  * HNSW_LEVEL_CAPACITY), reading its page again; return how many.  The links
@@ -874,7 +757,7 @@ ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
 
 		for (int i = 0; i < cap; i++)
 		{
-			ItemPointer tid = HnswSlotTid(slots, start + i, graph->slotSize);
+			ItemPointer tid = HnswSlotTid(slots, start + i);
 
 			if (ItemPointerIsValid(tid))
 				tids[n++] = *tid;
@@ -885,258 +768,213 @@ ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
 }
 
 /*
- * HnswSearchLayer for a graph on pages searched for its query (scans and
- * inserts): distances are the elements' queryDistance, computed on the page
- * when they are loaded.  Candidates live in two binary heaps; elements seen
- * are appended to *seen as candidates allocated in chunks.
+ * The layer search of hnswsearchlayer.h over the element cache of a graph
+ * on pages.  A graph searched for its query (scans, inserts: graph->query
+ * set) loads no copies: an element's distance is computed on its page when
+ * it is loaded, as its queryDistance, possibly given up past the bound
+ * (early abandoning), and the links of the few elements expanded are read
+ * from their pages again (ReadLinks), with the pages and tuples of the
+ * neighbours prefetched so that their cache misses start at once.  Any
+ * other graph (vacuum's repair) has copies of the elements it loads, their
+ * vectors and neighbour lists.
  */
-static HnswCandidate *
-SearchLayerOnDisk(HnswGraph *graph, HnswCandidate *entries, int nentries,
-				  int ef, int lc, int *nresults, List **seen)
+typedef struct PageSearch
 {
-	CandidateHeap C;
-	CandidateHeap W;
-	HnswCandidate *chunk = NULL;
-	int			nchunk = 0;
-	ItemPointerData *tids;
-	HnswElement *fresh;
-	int			nfresh;
-	HnswCandidate *result;
+	HnswGraph  *graph;
+	const Vector *q;			/* without graph->query: the vector sought */
+	Size		loadSize;		/* what loading an element reads: its header
+								 * and vector, not its links */
+	Size		minWhole;		/* shorter tuples are heads, whose tails are
+								 * prefetched too */
+	List	  **seen;			/* candidates whose distance was computed */
+	HnswCandidate *chunk;		/* for seen, allocated 256 at a time */
+	int			nchunk;
+	ItemPointerData tids[2 * HNSW_MAX_M];	/* ReadLinks */
+} PageSearch;
 
-	/* what loading an element reads: its header and vector, not its links */
-	Size		loadSize = HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
-		HNSW_CODE_SIZE(graph->dim, graph->quantization);
-	/* shorter tuples are heads, whose tails are prefetched too */
-	Size		minWhole = HnswMinCutSize(graph);
-
-	CandidateHeapInit(&C, ef * 2, false);
-	CandidateHeapInit(&W, ef + 1, true);
-	tids = palloc(sizeof(ItemPointerData) * HNSW_LEVEL_CAPACITY(0, graph->m));
-	fresh = palloc(sizeof(HnswElement) * HNSW_LEVEL_CAPACITY(0, graph->m));
-
-#define NOTE_SEEN(cand) \
-	do { \
-		if (seen) \
-		{ \
-			if (nchunk == 0) \
-			{ \
-				nchunk = 256; \
-				chunk = palloc(sizeof(HnswCandidate) * nchunk); \
-			} \
-			chunk[--nchunk] = (cand); \
-			*seen = lappend(*seen, &chunk[nchunk]); \
-		} \
-	} while (0)
-
-	for (int i = 0; i < nentries; i++)
+/* An entry: its distance must be whole (a scan's next batch) */
+static pg_attribute_always_inline bool
+PageEntry(PageSearch *ps, HnswCandidate *c)
+{
+	if (c->element->partial)
 	{
-		/* an entry's distance must be whole (a scan's next batch) */
-		if (entries[i].element->partial)
-		{
-			if (!HnswLoadElement(graph, entries[i].element))
-				continue;
-			entries[i].distance = entries[i].element->queryDistance;
-		}
-		entries[i].element->visited = graph->searchTag;
-		CandidateHeapPush(&C, entries[i]);
-		CandidateHeapPush(&W, entries[i]);
-		NOTE_SEEN(entries[i]);
+		if (!HnswLoadElement(ps->graph, c->element))
+			return false;
+		c->distance = c->element->queryDistance;
 	}
-	while (W.n > ef)
-		(void) CandidateHeapPop(&W);
+	c->element->visited = ps->graph->searchTag;
+	return true;
+}
 
-	while (C.n > 0)
+/*
+ * The neighbours of c on level lc not visited yet, marked visited now; the
+ * pages of those not loaded yet are prefetched.
+ */
+static pg_attribute_always_inline int
+PageExpand(PageSearch *ps, HnswCandidate *c, int lc, HnswElement *items)
+{
+	HnswGraph  *graph = ps->graph;
+	HnswElement ce = c->element;
+	int			n = 0;
+
+	if (ce->level < lc || !HnswLoadElement(graph, ce))
+		return -1;
+	if (likely(graph->query != NULL))
 	{
-		HnswCandidate c = CandidateHeapPop(&C);
-		int			ntids;
+		int			ntids = ReadLinks(graph, ce, lc, ps->tids);
 
-		if (W.n > 0 && c.distance > W.items[0].distance)
-			break;
-		if (c.element->level < lc || !HnswLoadElement(graph, c.element))
-			continue;
-
-		CHECK_FOR_INTERRUPTS();
-
-		ntids = ReadLinks(graph, c.element, lc, tids);
-
-		/*
-		 * The links not visited yet, and a prefetch of their pages, so that
-		 * the cache misses of all of them start at once.
-		 */
-		nfresh = 0;
 		for (int i = 0; i < ntids; i++)
 		{
-			HnswElement e = HnswLookupElement(graph, &tids[i]);
+			HnswElement e = HnswLookupElement(graph, &ps->tids[i]);
 
 			if (e->visited == graph->searchTag)
 				continue;
 			e->visited = graph->searchTag;
-			fresh[nfresh++] = e;
+			items[n++] = e;
 			if (!e->loaded)
 				HnswPrefetchBlock(graph->index,
-								  ItemPointerGetBlockNumber(&tids[i]));
-		}
-
-		/*
-		 * While one is loaded, the header and vector of the next are
-		 * prefetched; the first one's before the loop (its line pointer
-		 * waits for the page header just prefetched, but its vector's misses
-		 * then start before the loop's first load).
-		 */
-		if (nfresh > 0 && !fresh[0]->loaded)
-			HnswPrefetchTuple(graph->index, &fresh[0]->tid, loadSize, minWhole);
-		for (int i = 0; i < nfresh; i++)
-		{
-			HnswElement e = fresh[i];
-			HnswCandidate n;
-			bool		loaded;
-
-			if (i + 1 < nfresh && !fresh[i + 1]->loaded)
-				HnswPrefetchTuple(graph->index, &fresh[i + 1]->tid, loadSize,
-								  minWhole);
-
-			/*
-			 * Once W is full, an element no nearer than its furthest is not
-			 * taken: its distance may be given up past that (early
-			 * abandoning), which leaves it a lower bound, still above.
-			 */
-			graph->bound = W.n >= ef ? W.items[0].distance : INFINITY;
-			loaded = HnswLoadElement(graph, e);
-			graph->bound = INFINITY;
-			if (!loaded)
-				continue;
-
-			n.element = e;
-			n.distance = e->queryDistance;
-			if (W.n < ef || n.distance < W.items[0].distance)
-			{
-				CandidateHeapPush(&C, n);
-				CandidateHeapPush(&W, n);
-				if (W.n > ef)
-					(void) CandidateHeapPop(&W);
-			}
-			NOTE_SEEN(n);
+								  ItemPointerGetBlockNumber(&ps->tids[i]));
 		}
 	}
-#undef NOTE_SEEN
+	else
+	{
+		HnswNeighborList *list = ce->neighbors[lc];
 
-	*nresults = W.n;
-	result = palloc(sizeof(HnswCandidate) * Max(W.n, 1));
-	for (int i = W.n - 1; i >= 0; i--)
-		result[i] = CandidateHeapPop(&W);
-	pfree(C.items);
-	pfree(W.items);
-	pfree(tids);
-	pfree(fresh);
-	return result;
+		for (int i = 0; i < list->length; i++)
+		{
+			HnswElement e = list->items[i].element;
+
+			if (e->visited == graph->searchTag)
+				continue;
+			e->visited = graph->searchTag;
+			items[n++] = e;
+		}
+	}
+	return n;
 }
+
+/* Start loading e's header and vector, if it is not loaded */
+static pg_attribute_always_inline void
+PagePrefetch(PageSearch *ps, HnswElement e)
+{
+	if (!e->loaded && ps->graph->query != NULL)
+		HnswPrefetchTuple(ps->graph->index, &e->tid, ps->loadSize,
+						  ps->minWhole);
+}
+
+/* Load e and its distance, which may be given up past bound */
+static pg_attribute_always_inline bool
+PageLoad(PageSearch *ps, HnswElement e, float bound, HnswCandidate *c)
+{
+	HnswGraph  *graph = ps->graph;
+	bool		loaded;
+
+	graph->bound = bound;
+	loaded = HnswLoadElement(graph, e);
+	graph->bound = INFINITY;
+	if (!loaded)
+		return false;
+	c->element = e;
+	c->distance = likely(graph->query != NULL) ? e->queryDistance :
+		HnswDistance(graph, ps->q, e->vec);
+	return true;
+}
+
+/* Note a candidate in *seen, if asked to */
+static pg_attribute_always_inline void
+PageSeen(PageSearch *ps, HnswCandidate *c)
+{
+	if (ps->seen == NULL)
+		return;
+	if (ps->nchunk == 0)
+	{
+		ps->nchunk = 256;
+		ps->chunk = palloc(sizeof(HnswCandidate) * ps->nchunk);
+	}
+	ps->chunk[--ps->nchunk] = *c;
+	*ps->seen = lappend(*ps->seen, &ps->chunk[ps->nchunk]);
+}
+
+#define SL_PREFIX		Page
+#define SL_STATE		PageSearch
+#define SL_CAND			HnswCandidate
+#define SL_ITEM			HnswElement
+#define SL_MAX_ITEMS	(2 * HNSW_MAX_M)
+#define SL_ENTRY(st, cand)	PageEntry(st, cand)
+#define SL_EXPAND(st, cand, lc, items)	PageExpand(st, cand, lc, items)
+#define SL_PREFETCH(st, item)	PagePrefetch(st, item)
+#define SL_LOAD(st, item, bound, cand)	PageLoad(st, item, bound, cand)
+#define SL_RESULT(st, cand) \
+	(!((st)->graph->skipDeleted && (cand)->element->deleted))
+#define SL_SEEN(st, cand)	PageSeen(st, cand)
+#include "hnswsearchlayer.h"
 
 /*
  * Search one layer for the ef elements nearest q (Algorithm 2), starting
- * from entries, whose distances are known.  Return them nearest first in a
- * palloc'd array of *nresults.  Every element whose distance was computed,
- * entries included, is appended to *seen when seen is not NULL (the scan
- * resumes from them).
+ * from entries, whose distances are known; for a graph with a query, q is
+ * that query.  Return them nearest first in a palloc'd array of
+ * *nresults.  Every element whose distance was computed, entries included,
+ * is appended to *seen when seen is not NULL (the scan resumes from them).
  *
  * Elements visited in earlier calls since HnswNewSearch are not visited
- * again.  Deleted elements are traversed and returned: callers filter them.
- * Memory comes from the current context, elements from the graph's.
+ * again.  Deleted elements are traversed and returned, unless the graph
+ * skips them (skipDeleted): callers filter them.  Memory comes from the
+ * current context, elements from the graph's.  Holds at most one share
+ * lock at a time, none on entry or exit.
  */
 HnswCandidate *
 HnswSearchLayer(HnswGraph *graph, const Vector *q, HnswCandidate *entries,
 				int nentries, int ef, int lc, int *nresults, List **seen)
 {
-	pairingheap *C;
-	pairingheap *W;
-	int			wlen = 0;
+	PageSearch	ps;
+	Page_Heap	C;
+	Page_Heap	W;
 	HnswCandidate *result;
 
-	if (graph->query != NULL)
-		return SearchLayerOnDisk(graph, entries, nentries, ef, lc, nresults,
-								 seen);
+	ps.graph = graph;
+	ps.q = q;
+	ps.loadSize = HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
+		HNSW_CODE_SIZE(graph->dim, graph->quantization);
+	ps.minWhole = graph->query != NULL ? HnswMinCutSize(graph) : 0;
+	ps.seen = seen;
+	ps.chunk = NULL;
+	ps.nchunk = 0;
+	Page_HeapInit(&C, ef * 2);
+	Page_HeapInit(&W, ef + 1);
+	Page_SearchLayer(&ps, entries, nentries, ef, lc, &C, &W);
 
-	C = pairingheap_allocate(CompareNearest, NULL);
-	W = pairingheap_allocate(CompareFurthest, NULL);
-	for (int i = 0; i < nentries; i++)
-	{
-		HnswCandidate *c = palloc(sizeof(HnswCandidate));
-
-		*c = entries[i];
-		c->element->visited = graph->searchTag;
-		HeapPush(C, c);
-		HeapPush(W, c);
-		wlen++;
-		if (seen)
-			*seen = lappend(*seen, c);
-	}
-	while (wlen > ef)
-	{
-		pairingheap_remove_first(W);
-		wlen--;
-	}
-
-	while (!pairingheap_is_empty(C))
-	{
-		HnswCandidate *c = ((HnswHeapNode *) pairingheap_remove_first(C))->c;
-		HnswCandidate *f = ((HnswHeapNode *) pairingheap_first(W))->c;
-		HnswNeighborList *list;
-
-		if (c->distance > f->distance)
-			break;
-		if (c->element->level < lc || !HnswLoadElement(graph, c->element))
-			continue;
-
-		CHECK_FOR_INTERRUPTS();
-
-		if (c->element->neighbors == NULL)
-			ResolveNeighbors(graph, c->element, c->element->slots);
-		list = c->element->neighbors[lc];
-		for (int i = 0; i < list->length; i++)
-		{
-			HnswElement e = list->items[i].element;
-			float		d;
-
-			if (e->visited == graph->searchTag)
-				continue;
-			e->visited = graph->searchTag;
-			if (!HnswLoadElement(graph, e))
-				continue;
-
-			d = graph->query ? e->queryDistance : HnswDistance(graph, q, e->vec);
-			f = ((HnswHeapNode *) pairingheap_first(W))->c;
-			if (wlen < ef || d < f->distance)
-			{
-				HnswCandidate *n = palloc(sizeof(HnswCandidate));
-
-				n->element = e;
-				n->distance = d;
-				HeapPush(C, n);
-				HeapPush(W, n);
-				if (seen)
-					*seen = lappend(*seen, n);
-				if (++wlen > ef)
-				{
-					pairingheap_remove_first(W);
-					wlen--;
-				}
-			}
-			else if (seen)
-			{
-				HnswCandidate *n = palloc(sizeof(HnswCandidate));
-
-				n->element = e;
-				n->distance = d;
-				*seen = lappend(*seen, n);
-			}
-		}
-	}
-
-	result = palloc(sizeof(HnswCandidate) * Max(wlen, 1));
-	*nresults = wlen;
-	for (int i = wlen - 1; i >= 0; i--)
-		result[i] = *((HnswHeapNode *) pairingheap_remove_first(W))->c;
+	*nresults = W.n;
+	result = palloc(sizeof(HnswCandidate) * Max(W.n, 1));
+	for (int i = W.n - 1; i >= 0; i--)
+		result[i] = Page_HeapPop(&W);
+	pfree(C.items);
+	pfree(W.items);
 	return result;
 }
+
+/*
+ * Neighbour selection of hnswselect.h over the element cache: a deleted or
+ * vanished candidate is never chosen, and comparing two candidates needs
+ * their vectors (HnswEnsureVector, share locks one at a time).
+ */
+static pg_attribute_always_inline bool
+PageUsable(HnswGraph *graph, HnswCandidate *c)
+{
+	return !c->element->deleted && HnswLoadElement(graph, c->element) &&
+		((graph->metric == HNSW_METRIC_IP && !graph->normalize) ||
+		 HnswEnsureVector(graph, c->element));
+}
+
+#define SEL_PREFIX		Page
+#define SEL_STATE		HnswGraph
+#define SEL_CAND		HnswCandidate
+#define SEL_USABLE(st, c)	PageUsable(st, c)
+#define SEL_DIST(st, a, b) \
+	HnswDistance(st, (a)->element->vec, (b)->element->vec)
+#define SEL_SAME(st, a, b)	((a)->element == (b)->element)
+#define SEL_SIMPLE(st) \
+	((st)->metric == HNSW_METRIC_IP && !(st)->normalize)
+#include "hnswselect.h"
 
 /*
  * Choose up to max neighbours among candidates (sorted nearest first) with
@@ -1150,58 +988,10 @@ int
 HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 					int ncandidates, int max, HnswCandidate *out)
 {
-	int			n = 0;
-	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
+	int			nkept;
 
-	for (int i = 0; i < ncandidates && n < max; i++)
-	{
-		HnswCandidate *c = &candidates[i];
-		bool		good = true;
-
-		if (c->element->deleted || !HnswLoadElement(graph, c->element) ||
-			(!simple && !HnswEnsureVector(graph, c->element)))
-			continue;
-
-		/*
-		 * Inner product is no metric (an element is not nearest to itself),
-		 * so the heuristic's comparison means nothing there: keep the
-		 * nearest.
-		 */
-		for (int j = 0; j < n && !simple; j++)
-		{
-			if (out[j].element == c->element ||
-				HnswDistance(graph, c->element->vec, out[j].element->vec) < c->distance)
-			{
-				good = false;
-				break;
-			}
-		}
-		if (good)
-			out[n++] = *c;
-	}
-
-	/*
-	 * Keep pruned connections (the paper's keepPrunedConnections), in the
-	 * build and in inserts: fill the slots the heuristic left empty with the
-	 * nearest candidates it passed over.  Without this, a list pruned on a
-	 * reverse link keeps only the candidates that pass the heuristic, often
-	 * far fewer than its slots, and a search needs a larger ef for the same
-	 * recall (inserts without it: recall@10 0.955 instead of 0.983 at
-	 * ef_search 10 on 10,000 Fashion-MNIST rows; see src/README "Insert").
-	 */
-	for (int i = 0; graph->keepPruned && i < ncandidates && n < max; i++)
-	{
-		HnswCandidate *c = &candidates[i];
-		bool		taken = false;
-
-		if (c->element->deleted || c->element->missing || !c->element->loaded)
-			continue;
-		for (int j = 0; j < n && !taken; j++)
-			taken = out[j].element == c->element;
-		if (!taken)
-			out[n++] = *c;
-	}
-	return n;
+	return Page_Select(graph, candidates, ncandidates, max, graph->keepPruned,
+					   out, &nkept);
 }
 
 /*
@@ -1211,8 +1001,9 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
  * with their distances; *nearest the nearest live element found on level 0
  * (element NULL if none), for duplicate detection.
  *
- * The graph must have an entry point.  Lists are allocated in the graph's
- * context, the rest in the current one.
+ * The graph must be searched for q (graph->query, an insert's) and have an
+ * entry point, loaded.  Lists are allocated in the graph's context, the
+ * rest in the current one.
  */
 void
 HnswFindNeighbors(HnswGraph *graph, const Vector *q, int level,
@@ -1222,13 +1013,13 @@ HnswFindNeighbors(HnswGraph *graph, const Vector *q, int level,
 	int			nentries = 1;
 	HnswElement ep = graph->entry;
 
+	Assert(graph->query == q);
 	nearest->element = NULL;
 	nearest->distance = 0;
 
 	entries = palloc(sizeof(HnswCandidate));
 	entries[0].element = ep;
-	entries[0].distance = graph->query ? ep->queryDistance :
-		HnswDistance(graph, q, ep->vec);
+	entries[0].distance = ep->queryDistance;
 
 	for (int lc = ep->level; lc > level; lc--)
 	{

@@ -34,9 +34,6 @@
 #include "storage/indexfsm.h"
 #include "utils/memutils.h"
 
-/* Rounds of LinkUnreachable at most */
-#define HNSW_VACUUM_LINK_ROUNDS	3
-
 typedef struct HnswVacuumState
 {
 	IndexVacuumInfo *info;
@@ -45,7 +42,6 @@ typedef struct HnswVacuumState
 	int			efConstruction;
 	HnswQuantization quantization;	/* from the metapage */
 	HnswQuantization exactQuantization;
-	int			slotSize;		/* of the neighbour slots (version) */
 	int			dim;
 	uint64	   *deleted;		/* keys of deleted elements, ascending */
 	int			ndeleted;
@@ -166,7 +162,13 @@ ResetCache(HnswVacuumState *vs)
 	vs->graph->efConstruction = vs->efConstruction;
 	vs->graph->quantization = vs->quantization;
 	vs->graph->exactQuantization = vs->exactQuantization;
-	vs->graph->slotSize = vs->slotSize;
+	vs->graph->skipDeleted = true;
+	/*
+	 * keepPrunedConnections: after many deletions the heuristic alone can
+	 * leave an element with too few links to stay reachable, so the holes
+	 * it leaves are filled with the nearest candidates it passed over.
+	 */
+	vs->graph->keepPruned = true;
 }
 
 /*
@@ -288,13 +290,21 @@ SearchCandidates(HnswVacuumState *vs, HnswElement e, int lc,
 	w[0].distance = HnswDistance(graph, e->vec, ep->vec);
 	for (int l = ep->level; l > lc; l--)
 	{
+		HnswCandidate *next;
+		int			nnext;
+
+		/* a level may have no live element near: go down from where it was */
 		HnswNewSearch(graph);
-		w = HnswSearchLayer(graph, e->vec, w, nw, 1, l, &nw, NULL);
+		next = HnswSearchLayer(graph, e->vec, w, nw, 1, l, &nnext, NULL);
+		if (nnext > 0)
+		{
+			w = next;
+			nw = nnext;
+		}
 	}
 	HnswNewSearch(graph);
 	w = HnswSearchLayer(graph, e->vec, w, nw, graph->efConstruction, lc, &nw,
 						NULL);
-
 	for (int i = 0; i < nw && added < graph->efConstruction; i++)
 	{
 		bool		dup = w[i].element == e || w[i].element->deleted ||
@@ -313,9 +323,80 @@ SearchCandidates(HnswVacuumState *vs, HnswElement e, int lc,
 }
 
 /*
- * Give element e (at tid) new neighbours in place of the deleted ones: on
- * each level, the live neighbours of its deleted neighbours are candidates,
- * chosen with the selection heuristic into the holes.  The slots are
+ * Choose the new neighbours of element e on level lc into chosen (room for
+ * the level's capacity) and return how many: the live neighbours of its
+ * deleted neighbours (two hops) and its own live neighbours are candidates;
+ * with fewer than a full list, a search for e adds more (SearchCandidates:
+ * deleted elements are still linked until pass 3, and it goes through
+ * them); then the heuristic with keepPrunedConnections.  Share locks one
+ * at a time.
+ */
+static int
+ChooseRepair(HnswVacuumState *vs, HnswElement e, int lc, HnswCandidate *chosen)
+{
+	HnswGraph  *graph = vs->graph;
+	HnswNeighborList *list = e->neighbors[lc];
+	int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
+	HnswCandidate *cands;
+	int			ncands = 0;
+	int			maxcands = cap * (cap + 1) + graph->efConstruction;
+
+	HnswNewSearch(graph);
+	e->visited = graph->searchTag;
+	cands = palloc(sizeof(HnswCandidate) * maxcands);
+	for (int i = 0; i < list->length; i++)
+	{
+		HnswElement n = list->items[i].element;
+
+		if (!IsDeleted(vs, &n->tid))
+			continue;
+		if (!HnswLoadElement(graph, n) || n->level < lc)
+			continue;
+		for (int j = 0; j < n->neighbors[lc]->length; j++)
+		{
+			HnswElement c = n->neighbors[lc]->items[j].element;
+
+			if (c->visited == graph->searchTag || IsDeleted(vs, &c->tid))
+				continue;
+			c->visited = graph->searchTag;
+			if (!HnswLoadElement(graph, c) || c->deleted || ncands >= maxcands)
+				continue;
+			cands[ncands].element = c;
+			cands[ncands].distance = HnswDistance(graph, e->vec, c->vec);
+			ncands++;
+		}
+	}
+	/* live neighbours stay; they also steer the heuristic */
+	for (int i = 0; i < list->length; i++)
+	{
+		HnswElement n = list->items[i].element;
+
+		if (IsDeleted(vs, &n->tid) || n->visited == graph->searchTag ||
+			!HnswLoadElement(graph, n) || ncands >= maxcands)
+			continue;
+		n->visited = graph->searchTag;
+		cands[ncands++] = list->items[i];
+	}
+	/* too few two hops away: a sparse neighbourhood, or most of it deleted */
+	if (ncands < cap)
+		ncands = SearchCandidates(vs, e, lc, cands, ncands);
+
+	/* nearest first */
+	for (int i = 1; i < ncands; i++)
+	{
+		HnswCandidate c = cands[i];
+		int			j;
+
+		for (j = i; j > 0 && cands[j - 1].distance > c.distance; j--)
+			cands[j] = cands[j - 1];
+		cands[j] = c;
+	}
+	return HnswSelectNeighbors(graph, cands, ncands, cap, chosen);
+}
+
+/*
+ * Give element e (at tid) new neighbours in place of the deleted ones, on
+ * each level those ChooseRepair picks, into the holes.  The slots are
  * re-read under an exclusive lock, so links added meanwhile stay.
  *
  * No lock is held on entry or exit; reading candidates takes share locks
@@ -341,86 +422,9 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 	nchosen = palloc0(sizeof(int) * (e->level + 1));
 	for (int lc = 0; lc <= e->level; lc++)
 	{
-		HnswNeighborList *list = e->neighbors[lc];
-		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
-		HnswCandidate *cands;
-		int			ncands = 0;
-		int			maxcands = cap * (cap + 1) + graph->efConstruction;
-
-		HnswNewSearch(graph);
-		e->visited = graph->searchTag;
-		cands = palloc(sizeof(HnswCandidate) * maxcands);
-		for (int i = 0; i < list->length; i++)
-		{
-			HnswElement n = list->items[i].element;
-
-			if (!IsDeleted(vs, &n->tid))
-				continue;
-			if (!HnswLoadElement(graph, n) || n->level < lc)
-				continue;
-			for (int j = 0; j < n->neighbors[lc]->length; j++)
-			{
-				HnswElement c = n->neighbors[lc]->items[j].element;
-
-				if (c->visited == graph->searchTag || IsDeleted(vs, &c->tid))
-					continue;
-				c->visited = graph->searchTag;
-				if (!HnswLoadElement(graph, c) || c->deleted || ncands >= maxcands)
-					continue;
-				cands[ncands].element = c;
-				cands[ncands].distance = HnswDistance(graph, e->vec, c->vec);
-				ncands++;
-			}
-		}
-		/* live neighbours stay; they also steer the heuristic */
-		for (int i = 0; i < list->length; i++)
-		{
-			HnswElement n = list->items[i].element;
-
-			if (IsDeleted(vs, &n->tid) || n->visited == graph->searchTag ||
-				!HnswLoadElement(graph, n) || ncands >= maxcands)
-				continue;
-			n->visited = graph->searchTag;
-			cands[ncands++] = list->items[i];
-		}
-		/*
-		 * Too few candidates two hops away (a sparse neighbourhood, or most
-		 * of it deleted): search the graph for the element's neighbours, as
-		 * an insert would.  Deleted elements are still linked until pass 3,
-		 * so the search can go through them.
-		 */
-		if (ncands < cap)
-			ncands = SearchCandidates(vs, e, lc, cands, ncands);
-
-		/* nearest first */
-		for (int i = 1; i < ncands; i++)
-		{
-			HnswCandidate c = cands[i];
-			int			j;
-
-			for (j = i; j > 0 && cands[j - 1].distance > c.distance; j--)
-				cands[j] = cands[j - 1];
-			cands[j] = c;
-		}
-		chosen[lc] = palloc(sizeof(HnswCandidate) * cap);
-		nchosen[lc] = HnswSelectNeighbors(graph, cands, ncands, cap, chosen[lc]);
-
-		/*
-		 * Keep pruned connections (the paper's keepPrunedConnections): after
-		 * many deletions the heuristic alone can leave an element with too
-		 * few links to stay reachable, so the holes it leaves are filled
-		 * with the nearest candidates it passed over.
-		 */
-		for (int i = 0; i < ncands && nchosen[lc] < cap; i++)
-		{
-			bool		taken = false;
-
-			for (int j = 0; j < nchosen[lc]; j++)
-				if (chosen[lc][j].element == cands[i].element)
-					taken = true;
-			if (!taken && !cands[i].element->deleted)
-				chosen[lc][nchosen[lc]++] = cands[i];
-		}
+		chosen[lc] = palloc(sizeof(HnswCandidate) *
+							HNSW_LEVEL_CAPACITY(lc, graph->m));
+		nchosen[lc] = ChooseRepair(vs, e, lc, chosen[lc]);
 	}
 
 	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(tid),
@@ -433,7 +437,6 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 		{
 			int			start = HNSW_LEVEL_START(lc, graph->m);
 			int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
-			int			size = vs->slotSize;
 			char	   *slots;
 			int			next = 0;
 
@@ -442,8 +445,8 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 			{
 				bool		present;
 
-				if (ItemPointerIsValid(HnswSlotTid(slots, i, size)) &&
-					!IsDeleted(vs, HnswSlotTid(slots, i, size)))
+				if (ItemPointerIsValid(HnswSlotTid(slots, i)) &&
+					!IsDeleted(vs, HnswSlotTid(slots, i)))
 					continue;
 
 				/* a hole: fill it with the next chosen one not linked yet */
@@ -451,7 +454,7 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 				{
 					present = false;
 					for (int j = start; j < start + cap; j++)
-						if (ItemPointerEquals(HnswSlotTid(slots, j, size),
+						if (ItemPointerEquals(HnswSlotTid(slots, j),
 											  &chosen[lc][next].element->tid))
 							present = true;
 					if (!present)
@@ -466,12 +469,12 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 				}
 				if (next < nchosen[lc])
 				{
-					HnswSlotSet(slots, i, size, &chosen[lc][next].element->tid,
+					HnswSlotSet(slots, i, &chosen[lc][next].element->tid,
 								chosen[lc][next].distance);
 					next++;
 				}
 				else
-					ItemPointerSetInvalid(HnswSlotTid(slots, i, size));
+					ItemPointerSetInvalid(HnswSlotTid(slots, i));
 			}
 		}
 	}
@@ -553,7 +556,7 @@ RepairGraph(HnswVacuumState *vs)
 			slots = HnswTupleGetSlots(tup);
 			for (int i = 0; i < HNSW_SLOTS(tup->level, vs->m); i++)
 			{
-				ItemPointer slotTid = HnswSlotTid(slots, i, vs->slotSize);
+				ItemPointer slotTid = HnswSlotTid(slots, i);
 
 				if (ItemPointerIsValid(slotTid) && IsDeleted(vs, slotTid))
 				{
@@ -716,87 +719,38 @@ FreeDeleted(HnswVacuumState *vs)
  * elements before it writes the graph, inserts cannot tell); a search can
  * then never return its rows.  See src/README "Vacuum".
  *
- * The elements are listed in TID order by one pass over the pages; a
- * breadth-first search from the entry point over the links of every level
- * (one share lock per element reached) marks the reachable ones and counts
- * each one's incoming links from them.  Each unreachable element is then
- * linked, on level 0, from the nearest reachable element among its own
- * neighbours (LinkFrom), or from the nearest one a search for it finds, and
- * what it reaches becomes reachable too.  Replacing a link can cut another
- * element off, so the search is repeated, for a few rounds at most.
+ * The elements are listed in TID order by one pass over the pages; the
+ * walk of hnswreach.c from the entry point (one share lock per element
+ * reached) marks the reachable ones with the tree of first links that
+ * reached them.  Each unreachable element is then linked, on level 0, from
+ * the nearest reachable element among its own neighbours (LinkFrom), or
+ * from the nearest one a search for it finds, and what it reaches becomes
+ * reachable too.  A link is replaced only if it is not in the tree, so no
+ * element that was reachable stops being so, and one pass over the
+ * unreachable elements links them all, as far as slots allow.
  */
-typedef struct ReachElement
-{
-	ItemPointerData tid;
-	uint8		level;
-	bool		deleted;		/* marked deleted, not freed yet */
-	bool		reached;
-	uint16		incoming;		/* links from reached elements, saturating */
-} ReachElement;
-
-/* A link to a reached element, with its distance */
-typedef struct ReachLink
-{
-	ReachElement *element;
-	float		distance;
-} ReachLink;
-
-typedef struct ReachState
+typedef struct LinkState
 {
 	HnswVacuumState *vs;
-	ReachElement *elements;		/* in TID order */
-	uint32		nelements;
-	uint32	   *queue;			/* of reached elements to expand */
-	uint32		qhead;
-	uint32		qtail;
-} ReachState;
-
-/* The listed element at tid, or NULL */
-static ReachElement *
-FindReach(ReachState *rs, ItemPointer tid)
-{
-	uint32		lo = 0;
-	uint32		hi = rs->nelements;
-
-	while (lo < hi)
-	{
-		uint32		mid = lo + (hi - lo) / 2;
-		int			c = ItemPointerCompare(&rs->elements[mid].tid, tid);
-
-		if (c == 0)
-			return &rs->elements[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-/* Mark e reached and queue it for expansion */
-static void
-Reach(ReachState *rs, ReachElement *e)
-{
-	e->reached = true;
-	rs->queue[rs->qtail++] = e - rs->elements;
-}
+	HnswTidList list;			/* every element, in TID order */
+	HnswReach	reach;			/* over the list's numbers */
+	Size		cacheLimit;		/* memory for vs->graph's cache */
+} LinkState;
 
 /*
  * One pass over the pages, one share lock at a time: with list, list the
- * elements of the index into rs, in TID order; with count, add their heap
- * TIDs to count->num_index_tuples.  Return false, listing nothing, if the
- * list would take more than maintenance_work_mem (the count goes on).
+ * elements of the index into ls->list, within limit bytes for the list and
+ * its walk; with count, add their heap TIDs to count->num_index_tuples.
+ * Return false, listing nothing, if the list would take more (the count
+ * goes on).
  */
 static bool
-ScanElements(ReachState *rs, bool list, IndexBulkDeleteResult *count)
+ScanElements(LinkState *ls, bool list, IndexBulkDeleteResult *count,
+			 Size limit)
 {
-	HnswVacuumState *vs = rs->vs;
+	HnswVacuumState *vs = ls->vs;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
-	Size		limit = (Size) maintenance_work_mem * 1024;
-	uint32		max = 1024;
 
-	rs->elements = list ? palloc(sizeof(ReachElement) * max) : NULL;
-	rs->nelements = 0;
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
 		Buffer		buf;
@@ -809,142 +763,80 @@ ScanElements(ReachState *rs, bool list, IndexBulkDeleteResult *count)
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			HnswElementTuple tup = VacuumElement(vs, buf, off);
-			ReachElement *e;
+			ItemPointerData tid;
 
 			if (tup == NULL)
 				continue;
-			/* Propagate reads the links of the reached ones */
+			/* the walk reads the links of the reached ones */
 			VacuumCheckSlots(vs, tup, blkno, off);
 			for (int i = 0; count != NULL && i < HnswTupleTidCapacity(tup); i++)
 				if (ItemPointerIsValid(&tup->heaptids[i]))
 					count->num_index_tuples++;
-			if (rs->elements == NULL)
+			if (!list)
 				continue;
-			if (rs->nelements == max)
+			ItemPointerSet(&tid, blkno, off);
+			if (!HnswTidListAdd(&ls->list, &tid, tup->level,
+								tup->deleted != 0, limit))
 			{
-				Size		need = (Size) max * 2 *
-					(sizeof(ReachElement) + sizeof(uint32));
-
-				if (need > limit)
-				{
-					/* too many to list; count on if asked to */
-					pfree(rs->elements);
-					rs->elements = NULL;
-					rs->nelements = 0;
-					continue;
-				}
-				max *= 2;
-				rs->elements = repalloc_huge(rs->elements,
-											 sizeof(ReachElement) * max);
-			}
-			e = &rs->elements[rs->nelements++];
-			ItemPointerSet(&e->tid, blkno, off);
-			e->level = tup->level;
-			e->deleted = tup->deleted != 0;
-		}
-		UnlockReleaseBuffer(buf);
-	}
-	if (rs->elements == NULL)
-		return !list;
-	rs->queue = palloc_extended(sizeof(uint32) * Max(rs->nelements, 1),
-								MCXT_ALLOC_HUGE);
-	return true;
-}
-
-/*
- * Expand the queued elements until none is left: read each one's links
- * (share lock on its page), count them as incoming links of their targets
- * and queue the targets not reached yet.  Links to elements not listed
- * (inserted since) are ignored.
- */
-static void
-Propagate(ReachState *rs)
-{
-	HnswVacuumState *vs = rs->vs;
-
-	while (rs->qhead < rs->qtail)
-	{
-		ReachElement *e = &rs->elements[rs->queue[rs->qhead++]];
-		Buffer		buf;
-		HnswElementTuple tup;
-
-		buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&e->tid),
-							 BUFFER_LOCK_SHARE);
-		tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&e->tid));
-		if (tup != NULL && tup->level == e->level)
-		{
-			char	   *slots = HnswTupleGetSlots(tup);
-
-			for (int i = 0; i < HNSW_SLOTS(tup->level, vs->m); i++)
-			{
-				ItemPointer tid = HnswSlotTid(slots, i, vs->slotSize);
-				ReachElement *t;
-
-				if (!ItemPointerIsValid(tid))
-					continue;
-				t = FindReach(rs, tid);
-				if (t == NULL)
-					continue;
-				if (t->incoming < PG_UINT16_MAX)
-					t->incoming++;
-				if (!t->reached)
-					Reach(rs, t);
+				/* too many to list; count on if asked to */
+				if (ls->list.elements)
+					pfree(ls->list.elements);
+				memset(&ls->list, 0, sizeof(ls->list));
+				list = false;
 			}
 		}
 		UnlockReleaseBuffer(buf);
 	}
+	return list;
 }
 
 /*
  * Make the level-0 list of the reached element v link to u at distance: in
- * a free slot, or in place of its furthest link to an element with another
- * incoming link, so that none loses its last one.  The slots are read under
- * an exclusive lock on v's page; one WAL record (none while building).
- * Return false if v is gone or has no such slot.
+ * a free slot, or in place of its furthest link that is not in the walk's
+ * tree, so that no element stops being reachable.  The slots are read
+ * under an exclusive lock on v's page; one WAL record (none while
+ * building).  Return false if v is gone or has no such slot.
  */
 static bool
-LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
+LinkFrom(LinkState *ls, uint32 v, uint32 u, float distance)
 {
-	HnswVacuumState *vs = rs->vs;
+	HnswVacuumState *vs = ls->vs;
+	HnswTidElement *ve = &ls->list.elements[v];
+	HnswTidElement *ue = &ls->list.elements[u];
 	int			cap = HNSW_LEVEL_CAPACITY(0, vs->m);
 	Buffer		buf;
 	HnswElementTuple tup;
 	char	   *slots = NULL;
 	int			victim = -1;
-	ReachElement *dropped = NULL;
 	bool		linked = false;
 
-	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&v->tid),
+	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&ve->tid),
 						 BUFFER_LOCK_EXCLUSIVE);
-	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&v->tid));
-	if (tup != NULL && tup->level == v->level && !tup->deleted)
+	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&ve->tid));
+	if (tup != NULL && tup->level == ve->level && !tup->deleted)
 		slots = HnswTupleGetSlots(tup);
 
 	/* linked meanwhile, or a free slot */
 	for (int i = 0; slots != NULL && i < cap && !linked; i++)
 	{
-		ItemPointer tid = HnswSlotTid(slots, i, vs->slotSize);
+		ItemPointer tid = HnswSlotTid(slots, i);
 
-		if (ItemPointerEquals(tid, &u->tid))
+		if (ItemPointerEquals(tid, &ue->tid))
 			linked = true;
 		else if (!ItemPointerIsValid(tid) && victim < 0)
 			victim = i;
 	}
-	/* otherwise the furthest link to an element that keeps another */
+	/* otherwise the furthest link that no element's tree path takes */
 	if (slots != NULL && !linked && victim < 0)
 	{
 		for (int i = 0; i < cap; i++)
 		{
-			ReachElement *t;
+			uint32		t = HnswTidListFind(&ls->list, HnswSlotTid(slots, i));
 
-			t = FindReach(rs, HnswSlotTid(slots, i, vs->slotSize));
-			if (t != NULL && t->incoming > 1 &&
-				(victim < 0 || HnswSlotDistance(slots, i, vs->slotSize) >
-				 HnswSlotDistance(slots, victim, vs->slotSize)))
-			{
+			if (t != HNSW_REACH_NONE && !HnswReachIsTree(&ls->reach, v, t) &&
+				(victim < 0 ||
+				 HnswSlotDistance(slots, i) > HnswSlotDistance(slots, victim)))
 				victim = i;
-				dropped = t;
-			}
 		}
 	}
 	if (!linked && victim >= 0)
@@ -953,17 +845,12 @@ LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
 		Page		page = HnswEditStart(&edit, vs->index, buf, vs->building,
 										 false);
 
-		tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&v->tid));
-		HnswSlotSet(HnswTupleGetSlots(tup), victim, vs->slotSize, &u->tid,
-					distance);
+		tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&ve->tid));
+		HnswSlotSet(HnswTupleGetSlots(tup), victim, &ue->tid, distance);
 		HnswEditFinish(&edit);
-		if (dropped != NULL)
-			dropped->incoming--;
 		linked = true;
 	}
 	UnlockReleaseBuffer(buf);
-	if (linked && u->incoming < PG_UINT16_MAX)
-		u->incoming++;
 	return linked;
 }
 
@@ -971,72 +858,80 @@ LinkFrom(ReachState *rs, ReachElement *v, ReachElement *u, float distance)
  * Link the unreachable element u from a reached one (LinkFrom): the nearest
  * reached element among u's own level-0 neighbours that takes the link, or
  * failing that the nearest one a search from the entry point finds for u's
- * vector.  Return whether u was linked.
+ * vector.  Return the element that links to it now, or HNSW_REACH_NONE.
  */
-static bool
-LinkElement(ReachState *rs, ReachElement *u)
+static uint32
+LinkUnreached(LinkState *ls, uint32 u)
 {
-	HnswVacuumState *vs = rs->vs;
+	HnswVacuumState *vs = ls->vs;
+	HnswTidElement *ue = &ls->list.elements[u];
 	int			cap = HNSW_LEVEL_CAPACITY(0, vs->m);
-	ReachLink  *own = palloc(sizeof(ReachLink) * cap);
+	HnswCandidate *own = palloc(sizeof(HnswCandidate) * cap);
+	uint32	   *ownId = palloc(sizeof(uint32) * cap);
 	int			nown = 0;
 	Buffer		buf;
 	HnswElementTuple tup;
-	bool		linked = false;
+	uint32		via = HNSW_REACH_NONE;
 
 	/* u's own neighbours that are reached, nearest first */
-	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&u->tid),
+	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&ue->tid),
 						 BUFFER_LOCK_SHARE);
-	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&u->tid));
-	if (tup != NULL && tup->level == u->level)
+	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&ue->tid));
+	if (tup != NULL && tup->level == ue->level)
 	{
 		char	   *slots = HnswTupleGetSlots(tup);
 
 		for (int i = 0; i < cap; i++)
 		{
-			ReachElement *t;
-			float		d = HnswSlotDistance(slots, i, vs->slotSize);
+			uint32		t = HnswTidListFind(&ls->list, HnswSlotTid(slots, i));
+			float		d = HnswSlotDistance(slots, i);
 			int			j;
 
-			t = FindReach(rs, HnswSlotTid(slots, i, vs->slotSize));
-			if (t == NULL || !t->reached || t->deleted)
+			if (t == HNSW_REACH_NONE || !HnswReached(&ls->reach, t) ||
+				ls->list.elements[t].deleted)
 				continue;
 			for (j = nown; j > 0 && own[j - 1].distance > d; j--)
+			{
 				own[j] = own[j - 1];
-			own[j].element = t;
+				ownId[j] = ownId[j - 1];
+			}
 			own[j].distance = d;
+			ownId[j] = t;
 			nown++;
 		}
 	}
 	UnlockReleaseBuffer(buf);
-	for (int i = 0; i < nown && !linked; i++)
-		linked = LinkFrom(rs, own[i].element, u, own[i].distance);
+	for (int i = 0; i < nown && via == HNSW_REACH_NONE; i++)
+		if (LinkFrom(ls, ownId[i], u, own[i].distance))
+			via = ownId[i];
 	pfree(own);
+	pfree(ownId);
 
 	/* none takes it: search for its nearest, which are all reachable */
-	if (!linked)
+	if (via == HNSW_REACH_NONE)
 	{
 		HnswCandidate *cands;
 		int			ncands = 0;
 		HnswElement e;
 
 		cands = palloc(sizeof(HnswCandidate) * vs->efConstruction);
-		if (MemoryContextMemAllocated(vs->cacheCxt, true) >
-			(Size) maintenance_work_mem * 1024)
+		if (MemoryContextMemAllocated(vs->cacheCxt, true) > ls->cacheLimit)
 			ResetCache(vs);
-		e = HnswLookupElement(vs->graph, &u->tid);
+		e = HnswLookupElement(vs->graph, &ue->tid);
 		if (HnswLoadElement(vs->graph, e) && !e->deleted)
 			ncands = SearchCandidates(vs, e, 0, cands, 0);
-		for (int i = 0; i < ncands && !linked; i++)
+		for (int i = 0; i < ncands && via == HNSW_REACH_NONE; i++)
 		{
-			ReachElement *t = FindReach(rs, &cands[i].element->tid);
+			uint32		t = HnswTidListFind(&ls->list, &cands[i].element->tid);
 
-			if (t != NULL && t != u && t->reached && !t->deleted)
-				linked = LinkFrom(rs, t, u, cands[i].distance);
+			if (t != HNSW_REACH_NONE && t != u &&
+				HnswReached(&ls->reach, t) && !ls->list.elements[t].deleted &&
+				LinkFrom(ls, t, u, cands[i].distance))
+				via = t;
 		}
 		pfree(cands);
 	}
-	return linked;
+	return via;
 }
 
 /*
@@ -1046,15 +941,20 @@ LinkElement(ReachState *rs, ReachElement *u)
  * linking them would take links from the hubs searches go through.  With
  * count (VACUUM without a bulk deletion), the same pass over the pages
  * also counts the index's heap TIDs into it, linking or not.
+ *
+ * Memory: the list and the walk take up to three quarters of the vacuum's
+ * memory (VacuumMemory), the element cache of the searches the rest.
  */
 static void
-LinkUnreachable(HnswVacuumState *vs, IndexBulkDeleteResult *count)
+LinkAllUnreached(HnswVacuumState *vs, IndexBulkDeleteResult *count)
 {
-	ReachState rs;
+	LinkState	ls;
 	HnswMetaPageData meta;
 	bool		link;
+	uint32		root;
 	int			linked = 0;
 	int			left = 0;
+	Size		memory = VacuumMemory();
 
 	HnswReadMeta(vs->index, &meta);
 	if (ItemPointerIsValid(&meta.entryPoint))
@@ -1064,53 +964,46 @@ LinkUnreachable(HnswVacuumState *vs, IndexBulkDeleteResult *count)
 	if (!link && count == NULL)
 		return;
 
-	memset(&rs, 0, sizeof(rs));
-	rs.vs = vs;
-	if (!ScanElements(&rs, link, count))
+	memset(&ls, 0, sizeof(ls));
+	ls.vs = vs;
+	if (!ScanElements(&ls, link, count, memory / 4 * 3))
 	{
 		ereport(vs->info->message_level,
-				(errmsg("index \"%s\" has too many elements to look for unreachable ones within \"maintenance_work_mem\"",
-						RelationGetRelationName(vs->index))));
+				(errmsg("index \"%s\" has too many elements to look for unreachable ones within \"%s\"",
+						RelationGetRelationName(vs->index),
+						IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1 ?
+						"autovacuum_work_mem" : "maintenance_work_mem")));
 		return;
 	}
 	if (!link)
 		return;
+	root = HnswTidListFind(&ls.list, &meta.entryPoint);
+	if (root == HNSW_REACH_NONE)
+		return;					/* a new entry point, inserted since */
 
-	for (int round = 0; round < HNSW_VACUUM_LINK_ROUNDS; round++)
+	ls.list.index = vs->index;
+	ls.list.layout = HnswGraphLayout(vs->graph);
+	ls.list.strategy = vs->info->strategy;
+	ls.list.vacuumDelay = true;
+	ls.cacheLimit = memory - Min(memory,
+								 (Size) ls.list.max * sizeof(HnswTidElement) +
+								 HnswReachBytes(ls.list.max));
+	HnswReachInit(&ls.reach, ls.list.n, HnswTidListLinks, &ls.list);
+	HnswReachFrom(&ls.reach, root);
+	for (uint32 u = 0; u < ls.list.n; u++)
 	{
-		ReachElement *ep = FindReach(&rs, &meta.entryPoint);
-		bool		missed = false;
+		uint32		via;
 
-		if (ep == NULL)
-			break;				/* a new entry point, inserted since */
-		for (uint32 i = 0; i < rs.nelements; i++)
+		if (HnswReached(&ls.reach, u) || ls.list.elements[u].deleted)
+			continue;
+		via = LinkUnreached(&ls, u);
+		if (via != HNSW_REACH_NONE)
 		{
-			rs.elements[i].reached = false;
-			rs.elements[i].incoming = 0;
+			linked++;
+			HnswReachAdd(&ls.reach, via, u);
 		}
-		rs.qhead = rs.qtail = 0;
-		Reach(&rs, ep);
-		Propagate(&rs);
-
-		left = 0;
-		for (uint32 i = 0; i < rs.nelements; i++)
-		{
-			ReachElement *u = &rs.elements[i];
-
-			if (u->reached || u->deleted)
-				continue;
-			missed = true;
-			if (LinkElement(&rs, u))
-			{
-				linked++;
-				Reach(&rs, u);
-				Propagate(&rs);
-			}
-			else
-				left++;
-		}
-		if (!missed)
-			break;
+		else
+			left++;
 	}
 	if (linked > 0 || left > 0)
 		ereport(vs->info->message_level,
@@ -1118,8 +1011,8 @@ LinkUnreachable(HnswVacuumState *vs, IndexBulkDeleteResult *count)
 						RelationGetRelationName(vs->index), linked),
 				 left > 0 ? errdetail("%d more could not be linked: no reachable element near them has a slot to spare.",
 									  left) : 0));
-	pfree(rs.elements);
-	pfree(rs.queue);
+	HnswReachFree(&ls.reach);
+	pfree(ls.list.elements);
 }
 
 /*
@@ -1140,7 +1033,6 @@ InitVacuumState(HnswVacuumState *vs, IndexVacuumInfo *info)
 	vs->dim = meta.dimensions;
 	vs->quantization = meta.quantization;
 	vs->exactQuantization = meta.exactQuantization;
-	vs->slotSize = HNSW_SLOT_SIZE(meta.version);
 	/* half the memory for the deleted list, MaxOffsetNumber at least */
 	vs->limitdeleted = (int) Min(Max(VacuumMemory() / 2 / sizeof(uint64),
 									 MaxOffsetNumber),
@@ -1177,7 +1069,7 @@ HnswLinkUnreachableBuilt(Relation index)
 	oldcxt = MemoryContextSwitchTo(cxt);
 	InitVacuumState(&vs, &info);
 	vs.building = true;
-	LinkUnreachable(&vs, NULL);
+	LinkAllUnreached(&vs, NULL);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 }
@@ -1274,10 +1166,10 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	{
 		/* no bulk deletion counted the index: pass 4 counts it */
 		stats = MemoryContextAllocZero(oldcxt, sizeof(IndexBulkDeleteResult));
-		LinkUnreachable(&vs, stats);
+		LinkAllUnreached(&vs, stats);
 	}
 	else
-		LinkUnreachable(&vs, NULL);
+		LinkAllUnreached(&vs, NULL);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 

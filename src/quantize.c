@@ -13,9 +13,6 @@
  *	f16, bf16	dim uint16 codes, padded to 4 bytes
  *	i8			float scale, offset and error bound, then dim int8 codes,
  *				padded to 4 bytes (HNSW_QUANT_I8)
- *	old i8		float scale, then dim int8 codes, padded to 4 bytes
- *				(HNSW_QUANT_I8_SCALE: indexes built before range codes
- *				keep it, and their inserts go on writing it)
  *
  * The kernels themselves live in distance.c.  See src/README "Quantization".
  *
@@ -36,7 +33,7 @@
  * DistanceEncodeInt8Range returned for it.
  */
 #define CodeScale(v)	(HnswQuantIsInt8((v)->unused) ? (v)->x[0] : 0.0f)
-#define CodeOffset(v)	((v)->unused == HNSW_QUANT_I8 ? (v)->x[1] : 0.0f)
+#define CodeOffset(v)	(HnswQuantIsInt8((v)->unused) ? (v)->x[1] : 0.0f)
 #define CodeError(v)	((v)->x[2])
 #define CodeData(v)		((const void *) &(v)->x[HNSW_CODE_HEADER_FLOATS((v)->unused)])
 
@@ -86,10 +83,6 @@ EncodeAs(HnswQuantization q, const Vector *vec, Size extra, MemoryContext cxt)
 				for (int i = 0; i < vec->dim; i++)
 					b[i] = DistanceFloatToBfloat(vec->x[i]);
 			}
-			break;
-		case HNSW_QUANT_I8_SCALE:
-			code->x[0] = DistanceEncodeInt8(vec->x, vec->dim,
-											(int8 *) CodeData(code));
 			break;
 		case HNSW_QUANT_I8:
 			code->x[2] = DistanceEncodeInt8Range(vec->x, vec->dim,
@@ -147,7 +140,6 @@ HnswDecodeVector(const Vector *code, float *out)
 			distance_kernels->bf16.decode(CodeData(code), 0.0f, 0.0f, out,
 										  code->dim);
 			break;
-		case HNSW_QUANT_I8_SCALE:
 		case HNSW_QUANT_I8:
 			distance_kernels->i8.decode(CodeData(code), CodeScale(code),
 										CodeOffset(code), out, code->dim);
@@ -253,7 +245,6 @@ HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
 		case HNSW_QUANT_BF16:
 			k = &distance_kernels->bf16;
 			break;
-		case HNSW_QUANT_I8_SCALE:
 		case HNSW_QUANT_I8:
 			k = &distance_kernels->i8;
 			break;
@@ -285,9 +276,7 @@ HnswQuantDistance(HnswGraph *graph, const Vector *a, const Vector *b)
  * x that code encodes, d being code decoded by the kernels, and *magnitude
  * to a bound of every |x[i]|; both 0 for a code that is not i8.
  *
- * An old i8 code rounds x[i] / scale to nearest: within scale / 2, with a
- * margin for the float rounding of the decoding.  A range code records its
- * error with the decoding computed exactly; the kernels' decoding (one or
+ * An i8 code records its error with the decoding computed exactly; the kernels' decoding (one or
  * two float roundings) adds at most 2^-23 of |offset| + 128 scale.  A
  * lossless code (error 0) decodes exactly in any float arithmetic.
  */
@@ -297,12 +286,7 @@ HnswCodeBounds(const Vector *code, float *error, float *magnitude)
 	double		h = 0.0;
 	double		top = 0.0;
 
-	if (code->unused == HNSW_QUANT_I8_SCALE)
-	{
-		h = 0.5 * (double) CodeScale(code) * (1.0 + 1.0 / 1024.0);
-		top = 127.0 * (double) CodeScale(code);
-	}
-	else if (code->unused == HNSW_QUANT_I8)
+	if (code->unused == HNSW_QUANT_I8)
 	{
 		top = fabs((double) CodeOffset(code)) + 128.0 * (double) CodeScale(code);
 		if (CodeError(code) != 0.0f)

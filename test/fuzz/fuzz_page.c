@@ -22,8 +22,8 @@
  *	  overflow AddressSanitizer reports; and the slots end where it does;
  *	- an accepted metapage has its fields in range.
  *
- * The seeds in test/fuzz/corpus/page choose such pages: f32, i8, bf16 with
- * the 12-byte slots of old versions, codes with vectors out of line, an
+ * The seeds in test/fuzz/corpus/page choose such pages: f32, i8, bf16,
+ * codes with vectors out of line, an
  * index without dimensions yet, a metapage, raw bytes.
  *
  *	  make fuzz && mkdir -p /tmp/corpus &&
@@ -123,14 +123,14 @@ FormElement(const HnswLayout *layout, char *buf, int level, int cap, int dim,
 	Size		size;
 
 	size = HNSW_ELEMENT_HEADER_SIZE(cap) + vecSize +
-		HNSW_SLOTS(level, layout->m) * layout->slotSize;
+		HNSW_SLOTS(level, layout->m) * sizeof(HnswNeighborSlot);
 	if (size > HNSW_MAX_TUPLE_SIZE)
 		return size;			/* does not fit a page: not formed */
 	memset(buf, 0, size);
 	tup->type = cut > 0 ? HNSW_HEAD_TUPLE : HNSW_ELEMENT_TUPLE;
 	tup->level = level;
 	tup->deleted = Byte(in) & 1;
-	tup->ntids = cap == HNSW_HEAPTIDS ? 0 : cap;
+	tup->ntids = cap;
 	for (int i = 0; i < cap; i++)
 		ItemPointerSet(&tup->heaptids[i], Byte(in), 1 + Byte(in) % 200);
 	vec = HnswTupleVector(tup);
@@ -145,7 +145,7 @@ FormElement(const HnswLayout *layout, char *buf, int level, int cap, int dim,
 		ItemPointerData t;
 
 		ItemPointerSet(&t, 1 + Byte(in) % 4, 1 + Byte(in) % 8);
-		HnswSlotSet(slots, i, layout->slotSize, &t, 1.0f);
+		HnswSlotSet(slots, i, &t, 1.0f);
 	}
 	return size;
 }
@@ -214,7 +214,7 @@ FormMetaPage(const HnswLayout *layout, Page page, Input *in)
 	InitPage(page);
 	meta = HnswPageGetMeta(page);
 	meta->magic = HNSW_MAGIC_NUMBER;
-	meta->version = 1 + Byte(in) % HNSW_VERSION;
+	meta->version = HNSW_VERSION;
 	meta->dimensions = layout->dim;
 	meta->m = layout->m;
 	meta->efConstruction = 64;
@@ -269,7 +269,7 @@ UseElement(const HnswLayout *layout, HnswElementTuple tup, Size len)
 	free(copy);
 
 	slots = HnswTupleGetSlots(tup);
-	CHECK(slots + HNSW_SLOTS(tup->level, layout->m) * layout->slotSize ==
+	CHECK(slots + HNSW_SLOTS(tup->level, layout->m) * sizeof(HnswNeighborSlot) ==
 		  (char *) tup + len);
 	for (int lc = 0; lc <= tup->level; lc++)
 	{
@@ -277,10 +277,10 @@ UseElement(const HnswLayout *layout, HnswElementTuple tup, Size len)
 
 		for (int i = 0; i < HNSW_LEVEL_CAPACITY(lc, layout->m); i++)
 		{
-			ItemPointer t = HnswSlotTid(slots, start + i, layout->slotSize);
+			ItemPointer t = HnswSlotTid(slots, start + i);
 
 			if (ItemPointerIsValid(t) && HnswLinkInRange(t, 4) &&
-				HnswSlotDistance(slots, start + i, layout->slotSize) < 1e9f)
+				HnswSlotDistance(slots, start + i) < 1e9f)
 				sum++;
 		}
 	}
@@ -347,7 +347,7 @@ CheckPage(const HnswLayout *layout, Page page)
 	if (HnswCheckMetaPage(page, &meta) == HNSW_CHECK_OK)
 	{
 		CHECK(meta.magic == HNSW_MAGIC_NUMBER);
-		CHECK(meta.version >= HNSW_MIN_VERSION && meta.version <= HNSW_VERSION);
+		CHECK(meta.version == HNSW_VERSION);
 		CHECK(meta.m >= HNSW_MIN_M && meta.m <= HNSW_MAX_M);
 		CHECK(meta.quantization <= HNSW_QUANT_MAX &&
 			  meta.exactQuantization <= HNSW_QUANT_MAX);
@@ -380,8 +380,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	layout.quantization = Byte(&in) % (HNSW_QUANT_MAX + 1);
 	flags = Byte(&in);
 	layout.outOfLine = (flags & 1) != 0;
-	layout.slotSize = (flags & 2) ? sizeof(HnswNeighborSlot) :
-		sizeof(HnswCompactSlot);
 	dim = (flags & 4) ? 0 : 1 + dim % VECTOR_MAX_DIM;
 	while (dim > 1 &&
 		   HNSW_ELEMENT_TUPLE_SIZE(dim, layout.quantization, 0, layout.m) +

@@ -1,15 +1,20 @@
-# Helpers shared by the hnsw access method's cluster tests (test/t/01*_hnsw_*):
-# loading Fashion-MNIST or generated vectors, and recall against exact search.
+# Helpers shared by the cluster tests of the hnsw access method and its
+# tools (test/t/0[1-4]*): loading Fashion-MNIST or generated vectors, recall
+# against exact search (test/helpers/recall.sql, which the pgTAP tests use
+# too), and whether an index holds and finds every row.
 package HnswAmTest;
 
 use strict;
 use warnings;
 use Exporter 'import';
+use File::Basename qw(dirname);
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(load_fmnist load_random recall missing_rows insert_proc);
+our @EXPORT = qw(load_fmnist load_random install_recall_helper recall
+  rows_not_in_index missing_rows insert_proc);
 
 my $FMNIST = '/usr/share/datasets/fashion-mnist';
+my $RECALL_SQL = dirname(__FILE__) . '/../helpers/recall.sql';
 
 # Create table $table (id int, v vector(784)) holding the first $n images of
 # the Fashion-MNIST file set $set ('train' or 't10k').
@@ -53,32 +58,60 @@ sub load_random
 	return;
 }
 
-# Return recall@$k of the index on $table.v for the queries in $queries.v
-# with operator $op, against exact search; $settings are SET commands run
+# Create (or replace) the functions of test/helpers/recall.sql,
+# hnsw_test.recall and hnsw_test.recall_detail, in database $db.
+sub install_recall_helper
+{
+	my ($node, $db) = @_;
+	$node->safe_psql($db // 'postgres', slurp_file($RECALL_SQL));
+	return;
+}
+
+# Return recall@$k of the hnsw index on $table.v for the queries $queries
+# (a table with columns id and v, or a query returning a query's id and
+# vector) with operator $op, against exact search, as hnsw_test.recall
+# computes it (test/helpers/recall.sql); $settings are SET commands run
 # first (e.g. "SET hnsw.ef_search = 100;").
 sub recall
 {
 	my ($node, $table, $queries, $op, $k, $settings) = @_;
 	$settings //= '';
+	install_recall_helper($node);
 	return $node->safe_psql('postgres', qq{
-		SET enable_indexscan = off;
-		SET enable_bitmapscan = off;
-		CREATE TEMP TABLE truth AS SELECT q.id AS qid, t.id AS tid
-			FROM $queries q, LATERAL (SELECT id FROM $table
-				ORDER BY $table.v $op q.v LIMIT $k) t;
-		RESET enable_indexscan;
-		SET enable_seqscan = off;
 		$settings
-		CREATE TEMP TABLE found AS SELECT q.id AS qid, t.id AS tid
-			FROM $queries q, LATERAL (SELECT id FROM $table
-				ORDER BY $table.v $op q.v LIMIT $k) t;
-		SELECT round((SELECT count(*) FROM truth JOIN found USING (qid, tid))::numeric
-			/ (SELECT count(*) FROM truth), 4);
+		SELECT hnsw_test.recall('$table', \$q\$$queries\$q\$, '$op', $k);
+	});
+}
+
+# Return how many rows of $table the hnsw index on its column $col (operator
+# $op, default <->) does not hold.  An index scan for a NULL query returns
+# the heap TIDs of every live element, page by page, whatever the graph's
+# links (src/README "Scans"), so this counts exactly, where a search for
+# each row's own vector can miss an element no link leads to.  Read-only:
+# fine on a hot standby.
+sub rows_not_in_index
+{
+	my ($node, $table, $op, $col) = @_;
+	$op //= '<->';
+	$col //= 'v';
+	my $type = $node->safe_psql('postgres', qq{
+		SELECT format_type(atttypid, NULL) FROM pg_attribute
+		 WHERE attrelid = '$table'::regclass AND attname = '$col'});
+	my $every = "SELECT ctid FROM $table ORDER BY $col $op (SELECT NULL::$type)";
+	# (jit: the disabled sequential scan costs enough to be compiled)
+	my $settings = 'SET enable_seqscan = off; SET jit = off; SET hnsw.max_scan_tuples = 2147483647;';
+	my $plan = $node->safe_psql('postgres', "$settings EXPLAIN (COSTS OFF) $every");
+	die "the scan for a NULL query on $table uses no index:\n$plan"
+	  unless $plan =~ /Index Scan using/;
+	return $node->safe_psql('postgres', qq{
+		$settings
+		SELECT count(*) FROM $table WHERE ctid NOT IN ($every);
 	});
 }
 
 # Return how many rows of $table the index does not find by their own
-# vector (the nearest must be at distance 0).
+# vector (the nearest must be at distance 0), beyond 0.5% of the rows.
+# Whether the index holds every row is rows_not_in_index's question.
 sub missing_rows
 {
 	my ($node, $table) = @_;
@@ -90,6 +123,7 @@ sub missing_rows
 	# A lost row after a crash shows up as many missing rows, not one.
 	return $node->safe_psql('postgres', qq{
 		SET enable_seqscan = off;
+		SET jit = off;
 		SET hnsw.ef_search = 100;
 		SELECT greatest(count(*) FILTER (WHERE (SELECT b.v <-> a.v FROM $table b
 				ORDER BY b.v <-> a.v LIMIT 1) IS DISTINCT FROM 0)

@@ -2,7 +2,7 @@
 -- inserts, deletes and VACUUM; verification passes on healthy indexes.
 -- No transaction around it all: VACUUM cannot run inside one.
 SET client_min_messages = warning;
-SELECT plan(15);
+SELECT plan(16);
 
 SELECT setseed(0.25);
 CREATE TABLE info_items (id int, v vector(8));
@@ -25,10 +25,17 @@ SELECT ok((SELECT elements_per_level[1] = elements AND entry_level = max_level
 	AND min_degree >= 1 AND avg_degree <= 12
 	AND bytes_per_element = pages * 8192.0 / live_elements
 	FROM hnsw.index_info('info_items_idx')), 'levels, degree and sizes are consistent');
-SELECT ok((SELECT bool_and(a >= b) FROM (SELECT elements_per_level[i] AS a,
+-- Levels are drawn with mL = 1 / ln(m): each of 1,000 elements reaches
+-- level 1 with probability 1/6, about 167 of them (standard deviation 12,
+-- so 100 to 240 holds for any draw short of a broken one); the graph so has
+-- levels above 0, and each holds no more elements than the one below.
+SELECT ok((SELECT max_level >= 1 AND elements_per_level[2] BETWEEN 100 AND 240
+	FROM hnsw.index_info('info_items_idx')),
+	'about a sixth of the elements reach level 1 (m = 6)');
+SELECT ok((SELECT bool_and(a >= b AND b >= 1) FROM (SELECT elements_per_level[i] AS a,
 	elements_per_level[i + 1] AS b FROM hnsw.index_info('info_items_idx'),
-	generate_series(1, max_level) i) s) IS NOT FALSE,
-	'every level holds no more elements than the one below');
+	generate_series(1, max_level) i) s),
+	'every level above 0 holds at least one element and no more than the one below');
 
 INSERT INTO info_items SELECT i,
 	(SELECT array_agg(random())::real[] FROM generate_series(1, 8) WHERE i > 0)::vector

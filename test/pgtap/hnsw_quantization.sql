@@ -19,6 +19,8 @@ SELECT throws_ok($$CREATE INDEX ON items USING hnsw (v) WITH (quantization = 'f6
 	'22023', 'invalid value for parameter "quantization": "f64"',
 	'an unknown quantization is rejected');
 
+-- recall@10 of 20 queries, as the tests count it (hnsw_test.recall)
+\ir ../helpers/recall.sql
 CREATE TEMP TABLE sizes (quant text, bytes bigint);
 CREATE FUNCTION recall_of(quant text, ops text, op text, col text) RETURNS numeric
 LANGUAGE plpgsql AS $$
@@ -27,16 +29,7 @@ DECLARE
 BEGIN
 	EXECUTE format('CREATE INDEX idx ON items USING hnsw (%s %s) WITH (quantization = %L)', col, ops, quant);
 	INSERT INTO sizes VALUES (quant, pg_relation_size('idx'));
-	SET LOCAL enable_seqscan = off;
-	EXECUTE format($q$
-		SELECT count(*)::numeric / 200 FROM
-			(SELECT q.id AS qid, t.id FROM items q, LATERAL
-				(SELECT id FROM items ORDER BY items.%1$s %2$s q.%1$s LIMIT 10) t WHERE q.id <= 20) found
-		JOIN
-			(SELECT q.id AS qid, t.id FROM items q, LATERAL
-				(SELECT id FROM items ORDER BY items.%1$s::real[]::vector %2$s q.%1$s::real[]::vector LIMIT 10) t WHERE q.id <= 20) truth
-		USING (qid, id)$q$, col, op) INTO r;
-	SET LOCAL enable_seqscan = on;
+	r := hnsw_test.recall('items', format('SELECT id, %I FROM items WHERE id <= 20', col), op, 10, col);
 	DROP INDEX idx;
 	RETURN r;
 END $$;

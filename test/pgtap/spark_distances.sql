@@ -68,9 +68,11 @@ SELECT ok(('[1,-1,0,0]'::vector <^> '[0,0,1,-1]') >
           ('[1,-1,0,0]'::vector <^> '[1,-1,1,-1]') + ('[1,-1,1,-1]'::vector <^> '[0,0,1,-1]'),
           'correlation distance is no metric: d([1,-1,0,0],[0,0,1,-1]) = 1 > 2 (1 - 1/sqrt(2)) via [1,-1,1,-1]');
 
--- recall@10 of each operator class against exact search (with the index
--- in the plan, or the recall is -1), on 2,000 random
--- vectors of 16 non-negative elements (Bray-Curtis is meant for those)
+-- recall@10 of each operator class against exact search, as the tests
+-- count it (hnsw_test.recall, which fails unless the index answers), on
+-- 2,000 random vectors of 16 non-negative elements (Bray-Curtis is meant
+-- for those)
+\ir ../helpers/recall.sql
 SELECT setseed(0.5);
 CREATE TEMP TABLE items AS
 SELECT i AS id, (SELECT array_agg(random()::real) FROM generate_series(1, 16 + 0 * i))::vector(16) AS v
@@ -80,27 +82,10 @@ SELECT i AS id, (SELECT array_agg(random()::real) FROM generate_series(1, 16 + 0
 FROM generate_series(1, 30) i;
 
 CREATE FUNCTION recall(opclass text, op text) RETURNS numeric LANGUAGE plpgsql AS $$
-DECLARE r numeric; p text; plan text := '';
+DECLARE r numeric;
 BEGIN
 	EXECUTE format('CREATE INDEX items_idx ON items USING hnsw (v %s)', opclass);
-	SET LOCAL enable_seqscan = off;
-	-- a recall of -1 if the index would not answer
-	FOR p IN EXECUTE format('EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v %s %L LIMIT 10',
-			op, (SELECT v FROM queries LIMIT 1)) LOOP
-		plan := plan || p;
-	END LOOP;
-	IF plan NOT LIKE '%Index Scan using items_idx%' THEN
-		RETURN -1;
-	END IF;
-	EXECUTE format('CREATE TEMP TABLE found AS SELECT q.id AS qid, i.id AS iid FROM queries q,
-		LATERAL (SELECT id FROM items ORDER BY items.v %s q.v LIMIT 10) i', op);
-	SET LOCAL enable_seqscan = on;
-	SET LOCAL enable_indexscan = off;
-	EXECUTE format('CREATE TEMP TABLE truth AS SELECT q.id AS qid, i.id AS iid FROM queries q,
-		LATERAL (SELECT id FROM items ORDER BY items.v %s q.v LIMIT 10) i', op);
-	SET LOCAL enable_indexscan = on;
-	r := (SELECT count(*) FROM truth JOIN found USING (qid, iid))::numeric / 300;
-	DROP TABLE found, truth;
+	r := hnsw_test.recall('items', 'queries', op, 10);
 	DROP INDEX items_idx;
 	RETURN r;
 END $$;

@@ -103,7 +103,7 @@ sub restart
 	BAIL_OUT('the server did not restart after a power cut');
 }
 
-my ($lost_total, $missing_total, $verify_failures) = (0, 0, 0);
+my ($lost_total, $absent_total, $missing_total, $verify_failures) = (0, 0, 0, 0);
 my %kinds;
 for my $cycle (1 .. $cycles)
 {
@@ -151,6 +151,11 @@ for my $cycle (1 .. $cycles)
 		WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.id = a)
 		  AND NOT EXISTS (SELECT 1 FROM deleted_ids d WHERE d.id = a)}) : 0;
 	$lost_total += $lost;
+	# every row has an element (exact), and nearly every row is found by a
+	# search for its own vector (missing_rows forgives 0.5%: pruning can
+	# leave a rare element that no search reaches until VACUUM links it)
+	my $absent = rows_not_in_index($primary, 't');
+	$absent_total += $absent;
 	my $missing = ($cycle % 10 == 0 || $cycle == $cycles) ? missing_rows($primary, 't') : 0;
 	$missing_total += $missing;
 	my ($ok, $verify_out, $verify_err) = (0, '', '');
@@ -158,13 +163,14 @@ for my $cycle (1 .. $cycles)
 		"SELECT elements, dangling_links FROM hnsw.verify_index('t_idx')",
 		stdout => \$verify_out, stderr => \$verify_err) == 0;
 	$verify_failures++ unless $ok;
-	diag(sprintf("cycle %3d %-6s: %6d rows, %d acked, lost %d, missing %d, verify %s",
+	diag(sprintf("cycle %3d %-6s: %6d rows, %d acked, lost %d, not in index %d, not found %d, verify %s",
 		$cycle, $kind, $primary->safe_psql('postgres', 'SELECT count(*) FROM t'),
-		scalar(@ids), $lost, $missing, $ok ? "ok ($verify_out)" : "FAILED: $verify_err"));
+		scalar(@ids), $lost, $absent, $missing, $ok ? "ok ($verify_out)" : "FAILED: $verify_err"));
 }
 
 is($lost_total, 0, "no acknowledged row lost in $cycles crashes");
-is($missing_total, 0, 'every row found through the index after every tenth crash and the last');
+is($absent_total, 0, 'every row has an element in the index after every crash');
+is($missing_total, 0, 'every row (all but 0.5%) found by its own vector after every tenth crash and the last');
 is($verify_failures, 0, 'verify_index clean after every crash');
 diag('cycles by workload: ' . join(', ', map { "$_ $kinds{$_}" } sort keys %kinds));
 
@@ -184,7 +190,8 @@ my $on_primary = $primary->safe_psql('postgres', $query);
 isnt($on_primary, '', 'the primary answers');
 is($standby->safe_psql('postgres', $query), $on_primary,
 	'after the crash loop the standby returns the same neighbours as the primary');
-is(missing_rows($standby, 't'), '0', 'the standby finds every row through its index');
+is(rows_not_in_index($standby, 't'), '0', 'every row has an element in the standby\'s index');
+is(missing_rows($standby, 't'), '0', 'the standby finds every row (all but 0.5%) by its own vector');
 
 $standby->stop;
 $primary->stop;

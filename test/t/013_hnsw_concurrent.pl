@@ -1,6 +1,6 @@
 # Concurrent inserts from several sessions, with scans and VACUUM running at
-# the same time, into an index that starts empty: no errors, every row is
-# found, recall holds.
+# the same time, into an index that starts empty: no errors, the index
+# holds every row and verifies, searches find the rows, recall holds.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -59,15 +59,21 @@ ok($ok, "all sessions succeeded ($vacuums concurrent vacuums)");
 is(join('', map { $out{"e$_"} // '' } 1 .. 5), '', 'no errors from any session');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t'), 4 * 600, 'all rows inserted');
 $node->safe_psql('postgres', 'VACUUM t');
-is(missing_rows($node, 't'), '0', 'every row is found through the index');
-cmp_ok($node->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('t_idx')"), '>=', 2400,
-	'the index is structurally sound');
+is(rows_not_in_index($node, 't'), '0', 'every row is in the index');
+is(missing_rows($node, 't'), '0', 'rows are found by their own vector (all but 0.5%)');
+# links to elements a concurrent vacuum freed may stay (dangling, or stale
+# once the space is reused): searches treat them as absent (src/README
+# "Locking"), and only REINDEX removes them
+my ($elements, $dangling, $stale) = split /\|/, $node->safe_psql('postgres',
+	"SELECT elements, dangling_links, stale_links FROM hnsw.verify_index('t_idx')");
+note "after concurrent inserts and vacuums: $dangling dangling links, $stale stale links";
+is($elements, 2400, 'verify_index passes; the last VACUUM left one element per row');
 # the last VACUUM, with nothing running beside it, links every element
 # the concurrent inserts' pruning left unreachable
 is($node->safe_psql('postgres',
 	"SELECT unreachable_elements FROM hnsw.verify_index('t_idx')"),
 	'0', 'no element is unreachable after the last VACUUM');
-my $r = recall($node, 't', '(SELECT * FROM t WHERE id % 50 = 0) AS', '<->', 10);
+my $r = recall($node, 't', 'SELECT id, v FROM t WHERE id % 50 = 0', '<->', 10);
 cmp_ok($r, '>=', 0.95, "recall after concurrent inserts ($r)");
 
 $node->stop;

@@ -32,8 +32,9 @@ for my $quant ('f32', 'f16', 'bf16', 'i8')
 	my $r = recall($node, 'base', 'q', '<->', 10);
 	note "$quant L2 recall\@10 = $r, $size{$quant} bytes";
 	cmp_ok($r, '>=', 0.95, "$quant L2 recall at default ef_search");
-	cmp_ok($node->safe_psql('postgres', "SELECT elements FROM hnsw.verify_index('idx')"), '==', 5000,
-		"$quant index is structurally sound");
+	is($node->safe_psql('postgres',
+		"SELECT elements, dangling_links, stale_links FROM hnsw.verify_index('idx')"), '5000|0|0',
+		"$quant index: verify_index passes, one element per row, no dangling or stale link");
 	if ($quant eq 'i8')
 	{
 		# i8 re-ranks with the table's vectors: rows in exact order, and
@@ -78,7 +79,7 @@ for my $quant ('f32', 'f16', 'bf16', 'i8')
 	$node->safe_psql('postgres', 'DROP INDEX idx');
 }
 # 784 dimensions: two f32 elements fit a page, four f16 or bf16, seven i8
-# (six with the 12-byte neighbour slots of versions 1 to 3)
+# (six if neighbour slots took 12 bytes)
 cmp_ok($size{f16} / $size{f32}, '<=', 0.55, 'an f16 index is at most 0.55 of f32');
 cmp_ok($size{bf16} / $size{f32}, '<=', 0.55, 'a bf16 index is at most 0.55 of f32');
 cmp_ok($size{i8} / $size{f32}, '<=', 0.30, 'an i8 index is at most 0.30 of f32');
@@ -96,7 +97,7 @@ note "bf16 index built by inserts, 25% deleted, recall\@10 = $r";
 cmp_ok($r, '>=', 0.95, 'recall of a bf16 index built by inserts and vacuumed');
 
 # 4,096 dimensions: an i8 element fits a page; an f32 one keeps an i8 code
-# with its vector out of line and re-ranks (more in 022_hnsw_big_recall)
+# with its vector out of line and re-ranks (more in 022_hnsw_outofline_recall)
 load_random($node, 'big', 4096, 1500);
 load_random($node, 'bigq', 4096, 20, 0.7);
 $node->safe_psql('postgres', 'CREATE INDEX big_f32 ON big USING hnsw (v)');

@@ -1,0 +1,596 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswarena.c
+ *	  The graph of CREATE INDEX in memory: an arena of elements (shared
+ *	  memory in a parallel build) and the algorithm on it, searching
+ *	  (hnswsearchlayer.h), choosing neighbours, linking and pruning reverse
+ *	  links, and linking the elements no search reaches before the graph is
+ *	  written.
+ *
+ * See src/README "Build".
+ *
+ * src/hnswarena.c
+ *
+ *-------------------------------------------------------------------------
+ */
+
+#include "postgres.h"
+
+#include "hnswbuild.h"
+
+/*
+ * The layer search of hnswsearchlayer.h over the arena: candidates are
+ * element numbers, a neighbour not visited yet is its number and vector.
+ */
+typedef struct ArenaSearch
+{
+	HnswBuildState *state;
+	const Vector *q;
+} ArenaSearch;
+
+typedef struct ArenaItem
+{
+	int32		id;
+	const Vector *vec;
+} ArenaItem;
+
+/*
+ * The neighbours of c on level lc not visited yet, marked visited now.
+ * Takes c's lock in share mode while copying its list (parallel builds).
+ */
+static pg_attribute_always_inline int
+ArenaExpand(ArenaSearch *as, BuildNeighbor *c, int lc, ArenaItem *items)
+{
+	HnswBuildState *state = as->state;
+	BuildElement *ce = GetElement(state, c->id);
+	BuildNeighbor nbuf[2 * HNSW_MAX_M];
+	BuildList  *list;
+	int			nn;
+	int			n = 0;
+
+	if (ce->level < lc)
+		return -1;
+	list = GetList(ce, lc, state->shared->m);
+	LockElement(state, ce, LW_SHARED);
+	nn = list->length;
+	memcpy(nbuf, list->items, sizeof(BuildNeighbor) * nn);
+	UnlockElement(state, ce);
+
+	for (int i = 0; i < nn; i++)
+	{
+		int32		id = nbuf[i].id;
+
+		if (state->visited[id] == state->tag)
+			continue;
+		state->visited[id] = state->tag;
+		items[n].id = id;
+		items[n].vec = GetVector(GetElement(state, id));
+		n++;
+	}
+	return n;
+}
+
+static pg_attribute_always_inline bool
+ArenaLoad(ArenaSearch *as, ArenaItem item, BuildNeighbor *cand)
+{
+	cand->id = item.id;
+	cand->distance = HnswDistance(as->state->graph, as->q, item.vec);
+	return true;
+}
+
+#define SL_PREFIX		Arena
+#define SL_STATE		ArenaSearch
+#define SL_CAND			BuildNeighbor
+#define SL_ITEM			ArenaItem
+#define SL_MAX_ITEMS	(2 * HNSW_MAX_M)
+#define SL_ENTRY(st, cand) \
+	((st)->state->visited[(cand)->id] = (st)->state->tag, true)
+#define SL_EXPAND(st, cand, lc, items)	ArenaExpand(st, cand, lc, items)
+#define SL_PREFETCH(st, item) \
+	HnswPrefetchBytes((item).vec, (st)->state->vecSize)
+#define SL_LOAD(st, item, bound, cand)	ArenaLoad(st, item, cand)
+#define SL_RESULT(st, cand)		true
+#define SL_SEEN(st, cand)		((void) 0)
+#include "hnswsearchlayer.h"
+
+/*
+ * Search one layer of the arena for the ef elements nearest q (Algorithm 2)
+ * from state->entries[0..nentries), whose distances are known.  The result,
+ * nearest first, replaces the entries; return its length.
+ *
+ * Takes each expanded element's lock in share mode while copying its list
+ * (parallel builds); holds no lock on return.
+ */
+static int
+SearchLayer(HnswBuildState *state, const Vector *q, int nentries, int ef,
+			int lc)
+{
+	ArenaSearch as;
+	Arena_Heap	C;
+	Arena_Heap	W;
+
+	if (++state->tag == 0)
+	{
+		memset(state->visited, 0, sizeof(uint32) * state->shared->maxElements);
+		state->tag = 1;
+	}
+	state->graph->scratchOf = NULL;
+	as.state = state;
+	as.q = q;
+	C.items = state->cand;
+	C.cap = state->candCap;
+	W.items = state->res;
+	W.cap = state->resCap;
+	Arena_SearchLayer(&as, state->entries, nentries, ef, lc, &C, &W);
+	state->cand = C.items;
+	state->candCap = C.cap;
+	state->res = W.items;
+	state->resCap = W.cap;
+
+	nentries = W.n;
+	for (int i = nentries - 1; i >= 0; i--)
+		state->entries[i] = Arena_HeapPop(&W);
+	return nentries;
+}
+
+/* Neighbour selection of hnswselect.h over the arena */
+#define SEL_PREFIX		Arena
+#define SEL_STATE		HnswBuildState
+#define SEL_CAND		BuildNeighbor
+#define SEL_USABLE(st, c)	true
+#define SEL_DIST(st, a, b) \
+	HnswDistance((st)->graph, GetVector(GetElement(st, (a)->id)), \
+				 GetVector(GetElement(st, (b)->id)))
+#define SEL_SAME(st, a, b)	false
+#define SEL_SIMPLE(st) \
+	((st)->graph->metric == HNSW_METRIC_IP && !(st)->graph->normalize)
+#include "hnswselect.h"
+
+/*
+ * Choose up to max neighbours among candidates (nearest first) into out:
+ * the paper's heuristic, then the nearest candidates it passed over
+ * (keepPrunedConnections), recording in out->nkept how many the heuristic
+ * kept.  Under inner product, which is no metric, the nearest are kept.
+ */
+static void
+SelectNeighbors(HnswBuildState *state, BuildNeighbor *candidates, int n,
+				int max, BuildList *out)
+{
+	int			nkept;
+
+	out->length = Arena_Select(state, candidates, n, max, true, out->items,
+							   &nkept);
+	out->nkept = nkept;
+}
+
+/*
+ * Link target to the element newId on level lc.  A full list is pruned with
+ * the neighbour-selection heuristic, as hnswlib does, and the slots it
+ * leaves are filled with the nearest candidates it passed over.
+ *
+ * The heuristic decides each candidate, in distance order, by the kept ones
+ * before it alone.  When the list's last decisions are known (list->nkept:
+ * items[0..nkept) were kept, the rest were not), most of them still hold
+ * and are not recomputed; see src/README "Build".  The decisions are those
+ * a full pass of the heuristic would make.
+ *
+ * Holds target's lock in exclusive mode throughout (parallel builds).
+ */
+static void
+AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
+			   float distance, int lc)
+{
+	HnswGraph  *graph = state->graph;
+	BuildElement *target = GetElement(state, targetId);
+	BuildList  *list = GetList(target, lc, state->shared->m);
+	int			cap = HNSW_LEVEL_CAPACITY(lc, state->shared->m);
+	BuildNeighbor cands[2 * HNSW_MAX_M + 1];
+	bool		known[2 * HNSW_MAX_M + 1];
+	bool		chosen[2 * HNSW_MAX_M + 1];
+	int			n = 0;
+	int			newPos = -1;
+	int			nkept = 0;
+	int			nout = 0;
+	bool		decided;
+	bool		dropped = false;
+	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
+
+	LockElement(state, target, LW_EXCLUSIVE);
+	if (list->length < cap)
+	{
+		list->items[list->length].id = newId;
+		list->items[list->length].distance = distance;
+		list->length++;
+		/* the newcomer is undecided, and so the list */
+		list->nkept = 0;
+		UnlockElement(state, target);
+		return;
+	}
+
+	/* insertion sort of the list plus the newcomer, nearest first */
+	for (int i = 0; i <= list->length; i++)
+	{
+		BuildNeighbor c;
+		bool		k = i < list->nkept;
+		int			j;
+
+		if (i < list->length)
+			c = list->items[i];
+		else
+		{
+			c.id = newId;
+			c.distance = distance;
+		}
+		for (j = n; j > 0 && cands[j - 1].distance > c.distance; j--)
+		{
+			cands[j] = cands[j - 1];
+			known[j] = known[j - 1];
+		}
+		cands[j] = c;
+		known[j] = k;
+		chosen[n] = false;
+		n++;
+	}
+	for (int i = 0; i < n; i++)
+		if (cands[i].id == newId)
+			newPos = i;
+	decided = list->nkept > 0 && !simple;
+
+	/*
+	 * The heuristic.  With the last decisions known, only what changed since
+	 * is examined.  The newcomer is decided afresh.  A candidate kept last
+	 * time was not rejected by anything kept last time, so it is kept again
+	 * unless a candidate kept now but not then rejects it (the newcomer, or
+	 * one rejected last time and kept now).  A candidate rejected last time
+	 * was rejected by one kept last time: while every candidate kept last
+	 * time is still kept, it stays rejected; once one is not, it is
+	 * examined again in full.  So the decisions are those of a full pass.
+	 * (Before the newcomer, nothing has changed: no distance is computed.)
+	 */
+	graph->scratchOf = NULL;
+	for (int i = 0; i < n && nkept < cap; i++)
+	{
+		bool		good;
+
+		if (simple)
+			good = true;
+		else if (!decided || i == newPos)
+			good = Arena_Keeps(state, cands, chosen, NULL, i);
+		else if (known[i])
+		{
+			good = Arena_Keeps(state, cands, chosen, known, i);
+			if (!good)
+				dropped = true;
+		}
+		else if (!dropped)
+			good = false;
+		else
+			good = Arena_Keeps(state, cands, chosen, NULL, i);
+
+		if (good)
+		{
+			chosen[i] = true;
+			nkept++;
+		}
+	}
+
+	/* kept ones first, then the nearest of the others */
+	for (int i = 0; i < n; i++)
+		if (chosen[i])
+			list->items[nout++] = cands[i];
+	for (int i = 0; i < n && nout < cap; i++)
+		if (!chosen[i])
+			list->items[nout++] = cands[i];
+	list->length = nout;
+	list->nkept = nkept;
+	UnlockElement(state, target);
+}
+
+/*
+ * Take a number and room in the arena for an element of the given level
+ * with vector code and one heap TID, and fill it in with empty lists.
+ * Return its number, or -1 (and mark the arena full) if there is no room.
+ */
+static int32
+NewElement(HnswBuildState *state, int level, const Vector *code,
+		   ItemPointer heaptid)
+{
+	HnswBuildShared *shared = state->shared;
+	int			m = shared->m;
+	Size		size = BUILD_ELEMENT_SIZE(level, m, VARSIZE(code));
+	uint32		id;
+	uint64		off;
+	BuildElement *e;
+
+	id = pg_atomic_fetch_add_u32(&shared->nelements, 1);
+	off = pg_atomic_fetch_add_u64(&shared->areaUsed, size);
+	if (id >= shared->maxElements || off + size > shared->areaSize)
+	{
+		pg_atomic_write_u32(&shared->full, 1);
+		return -1;
+	}
+	state->offsets[id] = off;
+	e = GetElement(state, id);
+	memset(e, 0, BUILD_HEADER_SIZE);
+	LWLockInitialize(&e->lock, shared->tranche);
+	e->level = level;
+	e->listOffset = BUILD_HEADER_SIZE + MAXALIGN(VARSIZE(code));
+	memset((char *) e + e->listOffset, 0, BUILD_LIST_OFFSET(level + 1, m));
+	e->heaptids[0] = *heaptid;
+	e->nheaptids = 1;
+	memcpy(GetVector(e), code, VARSIZE(code));
+	return (int32) id;
+}
+
+/*
+ * When the graph keeps vectors out of line, write element id's vector to
+ * the index pages now (HnswWriteExactVector, unlogged while building) and
+ * store the link in the element's code; only the code stays in the arena.
+ * The link's bytes follow the code, which other participants may be
+ * reading meanwhile; they read the link only when the pages are written.
+ */
+static void
+WriteOutOfLine(HnswBuildState *state, int32 id, const Vector *vec)
+{
+	if (HnswGraphOutOfLine(state->graph))
+		HnswWriteExactVector(state->graph, vec,
+							 GetVector(GetElement(state, id)));
+}
+
+/*
+ * Link element id, complete but not yet reachable, into the arena's graph
+ * (Algorithm 1), searching with q: its vector as given (exact, where the
+ * element keeps a code).  Identical vectors share an element while it has
+ * room for their heap TIDs: if one takes id's heap TID, id is dropped (its
+ * number becomes a hole, its bytes stay unused).
+ *
+ * Locks: the entry lock and one element lock at a time, never two.
+ * Memory: the lists chosen are palloc'd in the current context.
+ */
+static void
+LinkElement(HnswBuildState *state, int32 id, const Vector *q)
+{
+	HnswBuildShared *shared = state->shared;
+	HnswGraph  *graph = state->graph;
+	int			m = shared->m;
+	BuildElement *e = GetElement(state, id);
+	Vector	   *code = GetVector(e);
+	int			level = e->level;
+	int32		ep;
+	int			epLevel;
+	int			nentries;
+	BuildList  *lists[HNSW_MAX_LEVEL + 1];
+	BuildNeighbor *nearest;
+
+	if (shared->parallel)
+		LWLockAcquire(&shared->entryLock, LW_SHARED);
+	ep = shared->entry;
+	if (shared->parallel)
+		LWLockRelease(&shared->entryLock);
+
+	if (ep < 0)
+	{
+		/* the first element, unless another participant was quicker */
+		if (shared->parallel)
+			LWLockAcquire(&shared->entryLock, LW_EXCLUSIVE);
+		ep = shared->entry;
+		if (ep < 0)
+		{
+			WriteOutOfLine(state, id, q);
+			shared->entry = id;
+		}
+		if (shared->parallel)
+			LWLockRelease(&shared->entryLock);
+		if (ep < 0)
+			return;
+	}
+
+	/* greedy descent from the entry point, then ef_construction per level */
+	epLevel = GetElement(state, ep)->level;
+	graph->scratchOf = NULL;
+	state->entries[0].id = ep;
+	state->entries[0].distance = HnswDistance(graph, q,
+											  GetVector(GetElement(state, ep)));
+	nentries = 1;
+	for (int lc = epLevel; lc > level; lc--)
+		nentries = SearchLayer(state, q, nentries, 1, lc);
+	for (int lc = Min(level, epLevel); lc >= 0; lc--)
+	{
+		int			cap = HNSW_LEVEL_CAPACITY(lc, m);
+
+		nentries = SearchLayer(state, q, nentries, shared->efConstruction, lc);
+		lists[lc] = palloc(BUILD_LIST_SIZE(cap));
+		SelectNeighbors(state, state->entries, nentries, cap, lists[lc]);
+	}
+
+	/*
+	 * An identical vector takes the heap TID if it has room.  Identical
+	 * vectors tie for nearest: try each of them, so that they fill up one
+	 * after another instead of leaving many elements with one TID.  The
+	 * entries hold the search on level 0, nearest first.
+	 */
+	nearest = state->entries;
+	for (int i = 0; i < nentries; i++)
+	{
+		BuildElement *ne = GetElement(state, nearest[i].id);
+		bool		added = false;
+
+		if (nearest[i].distance != nearest[0].distance)
+			break;
+		if (ne->nheaptids >= HNSW_HEAPTIDS)
+			continue;
+		if (HnswGraphOutOfLine(graph))
+		{
+			/* codes differ in their links: compare the vectors */
+			if (!HnswVectorMatches(graph, GetVector(ne), q))
+				continue;
+		}
+		else if (VARSIZE(GetVector(ne)) != VARSIZE(code) ||
+				 memcmp(GetVector(ne), code, VARSIZE(code)) != 0)
+			continue;
+		LockElement(state, ne, LW_EXCLUSIVE);
+		if (ne->nheaptids < HNSW_HEAPTIDS)
+		{
+			ne->heaptids[ne->nheaptids++] = e->heaptids[0];
+			added = true;
+		}
+		UnlockElement(state, ne);
+		if (added)
+		{
+			state->offsets[id] = 0;
+			return;
+		}
+	}
+
+	WriteOutOfLine(state, id, q);
+	for (int lc = 0; lc <= Min(level, epLevel); lc++)
+		memcpy(GetList(e, lc, m), lists[lc],
+			   BUILD_LIST_SIZE(lists[lc]->length));
+
+	/* the element is complete: link it in */
+	for (int lc = 0; lc <= Min(level, epLevel); lc++)
+		for (int i = 0; i < lists[lc]->length; i++)
+			AddReverseLink(state, lists[lc]->items[i].id, id,
+						   lists[lc]->items[i].distance, lc);
+
+	if (level > epLevel)
+	{
+		if (shared->parallel)
+			LWLockAcquire(&shared->entryLock, LW_EXCLUSIVE);
+		if (level > GetElement(state, shared->entry)->level)
+			shared->entry = id;
+		if (shared->parallel)
+			LWLockRelease(&shared->entryLock);
+	}
+}
+
+/*
+ * Add the prepared vector vec, as an element of the given level, to the
+ * arena's graph and link it.  Return its number (a hole if an identical
+ * vector took its heap TID), or -1, having changed nothing, if the arena
+ * has no room for the element.  The code is palloc'd in the current
+ * context.
+ */
+int32
+HnswArenaInsert(HnswBuildState *state, int level, Vector *vec,
+			  ItemPointer heaptid)
+{
+	Vector	   *code;
+	int32		id;
+
+	code = HnswEncodeVector(state->graph, vec, CurrentMemoryContext);
+	state->vecSize = VARSIZE(code);
+	id = NewElement(state, level, code, heaptid);
+	if (id >= 0)
+		LinkElement(state, id, vec);
+	return id;
+}
+
+/*
+ * The level-0 links of arena element id, for the walk of hnswreach.c
+ */
+static int
+ArenaLinks(void *arg, uint32 id, uint32 *out)
+{
+	HnswBuildState *state = (HnswBuildState *) arg;
+	BuildList  *list = GetList(GetElement(state, id), 0, state->shared->m);
+
+	for (int i = 0; i < list->length; i++)
+		out[i] = list->items[i].id;
+	return list->length;
+}
+
+/*
+ * Make the level-0 list of the reached element via link to id at
+ * distance: in a free slot, or in place of its furthest link that is not
+ * in the walk's tree, so that no element stops being reachable.  Return
+ * false if the list has no such slot.
+ */
+static bool
+LinkBack(HnswBuildState *state, HnswReach *reach, int32 via, int32 id,
+		 float distance)
+{
+	BuildList  *list = GetList(GetElement(state, via), 0, state->shared->m);
+	int			victim = -1;
+
+	if (list->length < HNSW_LEVEL_CAPACITY(0, state->shared->m))
+		victim = list->length++;
+	else
+	{
+		for (int j = 0; j < list->length; j++)
+			if (!HnswReachIsTree(reach, via, list->items[j].id) &&
+				(victim < 0 ||
+				 list->items[j].distance > list->items[victim].distance))
+				victim = j;
+		if (victim < 0)
+			return false;
+	}
+	list->items[victim].id = id;
+	list->items[victim].distance = distance;
+	return true;
+}
+
+/*
+ * Link every element that no search from the entry point can reach (one
+ * that pruning left without incoming links, or a group of elements linking
+ * only to each other) from the nearest of its own level-0 neighbours that
+ * is reachable and has a slot to give (LinkBack).  What it reaches becomes
+ * reachable too, and no reachable element stops being so; an element none
+ * of whose neighbours is reachable yet is tried again in a later round, for
+ * a few rounds at most.  Distances are known already; nothing is computed.
+ * Leader only, while no participant changes the arena.  Returns how many
+ * links were made.  See src/README "Build".
+ */
+int
+HnswArenaLinkUnreachable(HnswBuildState *state, uint32 nelements)
+{
+	int			m = state->shared->m;
+	HnswReach	reach;
+	int			linked = 0;
+
+	if (state->shared->entry < 0)
+		return 0;
+	HnswReachInit(&reach, nelements, ArenaLinks, state);
+	HnswReachFrom(&reach, state->shared->entry);
+	for (int round = 0; round < HNSW_BUILD_LINK_ROUNDS; round++)
+	{
+		bool		missed = false;
+
+		for (uint32 id = 0; id < nelements; id++)
+		{
+			BuildList  *own;
+			bool		tried[2 * HNSW_MAX_M] = {0};
+
+			if (state->offsets[id] == 0 || HnswReached(&reach, id))
+				continue;
+			missed = true;
+			own = GetList(GetElement(state, id), 0, m);
+
+			/* its reached neighbours, nearest first */
+			for (;;)
+			{
+				int			via = -1;
+
+				for (int i = 0; i < own->length; i++)
+					if (!tried[i] && HnswReached(&reach, own->items[i].id) &&
+						(via < 0 ||
+						 own->items[i].distance < own->items[via].distance))
+						via = i;
+				if (via < 0)
+					break;		/* perhaps in a later round */
+				tried[via] = true;
+				if (LinkBack(state, &reach, own->items[via].id, id,
+							 own->items[via].distance))
+				{
+					linked++;
+					HnswReachAdd(&reach, own->items[via].id, id);
+					break;
+				}
+			}
+		}
+		if (!missed)
+			break;
+	}
+	HnswReachFree(&reach);
+	return linked;
+}

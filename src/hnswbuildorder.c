@@ -1,0 +1,230 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswbuildorder.c
+ *	  Grouped insertion for CREATE INDEX: each participant keeps the vectors
+ *	  it reads aside and links them a window at a time, later windows in
+ *	  groups of vectors near each other, so that consecutive searches find
+ *	  what they walk still in the CPU caches.
+ *
+ * See src/README "Build".
+ *
+ * src/hnswbuildorder.c
+ *
+ *-------------------------------------------------------------------------
+ */
+
+#include "postgres.h"
+
+#include "hnswbuild.h"
+#include "vectorgroup.h"
+
+/* A vector kept aside, in the participant's private staging memory */
+typedef struct StagedVector
+{
+	ItemPointerData heaptid;
+	uint8		level;
+	/* the prepared vector follows, at STAGED_VECTOR_OFFSET */
+} StagedVector;
+
+#define STAGED_VECTOR_OFFSET	MAXALIGN(sizeof(StagedVector))
+#define StagedVectorGetVector(sv) \
+	((Vector *) ((char *) (sv) + STAGED_VECTOR_OFFSET))
+
+static inline StagedVector *
+GetStaged(HnswBuildState *state, int i)
+{
+	return (StagedVector *) (state->stage + state->staged[i]);
+}
+
+/*
+ * Choose the pivots of deferred linking, if no participant has yet: up to
+ * HNSW_BUILD_PIVOTS elements evenly spaced among those this participant
+ * linked in its first window (in scan order, as good as a random sample
+ * when the heap has no order of its own).  Every participant then groups
+ * its windows around the same pivots, in the same order, so that they link
+ * near each other at the same time.  Return how many pivots there are
+ * (their element numbers in shared->pivots; the elements are complete and
+ * their vectors never change), 0 if too few to group by.
+ */
+static int
+ChoosePivots(HnswBuildState *state)
+{
+	HnswBuildShared *shared = state->shared;
+	int			n = state->nfirst;
+	int			npivots;
+	int32		chosen[HNSW_BUILD_PIVOTS];
+
+	SpinLockAcquire(&shared->mutex);
+	npivots = shared->npivots;
+	SpinLockRelease(&shared->mutex);
+	if (npivots > 0)
+		return npivots;
+
+	npivots = Min(HNSW_BUILD_PIVOTS, state->npending / HNSW_BUILD_MIN_GROUP);
+	npivots = Min(npivots, n);
+	if (npivots < 2)
+		return 0;
+	for (int p = 0; p < npivots; p++)
+		chosen[p] = state->firstIds[(int64) p * n / npivots];
+
+	SpinLockAcquire(&shared->mutex);
+	if (shared->npivots == 0)
+	{
+		memcpy(shared->pivots, chosen, sizeof(int32) * npivots);
+		shared->npivots = npivots;
+	}
+	npivots = shared->npivots;
+	SpinLockRelease(&shared->mutex);
+	return npivots;
+}
+
+/*
+ * Order the staged vectors so that consecutive ones are near each other:
+ * each is grouped with its nearest pivot (ChoosePivots; squared L2,
+ * whatever the metric: it only groups), and the groups follow one another
+ * in the pivots' order, each in the order its vectors arrived
+ * (vectorgroup.c, which also orders a batch search's queries).  Linked in
+ * that order, consecutive searches find much of the graph they walk still
+ * in the CPU caches, and the elements of a group lie together in the arena
+ * (and later on the pages).  See src/README "Build".
+ * Memory: temporary arrays in the current context.
+ */
+static void
+OrderPending(HnswBuildState *state)
+{
+	int			n = state->npending;
+	int			dim = state->graph->dim;
+	int			npivots = ChoosePivots(state);
+	const float *pivots[HNSW_BUILD_PIVOTS];
+	int		   *group;
+	int		   *order;
+	uint32	   *ordered;
+
+	if (npivots < 2)
+		return;
+	for (int p = 0; p < npivots; p++)
+	{
+		Vector	   *code = GetVector(GetElement(state, state->shared->pivots[p]));
+		float	   *x;
+
+		/* a code decodes to an approximation, which is enough to group by */
+		x = palloc(sizeof(float) * dim);
+		HnswDecodeVector(code, x);
+		pivots[p] = x;
+	}
+
+	/* each vector's nearest pivot, then the groups in the pivots' order */
+	group = palloc(sizeof(int) * n);
+	for (int i = 0; i < n; i++)
+	{
+		group[i] = VectorNearestPivot(pivots, npivots,
+									  StagedVectorGetVector(GetStaged(state, i))->x,
+									  dim);
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	order = palloc(sizeof(int) * n);
+	VectorGroupOrder(group, n, npivots, order);
+	ordered = palloc(sizeof(uint32) * n);
+	for (int j = 0; j < n; j++)
+		ordered[j] = state->staged[order[j]];
+	memcpy(state->staged, ordered, sizeof(uint32) * n);
+	pfree(ordered);
+	pfree(order);
+	pfree(group);
+}
+
+/*
+ * Add and link every vector this participant has staged: the first window
+ * in the order the scan gave them (the graph's skeleton), later ones
+ * ordered by OrderPending.  A vector for which the arena has no room goes
+ * to the pages (HnswBuildSwitchToDisk first), as do all after it.  Called when the
+ * staging memory or the window is full, at the end of the participant's
+ * scan, and before it stops adding to the arena.
+ * Memory: a context of its own, reset after every vector.
+ */
+void
+HnswBuildLinkPending(HnswBuildState *state)
+{
+	MemoryContext oldcxt;
+
+	if (state->npending == 0)
+		return;
+	oldcxt = MemoryContextSwitchTo(state->linkCxt);
+	if (state->nwindows > 0)
+		OrderPending(state);
+	MemoryContextReset(state->linkCxt);
+	for (int i = 0; i < state->npending; i++)
+	{
+		StagedVector *sv = GetStaged(state, i);
+		Vector	   *vec = StagedVectorGetVector(sv);
+		int32		id = -1;
+
+		if (!state->onDisk)
+			id = HnswArenaInsert(state, sv->level, vec, &sv->heaptid);
+		if (id >= 0)
+		{
+			if (state->nwindows == 0 && state->offsets[id] != 0)
+				state->firstIds[state->nfirst++] = id;
+		}
+		else
+		{
+			HnswBuildSwitchToDisk(state);
+			HnswInsertOnDisk(state->index,
+							 state->graph->arrays ? HnswVectorToArray(vec) :
+							 PointerGetDatum(vec),
+							 &sv->heaptid, true);
+		}
+		MemoryContextReset(state->linkCxt);
+		/* progress counts a staged tuple once it is linked */
+		pg_atomic_fetch_add_u64(&state->shared->tuplesDone, 1);
+		HnswBuildReportProgress(state);
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextSwitchTo(oldcxt);
+	state->npending = 0;
+	state->stageUsed = 0;
+	state->nwindows++;
+}
+
+/*
+ * Keep the prepared vec of heap tuple heaptid aside, to be linked with its
+ * window (HnswBuildLinkPending); link the window first if the staging memory has no
+ * room for it, and after it if the window is full.  Return false if the
+ * vector was not kept because linking the window filled the arena: the
+ * caller inserts it into the pages.
+ */
+bool
+HnswBuildStageVector(HnswBuildState *state, Vector *vec, ItemPointer heaptid)
+{
+	Size		size = STAGED_VECTOR_OFFSET + MAXALIGN(VARSIZE(vec));
+	StagedVector *sv;
+
+	if (state->stage == NULL)
+	{
+		/* room for at least a few vectors, whatever the budget */
+		state->stageCap = Max(state->shared->stageBytes, 16 * size);
+		state->stage = MemoryContextAllocHuge(state->stageCxt,
+											  state->stageCap);
+#ifdef MADV_HUGEPAGE
+		AdviseArena(state->stage, state->stageCap, HNSW_HUGE_PAGE_SIZE,
+					MADV_HUGEPAGE);
+#endif
+	}
+	if (state->stageUsed + size > state->stageCap)
+	{
+		HnswBuildLinkPending(state);
+		if (state->onDisk)
+			return false;
+	}
+	sv = (StagedVector *) (state->stage + state->stageUsed);
+	sv->heaptid = *heaptid;
+	sv->level = DrawLevel(state);
+	memcpy(StagedVectorGetVector(sv), vec, VARSIZE(vec));
+	state->staged[state->npending++] = (uint32) state->stageUsed;
+	state->stageUsed += size;
+	if (state->npending >= (state->nwindows == 0 ? HNSW_BUILD_FIRST_WINDOW :
+							HNSW_BUILD_WINDOW))
+		HnswBuildLinkPending(state);
+	return true;
+}
