@@ -33,7 +33,8 @@ use Time::HiRes qw(time sleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(start_sim proxy_cmd workload direct_client sim_cpu stop_sim);
+our @EXPORT = qw(start_sim proxy_cmd workload workload_start workload_finish
+  direct_client sim_cpu stop_sim);
 
 my $FMNIST = '/usr/share/datasets/fashion-mnist';
 my $ROOT = File::Spec->rel2abs(dirname(__FILE__) . '/../..');
@@ -56,6 +57,8 @@ my @running;					# every proxy this process started, for END
 #	m, ef_construction	index options (16, 64)
 #	shared_buffers	of every server (16MB)
 #	max_connections	of every server (40)
+#	logical			1: the shards have wal_level = logical, so that
+#					hnsw.move_partition may move partitions off them (0)
 #	seed			random draws of the data and the proxies (1)
 #	prefix			of the node names, so that one script can start several
 #					simulations one after the other ('')
@@ -66,7 +69,7 @@ sub start_sim
 		shards => 2, standbys => 0, dataset => 'generated', rows => 2000,
 		dim => 32, parts_per_shard => 2, clusters => 4, sigma => 8,
 		queries => 200, m => 16, ef_construction => 64,
-		shared_buffers => '16MB', max_connections => 40, seed => 1, prefix => '',
+		shared_buffers => '16MB', max_connections => 40, logical => 0, seed => 1, prefix => '',
 		%o);
 	my $n = $sim{shards};
 
@@ -86,7 +89,8 @@ sub start_sim
 	my @loads;
 	foreach my $i (1 .. $n)
 	{
-		my $node = new_node(\%sim, "$sim{prefix}shard$i", allows_streaming => $sim{standbys});
+		my $node = new_node(\%sim, "$sim{prefix}shard$i",
+			allows_streaming => $sim{logical} ? 'logical' : $sim{standbys});
 		push @{ $sim{shard} }, $node;
 		push @loads, load_shard(\%sim, $i);
 	}
@@ -158,6 +162,16 @@ sub proxy_cmd
 sub workload
 {
 	my ($sim, %o) = @_;
+	return workload_finish(workload_start($sim, %o));
+}
+
+# workload, started in the background: returns a handle for
+# workload_finish, which waits for the end of the run (pgbench -T) and
+# returns workload's hash, and in it at: [end, latency] of every statement
+# (end in seconds since the epoch, latency in ms), in the order they ended.
+sub workload_start
+{
+	my ($sim, %o) = @_;
 	my %w = (clients => 1, k => 10, partitions => 'all', %o);
 	my $coord = $sim->{coord};
 	my $run = ++$sim->{runs};
@@ -182,24 +196,36 @@ sub workload
 		'-h', $coord->host, '-p', $coord->port, 'postgres');
 	push @cmd, defined $w{transactions} ? ('-t', $w{transactions}) : ('-T', $w{seconds} // 5);
 	push @cmd, '-R', $w{rate} if $w{rate};
-	my ($out, $err) = ('', '');
-	my $ok = IPC::Run::run(\@cmd, '>', \$out, '2>', \$err);
+	my %h = (prefix => $prefix, out => '', err => '');
+	$h{h} = IPC::Run::start(\@cmd, '>', \$h{out}, '2>', \$h{err});
+	return \%h;
+}
 
-	my @lat;
+sub workload_finish
+{
+	my ($h) = @_;
+	my $ok = $h->{h}->finish;
+	my ($out, $err, $prefix) = @$h{qw(out err prefix)};
+
+	# client transaction time script epoch microseconds [lag]
+	my (@lat, @at);
 	foreach my $log (glob("$prefix.*"))
 	{
 		open(my $l, '<', $log) or die "$log: $!";
 		while (<$l>)
 		{
 			my @f = split;
-			push @lat, $f[2] / 1000.0 if @f >= 6;	# microseconds
+			next unless @f >= 6;
+			push @lat, $f[2] / 1000.0;	# microseconds
+			push @at, [ $f[4] + $f[5] / 1e6, $f[2] / 1000.0 ];
 		}
 		close($l);
 		unlink $log;
 	}
 	@lat = sort { $a <=> $b } @lat;
+	@at = sort { $a->[0] <=> $b->[0] } @at;
 	my %r = (queries => scalar(@lat), ok => $ok ? 1 : 0, log => $out . $err,
-		lat => \@lat);
+		lat => \@lat, at => \@at);
 	$r{aborted} = () = $err =~ /client \d+ script \d+ aborted/g;
 	($r{qps}) = $out =~ /tps = ([\d.]+) \(without initial connection time\)/;
 	$r{qps} //= 0;
