@@ -228,7 +228,11 @@ proxy_cmd($sim, 'shard1', 'stall 300 100');
 ($exact, $longest, @ms) = searches(30);
 my $slow = grep { $_ >= 250 } @ms;
 ok($exact, 'with hedging off and a copy stalling, searches are exact');
-cmp_ok($slow, '<=', 2, "the stalled copy is avoided: $slow of 30 searches waited for it");
+# Round robin would send it 15 of the 30.  It is tried again after a
+# number of searches that falls as the healthy copy's own latency and
+# deviation rise (src/COORDINATOR, "Order of copies"), as they do on a
+# loaded machine: 1 or 2 of 30 in runs at load 6 to 8, so a margin.
+cmp_ok($slow, '<=', 5, "the stalled copy is avoided: $slow of 30 searches waited for it");
 proxy_cmd($sim, 'shard1', 'stall 0 0');
 sub served
 {
