@@ -777,7 +777,9 @@ run_query(PGconn *conn, const Dataset *base, const unsigned char *labels,
 /*
  * Measure one filter with every plan mode whose conns[mode] is not NULL.
  * Each connection has its mode's settings.  The modes take turns query by
- * query, so that the load of other processes weighs on all of them alike:
+ * query, so that the load of other processes weighs on all of them alike,
+ * and each query starts with another mode (the first one to run a query
+ * warms the caches for the others):
  * a pass that counts hits, then opts.repeat timed passes; a mode's QPS is
  * the queries over the sum of their latencies in its fastest pass.
  */
@@ -813,8 +815,11 @@ measure(PGconn **conns, Oid vector_oid, const Dataset *base,
 		for (int mode = 0; mode <= PLAN_SEQSCAN; mode++)
 			results[mode].pass = 0;
 		for (int q = 0; q < nq; q++)
-			for (int mode = 0; mode <= PLAN_SEQSCAN; mode++)
+			for (int i = 0; i <= PLAN_SEQSCAN; i++)
 			{
+				/* each mode first in turn: the first warms the caches */
+				int			mode = (q + i) % (PLAN_SEQSCAN + 1);
+
 				if (conns[mode] == NULL)
 					continue;
 				results[mode].pass +=
