@@ -178,14 +178,15 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 * Returning more rows than the first search found means searching on
 	 * (hnswscan.c NextBatch): a filter that rejects rows makes the executor
 	 * ask for about k / selectivity of them for LIMIT k.  Each further row
-	 * costs about half of what a row of the first search did (the elements
-	 * around the results are partly seen already; on Fashion-MNIST with a
-	 * filter passing 1% of the rows, 0.6).  The planner charges ORDER BY
-	 * ... LIMIT k the fraction k / (rows passing the filter) of the run
-	 * cost, so the cost of a filtered scan grows as its selectivity falls,
-	 * and below a few percent a bitmap scan of a btree index or a
-	 * sequential scan, followed by an exact sort, wins; without LIMIT (every
-	 * row, exactly in order) a sorted sequential scan always does.  See
+	 * is charged half of what a row of the first search is, which puts the
+	 * planner's choice where the fastest plan changes (src/README "Scans";
+	 * a sorted scan's detoasting is not charged either).  The planner
+	 * charges ORDER BY ... LIMIT k the fraction k / (rows passing the
+	 * filter) of the run cost, so the cost of a filtered scan grows as its
+	 * selectivity falls, and below a few percent a bitmap scan of a btree
+	 * index or a sequential scan, followed by an exact sort, wins; without
+	 * LIMIT (every row, exactly in order) a sorted sequential scan always
+	 * does.  See
 	 * README.md "Filtered search".
 	 */
 	perRow = 0.5 * costs.indexStartupCost / Max(Min(hnsw_ef_search, tuples), 1);
