@@ -49,6 +49,22 @@ SELECT count(*) AS queries, count(*) FILTER (WHERE found = fp_exact(q, 0, 10)) A
 FROM fpq, LATERAL (SELECT array_agg(id ORDER BY d, id) AS found FROM
 		  (SELECT id, v <-> q AS d FROM fp WHERE grp < 10 ORDER BY v <-> q LIMIT 10) s) r;
 
+-- a filter correlated with the vectors: the rows whose first coordinate is
+-- 90 or more (about a tenth) lie together, far from most queries; the scan
+-- searches on until LIMIT rows pass, and they are the exact ones
+EXPLAIN (COSTS OFF)
+SELECT id FROM fp WHERE (v::real[])[1] >= 90
+ORDER BY v <-> '[50,50,50,50,50,50,50,50]' LIMIT 10;
+CREATE FUNCTION fp_exact_band(q vector) RETURNS int[]
+LANGUAGE sql SET enable_indexscan = off SET enable_bitmapscan = off
+AS $$ SELECT array_agg(id ORDER BY d, id) FROM
+	  (SELECT id, v <-> q AS d FROM fp WHERE (v::real[])[1] >= 90
+	   ORDER BY v <-> q, id LIMIT 10) s $$;
+SELECT count(*) AS queries, count(*) FILTER (WHERE found = fp_exact_band(q)) AS exact
+FROM fpq, LATERAL (SELECT array_agg(id ORDER BY d, id) AS found FROM
+		  (SELECT id, v <-> q AS d FROM fp WHERE (v::real[])[1] >= 90
+		   ORDER BY v <-> q LIMIT 10) s) r;
+
 -- with a btree index on the filter column: a bitmap scan of it and an
 -- exact sort of the rows it finds
 CREATE INDEX fp_grp_idx ON fp (grp);
@@ -83,4 +99,4 @@ SELECT found FROM fpq, LATERAL (SELECT array_agg(id) AS found FROM
 		  (SELECT id FROM fp WHERE grp = 7 ORDER BY v <-> q LIMIT 10) s) r;
 
 DROP TABLE fp, fpq;
-DROP FUNCTION fp_exact;
+DROP FUNCTION fp_exact, fp_exact_band;
