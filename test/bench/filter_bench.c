@@ -942,13 +942,15 @@ main(int argc, char **argv)
 			{
 				Result	   *r = &results[mode];
 				double		ratio;
+				char		ratiotext[32];
 
 				if (active[mode] == NULL)
 					continue;
 				ratio = unfiltered[b] > 0 ? r->qps / unfiltered[b] : -1;
-				printf("%-10s %-6s %-10s %-8s %8.1f %7.4f %6.2f %6.2f  %s%s\n",
+				snprintf(ratiotext, sizeof(ratiotext), ratio < 0 ? "-" : "%.2f", ratio);
+				printf("%-10s %-6s %-10s %-8s %8.1f %7.4f %6s %6.2f  %s%s\n",
 					   opts.label, b ? "on" : "off", f->sql[0] ? f->sql : "none",
-					   plan_names[mode], r->qps, r->recall, ratio, load,
+					   plan_names[mode], r->qps, r->recall, ratiotext, load,
 					   r->plan, r->wrong || r->shorter ? " !" : "");
 				if (r->wrong || r->shorter)
 					printf("    %ld rows not matching the filter, %ld queries short of %d rows\n",
