@@ -98,5 +98,26 @@ EXPLAIN (COSTS OFF)
 SELECT found FROM fpq, LATERAL (SELECT array_agg(id) AS found FROM
 		  (SELECT id FROM fp WHERE grp = 7 ORDER BY v <-> q LIMIT 10) s) r;
 
+-- after deletes, inserts and VACUUM, the same queries still get the exact
+-- rows from the hnsw scan
+DELETE FROM fp WHERE id % 3 = 0;
+INSERT INTO fp
+SELECT i, i % 1000,
+	   ARRAY(SELECT round(random() * 100) FROM generate_series(1, 8) j WHERE i >= 0)::real[]::vector
+FROM generate_series(20000, 24999) i;
+VACUUM ANALYZE fp;
+EXPLAIN (COSTS OFF)
+SELECT id FROM fp WHERE grp < 500 ORDER BY v <-> '[50,50,50,50,50,50,50,50]' LIMIT 10;
+SELECT count(*) AS queries, count(*) FILTER (WHERE found = fp_exact(q, 0, 1000)) AS exact
+FROM fpq, LATERAL (SELECT array_agg(id ORDER BY d, id) AS found FROM
+		  (SELECT id, v <-> q AS d FROM fp ORDER BY v <-> q LIMIT 10) s) r;
+SELECT count(*) AS queries, count(*) FILTER (WHERE found = fp_exact(q, 0, 500)) AS exact
+FROM fpq, LATERAL (SELECT array_agg(id ORDER BY d, id) AS found FROM
+		  (SELECT id, v <-> q AS d FROM fp WHERE grp < 500 ORDER BY v <-> q LIMIT 10) s) r;
+SELECT count(*) AS queries, count(*) FILTER (WHERE found = fp_exact_band(q)) AS exact
+FROM fpq, LATERAL (SELECT array_agg(id ORDER BY d, id) AS found FROM
+		  (SELECT id, v <-> q AS d FROM fp WHERE (v::real[])[1] >= 90
+		   ORDER BY v <-> q LIMIT 10) s) r;
+
 DROP TABLE fp, fpq;
 DROP FUNCTION fp_exact, fp_exact_band;
