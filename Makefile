@@ -22,8 +22,8 @@ REGRESS = $(sort $(filter-out $(EXTENSION)--%,$(patsubst sql/%.sql,%,$(wildcard 
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 EXTRA_CLEAN = test/kernels/kernel_test test/kernels/kernel_bench test/kernels/bit_test \
-	$(FUZZ_TARGETS) test/bench/hnsw_bench test/bench/coord_bench \
-	test/netsim/netsim_proxy
+	$(FUZZ_TARGETS) test/bench/hnsw_bench test/bench/filter_bench test/bench/coord_bench \
+	test/netsim/netsim_proxy test/netsim/netsim_client
 
 PG_CONFIG ?= pg_config
 
@@ -93,6 +93,10 @@ test/bench/hnsw_bench: test/bench/hnsw_bench.c test/bench/bench_common.c test/be
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/hnsw_bench.c test/bench/bench_common.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
 
+test/bench/filter_bench: test/bench/filter_bench.c test/bench/bench_common.c test/bench/bench_common.h
+	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/filter_bench.c test/bench/bench_common.c \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
+
 test/bench/coord_bench: test/bench/coord_bench.c test/bench/bench_common.c test/bench/bench_common.h
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/coord_bench.c test/bench/bench_common.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
@@ -102,8 +106,15 @@ test/bench/coord_bench: test/bench/coord_bench.c test/bench/bench_common.c test/
 test/netsim/netsim_proxy: test/netsim/netsim_proxy.c
 	$(CC) -O2 -g -Wall -Wextra -o $@ test/netsim/netsim_proxy.c
 
-.PHONY: kernels fuzz bench netsim
+# The client that asks every shard itself, to compare with the coordinator
+# (test/netsim/README.md "The benchmark", --direct).
+test/netsim/netsim_client: test/netsim/netsim_client.c test/bench/bench_common.c test/bench/bench_common.h
+	$(CC) $(BENCH_CFLAGS) -o $@ test/netsim/netsim_client.c test/bench/bench_common.c \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
+
+.PHONY: kernels fuzz bench netsim netsim-client
 kernels: test/kernels/kernel_test test/kernels/kernel_bench test/kernels/bit_test
 fuzz: $(FUZZ_TARGETS)
-bench: test/bench/hnsw_bench test/bench/coord_bench
+bench: test/bench/hnsw_bench test/bench/filter_bench test/bench/coord_bench
 netsim: test/netsim/netsim_proxy
+netsim-client: test/netsim/netsim_client

@@ -108,6 +108,11 @@ SHOW hnsw.shard_timeout;
 SET hnsw.shard_timeout = -1;
 SHOW hnsw.allow_partial_results;
 SHOW hnsw.shard_retry_interval;
+SHOW hnsw.hedge_delay;
+SET hnsw.hedge_delay = '20ms';
+SHOW hnsw.hedge_delay;
+SET hnsw.hedge_delay = -2;
+RESET hnsw.hedge_delay;
 
 -- tables and servers the coordinator cannot use
 CREATE TABLE twocol (a int, b int, embedding vector(3)) PARTITION BY RANGE (a, b);

@@ -109,6 +109,10 @@ typedef struct CoordRequest
 								 * open there, then commit (nqueries may be
 								 * 0: only end it); no other copy is tried */
 	int			snapshot_copy;
+	bool		hedge;			/* a short read (a single search): when its
+								 * copy is late (hnsw.hedge_delay) another
+								 * copy is asked too, and its latency is a
+								 * sample of the copy's (coordconn.c) */
 } CoordRequest;
 
 /* The rows a shard returned for a stream request (coordspool.c) */
@@ -153,6 +157,7 @@ typedef struct CoordResult
 extern int	coord_shard_timeout;
 extern bool coord_allow_partial_results;
 extern int	coord_retry_interval;
+extern int	coord_hedge_delay;
 extern void CoordInit(void);
 
 /* in coordacl.c */
@@ -179,12 +184,22 @@ extern const char *CoordConnEfSearch(CoordConn *cc);
 extern void CoordConnSetEfSearch(CoordConn *cc, const char *value);
 extern void CoordConnResetSettings(CoordConn *cc);
 extern void CoordConnDrop(CoordConn *cc);
+extern void CoordConnDrain(CoordConn *cc, TimestampTz since,
+						   TimestampTz deadline);
+extern bool CoordConnIsDraining(CoordConn *cc);
+extern bool CoordServerConnIdle(Oid serverid);
+extern bool CoordConnPollDrain(CoordConn *cc);
+extern void CoordConnPollDrains(void);
 #define COORD_STATEMENT_NAME_LEN 24
 extern bool CoordConnStatement(CoordConn *cc, const char *sql, char *name,
 							   bool *prepare);
 extern void CoordConnForgetStatement(CoordConn *cc, const char *sql);
 extern bool CoordServerHealthy(Oid serverid);
 extern void CoordMarkServer(Oid serverid, bool healthy);
+extern void CoordChooseCopies(CoordShard *shard, const int *inflight,
+							  uint32 seq, int *order);
+extern void CoordRecordLatency(Oid serverid, double ms, bool censored);
+extern double CoordHedgeDelay(CoordShard *shard);
 
 /* in coordddl.c */
 /*

@@ -47,6 +47,24 @@
  * and ends with COMMIT.  The second phase has no failover: it is valid
  * only in the first's snapshot; if it fails, the caller starts over.
  *
+ * Copies are tried in the order CoordChooseCopies (coordconn.c) gives:
+ * healthy ones first, fewer requests in flight and lower recent latency
+ * first.  A short read (CoordRequest.hedge: a single search) is hedged:
+ * when its copy has not answered some time after its request was sent
+ * (hnsw.hedge_delay, or adaptively the 95th percentile latency of the
+ * shard's fastest copy), the next copy is asked too, and the first to
+ * answer wins.  So a shard's request is a job with up to two tasks (copies in
+ * flight) drawing on one order of copies; each task fails over on its
+ * own, and the job fails when both have run out of copies.  The loser's
+ * connection drains its late answer (CoordConnDrain) if its request went
+ * out whole, and is closed otherwise, which ends its query on the shard.
+ * Hedges are limited to COORD_HEDGE_RATE of the hedgeable requests
+ * (beyond a burst of COORD_HEDGE_BURST), so that a slow deployment is not
+ * made slower by twice the work.  Batches and the two phases of a batch
+ * are never hedged: a batch's time is the shards' work, which a hedge
+ * would double, and the second phase must run where the first did.  See
+ * src/COORDINATOR "Hedging".
+ *
  * src/coordexec.c
  *
  *-------------------------------------------------------------------------
@@ -71,24 +89,39 @@
 /* The least memory a spool gets, however many shards share work_mem */
 #define COORD_MIN_SPOOL_BUDGET	(64 * 1024)
 
+/*
+ * At most this fraction of the hedgeable requests of a backend is hedged,
+ * beyond a burst of COORD_HEDGE_BURST hedges (a token bucket): in a
+ * deployment where every copy is slow, hedges would only add load.
+ */
+#define COORD_HEDGE_RATE	0.1
+#define COORD_HEDGE_BURST	10.0
+
+/*
+ * How long the connection of a hedge's loser may drain its late answer
+ * (CoordConnDrain) before it is closed, at most: long enough for a
+ * network stall or a slow search to end (a search takes milliseconds), a
+ * tenth of hnsw.shard_timeout's default, and never longer than the
+ * loser's own hnsw.shard_timeout.
+ */
+#define COORD_DRAIN_MS		1000
+
 typedef enum CoordTaskState
 {
+	TASK_IDLE,					/* not started: a hedge not (yet) sent */
 	TASK_CONNECTING,
 	TASK_RECEIVING,
 	TASK_DONE,
-	TASK_FAILED
+	TASK_FAILED					/* out of copies, or lost a hedge race */
 } CoordTaskState;
 
-/* One shard's request in flight */
+typedef struct CoordJob CoordJob;
+
+/* One copy of a shard at work on the shard's request */
 typedef struct CoordTask
 {
-	CoordShard *shard;
-	CoordRequest *req;
-	CoordResult *res;
+	CoordJob   *job;			/* the shard's request */
 	CoordTaskState state;
-	int		   *order;			/* copy indexes in the order to try them */
-	int			ntry;			/* length of order */
-	int			next;			/* next position in order */
 	int			copy;			/* copy being tried */
 	bool		reused;			/* its connection came from the cache */
 	CoordConn  *cc;
@@ -97,6 +130,8 @@ typedef struct CoordTask
 	bool		fired;			/* the socket is ready */
 	bool		noisy;			/* finished, but its socket keeps firing */
 	uint32		want_ev;		/* this round's events; 0 = not waiting */
+	TimestampTz tried;			/* when this copy was tried */
+	TimestampTz sent;			/* when the request was sent; 0 = not yet */
 	TimestampTz deadline;		/* give up on this copy then; 0 = never */
 	int			command;		/* pipeline command being read */
 	int			first_query;	/* pipeline position of the first query */
@@ -105,7 +140,25 @@ typedef struct CoordTask
 	bool		checked;		/* the current command's shape is checked */
 	PGresult   *error;			/* first error the shard returned */
 	PGresult   *current;		/* a result being read, freed on error */
+	PGresult  **results;		/* [nqueries], a request that does not
+								 * stream: this copy's results so far */
+	CoordSpool *spool;			/* a stream request: this copy's rows */
 } CoordTask;
+
+/* One shard's request: the copies to try and the tasks trying them */
+struct CoordJob
+{
+	CoordShard *shard;
+	CoordRequest *req;
+	CoordResult *res;			/* the winner's results are moved here */
+	int		   *order;			/* copy indexes in the order to try them */
+	int			ntry;			/* length of order */
+	int			next;			/* next position in order */
+	CoordTask  *tasks;			/* [2]: the first copy's, and a hedge */
+	bool		may_hedge;
+	TimestampTz hedge_at;		/* ask a second copy then; 0 = not */
+	Size		budget;			/* memory of a spool */
+};
 
 /*
  * Rotates the first choice among the healthy copies of a shard: one step
@@ -113,6 +166,9 @@ typedef struct CoordTask
  * call, however many shards a call has
  */
 static uint32 copy_rotor = 0;
+
+/* Hedges this backend may still send (see COORD_HEDGE_RATE) */
+static double hedge_tokens = COORD_HEDGE_BURST;
 
 /*
  * The wait set of the last round, kept across searches: building one costs
@@ -136,7 +192,14 @@ typedef struct CachedWaitSet
 
 static CachedWaitSet wait_cache = {NULL, 0, 0, 0, NULL, NULL, NULL};
 
+static bool TaskActive(CoordTask *task);
+static void JobStart(CoordJob *job, CoordTask *tasks, int index);
+static void JobHedge(CoordJob *job, TimestampTz now);
+static void JobWon(CoordTask *task);
+static void JobClear(CoordJob *job);
+static bool TaskTryCopy(CoordTask *task, int copy);
 static void TaskNextCopy(CoordTask *task);
+static void TaskAbandon(CoordTask *task, TimestampTz now);
 static void TaskCopyFailed(CoordTask *task, const char *why, bool server_fault);
 static void TaskSend(CoordTask *task);
 static void TaskAdvance(CoordTask *task);
@@ -167,10 +230,12 @@ static void ForgetWaitSet(void);
 CoordResult *
 CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 {
-	CoordTask  *tasks = palloc0(sizeof(CoordTask) * nshards);
+	int			ntasks = 2 * nshards;
+	CoordJob   *jobs = palloc0(sizeof(CoordJob) * nshards);
+	CoordTask  *tasks = palloc0(sizeof(CoordTask) * ntasks);
 	CoordResult *results = palloc0(sizeof(CoordResult) * nshards);
-	WaitEvent  *events = palloc(sizeof(WaitEvent) * (nshards + 2));
-	int		   *insocket = palloc(sizeof(int) * nshards);
+	WaitEvent  *events = palloc(sizeof(WaitEvent) * (ntasks + 2));
+	int		   *insocket = palloc(sizeof(int) * ntasks);
 	int			nsockets = 0;
 	int			nstream = 0;
 	Size		budget;
@@ -179,49 +244,25 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 	for (i = 0; i < nshards; i++)
 		nstream += requests[i]->stream ? 1 : 0;
 	copy_rotor++;
+	/* the late answers of earlier searches' hedge losers */
+	CoordConnPollDrains();
 	budget = Max((Size) work_mem * 1024 / Max(nstream, 1), COORD_MIN_SPOOL_BUDGET);
 
 	PG_TRY();
 	{
 		for (i = 0; i < nshards; i++)
 		{
-			CoordTask  *task = &tasks[i];
-			CoordShard *shard = shards[i];
-			int			n = 0;
-			int			j;
-			uint32		start = copy_rotor + i;
+			CoordJob   *job = &jobs[i];
 
-			task->shard = shard;
-			task->req = requests[i];
-			task->res = &results[i];
-			task->res->results = palloc0(sizeof(PGresult *) * Max(requests[i]->nqueries, 1));
-			if (requests[i]->stream)
-				task->res->spool = CoordSpoolCreate(requests[i]->nqueries, budget);
-
-			/* healthy copies first, starting at a rotating one; then the rest */
-			task->order = palloc(sizeof(int) * shard->ncopies);
-			if (requests[i]->in_snapshot)
-			{
-				/* only the copy whose transaction holds the snapshot */
-				task->order[0] = requests[i]->snapshot_copy;
-				task->ntry = 1;
-				TaskNextCopy(task);
-				continue;
-			}
-			for (j = 0; j < shard->ncopies; j++)
-			{
-				int			c = (start + j) % shard->ncopies;
-
-				if (CoordServerHealthy(shard->copies[c]))
-					task->order[n++] = c;
-			}
-			for (j = 0; j < shard->ncopies; j++)
-			{
-				if (!CoordServerHealthy(shard->copies[j]))
-					task->order[n++] = j;
-			}
-			task->ntry = n;
-			TaskNextCopy(task);
+			job->shard = shards[i];
+			job->req = requests[i];
+			job->res = &results[i];
+			job->budget = budget;
+			job->tasks = &tasks[2 * i];
+			job->tasks[0].job = job;
+			job->tasks[1].job = job;
+			job->res->results = palloc0(sizeof(PGresult *) * Max(requests[i]->nqueries, 1));
+			JobStart(job, tasks, i);
 		}
 
 		for (;;)
@@ -237,16 +278,14 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 			CHECK_FOR_INTERRUPTS();
 
 			/* a copy that took too long is abandoned for the next one */
-			for (i = 0; i < nshards; i++)
+			for (i = 0; i < ntasks; i++)
 			{
 				CoordTask  *task = &tasks[i];
 
-				if ((task->state == TASK_CONNECTING ||
-					 task->state == TASK_RECEIVING) &&
+				if (TaskActive(task) &&
 					PQsocket(task->conn) == PGINVALID_SOCKET)
 					TaskCopyFailed(task, pchomp(PQerrorMessage(task->conn)), true);
-				else if ((task->state == TASK_CONNECTING ||
-						  task->state == TASK_RECEIVING) &&
+				else if (TaskActive(task) &&
 						 task->deadline != 0 && now >= task->deadline)
 				{
 					char	   *why = psprintf("no answer within hnsw.shard_timeout (%d ms)",
@@ -257,8 +296,15 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 				}
 			}
 
-			/* what each task waits for, and the time left */
+			/* a copy that is late gets company */
 			for (i = 0; i < nshards; i++)
+			{
+				if (jobs[i].hedge_at != 0 && now >= jobs[i].hedge_at)
+					JobHedge(&jobs[i], now);
+			}
+
+			/* what each task waits for, and the time left */
+			for (i = 0; i < ntasks; i++)
 			{
 				CoordTask  *task = &tasks[i];
 
@@ -284,7 +330,18 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 			}
 			if (nactive == 0)
 				break;
-			set = GetWaitSet(tasks, nshards, insocket, &nsockets, connecting);
+			for (i = 0; i < nshards; i++)
+			{
+				if (jobs[i].hedge_at != 0)
+				{
+					/* rounded up: never wakes before it */
+					long		ms = TimestampDifferenceMilliseconds(now, jobs[i].hedge_at);
+
+					if (timeout < 0 || ms < timeout)
+						timeout = ms;
+				}
+			}
+			set = GetWaitSet(tasks, ntasks, insocket, &nsockets, connecting);
 
 			nfired = WaitEventSetWait(set, timeout, events, nsockets + 2,
 									  PG_WAIT_EXTENSION);
@@ -315,7 +372,7 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 				ResetLatch(MyLatch);
 				CHECK_FOR_INTERRUPTS();
 			}
-			for (i = 0; i < nshards; i++)
+			for (i = 0; i < ntasks; i++)
 			{
 				if (tasks[i].fired)
 				{
@@ -328,13 +385,196 @@ CoordExecute(CoordShard **shards, CoordRequest **requests, int nshards)
 	PG_CATCH();
 	{
 		ForgetWaitSet();
-		for (i = 0; i < nshards; i++)
+		for (i = 0; i < ntasks; i++)
 			TaskClear(&tasks[i]);
+		for (i = 0; i < nshards; i++)
+			JobClear(&jobs[i]);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 
 	return results;
+}
+
+/* Is task waiting for its copy (connecting, or for the answer)? */
+static bool
+TaskActive(CoordTask *task)
+{
+	return task->state == TASK_CONNECTING || task->state == TASK_RECEIVING;
+}
+
+/*
+ * Order the copies of job's shard and start on the first.  tasks are the
+ * call's tasks, those before job's started: a copy they are at work on
+ * counts as busy for the order (a server that is a copy of two shards).
+ * index is job's position in the call.
+ */
+static void
+JobStart(CoordJob *job, CoordTask *tasks, int index)
+{
+	CoordShard *shard = job->shard;
+	CoordRequest *req = job->req;
+	int		   *inflight;
+	int			c;
+	int			t;
+
+	job->order = palloc(sizeof(int) * shard->ncopies);
+	if (req->in_snapshot)
+	{
+		/* only the copy whose transaction holds the snapshot */
+		job->order[0] = req->snapshot_copy;
+		job->ntry = 1;
+		TaskNextCopy(&job->tasks[0]);
+		return;
+	}
+
+	inflight = palloc0(sizeof(int) * shard->ncopies);
+	for (t = 0; t < 2 * index; t++)
+	{
+		CoordTask  *other = &tasks[t];
+
+		if (!TaskActive(other))
+			continue;
+		for (c = 0; c < shard->ncopies; c++)
+		{
+			if (other->job->shard->copies[other->copy] == shard->copies[c])
+				inflight[c]++;
+		}
+	}
+	CoordChooseCopies(shard, inflight, copy_rotor + index, job->order);
+	pfree(inflight);
+	job->ntry = shard->ncopies;
+
+	job->may_hedge = req->hedge && job->ntry > 1 && coord_hedge_delay != 0 &&
+		!req->open_snapshot && !req->no_timeout && !req->soft_errors;
+	if (job->may_hedge)
+		hedge_tokens = Min(hedge_tokens + COORD_HEDGE_RATE, COORD_HEDGE_BURST);
+	TaskNextCopy(&job->tasks[0]);
+}
+
+/*
+ * job's first copy is late: ask another copy too, if the hedging budget
+ * allows: the first of the copies not tried yet that is healthy and has an
+ * idle connection open.  A copy that would have to connect first is not
+ * asked: connecting costs round trips and a process on the shard, more
+ * than a hedge saves, and the connection would be closed again whenever
+ * the hedge lost while still connecting.  Nor is a copy whose connection
+ * drains a late answer (CoordConnDrain).  Called once per job at most.
+ */
+static void
+JobHedge(CoordJob *job, TimestampTz now)
+{
+	CoordTask  *first = &job->tasks[0];
+	CoordTask  *hedge = &job->tasks[1];
+	int			i;
+
+	job->hedge_at = 0;
+	if (hedge->state != TASK_IDLE || !TaskActive(first))
+		return;
+	for (i = job->next; i < job->ntry; i++)
+	{
+		Oid			server = job->shard->copies[job->order[i]];
+
+		if (CoordServerHealthy(server) && CoordServerConnIdle(server))
+			break;
+	}
+	if (i >= job->ntry)
+		return;
+	/* that copy is the next to try */
+	if (i != job->next)
+	{
+		int			c = job->order[i];
+
+		memmove(&job->order[job->next + 1], &job->order[job->next],
+				sizeof(int) * (i - job->next));
+		job->order[job->next] = c;
+	}
+	if (hedge_tokens < 1)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw: no answer from server \"%s\" for shard \"%s\" after %.1f ms; not hedging (budget spent)",
+								 job->shard->copynames[first->copy], job->shard->name,
+								 (now - first->sent) / 1000.0)));
+		return;
+	}
+	hedge_tokens -= 1;
+	ereport(DEBUG1,
+			(errmsg_internal("hnsw: no answer from server \"%s\" for shard \"%s\" after %.1f ms; asking server \"%s\" too",
+							 job->shard->copynames[first->copy], job->shard->name,
+							 (now - first->sent) / 1000.0,
+							 job->shard->copynames[job->order[job->next]])));
+	TaskNextCopy(hedge);
+}
+
+/*
+ * task's copy answered (its Sync arrived) first: abandon the other task if
+ * it is still at work (TaskAbandon), record the latencies of a hedgeable
+ * request, and move task's results into the shard's CoordResult.
+ */
+static void
+JobWon(CoordTask *task)
+{
+	CoordJob   *job = task->job;
+	CoordResult *res = job->res;
+	CoordTask  *other = &job->tasks[task == &job->tasks[0] ? 1 : 0];
+	TimestampTz now = GetCurrentTimestamp();
+
+	job->hedge_at = 0;
+	if (TaskActive(other))
+	{
+		TimestampTz since = other->sent != 0 ? other->sent : other->tried;
+
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw: server \"%s\" answered first for shard \"%s\"",
+								 job->shard->copynames[task->copy], job->shard->name)));
+		/* it took at least this long */
+		if (job->req->hedge)
+			CoordRecordLatency(job->shard->copies[other->copy],
+							   (now - since) / 1000.0, true);
+		TaskAbandon(other, now);
+	}
+	/*
+	 * Its latency, unless its pipeline had more to do than the search: a
+	 * session's settings, a Prepare (and the planning with it) are paid once
+	 * per connection, and would make a copy look slow for long.
+	 */
+	if (job->req->hedge && task->sent != 0 && task->error == NULL &&
+		task->first_query == 0 && task->prepare_cmd < 0)
+		CoordRecordLatency(job->shard->copies[task->copy],
+						   (now - task->sent) / 1000.0, false);
+
+	res->copy = task->copy;
+	if (task->spool != NULL)
+	{
+		res->spool = task->spool;
+		task->spool = NULL;
+	}
+	if (task->results != NULL)
+	{
+		memcpy(res->results, task->results,
+			   sizeof(PGresult *) * job->req->nqueries);
+		memset(task->results, 0, sizeof(PGresult *) * job->req->nqueries);
+	}
+}
+
+/* Free what job's result holds from libpq and its spool, on error */
+static void
+JobClear(CoordJob *job)
+{
+	CoordResult *res = job->res;
+	int			q;
+
+	if (res == NULL || res->results == NULL)
+		return;
+	CoordSpoolFree(res->spool);
+	res->spool = NULL;
+	for (q = 0; q < job->req->nqueries; q++)
+	{
+		PQclear(res->results[q]);
+		res->results[q] = NULL;
+	}
+	PQclear(res->remote_error);
+	res->remote_error = NULL;
 }
 
 /*
@@ -490,158 +730,232 @@ TaskClear(CoordTask *task)
 {
 	int			q;
 
-	if (task->res == NULL || task->res->results == NULL)
+	if (task->job == NULL)
 		return;
-	CoordSpoolFree(task->res->spool);
-	task->res->spool = NULL;
+	CoordSpoolFree(task->spool);
+	task->spool = NULL;
 	PQclear(task->current);
 	task->current = NULL;
-	for (q = 0; q < task->req->nqueries; q++)
+	for (q = 0; task->results != NULL && q < task->job->req->nqueries; q++)
 	{
-		PQclear(task->res->results[q]);
-		task->res->results[q] = NULL;
+		PQclear(task->results[q]);
+		task->results[q] = NULL;
 	}
 	PQclear(task->error);
 	task->error = NULL;
 }
 
 /*
- * Start on the next copy of task's shard: send the request at once on a
- * cached connection, or start connecting.  With no copy left, the task has
- * failed.
+ * Start task on copy of its shard: send the request at once on a cached
+ * connection, or start connecting.  Returns false, with the reason in the
+ * shard's result, if the copy cannot be started.
+ */
+static bool
+TaskTryCopy(CoordTask *task, int copy)
+{
+	CoordJob   *job = task->job;
+	CoordShard *shard = job->shard;
+	CoordRequest *req = job->req;
+	char	   *errstr = NULL;
+
+	task->copy = copy;
+	task->cc = CoordGetConn(shard->copies[copy]);
+	task->tried = GetCurrentTimestamp();
+	task->sent = 0;
+	task->want_write = false;
+	if (req->stream && task->spool == NULL)
+		task->spool = CoordSpoolCreate(req->nqueries, job->budget);
+	if (!req->stream && task->results == NULL)
+		task->results = palloc0(sizeof(PGresult *) * Max(req->nqueries, 1));
+
+	/*
+	 * The second request of a two-phase search runs in the transaction the
+	 * first left open: on that connection, which it held, or not at all.
+	 */
+	if (req->in_snapshot)
+	{
+		PGTransactionStatusType tstatus;
+
+		task->conn = CoordConnPGconn(task->cc);
+		task->reused = false;	/* no fresh connection to this copy */
+		task->deadline = coord_shard_timeout > 0 ?
+			TimestampTzPlusMilliseconds(task->tried, coord_shard_timeout) : 0;
+		tstatus = task->conn ? PQtransactionStatus(task->conn) : PQTRANS_UNKNOWN;
+
+		/* a transaction in error can only be ended */
+		if (task->conn == NULL || !CoordConnIsBusy(task->cc) ||
+			!(tstatus == PQTRANS_INTRANS ||
+			  (tstatus == PQTRANS_INERROR && req->nqueries == 0)))
+		{
+			job->res->error = psprintf("server \"%s\": the transaction of the first phase was lost",
+									   shard->copynames[copy]);
+			/* a transaction it may still hold ends with the connection */
+			if (task->conn != NULL && CoordConnIsBusy(task->cc))
+				CoordConnDrop(task->cc);
+			task->conn = NULL;
+			return false;
+		}
+		TaskSend(task);
+		return true;
+	}
+
+	/*
+	 * A connection still draining a late answer (CoordConnDrain) is needed
+	 * now: the answer is given up, the connection closed.
+	 */
+	if (CoordConnIsDraining(task->cc) && CoordConnPollDrain(task->cc))
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw: closing the connection to server \"%s\": still draining a late answer, and wanted for shard \"%s\"",
+								 shard->copynames[copy], shard->name)));
+		CoordConnDrop(task->cc);
+	}
+
+	/*
+	 * A server that is a copy of two shards of this search (a
+	 * misconfiguration, but possible) has one connection: one request at a
+	 * time on it.
+	 */
+	if (CoordConnIsBusy(task->cc))
+	{
+		job->res->error = psprintf("server \"%s\": connection in use by another shard of this search",
+								   shard->copynames[copy]);
+		return false;
+	}
+	task->conn = CoordConnPGconn(task->cc);
+	task->deadline = (coord_shard_timeout > 0 && !req->no_timeout) ?
+		TimestampTzPlusMilliseconds(task->tried, coord_shard_timeout) : 0;
+
+	if (task == &job->tasks[0])
+		job->hedge_at = 0;		/* set when the request is sent */
+
+	if (task->conn != NULL)
+	{
+		task->reused = true;
+		CoordConnSetBusy(task->cc, true);
+		TaskSend(task);
+		return true;
+	}
+	task->reused = false;
+	task->conn = CoordConnStart(task->cc, &errstr);
+	if (task->conn == NULL)
+	{
+		errstr[strcspn(errstr, "\n")] = '\0';
+		job->res->error = psprintf("server \"%s\": %s",
+								   shard->copynames[copy], errstr);
+		CoordMarkServer(shard->copies[copy], false);
+		return false;
+	}
+	CoordConnSetBusy(task->cc, true);
+	/* libpq: before the first PQconnectPoll, wait for writability */
+	task->state = TASK_CONNECTING;
+	task->want_write = true;
+	return true;
+}
+
+/*
+ * Start task on the next copy of its shard that can be started.  With no
+ * copy left, the task has failed (and the shard with it, unless the job's
+ * other task is still at work).
  */
 static void
 TaskNextCopy(CoordTask *task)
 {
-	CoordShard *shard = task->shard;
+	CoordJob   *job = task->job;
 
-	while (task->next < task->ntry)
+	while (job->next < job->ntry)
 	{
-		char	   *errstr = NULL;
-
-		task->copy = task->order[task->next++];
-		task->cc = CoordGetConn(shard->copies[task->copy]);
-
-		/*
-		 * The second request of a two-phase search runs in the transaction
-		 * the first left open: on that connection, which it held, or not at
-		 * all.
-		 */
-		if (task->req->in_snapshot)
-		{
-			PGTransactionStatusType tstatus;
-
-			task->conn = CoordConnPGconn(task->cc);
-			task->reused = false;	/* no fresh connection to this copy */
-			task->want_write = false;
-			task->deadline = coord_shard_timeout > 0 ?
-				TimestampTzPlusMilliseconds(GetCurrentTimestamp(), coord_shard_timeout) : 0;
-			tstatus = task->conn ? PQtransactionStatus(task->conn) : PQTRANS_UNKNOWN;
-
-			/* a transaction in error can only be ended */
-			if (task->conn == NULL || !CoordConnIsBusy(task->cc) ||
-				!(tstatus == PQTRANS_INTRANS ||
-				  (tstatus == PQTRANS_INERROR && task->req->nqueries == 0)))
-			{
-				task->res->error = psprintf("server \"%s\": the transaction of the first phase was lost",
-											shard->copynames[task->copy]);
-				/* a transaction it may still hold ends with the connection */
-				if (task->conn != NULL && CoordConnIsBusy(task->cc))
-					CoordConnDrop(task->cc);
-				task->conn = NULL;
-				continue;
-			}
-			TaskSend(task);
+		if (TaskTryCopy(task, job->order[job->next++]))
 			return;
-		}
-
-		/*
-		 * A server that is a copy of two shards of this search (a
-		 * misconfiguration, but possible) has one connection: one request
-		 * at a time on it.
-		 */
-		if (CoordConnIsBusy(task->cc))
-		{
-			task->res->error = psprintf("server \"%s\": connection in use by another shard of this search",
-										shard->copynames[task->copy]);
-			continue;
-		}
-		task->conn = CoordConnPGconn(task->cc);
-		task->deadline = (coord_shard_timeout > 0 && !task->req->no_timeout) ?
-			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), coord_shard_timeout) : 0;
-		task->want_write = false;
-
-		if (task->conn != NULL)
-		{
-			task->reused = true;
-			CoordConnSetBusy(task->cc, true);
-			TaskSend(task);
-			return;
-		}
-		task->reused = false;
-		task->conn = CoordConnStart(task->cc, &errstr);
-		if (task->conn == NULL)
-		{
-			errstr[strcspn(errstr, "\n")] = '\0';
-			task->res->error = psprintf("server \"%s\": %s",
-										shard->copynames[task->copy], errstr);
-			CoordMarkServer(shard->copies[task->copy], false);
-			continue;
-		}
-		CoordConnSetBusy(task->cc, true);
-		/* libpq: before the first PQconnectPoll, wait for writability */
-		task->state = TASK_CONNECTING;
-		task->want_write = true;
-		return;
 	}
 	task->state = TASK_FAILED;
 	task->conn = NULL;
 	task->cc = NULL;
+	if (task == &job->tasks[0])
+		job->hedge_at = 0;
+}
+
+/*
+ * task lost the race to the other copy of its shard; forget what it
+ * received.  If its request was sent whole and is a short read, its
+ * connection drains the late answer (CoordConnDrain), for at most
+ * COORD_DRAIN_MS, and is reused once that has come; otherwise it is
+ * closed, which ends its query on the shard (see coordconn.c).  Its copy
+ * is not marked as failed: it was only later.
+ */
+static void
+TaskAbandon(CoordTask *task, TimestampTz now)
+{
+	CoordJob   *job = task->job;
+	bool		drain;
+
+	drain = task->state == TASK_RECEIVING && !task->want_write &&
+		task->error == NULL && job->req->hedge && !job->req->open_snapshot;
+	TaskClear(task);
+	if (drain)
+	{
+		TimestampTz deadline = TimestampTzPlusMilliseconds(now, COORD_DRAIN_MS);
+
+		if (task->deadline != 0 && task->deadline < deadline)
+			deadline = task->deadline;
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw: server \"%s\" lost the race for shard \"%s\"; draining its answer",
+								 job->shard->copynames[task->copy], job->shard->name)));
+		CoordConnDrain(task->cc, task->sent, deadline);
+	}
+	else
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw: server \"%s\" lost the race for shard \"%s\"; closing its connection",
+								 job->shard->copynames[task->copy], job->shard->name)));
+		CoordConnDrop(task->cc);
+	}
+	task->conn = NULL;
+	task->cc = NULL;
+	task->state = TASK_FAILED;
 }
 
 /*
  * The current copy failed at the connection level or took too long:
  * close its connection (which ends what it runs, see coordconn.c), forget
- * what it sent, and try the next copy.  A
- * cached connection that turns out dead is first replaced by a fresh one to
- * the same copy, since the server may just have restarted.  Unless
- * server_fault is false (a query error hnsw.shard_status reports), the copy
- * becomes a last choice for hnsw.shard_retry_interval.
+ * what it sent, and try the next copy.  A cached connection that turns out
+ * dead is first replaced by a fresh one to the same copy, since the server
+ * may just have restarted.  Unless server_fault is false (a query error
+ * hnsw.shard_status reports), the copy becomes a last choice for
+ * hnsw.shard_retry_interval.
  */
 static void
 TaskCopyFailed(CoordTask *task, const char *why, bool server_fault)
 {
+	CoordJob   *job = task->job;
 	char	   *line = pstrdup(why);
 	int			q;
 
 	/* libpq's messages may run on with hints; the first line says it */
 	line[strcspn(line, "\n")] = '\0';
-	task->res->error = psprintf("server \"%s\": %s",
-								task->shard->copynames[task->copy], line);
+	job->res->error = psprintf("server \"%s\": %s",
+							   job->shard->copynames[task->copy], line);
 	ereport(DEBUG1,
 			(errmsg_internal("hnsw: abandoning server \"%s\" for shard \"%s\": %s",
-							 task->shard->copynames[task->copy],
-							 task->shard->name, line)));
+							 job->shard->copynames[task->copy],
+							 job->shard->name, line)));
 	PQclear(task->error);
 	task->error = NULL;
-	for (q = 0; q < task->req->nqueries; q++)
+	for (q = 0; task->results != NULL && q < job->req->nqueries; q++)
 	{
-		PQclear(task->res->results[q]);
-		task->res->results[q] = NULL;
+		PQclear(task->results[q]);
+		task->results[q] = NULL;
 	}
-	if (task->res->spool != NULL)
-		CoordSpoolReset(task->res->spool);
+	if (task->spool != NULL)
+		CoordSpoolReset(task->spool);
 	CoordConnDrop(task->cc);
 	task->conn = NULL;
 
-	if (task->reused && server_fault)
-	{
-		task->next--;			/* same copy again, on a new connection */
-		TaskNextCopy(task);
+	/* same copy again, on a new connection */
+	if (task->reused && server_fault && TaskTryCopy(task, task->copy))
 		return;
-	}
 	if (server_fault)
-		CoordMarkServer(task->shard->copies[task->copy], false);
+		CoordMarkServer(job->shard->copies[task->copy], false);
 	TaskNextCopy(task);
 }
 
@@ -686,7 +1000,7 @@ static void
 TaskSend(CoordTask *task)
 {
 	PGconn	   *conn = task->conn;
-	CoordRequest *req = task->req;
+	CoordRequest *req = task->job->req;
 	const char *ef = CoordConnEfSearch(task->cc);
 	char		stmt[COORD_STATEMENT_NAME_LEN];
 	bool		prepare = false;
@@ -699,6 +1013,22 @@ TaskSend(CoordTask *task)
 	task->prepare_cmd = -1;
 	task->prepared_ok = false;
 	task->state = TASK_RECEIVING;
+	task->sent = GetCurrentTimestamp();
+
+	/*
+	 * The first copy of a hedgeable request: when to ask another.  The
+	 * clock starts now, not when connecting began: a copy that must connect
+	 * first would otherwise be hedged, and its connection closed, each
+	 * time, whenever connecting takes longer than its usual answer.
+	 */
+	if (task->job->may_hedge && task == &task->job->tasks[0] &&
+		task->job->tasks[1].state == TASK_IDLE)
+	{
+		double		delay = CoordHedgeDelay(task->job->shard);
+
+		task->job->hedge_at = delay < 0 ? 0 :
+			task->sent + (TimestampTz) (delay * 1000.0);
+	}
 
 	if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF &&
 		(PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1))
@@ -841,7 +1171,7 @@ static void
 TaskReceive(CoordTask *task)
 {
 	PGconn	   *conn = task->conn;
-	CoordRequest *req = task->req;
+	CoordRequest *req = task->job->req;
 
 	if (task->want_write)
 	{
@@ -900,7 +1230,7 @@ TaskReceive(CoordTask *task)
 				shape_ok = task->checked || CheckShape(task, res);
 				task->checked = true;
 				for (row = 0; shape_ok && req->stream && row < PQntuples(res); row++)
-					CoordSpoolAdd(task->res->spool, q, res, row);
+					CoordSpoolAdd(task->spool, q, res, row);
 				task->current = NULL;
 				if (!shape_ok)
 				{
@@ -909,8 +1239,8 @@ TaskReceive(CoordTask *task)
 				}
 				if (req->stream)
 					PQclear(res);
-				else if (task->res->results[q] == NULL)
-					task->res->results[q] = res;
+				else if (task->results[q] == NULL)
+					task->results[q] = res;
 				else
 					PQclear(res);
 				break;
@@ -948,7 +1278,8 @@ static void
 TaskDone(CoordTask *task)
 {
 	PGconn	   *conn = task->conn;
-	CoordRequest *req = task->req;
+	CoordRequest *req = task->job->req;
+	CoordResult *res = task->job->res;
 	PGTransactionStatusType tstatus = PQtransactionStatus(conn);
 
 	if (task->error != NULL)
@@ -979,7 +1310,7 @@ TaskDone(CoordTask *task)
 
 	if (req->open_snapshot &&
 		(tstatus == PQTRANS_INTRANS || tstatus == PQTRANS_INERROR))
-		task->res->held = true; /* stays busy; an abort closes it */
+		res->held = true;		/* stays busy; an abort closes it */
 	else if (tstatus == PQTRANS_IDLE)
 		CoordConnSetBusy(task->cc, false);
 	else
@@ -988,20 +1319,20 @@ TaskDone(CoordTask *task)
 		CoordConnDrop(task->cc);
 		task->conn = NULL;
 	}
-	task->res->copy = task->copy;
 	task->state = TASK_DONE;
+	JobWon(task);
 
 	if (task->error != NULL)
 	{
 		if (!req->keep_errors)
 			ReportRemoteError(task);
 		/* the caller decides; the copy did answer */
-		task->res->remote_error = task->error;
+		res->remote_error = task->error;
 		task->error = NULL;
 		return;
 	}
-	CoordMarkServer(task->shard->copies[task->copy], true);
-	task->res->ok = true;
+	CoordMarkServer(task->job->shard->copies[task->copy], true);
+	res->ok = true;
 }
 
 /*
@@ -1021,9 +1352,9 @@ TaskDone(CoordTask *task)
 static bool
 CheckShape(CoordTask *task, PGresult *res)
 {
-	CoordRequest *req = task->req;
-	const char *shard = task->shard->name;
-	const char *server = task->shard->copynames[task->copy];
+	CoordRequest *req = task->job->req;
+	const char *shard = task->job->shard->name;
+	const char *server = task->job->shard->copynames[task->copy];
 	char	   *why = NULL;
 	int			i;
 
@@ -1121,8 +1452,8 @@ ReportRemoteError(CoordTask *task)
 	PGresult   *res = task->error;
 
 	task->error = NULL;
-	CoordRaiseRemoteError(res, task->shard->copynames[task->copy],
-						  task->req->sql);
+	CoordRaiseRemoteError(res, task->job->shard->copynames[task->copy],
+						  task->job->req->sql);
 }
 
 /*

@@ -10,6 +10,9 @@
  *	                              answers
  *	  hnsw.shard_retry_interval   ms a copy that failed is tried only after
  *	                              the healthy ones
+ *	  hnsw.hedge_delay            ms a search waits for one copy of a shard
+ *	                              before asking another copy too; -1 derives
+ *	                              it from the latencies observed, 0 never
  *
  * src/coordguc.c
  *
@@ -25,6 +28,7 @@
 int			coord_shard_timeout = 10000;
 bool		coord_allow_partial_results = false;
 int			coord_retry_interval = 30000;
+int			coord_hedge_delay = -1;
 
 /*
  * Define the coordinator's GUCs.  Called once from _PG_init.
@@ -54,6 +58,15 @@ CoordInit(void)
 							NULL,
 							&coord_retry_interval,
 							30000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("hnsw.hedge_delay",
+							"Sets how long a distributed search waits for one copy of a shard before asking another copy too.",
+							"The first answer is used and the other copy's connection is closed.  "
+							"-1 derives the delay from each copy's observed latencies; 0 turns hedging off.",
+							&coord_hedge_delay,
+							-1, -1, INT_MAX,
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 }

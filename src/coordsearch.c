@@ -714,6 +714,8 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 		req->keep_errors = two_phase;
 		req->ef_search = spec->exact ? NULL : spec->ef_search;
 		req->stream = true;
+		/* a batch or an exact search is the shard's work: not hedged */
+		req->hedge = !batch && !spec->exact;
 		SetShape(spec, req, two_phase, !two_phase, true);
 		req->values = palloc(sizeof(char **) * spec->nqueries);
 		req->lengths = palloc(sizeof(int *) * spec->nqueries);

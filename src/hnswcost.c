@@ -3,11 +3,13 @@
  * hnswcost.c
  *	  amcostestimate for hnsw.
  *
- * An hnsw scan does all its work before the first row: a search that
- * computes distances to roughly ef_search * 2m elements.  The estimate
- * charges that as startup cost, so the planner picks the index for
- * ORDER BY distance LIMIT k, and makes a scan without ORDER BY prohibitive,
- * since the index cannot answer one.
+ * An hnsw scan does its work before the first row: a search that computes
+ * distances to roughly ef_search * 2m elements.  The estimate charges that
+ * as startup cost, so the planner picks the index for ORDER BY distance
+ * LIMIT k, and makes a scan without ORDER BY prohibitive, since the index
+ * cannot answer one.  Rows past the first search's cost the further batches
+ * that find them, so a filter that passes few rows makes the scan costly
+ * and the planner sorts the rows of another scan instead.
  *
  * src/hnswcost.c
  *
@@ -84,7 +86,7 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		visited;
 	double		randomPageCost;
 	double		seqPageCost;
-	double		pagesPerElement;
+	double		perRow;
 	Cost		perElement;
 	Relation	indexRel;
 	int			m;
@@ -173,16 +175,24 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	costs.indexStartupCost = costs.indexTotalCost + visited * perElement;
 
 	/*
-	 * Returning more rows than the first search found means searching on,
-	 * up to every element: charge the rest of the index at the same rate,
-	 * so that a query without LIMIT (which wants every row, exactly in
-	 * order) sorts a sequential scan instead.  For ORDER BY ... LIMIT k the
-	 * planner charges only the fraction k / rows of this.
+	 * Returning more rows than the first search found means searching on
+	 * (hnswscan.c NextBatch): a filter that rejects rows makes the executor
+	 * ask for about k / selectivity of them for LIMIT k.  Each further row
+	 * is charged half of what a row of the first search is, which puts the
+	 * planner's choice where the fastest plan changes (src/README "Scans";
+	 * a sorted scan's detoasting is not charged either).  The planner
+	 * charges ORDER BY ... LIMIT k the fraction k / (rows passing the
+	 * filter) of the run cost, so the cost of a filtered scan grows as its
+	 * selectivity falls, and below a few percent a bitmap scan of a btree
+	 * index or a sequential scan, followed by an exact sort, wins; without
+	 * LIMIT (every row, exactly in order) a sorted sequential scan always
+	 * does.  See
+	 * README.md "Filtered search".
 	 */
-	pagesPerElement = costs.numIndexPages / Max(visited, 1);
+	perRow = 0.5 * costs.indexStartupCost / Max(Min(hnsw_ef_search, tuples), 1);
 	*indexStartupCost = costs.indexStartupCost;
 	*indexTotalCost = costs.indexStartupCost +
-		(tuples - visited) * (perElement + pagesPerElement * seqPageCost);
+		Max(tuples - hnsw_ef_search, 0) * perRow;
 	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;
 	*indexPages = costs.numIndexPages;

@@ -226,6 +226,43 @@ read_idx_images(const char *path, long limit)
 }
 
 /*
+ * Read a gzip-compressed idx1-ubyte file (big-endian header: magic 0x801,
+ * count; then one unsigned byte per item), keeping at most "limit" items
+ * (0: all); *n receives how many.  Fashion-MNIST's labels are the classes
+ * of its images, 0 to 9.
+ */
+unsigned char *
+read_idx_labels(const char *path, long limit, long *n)
+{
+	char		cmd[4096];
+	FILE	   *f;
+	unsigned char hdr[8];
+	uint32_t	magic,
+				count;
+	unsigned char *labels;
+
+	if (strchr(path, '\'') != NULL)
+		fatal("data file names must not contain single quotes: \"%s\"", path);
+	snprintf(cmd, sizeof(cmd), "gzip -dc '%s'", path);
+	f = popen(cmd, "r");
+	if (f == NULL)
+		fatal("could not run \"%s\": %s", cmd, strerror(errno));
+	if (fread(hdr, 1, sizeof(hdr), f) != sizeof(hdr))
+		fatal("could not read the idx header of \"%s\" (is the package "
+			  "dataset-fashion-mnist installed?)", path);
+	magic = read_be32(hdr + 0);
+	count = read_be32(hdr + 4);
+	if (magic != 0x801)
+		fatal("\"%s\" is not an idx1-ubyte file (magic 0x%x)", path, magic);
+	*n = (limit > 0 && limit < (long) count) ? limit : (long) count;
+	labels = xmalloc((size_t) *n);
+	if (fread(labels, 1, (size_t) *n, f) != (size_t) *n)
+		fatal("\"%s\" is truncated", path);
+	pclose(f);
+	return labels;
+}
+
+/*
  * Write a vector in binary form (int16 dim, int16 unused, float4 values,
  * all big-endian) at dst; return the bytes written.
  */

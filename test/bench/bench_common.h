@@ -62,6 +62,12 @@ typedef struct Dataset
 extern Dataset read_idx_images(const char *path, long limit);
 
 /*
+ * Read a gzip-compressed idx1-ubyte file of labels, keeping at most "limit"
+ * (0: all); *n receives how many.  Exits with a message on any error.
+ */
+extern unsigned char *read_idx_labels(const char *path, long limit, long *n);
+
+/*
  * Write a vector in binary form (int16 dim, int16 unused, float4 values,
  * all big-endian) at dst; return the bytes written (4 + 4 * dim).
  */

@@ -33,7 +33,8 @@ use Time::HiRes qw(time sleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(start_sim proxy_cmd workload stop_sim);
+our @EXPORT = qw(start_sim proxy_cmd workload workload_start workload_finish
+  direct_client sim_cpu stop_sim);
 
 my $FMNIST = '/usr/share/datasets/fashion-mnist';
 my $ROOT = File::Spec->rel2abs(dirname(__FILE__) . '/../..');
@@ -56,6 +57,8 @@ my @running;					# every proxy this process started, for END
 #	m, ef_construction	index options (16, 64)
 #	shared_buffers	of every server (16MB)
 #	max_connections	of every server (40)
+#	logical			1: the shards have wal_level = logical, so that
+#					hnsw.move_partition may move partitions off them (0)
 #	seed			random draws of the data and the proxies (1)
 #	prefix			of the node names, so that one script can start several
 #					simulations one after the other ('')
@@ -66,7 +69,7 @@ sub start_sim
 		shards => 2, standbys => 0, dataset => 'generated', rows => 2000,
 		dim => 32, parts_per_shard => 2, clusters => 4, sigma => 8,
 		queries => 200, m => 16, ef_construction => 64,
-		shared_buffers => '16MB', max_connections => 40, seed => 1, prefix => '',
+		shared_buffers => '16MB', max_connections => 40, logical => 0, seed => 1, prefix => '',
 		%o);
 	my $n = $sim{shards};
 
@@ -86,7 +89,8 @@ sub start_sim
 	my @loads;
 	foreach my $i (1 .. $n)
 	{
-		my $node = new_node(\%sim, "$sim{prefix}shard$i", allows_streaming => $sim{standbys});
+		my $node = new_node(\%sim, "$sim{prefix}shard$i",
+			allows_streaming => $sim{logical} ? 'logical' : $sim{standbys});
 		push @{ $sim{shard} }, $node;
 		push @loads, load_shard(\%sim, $i);
 	}
@@ -153,8 +157,19 @@ sub proxy_cmd
 # unlimited; latencies then count from each search's scheduled start), sql (another statement to loop over instead, where :q is a
 # random qid of the queries table).  Return a hash: queries (statements
 # that completed), qps, p50, p99, mean, max (ms), aborted (clients that
-# pgbench stopped on an error), ok (pgbench exited 0), log (its output).
+# pgbench stopped on an error), ok (pgbench exited 0), log (its output),
+# lat (every statement's latency in ms, sorted).
 sub workload
+{
+	my ($sim, %o) = @_;
+	return workload_finish(workload_start($sim, %o));
+}
+
+# workload, started in the background: returns a handle for
+# workload_finish, which waits for the end of the run (pgbench -T) and
+# returns workload's hash, and in it at: [end, latency] of every statement
+# (end in seconds since the epoch, latency in ms), in the order they ended.
+sub workload_start
 {
 	my ($sim, %o) = @_;
 	my %w = (clients => 1, k => 10, partitions => 'all', %o);
@@ -181,23 +196,36 @@ sub workload
 		'-h', $coord->host, '-p', $coord->port, 'postgres');
 	push @cmd, defined $w{transactions} ? ('-t', $w{transactions}) : ('-T', $w{seconds} // 5);
 	push @cmd, '-R', $w{rate} if $w{rate};
-	my ($out, $err) = ('', '');
-	my $ok = IPC::Run::run(\@cmd, '>', \$out, '2>', \$err);
+	my %h = (prefix => $prefix, out => '', err => '');
+	$h{h} = IPC::Run::start(\@cmd, '>', \$h{out}, '2>', \$h{err});
+	return \%h;
+}
 
-	my @lat;
+sub workload_finish
+{
+	my ($h) = @_;
+	my $ok = $h->{h}->finish;
+	my ($out, $err, $prefix) = @$h{qw(out err prefix)};
+
+	# client transaction time script epoch microseconds [lag]
+	my (@lat, @at);
 	foreach my $log (glob("$prefix.*"))
 	{
 		open(my $l, '<', $log) or die "$log: $!";
 		while (<$l>)
 		{
 			my @f = split;
-			push @lat, $f[2] / 1000.0 if @f >= 6;	# microseconds
+			next unless @f >= 6;
+			push @lat, $f[2] / 1000.0;	# microseconds
+			push @at, [ $f[4] + $f[5] / 1e6, $f[2] / 1000.0 ];
 		}
 		close($l);
 		unlink $log;
 	}
 	@lat = sort { $a <=> $b } @lat;
-	my %r = (queries => scalar(@lat), ok => $ok ? 1 : 0, log => $out . $err);
+	@at = sort { $a->[0] <=> $b->[0] } @at;
+	my %r = (queries => scalar(@lat), ok => $ok ? 1 : 0, log => $out . $err,
+		lat => \@lat, at => \@at);
 	$r{aborted} = () = $err =~ /client \d+ script \d+ aborted/g;
 	($r{qps}) = $out =~ /tps = ([\d.]+) \(without initial connection time\)/;
 	$r{qps} //= 0;
@@ -211,6 +239,71 @@ sub workload
 		$r{max} = $lat[-1];
 	}
 	return \%r;
+}
+
+# Run test/netsim/netsim_client: the same searches through hnsw.search on
+# the coordinator and by a client that asks every shard's primary itself,
+# through the same proxies, interleaved.  Options: seconds (10) or
+# searches (each way), k (10), seed (1).  Return a hash of its figures
+# (direct_p50, direct_p99, direct_mean, coord_p50, ..., ratio_p50,
+# ratio_p99, agree, searches), or die.
+sub direct_client
+{
+	my ($sim, %o) = @_;
+	my $bin = $ENV{NETSIM_CLIENT} // "$ROOT/test/netsim/netsim_client";
+	my $coord = $sim->{coord};
+
+	unless ($ENV{NETSIM_CLIENT})
+	{
+		system('make', '-s', '-C', $ROOT, 'netsim-client') == 0
+		  or die "could not build $bin\n";
+	}
+	my @cmd = ($bin, '-c', sprintf('host=%s port=%d dbname=postgres', $coord->host, $coord->port),
+		'-k', $o{k} // 10, '--seed', $o{seed} // 1);
+	push @cmd, defined $o{searches} ? ('-n', $o{searches}) : ('-T', $o{seconds} // 10);
+	foreach my $i (1 .. $sim->{shards})
+	{
+		push @cmd, '-s', sprintf('host=127.0.0.1 port=%d dbname=postgres',
+			$sim->{proxy}{"shard$i"}{port});
+	}
+	my ($out, $err) = ('', '');
+	IPC::Run::run(\@cmd, '>', \$out, '2>', \$err)
+	  or die "netsim_client failed: $err";
+	my %r = $out =~ /(\w+)=([\d.]+)/g;
+	die "netsim_client said: $out$err" unless defined $r{coord_p99};
+	return \%r;
+}
+
+# CPU seconds (user and system, their children's included) used so far by
+# every process of the simulation's servers (each postmaster and its
+# children) and by its proxies.  The difference between two calls is what
+# a workload cost them.
+sub sim_cpu
+{
+	my ($sim) = @_;
+	my %want;
+	my $ticks = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+	my $total = 0;
+
+	foreach my $node ($sim->{coord}, @{ $sim->{standby} // [] }, @{ $sim->{shard} })
+	{
+		$want{ $node->{_pid} } = 1 if $node && $node->{_pid};
+	}
+	$want{ $_->{pid} } = 1 foreach grep { $_->{pid} } values %{ $sim->{proxy} };
+	opendir(my $dh, '/proc') or die "/proc: $!";
+	foreach my $p (grep { /^\d+$/ } readdir($dh))
+	{
+		open(my $fh, '<', "/proc/$p/stat") or next;
+		my $stat = <$fh>;
+		close($fh);
+		# pid (comm) state ppid ... utime stime cutime cstime (fields 14-17)
+		next unless defined $stat && $stat =~ /^\d+ \(.*\) (.*)$/s;
+		my @f = split ' ', $1;
+		next unless $want{$p} || $want{ $f[1] };
+		$total += $f[11] + $f[12] + $f[13] + $f[14];
+	}
+	closedir($dh);
+	return $total / $ticks;
 }
 
 # Stop the proxies and the servers (the servers are stopped at exit anyway).

@@ -1,7 +1,7 @@
 -- The coordinator's SQL surface, its privileges, and its configuration
 -- table's place in pg_dump; distributed behaviour is tested in test/t.
 BEGIN;
-SELECT plan(23);
+SELECT plan(24);
 
 SELECT has_function('hnsw', 'search',
 	ARRAY['anyelement', 'vector', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name']);
@@ -57,6 +57,8 @@ SELECT is(current_setting('hnsw.allow_partial_results'), 'off',
 	'partial results are opt-in');
 SELECT is(current_setting('hnsw.shard_retry_interval'), '30s',
 	'a failed copy is avoided for 30s');
+SELECT is(current_setting('hnsw.hedge_delay'), '-1',
+	'hedging is on, with a delay derived from observed latencies');
 
 SELECT * FROM finish();
 ROLLBACK;

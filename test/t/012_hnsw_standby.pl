@@ -1,5 +1,6 @@
 # A streaming standby answers hnsw queries exactly as its primary does after
-# index build, inserts, deletes and VACUUM: every page change is WAL-logged.
+# index build, inserts, deletes and VACUUM, filtered queries included: every
+# page change is WAL-logged.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -39,6 +40,36 @@ my $nq = $primary->safe_psql('postgres', 'SELECT count(*) FROM t WHERE id % 97 =
 is(scalar(grep { /^\d+\|\{(\d+,){9}\d+\}$/ } split(/\n/, $on_primary)), $nq,
 	"the primary answers each of the $nq queries with 10 rows");
 is($on_standby, $on_primary, 'the standby returns the same neighbours as the primary');
+
+# a filtered query (a fifth of the rows pass): the scan searches on until
+# LIMIT rows pass, on the standby as on the primary, and finds the exact
+# filtered neighbours (recall against a sorted sequential scan)
+my $filtered = q{
+	SET enable_seqscan = off; SET enable_bitmapscan = off;
+	SELECT q.id, array_agg(t.id ORDER BY t.ord)
+	FROM (SELECT id, v FROM t WHERE id % 97 = 1) q,
+		LATERAL (SELECT id, row_number() OVER () AS ord FROM
+			(SELECT id FROM t WHERE id % 5 = 0 ORDER BY t.v <-> q.v LIMIT 10) s) t
+	GROUP BY q.id ORDER BY q.id;
+};
+my $f_primary = $primary->safe_psql('postgres', $filtered);
+is(scalar(grep { /^\d+\|\{(\d+,){9}\d+\}$/ } split(/\n/, $f_primary)), $nq,
+	"the primary answers each of the $nq filtered queries with 10 rows");
+is($standby->safe_psql('postgres', $filtered), $f_primary,
+	'the standby returns the same filtered neighbours as the primary');
+# (the distance plus 0 is no index order: a sort of every row that passes)
+my $recall = $standby->safe_psql('postgres', q{
+	SET enable_seqscan = off; SET enable_bitmapscan = off;
+	SELECT sum((SELECT count(*) FROM unnest(h.ids) i WHERE i = ANY (e.ids)))::float8 /
+		   sum(cardinality(e.ids))
+	FROM (SELECT id, v FROM t WHERE id % 97 = 1) q,
+		LATERAL (SELECT array_agg(id) AS ids FROM
+			(SELECT id FROM t WHERE id % 5 = 0 ORDER BY t.v <-> q.v LIMIT 10) s) h,
+		LATERAL (SELECT array_agg(id) AS ids FROM
+			(SELECT id FROM t WHERE id % 5 = 0 ORDER BY (t.v <-> q.v) + 0 LIMIT 10) s) e;
+});
+cmp_ok($recall, '>=', 0.95, "filtered recall\@10 on the standby against exact search: $recall");
+
 like($standby->safe_psql('postgres', q{
 	SET enable_seqscan = off;
 	EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY v <-> '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]' LIMIT 5;
