@@ -72,3 +72,39 @@ SELECT * FROM hnsw.exact_search(NULL::two_vectors, '[3,3]', 5);
 CREATE TABLE no_vectors (a int);
 SELECT * FROM hnsw.exact_search(NULL::no_vectors, '[3,3]', 5);
 DROP TABLE grid, two_vectors, no_vectors;
+
+-- halfvec and sparsevec columns: exact_knn equals ORDER BY, row for row
+CREATE TABLE kinds (id int, h halfvec(3), s sparsevec(100000), v vector(3));
+INSERT INTO kinds
+  SELECT i, ARRAY[sin(i), cos(i), sin(i * 0.7)]::halfvec(3),
+		 format('{%s:%s,%s:%s}/100000', 1 + i % 7, 1 + i % 5, 1000 + i % 11, i % 3 + 1)::sparsevec,
+		 ARRAY[sin(i), cos(i), sin(i * 0.7)]::vector(3)
+	FROM generate_series(1, 300) i;
+SELECT m.metric, count(*) AS rows,
+	   count(*) FILTER (WHERE o.d IS DISTINCT FROM e.distance) AS differ
+  FROM (VALUES ('l2'), ('ip'), ('cosine'), ('l1')) m(metric),
+	   LATERAL hnsw.exact_knn('kinds', ARRAY['[0.5,0.5,0.5]', '[-1,0,1]']::halfvec[], 8,
+							  key => 'id', metric => m.metric) e,
+	   LATERAL (SELECT d FROM (SELECT CASE m.metric WHEN 'l2' THEN h <-> q WHEN 'ip' THEN h <#> q
+									   WHEN 'cosine' THEN h <=> q ELSE h <+> q END AS d
+								  FROM kinds, (SELECT (ARRAY['[0.5,0.5,0.5]', '[-1,0,1]']::halfvec[])[e.query_no] q) qq) x
+				 ORDER BY d OFFSET e.rank - 1 LIMIT 1) o
+ GROUP BY m.metric ORDER BY m.metric;
+SELECT m.metric, e.query_no, e.rank, e.key, round(e.distance::numeric, 4) AS distance,
+	   round((SELECT min(CASE m.metric WHEN 'l2' THEN s <-> q WHEN 'ip' THEN s <#> q
+						 WHEN 'cosine' THEN s <=> q ELSE s <+> q END)
+				FROM kinds)::numeric, 4) AS by_order_by
+  FROM (VALUES ('l2'), ('ip'), ('cosine'), ('l1')) m(metric),
+	   (SELECT '{3:2,1005:3}/100000'::sparsevec q) qq,
+	   LATERAL hnsw.exact_knn('kinds', ARRAY[qq.q], 1, column_name => 's', key => 'id',
+							  metric => m.metric) e;
+SELECT recall, queries FROM hnsw.evaluate_recall('kinds', 'h',
+	ARRAY['[0.5,0.5,0.5]', '[-1,0,1]']::halfvec[], 5, key => 'id');
+SELECT recall, queries FROM hnsw.evaluate_recall('kinds', 's',
+	ARRAY['{3:2,1005:3}/100000', '{1:1}/100000']::sparsevec[], 5, metric => 'ip', key => 'id');
+SELECT * FROM hnsw.exact_knn('kinds', ARRAY['[1,1]']::halfvec[], 3);
+SELECT * FROM hnsw.exact_knn('kinds', ARRAY['[1,1,1]']::halfvec[], 3, column_name => 'v');
+SELECT * FROM hnsw.exact_knn('kinds', ARRAY['{1:1}/5']::sparsevec[], 3);
+SELECT * FROM hnsw._exact_knn('kinds', 'id', ARRAY[1, 2], 3, 'l2', NULL);
+SELECT * FROM hnsw._exact_knn('kinds', 'v', ARRAY['[1,1,1]']::halfvec[], 3, 'l2', NULL);
+DROP TABLE kinds;

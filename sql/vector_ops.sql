@@ -12,6 +12,11 @@ SELECT '[1,1]'::vector <=> '[-1,-1]' AS cos_opposite;
 SELECT cosine_distance('[0,0]'::vector, '[1,1]') AS cos_zero_vector_is_nan;
 SELECT '[1,2,3]'::vector <+> '[4,0,3]' AS l1;
 SELECT l1_distance('[-1,-1]'::vector, '[1,1]');
+-- pgvector's support functions, callable as there
+SELECT vector_l2_squared_distance('[0,0]', '[3,4]'),
+	vector_negative_inner_product('[1,2]', '[3,4]');
+SELECT vector_spherical_distance('[1,0]', '[0,1]'),
+	vector_spherical_distance('[1,0]', '[-1,0]'), vector_spherical_distance('[1,0]', '[1,0]');
 SELECT vector_dims('[1,2,3]'::vector), vector_norm('[3,4]');
 SELECT l2_normalize('[3,4]'::vector), l2_normalize('[0,0]'::vector);
 SELECT vector_norm(l2_normalize('[1,2,3]'::vector)) BETWEEN 0.999999 AND 1.000001 AS unit;
@@ -27,6 +32,7 @@ SELECT '[1,2]'::vector <#> '[1,2,3]';
 SELECT '[1,2]'::vector <=> '[1,2,3]';
 SELECT '[1,2]'::vector <+> '[1,2,3]';
 SELECT '[1,2]'::vector + '[1,2,3]';
+SELECT vector_spherical_distance('[1,2]', '[1,2,3]');
 
 -- arithmetic
 SELECT '[1,2,3]'::vector + '[4,5,6]', '[1,2,3]'::vector - '[4,5,6]',

@@ -1368,3 +1368,19 @@ DistanceCosineFromParts(float ab, float aa, float bb)
 		sim = -1.0;
 	return 1.0 - sim;
 }
+
+/*
+ * Angular distance of two unit vectors from their inner product,
+ * acos(a . b) / pi: pgvector's spherical distance (its ivfflat's k-means),
+ * kept for its SQL surface.  Rounding may take the product of unit vectors
+ * just past +-1, so it is clamped first.
+ */
+double
+DistanceSphericalFromDot(double dot)
+{
+	if (dot > 1.0)
+		dot = 1.0;
+	else if (dot < -1.0)
+		dot = -1.0;
+	return acos(dot) / M_PI;
+}

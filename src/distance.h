@@ -101,6 +101,7 @@ extern void DistanceInit(void);
 extern const DistanceKernels *DistanceKernelsByName(const char *name);
 extern int	DistanceKernelsSupported(const DistanceKernels *k);
 extern double DistanceCosineFromParts(float ab, float aa, float bb);
+extern double DistanceSphericalFromDot(double dot);
 extern const HalfDistanceKernels *DistanceHalfKernelsByName(const char *name);
 extern int	DistanceHalfKernelsSupported(const HalfDistanceKernels *k);
 

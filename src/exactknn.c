@@ -17,7 +17,10 @@
  * inheritance children and partitions, as "FROM tab" reads them, with
  * the privileges that query would need (src/coordacl.c).  Foreign
  * partitions and tables with row-level security are refused (the SQL
- * functions fall back to per-query SQL for them).  Ties at the k-th
+ * functions fall back to per-query SQL for them).  vector columns are
+ * compared 64 rows at a time by the kernels themselves; halfvec and
+ * sparsevec columns (a sparsevec may have a billion dimensions, so it is
+ * never made dense) by their distance functions, row by row.  Ties at the k-th
  * distance are broken by scan order.  When the k nearest rows of all the
  * queries do not fit in work_mem, the queries are served in groups that
  * do, one scan per group.
@@ -40,6 +43,7 @@
 #include "catalog/pg_inherits.h"
 #include "coord.h"
 #include "distance.h"
+#include "halfvec.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "metric.h"
@@ -54,7 +58,16 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "sparsevec.h"
 #include "vector.h"
+
+/* The types of column (and query) exact_knn reads */
+typedef enum ExactKind
+{
+	EXACT_VECTOR,
+	EXACT_HALFVEC,
+	EXACT_SPARSEVEC
+} ExactKind;
 
 typedef enum ExactMetric
 {
@@ -75,13 +88,17 @@ typedef struct ExactHit
 /* The k nearest so far of one query: a max-heap on (distance, seq) */
 typedef struct ExactQuery
 {
-	const float *x;
+	const float *x;				/* a vector query's elements */
+	Datum		value;			/* a halfvec or sparsevec query, detoasted */
 	int			n;
 	ExactHit   *hits;			/* k entries */
 } ExactQuery;
 
 static int	ExactPasses(int k);
 static bool LockOrWait(Oid relid);
+static ExactKind ExactKindOf(Oid typid);
+static int	ExactDims(ExactKind kind, Datum value);
+static PGFunction ExactDistanceFunction(ExactKind kind, ExactMetric metric);
 
 /*
  * Return the ExactMetric of a metric name (metric.c).  The distances
@@ -184,13 +201,16 @@ typedef struct ExactScan
 	int			nqueries;
 	int			k;
 	int			dim;
+	ExactKind	kind;
 	ExactMetric metric;
+	PGFunction	distfn;			/* halfvec, sparsevec: the distance function */
 	uint64		seq;			/* rows read so far */
 	Snapshot	snapshot;		/* the rows to read */
 	MemoryContext keycxt;		/* keys of heap entries */
 	MemoryContext batchcxt;		/* keys of the batch, reset per batch */
 	TimestampTz last_notice;
-	float	   *batch;			/* EXACT_BATCH_ROWS * dim floats */
+	float	   *batch;			/* vector: EXACT_BATCH_ROWS * dim floats */
+	Datum		batchvalues[EXACT_BATCH_ROWS];	/* others: detoasted copies */
 	char	   *batchkeys[EXACT_BATCH_ROWS];
 	int			nbatch;
 } ExactScan;
@@ -210,10 +230,15 @@ CompareBatch(ExactScan *es)
 
 		for (int r = 0; r < es->nbatch; r++)
 		{
-			const float *row = es->batch + (Size) r * es->dim;
 			ExactHit	hit;
 
-			hit.distance = ExactDistance(es->metric, row, q->x, es->dim);
+			if (es->kind == EXACT_VECTOR)
+				hit.distance = ExactDistance(es->metric, es->batch + (Size) r * es->dim,
+											 q->x, es->dim);
+			else
+				hit.distance = DatumGetFloat8(DirectFunctionCall2(es->distfn,
+																  es->batchvalues[r],
+																  q->value));
 			hit.seq = es->seq - es->nbatch + r + 1;
 			if (q->n == es->k && !HitFurther(&q->hits[0], &hit))
 				continue;
@@ -236,7 +261,9 @@ CompareBatch(ExactScan *es)
 
 /*
  * Read every row of one table into batches.  Called with the table open and
- * locked; detoasted vectors are copied into the batch and freed at once.
+ * locked; detoasted vectors are copied into the batch and freed at once
+ * (halfvec and sparsevec values stay in batchcxt until the batch is
+ * compared).
  */
 static void
 ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
@@ -253,8 +280,8 @@ ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
 		TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid != vectype)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("column \"%s\" of relation \"%s\" is not of type vector",
-						colname, RelationGetRelationName(rel))));
+				 errmsg("column \"%s\" of relation \"%s\" is not of type %s",
+						colname, RelationGetRelationName(rel), format_type_be(vectype))));
 	if (keyname != NULL)
 	{
 		bool		varlena;
@@ -278,7 +305,7 @@ ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
 	{
 		bool		isnull;
 		Datum		d;
-		Vector	   *v;
+		int			dim;
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
@@ -286,14 +313,25 @@ ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
 		if (isnull)
 			continue;
 		old = MemoryContextSwitchTo(es->batchcxt);
-		v = DatumGetVector(d);
-		if (v->dim != es->dim)
+		if (es->kind == EXACT_VECTOR)
+		{
+			Vector	   *v = DatumGetVector(d);
+
+			dim = v->dim;
+			if (dim == es->dim)
+				memcpy(es->batch + (Size) es->nbatch * es->dim, v->x, sizeof(float) * es->dim);
+			if ((Pointer) v != DatumGetPointer(d))
+				pfree(v);
+		}
+		else
+		{
+			es->batchvalues[es->nbatch] = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+			dim = ExactDims(es->kind, es->batchvalues[es->nbatch]);
+		}
+		if (dim != es->dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different vector dimensions %d and %d", v->dim, es->dim)));
-		memcpy(es->batch + (Size) es->nbatch * es->dim, v->x, sizeof(float) * es->dim);
-		if ((Pointer) v != DatumGetPointer(d))
-			pfree(v);
+					 errmsg("different vector dimensions %d and %d", dim, es->dim)));
 		if (keyattnum == InvalidAttrNumber)
 			es->batchkeys[es->nbatch] =
 				DatumGetCString(DirectFunctionCall1(tidout,
@@ -327,10 +365,11 @@ ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
 }
 
 /*
- * hnsw.exact_knn(rel regclass, column_name name, queries vector[], k int,
- *				  metric text, key name)
+ * hnsw._exact_knn(rel regclass, column_name name, queries anyarray, k int,
+ *				   metric text, key name)
  *	  RETURNS TABLE (query_no int, rank int, key text, distance float8)
  *
+ * The queries are vector, halfvec or sparsevec values, of the column's type.
  * Takes AccessShareLock on the table, then checks that the caller may read
  * the vector and key columns (the ctid, when no key is named, needs SELECT
  * on the table) and that no row-level security applies to it; then locks
@@ -351,6 +390,7 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 	ExactMetric metric;
 	char	   *keyname;
 	Oid			vectype;
+	ExactKind	kind;
 	Datum	   *qdatums;
 	bool	   *qnulls;
 	int			nqueries;
@@ -390,6 +430,7 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	qarr = PG_GETARG_ARRAYTYPE_P(2);
 	vectype = ARR_ELEMTYPE(qarr);
+	kind = ExactKindOf(vectype);
 
 	/*
 	 * The table first, so that what is checked stays true while it is read
@@ -411,8 +452,8 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 	if (vecattnum < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("column \"%s\" of relation \"%s\" is not of type vector",
-						colname, get_rel_name(relid))));
+				 errmsg("column \"%s\" of relation \"%s\" is not of type %s",
+						colname, get_rel_name(relid), format_type_be(vectype))));
 	readcols = bms_make_singleton(vecattnum);
 	if (keyname != NULL)
 	{
@@ -442,20 +483,22 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 	queries = palloc0(sizeof(ExactQuery) * nqueries);
 	for (int i = 0; i < nqueries; i++)
 	{
-		Vector	   *v;
+		int			qdim;
 
 		if (qnulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("query vector %d is NULL", i + 1)));
-		v = DatumGetVector(qdatums[i]);
+		queries[i].value = PointerGetDatum(PG_DETOAST_DATUM(qdatums[i]));
+		qdim = ExactDims(kind, queries[i].value);
+		if (kind == EXACT_VECTOR)
+			queries[i].x = ((Vector *) DatumGetPointer(queries[i].value))->x;
 		if (dim < 0)
-			dim = v->dim;
-		else if (v->dim != dim)
+			dim = qdim;
+		else if (qdim != dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different vector dimensions %d and %d", dim, v->dim)));
-		queries[i].x = v->x;
+					 errmsg("different vector dimensions %d and %d", dim, qdim)));
 	}
 
 	/*
@@ -509,14 +552,17 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 
 	es.k = k;
 	es.dim = dim;
+	es.kind = kind;
 	es.metric = metric;
+	if (kind != EXACT_VECTOR)
+		es.distfn = ExactDistanceFunction(kind, metric);
 	es.batchcxt = AllocSetContextCreate(CurrentMemoryContext, "exact_knn batch",
 										ALLOCSET_DEFAULT_SIZES);
 	passcxt = AllocSetContextCreate(CurrentMemoryContext, "exact_knn pass",
 									ALLOCSET_DEFAULT_SIZES);
 	es.keycxt = passcxt;
 	es.last_notice = GetCurrentTimestamp();
-	if (nqueries > 0)
+	if (nqueries > 0 && kind == EXACT_VECTOR)
 		es.batch = palloc(sizeof(float) * EXACT_BATCH_ROWS * dim);
 	if (nqueries > perpass)
 		ereport(NOTICE,
@@ -611,4 +657,72 @@ ExactPasses(int k)
 						   work_mem),
 				 errhint("Raise work_mem or lower k.")));
 	return (int) Min(budget / perquery, (double) PG_INT32_MAX);
+}
+
+/*
+ * The kind of a query type: vector, halfvec or sparsevec of this extension,
+ * known by its input function (a type of the same name elsewhere is not
+ * ours); any other type is refused.
+ */
+static ExactKind
+ExactKindOf(Oid typid)
+{
+	Oid			infunc;
+	Oid			ioparam;
+	FmgrInfo	flinfo;
+
+	getTypeInputInfo(typid, &infunc, &ioparam);
+	fmgr_info(infunc, &flinfo);
+	if (flinfo.fn_addr == vector_in)
+		return EXACT_VECTOR;
+	if (flinfo.fn_addr == halfvec_in)
+		return EXACT_HALFVEC;
+	if (flinfo.fn_addr == sparsevec_in)
+		return EXACT_SPARSEVEC;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("hnsw.exact_knn takes queries of type vector, halfvec or sparsevec, not %s",
+					format_type_be(typid))));
+	return EXACT_VECTOR;		/* keep compiler quiet */
+}
+
+/* The dimensions of a detoasted value of the kind */
+static int
+ExactDims(ExactKind kind, Datum value)
+{
+	switch (kind)
+	{
+		case EXACT_VECTOR:
+			return ((Vector *) DatumGetPointer(value))->dim;
+		case EXACT_HALFVEC:
+			return ((HalfVector *) DatumGetPointer(value))->dim;
+		case EXACT_SPARSEVEC:
+			return ((SparseVector *) DatumGetPointer(value))->dim;
+	}
+	return 0;					/* keep compiler quiet */
+}
+
+/*
+ * The distance function of a halfvec or sparsevec metric: the operator's
+ * own (<#>, <=>, <+>), and for L2 the squared distance (same order; the
+ * square root is taken for the result, as for vector).
+ */
+static PGFunction
+ExactDistanceFunction(ExactKind kind, ExactMetric metric)
+{
+	bool		half = (kind == EXACT_HALFVEC);
+
+	Assert(kind != EXACT_VECTOR);
+	switch (metric)
+	{
+		case EXACT_L2:
+			return half ? halfvec_l2_squared_distance : sparsevec_l2_squared_distance;
+		case EXACT_IP:
+			return half ? halfvec_negative_inner_product : sparsevec_negative_inner_product;
+		case EXACT_COSINE:
+			return half ? halfvec_cosine_distance : sparsevec_cosine_distance;
+		case EXACT_L1:
+			return half ? halfvec_l1_distance : sparsevec_l1_distance;
+	}
+	return NULL;				/* keep compiler quiet */
 }

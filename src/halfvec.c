@@ -663,28 +663,16 @@ halfvec_cosine_distance(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(DistanceCosineFromParts(ab, aa, bb));
 }
 
-/*
- * Angular distance of two unit halfvecs, acos(a . b) / pi: pgvector's
- * spherical k-means distance (its ivfflat support), kept for its SQL
- * surface.
- */
+/* Angular distance of two unit halfvecs (see DistanceSphericalFromDot) */
 PG_FUNCTION_INFO_V1(halfvec_spherical_distance);
 Datum
 halfvec_spherical_distance(PG_FUNCTION_ARGS)
 {
 	HalfVector *a = PG_GETARG_HALFVEC_P(0);
 	HalfVector *b = PG_GETARG_HALFVEC_P(1);
-	double		dot;
 
 	CheckDims(a, b);
-	dot = (double) half_kernels->inner_product(a->x, b->x, a->dim);
-
-	/* rounding may take a product of unit vectors just past +-1 */
-	if (dot > 1.0)
-		dot = 1.0;
-	else if (dot < -1.0)
-		dot = -1.0;
-	PG_RETURN_FLOAT8(acos(dot) / M_PI);
+	PG_RETURN_FLOAT8(DistanceSphericalFromDot((double) half_kernels->inner_product(a->x, b->x, a->dim)));
 }
 
 PG_FUNCTION_INFO_V1(halfvec_l1_distance);

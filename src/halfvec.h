@@ -37,4 +37,11 @@ typedef struct HalfVector
 /* halfvec.c */
 extern HalfVector *InitHalfVector(int dim);
 
+/* halfvec.c: SQL functions that other files call directly or recognise */
+extern PGDLLEXPORT Datum halfvec_in(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_cosine_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum halfvec_l1_distance(PG_FUNCTION_ARGS);
+
 #endif							/* HNSW_HALFVEC_H */

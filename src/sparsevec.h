@@ -47,4 +47,11 @@ typedef struct SparseVector
 /* sparsevec.c */
 extern SparseVector *InitSparseVector(int dim, int nnz);
 
+/* sparsevec.c: SQL functions that other files call directly or recognise */
+extern PGDLLEXPORT Datum sparsevec_in(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l2_squared_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_cosine_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum sparsevec_l1_distance(PG_FUNCTION_ARGS);
+
 #endif							/* HNSW_SPARSEVEC_H */

@@ -514,6 +514,18 @@ vector_negative_inner_product(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(-(double) VectorInnerProduct(a->x, b->x, a->dim));
 }
 
+/* Angular distance of two unit vectors (see DistanceSphericalFromDot) */
+PG_FUNCTION_INFO_V1(vector_spherical_distance);
+Datum
+vector_spherical_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+
+	VectorCheckDims(a, b);
+	PG_RETURN_FLOAT8(DistanceSphericalFromDot((double) VectorInnerProduct(a->x, b->x, a->dim)));
+}
+
 PG_FUNCTION_INFO_V1(cosine_distance);
 Datum
 cosine_distance(PG_FUNCTION_ARGS)

@@ -43,6 +43,7 @@ extern void VectorCheckElement(float value);
  * vector.c: SQL functions that other files call directly or recognise by
  * their address (an operator class's support function, an operator's)
  */
+extern PGDLLEXPORT Datum vector_in(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum array_to_vector(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum vector_to_float4(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum l2_distance(PG_FUNCTION_ARGS);

@@ -29,6 +29,22 @@ hnsw_prepare_install() {
 	export HNSW_WORK PG_BIN PGXS_DIR
 }
 
+# Build pgvector from the source tree $1 (a copy of it, so the tree stays
+# as it was) and install it into the private tree; for side-by-side runs.
+hnsw_install_pgvector() {
+	local src=$1
+	if [ -z "$src" ] || [ ! -f "$src/vector.control" ]; then
+		echo "set PGVECTOR_SRC to a pgvector source tree" >&2
+		return 1
+	fi
+	echo "== building pgvector from $src"
+	cp -a "$src" "$HNSW_WORK/pgvector"
+	make -s -C "$HNSW_WORK/pgvector" clean >/dev/null 2>&1
+	make -s -C "$HNSW_WORK/pgvector" PG_CONFIG="$PG_CONFIG_SYS" >/dev/null &&
+		make -s -C "$HNSW_WORK/pgvector" install DESTDIR="$HNSW_WORK/inst" \
+			PG_CONFIG="$PG_CONFIG_SYS" >/dev/null
+}
+
 # Run a command as the postgres OS user with the private tree first on PATH.
 as_postgres() {
 	if [ "$(id -u)" -eq 0 ]; then

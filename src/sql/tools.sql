@@ -27,33 +27,42 @@ BEGIN
 	RETURN typ;
 END $$;
 
--- Resolve the vector column of a table: the named one, or the only one.
-CREATE FUNCTION hnsw._vector_column(rel regclass, column_name name)
+-- Resolve the column of type typ (vector, halfvec or sparsevec) of a
+-- table: the named one, or the only one.
+CREATE FUNCTION hnsw._vector_column(rel regclass, column_name name,
+									typ regtype DEFAULT '@extschema@.vector')
 RETURNS name LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	cols name[];
+	typname name := (SELECT t.typname FROM pg_type t WHERE t.oid = typ);
 BEGIN
 	IF column_name IS NOT NULL THEN
-		IF hnsw._column_type(rel, column_name) <> '@extschema@.vector'::regtype THEN
-			RAISE EXCEPTION 'column "%" of relation % is not of type vector', column_name, rel
+		IF hnsw._column_type(rel, column_name) <> typ THEN
+			RAISE EXCEPTION 'column "%" of relation % is not of type %', column_name, rel, typname
 				USING ERRCODE = 'datatype_mismatch';
 		END IF;
 		RETURN column_name;
 	END IF;
 	SELECT array_agg(attname ORDER BY attnum) INTO cols FROM pg_attribute
-	 WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped
-	   AND atttypid = '@extschema@.vector'::regtype;
+	 WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped AND atttypid = typ;
 	IF cols IS NULL THEN
-		RAISE EXCEPTION 'relation % has no vector column', rel
+		RAISE EXCEPTION 'relation % has no % column', rel, typname
 			USING ERRCODE = 'undefined_column';
 	ELSIF cardinality(cols) > 1 THEN
-		RAISE EXCEPTION 'relation % has more than one vector column', rel
+		RAISE EXCEPTION 'relation % has more than one % column', rel, typname
 			USING ERRCODE = 'ambiguous_column',
 				  HINT = 'Name the column with column_name => ...';
 	END IF;
 	RETURN cols[1];
 END $$;
+
+-- The element type of an array of queries
+CREATE FUNCTION hnsw._element_type(queries anyarray)
+RETURNS regtype LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT typelem::regtype FROM pg_type WHERE oid = pg_typeof(queries)
+$$;
 
 -- The metric a metric argument names (src/metric.c, the one parser of
 -- metric names, which the C functions call too): its name, as in its
@@ -113,8 +122,10 @@ END $$;
 COMMENT ON FUNCTION hnsw.exact_search(anyelement, vector, integer, name, text) IS
 	'the exact k nearest rows of a table (sequential scan, never an approximate index)';
 
--- Exact k nearest rows of many queries in one sequential pass (src/exactknn.c).
-CREATE FUNCTION hnsw._exact_knn(rel regclass, column_name name, queries vector[], k integer,
+-- Exact k nearest rows of many queries in one sequential pass
+-- (src/exactknn.c); the queries are vector[], halfvec[] or sparsevec[],
+-- of the column's type.
+CREATE FUNCTION hnsw._exact_knn(rel regclass, column_name name, queries anyarray, k integer,
 								metric text, key name)
 RETURNS TABLE (query_no integer, rank integer, key text, distance double precision)
 AS 'MODULE_PATHNAME', 'hnsw_exact_knn' LANGUAGE C STABLE;
@@ -131,20 +142,48 @@ $$;
 COMMENT ON FUNCTION hnsw.exact_knn(regclass, vector[], integer, name, text, name) IS
 	'the exact k nearest rows of every query, found in one sequential scan of the table';
 
+CREATE FUNCTION hnsw.exact_knn(rel regclass, queries halfvec[], k integer,
+							   column_name name DEFAULT NULL, metric text DEFAULT 'l2',
+							   key name DEFAULT NULL)
+RETURNS TABLE (query_no integer, rank integer, key text, distance double precision)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT * FROM hnsw._exact_knn(rel, hnsw._vector_column(rel, column_name,
+														   '@extschema@.halfvec'),
+								  queries, k, metric, key)
+$$;
+COMMENT ON FUNCTION hnsw.exact_knn(regclass, halfvec[], integer, name, text, name) IS
+	'the exact k nearest rows of every query, found in one sequential scan of the table';
+
+CREATE FUNCTION hnsw.exact_knn(rel regclass, queries sparsevec[], k integer,
+							   column_name name DEFAULT NULL, metric text DEFAULT 'l2',
+							   key name DEFAULT NULL)
+RETURNS TABLE (query_no integer, rank integer, key text, distance double precision)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT * FROM hnsw._exact_knn(rel, hnsw._vector_column(rel, column_name,
+														   '@extschema@.sparsevec'),
+								  queries, k, metric, key)
+$$;
+COMMENT ON FUNCTION hnsw.exact_knn(regclass, sparsevec[], integer, name, text, name) IS
+	'the exact k nearest rows of every query, found in one sequential scan of the table';
+
 -- Recall@k of approximate (index) search against exact search, per query.
 -- A row counts as found when the exact answer holds it, or when its
 -- distance is no larger than the k-th exact distance: rows tied at the
 -- k-th distance are equally exact, whichever one a search returns.
-CREATE FUNCTION hnsw.evaluate_recall_detail(rel regclass, column_name name, queries vector[],
-											k integer, ef_search integer DEFAULT NULL,
-											metric text DEFAULT 'l2', key name DEFAULT NULL)
+-- The queries are vector[], halfvec[] or sparsevec[] (the public
+-- functions below), of the column's type.
+CREATE FUNCTION hnsw._evaluate_recall_detail(rel regclass, column_name name, queries anyarray,
+											 k integer, ef_search integer, metric text, key name)
 RETURNS TABLE (query_no integer, exact_rows integer, found_rows integer, recall double precision)
 LANGUAGE plpgsql VOLATILE
 SET enable_indexscan FROM CURRENT SET enable_seqscan FROM CURRENT
 SET enable_bitmapscan FROM CURRENT
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	col name := hnsw._vector_column(rel, column_name);
+	typ regtype := hnsw._element_type(queries);
+	col name := hnsw._vector_column(rel, column_name, typ);
 	op text := hnsw._distance_operator(metric);
 	keyexpr text := CASE WHEN key IS NULL THEN 'ctid::text' ELSE format('%I::text', key) END;
 	sql text;					-- approximate: keys and distances, nearest first
@@ -169,6 +208,11 @@ BEGIN
 		PERFORM hnsw._column_type(rel, key);	-- checks the key column exists
 	END IF;
 	IF distributed THEN
+		IF typ <> '@extschema@.vector'::regtype THEN
+			RAISE EXCEPTION 'recall of distributed table % needs vector queries, not %',
+				rel, (SELECT t.typname FROM pg_type t WHERE t.oid = typ)
+				USING ERRCODE = 'feature_not_supported';
+		END IF;
 		IF key IS NULL THEN
 			RAISE EXCEPTION 'recall of distributed table % needs a key column', rel
 				USING ERRCODE = 'invalid_parameter_value',
@@ -199,11 +243,9 @@ BEGIN
 		exact_sql := sql;
 		-- the exact side of all queries in one scan, where hnsw._exact_knn
 		-- computes the metric (it has no kernels for the Spark distances)
-		-- and reads the table as the query would: vector column, plain
-		-- tables only (no views, no foreign tables), no row-level security
+		-- and reads the table as the query would: plain tables only (no views, no foreign tables), no row-level security
 		IF n > 0
 		   AND (hnsw._metric(metric)).name IN ('l2', 'ip', 'cosine', 'l1')
-		   AND (SELECT atttypid FROM pg_attribute WHERE attrelid = rel AND attname = col) = '@extschema@.vector'::regtype
 		   AND NOT EXISTS (WITH RECURSIVE tree(relid) AS (
 								SELECT rel::oid
 								UNION
@@ -261,23 +303,84 @@ BEGIN
 		PERFORM set_config('hnsw.ef_search', old_ef, true);
 	END IF;
 END $$;
+
+CREATE FUNCTION hnsw.evaluate_recall_detail(rel regclass, column_name name, queries vector[],
+											k integer, ef_search integer DEFAULT NULL,
+											metric text DEFAULT 'l2', key name DEFAULT NULL)
+RETURNS TABLE (query_no integer, exact_rows integer, found_rows integer, recall double precision)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT * FROM hnsw._evaluate_recall_detail(rel, column_name, queries, k, ef_search, metric, key)
+$$;
 COMMENT ON FUNCTION hnsw.evaluate_recall_detail(regclass, name, vector[], integer, integer, text, name) IS
+	'per-query recall@k of the approximate (index) search against exact search';
+
+CREATE FUNCTION hnsw.evaluate_recall_detail(rel regclass, column_name name, queries halfvec[],
+											k integer, ef_search integer DEFAULT NULL,
+											metric text DEFAULT 'l2', key name DEFAULT NULL)
+RETURNS TABLE (query_no integer, exact_rows integer, found_rows integer, recall double precision)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT * FROM hnsw._evaluate_recall_detail(rel, column_name, queries, k, ef_search, metric, key)
+$$;
+COMMENT ON FUNCTION hnsw.evaluate_recall_detail(regclass, name, halfvec[], integer, integer, text, name) IS
+	'per-query recall@k of the approximate (index) search against exact search';
+
+CREATE FUNCTION hnsw.evaluate_recall_detail(rel regclass, column_name name, queries sparsevec[],
+											k integer, ef_search integer DEFAULT NULL,
+											metric text DEFAULT 'l2', key name DEFAULT NULL)
+RETURNS TABLE (query_no integer, exact_rows integer, found_rows integer, recall double precision)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT * FROM hnsw._evaluate_recall_detail(rel, column_name, queries, k, ef_search, metric, key)
+$$;
+COMMENT ON FUNCTION hnsw.evaluate_recall_detail(regclass, name, sparsevec[], integer, integer, text, name) IS
 	'per-query recall@k of the approximate (index) search against exact search';
 
 -- Recall@k over all queries, as Spark's KnnSimilarityEvaluator defines it:
 -- sum of |exact ∩ approximate| over sum of |exact| (1 when nothing is exact),
 -- where rows tied with the k-th exact distance count as exact.
+CREATE FUNCTION hnsw._evaluate_recall(rel regclass, column_name name, queries anyarray,
+									  k integer, ef_search integer, metric text, key name)
+RETURNS TABLE (recall double precision, queries integer, exact_rows bigint, found_rows bigint)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN sum(d.exact_rows) > 0 THEN sum(d.found_rows)::float8 / sum(d.exact_rows) ELSE 1.0 END,
+		   count(*)::integer, coalesce(sum(d.exact_rows), 0), coalesce(sum(d.found_rows), 0)
+	  FROM hnsw._evaluate_recall_detail(rel, column_name, queries, k, ef_search, metric, key) d
+$$;
+
 CREATE FUNCTION hnsw.evaluate_recall(rel regclass, column_name name, queries vector[],
 									 k integer, ef_search integer DEFAULT NULL,
 									 metric text DEFAULT 'l2', key name DEFAULT NULL)
 RETURNS TABLE (recall double precision, queries integer, exact_rows bigint, found_rows bigint)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
-	SELECT CASE WHEN sum(d.exact_rows) > 0 THEN sum(d.found_rows)::float8 / sum(d.exact_rows) ELSE 1.0 END,
-		   count(*)::integer, coalesce(sum(d.exact_rows), 0), coalesce(sum(d.found_rows), 0)
-	  FROM hnsw.evaluate_recall_detail(rel, column_name, queries, k, ef_search, metric, key) d
+	SELECT * FROM hnsw._evaluate_recall(rel, column_name, queries, k, ef_search, metric, key)
 $$;
 COMMENT ON FUNCTION hnsw.evaluate_recall(regclass, name, vector[], integer, integer, text, name) IS
+	'recall@k of the approximate (index) search against exact search, over many queries';
+
+CREATE FUNCTION hnsw.evaluate_recall(rel regclass, column_name name, queries halfvec[],
+									 k integer, ef_search integer DEFAULT NULL,
+									 metric text DEFAULT 'l2', key name DEFAULT NULL)
+RETURNS TABLE (recall double precision, queries integer, exact_rows bigint, found_rows bigint)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT * FROM hnsw._evaluate_recall(rel, column_name, queries, k, ef_search, metric, key)
+$$;
+COMMENT ON FUNCTION hnsw.evaluate_recall(regclass, name, halfvec[], integer, integer, text, name) IS
+	'recall@k of the approximate (index) search against exact search, over many queries';
+
+CREATE FUNCTION hnsw.evaluate_recall(rel regclass, column_name name, queries sparsevec[],
+									 k integer, ef_search integer DEFAULT NULL,
+									 metric text DEFAULT 'l2', key name DEFAULT NULL)
+RETURNS TABLE (recall double precision, queries integer, exact_rows bigint, found_rows bigint)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT * FROM hnsw._evaluate_recall(rel, column_name, queries, k, ef_search, metric, key)
+$$;
+COMMENT ON FUNCTION hnsw.evaluate_recall(regclass, name, sparsevec[], integer, integer, text, name) IS
 	'recall@k of the approximate (index) search against exact search, over many queries';
 
 -- Who may call what.  Every role: the tools read only what the caller may
@@ -286,14 +389,23 @@ COMMENT ON FUNCTION hnsw.evaluate_recall(regclass, name, vector[], integer, inte
 -- read only catalogs every role may read.  Stated here, not left implicit.
 GRANT EXECUTE ON FUNCTION
 	hnsw._column_type(regclass, name),
-	hnsw._vector_column(regclass, name),
+	hnsw._vector_column(regclass, name, regtype),
+	hnsw._element_type(anyarray),
 	hnsw._metric(text),
 	hnsw._distance_operator(text),
 	hnsw._row_relation(regtype),
 	hnsw._check_k(integer),
 	hnsw.exact_search(anyelement, vector, integer, name, text),
-	hnsw._exact_knn(regclass, name, vector[], integer, text, name),
+	hnsw._exact_knn(regclass, name, anyarray, integer, text, name),
 	hnsw.exact_knn(regclass, vector[], integer, name, text, name),
+	hnsw.exact_knn(regclass, halfvec[], integer, name, text, name),
+	hnsw.exact_knn(regclass, sparsevec[], integer, name, text, name),
+	hnsw._evaluate_recall_detail(regclass, name, anyarray, integer, integer, text, name),
 	hnsw.evaluate_recall_detail(regclass, name, vector[], integer, integer, text, name),
-	hnsw.evaluate_recall(regclass, name, vector[], integer, integer, text, name)
+	hnsw.evaluate_recall_detail(regclass, name, halfvec[], integer, integer, text, name),
+	hnsw.evaluate_recall_detail(regclass, name, sparsevec[], integer, integer, text, name),
+	hnsw._evaluate_recall(regclass, name, anyarray, integer, integer, text, name),
+	hnsw.evaluate_recall(regclass, name, vector[], integer, integer, text, name),
+	hnsw.evaluate_recall(regclass, name, halfvec[], integer, integer, text, name),
+	hnsw.evaluate_recall(regclass, name, sparsevec[], integer, integer, text, name)
 	TO PUBLIC;

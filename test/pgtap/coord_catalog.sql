@@ -1,7 +1,7 @@
 -- The coordinator's SQL surface, its privileges, and its configuration
 -- table's place in pg_dump; distributed behaviour is tested in test/t.
 BEGIN;
-SELECT plan(21);
+SELECT plan(23);
 
 SELECT has_function('hnsw', 'search',
 	ARRAY['anyelement', 'vector', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name']);
@@ -43,6 +43,12 @@ SELECT function_privs_are('hnsw', 'shard_status', ARRAY['regclass'],
 SELECT function_privs_are('hnsw', 'exact_knn',
 	ARRAY['regclass', 'vector[]', 'integer', 'name', 'text', 'name'],
 	'public', ARRAY['EXECUTE'], 'PUBLIC may run exact searches');
+SELECT function_privs_are('hnsw', 'exact_knn',
+	ARRAY['regclass', 'halfvec[]', 'integer', 'name', 'text', 'name'],
+	'public', ARRAY['EXECUTE'], 'of halfvec queries');
+SELECT function_privs_are('hnsw', 'exact_knn',
+	ARRAY['regclass', 'sparsevec[]', 'integer', 'name', 'text', 'name'],
+	'public', ARRAY['EXECUTE'], 'and of sparsevec queries');
 
 -- the settings, with their defaults (defined when the library loads)
 LOAD 'hnsw';

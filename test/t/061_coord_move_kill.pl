@@ -29,7 +29,6 @@ my ($coord, $shards) = start_nodes(shards => [qw(shard1 shard2)]);
 make_items($coord, dim => 4, rows => { 0 => 2000, 1 => 500, 2 => 500 },
 	layout => '{"shard1": [0, 1], "shard2": [2]}');
 my $home = 'shard1';			# the server holding value 0
-my $gate = $coord->background_psql('postgres');
 
 # Where value 0 is, as the coordinator's partitions say
 sub holder
@@ -57,40 +56,117 @@ sub start_move
 	return { h => $h, out => \$out, err => \$err };
 }
 
-# Wait until the move waits for the gate's lock on hnsw.moves (1), or
-# has ended (0).
-sub wait_blocked
+# The gate: two sessions that hand a lock on hnsw.moves (EXCLUSIVE MODE)
+# over to each other.  The move takes a lock on hnsw.moves that
+# conflicts with it when it looks for an interrupted move (FOR UPDATE),
+# when it records itself (INSERT), and at the end of every step (UPDATE
+# or DELETE, before its commit), so it waits for the gate at each of
+# these.  To let it through one of them, the other session asks for the
+# lock first, queued behind the move, and only then does the holder
+# commit: the move gets the lock before the new holder, which gets it
+# when the move commits, before the move asks again.  (One session
+# committing and asking again does not stop the move at the next step
+# if the move gets there first.)
+my (@gates, @gate_pids, $holder);
+
+sub start_gates
+{
+	@gates = map { $coord->background_psql('postgres') } (1, 2);
+	@gate_pids = map { $_->query_safe('SELECT pg_backend_pid()') } @gates;
+	$holder = undef;
+	return;
+}
+start_gates();
+
+sub close_gate
+{
+	die 'the gate is closed already' if defined $holder;
+	$gates[0]->query_safe('BEGIN; LOCK TABLE hnsw.moves IN EXCLUSIVE MODE;');
+	$holder = 0;
+	return;
+}
+
+sub open_gate
+{
+	$gates[$holder]->query_safe('COMMIT;');
+	$holder = undef;
+	return;
+}
+
+# Let the move, waiting for the gate, through to its next wait
+sub pass_gate
+{
+	my $next = 1 - $holder;
+	$gates[$next]->query_until(qr/queued/,
+		"BEGIN;\n\\echo queued\nLOCK TABLE hnsw.moves IN EXCLUSIVE MODE;\n");
+	$coord->poll_query_until('postgres', qq{
+		SELECT EXISTS (SELECT FROM pg_locks
+						WHERE pid = $gate_pids[$next] AND NOT granted
+						  AND relation = 'hnsw.moves'::regclass)})
+	  or die 'the gate did not queue for the lock';
+	$gates[$holder]->query_safe('COMMIT;');
+	$gates[$next]->query_safe('SELECT 1');	# it has the lock: the move committed
+	$holder = $next;
+	return;
+}
+
+# Where the move waits for the gate, by name, or undef once it has ended:
+# 'recover' (to look for an interrupted move), 'begin' (to record itself),
+# or the step that it ran and is about to record (hnsw.moves.step, as
+# committed when the step began).
+sub wait_gate
 {
 	my ($m) = @_;
 	foreach (1 .. 1200)
 	{
 		$m->{h}->pump_nb;
-		return 0 unless $m->{h}->pumpable;
-		return 1 if $coord->safe_psql('postgres', q{
-			SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		return undef unless $m->{h}->pumpable;
+		my $at = $coord->safe_psql('postgres', q{
+			SELECT coalesce((SELECT step FROM hnsw.moves WHERE relid = 'items'::regclass),
+							CASE l.mode WHEN 'RowShareLock' THEN 'recover' ELSE 'begin' END)
+			  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 			 WHERE a.application_name = 'mover' AND NOT l.granted
 			   AND l.relation = 'hnsw.moves'::regclass});
+		return $at if $at ne '';
 		usleep(50_000);
 	}
 	die 'the move neither waits nor ends';
 }
 
-# Hold the gate, start moving value 0 to $to, and let the move through
-# until it waits for the $k-th time (the 1st: before it looks for an
-# interrupted move; 2nd: before it records itself; then after each step).
+# Where the move waits for the gate, in order, and what it has done then
+my @waits = ('recover', 'begin', 'table', 'identity', 'publication', 'slot', 'copy',
+	'index', 'catch up', 'switch', 'switched', 'clean');
+my %done = (
+	recover => 'nothing',
+	begin => 'the check for an interrupted move',
+	table => 'making the table',
+	identity => 'the replica identity',
+	publication => 'the publication',
+	slot => 'the slot',
+	copy => 'the copy',
+	index => 'the index',
+	'catch up' => 'catching up',
+	switch => 'the switch (before it commits)',
+	switched => 'deleting the old rows',
+	clean => 'cleaning up');
+
+# Close the gate, start moving value 0 to $to, and let the move through
+# until it waits at $at (one of @waits).  Dies if it waits anywhere else
+# on the way, or ends.
 sub move_until
 {
-	my ($to, $k) = @_;
-	$gate->query_safe('BEGIN; LOCK TABLE hnsw.moves IN EXCLUSIVE MODE;');
+	my ($to, $at) = @_;
+	close_gate();
 	my $m = start_move($to);
-	foreach my $b (1 .. $k)
+	foreach my $want (@waits)
 	{
-		wait_blocked($m) or die "the move ended before it waited $k times: ${ $m->{err} }";
-		last if $b == $k;
-		# one message: the move gets the lock, and the gate waits for it
-		$gate->query_safe('COMMIT \; BEGIN \; LOCK TABLE hnsw.moves IN EXCLUSIVE MODE;');
+		my $got = wait_gate($m);
+		die "the move ended before it waited at \"$at\": ${ $m->{err} }" unless defined $got;
+		die "the move waited at \"$got\" instead of \"$want\"" if $got ne $want;
+		return $m if $got eq $at;
+		pass_gate();
 	}
-	return $m;
+	die "the move never waits at \"$at\"";
 }
 
 sub kill_move
@@ -105,22 +181,17 @@ sub kill_move
 	return;
 }
 
-# What the move did before it waited for the k-th time
-my @done = ('nothing', 'the check for an interrupted move', 'making the table',
-	'the replica identity', 'the publication', 'the slot', 'the copy', 'the index',
-	'catching up', 'the switch (before it commits)', 'deleting the old rows', 'cleaning up');
-
-# Killed after each step, with writes going on
+# Killed while it waits at $at, with writes going on
 sub killed_after
 {
-	my ($k) = @_;
+	my ($at) = @_;
 	my $to = $home eq 'shard1' ? 'shard2' : 'shard1';
-	my $decided = $k >= 10;
-	my $case = "killed after $done[$k] (to $to)";
+	my $decided = $at eq 'switched' || $at eq 'clean';
+	my $case = "killed after $done{$at} (to $to)";
 	my $w = start_writes($coord, dim => 4, ids => 3000, parts => [0, 1]);
-	my $m = move_until($to, $k + 1);
+	my $m = move_until($to, $at);
 	kill_move($m);
-	$gate->query_safe('COMMIT;');
+	open_gate();
 	is(holder(), $decided ? $to : $home,
 		"$case: value 0 is on " . ($decided ? 'the target' : 'the source'));
 	usleep(300_000);	# writes go on
@@ -128,7 +199,7 @@ sub killed_after
 	unlike($err, qr/aborted|ERROR/, "$case: every write succeeded");
 	like(compare_rows($coord), qr/^0\|0\|0\|\d+$/, "$case: no row lost or duplicated");
 	is($coord->safe_psql('postgres', "SELECT hnsw.recover_move('items')"),
-		$k == 1 ? 'none' : $decided ? 'completed' : 'undone', "$case: recovered");
+		$at eq 'begin' ? 'none' : $decided ? 'completed' : 'undone', "$case: recovered");
 	like(compare_rows($coord), qr/^0\|0\|0\|\d+$/, "$case: still none after recovery");
 	check_clean($coord, $shards, $case);
 	$home = $to if $decided;
@@ -142,10 +213,10 @@ sub killed_deleting
 {
 	my $case = 'killed while deleting the old rows';
 	my $w = start_writes($coord, dim => 4, ids => 3000, parts => [0, 1]);
-	my $m = move_until('shard2', 10);	# switch done, not committed
+	my $m = move_until('shard2', 'switch');	# done, not committed
 	my $hold = $shards->{shard1}->background_psql('postgres');
 	$hold->query_safe('BEGIN; LOCK TABLE items IN SHARE MODE;');
-	$gate->query_safe('COMMIT;');
+	open_gate();
 	$shards->{shard1}->poll_query_until('postgres', q{
 		SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DO %'})
 	  or die 'the delete of the old rows did not start';
@@ -173,20 +244,20 @@ sub killed_deleting
 
 # Before the switch, from shard1's "items" (which keeps value 1); after
 # it, first from there too, then from the tables made by the moves
-killed_after($_) foreach (1 .. 9);
+killed_after($_) foreach (@waits[1 .. 9]);	# 'begin' to 'switch'
 killed_deleting();
-killed_after($_) foreach (10, 11);
+killed_after($_) foreach ('switched', 'clean');
 
 # The coordinator crashes during a move (its backend killed by SIGKILL)
 {
 	my $case = 'coordinator crashed after the copy';
 	my $to = $home eq 'shard1' ? 'shard2' : 'shard1';
-	my $m = move_until($to, 7);
+	my $m = move_until($to, 'copy');
 	my $pid = $coord->safe_psql('postgres',
 		q{SELECT pid FROM pg_stat_activity WHERE application_name = 'mover'});
 	kill 'KILL', $pid;
 	$m->{h}->finish;
-	$gate->{run}->finish;	# its connection died with the others
+	$_->{run}->finish foreach (@gates);	# their connections died with the others
 	my $up = 0;
 	foreach (1 .. 600)
 	{
@@ -194,7 +265,7 @@ killed_after($_) foreach (10, 11);
 		usleep(100_000);
 	}
 	die 'the coordinator did not restart' unless $up;
-	$gate = $coord->background_psql('postgres');
+	start_gates();
 	is(holder(), $home, "$case: value 0 is on the source");
 	like(compare_rows($coord), qr/^0\|0\|0\|\d+$/, "$case: no row lost or duplicated");
 	is($coord->safe_psql('postgres', "SELECT hnsw.recover_move('items')"), 'undone', "$case: recovered");
@@ -211,16 +282,16 @@ if ($home ne 'shard1')
 }
 foreach my $down (qw(target source))
 {
-	foreach my $k ($down eq 'target' ? (2 .. 10) : (5, 8))
+	foreach my $at ($down eq 'target' ? @waits[2 .. 10] : ('slot', 'catch up'))
 	{
 		# (the switch commits even with the target down once its work
 		# there is done)
-		my $decided = $k >= 9;
+		my $decided = $at eq 'switch' || $at eq 'switched';
 		my $node = $shards->{ $down eq 'target' ? 'shard2' : 'shard1' };
-		my $case = "the $down down after $done[$k]";
-		my $m = move_until('shard2', $k + 1);
+		my $case = "the $down down after $done{$at}";
+		my $m = move_until('shard2', $at);
 		$node->stop('immediate');
-		$gate->query_safe('COMMIT;');
+		open_gate();
 		$m->{h}->finish;
 		like(${ $m->{err} }, qr/ERROR:/, "$case: the move fails");
 		if ($decided)
@@ -253,9 +324,9 @@ foreach my $down (qw(target source))
 # the value.
 {
 	my $case = 'a row added to the copy directly';
-	my $m = move_until('shard2', 9);	# after catching up
+	my $m = move_until('shard2', 'catch up');
 	$shards->{shard2}->safe_psql('postgres', q{INSERT INTO items_p0 VALUES (-1, 0, '[1,1,1,1]')});
-	$gate->query_safe('COMMIT;');
+	open_gate();
 	$m->{h}->finish;
 	like(${ $m->{err} }, qr/ERROR:  the copy of value 0 on server "shard2" does not match the source\nDETAIL:  Server "shard1" has \d+ rows of the value; the copy has \d+ rows, 0 of other values\.\nHINT:  Were rows written on a shard directly during the move\?/,
 		"$case: the switch fails");
@@ -265,13 +336,13 @@ foreach my $down (qw(target source))
 }
 {
 	my $case = 'a row of the copy deleted directly';
-	my $m = move_until('shard2', 8);	# after the index
+	my $m = move_until('shard2', 'index');
 	my $id = $shards->{shard2}->safe_psql('postgres',
 		'DELETE FROM items_p0 WHERE id = (SELECT min(id) FROM items_p0) RETURNING id');
 	$coord->safe_psql('postgres', qq{
 		UPDATE items SET embedding = '[2,2,2,2]' WHERE id = $id AND part = 0;
 		UPDATE expected SET embedding = '[2,2,2,2]' WHERE id = $id;});
-	$gate->query_safe('COMMIT;');
+	open_gate();
 	$m->{h}->finish;
 	like(${ $m->{err} }, qr/ERROR:  the copy on server "shard2" has no row that the source changed\nDETAIL:  Its rows were written on the server directly during the move\./,
 		"$case: catching up fails");
@@ -286,5 +357,5 @@ is(holder(), 'shard2', 'a move afterwards succeeds');
 like(compare_rows($coord), qr/^0\|0\|0\|\d+$/, 'no row lost or duplicated');
 check_clean($coord, $shards, 'a move afterwards');
 
-$gate->quit;
+$_->quit foreach (@gates);
 done_testing();
