@@ -91,7 +91,7 @@ BENCH_CFLAGS = -O2 -g -Wall -Wextra -I$(shell $(PG_CONFIG) --includedir)
 
 test/bench/hnsw_bench: test/bench/hnsw_bench.c test/bench/bench_common.c test/bench/bench_common.h
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/hnsw_bench.c test/bench/bench_common.c \
-		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
+		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm -lpthread
 
 test/bench/filter_bench: test/bench/filter_bench.c test/bench/bench_common.c test/bench/bench_common.h
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/filter_bench.c test/bench/bench_common.c \
@@ -99,7 +99,7 @@ test/bench/filter_bench: test/bench/filter_bench.c test/bench/bench_common.c tes
 
 test/bench/coord_bench: test/bench/coord_bench.c test/bench/bench_common.c test/bench/bench_common.h
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/coord_bench.c test/bench/bench_common.c \
-		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm
+		-L$(shell $(PG_CONFIG) --libdir) -lpq -lm -lpthread
 
 # Fault-injecting TCP proxy of the network simulation (test/netsim/README.md):
 # libc only, no server headers.

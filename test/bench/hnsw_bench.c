@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <sys/select.h>
 
 #include "bench_common.h"
@@ -101,6 +102,7 @@ typedef struct BenchOptions
 	bool		warmup;
 	bool		no_search;		/* build and report sizes only */
 	int			repeat;			/* passes per ef_search; the fastest counts */
+	int			clients;		/* concurrent sessions running the queries */
 	const char *csv_path;
 	const char *json_path;
 	const char *gt_file;		/* ground-truth cache (NULL: none) */
@@ -126,6 +128,9 @@ typedef struct SearchResult
 } SearchResult;
 
 static BenchOptions opts;
+
+/* The peak memory of the last build (kB), -1 if it could not be read */
+static long build_peak_kb = -1;
 static FILE *csv_out;
 static FILE *json_out;
 
@@ -185,6 +190,9 @@ usage(int status)
 			"  --no-search                build and report sizes, run no queries\n"
 			"  --repeat=N                 run the queries N times per ef_search and report\n"
 			"                             the fastest pass, to damp noise (default: 1)\n"
+			"  --clients=N                run each pass from N sessions at once, each\n"
+			"                             taking every N-th query; QPS is all queries\n"
+			"                             over the pass's wall time (default: 1)\n"
 			"  --insert-bench=N           COPY N rows into a table with an index, compare\n"
 			"                             with CREATE INDEX on the same rows\n"
 			"\n"
@@ -246,7 +254,8 @@ parse_options(int argc, char **argv)
 		OPT_EXTENSION = 256, OPT_LABEL, OPT_TABLE, OPT_DATA_DIR, OPT_GENERATE,
 		OPT_DIM, OPT_CLUSTERS, OPT_SEED, OPT_BASE, OPT_REUSE, OPT_REUSE_INDEX, OPT_M, OPT_EFC,
 		OPT_OPCLASS, OPT_WITH, OPT_PARALLEL, OPT_MWM, OPT_NO_INDEX, OPT_EF,
-		OPT_NO_WARMUP, OPT_INSERT, OPT_CSV, OPT_JSON, OPT_GT_FILE, OPT_NO_SEARCH, OPT_REPEAT
+		OPT_NO_WARMUP, OPT_INSERT, OPT_CSV, OPT_JSON, OPT_GT_FILE, OPT_NO_SEARCH, OPT_REPEAT,
+		OPT_CLIENTS
 	};
 	static const struct option long_options[] = {
 		{"conninfo", required_argument, NULL, 'd'},
@@ -274,6 +283,7 @@ parse_options(int argc, char **argv)
 		{"no-warmup", no_argument, NULL, OPT_NO_WARMUP},
 		{"no-search", no_argument, NULL, OPT_NO_SEARCH},
 		{"repeat", required_argument, NULL, OPT_REPEAT},
+		{"clients", required_argument, NULL, OPT_CLIENTS},
 		{"insert-bench", required_argument, NULL, OPT_INSERT},
 		{"csv", required_argument, NULL, OPT_CSV},
 		{"json", required_argument, NULL, OPT_JSON},
@@ -299,6 +309,7 @@ parse_options(int argc, char **argv)
 	opts.parallel_workers = -1;
 	opts.warmup = true;
 	opts.repeat = 1;
+	opts.clients = 1;
 	parse_ef_list("10,20,40,100,200");
 
 	while ((c = getopt_long(argc, argv, "d:q:k:h", long_options, NULL)) != -1)
@@ -379,6 +390,9 @@ parse_options(int argc, char **argv)
 				break;
 			case OPT_REPEAT:
 				opts.repeat = (int) parse_long("repeat", optarg, 1, 100);
+				break;
+			case OPT_CLIENTS:
+				opts.clients = (int) parse_long("clients", optarg, 1, 64);
 				break;
 			case OPT_INSERT:
 				opts.insert_bench = parse_long("insert-bench", optarg, 1, 100000000);
@@ -1059,6 +1073,9 @@ emit_record(const char *phase, const char *dataset, long nbase, int dim,
 			double ms_per_row)
 {
 	SearchResult none = {-1, -1, -1, -1, -1};
+	bool		built = strcmp(phase, "build") == 0 || strcmp(phase, "insert-build") == 0;
+	double		peak_mb = built && build_peak_kb >= 0 ? build_peak_kb / 1024.0 : -1;
+	int			clients = sr == NULL ? -1 : opts.clients;
 
 	if (sr == NULL)
 		sr = &none;
@@ -1071,12 +1088,13 @@ emit_record(const char *phase, const char *dataset, long nbase, int dim,
 			if (*p == ',' || *p == '"')
 				*p = *p == ',' ? ';' : '\'';
 		fprintf(csv_out, "%s,%s,%s,%s,%ld,%d,%s,%d,%d,%d,%s,%d,%d,%d,"
-				"%.4f,%.1f,%.3f,%.3f,%.3f,%.3f,%ld,%.4f\n",
+				"%.4f,%.1f,%.3f,%.3f,%.3f,%.3f,%ld,%.4f,%d,%.1f\n",
 				opts.label, opts.extension, phase, dataset, nbase, dim,
 				metric_info[opts.metric].name, opts.nqueries, opts.k,
 				opts.m, with, opts.ef_construction,
 				opts.parallel_workers, ef, sr->recall, sr->qps, sr->p50_ms,
-				sr->p99_ms, sr->mean_ms, build_s, index_bytes, ms_per_row);
+				sr->p99_ms, sr->mean_ms, build_s, index_bytes, ms_per_row,
+				clients, peak_mb);
 		fflush(csv_out);
 		free(with);
 	}
@@ -1099,9 +1117,11 @@ emit_record(const char *phase, const char *dataset, long nbase, int dim,
 		fprintf(json_out,
 				"\", \"parallel_workers\": %d, \"ef_search\": %d, \"recall\": %.4f, "
 				"\"qps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"mean_ms\": %.3f, "
-				"\"build_s\": %.3f, \"index_bytes\": %ld, \"ms_per_row\": %.4f}\n",
+				"\"build_s\": %.3f, \"index_bytes\": %ld, \"ms_per_row\": %.4f, "
+				"\"clients\": %d, \"peak_mb\": %.1f}\n",
 				opts.parallel_workers, ef, sr->recall, sr->qps, sr->p50_ms,
-				sr->p99_ms, sr->mean_ms, build_s, index_bytes, ms_per_row);
+				sr->p99_ms, sr->mean_ms, build_s, index_bytes, ms_per_row,
+				clients, peak_mb);
 		fflush(json_out);
 	}
 }
@@ -1118,7 +1138,7 @@ emit_csv_header(void)
 		return;
 	fprintf(csv_out, "label,extension,phase,dataset,rows,dim,metric,queries,k,m,with,"
 			"ef_construction,parallel_workers,ef_search,recall,qps,p50_ms,p99_ms,"
-			"mean_ms,build_s,index_bytes,ms_per_row\n");
+			"mean_ms,build_s,index_bytes,ms_per_row,clients,peak_mb\n");
 }
 
 /* ---------------------------------------------------------------------
@@ -1179,22 +1199,54 @@ set_build_options(PGconn *conn, const char *table)
 }
 
 /*
+ * The resident memory of process pid in kB, private (RssAnon) and shared
+ * (RssShmem: shared buffers it touched, a parallel build's shared arena),
+ * from /proc/<pid>/status; false where that cannot be read (another
+ * machine, another user's process).
+ */
+static bool
+process_memory(int pid, long *anon_kb, long *shmem_kb)
+{
+	char		path[64];
+	char		line[256];
+	FILE	   *f;
+	int			found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL)
+	{
+		if (sscanf(line, "RssAnon: %ld", anon_kb) == 1 ||
+			sscanf(line, "RssShmem: %ld", shmem_kb) == 1)
+			found++;
+	}
+	fclose(f);
+	return found == 2;
+}
+
+/*
  * Run "sql" on conn and wait for it, meanwhile counting every 100 ms from a
  * second connection the parallel workers serving conn's backend; return
  * the most seen at once, so the report says whether a build really ran in
- * parallel.  Dies with the server's message if "sql" fails.
+ * parallel.  Each time, also add up the resident memory of the backend and
+ * its workers (when the server runs on this machine and /proc shows it):
+ * their private memory, plus the shared memory of the one that has touched
+ * the most (shared memory is counted once); the highest sum is left in
+ * build_peak_kb.  Dies with the server's message if "sql" fails.
  */
 static int
 exec_counting_workers(PGconn *conn, const char *sql)
 {
 	PGconn	   *watcher = bench_connect(opts.conninfo);
-	char		count_sql[256];
+	char		pids_sql[256];
 	int			most = 0;
 	PGresult   *res;
 
-	snprintf(count_sql, sizeof(count_sql),
-			 "SELECT count(*) FROM pg_stat_activity WHERE leader_pid = %d "
-			 "AND pid <> leader_pid", PQbackendPID(conn));
+	build_peak_kb = -1;
+	snprintf(pids_sql, sizeof(pids_sql),
+			 "SELECT pid, pid <> %d FROM pg_stat_activity WHERE pid = %d OR leader_pid = %d",
+			 PQbackendPID(conn), PQbackendPID(conn), PQbackendPID(conn));
 	if (!PQsendQuery(conn, sql))
 		fatal("%s failed: %s", sql, PQerrorMessage(conn));
 	for (;;)
@@ -1202,7 +1254,10 @@ exec_counting_workers(PGconn *conn, const char *sql)
 		fd_set		readable;
 		struct timeval timeout = {0, 100 * 1000};
 		int			sock = PQsocket(conn);
-		long		n;
+		int			n = 0;
+		long		anon = 0;
+		long		shmem = 0;
+		bool		readable_all = true;
 
 		FD_ZERO(&readable);
 		FD_SET(sock, &readable);
@@ -1212,9 +1267,30 @@ exec_counting_workers(PGconn *conn, const char *sql)
 			fatal("%s failed: %s", sql, PQerrorMessage(conn));
 		if (!PQisBusy(conn))
 			break;
-		n = query_long(watcher, count_sql);
+		res = PQexec(watcher, pids_sql);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			fatal("%s failed: %s", pids_sql, PQerrorMessage(watcher));
+		for (int i = 0; i < PQntuples(res); i++)
+		{
+			long		a = 0,
+						sh = 0;
+
+			if (strcmp(PQgetvalue(res, i, 1), "t") == 0)
+				n++;
+			if (process_memory(atoi(PQgetvalue(res, i, 0)), &a, &sh))
+			{
+				anon += a;
+				if (sh > shmem)
+					shmem = sh;
+			}
+			else
+				readable_all = false;
+		}
+		PQclear(res);
 		if (n > most)
-			most = (int) n;
+			most = n;
+		if (readable_all && anon + shmem > build_peak_kb)
+			build_peak_kb = anon + shmem;
 	}
 	while ((res = PQgetResult(conn)) != NULL)
 	{
@@ -1347,24 +1423,34 @@ check_plan(PGconn *conn, const char *table, Oid vector_oid, const Dataset *queri
 	free(param);
 }
 
-/*
- * Run every query once through the prepared statement "knn" and measure
- * recall, QPS and latency.  With "measure" false the pass only warms the
- * caches and its numbers are thrown away.
- */
-static SearchResult
-run_queries(PGconn *conn, const Dataset *base, const Dataset *queries,
-			const GroundTruth *gt, bool measure)
+/* One session's share of a pass: queries first, first + step, ... */
+typedef struct QueryShare
 {
-	SearchResult sr = {0};
-	int			nq = gt->nqueries;
-	double	   *lat = xmalloc(sizeof(double) * nq);
+	PGconn	   *conn;
+	const Dataset *base;
+	const Dataset *queries;
+	const GroundTruth *gt;
+	int			first;
+	int			step;
+	bool		measure;
+	double	   *lat;			/* per query, shared; each share writes its own */
+	long		hits;
+} QueryShare;
+
+/*
+ * Run a share of the queries through conn's prepared statement "knn",
+ * recording each one's latency and, when measuring, its hits.  A thread's
+ * body when several sessions run a pass together.
+ */
+static void *
+run_share(void *arg)
+{
+	QueryShare *sh = (QueryShare *) arg;
+	const Dataset *queries = sh->queries;
 	char	   *param = xmalloc(4 + 4 * (size_t) queries->dim);
 	long	   *got = xmalloc(sizeof(long) * opts.k);
-	long		hits = 0;
-	double		start = now_seconds();
 
-	for (int q = 0; q < nq; q++)
+	for (int q = sh->first; q < sh->gt->nqueries; q += sh->step)
 	{
 		const float *qv = queries->data + (size_t) q * queries->dim;
 		const char *values[1] = {param};
@@ -1376,10 +1462,10 @@ run_queries(PGconn *conn, const Dataset *base, const Dataset *queries,
 
 		lengths[0] = (int) put_vector(param, qv, queries->dim);
 		t0 = now_seconds();
-		res = PQexecPrepared(conn, "knn", 1, values, lengths, formats, 1);
-		lat[q] = now_seconds() - t0;
+		res = PQexecPrepared(sh->conn, "knn", 1, values, lengths, formats, 1);
+		sh->lat[q] = now_seconds() - t0;
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			fatal("query %d failed: %s", q, PQerrorMessage(conn));
+			fatal("query %d failed: %s", q, PQerrorMessage(sh->conn));
 		n = PQntuples(res);
 		if (n > opts.k)
 			n = opts.k;
@@ -1391,12 +1477,64 @@ run_queries(PGconn *conn, const Dataset *base, const Dataset *queries,
 			got[i] = (long) (int32_t) ntohl(id);
 		}
 		PQclear(res);
-		if (measure)
-			hits += count_hits(gt, q, base, qv, got, n);
+		if (sh->measure)
+			sh->hits += count_hits(sh->gt, q, sh->base, qv, got, n);
 	}
-	/* the recall check above runs outside the timed calls but inside the
-	 * wall clock; it is a few microseconds per query */
+	free(param);
+	free(got);
+	return NULL;
+}
+
+/*
+ * Run every query once through the prepared statement "knn" of the
+ * sessions conns[0..nconns) and measure recall, QPS and latency.  With
+ * several sessions, each runs every nconns-th query in a thread of its
+ * own, all at once, and QPS is all queries over the wall time of the
+ * pass.  With "measure" false the pass only warms the caches and its
+ * numbers are thrown away.
+ */
+static SearchResult
+run_queries(PGconn **conns, int nconns, const Dataset *base, const Dataset *queries,
+			const GroundTruth *gt, bool measure)
+{
+	SearchResult sr = {0};
+	int			nq = gt->nqueries;
+	double	   *lat = xmalloc(sizeof(double) * nq);
+	QueryShare *shares = xcalloc(sizeof(QueryShare) * nconns);
+	pthread_t  *threads = xmalloc(sizeof(pthread_t) * nconns);
+	long		hits = 0;
+	double		start;
+
+	for (int c = 0; c < nconns; c++)
+	{
+		shares[c].conn = conns[c];
+		shares[c].base = base;
+		shares[c].queries = queries;
+		shares[c].gt = gt;
+		shares[c].first = c;
+		shares[c].step = nconns;
+		shares[c].measure = measure;
+		shares[c].lat = lat;
+	}
+	start = now_seconds();
+	if (nconns == 1)
+		run_share(&shares[0]);
+	else
+	{
+		for (int c = 0; c < nconns; c++)
+			if (pthread_create(&threads[c], NULL, run_share, &shares[c]) != 0)
+				fatal("could not start a client thread");
+		for (int c = 0; c < nconns; c++)
+			pthread_join(threads[c], NULL);
+	}
+
+	/*
+	 * the recall check runs outside the timed calls but inside the wall
+	 * clock; it is a few microseconds per query
+	 */
 	sr.qps = nq / (now_seconds() - start);
+	for (int c = 0; c < nconns; c++)
+		hits += shares[c].hits;
 	qsort(lat, nq, sizeof(double), cmp_double);
 	sr.p50_ms = lat[(nq - 1) / 2] * 1000;
 	sr.p99_ms = lat[(int) ((nq - 1) * 0.99)] * 1000;
@@ -1404,8 +1542,8 @@ run_queries(PGconn *conn, const Dataset *base, const Dataset *queries,
 		sr.mean_ms += lat[q] * 1000 / nq;
 	sr.recall = (double) hits / ((double) nq * opts.k);
 	free(lat);
-	free(param);
-	free(got);
+	free(shares);
+	free(threads);
 	return sr;
 }
 
@@ -1441,19 +1579,31 @@ search_sweep(PGconn *conn, const char *table, Oid vector_oid, const Dataset *bas
 			 const char *dataset, bool with_index, double build_s, long index_bytes)
 {
 	char		title[256];
+	int			nconns = with_index ? opts.clients : 1;
+	PGconn	  **conns = xmalloc(sizeof(PGconn *) * nconns);
 
+	conns[0] = conn;
 	prepare_query(conn, table, vector_oid);
+	for (int c = 1; c < nconns; c++)
+	{
+		conns[c] = bench_connect(opts.conninfo);
+		prepare_query(conns[c], table, vector_oid);
+	}
 	check_plan(conn, table, vector_oid, queries, with_index);
 	snprintf(title, sizeof(title), "%s: %s, %ld rows, %d queries, k=%d",
 			 phase, opts.label, base->n, gt->nqueries, opts.k);
+	if (nconns > 1)
+		snprintf(title + strlen(title), sizeof(title) - strlen(title),
+				 ", %d sessions at once", nconns);
 	print_search_header(title);
 
 	if (!with_index)
 	{
-		SearchResult sr = run_queries(conn, base, queries, gt, true);
+		SearchResult sr = run_queries(conns, 1, base, queries, gt, true);
 
 		print_search_row("exact", &sr);
 		emit_record("exact", dataset, base->n, base->dim, 0, &sr, -1, -1, -1);
+		free(conns);
 		return;
 	}
 
@@ -1464,20 +1614,22 @@ search_sweep(PGconn *conn, const char *table, Oid vector_oid, const Dataset *bas
 		for (int i = 0; i < opts.nef; i++)
 			if (opts.ef[i] > max_ef)
 				max_ef = opts.ef[i];
-		exec_commandf(conn, "SET hnsw.ef_search = %d", max_ef);
-		(void) run_queries(conn, base, queries, gt, false);
+		for (int c = 0; c < nconns; c++)
+			exec_commandf(conns[c], "SET hnsw.ef_search = %d", max_ef);
+		(void) run_queries(conns, nconns, base, queries, gt, false);
 	}
 	for (int i = 0; i < opts.nef; i++)
 	{
 		SearchResult sr;
 		char		ef[16];
 
-		exec_commandf(conn, "SET hnsw.ef_search = %d", opts.ef[i]);
-		sr = run_queries(conn, base, queries, gt, true);
+		for (int c = 0; c < nconns; c++)
+			exec_commandf(conns[c], "SET hnsw.ef_search = %d", opts.ef[i]);
+		sr = run_queries(conns, nconns, base, queries, gt, true);
 		for (int r = 1; r < opts.repeat; r++)
 		{
 			/* other processes slow passes down, never up: keep the fastest */
-			SearchResult again = run_queries(conn, base, queries, gt, true);
+			SearchResult again = run_queries(conns, nconns, base, queries, gt, true);
 
 			if (again.qps > sr.qps)
 				sr = again;
@@ -1487,6 +1639,9 @@ search_sweep(PGconn *conn, const char *table, Oid vector_oid, const Dataset *bas
 		emit_record(phase, dataset, base->n, base->dim, opts.ef[i], &sr,
 					build_s, index_bytes, -1);
 	}
+	for (int c = 1; c < nconns; c++)
+		PQfinish(conns[c]);
+	free(conns);
 }
 
 /*
@@ -1721,6 +1876,10 @@ main(int argc, char **argv)
 			snprintf(setting, sizeof(setting), "%d forced", opts.parallel_workers);
 		printf("build: %.2f s (parallel workers %s, %d seen); index %.1f MB (%ld bytes)\n",
 			   build_s, setting, workers, mb(idx_bytes), idx_bytes);
+		if (build_peak_kb >= 0)
+			printf("build: peak memory of the build's processes %.1f MB "
+				   "(private, plus shared memory once; sampled every 100 ms)\n",
+				   build_peak_kb / 1024.0);
 		emit_record("build", dataset, base.n, base.dim, -1, NULL, build_s, idx_bytes, -1);
 	}
 
