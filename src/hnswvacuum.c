@@ -968,11 +968,19 @@ LinkAllUnreached(HnswVacuumState *vs, IndexBulkDeleteResult *count)
 	ls.vs = vs;
 	if (!ScanElements(&ls, link, count, memory / 4 * 3))
 	{
-		ereport(vs->info->message_level,
+		/*
+		 * A build says so as a WARNING: the index may then hold elements no
+		 * search reaches until a VACUUM with more memory links them.
+		 */
+		ereport(vs->building ? WARNING : vs->info->message_level,
 				(errmsg("index \"%s\" has too many elements to look for unreachable ones within \"%s\"",
 						RelationGetRelationName(vs->index),
 						IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1 ?
-						"autovacuum_work_mem" : "maintenance_work_mem")));
+						"autovacuum_work_mem" : "maintenance_work_mem"),
+				 vs->building ?
+				 errdetail("Some rows may not be found by index searches.") : 0,
+				 vs->building ?
+				 errhint("Raise maintenance_work_mem and run VACUUM on the table, or REINDEX.") : 0));
 		return;
 	}
 	if (!link)

@@ -59,6 +59,23 @@ is(missing_rows($node, 'base'), '0',
 	'past maintenance_work_mem: rows are found by their own vector (all but 0.5%)');
 $node->safe_psql('postgres', 'DROP INDEX idx; DROP TABLE q100');
 
+# too many elements past maintenance_work_mem to look for unreachable ones
+# at the end of the build (60,000 at 1 MB): a WARNING says so, and a VACUUM
+# with more memory does the linking
+$node->safe_psql('postgres', q{
+	CREATE TABLE many AS SELECT i AS id, ARRAY[sin(i), cos(i * 0.7), sin(i * 1.3), cos(i * 2.9)]::vector(4) AS v
+	  FROM generate_series(1, 60000) i});
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SET maintenance_work_mem = '1MB'; CREATE INDEX many_idx ON many USING hnsw (v)");
+is($ret, 0, 'a build past maintenance_work_mem with too many elements to link succeeds');
+like($stderr, qr/WARNING:  index "many_idx" has too many elements to look for unreachable ones within "maintenance_work_mem"\nDETAIL:  Some rows may not be found by index searches\.\nHINT:  Raise maintenance_work_mem and run VACUUM on the table, or REINDEX\./,
+	'and warns that it could not link unreachable elements');
+$node->safe_psql('postgres', "SET maintenance_work_mem = '64MB'; VACUUM many");
+is($node->safe_psql('postgres',
+	"SELECT elements, dangling_links, stale_links, unreachable_elements FROM hnsw.verify_index('many_idx')"),
+	'60000|0|0|0', 'a VACUUM with more memory leaves no element unreachable');
+$node->safe_psql('postgres', 'DROP TABLE many');
+
 # packed pages (src/README "Page layout"): elements cut over two pages are
 # searched, linked and checked like whole ones; past maintenance_work_mem
 # the graph in memory is packed and the rest inserted whole
