@@ -132,7 +132,7 @@ VACUUM et;
 -- always in an inner-product graph, whose levels are drawn at random)
 SET client_min_messages = warning;
 SELECT c.relname,
-	CASE WHEN c.relname <> 'et_h_ip' AND c.relname <> 'et_s_ip'
+	CASE WHEN c.relname NOT IN ('et_h_ip', 'et_s_ip', 'et_s_cos')
 		THEN v.elements END AS elements, v.dangling_links,
 	CASE WHEN c.relname <> 'et_h_ip' AND c.relname <> 'et_s_ip'
 		THEN v.unreachable_elements END AS unreachable
@@ -151,10 +151,11 @@ REINDEX TABLE et;
 RESET max_parallel_maintenance_workers;
 ALTER TABLE et RESET (parallel_workers);
 SELECT * FROM et_all();
--- (the graph a parallel build makes depends on timing: no unreachable count)
+-- (the graph a parallel build makes depends on timing: no unreachable count;
+-- nor, for sparse cosine, whether equal normalised vectors share an element)
 SET client_min_messages = warning;
 SELECT c.relname,
-	CASE WHEN c.relname <> 'et_h_ip' AND c.relname <> 'et_s_ip'
+	CASE WHEN c.relname NOT IN ('et_h_ip', 'et_s_ip', 'et_s_cos')
 		THEN v.elements END AS elements, v.dangling_links
 FROM pg_class c, hnsw.verify_index(c.oid) v
 WHERE c.relname LIKE 'et\_%' AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'hnsw')
@@ -223,8 +224,10 @@ RESET enable_indexscan;
 INSERT INTO sbig SELECT id + 100, s FROM sbig WHERE id % 3 = 0;
 DELETE FROM sbig WHERE id % 2 = 0;
 VACUUM sbig;
-SELECT elements, vector_chunks FROM hnsw.index_info('sbig_l2');
-SELECT elements, dangling_links, unreachable_elements FROM hnsw.verify_index('sbig_l2');
+-- (a snapshot of a concurrent test may keep VACUUM from freeing some
+-- elements: at least the 30 live ones remain)
+SELECT elements >= 30 AS holds_live, vector_chunks >= 20 AS chunks FROM hnsw.index_info('sbig_l2');
+SELECT elements >= 30 AS holds_live, dangling_links, unreachable_elements FROM hnsw.verify_index('sbig_l2');
 SET enable_seqscan = off;
 CREATE TEMP TABLE sbig_index2 AS SELECT q, sbig_distances(q) AS d FROM (VALUES (3), (5), (57)) v (q);
 SET enable_seqscan = on;
