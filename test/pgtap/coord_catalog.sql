@@ -1,12 +1,16 @@
 -- The coordinator's SQL surface, its privileges, and its configuration
 -- table's place in pg_dump; distributed behaviour is tested in test/t.
 BEGIN;
-SELECT plan(24);
+SELECT plan(27);
 
 SELECT has_function('hnsw', 'search',
-	ARRAY['anyelement', 'vector', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name']);
+	ARRAY['anyelement', 'vector', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name', 'text']);
 SELECT has_function('hnsw', 'search_batch',
-	ARRAY['anyelement', 'vector[]', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name']);
+	ARRAY['anyelement', 'vector[]', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name', 'text']);
+SELECT has_function('hnsw', 'search_sparse',
+	ARRAY['anyelement', 'sparsevec', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name', 'text']);
+SELECT has_function('hnsw', 'search_sparse_batch',
+	ARRAY['anyelement', 'sparsevec[]', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name', 'text']);
 SELECT has_function('hnsw', 'shard_status', ARRAY['regclass']);
 SELECT has_function('hnsw', 'add_replica', ARRAY['name', 'name']);
 SELECT has_function('hnsw', 'drop_replica', ARRAY['name', 'name']);
@@ -28,8 +32,11 @@ SELECT function_privs_are('hnsw', 'create_distributed_table',
 	ARRAY['regclass', 'jsonb', 'jsonb', 'text', 'name'],
 	'public', ARRAY[]::text[], 'PUBLIC may not distribute tables');
 SELECT function_privs_are('hnsw', 'search',
-	ARRAY['anyelement', 'vector', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name'],
+	ARRAY['anyelement', 'vector', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name', 'text'],
 	'public', ARRAY['EXECUTE'], 'PUBLIC may search');
+SELECT function_privs_are('hnsw', 'search_sparse',
+	ARRAY['anyelement', 'sparsevec', 'integer', 'integer[]', 'integer', 'boolean', 'text', 'name', 'text'],
+	'public', ARRAY['EXECUTE'], 'PUBLIC may search by sparse vectors');
 SELECT table_privs_are('hnsw', 'replicas', 'public', ARRAY['SELECT'],
 	'PUBLIC reads hnsw.replicas and changes nothing');
 SELECT function_privs_are('hnsw', '_shard_copy', ARRAY['regclass', 'bigint[]', 'name[]'],
