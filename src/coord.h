@@ -109,6 +109,10 @@ typedef struct CoordRequest
 								 * open there, then commit (nqueries may be
 								 * 0: only end it); no other copy is tried */
 	int			snapshot_copy;
+	bool		alone;			/* the query (nqueries 1, no snapshot) is the
+								 * only command between two Syncs, so that
+								 * it may be one that cannot run in a
+								 * pipeline or transaction block (VACUUM) */
 	bool		hedge;			/* a short read (a single search): when its
 								 * copy is late (hnsw.hedge_delay) another
 								 * copy is asked too, and its latency is a

@@ -35,7 +35,9 @@
  *
  * Each request is sent as one pipeline: optional session settings, the
  * query once per query vector, and one Sync; so a shard sees one round trip
- * per search, batch or not.  A search's query is a statement prepared on
+ * per search, batch or not.  (A request with alone set, such as VACUUM
+ * through hnsw._shard_exec, has a Sync after the settings too, in the same
+ * round trip: its command runs outside any transaction block.)  A search's query is a statement prepared on
  * the shard session the first time its text is sent (the Prepare travels
  * in the same pipeline), so later searches with the same text cost the
  * shard neither parse analysis nor, once the plan is cached, planning.
@@ -138,6 +140,8 @@ typedef struct CoordTask
 	int			prepare_cmd;	/* pipeline position of a Prepare, or -1 */
 	bool		prepared_ok;	/* that Prepare succeeded */
 	bool		checked;		/* the current command's shape is checked */
+	int			early_syncs;	/* Syncs before the query's own still to
+								 * come (CoordRequest.alone) */
 	PGresult   *error;			/* first error the shard returned */
 	PGresult   *current;		/* a result being read, freed on error */
 	PGresult  **results;		/* [nqueries], a request that does not
@@ -1103,6 +1107,18 @@ TaskSend(CoordTask *task)
 		CoordConnSetEfSearch(task->cc, "");
 	}
 
+	/*
+	 * A command that cannot run in a pipeline (VACUUM) must be alone
+	 * between two Syncs: the commands before it end at a Sync of their own.
+	 */
+	task->early_syncs = 0;
+	if (req->alone && task->first_query > 0)
+	{
+		if (!PQpipelineSync(conn))
+			goto failed;
+		task->early_syncs = 1;
+	}
+
 	/* a statement prepared once per session: no parse analysis per query */
 	if (req->prepare &&
 		CoordConnStatement(task->cc, req->sql, stmt, &prepare))
@@ -1216,6 +1232,12 @@ TaskReceive(CoordTask *task)
 		{
 			case PGRES_PIPELINE_SYNC:
 				PQclear(res);
+				if (task->early_syncs > 0)
+				{
+					/* the next command follows without an end of results */
+					task->early_syncs--;
+					break;
+				}
 				TaskDone(task);
 				return;
 			case PGRES_SINGLE_TUPLE:

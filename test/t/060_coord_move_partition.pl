@@ -154,6 +154,27 @@ is($coord->safe_psql('postgres', q{
 	'value 0 has a foreign partition of its own on shard3; shard1 keeps value 1');
 is($s1->safe_psql('postgres', 'SELECT count(*) FROM items WHERE part = 0'), '0',
 	'shard1 has no row of value 0 left');
+# statistics and dead rows: the move analyzed the new table, and vacuumed
+# and analyzed the source (not autovacuum: last_vacuum and last_analyze
+# are set by VACUUM and ANALYZE commands only)
+is($s3->safe_psql('postgres', q{
+	SELECT s.last_analyze IS NOT NULL AND c.reltuples >= 15000
+	  FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+	 WHERE s.relid = 'items_p0'::regclass}),
+	't', 'the move analyzed the new table on shard3');
+is($s1->safe_psql('postgres', q{
+	SELECT s.last_vacuum IS NOT NULL AND s.last_analyze IS NOT NULL AND c.reltuples < 15000
+	  FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+	 WHERE s.relid = 'items'::regclass}),
+	't', 'the move vacuumed and analyzed the source table on shard1');
+# a new session's first command to a shard comes after its settings, and
+# is still alone between Syncs: VACUUM runs
+is($coord->safe_psql('postgres', q{
+	SELECT (hnsw._shard_exec('{shard2}', '{"VACUUM public.items"}'))[1] IS NULL}),
+	't', 'VACUUM through hnsw._shard_exec on a new connection');
+is($s2->safe_psql('postgres', q{
+	SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'items'::regclass}),
+	't', 'and it vacuumed');
 is($s3->safe_psql('postgres', q{
 	SELECT string_agg(a.amname, ',') FROM pg_index i
 	  JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
