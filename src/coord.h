@@ -89,6 +89,9 @@ typedef struct CoordRequest
 	const char *const *colnames;	/* [nfields] their names, for messages */
 	bool		stream;			/* rows are read one at a time into
 								 * CoordResult.spool, not kept by libpq */
+	bool		whole;			/* stream, but each query's result is read
+								 * whole before it is spooled (no single-row
+								 * mode): for results known to be small */
 	const char *ef_search;		/* value to set on the shard, or NULL */
 	bool		soft_errors;	/* a query error fails the copy, not the
 								 * search (hnsw.shard_status) */

@@ -31,7 +31,9 @@
  * (coordsearch.c).  A request with stream set reads its rows in libpq's
  * single-row mode and appends each to the shard's spool (coordspool.c), so
  * libpq holds one row at a time and the rows are bounded by work_mem in
- * memory, the rest in a temporary file.
+ * memory, the rest in a temporary file; with whole set too, each query's
+ * result is read whole and then spooled, which saves libpq a result per
+ * row when the caller knows a result is small.
  *
  * Each request is sent as one pipeline: optional session settings, the
  * query once per query vector, and one Sync; so a shard sees one round trip
@@ -1158,7 +1160,7 @@ commit:
 	 * for the first, in TaskReceive for the others).
 	 */
 	task->checked = false;
-	if (req->stream)
+	if (req->stream && !req->whole)
 		(void) PQsetSingleRowMode(conn);
 	flushed = PQflush(conn);
 	if (flushed < 0)
@@ -1223,7 +1225,7 @@ TaskReceive(CoordTask *task)
 			/* end of one command's results; the next is at the head */
 			task->command++;
 			task->checked = false;
-			if (req->stream)
+			if (req->stream && !req->whole)
 				(void) PQsetSingleRowMode(conn);
 			continue;
 		}
