@@ -30,6 +30,26 @@ SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, partitions => '{0,NULL}');
 -- an empty list selects nothing, without asking any shard
 SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, partitions => '{}');
 
+-- the query: a vector (converted to a halfvec or sparsevec column's type),
+-- or a sparsevec through search_sparse
+CREATE TABLE halves (id int, e halfvec(3), s sparsevec(5)) PARTITION BY LIST (id);
+CREATE FOREIGN TABLE halves_0 PARTITION OF halves FOR VALUES IN (0) SERVER nowhere;
+SELECT * FROM hnsw.search(NULL::halves, '[1,2,3]', 5);
+SELECT * FROM hnsw.search(NULL::halves, '[1,2]', 5, column_name => 'e');
+SELECT * FROM hnsw.search(NULL::halves, '[1,2]', 5, column_name => 's');
+SELECT * FROM hnsw.search(NULL::halves, '[1e6,2,3]', 5, column_name => 'e');
+SELECT * FROM hnsw.search_sparse(NULL::halves, '{1:1}/4', 5);
+SELECT * FROM hnsw.search_sparse(NULL::halves, '{1:1}/5', 5, column_name => 'e');
+SELECT * FROM hnsw.search_sparse(NULL::halves, '{1:1}/5', 5, metric => 'canberra');
+SELECT * FROM hnsw.search_sparse(NULL::halves, NULL, 5);
+SELECT * FROM hnsw.search_sparse_batch(NULL::halves, '{"{1:1}/5","{1:1}/4"}', 5);
+SELECT * FROM hnsw.search_sparse(NULL::items, '{1:1}/3', 5);
+-- a vector column is the one a vector query searches, if the table has one
+CREATE TABLE dense_sparse (id int, d vector(3), s sparsevec(5)) PARTITION BY LIST (id);
+CREATE FOREIGN TABLE dense_sparse_0 PARTITION OF dense_sparse FOR VALUES IN (0) SERVER nowhere;
+SELECT * FROM hnsw.search(NULL::dense_sparse, '[1,2,3,4,5]', 5);
+DROP TABLE halves, dense_sparse;
+
 -- choosing the vector column
 SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, column_name => 'nosuch');
 SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, column_name => 'part');
@@ -102,6 +122,11 @@ SELECT hnsw.create_distributed_table('docs', '{"nowhere": [1, 2]}', metric => 'h
 SELECT hnsw.create_distributed_table('docs', '{"nowhere": [1, 2]}', index_options => '[1]');
 SELECT hnsw.create_distributed_table('docs', '{"nowhere": [1, 2]}', column_name => 'id');
 SELECT count(*) FROM docs;
+-- halfvec and sparsevec columns: indexed for the metrics they have classes for
+CREATE TABLE hdocs (id bigint, part int, embedding halfvec(3)) PARTITION BY LIST (part);
+CREATE TABLE hdocs_local PARTITION OF hdocs DEFAULT;
+SELECT hnsw.create_distributed_table('hdocs', '{"nowhere": [1, 2]}', metric => 'canberra');
+DROP TABLE hdocs;
 
 -- GUCs
 SHOW hnsw.shard_timeout;

@@ -58,7 +58,17 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT (item).* FROM hnsw.search_batch(NULL::citems, ARRAY['[1,2,3]']::vector[], 5);
 
 -- the variant checks its arguments as hnsw.search does
-SELECT * FROM hnsw._search_columns(NULL::citems, '[1,2]', 5, NULL, NULL, false, 'l2', NULL, '{1}');
+SELECT * FROM hnsw._search_columns(NULL::citems, '[1,2]'::vector, 5, NULL, NULL, false, 'l2', NULL, '{1}');
+
+-- the sparse searches have variants of their own
+CREATE TABLE sitems (id bigint, part int, terms sparsevec(10)) PARTITION BY LIST (part);
+CREATE FOREIGN TABLE sitems_0 PARTITION OF sitems FOR VALUES IN (0, 1)
+	SERVER cols_nowhere OPTIONS (table_name 'sitems');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM hnsw.search_sparse(NULL::sitems, '{1:1}/10', 5);
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT query, (item).id FROM hnsw.search_sparse_batch(NULL::sitems, '{"{1:1}/10"}', 5);
+DROP TABLE sitems;
 
 DROP TABLE citems;
 DROP SERVER cols_nowhere;

@@ -107,4 +107,18 @@ SELECT * FROM hnsw.exact_knn('kinds', ARRAY['[1,1,1]']::halfvec[], 3, column_nam
 SELECT * FROM hnsw.exact_knn('kinds', ARRAY['{1:1}/5']::sparsevec[], 3);
 SELECT * FROM hnsw._exact_knn('kinds', 'id', ARRAY[1, 2], 3, 'l2', NULL);
 SELECT * FROM hnsw._exact_knn('kinds', 'v', ARRAY['[1,1,1]']::halfvec[], 3, 'l2', NULL);
+-- exact_search over halfvec and sparsevec columns: the vector query
+-- converted to the column's type (a vector column is the default)
+SELECT (SELECT array_agg(id) FROM hnsw.exact_search(NULL::kinds, '[0.5,0.5,0.5]', 5, 'h')) =
+	   (SELECT array_agg(id) FROM (SELECT id FROM kinds ORDER BY h <-> '[0.5,0.5,0.5]' LIMIT 5) x)
+	   AS halfvec_equal,
+	   (SELECT array_agg(id) FROM hnsw.exact_search(NULL::kinds, '[0.5,0.5,0.5]', 5, 'h', 'cosine')) =
+	   (SELECT array_agg(id) FROM (SELECT id FROM kinds ORDER BY h <=> '[0.5,0.5,0.5]' LIMIT 5) x)
+	   AS halfvec_cosine_equal,
+	   (SELECT array_agg(id) FROM hnsw.exact_search(NULL::kinds, '[0.5,0.5,0.5]', 5)) =
+	   (SELECT array_agg(id) FROM (SELECT id FROM kinds ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 5) x)
+	   AS vector_is_default;
+SELECT * FROM hnsw.exact_search(NULL::kinds, '[1,1]', 3, 'h');
+SELECT * FROM hnsw.exact_search(NULL::kinds, '[1,1,1]', 3, 's');
+SELECT * FROM hnsw.exact_search(NULL::kinds, '[1,1,1]', 3, 'id');
 DROP TABLE kinds;

@@ -26,6 +26,7 @@
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/timestamp.h"
+#include "vectortype.h"
 
 /* One foreign partition of a distributed table */
 typedef struct CoordPart
@@ -258,6 +259,6 @@ extern PGDLLEXPORT Datum hnsw_search_batch(PG_FUNCTION_ARGS);
 extern void CoordPruneSearchColumns(Query *parse);
 
 /* in coordorder.c */
-extern int *CoordBatchOrder(Datum *queries, int nqueries);
+extern int *CoordBatchOrder(Datum *queries, int nqueries, VectorType type);
 
 #endif							/* HNSW_COORD_H */

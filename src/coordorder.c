@@ -17,7 +17,8 @@
  *
  * Distances here are squared L2 on the query vectors, whatever the search's
  * metric: only locality matters.  With fewer than HNSW_ORDER_MIN_QUERIES
- * queries, or vectors of different lengths, the batch's order is kept.
+ * queries, vectors of different lengths or sparsevec queries, the batch's
+ * order is kept.
  *
  * src/coordorder.c
  *
@@ -32,6 +33,7 @@
 #include "miscadmin.h"
 #include "vector.h"
 #include "vectorgroup.h"
+#include "vectortype.h"
 
 /* below this, a batch is sent as it is */
 #define HNSW_ORDER_MIN_QUERIES	64
@@ -40,14 +42,14 @@
 #define HNSW_ORDER_MAX_PIVOTS	32
 
 /*
- * Return the order in which to send the nqueries vectors of queries: a
- * palloc'd array whose j-th element is the index of the query to send j-th;
- * or NULL to send them as they are.  Costs nqueries times the number of
+ * Return the order in which to send the nqueries detoasted values of type of
+ * queries: a palloc'd array whose j-th element is the index of the query to
+ * send j-th; or NULL to send them as they are (sparsevec queries too).  Costs nqueries times the number of
  * pivots distances (1,000 queries of 784 dimensions: about a millisecond).
  * Memory: the result and scratch arrays in the current context.
  */
 int *
-CoordBatchOrder(Datum *queries, int nqueries)
+CoordBatchOrder(Datum *queries, int nqueries, VectorType type)
 {
 	int			npivots;
 	int			dim;
@@ -56,18 +58,19 @@ CoordBatchOrder(Datum *queries, int nqueries)
 	int		   *order;
 	int			ngroups;
 
-	if (nqueries < HNSW_ORDER_MIN_QUERIES)
+	if (nqueries < HNSW_ORDER_MIN_QUERIES ||
+		(type != VECTOR_TYPE_VECTOR && type != VECTOR_TYPE_HALFVEC))
 		return NULL;
-	dim = ((Vector *) DatumGetPointer(queries[0]))->dim;
+	dim = VectorTypeDims(type, queries[0]);
 	for (int i = 1; i < nqueries; i++)
-		if (((Vector *) DatumGetPointer(queries[i]))->dim != dim)
+		if (VectorTypeDims(type, queries[i]) != dim)
 			return NULL;
 
 	npivots = Min(HNSW_ORDER_MAX_PIVOTS,
 				  nqueries / HNSW_ORDER_QUERIES_PER_PIVOT);
 	vectors = palloc(sizeof(float *) * nqueries);
 	for (int i = 0; i < nqueries; i++)
-		vectors[i] = ((Vector *) DatumGetPointer(queries[i]))->x;
+		vectors[i] = VectorTypeFloats(type, queries[i]);
 	group = palloc(sizeof(int) * nqueries);
 	ngroups = VectorFarthestPivots(vectors, nqueries, dim, npivots, group);
 	order = palloc(sizeof(int) * nqueries);

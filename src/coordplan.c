@@ -20,8 +20,9 @@
  * a field selection (item).col uses one column, any other use of "item"
  * uses all.  A whole-row reference uses all.  Unless every column is used
  * (SELECT *), the call is then replaced by the same call of
- * hnsw._search_columns (hnsw._search_batch_columns), which takes the used
- * columns' numbers as one more argument; its other columns
+ * hnsw._search_columns (hnsw._<function>_columns for each of search_batch,
+ * search_sparse, search_sparse_batch), which takes the used columns'
+ * numbers as one more argument; its other columns
  * come back NULL, which the query cannot observe because it does not
  * reference them.
  *
@@ -190,9 +191,8 @@ PruneQueryLevel(Query *query)
 		argtypes = repalloc(argtypes, sizeof(Oid) * (nargs + 1));
 		argtypes[nargs] = INT2ARRAYOID;
 		variant = LookupFuncName(list_make2(makeString(get_namespace_name(get_func_namespace(call->funcid))),
-											makeString(uses.batch ?
-													   "_search_batch_columns" :
-													   "_search_columns")),
+											makeString(psprintf("_%s_columns",
+																get_func_name(call->funcid)))),
 								 nargs + 1, argtypes, true);
 		if (!OidIsValid(variant))
 			continue;

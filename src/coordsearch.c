@@ -43,6 +43,7 @@
 #include "metric.h"
 #include "miscadmin.h"
 #include "nodes/value.h"
+#include "parser/parse_coerce.h"
 #include "parser/parse_oper.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -185,6 +186,10 @@ static void EmitRow(RowConverter *conv, CoordRow *row, int firstcol, int q,
 static void ColumnErrorCallback(void *arg);
 static char *OperatorNamespace(Oid opid);
 static char *TypeNamespace(Oid typid);
+static Oid	ReadQueries(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch);
+static void FindVectorColumn(SearchSpec *spec, const char *colname,
+							 Oid querytype);
+static void ConvertQueries(SearchSpec *spec, Oid querytype);
 static int	MergeCompare(Datum a, Datum b, void *arg);
 static double RowDistance(MergeState *ms, int shard, bool *isnull);
 
@@ -243,7 +248,7 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 	VectorMetric metric;
 	const char *opname;
 	Oid			opid;
-	int			typmod;
+	Oid			querytype;
 	int			i;
 
 	memset(spec, 0, sizeof(SearchSpec));
@@ -285,39 +290,8 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 								  text_to_cstring(PG_GETARG_TEXT_PP(6)));
 	opname = VectorMetricOperator(metric);
 
-	/* the query vectors */
-	if (!batch)
-	{
-		spec->vectype = get_fn_expr_argtype(fcinfo->flinfo, 1);
-		spec->nqueries = 1;
-		spec->queries = palloc(sizeof(Datum));
-		spec->queries[0] = PointerGetDatum(PG_DETOAST_DATUM(PG_GETARG_DATUM(1)));
-	}
-	else
-	{
-		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
-		bool	   *nulls;
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-
-		spec->vectype = ARR_ELEMTYPE(arr);
-		if (ARR_NDIM(arr) > 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("queries must be a one-dimensional array")));
-		get_typlenbyvalalign(spec->vectype, &typlen, &typbyval, &typalign);
-		deconstruct_array(arr, spec->vectype, typlen, typbyval, typalign,
-						  &spec->queries, &nulls, &spec->nqueries);
-		for (i = 0; i < spec->nqueries; i++)
-		{
-			if (nulls[i])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("query vector must not be null")));
-			spec->queries[i] = PointerGetDatum(PG_DETOAST_DATUM(spec->queries[i]));
-		}
-	}
+	/* the query vectors, as given */
+	querytype = ReadQueries(fcinfo, spec, batch);
 
 	/*
 	 * The table and its vector column.  A caller who may read nothing of
@@ -329,61 +303,14 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 	table = CoordGetTable(relid);
 	spec->table = table;
 
-	for (i = 0; i < table->tupdesc->natts; i++)
-	{
-		Form_pg_attribute attr = TupleDescAttr(table->tupdesc, i);
-
-		if (attr->attisdropped)
-			continue;
-		if (!PG_ARGISNULL(7))
-		{
-			if (strcmp(NameStr(attr->attname), NameStr(*PG_GETARG_NAME(7))) != 0)
-				continue;
-			if (attr->atttypid != spec->vectype)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("column \"%s\" of \"%s\" is not of type %s",
-								NameStr(attr->attname), table->relname,
-								format_type_be(spec->vectype))));
-		}
-		else if (attr->atttypid != spec->vectype)
-			continue;
-		if (spec->vecattnum != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
-					 errmsg("distributed table \"%s\" has more than one column of type %s",
-							table->relname, format_type_be(spec->vectype)),
-					 errhint("Name the column with the column_name argument.")));
-		spec->vecattnum = attr->attnum;
-	}
-	if (spec->vecattnum == 0)
-	{
-		if (!PG_ARGISNULL(7))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of distributed table \"%s\" does not exist",
-							NameStr(*PG_GETARG_NAME(7)), table->relname)));
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("distributed table \"%s\" has no column of type %s",
-						table->relname, format_type_be(spec->vectype))));
-	}
-
-	/* vector(n) columns: a query of another size can match nothing */
-	typmod = TupleDescAttr(table->tupdesc, spec->vecattnum - 1)->atttypmod;
-	for (i = 0; i < spec->nqueries; i++)
-	{
-		Vector	   *v = (Vector *) DatumGetPointer(spec->queries[i]);
-
-		if (typmod >= 0 && v->dim != typmod)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("expected %d dimensions, not %d", typmod, v->dim)));
-	}
+	FindVectorColumn(spec, PG_ARGISNULL(7) ? NULL : NameStr(*PG_GETARG_NAME(7)),
+					 querytype);
+	ConvertQueries(spec, querytype);
 
 	/* a batch goes to the shards grouped by locality */
 	if (batch)
-		spec->order = CoordBatchOrder(spec->queries, spec->nqueries);
+		spec->order = CoordBatchOrder(spec->queries, spec->nqueries,
+									  VectorTypeOf(spec->vectype));
 	spec->position = palloc(sizeof(int) * spec->nqueries);
 	for (i = 0; i < spec->nqueries; i++)
 		spec->position[spec->order ? spec->order[i] : i] = i;
@@ -441,6 +368,164 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 		readcols = bms_add_member(readcols, table->partattnum);
 	CoordCheckRead(relid, readcols, batch ? "hnsw.search_batch" : "hnsw.search",
 				   NULL);
+}
+
+/*
+ * Read the query argument of hnsw.search (one value) or hnsw.search_batch
+ * (an array, not null) into spec->queries, detoasted, and return its
+ * (element) type: vector, or sparsevec for hnsw.search_sparse and
+ * hnsw.search_sparse_batch.  Memory: the current context.
+ */
+static Oid
+ReadQueries(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
+{
+	Oid			type;
+	bool	   *nulls = NULL;
+
+	if (!batch)
+	{
+		type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+		spec->nqueries = 1;
+		spec->queries = palloc(sizeof(Datum));
+		spec->queries[0] = PG_GETARG_DATUM(1);
+	}
+	else
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		type = ARR_ELEMTYPE(arr);
+		if (ARR_NDIM(arr) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("queries must be a one-dimensional array")));
+		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, type, typlen, typbyval, typalign,
+						  &spec->queries, &nulls, &spec->nqueries);
+	}
+	for (int i = 0; i < spec->nqueries; i++)
+	{
+		if (nulls != NULL && nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("query vector must not be null")));
+		spec->queries[i] = PointerGetDatum(PG_DETOAST_DATUM(spec->queries[i]));
+	}
+	return type;
+}
+
+/*
+ * Find the column searched, spec->vecattnum, and its type, spec->vectype:
+ * the column named (colname), or else the one column of the query's type
+ * (querytype).  A vector query (hnsw.search: an untyped literal is one, and
+ * a halfvec query becomes one by pgvector's implicit cast) may also search
+ * a halfvec or sparsevec column, converted by the cast to the column's
+ * type: the column named, or the table's one such column if it has no
+ * vector column.
+ */
+static void
+FindVectorColumn(SearchSpec *spec, const char *colname, Oid querytype)
+{
+	TupleDesc	tupdesc = spec->table->tupdesc;
+	const char *relname = spec->table->relname;
+	bool		dense = VectorTypeOf(querytype) == VECTOR_TYPE_VECTOR;
+	bool		others = dense;	/* may other vector types be searched? */
+	const char *wanted;
+
+	for (int i = 0; dense && colname == NULL && i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+
+		if (!attr->attisdropped && attr->atttypid == querytype)
+			others = false;
+	}
+	wanted = others ? "vector, halfvec or sparsevec" : format_type_be(querytype);
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+		bool		fits = attr->atttypid == querytype ||
+			(others && VectorTypeOf(attr->atttypid) != VECTOR_TYPE_NONE);
+
+		if (attr->attisdropped)
+			continue;
+		if (colname != NULL)
+		{
+			if (strcmp(NameStr(attr->attname), colname) != 0)
+				continue;
+			if (!fits)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"%s\" of \"%s\" is not of type %s",
+								colname, relname, wanted),
+						 !dense && VectorTypeOf(attr->atttypid) != VECTOR_TYPE_NONE ?
+						 errhint("Search vector and halfvec columns with hnsw.search.") : 0));
+		}
+		else if (!fits)
+			continue;
+		if (spec->vecattnum != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
+					 errmsg("distributed table \"%s\" has more than one column of type %s",
+							relname, wanted),
+					 errhint("Name the column with the column_name argument.")));
+		spec->vecattnum = attr->attnum;
+		spec->vectype = attr->atttypid;
+	}
+	if (spec->vecattnum == 0)
+	{
+		if (colname != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of distributed table \"%s\" does not exist",
+							colname, relname)));
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("distributed table \"%s\" has no column of type %s",
+						relname, wanted)));
+	}
+}
+
+/*
+ * Make every query a value of the column's type with the column's
+ * dimensions, if it declares them (a query of another size can match
+ * nothing): a query of another type goes through the cast PostgreSQL has
+ * from it (vector to halfvec or sparsevec), with the column's typmod, which
+ * checks the dimensions itself.  Memory: the current context.
+ */
+static void
+ConvertQueries(SearchSpec *spec, Oid querytype)
+{
+	int32		typmod = TupleDescAttr(spec->table->tupdesc,
+									   spec->vecattnum - 1)->atttypmod;
+	VectorType	type = VectorTypeOf(spec->vectype);
+	Oid			castfunc = InvalidOid;
+
+	if (querytype != spec->vectype &&
+		find_coercion_pathway(spec->vectype, querytype, COERCION_ASSIGNMENT,
+							  &castfunc) != COERCION_PATH_FUNC)
+		elog(ERROR, "no cast from %s to %s", format_type_be(querytype),
+			 format_type_be(spec->vectype));
+
+	for (int i = 0; i < spec->nqueries; i++)
+	{
+		int			dims;
+
+		if (OidIsValid(castfunc))
+		{
+			spec->queries[i] = OidFunctionCall3(castfunc, spec->queries[i],
+												Int32GetDatum(typmod),
+												BoolGetDatum(false));
+			continue;
+		}
+		dims = VectorTypeDims(type, spec->queries[i]);
+		if (typmod >= 0 && dims != typmod)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected %d dimensions, not %d", typmod, dims)));
+	}
 }
 
 /*

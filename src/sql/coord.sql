@@ -113,6 +113,30 @@ AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION hnsw.search_batch(anyelement, vector[], integer, integer[], integer, boolean, text, name) IS
 	'hnsw.search for many vectors, one round trip per shard';
 
+-- hnsw.search and hnsw.search_batch for sparsevec queries, of any number
+-- of dimensions (never made dense).  Separate names, because overloads of
+-- hnsw.search would make every call with an untyped literal ambiguous.
+CREATE FUNCTION hnsw.search_sparse(rel anyelement, query sparsevec, k integer,
+								   partitions integer[] DEFAULT NULL,
+								   ef_search integer DEFAULT NULL,
+								   exact boolean DEFAULT false,
+								   metric text DEFAULT 'l2',
+								   column_name name DEFAULT NULL)
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'hnsw_search' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION hnsw.search_sparse(anyelement, sparsevec, integer, integer[], integer, boolean, text, name) IS
+	'the k rows of a distributed table nearest to a sparse vector, from all its shards at once';
+CREATE FUNCTION hnsw.search_sparse_batch(rel anyelement, queries sparsevec[], k integer,
+										 partitions integer[] DEFAULT NULL,
+										 ef_search integer DEFAULT NULL,
+										 exact boolean DEFAULT false,
+										 metric text DEFAULT 'l2',
+										 column_name name DEFAULT NULL)
+RETURNS TABLE (query integer, item anyelement)
+AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION hnsw.search_sparse_batch(anyelement, sparsevec[], integer, integer[], integer, boolean, text, name) IS
+	'hnsw.search_sparse for many sparse vectors, one round trip per shard';
+
 -- The same searches fetching only some columns of the table (numbers in
 -- columns; the others come back NULL).  The planner hook (src/coordplan.c)
 -- calls these in place of hnsw.search and hnsw.search_batch when a query
@@ -130,6 +154,19 @@ CREATE FUNCTION hnsw._search_batch_columns(rel anyelement, queries vector[],
 										   columns smallint[])
 RETURNS TABLE (query integer, item anyelement)
 AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
+CREATE FUNCTION hnsw._search_sparse_columns(rel anyelement, query sparsevec, k integer,
+									 partitions integer[], ef_search integer,
+									 exact boolean, metric text,
+									 column_name name, columns smallint[])
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'hnsw_search' LANGUAGE C VOLATILE;
+CREATE FUNCTION hnsw._search_sparse_batch_columns(rel anyelement, queries sparsevec[],
+										   k integer, partitions integer[],
+										   ef_search integer, exact boolean,
+										   metric text, column_name name,
+										   columns smallint[])
+RETURNS TABLE (query integer, item anyelement)
+AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
 
 -- Every role may search: each call checks, after locking the table, that
 -- the caller may SELECT the columns it fetches, the vector column and
@@ -140,7 +177,11 @@ GRANT EXECUTE ON FUNCTION
 	hnsw.search(anyelement, vector, integer, integer[], integer, boolean, text, name),
 	hnsw.search_batch(anyelement, vector[], integer, integer[], integer, boolean, text, name),
 	hnsw._search_columns(anyelement, vector, integer, integer[], integer, boolean, text, name, smallint[]),
-	hnsw._search_batch_columns(anyelement, vector[], integer, integer[], integer, boolean, text, name, smallint[])
+	hnsw._search_batch_columns(anyelement, vector[], integer, integer[], integer, boolean, text, name, smallint[]),
+	hnsw.search_sparse(anyelement, sparsevec, integer, integer[], integer, boolean, text, name),
+	hnsw.search_sparse_batch(anyelement, sparsevec[], integer, integer[], integer, boolean, text, name),
+	hnsw._search_sparse_columns(anyelement, sparsevec, integer, integer[], integer, boolean, text, name, smallint[]),
+	hnsw._search_sparse_batch_columns(anyelement, sparsevec[], integer, integer[], integer, boolean, text, name, smallint[])
 	TO PUBLIC;
 
 -- Each copy of each shard of a distributed table: does it answer, is it a
@@ -180,7 +221,7 @@ REVOKE EXECUTE ON FUNCTION hnsw._shard_copy(regclass, bigint[], name[]) FROM PUB
 -- holding their values with COPY (hnsw._shard_copy, all shards at once,
 -- any size), and builds an hnsw index on each shard that has the hnsw
 -- access method (index_options, e.g. '{"m": 16, "ef_construction": 64}';
--- metric chooses the operator class, vector_<metric>_ops), all at once.  Then the local
+-- metric chooses the operator class, <type>_<metric>_ops), all at once.  Then the local
 -- partitions are dropped and one postgres_fdw foreign table per shard is
 -- attached.  On failure the coordinator's changes roll back, and the shard
 -- tables this call created are dropped: only those, each recognised by the
@@ -198,6 +239,7 @@ DECLARE
 	partcol name;
 	parttype regtype;
 	veccol name;
+	vectype name;
 	opclass text;
 	coldefs text;
 	withopts text := '';
@@ -251,19 +293,30 @@ BEGIN
 				  HINT = 'Only local partitions are moved to shards.';
 	END IF;
 
-	-- the vector column and the operator class of the metric
-	SELECT a.attname INTO veccol FROM pg_attribute a
+	-- the vector column (vector, halfvec or sparsevec) and the operator
+	-- class of the metric for its type
+	SELECT a.attname, t.typname INTO veccol, vectype
+	  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 	 WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
-	   AND a.atttypid = '@extschema@.vector'::regtype
+	   AND a.atttypid IN ('@extschema@.vector'::regtype, '@extschema@.halfvec'::regtype,
+						  '@extschema@.sparsevec'::regtype)
 	   AND (column_name IS NULL OR a.attname = column_name)
 	 ORDER BY a.attnum LIMIT 1;
 	IF veccol IS NULL THEN
 		RAISE EXCEPTION 'table % has no vector column%', rel,
 			CASE WHEN column_name IS NULL THEN '' ELSE format(' named "%s"', column_name) END
-			USING ERRCODE = 'undefined_column';
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'Vector columns are of type vector, halfvec or sparsevec.';
 	END IF;
-	-- vector_l2_ops, ..., vector_correlation_ops (hnsw._metric: tools.sql)
-	opclass := format('vector_%s_ops', (hnsw._metric(metric)).name);
+	-- vector_l2_ops, ..., halfvec_l1_ops (hnsw._metric: tools.sql)
+	opclass := format('%s_%s_ops', vectype, (hnsw._metric(metric)).name);
+	IF NOT EXISTS (SELECT FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod
+				    WHERE am.amname = 'hnsw' AND c.opcname = opclass
+					  AND c.opcnamespace = '@extschema@'::regnamespace) THEN
+		RAISE EXCEPTION 'metric "%" has no hnsw operator class for type %', metric, vectype
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Columns of type halfvec and sparsevec are indexed for the metrics l2, ip, cosine and l1.';
+	END IF;
 	IF index_options IS NOT NULL THEN
 		IF jsonb_typeof(index_options) <> 'object' THEN
 			RAISE EXCEPTION 'index_options must be a JSON object, as in {"m": 16}'

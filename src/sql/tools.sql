@@ -28,24 +28,38 @@ BEGIN
 END $$;
 
 -- Resolve the column of type typ (vector, halfvec or sparsevec) of a
--- table: the named one, or the only one.
+-- table: the named one, or the only one.  typ NULL (a vector query, which
+-- converts to the others): the vector column if the table has vector
+-- columns, else its halfvec or sparsevec column (as hnsw.search does,
+-- src/coordsearch.c).
 CREATE FUNCTION hnsw._vector_column(rel regclass, column_name name,
 									typ regtype DEFAULT '@extschema@.vector')
 RETURNS name LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	cols name[];
-	typname name := (SELECT t.typname FROM pg_type t WHERE t.oid = typ);
+	types regtype[] := ARRAY[typ];
+	typname text := (SELECT t.typname FROM pg_type t WHERE t.oid = typ);
 BEGIN
+	IF typ IS NULL THEN
+		types := ARRAY['@extschema@.vector', '@extschema@.halfvec', '@extschema@.sparsevec']::regtype[];
+		typname := 'vector, halfvec or sparsevec';
+		IF column_name IS NULL AND EXISTS (
+			SELECT FROM pg_attribute WHERE attrelid = rel AND attnum > 0
+			   AND NOT attisdropped AND atttypid = '@extschema@.vector'::regtype) THEN
+			types := ARRAY['@extschema@.vector']::regtype[];
+			typname := 'vector';
+		END IF;
+	END IF;
 	IF column_name IS NOT NULL THEN
-		IF hnsw._column_type(rel, column_name) <> typ THEN
+		IF hnsw._column_type(rel, column_name) <> ALL (types) THEN
 			RAISE EXCEPTION 'column "%" of relation % is not of type %', column_name, rel, typname
 				USING ERRCODE = 'datatype_mismatch';
 		END IF;
 		RETURN column_name;
 	END IF;
 	SELECT array_agg(attname ORDER BY attnum) INTO cols FROM pg_attribute
-	 WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped AND atttypid = typ;
+	 WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped AND atttypid = ANY (types);
 	IF cols IS NULL THEN
 		RAISE EXCEPTION 'relation % has no % column', rel, typname
 			USING ERRCODE = 'undefined_column';
@@ -105,6 +119,9 @@ BEGIN
 END $$;
 
 -- Exact k nearest neighbours by sequential scan: never an approximate index.
+-- The column is of type vector, or halfvec or sparsevec with the query
+-- converted to it (with the column's typmod, so a query of other
+-- dimensions is an error), as hnsw.search does.
 CREATE FUNCTION hnsw.exact_search(rel anyelement, query vector, k integer,
 								  column_name name DEFAULT NULL, metric text DEFAULT 'l2')
 RETURNS SETOF anyelement LANGUAGE plpgsql STABLE
@@ -112,11 +129,15 @@ SET enable_indexscan = off SET enable_bitmapscan = off
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	tbl regclass := hnsw._row_relation(pg_typeof(rel));
-	col name := hnsw._vector_column(tbl, column_name);
+	col name := hnsw._vector_column(tbl, column_name, NULL);
+	coltype text;
 BEGIN
 	PERFORM hnsw._check_k(k);
-	RETURN QUERY EXECUTE format('SELECT * FROM %s ORDER BY %I %s $1 LIMIT $2',
-								tbl, col, hnsw._distance_operator(metric))
+	-- qualified, since search_path does not show it
+	SELECT format_type(atttypid, atttypmod) INTO coltype FROM pg_attribute
+	 WHERE attrelid = tbl AND attname = col;
+	RETURN QUERY EXECUTE format('SELECT * FROM %s ORDER BY %I %s $1::%s LIMIT $2',
+								tbl, col, hnsw._distance_operator(metric), coltype)
 		USING query, k;
 END $$;
 COMMENT ON FUNCTION hnsw.exact_search(anyelement, vector, integer, name, text) IS
