@@ -251,6 +251,41 @@ is($coord->safe_psql('postgres', q{
 	'shard1:700 shard2:600 shard3:800', 'the rows are spread');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM hnsw.rebalance_plan('docs', '{shard1,shard2,shard3}')}),
 	'0', 'and balanced: nothing more to move');
+
+# shard3 holds values 1 and 3 in a table each: a search of value 1 scans
+# docs_p1 there and not docs_p3; one of every value scans both.  (Scans
+# counted on shard3 and its standby together: searches go to either.)
+my $scans = sub {
+	my ($t) = @_;
+	my $n = 0;
+	foreach my $node ($s3, $standby)
+	{
+		$n += $node->safe_psql('postgres', qq{
+			SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables
+			 WHERE relid = '$t'::regclass});
+	}
+	return $n;
+};
+my $wait_scans = sub {
+	my ($t, $above) = @_;
+	foreach (1 .. 300)
+	{
+		return 1 if $scans->($t) > $above;
+		usleep(100_000);
+	}
+	return 0;
+};
+# (a session's counts reach pg_stat_user_tables within a second of its
+# going idle: let those of the moves' and the plan's queries arrive)
+sleep 2;
+my ($p1, $p3) = ($scans->('docs_p1'), $scans->('docs_p3'));
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT part::text, ',') FROM hnsw.search(NULL::docs, '[1,1,1,1]'::vector, 20, partitions => '{1}')}),
+	'1', 'a search of value 1 finds rows of value 1');
+ok($wait_scans->('docs_p1', $p1), 'it scanned docs_p1 on shard3');
+is($scans->('docs_p3'), $p3, 'and not docs_p3, on the same server');
+$coord->safe_psql('postgres', q{SELECT count(*) FROM hnsw.search(NULL::docs, '[1,1,1,1]'::vector, 20)});
+ok($wait_scans->('docs_p3', $p3), 'a search of every value scans docs_p3 too');
 ($ret, $out, $stderr) = $coord->psql('postgres', q{CALL hnsw.rebalance('docs', '{shard1,shard2}')});
 is($out, '2', 'emptying shard3: two moves');
 is($coord->safe_psql('postgres', q{
