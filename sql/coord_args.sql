@@ -50,6 +50,35 @@ CREATE FOREIGN TABLE dense_sparse_0 PARTITION OF dense_sparse FOR VALUES IN (0) 
 SELECT * FROM hnsw.search(NULL::dense_sparse, '[1,2,3,4,5]', 5);
 DROP TABLE halves, dense_sparse;
 
+-- filters: one shippable boolean expression over the table's columns
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'true; DROP TABLE items');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => '1 FROM pg_authid');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'id = 1) OR (true');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => '*');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'id > 1 AS y');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'id');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'nosuch = 1');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'id = (SELECT 1)');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'EXISTS (SELECT FROM pg_authid)');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'random() < 0.5');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'now() > ''2020-01-01''');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'count(*) > 1');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => '$1 = 1');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'ctid = ''(0,1)''');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'items IS NULL');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'embedding IS NULL');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'embedding <-> ''[1,2,3]'' < 1');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'hnsw.l2_distance(embedding, embedding) < 1');
+CREATE FUNCTION public.trojan(int) RETURNS boolean IMMUTABLE LANGUAGE sql AS 'SELECT true';
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'public.trojan(id)');
+SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, filter => 'trojan(id)');
+DROP FUNCTION public.trojan(int);
+CREATE TABLE renamed (id int, embedding vector(3)) PARTITION BY LIST (id);
+CREATE FOREIGN TABLE renamed_0 PARTITION OF renamed FOR VALUES IN (0) SERVER nowhere;
+ALTER FOREIGN TABLE renamed_0 ALTER COLUMN id OPTIONS (column_name 'ident');
+SELECT * FROM hnsw.search(NULL::renamed, '[1,2,3]', 5, filter => 'id > 0');
+DROP TABLE renamed;
+
 -- choosing the vector column
 SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, column_name => 'nosuch');
 SELECT * FROM hnsw.search(NULL::items, '[1,2,3]', 5, column_name => 'part');

@@ -58,7 +58,11 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT (item).* FROM hnsw.search_batch(NULL::citems, ARRAY['[1,2,3]']::vector[], 5);
 
 -- the variant checks its arguments as hnsw.search does
-SELECT * FROM hnsw._search_columns(NULL::citems, '[1,2]'::vector, 5, NULL, NULL, false, 'l2', NULL, '{1}');
+SELECT * FROM hnsw._search_columns(NULL::citems, '[1,2]'::vector, 5, NULL, NULL, false, 'l2', NULL, NULL, '{1}');
+
+-- a filter is an argument like the others
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM hnsw.search(NULL::citems, '[1,2,3]', 5, filter => 'part = 1');
 
 -- the sparse searches have variants of their own
 CREATE TABLE sitems (id bigint, part int, terms sparsevec(10)) PARTITION BY LIST (part);

@@ -39,9 +39,12 @@ SELECT s FROM hnsw.search(NULL::pitems, '[1,2,3]', 5) s;
 SELECT id FROM hnsw.search(NULL::pitems, '[1,2,3]', 5, partitions => '{0}');
 SELECT query, (item).id FROM hnsw.search_batch(NULL::pitems, ARRAY['[1,2,3]']::vector[], 5);
 SELECT query, (item).secret FROM hnsw.search_batch(NULL::pitems, ARRAY['[1,2,3]']::vector[], 5);
+-- a filter reads its columns
+SELECT id FROM hnsw.search(NULL::pitems, '[1,2,3]', 5, filter => 'id > 3');
+SELECT id FROM hnsw.search(NULL::pitems, '[1,2,3]', 5, filter => 'secret <> ''x''');
 -- the variant the hook calls checks the columns it is asked for
-SELECT id FROM hnsw._search_columns(NULL::pitems, '[1,2,3]'::vector, 5, NULL, NULL, false, 'l2', NULL, '{1}');
-SELECT id FROM hnsw._search_columns(NULL::pitems, '[1,2,3]'::vector, 5, NULL, NULL, false, 'l2', NULL, '{1,3}');
+SELECT id FROM hnsw._search_columns(NULL::pitems, '[1,2,3]'::vector, 5, NULL, NULL, false, 'l2', NULL, NULL, '{1}');
+SELECT id FROM hnsw._search_columns(NULL::pitems, '[1,2,3]'::vector, 5, NULL, NULL, false, 'l2', NULL, NULL, '{1,3}');
 -- shard_status counts rows: any readable column will do
 SELECT shard, answers, row_count FROM hnsw.shard_status('pitems');
 RESET ROLE;

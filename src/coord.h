@@ -174,6 +174,10 @@ extern void CoordCheckRead(Oid relid, Bitmapset *columns,
 
 /* in coordcatalog.c */
 extern CoordTable *CoordGetTable(Oid relid);
+
+/* coordfilter.c */
+extern char *CoordFilterSQL(CoordTable *table, const char *filter,
+							Bitmapset **attnums);
 extern List *CoordGetReplicas(void);
 extern Oid	CoordGetPostgresFdwServer(const char *servername, bool missing_ok);
 

@@ -54,7 +54,7 @@
 #include "utils/typcache.h"
 
 /* the number of arguments of hnsw.search and hnsw.search_batch */
-#define SEARCH_NARGS 8
+#define SEARCH_NARGS 9
 
 /* The column of search_batch's result that holds the table row */
 #define BATCH_ITEM_ATTNO 2

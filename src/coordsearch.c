@@ -76,6 +76,8 @@ typedef struct SearchSpec
 								 * given); see coordorder.c */
 	int		   *position;		/* its inverse: where query q was sent */
 	bool	   *wanted;			/* per table column: fetch it?  NULL: all */
+	char	   *filter;			/* WHERE condition for every shard, or NULL
+								 * (coordfilter.c) */
 } SearchSpec;
 
 /* Merge state: one cursor per shard into its sorted answer to a query */
@@ -333,10 +335,15 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 
 	SelectPartitions(table, PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3));
 
+	/* the filter, checked and written out again; the columns it reads */
+	if (!PG_ARGISNULL(8))
+		spec->filter = CoordFilterSQL(table, text_to_cstring(PG_GETARG_TEXT_PP(8)),
+									  &readcols);
+
 	/* _search_columns: the columns the caller's query uses */
-	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
+	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
 	{
-		ArrayType  *cols = PG_GETARG_ARRAYTYPE_P(8);
+		ArrayType  *cols = PG_GETARG_ARRAYTYPE_P(9);
 		Datum	   *elems;
 		bool	   *nulls;
 		int			nelems;
@@ -355,8 +362,9 @@ ParseSearchArgs(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 
 	/*
 	 * Privileges, after the lock CoordGetTable took: the columns fetched,
-	 * the vector column (the order is its distances) and, when partitions
-	 * are named, the partition column (a filter on it).
+	 * the vector column (the order is its distances), the filter's columns
+	 * and, when partitions are named, the partition column (a filter on
+	 * it).
 	 */
 	for (i = 0; i < table->tupdesc->natts; i++)
 	{
@@ -700,6 +708,9 @@ BuildShardQuery(SearchSpec *spec, CoordShard *shard, bool keys_only)
 			}
 			appendStringInfoString(&sql, "}'::pg_catalog.int8[])");
 		}
+		if (spec->filter != NULL)
+			appendStringInfo(&sql, " %s (%s)", part->want_all ? "WHERE" : "AND",
+							 spec->filter);
 		/* exact: OFFSET 0 keeps the ORDER BY away from any index */
 		if (spec->exact)
 			appendStringInfoString(&sql, " OFFSET 0) s");

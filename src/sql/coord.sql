@@ -94,10 +94,11 @@ CREATE FUNCTION hnsw.search(rel anyelement, query vector, k integer,
 							ef_search integer DEFAULT NULL,
 							exact boolean DEFAULT false,
 							metric text DEFAULT 'l2',
-							column_name name DEFAULT NULL)
+							column_name name DEFAULT NULL,
+							filter text DEFAULT NULL)
 RETURNS SETOF anyelement
 AS 'MODULE_PATHNAME', 'hnsw_search' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION hnsw.search(anyelement, vector, integer, integer[], integer, boolean, text, name) IS
+COMMENT ON FUNCTION hnsw.search(anyelement, vector, integer, integer[], integer, boolean, text, name, text) IS
 	'the k rows of a distributed table nearest to a vector, from all its shards at once';
 
 -- hnsw.search for many query vectors in one round trip per shard; query is
@@ -107,10 +108,11 @@ CREATE FUNCTION hnsw.search_batch(rel anyelement, queries vector[], k integer,
 								  ef_search integer DEFAULT NULL,
 								  exact boolean DEFAULT false,
 								  metric text DEFAULT 'l2',
-								  column_name name DEFAULT NULL)
+								  column_name name DEFAULT NULL,
+								  filter text DEFAULT NULL)
 RETURNS TABLE (query integer, item anyelement)
 AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION hnsw.search_batch(anyelement, vector[], integer, integer[], integer, boolean, text, name) IS
+COMMENT ON FUNCTION hnsw.search_batch(anyelement, vector[], integer, integer[], integer, boolean, text, name, text) IS
 	'hnsw.search for many vectors, one round trip per shard';
 
 -- hnsw.search and hnsw.search_batch for sparsevec queries, of any number
@@ -121,20 +123,22 @@ CREATE FUNCTION hnsw.search_sparse(rel anyelement, query sparsevec, k integer,
 								   ef_search integer DEFAULT NULL,
 								   exact boolean DEFAULT false,
 								   metric text DEFAULT 'l2',
-								   column_name name DEFAULT NULL)
+								   column_name name DEFAULT NULL,
+								   filter text DEFAULT NULL)
 RETURNS SETOF anyelement
 AS 'MODULE_PATHNAME', 'hnsw_search' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION hnsw.search_sparse(anyelement, sparsevec, integer, integer[], integer, boolean, text, name) IS
+COMMENT ON FUNCTION hnsw.search_sparse(anyelement, sparsevec, integer, integer[], integer, boolean, text, name, text) IS
 	'the k rows of a distributed table nearest to a sparse vector, from all its shards at once';
 CREATE FUNCTION hnsw.search_sparse_batch(rel anyelement, queries sparsevec[], k integer,
 										 partitions integer[] DEFAULT NULL,
 										 ef_search integer DEFAULT NULL,
 										 exact boolean DEFAULT false,
 										 metric text DEFAULT 'l2',
-										 column_name name DEFAULT NULL)
+										 column_name name DEFAULT NULL,
+										 filter text DEFAULT NULL)
 RETURNS TABLE (query integer, item anyelement)
 AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION hnsw.search_sparse_batch(anyelement, sparsevec[], integer, integer[], integer, boolean, text, name) IS
+COMMENT ON FUNCTION hnsw.search_sparse_batch(anyelement, sparsevec[], integer, integer[], integer, boolean, text, name, text) IS
 	'hnsw.search_sparse for many sparse vectors, one round trip per shard';
 
 -- The same searches fetching only some columns of the table (numbers in
@@ -144,44 +148,47 @@ COMMENT ON FUNCTION hnsw.search_sparse_batch(anyelement, sparsevec[], integer, i
 CREATE FUNCTION hnsw._search_columns(rel anyelement, query vector, k integer,
 									 partitions integer[], ef_search integer,
 									 exact boolean, metric text,
-									 column_name name, columns smallint[])
+									 column_name name, filter text,
+									 columns smallint[])
 RETURNS SETOF anyelement
 AS 'MODULE_PATHNAME', 'hnsw_search' LANGUAGE C VOLATILE;
 CREATE FUNCTION hnsw._search_batch_columns(rel anyelement, queries vector[],
 										   k integer, partitions integer[],
 										   ef_search integer, exact boolean,
 										   metric text, column_name name,
-										   columns smallint[])
+										   filter text, columns smallint[])
 RETURNS TABLE (query integer, item anyelement)
 AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
 CREATE FUNCTION hnsw._search_sparse_columns(rel anyelement, query sparsevec, k integer,
 									 partitions integer[], ef_search integer,
 									 exact boolean, metric text,
-									 column_name name, columns smallint[])
+									 column_name name, filter text,
+									 columns smallint[])
 RETURNS SETOF anyelement
 AS 'MODULE_PATHNAME', 'hnsw_search' LANGUAGE C VOLATILE;
 CREATE FUNCTION hnsw._search_sparse_batch_columns(rel anyelement, queries sparsevec[],
 										   k integer, partitions integer[],
 										   ef_search integer, exact boolean,
 										   metric text, column_name name,
-										   columns smallint[])
+										   filter text, columns smallint[])
 RETURNS TABLE (query integer, item anyelement)
 AS 'MODULE_PATHNAME', 'hnsw_search_batch' LANGUAGE C VOLATILE;
 
 -- Every role may search: each call checks, after locking the table, that
--- the caller may SELECT the columns it fetches, the vector column and
+-- the caller may SELECT the columns it fetches, the vector column, the
+-- filter's columns and
 -- (with partitions) the partition column, and refuses a table whose
 -- row-level security applies to the caller (src/coordacl.c).  The shards
 -- are asked under the caller's own user mappings.
 GRANT EXECUTE ON FUNCTION
-	hnsw.search(anyelement, vector, integer, integer[], integer, boolean, text, name),
-	hnsw.search_batch(anyelement, vector[], integer, integer[], integer, boolean, text, name),
-	hnsw._search_columns(anyelement, vector, integer, integer[], integer, boolean, text, name, smallint[]),
-	hnsw._search_batch_columns(anyelement, vector[], integer, integer[], integer, boolean, text, name, smallint[]),
-	hnsw.search_sparse(anyelement, sparsevec, integer, integer[], integer, boolean, text, name),
-	hnsw.search_sparse_batch(anyelement, sparsevec[], integer, integer[], integer, boolean, text, name),
-	hnsw._search_sparse_columns(anyelement, sparsevec, integer, integer[], integer, boolean, text, name, smallint[]),
-	hnsw._search_sparse_batch_columns(anyelement, sparsevec[], integer, integer[], integer, boolean, text, name, smallint[])
+	hnsw.search(anyelement, vector, integer, integer[], integer, boolean, text, name, text),
+	hnsw.search_batch(anyelement, vector[], integer, integer[], integer, boolean, text, name, text),
+	hnsw._search_columns(anyelement, vector, integer, integer[], integer, boolean, text, name, text, smallint[]),
+	hnsw._search_batch_columns(anyelement, vector[], integer, integer[], integer, boolean, text, name, text, smallint[]),
+	hnsw.search_sparse(anyelement, sparsevec, integer, integer[], integer, boolean, text, name, text),
+	hnsw.search_sparse_batch(anyelement, sparsevec[], integer, integer[], integer, boolean, text, name, text),
+	hnsw._search_sparse_columns(anyelement, sparsevec, integer, integer[], integer, boolean, text, name, text, smallint[]),
+	hnsw._search_sparse_batch_columns(anyelement, sparsevec[], integer, integer[], integer, boolean, text, name, text, smallint[])
 	TO PUBLIC;
 
 -- Each copy of each shard of a distributed table: does it answer, is it a

@@ -128,6 +128,68 @@ foreach my $q (@queries)
 }
 is($failures, 0, "$checks searches equal the exact global top-k");
 
+# A filter: every shard's k nearest rows that pass it, merged into the same
+# distances as the exact filtered search of all rows (exact => true); an
+# index search returns as many rows, each passing the filter.
+$coord->safe_psql('postgres', q{
+	CREATE FUNCTION check_filtered(q vector, k int, filt text, exact bool)
+	RETURNS text LANGUAGE plpgsql AS $$
+	DECLARE
+		got text;
+		want text;
+		n bigint;
+		want_n bigint;
+		failing bigint;
+	BEGIN
+		EXECUTE format('SELECT string_agg((embedding <-> $1)::text, '','' ORDER BY n), count(*),
+							   count(*) FILTER (WHERE NOT (%s))
+						  FROM hnsw.search(NULL::items, $1, $2, exact => $3, filter => $4)
+							   WITH ORDINALITY s(id, part, embedding, n)', filt)
+			INTO got, n, failing USING q, k, exact, filt;
+		EXECUTE format('SELECT string_agg(d::text, '','' ORDER BY d), count(*)
+						  FROM (SELECT embedding <-> $1 AS d FROM truth WHERE %s
+								 ORDER BY 1 LIMIT $2) t', filt)
+			INTO want, want_n USING q, k;
+		IF failing = 0 AND n = want_n AND (NOT exact OR got IS NOT DISTINCT FROM want) THEN
+			RETURN 'ok';
+		END IF;
+		RETURN format('got %s (%s rows, %s failing the filter), want %s (%s rows)',
+					  got, n, failing, want, want_n);
+	END $$;
+});
+$failures = 0;
+$checks = 0;
+foreach my $filter ('part = 1', 'id % 3 = 0', 'id BETWEEN 100 AND 120',
+	'part IN (0, 4) AND id % 2 = 1', 'id > 590 OR id < 10', 'false')
+{
+	foreach my $q (@queries)
+	{
+		foreach my $k (1, 7, 40)
+		{
+			foreach my $exact ('false', 'true')
+			{
+				(my $lit = $filter) =~ s/'/''/g;
+				my $got = $coord->safe_psql('postgres',
+					"SELECT check_filtered('$q', $k, '$lit', $exact)");
+				$checks++;
+				next if $got eq 'ok';
+				$failures++;
+				diag("filter=$filter q=$q k=$k exact=$exact: $got");
+			}
+		}
+	}
+}
+is($failures, 0, "$checks filtered searches equal the exact filtered top-k");
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(query || ':' || (item).id, ',' ORDER BY query, ord)
+	  FROM hnsw.search_batch(NULL::items, ARRAY['[0,0,0,0]', '[9,10,6,4]']::vector[], 5,
+							 filter => 'id % 4 = 1') WITH ORDINALITY b(query, item, ord)}),
+	$coord->safe_psql('postgres', q{
+	SELECT string_agg(q || ':' || id, ',' ORDER BY q, ord)
+	  FROM unnest(ARRAY['[0,0,0,0]', '[9,10,6,4]']::vector[]) WITH ORDINALITY u(v, q),
+		   LATERAL hnsw.search(NULL::items, v, 5, filter => 'id % 4 = 1') WITH ORDINALITY s(id, part, embedding, ord)}),
+	'a filtered batch answers as filtered single searches');
+
 is($coord->safe_psql('postgres',
 		q{SELECT count(*) FROM hnsw.search(NULL::items, '[1,1,1,1]', 700)}),
 	'608', 'k above the number of rows returns every row');
@@ -279,7 +341,7 @@ is($failures, 0, "$checks searches reading some columns equal whole-row searches
 is($coord->safe_psql('postgres', q{
 	SELECT string_agg(format('%s:%s:%s', id, part IS NULL, embedding IS NULL), ',')
 	  FROM hnsw._search_columns(NULL::items, '[50,50,50,50]', 3, NULL, NULL,
-								false, 'l2', NULL, '{1}')}),
+								false, 'l2', NULL, NULL, '{1}')}),
 	'1001:t:t,1002:t:t,1003:t:t', 'a search asks the shards only for the columns named');
 is($coord->safe_psql('postgres', q{
 	SELECT string_agg(format('%s:%s', query, (item).part), ',')

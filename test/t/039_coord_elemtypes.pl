@@ -122,6 +122,27 @@ cmp_ok(recall('search', 'halves', 'e', 'halfvec', 'l2', 'half'), '>=', 0.95,
 cmp_ok(recall('search_sparse', 'sparses', 'e', 'sparsevec', 'ip', 'sparse'), '>=', 0.95,
 	'sparsevec ip index search: recall@10 at least 0.95');
 
+# a filtered index search: every row passes the filter (one row in three),
+# recall@10 against the exact filtered search
+my ($found, $failing) = (0, 0);
+foreach my $id (@queries)
+{
+	my $q = $node->safe_psql('postgres', "SELECT half FROM saved WHERE id = $id");
+	my @truth = split /,/, $node->safe_psql('postgres', qq{
+		SELECT string_agg(round(d::numeric, 5)::text, ',' ORDER BY d)
+		  FROM (SELECT half <-> '$q'::halfvec AS d FROM saved WHERE id % 3 = 0
+				 ORDER BY 1 LIMIT 10) t});
+	my ($f, $bad) = split /\|/, $node->safe_psql('postgres', qq{
+		SELECT count(*) FILTER (WHERE round((e <-> '$q'::halfvec)::numeric, 5) <= $truth[-1]),
+			   count(*) FILTER (WHERE id % 3 <> 0)
+		  FROM hnsw.search(NULL::halves, '$q', 10, filter => 'id % 3 = 0', ef_search => 100)});
+	$found += $f;
+	$failing += $bad;
+}
+is($failing, 0, 'a filtered search returns only rows that pass the filter');
+cmp_ok($found / (10 * scalar(@queries)), '>=', 0.95,
+	'filtered halfvec index search: recall@10 at least 0.95');
+
 # a batch answers as single searches do; 80 queries: sent grouped by
 # locality (coordorder.c)
 sub batch_vs_single
