@@ -39,10 +39,11 @@
  * query once per query vector, and one Sync; so a shard sees one round trip
  * per search, batch or not.  (A request with alone set, such as VACUUM
  * through hnsw._shard_exec, has a Sync after the settings too, in the same
- * round trip: its command runs outside any transaction block.)  A search's query is a statement prepared on
- * the shard session the first time its text is sent (the Prepare travels
- * in the same pipeline), so later searches with the same text cost the
- * shard neither parse analysis nor, once the plan is cached, planning.
+ * round trip: its command runs outside any transaction block.)  A search's
+ * query is a statement prepared on the shard session the first time its
+ * text is sent (the Prepare travels in the same pipeline), so later
+ * searches with the same text cost the shard neither parse analysis nor,
+ * once the plan is cached, planning.
  *
  * A request with open_snapshot (the first phase of a two-phase batch,
  * coordsearch.c) begins with BEGIN ISOLATION LEVEL REPEATABLE READ, and
