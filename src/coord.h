@@ -90,6 +90,9 @@ typedef struct CoordRequest
 	const char *const *colnames;	/* [nfields] their names, for messages */
 	bool		stream;			/* rows are read one at a time into
 								 * CoordResult.spool, not kept by libpq */
+	bool		whole;			/* stream, but each query's result is read
+								 * whole before it is spooled (no single-row
+								 * mode): for results known to be small */
 	const char *ef_search;		/* value to set on the shard, or NULL */
 	bool		soft_errors;	/* a query error fails the copy, not the
 								 * search (hnsw.shard_status) */
@@ -110,6 +113,10 @@ typedef struct CoordRequest
 								 * open there, then commit (nqueries may be
 								 * 0: only end it); no other copy is tried */
 	int			snapshot_copy;
+	bool		alone;			/* the query (nqueries 1, no snapshot) is the
+								 * only command between two Syncs, so that
+								 * it may be one that cannot run in a
+								 * pipeline or transaction block (VACUUM) */
 	bool		hedge;			/* a short read (a single search): when its
 								 * copy is late (hnsw.hedge_delay) another
 								 * copy is asked too, and its latency is a

@@ -67,6 +67,8 @@ static void AppendCopyValue(StringInfo buf, const char *s);
  *
  * Run commands[i] on servers[i], all at once, no failover.  Returns the
  * first column of the first row each command returned (NULL if none).
+ * Each command is sent alone, outside any transaction block, so it may be
+ * VACUUM.
  */
 PG_FUNCTION_INFO_V1(hnsw_shard_exec);
 Datum
@@ -114,6 +116,7 @@ hnsw_shard_exec(PG_FUNCTION_ARGS)
 		req->sql = TextDatumGetCString(cv[i]);
 		req->nqueries = 1;
 		req->no_timeout = true; /* an index build takes what it takes */
+		req->alone = true;		/* VACUUM may be one */
 		req->values = palloc0(sizeof(char **));
 		req->lengths = palloc0(sizeof(int *));
 		shards[i] = shard;

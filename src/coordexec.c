@@ -31,14 +31,19 @@
  * (coordsearch.c).  A request with stream set reads its rows in libpq's
  * single-row mode and appends each to the shard's spool (coordspool.c), so
  * libpq holds one row at a time and the rows are bounded by work_mem in
- * memory, the rest in a temporary file.
+ * memory, the rest in a temporary file; with whole set too, each query's
+ * result is read whole and then spooled, which saves libpq a result per
+ * row when the caller knows a result is small.
  *
  * Each request is sent as one pipeline: optional session settings, the
  * query once per query vector, and one Sync; so a shard sees one round trip
- * per search, batch or not.  A search's query is a statement prepared on
- * the shard session the first time its text is sent (the Prepare travels
- * in the same pipeline), so later searches with the same text cost the
- * shard neither parse analysis nor, once the plan is cached, planning.
+ * per search, batch or not.  (A request with alone set, such as VACUUM
+ * through hnsw._shard_exec, has a Sync after the settings too, in the same
+ * round trip: its command runs outside any transaction block.)  A search's
+ * query is a statement prepared on the shard session the first time its
+ * text is sent (the Prepare travels in the same pipeline), so later
+ * searches with the same text cost the shard neither parse analysis nor,
+ * once the plan is cached, planning.
  *
  * A request with open_snapshot (the first phase of a two-phase batch,
  * coordsearch.c) begins with BEGIN ISOLATION LEVEL REPEATABLE READ, and
@@ -138,6 +143,8 @@ typedef struct CoordTask
 	int			prepare_cmd;	/* pipeline position of a Prepare, or -1 */
 	bool		prepared_ok;	/* that Prepare succeeded */
 	bool		checked;		/* the current command's shape is checked */
+	int			early_syncs;	/* Syncs before the query's own still to
+								 * come (CoordRequest.alone) */
 	PGresult   *error;			/* first error the shard returned */
 	PGresult   *current;		/* a result being read, freed on error */
 	PGresult  **results;		/* [nqueries], a request that does not
@@ -1103,6 +1110,18 @@ TaskSend(CoordTask *task)
 		CoordConnSetEfSearch(task->cc, "");
 	}
 
+	/*
+	 * A command that cannot run in a pipeline (VACUUM) must be alone
+	 * between two Syncs: the commands before it end at a Sync of their own.
+	 */
+	task->early_syncs = 0;
+	if (req->alone && task->first_query > 0)
+	{
+		if (!PQpipelineSync(conn))
+			goto failed;
+		task->early_syncs = 1;
+	}
+
 	/* a statement prepared once per session: no parse analysis per query */
 	if (req->prepare &&
 		CoordConnStatement(task->cc, req->sql, stmt, &prepare))
@@ -1142,7 +1161,7 @@ commit:
 	 * for the first, in TaskReceive for the others).
 	 */
 	task->checked = false;
-	if (req->stream)
+	if (req->stream && !req->whole)
 		(void) PQsetSingleRowMode(conn);
 	flushed = PQflush(conn);
 	if (flushed < 0)
@@ -1207,7 +1226,7 @@ TaskReceive(CoordTask *task)
 			/* end of one command's results; the next is at the head */
 			task->command++;
 			task->checked = false;
-			if (req->stream)
+			if (req->stream && !req->whole)
 				(void) PQsetSingleRowMode(conn);
 			continue;
 		}
@@ -1216,6 +1235,12 @@ TaskReceive(CoordTask *task)
 		{
 			case PGRES_PIPELINE_SYNC:
 				PQclear(res);
+				if (task->early_syncs > 0)
+				{
+					/* the next command follows without an end of results */
+					task->early_syncs--;
+					break;
+				}
 				TaskDone(task);
 				return;
 			case PGRES_SINGLE_TUPLE:

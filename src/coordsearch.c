@@ -117,6 +117,12 @@ typedef struct FetchedRow
  */
 #define TWO_PHASE_BYTES_PER_ROW	100
 
+/*
+ * The largest k of a single search whose shard answers are read whole
+ * (CoordRequest.whole), when they hold no variable-length column
+ */
+#define COORD_WHOLE_MAX_K	1000
+
 /* Converts shards' rows into the SRF's tuplestore */
 typedef struct RowConverter
 {
@@ -810,6 +816,14 @@ RunSearch(FunctionCallInfo fcinfo, SearchSpec *spec, bool batch)
 		req->keep_errors = two_phase;
 		req->ef_search = spec->exact ? NULL : spec->ef_search;
 		req->stream = true;
+
+		/*
+		 * A single search of up to COORD_WHOLE_MAX_K rows of fixed-width
+		 * columns: each shard's answer is a few kB, read whole rather than
+		 * a libpq result per row
+		 */
+		req->whole = spec->nqueries == 1 && spec->k <= COORD_WHOLE_MAX_K &&
+			!NeedsTwoPhases(spec);
 		/* a batch or an exact search is the shard's work: not hedged */
 		req->hedge = !batch && !spec->exact;
 		SetShape(spec, req, two_phase, !two_phase, true);

@@ -254,6 +254,31 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION hnsw._move_delete_source(hnsw.moves) FROM PUBLIC;
 
+-- After the move: VACUUM (ANALYZE) the source table if it kept other
+-- values' rows, so that the moved rows' dead tuples and index entries go
+-- now, not when autovacuum comes, and its statistics count what is left.
+-- Outside any transaction on the source (hnsw._shard_exec sends it
+-- alone), after the coordinator's lock is released: searches and writes
+-- go on meanwhile.  The move is done by then: a VACUUM that fails, or is
+-- cancelled, is a WARNING, and leaves the work to autovacuum.
+CREATE FUNCTION hnsw._move_vacuum_source(m hnsw.moves)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	src text := format('%I.%I', m.source_schema, m.source_table);
+BEGIN
+	IF hnsw._move_run(m.source_server,
+					  format('SELECT pg_catalog.to_regclass(%L) IS NOT NULL', src)) = 't' THEN
+		PERFORM hnsw._move_run(m.source_server, format('VACUUM (ANALYZE) %s', src));
+	END IF;
+EXCEPTION WHEN OTHERS OR query_canceled THEN
+	RAISE WARNING 'could not vacuum table % on server "%" after moving value % off it: %',
+		src, m.source_server, m.value, SQLERRM
+		USING HINT = 'Autovacuum will remove the moved rows'' dead tuples, or run VACUUM on the table.';
+END
+$$;
+REVOKE EXECUTE ON FUNCTION hnsw._move_vacuum_source(hnsw.moves) FROM PUBLIC;
+
 -- What is left to do of move m on the shards, each part tried even if
 -- another fails: decided (the switch committed), delete the value's rows
 -- from the source, remove the slot and publication, unmark the target's
@@ -654,10 +679,13 @@ BEGIN
 			END LOOP;
 			nxt := 'catch up';
 		WHEN 'catch up' THEN
-			-- most of what was written meanwhile, before anything waits
+			-- most of what was written meanwhile, before anything waits;
+			-- then statistics, so that the target plans its first searches
+			-- of the table with them
 			PERFORM hnsw._move_apply(m.source_server, slot, slot, m.snapshot,
 				m.source_schema, m.source_table, m.target_server, m.target_schema,
 				m.target_table, NULL);
+			PERFORM hnsw._move_run(m.target_server, format('ANALYZE %s', tgt));
 			nxt := 'switch';
 		WHEN 'switch' THEN
 			-- What arrived while catching up, and the target's replicas,
@@ -762,6 +790,7 @@ BEGIN
 			PERFORM hnsw._move_clean_source(m);
 			PERFORM hnsw._move_run(m.target_server,
 				format('COMMENT ON TABLE %s IS NULL', tgt));
+			PERFORM hnsw._move_vacuum_source(m);
 			nxt := NULL;
 		ELSE
 			RAISE EXCEPTION 'unknown step "%" of the move of table %', m.step, rel;

@@ -154,6 +154,27 @@ is($coord->safe_psql('postgres', q{
 	'value 0 has a foreign partition of its own on shard3; shard1 keeps value 1');
 is($s1->safe_psql('postgres', 'SELECT count(*) FROM items WHERE part = 0'), '0',
 	'shard1 has no row of value 0 left');
+# statistics and dead rows: the move analyzed the new table, and vacuumed
+# and analyzed the source (not autovacuum: last_vacuum and last_analyze
+# are set by VACUUM and ANALYZE commands only)
+is($s3->safe_psql('postgres', q{
+	SELECT s.last_analyze IS NOT NULL AND c.reltuples >= 15000
+	  FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+	 WHERE s.relid = 'items_p0'::regclass}),
+	't', 'the move analyzed the new table on shard3');
+is($s1->safe_psql('postgres', q{
+	SELECT s.last_vacuum IS NOT NULL AND s.last_analyze IS NOT NULL AND c.reltuples < 15000
+	  FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+	 WHERE s.relid = 'items'::regclass}),
+	't', 'the move vacuumed and analyzed the source table on shard1');
+# a new session's first command to a shard comes after its settings, and
+# is still alone between Syncs: VACUUM runs
+is($coord->safe_psql('postgres', q{
+	SELECT (hnsw._shard_exec('{shard2}', '{"VACUUM public.items"}'))[1] IS NULL}),
+	't', 'VACUUM through hnsw._shard_exec on a new connection');
+is($s2->safe_psql('postgres', q{
+	SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'items'::regclass}),
+	't', 'and it vacuumed');
 is($s3->safe_psql('postgres', q{
 	SELECT string_agg(a.amname, ',') FROM pg_index i
 	  JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
@@ -230,6 +251,41 @@ is($coord->safe_psql('postgres', q{
 	'shard1:700 shard2:600 shard3:800', 'the rows are spread');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM hnsw.rebalance_plan('docs', '{shard1,shard2,shard3}')}),
 	'0', 'and balanced: nothing more to move');
+
+# shard3 holds values 1 and 3 in a table each: a search of value 1 scans
+# docs_p1 there and not docs_p3; one of every value scans both.  (Scans
+# counted on shard3 and its standby together: searches go to either.)
+my $scans = sub {
+	my ($t) = @_;
+	my $n = 0;
+	foreach my $node ($s3, $standby)
+	{
+		$n += $node->safe_psql('postgres', qq{
+			SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables
+			 WHERE relid = '$t'::regclass});
+	}
+	return $n;
+};
+my $wait_scans = sub {
+	my ($t, $above) = @_;
+	foreach (1 .. 300)
+	{
+		return 1 if $scans->($t) > $above;
+		usleep(100_000);
+	}
+	return 0;
+};
+# (a session's counts reach pg_stat_user_tables within a second of its
+# going idle: let those of the moves' and the plan's queries arrive)
+sleep 2;
+my ($p1, $p3) = ($scans->('docs_p1'), $scans->('docs_p3'));
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT part::text, ',') FROM hnsw.search(NULL::docs, '[1,1,1,1]'::vector, 20, partitions => '{1}')}),
+	'1', 'a search of value 1 finds rows of value 1');
+ok($wait_scans->('docs_p1', $p1), 'it scanned docs_p1 on shard3');
+is($scans->('docs_p3'), $p3, 'and not docs_p3, on the same server');
+$coord->safe_psql('postgres', q{SELECT count(*) FROM hnsw.search(NULL::docs, '[1,1,1,1]'::vector, 20)});
+ok($wait_scans->('docs_p3', $p3), 'a search of every value scans docs_p3 too');
 ($ret, $out, $stderr) = $coord->psql('postgres', q{CALL hnsw.rebalance('docs', '{shard1,shard2}')});
 is($out, '2', 'emptying shard3: two moves');
 is($coord->safe_psql('postgres', q{
