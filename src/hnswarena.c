@@ -166,13 +166,11 @@ SelectNeighbors(HnswBuildState *state, BuildNeighbor *candidates, int n,
 /*
  * Link target to the element newId on level lc.  A full list is pruned with
  * the neighbour-selection heuristic, as hnswlib does, and the slots it
- * leaves are filled with the nearest candidates it passed over.
- *
- * The heuristic decides each candidate, in distance order, by the kept ones
- * before it alone.  When the list's last decisions are known (list->nkept:
- * items[0..nkept) were kept, the rest were not), most of them still hold
- * and are not recomputed; see src/README "Build".  The decisions are those
- * a full pass of the heuristic would make.
+ * leaves are filled with the nearest candidates it passed over: it gives up
+ * one link, chosen by Arena_Drop (hnswselect.h), as an insert into the
+ * pages does.  The list remembers the heuristic's verdicts (list->nkept:
+ * items[0..nkept) were kept, the rest were not), so that its next pruning
+ * recomputes only those that can have changed; see src/README "Build".
  *
  * Holds target's lock in exclusive mode throughout (parallel builds).
  */
@@ -180,20 +178,16 @@ static void
 AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 			   float distance, int lc)
 {
-	HnswGraph  *graph = state->graph;
 	BuildElement *target = GetElement(state, targetId);
 	BuildList  *list = GetList(target, lc, state->shared->m);
 	int			cap = HNSW_LEVEL_CAPACITY(lc, state->shared->m);
 	BuildNeighbor cands[2 * HNSW_MAX_M + 1];
-	bool		known[2 * HNSW_MAX_M + 1];
-	bool		chosen[2 * HNSW_MAX_M + 1];
+	bool		last[2 * HNSW_MAX_M + 1];
+	bool		kept[2 * HNSW_MAX_M + 1];
 	int			n = 0;
 	int			newPos = -1;
-	int			nkept = 0;
+	int			drop;
 	int			nout = 0;
-	bool		decided;
-	bool		dropped = false;
-	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
 
 	LockElement(state, target, LW_EXCLUSIVE);
 	if (list->length < cap)
@@ -211,7 +205,6 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 	for (int i = 0; i <= list->length; i++)
 	{
 		BuildNeighbor c;
-		bool		k = i < list->nkept;
 		int			j;
 
 		if (i < list->length)
@@ -224,65 +217,32 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 		for (j = n; j > 0 && cands[j - 1].distance > c.distance; j--)
 		{
 			cands[j] = cands[j - 1];
-			known[j] = known[j - 1];
+			last[j] = last[j - 1];
 		}
 		cands[j] = c;
-		known[j] = k;
-		chosen[n] = false;
+		last[j] = i < list->nkept;
 		n++;
 	}
 	for (int i = 0; i < n; i++)
 		if (cands[i].id == newId)
 			newPos = i;
-	decided = list->nkept > 0 && !simple;
 
-	/*
-	 * The heuristic.  With the last decisions known, only what changed since
-	 * is examined.  The newcomer is decided afresh.  A candidate kept last
-	 * time was not rejected by anything kept last time, so it is kept again
-	 * unless a candidate kept now but not then rejects it (the newcomer, or
-	 * one rejected last time and kept now).  A candidate rejected last time
-	 * was rejected by one kept last time: while every candidate kept last
-	 * time is still kept, it stays rejected; once one is not, it is
-	 * examined again in full.  So the decisions are those of a full pass.
-	 * (Before the newcomer, nothing has changed: no distance is computed.)
-	 */
-	graph->scratchOf = NULL;
-	for (int i = 0; i < n && nkept < cap; i++)
-	{
-		bool		good;
+	state->graph->scratchOf = NULL;
+	drop = Arena_Drop(state, cands, n, newPos, false,
+					  list->nkept > 0 ? last : NULL, kept);
 
-		if (simple)
-			good = true;
-		else if (!decided || i == newPos)
-			good = Arena_Keeps(state, cands, chosen, NULL, i);
-		else if (known[i])
-		{
-			good = Arena_Keeps(state, cands, chosen, known, i);
-			if (!good)
-				dropped = true;
-		}
-		else if (!dropped)
-			good = false;
-		else
-			good = Arena_Keeps(state, cands, chosen, NULL, i);
-
-		if (good)
-		{
-			chosen[i] = true;
-			nkept++;
-		}
-	}
-
-	/* kept ones first, then the nearest of the others */
+	/* kept ones first, then the others but the one given up */
+	list->nkept = 0;
 	for (int i = 0; i < n; i++)
-		if (chosen[i])
+		if (kept[i])
+		{
 			list->items[nout++] = cands[i];
-	for (int i = 0; i < n && nout < cap; i++)
-		if (!chosen[i])
+			list->nkept++;
+		}
+	for (int i = 0; i < n; i++)
+		if (!kept[i] && i != drop)
 			list->items[nout++] = cands[i];
 	list->length = nout;
-	list->nkept = nkept;
 	UnlockElement(state, target);
 }
 

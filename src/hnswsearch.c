@@ -650,7 +650,6 @@ HnswNewNeighborList(HnswGraph *graph, int capacity)
 							  capacity * sizeof(HnswCandidate));
 	list->length = 0;
 	list->capacity = capacity;
-	list->nkept = 0;
 	return list;
 }
 
@@ -1194,12 +1193,36 @@ PageUsable(HnswGraph *graph, HnswCandidate *c)
 		 HnswEnsureVector(graph, c->element));
 }
 
+/*
+ * The distance between two candidates of a pruning (HnswDropNeighbor), one
+ * of which may be the newcomer (element NULL): the other one's distance to
+ * the graph's query, the new vector.  Return the candidate whose vector
+ * cannot be read, or NULL.  (Vectors read already are tested here, without
+ * a call: this is the hot path of inserts.)
+ */
+static pg_attribute_always_inline HnswCandidate *
+PageCompare(HnswGraph *graph, HnswCandidate *a, HnswCandidate *b, float *d)
+{
+	if (a->element == NULL)
+		*d = b->element->queryDistance;
+	else if (b->element == NULL)
+		*d = a->element->queryDistance;
+	else if (a->element->vec == NULL && !HnswEnsureVector(graph, a->element))
+		return a;
+	else if (b->element->vec == NULL && !HnswEnsureVector(graph, b->element))
+		return b;
+	else
+		*d = HnswDistance(graph, a->element->vec, b->element->vec);
+	return NULL;
+}
+
 #define SEL_PREFIX		Page
 #define SEL_STATE		HnswGraph
 #define SEL_CAND		HnswCandidate
 #define SEL_USABLE(st, c)	PageUsable(st, c)
 #define SEL_DIST(st, a, b) \
 	HnswDistance(st, (a)->element->vec, (b)->element->vec)
+#define SEL_COMPARE(st, a, b, d)	PageCompare(st, a, b, d)
 #define SEL_SAME(st, a, b)	((a)->element == (b)->element)
 #define SEL_SIMPLE(st) \
 	((st)->metric == HNSW_METRIC_IP && !(st)->normalize)
@@ -1221,6 +1244,25 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 
 	return Page_Select(graph, candidates, ncandidates, max, graph->keepPruned,
 					   out, &nkept);
+}
+
+/*
+ * Return which of candidates[0..n) a full neighbour list gives up for a
+ * newcomer (Page_Drop of hnswselect.h, computing only the verdicts that
+ * decide it): the list plus the newcomer, candidates[newcomer] with element
+ * NULL, nearest first, every element loaded and not deleted.  Distances to
+ * the newcomer are the other candidates' distances to the graph's query
+ * (the new vector); between two old candidates, their vectors are read
+ * (HnswEnsureVector, one share lock at a time, none on entry or exit; the
+ * copies live in the graph's context).  A candidate whose vector cannot be
+ * read (freed meanwhile) is the one given up.  With force, the newcomer
+ * never is.
+ */
+int
+HnswDropNeighbor(HnswGraph *graph, HnswCandidate *candidates, int n,
+				 int newcomer, bool force)
+{
+	return Page_Drop(graph, candidates, n, newcomer, force, NULL, NULL);
 }
 
 /*
