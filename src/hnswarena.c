@@ -298,6 +298,85 @@ WriteOutOfLine(HnswBuildState *state, int32 id, const HnswCode *vec)
 }
 
 /*
+ * Return the arena's entry point, or -1 after making element id, the first,
+ * the entry point (writing its vector out of line first), unless another
+ * participant was quicker.  Takes the entry lock (parallel builds).
+ */
+static int32
+EntryOrFirst(HnswBuildState *state, int32 id, const HnswCode *q)
+{
+	HnswBuildShared *shared = state->shared;
+	int32		ep;
+
+	if (shared->parallel)
+		LWLockAcquire(&shared->entryLock, LW_SHARED);
+	ep = shared->entry;
+	if (shared->parallel)
+		LWLockRelease(&shared->entryLock);
+	if (ep >= 0)
+		return ep;
+
+	/* the first element, unless another participant was quicker */
+	if (shared->parallel)
+		LWLockAcquire(&shared->entryLock, LW_EXCLUSIVE);
+	ep = shared->entry;
+	if (ep < 0)
+	{
+		WriteOutOfLine(state, id, q);
+		shared->entry = id;
+	}
+	if (shared->parallel)
+		LWLockRelease(&shared->entryLock);
+	return ep;
+}
+
+/*
+ * Give element id's heap TID to an element with an identical vector and room
+ * for it among nearest[0..n) (the search on level 0, nearest first), q being
+ * id's vector as given; return whether one took it.  Identical vectors tie
+ * for nearest: each of them is tried, so that they fill up one after
+ * another instead of leaving many elements with one TID.  Takes one element
+ * lock at a time, exclusive (parallel builds).
+ */
+static bool
+GiveToIdentical(HnswBuildState *state, int32 id, const HnswCode *q,
+				BuildNeighbor *nearest, int n)
+{
+	BuildElement *e = GetElement(state, id);
+	HnswCode   *code = GetVector(e);
+
+	for (int i = 0; i < n; i++)
+	{
+		BuildElement *ne = GetElement(state, nearest[i].id);
+		bool		added = false;
+
+		if (nearest[i].distance != nearest[0].distance)
+			break;
+		if (ne->nheaptids >= HNSW_HEAPTIDS)
+			continue;
+		if (HnswVectorHasLink(code))
+		{
+			/* codes differ in their links: compare the vectors */
+			if (!HnswVectorMatches(state->graph, GetVector(ne), q))
+				continue;
+		}
+		else if (VARSIZE(GetVector(ne)) != VARSIZE(code) ||
+				 memcmp(GetVector(ne), code, VARSIZE(code)) != 0)
+			continue;
+		LockElement(state, ne, LW_EXCLUSIVE);
+		if (ne->nheaptids < HNSW_HEAPTIDS)
+		{
+			ne->heaptids[ne->nheaptids++] = e->heaptids[0];
+			added = true;
+		}
+		UnlockElement(state, ne);
+		if (added)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Link element id, complete but not yet reachable, into the arena's graph
  * (Algorithm 1), searching with q: its vector as given (exact, where the
  * element keeps a code).  Identical vectors share an element while it has
@@ -314,36 +393,15 @@ LinkElement(HnswBuildState *state, int32 id, const HnswCode *q)
 	HnswGraph  *graph = state->graph;
 	int			m = shared->m;
 	BuildElement *e = GetElement(state, id);
-	HnswCode	   *code = GetVector(e);
 	int			level = e->level;
 	int32		ep;
 	int			epLevel;
 	int			nentries;
 	BuildList  *lists[HNSW_MAX_LEVEL + 1];
-	BuildNeighbor *nearest;
 
-	if (shared->parallel)
-		LWLockAcquire(&shared->entryLock, LW_SHARED);
-	ep = shared->entry;
-	if (shared->parallel)
-		LWLockRelease(&shared->entryLock);
-
+	ep = EntryOrFirst(state, id, q);
 	if (ep < 0)
-	{
-		/* the first element, unless another participant was quicker */
-		if (shared->parallel)
-			LWLockAcquire(&shared->entryLock, LW_EXCLUSIVE);
-		ep = shared->entry;
-		if (ep < 0)
-		{
-			WriteOutOfLine(state, id, q);
-			shared->entry = id;
-		}
-		if (shared->parallel)
-			LWLockRelease(&shared->entryLock);
-		if (ep < 0)
-			return;
-	}
+		return;
 
 	/* greedy descent from the entry point, then ef_construction per level */
 	epLevel = GetElement(state, ep)->level;
@@ -363,43 +421,11 @@ LinkElement(HnswBuildState *state, int32 id, const HnswCode *q)
 		SelectNeighbors(state, state->entries, nentries, cap, lists[lc]);
 	}
 
-	/*
-	 * An identical vector takes the heap TID if it has room.  Identical
-	 * vectors tie for nearest: try each of them, so that they fill up one
-	 * after another instead of leaving many elements with one TID.  The
-	 * entries hold the search on level 0, nearest first.
-	 */
-	nearest = state->entries;
-	for (int i = 0; i < nentries; i++)
+	/* the entries hold the search on level 0, nearest first */
+	if (GiveToIdentical(state, id, q, state->entries, nentries))
 	{
-		BuildElement *ne = GetElement(state, nearest[i].id);
-		bool		added = false;
-
-		if (nearest[i].distance != nearest[0].distance)
-			break;
-		if (ne->nheaptids >= HNSW_HEAPTIDS)
-			continue;
-		if (HnswVectorHasLink(code))
-		{
-			/* codes differ in their links: compare the vectors */
-			if (!HnswVectorMatches(graph, GetVector(ne), q))
-				continue;
-		}
-		else if (VARSIZE(GetVector(ne)) != VARSIZE(code) ||
-				 memcmp(GetVector(ne), code, VARSIZE(code)) != 0)
-			continue;
-		LockElement(state, ne, LW_EXCLUSIVE);
-		if (ne->nheaptids < HNSW_HEAPTIDS)
-		{
-			ne->heaptids[ne->nheaptids++] = e->heaptids[0];
-			added = true;
-		}
-		UnlockElement(state, ne);
-		if (added)
-		{
-			state->offsets[id] = 0;
-			return;
-		}
+		state->offsets[id] = 0;
+		return;
 	}
 
 	WriteOutOfLine(state, id, q);

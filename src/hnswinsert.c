@@ -306,6 +306,64 @@ ShareElement(HnswGraph *graph, HnswElement e, const HnswCode *vec,
 }
 
 /*
+ * Give heaptid to an element that already holds vec, if one among the new
+ * element's neighbours on level 0 (lists0, nearest first; nearest the
+ * nearest live element found) does and has room; return whether one took
+ * it.  Identical vectors share an element while it has room.  Several
+ * identical elements tie for nearest once the first is full: the tied
+ * neighbours are tried in turn, so that they fill up one after another
+ * instead of each new copy making an element of its own.  Sets *copy if
+ * an element holds vec, room or not.  Locks as AddHeapTid.
+ */
+static bool
+ShareIdentical(HnswGraph *graph, HnswNeighborList *lists0,
+			   HnswCandidate *nearest, const HnswCode *vec,
+			   ItemPointer heaptid, bool *copy)
+{
+	if (nearest->element == NULL)
+		return false;
+	if (ShareElement(graph, nearest->element, vec, heaptid, copy))
+		return true;
+	for (int i = 0; i < lists0->length; i++)
+	{
+		HnswCandidate *c = &lists0->items[i];
+
+		if (c->distance == nearest->distance && c->element != nearest->element &&
+			ShareElement(graph, c->element, vec, heaptid, copy))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Link the neighbours of the new element at newTid, lists[0..level], back
+ * to it, top level first (AddLinkOnDisk: one buffer lock at a time, one WAL
+ * record per change).
+ */
+static void
+LinkNeighbors(HnswGraph *graph, HnswNeighborList **lists, int level,
+			  ItemPointer newTid)
+{
+	for (int lc = level; lc >= 0; lc--)
+	{
+		bool		linked = false;
+
+		for (int i = 0; i < lists[lc]->length; i++)
+			linked |= AddLinkOnDisk(graph, lists[lc]->items[i].element, newTid,
+									lists[lc]->items[i].distance, lc, false);
+
+		/*
+		 * An element nothing links to is never found.  When every neighbour
+		 * prefers its own list, the nearest takes the new element anyway, in
+		 * place of the link its pruning would give up next.
+		 */
+		if (!linked && lists[lc]->length > 0)
+			AddLinkOnDisk(graph, lists[lc]->items[0].element, newTid,
+						  lists[lc]->items[0].distance, lc, true);
+	}
+}
+
+/*
  * Insert one vector with its heap TID into the graph on the index's pages
  * (Algorithm 1), allocating in cxt.  The new element is written first,
  * complete with its own links, and only then linked from its neighbours,
@@ -370,25 +428,8 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 		lists[lc] = HnswNewNeighborList(graph, HNSW_LEVEL_CAPACITY(lc, graph->m));
 	HnswFindNeighbors(graph, vec, level, lists, &nearest);
 
-	/*
-	 * Identical vectors share an element while it has room.  Several
-	 * identical elements tie for nearest once the first is full: try the
-	 * tied neighbours in turn, so that they fill up one after another
-	 * instead of each new copy making an element of its own.
-	 */
-	if (nearest.element != NULL)
-	{
-		if (ShareElement(graph, nearest.element, vec, heaptid, &copy))
-			goto done;
-		for (int i = 0; i < lists[0]->length; i++)
-		{
-			HnswCandidate *c = &lists[0]->items[i];
-
-			if (c->distance == nearest.distance && c->element != nearest.element &&
-				ShareElement(graph, c->element, vec, heaptid, &copy))
-				goto done;
-		}
-	}
+	if (ShareIdentical(graph, lists[0], &nearest, vec, heaptid, &copy))
+		goto done;
 
 	/*
 	 * Room for the heap TIDs of identical vectors inserted later: two, as
@@ -405,23 +446,7 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	size = HnswFormElementTuple(graph, e, tup, ntids);
 	HnswAddElementTuple(graph, tup, size, &e->tid);
 
-	for (int lc = level; lc >= 0; lc--)
-	{
-		bool		linked = false;
-
-		for (int i = 0; i < lists[lc]->length; i++)
-			linked |= AddLinkOnDisk(graph, lists[lc]->items[i].element, &e->tid,
-									lists[lc]->items[i].distance, lc, false);
-
-		/*
-		 * An element nothing links to is never found.  When every neighbour
-		 * prefers its own list, the nearest takes the new element anyway, in
-		 * place of the link its pruning would give up next.
-		 */
-		if (!linked && lists[lc]->length > 0)
-			AddLinkOnDisk(graph, lists[lc]->items[0].element, &e->tid,
-						  lists[lc]->items[0].distance, lc, true);
-	}
+	LinkNeighbors(graph, lists, level, &e->tid);
 
 	if (level > meta.entryLevel)
 		HnswUpdateMetaEntry(index, building, graph->dim, &e->tid, level, true);
