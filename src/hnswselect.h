@@ -172,21 +172,27 @@ SEL_VERDICT(SEL_STATE *st, SEL_CAND *cands, int8 *verdict, int i,
 	if (verdict[i] != SEL_VERDICT_UNKNOWN)
 		return verdict[i] == SEL_VERDICT_KEPT;
 
-	for (int j = 0; j < i && kept; j++)
+	for (int j = 0; j < i; j++)
 	{
-		SEL_CAND   *bad;
-		float		d;
-
-		if (SEL_SAME(st, &cands[i], &cands[j]))
-			d = -1;
-		else if ((bad = SEL_COMPARE(st, &cands[i], &cands[j], &d)) != NULL)
+		if (!SEL_SAME(st, &cands[i], &cands[j]))
 		{
-			*failed = bad - cands;
-			return false;
+			SEL_CAND   *bad;
+			float		d;
+
+			if ((bad = SEL_COMPARE(st, &cands[i], &cands[j], &d)) != NULL)
+			{
+				*failed = bad - cands;
+				return false;
+			}
+			if (!(d < cands[i].distance))
+				continue;
 		}
-		if (d < cands[i].distance &&
-			SEL_VERDICT(st, cands, verdict, j, failed))
+		/* j is nearer to i than the owner is (or is i): rejects it if kept */
+		if (SEL_VERDICT(st, cands, verdict, j, failed))
+		{
 			kept = false;
+			break;
+		}
 		if (*failed >= 0)
 			return false;
 	}
