@@ -365,84 +365,23 @@ ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
 }
 
 /*
- * hnsw._exact_knn(rel regclass, column_name name, queries anyarray, k int,
- *				   metric text, key name)
- *	  RETURNS TABLE (query_no int, rank int, key text, distance float8)
- *
- * The queries are vector, halfvec or sparsevec values, of the column's type.
- * Takes AccessShareLock on the table, then checks that the caller may read
- * the vector and key columns (the ctid, when no key is named, needs SELECT
- * on the table) and that no row-level security applies to it; then locks
- * the inheritors.  Reads with the caller's snapshot, or under READ
- * COMMITTED with one taken after the locks if one had to be waited for.
- * Memory: the queries, and k hits per query with their keys for as many
- * queries as fit in work_mem at a time (see ExactPasses).
+ * Check that vector column colname and key column keyname (NULL: the ctid)
+ * of the table relid exist and that the caller may read them, with no
+ * row-level security on the table.  Called with the table locked, so that
+ * what is checked stays true while it is read.
  */
-PG_FUNCTION_INFO_V1(hnsw_exact_knn);
-Datum
-hnsw_exact_knn(PG_FUNCTION_ARGS)
+static void
+CheckColumns(Oid relid, const char *colname, const char *keyname,
+			 Oid vectype)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			relid;
-	char	   *colname;
-	ArrayType  *qarr;
-	int			k;
-	ExactMetric metric;
-	char	   *keyname;
-	Oid			vectype;
-	ExactKind	kind;
-	Datum	   *qdatums;
-	bool	   *qnulls;
-	int			nqueries;
-	int			dim = -1;
-	ExactQuery *queries;
-	List	   *children;
-	List	   *rels = NIL;
-	ListCell   *lc;
-	bool		waited;
-	ExactScan	es;
 	AttrNumber	vecattnum;
 	AttrNumber	keyattnum = SelfItemPointerAttributeNumber;
 	Bitmapset  *readcols;
-	MemoryContext passcxt;
-	int			perpass;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("relation, column, k and metric of hnsw.exact_knn must not be NULL")));
-	relid = PG_GETARG_OID(0);
-	colname = NameStr(*PG_GETARG_NAME(1));
-	k = PG_GETARG_INT32(3);
-	metric = ParseMetric(text_to_cstring(PG_GETARG_TEXT_PP(4)));
-	keyname = PG_ARGISNULL(5) ? NULL : pstrdup(NameStr(*PG_GETARG_NAME(5)));
-	if (k < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("k must be a positive integer, not %d", k)));
-	perpass = ExactPasses(k);
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (PG_ARGISNULL(2))
-		PG_RETURN_NULL();
-	qarr = PG_GETARG_ARRAYTYPE_P(2);
-	vectype = ARR_ELEMTYPE(qarr);
-	kind = ExactKindOf(vectype);
-
-	/*
-	 * The table first, so that what is checked stays true while it is read
-	 * (TRUNCATE, VACUUM FULL, DROP and ALTER TABLE wait); its inheritors
-	 * are locked below, as "FROM tab" locks them.
-	 */
-	waited = LockOrWait(relid);
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
-	memset(&es, 0, sizeof(es));
 	vecattnum = get_attnum(relid, colname);
 	if (vecattnum == InvalidAttrNumber)
 		ereport(ERROR,
@@ -475,13 +414,30 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 						   get_relkind_objtype(get_rel_relkind(relid)),
 						   get_rel_name(relid),
 						   keyname ? keyname : "ctid");
+}
 
-	/* the queries, detoasted once */
+/*
+ * Return the queries of qarr (values of type vectype, of kind kind),
+ * detoasted once, all of one dimension (*dim; -1 if there are none), and
+ * their number in *nqueries.  Memory: palloc'd in the current context.
+ */
+static ExactQuery *
+PrepareQueries(ArrayType *qarr, Oid vectype, ExactKind kind, int *nqueries,
+			   int *dim)
+{
+	Datum	   *qdatums;
+	bool	   *qnulls;
+	ExactQuery *queries;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
 	get_typlenbyvalalign(vectype, &typlen, &typbyval, &typalign);
 	deconstruct_array(qarr, vectype, typlen, typbyval, typalign,
-					  &qdatums, &qnulls, &nqueries);
-	queries = palloc0(sizeof(ExactQuery) * nqueries);
-	for (int i = 0; i < nqueries; i++)
+					  &qdatums, &qnulls, nqueries);
+	queries = palloc0(sizeof(ExactQuery) * *nqueries);
+	*dim = -1;
+	for (int i = 0; i < *nqueries; i++)
 	{
 		int			qdim;
 
@@ -493,27 +449,36 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 		qdim = ExactDims(kind, queries[i].value);
 		if (kind == EXACT_VECTOR)
 			queries[i].x = ((Vector *) DatumGetPointer(queries[i].value))->x;
-		if (dim < 0)
-			dim = qdim;
-		else if (qdim != dim)
+		if (*dim < 0)
+			*dim = qdim;
+		else if (qdim != *dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different vector dimensions %d and %d", dim, qdim)));
+					 errmsg("different vector dimensions %d and %d", *dim, qdim)));
 	}
+	return queries;
+}
 
-	/*
-	 * Every table the scan reads, locked and checked before any is read.
-	 * Children dropped before their lock was granted are left out, as
-	 * find_all_inheritors does.
-	 */
-	children = find_all_inheritors(relid, NoLock, NULL);
-	foreach(lc, children)
+/*
+ * Return every table the scan of relid reads: relid (locked already) and its
+ * inheritors and partitions, each locked (AccessShareLock) and checked to be
+ * a table before any is read.  Children dropped before their lock was
+ * granted are left out, as find_all_inheritors does.  Sets *waited if a lock
+ * had to be waited for.
+ */
+static List *
+LockInheritors(Oid relid, bool *waited)
+{
+	List	   *rels = NIL;
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
 	{
 		Oid			childid = lfirst_oid(lc);
 
 		if (childid != relid)
 		{
-			waited |= LockOrWait(childid);
+			*waited |= LockOrWait(childid);
 			if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(childid)))
 			{
 				UnlockRelationOid(childid, AccessShareLock);
@@ -522,18 +487,17 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 		}
 		rels = lappend_oid(rels, childid);
 	}
+	return rels;
+}
 
-	/*
-	 * A table rewritten (or truncated) by the transaction whose lock was
-	 * waited for holds rows no snapshot older than its commit sees.  A
-	 * query on the table takes its snapshot after its locks; under READ
-	 * COMMITTED, so does this scan when it had to wait.  (Under REPEATABLE
-	 * READ the transaction's snapshot stays, as for any query.)
-	 */
-	if (waited && !IsolationUsesXactSnapshot())
-		es.snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	else
-		es.snapshot = RegisterSnapshot(GetActiveSnapshot());
+/*
+ * Error out unless every table of rels can be scanned (no foreign tables,
+ * views and the like).  Called with them all locked.
+ */
+static void
+CheckScannable(List *rels)
+{
+	ListCell   *lc;
 
 	foreach(lc, rels)
 	{
@@ -549,6 +513,141 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 					 errdetail_relkind_not_supported(relkind)));
 		table_close(rel, NoLock);
 	}
+}
+
+/*
+ * Scan every table of rels once for the queries es->queries[0..nqueries),
+ * numbered from first + 1, and put their k nearest rows into the result
+ * set, nearest first.  The hits and their keys are allocated in es->keycxt,
+ * which the caller resets after each pass.
+ */
+static void
+RunPass(ExactScan *es, ReturnSetInfo *rsinfo, List *rels, int first,
+		const char *colname, const char *keyname, Oid vectype)
+{
+	ListCell   *lc;
+
+	es->seq = 0;
+	for (int i = 0; i < es->nqueries; i++)
+	{
+		es->queries[i].hits = MemoryContextAllocHuge(es->keycxt,
+													 sizeof(ExactHit) * (Size) es->k);
+		es->queries[i].n = 0;
+	}
+
+	foreach(lc, rels)
+	{
+		Relation	rel = table_open(lfirst_oid(lc), NoLock);
+
+		if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+			ScanOne(es, rel, colname, keyname, vectype);
+		table_close(rel, NoLock);
+	}
+
+	for (int i = 0; i < es->nqueries; i++)
+	{
+		ExactQuery *q = &es->queries[i];
+
+		qsort(q->hits, q->n, sizeof(ExactHit), CompareHits);
+		for (int r = 0; r < q->n; r++)
+		{
+			Datum		values[4];
+			bool		nulls[4] = {false, false, false, false};
+
+			values[0] = Int32GetDatum(first + i + 1);
+			values[1] = Int32GetDatum(r + 1);
+			if (q->hits[r].key)
+				values[2] = CStringGetTextDatum(q->hits[r].key);
+			else
+				nulls[2] = true;
+			values[3] = Float8GetDatum(es->metric == EXACT_L2 ?
+									   sqrt(q->hits[r].distance) :
+									   q->hits[r].distance);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+}
+
+/*
+ * hnsw._exact_knn(rel regclass, column_name name, queries anyarray, k int,
+ *				   metric text, key name)
+ *	  RETURNS TABLE (query_no int, rank int, key text, distance float8)
+ *
+ * The queries are vector, halfvec or sparsevec values, of the column's type.
+ * Takes AccessShareLock on the table, then checks that the caller may read
+ * the vector and key columns (the ctid, when no key is named, needs SELECT
+ * on the table) and that no row-level security applies to it; then locks
+ * the inheritors.  Reads with the caller's snapshot, or under READ
+ * COMMITTED with one taken after the locks if one had to be waited for.
+ * Memory: the queries, and k hits per query with their keys for as many
+ * queries as fit in work_mem at a time (see ExactPasses).
+ */
+PG_FUNCTION_INFO_V1(hnsw_exact_knn);
+Datum
+hnsw_exact_knn(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			relid;
+	char	   *colname;
+	ArrayType  *qarr;
+	int			k;
+	ExactMetric metric;
+	char	   *keyname;
+	Oid			vectype;
+	ExactKind	kind;
+	int			nqueries;
+	int			dim;
+	ExactQuery *queries;
+	List	   *rels;
+	bool		waited;
+	ExactScan	es;
+	int			perpass;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("relation, column, k and metric of hnsw.exact_knn must not be NULL")));
+	relid = PG_GETARG_OID(0);
+	colname = NameStr(*PG_GETARG_NAME(1));
+	k = PG_GETARG_INT32(3);
+	metric = ParseMetric(text_to_cstring(PG_GETARG_TEXT_PP(4)));
+	keyname = PG_ARGISNULL(5) ? NULL : pstrdup(NameStr(*PG_GETARG_NAME(5)));
+	if (k < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be a positive integer, not %d", k)));
+	perpass = ExactPasses(k);
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	qarr = PG_GETARG_ARRAYTYPE_P(2);
+	vectype = ARR_ELEMTYPE(qarr);
+	kind = ExactKindOf(vectype);
+
+	/*
+	 * The table first, so that what is checked stays true while it is read
+	 * (TRUNCATE, VACUUM FULL, DROP and ALTER TABLE wait); its inheritors
+	 * are locked next, as "FROM tab" locks them.
+	 */
+	waited = LockOrWait(relid);
+	CheckColumns(relid, colname, keyname, vectype);
+	queries = PrepareQueries(qarr, vectype, kind, &nqueries, &dim);
+	rels = LockInheritors(relid, &waited);
+
+	/*
+	 * A table rewritten (or truncated) by the transaction whose lock was
+	 * waited for holds rows no snapshot older than its commit sees.  A
+	 * query on the table takes its snapshot after its locks; under READ
+	 * COMMITTED, so does this scan when it had to wait.  (Under REPEATABLE
+	 * READ the transaction's snapshot stays, as for any query.)
+	 */
+	memset(&es, 0, sizeof(es));
+	if (waited && !IsolationUsesXactSnapshot())
+		es.snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	else
+		es.snapshot = RegisterSnapshot(GetActiveSnapshot());
+	CheckScannable(rels);
 
 	es.k = k;
 	es.dim = dim;
@@ -558,9 +657,8 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 		es.distfn = ExactDistanceFunction(kind, metric);
 	es.batchcxt = AllocSetContextCreate(CurrentMemoryContext, "exact_knn batch",
 										ALLOCSET_DEFAULT_SIZES);
-	passcxt = AllocSetContextCreate(CurrentMemoryContext, "exact_knn pass",
-									ALLOCSET_DEFAULT_SIZES);
-	es.keycxt = passcxt;
+	es.keycxt = AllocSetContextCreate(CurrentMemoryContext, "exact_knn pass",
+									  ALLOCSET_DEFAULT_SIZES);
 	es.last_notice = GetCurrentTimestamp();
 	if (nqueries > 0 && kind == EXACT_VECTOR)
 		es.batch = palloc(sizeof(float) * EXACT_BATCH_ROWS * dim);
@@ -575,50 +673,12 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 	{
 		es.queries = queries + first;
 		es.nqueries = Min(perpass, nqueries - first);
-		es.seq = 0;
-		for (int i = 0; i < es.nqueries; i++)
-		{
-			es.queries[i].hits = MemoryContextAllocHuge(passcxt,
-														sizeof(ExactHit) * (Size) k);
-			es.queries[i].n = 0;
-		}
-
-		foreach(lc, rels)
-		{
-			Relation	rel = table_open(lfirst_oid(lc), NoLock);
-
-			if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
-				ScanOne(&es, rel, colname, keyname, vectype);
-			table_close(rel, NoLock);
-		}
-
-		for (int i = 0; i < es.nqueries; i++)
-		{
-			ExactQuery *q = &es.queries[i];
-
-			qsort(q->hits, q->n, sizeof(ExactHit), CompareHits);
-			for (int r = 0; r < q->n; r++)
-			{
-				Datum		values[4];
-				bool		nulls[4] = {false, false, false, false};
-
-				values[0] = Int32GetDatum(first + i + 1);
-				values[1] = Int32GetDatum(r + 1);
-				if (q->hits[r].key)
-					values[2] = CStringGetTextDatum(q->hits[r].key);
-				else
-					nulls[2] = true;
-				values[3] = Float8GetDatum(metric == EXACT_L2 ?
-										   sqrt(q->hits[r].distance) :
-										   q->hits[r].distance);
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-			}
-		}
-		MemoryContextReset(passcxt);
+		RunPass(&es, rsinfo, rels, first, colname, keyname, vectype);
+		MemoryContextReset(es.keycxt);
 	}
 	UnregisterSnapshot(es.snapshot);
 	MemoryContextDelete(es.batchcxt);
-	MemoryContextDelete(passcxt);
+	MemoryContextDelete(es.keycxt);
 	return (Datum) 0;
 }
 

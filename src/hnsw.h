@@ -420,9 +420,6 @@ typedef struct HnswNeighborList
 {
 	int			length;
 	int			capacity;
-	int			nkept;			/* build: items[0..nkept) passed the heuristic
-								 * when the list was last pruned, the rest
-								 * failed it; 0 if never pruned */
 	HnswCandidate items[FLEXIBLE_ARRAY_MEMBER];
 } HnswNeighborList;
 
@@ -840,6 +837,8 @@ extern void HnswFindNeighbors(HnswGraph *graph, const HnswCode *q, int level,
 							  HnswNeighborList **lists, HnswCandidate *nearest);
 extern int	HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 								int ncandidates, int max, HnswCandidate *out);
+extern int	HnswDropNeighbor(HnswGraph *graph, HnswCandidate *candidates,
+							 int n, int newcomer, bool force);
 extern HnswNeighborList *HnswNewNeighborList(HnswGraph *graph, int capacity);
 extern void HnswNewSearch(HnswGraph *graph);
 extern int	HnswCheckVector(HnswGraph *graph, const HnswCode *vec);

@@ -166,13 +166,11 @@ SelectNeighbors(HnswBuildState *state, BuildNeighbor *candidates, int n,
 /*
  * Link target to the element newId on level lc.  A full list is pruned with
  * the neighbour-selection heuristic, as hnswlib does, and the slots it
- * leaves are filled with the nearest candidates it passed over.
- *
- * The heuristic decides each candidate, in distance order, by the kept ones
- * before it alone.  When the list's last decisions are known (list->nkept:
- * items[0..nkept) were kept, the rest were not), most of them still hold
- * and are not recomputed; see src/README "Build".  The decisions are those
- * a full pass of the heuristic would make.
+ * leaves are filled with the nearest candidates it passed over: it gives up
+ * one link, chosen by Arena_Drop (hnswselect.h), as an insert into the
+ * pages does.  The list remembers the heuristic's verdicts (list->nkept:
+ * items[0..nkept) were kept, the rest were not), so that its next pruning
+ * recomputes only those that can have changed; see src/README "Build".
  *
  * Holds target's lock in exclusive mode throughout (parallel builds).
  */
@@ -180,20 +178,16 @@ static void
 AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 			   float distance, int lc)
 {
-	HnswGraph  *graph = state->graph;
 	BuildElement *target = GetElement(state, targetId);
 	BuildList  *list = GetList(target, lc, state->shared->m);
 	int			cap = HNSW_LEVEL_CAPACITY(lc, state->shared->m);
 	BuildNeighbor cands[2 * HNSW_MAX_M + 1];
-	bool		known[2 * HNSW_MAX_M + 1];
-	bool		chosen[2 * HNSW_MAX_M + 1];
+	bool		last[2 * HNSW_MAX_M + 1];
+	bool		kept[2 * HNSW_MAX_M + 1];
 	int			n = 0;
 	int			newPos = -1;
-	int			nkept = 0;
+	int			drop;
 	int			nout = 0;
-	bool		decided;
-	bool		dropped = false;
-	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
 
 	LockElement(state, target, LW_EXCLUSIVE);
 	if (list->length < cap)
@@ -211,7 +205,6 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 	for (int i = 0; i <= list->length; i++)
 	{
 		BuildNeighbor c;
-		bool		k = i < list->nkept;
 		int			j;
 
 		if (i < list->length)
@@ -224,65 +217,32 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
 		for (j = n; j > 0 && cands[j - 1].distance > c.distance; j--)
 		{
 			cands[j] = cands[j - 1];
-			known[j] = known[j - 1];
+			last[j] = last[j - 1];
 		}
 		cands[j] = c;
-		known[j] = k;
-		chosen[n] = false;
+		last[j] = i < list->nkept;
 		n++;
 	}
 	for (int i = 0; i < n; i++)
 		if (cands[i].id == newId)
 			newPos = i;
-	decided = list->nkept > 0 && !simple;
 
-	/*
-	 * The heuristic.  With the last decisions known, only what changed since
-	 * is examined.  The newcomer is decided afresh.  A candidate kept last
-	 * time was not rejected by anything kept last time, so it is kept again
-	 * unless a candidate kept now but not then rejects it (the newcomer, or
-	 * one rejected last time and kept now).  A candidate rejected last time
-	 * was rejected by one kept last time: while every candidate kept last
-	 * time is still kept, it stays rejected; once one is not, it is
-	 * examined again in full.  So the decisions are those of a full pass.
-	 * (Before the newcomer, nothing has changed: no distance is computed.)
-	 */
-	graph->scratchOf = NULL;
-	for (int i = 0; i < n && nkept < cap; i++)
-	{
-		bool		good;
+	state->graph->scratchOf = NULL;
+	drop = Arena_Drop(state, cands, n, newPos, false,
+					  list->nkept > 0 ? last : NULL, kept);
 
-		if (simple)
-			good = true;
-		else if (!decided || i == newPos)
-			good = Arena_Keeps(state, cands, chosen, NULL, i);
-		else if (known[i])
-		{
-			good = Arena_Keeps(state, cands, chosen, known, i);
-			if (!good)
-				dropped = true;
-		}
-		else if (!dropped)
-			good = false;
-		else
-			good = Arena_Keeps(state, cands, chosen, NULL, i);
-
-		if (good)
-		{
-			chosen[i] = true;
-			nkept++;
-		}
-	}
-
-	/* kept ones first, then the nearest of the others */
+	/* kept ones first, then the others but the one given up */
+	list->nkept = 0;
 	for (int i = 0; i < n; i++)
-		if (chosen[i])
+		if (kept[i])
+		{
 			list->items[nout++] = cands[i];
-	for (int i = 0; i < n && nout < cap; i++)
-		if (!chosen[i])
+			list->nkept++;
+		}
+	for (int i = 0; i < n; i++)
+		if (!kept[i] && i != drop)
 			list->items[nout++] = cands[i];
 	list->length = nout;
-	list->nkept = nkept;
 	UnlockElement(state, target);
 }
 
@@ -338,6 +298,85 @@ WriteOutOfLine(HnswBuildState *state, int32 id, const HnswCode *vec)
 }
 
 /*
+ * Return the arena's entry point, or -1 after making element id, the first,
+ * the entry point (writing its vector out of line first), unless another
+ * participant was quicker.  Takes the entry lock (parallel builds).
+ */
+static int32
+EntryOrFirst(HnswBuildState *state, int32 id, const HnswCode *q)
+{
+	HnswBuildShared *shared = state->shared;
+	int32		ep;
+
+	if (shared->parallel)
+		LWLockAcquire(&shared->entryLock, LW_SHARED);
+	ep = shared->entry;
+	if (shared->parallel)
+		LWLockRelease(&shared->entryLock);
+	if (ep >= 0)
+		return ep;
+
+	/* the first element, unless another participant was quicker */
+	if (shared->parallel)
+		LWLockAcquire(&shared->entryLock, LW_EXCLUSIVE);
+	ep = shared->entry;
+	if (ep < 0)
+	{
+		WriteOutOfLine(state, id, q);
+		shared->entry = id;
+	}
+	if (shared->parallel)
+		LWLockRelease(&shared->entryLock);
+	return ep;
+}
+
+/*
+ * Give element id's heap TID to an element with an identical vector and room
+ * for it among nearest[0..n) (the search on level 0, nearest first), q being
+ * id's vector as given; return whether one took it.  Identical vectors tie
+ * for nearest: each of them is tried, so that they fill up one after
+ * another instead of leaving many elements with one TID.  Takes one element
+ * lock at a time, exclusive (parallel builds).
+ */
+static bool
+GiveToIdentical(HnswBuildState *state, int32 id, const HnswCode *q,
+				BuildNeighbor *nearest, int n)
+{
+	BuildElement *e = GetElement(state, id);
+	HnswCode   *code = GetVector(e);
+
+	for (int i = 0; i < n; i++)
+	{
+		BuildElement *ne = GetElement(state, nearest[i].id);
+		bool		added = false;
+
+		if (nearest[i].distance != nearest[0].distance)
+			break;
+		if (ne->nheaptids >= HNSW_HEAPTIDS)
+			continue;
+		if (HnswVectorHasLink(code))
+		{
+			/* codes differ in their links: compare the vectors */
+			if (!HnswVectorMatches(state->graph, GetVector(ne), q))
+				continue;
+		}
+		else if (VARSIZE(GetVector(ne)) != VARSIZE(code) ||
+				 memcmp(GetVector(ne), code, VARSIZE(code)) != 0)
+			continue;
+		LockElement(state, ne, LW_EXCLUSIVE);
+		if (ne->nheaptids < HNSW_HEAPTIDS)
+		{
+			ne->heaptids[ne->nheaptids++] = e->heaptids[0];
+			added = true;
+		}
+		UnlockElement(state, ne);
+		if (added)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Link element id, complete but not yet reachable, into the arena's graph
  * (Algorithm 1), searching with q: its vector as given (exact, where the
  * element keeps a code).  Identical vectors share an element while it has
@@ -354,36 +393,15 @@ LinkElement(HnswBuildState *state, int32 id, const HnswCode *q)
 	HnswGraph  *graph = state->graph;
 	int			m = shared->m;
 	BuildElement *e = GetElement(state, id);
-	HnswCode	   *code = GetVector(e);
 	int			level = e->level;
 	int32		ep;
 	int			epLevel;
 	int			nentries;
 	BuildList  *lists[HNSW_MAX_LEVEL + 1];
-	BuildNeighbor *nearest;
 
-	if (shared->parallel)
-		LWLockAcquire(&shared->entryLock, LW_SHARED);
-	ep = shared->entry;
-	if (shared->parallel)
-		LWLockRelease(&shared->entryLock);
-
+	ep = EntryOrFirst(state, id, q);
 	if (ep < 0)
-	{
-		/* the first element, unless another participant was quicker */
-		if (shared->parallel)
-			LWLockAcquire(&shared->entryLock, LW_EXCLUSIVE);
-		ep = shared->entry;
-		if (ep < 0)
-		{
-			WriteOutOfLine(state, id, q);
-			shared->entry = id;
-		}
-		if (shared->parallel)
-			LWLockRelease(&shared->entryLock);
-		if (ep < 0)
-			return;
-	}
+		return;
 
 	/* greedy descent from the entry point, then ef_construction per level */
 	epLevel = GetElement(state, ep)->level;
@@ -403,43 +421,11 @@ LinkElement(HnswBuildState *state, int32 id, const HnswCode *q)
 		SelectNeighbors(state, state->entries, nentries, cap, lists[lc]);
 	}
 
-	/*
-	 * An identical vector takes the heap TID if it has room.  Identical
-	 * vectors tie for nearest: try each of them, so that they fill up one
-	 * after another instead of leaving many elements with one TID.  The
-	 * entries hold the search on level 0, nearest first.
-	 */
-	nearest = state->entries;
-	for (int i = 0; i < nentries; i++)
+	/* the entries hold the search on level 0, nearest first */
+	if (GiveToIdentical(state, id, q, state->entries, nentries))
 	{
-		BuildElement *ne = GetElement(state, nearest[i].id);
-		bool		added = false;
-
-		if (nearest[i].distance != nearest[0].distance)
-			break;
-		if (ne->nheaptids >= HNSW_HEAPTIDS)
-			continue;
-		if (HnswVectorHasLink(code))
-		{
-			/* codes differ in their links: compare the vectors */
-			if (!HnswVectorMatches(graph, GetVector(ne), q))
-				continue;
-		}
-		else if (VARSIZE(GetVector(ne)) != VARSIZE(code) ||
-				 memcmp(GetVector(ne), code, VARSIZE(code)) != 0)
-			continue;
-		LockElement(state, ne, LW_EXCLUSIVE);
-		if (ne->nheaptids < HNSW_HEAPTIDS)
-		{
-			ne->heaptids[ne->nheaptids++] = e->heaptids[0];
-			added = true;
-		}
-		UnlockElement(state, ne);
-		if (added)
-		{
-			state->offsets[id] = 0;
-			return;
-		}
+		state->offsets[id] = 0;
+		return;
 	}
 
 	WriteOutOfLine(state, id, q);

@@ -307,6 +307,113 @@ CheckColumn(Relation index)
 }
 
 /*
+ * Load and link every row of heap in an arena of dynamic shared memory with
+ * parallel workers, the leader taking part, and write the graph; return
+ * false, having started nothing, if no worker could be started (or no
+ * arena had room).  Sets *reltuples to the rows scanned.  state is the
+ * leader's, initialised here; its memory is in the current context.
+ */
+static bool
+BuildParallel(HnswBuildState *state, Relation heap, Relation index,
+			  IndexInfo *indexInfo, int nworkers, double *reltuples)
+{
+	HnswBuildState leader;
+	HnswBuildShared *shared = NULL;
+	char	   *arena;
+	TableScanDesc scan;
+
+	memset(&leader, 0, sizeof(leader));
+	arena = HnswBuildBeginParallel(&leader, heap, index, indexInfo, nworkers,
+								   &shared);
+	if (arena == NULL)
+		return false;
+	HnswBuildInitParticipant(state, shared, arena, heap, index, true);
+	state->pcxt = leader.pcxt;
+	state->snapshot = leader.snapshot;
+	state->nworkers = leader.nworkers;
+	state->walusage = leader.walusage;
+	state->bufferusage = leader.bufferusage;
+
+	scan = table_beginscan_parallel(heap,
+									shm_toc_lookup(state->pcxt->toc,
+												   HNSW_KEY_SCAN, false));
+	*reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+										HnswBuildCallback, state, scan);
+	HnswBuildLinkPending(state);
+	HnswBuildEndParallel(state, reltuples);
+	return true;
+}
+
+/*
+ * Load and link every row of heap in a private arena, and write the graph
+ * (or, once the arena is full, insert the rest into the pages); return the
+ * rows scanned.  state is initialised here.  The arena, sized by
+ * maintenance_work_mem, is allocated in the current context and freed on
+ * return.
+ */
+static double
+BuildSerial(HnswBuildState *state, Relation heap, Relation index,
+			IndexInfo *indexInfo)
+{
+	HnswBuildShared *shared;
+	char	   *arena;
+	double		reltuples;
+	bool		sizedByMemory;
+	uint32		maxElements;
+	Size		total;
+	Size		stageBytes;
+
+	total = HnswBuildSizeArena(heap, index, HnswGetM(index),
+							   HnswIndexExactKind(index), 1, &sizedByMemory,
+							   &maxElements, &stageBytes);
+	shared = palloc(sizeof(HnswBuildShared));
+	HnswBuildInitShared(shared, heap, index, indexInfo, false, sizedByMemory,
+						total, maxElements, stageBytes);
+	arena = MemoryContextAllocHuge(CurrentMemoryContext, total);
+
+	/*
+	 * Transparent huge pages where the kernel grants them on request (Linux,
+	 * THP "madvise" or "always"): a search reads vectors all over the arena,
+	 * and with 4 kB pages nearly every one costs a TLB miss.
+	 */
+#ifdef MADV_HUGEPAGE
+	AdviseArena(arena, total, HNSW_HUGE_PAGE_SIZE, MADV_HUGEPAGE);
+#endif
+	memset(arena, 0, MAXALIGN(sizeof(uint64) * maxElements));
+	HnswBuildInitParticipant(state, shared, arena, heap, index, true);
+	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+									   HnswBuildCallback, state, NULL);
+	HnswBuildLinkPending(state);
+	if (!state->onDisk)
+		HnswBuildFlushArena(state, true);
+	pfree(arena);
+	return reltuples;
+}
+
+/*
+ * WAL for a finished build: a graph written whole logged its element pages
+ * as it wrote them; the pages before them (metapage, vectors out of line)
+ * are logged now.  If inserts into the pages followed (the arena filled
+ * up), every page is logged now.  Pages written past shared buffers are
+ * synced, as nbtree's build does: a checkpoint during the build could not
+ * flush them, and WAL replay would start after their records.
+ */
+static void
+LogBuiltIndex(HnswBuildState *state, Relation index)
+{
+	BlockNumber nblocks;
+
+	if (!RelationNeedsWAL(index))
+		return;
+	nblocks = RelationGetNumberOfBlocks(index);
+	if (state->wroteDirect && !state->onDisk)
+		nblocks = state->firstElementBlock;
+	log_newpage_range(index, MAIN_FORKNUM, 0, nblocks, true);
+	if (state->wroteDirect)
+		smgrimmedsync(RelationGetSmgr(index), MAIN_FORKNUM);
+}
+
+/*
  * Build an hnsw index over the existing rows of heap, with parallel workers
  * if HnswBuildPlanWorkers asks for any and some start.  The index's pages are
  * written without WAL and logged at the end with log_newpage_range.
@@ -316,8 +423,6 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result;
 	HnswBuildState state;
-	HnswBuildShared *shared = NULL;
-	char	   *arena = NULL;
 	Buffer		metabuf;
 	double		reltuples;
 	int			nworkers;
@@ -343,69 +448,9 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 									 (int64) heap->rd_rel->reltuples);
 
 	nworkers = HnswBuildPlanWorkers(heap, index, indexInfo);
-	if (nworkers > 0)
-	{
-		HnswBuildState leader;
-
-		memset(&leader, 0, sizeof(leader));
-		arena = HnswBuildBeginParallel(&leader, heap, index, indexInfo, nworkers,
-							  &shared);
-		if (arena != NULL)
-		{
-			HnswBuildInitParticipant(&state, shared, arena, heap, index, true);
-			state.pcxt = leader.pcxt;
-			state.snapshot = leader.snapshot;
-			state.nworkers = leader.nworkers;
-			state.walusage = leader.walusage;
-			state.bufferusage = leader.bufferusage;
-		}
-	}
-
-	if (arena != NULL)
-	{
-		TableScanDesc scan;
-
-		scan = table_beginscan_parallel(heap,
-										shm_toc_lookup(state.pcxt->toc,
-													   HNSW_KEY_SCAN, false));
-		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-										   HnswBuildCallback, &state, scan);
-		HnswBuildLinkPending(&state);
-		HnswBuildEndParallel(&state, &reltuples);
-	}
-	else
-	{
-		bool		sizedByMemory;
-		uint32		maxElements;
-		Size		total;
-		Size		stageBytes;
-
-		total = HnswBuildSizeArena(heap, index, HnswGetM(index),
-						  HnswIndexExactKind(index), 1, &sizedByMemory,
-						  &maxElements, &stageBytes);
-		shared = palloc(sizeof(HnswBuildShared));
-		HnswBuildInitShared(shared, heap, index, indexInfo, false, sizedByMemory,
-				   total, maxElements, stageBytes);
-		arena = MemoryContextAllocHuge(CurrentMemoryContext, total);
-
-		/*
-		 * Transparent huge pages where the kernel grants them on request
-		 * (Linux, THP "madvise" or "always"): a search reads vectors all
-		 * over the arena, and with 4 kB pages nearly every one costs a TLB
-		 * miss.
-		 */
-#ifdef MADV_HUGEPAGE
-		AdviseArena(arena, total, HNSW_HUGE_PAGE_SIZE, MADV_HUGEPAGE);
-#endif
-		memset(arena, 0, MAXALIGN(sizeof(uint64) * maxElements));
-		HnswBuildInitParticipant(&state, shared, arena, heap, index, true);
-		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-										   HnswBuildCallback, &state, NULL);
-		HnswBuildLinkPending(&state);
-		if (!state.onDisk)
-			HnswBuildFlushArena(&state, true);
-		pfree(arena);
-	}
+	if (nworkers <= 0 ||
+		!BuildParallel(&state, heap, index, indexInfo, nworkers, &reltuples))
+		reltuples = BuildSerial(&state, heap, index, indexInfo);
 	MemoryContextDelete(state.tmpCxt);
 	MemoryContextDelete(state.linkCxt);
 
@@ -416,25 +461,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	 */
 	if (state.onDisk)
 		HnswLinkUnreachableBuilt(index);
-
-	/*
-	 * WAL: a graph written whole logged its element pages as it wrote them;
-	 * the pages before them (metapage, vectors out of line) are logged now.
-	 * If inserts into the pages followed (the arena filled up), every page
-	 * is logged now.  Pages written past shared buffers are synced, as
-	 * nbtree's build does: a checkpoint during the build could not flush
-	 * them, and WAL replay would start after their records.
-	 */
-	if (RelationNeedsWAL(index))
-	{
-		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-
-		if (state.wroteDirect && !state.onDisk)
-			nblocks = state.firstElementBlock;
-		log_newpage_range(index, MAIN_FORKNUM, 0, nblocks, true);
-		if (state.wroteDirect)
-			smgrimmedsync(RelationGetSmgr(index), MAIN_FORKNUM);
-	}
+	LogBuiltIndex(&state, index);
 
 	result = palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;

@@ -72,6 +72,65 @@ GraphPageFraction(Relation index, double *rerankPages, int *dim)
 }
 
 /*
+ * Correct what genericcostestimate charged for the pages of a search in
+ * costs: a search of an index with vectors out of line reads only the
+ * graph's share of them (graphFraction) and then the candidates' vectors
+ * (rerankPages each); a cached index is read as if sequentially; and a
+ * sequential scan's uncharged TOAST reads of vectors of dim dimensions are
+ * taken off.
+ */
+static void
+ChargePages(GenericCosts *costs, IndexOptInfo *index, double tuples,
+			double graphFraction, double rerankPages, int dim)
+{
+	double		randomPageCost;
+	double		seqPageCost;
+
+	/*
+	 * genericcostestimate charged every page a search touches as a random
+	 * read.  A graph index is only fast when it is cached, and one search
+	 * reads the same upper-level pages as the last, so while the index fits
+	 * in effective_cache_size charge its pages as sequential reads instead.
+	 */
+	get_tablespace_page_costs(index->reltablespace,
+							  &randomPageCost, &seqPageCost);
+
+	/*
+	 * Vectors out of line: a search reads only the graph's share of the
+	 * pages, then re-ranks ef_search candidates, reading each one's element
+	 * and vector.
+	 */
+	if (graphFraction < 1.0)
+	{
+		double		searched = ceil(costs->numIndexPages * graphFraction);
+		double		reranked = Min(hnsw_ef_search, tuples) * rerankPages;
+
+		costs->indexTotalCost += (searched + reranked - costs->numIndexPages) *
+			randomPageCost;
+		costs->numIndexPages = searched + reranked;
+	}
+
+	if (index->pages <= effective_cache_size)
+		costs->indexTotalCost -= costs->numIndexPages *
+			(randomPageCost - seqPageCost);
+
+	/*
+	 * Vectors past TOAST_TUPLE_THRESHOLD (about 500 dimensions) are out of
+	 * line in the table, and a sequential scan reads every row's TOAST
+	 * pages, which the planner does not charge it (it charges the main fork
+	 * only).  Take as many sequential page reads off ours, down to none:
+	 * otherwise the planner prefers a sequential scan that is a hundred
+	 * times slower (20,000 rows of 3,072 dimensions at ef_search 100: 3,400
+	 * of our pages charged against 30,000 uncharged TOAST pages).
+	 */
+	if (VECTOR_SIZE(dim) > TOAST_TUPLE_THRESHOLD)
+		costs->indexTotalCost -=
+			Min(costs->numIndexPages,
+				tuples * ceil((double) VECTOR_SIZE(dim) / TOAST_MAX_CHUNK_SIZE) *
+				TOAST_MAX_CHUNK_SIZE / BLCKSZ) * seqPageCost;
+}
+
+/*
  * Estimate the cost of an hnsw index scan.
  */
 void
@@ -84,8 +143,6 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	IndexOptInfo *index = path->indexinfo;
 	double		tuples = Max(index->tuples, 1);
 	double		visited;
-	double		randomPageCost;
-	double		seqPageCost;
 	double		perRow;
 	Cost		perElement;
 	Relation	indexRel;
@@ -126,49 +183,7 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	MemSet(&costs, 0, sizeof(costs));
 	costs.numIndexTuples = visited;
 	genericcostestimate(root, path, loop_count, &costs);
-
-	/*
-	 * genericcostestimate charged every page a search touches as a random
-	 * read.  A graph index is only fast when it is cached, and one search
-	 * reads the same upper-level pages as the last, so while the index fits
-	 * in effective_cache_size charge its pages as sequential reads instead.
-	 */
-	get_tablespace_page_costs(index->reltablespace,
-							  &randomPageCost, &seqPageCost);
-
-	/*
-	 * Vectors out of line: a search reads only the graph's share of the
-	 * pages, then re-ranks ef_search candidates, reading each one's element
-	 * and vector.
-	 */
-	if (graphFraction < 1.0)
-	{
-		double		searched = ceil(costs.numIndexPages * graphFraction);
-		double		reranked = Min(hnsw_ef_search, tuples) * rerankPages;
-
-		costs.indexTotalCost += (searched + reranked - costs.numIndexPages) *
-			randomPageCost;
-		costs.numIndexPages = searched + reranked;
-	}
-
-	if (index->pages <= effective_cache_size)
-		costs.indexTotalCost -= costs.numIndexPages *
-			(randomPageCost - seqPageCost);
-
-	/*
-	 * Vectors past TOAST_TUPLE_THRESHOLD (about 500 dimensions) are out of
-	 * line in the table, and a sequential scan reads every row's TOAST
-	 * pages, which the planner does not charge it (it charges the main fork
-	 * only).  Take as many sequential page reads off ours, down to none:
-	 * otherwise the planner prefers a sequential scan that is a hundred
-	 * times slower (20,000 rows of 3,072 dimensions at ef_search 100: 3,400
-	 * of our pages charged against 30,000 uncharged TOAST pages).
-	 */
-	if (VECTOR_SIZE(dim) > TOAST_TUPLE_THRESHOLD)
-		costs.indexTotalCost -=
-			Min(costs.numIndexPages,
-				tuples * ceil((double) VECTOR_SIZE(dim) / TOAST_MAX_CHUNK_SIZE) *
-				TOAST_MAX_CHUNK_SIZE / BLCKSZ) * seqPageCost;
+	ChargePages(&costs, index, tuples, graphFraction, rerankPages, dim);
 
 	/* every visited element costs a distance: the operator's own cost */
 	perElement = OrderByCost(root, path) + cpu_index_tuple_cost;

@@ -358,17 +358,132 @@ CheckTail(HnswCheckState *cs, HnswTailTuple tail, Size len,
 }
 
 /*
+ * Check what verification alone checks of the vector of tup, the element
+ * tuple at (blkno, off) on page: finite values (XXX only unquantized
+ * values are checked; should codes be decoded too?), valid codes, and that
+ * a head tuple is the last of a page that is not the index's last (its
+ * tail is checked with the next tuple: cs->cutHead).  Counts i8 codes
+ * without error in cs->nlossless.
+ */
+static void
+CheckElementVector(HnswCheckState *cs, Page page, HnswElementTuple tup,
+				   BlockNumber blkno, OffsetNumber off)
+{
+	Size		codeSize;
+	Size		vecSize;
+
+	codeSize = HNSW_CODE_SIZE(cs->dim, cs->meta.codeKind) +
+		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
+	vecSize = VARSIZE(HnswTupleVector(tup));
+	CheckFinite(cs, HnswCodeFloats(HnswTupleVector(tup)), 0,
+				(vecSize - VECTOR_SIZE(0)) / sizeof(float), blkno, off);
+	if (tup->type == HNSW_ELEMENT_TUPLE)
+		CheckCodeValues(cs, HnswTupleVector(tup), blkno, off);
+	if (HnswQuantIsInt8(HnswTupleVector(tup)->kind))
+	{
+		float		error;
+		float		magnitude;
+
+		HnswCodeBounds(HnswTupleVector(tup), &error, &magnitude);
+		if (error == 0.0f)
+			cs->nlossless++;
+	}
+	if (tup->type == HNSW_HEAD_TUPLE)
+	{
+		/* its tail must be the next tuple: the first of the next block */
+		if (off != PageGetMaxOffsetNumber(page) || blkno + 1 >= cs->nblocks)
+			HNSW_CORRUPT(cs->index, "has an element cut over two pages without its tail",
+						 "Block %u, offset %u: a head tuple must be the last tuple of a page that is not the index's last.",
+						 blkno, off);
+		ItemPointerSet(&cs->cutHead, blkno, off);
+		cs->cutMissing = codeSize - vecSize;
+	}
+}
+
+/*
+ * Check the heap TIDs of tup, the element tuple at (blkno, off): inside the
+ * table, and at least one unless the element is flagged deleted.
+ */
+static void
+CheckElementHeapTids(HnswCheckState *cs, HnswElementTuple tup,
+					 BlockNumber blkno, OffsetNumber off)
+{
+	int			nheaptids = 0;
+
+	for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
+	{
+		ItemPointer htid = &tup->heaptids[i];
+
+		if (!ItemPointerIsValid(htid))
+			continue;
+		nheaptids++;
+		if (ItemPointerGetOffsetNumber(htid) > MaxHeapTuplesPerPage ||
+			(cs->heapBlocks != InvalidBlockNumber &&
+			 ItemPointerGetBlockNumber(htid) >= cs->heapBlocks))
+			HNSW_CORRUPT(cs->index, "has a heap TID outside its table",
+						 "Block %u, offset %u, heap TID %d: (%u,%u); the table has %u blocks.",
+						 blkno, off, i, ItemPointerGetBlockNumber(htid),
+						 ItemPointerGetOffsetNumber(htid), cs->heapBlocks);
+	}
+	if (nheaptids == 0 && !tup->deleted)
+		HNSW_CORRUPT(cs->index, "has a live element without heap TIDs",
+					 "Block %u, offset %u: no valid heap TID and not flagged deleted.",
+					 blkno, off);
+}
+
+/*
+ * Check that no neighbour slot of tup, the element tuple at (blkno, off),
+ * points to the element itself or twice to the same element on one level.
+ * (HnswCheckSlots has checked what every reader checks of them.)
+ */
+static void
+CheckElementLinks(HnswCheckState *cs, HnswElementTuple tup,
+				  BlockNumber blkno, OffsetNumber off)
+{
+	char	   *slots = HnswTupleGetSlots(tup);
+	int			m = cs->meta.m;
+
+	for (int lc = 0; lc <= tup->level; lc++)
+	{
+		int			start = HNSW_LEVEL_START(lc, m);
+		int			cap = HNSW_LEVEL_CAPACITY(lc, m);
+
+		for (int i = start; i < start + cap; i++)
+		{
+			ItemPointer t = HnswSlotTid(slots, i);
+
+			if (!ItemPointerIsValid(t))
+				continue;
+			if (ItemPointerGetBlockNumber(t) == blkno &&
+				ItemPointerGetOffsetNumber(t) == off)
+				HNSW_CORRUPT(cs->index, "has an element linked to itself",
+							 "Block %u, offset %u, level %d, slot %d.",
+							 blkno, off, lc, i);
+			for (int j = start; j < i; j++)
+			{
+				if (ItemPointerIsValid(HnswSlotTid(slots, j)) &&
+					ItemPointerEquals(HnswSlotTid(slots, j), t))
+					HNSW_CORRUPT(cs->index, "has a duplicate neighbour link",
+								 "Block %u, offset %u, level %d: slots %d and %d both point to (%u,%u).",
+								 blkno, off, lc, j, i,
+								 ItemPointerGetBlockNumber(t),
+								 ItemPointerGetOffsetNumber(t));
+			}
+		}
+	}
+}
+
+/*
  * Check the tuple at off on element page blkno, which the caller holds
  * share-locked; return it, or NULL if the line pointer is unused or holds a
  * chunk of a vector out of line (checked by CheckVectorTuple, counted in
  * cs->nchunks) or a tail (CheckTail).  Raises ERRCODE_INDEX_CORRUPTED on
  * anything malformed: first what every reader checks (the line pointer,
  * the tuple's fields against the layout, the links inside the index:
- * hnswcheck.c, HnswCheckSlots), then what only verification does: finite
- * vector values, heap TIDs inside the
- * table, a live element with a heap TID, the place of a head tuple, and
- * neighbour slots that point to the element itself or twice to the same
- * element on one level.  Whether link targets exist is checked later.
+ * hnswcheck.c, HnswCheckSlots), then what only verification does: the
+ * vector (CheckElementVector), the heap TIDs (CheckElementHeapTids) and
+ * the links (CheckElementLinks).  Whether link targets exist is checked
+ * later.
  */
 static HnswElementTuple
 CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
@@ -380,11 +495,6 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	HnswElementTuple tup;
 	char	   *item;
 	Size		len;
-	Size		codeSize;
-	Size		vecSize;
-	int			m = cs->meta.m;
-	int			nheaptids = 0;
-	char	   *slots;
 
 	r = HnswCheckItem(page, off, &item, &len);
 	if (r == HNSW_CHECK_ABSENT)
@@ -417,84 +527,10 @@ CheckElementTuple(HnswCheckState *cs, Page page, BlockNumber blkno,
 	if (r != HNSW_CHECK_OK)
 		HnswReportCorrupt(index, r, blkno, off, page, &layout);
 
-	codeSize = HNSW_CODE_SIZE(cs->dim, cs->meta.codeKind) +
-		(cs->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0);
-	vecSize = VARSIZE(HnswTupleVector(tup));
-	/* XXX only unquantized values are checked; should codes be decoded too? */
-	CheckFinite(cs, HnswCodeFloats(HnswTupleVector(tup)), 0,
-				(vecSize - VECTOR_SIZE(0)) / sizeof(float), blkno, off);
-	if (tup->type == HNSW_ELEMENT_TUPLE)
-		CheckCodeValues(cs, HnswTupleVector(tup), blkno, off);
-	if (HnswQuantIsInt8(HnswTupleVector(tup)->kind))
-	{
-		float		error;
-		float		magnitude;
-
-		HnswCodeBounds(HnswTupleVector(tup), &error, &magnitude);
-		if (error == 0.0f)
-			cs->nlossless++;
-	}
-	if (tup->type == HNSW_HEAD_TUPLE)
-	{
-		/* its tail must be the next tuple: the first of the next block */
-		if (off != PageGetMaxOffsetNumber(page) || blkno + 1 >= cs->nblocks)
-			HNSW_CORRUPT(index, "has an element cut over two pages without its tail",
-						 "Block %u, offset %u: a head tuple must be the last tuple of a page that is not the index's last.",
-						 blkno, off);
-		ItemPointerSet(&cs->cutHead, blkno, off);
-		cs->cutMissing = codeSize - vecSize;
-	}
-
-	for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
-	{
-		ItemPointer htid = &tup->heaptids[i];
-
-		if (!ItemPointerIsValid(htid))
-			continue;
-		nheaptids++;
-		if (ItemPointerGetOffsetNumber(htid) > MaxHeapTuplesPerPage ||
-			(cs->heapBlocks != InvalidBlockNumber &&
-			 ItemPointerGetBlockNumber(htid) >= cs->heapBlocks))
-			HNSW_CORRUPT(index, "has a heap TID outside its table",
-						 "Block %u, offset %u, heap TID %d: (%u,%u); the table has %u blocks.",
-						 blkno, off, i, ItemPointerGetBlockNumber(htid),
-						 ItemPointerGetOffsetNumber(htid), cs->heapBlocks);
-	}
-	if (nheaptids == 0 && !tup->deleted)
-		HNSW_CORRUPT(index, "has a live element without heap TIDs",
-					 "Block %u, offset %u: no valid heap TID and not flagged deleted.",
-					 blkno, off);
-
+	CheckElementVector(cs, page, tup, blkno, off);
+	CheckElementHeapTids(cs, tup, blkno, off);
 	HnswCheckSlots(index, &cs->nblocks, &layout, tup, blkno, off);
-	slots = HnswTupleGetSlots(tup);
-	for (int lc = 0; lc <= tup->level; lc++)
-	{
-		int			start = HNSW_LEVEL_START(lc, m);
-		int			cap = HNSW_LEVEL_CAPACITY(lc, m);
-
-		for (int i = start; i < start + cap; i++)
-		{
-			ItemPointer t = HnswSlotTid(slots, i);
-
-			if (!ItemPointerIsValid(t))
-				continue;
-			if (ItemPointerGetBlockNumber(t) == blkno &&
-				ItemPointerGetOffsetNumber(t) == off)
-				HNSW_CORRUPT(index, "has an element linked to itself",
-							 "Block %u, offset %u, level %d, slot %d.",
-							 blkno, off, lc, i);
-			for (int j = start; j < i; j++)
-			{
-				if (ItemPointerIsValid(HnswSlotTid(slots, j)) &&
-					ItemPointerEquals(HnswSlotTid(slots, j), t))
-					HNSW_CORRUPT(index, "has a duplicate neighbour link",
-								 "Block %u, offset %u, level %d: slots %d and %d both point to (%u,%u).",
-								 blkno, off, lc, j, i,
-								 ItemPointerGetBlockNumber(t),
-								 ItemPointerGetOffsetNumber(t));
-			}
-		}
-	}
+	CheckElementLinks(cs, tup, blkno, off);
 	return tup;
 }
 
@@ -532,6 +568,153 @@ OpclassName(Relation index)
 	return result;
 }
 
+/* What hnsw.index_info counts as it reads an index */
+typedef struct IndexCounts
+{
+	int64		nelements;
+	int64		nlive;
+	int64		ndeleted;
+	int64		nheaptids;
+	int64		perLevel[HNSW_MAX_LEVEL + 1];	/* by top level */
+	int64		degreeSum;		/* links on level 0 of live elements */
+	int			minDegree;
+	int			maxLevel;
+	int64		elementPages;
+	int64		freePages;
+	int64		vectorPages;
+} IndexCounts;
+
+/*
+ * Check and count the tuples of page blkno (share-locked by the caller) into
+ * counts; return how many elements it holds.
+ */
+static int
+CountPage(HnswCheckState *cs, Page page, BlockNumber blkno,
+		  IndexCounts *counts)
+{
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	int			onPage = 0;
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		HnswElementTuple tup;
+		char	   *slots;
+		int			degree = 0;
+
+		tup = CheckElementTuple(cs, page, blkno, off);
+		if (tup == NULL)
+			continue;
+		onPage++;
+		counts->nelements++;
+		counts->perLevel[tup->level]++;
+		counts->maxLevel = Max(counts->maxLevel, tup->level);
+		if (tup->deleted)
+		{
+			counts->ndeleted++;
+			continue;
+		}
+		counts->nlive++;
+		for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
+			if (ItemPointerIsValid(&tup->heaptids[i]))
+				counts->nheaptids++;
+		slots = HnswTupleGetSlots(tup);
+		for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, cs->meta.m); i++)
+			if (ItemPointerIsValid(HnswSlotTid(slots, i)))
+				degree++;
+		counts->degreeSum += degree;
+		counts->minDegree = Min(counts->minDegree, degree);
+	}
+	return onPage;
+}
+
+/*
+ * Fill values and nulls (26 columns) with hnsw.index_info's row from what
+ * was counted and the metapage.  Memory: the row's values are palloc'd in
+ * the current context.
+ */
+static void
+IndexInfoRow(HnswCheckState *cs, IndexCounts *counts, Datum *values,
+			 bool *nulls)
+{
+	int			n = 0;
+
+	/* elements_per_level[l]: elements present on level l (top level >= l) */
+	for (int l = counts->maxLevel - 1; l >= 0; l--)
+		counts->perLevel[l] += counts->perLevel[l + 1];
+
+	values[n++] = Int64GetDatum(counts->nelements);
+	values[n++] = Int64GetDatum(counts->nlive);
+	values[n++] = Int64GetDatum(counts->ndeleted);
+	values[n++] = Int64GetDatum(counts->nheaptids);
+	if (counts->maxLevel >= 0)
+	{
+		Datum		levels[HNSW_MAX_LEVEL + 1];
+
+		for (int l = 0; l <= counts->maxLevel; l++)
+			levels[l] = Int64GetDatum(counts->perLevel[l]);
+		values[n++] = Int32GetDatum(counts->maxLevel);
+		values[n++] = PointerGetDatum(construct_array(levels,
+													  counts->maxLevel + 1,
+													  INT8OID, sizeof(int64),
+													  FLOAT8PASSBYVAL,
+													  TYPALIGN_DOUBLE));
+	}
+	else
+	{
+		nulls[n++] = true;
+		nulls[n++] = true;
+	}
+	if (counts->nlive > 0)
+	{
+		values[n++] = Float8GetDatum((double) counts->degreeSum / counts->nlive);
+		values[n++] = Int32GetDatum(counts->minDegree);
+	}
+	else
+	{
+		nulls[n++] = true;
+		nulls[n++] = true;
+	}
+	if (ItemPointerIsValid(&cs->meta.entryPoint))
+	{
+		ItemPointer ep = palloc(sizeof(ItemPointerData));
+
+		*ep = cs->meta.entryPoint;
+		values[n++] = PointerGetDatum(ep);
+		values[n++] = Int32GetDatum(cs->meta.entryLevel);
+	}
+	else
+	{
+		nulls[n++] = true;
+		nulls[n++] = true;
+	}
+	values[n++] = Int64GetDatum(cs->nblocks);
+	values[n++] = Int64GetDatum(counts->elementPages);
+	values[n++] = Int64GetDatum(counts->freePages);
+	if (counts->nlive > 0)
+		values[n++] = Float8GetDatum((double) cs->nblocks * BLCKSZ / counts->nlive);
+	else
+		nulls[n++] = true;
+	values[n++] = Int32GetDatum(cs->meta.m);
+	values[n++] = Int32GetDatum(cs->meta.efConstruction);
+	values[n++] = Int32GetDatum(cs->meta.dimensions);
+	values[n++] = NameGetDatum(OpclassName(cs->index));
+	values[n++] = Int32GetDatum(cs->meta.version);
+	if (cs->meta.insertPage != InvalidBlockNumber)
+		values[n++] = Int64GetDatum(cs->meta.insertPage);
+	else
+		nulls[n++] = true;
+	values[n++] = CStringGetTextDatum(HnswCodeKindName(cs->meta.exactKind));
+	values[n++] = CStringGetTextDatum(HnswCodeKindName(cs->meta.codeKind));
+	values[n++] = Int64GetDatum(cs->nchunks);
+	values[n++] = Int64GetDatum(counts->vectorPages);
+	values[n++] = Int64GetDatum(cs->ncut);
+	if (HnswQuantIsInt8(cs->meta.codeKind))
+		values[n++] = Int64GetDatum(cs->nlossless);
+	else
+		nulls[n++] = true;
+	Assert(n == 26);
+}
+
 /*
  * hnsw.index_info(index regclass): statistics of an hnsw index, read from
  * its pages.  Takes AccessShareLock on the index (concurrent inserts and
@@ -547,25 +730,17 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	HnswCheckState cs;
 	BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
-	int64		nelements = 0;
-	int64		nlive = 0;
-	int64		ndeleted = 0;
-	int64		nheaptids = 0;
-	int64		perLevel[HNSW_MAX_LEVEL + 1] = {0};
-	int64		degreeSum = 0;
-	int			minDegree = INT_MAX;
-	int			maxLevel = -1;
-	int64		elementPages = 0;
-	int64		freePages = 0;
-	int64		vectorPages = 0;
+	IndexCounts counts;
 	Datum		values[26];
 	bool		nulls[26] = {0};
-	int			n = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
 	memset(&cs, 0, sizeof(cs));
+	memset(&counts, 0, sizeof(counts));
+	counts.minDegree = INT_MAX;
+	counts.maxLevel = -1;
 	cs.index = OpenIndexChecked(relid, AccessShareLock);
 	cs.nblocks = RelationGetNumberOfBlocks(cs.index);
 	cs.heapBlocks = InvalidBlockNumber;
@@ -574,135 +749,27 @@ hnsw_index_info(PG_FUNCTION_ARGS)
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < cs.nblocks; blkno++)
 	{
 		Buffer		buf;
-		Page		page;
 		int			onPage = 0;
 		int64		chunksBefore = cs.nchunks;
 		int64		cutBefore = cs.ncut;
 
 		CHECK_FOR_INTERRUPTS();
 		buf = ReadCheckedPage(&cs, blkno, strategy);
-		page = BufferGetPage(buf);
-		if (!PageIsNew(page))
-		{
-			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-			{
-				HnswElementTuple tup;
-				char	   *slots;
-				int			degree = 0;
-
-				tup = CheckElementTuple(&cs, page, blkno, off);
-				if (tup == NULL)
-					continue;
-				onPage++;
-				nelements++;
-				perLevel[tup->level]++;
-				maxLevel = Max(maxLevel, tup->level);
-				if (tup->deleted)
-				{
-					ndeleted++;
-					continue;
-				}
-				nlive++;
-				for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
-					if (ItemPointerIsValid(&tup->heaptids[i]))
-						nheaptids++;
-				slots = HnswTupleGetSlots(tup);
-				for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, cs.meta.m); i++)
-					if (ItemPointerIsValid(HnswSlotTid(slots, i)))
-						degree++;
-				degreeSum += degree;
-				minDegree = Min(minDegree, degree);
-			}
-		}
+		if (!PageIsNew(BufferGetPage(buf)))
+			onPage = CountPage(&cs, BufferGetPage(buf), blkno, &counts);
 		UnlockReleaseBuffer(buf);
 		CheckMissingTail(&cs, strategy);
 		if (onPage > 0 || cs.ncut > cutBefore)
-			elementPages++;
+			counts.elementPages++;
 		else if (cs.nchunks == chunksBefore)
-			freePages++;
+			counts.freePages++;
 		if (cs.nchunks > chunksBefore)
-			vectorPages++;
+			counts.vectorPages++;
 	}
 	CheckNoTailDue(&cs, InvalidBlockNumber);
 	CheckMissingTail(&cs, strategy);
 
-	/* elements_per_level[l]: elements present on level l (top level >= l) */
-	for (int l = maxLevel - 1; l >= 0; l--)
-		perLevel[l] += perLevel[l + 1];
-
-	values[n++] = Int64GetDatum(nelements);
-	values[n++] = Int64GetDatum(nlive);
-	values[n++] = Int64GetDatum(ndeleted);
-	values[n++] = Int64GetDatum(nheaptids);
-	if (maxLevel >= 0)
-	{
-		Datum		levels[HNSW_MAX_LEVEL + 1];
-
-		for (int l = 0; l <= maxLevel; l++)
-			levels[l] = Int64GetDatum(perLevel[l]);
-		values[n++] = Int32GetDatum(maxLevel);
-		values[n++] = PointerGetDatum(construct_array(levels, maxLevel + 1,
-													  INT8OID, sizeof(int64),
-													  FLOAT8PASSBYVAL,
-													  TYPALIGN_DOUBLE));
-	}
-	else
-	{
-		nulls[n++] = true;
-		nulls[n++] = true;
-	}
-	if (nlive > 0)
-	{
-		values[n++] = Float8GetDatum((double) degreeSum / nlive);
-		values[n++] = Int32GetDatum(minDegree);
-	}
-	else
-	{
-		nulls[n++] = true;
-		nulls[n++] = true;
-	}
-	if (ItemPointerIsValid(&cs.meta.entryPoint))
-	{
-		ItemPointer ep = palloc(sizeof(ItemPointerData));
-
-		*ep = cs.meta.entryPoint;
-		values[n++] = PointerGetDatum(ep);
-		values[n++] = Int32GetDatum(cs.meta.entryLevel);
-	}
-	else
-	{
-		nulls[n++] = true;
-		nulls[n++] = true;
-	}
-	values[n++] = Int64GetDatum(cs.nblocks);
-	values[n++] = Int64GetDatum(elementPages);
-	values[n++] = Int64GetDatum(freePages);
-	if (nlive > 0)
-		values[n++] = Float8GetDatum((double) cs.nblocks * BLCKSZ / nlive);
-	else
-		nulls[n++] = true;
-	values[n++] = Int32GetDatum(cs.meta.m);
-	values[n++] = Int32GetDatum(cs.meta.efConstruction);
-	values[n++] = Int32GetDatum(cs.meta.dimensions);
-	values[n++] = NameGetDatum(OpclassName(cs.index));
-	values[n++] = Int32GetDatum(cs.meta.version);
-	if (cs.meta.insertPage != InvalidBlockNumber)
-		values[n++] = Int64GetDatum(cs.meta.insertPage);
-	else
-		nulls[n++] = true;
-	values[n++] = CStringGetTextDatum(HnswCodeKindName(cs.meta.exactKind));
-	values[n++] = CStringGetTextDatum(HnswCodeKindName(cs.meta.codeKind));
-	values[n++] = Int64GetDatum(cs.nchunks);
-	values[n++] = Int64GetDatum(vectorPages);
-	values[n++] = Int64GetDatum(cs.ncut);
-	if (HnswQuantIsInt8(cs.meta.codeKind))
-		values[n++] = Int64GetDatum(cs.nlossless);
-	else
-		nulls[n++] = true;
-	Assert(n == lengthof(values));
-
+	IndexInfoRow(&cs, &counts, values, nulls);
 	FreeAccessStrategy(strategy);
 	relation_close(cs.index, AccessShareLock);
 
@@ -816,75 +883,54 @@ CountUnreachable(HnswVerifyState *vs, BufferAccessStrategy strategy)
 }
 
 /*
- * hnsw.verify_index(index regclass): check the structure of an hnsw index;
- * raise ERRCODE_INDEX_CORRUPTED with the block, offset and slot of the first
- * problem, or return a summary row.
- *
- * Locks: ShareLock on the index's table, taken before the index (the order
- * every writer uses), then AccessShareLock on the index.  ShareLock blocks
- * INSERT, UPDATE, DELETE and VACUUM for the duration, so the three passes
- * see one stable graph.  Pages are read one at a time under a share buffer
- * lock.  Memory: under 20 bytes per element in a context of its own, bounded by
- * maintenance_work_mem.
+ * Check the vectors out of line that the elements of one page link to:
+ * links[0..nlinks) holds pairs of an element's TID and its link.  Each
+ * chain is read whole (HnswReadExactVector, one page at a time) and counted
+ * in vs->linkedChunks.  Called with no buffer lock held.
  */
-Datum
-hnsw_verify_index(PG_FUNCTION_ARGS)
+static void
+CheckOutOfLine(HnswVerifyState *vs, ItemPointerData *links, int nlinks)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	Oid			heapid;
-	Relation	heap = NULL;
-	TupleDesc	tupdesc;
-	HnswVerifyState vs;
-	HnswCheckState *cs = &vs.cs;
-	BufferAccessStrategy strategy;
-	MemoryContext cxt;
-	MemoryContext oldcxt;
+	HnswCheckState *cs = &vs->cs;
+
+	for (int i = 0; i < nlinks; i += 2)
+	{
+		int			nchunks;
+		HnswCode   *exact = HnswReadExactVector(cs->index, &links[i + 1],
+												cs->dim, &nchunks);
+
+		if (exact == NULL)
+			HNSW_CORRUPT(cs->index, "has an element whose vector out of line is not whole",
+						 "Element (%u,%u) links to a chain of chunks from (%u,%u) that is not a vector of %d dimensions.",
+						 ItemPointerGetBlockNumber(&links[i]),
+						 ItemPointerGetOffsetNumber(&links[i]),
+						 ItemPointerGetBlockNumberNoCheck(&links[i + 1]),
+						 ItemPointerGetOffsetNumberNoCheck(&links[i + 1]),
+						 cs->dim);
+		if (exact->kind != cs->meta.exactKind)
+			HNSW_CORRUPT(cs->index, "has an element whose vector out of line has the wrong encoding",
+						 "Element (%u,%u): encoding %d; the index has %d.",
+						 ItemPointerGetBlockNumber(&links[i]),
+						 ItemPointerGetOffsetNumber(&links[i]),
+						 (int) exact->kind,
+						 (int) cs->meta.exactKind);
+		vs->linkedChunks += nchunks;
+		pfree(exact);
+	}
+}
+
+/*
+ * Verification's pass 1: check every page and element tuple and remember
+ * every element (RememberElement).  Vectors out of line are read whole
+ * through their elements' links, after the element's page is released.
+ * One share buffer lock at a time; memory in the current context.
+ */
+static void
+VerifyElements(HnswVerifyState *vs, BufferAccessStrategy strategy)
+{
+	HnswCheckState *cs = &vs->cs;
 	ItemPointerData *links;
-	HnswLayout	layout;
-	Datum		values[6];
-	bool		nulls[6] = {0};
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
-	/*
-	 * Lock the table before the index, as amcheck does, so that we never
-	 * wait for a table lock while holding the index's.  If relid is not an
-	 * index, IndexGetRelation finds nothing and the open below complains.
-	 */
-	heapid = IndexGetRelation(relid, true);
-	if (OidIsValid(heapid))
-		heap = table_open(heapid, ShareLock);
-
-	memset(&vs, 0, sizeof(vs));
-	cs->index = OpenIndexChecked(relid, AccessShareLock);
-	if (heap == NULL || heapid != IndexGetRelation(relid, false))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("could not open the table of index \"%s\"",
-						RelationGetRelationName(cs->index))));
-	if (!cs->index->rd_index->indisvalid)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot verify index \"%s\"",
-						RelationGetRelationName(cs->index)),
-				 errdetail("Index is not valid.")));
-
-	cs->nblocks = RelationGetNumberOfBlocks(cs->index);
-	cs->heapBlocks = RelationGetNumberOfBlocks(heap);
-	CheckMeta(cs);
-
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw verify",
-								ALLOCSET_DEFAULT_SIZES);
-	oldcxt = MemoryContextSwitchTo(cxt);
-	vs.memLimit = (Size) maintenance_work_mem * 1024;
-	strategy = GetAccessStrategy(BAS_BULKREAD);
-
-	/*
-	 * pass 1: pages and element tuples; remember every element.  Vectors out
-	 * of line are read whole through their elements' links, after the
-	 * element's page is released.
-	 */
 	links = palloc(sizeof(ItemPointerData) * MaxOffsetNumber);
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < cs->nblocks; blkno++)
 	{
@@ -905,7 +951,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 
 				if (tup != NULL)
 				{
-					RememberElement(&vs, blkno, off, tup);
+					RememberElement(vs, blkno, off, tup);
 					if (tup->type == HNSW_ELEMENT_TUPLE &&
 						HnswVectorHasLink(HnswTupleVector(tup)))
 					{
@@ -918,45 +964,23 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 		}
 		UnlockReleaseBuffer(buf);
 		CheckMissingTail(cs, strategy);
-
-		for (int i = 0; i < nlinks; i += 2)
-		{
-			int			nchunks;
-			HnswCode	   *exact = HnswReadExactVector(cs->index, &links[i + 1],
-													cs->dim, &nchunks);
-
-			if (exact == NULL)
-				HNSW_CORRUPT(cs->index, "has an element whose vector out of line is not whole",
-							 "Element (%u,%u) links to a chain of chunks from (%u,%u) that is not a vector of %d dimensions.",
-							 ItemPointerGetBlockNumber(&links[i]),
-							 ItemPointerGetOffsetNumber(&links[i]),
-							 ItemPointerGetBlockNumberNoCheck(&links[i + 1]),
-							 ItemPointerGetOffsetNumberNoCheck(&links[i + 1]),
-							 cs->dim);
-			if (exact->kind != cs->meta.exactKind)
-				HNSW_CORRUPT(cs->index, "has an element whose vector out of line has the wrong encoding",
-							 "Element (%u,%u): encoding %d; the index has %d.",
-							 ItemPointerGetBlockNumber(&links[i]),
-							 ItemPointerGetOffsetNumber(&links[i]),
-							 (int) exact->kind,
-							 (int) cs->meta.exactKind);
-			vs.linkedChunks += nchunks;
-			pfree(exact);
-		}
+		CheckOutOfLine(vs, links, nlinks);
 	}
 	pfree(links);
 	CheckNoTailDue(cs, InvalidBlockNumber);
 	CheckMissingTail(cs, strategy);
+}
 
-	if (vs.list.n > 0 && !ItemPointerIsValid(&cs->meta.entryPoint) &&
-		vs.nlive > 0)
-		ereport(NOTICE,
-				(errmsg("index \"%s\" has elements but no entry point",
-						RelationGetRelationName(cs->index)),
-				 errdetail("This is left by a crash during the first insert into an empty index; the next insert sets the entry point.")));
+/*
+ * Verification's pass 2: check every link against the elements of pass 1
+ * (CheckLinks, in TID order).  One share buffer lock at a time.
+ */
+static void
+VerifyLinks(HnswVerifyState *vs, BufferAccessStrategy strategy)
+{
+	HnswCheckState *cs = &vs->cs;
+	HnswLayout	layout = CheckLayout(cs);
 
-	/* pass 2: every link, against the elements of pass 1 (in TID order) */
-	layout = CheckLayout(cs);
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < cs->nblocks; blkno++)
 	{
 		Buffer		buf;
@@ -977,33 +1001,131 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 													  off);
 
 				if (tup != NULL)
-					CheckLinks(&vs, tup);
+					CheckLinks(vs, tup);
 			}
 		}
 		UnlockReleaseBuffer(buf);
 	}
+}
 
-	/* pass 3: reachability from the entry point */
-	CountUnreachable(&vs, strategy);
+/*
+ * Say what verification found that is no corruption: dangling or stale
+ * links, chunks no element links to, unreachable elements (NOTICEs).
+ */
+static void
+ReportFindings(HnswVerifyState *vs)
+{
+	HnswCheckState *cs = &vs->cs;
 
-	if (vs.danglingLinks > 0 || vs.staleLinks > 0)
+	if (vs->danglingLinks > 0 || vs->staleLinks > 0)
 		ereport(NOTICE,
 				(errmsg("index \"%s\" has " INT64_FORMAT " dangling and " INT64_FORMAT " stale neighbour links",
 						RelationGetRelationName(cs->index),
-						vs.danglingLinks, vs.staleLinks),
+						vs->danglingLinks, vs->staleLinks),
 				 errdetail("Searches skip such links; they are left when an insert links to an element that a concurrent vacuum removes.")));
-	if (cs->nchunks > vs.linkedChunks)
+	if (cs->nchunks > vs->linkedChunks)
 		ereport(NOTICE,
 				(errmsg("index \"%s\" has " INT64_FORMAT " chunks of vectors out of line that no element links to",
 						RelationGetRelationName(cs->index),
-						cs->nchunks - vs.linkedChunks),
+						cs->nchunks - vs->linkedChunks),
 				 errdetail("They are left by a crash or an error between writing a vector and its element; REINDEX reclaims their space.")));
-	if (vs.unreachable > 0)
+	if (vs->unreachable > 0)
 		ereport(NOTICE,
 				(errmsg("index \"%s\" has " INT64_FORMAT " live elements unreachable from the entry point",
-						RelationGetRelationName(cs->index), vs.unreachable),
+						RelationGetRelationName(cs->index), vs->unreachable),
 				 errdetail("Index scans cannot return their rows; this lowers recall but is not corruption."),
 				 errhint("VACUUM links such elements (not in an inner-product index).")));
+}
+
+/*
+ * Open the index relid for verify_index, and its table: return the table,
+ * ShareLock'd (taken first), and open the index into cs->index
+ * (AccessShareLock).  Error out if relid is no valid hnsw index.
+ */
+static Relation
+OpenForVerify(Oid relid, HnswCheckState *cs)
+{
+	Oid			heapid;
+	Relation	heap = NULL;
+
+	/*
+	 * Lock the table before the index, as amcheck does, so that we never
+	 * wait for a table lock while holding the index's.  If relid is not an
+	 * index, IndexGetRelation finds nothing and the open below complains.
+	 */
+	heapid = IndexGetRelation(relid, true);
+	if (OidIsValid(heapid))
+		heap = table_open(heapid, ShareLock);
+
+	cs->index = OpenIndexChecked(relid, AccessShareLock);
+	if (heap == NULL || heapid != IndexGetRelation(relid, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("could not open the table of index \"%s\"",
+						RelationGetRelationName(cs->index))));
+	if (!cs->index->rd_index->indisvalid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot verify index \"%s\"",
+						RelationGetRelationName(cs->index)),
+				 errdetail("Index is not valid.")));
+	return heap;
+}
+
+/*
+ * hnsw.verify_index(index regclass): check the structure of an hnsw index;
+ * raise ERRCODE_INDEX_CORRUPTED with the block, offset and slot of the first
+ * problem, or return a summary row.
+ *
+ * Locks: ShareLock on the index's table, taken before the index (the order
+ * every writer uses), then AccessShareLock on the index.  ShareLock blocks
+ * INSERT, UPDATE, DELETE and VACUUM for the duration, so the three passes
+ * see one stable graph.  Pages are read one at a time under a share buffer
+ * lock.  Memory: under 20 bytes per element in a context of its own, bounded by
+ * maintenance_work_mem.
+ */
+Datum
+hnsw_verify_index(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	heap;
+	TupleDesc	tupdesc;
+	HnswVerifyState vs;
+	HnswCheckState *cs = &vs.cs;
+	BufferAccessStrategy strategy;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	Datum		values[6];
+	bool		nulls[6] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	memset(&vs, 0, sizeof(vs));
+	heap = OpenForVerify(relid, cs);
+	cs->nblocks = RelationGetNumberOfBlocks(cs->index);
+	cs->heapBlocks = RelationGetNumberOfBlocks(heap);
+	CheckMeta(cs);
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw verify",
+								ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	vs.memLimit = (Size) maintenance_work_mem * 1024;
+	strategy = GetAccessStrategy(BAS_BULKREAD);
+
+	/* pass 1: pages and element tuples */
+	VerifyElements(&vs, strategy);
+	if (vs.list.n > 0 && !ItemPointerIsValid(&cs->meta.entryPoint) &&
+		vs.nlive > 0)
+		ereport(NOTICE,
+				(errmsg("index \"%s\" has elements but no entry point",
+						RelationGetRelationName(cs->index)),
+				 errdetail("This is left by a crash during the first insert into an empty index; the next insert sets the entry point.")));
+
+	/* pass 2: every link; pass 3: reachability from the entry point */
+	VerifyLinks(&vs, strategy);
+	CountUnreachable(&vs, strategy);
+	ReportFindings(&vs);
 
 	MemoryContextSwitchTo(oldcxt);
 	values[0] = Int64GetDatum(cs->nblocks);

@@ -73,90 +73,19 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 /* Attempts to re-prune a full list before giving up on the heuristic */
 #define HNSW_PRUNE_ATTEMPTS		3
 
-/* Candidates of one pruning, nearest first; see ChooseLinkToDrop */
-typedef struct PruneState
-{
-	HnswGraph  *graph;
-	int			n;
-	HnswCandidate cands[2 * HNSW_MAX_M + 1];	/* element NULL: the newcomer */
-	int8		verdict[2 * HNSW_MAX_M + 1];	/* PRUNE_* */
-	bool		gone;			/* a candidate's tuple vanished meanwhile */
-	int			goneIndex;
-} PruneState;
-
-#define PRUNE_UNKNOWN	0
-#define PRUNE_KEPT		1
-#define PRUNE_REJECTED	2
-
-/*
- * Return whether the heuristic (Algorithm 4) keeps candidate i: whether no
- * kept candidate nearer to the owner than i is nearer to i than the owner
- * is.  Verdicts are computed on demand and remembered: a nearer candidate's
- * verdict is needed only when it is nearer to i than the owner, and the
- * nearest candidates, the likeliest to be, are tried first.
- *
- * Sets ps->gone if a vector cannot be read (the element was freed since it
- * was loaded); the verdicts are then meaningless.
- */
-static bool
-PruneKeeps(PruneState *ps, int i)
-{
-	HnswElement ci = ps->cands[i].element;
-	bool		kept = true;
-
-	if (ps->verdict[i] != PRUNE_UNKNOWN)
-		return ps->verdict[i] == PRUNE_KEPT;
-
-	if (ci != NULL && !HnswEnsureVector(ps->graph, ci))
-	{
-		ps->gone = true;
-		ps->goneIndex = i;
-		return false;
-	}
-	for (int j = 0; j < i && kept && !ps->gone; j++)
-	{
-		HnswElement cj = ps->cands[j].element;
-		float		d;
-
-		/* distances to the newcomer: the candidate's to the query */
-		if (ci == NULL)
-			d = cj->queryDistance;
-		else if (cj == NULL)
-			d = ci->queryDistance;
-		else
-		{
-			if (!HnswEnsureVector(ps->graph, cj))
-			{
-				ps->gone = true;
-				ps->goneIndex = j;
-				return false;
-			}
-			d = HnswDistance(ps->graph, ci->vec, cj->vec);
-		}
-		if (d < ps->cands[i].distance && PruneKeeps(ps, j))
-			kept = false;
-	}
-	ps->verdict[i] = kept ? PRUNE_KEPT : PRUNE_REJECTED;
-	return kept;
-}
-
 /*
  * Return the index in slots[0..cap) of the link a full list gives up for
  * the new element (at distance newDistance from the list's owner), or -1 if
  * the new element is the one to leave out.  slots is a copy of the list,
  * every slot valid and none the new element.
  *
- * This is the pruning of the in-memory build (and of the paper's Algorithm
- * 1, "shrink connections"): the list plus the newcomer, nearest first, goes
- * through the heuristic (Algorithm 4), and keepPrunedConnections fills the
- * slots left with the nearest candidates the heuristic rejected, so exactly
- * one candidate is left out: the furthest one the heuristic rejected, or the
- * furthest of all if it rejected none (it stops at cap kept).  Only that one
- * is wanted, so the verdicts are asked for from the furthest candidate down
- * and computed on demand (PruneKeeps); the first rejected one is the answer,
- * and usually a few distances decide it.  A link to an element that is gone
- * or deleted goes first.  Under inner product (no metric) the furthest
- * candidate is left out.  With force, the newcomer is never left out.
+ * A link to an element that is gone or deleted goes first (the furthest
+ * such).  Otherwise the list plus the newcomer, nearest first, is pruned as
+ * in the in-memory build (and the paper's Algorithm 1, "shrink
+ * connections"), by HnswDropNeighbor (hnswselect.h's Drop), which leaves
+ * out the furthest candidate the heuristic rejects, or the furthest of all
+ * if it rejects none; under inner product (no metric), the furthest.  With
+ * force, the newcomer is never left out.
  *
  * Distances between the newcomer and a candidate are the candidate's
  * distance to the graph's query (the new vector), known for every element
@@ -169,15 +98,12 @@ static int
 ChooseLinkToDrop(HnswGraph *graph, char *slots, int cap,
 				 float newDistance, bool force)
 {
-	PruneState ps;
+	HnswCandidate cands[2 * HNSW_MAX_M + 1];
 	int			from[2 * HNSW_MAX_M + 1];	/* slot index, -1: the newcomer */
+	int			n = 0;
+	int			newPos = -1;
 	int			gone = -1;
 	float		goneDistance = -FLT_MAX;
-	bool		simple = graph->metric == HNSW_METRIC_IP && !graph->normalize;
-
-	ps.graph = graph;
-	ps.n = 0;
-	ps.gone = false;
 
 	/* insertion sort of the list plus the newcomer, nearest first */
 	for (int i = 0; i <= cap; i++)
@@ -204,39 +130,22 @@ ChooseLinkToDrop(HnswGraph *graph, char *slots, int cap,
 			c.element = NULL;
 			c.distance = newDistance;
 		}
-		for (j = ps.n; j > 0 && ps.cands[j - 1].distance > c.distance; j--)
+		for (j = n; j > 0 && cands[j - 1].distance > c.distance; j--)
 		{
-			ps.cands[j] = ps.cands[j - 1];
+			cands[j] = cands[j - 1];
 			from[j] = from[j - 1];
 		}
-		ps.cands[j] = c;
+		cands[j] = c;
 		from[j] = i < cap ? i : -1;
-		ps.verdict[ps.n] = PRUNE_UNKNOWN;
-		ps.n++;
+		n++;
 	}
 	if (gone >= 0)
 		return gone;
 
-	/* the furthest candidate the heuristic rejects */
-	for (int i = ps.n - 1; i >= 0 && !simple; i--)
-	{
-		bool		kept;
-
-		if (force && from[i] < 0)
-			continue;
-		kept = PruneKeeps(&ps, i);
-
-		if (ps.gone)
-			return from[ps.goneIndex];
-		if (!kept)
-			return from[i];
-	}
-
-	/* none rejected (or inner product): the furthest */
-	for (int i = ps.n - 1; i >= 0; i--)
-		if (from[i] >= 0 || !force)
-			return from[i];
-	return -1;
+	for (int i = 0; i < n; i++)
+		if (from[i] < 0)
+			newPos = i;
+	return from[HnswDropNeighbor(graph, cands, n, newPos, force)];
 }
 
 /*
@@ -397,6 +306,64 @@ ShareElement(HnswGraph *graph, HnswElement e, const HnswCode *vec,
 }
 
 /*
+ * Give heaptid to an element that already holds vec, if one among the new
+ * element's neighbours on level 0 (lists0, nearest first; nearest the
+ * nearest live element found) does and has room; return whether one took
+ * it.  Identical vectors share an element while it has room.  Several
+ * identical elements tie for nearest once the first is full: the tied
+ * neighbours are tried in turn, so that they fill up one after another
+ * instead of each new copy making an element of its own.  Sets *copy if
+ * an element holds vec, room or not.  Locks as AddHeapTid.
+ */
+static bool
+ShareIdentical(HnswGraph *graph, HnswNeighborList *lists0,
+			   HnswCandidate *nearest, const HnswCode *vec,
+			   ItemPointer heaptid, bool *copy)
+{
+	if (nearest->element == NULL)
+		return false;
+	if (ShareElement(graph, nearest->element, vec, heaptid, copy))
+		return true;
+	for (int i = 0; i < lists0->length; i++)
+	{
+		HnswCandidate *c = &lists0->items[i];
+
+		if (c->distance == nearest->distance && c->element != nearest->element &&
+			ShareElement(graph, c->element, vec, heaptid, copy))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Link the neighbours of the new element at newTid, lists[0..level], back
+ * to it, top level first (AddLinkOnDisk: one buffer lock at a time, one WAL
+ * record per change).
+ */
+static void
+LinkNeighbors(HnswGraph *graph, HnswNeighborList **lists, int level,
+			  ItemPointer newTid)
+{
+	for (int lc = level; lc >= 0; lc--)
+	{
+		bool		linked = false;
+
+		for (int i = 0; i < lists[lc]->length; i++)
+			linked |= AddLinkOnDisk(graph, lists[lc]->items[i].element, newTid,
+									lists[lc]->items[i].distance, lc, false);
+
+		/*
+		 * An element nothing links to is never found.  When every neighbour
+		 * prefers its own list, the nearest takes the new element anyway, in
+		 * place of the link its pruning would give up next.
+		 */
+		if (!linked && lists[lc]->length > 0)
+			AddLinkOnDisk(graph, lists[lc]->items[0].element, newTid,
+						  lists[lc]->items[0].distance, lc, true);
+	}
+}
+
+/*
  * Insert one vector with its heap TID into the graph on the index's pages
  * (Algorithm 1), allocating in cxt.  The new element is written first,
  * complete with its own links, and only then linked from its neighbours,
@@ -461,25 +428,8 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 		lists[lc] = HnswNewNeighborList(graph, HNSW_LEVEL_CAPACITY(lc, graph->m));
 	HnswFindNeighbors(graph, vec, level, lists, &nearest);
 
-	/*
-	 * Identical vectors share an element while it has room.  Several
-	 * identical elements tie for nearest once the first is full: try the
-	 * tied neighbours in turn, so that they fill up one after another
-	 * instead of each new copy making an element of its own.
-	 */
-	if (nearest.element != NULL)
-	{
-		if (ShareElement(graph, nearest.element, vec, heaptid, &copy))
-			goto done;
-		for (int i = 0; i < lists[0]->length; i++)
-		{
-			HnswCandidate *c = &lists[0]->items[i];
-
-			if (c->distance == nearest.distance && c->element != nearest.element &&
-				ShareElement(graph, c->element, vec, heaptid, &copy))
-				goto done;
-		}
-	}
+	if (ShareIdentical(graph, lists[0], &nearest, vec, heaptid, &copy))
+		goto done;
 
 	/*
 	 * Room for the heap TIDs of identical vectors inserted later: two, as
@@ -496,23 +446,7 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	size = HnswFormElementTuple(graph, e, tup, ntids);
 	HnswAddElementTuple(graph, tup, size, &e->tid);
 
-	for (int lc = level; lc >= 0; lc--)
-	{
-		bool		linked = false;
-
-		for (int i = 0; i < lists[lc]->length; i++)
-			linked |= AddLinkOnDisk(graph, lists[lc]->items[i].element, &e->tid,
-									lists[lc]->items[i].distance, lc, false);
-
-		/*
-		 * An element nothing links to is never found.  When every neighbour
-		 * prefers its own list, the nearest takes the new element anyway, in
-		 * place of the link its pruning would give up next.
-		 */
-		if (!linked && lists[lc]->length > 0)
-			AddLinkOnDisk(graph, lists[lc]->items[0].element, &e->tid,
-						  lists[lc]->items[0].distance, lc, true);
-	}
+	LinkNeighbors(graph, lists, level, &e->tid);
 
 	if (level > meta.entryLevel)
 		HnswUpdateMetaEntry(index, building, graph->dim, &e->tid, level, true);

@@ -70,6 +70,10 @@ HnswInitMetaPage(Page page, int m, int efConstruction,
  * its tuple at off (line pointer; element tuple, checked against layout).
  * The details are read again from the page, only as far as the check found
  * them sound.
+ *
+ * One case per check result, each a message and nothing else: kept whole,
+ * since a reader looks up one result and the cases share the fields read
+ * above; split, each helper would be a single ereport.
  */
 void
 HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,

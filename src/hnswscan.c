@@ -273,8 +273,58 @@ NextEveryRow(IndexScanDesc scan)
 }
 
 /*
+ * Decide, once the graph is open, which distances the scan returns: those of
+ * the rows themselves when an i8 index re-ranks with the table's vectors
+ * (so->rerank), and whether they are the operator's own, bit for bit
+ * (so->exactDistances).
+ */
+static void
+DecideDistances(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	/*
+	 * An i8 index re-ranks with the table's vectors: only a plain column
+	 * can be read from the heap tuple (an expression would have to be
+	 * evaluated again), and only the built-in distances have a bound.
+	 * Indexes with vectors out of line re-rank with those instead.
+	 */
+	if (hnsw_rerank && scan->heapRelation != NULL &&
+		HnswQuantIsInt8(so->graph->codeKind) &&
+		!HnswGraphOutOfLine(so->graph) &&
+		so->graph->metric != HNSW_METRIC_OTHER &&
+		scan->indexRelation->rd_index->indkey.values[0] != 0)
+	{
+		so->rerank = true;
+		so->heapAttno = scan->indexRelation->rd_index->indkey.values[0];
+		so->queryL1 = 0.0;
+		for (int i = 0; i < so->query->dim; i++)
+			so->queryL1 += fabs((double) HnswCodeFloats(so->query)[i]);
+	}
+
+	/*
+	 * Distances computed on the column's own values (an f32 index's
+	 * elements, halfvec, sparsevec and bit elements, or the rows re-ranking
+	 * reads) are the operator's own, bit for bit (same kernel, same
+	 * values): the executor may take them (see hnswplan.c).  Codes,
+	 * normalised copies, converted arrays and Jaccard (rounded to float)
+	 * are not.
+	 */
+	so->exactDistances = !so->graph->arrays && !so->graph->normalize &&
+		(so->graph->metric == HNSW_METRIC_L2 ||
+		 so->graph->metric == HNSW_METRIC_IP ||
+		 so->graph->metric == HNSW_METRIC_L1 ||
+		 so->graph->metric == HNSW_METRIC_HAMMING) &&
+		(so->rerank ||
+		 (so->graph->codeKind == so->graph->valueKind &&
+		  !HnswGraphOutOfLine(so->graph)));
+}
+
+/*
  * The first search: greedy descent from the entry point, then ef_search
- * candidates on level 0.
+ * candidates on level 0 (so->results, in so->batchCxt), and which distances
+ * the scan returns (DecideDistances).  A NULL or zero query scans every row
+ * instead (StartEveryRow).
  */
 static void
 FirstSearch(IndexScanDesc scan)
@@ -355,41 +405,7 @@ FirstSearch(IndexScanDesc scan)
 								  hnsw_ef_search, 0, &so->nresults, &so->seen);
 	MemoryContextSwitchTo(so->cxt);
 
-	/*
-	 * An i8 index re-ranks with the table's vectors: only a plain column
-	 * can be read from the heap tuple (an expression would have to be
-	 * evaluated again), and only the built-in distances have a bound.
-	 * Indexes with vectors out of line re-rank with those instead.
-	 */
-	if (hnsw_rerank && scan->heapRelation != NULL &&
-		HnswQuantIsInt8(so->graph->codeKind) &&
-		!HnswGraphOutOfLine(so->graph) &&
-		so->graph->metric != HNSW_METRIC_OTHER &&
-		scan->indexRelation->rd_index->indkey.values[0] != 0)
-	{
-		so->rerank = true;
-		so->heapAttno = scan->indexRelation->rd_index->indkey.values[0];
-		so->queryL1 = 0.0;
-		for (int i = 0; i < so->query->dim; i++)
-			so->queryL1 += fabs((double) HnswCodeFloats(so->query)[i]);
-	}
-
-	/*
-	 * Distances computed on the column's own values (an f32 index's
-	 * elements, halfvec, sparsevec and bit elements, or the rows re-ranking
-	 * reads) are the operator's own, bit for bit (same kernel, same
-	 * values): the executor may take them (see hnswplan.c).  Codes,
-	 * normalised copies, converted arrays and Jaccard (rounded to float)
-	 * are not.
-	 */
-	so->exactDistances = !so->graph->arrays && !so->graph->normalize &&
-		(so->graph->metric == HNSW_METRIC_L2 ||
-		 so->graph->metric == HNSW_METRIC_IP ||
-		 so->graph->metric == HNSW_METRIC_L1 ||
-		 so->graph->metric == HNSW_METRIC_HAMMING) &&
-		(so->rerank ||
-		 (so->graph->codeKind == so->graph->valueKind &&
-		  !HnswGraphOutOfLine(so->graph)));
+	DecideDistances(scan);
 }
 
 /*
@@ -754,6 +770,97 @@ NextReranked(IndexScanDesc scan)
 }
 
 /*
+ * Set scan->xs_heaptid to the next heap TID of an i8 scan that re-ranks
+ * with the table's vectors, in exact distance order (NextReranked), searching
+ * on as needed; return false when there is none.  Runs in so->cxt.
+ */
+static bool
+NextRerankedTid(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	while (!so->exhausted)
+	{
+		HnswRerankItem *item = NextReranked(scan);
+
+		if (item == NULL)
+		{
+			NextBatch(so);
+			if (!so->exhausted)
+				StartRerank(so);
+			continue;
+		}
+		/* strict_order: a later batch's nearer row is left out */
+		if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT)
+		{
+			if (item->exact < so->lastDistance)
+				continue;
+			so->lastDistance = item->exact;
+		}
+		CheckHeapTid(scan, &item->heaptid, item->element);
+		scan->xs_heaptid = item->heaptid;
+		scan->xs_recheck = false;
+		scan->xs_recheckorderby = false;
+		HnswRememberDistance(RelationGetRelid(scan->indexRelation),
+							 &scan->xs_heaptid, so->graph, item->exact,
+							 so->exactDistances, so->scanId, so->query);
+		so->ntuples++;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Set scan->xs_heaptid to the next heap TID of the search's results, nearest
+ * first, searching on as needed (NextBatch); return false when there is
+ * none.  Runs in so->cxt.
+ */
+static bool
+NextSearchedTid(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	while (!so->exhausted)
+	{
+		HnswElement e;
+
+		if (so->next >= so->nresults)
+		{
+			NextBatch(so);
+			RerankBatch(so);
+			continue;
+		}
+		e = so->results[so->next].element;
+
+		/* strict_order: a later batch's nearer element is left out */
+		if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT &&
+			so->results[so->next].distance < so->lastDistance)
+			e->returned = true;
+		if (e->deleted || e->missing || e->returned ||
+			so->nextTid >= e->nheaptids)
+		{
+			e->returned = true;
+			so->next++;
+			so->nextTid = 0;
+			continue;
+		}
+		so->lastDistance = so->results[so->next].distance;
+		CheckHeapTid(scan, &e->heaptids[so->nextTid], e);
+		scan->xs_heaptid = e->heaptids[so->nextTid++];
+		scan->xs_recheck = false;
+		scan->xs_recheckorderby = false;
+		HnswRememberDistance(RelationGetRelid(scan->indexRelation),
+							 &scan->xs_heaptid, so->graph,
+							 so->results[so->next].distance,
+							 so->exactDistances, so->scanId,
+							 so->query);
+		so->ntuples++;
+		return true;
+	}
+	return false;
+}
+
+/*
  * Return the next heap TID in distance order.  Only ordered scans with MVCC
  * snapshots are supported: a heap TID vacuum removes while this scan holds
  * it cannot be reused by a row the snapshot sees.
@@ -789,84 +896,19 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	}
 
 	/* a query at no distance from anything: every row, in page order */
-	if (so->everyRow && so->ntuples < hnsw_max_scan_tuples)
+	if (so->everyRow)
 	{
-		found = NextEveryRow(scan);
-		if (found)
-			so->ntuples++;
-	}
-
-	/* i8: heap TIDs in exact distance order (NextReranked) */
-	while (!so->everyRow && so->rerank && !found && !so->exhausted)
-	{
-		HnswRerankItem *item = NextReranked(scan);
-
-		if (item != NULL)
+		if (so->ntuples < hnsw_max_scan_tuples)
 		{
-			/* strict_order: a later batch's nearer row is left out */
-			if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT)
-			{
-				if (item->exact < so->lastDistance)
-					continue;
-				so->lastDistance = item->exact;
-			}
-			CheckHeapTid(scan, &item->heaptid, item->element);
-			scan->xs_heaptid = item->heaptid;
-			scan->xs_recheck = false;
-			scan->xs_recheckorderby = false;
-			HnswRememberDistance(RelationGetRelid(scan->indexRelation),
-								 &scan->xs_heaptid, so->graph, item->exact,
-								 so->exactDistances, so->scanId, so->query);
-			so->ntuples++;
-			found = true;
-		}
-		else
-		{
-			NextBatch(so);
-			if (!so->exhausted)
-				StartRerank(so);
-		}
-	}
-
-	while (!so->everyRow && !so->rerank && !found && !so->exhausted)
-	{
-		if (so->next < so->nresults)
-		{
-			HnswElement e = so->results[so->next].element;
-
-			/* strict_order: a later batch's nearer element is left out */
-			if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT &&
-				so->results[so->next].distance < so->lastDistance)
-				e->returned = true;
-			if (!e->deleted && !e->missing && !e->returned &&
-				so->nextTid < e->nheaptids)
-			{
-				so->lastDistance = so->results[so->next].distance;
-				CheckHeapTid(scan, &e->heaptids[so->nextTid], e);
-				scan->xs_heaptid = e->heaptids[so->nextTid++];
-				scan->xs_recheck = false;
-				scan->xs_recheckorderby = false;
-				HnswRememberDistance(RelationGetRelid(scan->indexRelation),
-									 &scan->xs_heaptid, so->graph,
-									 so->results[so->next].distance,
-									 so->exactDistances, so->scanId,
-									 so->query);
+			found = NextEveryRow(scan);
+			if (found)
 				so->ntuples++;
-				found = true;
-			}
-			else
-			{
-				e->returned = true;
-				so->next++;
-				so->nextTid = 0;
-			}
-		}
-		else
-		{
-			NextBatch(so);
-			RerankBatch(so);
 		}
 	}
+	else if (so->rerank)
+		found = NextRerankedTid(scan);	/* i8: exact distance order */
+	else
+		found = NextSearchedTid(scan);
 	MemoryContextSwitchTo(oldcxt);
 	return found;
 }

@@ -532,82 +532,103 @@ HnswValueCode(HnswGraph *graph, Datum value)
 	return PrepareValue(graph, value, false);
 }
 
-/* HnswPrepareVector, normalising or not */
-static HnswCode *
-PrepareValue(HnswGraph *graph, Datum value, bool normalize)
+/*
+ * Normalise *value with the type's l2_normalize function fn (as pgvector
+ * does: a halfvec in halves); return false, leaving it, for a value of no
+ * direction (the zero vector), which the index does not hold.
+ */
+static bool
+NormalizeValue(HnswGraph *graph, Datum *value, PGFunction fn)
 {
+	double		norm;
+
+	*value = PointerGetDatum(PG_DETOAST_DATUM(*value));	/* once */
+	norm = ValueNorm(graph, *value);
+	if (norm <= 0 || isnan(norm))
+		return false;
+	*value = DirectFunctionCall1(fn, *value);
+	return true;
+}
+
+/*
+ * The code of a halfvec value, normalised for cosine if normalize (NULL for
+ * the zero vector then), palloc'd.
+ */
+static HnswCode *
+HalfCode(HnswGraph *graph, Datum value, bool normalize)
+{
+	HalfVector *src;
 	HnswCode   *vec;
 
-	switch (graph->valueKind)
-	{
-		case HNSW_CODE_HALF:
-			{
-				HalfVector *src = DatumGetHalfVector(value);
+	if (normalize && !NormalizeValue(graph, &value, halfvec_l2_normalize))
+		return NULL;
+	src = DatumGetHalfVector(value);
+	vec = palloc0(HNSW_CODE_SIZE(src->dim, HNSW_CODE_HALF));
+	SET_VARSIZE(vec, HNSW_CODE_SIZE(src->dim, HNSW_CODE_HALF));
+	vec->dim = src->dim;
+	vec->kind = HNSW_CODE_HALF;
+	memcpy(vec->data, src->x, sizeof(uint16) * src->dim);
+	return vec;
+}
 
-				if (normalize)
-				{
-					double		norm = ValueNorm(graph, PointerGetDatum(src));
+/* The code of a bit value, palloc'd; too long a string is an error */
+static HnswCode *
+BitCode(Datum value)
+{
+	VarBit	   *src = DatumGetVarBitP(value);
+	HnswCode   *vec;
 
-					if (norm <= 0 || isnan(norm))
-						return NULL;
-					/* as pgvector: halfvec's l2_normalize, in halves */
-					src = DatumGetHalfVector(DirectFunctionCall1(halfvec_l2_normalize,
-																 PointerGetDatum(src)));
-				}
-				vec = palloc0(HNSW_CODE_SIZE(src->dim, HNSW_CODE_HALF));
-				SET_VARSIZE(vec, HNSW_CODE_SIZE(src->dim, HNSW_CODE_HALF));
-				vec->dim = src->dim;
-				vec->kind = HNSW_CODE_HALF;
-				memcpy(vec->data, src->x, sizeof(uint16) * src->dim);
-				return vec;
-			}
-		case HNSW_CODE_BIT:
-			{
-				VarBit	   *src = DatumGetVarBitP(value);
+	if (VARBITLEN(src) > HNSW_MAX_BITS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("bit string too long to index"),
+				 errdetail("A bit string of %d bits is longer than the %d bits an hnsw index holds.",
+						   VARBITLEN(src), HNSW_MAX_BITS)));
+	vec = palloc0(HNSW_CODE_SIZE(VARBITLEN(src), HNSW_CODE_BIT));
+	SET_VARSIZE(vec, HNSW_CODE_SIZE(VARBITLEN(src), HNSW_CODE_BIT));
+	vec->dim = VARBITLEN(src);
+	vec->kind = HNSW_CODE_BIT;
+	memcpy(vec->data, VARBITS(src), VARBITBYTES(src));
+	return vec;
+}
 
-				if (VARBITLEN(src) > HNSW_MAX_BITS)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-							 errmsg("bit string too long to index"),
-							 errdetail("A bit string of %d bits is longer than the %d bits an hnsw index holds.",
-									   VARBITLEN(src), HNSW_MAX_BITS)));
-				vec = palloc0(HNSW_CODE_SIZE(VARBITLEN(src), HNSW_CODE_BIT));
-				SET_VARSIZE(vec, HNSW_CODE_SIZE(VARBITLEN(src), HNSW_CODE_BIT));
-				vec->dim = VARBITLEN(src);
-				vec->kind = HNSW_CODE_BIT;
-				memcpy(vec->data, VARBITS(src), VARBITBYTES(src));
-				return vec;
-			}
-		case HNSW_CODE_SPARSE:
-			{
-				SparseVector *src = DatumGetSparseVector(value);
-				Size		size;
+/*
+ * The code of a sparsevec value, normalised for cosine if normalize (NULL
+ * for the zero vector then), palloc'd.
+ */
+static HnswCode *
+SparseCode(HnswGraph *graph, Datum value, bool normalize)
+{
+	SparseVector *src;
+	HnswCode   *vec;
+	Size		size;
 
-				if (normalize)
-				{
-					double		norm = ValueNorm(graph, PointerGetDatum(src));
+	if (normalize && !NormalizeValue(graph, &value, sparsevec_l2_normalize))
+		return NULL;
+	src = DatumGetSparseVector(value);
+	size = HNSW_SPARSE_CODE_SIZE(src->nnz);
+	vec = palloc0(size);
+	SET_VARSIZE(vec, size);
+	vec->dim = 0;
+	vec->kind = HNSW_CODE_SPARSE;
+	((int32 *) vec->data)[0] = src->dim;
+	((int32 *) vec->data)[1] = src->nnz;
+	memcpy(HnswSparseIndices(vec), src->indices,
+		   sizeof(int32) * src->nnz);
+	memcpy(HnswSparseValues(vec), SPARSEVEC_VALUES(src),
+		   sizeof(float) * src->nnz);
+	return vec;
+}
 
-					if (norm <= 0 || isnan(norm))
-						return NULL;
-					src = DatumGetSparseVector(DirectFunctionCall1(sparsevec_l2_normalize,
-																   PointerGetDatum(src)));
-				}
-				size = HNSW_SPARSE_CODE_SIZE(src->nnz);
-				vec = palloc0(size);
-				SET_VARSIZE(vec, size);
-				vec->dim = 0;
-				vec->kind = HNSW_CODE_SPARSE;
-				((int32 *) vec->data)[0] = src->dim;
-				((int32 *) vec->data)[1] = src->nnz;
-				memcpy(HnswSparseIndices(vec), src->indices,
-					   sizeof(int32) * src->nnz);
-				memcpy(HnswSparseValues(vec), SPARSEVEC_VALUES(src),
-					   sizeof(float) * src->nnz);
-				return vec;
-			}
-		default:
-			break;
-	}
+/*
+ * The code of a vector value, or of a real[] or double precision[] one,
+ * normalised for cosine if normalize (NULL for the zero vector then),
+ * palloc'd.
+ */
+static HnswCode *
+FloatCode(HnswGraph *graph, Datum value, bool normalize)
+{
+	HnswCode   *vec;
 
 	if (graph->arrays)
 		vec = (HnswCode *) HnswArrayToVector(value);
@@ -640,6 +661,23 @@ PrepareValue(HnswGraph *graph, Datum value, bool normalize)
 	return vec;
 }
 
+/* HnswPrepareVector, normalising or not */
+static HnswCode *
+PrepareValue(HnswGraph *graph, Datum value, bool normalize)
+{
+	switch (graph->valueKind)
+	{
+		case HNSW_CODE_HALF:
+			return HalfCode(graph, value, normalize);
+		case HNSW_CODE_BIT:
+			return BitCode(value);
+		case HNSW_CODE_SPARSE:
+			return SparseCode(graph, value, normalize);
+		default:
+			return FloatCode(graph, value, normalize);
+	}
+}
+
 /* Return an empty neighbour list, allocated in the graph's context */
 HnswNeighborList *
 HnswNewNeighborList(HnswGraph *graph, int capacity)
@@ -650,7 +688,6 @@ HnswNewNeighborList(HnswGraph *graph, int capacity)
 							  capacity * sizeof(HnswCandidate));
 	list->length = 0;
 	list->capacity = capacity;
-	list->nkept = 0;
 	return list;
 }
 
@@ -1194,12 +1231,36 @@ PageUsable(HnswGraph *graph, HnswCandidate *c)
 		 HnswEnsureVector(graph, c->element));
 }
 
+/*
+ * The distance between two candidates of a pruning (HnswDropNeighbor), one
+ * of which may be the newcomer (element NULL): the other one's distance to
+ * the graph's query, the new vector.  Return the candidate whose vector
+ * cannot be read, or NULL.  (Vectors read already are tested here, without
+ * a call: this is the hot path of inserts.)
+ */
+static pg_attribute_always_inline HnswCandidate *
+PageCompare(HnswGraph *graph, HnswCandidate *a, HnswCandidate *b, float *d)
+{
+	if (a->element == NULL)
+		*d = b->element->queryDistance;
+	else if (b->element == NULL)
+		*d = a->element->queryDistance;
+	else if (a->element->vec == NULL && !HnswEnsureVector(graph, a->element))
+		return a;
+	else if (b->element->vec == NULL && !HnswEnsureVector(graph, b->element))
+		return b;
+	else
+		*d = HnswDistance(graph, a->element->vec, b->element->vec);
+	return NULL;
+}
+
 #define SEL_PREFIX		Page
 #define SEL_STATE		HnswGraph
 #define SEL_CAND		HnswCandidate
 #define SEL_USABLE(st, c)	PageUsable(st, c)
 #define SEL_DIST(st, a, b) \
 	HnswDistance(st, (a)->element->vec, (b)->element->vec)
+#define SEL_COMPARE(st, a, b, d)	PageCompare(st, a, b, d)
 #define SEL_SAME(st, a, b)	((a)->element == (b)->element)
 #define SEL_SIMPLE(st) \
 	((st)->metric == HNSW_METRIC_IP && !(st)->normalize)
@@ -1221,6 +1282,25 @@ HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 
 	return Page_Select(graph, candidates, ncandidates, max, graph->keepPruned,
 					   out, &nkept);
+}
+
+/*
+ * Return which of candidates[0..n) a full neighbour list gives up for a
+ * newcomer (Page_Drop of hnswselect.h, computing only the verdicts that
+ * decide it): the list plus the newcomer, candidates[newcomer] with element
+ * NULL, nearest first, every element loaded and not deleted.  Distances to
+ * the newcomer are the other candidates' distances to the graph's query
+ * (the new vector); between two old candidates, their vectors are read
+ * (HnswEnsureVector, one share lock at a time, none on entry or exit; the
+ * copies live in the graph's context).  A candidate whose vector cannot be
+ * read (freed meanwhile) is the one given up.  With force, the newcomer
+ * never is.
+ */
+int
+HnswDropNeighbor(HnswGraph *graph, HnswCandidate *candidates, int n,
+				 int newcomer, bool force)
+{
+	return Page_Drop(graph, candidates, n, newcomer, force, NULL, NULL);
 }
 
 /*

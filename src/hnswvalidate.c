@@ -34,35 +34,17 @@
 #include "utils/syscache.h"
 
 /*
- * Validate the operator class opclassoid; report each problem as INFO and
- * return whether there were none.
+ * Check the support functions of operator family opfamilyoid (named
+ * opfamilyname) registered for opcintype; report each problem as INFO and
+ * return whether there were none.  Sets *hasDistance if the distance
+ * function is among them.
  */
-bool
-hnswvalidate(Oid opclassoid)
+static bool
+ValidateProcs(Oid opfamilyoid, Oid opcintype, const char *opfamilyname,
+			  bool *hasDistance)
 {
 	bool		result = true;
-	HeapTuple	classtup;
-	HeapTuple	familytup;
-	Form_pg_opclass classform;
-	Oid			opfamilyoid;
-	Oid			opcintype;
-	char	   *opfamilyname;
 	CatCList   *proclist;
-	CatCList   *oprlist;
-	bool		hasDistance = false;
-	bool		hasOrdering = false;
-
-	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
-	if (!HeapTupleIsValid(classtup))
-		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
-	classform = (Form_pg_opclass) GETSTRUCT(classtup);
-	opfamilyoid = classform->opcfamily;
-	opcintype = classform->opcintype;
-	familytup = SearchSysCache1(OPFAMILYOID, ObjectIdGetDatum(opfamilyoid));
-	if (!HeapTupleIsValid(familytup))
-		elog(ERROR, "cache lookup failed for operator family %u", opfamilyoid);
-	opfamilyname = pstrdup(NameStr(((Form_pg_opfamily) GETSTRUCT(familytup))->opfname));
-	ReleaseSysCache(familytup);
 
 	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
 	for (int i = 0; i < proclist->n_members; i++)
@@ -80,7 +62,7 @@ hnswvalidate(Oid opclassoid)
 			case HNSW_DISTANCE_PROC:
 				ok = check_amproc_signature(procform->amproc, FLOAT8OID, true,
 											2, 2, opcintype, opcintype);
-				hasDistance = true;
+				*hasDistance = true;
 				break;
 			case HNSW_NORM_PROC:
 				ok = check_amproc_signature(procform->amproc, FLOAT8OID, true,
@@ -107,6 +89,22 @@ hnswvalidate(Oid opclassoid)
 			result = false;
 		}
 	}
+	ReleaseCatCacheList(proclist);
+	return result;
+}
+
+/*
+ * Check the operators of operator family opfamilyoid (named opfamilyname)
+ * registered for opcintype; report each problem as INFO and return whether
+ * there were none.  Sets *hasOrdering if the ordering operator is among
+ * them.
+ */
+static bool
+ValidateOperators(Oid opfamilyoid, Oid opcintype, const char *opfamilyname,
+				  bool *hasOrdering)
+{
+	bool		result = true;
+	CatCList   *oprlist;
 
 	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
 	for (int i = 0; i < oprlist->n_members; i++)
@@ -141,8 +139,46 @@ hnswvalidate(Oid opclassoid)
 			result = false;
 			continue;
 		}
-		hasOrdering = true;
+		*hasOrdering = true;
 	}
+	ReleaseCatCacheList(oprlist);
+	return result;
+}
+
+/*
+ * Validate the operator class opclassoid; report each problem as INFO and
+ * return whether there were none.
+ */
+bool
+hnswvalidate(Oid opclassoid)
+{
+	bool		result = true;
+	HeapTuple	classtup;
+	HeapTuple	familytup;
+	Form_pg_opclass classform;
+	Oid			opfamilyoid;
+	Oid			opcintype;
+	char	   *opfamilyname;
+	bool		hasDistance = false;
+	bool		hasOrdering = false;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	opfamilyoid = classform->opcfamily;
+	opcintype = classform->opcintype;
+	familytup = SearchSysCache1(OPFAMILYOID, ObjectIdGetDatum(opfamilyoid));
+	if (!HeapTupleIsValid(familytup))
+		elog(ERROR, "cache lookup failed for operator family %u", opfamilyoid);
+	opfamilyname = pstrdup(NameStr(((Form_pg_opfamily) GETSTRUCT(familytup))->opfname));
+	ReleaseSysCache(familytup);
+
+	if (!ValidateProcs(opfamilyoid, opcintype, opfamilyname, &hasDistance))
+		result = false;
+	if (!ValidateOperators(opfamilyoid, opcintype, opfamilyname,
+						   &hasOrdering))
+		result = false;
 
 	if (!hasDistance)
 	{
@@ -161,8 +197,6 @@ hnswvalidate(Oid opclassoid)
 		result = false;
 	}
 
-	ReleaseCatCacheList(oprlist);
-	ReleaseCatCacheList(proclist);
 	ReleaseSysCache(classtup);
 	return result;
 }
