@@ -60,14 +60,8 @@
 #include "utils/tuplestore.h"
 #include "sparsevec.h"
 #include "vector.h"
+#include "vectortype.h"
 
-/* The types of column (and query) exact_knn reads */
-typedef enum ExactKind
-{
-	EXACT_VECTOR,
-	EXACT_HALFVEC,
-	EXACT_SPARSEVEC
-} ExactKind;
 
 typedef enum ExactMetric
 {
@@ -96,9 +90,8 @@ typedef struct ExactQuery
 
 static int	ExactPasses(int k);
 static bool LockOrWait(Oid relid);
-static ExactKind ExactKindOf(Oid typid);
-static int	ExactDims(ExactKind kind, Datum value);
-static PGFunction ExactDistanceFunction(ExactKind kind, ExactMetric metric);
+static VectorType ExactTypeOf(Oid typid);
+static PGFunction ExactDistanceFunction(VectorType kind, ExactMetric metric);
 
 /*
  * Return the ExactMetric of a metric name (metric.c).  The distances
@@ -201,7 +194,7 @@ typedef struct ExactScan
 	int			nqueries;
 	int			k;
 	int			dim;
-	ExactKind	kind;
+	VectorType	kind;
 	ExactMetric metric;
 	PGFunction	distfn;			/* halfvec, sparsevec: the distance function */
 	uint64		seq;			/* rows read so far */
@@ -232,7 +225,7 @@ CompareBatch(ExactScan *es)
 		{
 			ExactHit	hit;
 
-			if (es->kind == EXACT_VECTOR)
+			if (es->kind == VECTOR_TYPE_VECTOR)
 				hit.distance = ExactDistance(es->metric, es->batch + (Size) r * es->dim,
 											 q->x, es->dim);
 			else
@@ -313,7 +306,7 @@ ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
 		if (isnull)
 			continue;
 		old = MemoryContextSwitchTo(es->batchcxt);
-		if (es->kind == EXACT_VECTOR)
+		if (es->kind == VECTOR_TYPE_VECTOR)
 		{
 			Vector	   *v = DatumGetVector(d);
 
@@ -326,7 +319,7 @@ ScanOne(ExactScan *es, Relation rel, const char *colname, const char *keyname,
 		else
 		{
 			es->batchvalues[es->nbatch] = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
-			dim = ExactDims(es->kind, es->batchvalues[es->nbatch]);
+			dim = VectorTypeDims(es->kind, es->batchvalues[es->nbatch]);
 		}
 		if (dim != es->dim)
 			ereport(ERROR,
@@ -422,7 +415,7 @@ CheckColumns(Oid relid, const char *colname, const char *keyname,
  * their number in *nqueries.  Memory: palloc'd in the current context.
  */
 static ExactQuery *
-PrepareQueries(ArrayType *qarr, Oid vectype, ExactKind kind, int *nqueries,
+PrepareQueries(ArrayType *qarr, Oid vectype, VectorType kind, int *nqueries,
 			   int *dim)
 {
 	Datum	   *qdatums;
@@ -446,8 +439,8 @@ PrepareQueries(ArrayType *qarr, Oid vectype, ExactKind kind, int *nqueries,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("query vector %d is NULL", i + 1)));
 		queries[i].value = PointerGetDatum(PG_DETOAST_DATUM(qdatums[i]));
-		qdim = ExactDims(kind, queries[i].value);
-		if (kind == EXACT_VECTOR)
+		qdim = VectorTypeDims(kind, queries[i].value);
+		if (kind == VECTOR_TYPE_VECTOR)
 			queries[i].x = ((Vector *) DatumGetPointer(queries[i].value))->x;
 		if (*dim < 0)
 			*dim = qdim;
@@ -594,7 +587,7 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 	ExactMetric metric;
 	char	   *keyname;
 	Oid			vectype;
-	ExactKind	kind;
+	VectorType	kind;
 	int			nqueries;
 	int			dim;
 	ExactQuery *queries;
@@ -623,7 +616,7 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	qarr = PG_GETARG_ARRAYTYPE_P(2);
 	vectype = ARR_ELEMTYPE(qarr);
-	kind = ExactKindOf(vectype);
+	kind = ExactTypeOf(vectype);
 
 	/*
 	 * The table first, so that what is checked stays true while it is read
@@ -653,14 +646,14 @@ hnsw_exact_knn(PG_FUNCTION_ARGS)
 	es.dim = dim;
 	es.kind = kind;
 	es.metric = metric;
-	if (kind != EXACT_VECTOR)
+	if (kind != VECTOR_TYPE_VECTOR)
 		es.distfn = ExactDistanceFunction(kind, metric);
 	es.batchcxt = AllocSetContextCreate(CurrentMemoryContext, "exact_knn batch",
 										ALLOCSET_DEFAULT_SIZES);
 	es.keycxt = AllocSetContextCreate(CurrentMemoryContext, "exact_knn pass",
 									  ALLOCSET_DEFAULT_SIZES);
 	es.last_notice = GetCurrentTimestamp();
-	if (nqueries > 0 && kind == EXACT_VECTOR)
+	if (nqueries > 0 && kind == VECTOR_TYPE_VECTOR)
 		es.batch = palloc(sizeof(float) * EXACT_BATCH_ROWS * dim);
 	if (nqueries > perpass)
 		ereport(NOTICE,
@@ -720,46 +713,20 @@ ExactPasses(int k)
 }
 
 /*
- * The kind of a query type: vector, halfvec or sparsevec of this extension,
- * known by its input function (a type of the same name elsewhere is not
- * ours); any other type is refused.
+ * The type of the queries: vector, halfvec or sparsevec of this extension
+ * (vectortype.c); any other type is refused.
  */
-static ExactKind
-ExactKindOf(Oid typid)
+static VectorType
+ExactTypeOf(Oid typid)
 {
-	Oid			infunc;
-	Oid			ioparam;
-	FmgrInfo	flinfo;
+	VectorType	type = VectorTypeOf(typid);
 
-	getTypeInputInfo(typid, &infunc, &ioparam);
-	fmgr_info(infunc, &flinfo);
-	if (flinfo.fn_addr == vector_in)
-		return EXACT_VECTOR;
-	if (flinfo.fn_addr == halfvec_in)
-		return EXACT_HALFVEC;
-	if (flinfo.fn_addr == sparsevec_in)
-		return EXACT_SPARSEVEC;
-	ereport(ERROR,
-			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("hnsw.exact_knn takes queries of type vector, halfvec or sparsevec, not %s",
-					format_type_be(typid))));
-	return EXACT_VECTOR;		/* keep compiler quiet */
-}
-
-/* The dimensions of a detoasted value of the kind */
-static int
-ExactDims(ExactKind kind, Datum value)
-{
-	switch (kind)
-	{
-		case EXACT_VECTOR:
-			return ((Vector *) DatumGetPointer(value))->dim;
-		case EXACT_HALFVEC:
-			return ((HalfVector *) DatumGetPointer(value))->dim;
-		case EXACT_SPARSEVEC:
-			return ((SparseVector *) DatumGetPointer(value))->dim;
-	}
-	return 0;					/* keep compiler quiet */
+	if (type == VECTOR_TYPE_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("hnsw.exact_knn takes queries of type vector, halfvec or sparsevec, not %s",
+						format_type_be(typid))));
+	return type;
 }
 
 /*
@@ -768,11 +735,11 @@ ExactDims(ExactKind kind, Datum value)
  * square root is taken for the result, as for vector).
  */
 static PGFunction
-ExactDistanceFunction(ExactKind kind, ExactMetric metric)
+ExactDistanceFunction(VectorType kind, ExactMetric metric)
 {
-	bool		half = (kind == EXACT_HALFVEC);
+	bool		half = (kind == VECTOR_TYPE_HALFVEC);
 
-	Assert(kind != EXACT_VECTOR);
+	Assert(kind != VECTOR_TYPE_VECTOR);
 	switch (metric)
 	{
 		case EXACT_L2:

@@ -32,6 +32,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/varbit.h"
+#include "vectortype.h"
 
 /* The distance support functions of halfvec, sparsevec and bit */
 typedef struct HnswKnownDistance
@@ -214,13 +215,7 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 	if (graph->metric == HNSW_METRIC_OTHER)
 	{
 		/* a distance of its own is called with the values as vectors */
-		Oid			typinput;
-		Oid			typioparam;
-		FmgrInfo	flinfo;
-
-		getTypeInputInfo(index->rd_opcintype[0], &typinput, &typioparam);
-		fmgr_info(typinput, &flinfo);
-		if (flinfo.fn_addr != vector_in)
+		if (VectorTypeOf(index->rd_opcintype[0]) != VECTOR_TYPE_VECTOR)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("hnsw operator classes of type %s need one of its built-in distance functions",
