@@ -395,6 +395,153 @@ ChooseRepair(HnswVacuumState *vs, HnswElement e, int lc, HnswCandidate *chosen)
 }
 
 /*
+ * For AddReverseLink: return the slot of the full list copy (cap slots,
+ * its owner's) whose link gives way to e, at distance from the owner, or
+ * -1 if e is the one to leave out.  The list plus e, nearest first, goes
+ * through HnswSelectNeighbors (the heuristic, then keepPruned): the slot
+ * of the one candidate it leaves out, or of an element gone or deleted.
+ * Share locks one at a time, none on entry or exit.
+ */
+static int
+ChooseReverseDrop(HnswVacuumState *vs, char *copy, int cap, HnswElement e,
+				  float distance)
+{
+	HnswGraph  *graph = vs->graph;
+	HnswCandidate cands[2 * HNSW_MAX_M + 1];
+	HnswCandidate kept[2 * HNSW_MAX_M + 1];
+	int			from[2 * HNSW_MAX_M + 1];
+	int			n = 0;
+	int			nout;
+
+	for (int i = 0; i <= cap; i++)
+	{
+		HnswCandidate c;
+		int			j;
+
+		if (i < cap)
+		{
+			c.element = HnswLookupElement(graph, HnswSlotTid(copy, i));
+			c.distance = HnswSlotDistance(copy, i);
+			if (!HnswLoadElement(graph, c.element) || c.element->deleted)
+				return i;
+		}
+		else
+		{
+			c.element = e;
+			c.distance = distance;
+		}
+		for (j = n; j > 0 && cands[j - 1].distance > c.distance; j--)
+		{
+			cands[j] = cands[j - 1];
+			from[j] = from[j - 1];
+		}
+		cands[j] = c;
+		from[j] = i < cap ? i : -1;
+		n++;
+	}
+	nout = HnswSelectNeighbors(graph, cands, n, cap, kept);
+	for (int i = 0; i < n; i++)
+	{
+		bool		in = false;
+
+		for (int j = 0; j < nout && !in; j++)
+			in = kept[j].element == cands[i].element;
+		if (!in)
+			return from[i];
+	}
+	return -1;
+}
+
+/*
+ * Link element c back to the repaired element e on level lc, e being at
+ * distance from c: into a hole of c's list (an empty slot, or one linking
+ * to a deleted element) if it has one, else in place of the link the
+ * selection heuristic with keepPruned leaves out of c's list plus e, as an
+ * insert prunes a full list (nothing if e is the one left out).  Without
+ * this, an element whose incoming links came from deleted elements keeps
+ * only the links the repairs of other elements happen to give it:
+ * concurrent inserts and updates link new elements to rows that died and
+ * are freed by the next VACUUM, and their in-degree sinks (src/README
+ * "Vacuum").
+ *
+ * Locks: an exclusive lock on c's page to look for room; a full list is
+ * copied and the lock released while pruning reads other pages (share
+ * locks one at a time), then the exclusive lock is taken again and the
+ * choice applied only if the list is the one copied (otherwise, a
+ * concurrent insert changed it, the link is not added: it costs recall at
+ * most).  No lock held on entry or exit; one WAL record.
+ */
+static void
+AddReverseLink(HnswVacuumState *vs, HnswElement c, HnswElement e,
+			   float distance, int lc)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(&c->tid);
+	int			start = HNSW_LEVEL_START(lc, vs->m);
+	int			cap = HNSW_LEVEL_CAPACITY(lc, vs->m);
+	char		copy[2 * HNSW_MAX_M * sizeof(HnswNeighborSlot)];
+	int			chosen = -1;
+	bool		pruned = false;
+
+	for (;;)
+	{
+		Buffer		buf;
+		HnswElementTuple tup;
+		char	   *slots;
+
+		buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&c->tid),
+							 BUFFER_LOCK_EXCLUSIVE);
+		tup = VacuumElement(vs, buf, off);
+		if (tup == NULL || tup->deleted || tup->level < lc)
+		{
+			UnlockReleaseBuffer(buf);
+			return;
+		}
+		slots = HnswTupleGetSlots(tup) + start * sizeof(HnswNeighborSlot);
+		if (!pruned)
+		{
+			for (int i = 0; i < cap; i++)
+			{
+				ItemPointer t = HnswSlotTid(slots, i);
+
+				if (ItemPointerEquals(t, &e->tid))
+				{
+					UnlockReleaseBuffer(buf);
+					return;
+				}
+				if (chosen < 0 && (!ItemPointerIsValid(t) || IsDeleted(vs, t)))
+					chosen = i;
+			}
+			if (chosen < 0)
+			{
+				/* full: choose without the lock, on a copy */
+				memcpy(copy, slots, sizeof(HnswNeighborSlot) * cap);
+				UnlockReleaseBuffer(buf);
+				pruned = true;
+				chosen = ChooseReverseDrop(vs, copy, cap, e, distance);
+				if (chosen < 0)
+					return;
+				continue;
+			}
+		}
+		else if (memcmp(copy, slots, sizeof(HnswNeighborSlot) * cap) != 0)
+			chosen = -1;		/* changed meanwhile: leave it */
+
+		if (chosen >= 0)
+		{
+			HnswPageEdit edit;
+			Page		page = HnswEditStart(&edit, vs->index, buf, false, false);
+
+			tup = HnswGetElementTuple(page, off);
+			HnswSlotSet(HnswTupleGetSlots(tup), start + chosen, &e->tid,
+						distance);
+			HnswEditFinish(&edit);
+		}
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+}
+
+/*
  * Give element e (at tid) new neighbours in place of the deleted ones, on
  * each level those ChooseRepair picks, into the holes.  The slots are
  * re-read under an exclusive lock, so links added meanwhile stay.
@@ -409,6 +556,8 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 	HnswElement e = HnswLookupElement(graph, tid);
 	HnswCandidate **chosen;
 	int		   *nchosen;
+	HnswCandidate **added;		/* the links written, by level */
+	int		   *nadded;
 	Buffer		buf;
 	Page		page;
 	HnswElementTuple tup;
@@ -420,10 +569,14 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 
 	chosen = palloc0(sizeof(HnswCandidate *) * (e->level + 1));
 	nchosen = palloc0(sizeof(int) * (e->level + 1));
+	added = palloc0(sizeof(HnswCandidate *) * (e->level + 1));
+	nadded = palloc0(sizeof(int) * (e->level + 1));
 	for (int lc = 0; lc <= e->level; lc++)
 	{
 		chosen[lc] = palloc(sizeof(HnswCandidate) *
 							HNSW_LEVEL_CAPACITY(lc, graph->m));
+		added[lc] = palloc(sizeof(HnswCandidate) *
+						   HNSW_LEVEL_CAPACITY(lc, graph->m));
 		nchosen[lc] = ChooseRepair(vs, e, lc, chosen[lc]);
 	}
 
@@ -471,6 +624,7 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 				{
 					HnswSlotSet(slots, i, &chosen[lc][next].element->tid,
 								chosen[lc][next].distance);
+					added[lc][nadded[lc]++] = chosen[lc][next];
 					next++;
 				}
 				else
@@ -481,6 +635,12 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 	if (editing)
 		HnswEditFinish(&edit);
 	UnlockReleaseBuffer(buf);
+
+	/* the new neighbours link back to e */
+	for (int lc = 0; lc <= e->level; lc++)
+		for (int i = 0; i < nadded[lc]; i++)
+			AddReverseLink(vs, added[lc][i].element, e, added[lc][i].distance,
+						   lc);
 }
 
 /*
