@@ -70,6 +70,10 @@ typedef struct HnswVerifyState
 	int64		danglingLinks;
 	int64		staleLinks;
 	int64		unreachable;
+	int64		weaklyLinked;	/* live, fewer than m / 2 links to it on
+								 * level 0 */
+	uint32	   *inDegree;		/* pass 2: level-0 links to each element
+								 * of the list */
 	int64		linkedChunks;	/* chunks read through element links */
 } HnswVerifyState;
 
@@ -738,7 +742,8 @@ RememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
  * Check the links of an element tuple against the elements of the first
  * pass: a link to a line pointer holding no element is dangling, a link on
  * level lc to an element whose top level is below lc is stale.  Both are
- * counted, not raised (see src/README).
+ * counted, not raised (see src/README).  Links on level 0 are counted
+ * for the element they lead to (vs->inDegree).
  */
 static void
 CheckLinks(HnswVerifyState *vs, HnswElementTuple tup)
@@ -763,6 +768,8 @@ CheckLinks(HnswVerifyState *vs, HnswElementTuple tup)
 				vs->danglingLinks++;
 			else if (vs->list.elements[e].level < lc)
 				vs->staleLinks++;
+			else if (lc == 0)
+				vs->inDegree[e]++;
 		}
 	}
 }
@@ -841,8 +848,8 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 	MemoryContext oldcxt;
 	ItemPointerData *links;
 	HnswLayout	layout;
-	Datum		values[6];
-	bool		nulls[6] = {0};
+	Datum		values[7];
+	bool		nulls[7] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -955,7 +962,13 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 						RelationGetRelationName(cs->index)),
 				 errdetail("This is left by a crash during the first insert into an empty index; the next insert sets the entry point.")));
 
-	/* pass 2: every link, against the elements of pass 1 (in TID order) */
+	/*
+	 * pass 2: every link, against the elements of pass 1 (in TID order).
+	 * The links to each element, 4 bytes each, take less than the walk of
+	 * pass 3 (HnswReachBytes) and are freed before it.
+	 */
+	vs.inDegree = palloc_extended(sizeof(uint32) * Max(vs.list.n, 1),
+								  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	layout = CheckLayout(cs);
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < cs->nblocks; blkno++)
 	{
@@ -982,6 +995,11 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 		}
 		UnlockReleaseBuffer(buf);
 	}
+
+	for (uint32 i = 0; i < vs.list.n; i++)
+		if (!vs.list.elements[i].deleted && vs.inDegree[i] < cs->meta.m / 2)
+			vs.weaklyLinked++;
+	pfree(vs.inDegree);
 
 	/* pass 3: reachability from the entry point */
 	CountUnreachable(&vs, strategy);
@@ -1012,6 +1030,7 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum(vs.danglingLinks);
 	values[4] = Int64GetDatum(vs.staleLinks);
 	values[5] = Int64GetDatum(vs.unreachable);
+	values[6] = Int64GetDatum(vs.weaklyLinked);
 
 	FreeAccessStrategy(strategy);
 	MemoryContextDelete(cxt);
