@@ -8,7 +8,8 @@
  *	1. remove dead heap TIDs; an element left without any is marked deleted;
  *	2. every live element that links to a deleted one gets its holes filled
  *	   from the deleted neighbours' own neighbours (two hops), chosen with
- *	   the selection heuristic; a deleted entry point is replaced;
+ *	   the selection heuristic, and its new neighbours link back to it; a
+ *	   deleted entry point is replaced;
  *	3. deleted elements are removed from their pages and the space is
  *	   recorded in the free space map for inserts;
  * repeated, pass 1 going on where it stopped, when the deleted elements do
@@ -544,10 +545,12 @@ AddReverseLink(HnswVacuumState *vs, HnswElement c, HnswElement e,
 /*
  * Give element e (at tid) new neighbours in place of the deleted ones, on
  * each level those ChooseRepair picks, into the holes.  The slots are
- * re-read under an exclusive lock, so links added meanwhile stay.
+ * re-read under an exclusive lock, so links added meanwhile stay.  Then
+ * each new neighbour links back to e (AddReverseLink).
  *
  * No lock is held on entry or exit; reading candidates takes share locks
- * one at a time before the element's page is locked.  One WAL record.
+ * one at a time before the element's page is locked.  One WAL record for
+ * e's page, and one per reverse link added.
  */
 static void
 RepairElement(HnswVacuumState *vs, ItemPointer tid)
