@@ -48,6 +48,9 @@ typedef struct HnswVacuumState
 	int			ndeleted;
 	int			maxdeleted;		/* allocated */
 	int			limitdeleted;	/* most one round may list */
+	uint64	   *deletedMask;	/* per block below nblocks, bit (offset %
+								 * 64) set if an element there is listed
+								 * deleted: IsDeleted's quick answer */
 	BlockNumber nextBlock;		/* where pass 1 goes on */
 	BlockNumber nblocks;		/* pages when bulk deletion started */
 	IndexBulkDeleteCallback callback;	/* of bulk deletion, or NULL */
@@ -66,15 +69,6 @@ TidKey(ItemPointer tid)
 {
 	return ((uint64) ItemPointerGetBlockNumber(tid) << 16) |
 		ItemPointerGetOffsetNumber(tid);
-}
-
-static int
-CompareKeys(const void *a, const void *b)
-{
-	uint64		ka = *(const uint64 *) a;
-	uint64		kb = *(const uint64 *) b;
-
-	return ka < kb ? -1 : (ka > kb ? 1 : 0);
 }
 
 /*
@@ -142,15 +136,54 @@ MaxOffset(Page page)
 	return PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
 }
 
-/* Return whether the element at tid was found deleted in pass 1 */
-static bool
+/*
+ * Return whether the element at tid was found deleted in pass 1.  Pass 2
+ * asks for every slot and candidate it reads, most of them live: the mask
+ * answers those without the binary search (bsearch's calls were a quarter
+ * of a VACUUM's time in perf).
+ */
+static inline bool
 IsDeleted(HnswVacuumState *vs, ItemPointer tid)
 {
-	uint64		key = TidKey(tid);
+	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	uint64		key;
+	int			lo = 0;
+	int			hi = vs->ndeleted;
 
-	return vs->ndeleted > 0 &&
-		bsearch(&key, vs->deleted, vs->ndeleted, sizeof(uint64),
-				CompareKeys) != NULL;
+	if (vs->deletedMask == NULL || blkno >= vs->nblocks ||
+		(vs->deletedMask[blkno] & (UINT64CONST(1) << (off % 64))) == 0)
+		return false;
+	key = TidKey(tid);
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (vs->deleted[mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < vs->ndeleted && vs->deleted[lo] == key;
+}
+
+/*
+ * Set vs->deletedMask from the elements pass 1 listed: 8 bytes per block of
+ * the index when bulk deletion started, allocated once per VACUUM in the
+ * current context and counted against the element cache's memory
+ * (RepairGraph).
+ */
+static void
+SetDeletedMask(HnswVacuumState *vs)
+{
+	Size		size = sizeof(uint64) * Max(vs->nblocks, 1);
+
+	if (vs->deletedMask == NULL)
+		vs->deletedMask = MemoryContextAllocHuge(CurrentMemoryContext, size);
+	memset(vs->deletedMask, 0, size);
+	for (int i = 0; i < vs->ndeleted; i++)
+		vs->deletedMask[vs->deleted[i] >> 16] |=
+			UINT64CONST(1) << ((vs->deleted[i] & 0xFFFF) % 64);
 }
 
 /* Return a fresh element cache, dropping the old one */
@@ -678,7 +711,8 @@ RepairGraph(HnswVacuumState *vs)
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	/* the element cache has what the deleted list leaves, at least half */
 	Size		limit = VacuumMemory() -
-		Min(sizeof(uint64) * vs->maxdeleted, VacuumMemory() / 2);
+		Min(sizeof(uint64) * vs->maxdeleted, VacuumMemory() / 2) -
+		Min(sizeof(uint64) * vs->nblocks, VacuumMemory() / 4);
 
 	HnswMetaPageData meta;
 
@@ -1291,6 +1325,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 					(errmsg_internal("index \"%s\": round %d of repair, %d deleted elements up to block %u of %u",
 									 RelationGetRelationName(vs.index), rounds,
 									 vs.ndeleted, vs.nextBlock, vs.nblocks)));
+			SetDeletedMask(&vs);
 			RepairGraph(&vs);
 			ReplaceEntryPoint(&vs);
 			FreeDeleted(&vs);
