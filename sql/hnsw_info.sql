@@ -64,6 +64,10 @@ SELECT elements, live_elements, max_level, elements_per_level, avg_degree,
 	dimensions, insert_page
 FROM hnsw.index_info('info_empty_idx');
 SELECT * FROM hnsw.verify_index('info_empty_idx');
+-- two elements link to each other: one link to each, fewer than m / 2
+INSERT INTO info_empty VALUES ('[1,2,3,4]'), ('[2,3,4,5]');
+SELECT elements, links, unreachable_elements, weakly_linked_elements
+FROM hnsw.verify_index('info_empty_idx');
 
 -- quantized indexes verify too
 CREATE TABLE info_q (v vector(8));

@@ -70,6 +70,10 @@ typedef struct HnswVerifyState
 	int64		danglingLinks;
 	int64		staleLinks;
 	int64		unreachable;
+	int64		weaklyLinked;	/* live, fewer than m / 2 links to it on
+								 * level 0 */
+	uint32	   *inDegree;		/* pass 2: level-0 links to each element
+								 * of the list */
 	int64		linkedChunks;	/* chunks read through element links */
 } HnswVerifyState;
 
@@ -805,7 +809,8 @@ RememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
  * Check the links of an element tuple against the elements of the first
  * pass: a link to a line pointer holding no element is dangling, a link on
  * level lc to an element whose top level is below lc is stale.  Both are
- * counted, not raised (see src/README).
+ * counted, not raised (see src/README).  Links on level 0 are counted
+ * for the element they lead to (vs->inDegree).
  */
 static void
 CheckLinks(HnswVerifyState *vs, HnswElementTuple tup)
@@ -830,6 +835,8 @@ CheckLinks(HnswVerifyState *vs, HnswElementTuple tup)
 				vs->danglingLinks++;
 			else if (vs->list.elements[e].level < lc)
 				vs->staleLinks++;
+			else if (lc == 0)
+				vs->inDegree[e]++;
 		}
 	}
 }
@@ -973,7 +980,8 @@ VerifyElements(HnswVerifyState *vs, BufferAccessStrategy strategy)
 
 /*
  * Verification's pass 2: check every link against the elements of pass 1
- * (CheckLinks, in TID order).  One share buffer lock at a time.
+ * (CheckLinks, in TID order), and count the live elements that fewer than
+ * m / 2 links lead to on level 0.  One share buffer lock at a time.
  */
 static void
 VerifyLinks(HnswVerifyState *vs, BufferAccessStrategy strategy)
@@ -981,6 +989,12 @@ VerifyLinks(HnswVerifyState *vs, BufferAccessStrategy strategy)
 	HnswCheckState *cs = &vs->cs;
 	HnswLayout	layout = CheckLayout(cs);
 
+	/*
+	 * The links to each element, 4 bytes each, take less than the walk of
+	 * pass 3 (HnswReachBytes) and are freed before it.
+	 */
+	vs->inDegree = palloc_extended(sizeof(uint32) * Max(vs->list.n, 1),
+								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < cs->nblocks; blkno++)
 	{
 		Buffer		buf;
@@ -1006,6 +1020,12 @@ VerifyLinks(HnswVerifyState *vs, BufferAccessStrategy strategy)
 		}
 		UnlockReleaseBuffer(buf);
 	}
+
+	/* live elements few links lead to on level 0 */
+	for (uint32 i = 0; i < vs->list.n; i++)
+		if (!vs->list.elements[i].deleted && vs->inDegree[i] < cs->meta.m / 2)
+			vs->weaklyLinked++;
+	pfree(vs->inDegree);
 }
 
 /*
@@ -1095,8 +1115,8 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 	BufferAccessStrategy strategy;
 	MemoryContext cxt;
 	MemoryContext oldcxt;
-	Datum		values[6];
-	bool		nulls[6] = {0};
+	Datum		values[7];
+	bool		nulls[7] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -1134,6 +1154,8 @@ hnsw_verify_index(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum(vs.danglingLinks);
 	values[4] = Int64GetDatum(vs.staleLinks);
 	values[5] = Int64GetDatum(vs.unreachable);
+	values[6] = Int64GetDatum(vs.weaklyLinked);
+	values[6] = Int64GetDatum(vs.weaklyLinked);
 
 	FreeAccessStrategy(strategy);
 	MemoryContextDelete(cxt);

@@ -23,7 +23,7 @@ COMMENT ON FUNCTION hnsw.index_info(regclass) IS
 CREATE FUNCTION hnsw.verify_index(index regclass,
 	OUT pages bigint, OUT elements bigint, OUT links bigint,
 	OUT dangling_links bigint, OUT stale_links bigint,
-	OUT unreachable_elements bigint)
+	OUT unreachable_elements bigint, OUT weakly_linked_elements bigint)
 RETURNS record
 	AS 'MODULE_PATHNAME', 'hnsw_verify_index' LANGUAGE C STRICT;
 

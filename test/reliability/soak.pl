@@ -139,6 +139,11 @@ my $fresh_size = $node->safe_psql('postgres', "SELECT pg_relation_size('fresh_id
 my $r_soak = recall($node, 't', 'q', '<->', 10);
 my $r_fresh = recall($node, 'fresh', 'q', '<->', 10);
 diag("rows $rows; index $size bytes (start $start_size, fresh build $fresh_size); recall@10 $r_soak, fresh $r_fresh");
+my $weak_sql = q{SET client_min_messages = warning;
+	SELECT weakly_linked_elements FROM hnsw.verify_index('%s')};
+diag('weakly linked elements (fewer than m / 2 links to them): ' .
+	$node->safe_psql('postgres', sprintf($weak_sql, 't_idx')) . ', fresh build ' .
+	$node->safe_psql('postgres', sprintf($weak_sql, 'fresh_idx')));
 cmp_ok($r_soak, '>=', $r_fresh - 0.01, 'recall@10 within a point of a fresh build');
 diag('index size by tenths of the run (MB): ' . join(' ', map { sprintf('%.1f', $_ / 1048576) } @sizes));
 # bounded: the index stops growing once inserts reuse what VACUUM frees; it
