@@ -176,12 +176,16 @@ ok($sim->{shard}[0]->poll_query_until('postgres', q{
 	'the loser\'s query is gone from the stalled server');
 clean_everywhere('closing a loser');
 
-# --- the adaptive delay (the default)
+# --- the adaptive delay (the default).  Which copy of shard2 is asked
+# first depends on the latencies seen (adaptive choice): once the stalled
+# primary is seen slow the standby goes first, and is hedged in its turn
+# when it is slow to answer on a loaded machine; either way no search may
+# wait for the stall.
 new_session();
 proxy_cmd($sim, 'shard2', 'stall 1500 100');
 ($hedged, $exact, $longest) = search_until(
-	qr/no answer from server "shard2" for shard "shard2" after \d+\.\d ms; asking server "shard2_standby" too/, 10);
-ok($hedged, 'with the adaptive delay, a stalled copy is hedged too');
+	qr/no answer from server "shard2(?:_standby)?" for shard "shard2" after \d+\.\d ms; asking server "shard2(?:_standby)?" too/, 10);
+ok($hedged, 'with the adaptive delay, shard2\'s searches are hedged too');
 ok($exact, 'every search is exact');
 cmp_ok($longest, '<', 1000, sprintf('none waits for the stall (longest %.0f ms)', $longest));
 proxy_cmd($sim, 'shard2', 'stall 0 0');
