@@ -715,6 +715,9 @@ extern bool hnswinsert(Relation index, Datum *values, bool *isnull,
 					   struct IndexInfo *indexInfo);
 extern void HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 							 bool building);
+extern int	HnswSortFullList(HnswGraph *graph, char *slots, int cap,
+							 HnswElement newcomer, float newDistance,
+							 HnswCandidate *cands, int *from, int *n);
 
 /* hnswscan.c */
 extern IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys);

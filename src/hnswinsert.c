@@ -99,13 +99,40 @@ ChooseLinkToDrop(HnswGraph *graph, char *slots, int cap,
 				 float newDistance, bool force)
 {
 	HnswCandidate cands[2 * HNSW_MAX_M + 1];
-	int			from[2 * HNSW_MAX_M + 1];	/* slot index, -1: the newcomer */
-	int			n = 0;
+	int			from[2 * HNSW_MAX_M + 1];
+	int			n;
 	int			newPos = -1;
+	int			gone;
+
+	gone = HnswSortFullList(graph, slots, cap, NULL, newDistance,
+							cands, from, &n);
+	if (gone >= 0)
+		return gone;
+	for (int i = 0; i < n; i++)
+		if (from[i] < 0)
+			newPos = i;
+	return from[HnswDropNeighbor(graph, cands, n, newPos, force)];
+}
+
+/*
+ * Sort a full neighbour list plus a newcomer for a pruning: fill cands
+ * (room for cap + 1) with the elements of slots[0..cap), a copy of the
+ * list, and the newcomer (element newcomer, which may be NULL, at
+ * newDistance from the list's owner), nearest first; from[i] is the slot
+ * of cands[i], -1 for the newcomer; *n their number.  Return the slot of
+ * the furthest link to an element gone or deleted (left out of cands), or
+ * -1 if there is none.  Loads elements, one share lock at a time, none on
+ * entry or exit.
+ */
+int
+HnswSortFullList(HnswGraph *graph, char *slots, int cap,
+				 HnswElement newcomer, float newDistance,
+				 HnswCandidate *cands, int *from, int *n)
+{
 	int			gone = -1;
 	float		goneDistance = -FLT_MAX;
 
-	/* insertion sort of the list plus the newcomer, nearest first */
+	*n = 0;
 	for (int i = 0; i <= cap; i++)
 	{
 		HnswCandidate c;
@@ -127,25 +154,19 @@ ChooseLinkToDrop(HnswGraph *graph, char *slots, int cap,
 		}
 		else
 		{
-			c.element = NULL;
+			c.element = newcomer;
 			c.distance = newDistance;
 		}
-		for (j = n; j > 0 && cands[j - 1].distance > c.distance; j--)
+		for (j = *n; j > 0 && cands[j - 1].distance > c.distance; j--)
 		{
 			cands[j] = cands[j - 1];
 			from[j] = from[j - 1];
 		}
 		cands[j] = c;
 		from[j] = i < cap ? i : -1;
-		n++;
+		(*n)++;
 	}
-	if (gone >= 0)
-		return gone;
-
-	for (int i = 0; i < n; i++)
-		if (from[i] < 0)
-			newPos = i;
-	return from[HnswDropNeighbor(graph, cands, n, newPos, force)];
+	return gone;
 }
 
 /*

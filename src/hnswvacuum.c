@@ -431,10 +431,11 @@ ChooseRepair(HnswVacuumState *vs, HnswElement e, int lc, HnswCandidate *chosen)
 /*
  * For AddReverseLink: return the slot of the full list copy (cap slots,
  * its owner's) whose link gives way to e, at distance from the owner, or
- * -1 if e is the one to leave out.  The list plus e, nearest first, goes
- * through HnswSelectNeighbors (the heuristic, then keepPruned): the slot
- * of the one candidate it leaves out, or of an element gone or deleted.
- * Share locks one at a time, none on entry or exit.
+ * -1 if e is the one to leave out.  The list plus e, nearest first
+ * (HnswSortFullList), goes through HnswSelectNeighbors (the heuristic,
+ * then keepPruned): the slot of the one candidate it leaves out, or of the
+ * furthest element gone or deleted.  Share locks one at a time, none on
+ * entry or exit.
  */
 static int
 ChooseReverseDrop(HnswVacuumState *vs, char *copy, int cap, HnswElement e,
@@ -444,35 +445,13 @@ ChooseReverseDrop(HnswVacuumState *vs, char *copy, int cap, HnswElement e,
 	HnswCandidate cands[2 * HNSW_MAX_M + 1];
 	HnswCandidate kept[2 * HNSW_MAX_M + 1];
 	int			from[2 * HNSW_MAX_M + 1];
-	int			n = 0;
+	int			n;
 	int			nout;
+	int			gone;
 
-	for (int i = 0; i <= cap; i++)
-	{
-		HnswCandidate c;
-		int			j;
-
-		if (i < cap)
-		{
-			c.element = HnswLookupElement(graph, HnswSlotTid(copy, i));
-			c.distance = HnswSlotDistance(copy, i);
-			if (!HnswLoadElement(graph, c.element) || c.element->deleted)
-				return i;
-		}
-		else
-		{
-			c.element = e;
-			c.distance = distance;
-		}
-		for (j = n; j > 0 && cands[j - 1].distance > c.distance; j--)
-		{
-			cands[j] = cands[j - 1];
-			from[j] = from[j - 1];
-		}
-		cands[j] = c;
-		from[j] = i < cap ? i : -1;
-		n++;
-	}
+	gone = HnswSortFullList(graph, copy, cap, e, distance, cands, from, &n);
+	if (gone >= 0)
+		return gone;
 	nout = HnswSelectNeighbors(graph, cands, n, cap, kept);
 	for (int i = 0; i < n; i++)
 	{
@@ -1329,6 +1308,8 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			RepairGraph(&vs);
 			ReplaceEntryPoint(&vs);
 			FreeDeleted(&vs);
+			/* inserts find the space now, not after pass 4 */
+			IndexFreeSpaceMapVacuum(vs.index);
 		}
 	} while (vs.nextBlock < vs.nblocks);
 
@@ -1349,9 +1330,9 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 /*
  * Clean up after VACUUM: link the elements no search can reach (pass 4),
- * counting the index on the way if bulkdelete did not run, and make the
- * free space recorded by pass 3 visible to inserts.  Holds at most one buffer lock at
- * a time.
+ * counting the index on the way if bulkdelete did not run, and update the
+ * free space map's upper levels once more (each round of pass 3 did too).
+ * Holds at most one buffer lock at a time.
  */
 IndexBulkDeleteResult *
 hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
