@@ -139,6 +139,9 @@ my $fresh_size = $node->safe_psql('postgres', "SELECT pg_relation_size('fresh_id
 my $r_soak = recall($node, 't', 'q', '<->', 10);
 my $r_fresh = recall($node, 'fresh', 'q', '<->', 10);
 diag("rows $rows; index $size bytes (start $start_size, fresh build $fresh_size); recall@10 $r_soak, fresh $r_fresh");
+# the heap too holds the rows that died between two VACUUMs
+diag('heap ' . $node->safe_psql('postgres', "SELECT pg_relation_size('t')") .
+	' bytes, fresh copy ' . $node->safe_psql('postgres', "SELECT pg_relation_size('fresh')"));
 my $weak_sql = q{SET client_min_messages = warning;
 	SELECT weakly_linked_elements FROM hnsw.verify_index('%s')};
 diag('weakly linked elements (fewer than m / 2 links to them): ' .
