@@ -20,7 +20,7 @@ SELECT elements FROM hnsw.verify_index('t_ok');
 TRUNCATE t;
 DROP INDEX t_ok;
 
--- only one column, only ordering operators
+-- a second column must be an integer filter column (hnsw_filter_column)
 CREATE INDEX ON t USING hnsw (v, v);
 CREATE INDEX ON t USING hnsw (v) INCLUDE (v);
 CREATE UNIQUE INDEX ON t USING hnsw (v);

@@ -341,8 +341,23 @@ typedef struct HnswElementTupleData
 
 typedef HnswElementTupleData *HnswElementTuple;
 
+/*
+ * The ntids byte holds the heap TID capacity and two flags: the index has a
+ * filter column (a second key column), whose value for the element follows
+ * the heap TIDs (HNSW_KEY_SIZE bytes, an int64, 4-byte aligned: read and
+ * written with memcpy), and that value is NULL.  See src/README "Filter
+ * column".
+ */
+#define HNSW_TIDS_MASK			0x3F
+#define HNSW_TUPLE_KEYED		0x40
+#define HNSW_TUPLE_KEY_NULL		0x80
+#define HNSW_KEY_SIZE			((Size) sizeof(int64))
+
 /* Heap TID capacity of an element tuple */
-#define HnswTupleTidCapacity(tup)	((int) (tup)->ntids)
+#define HnswTupleTidCapacity(tup)	((int) ((tup)->ntids & HNSW_TIDS_MASK))
+/* Bytes of its filter column's value: 0 in an index without one */
+#define HnswTupleKeySize(tup) \
+	(((tup)->ntids & HNSW_TUPLE_KEYED) != 0 ? HNSW_KEY_SIZE : 0)
 /* Bytes before the vector of a tuple with room for ntids heap TIDs */
 #define HNSW_ELEMENT_HEADER_SIZE(ntids) \
 	(offsetof(HnswElementTupleData, heaptids) + \
@@ -350,7 +365,8 @@ typedef HnswElementTupleData *HnswElementTuple;
 /* The vector (for a head tuple, its first part) of an element tuple */
 #define HnswTupleVector(tup) \
 	((HnswCode *) ((char *) (tup) + \
-				 HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup))))
+				 HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)) + \
+				 HnswTupleKeySize(tup)))
 /* The size of an element tuple with room for ntids heap TIDs */
 #define HNSW_ELEMENT_TUPLE_SIZE_TIDS(dim, quant, level, m, ntids) \
 	(HNSW_ELEMENT_HEADER_SIZE(ntids) + HNSW_CODE_SIZE(dim, quant) + \
@@ -408,6 +424,23 @@ typedef HnswVectorTupleData *HnswVectorTuple;
 
 typedef struct HnswElementData *HnswElement;
 
+/*
+ * The value of an element's filter column (an integer column, as int64), or
+ * all zeroes in an index without one.  Rows share an element only if their
+ * vectors and keys are equal.
+ */
+typedef struct HnswKey
+{
+	int64		value;
+	bool		isnull;
+} HnswKey;
+
+static inline bool
+HnswKeyEqual(const HnswKey *a, const HnswKey *b)
+{
+	return a->isnull == b->isnull && (a->isnull || a->value == b->value);
+}
+
 /* An element with its distance to something (query or owner of a list) */
 typedef struct HnswCandidate
 {
@@ -440,6 +473,7 @@ typedef struct HnswElementData
 								 * (set with queryDistance) */
 	uint8		level;
 	uint8		nheaptids;
+	HnswKey		key;			/* its filter column's value */
 	uint64		visited;		/* tag of the last search that saw it */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 	HnswCode	   *vec;			/* normalised for cosine; encoded when the
@@ -476,6 +510,8 @@ typedef struct HnswLayout
 	int			dim;			/* 0: not known yet, taken from the tuple */
 	int			codeKind;		/* HnswCodeKind of the element tuples */
 	bool		outOfLine;		/* their codes end with a link */
+	Size		keySize;		/* of their filter column's value, 0 if the
+								 * index has none */
 	/* derived by HnswLayoutDerive, for HnswElementIsWhole */
 	Size		elementSize;	/* a whole element of level 0 without heap
 								 * TIDs; more than a page if dim is 0 or
@@ -496,7 +532,8 @@ HnswLayoutDerive(HnswLayout *layout)
 	/* sparse codes have sizes of their own: HnswElementIsWhole says no */
 	layout->elementSize = layout->dim > 0 &&
 		layout->codeKind != HNSW_CODE_SPARSE ?
-		HNSW_ELEMENT_HEADER_SIZE(0) + code + 2 * layout->levelSize :
+		HNSW_ELEMENT_HEADER_SIZE(0) + layout->keySize + code +
+		2 * layout->levelSize :
 		(Size) PG_INT32_MAX;
 	SET_VARSIZE(&header, code);
 	header.dim = layout->dim;
@@ -551,6 +588,14 @@ typedef struct HnswGraph
 								 * until counted; counted again when a link
 								 * seems to lie past them (HnswCheckLink) */
 	HnswLayout	layout;			/* of its element tuples (HnswGraphLayout) */
+	Size		keySize;		/* HNSW_KEY_SIZE if the index has a filter
+								 * column, else 0 */
+	HnswKey		key;			/* an insert's: its row's filter column
+								 * value (HnswNewElement gives it) */
+	const struct HnswFilter *filter;	/* a scan's filtered walk: elements
+										 * whose filter column fails it do
+										 * not load (HnswLoadElement), or
+										 * NULL */
 } HnswGraph;
 
 /* Does the graph keep codes in its elements and the vectors out of line? */
@@ -569,12 +614,14 @@ HnswGraphLayout(HnswGraph *graph)
 
 	if (unlikely(layout->m != graph->m || layout->dim != graph->dim ||
 				 layout->codeKind != (int) graph->codeKind ||
-				 layout->outOfLine != HnswGraphOutOfLine(graph)))
+				 layout->outOfLine != HnswGraphOutOfLine(graph) ||
+				 layout->keySize != graph->keySize))
 	{
 		layout->m = graph->m;
 		layout->dim = graph->dim;
 		layout->codeKind = graph->codeKind;
 		layout->outOfLine = HnswGraphOutOfLine(graph);
+		layout->keySize = graph->keySize;
 		HnswLayoutDerive(layout);
 	}
 	return layout;
@@ -611,6 +658,8 @@ typedef enum HnswCheckResult
 	HNSW_CHECK_LEVEL,			/* above HNSW_MAX_LEVEL */
 	HNSW_CHECK_DELETED,			/* deleted flag neither 0 nor 1 */
 	HNSW_CHECK_TID_CAPACITY,	/* odd, or not below HNSW_HEAPTIDS */
+	HNSW_CHECK_KEY,				/* a filter column's value where the index
+								 * has none, or none where it has one */
 	HNSW_CHECK_ENCODING,		/* the vector's quantization tag */
 	HNSW_CHECK_VECTOR_LENGTH,	/* varlena header, dimensions, length */
 	HNSW_CHECK_CODE_HEADER,		/* i8 scale, offset or error bound */
@@ -643,6 +692,7 @@ extern int	hnsw_iterative_scan;
 extern int	hnsw_max_scan_tuples;
 extern double hnsw_scan_mem_multiplier;
 extern bool hnsw_rerank;
+extern bool hnsw_filtered_walk;
 
 /* hnsw.c */
 extern void HnswInit(void);
@@ -708,12 +758,39 @@ extern IndexBuildResult *hnswbuild(Relation heap, Relation index,
 extern void hnswbuildempty(Relation index);
 extern char *hnswbuildphasename(int64 phasenum);
 
+/*
+ * A scan's conditions on the filter column, all of which a row must meet
+ * (hnswfilter.c): btree strategy numbers, the values converted to int64.
+ */
+typedef struct HnswFilterCond
+{
+	StrategyNumber strategy;
+	int64		value;
+} HnswFilterCond;
+
+typedef struct HnswFilter
+{
+	bool		never;			/* a condition no row meets (NULL argument,
+								 * or a value beyond the column's type) */
+	int			nconds;
+	HnswFilterCond conds[FLEXIBLE_ARRAY_MEMBER];
+} HnswFilter;
+
+/* hnswfilter.c */
+extern void HnswCheckColumns(Relation index);
+extern Size HnswIndexKeySize(Relation index);
+extern void HnswKeyFromDatum(Relation index, Datum value, bool isnull,
+							 HnswKey *key);
+extern HnswFilter *HnswFilterFromScanKeys(ScanKey keys, int nkeys);
+extern bool HnswFilterMatches(const HnswFilter *filter, const HnswKey *key);
+
 /* hnswinsert.c */
 extern bool hnswinsert(Relation index, Datum *values, bool *isnull,
 					   ItemPointer heap_tid, Relation heap,
 					   IndexUniqueCheck checkUnique, bool indexUnchanged,
 					   struct IndexInfo *indexInfo);
-extern void HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
+extern void HnswInsertOnDisk(Relation index, Datum value, const HnswKey *key,
+							 ItemPointer heaptid,
 							 bool building);
 extern int	HnswSortFullList(HnswGraph *graph, char *slots, int cap,
 							 HnswElement newcomer, float newDistance,
@@ -845,7 +922,7 @@ extern int	HnswDropNeighbor(HnswGraph *graph, HnswCandidate *candidates,
 extern HnswNeighborList *HnswNewNeighborList(HnswGraph *graph, int capacity);
 extern void HnswNewSearch(HnswGraph *graph);
 extern int	HnswCheckVector(HnswGraph *graph, const HnswCode *vec);
-extern int	HnswSparseCodeNnz(int m, int nnz);
+extern int	HnswSparseCodeNnz(int m, Size keySize, int nnz);
 extern HnswCodeKind HnswCodeKindFor(int dim, int m,
 											 HnswCodeKind quant);
 extern void HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta);
@@ -914,6 +991,20 @@ extern HnswCheckResult HnswCheckElementAt(const HnswLayout *layout,
 										  HnswElementTuple *tup, Size *len);
 extern HnswCheckResult HnswCheckMetaPage(Page page, HnswMetaPageData *meta);
 
+/* Read the filter column's value of an element tuple into *key */
+static inline void
+HnswTupleGetKey(const HnswElementTupleData *tup, HnswKey *key)
+{
+	memset(key, 0, sizeof(HnswKey));
+	if (tup->ntids & HNSW_TUPLE_KEY_NULL)
+		key->isnull = true;
+	else if (HnswTupleKeySize(tup) > 0)
+		memcpy(&key->value,
+			   (const char *) tup +
+			   HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)),
+			   HNSW_KEY_SIZE);
+}
+
 /* Is tid a link that may name an element: off the metapage, in range? */
 static inline bool
 HnswLinkInRange(ItemPointer tid, BlockNumber nblocks)
@@ -975,20 +1066,22 @@ HnswElementIsWhole(const HnswLayout *layout, Page page, OffsetNumber off,
 		lpoff % MAXIMUM_ALIGNOF != 0)
 		return false;
 	item = (const uint8 *) page + lpoff;
+	cap = item[3] & HNSW_TIDS_MASK;
 	if (item[0] != HNSW_ELEMENT_TUPLE || item[1] > HNSW_MAX_LEVEL ||
-		item[2] > 1 || (item[3] & 1) != 0 || item[3] == 0 ||
-		item[3] > HNSW_HEAPTIDS)
+		item[2] > 1 || (cap & 1) != 0 || cap == 0 || cap > HNSW_HEAPTIDS ||
+		((item[3] & HNSW_TUPLE_KEYED) != 0) != (layout->keySize != 0))
 		return false;
-	cap = item[3];
 	/* the length makes the vector's header, and all after it, the tuple's */
 	if (lplen != layout->elementSize + cap * sizeof(ItemPointerData) +
 		item[1] * layout->levelSize)
 		return false;
-	memcpy(&header, item + HNSW_ELEMENT_HEADER_SIZE(cap), sizeof(header));
+	memcpy(&header, item + HNSW_ELEMENT_HEADER_SIZE(cap) + layout->keySize,
+		   sizeof(header));
 	if (header != layout->vectorHeader ||
 		(HnswQuantIsInt8(layout->codeKind) &&
 		 !HnswCodeHeaderValid((const HnswCode *) (item +
-												HNSW_ELEMENT_HEADER_SIZE(cap)))))
+												HNSW_ELEMENT_HEADER_SIZE(cap) +
+												layout->keySize))))
 		return false;
 	*tup = (HnswElementTuple) item;
 	return true;

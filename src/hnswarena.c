@@ -253,7 +253,7 @@ AddReverseLink(HnswBuildState *state, int32 targetId, int32 newId,
  */
 static int32
 NewElement(HnswBuildState *state, int level, const HnswCode *code,
-		   ItemPointer heaptid)
+		   ItemPointer heaptid, const HnswKey *key)
 {
 	HnswBuildShared *shared = state->shared;
 	int			m = shared->m;
@@ -278,6 +278,7 @@ NewElement(HnswBuildState *state, int level, const HnswCode *code,
 	memset((char *) e + e->listOffset, 0, BUILD_LIST_OFFSET(level + 1, m));
 	e->heaptids[0] = *heaptid;
 	e->nheaptids = 1;
+	e->key = *key;
 	memcpy(GetVector(e), code, VARSIZE(code));
 	return (int32) id;
 }
@@ -352,7 +353,7 @@ GiveToIdentical(HnswBuildState *state, int32 id, const HnswCode *q,
 
 		if (nearest[i].distance != nearest[0].distance)
 			break;
-		if (ne->nheaptids >= HNSW_HEAPTIDS)
+		if (ne->nheaptids >= HNSW_HEAPTIDS || !HnswKeyEqual(&ne->key, &e->key))
 			continue;
 		if (HnswVectorHasLink(code))
 		{
@@ -459,14 +460,14 @@ LinkElement(HnswBuildState *state, int32 id, const HnswCode *q)
  */
 int32
 HnswArenaInsert(HnswBuildState *state, int level, HnswCode *vec,
-			  ItemPointer heaptid)
+			  ItemPointer heaptid, const HnswKey *key)
 {
 	HnswCode	   *code;
 	int32		id;
 
 	code = HnswEncodeVector(state->graph, vec, CurrentMemoryContext);
 	state->vecSize = VARSIZE(code);
-	id = NewElement(state, level, code, heaptid);
+	id = NewElement(state, level, code, heaptid, key);
 	if (id >= 0)
 		LinkElement(state, id, vec);
 	return id;

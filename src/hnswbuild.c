@@ -116,10 +116,14 @@ HnswBuildCallback(Relation index, ItemPointer tid, Datum *values,
 	MemoryContext oldcxt;
 	int			dim;
 	bool		linkLater = false;
+	HnswKey		key;
 
 	/* NULLs are not indexed */
 	if (isnull[0])
 		return;
+	memset(&key, 0, sizeof(key));
+	if (state->graph->keySize > 0)
+		HnswKeyFromDatum(index, values[1], isnull[1], &key);
 
 	oldcxt = MemoryContextSwitchTo(state->tmpCxt);
 	if (!state->onDisk && pg_atomic_read_u32(&shared->full))
@@ -145,17 +149,17 @@ HnswBuildCallback(Relation index, ItemPointer tid, Datum *values,
 			SetGraphDimensions(state->graph, dim);
 		}
 		state->maxLevel = HnswCheckVector(state->graph, vec);
-		if (HnswBuildStageVector(state, vec, tid))
+		if (HnswBuildStageVector(state, vec, tid, &key))
 			linkLater = true;
 		else if (state->onDisk ||
-				 HnswArenaInsert(state, DrawLevel(state), vec, tid) < 0)
+				 HnswArenaInsert(state, DrawLevel(state), vec, tid, &key) < 0)
 		{
 			HnswBuildStopAddingToArena(state);
-			HnswInsertOnDisk(index, values[0], tid, true);
+			HnswInsertOnDisk(index, values[0], &key, tid, true);
 		}
 	}
 	else
-		HnswInsertOnDisk(index, values[0], tid, true);
+		HnswInsertOnDisk(index, values[0], &key, tid, true);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(state->tmpCxt);
 
@@ -431,6 +435,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		elog(ERROR, "index \"%s\" already contains data",
 			 RelationGetRelationName(index));
 
+	HnswCheckColumns(index);
 	CheckColumn(index);
 
 	/* the metapage first, so that element pages start at block 1 */

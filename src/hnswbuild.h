@@ -118,6 +118,7 @@ typedef struct BuildElement
 	uint32		listOffset;		/* of the level 0 list, from the start */
 	ItemPointerData tid;		/* its tuple, once pages are written */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
+	HnswKey		key;			/* its filter column's value */
 } BuildElement;
 
 #define BUILD_HEADER_SIZE		MAXALIGN(sizeof(BuildElement))
@@ -310,13 +311,13 @@ extern Size HnswBuildSizeArena(Relation heap, Relation index, int m,
 
 /* hnswarena.c */
 extern int32 HnswArenaInsert(HnswBuildState *state, int level, HnswCode *vec,
-							 ItemPointer heaptid);
+							 ItemPointer heaptid, const HnswKey *key);
 extern int	HnswArenaLinkUnreachable(HnswBuildState *state, uint32 nelements);
 
 /* hnswbuildorder.c */
 extern void HnswBuildLinkPending(HnswBuildState *state);
 extern bool HnswBuildStageVector(HnswBuildState *state, HnswCode *vec,
-								 ItemPointer heaptid);
+								 ItemPointer heaptid, const HnswKey *key);
 
 /* hnswbuildwrite.c */
 extern void HnswBuildFlushArena(HnswBuildState *state, bool final);

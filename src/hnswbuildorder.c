@@ -23,6 +23,7 @@ typedef struct StagedVector
 {
 	ItemPointerData heaptid;
 	uint8		level;
+	HnswKey		key;			/* its filter column's value */
 	/* the prepared vector follows, at STAGED_VECTOR_OFFSET */
 } StagedVector;
 
@@ -175,7 +176,8 @@ HnswBuildLinkPending(HnswBuildState *state)
 		int32		id = -1;
 
 		if (!state->onDisk)
-			id = HnswArenaInsert(state, sv->level, vec, &sv->heaptid);
+			id = HnswArenaInsert(state, sv->level, vec, &sv->heaptid,
+								 &sv->key);
 		if (id >= 0)
 		{
 			if (state->nwindows == 0 && state->offsets[id] != 0)
@@ -186,7 +188,7 @@ HnswBuildLinkPending(HnswBuildState *state)
 			HnswBuildSwitchToDisk(state);
 			HnswInsertOnDisk(state->index,
 							 HnswCodeToDatum(state->graph, vec),
-							 &sv->heaptid, true);
+							 &sv->key, &sv->heaptid, true);
 		}
 		MemoryContextReset(state->linkCxt);
 		/* progress counts a staged tuple once it is linked */
@@ -208,7 +210,8 @@ HnswBuildLinkPending(HnswBuildState *state)
  * caller inserts it into the pages.
  */
 bool
-HnswBuildStageVector(HnswBuildState *state, HnswCode *vec, ItemPointer heaptid)
+HnswBuildStageVector(HnswBuildState *state, HnswCode *vec, ItemPointer heaptid,
+					 const HnswKey *key)
 {
 	Size		size = STAGED_VECTOR_OFFSET + MAXALIGN(VARSIZE(vec));
 	StagedVector *sv;
@@ -232,6 +235,7 @@ HnswBuildStageVector(HnswBuildState *state, HnswCode *vec, ItemPointer heaptid)
 	}
 	sv = (StagedVector *) (state->stage + state->stageUsed);
 	sv->heaptid = *heaptid;
+	sv->key = *key;
 	sv->level = DrawLevel(state);
 	memcpy(StagedVectorGetVector(sv), vec, VARSIZE(vec));
 	state->staged[state->npending++] = (uint32) state->stageUsed;

@@ -252,6 +252,7 @@ WriteElements(HnswBuildState *state, uint32 nelements, bool logged)
 
 		elem.level = e->level;
 		elem.nheaptids = e->nheaptids;
+		elem.key = e->key;
 		memcpy(elem.heaptids, e->heaptids, sizeof(ItemPointerData) * e->nheaptids);
 		elem.vec = GetVector(e);
 		for (int lc = 0; lc <= e->level; lc++)

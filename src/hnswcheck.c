@@ -143,11 +143,13 @@ CheckElement(const HnswLayout *layout, const char *item, Size len)
 		return HNSW_CHECK_LEVEL;
 	if (unlikely(tup->deleted > 1))
 		return HNSW_CHECK_DELETED;
-	if (unlikely(tup->ntids % 2 != 0 || tup->ntids == 0 ||
-				 tup->ntids > HNSW_HEAPTIDS))
-		return HNSW_CHECK_TID_CAPACITY;
 	cap = HnswTupleTidCapacity(tup);
-	header = HNSW_ELEMENT_HEADER_SIZE(cap);
+	if (unlikely(cap % 2 != 0 || cap == 0 || cap > HNSW_HEAPTIDS))
+		return HNSW_CHECK_TID_CAPACITY;
+	if (unlikely(HnswTupleKeySize(tup) != layout->keySize ||
+				 (layout->keySize == 0 && tup->ntids != cap)))
+		return HNSW_CHECK_KEY;
+	header = HNSW_ELEMENT_HEADER_SIZE(cap) + layout->keySize;
 	if (unlikely(len < header + VECTOR_SIZE(0)))
 		return HNSW_CHECK_TUPLE_SIZE;
 

@@ -120,6 +120,7 @@ CheckLayout(HnswCheckState *cs)
 	layout.dim = cs->dim;
 	layout.codeKind = cs->meta.codeKind;
 	layout.outOfLine = cs->outOfLine;
+	layout.keySize = HnswIndexKeySize(cs->index);
 	HnswLayoutDerive(&layout);
 	return layout;
 }

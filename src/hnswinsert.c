@@ -22,8 +22,9 @@
 #include "utils/memutils.h"
 
 /*
- * Add heaptid to the existing element e, whose vector equals the new one.
- * Return false if e is full, deleted or no longer there.  A head tuple
+ * Add heaptid to the existing element e, whose vector equals the new one,
+ * if its filter column's value is the new row's too (graph->key).  Return
+ * false if e is full, deleted, no longer there or of another value.  A head tuple
  * never matches (its vector on the page is shorter), so the new heap TID
  * gets an element of its own.  Takes and
  * releases an exclusive lock on e's page; one WAL record.
@@ -37,11 +38,14 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 	HnswElementTuple tup;
 	OffsetNumber off = ItemPointerGetOffsetNumber(&e->tid);
 	int			slot = -1;
+	HnswKey		key;
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	tup = HnswGetElement(graph->index, layout, buf, off);
-	if (tup != NULL && !tup->deleted &&
+	if (tup != NULL)
+		HnswTupleGetKey(tup, &key);
+	if (tup != NULL && !tup->deleted && HnswKeyEqual(&key, &graph->key) &&
 		VARSIZE(HnswTupleVector(tup)) == VARSIZE(e->vec) &&
 		memcmp(HnswTupleVector(tup), e->vec, VARSIZE(e->vec)) == 0)
 	{
@@ -313,14 +317,15 @@ InsertFirst(HnswGraph *graph, HnswCode *vec, ItemPointer heaptid, int level)
 }
 
 /*
- * Add heaptid to element e if e holds vec itself and has room for another
- * heap TID.  Set *copy if e holds vec, room or not.  Locks as AddHeapTid.
+ * Add heaptid to element e if e holds vec itself, and the new row's filter
+ * column value, and has room for another heap TID.  Set *copy if e holds vec, room or not.  Locks as AddHeapTid.
  */
 static bool
 ShareElement(HnswGraph *graph, HnswElement e, const HnswCode *vec,
 			 ItemPointer heaptid, bool *copy)
 {
-	if (!HnswEnsureVector(graph, e) || !HnswVectorMatches(graph, e->vec, vec))
+	if (!HnswEnsureVector(graph, e) || !HnswKeyEqual(&e->key, &graph->key) ||
+		!HnswVectorMatches(graph, e->vec, vec))
 		return false;
 	*copy = true;
 	return AddHeapTid(graph, e, heaptid);
@@ -396,7 +401,7 @@ LinkNeighbors(HnswGraph *graph, HnswNeighborList **lists, int level,
  */
 static void
 InsertElement(MemoryContext cxt, Relation index, Datum value,
-			  ItemPointer heaptid, bool building)
+			  const HnswKey *key, ItemPointer heaptid, bool building)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	HnswGraph  *graph;
@@ -415,6 +420,7 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	graph = HnswCreateGraph(index, cxt, 0);
 	graph->building = building;
 	graph->keepPruned = true;
+	graph->key = *key;
 	vec = HnswPrepareVector(graph, value);
 	if (vec == NULL)
 		goto done;				/* zero vector under cosine: not indexed */
@@ -491,8 +497,8 @@ done:
  * its own, deleted on return.
  */
 void
-HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
-				 bool building)
+HnswInsertOnDisk(Relation index, Datum value, const HnswKey *key,
+				 ItemPointer heaptid, bool building)
 {
 	static MemoryContext cxt = NULL;
 	static bool busy = false;
@@ -504,7 +510,7 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 													 "hnsw nested insert",
 													 ALLOCSET_DEFAULT_SIZES);
 
-		InsertElement(nested, index, value, heaptid, building);
+		InsertElement(nested, index, value, key, heaptid, building);
 		MemoryContextDelete(nested);
 		return;
 	}
@@ -516,7 +522,7 @@ HnswInsertOnDisk(Relation index, Datum value, ItemPointer heaptid,
 	busy = true;
 	PG_TRY();
 	{
-		InsertElement(cxt, index, value, heaptid, building);
+		InsertElement(cxt, index, value, key, heaptid, building);
 	}
 	PG_FINALLY();
 	{
@@ -536,8 +542,13 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
 		   IndexInfo *indexInfo)
 {
+	HnswKey		key;
+
 	if (isnull[0])
 		return false;
-	HnswInsertOnDisk(index, values[0], heap_tid, false);
+	memset(&key, 0, sizeof(key));
+	if (HnswIndexKeySize(index) > 0)
+		HnswKeyFromDatum(index, values[1], isnull[1], &key);
+	HnswInsertOnDisk(index, values[0], &key, heap_tid, false);
 	return false;
 }

@@ -149,11 +149,18 @@ HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
 		case HNSW_CHECK_TID_CAPACITY:
 			HNSW_CORRUPT(index, "has an element with an invalid heap TID capacity",
 						 "Block %u, offset %u: capacity %u; it must be even and below %d.",
-						 blkno, off, (unsigned) tup->ntids, HNSW_HEAPTIDS);
+						 blkno, off, (unsigned) HnswTupleTidCapacity(tup),
+						 HNSW_HEAPTIDS);
+			break;
+		case HNSW_CHECK_KEY:
+			HNSW_CORRUPT(index, "has an element whose filter column does not match the index's",
+						 "Block %u, offset %u: %s a filter column value; the index has %s.",
+						 blkno, off, HnswTupleKeySize(tup) > 0 ? "with" : "without",
+						 layout->keySize > 0 ? "a filter column" : "none");
 			break;
 		case HNSW_CHECK_TUPLE_SIZE:
 			if (len < HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)) +
-				VECTOR_SIZE(0))
+				HnswTupleKeySize(tup) + VECTOR_SIZE(0))
 				HNSW_CORRUPT(index, "has an element tuple of wrong size",
 							 "Block %u, offset %u: %zu bytes, too few for its header.",
 							 blkno, off, len);
@@ -162,7 +169,7 @@ HnswReportCorrupt(Relation index, HnswCheckResult r, BlockNumber blkno,
 						 blkno, off, len, (unsigned) tup->level,
 						 (unsigned) VARSIZE(vec), layout->m,
 						 HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)) +
-						 VARSIZE(vec) +
+						 HnswTupleKeySize(tup) + VARSIZE(vec) +
 						 (Size) HNSW_SLOTS(tup->level, layout->m) *
 						 sizeof(HnswNeighborSlot));
 			break;
@@ -663,7 +670,7 @@ HnswElementTupleSize(HnswGraph *graph, const HnswCode *code, int level,
 					 int ntids)
 {
 	Assert(ntids > 0 && ntids <= HNSW_HEAPTIDS && ntids % 2 == 0);
-	return HNSW_ELEMENT_HEADER_SIZE(ntids) + VARSIZE(code) +
+	return HNSW_ELEMENT_HEADER_SIZE(ntids) + graph->keySize + VARSIZE(code) +
 		HNSW_SLOTS(level, graph->m) * sizeof(HnswNeighborSlot);
 }
 
@@ -685,7 +692,7 @@ HnswMinCutSize(HnswGraph *graph)
 		HnswQuantIsInt8(graph->codeKind) || graph->codeKind == HNSW_CODE_SPARSE)
 		return 0;
 	size = HNSW_ELEMENT_TUPLE_SIZE_TIDS(graph->dim, graph->codeKind, 0,
-										graph->m, 2);
+										graph->m, 2) + graph->keySize;
 	return size > HNSW_MAX_TUPLE_SIZE / 4 ? size : 0;
 }
 
@@ -714,6 +721,15 @@ HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 			tup->heaptids[i] = element->heaptids[i];
 		else
 			ItemPointerSetInvalid(&tup->heaptids[i]);
+	}
+	if (graph->keySize > 0)
+	{
+		tup->ntids |= HNSW_TUPLE_KEYED;
+		if (element->key.isnull)
+			tup->ntids |= HNSW_TUPLE_KEY_NULL;
+		else
+			memcpy((char *) tup + HNSW_ELEMENT_HEADER_SIZE(ntids),
+				   &element->key.value, HNSW_KEY_SIZE);
 	}
 	Assert(!HnswVectorHasLink(element->vec) ||
 		   ItemPointerIsValid(HnswVectorGetLink(element->vec)));

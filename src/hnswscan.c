@@ -56,6 +56,10 @@ typedef struct HnswScanOpaqueData
 	HnswGraph  *graph;			/* cache of the elements read */
 	bool		started;
 	bool		exhausted;		/* nothing more to search */
+	HnswFilter *filter;			/* conditions on the filter column, or NULL */
+	bool		lastBatch;		/* the current batch found fewer than its
+								 * ef: it reached every element it could,
+								 * so no batch follows */
 	HnswCode	   *query;
 	HnswCandidate *results;		/* current batch, nearest first */
 	int			nresults;
@@ -103,6 +107,24 @@ typedef HnswScanOpaqueData *HnswScanOpaque;
 /* numbers the searches of this backend */
 static uint64 hnsw_scan_counter = 0;
 
+static void DropFiltered(HnswScanOpaque so);
+static HnswCandidate *FilteredEntries(IndexScanDesc scan,
+									  HnswCandidate *entries, int *nentries);
+
+/*
+ * A filtered scan samples the index's elements from its first page on, up
+ * to HNSW_FILTER_SAMPLE of them, until HNSW_FILTER_ENTRIES pass, and reads
+ * the filter column of the level-0 neighbours of the first HNSW_FILTER_PROBE
+ * of those; if at least the fraction HNSW_FILTER_WALK of these neighbours
+ * pass, the elements that pass are linked among themselves well enough for
+ * the search to walk through them alone, starting from those found
+ * (src/README "Filter column").
+ */
+#define HNSW_FILTER_SAMPLE		2000
+#define HNSW_FILTER_ENTRIES		32
+#define HNSW_FILTER_PROBE		8
+#define HNSW_FILTER_WALK		0.4
+
 /*
  * Prepare an index scan.
  */
@@ -149,6 +171,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->graph = NULL;
 	so->started = false;
 	so->exhausted = false;
+	so->lastBatch = false;
 	so->query = NULL;
 	so->results = NULL;
 	so->nresults = 0;
@@ -227,6 +250,14 @@ NextEveryRowPage(IndexScanDesc scan)
 
 		if (tup == NULL || tup->deleted)
 			continue;
+		if (so->filter != NULL)
+		{
+			HnswKey		k;
+
+			HnswTupleGetKey(tup, &k);
+			if (!HnswFilterMatches(so->filter, &k))
+				continue;
+		}
 		ItemPointerSet(&element, BufferGetBlockNumber(buf), off);
 		/* never past the array, whatever the page says */
 		for (int i = 0; i < Min(HnswTupleTidCapacity(tup), HNSW_HEAPTIDS); i++)
@@ -338,6 +369,9 @@ FirstSearch(IndexScanDesc scan)
 
 	so->graph = HnswCreateGraph(scan->indexRelation, so->cxt, 0);
 	so->scanId = ++hnsw_scan_counter;
+	/* conditions on the filter column (WHERE label = 3), if any */
+	so->filter = scan->numberOfKeys > 0 ?
+		HnswFilterFromScanKeys(scan->keyData, scan->numberOfKeys) : NULL;
 
 	/*
 	 * A NULL query is at a NULL distance from every row, as the operator
@@ -398,14 +432,194 @@ FirstSearch(IndexScanDesc scan)
 	 * stay for the rest of the scan, so later batches only go outwards.
 	 */
 	HnswNewSearch(so->graph);
+	if (so->filter != NULL)
+		entries = FilteredEntries(scan, entries, &nentries);
 	so->batchCxt = AllocSetContextCreate(so->cxt, "hnsw scan batch",
 										 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(so->batchCxt);
 	so->results = HnswSearchLayer(so->graph, so->query, entries, nentries,
 								  hnsw_ef_search, 0, &so->nresults, &so->seen);
+	so->lastBatch = so->nresults < hnsw_ef_search;
+	DropFiltered(so);
 	MemoryContextSwitchTo(so->cxt);
 
 	DecideDistances(scan);
+}
+
+/*
+ * Take the elements whose filter column fails the scan's conditions out of
+ * the current batch, as if returned: the executor never sees their rows,
+ * which it would fetch from the table only to reject them (src/README
+ * "Filter column").  The walk itself goes through them as through any
+ * element.
+ */
+static void
+DropFiltered(HnswScanOpaque so)
+{
+	int			n = 0;
+
+	if (so->filter == NULL)
+		return;
+	for (int i = 0; i < so->nresults; i++)
+	{
+		HnswElement e = so->results[i].element;
+
+		if (HnswFilterMatches(so->filter, &e->key))
+			so->results[n++] = so->results[i];
+		else
+			e->returned = true;
+	}
+	so->nresults = n;
+}
+
+/*
+ * Choose how a filtered scan walks level 0, and return its entries there
+ * (*nentries of them, in the current context).  Samples the elements of
+ * the index page by page from the first (HNSW_FILTER_SAMPLE at most) until
+ * HNSW_FILTER_ENTRIES of them pass the filter, and reads the filter value
+ * of the neighbours of the first HNSW_FILTER_PROBE.  If enough of these
+ * pass (the fraction HNSW_FILTER_WALK), the walk goes only through
+ * elements that pass (graph->filter; see PageExpand for how it stays
+ * connected): it starts from the descent's entries and from the elements
+ * found, and never compares an element that fails.
+ * Otherwise (a filter that few elements pass, whose elements are seldom
+ * neighbours of each other, or hnsw.filtered_walk off) the walk is the
+ * unfiltered one, and DropFiltered takes the elements that fail out of
+ * each batch.
+ *
+ * Share locks one page at a time; none on entry or exit.
+ */
+static HnswCandidate *
+FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	HnswGraph  *graph = so->graph;
+	Relation	index = scan->indexRelation;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	ItemPointerData found[HNSW_FILTER_ENTRIES];
+	ItemPointerData probe[HNSW_FILTER_PROBE * 2 * HNSW_MAX_M];
+	int			nfound = 0;
+	int			nprobe = 0;
+	int			nread = 0;
+	int			passing = 0;
+	HnswCandidate *result;
+	int			n = 0;
+
+	if (!hnsw_filtered_walk)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw scan of \"%s\" walks every element",
+								 RelationGetRelationName(index)),
+				 errdetail_internal("hnsw.filtered_walk is off.")));
+		return entries;
+	}
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1;
+		 blkno < nblocks && nfound < HNSW_FILTER_ENTRIES &&
+		 nread < HNSW_FILTER_SAMPLE; blkno++)
+	{
+		Buffer		buf = HnswReadBuffer(index, blkno);
+		Page		page;
+		OffsetNumber maxoff;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		HnswCheckPage(index, buf);
+		page = BufferGetPage(buf);
+		maxoff = PageIsNew(page) ? InvalidOffsetNumber :
+			PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber;
+			 off <= maxoff && nfound < HNSW_FILTER_ENTRIES; off++)
+		{
+			HnswElementTuple tup = HnswGetElement(index,
+												  HnswGraphLayout(graph),
+												  buf, off);
+			HnswKey		key;
+
+			if (tup == NULL || tup->deleted)
+				continue;
+			nread++;
+			HnswTupleGetKey(tup, &key);
+			if (!HnswFilterMatches(so->filter, &key))
+				continue;
+			ItemPointerSet(&found[nfound], blkno, off);
+			if (nfound < HNSW_FILTER_PROBE)
+			{
+				char	   *slots = HnswTupleGetSlots(tup);
+
+				for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, graph->m); i++)
+					if (ItemPointerIsValid(HnswSlotTid(slots, i)))
+						probe[nprobe++] = *HnswSlotTid(slots, i);
+			}
+			nfound++;
+		}
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	/* the neighbours of those that pass: do they pass too? */
+	for (int i = 0; i < nprobe; i++)
+	{
+		HnswElement e = HnswLookupElement(graph, &probe[i]);
+
+		if (!e->loaded)
+		{
+			Buffer		buf = HnswReadBuffer(index, ItemPointerGetBlockNumber(&probe[i]));
+			HnswElementTuple tup;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			tup = HnswGetElement(index, HnswGraphLayout(graph), buf,
+								 ItemPointerGetOffsetNumber(&probe[i]));
+			if (tup != NULL)
+			{
+				HnswKey		key;
+
+				HnswTupleGetKey(tup, &key);
+				passing += HnswFilterMatches(so->filter, &key) ? 1 : 0;
+			}
+			UnlockReleaseBuffer(buf);
+		}
+		else
+			passing += HnswFilterMatches(so->filter, &e->key) ? 1 : 0;
+	}
+
+	/* few neighbours pass: the unfiltered walk */
+	if (nfound == 0 || passing < HNSW_FILTER_WALK * nprobe)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw scan of \"%s\" walks every element",
+								 RelationGetRelationName(index)),
+				 errdetail_internal("%d of %d neighbours of elements that pass the filter pass it.",
+									passing, nprobe)));
+		return entries;
+	}
+	ereport(DEBUG1,
+			(errmsg_internal("hnsw scan of \"%s\" walks only elements that pass the filter",
+							 RelationGetRelationName(index)),
+			 errdetail_internal("%d of %d of their neighbours pass it.",
+								passing, nprobe)));
+
+	graph->filter = so->filter;
+	result = palloc(sizeof(HnswCandidate) * (*nentries + nfound));
+	/* the descent's entries, near the query, whether they pass or not */
+	for (int i = 0; i < *nentries; i++)
+	{
+		entries[i].element->visited = graph->searchTag;
+		result[n++] = entries[i];
+	}
+	for (int i = 0; i < nfound; i++)
+	{
+		HnswElement e = HnswLookupElement(graph, &found[i]);
+
+		/* an entry of the descent already, or changed since it was read */
+		if (e->visited == graph->searchTag || !HnswLoadElement(graph, e))
+			continue;
+		e->visited = graph->searchTag;
+		result[n].element = e;
+		result[n].distance = e->queryDistance;
+		n++;
+	}
+	*nentries = n;
+	return result;
 }
 
 /*
@@ -426,7 +640,7 @@ NextBatch(HnswScanOpaque so)
 	int			nentries = 0;
 	ListCell   *lc;
 
-	if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_OFF ||
+	if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_OFF || so->lastBatch ||
 		so->ntuples >= hnsw_max_scan_tuples ||
 		(double) (MemoryContextMemAllocated(so->cxt, true) - so->firstMemory) >
 		(double) work_mem * 1024.0 * hnsw_scan_mem_multiplier)
@@ -459,6 +673,8 @@ NextBatch(HnswScanOpaque so)
 		so->batchEf = Min(so->batchEf * 2, HNSW_MAX_EF_SEARCH * 10);
 		so->results = HnswSearchLayer(so->graph, so->query, entries, nentries,
 									  so->batchEf, 0, &so->nresults, &so->seen);
+		so->lastBatch = so->nresults < so->batchEf;
+		DropFiltered(so);
 	}
 	MemoryContextSwitchTo(so->cxt);
 }

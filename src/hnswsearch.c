@@ -135,7 +135,7 @@ CacheGrow(struct hnsw_elements_hash *cache)
 }
 
 static int	MaxLevelForSize(int dim, HnswCodeKind quant, int m,
-							bool outOfLine);
+							bool outOfLine, Size keySize);
 
 /*
  * Return the kind of the values an index holds, as the metapage records it
@@ -167,6 +167,7 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 
 	graph->m = HnswGetM(index);
 	graph->efConstruction = HnswGetEfConstruction(index);
+	graph->keySize = HnswIndexKeySize(index);
 	graph->collation = index->rd_indcollation[0];
 	proc = index_getprocinfo(index, 1, HNSW_DISTANCE_PROC);
 	graph->distproc = proc;
@@ -350,10 +351,10 @@ HnswCheckVector(HnswGraph *graph, const HnswCode *vec)
 	if (vec->kind == HNSW_CODE_SPARSE)
 	{
 		int			nnz = HnswSparseNnz(vec);
-		int			keep = HnswSparseCodeNnz(graph->m, nnz);
+		int			keep = HnswSparseCodeNnz(graph->m, graph->keySize, nnz);
 
 		maxLevel = MaxLevelForSize(keep, HNSW_CODE_SPARSE, graph->m,
-								   keep < nnz);
+								   keep < nnz, graph->keySize);
 		if (maxLevel < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -373,7 +374,7 @@ HnswCheckVector(HnswGraph *graph, const HnswCode *vec)
 						   dim, graph->m)));
 
 	maxLevel = MaxLevelForSize(dim, graph->codeKind, graph->m,
-							   HnswGraphOutOfLine(graph));
+							   HnswGraphOutOfLine(graph), graph->keySize);
 	if (maxLevel < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -398,9 +399,9 @@ HnswCheckVector(HnswGraph *graph, const HnswCode *vec)
  * "Element codes").  Each element decides for itself.
  */
 int
-HnswSparseCodeNnz(int m, int nnz)
+HnswSparseCodeNnz(int m, Size keySize, int nnz)
 {
-	Size		fixed = HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
+	Size		fixed = HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + keySize +
 		HNSW_SPARSE_CODE_SIZE(0) +
 		HNSW_SLOTS(HNSW_INLINE_LEVEL, m) * sizeof(HnswNeighborSlot);
 	Size		entry = sizeof(int32) + sizeof(float);
@@ -428,16 +429,16 @@ HnswCodeKind
 HnswCodeKindFor(int dim, int m, HnswCodeKind exact)
 {
 	if (exact == HNSW_CODE_SPARSE ||
-		MaxLevelForSize(dim, exact, m, false) >= HNSW_INLINE_LEVEL)
+		MaxLevelForSize(dim, exact, m, false, 0) >= HNSW_INLINE_LEVEL)
 		return exact;
 	if (exact == HNSW_CODE_BIT)
-		return MaxLevelForSize(dim, HNSW_CODE_BIT_PREFIX, m, true) >= 0 ?
+		return MaxLevelForSize(dim, HNSW_CODE_BIT_PREFIX, m, true, 0) >= 0 ?
 			HNSW_CODE_BIT_PREFIX : exact;
 	if (exact == HNSW_CODE_F32 &&
-		MaxLevelForSize(dim, HNSW_CODE_BF16, m, true) >= HNSW_INLINE_LEVEL)
+		MaxLevelForSize(dim, HNSW_CODE_BF16, m, true, 0) >= HNSW_INLINE_LEVEL)
 		return HNSW_CODE_BF16;
 	if (!HnswQuantIsInt8(exact) &&
-		MaxLevelForSize(dim, HNSW_CODE_I8, m, true) >= 0)
+		MaxLevelForSize(dim, HNSW_CODE_I8, m, true, 0) >= 0)
 		return HNSW_CODE_I8;
 	return exact;
 }
@@ -692,7 +693,8 @@ HnswNewNeighborList(HnswGraph *graph, int capacity)
  * have allocated there; otherwise it gets an encoded copy.  When the graph
  * keeps vectors out of line, vec is written to the index's pages now
  * (HnswWriteExactVector: WAL-logged unless building) and the code links to
- * it, so the element tuple written later is complete.
+ * it, so the element tuple written later is complete.  Its filter column
+ * value is the graph's (an insert's, graph->key).
  */
 HnswElement
 HnswNewElement(HnswGraph *graph, HnswCode *vec, int level, ItemPointer heaptid)
@@ -713,6 +715,7 @@ HnswNewElement(HnswGraph *graph, HnswCode *vec, int level, ItemPointer heaptid)
 		e->heaptids[0] = *heaptid;
 		e->nheaptids = 1;
 	}
+	e->key = graph->key;
 	e->neighbors = MemoryContextAlloc(graph->cxt,
 									  sizeof(HnswNeighborList *) * (level + 1));
 	for (int lc = 0; lc <= level; lc++)
@@ -866,6 +869,19 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 
 	e->level = tup->level;
 	e->deleted = tup->deleted != 0;
+	HnswTupleGetKey(tup, &e->key);
+
+	/*
+	 * A scan's filtered walk: an element that fails the filter is neither
+	 * compared nor walked through (src/README "Filter column").  Not
+	 * loaded, so that a call without the filter reads it again.
+	 */
+	if (graph->filter != NULL && !HnswFilterMatches(graph->filter, &e->key))
+	{
+		UnlockReleaseBuffer(buf);
+		e->loaded = false;
+		return false;
+	}
 	e->nheaptids = 0;
 	for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 		if (ItemPointerIsValid(&tup->heaptids[i]))
@@ -1065,9 +1081,56 @@ PageEntry(PageSearch *ps, HnswCandidate *c)
 	return true;
 }
 
+/* the most elements one expansion gives (PageExpand) */
+#define SL_MAX_ITEMS_OF_PAGE	(2 * HNSW_MAX_M)
+
+/*
+ * For a scan's filtered walk: return whether element e passes the graph's
+ * filter; if it does not, copy its links on level 0 into tids (room for
+ * HNSW_LEVEL_CAPACITY) and set *ntids.  An element gone passes (loading it
+ * then finds it gone).  Takes and releases a share lock on e's page unless
+ * e is loaded and passes.
+ */
+static bool
+ElementPasses(HnswGraph *graph, HnswElement e, ItemPointerData *tids,
+			  int *ntids)
+{
+	Buffer		buf;
+	HnswElementTuple tup;
+	HnswKey		key;
+	bool		passes = true;
+
+	*ntids = 0;
+	if (e->loaded && HnswFilterMatches(graph->filter, &e->key))
+		return true;
+	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = HnswGetElement(graph->index, HnswGraphLayout(graph), buf,
+						 ItemPointerGetOffsetNumber(&e->tid));
+	if (tup != NULL)
+	{
+		HnswTupleGetKey(tup, &key);
+		passes = HnswFilterMatches(graph->filter, &key);
+		if (!passes)
+		{
+			char	   *slots = HnswTupleGetSlots(tup);
+
+			for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, graph->m); i++)
+				if (ItemPointerIsValid(HnswSlotTid(slots, i)))
+					tids[(*ntids)++] = *HnswSlotTid(slots, i);
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return passes;
+}
+
 /*
  * The neighbours of c on level lc not visited yet, marked visited now; the
- * pages of those not loaded yet are prefetched.
+ * pages of those not loaded yet are prefetched.  In a scan's filtered walk
+ * (graph->filter, level 0) a neighbour that fails the filter gives way to
+ * its own neighbours, two hops from c, as far as items has room (ACORN's
+ * expansion, Patel et al. 2024): the walk stays connected through elements
+ * it never compares.
  */
 static pg_attribute_always_inline int
 PageExpand(PageSearch *ps, HnswCandidate *c, int lc, HnswElement *items)
@@ -1082,13 +1145,29 @@ PageExpand(PageSearch *ps, HnswCandidate *c, int lc, HnswElement *items)
 	{
 		int			ntids = ReadLinks(graph, ce, lc, ps->tids);
 
-		for (int i = 0; i < ntids; i++)
+		for (int i = 0; i < ntids && n < SL_MAX_ITEMS_OF_PAGE; i++)
 		{
 			HnswElement e = HnswLookupElement(graph, &ps->tids[i]);
+			ItemPointerData hop[2 * HNSW_MAX_M];
+			int			nhop;
 
 			if (e->visited == graph->searchTag)
 				continue;
 			e->visited = graph->searchTag;
+			if (unlikely(graph->filter != NULL) && lc == 0 &&
+				!ElementPasses(graph, e, hop, &nhop))
+			{
+				for (int j = 0; j < nhop && n < SL_MAX_ITEMS_OF_PAGE; j++)
+				{
+					HnswElement h = HnswLookupElement(graph, &hop[j]);
+
+					if (h->visited == graph->searchTag)
+						continue;
+					h->visited = graph->searchTag;
+					items[n++] = h;
+				}
+				continue;
+			}
 			items[n++] = e;
 			if (!e->loaded)
 				HnswPrefetchBlock(graph->index,
@@ -1133,6 +1212,10 @@ PageLoad(PageSearch *ps, HnswElement e, float bound, HnswCandidate *c)
 	graph->bound = INFINITY;
 	if (!loaded)
 		return false;
+	/* loaded before the filtered walk began (the descent), and fails it */
+	if (unlikely(graph->filter != NULL) &&
+		!HnswFilterMatches(graph->filter, &e->key))
+		return false;
 	c->element = e;
 	c->distance = likely(graph->query != NULL) ? e->queryDistance :
 		HnswDistance(graph, ps->q, e->vec);
@@ -1158,13 +1241,15 @@ PageSeen(PageSearch *ps, HnswCandidate *c)
 #define SL_STATE		PageSearch
 #define SL_CAND			HnswCandidate
 #define SL_ITEM			HnswElement
-#define SL_MAX_ITEMS	(2 * HNSW_MAX_M)
+#define SL_MAX_ITEMS	SL_MAX_ITEMS_OF_PAGE
 #define SL_ENTRY(st, cand)	PageEntry(st, cand)
 #define SL_EXPAND(st, cand, lc, items)	PageExpand(st, cand, lc, items)
 #define SL_PREFETCH(st, item)	PagePrefetch(st, item)
 #define SL_LOAD(st, item, bound, cand)	PageLoad(st, item, bound, cand)
 #define SL_RESULT(st, cand) \
-	(!((st)->graph->skipDeleted && (cand)->element->deleted))
+	(!((st)->graph->skipDeleted && (cand)->element->deleted) && \
+	 ((st)->graph->filter == NULL || \
+	  HnswFilterMatches((st)->graph->filter, &(cand)->element->key)))
 #define SL_SEEN(st, cand)	PageSeen(st, cand)
 #include "hnswsearchlayer.h"
 
@@ -1194,7 +1279,7 @@ HnswSearchLayer(HnswGraph *graph, const HnswCode *q, HnswCandidate *entries,
 	ps.q = q;
 	/* a sparse code's size is its own: the whole tuple, which bounds it */
 	ps.loadSize = graph->codeKind == HNSW_CODE_SPARSE ? HNSW_MAX_TUPLE_SIZE :
-		HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
+		HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + graph->keySize +
 		HNSW_CODE_SIZE(graph->dim, graph->codeKind);
 	ps.minWhole = graph->query != NULL ? HnswMinCutSize(graph) : 0;
 	ps.seen = seen;
@@ -1381,13 +1466,15 @@ HnswRandomLevel(int m)
 
 /*
  * Return the highest level whose element tuple fits on a page, or -1 if not
- * even level 0 fits.  outOfLine: the code is followed by a link.
+ * even level 0 fits.  outOfLine: the code is followed by a link; keySize:
+ * the bytes of a filter column's value.
  */
 static int
-MaxLevelForSize(int dim, HnswCodeKind quant, int m, bool outOfLine)
+MaxLevelForSize(int dim, HnswCodeKind quant, int m, bool outOfLine,
+				Size keySize)
 {
 	int			level = -1;
-	Size		link = outOfLine ? HNSW_VECTOR_LINK_SIZE : 0;
+	Size		link = (outOfLine ? HNSW_VECTOR_LINK_SIZE : 0) + keySize;
 
 	while (level < HNSW_MAX_LEVEL &&
 		   HNSW_ELEMENT_TUPLE_SIZE(dim, quant, level + 1, m) + link <=

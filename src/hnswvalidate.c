@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/amvalidate.h"
+#include "access/stratnum.h"
 #include "access/genam.h"
 #include "commands/defrem.h"
 #include "access/htup_details.h"
@@ -146,6 +147,75 @@ ValidateOperators(Oid opfamilyoid, Oid opcintype, const char *opfamilyname,
 }
 
 /*
+ * Check an operator class of a filter column (an integer type): comparison
+ * operators only, as search operators with btree's strategy numbers, the
+ * left operand of the class's type and the right of an integer type, and
+ * no support functions.  Report each problem as INFO and return whether
+ * there were none.
+ */
+static bool
+ValidateFilterClass(Oid opfamilyoid, Oid opcintype, const char *opfamilyname,
+					const char *opclassname)
+{
+	bool		result = true;
+	bool		hasEqual = false;
+	CatCList   *list;
+
+	list = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
+	for (int i = 0; i < list->n_members; i++)
+	{
+		Form_pg_amop oprform = (Form_pg_amop) GETSTRUCT(&list->members[i]->tuple);
+		Oid			right = oprform->amoprighttype;
+
+		if (oprform->amoplefttype != opcintype)
+			continue;
+		if (oprform->amopstrategy < BTLessStrategyNumber ||
+			oprform->amopstrategy > BTGreaterStrategyNumber ||
+			oprform->amoppurpose != AMOP_SEARCH ||
+			(right != INT2OID && right != INT4OID && right != INT8OID) ||
+			!check_amop_signature(oprform->amopopr, BOOLOID, opcintype, right))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("operator family \"%s\" of access method %s contains operator %s that is not an integer comparison with a btree strategy number",
+							opfamilyname, "hnsw",
+							format_operator(oprform->amopopr))));
+			result = false;
+			continue;
+		}
+		if (oprform->amopstrategy == BTEqualStrategyNumber && right == opcintype)
+			hasEqual = true;
+	}
+	ReleaseCatCacheList(list);
+
+	list = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
+	for (int i = 0; i < list->n_members; i++)
+	{
+		Form_pg_amproc procform = (Form_pg_amproc) GETSTRUCT(&list->members[i]->tuple);
+
+		if (procform->amproclefttype != opcintype)
+			continue;
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("operator family \"%s\" of access method %s contains function %s, but a filter column has no support functions",
+						opfamilyname, "hnsw",
+						format_procedure(procform->amproc))));
+		result = false;
+	}
+	ReleaseCatCacheList(list);
+
+	if (!hasEqual)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("operator class \"%s\" of access method %s is missing its equality operator",
+						opclassname, "hnsw")));
+		result = false;
+	}
+	return result;
+}
+
+/*
  * Validate the operator class opclassoid; report each problem as INFO and
  * return whether there were none.
  */
@@ -173,6 +243,15 @@ hnswvalidate(Oid opclassoid)
 		elog(ERROR, "cache lookup failed for operator family %u", opfamilyoid);
 	opfamilyname = pstrdup(NameStr(((Form_pg_opfamily) GETSTRUCT(familytup))->opfname));
 	ReleaseSysCache(familytup);
+
+	/* the filter column's classes (hnswfilter.c) */
+	if (opcintype == INT2OID || opcintype == INT4OID || opcintype == INT8OID)
+	{
+		result = ValidateFilterClass(opfamilyoid, opcintype, opfamilyname,
+									 NameStr(classform->opcname));
+		ReleaseSysCache(classtup);
+		return result;
+	}
 
 	if (!ValidateProcs(opfamilyoid, opcintype, opfamilyname, &hasDistance))
 		result = false;

@@ -176,7 +176,7 @@ static HnswCode *
 EncodeSparse(HnswGraph *graph, const HnswCode *vec, MemoryContext cxt)
 {
 	int			nnz = HnswSparseNnz(vec);
-	int			keep = HnswSparseCodeNnz(graph->m, nnz);
+	int			keep = HnswSparseCodeNnz(graph->m, graph->keySize, nnz);
 	const int32 *ix = HnswSparseIndices(vec);
 	const float *vx = HnswSparseValues(vec);
 	int32	   *order;

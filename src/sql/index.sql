@@ -215,3 +215,64 @@ CREATE OPERATOR CLASS float8_l1_ops
 	FOR TYPE double precision[] USING hnsw AS
 	OPERATOR 1 <+> (double precision[], double precision[]) FOR ORDER BY float_ops,
 	FUNCTION 1 array_l1_distance(double precision[], double precision[]);
+
+-- The filter column: an integer column as the index's second key column,
+-- USING hnsw (embedding vector_l2_ops, label), whose value each element
+-- keeps so that a scan tests WHERE label = 3 (or <, <=, >=, >, against any
+-- integer type) in the graph walk (src/README "Filter column").  Btree's
+-- strategy numbers; search operators, no support functions.
+CREATE OPERATOR FAMILY integer_ops USING hnsw;
+
+CREATE OPERATOR CLASS int2_ops
+	DEFAULT FOR TYPE smallint USING hnsw FAMILY integer_ops AS
+	OPERATOR 1 < (smallint, smallint),
+	OPERATOR 2 <= (smallint, smallint),
+	OPERATOR 3 = (smallint, smallint),
+	OPERATOR 4 >= (smallint, smallint),
+	OPERATOR 5 > (smallint, smallint),
+	OPERATOR 1 < (smallint, integer),
+	OPERATOR 2 <= (smallint, integer),
+	OPERATOR 3 = (smallint, integer),
+	OPERATOR 4 >= (smallint, integer),
+	OPERATOR 5 > (smallint, integer),
+	OPERATOR 1 < (smallint, bigint),
+	OPERATOR 2 <= (smallint, bigint),
+	OPERATOR 3 = (smallint, bigint),
+	OPERATOR 4 >= (smallint, bigint),
+	OPERATOR 5 > (smallint, bigint);
+
+CREATE OPERATOR CLASS int4_ops
+	DEFAULT FOR TYPE integer USING hnsw FAMILY integer_ops AS
+	OPERATOR 1 < (integer, smallint),
+	OPERATOR 2 <= (integer, smallint),
+	OPERATOR 3 = (integer, smallint),
+	OPERATOR 4 >= (integer, smallint),
+	OPERATOR 5 > (integer, smallint),
+	OPERATOR 1 < (integer, integer),
+	OPERATOR 2 <= (integer, integer),
+	OPERATOR 3 = (integer, integer),
+	OPERATOR 4 >= (integer, integer),
+	OPERATOR 5 > (integer, integer),
+	OPERATOR 1 < (integer, bigint),
+	OPERATOR 2 <= (integer, bigint),
+	OPERATOR 3 = (integer, bigint),
+	OPERATOR 4 >= (integer, bigint),
+	OPERATOR 5 > (integer, bigint);
+
+CREATE OPERATOR CLASS int8_ops
+	DEFAULT FOR TYPE bigint USING hnsw FAMILY integer_ops AS
+	OPERATOR 1 < (bigint, smallint),
+	OPERATOR 2 <= (bigint, smallint),
+	OPERATOR 3 = (bigint, smallint),
+	OPERATOR 4 >= (bigint, smallint),
+	OPERATOR 5 > (bigint, smallint),
+	OPERATOR 1 < (bigint, integer),
+	OPERATOR 2 <= (bigint, integer),
+	OPERATOR 3 = (bigint, integer),
+	OPERATOR 4 >= (bigint, integer),
+	OPERATOR 5 > (bigint, integer),
+	OPERATOR 1 < (bigint, bigint),
+	OPERATOR 2 <= (bigint, bigint),
+	OPERATOR 3 = (bigint, bigint),
+	OPERATOR 4 >= (bigint, bigint),
+	OPERATOR 5 > (bigint, bigint);

@@ -294,9 +294,12 @@ check_ops('a wrong page id', $err,
 # (which reads every element); the metapage by everyone.
 my %everywhere;
 for my $case (
-	[ 'a heap TID capacity of 200', 1,
-		sub { my $p = shift; substr($p, $t1 + 3, 1) = chr(200); $p },
+	[ 'a heap TID capacity of 60', 1,
+		sub { my $p = shift; substr($p, $t1 + 3, 1) = chr(60); $p },
 		'has an element with an invalid heap TID capacity' ],
+	[ 'a filter column value in an index without one', 1,
+		sub { my $p = shift; substr($p, $t1 + 3, 1) = chr(ord(substr($p, $t1 + 3, 1)) | 0x40); $p },
+		'has an element whose filter column does not match the index\'s' ],
 	[ 'a level of 200', 1,
 		sub { my $p = shift; substr($p, $t1 + 1, 1) = chr(200); $p },
 		'has an element above the highest level' ],
