@@ -475,6 +475,9 @@ typedef struct HnswElementData
 	uint8		nheaptids;
 	HnswKey		key;			/* its filter column's value */
 	uint64		visited;		/* tag of the last search that saw it */
+	bool		filtered;		/* fails the graph's filter (scans) */
+	uint64		hopped;			/* tag of the last filtered walk that
+								 * stepped over it (PageExpand) */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 	HnswCode	   *vec;			/* normalised for cosine; encoded when the
 								 * index is quantized; NULL until needed

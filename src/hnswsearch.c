@@ -880,6 +880,7 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	{
 		UnlockReleaseBuffer(buf);
 		e->loaded = false;
+		e->filtered = true;
 		return false;
 	}
 	e->nheaptids = 0;
@@ -1151,12 +1152,23 @@ PageExpand(PageSearch *ps, HnswCandidate *c, int lc, HnswElement *items)
 			ItemPointerData hop[2 * HNSW_MAX_M];
 			int			nhop;
 
-			if (e->visited == graph->searchTag)
-				continue;
-			e->visited = graph->searchTag;
-			if (unlikely(graph->filter != NULL) && lc == 0 &&
-				!ElementPasses(graph, e, hop, &nhop))
+			/*
+			 * In a filtered walk an element that fails is stepped over once,
+			 * even if it was seen before (as a neighbour's neighbour).
+			 */
+			if (unlikely(graph->filter != NULL) && lc == 0)
 			{
+				if (e->hopped == graph->searchTag ||
+					(e->visited == graph->searchTag && !e->filtered))
+					continue;
+				e->visited = graph->searchTag;
+				if (ElementPasses(graph, e, hop, &nhop))
+				{
+					items[n++] = e;
+					continue;
+				}
+				e->filtered = true;
+				e->hopped = graph->searchTag;
 				for (int j = 0; j < nhop && n < SL_MAX_ITEMS_OF_PAGE; j++)
 				{
 					HnswElement h = HnswLookupElement(graph, &hop[j]);
@@ -1168,6 +1180,9 @@ PageExpand(PageSearch *ps, HnswCandidate *c, int lc, HnswElement *items)
 				}
 				continue;
 			}
+			if (e->visited == graph->searchTag)
+				continue;
+			e->visited = graph->searchTag;
 			items[n++] = e;
 			if (!e->loaded)
 				HnswPrefetchBlock(graph->index,
