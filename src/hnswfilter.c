@@ -47,9 +47,10 @@ HnswCheckColumns(Relation index)
 				 errmsg("an hnsw index has at most two columns"),
 				 errdetail("Index \"%s\" has %d: a vector column and at most one integer column to filter on.",
 						   RelationGetRelationName(index), natts)));
+	/* as pgvector, which has no class for an integer column: 42704 */
 	if (IsFilterType(index->rd_opcintype[0]))
 		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the first column of an hnsw index must be its vector column"),
 				 errhint("Put the %s column second: USING hnsw (embedding, %s).",
 						 format_type_be(index->rd_opcintype[0]),
