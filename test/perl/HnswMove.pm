@@ -171,7 +171,9 @@ WITH del AS (DELETE FROM items WHERE id = :id AND part = :part RETURNING id)
 sub stop_writes
 {
 	my ($coord, $w) = @_;
-	$w->{h}->signal('INT');
+	# TERM, not INT: a background job of a shell without job control
+	# (nohup ... &) inherits SIGINT ignored, and pgbench then never ends
+	$w->{h}->signal('TERM');
 	$w->{h}->finish;
 	$coord->poll_query_until('postgres', q{
 		SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pgbench'})
