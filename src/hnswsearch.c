@@ -1206,12 +1206,19 @@ PageExpand(PageSearch *ps, HnswCandidate *c, int lc, HnswElement *items)
 	return n;
 }
 
-/* Start loading e's header and vector, if it is not loaded */
+/*
+ * Start loading e's header and vector, if it is not loaded.  In a filtered
+ * walk only its header, which says whether it passes: most elements met
+ * there fail, and their vectors are never read.
+ */
 static pg_attribute_always_inline void
 PagePrefetch(PageSearch *ps, HnswElement e)
 {
 	if (!e->loaded && ps->graph->query != NULL)
-		HnswPrefetchTuple(ps->graph->index, &e->tid, ps->loadSize,
+		HnswPrefetchTuple(ps->graph->index, &e->tid,
+						  unlikely(ps->graph->filter != NULL) ?
+						  HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + HNSW_KEY_SIZE :
+						  ps->loadSize,
 						  ps->minWhole);
 }
 
