@@ -450,15 +450,16 @@ FirstSearch(IndexScanDesc scan)
  * Take the elements whose filter column fails the scan's conditions out of
  * the current batch, as if returned: the executor never sees their rows,
  * which it would fetch from the table only to reject them (src/README
- * "Filter column").  The walk itself goes through them as through any
- * element.
+ * "Filter column").  For the unfiltered walk, which goes through them as
+ * through any element.
  */
 static void
 DropFiltered(HnswScanOpaque so)
 {
 	int			n = 0;
 
-	if (so->filter == NULL)
+	/* a filtered walk's batches hold passing elements only (SL_RESULT) */
+	if (so->filter == NULL || so->graph->filter != NULL)
 		return;
 	for (int i = 0; i < so->nresults; i++)
 	{
