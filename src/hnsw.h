@@ -584,6 +584,9 @@ typedef struct HnswGraph
 	const HnswCode *query;		/* scans, inserts: the one query vector */
 	float		bound;			/* loading may give up a distance to the
 								 * query above this (HnswSearchLayer) */
+	bool		keepVectors;	/* loading with a query copies the vector
+								 * too (HnswSortFullList: pruning compares
+								 * the list's elements with each other) */
 	HnswElement stubs;			/* preallocated elements for the cache */
 	int			nstubs;
 	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */

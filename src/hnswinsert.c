@@ -136,6 +136,11 @@ HnswSortFullList(HnswGraph *graph, char *slots, int cap,
 	int			gone = -1;
 	float		goneDistance = -FLT_MAX;
 
+	/*
+	 * Pruning compares the list's elements with each other (PageCompare):
+	 * those read now keep their vectors, so their pages are read once.
+	 */
+	graph->keepVectors = graph->query != NULL;
 	*n = 0;
 	for (int i = 0; i <= cap; i++)
 	{
@@ -170,6 +175,7 @@ HnswSortFullList(HnswGraph *graph, char *slots, int cap,
 		from[j] = i < cap ? i : -1;
 		(*n)++;
 	}
+	graph->keepVectors = false;
 	return gone;
 }
 

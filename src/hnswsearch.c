@@ -927,6 +927,13 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		e->vec = NULL;
 		e->queryDistance = QueryDistance(graph, HnswTupleVector(tup),
 										 &e->partial);
+		if (graph->keepVectors)
+		{
+			e->vec = MemoryContextAlloc(graph->cxt,
+										VARSIZE(HnswTupleVector(tup)));
+			memcpy(e->vec, HnswTupleVector(tup),
+				   VARSIZE(HnswTupleVector(tup)));
+		}
 		e->hasLink = tup->type == HNSW_ELEMENT_TUPLE &&
 			HnswVectorHasLink(HnswTupleVector(tup));
 		/* an i8 code's error bounds (hnswscan.c re-ranks with them) */
