@@ -923,23 +923,18 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 
 	if (graph->query)
 	{
-		/* searching needs only the distance to the query: no copy */
-		e->vec = NULL;
 		e->queryDistance = QueryDistance(graph, HnswTupleVector(tup),
 										 &e->partial);
-		if (graph->keepVectors)
-		{
-			e->vec = MemoryContextAlloc(graph->cxt,
-										VARSIZE(HnswTupleVector(tup)));
-			memcpy(e->vec, HnswTupleVector(tup),
-				   VARSIZE(HnswTupleVector(tup)));
-		}
 		e->hasLink = tup->type == HNSW_ELEMENT_TUPLE &&
 			HnswVectorHasLink(HnswTupleVector(tup));
 		/* an i8 code's error bounds (hnswscan.c re-ranks with them) */
 		HnswCodeBounds(HnswTupleVector(tup), &e->codeError,
 					   &e->codeMagnitude);
 	}
+
+	/* searching needs only the distance to the query: no copy */
+	if (graph->query && !graph->keepVectors)
+		e->vec = NULL;
 	else
 	{
 		e->vec = MemoryContextAlloc(graph->cxt, VARSIZE(HnswTupleVector(tup)));
