@@ -115,7 +115,7 @@ SELECT i, i % 8,
 			 random() * 10, random() * 10]::real[]::vector
 FROM generate_series(0, 3999) i;
 CREATE INDEX fk_idx ON fk USING hnsw (v, class);
-CREATE FUNCTION fk_check(cond text) RETURNS bigint
+CREATE FUNCTION fk_check(tab text, cond text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE n bigint := 0; q vector; a int[]; b int[];
 BEGIN
@@ -124,12 +124,12 @@ BEGIN
 		SET LOCAL enable_seqscan = off;
 		SET LOCAL enable_bitmapscan = off;
 		EXECUTE format('SELECT array_agg(id ORDER BY d, id) FROM
-			(SELECT id, v <-> $1 AS d FROM fk WHERE %s ORDER BY v <-> $1 LIMIT 10) s', cond)
+			(SELECT id, v <-> $1 AS d FROM %I WHERE %s ORDER BY v <-> $1 LIMIT 10) s', tab, cond)
 			INTO a USING q;
 		SET LOCAL enable_indexscan = off;
 		SET LOCAL enable_seqscan = on;
 		EXECUTE format('SELECT array_agg(id ORDER BY d, id) FROM
-			(SELECT id, v <-> $1 AS d FROM fk WHERE %s ORDER BY v <-> $1, id LIMIT 10) s', cond)
+			(SELECT id, v <-> $1 AS d FROM %I WHERE %s ORDER BY v <-> $1, id LIMIT 10) s', tab, cond)
 			INTO b USING q;
 		SET LOCAL enable_indexscan = on;
 		IF a IS NOT DISTINCT FROM b THEN n := n + 1; END IF;
@@ -137,8 +137,8 @@ BEGIN
 	RETURN n;
 END $$;
 SET hnsw.ef_search = 100;
-SELECT fk_check('class = 3') AS class_3, fk_check('class >= 6') AS class_6_7,
-	   fk_check('class = 3 AND class = 4') AS none;
+SELECT fk_check('fk', 'class = 3') AS class_3, fk_check('fk', 'class >= 6') AS class_6_7,
+	   fk_check('fk', 'class = 3 AND class = 4') AS none;
 -- hnsw.filtered_walk = off walks every element (DEBUG1 below), and
 -- returns only rows that pass (in batches, in relaxed order)
 SET hnsw.filtered_walk = off;
@@ -159,9 +159,46 @@ SELECT count(*) FROM (SELECT id FROM fc WHERE label = 3 ORDER BY v <-> '[50,50,5
 RESET enable_seqscan;
 RESET client_min_messages;
 \set VERBOSITY default
+
+-- each element keeps beside its level-0 links a hint of each neighbour's
+-- value (exact for 0 to 252 and NULL, "other" beyond), so the walk skips
+-- neighbours sure to fail without reading them: classes on both sides of
+-- those bounds, through a build, inserts, deletes and VACUUM, give the
+-- exact filtered search, and every hint names its neighbour's value
+-- (verify_index counts a link whose hint does not as stale)
+CREATE TABLE fh (id int, class int, v vector(4));
+CREATE FUNCTION fh_rows(lo int, hi int) RETURNS TABLE (id int, class int, v vector)
+LANGUAGE sql AS $$
+SELECT i, (ARRAY[-3, 0, 7, 252, 253, 254, 100000, NULL])[i % 8 + 1],
+	   ARRAY[(i % 8) * 8 + random() * 10, (i % 8) * 4 + random() * 10,
+			 random() * 10, random() * 10]::real[]::vector
+FROM generate_series(lo, hi) i $$;
+INSERT INTO fh SELECT * FROM fh_rows(0, 1999);
+CREATE INDEX fh_idx ON fh USING hnsw (v, class);
+INSERT INTO fh SELECT * FROM fh_rows(2000, 3999);
+CREATE TABLE fhc (cond text);
+INSERT INTO fhc VALUES ('class = -3'), ('class = 0'), ('class = 252'), ('class = 253'),
+	('class = 254'), ('class = 100000'), ('class > 252'), ('class < 7'),
+	('class >= 253 AND class <= 254');
+SELECT cond, fk_check('fh', cond) AS equal FROM fhc ORDER BY cond;
+SET client_min_messages = warning;
+SELECT stale_links, dangling_links FROM hnsw.verify_index('fh_idx');
+DELETE FROM fh WHERE id % 3 = 0;
+VACUUM fh;
+INSERT INTO fh SELECT * FROM fh_rows(4000, 4999);
+SELECT stale_links, dangling_links FROM hnsw.verify_index('fh_idx');
+RESET client_min_messages;
+SELECT cond, fk_check('fh', cond) AS equal FROM fhc ORDER BY cond;
+\set VERBOSITY terse
+SET client_min_messages = debug1;
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM fh WHERE class = 252 ORDER BY v <-> '[24,12,5,5]' LIMIT 10) s;
+RESET enable_seqscan;
+RESET client_min_messages;
+\set VERBOSITY default
 RESET hnsw.ef_search;
-DROP TABLE fk;
-DROP FUNCTION fk_check;
+DROP TABLE fk, fh, fhc;
+DROP FUNCTION fk_check, fh_rows;
 
 -- errors
 CREATE INDEX ON fc USING hnsw (label, v);

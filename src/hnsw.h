@@ -342,16 +342,24 @@ typedef struct HnswElementTupleData
 typedef HnswElementTupleData *HnswElementTuple;
 
 /*
- * The ntids byte holds the heap TID capacity and two flags: the index has a
- * filter column (a second key column), whose value for the element follows
+ * The ntids byte holds the heap TID capacity and three flags: the index has
+ * a filter column (a second key column), whose value for the element follows
  * the heap TIDs (HNSW_KEY_SIZE bytes, an int64, 4-byte aligned: read and
- * written with memcpy), and that value is NULL.  See src/README "Filter
- * column".
+ * written with memcpy); that value is NULL; the slots are followed by a
+ * hint of each level-0 neighbour's value (HNSW_HINTS_SIZE bytes, one per
+ * level-0 slot; every keyed tuple written by this version has them; older
+ * ones read as hints not known).  See
+ * src/README "Filter column".
  */
-#define HNSW_TIDS_MASK			0x3F
+#define HNSW_TIDS_MASK			0x1F
+#define HNSW_TUPLE_HINTED		0x20
 #define HNSW_TUPLE_KEYED		0x40
 #define HNSW_TUPLE_KEY_NULL		0x80
 #define HNSW_KEY_SIZE			((Size) sizeof(int64))
+#define HNSW_HINTS_SIZE(m)		((Size) HNSW_LEVEL_CAPACITY(0, m))
+/* What a filter column adds to an element tuple: its value and the hints */
+#define HNSW_KEYED_SIZE(keySize, m) \
+	((keySize) > 0 ? (keySize) + HNSW_HINTS_SIZE(m) : 0)
 
 /* Heap TID capacity of an element tuple */
 #define HnswTupleTidCapacity(tup)	((int) ((tup)->ntids & HNSW_TIDS_MASK))
@@ -491,6 +499,10 @@ typedef struct HnswElementData
 									 * the graph has a query: its search
 									 * reads links from the page */
 } HnswElementData;
+
+/* An element's filter column value if it was read (for HnswSetLink) */
+#define HnswElementKnownKey(e) \
+	((e)->loaded && !(e)->missing ? &(e)->key : (const HnswKey *) NULL)
 
 /* How distances are computed */
 typedef enum HnswMetric
@@ -778,6 +790,8 @@ typedef struct HnswFilter
 {
 	bool		never;			/* a condition no row meets (NULL argument,
 								 * or a value beyond the column's type) */
+	bool		hintFails[256]; /* an element whose hint (HnswKeyHint) is
+								 * this surely fails the conditions */
 	int			nconds;
 	HnswFilterCond conds[FLEXIBLE_ARRAY_MEMBER];
 } HnswFilter;
@@ -867,6 +881,7 @@ typedef struct HnswTidElement
 	ItemPointerData tid;
 	uint8		level;
 	bool		deleted;		/* flagged deleted, not freed yet */
+	uint8		hint;			/* of its filter column value (HnswKeyHint) */
 } HnswTidElement;
 
 /* The elements of a graph on pages in TID order, and how to read them */
@@ -890,7 +905,7 @@ extern void HnswReachFrom(HnswReach *r, uint32 root);
 extern void HnswReachAdd(HnswReach *r, uint32 from, uint32 to);
 extern uint32 HnswTidListFind(const HnswTidList *list, ItemPointer tid);
 extern bool HnswTidListAdd(HnswTidList *list, ItemPointer tid, int level,
-						   bool deleted, Size limit);
+						   uint8 hint, bool deleted, Size limit);
 extern int	HnswTidListLinks(void *arg, uint32 id, uint32 *out);
 
 /* hnswcost.c */
@@ -1009,6 +1024,77 @@ HnswTupleGetKey(const HnswElementTupleData *tup, HnswKey *key)
 			   (const char *) tup +
 			   HNSW_ELEMENT_HEADER_SIZE(HnswTupleTidCapacity(tup)),
 			   HNSW_KEY_SIZE);
+}
+
+/*
+ * The hint of a level-0 neighbour's filter column value, kept beside the
+ * link so that a filtered walk knows whether the neighbour passes without
+ * reading it: HNSW_HINT_UNKNOWN (an empty slot, or a writer that did not
+ * know the value), value + 1 for a value from 0 to HNSW_HINT_MAX_VALUE,
+ * HNSW_HINT_NULL, or HNSW_HINT_OTHER for any other value.
+ */
+#define HNSW_HINT_UNKNOWN		0
+#define HNSW_HINT_MAX_VALUE		252
+#define HNSW_HINT_OTHER			254
+#define HNSW_HINT_NULL			255
+
+static inline uint8
+HnswKeyHint(const HnswKey *key)
+{
+	if (key == NULL)
+		return HNSW_HINT_UNKNOWN;
+	if (key->isnull)
+		return HNSW_HINT_NULL;
+	if (key->value >= 0 && key->value <= HNSW_HINT_MAX_VALUE)
+		return (uint8) (key->value + 1);
+	return HNSW_HINT_OTHER;
+}
+
+/* The level-0 hints of an element tuple of an index of m, or NULL */
+static inline uint8 *
+HnswTupleHints(HnswElementTupleData *tup, int m)
+{
+	if ((tup->ntids & HNSW_TUPLE_HINTED) == 0)
+		return NULL;
+	return (uint8 *) HnswTupleGetSlots(tup) +
+		HNSW_SLOTS(tup->level, m) * sizeof(HnswNeighborSlot);
+}
+
+/* The hint of an element tuple's own filter column value */
+static inline uint8
+HnswTupleOwnHint(const HnswElementTupleData *tup)
+{
+	HnswKey		key;
+
+	if (HnswTupleKeySize(tup) == 0)
+		return HNSW_HINT_UNKNOWN;
+	HnswTupleGetKey(tup, &key);
+	return HnswKeyHint(&key);
+}
+
+/*
+ * Fill slot i of an element tuple of an index of m with a link to tid, at
+ * distance from the element, and, for a level-0 slot of a tuple with hints,
+ * hint (HnswKeyHint of the neighbour's filter column value).  Every writer
+ * of a link goes through here, so a hint never outlives its link.
+ */
+static inline void
+HnswSetLinkHint(HnswElementTupleData *tup, int m, int i, ItemPointer tid,
+				float distance, uint8 hint)
+{
+	uint8	   *hints = HnswTupleHints(tup, m);
+
+	HnswSlotSet(HnswTupleGetSlots(tup), i, tid, distance);
+	if (hints != NULL && i < HNSW_LEVEL_CAPACITY(0, m))
+		hints[i] = hint;
+}
+
+/* HnswSetLinkHint with the neighbour's value key (NULL: not known) */
+static inline void
+HnswSetLink(HnswElementTupleData *tup, int m, int i, ItemPointer tid,
+			float distance, const HnswKey *key)
+{
+	HnswSetLinkHint(tup, m, i, tid, distance, HnswKeyHint(key));
 }
 
 /* Is tid a link that may name an element: off the metapage, in range? */

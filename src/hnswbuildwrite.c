@@ -264,7 +264,11 @@ WriteElements(HnswBuildState *state, uint32 nelements, bool logged)
 			{
 				HnswElementData *stub = &stubs[nstubs++];
 
-				stub->tid = GetElement(state, bl->items[i].id)->tid;
+				BuildElement *n = GetElement(state, bl->items[i].id);
+
+				stub->tid = n->tid;
+				stub->key = n->key;
+				stub->loaded = true;
 				lists[lc]->items[i].element = stub;
 				lists[lc]->items[i].distance = bl->items[i].distance;
 			}

@@ -117,7 +117,8 @@ CheckSparse(const HnswLayout *layout, const HnswElementTupleData *tup,
 		HnswSparseDim(vec) <= 0)
 		return HNSW_CHECK_VECTOR_LENGTH;
 	if (room != vecSize + (Size) HNSW_SLOTS(tup->level, layout->m) *
-		sizeof(HnswNeighborSlot))
+		sizeof(HnswNeighborSlot) +
+		((tup->ntids & HNSW_TUPLE_HINTED) != 0 ? HNSW_HINTS_SIZE(layout->m) : 0))
 		return HNSW_CHECK_TUPLE_SIZE;
 	return HNSW_CHECK_OK;
 }
@@ -201,7 +202,9 @@ CheckElement(const HnswLayout *layout, const char *item, Size len)
 		return HNSW_CHECK_VECTOR_LENGTH;
 	if (unlikely(len != header + vecSize +
 				 (Size) HNSW_SLOTS(tup->level, layout->m) *
-				 sizeof(HnswNeighborSlot)))
+				 sizeof(HnswNeighborSlot) +
+				 ((tup->ntids & HNSW_TUPLE_HINTED) != 0 ?
+				  HNSW_HINTS_SIZE(layout->m) : 0)))
 		return HNSW_CHECK_TUPLE_SIZE;
 
 	/* the whole code is there: heads are never i8 */

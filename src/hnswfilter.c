@@ -135,6 +135,21 @@ HnswFilterFromScanKeys(ScanKey keys, int nkeys)
 			IntegerDatum(key->sk_argument, key->sk_subtype);
 		filter->nconds++;
 	}
+
+	/* the values a hint names exactly, and NULL, fail or pass for sure */
+	for (int h = 0; h < 256; h++)
+	{
+		HnswKey		key;
+
+		memset(&key, 0, sizeof(key));
+		if (h == HNSW_HINT_NULL)
+			key.isnull = true;
+		else if (h == HNSW_HINT_UNKNOWN || h == HNSW_HINT_OTHER)
+			continue;
+		else
+			key.value = h - 1;
+		filter->hintFails[h] = !HnswFilterMatches(filter, &key);
+	}
 	return filter;
 }
 

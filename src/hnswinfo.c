@@ -793,8 +793,8 @@ RememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
 	ItemPointerData tid;
 
 	ItemPointerSet(&tid, blkno, off);
-	if (!HnswTidListAdd(&vs->list, &tid, tup->level, tup->deleted != 0,
-						vs->memLimit))
+	if (!HnswTidListAdd(&vs->list, &tid, tup->level, HnswTupleOwnHint(tup),
+						tup->deleted != 0, vs->memLimit))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("index \"%s\" has too many elements to verify in maintenance_work_mem",
@@ -809,15 +809,18 @@ RememberElement(HnswVerifyState *vs, BlockNumber blkno, OffsetNumber off,
 /*
  * Check the links of an element tuple against the elements of the first
  * pass: a link to a line pointer holding no element is dangling, a link on
- * level lc to an element whose top level is below lc is stale.  Both are
- * counted, not raised (see src/README).  Links on level 0 are counted
- * for the element they lead to (vs->inDegree).
+ * level lc to an element whose top level is below lc is stale, and so is a
+ * link on level 0 whose hint names another filter column value than its
+ * element's (both come of a tuple freed by vacuum and its space reused).
+ * Both are counted, not raised (see src/README).  Links on level 0 are
+ * counted for the element they lead to (vs->inDegree).
  */
 static void
 CheckLinks(HnswVerifyState *vs, HnswElementTuple tup)
 {
 	char	   *slots = HnswTupleGetSlots(tup);
 	int			m = vs->cs.meta.m;
+	uint8	   *hints = HnswTupleHints(tup, m);
 
 	for (int lc = 0; lc <= tup->level; lc++)
 	{
@@ -837,7 +840,12 @@ CheckLinks(HnswVerifyState *vs, HnswElementTuple tup)
 			else if (vs->list.elements[e].level < lc)
 				vs->staleLinks++;
 			else if (lc == 0)
+			{
 				vs->inDegree[e]++;
+				if (hints != NULL && hints[i] != HNSW_HINT_UNKNOWN &&
+					hints[i] != vs->list.elements[e].hint)
+					vs->staleLinks++;
+			}
 		}
 	}
 }

@@ -280,8 +280,8 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 			page = HnswEditStart(&edit, graph->index, buf, graph->building,
 								 false);
 			tup = HnswGetElementTuple(page, off);
-			HnswSlotSet(HnswTupleGetSlots(tup), start + chosen,
-						newTid, distance);
+			HnswSetLink(tup, graph->m, start + chosen, newTid, distance,
+						&graph->key);
 			HnswEditFinish(&edit);
 		}
 		UnlockReleaseBuffer(buf);

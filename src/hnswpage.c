@@ -670,8 +670,9 @@ HnswElementTupleSize(HnswGraph *graph, const HnswCode *code, int level,
 					 int ntids)
 {
 	Assert(ntids > 0 && ntids <= HNSW_HEAPTIDS && ntids % 2 == 0);
-	return HNSW_ELEMENT_HEADER_SIZE(ntids) + graph->keySize + VARSIZE(code) +
-		HNSW_SLOTS(level, graph->m) * sizeof(HnswNeighborSlot);
+	return HNSW_ELEMENT_HEADER_SIZE(ntids) + VARSIZE(code) +
+		HNSW_SLOTS(level, graph->m) * sizeof(HnswNeighborSlot) +
+		HNSW_KEYED_SIZE(graph->keySize, graph->m);
 }
 
 /*
@@ -692,7 +693,8 @@ HnswMinCutSize(HnswGraph *graph)
 		HnswQuantIsInt8(graph->codeKind) || graph->codeKind == HNSW_CODE_SPARSE)
 		return 0;
 	size = HNSW_ELEMENT_TUPLE_SIZE_TIDS(graph->dim, graph->codeKind, 0,
-										graph->m, 2) + graph->keySize;
+										graph->m, 2) +
+		HNSW_KEYED_SIZE(graph->keySize, graph->m);
 	return size > HNSW_MAX_TUPLE_SIZE / 4 ? size : 0;
 }
 
@@ -724,7 +726,7 @@ HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 	}
 	if (graph->keySize > 0)
 	{
-		tup->ntids |= HNSW_TUPLE_KEYED;
+		tup->ntids |= HNSW_TUPLE_KEYED | HNSW_TUPLE_HINTED;
 		if (element->key.isnull)
 			tup->ntids |= HNSW_TUPLE_KEY_NULL;
 		else
@@ -744,9 +746,10 @@ HnswFormElementTuple(HnswGraph *graph, HnswElement element,
 		int			start = HNSW_LEVEL_START(lc, graph->m);
 
 		for (int i = 0; i < list->length; i++)
-			HnswSlotSet(slots, start + i,
+			HnswSetLink(tup, graph->m, start + i,
 						&list->items[i].element->tid,
-						list->items[i].distance);
+						list->items[i].distance,
+						HnswElementKnownKey(list->items[i].element));
 	}
 	return size;
 }

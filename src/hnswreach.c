@@ -164,14 +164,15 @@ HnswTidListFind(const HnswTidList *list, ItemPointer tid)
 }
 
 /*
- * Append the element at tid (which must come after every listed one) to
+ * Append the element at tid (which must come after every listed one), of
+ * the given level, hint of its filter column value and deleted flag, to
  * the list, growing it within limit bytes for the list and its walk
  * (HnswReachBytes) together; return false, appending nothing, if it
  * would take more.  Memory in the current context.
  */
 bool
-HnswTidListAdd(HnswTidList *list, ItemPointer tid, int level, bool deleted,
-			   Size limit)
+HnswTidListAdd(HnswTidList *list, ItemPointer tid, int level, uint8 hint,
+			   bool deleted, Size limit)
 {
 	HnswTidElement *e;
 
@@ -200,6 +201,7 @@ HnswTidListAdd(HnswTidList *list, ItemPointer tid, int level, bool deleted,
 	e->tid = *tid;
 	e->level = level;
 	e->deleted = deleted;
+	e->hint = hint;
 	return true;
 }
 

@@ -477,8 +477,9 @@ DropFiltered(HnswScanOpaque so)
  * Choose how a filtered scan walks level 0, and return its entries there
  * (*nentries of them, in the current context).  Samples the elements of
  * the index page by page from the first (HNSW_FILTER_SAMPLE at most) until
- * HNSW_FILTER_ENTRIES of them pass the filter, and reads the filter value
- * of the neighbours of the first HNSW_FILTER_PROBE.  If enough of these
+ * HNSW_FILTER_ENTRIES of them pass the filter, and learns the filter value
+ * of the neighbours of the first HNSW_FILTER_PROBE (from the hints beside
+ * their links, or reading them).  If enough of these
  * pass (the fraction HNSW_FILTER_WALK), the walk goes only through
  * elements that pass (graph->filter; see PageExpand for how it stays
  * connected): it starts from the descent's entries and from the elements
@@ -499,6 +500,7 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	ItemPointerData found[HNSW_FILTER_ENTRIES];
 	ItemPointerData probe[HNSW_FILTER_PROBE * 2 * HNSW_MAX_M];
+	uint8		probeHint[HNSW_FILTER_PROBE * 2 * HNSW_MAX_M];
 	int			nfound = 0;
 	int			nprobe = 0;
 	int			nread = 0;
@@ -546,10 +548,16 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 			if (nfound < HNSW_FILTER_PROBE)
 			{
 				char	   *slots = HnswTupleGetSlots(tup);
+				uint8	   *hints = HnswTupleHints(tup, graph->m);
 
 				for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, graph->m); i++)
-					if (ItemPointerIsValid(HnswSlotTid(slots, i)))
-						probe[nprobe++] = *HnswSlotTid(slots, i);
+				{
+					if (!ItemPointerIsValid(HnswSlotTid(slots, i)))
+						continue;
+					probeHint[nprobe] = hints != NULL ? hints[i] :
+						HNSW_HINT_UNKNOWN;
+					probe[nprobe++] = *HnswSlotTid(slots, i);
+				}
 			}
 			nfound++;
 		}
@@ -560,8 +568,16 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 	/* the neighbours of those that pass: do they pass too? */
 	for (int i = 0; i < nprobe; i++)
 	{
-		HnswElement e = HnswLookupElement(graph, &probe[i]);
+		HnswElement e;
 
+		/* a hint that names the value says without reading the element */
+		if (probeHint[i] != HNSW_HINT_UNKNOWN &&
+			probeHint[i] != HNSW_HINT_OTHER)
+		{
+			passing += so->filter->hintFails[probeHint[i]] ? 0 : 1;
+			continue;
+		}
+		e = HnswLookupElement(graph, &probe[i]);
 		if (!e->loaded)
 		{
 			Buffer		buf = HnswReadBuffer(index, ItemPointerGetBlockNumber(&probe[i]));

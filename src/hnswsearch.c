@@ -401,7 +401,8 @@ HnswCheckVector(HnswGraph *graph, const HnswCode *vec)
 int
 HnswSparseCodeNnz(int m, Size keySize, int nnz)
 {
-	Size		fixed = HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + keySize +
+	Size		fixed = HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
+		HNSW_KEYED_SIZE(keySize, m) +
 		HNSW_SPARSE_CODE_SIZE(0) +
 		HNSW_SLOTS(HNSW_INLINE_LEVEL, m) * sizeof(HnswNeighborSlot);
 	Size		entry = sizeof(int32) + sizeof(float);
@@ -1007,7 +1008,9 @@ HnswEnsureVector(HnswGraph *graph, HnswElement e)
 
 /*
  * Copy the links of element e on level lc into tids (room for
- * HNSW_LEVEL_CAPACITY), reading its page again; return how many.  The links
+ * HNSW_LEVEL_CAPACITY), reading its page again; return how many.  With
+ * hints, copy the hint of each level-0 link's filter column value there
+ * (HNSW_HINT_UNKNOWN on other levels and in a tuple without hints).  The links
  * may have changed since e was loaded (inserts, vacuum), and the tuple may
  * even be another element's by now if vacuum freed e and its space was
  * reused: either way the search follows links that exist, which costs at
@@ -1016,7 +1019,8 @@ HnswEnsureVector(HnswGraph *graph, HnswElement e)
  * Takes and releases a share lock on e's page.
  */
 static int
-ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
+ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids,
+		  uint8 *hints)
 {
 	const HnswLayout *layout = HnswGraphLayout(graph);
 	Buffer		buf;
@@ -1030,6 +1034,7 @@ ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
 	if (tup != NULL && tup->level >= lc)
 	{
 		char	   *slots = HnswTupleGetSlots(tup);
+		uint8	   *tupHints = lc == 0 ? HnswTupleHints(tup, graph->m) : NULL;
 		int			start = HNSW_LEVEL_START(lc, graph->m);
 		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
 
@@ -1037,8 +1042,11 @@ ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids)
 		{
 			ItemPointer tid = HnswSlotTid(slots, start + i);
 
-			if (ItemPointerIsValid(tid))
-				tids[n++] = *tid;
+			if (!ItemPointerIsValid(tid))
+				continue;
+			if (hints != NULL)
+				hints[n] = tupHints != NULL ? tupHints[i] : HNSW_HINT_UNKNOWN;
+			tids[n++] = *tid;
 		}
 	}
 	UnlockReleaseBuffer(buf);
@@ -1068,6 +1076,7 @@ typedef struct PageSearch
 	HnswCandidate *chunk;		/* for seen, allocated 256 at a time */
 	int			nchunk;
 	ItemPointerData tids[2 * HNSW_MAX_M];	/* ReadLinks */
+	uint8		hints[2 * HNSW_MAX_M];	/* theirs, in a filtered walk */
 } PageSearch;
 
 /* An entry: its distance must be whole (a scan's next batch) */
@@ -1090,13 +1099,13 @@ PageEntry(PageSearch *ps, HnswCandidate *c)
 /*
  * For a scan's filtered walk: return whether element e passes the graph's
  * filter; if it does not, copy its links on level 0 into tids (room for
- * HNSW_LEVEL_CAPACITY) and set *ntids.  An element gone passes (loading it
- * then finds it gone).  Takes and releases a share lock on e's page unless
- * e is loaded and passes.
+ * HNSW_LEVEL_CAPACITY) and their hints into hints, and set *ntids.  An
+ * element gone passes (loading it then finds it gone).  Takes and releases
+ * a share lock on e's page unless e is loaded and passes.
  */
 static bool
 ElementPasses(HnswGraph *graph, HnswElement e, ItemPointerData *tids,
-			  int *ntids)
+			  uint8 *hints, int *ntids)
 {
 	Buffer		buf;
 	HnswElementTuple tup;
@@ -1117,10 +1126,16 @@ ElementPasses(HnswGraph *graph, HnswElement e, ItemPointerData *tids,
 		if (!passes)
 		{
 			char	   *slots = HnswTupleGetSlots(tup);
+			uint8	   *tupHints = HnswTupleHints(tup, graph->m);
 
 			for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, graph->m); i++)
-				if (ItemPointerIsValid(HnswSlotTid(slots, i)))
-					tids[(*ntids)++] = *HnswSlotTid(slots, i);
+			{
+				if (!ItemPointerIsValid(HnswSlotTid(slots, i)))
+					continue;
+				hints[*ntids] = tupHints != NULL ? tupHints[i] :
+					HNSW_HINT_UNKNOWN;
+				tids[(*ntids)++] = *HnswSlotTid(slots, i);
+			}
 		}
 	}
 	UnlockReleaseBuffer(buf);
@@ -1136,24 +1151,44 @@ ElementPasses(HnswGraph *graph, HnswElement e, ItemPointerData *tids,
  * compares.  An element that fails is stepped over once, even if it was
  * met before as a neighbour's neighbour (which used to use it up: recall
  * 0.91 against 0.99 on Fashion-MNIST, src/README "Filter column").
+ *
+ * The hints beside the links (HnswKeyHint) say for most elements whether
+ * they pass without reading them: one sure to pass goes to items unread
+ * (it is loaded as a candidate anyway), and a neighbour's neighbour sure to
+ * fail is not even looked up.  A hint only spares a read: an element met
+ * is still tested when it is read, so a hint outdated by vacuum's reuse of
+ * a tuple costs at most recall.
  */
 static int
 ExpandFiltered(PageSearch *ps, int ntids, HnswElement *items)
 {
 	HnswGraph  *graph = ps->graph;
+	const bool *fails = graph->filter->hintFails;
 	int			n = 0;
 
 	for (int i = 0; i < ntids && n < SL_MAX_ITEMS_OF_PAGE; i++)
 	{
 		HnswElement e = HnswLookupElement(graph, &ps->tids[i]);
+		uint8		hint = ps->hints[i];
 		ItemPointerData hop[2 * HNSW_MAX_M];
+		uint8		hopHints[2 * HNSW_MAX_M];
 		int			nhop;
 
+		if (!fails[hint] && hint != HNSW_HINT_UNKNOWN &&
+			hint != HNSW_HINT_OTHER)
+		{
+			/* sure to pass */
+			if (e->visited == graph->searchTag)
+				continue;
+			e->visited = graph->searchTag;
+			items[n++] = e;
+			continue;
+		}
 		if (e->hopped == graph->searchTag ||
 			(e->visited == graph->searchTag && !e->filtered))
 			continue;
 		e->visited = graph->searchTag;
-		if (ElementPasses(graph, e, hop, &nhop))
+		if (ElementPasses(graph, e, hop, hopHints, &nhop))
 		{
 			items[n++] = e;
 			continue;
@@ -1162,8 +1197,11 @@ ExpandFiltered(PageSearch *ps, int ntids, HnswElement *items)
 		e->hopped = graph->searchTag;
 		for (int j = 0; j < nhop && n < SL_MAX_ITEMS_OF_PAGE; j++)
 		{
-			HnswElement h = HnswLookupElement(graph, &hop[j]);
+			HnswElement h;
 
+			if (fails[hopHints[j]])
+				continue;
+			h = HnswLookupElement(graph, &hop[j]);
 			if (h->visited == graph->searchTag)
 				continue;
 			h->visited = graph->searchTag;
@@ -1189,10 +1227,13 @@ PageExpand(PageSearch *ps, HnswCandidate *c, int lc, HnswElement *items)
 		return -1;
 	if (likely(graph->query != NULL))
 	{
-		int			ntids = ReadLinks(graph, ce, lc, ps->tids);
+		int			ntids;
 
 		if (unlikely(graph->filter != NULL) && lc == 0)
-			return ExpandFiltered(ps, ntids, items);
+			return ExpandFiltered(ps, ReadLinks(graph, ce, lc, ps->tids,
+												ps->hints),
+								  items);
+		ntids = ReadLinks(graph, ce, lc, ps->tids, NULL);
 		for (int i = 0; i < ntids; i++)
 		{
 			HnswElement e = HnswLookupElement(graph, &ps->tids[i]);
@@ -1506,14 +1547,15 @@ HnswRandomLevel(int m)
 /*
  * Return the highest level whose element tuple fits on a page, or -1 if not
  * even level 0 fits.  outOfLine: the code is followed by a link; keySize:
- * the bytes of a filter column's value.
+ * the bytes of a filter column's value (its hints follow the slots).
  */
 static int
 MaxLevelForSize(int dim, HnswCodeKind quant, int m, bool outOfLine,
 				Size keySize)
 {
 	int			level = -1;
-	Size		link = (outOfLine ? HNSW_VECTOR_LINK_SIZE : 0) + keySize;
+	Size		link = (outOfLine ? HNSW_VECTOR_LINK_SIZE : 0) +
+		HNSW_KEYED_SIZE(keySize, m);
 
 	while (level < HNSW_MAX_LEVEL &&
 		   HNSW_ELEMENT_TUPLE_SIZE(dim, quant, level + 1, m) + link <=

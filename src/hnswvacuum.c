@@ -545,8 +545,8 @@ AddReverseLink(HnswVacuumState *vs, HnswElement c, HnswElement e,
 			Page		page = HnswEditStart(&edit, vs->index, buf, false, false);
 
 			tup = HnswGetElementTuple(page, off);
-			HnswSlotSet(HnswTupleGetSlots(tup), start + chosen, &e->tid,
-						distance);
+			HnswSetLink(tup, vs->m, start + chosen, &e->tid, distance,
+						HnswElementKnownKey(e));
 			HnswEditFinish(&edit);
 		}
 		UnlockReleaseBuffer(buf);
@@ -637,8 +637,9 @@ RepairElement(HnswVacuumState *vs, ItemPointer tid)
 				}
 				if (next < nchosen[lc])
 				{
-					HnswSlotSet(slots, i, &chosen[lc][next].element->tid,
-								chosen[lc][next].distance);
+					HnswSetLink(tup, vs->m, i, &chosen[lc][next].element->tid,
+								chosen[lc][next].distance,
+								HnswElementKnownKey(chosen[lc][next].element));
 					added[lc][nadded[lc]++] = chosen[lc][next];
 					next++;
 				}
@@ -952,7 +953,8 @@ ScanElements(LinkState *ls, bool list, IndexBulkDeleteResult *count,
 				continue;
 			ItemPointerSet(&tid, blkno, off);
 			if (!HnswTidListAdd(&ls->list, &tid, tup->level,
-								tup->deleted != 0, limit))
+								HnswTupleOwnHint(tup), tup->deleted != 0,
+								limit))
 			{
 				/* too many to list; count on if asked to */
 				if (ls->list.elements)
@@ -1022,7 +1024,7 @@ LinkFrom(LinkState *ls, uint32 v, uint32 u, float distance)
 										 false);
 
 		tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&ve->tid));
-		HnswSlotSet(HnswTupleGetSlots(tup), victim, &ue->tid, distance);
+		HnswSetLinkHint(tup, vs->m, victim, &ue->tid, distance, ue->hint);
 		HnswEditFinish(&edit);
 		linked = true;
 	}
