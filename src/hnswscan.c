@@ -118,12 +118,16 @@ static HnswCandidate *FilteredEntries(IndexScanDesc scan,
  * of those; if at least the fraction HNSW_FILTER_WALK of these neighbours
  * pass, the elements that pass are linked among themselves well enough for
  * the search to walk through them alone, starting from those found
- * (src/README "Filter column").
+ * (src/README "Filter column").  So they are too, through the hints beside
+ * the links, if the two hops of an expansion (4m^2 elements) hold at least
+ * m that pass, while fewer than HNSW_FILTER_HINTED_MAX do: with more, the
+ * unfiltered walk wastes less than stepping over the neighbours that fail.
  */
 #define HNSW_FILTER_SAMPLE		2000
 #define HNSW_FILTER_ENTRIES		32
 #define HNSW_FILTER_PROBE		8
 #define HNSW_FILTER_WALK		0.4
+#define HNSW_FILTER_HINTED_MAX	0.15
 
 /*
  * Prepare an index scan.
@@ -505,6 +509,8 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 	int			nprobe = 0;
 	int			nread = 0;
 	int			passing = 0;
+	bool		hinted = true;	/* every probed element has hints */
+	bool		walk;
 	HnswCandidate *result;
 	int			n = 0;
 
@@ -550,6 +556,7 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 				char	   *slots = HnswTupleGetSlots(tup);
 				uint8	   *hints = HnswTupleHints(tup, graph->m);
 
+				hinted &= hints != NULL;
 				for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, graph->m); i++)
 				{
 					if (!ItemPointerIsValid(HnswSlotTid(slots, i)))
@@ -599,8 +606,16 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 			passing += HnswFilterMatches(so->filter, &e->key) ? 1 : 0;
 	}
 
-	/* few neighbours pass: the unfiltered walk */
-	if (nfound == 0 || passing < HNSW_FILTER_WALK * nprobe)
+	/*
+	 * Few neighbours pass, and without hints, or with too few within two
+	 * hops to walk on: the unfiltered walk
+	 */
+	walk = nfound > 0 && nprobe > 0 &&
+		(passing >= HNSW_FILTER_WALK * nprobe ||
+		 (hinted && passing < HNSW_FILTER_HINTED_MAX * nprobe &&
+		  (double) passing * 4 * graph->m * graph->m >=
+		  (double) graph->m * nprobe));
+	if (!walk)
 	{
 		ereport(DEBUG1,
 				(errmsg_internal("hnsw scan of \"%s\" walks every element",
