@@ -164,15 +164,16 @@ RESET client_min_messages;
 \set VERBOSITY default
 
 -- each element keeps beside its level-0 links a hint of each neighbour's
--- value (exact for 0 to 252 and NULL, "other" beyond), so the walk skips
--- neighbours sure to fail without reading them: classes on both sides of
--- those bounds, through a build, inserts, deletes and VACUUM, give the
--- exact filtered search, and every hint names its neighbour's value
--- (verify_index counts a link whose hint does not as stale)
+-- value (exact for 0 to 127 and NULL, a hash bucket beyond), so the walk
+-- skips neighbours sure to fail without reading them: classes on both sides
+-- of those bounds, two of them in one bucket (398 and 100000), through a
+-- build, inserts, deletes and VACUUM, give the exact filtered search, and
+-- every hint names its neighbour's value (verify_index counts a link whose
+-- hint does not as stale)
 CREATE TABLE fh (id int, class int, v vector(4));
 CREATE FUNCTION fh_rows(lo int, hi int) RETURNS TABLE (id int, class int, v vector)
 LANGUAGE sql AS $$
-SELECT i, (ARRAY[-3, 0, 7, 252, 253, 254, 100000, NULL])[i % 8 + 1],
+SELECT i, (ARRAY[-3, 0, 7, 127, 128, 398, 100000, NULL])[i % 8 + 1],
 	   ARRAY[(i % 8) * 8 + random() * 10, (i % 8) * 4 + random() * 10,
 			 random() * 10, random() * 10]::real[]::vector
 FROM generate_series(lo, hi) i $$;
@@ -180,9 +181,9 @@ INSERT INTO fh SELECT * FROM fh_rows(0, 1999);
 CREATE INDEX fh_idx ON fh USING hnsw (v, class);
 INSERT INTO fh SELECT * FROM fh_rows(2000, 3999);
 CREATE TABLE fhc (cond text);
-INSERT INTO fhc VALUES ('class = -3'), ('class = 0'), ('class = 252'), ('class = 253'),
-	('class = 254'), ('class = 100000'), ('class > 252'), ('class < 7'),
-	('class >= 253 AND class <= 254');
+INSERT INTO fhc VALUES ('class = -3'), ('class = 0'), ('class = 127'), ('class = 128'),
+	('class = 398'), ('class = 100000'), ('class > 127'), ('class < 7'),
+	('class >= 128 AND class <= 398');
 SELECT cond, fk_check('fh', cond) AS equal FROM fhc ORDER BY cond;
 SET client_min_messages = warning;
 SELECT stale_links, dangling_links FROM hnsw.verify_index('fh_idx');
@@ -195,7 +196,8 @@ SELECT cond, fk_check('fh', cond) AS equal FROM fhc ORDER BY cond;
 \set VERBOSITY terse
 SET client_min_messages = debug1;
 SET enable_seqscan = off;
-SELECT count(*) FROM (SELECT id FROM fh WHERE class = 252 ORDER BY v <-> '[24,12,5,5]' LIMIT 10) s;
+SELECT count(*) FROM (SELECT id FROM fh WHERE class = 127 ORDER BY v <-> '[24,12,5,5]' LIMIT 10) s;
+SELECT count(*) FROM (SELECT id FROM fh WHERE class = 100000 ORDER BY v <-> '[48,24,5,5]' LIMIT 10) s;
 RESET enable_seqscan;
 RESET client_min_messages;
 \set VERBOSITY default

@@ -792,6 +792,7 @@ typedef struct HnswFilter
 								 * or a value beyond the column's type) */
 	bool		hintFails[256]; /* an element whose hint (HnswKeyHint) is
 								 * this surely fails the conditions */
+	bool		hintPasses[256];	/* ... surely passes them */
 	int			nconds;
 	HnswFilterCond conds[FLEXIBLE_ARRAY_MEMBER];
 } HnswFilter;
@@ -1031,12 +1032,27 @@ HnswTupleGetKey(const HnswElementTupleData *tup, HnswKey *key)
  * link so that a filtered walk knows whether the neighbour passes without
  * reading it: HNSW_HINT_UNKNOWN (an empty slot, or a writer that did not
  * know the value), value + 1 for a value from 0 to HNSW_HINT_MAX_VALUE,
- * HNSW_HINT_NULL, or HNSW_HINT_OTHER for any other value.
+ * HNSW_HINT_NULL, or for any other value one of HNSW_HINT_BUCKETS codes
+ * from HNSW_HINT_FIRST_BUCKET on, by a hash of the value (HnswHintBucket).
+ * The codes are on disk: neither the split nor the hash may change.
  */
 #define HNSW_HINT_UNKNOWN		0
-#define HNSW_HINT_MAX_VALUE		252
-#define HNSW_HINT_OTHER			254
+#define HNSW_HINT_MAX_VALUE		127
+#define HNSW_HINT_FIRST_BUCKET	(HNSW_HINT_MAX_VALUE + 2)
+#define HNSW_HINT_BUCKETS		126
 #define HNSW_HINT_NULL			255
+
+/* The bucket code of a value beyond the exact ones (splitmix64's mixer) */
+static inline uint8
+HnswHintBucket(int64 value)
+{
+	uint64		x = (uint64) value;
+
+	x = (x ^ (x >> 30)) * UINT64CONST(0xbf58476d1ce4e5b9);
+	x = (x ^ (x >> 27)) * UINT64CONST(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return (uint8) (HNSW_HINT_FIRST_BUCKET + x % HNSW_HINT_BUCKETS);
+}
 
 static inline uint8
 HnswKeyHint(const HnswKey *key)
@@ -1047,7 +1063,7 @@ HnswKeyHint(const HnswKey *key)
 		return HNSW_HINT_NULL;
 	if (key->value >= 0 && key->value <= HNSW_HINT_MAX_VALUE)
 		return (uint8) (key->value + 1);
-	return HNSW_HINT_OTHER;
+	return HnswHintBucket(key->value);
 }
 
 /* The level-0 hints of an element tuple of an index of m, or NULL */

@@ -24,6 +24,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+static void FilterHints(HnswFilter *filter);
+
 /* Is typid one of the integer types a filter column may have? */
 static bool
 IsFilterType(Oid typid)
@@ -136,21 +138,78 @@ HnswFilterFromScanKeys(ScanKey keys, int nkeys)
 		filter->nconds++;
 	}
 
-	/* the values a hint names exactly, and NULL, fail or pass for sure */
+	FilterHints(filter);
+	return filter;
+}
+
+/*
+ * Fill in which hints (HnswKeyHint) surely pass and surely fail the
+ * filter's conditions.  A value from 0 to HNSW_HINT_MAX_VALUE, and NULL,
+ * are named exactly.  A bucket names a value beyond those, so it fails a
+ * filter that lets none of them through (its conditions allow only values
+ * within the exact ones), and one of an equality with another bucket; it
+ * never surely passes.
+ */
+static void
+FilterHints(HnswFilter *filter)
+{
+	int64		lo = PG_INT64_MIN;
+	int64		hi = PG_INT64_MAX;
+	bool		empty = filter->never;
+
+	for (int i = 0; i < filter->nconds; i++)
+	{
+		int64		c = filter->conds[i].value;
+
+		switch (filter->conds[i].strategy)
+		{
+			case BTLessStrategyNumber:
+				if (c == PG_INT64_MIN)
+					empty = true;
+				else
+					hi = Min(hi, c - 1);
+				break;
+			case BTLessEqualStrategyNumber:
+				hi = Min(hi, c);
+				break;
+			case BTEqualStrategyNumber:
+				lo = Max(lo, c);
+				hi = Min(hi, c);
+				break;
+			case BTGreaterEqualStrategyNumber:
+				lo = Max(lo, c);
+				break;
+			default:
+				if (c == PG_INT64_MAX)
+					empty = true;
+				else
+					lo = Max(lo, c + 1);
+				break;
+		}
+	}
+	empty |= lo > hi;
+
 	for (int h = 0; h < 256; h++)
 	{
 		HnswKey		key;
 
 		memset(&key, 0, sizeof(key));
+		if (h == HNSW_HINT_UNKNOWN)
+			continue;
+		if (h >= HNSW_HINT_FIRST_BUCKET && h != HNSW_HINT_NULL)
+		{
+			filter->hintFails[h] = empty ||
+				(lo >= 0 && hi <= HNSW_HINT_MAX_VALUE) ||
+				(lo == hi && HnswHintBucket(lo) != h);
+			continue;
+		}
 		if (h == HNSW_HINT_NULL)
 			key.isnull = true;
-		else if (h == HNSW_HINT_UNKNOWN || h == HNSW_HINT_OTHER)
-			continue;
 		else
 			key.value = h - 1;
 		filter->hintFails[h] = !HnswFilterMatches(filter, &key);
+		filter->hintPasses[h] = !filter->hintFails[h];
 	}
-	return filter;
 }
 
 /* Does a row whose filter column has value key meet every condition? */

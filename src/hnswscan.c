@@ -578,10 +578,10 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 		HnswElement e;
 
 		/* a hint that names the value says without reading the element */
-		if (probeHint[i] != HNSW_HINT_UNKNOWN &&
-			probeHint[i] != HNSW_HINT_OTHER)
+		if (so->filter->hintFails[probeHint[i]] ||
+			so->filter->hintPasses[probeHint[i]])
 		{
-			passing += so->filter->hintFails[probeHint[i]] ? 0 : 1;
+			passing += so->filter->hintPasses[probeHint[i]] ? 1 : 0;
 			continue;
 		}
 		e = HnswLookupElement(graph, &probe[i]);

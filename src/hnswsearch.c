@@ -1164,6 +1164,7 @@ ExpandFiltered(PageSearch *ps, int ntids, HnswElement *items)
 {
 	HnswGraph  *graph = ps->graph;
 	const bool *fails = graph->filter->hintFails;
+	const bool *passes = graph->filter->hintPasses;
 	int			n = 0;
 
 	for (int i = 0; i < ntids && n < SL_MAX_ITEMS_OF_PAGE; i++)
@@ -1174,8 +1175,7 @@ ExpandFiltered(PageSearch *ps, int ntids, HnswElement *items)
 		uint8		hopHints[2 * HNSW_MAX_M];
 		int			nhop;
 
-		if (!fails[hint] && hint != HNSW_HINT_UNKNOWN &&
-			hint != HNSW_HINT_OTHER)
+		if (passes[hint])
 		{
 			/* sure to pass */
 			if (e->visited == graph->searchTag)
