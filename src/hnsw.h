@@ -1177,11 +1177,13 @@ HnswElementIsWhole(const HnswLayout *layout, Page page, OffsetNumber off,
 	cap = item[3] & HNSW_TIDS_MASK;
 	if (item[0] != HNSW_ELEMENT_TUPLE || item[1] > HNSW_MAX_LEVEL ||
 		item[2] > 1 || (cap & 1) != 0 || cap == 0 || cap > HNSW_HEAPTIDS ||
-		((item[3] & HNSW_TUPLE_KEYED) != 0) != (layout->keySize != 0))
+		(layout->keySize == 0 ? item[3] != cap :
+		 (item[3] & HNSW_TUPLE_KEYED) == 0))
 		return false;
 	/* the length makes the vector's header, and all after it, the tuple's */
 	if (lplen != layout->elementSize + cap * sizeof(ItemPointerData) +
-		item[1] * layout->levelSize)
+		item[1] * layout->levelSize +
+		((item[3] & HNSW_TUPLE_HINTED) != 0 ? HNSW_HINTS_SIZE(layout->m) : 0))
 		return false;
 	memcpy(&header, item + HNSW_ELEMENT_HEADER_SIZE(cap) + layout->keySize,
 		   sizeof(header));
