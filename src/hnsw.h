@@ -797,6 +797,23 @@ typedef struct HnswFilter
 	HnswFilterCond conds[FLEXIBLE_ARRAY_MEMBER];
 } HnswFilter;
 
+/*
+ * Does a walk through the elements that pass a filter pay, for a filter
+ * that a fraction of the elements pass, scattered among the others?  With
+ * hints (HnswKeyHint) it does while at least m of them lie within the 4m^2
+ * elements two hops away, and fewer than HNSW_FILTER_HINTED_MAX of all:
+ * with more, the unfiltered walk wastes less than stepping over the
+ * neighbours that fail (src/README "Filter column").
+ */
+#define HNSW_FILTER_HINTED_MAX	0.15
+
+static inline bool
+HnswScatteredWalkPays(double fraction, int m)
+{
+	return fraction < HNSW_FILTER_HINTED_MAX &&
+		fraction * 4 * m * m >= (double) m;
+}
+
 /* hnswfilter.c */
 extern void HnswCheckColumns(Relation index);
 extern Size HnswIndexKeySize(Relation index);

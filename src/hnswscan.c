@@ -119,15 +119,12 @@ static HnswCandidate *FilteredEntries(IndexScanDesc scan,
  * pass, the elements that pass are linked among themselves well enough for
  * the search to walk through them alone, starting from those found
  * (src/README "Filter column").  So they are too, through the hints beside
- * the links, if the two hops of an expansion (4m^2 elements) hold at least
- * m that pass, while fewer than HNSW_FILTER_HINTED_MAX do: with more, the
- * unfiltered walk wastes less than stepping over the neighbours that fail.
+ * the links, where HnswScatteredWalkPays.
  */
 #define HNSW_FILTER_SAMPLE		2000
 #define HNSW_FILTER_ENTRIES		32
 #define HNSW_FILTER_PROBE		8
 #define HNSW_FILTER_WALK		0.4
-#define HNSW_FILTER_HINTED_MAX	0.15
 
 /*
  * Prepare an index scan.
@@ -612,9 +609,8 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 	 */
 	walk = nfound > 0 && nprobe > 0 &&
 		(passing >= HNSW_FILTER_WALK * nprobe ||
-		 (hinted && passing < HNSW_FILTER_HINTED_MAX * nprobe &&
-		  (double) passing * 4 * graph->m * graph->m >=
-		  (double) graph->m * nprobe));
+		 (hinted && HnswScatteredWalkPays((double) passing / nprobe,
+										  graph->m)));
 	if (!walk)
 	{
 		ereport(DEBUG1,
