@@ -89,7 +89,7 @@ BEGIN
 	-- (as pgvector's index does): near ties may change places
 	IF op = '<=>' AND cardinality(a) = cardinality(b) THEN
 		FOR i IN 1 .. cardinality(a) LOOP
-			IF abs(a[i] - b[i]) <= CASE col WHEN 'h' THEN 1e-4 ELSE 1e-6 END THEN
+			IF abs(a[i] - b[i]) <= (CASE col WHEN 'h' THEN 1e-4 ELSE 1e-6 END) THEN
 				a[i] := b[i];
 			END IF;
 		END LOOP;
