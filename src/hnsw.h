@@ -1122,6 +1122,34 @@ HnswSetLinkHint(HnswElementTupleData *tup, int m, int i, ItemPointer tid,
 		hints[i] = hint;
 }
 
+/*
+ * Copy the valid links of an element tuple of an index of m on level lc
+ * into tids (room for HNSW_LEVEL_CAPACITY) and, with hints, the hint of
+ * each (HNSW_HINT_UNKNOWN above level 0 or in a tuple without hints);
+ * return how many.
+ */
+static inline int
+HnswTupleLinks(HnswElementTupleData *tup, int m, int lc, ItemPointerData *tids,
+			   uint8 *hints)
+{
+	char	   *slots = HnswTupleGetSlots(tup);
+	uint8	   *tupHints = lc == 0 ? HnswTupleHints(tup, m) : NULL;
+	int			start = HNSW_LEVEL_START(lc, m);
+	int			n = 0;
+
+	for (int i = 0; i < HNSW_LEVEL_CAPACITY(lc, m); i++)
+	{
+		ItemPointer tid = HnswSlotTid(slots, start + i);
+
+		if (!ItemPointerIsValid(tid))
+			continue;
+		if (hints != NULL)
+			hints[n] = tupHints != NULL ? tupHints[i] : HNSW_HINT_UNKNOWN;
+		tids[n++] = *tid;
+	}
+	return n;
+}
+
 /* HnswSetLinkHint with the neighbour's value key (NULL: not known) */
 static inline void
 HnswSetLink(HnswElementTupleData *tup, int m, int i, ItemPointer tid,

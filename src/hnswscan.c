@@ -550,18 +550,9 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 			ItemPointerSet(&found[nfound], blkno, off);
 			if (nfound < HNSW_FILTER_PROBE)
 			{
-				char	   *slots = HnswTupleGetSlots(tup);
-				uint8	   *hints = HnswTupleHints(tup, graph->m);
-
-				hinted &= hints != NULL;
-				for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, graph->m); i++)
-				{
-					if (!ItemPointerIsValid(HnswSlotTid(slots, i)))
-						continue;
-					probeHint[nprobe] = hints != NULL ? hints[i] :
-						HNSW_HINT_UNKNOWN;
-					probe[nprobe++] = *HnswSlotTid(slots, i);
-				}
+				hinted &= HnswTupleHints(tup, graph->m) != NULL;
+				nprobe += HnswTupleLinks(tup, graph->m, 0, probe + nprobe,
+										 probeHint + nprobe);
 			}
 			nfound++;
 		}

@@ -1032,23 +1032,7 @@ ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids,
 	tup = HnswGetElement(graph->index, layout, buf,
 						 ItemPointerGetOffsetNumber(&e->tid));
 	if (tup != NULL && tup->level >= lc)
-	{
-		char	   *slots = HnswTupleGetSlots(tup);
-		uint8	   *tupHints = lc == 0 ? HnswTupleHints(tup, graph->m) : NULL;
-		int			start = HNSW_LEVEL_START(lc, graph->m);
-		int			cap = HNSW_LEVEL_CAPACITY(lc, graph->m);
-
-		for (int i = 0; i < cap; i++)
-		{
-			ItemPointer tid = HnswSlotTid(slots, start + i);
-
-			if (!ItemPointerIsValid(tid))
-				continue;
-			if (hints != NULL)
-				hints[n] = tupHints != NULL ? tupHints[i] : HNSW_HINT_UNKNOWN;
-			tids[n++] = *tid;
-		}
-	}
+		n = HnswTupleLinks(tup, graph->m, lc, tids, hints);
 	UnlockReleaseBuffer(buf);
 	return n;
 }
@@ -1124,19 +1108,7 @@ ElementPasses(HnswGraph *graph, HnswElement e, ItemPointerData *tids,
 		HnswTupleGetKey(tup, &key);
 		passes = HnswFilterMatches(graph->filter, &key);
 		if (!passes)
-		{
-			char	   *slots = HnswTupleGetSlots(tup);
-			uint8	   *tupHints = HnswTupleHints(tup, graph->m);
-
-			for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, graph->m); i++)
-			{
-				if (!ItemPointerIsValid(HnswSlotTid(slots, i)))
-					continue;
-				hints[*ntids] = tupHints != NULL ? tupHints[i] :
-					HNSW_HINT_UNKNOWN;
-				tids[(*ntids)++] = *HnswSlotTid(slots, i);
-			}
-		}
+			*ntids = HnswTupleLinks(tup, graph->m, 0, tids, hints);
 	}
 	UnlockReleaseBuffer(buf);
 	return passes;
