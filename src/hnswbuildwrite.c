@@ -162,6 +162,12 @@ PlaceElements(HnswBuildState *state, uint32 nelements, BlockNumber firstBlkno,
 		e = GetElement(state, id);
 		size = HnswElementTupleSize(graph, GetVector(e), e->level,
 									TidRoom(e->nheaptids));
+		/* levels are capped to fit (HnswCheckVector): can't happen */
+		if (size > HNSW_MAX_TUPLE_SIZE)
+			elog(ERROR, "element %u of index \"%s\" needs %zu bytes, more than a page (level %d, code of %u bytes, %d heap TIDs)",
+				 id, RelationGetRelationName(state->index), size,
+				 (int) e->level, (unsigned) VARSIZE(GetVector(e)),
+				 (int) e->nheaptids);
 		need = MAXALIGN(size) + sizeof(ItemIdData);
 		e->cut = 0;
 		if (used + need <= pageSpace)
