@@ -22,6 +22,7 @@
 
 #include "hnswbuild.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
@@ -263,6 +264,14 @@ HnswBuildSizeArena(Relation heap, Relation index, int m, HnswCodeKind quant,
 
 		table_relation_estimate_size(heap, NULL, &pages, &tuples, &allvisfrac);
 		tuples = Max(tuples, heap->rd_rel->reltuples);
+
+		/*
+		 * A table never analyzed is estimated from its columns' widths,
+		 * which know nothing of vectors moved to TOAST (a table loaded by
+		 * CREATE TABLE AS fell short by a fifth): assume its pages full.
+		 */
+		if (heap->rd_rel->reltuples < 0)
+			tuples = Max(tuples, (double) pages * MaxHeapTuplesPerPage);
 		/* upper levels: 1 / (m - 1) lists of m per element, expected */
 		perElement = minSize + (double) BUILD_LIST_SIZE(m) / (m - 1) + 16;
 		if ((tuples * 1.2 + 1000) * perElement < (double) limit)
