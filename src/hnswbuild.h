@@ -274,7 +274,10 @@ UnlockElement(HnswBuildState *state, BuildElement *e)
 static inline int
 DrawLevel(HnswBuildState *state)
 {
-	return Min(HnswRandomLevel(state->shared->m), state->maxLevel);
+	int			level = HnswRandomLevel(state->shared->m);
+
+	/* not Min(HnswRandomLevel(...), ...): the macro would draw twice */
+	return Min(level, state->maxLevel);
 }
 
 #if defined(MADV_HUGEPAGE) || defined(MADV_POPULATE_WRITE)

@@ -420,6 +420,7 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	HnswCode	   *vec;
 	Size		size;
 	int			level;
+	int			maxLevel;
 	bool		copy = false;
 	int			ntids;
 
@@ -438,7 +439,9 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	graph->efConstruction = meta.efConstruction;
 	graph->codeKind = meta.codeKind;
 	graph->exactKind = meta.exactKind;
-	level = Min(HnswRandomLevel(graph->m), HnswCheckVector(graph, vec));
+	maxLevel = HnswCheckVector(graph, vec);
+	level = HnswRandomLevel(graph->m);
+	level = Min(level, maxLevel);	/* not Min(HnswRandomLevel(...), ...) */
 
 	/* search by distance to vec, without copying the vectors visited */
 	graph->query = vec;
