@@ -614,6 +614,18 @@ typedef struct HnswGraph
 										 * whose filter column fails it do
 										 * not load (HnswLoadElement), or
 										 * NULL */
+	const struct HnswFilter *harvest;	/* a search without the filter that
+										 * seeds a filtered walk: the level-0
+										 * links of every element loaded whose
+										 * hint may pass it are collected in
+										 * harvested, or NULL */
+	ItemPointerData *harvested;
+	int			nharvested;
+	int			maxharvested;
+	bool		seeded;			/* the filtered walk started from those
+								 * (hnswscan.c SeededEntries): it does not
+								 * step over an element sure to fail that
+								 * the search loaded */
 } HnswGraph;
 
 /* Does the graph keep codes in its elements and the vectors out of line? */
@@ -812,6 +824,22 @@ HnswScatteredWalkPays(double fraction, int m)
 {
 	return fraction < HNSW_FILTER_HINTED_MAX &&
 		fraction * 4 * m * m >= (double) m;
+}
+
+/*
+ * Below that, down to HNSW_FILTER_SEEDED_MIN passing elements within two
+ * hops, the walk through the passing elements starts from those that a
+ * search without the filter meets near the query (hnswscan.c
+ * SeededEntries): a walk from elsewhere loses its way among so few.
+ */
+#define HNSW_FILTER_SEEDED_MIN	8.0
+
+static inline bool
+HnswSeededWalkPays(double fraction, int m)
+{
+	return !HnswScatteredWalkPays(fraction, m) &&
+		fraction < HNSW_FILTER_HINTED_MAX &&
+		fraction * 4 * m * m >= HNSW_FILTER_SEEDED_MIN;
 }
 
 /* hnswfilter.c */

@@ -217,7 +217,8 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 */
 	passing = tuples;
 	if (path->indexclauses != NIL &&
-		HnswScatteredWalkPays(costs.indexSelectivity, m))
+		(HnswScatteredWalkPays(costs.indexSelectivity, m) ||
+		 HnswSeededWalkPays(costs.indexSelectivity, m)))
 	{
 		/*
 		 * Conditions on the filter column that the scan walks through the

@@ -824,6 +824,39 @@ ResolveNeighbors(HnswGraph *graph, HnswElement e, char *slots)
 }
 
 /*
+ * Collect in graph->harvested the level-0 links of tup whose hints do not
+ * say that they fail graph->harvest (hnswscan.c SeededEntries): the
+ * elements that may pass, near every element a search loads, without
+ * reading them.  Memory: graph->cxt.
+ */
+static void
+Harvest(HnswGraph *graph, HnswElementTuple tup)
+{
+	ItemPointerData tids[2 * HNSW_MAX_M];
+	uint8		hints[2 * HNSW_MAX_M];
+	int			n;
+
+	if (HnswTupleHints(tup, graph->m) == NULL)
+		return;
+	n = HnswTupleLinks(tup, graph->m, 0, tids, hints);
+	for (int i = 0; i < n; i++)
+	{
+		if (graph->harvest->hintFails[hints[i]])
+			continue;
+		if (graph->nharvested == graph->maxharvested)
+		{
+			graph->maxharvested = Max(256, graph->maxharvested * 2);
+			graph->harvested = graph->harvested == NULL ?
+				MemoryContextAlloc(graph->cxt, sizeof(ItemPointerData) *
+								   graph->maxharvested) :
+				repalloc(graph->harvested, sizeof(ItemPointerData) *
+						 graph->maxharvested);
+		}
+		graph->harvested[graph->nharvested++] = tids[i];
+	}
+}
+
+/*
  * Make sure an element's vector and neighbours are in memory, reading its
  * tuple if needed.  With a query (scans, inserts: graph->query set) neither
  * is copied: the distance to the query is computed on the page instead,
@@ -832,7 +865,8 @@ ResolveNeighbors(HnswGraph *graph, HnswElement e, char *slots)
  * A distance above graph->bound may be left partial (QueryDistance); it is
  * completed by loading again once it is needed against a higher bound.
  * Return false if the tuple is gone (freed by vacuum; the link that led
- * here is stale and treated as absent).
+ * here is stale and treated as absent).  With graph->harvest, the links
+ * whose hints may pass it are collected too (Harvest).
  *
  * Takes and releases a share lock on the element's page; holds no lock on
  * entry or exit.  The copy is allocated in the graph's context.
@@ -884,6 +918,8 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		e->filtered = true;
 		return false;
 	}
+	if (unlikely(graph->harvest != NULL))
+		Harvest(graph, tup);
 	e->nheaptids = 0;
 	for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 		if (ItemPointerIsValid(&tup->heaptids[i]))
@@ -1156,6 +1192,9 @@ ExpandFiltered(PageSearch *ps, int ntids, HnswElement *items)
 			items[n++] = e;
 			continue;
 		}
+		/* its neighbours that may pass are entries already (SeededEntries) */
+		if (graph->seeded && fails[hint] && e->loaded)
+			continue;
 		if (e->hopped == graph->searchTag ||
 			(e->visited == graph->searchTag && !e->filtered))
 			continue;
