@@ -11,7 +11,7 @@ use File::Basename qw(dirname);
 use PostgreSQL::Test::Utils;
 
 our @EXPORT = qw(load_fmnist load_random install_recall_helper recall
-  rows_not_in_index missing_rows insert_proc);
+  rows_not_in_index missing_rows insert_proc finish_with_vacuums);
 
 my $FMNIST = '/usr/share/datasets/fashion-mnist';
 my $RECALL_SQL = dirname(__FILE__) . '/../helpers/recall.sql';
@@ -134,6 +134,28 @@ sub missing_rows
 
 # Create procedure insert_rows(tab, first, n, dim) that inserts random
 # vectors one row per transaction.
+# Vacuum table once a second until the IPC::Run handles @h are done;
+# return whether all of them succeeded and how many vacuums ran.
+sub finish_with_vacuums
+{
+	my ($node, $table, @h) = @_;
+	my $vacuums = 0;
+	my $ok = 1;
+
+	while (grep { $_->pumpable } @h)
+	{
+		$node->safe_psql('postgres', "VACUUM $table");
+		$vacuums++;
+		sleep 1;
+		$_->pump_nb for grep { $_->pumpable } @h;
+	}
+	for my $h (@h)
+	{
+		$ok = 0 unless $h->finish;
+	}
+	return ($ok, $vacuums);
+}
+
 sub insert_proc
 {
 	my ($node) = @_;

@@ -42,19 +42,7 @@ push @h, IPC::Run::start(
 			END LOOP;
 		END $$;
 	} ], '>', \$out{o5}, '2>', \$out{e5});
-my $vacuums = 0;
-while (grep { $_->pumpable } @h)
-{
-	$node->safe_psql('postgres', 'VACUUM t');
-	$vacuums++;
-	sleep 1;
-	$_->pump_nb for grep { $_->pumpable } @h;
-}
-my $ok = 1;
-for my $h (@h)
-{
-	$ok = 0 unless $h->finish;
-}
+my ($ok, $vacuums) = finish_with_vacuums($node, 't', @h);
 ok($ok, "all sessions succeeded ($vacuums concurrent vacuums)");
 is(join('', map { $out{"e$_"} // '' } 1 .. 5), '', 'no errors from any session');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t'), 4 * 600, 'all rows inserted');
