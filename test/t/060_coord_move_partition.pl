@@ -156,9 +156,11 @@ is($s1->safe_psql('postgres', 'SELECT count(*) FROM items WHERE part = 0'), '0',
 	'shard1 has no row of value 0 left');
 # statistics and dead rows: the move analyzed the new table, and vacuumed
 # and analyzed the source (not autovacuum: last_vacuum and last_analyze
-# are set by VACUUM and ANALYZE commands only)
+# are set by VACUUM and ANALYZE commands only); the writes meanwhile
+# delete rows too, so the new table may hold a few fewer than 15,000 when
+# it is analyzed
 is($s3->safe_psql('postgres', q{
-	SELECT s.last_analyze IS NOT NULL AND c.reltuples >= 15000
+	SELECT s.last_analyze IS NOT NULL AND c.reltuples >= 14500
 	  FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
 	 WHERE s.relid = 'items_p0'::regclass}),
 	't', 'the move analyzed the new table on shard3');
