@@ -503,12 +503,15 @@ DropFiltered(HnswScanOpaque so)
  * HNSW_FILTER_ENTRIES of them pass the filter, and learns the filter value
  * of the neighbours of the first HNSW_FILTER_PROBE (from the hints beside
  * their links, or reading them).  If enough of these
- * pass (the fraction HNSW_FILTER_WALK), the walk goes only through
- * elements that pass (graph->filter; see PageExpand for how it stays
- * connected): it starts from the descent's entries and from the elements
- * found, and never compares an element that fails.
- * Otherwise (a filter that few elements pass, whose elements are seldom
- * neighbours of each other, or hnsw.filtered_walk off) the walk is the
+ * pass (the fraction HNSW_FILTER_WALK), or with hints enough of them for
+ * HnswScatteredWalkPays, the walk goes only through elements that pass
+ * (graph->filter; see PageExpand for how it stays connected): it starts
+ * from the descent's entries and from the elements found, and never
+ * compares an element that fails.  Fewer, down to HnswSeededWalkPays: the
+ * same walk from near the query (SeededEntries); the hints of every
+ * element read tell such a filter early (HNSW_FILTER_HINT_SAMPLE), so the
+ * sampling stops there.  Otherwise (a filter that very few elements pass,
+ * an index without hints, or hnsw.filtered_walk off) the walk is the
  * unfiltered one, and DropFiltered takes the elements that fail out of
  * each batch.
  *
