@@ -115,7 +115,7 @@ static HnswCandidate *FilteredEntries(IndexScanDesc scan,
 static HnswCandidate *SeededEntries(IndexScanDesc scan, HnswCandidate *entries,
 									int *nentries);
 static void LoadHarvested(HnswGraph *graph, HnswCandidate *out, int *n);
-static bool WalkOnUnfiltered(HnswScanOpaque so);
+static int	WalkOnUnfiltered(HnswScanOpaque so, HnswCandidate *entries);
 static void CountHints(const HnswFilter *filter, const uint8 *hints, int m,
 					   int *slots, int *passing, bool *hinted);
 static bool Correlated(const HnswFilter *filter, const uint8 *hints, int n);
@@ -532,6 +532,8 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 	int			nread = 0;
 	int			passing = 0;
 	bool		hinted = true;	/* every probed element has hints */
+	bool		fewHinted = false;	/* the hints say that few pass */
+	bool		seeded;
 	int			hintSlots = 0;	/* hints of the elements read */
 	int			hintPassing = 0;	/* of those, the ones that may pass */
 	bool		sampleHinted = true;	/* every element read has hints */
@@ -600,28 +602,13 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 			(double) graph->m * hintSlots &&
 			nfound > 0 && !Correlated(so->filter, probeHint, nprobe))
 		{
-			double		fraction = (double) hintPassing / hintSlots;
-
-			if (HnswSeededWalkPays(fraction, graph->m))
-			{
-				ereport(DEBUG1,
-						(errmsg_internal("hnsw scan of \"%s\" walks only elements that pass the filter, from those near the query",
-										 RelationGetRelationName(index)),
-						 errdetail_internal("The hints of %d elements say that %d of %d neighbours may pass it.",
-											nread, hintPassing, hintSlots)));
-				return SeededEntries(scan, entries, nentries);
-			}
-			ereport(DEBUG1,
-					(errmsg_internal("hnsw scan of \"%s\" walks every element",
-									 RelationGetRelationName(index)),
-					 errdetail_internal("The hints of %d elements say that %d of %d neighbours may pass it.",
-										nread, hintPassing, hintSlots)));
-			return entries;
+			fewHinted = true;
+			break;
 		}
 	}
 
 	/* the neighbours of those that pass: do they pass too? */
-	for (int i = 0; i < nprobe; i++)
+	for (int i = 0; i < nprobe && !fewHinted; i++)
 	{
 		HnswElement e;
 
@@ -656,37 +643,38 @@ FilteredEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 
 	/*
 	 * Few neighbours pass, and without hints, or with too few within two
-	 * hops to walk on: the unfiltered walk
+	 * hops to walk on from anywhere: fewer still, a walk from near the query
+	 * if enough of them to walk on (the neighbours probed are few, so the
+	 * share of the elements read that pass counts too), else the unfiltered
+	 * walk
 	 */
-	walk = nfound > 0 && nprobe > 0 &&
-		(passing >= HNSW_FILTER_WALK * nprobe ||
-		 (hinted && HnswScatteredWalkPays((double) passing / nprobe,
-										  graph->m)));
-
-	/*
-	 * Fewer still: a walk from near the query, if enough of them to walk on
-	 * (the neighbours probed are few, so the share of the elements sampled
-	 * that pass counts too)
-	 */
-	if (!walk && hinted && nfound > 0 && nprobe > 0 &&
-		HnswSeededWalkPays(Max((double) passing / nprobe,
-							   (double) nfound / nread), graph->m))
+	if (fewHinted)
 	{
-		ereport(DEBUG1,
-				(errmsg_internal("hnsw scan of \"%s\" walks only elements that pass the filter, from those near the query",
-								 RelationGetRelationName(index)),
-				 errdetail_internal("%d of %d neighbours of elements that pass the filter pass it, and %d of %d elements.",
-									passing, nprobe, nfound, nread)));
-		return SeededEntries(scan, entries, nentries);
+		walk = false;
+		seeded = HnswSeededWalkPays((double) hintPassing / hintSlots,
+									graph->m);
+	}
+	else
+	{
+		walk = nfound > 0 && nprobe > 0 &&
+			(passing >= HNSW_FILTER_WALK * nprobe ||
+			 (hinted && HnswScatteredWalkPays((double) passing / nprobe,
+											  graph->m)));
+		seeded = !walk && hinted && nfound > 0 && nprobe > 0 &&
+			HnswSeededWalkPays(Max((double) passing / nprobe,
+								   (double) nfound / nread), graph->m);
 	}
 	if (!walk)
 	{
 		ereport(DEBUG1,
-				(errmsg_internal("hnsw scan of \"%s\" walks every element",
+				(errmsg_internal(seeded ?
+								 "hnsw scan of \"%s\" walks only elements that pass the filter, from those near the query" :
+								 "hnsw scan of \"%s\" walks every element",
 								 RelationGetRelationName(index)),
-				 errdetail_internal("%d of %d neighbours of elements that pass the filter pass it.",
-									passing, nprobe)));
-		return entries;
+				 errdetail_internal("Of %d elements read, %d pass the filter, and %d of their %d neighbours probed; %d of %d hints say a neighbour may.",
+									nread, nfound, passing, nprobe,
+									hintPassing, hintSlots)));
+		return seeded ? SeededEntries(scan, entries, nentries) : entries;
 	}
 	ereport(DEBUG1,
 			(errmsg_internal("hnsw scan of \"%s\" walks only elements that pass the filter",
@@ -860,45 +848,34 @@ SeededEntries(IndexScanDesc scan, HnswCandidate *entries, int *nentries)
 }
 
 /*
- * A walk through the elements that pass the filter has met every one it
- * can reach, which need not be all of them: search on through every
- * element, from the descent's entries again (a new search), as the scan
- * does for a filter it does not walk on, so that the LIMIT rows still come
- * back.  Elements already returned are not returned again.  Return false
- * if the scan was not such a walk.
+ * Is the scan a walk through the elements that pass its filter, which can
+ * go on through every element (WalkOnUnfiltered)?
  */
-static bool
-WalkOnUnfiltered(HnswScanOpaque so)
+static inline bool
+InFilteredWalk(HnswScanOpaque so)
 {
-	MemoryContext batchCxt;
-	HnswCandidate *entries;
+	return so->graph->filter != NULL && so->ndescent > 0;
+}
 
-	if (so->graph->filter == NULL || so->ndescent == 0)
-		return false;
+/*
+ * A walk through the elements that pass the filter has met every one it
+ * can reach, which need not be all of them: go on through every element,
+ * from the descent's entries again (a new search; copied into entries,
+ * room for so->ndescent), as the scan does for a filter it does not walk
+ * on, so that the LIMIT rows still come back.  Elements already returned
+ * are not returned again.  Return the number of entries.
+ */
+static int
+WalkOnUnfiltered(HnswScanOpaque so, HnswCandidate *entries)
+{
 	ereport(DEBUG1,
 			(errmsg_internal("hnsw scan of \"%s\" walks every element once the elements that pass it met run out",
 							 RelationGetRelationName(so->graph->index))));
 	so->graph->filter = NULL;
 	so->graph->seeded = false;
 	HnswNewSearch(so->graph);
-	batchCxt = AllocSetContextCreate(so->cxt, "hnsw scan batch",
-									 ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(batchCxt);
-	entries = palloc(sizeof(HnswCandidate) * so->ndescent);
 	memcpy(entries, so->descent, sizeof(HnswCandidate) * so->ndescent);
-	MemoryContextDelete(so->batchCxt);
-	so->batchCxt = batchCxt;
-	so->seen = NIL;
-	so->next = 0;
-	so->nextTid = 0;
-	so->batchEf = Min(so->batchEf * 2, HNSW_MAX_EF_SEARCH * 10);
-	so->results = HnswSearchLayer(so->graph, so->query, entries,
-								  so->ndescent, so->batchEf, 0,
-								  &so->nresults, &so->seen);
-	so->lastBatch = so->nresults < so->batchEf;
-	DropFiltered(so);
-	MemoryContextSwitchTo(so->cxt);
-	return true;
+	return so->ndescent;
 }
 
 /*
@@ -909,7 +886,9 @@ WalkOnUnfiltered(HnswScanOpaque so)
  * candidates are freed.  There is no next batch with hnsw.iterative_scan
  * off, once the scan has returned hnsw.max_scan_tuples rows, or once the
  * memory it took after its first batch exceeds work_mem times
- * hnsw.scan_mem_multiplier: the scan ends.
+ * hnsw.scan_mem_multiplier: the scan ends.  A walk through the elements
+ * that pass the filter that has met all it can goes on through every
+ * element instead (WalkOnUnfiltered).
  */
 static void
 NextBatch(HnswScanOpaque so)
@@ -927,24 +906,29 @@ NextBatch(HnswScanOpaque so)
 		so->exhausted = true;
 		return;
 	}
-	if (so->lastBatch)
+	if (so->lastBatch && !InFilteredWalk(so))
 	{
-		if (!WalkOnUnfiltered(so))
-			so->exhausted = true;
+		so->exhausted = true;
 		return;
 	}
 
 	batchCxt = AllocSetContextCreate(so->cxt, "hnsw scan batch",
 									 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(batchCxt);
-	entries = palloc(sizeof(HnswCandidate) * Max(list_length(so->seen), 1));
-	foreach(lc, so->seen)
+	entries = palloc(sizeof(HnswCandidate) *
+					 Max(Max(list_length(so->seen), so->ndescent), 1));
+	if (!so->lastBatch)
 	{
-		HnswCandidate *c = (HnswCandidate *) lfirst(lc);
+		foreach(lc, so->seen)
+		{
+			HnswCandidate *c = (HnswCandidate *) lfirst(lc);
 
-		if (!c->element->returned)
-			entries[nentries++] = *c;
+			if (!c->element->returned)
+				entries[nentries++] = *c;
+		}
 	}
+	if (nentries == 0 && InFilteredWalk(so))
+		nentries = WalkOnUnfiltered(so, entries);
 	MemoryContextDelete(so->batchCxt);
 	so->batchCxt = batchCxt;
 	so->seen = NIL;
@@ -952,10 +936,7 @@ NextBatch(HnswScanOpaque so)
 	so->nextTid = 0;
 	so->nresults = 0;
 	if (nentries == 0)
-	{
-		if (!WalkOnUnfiltered(so))
-			so->exhausted = true;
-	}
+		so->exhausted = true;
 	else
 	{
 		so->batchEf = Min(so->batchEf * 2, HNSW_MAX_EF_SEARCH * 10);
