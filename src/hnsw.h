@@ -778,8 +778,8 @@ HnswPrefetchBytes(const void *p, Size len)
 /* hnswbuffer.c */
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 extern void HnswPrefetchBlock(Relation index, BlockNumber blkno);
-extern void HnswPrefetchTuple(Relation index, ItemPointer tid, Size len,
-							  Size minWhole);
+extern void HnswPrefetchTuple(Relation index, ItemPointer tid, Size head,
+							  Size tail, Size minWhole);
 extern void HnswPrefetchTail(Relation index, BlockNumber blkno, Size len);
 
 /* hnswbuild.c */

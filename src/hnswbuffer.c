@@ -145,10 +145,44 @@ HnswPrefetchBlock(Relation index, BlockNumber blkno)
 }
 
 /*
- * Hint that the first len bytes of the element tuple at tid are about to be
- * read: prefetch them (for a search, the header and the vector, not the
- * links: a 784-dimensional f32 one is 50 cache lines), through the buffer
- * the memo knows for its block.  The line pointer is read without a pin or
+ * The address and length of the element tuple at tid, through the buffer
+ * the memo knows for its block, for a prefetch hint (HnswPrefetchTuple):
+ * false if unknown.  The line pointer is read without a pin or a lock and
+ * only bounded to the page.
+ */
+static inline bool
+TupleAddress(Relation index, ItemPointer tid, char **tup, Size *len)
+{
+	HnswBufferMemo *memo = (HnswBufferMemo *) index->rd_amcache;
+	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	Buffer		buf;
+	PageHeader	page;
+	ItemIdData	itemid;
+
+	if (memo == NULL || blkno >= memo->nblocks ||
+		!RelFileNodeEquals(memo->node, index->rd_node))
+		return false;
+	buf = memo->buffers[blkno];
+	if (buf <= 0 || off < FirstOffsetNumber ||
+		off > (BLCKSZ - SizeOfPageHeaderData) / sizeof(ItemIdData))
+		return false;
+	page = (PageHeader) BufferGetBlock(buf);
+	itemid = *(volatile ItemIdData *) &page->pd_linp[off - 1];
+	if (itemid.lp_off < SizeOfPageHeaderData || itemid.lp_off >= BLCKSZ)
+		return false;
+	*tup = (char *) page + itemid.lp_off;
+	*len = Min(itemid.lp_len, BLCKSZ - itemid.lp_off);
+	return true;
+}
+
+/*
+ * Hint that the first head bytes and the last tail bytes of the element
+ * tuple at tid are about to be read: prefetch them (for a search, the
+ * header and the vector, not the links: a 784-dimensional f32 one is 50
+ * cache lines; for a filtered walk's step over an element, its header and
+ * filter column value, and its level-0 links and their hints, which end a
+ * tuple of level 0), through the buffer the memo knows for its block.  The line pointer is read without a pin or
  * a lock, only to compute addresses for the hint: they are bounded to the
  * buffer's page, and a page that changed meanwhile, or a buffer that holds
  * another page by now, merely wastes the hint.  Searches call it for the
@@ -160,34 +194,21 @@ HnswPrefetchBlock(Relation index, BlockNumber blkno)
  * minWhole bytes less its length, is prefetched too (HnswPrefetchTail).
  */
 void
-HnswPrefetchTuple(Relation index, ItemPointer tid, Size len, Size minWhole)
+HnswPrefetchTuple(Relation index, ItemPointer tid, Size head, Size tail,
+				  Size minWhole)
 {
 #if defined(__GNUC__) || defined(__clang__)
-	HnswBufferMemo *memo = (HnswBufferMemo *) index->rd_amcache;
-	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
-	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
-	Buffer		buf;
-	PageHeader	page;
-	ItemIdData	itemid;
 	char	   *tup;
+	Size		tuplen;
 
-	if (memo == NULL || blkno >= memo->nblocks ||
-		!RelFileNodeEquals(memo->node, index->rd_node))
+	if (!TupleAddress(index, tid, &tup, &tuplen))
 		return;
-	buf = memo->buffers[blkno];
-	if (buf <= 0 || off < FirstOffsetNumber ||
-		off > (BLCKSZ - SizeOfPageHeaderData) / sizeof(ItemIdData))
-		return;
-	page = (PageHeader) BufferGetBlock(buf);
-	itemid = *(volatile ItemIdData *) &page->pd_linp[off - 1];
-	if (itemid.lp_off < SizeOfPageHeaderData || itemid.lp_off >= BLCKSZ)
-		return;
-	tup = (char *) page + itemid.lp_off;
-	len = Min(len, Min(itemid.lp_len, BLCKSZ - itemid.lp_off));
-	HnswPrefetchBytes(tup, len);
-	if (itemid.lp_len < minWhole)
-		HnswPrefetchTail(index, blkno + 1,
-						 HNSW_TAIL_HEADER_SIZE + minWhole - itemid.lp_len);
+	HnswPrefetchBytes(tup, Min(head, tuplen));
+	if (tail > 0 && tail < tuplen)
+		HnswPrefetchBytes(tup + tuplen - tail, tail);
+	if (tuplen < minWhole)
+		HnswPrefetchTail(index, ItemPointerGetBlockNumber(tid) + 1,
+						 HNSW_TAIL_HEADER_SIZE + minWhole - tuplen);
 #endif
 }
 

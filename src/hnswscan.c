@@ -746,11 +746,15 @@ CountHints(const HnswFilter *filter, const uint8 *hints, int m, int *slots,
 	}
 }
 
+/* Tuples LoadHarvested prefetches ahead of the one it loads */
+#define LOAD_AHEAD		8
+
 /*
  * Load the elements graph->harvested names (the level-0 neighbours, whose
  * hints may pass the filter, of the elements a search loaded), except those
  * visited already, and add each that passes to out[*n...], marked visited;
- * their tuples are prefetched first, a cache miss each.  graph->filter is
+ * the tuple (header and vector) of each is prefetched LOAD_AHEAD loads
+ * ahead: most pass, and are compared.  graph->filter is
  * set, so those that fail are not loaded (HnswLoadElement).
  */
 static void
@@ -759,6 +763,11 @@ LoadHarvested(HnswGraph *graph, HnswCandidate *out, int *n)
 	HnswElement *todo = palloc(sizeof(HnswElement) *
 							   Max(graph->nharvested, 1));
 	int			ntodo = 0;
+	Size		loadSize = graph->codeKind == HNSW_CODE_SPARSE ?
+		HNSW_MAX_TUPLE_SIZE :
+		HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + graph->keySize +
+		HNSW_CODE_SIZE(graph->dim, graph->codeKind);
+	Size		minWhole = HnswMinCutSize(graph);
 
 	for (int i = 0; i < graph->nharvested; i++)
 	{
@@ -767,16 +776,18 @@ LoadHarvested(HnswGraph *graph, HnswCandidate *out, int *n)
 		if (e->visited == graph->searchTag)
 			continue;
 		e->visited = graph->searchTag;
-		if (!e->loaded)
-			HnswPrefetchTuple(graph->index, &e->tid,
-							  HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
-							  HNSW_KEY_SIZE, 0);
 		todo[ntodo++] = e;
 	}
-	for (int i = 0; i < ntodo; i++)
+	for (int i = 0; i < ntodo + LOAD_AHEAD; i++)
 	{
-		HnswElement e = todo[i];
+		HnswElement e;
 
+		if (i < ntodo && !todo[i]->loaded)
+			HnswPrefetchTuple(graph->index, &todo[i]->tid, loadSize, 0,
+							  minWhole);
+		if (i < LOAD_AHEAD)
+			continue;
+		e = todo[i - LOAD_AHEAD];
 		if (!HnswLoadElement(graph, e) || e->deleted)
 			continue;
 		out[*n].element = e;

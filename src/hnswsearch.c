@@ -1173,11 +1173,39 @@ ExpandFiltered(PageSearch *ps, int ntids, HnswElement *items)
 	HnswGraph  *graph = ps->graph;
 	const bool *fails = graph->filter->hintFails;
 	const bool *passes = graph->filter->hintPasses;
+	HnswElement linked[2 * HNSW_MAX_M];
+	int			over[2 * HNSW_MAX_M];
+	int			nover = 0;
 	int			n = 0;
+
+	/*
+	 * Start reading the links and hints of those likely to be stepped over
+	 * (below), their pages first: the cache misses of a step over are its
+	 * cost, and those of one expansion then overlap.
+	 */
+	for (int i = 0; i < ntids; i++)
+	{
+		HnswElement e = HnswLookupElement(graph, &ps->tids[i]);
+
+		linked[i] = e;
+		if (passes[ps->hints[i]] || e->visited == graph->searchTag ||
+			e->hopped == graph->searchTag ||
+			(e->loaded && (!graph->seeded || !fails[ps->hints[i]])))
+			continue;
+		HnswPrefetchBlock(graph->index, ItemPointerGetBlockNumber(&e->tid));
+		over[nover++] = i;
+	}
+	for (int i = 0; i < nover; i++)
+		HnswPrefetchTuple(graph->index, &linked[over[i]]->tid,
+						  HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) +
+						  HNSW_KEY_SIZE,
+						  HNSW_LEVEL_CAPACITY(0, graph->m) *
+						  sizeof(HnswNeighborSlot) +
+						  HNSW_HINTS_SIZE(graph->m), 0);
 
 	for (int i = 0; i < ntids && n < SL_MAX_ITEMS_OF_PAGE; i++)
 	{
-		HnswElement e = HnswLookupElement(graph, &ps->tids[i]);
+		HnswElement e = linked[i];
 		uint8		hint = ps->hints[i];
 		ItemPointerData hop[2 * HNSW_MAX_M];
 		uint8		hopHints[2 * HNSW_MAX_M];
@@ -1287,8 +1315,7 @@ PagePrefetch(PageSearch *ps, HnswElement e)
 		HnswPrefetchTuple(ps->graph->index, &e->tid,
 						  unlikely(ps->graph->filter != NULL) ?
 						  HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + HNSW_KEY_SIZE :
-						  ps->loadSize,
-						  ps->minWhole);
+						  ps->loadSize, 0, ps->minWhole);
 }
 
 /* Load e and its distance, which may be given up past bound */
@@ -1368,8 +1395,13 @@ HnswSearchLayer(HnswGraph *graph, const HnswCode *q, HnswCandidate *entries,
 
 	ps.graph = graph;
 	ps.q = q;
-	/* a sparse code's size is its own: the whole tuple, which bounds it */
-	ps.loadSize = graph->codeKind == HNSW_CODE_SPARSE ? HNSW_MAX_TUPLE_SIZE :
+	/*
+	 * A sparse code's size is its own: the whole tuple, which bounds it.
+	 * Harvesting reads the links and hints after the vector: the whole
+	 * tuple too.
+	 */
+	ps.loadSize = graph->codeKind == HNSW_CODE_SPARSE ||
+		unlikely(graph->harvest != NULL) ? HNSW_MAX_TUPLE_SIZE :
 		HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + graph->keySize +
 		HNSW_CODE_SIZE(graph->dim, graph->codeKind);
 	ps.minWhole = graph->query != NULL ? HnswMinCutSize(graph) : 0;
