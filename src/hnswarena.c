@@ -78,6 +78,24 @@ ArenaLoad(ArenaSearch *as, ArenaItem item, BuildNeighbor *cand)
 	return true;
 }
 
+/*
+ * Start bringing the header and the list on level lc of c's element into
+ * the cache: it is expanded next.  Its list is where a vector of
+ * state->vecSize bytes ends (a dense one; a hint only otherwise).
+ */
+static pg_attribute_always_inline void
+ArenaPrefetchLinks(ArenaSearch *as, BuildNeighbor *c, int lc)
+{
+	HnswBuildState *state = as->state;
+	char	   *e = (char *) GetElement(state, c->id);
+	int			m = state->shared->m;
+
+	HnswPrefetchBytes(e, 1);
+	HnswPrefetchBytes(e + BUILD_HEADER_SIZE + MAXALIGN(state->vecSize) +
+					  BUILD_LIST_OFFSET(lc, m),
+					  BUILD_LIST_SIZE(lc == 0 ? 2 * m : m));
+}
+
 #define SL_PREFIX		Arena
 #define SL_STATE		ArenaSearch
 #define SL_CAND			BuildNeighbor
@@ -91,6 +109,7 @@ ArenaLoad(ArenaSearch *as, ArenaItem item, BuildNeighbor *cand)
 #define SL_LOAD(st, item, bound, cand)	ArenaLoad(st, item, cand)
 #define SL_RESULT(st, cand)		true
 #define SL_SEEN(st, cand)		((void) 0)
+#define SL_PREFETCH_LINKS(st, cand, lc)	ArenaPrefetchLinks(st, &(cand), lc)
 #include "hnswsearchlayer.h"
 
 /*

@@ -30,6 +30,8 @@
  *	SL_RESULT(st, cand)	may cand be a result (and count towards ef)?
  *					Elements that may not are still gone through.
  *	SL_SEEN(st, cand)	note a candidate whose distance was computed
+ *	SL_PREFETCH_LINKS(st, cand, lc)	start bringing the links of cand on
+ *					level lc into the cache: it is expanded next
  *
  * The function declared, SL_PREFIX_SearchLayer(st, entries, nentries, ef,
  * lc, C, W), leaves in the heap W (furthest on top) the ef results nearest
@@ -175,6 +177,8 @@ SL_SEARCH(SL_STATE *st, SL_CAND *entries, int nentries, int ef, int lc,
 			}
 			SL_SEEN(st, &n);
 		}
+		if (C->n > 0)
+			SL_PREFETCH_LINKS(st, C->items[0], lc);
 	}
 }
 
@@ -203,3 +207,4 @@ SL_SEARCH(SL_STATE *st, SL_CAND *entries, int nentries, int ef, int lc,
 #undef SL_LOAD
 #undef SL_RESULT
 #undef SL_SEEN
+#undef SL_PREFETCH_LINKS
