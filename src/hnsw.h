@@ -775,6 +775,9 @@ HnswPrefetchBytes(const void *p, Size len)
 #endif
 }
 
+/* Elements prefetched ahead of the one loaded, where several are loaded */
+#define HNSW_LOAD_AHEAD		8
+
 /* hnswbuffer.c */
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 extern void HnswPrefetchBlock(Relation index, BlockNumber blkno);
@@ -971,6 +974,7 @@ extern HnswElement HnswNewElement(HnswGraph *graph, HnswCode *vec, int level,
 								  ItemPointer heaptid);
 extern HnswElement HnswLookupElement(HnswGraph *graph, ItemPointer tid);
 extern bool HnswLoadElement(HnswGraph *graph, HnswElement element);
+extern void HnswPrefetchElement(HnswGraph *graph, HnswElement e);
 extern bool HnswEnsureVector(HnswGraph *graph, HnswElement element);
 extern float HnswDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b);
 extern HnswCode *HnswPrepareVector(HnswGraph *graph, Datum value);

@@ -135,12 +135,20 @@ HnswSortFullList(HnswGraph *graph, char *slots, int cap,
 {
 	int			gone = -1;
 	float		goneDistance = -FLT_MAX;
+	HnswElement linked[2 * HNSW_MAX_M];
 
 	/*
 	 * Pruning compares the list's elements with each other (PageCompare):
 	 * those read now keep their vectors, so their pages are read once.
+	 * Each is prefetched HNSW_LOAD_AHEAD loads ahead.
 	 */
 	graph->keepVectors = graph->query != NULL;
+	for (int i = 0; i < cap; i++)
+	{
+		linked[i] = HnswLookupElement(graph, HnswSlotTid(slots, i));
+		if (i < HNSW_LOAD_AHEAD)
+			HnswPrefetchElement(graph, linked[i]);
+	}
 	*n = 0;
 	for (int i = 0; i <= cap; i++)
 	{
@@ -149,7 +157,9 @@ HnswSortFullList(HnswGraph *graph, char *slots, int cap,
 
 		if (i < cap)
 		{
-			c.element = HnswLookupElement(graph, HnswSlotTid(slots, i));
+			if (i + HNSW_LOAD_AHEAD < cap)
+				HnswPrefetchElement(graph, linked[i + HNSW_LOAD_AHEAD]);
+			c.element = linked[i];
 			c.distance = HnswSlotDistance(slots, i);
 			if (!HnswLoadElement(graph, c.element) || c.element->deleted)
 			{

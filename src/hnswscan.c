@@ -746,14 +746,11 @@ CountHints(const HnswFilter *filter, const uint8 *hints, int m, int *slots,
 	}
 }
 
-/* Tuples LoadHarvested prefetches ahead of the one it loads */
-#define LOAD_AHEAD		8
-
 /*
  * Load the elements graph->harvested names (the level-0 neighbours, whose
  * hints may pass the filter, of the elements a search loaded), except those
  * visited already, and add each that passes to out[*n...], marked visited;
- * the tuple (header and vector) of each is prefetched LOAD_AHEAD loads
+ * the tuple (header and vector) of each is prefetched HNSW_LOAD_AHEAD loads
  * ahead: most pass, and are compared.  graph->filter is
  * set, so those that fail are not loaded (HnswLoadElement).
  */
@@ -763,11 +760,6 @@ LoadHarvested(HnswGraph *graph, HnswCandidate *out, int *n)
 	HnswElement *todo = palloc(sizeof(HnswElement) *
 							   Max(graph->nharvested, 1));
 	int			ntodo = 0;
-	Size		loadSize = graph->codeKind == HNSW_CODE_SPARSE ?
-		HNSW_MAX_TUPLE_SIZE :
-		HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + graph->keySize +
-		HNSW_CODE_SIZE(graph->dim, graph->codeKind);
-	Size		minWhole = HnswMinCutSize(graph);
 
 	for (int i = 0; i < graph->nharvested; i++)
 	{
@@ -778,16 +770,15 @@ LoadHarvested(HnswGraph *graph, HnswCandidate *out, int *n)
 		e->visited = graph->searchTag;
 		todo[ntodo++] = e;
 	}
-	for (int i = 0; i < ntodo + LOAD_AHEAD; i++)
+	for (int i = 0; i < ntodo + HNSW_LOAD_AHEAD; i++)
 	{
 		HnswElement e;
 
-		if (i < ntodo && !todo[i]->loaded)
-			HnswPrefetchTuple(graph->index, &todo[i]->tid, loadSize, 0,
-							  minWhole);
-		if (i < LOAD_AHEAD)
+		if (i < ntodo)
+			HnswPrefetchElement(graph, todo[i]);
+		if (i < HNSW_LOAD_AHEAD)
 			continue;
-		e = todo[i - LOAD_AHEAD];
+		e = todo[i - HNSW_LOAD_AHEAD];
 		if (!HnswLoadElement(graph, e) || e->deleted)
 			continue;
 		out[*n].element = e;

@@ -857,6 +857,32 @@ Harvest(HnswGraph *graph, HnswElementTuple tup)
 }
 
 /*
+ * What loading an element with a query reads (HnswLoadElement): its header,
+ * filter column value and vector; a sparse code's size is its own, so the
+ * whole tuple, which bounds it.
+ */
+static inline Size
+LoadSize(HnswGraph *graph)
+{
+	return graph->codeKind == HNSW_CODE_SPARSE ? HNSW_MAX_TUPLE_SIZE :
+		HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + graph->keySize +
+		HNSW_CODE_SIZE(graph->dim, graph->codeKind);
+}
+
+/*
+ * Start bringing what loading element e reads into the CPU cache (and the
+ * tail of a cut one), unless it is loaded: a hint for callers that load
+ * several elements one after another (HnswPrefetchTuple).
+ */
+void
+HnswPrefetchElement(HnswGraph *graph, HnswElement e)
+{
+	if (!e->loaded)
+		HnswPrefetchTuple(graph->index, &e->tid, LoadSize(graph), 0,
+						  HnswMinCutSize(graph));
+}
+
+/*
  * Make sure an element's vector and neighbours are in memory, reading its
  * tuple if needed.  With a query (scans, inserts: graph->query set) neither
  * is copied: the distance to the query is computed on the page instead,
@@ -1397,15 +1423,9 @@ HnswSearchLayer(HnswGraph *graph, const HnswCode *q, HnswCandidate *entries,
 
 	ps.graph = graph;
 	ps.q = q;
-	/*
-	 * A sparse code's size is its own: the whole tuple, which bounds it.
-	 * Harvesting reads the links and hints after the vector: the whole
-	 * tuple too.
-	 */
-	ps.loadSize = graph->codeKind == HNSW_CODE_SPARSE ||
-		unlikely(graph->harvest != NULL) ? HNSW_MAX_TUPLE_SIZE :
-		HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + graph->keySize +
-		HNSW_CODE_SIZE(graph->dim, graph->codeKind);
+	/* harvesting reads the links and hints after the vector too */
+	ps.loadSize = unlikely(graph->harvest != NULL) ? HNSW_MAX_TUPLE_SIZE :
+		LoadSize(graph);
 	ps.minWhole = graph->query != NULL ? HnswMinCutSize(graph) : 0;
 	ps.seen = seen;
 	ps.chunk = NULL;
