@@ -832,16 +832,20 @@ ResolveNeighbors(HnswGraph *graph, HnswElement e, char *slots)
 static void
 Harvest(HnswGraph *graph, HnswElementTuple tup)
 {
-	ItemPointerData tids[2 * HNSW_MAX_M];
-	uint8		hints[2 * HNSW_MAX_M];
-	int			n;
+	const uint8 *hints = HnswTupleHints(tup, graph->m);
+	char	   *slots = HnswTupleGetSlots(tup);
 
-	if (HnswTupleHints(tup, graph->m) == NULL)
+	if (hints == NULL)
 		return;
-	n = HnswTupleLinks(tup, graph->m, 0, tids, hints);
-	for (int i = 0; i < n; i++)
+	/* the hints first: most say fail, and their slots are not read */
+	for (int i = 0; i < HNSW_LEVEL_CAPACITY(0, graph->m); i++)
 	{
+		ItemPointer tid;
+
 		if (graph->harvest->hintFails[hints[i]])
+			continue;
+		tid = HnswSlotTid(slots, i);
+		if (!ItemPointerIsValid(tid))
 			continue;
 		if (graph->nharvested == graph->maxharvested)
 		{
@@ -852,7 +856,7 @@ Harvest(HnswGraph *graph, HnswElementTuple tup)
 				repalloc(graph->harvested, sizeof(ItemPointerData) *
 						 graph->maxharvested);
 		}
-		graph->harvested[graph->nharvested++] = tids[i];
+		graph->harvested[graph->nharvested++] = *tid;
 	}
 }
 
@@ -1116,6 +1120,7 @@ typedef struct PageSearch
 	const HnswCode *q;			/* without graph->query: the vector sought */
 	Size		loadSize;		/* what loading an element reads: its header
 								 * and vector, not its links */
+	Size		tailSize;		/* and of the end of the tuple (Harvest) */
 	Size		minWhole;		/* shorter tuples are heads, whose tails are
 								 * prefetched too */
 	List	  **seen;			/* candidates whose distance was computed */
@@ -1341,7 +1346,7 @@ PagePrefetch(PageSearch *ps, HnswElement e)
 		HnswPrefetchTuple(ps->graph->index, &e->tid,
 						  unlikely(ps->graph->filter != NULL) ?
 						  HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + HNSW_KEY_SIZE :
-						  ps->loadSize, 0, ps->minWhole);
+						  ps->loadSize, ps->tailSize, ps->minWhole);
 }
 
 /* Load e and its distance, which may be given up past bound */
@@ -1423,9 +1428,10 @@ HnswSearchLayer(HnswGraph *graph, const HnswCode *q, HnswCandidate *entries,
 
 	ps.graph = graph;
 	ps.q = q;
-	/* harvesting reads the links and hints after the vector too */
-	ps.loadSize = unlikely(graph->harvest != NULL) ? HNSW_MAX_TUPLE_SIZE :
-		LoadSize(graph);
+	ps.loadSize = LoadSize(graph);
+	/* harvesting reads the hints that end the tuple too */
+	ps.tailSize = unlikely(graph->harvest != NULL) ?
+		HNSW_HINTS_SIZE(graph->m) : 0;
 	ps.minWhole = graph->query != NULL ? HnswMinCutSize(graph) : 0;
 	ps.seen = seen;
 	ps.chunk = NULL;
