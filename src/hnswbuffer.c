@@ -182,11 +182,12 @@ TupleAddress(Relation index, ItemPointer tid, char **tup, Size *len)
  * header and the vector, not the links: a 784-dimensional f32 one is 50
  * cache lines; for a filtered walk's step over an element, its header and
  * filter column value, and its level-0 links and their hints, which end a
- * tuple of level 0), through the buffer the memo knows for its block.  The line pointer is read without a pin or
- * a lock, only to compute addresses for the hint: they are bounded to the
- * buffer's page, and a page that changed meanwhile, or a buffer that holds
- * another page by now, merely wastes the hint.  Searches call it for the
- * next element while loading the previous one.
+ * tuple of level 0), through the buffer the memo knows for its block.  The
+ * line pointer is read without a pin or a lock, only to compute addresses
+ * for the hint: they are bounded to the buffer's page, and a page that
+ * changed meanwhile, or a buffer that holds another page by now, merely
+ * wastes the hint.  Searches call it for the next element while loading
+ * the previous one.
  *
  * A tuple shorter than minWhole, the smallest whole element tuple of the
  * index (0 if the index has no cut elements), is taken for a head tuple
