@@ -599,6 +599,8 @@ typedef struct HnswGraph
 	bool		keepVectors;	/* loading with a query copies the vector
 								 * too (HnswSortFullList: pruning compares
 								 * the list's elements with each other) */
+	bool		compareFailed;	/* a pruning met an element it could not
+								 * read (HnswDropNeighborDecided) */
 	HnswElement stubs;			/* preallocated elements for the cache */
 	int			nstubs;
 	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */
@@ -858,6 +860,9 @@ extern bool hnswinsert(Relation index, Datum *values, bool *isnull,
 					   ItemPointer heap_tid, Relation heap,
 					   IndexUniqueCheck checkUnique, bool indexUnchanged,
 					   struct IndexInfo *indexInfo);
+extern void HnswBuildVerdictsStart(Relation index, char *mem, Size size,
+								   MemoryContext cxt);
+extern void HnswBuildVerdictsEnd(void);
 extern void HnswInsertOnDisk(Relation index, Datum value, const HnswKey *key,
 							 ItemPointer heaptid,
 							 bool building);
@@ -990,6 +995,10 @@ extern int	HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,
 								int ncandidates, int max, HnswCandidate *out);
 extern int	HnswDropNeighbor(HnswGraph *graph, HnswCandidate *candidates,
 							 int n, int newcomer, bool force);
+extern int	HnswDropNeighborDecided(HnswGraph *graph,
+									HnswCandidate *candidates, int n,
+									int newcomer, const bool *last,
+									bool *kept);
 extern HnswNeighborList *HnswNewNeighborList(HnswGraph *graph, int capacity);
 extern void HnswNewSearch(HnswGraph *graph);
 extern int	HnswCheckVector(HnswGraph *graph, const HnswCode *vec);

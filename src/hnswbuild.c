@@ -23,6 +23,7 @@
 #include "hnswbuild.h"
 
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
@@ -33,6 +34,29 @@ HnswBuildReportProgress(HnswBuildState *state)
 	if (state->isLeader)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
 									 (int64) pg_atomic_read_u64(&state->shared->tuplesDone));
+}
+
+/*
+ * Lend this participant's share of the flushed arena to the verdicts of its
+ * prunings (HnswBuildVerdictsStart): nothing reads the arena once its graph
+ * is on pages, so the build's memory stays what it was.  Participants
+ * planned, not launched, divide it, so that shares never overlap.
+ */
+static void
+StartVerdicts(HnswBuildState *state)
+{
+	HnswBuildShared *shared = state->shared;
+	Size		total = MAXALIGN(sizeof(uint64) * shared->maxElements) +
+		shared->areaSize;
+	Size		share = total / shared->nparticipants;
+	int			part = state->isLeader ? 0 : ParallelWorkerNumber + 1;
+
+	share -= share % MAXIMUM_ALIGNOF;
+	if (part >= shared->nparticipants)
+		return;
+	HnswBuildVerdictsStart(state->index,
+						   (char *) state->offsets + (Size) part * share,
+						   share, state->stageCxt);
 }
 
 /*
@@ -47,6 +71,8 @@ HnswBuildSwitchToDisk(HnswBuildState *state)
 
 	if (state->onDisk)
 		return;
+	/* the arena's memory is reused once flushed: keep what is read later */
+	HnswBuildKeepPivots(state);
 	if (!state->isLeader)
 	{
 		SpinLockAcquire(&shared->mutex);
@@ -91,6 +117,7 @@ HnswBuildSwitchToDisk(HnswBuildState *state)
 									 PROGRESS_HNSW_PHASE_LOAD);
 	}
 	state->onDisk = true;
+	StartVerdicts(state);
 }
 
 /*
@@ -399,6 +426,7 @@ BuildSerial(HnswBuildState *state, Relation heap, Relation index,
 	HnswBuildLinkPending(state);
 	if (!state->onDisk)
 		HnswBuildFlushArena(state, true);
+	HnswBuildVerdictsEnd();
 	pfree(arena);
 	return reltuples;
 }

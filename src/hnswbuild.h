@@ -150,6 +150,7 @@ typedef struct HnswBuildShared
 	uint32		maxElements;	/* entries of the offset array */
 	Size		areaSize;		/* bytes for elements after the offsets */
 	Size		stageBytes;		/* staging memory of each participant */
+	int			nparticipants;	/* leader and workers planned, 1 if serial */
 
 	/* protected by mutex */
 	slock_t		mutex;
@@ -205,6 +206,9 @@ typedef struct HnswBuildState
 	int			nwindows;		/* windows linked so far */
 	int32	   *firstIds;		/* elements of the first window */
 	int			nfirst;
+	float	   *pivotVectors;	/* the pivots' vectors, decoded, kept out
+								 * of the arena (HnswBuildKeepPivots) */
+	int			npivotVectors;
 
 	/* searches */
 	uint32	   *visited;		/* element number -> tag of last search */
@@ -319,6 +323,7 @@ extern int	HnswArenaLinkUnreachable(HnswBuildState *state, uint32 nelements);
 
 /* hnswbuildorder.c */
 extern void HnswBuildLinkPending(HnswBuildState *state);
+extern void HnswBuildKeepPivots(HnswBuildState *state);
 extern bool HnswBuildStageVector(HnswBuildState *state, HnswCode *vec,
 								 ItemPointer heaptid, const HnswKey *key);
 

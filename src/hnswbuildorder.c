@@ -80,6 +80,38 @@ ChoosePivots(HnswBuildState *state)
 }
 
 /*
+ * Copy the pivots' vectors, decoded, out of the arena into this
+ * participant's memory, once they are chosen: after the arena is flushed
+ * its memory holds other things (HnswBuildVerdictsStart), and windows
+ * staged later are still grouped.  Call before the arena is flushed; after
+ * that, pivots not kept are not read (the windows keep their scan order).
+ * Memory: the staging memory's context.
+ */
+void
+HnswBuildKeepPivots(HnswBuildState *state)
+{
+	int			dim = state->graph->dim;
+	int			npivots;
+
+	if (state->npivotVectors > 0 || state->onDisk)
+		return;
+	SpinLockAcquire(&state->shared->mutex);
+	npivots = state->shared->npivots;
+	SpinLockRelease(&state->shared->mutex);
+	if (npivots < 2)
+		return;
+	state->pivotVectors = MemoryContextAlloc(state->stageCxt,
+											 sizeof(float) * dim * npivots);
+	for (int p = 0; p < npivots; p++)
+	{
+		/* a code decodes to an approximation, which is enough to group by */
+		HnswDecodeVector(GetVector(GetElement(state, state->shared->pivots[p])),
+						 state->pivotVectors + (Size) p * dim);
+	}
+	state->npivotVectors = npivots;
+}
+
+/*
  * Order the staged vectors so that consecutive ones are near each other:
  * each is grouped with its nearest pivot (ChoosePivots; squared L2,
  * whatever the metric: it only groups), and the groups follow one another
@@ -106,21 +138,15 @@ OrderPending(HnswBuildState *state)
 	if (state->graph->valueKind != HNSW_CODE_F32 &&
 		state->graph->valueKind != HNSW_CODE_HALF)
 		return;
-	npivots = ChoosePivots(state);
+	if (!state->onDisk && ChoosePivots(state) >= 2)
+		HnswBuildKeepPivots(state);
+	npivots = state->npivotVectors;
 	if (npivots < 2)
 		return;
 	if (state->graph->valueKind != HNSW_CODE_F32)
 		decoded = palloc(sizeof(float) * dim);
 	for (int p = 0; p < npivots; p++)
-	{
-		HnswCode	   *code = GetVector(GetElement(state, state->shared->pivots[p]));
-		float	   *x;
-
-		/* a code decodes to an approximation, which is enough to group by */
-		x = palloc(sizeof(float) * dim);
-		HnswDecodeVector(code, x);
-		pivots[p] = x;
-	}
+		pivots[p] = state->pivotVectors + (Size) p * dim;
 
 	/* each vector's nearest pivot, then the groups in the pivots' order */
 	group = palloc(sizeof(int) * n);

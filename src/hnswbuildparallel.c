@@ -127,6 +127,7 @@ HnswBuildInitShared(HnswBuildShared *shared, Relation heap, Relation index,
 	shared->maxElements = maxElements;
 	shared->areaSize = total - MAXALIGN(sizeof(uint64) * maxElements);
 	shared->stageBytes = stageBytes;
+	shared->nparticipants = 1;
 	SpinLockInit(&shared->mutex);
 	ConditionVariableInit(&shared->cv);
 	LWLockInitialize(&shared->entryLock, shared->tranche);
@@ -201,6 +202,7 @@ HnswBuildBeginParallel(HnswBuildState *leader, Relation heap, Relation index,
 	shared = shm_toc_allocate(pcxt->toc, estshared);
 	HnswBuildInitShared(shared, heap, index, indexInfo, true, sizedByMemory, total,
 			   maxElements, stageBytes);
+	shared->nparticipants = request + 1;
 	shm_toc_insert(pcxt->toc, HNSW_KEY_SHARED, shared);
 
 	pscan = shm_toc_allocate(pcxt->toc, estscan);
@@ -277,6 +279,7 @@ HnswBuildEndParallel(HnswBuildState *state, double *reltuples)
 
 	if (!state->onDisk)
 		HnswBuildFlushArena(state, true);
+	HnswBuildVerdictsEnd();
 
 	if (IsMVCCSnapshot(state->snapshot))
 		UnregisterSnapshot(state->snapshot);
@@ -335,6 +338,7 @@ HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
 	reltuples = table_index_build_scan(heap, index, indexInfo, true, false,
 									   HnswBuildCallback, &state, scan);
 	HnswBuildLinkPending(&state);
+	HnswBuildVerdictsEnd();
 
 	SpinLockAcquire(&shared->mutex);
 	shared->reltuples += reltuples;

@@ -15,6 +15,7 @@
 
 #include <float.h>
 
+#include "common/hashfn.h"
 #include "hnsw.h"
 #include "nodes/execnodes.h"
 #include "storage/bufmgr.h"
@@ -119,6 +120,217 @@ ChooseLinkToDrop(HnswGraph *graph, char *slots, int cap,
 }
 
 /*
+ * Insert candidate *c, from slot (-1: the newcomer), into cands[0..*n)
+ * (nearest first, from[] their slots) after every one as near as it.
+ */
+static inline void
+InsertSorted(HnswCandidate *cands, int *from, int *n, HnswCandidate *c,
+			 int slot)
+{
+	int			j;
+
+	for (j = *n; j > 0 && cands[j - 1].distance > c->distance; j--)
+	{
+		cands[j] = cands[j - 1];
+		from[j] = from[j - 1];
+	}
+	cands[j] = *c;
+	from[j] = slot;
+	(*n)++;
+}
+
+/*
+ * The verdicts of a build's prunings through the pages (src/README "Build",
+ * "Pruning a full list"): for each list pruned, which of its slots passed
+ * the heuristic, and a hash of the slots they were decided for.  A slot
+ * holds no verdict, so without this every pruning of a build past
+ * maintenance_work_mem would decide the list afresh, as an insert does.
+ * Direct-mapped: a list whose place another took, or whose slots changed
+ * since (a link into an empty slot, another participant's pruning), is
+ * decided afresh and takes the place again.  The entries live in memory
+ * the build lends (the arena, dead once flushed: HnswBuildVerdictsStart),
+ * for this backend's build of one index only.
+ */
+typedef struct VerdictEntry
+{
+	uint64		key;			/* ListKey(), 0 if unused */
+	uint64		list;			/* hash of the slots decided */
+	uint64		kept;			/* bit i: slot i passed the heuristic */
+} VerdictEntry;
+
+static struct
+{
+	Oid			index;			/* InvalidOid: no cache */
+	uint64		mask;			/* entries - 1 */
+	VerdictEntry *entries;
+} verdicts;
+
+/* Lists of more slots than kept's bits are always decided afresh */
+#define VERDICT_MAX_SLOTS	64
+
+static uint64
+ListKey(ItemPointer tid, int lc)
+{
+	return (((uint64) ItemPointerGetBlockNumber(tid) << 16 |
+			 ItemPointerGetOffsetNumber(tid)) << 8 | (uint64) lc) + 1;
+}
+
+static uint64
+ListHash(char *slots, int cap)
+{
+	return hash_bytes_extended((const unsigned char *) slots,
+							   sizeof(HnswNeighborSlot) * cap, 0);
+}
+
+static VerdictEntry *
+VerdictSlot(uint64 key)
+{
+	uint64		h = key * UINT64CONST(0x9E3779B97F4A7C15);
+
+	return &verdicts.entries[(h ^ (h >> 29)) & verdicts.mask];
+}
+
+/* The memory context callback that ends a cache whose memory goes */
+static void
+VerdictsGone(void *arg)
+{
+	HnswBuildVerdictsEnd();
+}
+
+/*
+ * Keep the verdicts of this backend's prunings of index's lists, while it
+ * builds index, in size bytes at mem (MAXALIGNed), which must stay valid
+ * until HnswBuildVerdictsEnd; cxt's reset or deletion ends the cache too
+ * (an error).  Too little memory: no cache.
+ */
+void
+HnswBuildVerdictsStart(Relation index, char *mem, Size size,
+					   MemoryContext cxt)
+{
+	MemoryContextCallback *cb;
+	uint64		n = 1;
+
+	HnswBuildVerdictsEnd();
+	/* at most 16 M entries (384 MB) */
+	while (n * 2 * sizeof(VerdictEntry) <= size && n < (UINT64CONST(1) << 24))
+		n *= 2;
+	if (n < 1024)
+		return;
+	memset(mem, 0, n * sizeof(VerdictEntry));
+	verdicts.entries = (VerdictEntry *) mem;
+	verdicts.mask = n - 1;
+	verdicts.index = RelationGetRelid(index);
+	cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
+	cb->func = VerdictsGone;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(cxt, cb);
+}
+
+/* Forget the verdicts (the build is over, or its memory goes) */
+void
+HnswBuildVerdictsEnd(void)
+{
+	verdicts.index = InvalidOid;
+	verdicts.entries = NULL;
+	verdicts.mask = 0;
+}
+
+/*
+ * ChooseLinkToDrop for a build with remembered verdicts: the choice for
+ * the list of slots[0..cap) (a copy of target's list on level lc) and a
+ * newcomer at newDistance, decided as the in-memory build decides it (only
+ * what can have changed since the list's last pruning, whose verdicts the
+ * cache holds if they are for these very slots; otherwise all of them).
+ * Return the slot given up, -1 for the newcomer, or -2 if the choice could
+ * not be made this way (an element could not be read): then ask
+ * ChooseLinkToDrop.  *keptOut receives the verdicts of the list as it will
+ * be once the choice is applied (bit i: slot i), for HnswBuildVerdictsSet.
+ * Elements are loaded only when compared (one share lock at a time).
+ */
+static int
+ChooseLinkToDropDecided(HnswGraph *graph, ItemPointer target, int lc,
+						char *slots, int cap, float newDistance,
+						uint64 *keptOut)
+{
+	HnswCandidate cands[VERDICT_MAX_SLOTS + 1];
+	int			from[VERDICT_MAX_SLOTS + 1];
+	bool		last[VERDICT_MAX_SLOTS + 1];
+	bool		kept[VERDICT_MAX_SLOTS + 1];
+	VerdictEntry *entry = VerdictSlot(ListKey(target, lc));
+	bool		known;
+	int			n = 0;
+	int			newPos = -1;
+	int			drop;
+	int			chosen;
+	uint64		newKept = 0;
+
+	known = entry->key == ListKey(target, lc) &&
+		entry->list == ListHash(slots, cap);
+
+	/* nearest first, in HnswSortFullList's order, none loaded */
+	for (int i = 0; i <= cap; i++)
+	{
+		HnswCandidate c;
+
+		if (i < cap)
+		{
+			c.element = HnswLookupElement(graph, HnswSlotTid(slots, i));
+			c.distance = HnswSlotDistance(slots, i);
+		}
+		else
+		{
+			c.element = NULL;
+			c.distance = newDistance;
+		}
+		InsertSorted(cands, from, &n, &c, i < cap ? i : -1);
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		last[i] = from[i] >= 0 && (entry->kept >> from[i] & 1) != 0;
+		if (from[i] < 0)
+			newPos = i;
+	}
+	drop = HnswDropNeighborDecided(graph, cands, n, newPos,
+								   known ? last : NULL, kept);
+	if (drop < 0)
+		return -2;
+
+	/* what the list will hold: the newcomer in the place given up */
+	chosen = from[drop];
+	for (int i = 0; i < n; i++)
+	{
+		int			slot = from[i] >= 0 ? from[i] : chosen;
+
+		if (i != drop && kept[i])
+			newKept |= UINT64CONST(1) << slot;
+	}
+	*keptOut = newKept;
+	return chosen;
+}
+
+/*
+ * Remember the verdicts kept of target's list on level lc, now slots, the
+ * newcomer in slot chosen (-1: it was left out).  They were decided with
+ * the newcomer after every candidate as near as it; the next pruning sorts
+ * it among those by slot, so if one of them lies in a later slot the
+ * verdicts are not that pruning's and are not kept.
+ */
+static void
+RememberVerdicts(ItemPointer target, int lc, char *slots, int cap,
+				 int chosen, uint64 kept)
+{
+	VerdictEntry *entry = VerdictSlot(ListKey(target, lc));
+
+	for (int i = chosen + 1; chosen >= 0 && i < cap; i++)
+		if (HnswSlotDistance(slots, i) == HnswSlotDistance(slots, chosen))
+			return;
+	entry->key = ListKey(target, lc);
+	entry->list = ListHash(slots, cap);
+	entry->kept = kept;
+}
+
+/*
  * Sort a full neighbour list plus a newcomer for a pruning: fill cands
  * (room for cap + 1) with the elements of slots[0..cap), a copy of the
  * list, and the newcomer (element newcomer, which may be NULL, at
@@ -153,7 +365,6 @@ HnswSortFullList(HnswGraph *graph, char *slots, int cap,
 	for (int i = 0; i <= cap; i++)
 	{
 		HnswCandidate c;
-		int			j;
 
 		if (i < cap)
 		{
@@ -176,14 +387,7 @@ HnswSortFullList(HnswGraph *graph, char *slots, int cap,
 			c.element = newcomer;
 			c.distance = newDistance;
 		}
-		for (j = *n; j > 0 && cands[j - 1].distance > c.distance; j--)
-		{
-			cands[j] = cands[j - 1];
-			from[j] = from[j - 1];
-		}
-		cands[j] = c;
-		from[j] = i < cap ? i : -1;
-		(*n)++;
+		InsertSorted(cands, from, n, &c, i < cap ? i : -1);
 	}
 	graph->keepVectors = false;
 	return gone;
@@ -219,6 +423,21 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 	int			chosen = -1;
 	bool		haveCopy = false;
 	const HnswLayout *layout = HnswGraphLayout(graph);
+	uint64		kept = 0;
+	bool		decide;
+	bool		decided = false;
+
+	/*
+	 * The distance as the slot will hold it: a pruning then sorts the
+	 * newcomer among the list as the next one will.
+	 */
+	distance = DistanceBfloatToFloat(DistanceFloatToBfloat(distance));
+
+	/* a build remembers its verdicts (HnswBuildVerdictsStart) */
+	decide = graph->building && !force &&
+		verdicts.index == RelationGetRelid(graph->index) &&
+		cap <= VERDICT_MAX_SLOTS &&
+		!(graph->metric == HNSW_METRIC_IP && !graph->normalize);
 
 	for (int attempt = 0;; attempt++)
 	{
@@ -265,7 +484,10 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 		}
 
 		if (empty >= 0)
+		{
 			chosen = empty;
+			decided = false;
+		}
 		else if (haveCopy &&
 				 memcmp(copy, slots, sizeof(HnswNeighborSlot) * cap) == 0)
 		{
@@ -277,11 +499,24 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 			memcpy(copy, slots, sizeof(HnswNeighborSlot) * cap);
 			haveCopy = true;
 			UnlockReleaseBuffer(buf);
-			chosen = ChooseLinkToDrop(graph, copy, cap, distance, force);
+			chosen = -2;
+			if (decide)
+				chosen = ChooseLinkToDropDecided(graph, &target->tid, lc,
+												 copy, cap, distance, &kept);
+			if (chosen == -2)
+			{
+				decided = false;
+				chosen = ChooseLinkToDrop(graph, copy, cap, distance, force);
+			}
+			else
+				decided = true;
 			continue;
 		}
 		else
+		{
 			chosen = worst;		/* the list keeps changing: nearest first */
+			decided = false;
+		}
 
 		if (chosen >= 0)
 		{
@@ -293,7 +528,10 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 			HnswSetLink(tup, graph->m, start + chosen, newTid, distance,
 						&graph->key);
 			HnswEditFinish(&edit);
+			slots = HnswTupleGetSlots(tup) + start * sizeof(HnswNeighborSlot);
 		}
+		if (decided)
+			RememberVerdicts(&target->tid, lc, slots, cap, chosen, kept);
 		UnlockReleaseBuffer(buf);
 		return chosen >= 0;
 	}

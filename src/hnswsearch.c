@@ -1472,6 +1472,17 @@ PageUsable(HnswGraph *graph, HnswCandidate *c)
 static pg_attribute_always_inline HnswCandidate *
 PageCompare(HnswGraph *graph, HnswCandidate *a, HnswCandidate *b, float *d)
 {
+	/*
+	 * A build's pruning with remembered verdicts loads on demand, and a
+	 * distance to the query left partial by the search is needed in full.
+	 */
+	if (a->element != NULL && (!a->element->loaded || a->element->partial) &&
+		!HnswLoadElement(graph, a->element))
+		return a;
+	if (b->element != NULL && (!b->element->loaded || b->element->partial) &&
+		!HnswLoadElement(graph, b->element))
+		return b;
+
 	if (a->element == NULL)
 		*d = b->element->queryDistance;
 	else if (b->element == NULL)
@@ -1485,12 +1496,35 @@ PageCompare(HnswGraph *graph, HnswCandidate *a, HnswCandidate *b, float *d)
 	return NULL;
 }
 
+/*
+ * SEL_DIST of the pages: the distance between two usable candidates with
+ * their vectors (neighbour selection), or, in a pruning with remembered
+ * verdicts (HnswDropNeighborDecided), between any two, the newcomer
+ * included, loading them on demand.  A candidate that cannot be compared
+ * sets graph->compareFailed and counts as far away; the caller then
+ * discards the verdicts.
+ */
+static pg_attribute_always_inline float
+PageDist(HnswGraph *graph, HnswCandidate *a, HnswCandidate *b)
+{
+	float		d;
+
+	if (likely(a->element != NULL && b->element != NULL &&
+			   a->element->vec != NULL && b->element->vec != NULL))
+		return HnswDistance(graph, a->element->vec, b->element->vec);
+	if (PageCompare(graph, a, b, &d) != NULL)
+	{
+		graph->compareFailed = true;
+		return FLT_MAX;
+	}
+	return d;
+}
+
 #define SEL_PREFIX		Page
 #define SEL_STATE		HnswGraph
 #define SEL_CAND		HnswCandidate
 #define SEL_USABLE(st, c)	PageUsable(st, c)
-#define SEL_DIST(st, a, b) \
-	HnswDistance(st, (a)->element->vec, (b)->element->vec)
+#define SEL_DIST(st, a, b)	PageDist(st, a, b)
 #define SEL_COMPARE(st, a, b, d)	PageCompare(st, a, b, d)
 #define SEL_SAME(st, a, b)	((a)->element == (b)->element)
 #define SEL_SIMPLE(st) \
@@ -1532,6 +1566,28 @@ HnswDropNeighbor(HnswGraph *graph, HnswCandidate *candidates, int n,
 				 int newcomer, bool force)
 {
 	return Page_Drop(graph, candidates, n, newcomer, force, NULL, NULL);
+}
+
+/*
+ * The same choice, with the verdicts of the list's last pruning: last[i]
+ * says whether candidates[i] passed the heuristic then (NULL if unknown),
+ * and kept[0..n) receives every verdict of this pruning (Page_Drop's way
+ * with remembered verdicts, see src/README "Build").  Candidates need not
+ * be loaded: those compared are loaded on demand.  Return -1 if one cannot
+ * be compared (its element vanished); the verdicts are then meaningless.
+ * Loads as HnswDropNeighbor.
+ */
+int
+HnswDropNeighborDecided(HnswGraph *graph, HnswCandidate *candidates, int n,
+						int newcomer, const bool *last, bool *kept)
+{
+	int			drop;
+
+	graph->compareFailed = false;
+	drop = Page_Drop(graph, candidates, n, newcomer, false, last, kept);
+	if (graph->compareFailed)
+		return -1;
+	return drop;
 }
 
 /*
