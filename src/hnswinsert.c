@@ -121,15 +121,20 @@ ChooseLinkToDrop(HnswGraph *graph, char *slots, int cap,
 
 /*
  * Insert candidate *c, from slot (-1: the newcomer), into cands[0..*n)
- * (nearest first, from[] their slots) after every one as near as it.
+ * (nearest first, from[] their slots) after every one as near as it, or,
+ * with tieSlot >= 0, only after those as near as it in slots before
+ * tieSlot (where a newcomer put in slot tieSlot will sort).
  */
 static inline void
 InsertSorted(HnswCandidate *cands, int *from, int *n, HnswCandidate *c,
-			 int slot)
+			 int slot, int tieSlot)
 {
 	int			j;
 
-	for (j = *n; j > 0 && cands[j - 1].distance > c->distance; j--)
+	for (j = *n; j > 0 && (cands[j - 1].distance > c->distance ||
+						   (tieSlot >= 0 &&
+							cands[j - 1].distance == c->distance &&
+							from[j - 1] > tieSlot)); j--)
 	{
 		cands[j] = cands[j - 1];
 		from[j] = from[j - 1];
@@ -241,19 +246,21 @@ HnswBuildVerdictsEnd(void)
  * newcomer at newDistance, decided as the in-memory build decides it (only
  * what can have changed since the list's last pruning, whose verdicts the
  * cache holds if they are for these very slots; otherwise all of them).
+ * The newcomer sorts after every candidate as near as it (as in
+ * ChooseLinkToDrop), or with newSlot >= 0 as it will once in slot newSlot.
  * Return the slot given up, -1 for the newcomer, or -2 if the choice could
  * not be made this way (an element could not be read): then ask
  * ChooseLinkToDrop.  *keptOut receives the verdicts of the list as it will
- * be once the choice is applied (bit i: slot i), for HnswBuildVerdictsSet.
+ * be once the choice is applied (bit i: slot i), for RememberVerdicts.
  * Elements are loaded only when compared (one share lock at a time).
  */
 static int
 ChooseLinkToDropDecided(HnswGraph *graph, ItemPointer target, int lc,
-						char *slots, int cap, float newDistance,
+						char *slots, int cap, float newDistance, int newSlot,
 						uint64 *keptOut)
 {
 	HnswCandidate cands[VERDICT_MAX_SLOTS + 1];
-	int			from[VERDICT_MAX_SLOTS + 1];
+	int			from[VERDICT_MAX_SLOTS + 1] = {0};
 	bool		last[VERDICT_MAX_SLOTS + 1];
 	bool		kept[VERDICT_MAX_SLOTS + 1];
 	VerdictEntry *entry = VerdictSlot(ListKey(target, lc));
@@ -282,7 +289,8 @@ ChooseLinkToDropDecided(HnswGraph *graph, ItemPointer target, int lc,
 			c.element = NULL;
 			c.distance = newDistance;
 		}
-		InsertSorted(cands, from, &n, &c, i < cap ? i : -1);
+		InsertSorted(cands, from, &n, &c, i < cap ? i : -1,
+					 i < cap ? -1 : newSlot);
 	}
 
 	for (int i = 0; i < n; i++)
@@ -310,21 +318,41 @@ ChooseLinkToDropDecided(HnswGraph *graph, ItemPointer target, int lc,
 }
 
 /*
- * Remember the verdicts kept of target's list on level lc, now slots, the
- * newcomer in slot chosen (-1: it was left out).  They were decided with
- * the newcomer after every candidate as near as it; the next pruning sorts
- * it among those by slot, so if one of them lies in a later slot the
- * verdicts are not that pruning's and are not kept.
+ * Choose the link the list of slots[0..cap) gives up for a newcomer at
+ * newDistance with remembered verdicts (ChooseLinkToDropDecided), and set
+ * *decided if *kept holds the verdicts the list's next pruning would
+ * compute once the choice is applied.  The choice is made with the newcomer
+ * after every candidate as near as it, as ChooseLinkToDrop makes it; the
+ * next pruning sorts it among those by slot, so when one of them lies in a
+ * later slot than the one it takes, the verdicts are decided again in that
+ * order, and kept only if that order chooses the same.  Return as
+ * ChooseLinkToDropDecided.
  */
+static int
+ChooseLinkToDropRemembered(HnswGraph *graph, ItemPointer target, int lc,
+						   char *slots, int cap, float newDistance,
+						   uint64 *kept, bool *decided)
+{
+	int			chosen = ChooseLinkToDropDecided(graph, target, lc, slots, cap,
+												 newDistance, -1, kept);
+	bool		tie = false;
+
+	*decided = chosen != -2;
+	for (int i = chosen + 1; chosen >= 0 && i < cap && !tie; i++)
+		tie = HnswSlotDistance(slots, i) == newDistance;
+	if (tie)
+		*decided = ChooseLinkToDropDecided(graph, target, lc, slots, cap,
+										   newDistance, chosen, kept) == chosen;
+	return chosen;
+}
+
+/* Remember the verdicts kept of target's list on level lc, now slots */
 static void
 RememberVerdicts(ItemPointer target, int lc, char *slots, int cap,
-				 int chosen, uint64 kept)
+				 uint64 kept)
 {
 	VerdictEntry *entry = VerdictSlot(ListKey(target, lc));
 
-	for (int i = chosen + 1; chosen >= 0 && i < cap; i++)
-		if (HnswSlotDistance(slots, i) == HnswSlotDistance(slots, chosen))
-			return;
 	entry->key = ListKey(target, lc);
 	entry->list = ListHash(slots, cap);
 	entry->kept = kept;
@@ -387,7 +415,7 @@ HnswSortFullList(HnswGraph *graph, char *slots, int cap,
 			c.element = newcomer;
 			c.distance = newDistance;
 		}
-		InsertSorted(cands, from, n, &c, i < cap ? i : -1);
+		InsertSorted(cands, from, n, &c, i < cap ? i : -1, -1);
 	}
 	graph->keepVectors = false;
 	return gone;
@@ -500,16 +528,13 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 			haveCopy = true;
 			UnlockReleaseBuffer(buf);
 			chosen = -2;
+			decided = false;
 			if (decide)
-				chosen = ChooseLinkToDropDecided(graph, &target->tid, lc,
-												 copy, cap, distance, &kept);
+				chosen = ChooseLinkToDropRemembered(graph, &target->tid, lc,
+													copy, cap, distance,
+													&kept, &decided);
 			if (chosen == -2)
-			{
-				decided = false;
 				chosen = ChooseLinkToDrop(graph, copy, cap, distance, force);
-			}
-			else
-				decided = true;
 			continue;
 		}
 		else
@@ -531,7 +556,7 @@ AddLinkOnDisk(HnswGraph *graph, HnswElement target, ItemPointer newTid,
 			slots = HnswTupleGetSlots(tup) + start * sizeof(HnswNeighborSlot);
 		}
 		if (decided)
-			RememberVerdicts(&target->tid, lc, slots, cap, chosen, kept);
+			RememberVerdicts(&target->tid, lc, slots, cap, kept);
 		UnlockReleaseBuffer(buf);
 		return chosen >= 0;
 	}
