@@ -484,6 +484,8 @@ typedef struct HnswElementData
 	HnswKey		key;			/* its filter column's value */
 	uint64		visited;		/* tag of the last search that saw it */
 	bool		filtered;		/* fails the graph's filter (scans) */
+	bool		coded;			/* vec is its code in the build's store
+								 * (hnswbuildcodes.c), not its tuple's */
 	uint64		hopped;			/* tag of the last filtered walk that
 								 * stepped over it (PageExpand) */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
@@ -601,6 +603,9 @@ typedef struct HnswGraph
 								 * the list's elements with each other) */
 	bool		compareFailed;	/* a pruning met an element it could not
 								 * read (HnswDropNeighborDecided) */
+	bool		codes;			/* a build's insert: elements are compared
+								 * by their codes in the build's store
+								 * where it has them (hnswbuildcodes.c) */
 	HnswElement stubs;			/* preallocated elements for the cache */
 	int			nstubs;
 	struct hnsw_elements_hash *cache;	/* tid -> element (on-disk graphs) */
@@ -741,6 +746,8 @@ extern HnswCode *HnswEncodeVector(HnswGraph *graph, const HnswCode *vec,
 extern HnswCode *HnswEncodeExactVector(HnswGraph *graph, const HnswCode *vec,
 									 MemoryContext cxt);
 extern void HnswDecodeVector(const HnswCode *code, float *out);
+extern void HnswEncodeInt8(const HnswCode *code, HnswCode *out,
+						   float *decoded);
 extern Datum HnswCodeToDatum(HnswGraph *graph, const HnswCode *vec);
 extern bool HnswCodeEqualsDatum(const HnswCode *code, Datum value);
 extern bool HnswVectorMatches(HnswGraph *graph, const HnswCode *stored,
@@ -863,6 +870,18 @@ extern bool hnswinsert(Relation index, Datum *values, bool *isnull,
 extern void HnswBuildVerdictsStart(Relation index, char *mem, Size size,
 								   MemoryContext cxt);
 extern void HnswBuildVerdictsEnd(void);
+
+/* hnswbuildcodes.c */
+extern bool HnswBuildCodesUsable(HnswGraph *graph);
+extern uint32 HnswBuildCodesInit(HnswGraph *graph, char *mem, Size size);
+extern void HnswBuildCodesAttach(Relation index, char *mem,
+								 MemoryContext cxt);
+extern void HnswBuildCodesEnd(void);
+extern bool HnswBuildCodesActive(Relation index);
+extern const HnswCode *HnswBuildCodesFind(ItemPointer tid, uint8 *level);
+extern void HnswBuildCodesPrefetch(ItemPointer tids, int n);
+extern const HnswCode *HnswBuildCodesAdd(ItemPointer tid, uint8 level,
+										 const HnswCode *vec);
 extern void HnswInsertOnDisk(Relation index, Datum value, const HnswKey *key,
 							 ItemPointer heaptid,
 							 bool building);
@@ -974,6 +993,7 @@ extern bool hnswvalidate(Oid opclassoid);
 
 /* hnswsearch.c */
 extern HnswGraph *HnswCreateGraph(Relation index, MemoryContext cxt, int dim);
+extern void HnswGraphReserve(HnswGraph *graph, int n);
 extern HnswCodeKind HnswIndexExactKind(Relation index);
 extern HnswElement HnswNewElement(HnswGraph *graph, HnswCode *vec, int level,
 								  ItemPointer heaptid);
@@ -981,6 +1001,7 @@ extern HnswElement HnswLookupElement(HnswGraph *graph, ItemPointer tid);
 extern bool HnswLoadElement(HnswGraph *graph, HnswElement element);
 extern void HnswPrefetchElement(HnswGraph *graph, HnswElement e);
 extern bool HnswEnsureVector(HnswGraph *graph, HnswElement element);
+extern HnswCode *HnswReadElementVector(HnswGraph *graph, HnswElement e);
 extern float HnswDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b);
 extern HnswCode *HnswPrepareVector(HnswGraph *graph, Datum value);
 extern HnswCode *HnswValueCode(HnswGraph *graph, Datum value);

@@ -37,26 +37,70 @@ HnswBuildReportProgress(HnswBuildState *state)
 }
 
 /*
- * Lend this participant's share of the flushed arena to the verdicts of its
- * prunings (HnswBuildVerdictsStart): nothing reads the arena once its graph
- * is on pages, so the build's memory stays what it was.  Participants
- * planned, not launched, divide it, so that shares never overlap.
+ * The flushed arena's memory: nothing reads the arena once its graph is on
+ * pages, so the disk phase reuses it and the build's memory stays what it
+ * was.  Its start, and its size.
  */
-static void
-StartVerdicts(HnswBuildState *state)
+static char *
+FlushedMemory(HnswBuildState *state, Size *size)
 {
 	HnswBuildShared *shared = state->shared;
-	Size		total = MAXALIGN(sizeof(uint64) * shared->maxElements) +
-		shared->areaSize;
-	Size		share = total / shared->nparticipants;
+
+	*size = MAXALIGN(sizeof(uint64) * shared->maxElements) + shared->areaSize;
+	return (char *) state->offsets;
+}
+
+/*
+ * Lay out the codes the disk phase compares (hnswbuildcodes.c) in the
+ * first three quarters of the flushed arena's memory; the leader
+ * does this once, after the flush and before waking the workers.  Return
+ * the bytes it takes, 0 if none (vectors the codes do not serve, or too
+ * little memory).
+ */
+static Size
+InitCodes(HnswBuildState *state)
+{
+	Size		total;
+	char	   *mem = FlushedMemory(state, &total);
+	Size		size = total / 4 * 3;
+	uint32		n;
+
+	size -= size % MAXIMUM_ALIGNOF;
+	if (!HnswBuildCodesUsable(state->graph) ||
+		(n = HnswBuildCodesInit(state->graph, mem, size)) == 0)
+		return 0;
+	ereport(DEBUG1,
+			(errmsg_internal("hnsw build of \"%s\": codes of up to %u elements kept for the rows inserted into the pages",
+							 RelationGetRelationName(state->index), n)));
+	return size;
+}
+
+/*
+ * Start this participant's disk phase: attach to the codes, if the leader
+ * laid them out, and lend the participant's share of the rest of the
+ * flushed arena to the verdicts of its prunings (HnswBuildVerdictsStart).
+ * Participants planned, not launched, divide it, so that shares never
+ * overlap.
+ */
+static void
+StartDiskPhase(HnswBuildState *state)
+{
+	HnswBuildShared *shared = state->shared;
+	Size		total;
+	char	   *mem = FlushedMemory(state, &total);
+	Size		share;
 	int			part = state->isLeader ? 0 : ParallelWorkerNumber + 1;
 
+	if (shared->codesSize > 0)
+		HnswBuildCodesAttach(state->index, mem, state->stageCxt);
+	mem += shared->codesSize;
+	total -= shared->codesSize;
+	share = total / shared->nparticipants;
 	share -= share % MAXIMUM_ALIGNOF;
 	if (part >= shared->nparticipants)
 		return;
-	HnswBuildVerdictsStart(state->index,
-						   (char *) state->offsets + (Size) part * share,
-						   share, state->stageCxt);
+	HnswBuildVerdictsStart(state->index, mem + (Size) part * share, share,
+						   state->stageCxt);
 }
 
 /*
@@ -109,6 +153,7 @@ HnswBuildSwitchToDisk(HnswBuildState *state)
 					 errdetail("The table has more rows than its statistics say; the rest of the index is built on its pages, which takes longer."),
 					 errhint("ANALYZE the table before CREATE INDEX to build faster.")));
 		HnswBuildFlushArena(state, false);
+		shared->codesSize = InitCodes(state);
 		SpinLockAcquire(&shared->mutex);
 		shared->flushed = true;
 		SpinLockRelease(&shared->mutex);
@@ -117,7 +162,7 @@ HnswBuildSwitchToDisk(HnswBuildState *state)
 									 PROGRESS_HNSW_PHASE_LOAD);
 	}
 	state->onDisk = true;
-	StartVerdicts(state);
+	StartDiskPhase(state);
 }
 
 /*
@@ -427,6 +472,7 @@ BuildSerial(HnswBuildState *state, Relation heap, Relation index,
 	if (!state->onDisk)
 		HnswBuildFlushArena(state, true);
 	HnswBuildVerdictsEnd();
+	HnswBuildCodesEnd();
 	pfree(arena);
 	return reltuples;
 }

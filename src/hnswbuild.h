@@ -158,6 +158,9 @@ typedef struct HnswBuildShared
 	int			nworkersdone;	/* workers that finished their scan */
 	int			npaused;		/* workers waiting for the flush */
 	bool		flushed;		/* graph is on pages: insert there */
+	Size		codesSize;		/* bytes of the flushed arena's memory that
+								 * hold the codes of elements, 0 if none
+								 * (hnswbuildcodes.c); set before flushed */
 	double		reltuples;		/* heap tuples seen by finished workers */
 	double		indtuples;		/* tuples indexed by finished workers */
 	ConditionVariable cv;		/* any of the above changed */

@@ -280,6 +280,7 @@ HnswBuildEndParallel(HnswBuildState *state, double *reltuples)
 	if (!state->onDisk)
 		HnswBuildFlushArena(state, true);
 	HnswBuildVerdictsEnd();
+	HnswBuildCodesEnd();
 
 	if (IsMVCCSnapshot(state->snapshot))
 		UnregisterSnapshot(state->snapshot);
@@ -339,6 +340,7 @@ HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
 									   HnswBuildCallback, &state, scan);
 	HnswBuildLinkPending(&state);
 	HnswBuildVerdictsEnd();
+	HnswBuildCodesEnd();
 
 	SpinLockAcquire(&shared->mutex);
 	shared->reltuples += reltuples;

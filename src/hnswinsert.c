@@ -31,7 +31,8 @@
  * releases an exclusive lock on e's page; one WAL record.
  */
 static bool
-AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
+AddHeapTid(HnswGraph *graph, HnswElement e, const HnswCode *vec,
+		   ItemPointer heaptid)
 {
 	const HnswLayout *layout = HnswGraphLayout(graph);
 	Buffer		buf;
@@ -47,8 +48,8 @@ AddHeapTid(HnswGraph *graph, HnswElement e, ItemPointer heaptid)
 	if (tup != NULL)
 		HnswTupleGetKey(tup, &key);
 	if (tup != NULL && !tup->deleted && HnswKeyEqual(&key, &graph->key) &&
-		VARSIZE(HnswTupleVector(tup)) == VARSIZE(e->vec) &&
-		memcmp(HnswTupleVector(tup), e->vec, VARSIZE(e->vec)) == 0)
+		VARSIZE(HnswTupleVector(tup)) == VARSIZE(vec) &&
+		memcmp(HnswTupleVector(tup), vec, VARSIZE(vec)) == 0)
 	{
 		for (int i = 0; i < HnswTupleTidCapacity(tup); i++)
 		{
@@ -603,11 +604,13 @@ static bool
 ShareElement(HnswGraph *graph, HnswElement e, const HnswCode *vec,
 			 ItemPointer heaptid, bool *copy)
 {
-	if (!HnswEnsureVector(graph, e) || !HnswKeyEqual(&e->key, &graph->key) ||
-		!HnswVectorMatches(graph, e->vec, vec))
+	HnswCode   *stored = HnswReadElementVector(graph, e);
+
+	if (stored == NULL || !HnswKeyEqual(&e->key, &graph->key) ||
+		!HnswVectorMatches(graph, stored, vec))
 		return false;
 	*copy = true;
-	return AddHeapTid(graph, e, heaptid);
+	return AddHeapTid(graph, e, stored, heaptid);
 }
 
 /*
@@ -716,8 +719,15 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	level = HnswRandomLevel(graph->m);
 	level = Min(level, maxLevel);	/* not Min(HnswRandomLevel(...), ...) */
 
-	/* search by distance to vec, without copying the vectors visited */
+	/*
+	 * Search by distance to vec, without copying the vectors visited; a
+	 * build compares the elements its store holds by their codes.
+	 */
 	graph->query = vec;
+	graph->codes = building && HnswBuildCodesActive(index) &&
+		HnswBuildCodesUsable(graph);
+	if (building)
+		HnswGraphReserve(graph, graph->efConstruction * 2 * graph->m);
 	ep = HnswGetEntryPoint(graph, &meta);
 
 	if (ep == NULL)
@@ -754,6 +764,8 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 	tup = palloc(HnswElementTupleSize(graph, e->vec, level, ntids));
 	size = HnswFormElementTuple(graph, e, tup, ntids);
 	HnswAddElementTuple(graph, tup, size, &e->tid);
+	if (graph->codes)
+		(void) HnswBuildCodesAdd(&e->tid, level, e->vec);
 
 	LinkNeighbors(graph, lists, level, &e->tid);
 

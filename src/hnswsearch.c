@@ -111,6 +111,26 @@ CacheCreate(MemoryContext cxt)
 	return cache;
 }
 
+/*
+ * Make room in an empty graph's cache for about n elements, so that a search
+ * that meets that many does not grow it step by step (a build's inserts).
+ */
+void
+HnswGraphReserve(HnswGraph *graph, int n)
+{
+	struct hnsw_elements_hash *cache = graph->cache;
+	uint32		size = HNSW_CACHE_MIN_SIZE;
+
+	if (cache->count != 0)
+		return;
+	while (size / 2 < (uint32) n && size < (1U << 20))
+		size *= 2;
+	if (size == cache->mask + 1)
+		return;
+	pfree(cache->entries);
+	CacheAllocate(cache, size);
+}
+
 /* Double the table, moving every entry */
 static void
 CacheGrow(struct hnsw_elements_hash *cache)
@@ -134,6 +154,7 @@ CacheGrow(struct hnsw_elements_hash *cache)
 	pfree(old);
 }
 
+static HnswCode *ReadVector(HnswGraph *graph, HnswElement e);
 static int	MaxLevelForSize(int dim, HnswCodeKind quant, int m,
 							bool outOfLine, Size keySize);
 
@@ -764,6 +785,16 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
 	e = &graph->stubs[--graph->nstubs];
 	memset(e, 0, sizeof(HnswElementData));
 	e->tid = *tid;
+	if (graph->codes)
+	{
+		const HnswCode *code = HnswBuildCodesFind(tid, &e->level);
+
+		if (code != NULL)
+		{
+			e->vec = unconstify(HnswCode *, code);
+			e->coded = true;
+		}
+	}
 
 	if (cache->count + 1 > (cache->mask + 1) / 2)
 	{
@@ -881,7 +912,11 @@ LoadSize(HnswGraph *graph)
 void
 HnswPrefetchElement(HnswGraph *graph, HnswElement e)
 {
-	if (!e->loaded)
+	if (e->loaded)
+		return;
+	if (e->coded)
+		HnswPrefetchBytes(e->vec, HNSW_CODE_SIZE(graph->dim, HNSW_CODE_I8));
+	else
 		HnswPrefetchTuple(graph->index, &e->tid, LoadSize(graph), 0,
 						  HnswMinCutSize(graph));
 }
@@ -919,6 +954,13 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 	e->loaded = true;
 	e->partial = false;
 	e->hasLink = false;
+
+	/* a build's insert compares the element by its code: no page read */
+	if (e->coded)
+	{
+		e->queryDistance = HnswDistance(graph, graph->query, e->vec);
+		return true;
+	}
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -988,6 +1030,27 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 		return true;
 	}
 
+	/*
+	 * A build's insert: the element's code goes into the build's store, and
+	 * it is compared by that code from now on, here as by every later
+	 * insert (hnswbuildcodes.c).
+	 */
+	if (graph->codes && tup->type == HNSW_ELEMENT_TUPLE)
+	{
+		const HnswCode *code = HnswBuildCodesAdd(&e->tid, tup->level,
+												 HnswTupleVector(tup));
+
+		if (code != NULL)
+		{
+			UnlockReleaseBuffer(buf);
+			e->vec = unconstify(HnswCode *, code);
+			e->coded = true;
+			e->neighbors = NULL;
+			e->queryDistance = HnswDistance(graph, graph->query, e->vec);
+			return true;
+		}
+	}
+
 	if (graph->query)
 	{
 		e->queryDistance = QueryDistance(graph, HnswTupleVector(tup),
@@ -1032,14 +1095,41 @@ HnswLoadElement(HnswGraph *graph, HnswElement e)
 bool
 HnswEnsureVector(HnswGraph *graph, HnswElement e)
 {
-	Buffer		buf;
-	const HnswLayout *layout;
-	HnswElementTuple tup;
-
 	if (e->vec != NULL)
 		return true;
 	if (e->missing)
 		return false;
+	e->vec = ReadVector(graph, e);
+	return !e->missing;
+}
+
+/*
+ * The vector an element's tuple holds, even if the element is compared by
+ * its code in a build's store (ShareElement compares the vectors
+ * themselves).  NULL if the tuple is gone.  Locks as HnswEnsureVector.
+ */
+HnswCode *
+HnswReadElementVector(HnswGraph *graph, HnswElement e)
+{
+	if (!e->coded)
+		return HnswEnsureVector(graph, e) ? e->vec : NULL;
+	if (e->missing)
+		return NULL;
+	return ReadVector(graph, e);
+}
+
+/*
+ * Read element e's vector from its tuple into the graph's context; NULL,
+ * with e->missing set, if the tuple is gone.  Takes and releases a share
+ * lock on its page (and its tail's).
+ */
+static HnswCode *
+ReadVector(HnswGraph *graph, HnswElement e)
+{
+	Buffer		buf;
+	const HnswLayout *layout;
+	HnswElementTuple tup;
+	HnswCode   *result = NULL;
 
 	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -1062,14 +1152,14 @@ HnswEnsureVector(HnswGraph *graph, HnswElement e)
 
 		UnlockReleaseBuffer(buf);
 		if (whole || HnswReadTail(graph, &e->tid, vec))
-			e->vec = vec;
+			result = vec;
 		else
 		{
 			pfree(vec);
 			e->missing = true;
 		}
 	}
-	return !e->missing;
+	return result;
 }
 
 /*
@@ -1304,6 +1394,8 @@ PageExpand(PageSearch *ps, HnswCandidate *c, int lc, HnswElement *items)
 												ps->hints),
 								  items);
 		ntids = ReadLinks(graph, ce, lc, ps->tids, NULL);
+		if (graph->codes)
+			HnswBuildCodesPrefetch(ps->tids, ntids);
 		for (int i = 0; i < ntids; i++)
 		{
 			HnswElement e = HnswLookupElement(graph, &ps->tids[i]);
@@ -1312,7 +1404,12 @@ PageExpand(PageSearch *ps, HnswCandidate *c, int lc, HnswElement *items)
 				continue;
 			e->visited = graph->searchTag;
 			items[n++] = e;
-			if (!e->loaded)
+			if (e->loaded)
+				continue;
+			if (e->coded)
+				HnswPrefetchBytes(e->vec, HNSW_CODE_SIZE(graph->dim,
+														 HNSW_CODE_I8));
+			else
 				HnswPrefetchBlock(graph->index,
 								  ItemPointerGetBlockNumber(&ps->tids[i]));
 		}
@@ -1342,7 +1439,13 @@ PageExpand(PageSearch *ps, HnswCandidate *c, int lc, HnswElement *items)
 static pg_attribute_always_inline void
 PagePrefetch(PageSearch *ps, HnswElement e)
 {
-	if (!e->loaded && ps->graph->query != NULL)
+	if (unlikely(e->coded))
+	{
+		if (!e->loaded)
+			HnswPrefetchBytes(e->vec, HNSW_CODE_SIZE(ps->graph->dim,
+													 HNSW_CODE_I8));
+	}
+	else if (!e->loaded && ps->graph->query != NULL)
 		HnswPrefetchTuple(ps->graph->index, &e->tid,
 						  unlikely(ps->graph->filter != NULL) ?
 						  HNSW_ELEMENT_HEADER_SIZE(HNSW_HEAPTIDS) + HNSW_KEY_SIZE :

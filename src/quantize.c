@@ -231,6 +231,39 @@ HnswEncodeVector(HnswGraph *graph, const HnswCode *vec, MemoryContext cxt)
 }
 
 /*
+ * Encode code, a dense vector of any dense kind (an element's vector or a
+ * prepared value), as an i8 code into out, HNSW_CODE_SIZE(dim, I8) bytes;
+ * decoded is room for dim floats.  An i8 code is copied.  For the codes a
+ * build compares (hnswbuildcodes.c): no allocation.
+ */
+void
+HnswEncodeInt8(const HnswCode *code, HnswCode *out, float *decoded)
+{
+	Size		size = HNSW_CODE_SIZE(code->dim, HNSW_CODE_I8);
+	const float *x;
+
+	if (code->kind == HNSW_CODE_I8)
+	{
+		memcpy(out, code, size);
+		return;
+	}
+	if (code->kind == HNSW_CODE_F32)
+		x = HnswCodeFloats(code);
+	else
+	{
+		HnswDecodeVector(code, decoded);
+		x = decoded;
+	}
+	SET_VARSIZE(out, size);
+	out->dim = code->dim;
+	out->kind = HNSW_CODE_I8;
+	HnswCodeFloats(out)[2] =
+		DistanceEncodeInt8Range(x, code->dim, (int8 *) CodeData(out),
+								&HnswCodeFloats(out)[0],
+								&HnswCodeFloats(out)[1]);
+}
+
+/*
  * Return vec encoded with the index's quantization option, as a vector out
  * of line is stored, palloc'd in cxt.
  */

@@ -57,6 +57,28 @@ is($node->safe_psql('postgres',
 is(rows_not_in_index($node, 'base'), '0', 'past maintenance_work_mem: every row is in the index');
 is(missing_rows($node, 'base'), '0',
 	'past maintenance_work_mem: rows are found by their own vector (all but 0.5%)');
+$node->safe_psql('postgres', 'DROP INDEX idx');
+
+# with enough memory left for the codes of every element (src/README
+# "Codes past the arena"), the rows inserted into the pages are linked by
+# comparing codes: the same recall, no element unreachable, every row found
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
+	SET maintenance_work_mem = '8MB'; SET client_min_messages = debug1;
+	CREATE INDEX idx ON base USING hnsw (v)});
+is($ret, 0, 'build past maintenance_work_mem with codes succeeds');
+like($stderr, qr/hnsw graph no longer fits into maintenance_work_mem/, 'build with codes says it outgrew memory');
+like($stderr, qr/hnsw build of "idx": codes of up to \d+ elements kept for the rows inserted into the pages/,
+	'build past maintenance_work_mem keeps codes');
+$past = recall($node, 'base', 'q100', '<->', 10, 'SET hnsw.ef_search = 10;');
+note "recall\@10 at ef_search 10: in memory $inmem, past maintenance_work_mem with codes $past";
+cmp_ok($past, '>=', $inmem - 0.01,
+	'a build past maintenance_work_mem with codes is within a point of the build in memory');
+is($node->safe_psql('postgres',
+	"SELECT elements, dangling_links, stale_links, unreachable_elements FROM hnsw.verify_index('idx')"),
+	'6000|0|0|0', 'a build with codes leaves no element unreachable');
+is(rows_not_in_index($node, 'base'), '0', 'with codes: every row is in the index');
+is(missing_rows($node, 'base'), '0',
+	'with codes: rows are found by their own vector (all but 0.5%)');
 $node->safe_psql('postgres', 'DROP INDEX idx; DROP TABLE q100');
 
 # too many elements past maintenance_work_mem to look for unreachable ones
@@ -183,6 +205,14 @@ $stderr = parallel_build('parallel build past memory',
 	'elements, dangling_links, stale_links, unreachable_elements', '6000|0|0|0', 1);
 like($stderr, qr/hnsw graph no longer fits into maintenance_work_mem/,
 	'parallel build says it outgrew memory');
+# with room for codes, shared by the three participants
+$stderr = parallel_build('parallel build past memory with codes',
+	"SET maintenance_work_mem = '8MB';", 2,
+	'elements, dangling_links, stale_links, unreachable_elements', '6000|0|0|0', 1);
+like($stderr, qr/hnsw graph no longer fits into maintenance_work_mem/,
+	'parallel build with codes says it outgrew memory');
+like($stderr, qr/codes of up to \d+ elements kept for the rows inserted into the pages/,
+	'parallel build past memory keeps codes');
 $node->safe_psql('postgres', 'ALTER TABLE base RESET (parallel_workers)');
 
 # An index built by inserts must be as good as CREATE INDEX on the same rows
