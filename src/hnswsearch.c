@@ -931,10 +931,14 @@ HnswPrefetchElement(HnswGraph *graph, HnswElement e)
  * completed by loading again once it is needed against a higher bound.
  * Return false if the tuple is gone (freed by vacuum; the link that led
  * here is stale and treated as absent).  With graph->harvest, the links
- * whose hints may pass it are collected too (Harvest).
+ * whose hints may pass it are collected too (Harvest).  In a build's
+ * insert (graph->codes), the element is compared by its i8 code in the
+ * build's store: one found there when it was looked up is not read at all,
+ * and one read now is added to the store (hnswbuildcodes.c).
  *
- * Takes and releases a share lock on the element's page; holds no lock on
- * entry or exit.  The copy is allocated in the graph's context.
+ * Takes and releases a share lock on the element's page, unless it is
+ * compared by its code; holds no lock on entry or exit.  The copy is
+ * allocated in the graph's context.
  */
 bool
 HnswLoadElement(HnswGraph *graph, HnswElement e)
