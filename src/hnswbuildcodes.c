@@ -130,7 +130,8 @@ HnswBuildCodesInit(HnswGraph *graph, char *mem, Size size)
 	header->maxOffset = (BLCKSZ - SizeOfPageHeaderData) /
 		(MAXALIGN(smallest) + sizeof(ItemIdData));
 
-	if (size <= fixed + 1024)
+	/* elements too large for a page whole are cut, and never stored here */
+	if (header->maxOffset == 0 || size <= fixed + 1024)
 		return 0;
 	perRecord = RecordSize(graph->dim) +
 		CODES_TABLE_FACTOR * sizeof(pg_atomic_uint32);
