@@ -277,11 +277,13 @@ HnswBuildCodesAdd(ItemPointer tid, uint8 level, const HnswCode *vec)
 		return NULL;
 	if (!pg_atomic_compare_exchange_u32(entry, &expected, CODES_BUSY))
 	{
+		uint8		stored;
+
 		/* there already, or being published */
 		if (expected == CODES_BUSY)
 			return NULL;
 		pg_read_barrier();
-		return Record(expected, &level);
+		return Record(expected, &stored);
 	}
 
 	r = pg_atomic_fetch_add_u32(&header->nrecords, 1);

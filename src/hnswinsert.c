@@ -721,11 +721,11 @@ InsertElement(MemoryContext cxt, Relation index, Datum value,
 
 	/*
 	 * Search by distance to vec, without copying the vectors visited; a
-	 * build compares the elements its store holds by their codes.
+	 * build compares the elements its store holds by their codes (the
+	 * leader lays one out only for an index HnswBuildCodesUsable accepts).
 	 */
 	graph->query = vec;
-	graph->codes = building && HnswBuildCodesActive(index) &&
-		HnswBuildCodesUsable(graph);
+	graph->codes = building && HnswBuildCodesActive(index);
 	if (building)
 		HnswGraphReserve(graph, graph->efConstruction * 2 * graph->m);
 	ep = HnswGetEntryPoint(graph, &meta);

@@ -41,6 +41,16 @@
 #define CodeData(v) \
 	((const void *) &HnswCodeFloats(v)[HNSW_CODE_HEADER_FLOATS((v)->kind)])
 
+/* Fill an i8 code's scale, offset, error and codes from dim floats x */
+static void
+FillInt8(HnswCode *code, const float *x, int dim)
+{
+	HnswCodeFloats(code)[2] =
+		DistanceEncodeInt8Range(x, dim, (int8 *) CodeData(code),
+								&HnswCodeFloats(code)[0],
+								&HnswCodeFloats(code)[1]);
+}
+
 /*
  * Return vec (a code of an exact kind: F32, HALF, BIT or SPARSE) encoded
  * as kind q, palloc'd in cxt with extra zeroed bytes at the end (inside the
@@ -125,10 +135,7 @@ EncodeAs(HnswCodeKind q, const HnswCode *vec, Size extra, MemoryContext cxt)
 			}
 			break;
 		case HNSW_CODE_I8:
-			HnswCodeFloats(code)[2] =
-				DistanceEncodeInt8Range(x, vec->dim, (int8 *) CodeData(code),
-										&HnswCodeFloats(code)[0],
-										&HnswCodeFloats(code)[1]);
+			FillInt8(code, x, vec->dim);
 			break;
 		default:
 			elog(ERROR, "cannot encode an hnsw code of kind %d as %d",
@@ -257,10 +264,7 @@ HnswEncodeInt8(const HnswCode *code, HnswCode *out, float *decoded)
 	SET_VARSIZE(out, size);
 	out->dim = code->dim;
 	out->kind = HNSW_CODE_I8;
-	HnswCodeFloats(out)[2] =
-		DistanceEncodeInt8Range(x, code->dim, (int8 *) CodeData(out),
-								&HnswCodeFloats(out)[0],
-								&HnswCodeFloats(out)[1]);
+	FillInt8(out, x, code->dim);
 }
 
 /*
