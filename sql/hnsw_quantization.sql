@@ -113,6 +113,36 @@ CREATE INDEX qb_bf16 ON qb USING hnsw (v) WITH (quantization = 'bf16');
 INSERT INTO qb SELECT array_fill(1::real, ARRAY[8000])::vector;
 DROP TABLE qb;
 
+-- graph_quantization: codes in the graph, the vectors out of line, at any size
+CREATE TABLE qg (id int, v vector(3), h halfvec(3), s sparsevec(3));
+CREATE INDEX ON qg USING hnsw (v) WITH (graph_quantization = 'f32');
+CREATE INDEX ON qg USING hnsw (v) WITH (quantization = 'f16', graph_quantization = 'bf16');
+CREATE INDEX ON qg USING hnsw (h halfvec_l2_ops) WITH (graph_quantization = 'bf16');
+CREATE INDEX ON qg USING hnsw (s sparsevec_l2_ops) WITH (graph_quantization = 'i8');
+CREATE INDEX qg_bf16 ON qg USING hnsw (v) WITH (graph_quantization = 'bf16');
+CREATE INDEX qg_i8 ON qg USING hnsw (v vector_cosine_ops) WITH (graph_quantization = 'I8');
+CREATE INDEX qg_h ON qg USING hnsw (h halfvec_l2_ops) WITH (graph_quantization = 'i8');
+CREATE INDEX qg_same ON qg USING hnsw (v) WITH (quantization = 'i8', graph_quantization = 'i8');
+INSERT INTO qg SELECT i, ARRAY[i, i * 0.5, 1 - i]::real[]::vector, ARRAY[i, i * 0.5, 1 - i]::real[]::vector::halfvec, NULL
+	FROM generate_series(1, 50) i;
+SELECT i.relname, quantization, graph_quantization, vector_chunks > 0 AS out_of_line
+	FROM pg_class i, hnsw.index_info(i.oid::regclass) WHERE i.relname LIKE 'qg\_%' ORDER BY 1;
+SET enable_seqscan = off;
+SELECT id, round((v <-> '[7.2, 3.6, -6.2]')::numeric, 4) AS d FROM qg ORDER BY v <-> '[7.2, 3.6, -6.2]' LIMIT 3;
+SELECT id, round((v <=> '[7.2, 3.6, -6.2]')::numeric, 6) AS d FROM qg ORDER BY v <=> '[7.2, 3.6, -6.2]' LIMIT 3;
+SELECT id FROM qg ORDER BY h <-> '[7.2, 3.6, -6.2]' LIMIT 3;
+RESET enable_seqscan;
+SELECT dangling_links + stale_links AS bad FROM hnsw.verify_index('qg_bf16');
+-- the option is read when the first vector fixes the layout
+TRUNCATE qg;
+ALTER INDEX qg_bf16 SET (graph_quantization = 'auto');
+INSERT INTO qg VALUES (1, '[1,2,3]');
+SELECT quantization, graph_quantization FROM hnsw.index_info('qg_bf16');
+ALTER INDEX qg_bf16 SET (graph_quantization = 'i8');
+INSERT INTO qg VALUES (2, '[1,2,4]');
+SELECT quantization, graph_quantization FROM hnsw.index_info('qg_bf16');
+DROP TABLE qg;
+
 -- an operator class with a distance of its own cannot be quantized
 CREATE FUNCTION my_l2(vector, vector) RETURNS float8
 	AS 'SELECT $1 <-> $2' LANGUAGE sql IMMUTABLE STRICT;
@@ -120,6 +150,7 @@ CREATE OPERATOR CLASS my_l2_ops FOR TYPE vector USING hnsw AS
 	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 my_l2(vector, vector);
 CREATE INDEX ON q USING hnsw (v my_l2_ops) WITH (quantization = 'f16');
+CREATE INDEX ON q USING hnsw (v my_l2_ops) WITH (graph_quantization = 'i8');
 CREATE INDEX q_my ON q USING hnsw (v my_l2_ops);
 DROP INDEX q_my;
 DROP OPERATOR FAMILY my_l2_ops USING hnsw;

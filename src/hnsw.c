@@ -44,6 +44,7 @@ typedef struct HnswOptions
 	int			quantizationOffset; /* "f32", "f16", "bf16" or "i8" */
 	bool		packed;			/* CREATE INDEX cuts large elements at page
 								 * ends (hnswbuildwrite.c, PlaceCut) */
+	int			graphQuantizationOffset;	/* "auto", "bf16" or "i8" */
 } HnswOptions;
 
 /* Names of the quantizations, indexed by HnswCodeKind */
@@ -71,6 +72,21 @@ ValidateQuantization(const char *value)
 				 errdetail("Valid values are \"f32\", \"f16\", \"bf16\" and \"i8\".")));
 }
 
+/* Reject unknown values of the graph_quantization reloption */
+static void
+ValidateGraphQuantization(const char *value)
+{
+	if (value == NULL ||
+		(pg_strcasecmp(value, "auto") != 0 &&
+		 pg_strcasecmp(value, "bf16") != 0 &&
+		 pg_strcasecmp(value, "i8") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for parameter \"graph_quantization\": \"%s\"",
+						value ? value : ""),
+				 errdetail("Valid values are \"auto\", \"bf16\" and \"i8\".")));
+}
+
 /*
  * Register the reloptions and GUCs of the access method.  Called once per
  * backend, from _PG_init (module.c).
@@ -94,6 +110,10 @@ HnswInit(void)
 	add_bool_reloption(hnsw_relopt_kind, "packed",
 					   "Fills pages by cutting large elements over two pages",
 					   false, AccessExclusiveLock);
+	add_string_reloption(hnsw_relopt_kind, "graph_quantization",
+						 "Codes the graph compares, the vectors kept out of line: auto, bf16 or i8",
+						 "auto", ValidateGraphQuantization,
+						 AccessExclusiveLock);
 
 	DefineCustomIntVariable("hnsw.ef_search",
 							"Size of the candidate list while searching.",
@@ -124,10 +144,11 @@ HnswInit(void)
 							 &hnsw_scan_mem_multiplier, 1.0, 1.0, 1000.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("hnsw.rerank",
-							 "Returns the rows of i8 indexes in exact distance order.",
+							 "Returns the rows of i8 indexes, and of indexes with vectors out of line, in exact distance order.",
 							 "The scan reads the candidates' vectors from the table "
-							 "and orders them by their exact distance; off returns "
-							 "them in the order of the i8 distance, which is faster.",
+							 "(i8) or from the index (out of line) and orders them by "
+							 "their exact distance; off returns them in the order of "
+							 "the codes' distance, which is faster.",
 							 &hnsw_rerank, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("hnsw.filtered_walk",
 							 "Lets a scan with conditions on the index's filter column walk only through rows that pass them.",
@@ -149,6 +170,8 @@ hnswoptions(Datum reloptions, bool validate)
 		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, efConstruction)},
 		{"quantization", RELOPT_TYPE_STRING, offsetof(HnswOptions, quantizationOffset)},
 		{"packed", RELOPT_TYPE_BOOL, offsetof(HnswOptions, packed)},
+		{"graph_quantization", RELOPT_TYPE_STRING,
+		offsetof(HnswOptions, graphQuantizationOffset)},
 	};
 	HnswOptions *opts;
 
@@ -210,6 +233,28 @@ HnswGetQuantization(Relation index)
 		return HNSW_CODE_F32;
 	q = ParseQuantization((char *) opts + opts->quantizationOffset);
 	return q < 0 ? HNSW_CODE_F32 : (HnswCodeKind) q;
+}
+
+/*
+ * Return the code an index asks its graph to compare, its vectors kept out
+ * of line (reloption "graph_quantization"): HNSW_CODE_BF16 or HNSW_CODE_I8,
+ * or HNSW_GRAPH_AUTO (HnswCodeKindFor decides by the size alone).  Like
+ * quantization, it matters only until the first vector fixes the layout.
+ */
+int
+HnswGetGraphQuantization(Relation index)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+	const char *value;
+
+	if (opts == NULL || opts->graphQuantizationOffset == 0)
+		return HNSW_GRAPH_AUTO;
+	value = (const char *) opts + opts->graphQuantizationOffset;
+	if (pg_strcasecmp(value, "bf16") == 0)
+		return HNSW_CODE_BF16;
+	if (pg_strcasecmp(value, "i8") == 0)
+		return HNSW_CODE_I8;
+	return HNSW_GRAPH_AUTO;
 }
 
 /* Return the reloption value naming a quantization */

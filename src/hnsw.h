@@ -85,6 +85,7 @@ typedef enum HnswCodeKind
 #define HnswQuantIsInt8(q)	((q) == HNSW_CODE_I8)
 
 #define HNSW_DEFAULT_QUANTIZATION	"f32"
+#define HNSW_GRAPH_AUTO				(-1)	/* graph_quantization "auto" */
 
 /*
  * An element's value as the index stores and compares it, and the query as
@@ -580,6 +581,8 @@ typedef struct HnswGraph
 	HnswCodeKind exactKind; /* the index's option: differs from
 										 * quantization when vectors are out
 										 * of line */
+	int			graphRequest;	/* its graph_quantization option, or
+								 * HNSW_GRAPH_AUTO (HnswCodeKindFor) */
 	float	   *scratch;		/* dim floats: one element decoded */
 	const HnswCode *scratchOf;	/* the encoded vector scratch holds, or NULL */
 	HnswCode	   *cutBuffer;		/* a head tuple's vector put together */
@@ -737,6 +740,7 @@ extern int	HnswGetM(Relation index);
 extern int	HnswGetEfConstruction(Relation index);
 extern HnswCodeKind HnswGetQuantization(Relation index);
 extern bool HnswGetPacked(Relation index);
+extern int	HnswGetGraphQuantization(Relation index);
 extern const char *HnswQuantizationName(HnswCodeKind q);
 extern const char *HnswCodeKindName(HnswCodeKind kind);
 
@@ -759,6 +763,9 @@ extern void HnswCodeBounds(const HnswCode *code, float *error,
 extern double HnswQuantLowerBound(HnswGraph *graph, float distance,
 								  float error, float magnitude,
 								  double queryL1);
+extern double HnswCodeLowerBound(HnswGraph *graph, float distance,
+								 float error, float magnitude,
+								 double queryL1, double queryL2);
 extern double HnswQuantRefinedBound(HnswGraph *graph, const HnswCode *query,
 									const HnswCode *code, float distance);
 
@@ -1024,8 +1031,9 @@ extern HnswNeighborList *HnswNewNeighborList(HnswGraph *graph, int capacity);
 extern void HnswNewSearch(HnswGraph *graph);
 extern int	HnswCheckVector(HnswGraph *graph, const HnswCode *vec);
 extern int	HnswSparseCodeNnz(int m, Size keySize, int nnz);
-extern HnswCodeKind HnswCodeKindFor(int dim, int m,
-											 HnswCodeKind quant);
+extern void HnswCheckGraphQuantization(HnswGraph *graph);
+extern HnswCodeKind HnswCodeKindFor(int dim, int m, HnswCodeKind quant,
+									int request);
 extern void HnswGraphReadMeta(HnswGraph *graph, HnswMetaPageData *meta);
 extern HnswElement HnswGetEntryPoint(HnswGraph *graph, HnswMetaPageData *meta);
 

@@ -274,6 +274,7 @@ HnswBuildInitParticipant(HnswBuildState *state, HnswBuildShared *shared, char *a
 	state->heap = heap;
 	state->index = index;
 	state->graph = HnswCreateGraph(index, CurrentMemoryContext, 0);
+	HnswCheckGraphQuantization(state->graph);
 	state->graph->building = true;
 	state->graph->keepPruned = true;
 	state->graph->m = shared->m;

@@ -259,8 +259,8 @@ SetGraphDimensions(HnswGraph *graph, int dim)
 {
 	graph->dim = dim;
 	if (dim > 0)
-		graph->codeKind = HnswCodeKindFor(dim, graph->m,
-												   graph->exactKind);
+		graph->codeKind = HnswCodeKindFor(dim, graph->m, graph->exactKind,
+										  graph->graphRequest);
 }
 
 static inline void

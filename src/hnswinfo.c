@@ -127,14 +127,20 @@ CheckLayout(HnswCheckState *cs)
 
 /*
  * Return whether the metapage of an index with vectors out of line names
- * the code quantization HnswCodeKindFor chooses.
+ * a code quantization HnswCodeKindFor chooses, by the size alone or as
+ * asked by a graph_quantization (which may have been altered since).
  */
 static bool
 CodeQuantizationValid(HnswMetaPageData *meta)
 {
-	return meta->codeKind ==
-		HnswCodeKindFor(meta->dimensions, meta->m,
-							 meta->exactKind);
+	const int	requests[] = {HNSW_GRAPH_AUTO, HNSW_CODE_BF16, HNSW_CODE_I8};
+
+	for (int i = 0; i < lengthof(requests); i++)
+		if (meta->codeKind ==
+			HnswCodeKindFor(meta->dimensions, meta->m, meta->exactKind,
+							requests[i]))
+			return true;
+	return false;
 }
 
 /*

@@ -1175,8 +1175,8 @@ HnswUpdateMetaEntry(Relation index, bool building, int dim,
 			/* the first vector decides, as in HnswCheckVector */
 			meta->dimensions = dim;
 			meta->codeKind =
-				HnswCodeKindFor(dim, meta->m,
-									 (HnswCodeKind) meta->exactKind);
+				HnswCodeKindFor(dim, meta->m, (HnswCodeKind) meta->exactKind,
+								HnswGetGraphQuantization(index));
 		}
 		if (!onlyIfHigher || level > meta->entryLevel)
 		{

@@ -43,6 +43,10 @@ typedef struct HnswRerankItem
 {
 	ItemPointerData heaptid;
 	bool		refined;		/* code read again (RefineItem) */
+	bool		known;			/* exact is known (vectors out of line: read
+								 * for one of the element's heap TIDs) */
+	uint8		sibling;		/* which heap TID of its element: the items
+								 * of an element follow one another */
 	HnswElement element;
 	double		bound;			/* lower bound of the exact distance */
 	float		exact;			/* exact distance, once read */
@@ -88,9 +92,15 @@ typedef struct HnswScanOpaqueData
 	int			npageTids;
 	int			maxPageTids;
 
-	/* re-ranking with exact vectors from the table (i8 indexes) */
+	/*
+	 * Re-ranking by lower bounds of the exact distances: with the vectors
+	 * of the table (i8 indexes), or with the index's own vectors out of
+	 * line (rerankIndex).
+	 */
 	bool		rerank;
+	bool		rerankIndex;
 	double		queryL1;		/* the query's L1 norm, for the bound */
+	double		queryL2;		/* and its Euclidean norm */
 	HnswRerankItem *items;		/* current batch */
 	int			nitems;
 	binaryheap *pending;		/* items not read yet, lowest bound first */
@@ -185,6 +195,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	if (so->fetch != NULL)
 		table_index_fetch_reset(so->fetch);
 	so->rerank = false;
+	so->rerankIndex = false;
 	so->items = NULL;
 	so->nitems = 0;
 	so->pending = NULL;
@@ -353,25 +364,53 @@ DecideDistances(IndexScanDesc scan)
 	{
 		so->rerank = true;
 		so->heapAttno = scan->indexRelation->rd_index->indkey.values[0];
+	}
+
+	/*
+	 * Indexes with vectors out of line re-rank with those, reading them in
+	 * the order of the bounds of their codes too (HnswCodeLowerBound; a
+	 * code without a bound has -Inf, which reads every candidate first);
+	 * hnsw.rerank = off returns the order of the codes.  Sparse and bit
+	 * elements are re-ranked all at once, always (RerankBatch).
+	 */
+	if (hnsw_rerank && HnswGraphOutOfLine(so->graph) &&
+		(so->graph->codeKind == HNSW_CODE_BF16 ||
+		 so->graph->codeKind == HNSW_CODE_I8))
+	{
+		so->rerank = true;
+		so->rerankIndex = true;
+	}
+	if (so->rerank)
+	{
+		double		l2 = 0.0;
+
 		so->queryL1 = 0.0;
 		for (int i = 0; i < so->query->dim; i++)
-			so->queryL1 += fabs((double) HnswCodeFloats(so->query)[i]);
+		{
+			double		x = HnswCodeFloats(so->query)[i];
+
+			so->queryL1 += fabs(x);
+			l2 += x * x;
+		}
+		so->queryL2 = sqrt(l2);
 	}
 
 	/*
 	 * Distances computed on the column's own values (an f32 index's
 	 * elements, halfvec, sparsevec and bit elements, or the rows re-ranking
 	 * reads) are the operator's own, bit for bit (same kernel, same
-	 * values): the executor may take them (see hnswplan.c).  Codes,
-	 * normalised copies, converted arrays and Jaccard (rounded to float)
-	 * are not.
+	 * values; the vectors out of line are the column's values when stored
+	 * in the column's own kind): the executor may take them (see
+	 * hnswplan.c).  Codes, normalised copies, converted arrays and Jaccard
+	 * (rounded to float) are not.
 	 */
 	so->exactDistances = !so->graph->arrays && !so->graph->normalize &&
 		(so->graph->metric == HNSW_METRIC_L2 ||
 		 so->graph->metric == HNSW_METRIC_IP ||
 		 so->graph->metric == HNSW_METRIC_L1 ||
 		 so->graph->metric == HNSW_METRIC_HAMMING) &&
-		(so->rerank ||
+		((so->rerank && !so->rerankIndex) ||
+		 (so->rerankIndex && so->graph->exactKind == so->graph->valueKind) ||
 		 (so->graph->codeKind == so->graph->valueKind &&
 		  !HnswGraphOutOfLine(so->graph)));
 }
@@ -1000,8 +1039,10 @@ CompareCandidates(const void *a, const void *b)
 
 /*
  * Re-rank the batch just searched by exact distances, when the index keeps
- * its vectors out of line and the graph was searched with codes (every
- * element, or the sparse vectors too large for their elements): read each
+ * its vectors out of line and the graph was searched with codes that have
+ * no bound of their error (sparse vectors too large for their elements, bit
+ * prefixes; bf16 and i8 codes are re-ranked by their bounds, NextReranked):
+ * read each
  * candidate's vector (its element tuple, then its chunks, one share lock at
  * a time), compute the distance to the query and sort.  A candidate whose
  * vector cannot be read (freed by vacuum meanwhile: its heap rows are dead)
@@ -1015,7 +1056,8 @@ RerankBatch(HnswScanOpaque so)
 	HnswGraph  *graph = so->graph;
 
 	if (graph == NULL || so->nresults == 0 ||
-		!(HnswGraphOutOfLine(graph) || graph->codeKind == HNSW_CODE_SPARSE))
+		!(graph->codeKind == HNSW_CODE_SPARSE ||
+		  graph->codeKind == HNSW_CODE_BIT_PREFIX))
 		return;
 	for (int i = 0; i < so->nresults; i++)
 	{
@@ -1065,7 +1107,7 @@ CompareRerankBound(Datum a, Datum b, void *arg)
 /*
  * Prepare the batch just searched for re-ranking: every heap TID of its
  * elements not returned before, with a lower bound of its exact distance
- * (HnswQuantLowerBound, from the element's i8 distance and error), in a
+ * (HnswCodeLowerBound, from the element's code distance and error), in a
  * heap by it; and an empty heap of the items whose exact distance is known.
  * The elements count as returned from now on: the batch returns all of
  * them before the next is searched.  Allocated in the batch's context.
@@ -1088,15 +1130,17 @@ StartRerank(HnswScanOpaque so)
 		if (e->returned || e->deleted || e->missing)
 			continue;
 		e->returned = true;
-		bound = HnswQuantLowerBound(so->graph, e->queryDistance,
-									e->codeError, e->codeMagnitude,
-									so->queryL1);
+		bound = HnswCodeLowerBound(so->graph, e->queryDistance,
+								   e->codeError, e->codeMagnitude,
+								   so->queryL1, so->queryL2);
 		for (int j = 0; j < e->nheaptids; j++)
 		{
 			HnswRerankItem *item = &so->items[so->nitems++];
 
 			item->heaptid = e->heaptids[j];
 			item->refined = false;
+			item->known = false;
+			item->sibling = (uint8) j;
 			item->element = e;
 			item->bound = bound;
 			item->exact = 0.0f;
@@ -1224,6 +1268,37 @@ RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 }
 
 /*
+ * Read the vector of an item's element from out of line and set the exact
+ * distance of the item and of the element's other heap TIDs' items (its
+ * siblings, next to it in so->items).  An element whose vector cannot be
+ * read any more (freed by vacuum meanwhile: its heap rows are dead) keeps
+ * its code distance, as in RerankBatch.  Takes and releases share locks,
+ * one page at a time (HnswFetchExactVector); the vector is freed at once.
+ */
+static void
+ReadIndexDistance(HnswScanOpaque so, HnswRerankItem *item)
+{
+	HnswElement e = item->element;
+	HnswRerankItem *first = item - item->sibling;
+	MemoryContext oldcxt = MemoryContextSwitchTo(so->tmpCxt);
+	HnswCode   *exact = HnswFetchExactVector(so->graph, e);
+	float		d = e->queryDistance;
+
+	so->nexact++;
+	if (exact != NULL)
+		d = HnswDistance(so->graph, so->query, exact);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(so->tmpCxt);
+	for (HnswRerankItem *i = first; i < so->items + so->nitems; i++)
+	{
+		if (i->element != e || (i > first && i->sibling == 0))
+			break;
+		i->exact = d;
+		i->known = true;
+	}
+}
+
+/*
  * Raise ERRCODE_INDEX_CORRUPTED unless heaptid, read from element e, can be
  * a tuple of the table (HnswCheckHeapTid): the executor, or re-ranking, is
  * about to read it.  Not for scans without a table (heapRelation NULL).
@@ -1269,6 +1344,15 @@ NextReranked(IndexScanDesc scan)
 			return NULL;
 
 		binaryheap_remove_first(so->pending);
+		if (so->rerankIndex)
+		{
+			/* the index's own vector: every heap TID of it is returned */
+			if (!next->known)
+				ReadIndexDistance(so, next);
+			binaryheap_add(so->ready, PointerGetDatum(next));
+			CHECK_FOR_INTERRUPTS();
+			continue;
+		}
 		if (!next->refined &&
 			(next->element->codeError == 0.0f ||
 			 so->graph->metric == HNSW_METRIC_L2))
@@ -1293,9 +1377,10 @@ NextReranked(IndexScanDesc scan)
 }
 
 /*
- * Set scan->xs_heaptid to the next heap TID of an i8 scan that re-ranks
- * with the table's vectors, in exact distance order (NextReranked), searching
- * on as needed; return false when there is none.  Runs in so->cxt.
+ * Set scan->xs_heaptid to the next heap TID of a scan that re-ranks (i8
+ * with the table's vectors, or with the index's vectors out of line), in
+ * exact distance order (NextReranked), searching on as needed; return false
+ * when there is none.  Runs in so->cxt.
  */
 static bool
 NextRerankedTid(IndexScanDesc scan)
@@ -1429,7 +1514,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 	}
 	else if (so->rerank)
-		found = NextRerankedTid(scan);	/* i8: exact distance order */
+		found = NextRerankedTid(scan);	/* exact distance order */
 	else
 		found = NextSearchedTid(scan);
 	MemoryContextSwitchTo(oldcxt);
@@ -1446,8 +1531,8 @@ hnswendscan(IndexScanDesc scan)
 
 	HnswForgetDistance();
 	if (so->nexact > 0)
-		elog(DEBUG1, "hnsw scan read " INT64_FORMAT " exact vectors from the table",
-			 so->nexact);
+		elog(DEBUG1, "hnsw scan read " INT64_FORMAT " exact vectors from the %s",
+			 so->nexact, so->rerankIndex ? "index" : "table");
 	if (so->fetch != NULL)
 	{
 		table_index_fetch_end(so->fetch);

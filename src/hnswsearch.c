@@ -262,6 +262,42 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 	else
 		graph->codeKind = graph->valueKind;
 	graph->exactKind = graph->codeKind;
+	graph->graphRequest = HnswGetGraphQuantization(index);
+}
+
+/*
+ * Raise an error unless the graph_quantization an index asks for is a code
+ * of less precision than its values, compared by a built-in distance: bf16
+ * codes of f32 values, i8 codes of f32, f16, bf16 and halfvec values.  Asking
+ * for the values' own kind is asking for nothing.  Checked when the layout
+ * is decided (CREATE INDEX, the first vector of an empty index); once the
+ * metapage records it, the option is not read again.
+ */
+void
+HnswCheckGraphQuantization(HnswGraph *graph)
+{
+	int			request = graph->graphRequest;
+	HnswCodeKind exact = graph->exactKind;
+
+	if ((request != HNSW_CODE_BF16 && request != HNSW_CODE_I8) ||
+		request == (int) exact)
+		return;
+	if (!((request == HNSW_CODE_BF16 && exact == HNSW_CODE_F32) ||
+		  (request == HNSW_CODE_I8 &&
+		   (exact == HNSW_CODE_F32 || exact == HNSW_CODE_F16 ||
+			exact == HNSW_CODE_BF16 || exact == HNSW_CODE_HALF))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("graph_quantization \"%s\" is not supported for %s values",
+						HnswQuantizationName(request),
+						HnswCodeKindName(exact)),
+				 errdetail("The graph's codes must be less precise than the vectors: \"bf16\" for f32 vectors, \"i8\" for f32, f16, bf16 and half vectors.")));
+	if (graph->metric == HNSW_METRIC_OTHER)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("graph_quantization \"%s\" is not supported by this operator class",
+						HnswQuantizationName(request)),
+				 errdetail("Codes in the graph compute L2, inner product, cosine and L1 distances only.")));
 }
 
 /*
@@ -360,8 +396,10 @@ HnswCheckVector(HnswGraph *graph, const HnswCode *vec)
 
 	if (graph->dim == 0)
 	{
+		HnswCheckGraphQuantization(graph);
 		graph->dim = dim;
-		graph->codeKind = HnswCodeKindFor(dim, graph->m, graph->exactKind);
+		graph->codeKind = HnswCodeKindFor(dim, graph->m, graph->exactKind,
+										  graph->graphRequest);
 	}
 	else if (dim != graph->dim)
 		ereport(ERROR,
@@ -443,13 +481,24 @@ HnswSparseCodeNnz(int m, Size keySize, int nnz)
  * sparsevec column) store them: as exact while an element of level
  * HNSW_INLINE_LEVEL fits a page; otherwise a code (bf16 if that fits, else
  * i8) with the value out of line.  If not even that fits, exact
- * (HnswCheckVector then refuses the value).  A function of its arguments
- * only, so the metapage and every backend agree; see src/README "Vectors
- * out of line".
+ * (HnswCheckVector then refuses the value).  request, the index's
+ * graph_quantization (HnswCheckGraphQuantization), chooses the code
+ * instead while an element of that level fits with it.  A function of its
+ * arguments only, so the metapage and every backend agree; see src/README
+ * "Vectors out of line".
  */
 HnswCodeKind
-HnswCodeKindFor(int dim, int m, HnswCodeKind exact)
+HnswCodeKindFor(int dim, int m, HnswCodeKind exact, int request)
 {
+	if ((request == HNSW_CODE_BF16 && exact == HNSW_CODE_F32) ||
+		(request == HNSW_CODE_I8 &&
+		 (exact == HNSW_CODE_F32 || exact == HNSW_CODE_F16 ||
+		  exact == HNSW_CODE_BF16 || exact == HNSW_CODE_HALF)))
+	{
+		if (MaxLevelForSize(dim, (HnswCodeKind) request, m, true, 0) >=
+			HNSW_INLINE_LEVEL)
+			return (HnswCodeKind) request;
+	}
 	if (exact == HNSW_CODE_SPARSE ||
 		MaxLevelForSize(dim, exact, m, false, 0) >= HNSW_INLINE_LEVEL)
 		return exact;

@@ -699,6 +699,78 @@ HnswQuantLowerBound(HnswGraph *graph, float distance, float error,
 }
 
 /*
+ * Return a lower bound of the exact distance (as HnswQuantLowerBound's)
+ * between the graph's query and the vector of an element whose code, of
+ * the graph's code kind, is at distance from it; error and magnitude are
+ * the code's bounds (HnswCodeBounds), queryL1 and queryL2 the query's norms.
+ * For i8 codes, HnswQuantLowerBound's: against the table's vectors for an
+ * i8 index, against the vectors out of line when these are the column's
+ * own values (not an f16 or bf16 index's).  For bf16 codes of the column's
+ * own values (an f32 index with its vectors out of line) under L2, L1 and
+ * cosine: see below.  -Inf when there is none (then re-ranking reads every
+ * candidate before returning one).
+ *
+ * A bf16 code rounds each component to 8 significant bits, to nearest (or,
+ * next to the float's largest values, down), so |x - c| <= u |x| + a per
+ * component, u = 2^-7 (twice the rounding's bound, for the truncation) and
+ * a = 2^-133 for subnormal values.  Then for L2 |x - c|_2 <= (u |c|_2 +
+ * a sqrt(dim)) / (1 - u), and |c|_2 <= |q|_2 + |q - c|_2, so |q - x|_2 >=
+ * (1 - u') |q - c|_2 - u' |q|_2 - a', the bound growing with |q - c|_2 (u'
+ * = u / (1 - u)).  L1 likewise with L1 norms.  Under cosine the vectors are
+ * unit vectors (normalised in float: taken as at most 1 + rel), so the
+ * inner products differ by at most |q|_2 |x - c|_2.  Float rounding of the
+ * code's distance and of the exact one as in HnswQuantLowerBound.
+ */
+double
+HnswCodeLowerBound(HnswGraph *graph, float distance, float error,
+				   float magnitude, double queryL1, double queryL2)
+{
+	int			dim = graph->dim;
+	double		rel = (dim + 8) * ldexp(1.0, -22);
+	double		u = ldexp(1.0, -7) / (1.0 - ldexp(1.0, -7));
+	double		a = ldexp(1.0, -133) / (1.0 - ldexp(1.0, -7));
+	double		d = distance;
+	double		bound;
+	double		unit = 1.0 + rel;
+
+	/* an i8 index re-ranked with the table's values */
+	if (graph->codeKind == HNSW_CODE_I8 && !HnswGraphOutOfLine(graph))
+		return HnswQuantLowerBound(graph, distance, error, magnitude, queryL1);
+	/* codes of other values than those out of line (f16, bf16 options) */
+	if (graph->exactKind != graph->valueKind)
+		return -HUGE_VAL;
+	if (graph->codeKind == HNSW_CODE_I8)
+		return HnswQuantLowerBound(graph, distance, error, magnitude, queryL1);
+	if (graph->codeKind != HNSW_CODE_BF16)
+		return -HUGE_VAL;
+	switch (graph->metric)
+	{
+		case HNSW_METRIC_L2:
+			bound = sqrt(Max(d, 0.0) * (1.0 - rel));
+			bound = (1.0 - u) * bound - u * queryL2 * (1.0 + rel) -
+				a * sqrt((double) dim);
+			if (bound <= 0.0)
+				return 0.0;
+			return bound * bound * (1.0 - rel);
+		case HNSW_METRIC_L1:
+			bound = Max(d, 0.0) * (1.0 - rel);
+			bound = (1.0 - u) * bound - u * queryL1 * (1.0 + rel) - a * dim;
+			if (bound <= 0.0)
+				return 0.0;
+			return bound * (1.0 - rel);
+		case HNSW_METRIC_IP:
+			if (!graph->normalize)
+				break;
+			/* |q . x - q . c| <= |q| |x - c|, |q . c| <= |q| |c| */
+			return d - queryL2 * unit * (u * (1.0 + u) + 2.0 * rel * (1.0 + u)) -
+				queryL2 * a * sqrt((double) dim);
+		default:
+			break;
+	}
+	return -HUGE_VAL;
+}
+
+/*
  * Return a lower bound of the exact squared L2 distance between the query
  * and any vector whose i8 code is code, whose quantized distance to the
  * query was computed as distance; tighter than HnswQuantLowerBound's, at

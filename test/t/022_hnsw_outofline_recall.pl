@@ -2,7 +2,8 @@
 # line"): recall of 4,096-dimensional f32 indexes, whose elements keep an i8
 # code in the graph and re-rank with the exact vectors, against exact
 # search on generated clustered data; and their structure after inserts,
-# deletes and VACUUM.
+# deletes and VACUUM.  Then graph_quantization on 96 dimensions: the rows
+# returned are the exact re-ranking of the search's candidates.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -136,6 +137,86 @@ cmp_ok($r, '>=', 0.80, 'recall after inserts, deletes and vacuum');
 $r = recall($node, 'base', 'q', '<->', 10, 'SET hnsw.ef_search = 100;');
 note "4096-d f32 recall\@10 at ef_search 100 after the churn = $r";
 cmp_ok($r, '>=', 0.88, 'recall at ef_search 100 after inserts, deletes and vacuum');
+
+# graph_quantization: 96-dimensional f32 indexes whose graphs compare bf16
+# or i8 codes, the vectors out of line.  Per query, the ten rows returned
+# are the exact re-ranking of the ef_search candidates the search found
+# (hnsw.rerank = off returns those in the codes' order), and re-ranking
+# reads the vectors of fewer candidates than ef_search (by the codes' error
+# bounds; all of them before).
+$node->safe_psql('postgres', q{
+	SELECT setseed(0.29);
+	CREATE TABLE c96 AS SELECT c, (SELECT array_agg(random() * 2 - 1)
+		FROM generate_series(1, 96) WHERE c >= 0) AS x FROM generate_series(0, 19) c;
+	CREATE TABLE b96 (id int, v vector(96));
+	INSERT INTO b96 SELECT i, (SELECT array_agg(x[j] + (random() - 0.5) * (0.2 + (i % 7) * 0.2))
+		FROM generate_series(1, 96) j)::vector
+		FROM generate_series(1, 3000) i JOIN c96 ON c = i % 20;
+	CREATE TABLE q96 (id int, v vector(96));
+	INSERT INTO q96 SELECT i, (SELECT array_agg(x[j] + (random() - 0.5) * 0.8)
+		FROM generate_series(1, 96) j)::vector
+		FROM generate_series(1, 40) i JOIN c96 ON c = (i * 7) % 20;
+});
+foreach my $g ('bf16', 'i8')
+{
+	$node->safe_psql('postgres',
+		"CREATE INDEX i96 ON b96 USING hnsw (v) WITH (graph_quantization = '$g')");
+	is($node->safe_psql('postgres',
+		"SELECT quantization || ' ' || graph_quantization || ' ' || (vector_chunks > 0) FROM hnsw.index_info('i96')"),
+		"f32 $g true", "graph_quantization = '$g' keeps $g codes in the graph, the vectors out of line");
+	is($node->safe_psql('postgres', q{
+		SET enable_seqscan = off;
+		SET hnsw.ef_search = 40;
+		CREATE FUNCTION pg_temp.same() RETURNS int LANGUAGE plpgsql AS $$
+		DECLARE r record; reranked int[]; candidates int[]; exact int[]; n int := 0;
+		BEGIN
+			FOR r IN SELECT v FROM q96 LOOP
+				SELECT array_agg(id) INTO reranked FROM (SELECT id FROM b96
+					ORDER BY v <-> r.v LIMIT 10) s;
+				SET hnsw.rerank = off;
+				SELECT array_agg(id) INTO candidates FROM (SELECT id FROM b96
+					ORDER BY v <-> r.v LIMIT 40) s;
+				SET hnsw.rerank = on;
+				-- "+ 0": exact distances of the candidates, not an index scan
+				SELECT array_agg(id ORDER BY d) INTO exact FROM (SELECT id, (v <-> r.v) + 0 AS d
+					FROM b96 WHERE id = ANY (candidates) ORDER BY 2 LIMIT 10) s;
+				IF reranked = exact THEN
+					n := n + 1;
+				END IF;
+			END LOOP;
+			RETURN n;
+		END$$;
+		SELECT pg_temp.same()}), '40',
+		"graph_quantization = '$g': the rows returned are the exact re-ranking of the candidates");
+	my ($ret, $out, $err) = $node->psql('postgres', q{
+		SET enable_seqscan = off;
+		SET hnsw.ef_search = 40;
+		SET client_min_messages = debug1;
+		DO $$DECLARE r record; x int;
+		BEGIN
+			FOR r IN SELECT v FROM q96 LOOP
+				SELECT count(*) INTO x FROM (SELECT id FROM b96 ORDER BY v <-> r.v LIMIT 10) s;
+			END LOOP;
+		END$$;});
+	my $reads = 0;
+	my $scans = 0;
+	while ($err =~ /hnsw scan read (\d+) exact vectors from the index/g)
+	{
+		$reads += $1;
+		$scans++;
+	}
+	note "graph_quantization = '$g': $reads vectors read by $scans scans";
+	is($scans, 40, "graph_quantization = '$g': every scan re-ranks with the index's vectors");
+	cmp_ok($reads, '<', 40 * 40 * 0.8,
+		"graph_quantization = '$g': re-ranking reads fewer vectors than ef_search");
+	$r = recall($node, 'b96', 'q96', '<->', 10);
+	note "96-d graph_quantization = '$g' recall\@10 at default ef_search = $r";
+	cmp_ok($r, '>=', 0.9, "graph_quantization = '$g': recall at default ef_search");
+	is($node->safe_psql('postgres', q{
+		SELECT dangling_links + stale_links FROM hnsw.verify_index('i96')}), '0',
+		"graph_quantization = '$g': verify_index finds the index sound");
+	$node->safe_psql('postgres', 'DROP INDEX i96');
+}
 
 $node->stop;
 done_testing();
