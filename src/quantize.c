@@ -710,10 +710,11 @@ HnswQuantLowerBound(HnswGraph *graph, float distance, float error,
  * cosine: see below.  -Inf when there is none (then re-ranking reads every
  * candidate before returning one).
  *
- * A bf16 code rounds each component to 8 significant bits, to nearest (or,
- * next to the float's largest values, down), so |x - c| <= u |x| + a per
- * component, u = 2^-7 (twice the rounding's bound, for the truncation) and
- * a = 2^-133 for subnormal values.  Then for L2 |x - c|_2 <= (u |c|_2 +
+ * A bf16 code rounds each component to 8 significant bits, to nearest, so
+ * |x - c| <= u |x| + a per component, u = 2^-8 and a = 2^-133 for subnormal
+ * values; DistanceFloatToBfloat truncates instead only the values that
+ * would round to infinity (above 3.39e38), which the guard against huge
+ * distances and queries below leaves out.  Then for L2 |x - c|_2 <= (u |c|_2 +
  * a sqrt(dim)) / (1 - u), and |c|_2 <= |q|_2 + |q - c|_2, so |q - x|_2 >=
  * (1 - u') |q - c|_2 - u' |q|_2 - a', the bound growing with |q - c|_2 (u'
  * = u / (1 - u)).  L1 likewise with L1 norms.  Under cosine the vectors are
@@ -727,8 +728,8 @@ HnswCodeLowerBound(HnswGraph *graph, float distance, float error,
 {
 	int			dim = graph->dim;
 	double		rel = (dim + 8) * ldexp(1.0, -22);
-	double		u = ldexp(1.0, -7) / (1.0 - ldexp(1.0, -7));
-	double		a = ldexp(1.0, -133) / (1.0 - ldexp(1.0, -7));
+	double		u = ldexp(1.0, -8) / (1.0 - ldexp(1.0, -8));
+	double		a = ldexp(1.0, -133) / (1.0 - ldexp(1.0, -8));
 	double		d = distance;
 	double		bound;
 	double		unit = 1.0 + rel;
@@ -742,6 +743,9 @@ HnswCodeLowerBound(HnswGraph *graph, float distance, float error,
 	if (graph->codeKind == HNSW_CODE_I8)
 		return HnswQuantLowerBound(graph, distance, error, magnitude, queryL1);
 	if (graph->codeKind != HNSW_CODE_BF16)
+		return -HUGE_VAL;
+	/* no component of such a code can be near the float's largest values */
+	if (!(fabs(d) < 1e37 && queryL1 < 1e37))
 		return -HUGE_VAL;
 	switch (graph->metric)
 	{
