@@ -1212,8 +1212,10 @@ ReadExactDistance(IndexScanDesc scan, ItemPointer heaptid, float *exact)
  * DistanceEncodeInt8Range) is the vector itself: set item->exact from its
  * decoding, computed as from the row's vector, and return true, for the
  * item needs no row read.  Otherwise, for L2, raise item->bound to
- * HnswQuantRefinedBound's, and return false.  Takes and releases a share
- * lock on the element's page; the decoded vector is freed before returning.
+ * HnswQuantRefinedBound's, and return false.  Also for the i8 codes of an
+ * f32 index with its vectors out of line (ReadIndexDistance).  Takes and
+ * releases a share lock on the element's page; the decoded vector is freed
+ * before returning.
  */
 static bool
 RefineItem(HnswScanOpaque so, HnswRerankItem *item)
@@ -1235,7 +1237,8 @@ RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 	code = tup != NULL ? HnswTupleVector(tup) : NULL;
 	/* not a head tuple's part of a vector: i8 codes are never cut */
 	if (code != NULL &&
-		VARSIZE(code) == HNSW_CODE_SIZE(graph->dim, graph->codeKind))
+		VARSIZE(code) == HNSW_CODE_SIZE(graph->dim, graph->codeKind) +
+		(layout->outOfLine ? HNSW_VECTOR_LINK_SIZE : 0))
 		HnswCodeBounds(code, &error, &magnitude);
 	if (error == e->codeError && magnitude == e->codeMagnitude)
 	{
@@ -1268,27 +1271,36 @@ RefineItem(HnswScanOpaque so, HnswRerankItem *item)
 }
 
 /*
- * Read the vector of an item's element from out of line and set the exact
- * distance of the item and of the element's other heap TIDs' items (its
- * siblings, next to it in so->items).  An element whose vector cannot be
- * read any more (freed by vacuum meanwhile: its heap rows are dead) keeps
- * its code distance, as in RerankBatch.  Takes and releases share locks,
- * one page at a time (HnswFetchExactVector); the vector is freed at once.
+ * Set the exact distance of an item's element's vector out of line: the
+ * item's and that of the element's other heap TIDs' items (its siblings,
+ * next to it in so->items).  A lossless i8 code of an f32 vector is the
+ * vector (RefineItem decodes it from the element); otherwise the vector is
+ * read from out of line.  An element whose vector cannot be read any more
+ * (freed by vacuum meanwhile: its heap rows are dead) keeps its code
+ * distance, as in RerankBatch.  Takes and releases share locks, one page
+ * at a time (HnswFetchExactVector); the vector is freed at once.
  */
 static void
 ReadIndexDistance(HnswScanOpaque so, HnswRerankItem *item)
 {
 	HnswElement e = item->element;
 	HnswRerankItem *first = item - item->sibling;
-	MemoryContext oldcxt = MemoryContextSwitchTo(so->tmpCxt);
-	HnswCode   *exact = HnswFetchExactVector(so->graph, e);
 	float		d = e->queryDistance;
 
-	so->nexact++;
-	if (exact != NULL)
-		d = HnswDistance(so->graph, so->query, exact);
-	MemoryContextSwitchTo(oldcxt);
-	MemoryContextReset(so->tmpCxt);
+	if (so->graph->codeKind == HNSW_CODE_I8 && e->codeError == 0.0f &&
+		so->graph->exactKind == HNSW_CODE_F32 && RefineItem(so, item))
+		d = item->exact;
+	else
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(so->tmpCxt);
+		HnswCode   *exact = HnswFetchExactVector(so->graph, e);
+
+		so->nexact++;
+		if (exact != NULL)
+			d = HnswDistance(so->graph, so->query, exact);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(so->tmpCxt);
+	}
 	for (HnswRerankItem *i = first; i < so->items + so->nitems; i++)
 	{
 		if (i->element != e || (i > first && i->sibling == 0))
