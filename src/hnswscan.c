@@ -1301,12 +1301,10 @@ ReadIndexDistance(HnswScanOpaque so, HnswRerankItem *item)
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(so->tmpCxt);
 	}
-	for (HnswRerankItem *i = first; i < so->items + so->nitems; i++)
+	for (int j = 0; j < e->nheaptids; j++)
 	{
-		if (i->element != e || (i > first && i->sibling == 0))
-			break;
-		i->exact = d;
-		i->known = true;
+		first[j].exact = d;
+		first[j].known = true;
 	}
 }
 

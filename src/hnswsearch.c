@@ -266,6 +266,22 @@ HnswGraphSetIndex(HnswGraph *graph, Relation index)
 }
 
 /*
+ * Is request (a graph_quantization) a code of less precision than values of
+ * kind exact: bf16 codes of f32 values, i8 codes of f32, f16, bf16 and
+ * halfvec values?
+ */
+static bool
+GraphCodeAllowed(int request, HnswCodeKind exact)
+{
+	if (request == HNSW_CODE_BF16)
+		return exact == HNSW_CODE_F32;
+	if (request == HNSW_CODE_I8)
+		return exact == HNSW_CODE_F32 || exact == HNSW_CODE_F16 ||
+			exact == HNSW_CODE_BF16 || exact == HNSW_CODE_HALF;
+	return false;
+}
+
+/*
  * Raise an error unless the graph_quantization an index asks for is a code
  * of less precision than its values, compared by a built-in distance: bf16
  * codes of f32 values, i8 codes of f32, f16, bf16 and halfvec values.  Asking
@@ -282,10 +298,7 @@ HnswCheckGraphQuantization(HnswGraph *graph)
 	if ((request != HNSW_CODE_BF16 && request != HNSW_CODE_I8) ||
 		request == (int) exact)
 		return;
-	if (!((request == HNSW_CODE_BF16 && exact == HNSW_CODE_F32) ||
-		  (request == HNSW_CODE_I8 &&
-		   (exact == HNSW_CODE_F32 || exact == HNSW_CODE_F16 ||
-			exact == HNSW_CODE_BF16 || exact == HNSW_CODE_HALF))))
+	if (!GraphCodeAllowed(request, exact))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("graph_quantization \"%s\" is not supported for %s values",
@@ -490,15 +503,10 @@ HnswSparseCodeNnz(int m, Size keySize, int nnz)
 HnswCodeKind
 HnswCodeKindFor(int dim, int m, HnswCodeKind exact, int request)
 {
-	if ((request == HNSW_CODE_BF16 && exact == HNSW_CODE_F32) ||
-		(request == HNSW_CODE_I8 &&
-		 (exact == HNSW_CODE_F32 || exact == HNSW_CODE_F16 ||
-		  exact == HNSW_CODE_BF16 || exact == HNSW_CODE_HALF)))
-	{
-		if (MaxLevelForSize(dim, (HnswCodeKind) request, m, true, 0) >=
-			HNSW_INLINE_LEVEL)
-			return (HnswCodeKind) request;
-	}
+	if (GraphCodeAllowed(request, exact) &&
+		MaxLevelForSize(dim, (HnswCodeKind) request, m, true, 0) >=
+		HNSW_INLINE_LEVEL)
+		return (HnswCodeKind) request;
 	if (exact == HNSW_CODE_SPARSE ||
 		MaxLevelForSize(dim, exact, m, false, 0) >= HNSW_INLINE_LEVEL)
 		return exact;

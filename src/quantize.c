@@ -734,15 +734,16 @@ HnswCodeLowerBound(HnswGraph *graph, float distance, float error,
 	double		bound;
 	double		unit = 1.0 + rel;
 
-	/* an i8 index re-ranked with the table's values */
-	if (graph->codeKind == HNSW_CODE_I8 && !HnswGraphOutOfLine(graph))
+	/*
+	 * i8 codes of the values compared exactly: the table's (an i8 index)
+	 * or those out of line, unless these are of another kind (an f16 or
+	 * bf16 index's, whose codes encode the column's values)
+	 */
+	if (graph->codeKind == HNSW_CODE_I8 &&
+		(!HnswGraphOutOfLine(graph) || graph->exactKind == graph->valueKind))
 		return HnswQuantLowerBound(graph, distance, error, magnitude, queryL1);
-	/* codes of other values than those out of line (f16, bf16 options) */
-	if (graph->exactKind != graph->valueKind)
-		return -HUGE_VAL;
-	if (graph->codeKind == HNSW_CODE_I8)
-		return HnswQuantLowerBound(graph, distance, error, magnitude, queryL1);
-	if (graph->codeKind != HNSW_CODE_BF16)
+	if (graph->codeKind != HNSW_CODE_BF16 ||
+		graph->exactKind != graph->valueKind)
 		return -HUGE_VAL;
 	/* no component of such a code can be near the float's largest values */
 	if (!(fabs(d) < 1e37 && queryL1 < 1e37))
