@@ -95,6 +95,40 @@ SELECT count(*) FILTER (WHERE dist = (v <-> '[1,2,3,4,5,6,7,8]')) AS equal
 FROM (SELECT v, v <-> '[1,2,3,4,5,6,7,8]' AS dist FROM d
 	  ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10) s;
 
+-- query vectors read from a table arrive as pointers to TOAST values: the
+-- first row of each scan compares the value, the others its pointer
+-- (QueryIsScans); every distance is still the operator's own
+CREATE TABLE big (id int PRIMARY KEY, v vector(600));
+ALTER TABLE big ALTER COLUMN v SET STORAGE EXTERNAL;
+INSERT INTO big
+SELECT i, ARRAY(SELECT sin(i * 0.37 + j * 1.3) * 10
+				FROM generate_series(1, 600) j)::real[]::vector
+FROM generate_series(1, 300) i;
+CREATE INDEX big_l2 ON big USING hnsw (v vector_l2_ops);
+SELECT pg_relation_size(reltoastrelid) > 0 AS toasted
+FROM pg_class WHERE relname = 'big';
+CREATE TABLE big_via_index AS
+SELECT q.id AS q, r.id, r.dist
+FROM (SELECT id, v FROM big WHERE id <= 20) q,
+	 LATERAL (SELECT b.id, b.v <-> q.v AS dist FROM big b
+			  ORDER BY b.v <-> q.v LIMIT 10) r;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT count(*) AS rows, count(*) FILTER (WHERE x.dist = b.v <-> q.v) AS equal
+FROM big_via_index x JOIN big b ON b.id = x.id JOIN big q ON q.id = x.q;
+RESET enable_indexscan;
+SET enable_seqscan = off;
+-- two scans interleaved, each with its own TOAST value as the query
+SELECT a.id, a.dist = (a.v <-> (SELECT v FROM big WHERE id = 1)) AS a_ok,
+	   b.id, b.dist = (b.v <-> (SELECT v FROM big WHERE id = 2)) AS b_ok
+FROM (SELECT id, v, v <-> (SELECT v FROM big WHERE id = 1) AS dist FROM big
+	  ORDER BY v <-> (SELECT v FROM big WHERE id = 1) LIMIT 3) a,
+	 LATERAL (SELECT id, v, v <-> (SELECT v FROM big WHERE id = 2) AS dist
+			  FROM big WHERE id <> a.id
+			  ORDER BY v <-> (SELECT v FROM big WHERE id = 2) LIMIT 2) b
+ORDER BY a.dist, b.dist;
+DROP TABLE big, big_via_index;
+
 -- The hook's functions answer only the calls the hook built.  Called by
 -- hand, by any role, they are an error: next to a scan of the index too,
 -- in a view, and through an operator.  No function takes a function to

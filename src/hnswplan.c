@@ -44,6 +44,7 @@
 
 #include <math.h>
 
+#include "access/detoast.h"
 #include "access/sysattr.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_class.h"
@@ -84,6 +85,14 @@ typedef struct HnswLastDistance
 	uint64		scanId;			/* the scan whose query is copied */
 	HnswCode   *query;			/* its code, TopMemoryContext */
 	Size		capacity;		/* bytes query has room for */
+
+	/*
+	 * A TOAST pointer whose value was found equal to that scan's query: the
+	 * same pointer is the same bytes (a TOAST value is never changed in
+	 * place), so _index_distance need not read it again for every row.
+	 */
+	uint64		toastScanId;	/* the scan it was compared for; 0: none */
+	struct varatt_external toast;
 } HnswLastDistance;
 
 static HnswLastDistance last;
@@ -262,6 +271,37 @@ IndexOperatorFunction(Oid indexid, FmgrInfo *flinfo, MemoryContext mcxt)
  * the file header).  Memory: the operator's FmgrInfo in the call's
  * fn_mcxt, made at the first call.
  */
+/*
+ * Whether query, _index_distance's query argument, is the query of the
+ * scan whose distance is remembered.  A query the executor holds as a
+ * pointer to a TOAST value (ORDER BY embedding <-> (SELECT embedding FROM
+ * items WHERE id = 1), or a vector from a table in a join) is read and
+ * compared once per scan; the rows after the first are answered from its
+ * pointer, instead of reading the value from TOAST once per row.
+ */
+static bool
+QueryIsScans(Datum query)
+{
+	struct varlena *ptr = (struct varlena *) DatumGetPointer(query);
+	struct varatt_external toast;
+	bool		equal;
+
+	if (!VARATT_IS_EXTERNAL_ONDISK(ptr))
+		return HnswCodeEqualsDatum(last.query, query);
+
+	VARATT_EXTERNAL_GET_POINTER(toast, ptr);
+	if (last.toastScanId == last.scanId &&
+		memcmp(&toast, &last.toast, sizeof(toast)) == 0)
+		return true;
+	equal = HnswCodeEqualsDatum(last.query, query);
+	if (equal)
+	{
+		last.toast = toast;
+		last.toastScanId = last.scanId;
+	}
+	return equal;
+}
+
 PG_FUNCTION_INFO_V1(hnsw_index_distance);
 Datum
 hnsw_index_distance(PG_FUNCTION_ARGS)
@@ -279,11 +319,9 @@ hnsw_index_distance(PG_FUNCTION_ARGS)
 	}
 
 	if (last.valid && last.exact && last.index == index &&
-		ItemPointerEquals(&last.tid, tid))
-	{
-		if (HnswCodeEqualsDatum(last.query, PG_GETARG_DATUM(1)))
-			PG_RETURN_FLOAT8(last.distance);
-	}
+		ItemPointerEquals(&last.tid, tid) &&
+		QueryIsScans(PG_GETARG_DATUM(1)))
+		PG_RETURN_FLOAT8(last.distance);
 
 	PG_RETURN_DATUM(FunctionCall2Coll(flinfo, PG_GET_COLLATION(),
 									  PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)));
