@@ -44,6 +44,9 @@
 #define HNSW_DEFAULT_EF_SEARCH		40
 #define HNSW_MIN_EF_SEARCH			1
 #define HNSW_MAX_EF_SEARCH			1000
+
+/* Candidates of a scan's descent where a greedy one strays (hnswscan.c) */
+#define HNSW_UPPER_BEAM				16
 #define HNSW_DEFAULT_MAX_SCAN_TUPLES	20000
 
 /* The operator classes' one strategy: the ORDER BY distance operator */
@@ -1013,6 +1016,7 @@ extern float HnswDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b
 extern HnswCode *HnswPrepareVector(HnswGraph *graph, Datum value);
 extern HnswCode *HnswValueCode(HnswGraph *graph, Datum value);
 extern int	HnswRandomLevel(int m);
+extern float HnswFarthestLink(HnswGraph *graph, HnswElement e, int lc);
 extern HnswCandidate *HnswSearchLayer(HnswGraph *graph, const HnswCode *q,
 									  HnswCandidate *entries, int nentries,
 									  int ef, int lc, int *nresults,

@@ -1255,6 +1255,36 @@ ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids,
 }
 
 /*
+ * The distance from e to its farthest link on level lc, as its slots hold
+ * it (a bfloat16), in the graph's internal scale; -infinity if it has none
+ * there or its tuple is gone.  Takes and releases a share lock on e's page.
+ */
+float
+HnswFarthestLink(HnswGraph *graph, HnswElement e, int lc)
+{
+	const HnswLayout *layout = HnswGraphLayout(graph);
+	Buffer		buf;
+	HnswElementTuple tup;
+	float		farthest = -INFINITY;
+
+	buf = HnswReadBuffer(graph->index, ItemPointerGetBlockNumber(&e->tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = HnswGetElement(graph->index, layout, buf,
+						 ItemPointerGetOffsetNumber(&e->tid));
+	if (tup != NULL && tup->level >= lc)
+	{
+		char	   *slots = HnswTupleGetSlots(tup);
+		int			start = HNSW_LEVEL_START(lc, graph->m);
+
+		for (int i = 0; i < HNSW_LEVEL_CAPACITY(lc, graph->m); i++)
+			if (ItemPointerIsValid(HnswSlotTid(slots, start + i)))
+				farthest = Max(farthest, HnswSlotDistance(slots, start + i));
+	}
+	UnlockReleaseBuffer(buf);
+	return farthest;
+}
+
+/*
  * The layer search of hnswsearchlayer.h over the element cache of a graph
  * on pages.  A graph searched for its query (scans, inserts: graph->query
  * set) loads no copies: an element's distance is computed on its page when

@@ -1,0 +1,53 @@
+-- The descent widens where a greedy walk of an upper level strays
+-- (src/README "Descent"): on well-separated clusters, with m = 4 so that
+-- each cluster fills the upper levels' lists with its own elements, a
+-- query whose cluster has no element on a level above used to stop in
+-- another cluster and find almost none of its neighbours.  Mean recall of
+-- ten builds (each draws its own levels), against the exact answers.
+SELECT setseed(0.25);
+CREATE TABLE centres AS
+SELECT c, array_agg(sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())
+					ORDER BY d)::float8[] AS v
+FROM generate_series(0, 19) c, generate_series(1, 32) d GROUP BY c;
+-- 4,000 rows and 400 queries, 20 a cluster
+CREATE TABLE pts (id int, v vector(32));
+INSERT INTO pts
+SELECT i, (SELECT array_agg(c.v[d] + 0.3 * sqrt(-2 * ln(1 - random())) *
+							cos(2 * pi() * random()) + 0 * i ORDER BY d)
+		   FROM generate_series(1, 32) d)::real[]::vector
+FROM generate_series(1, 4400) i JOIN centres c ON c.c = i % 20;
+CREATE TABLE qs AS SELECT id AS qid, v FROM pts WHERE id > 4000;
+DELETE FROM pts WHERE id > 4000;
+CREATE TABLE truth AS
+SELECT q.qid, ARRAY(SELECT p.id FROM pts p ORDER BY p.v <-> q.v LIMIT 10) AS ids
+FROM qs q;
+
+CREATE FUNCTION recall_of_builds(n int) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	total float8 := 0;
+	r float8;
+BEGIN
+	FOR b IN 1..n LOOP
+		IF b > 1 THEN
+			DROP INDEX pts_v;
+		END IF;
+		CREATE INDEX pts_v ON pts USING hnsw (v) WITH (m = 4, ef_construction = 16);
+		SELECT avg((SELECT count(*) FROM unnest(t.ids) x WHERE x = ANY (a.ids)) / 10.0)
+		INTO r
+		FROM qs q JOIN truth t USING (qid),
+			 LATERAL (SELECT ARRAY(SELECT p.id FROM pts p
+								   ORDER BY p.v <-> q.v LIMIT 10) AS ids) a;
+		total := total + r;
+	END LOOP;
+	RETURN total / n;
+END $$;
+
+SET enable_seqscan = off;
+SET hnsw.ef_search = 40;
+SET max_parallel_maintenance_workers = 0;
+-- ten builds with greedy descents alone gave 0.83 to 0.85 (one build 0.68
+-- to 0.90), widened 0.90 to 0.93
+SELECT recall_of_builds(10) >= 0.88 AS recall_ok;
+
+DROP FUNCTION recall_of_builds(int);
+DROP TABLE centres, pts, qs, truth;
