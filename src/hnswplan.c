@@ -263,15 +263,6 @@ IndexOperatorFunction(Oid indexid, FmgrInfo *flinfo, MemoryContext mcxt)
 }
 
 /*
- * hnsw._index_distance(column vector, query vector, row tid, index
- * regclass): the distance of index's operator between column and query.
- * When an hnsw scan of index has just returned row with its exact distance
- * to this query, return that distance without reading the column;
- * otherwise compute it.  Only the planner hook's calls are answered (see
- * the file header).  Memory: the operator's FmgrInfo in the call's
- * fn_mcxt, made at the first call.
- */
-/*
  * Whether query, _index_distance's query argument, is the query of the
  * scan whose distance is remembered.  A query the executor holds as a
  * pointer to a TOAST value (ORDER BY embedding <-> (SELECT embedding FROM
@@ -302,6 +293,15 @@ QueryIsScans(Datum query)
 	return equal;
 }
 
+/*
+ * hnsw._index_distance(column vector, query vector, row tid, index
+ * regclass): the distance of index's operator between column and query.
+ * When an hnsw scan of index has just returned row with its exact distance
+ * to this query, return that distance without reading the column;
+ * otherwise compute it.  Only the planner hook's calls are answered (see
+ * the file header).  Memory: the operator's FmgrInfo in the call's
+ * fn_mcxt, made at the first call.
+ */
 PG_FUNCTION_INFO_V1(hnsw_index_distance);
 Datum
 hnsw_index_distance(PG_FUNCTION_ARGS)
