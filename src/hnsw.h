@@ -1016,11 +1016,13 @@ extern float HnswDistance(HnswGraph *graph, const HnswCode *a, const HnswCode *b
 extern HnswCode *HnswPrepareVector(HnswGraph *graph, Datum value);
 extern HnswCode *HnswValueCode(HnswGraph *graph, Datum value);
 extern int	HnswRandomLevel(int m);
-extern float HnswFarthestLink(HnswGraph *graph, HnswElement e, int lc);
 extern HnswCandidate *HnswSearchLayer(HnswGraph *graph, const HnswCode *q,
 									  HnswCandidate *entries, int nentries,
 									  int ef, int lc, int *nresults,
 									  List **seen);
+extern HnswCandidate *HnswDescend(HnswGraph *graph, const HnswCode *q,
+								  HnswCandidate *entries, int *nentries,
+								  int top, int bottom);
 extern void HnswFindNeighbors(HnswGraph *graph, const HnswCode *q, int level,
 							  HnswNeighborList **lists, HnswCandidate *nearest);
 extern int	HnswSelectNeighbors(HnswGraph *graph, HnswCandidate *candidates,

@@ -152,6 +152,57 @@ SearchLayer(HnswBuildState *state, const HnswCode *q, int nentries, int ef,
 	return nentries;
 }
 
+/*
+ * The distance from element id to its farthest link on level lc; -infinity
+ * if it has none there.  Takes the element's lock in share mode.
+ */
+static float
+FarthestLink(HnswBuildState *state, int32 id, int lc)
+{
+	BuildElement *e = GetElement(state, id);
+	BuildList  *list;
+	float		farthest = -INFINITY;
+
+	if (e->level < lc)
+		return farthest;
+	list = GetList(e, lc, state->shared->m);
+	LockElement(state, e, LW_SHARED);
+	for (int i = 0; i < list->length; i++)
+		farthest = Max(farthest, list->items[i].distance);
+	UnlockElement(state, e);
+	return farthest;
+}
+
+/*
+ * The descent of HnswDescend (hnswsearch.c) over the arena: from the entry
+ * in state->entries[0], on level top, to level bottom, greedy but for the
+ * levels of 2 or more from the first whose search stops outside its
+ * element's farthest link, searched with HNSW_UPPER_BEAM candidates.  The
+ * entries of level bottom replace state->entries; return their number.
+ */
+static int
+Descend(HnswBuildState *state, const HnswCode *q, int top, int bottom)
+{
+	int			nentries = 1;
+	bool		wide = false;
+
+	for (int lc = top; lc > bottom; lc--)
+	{
+		float		farthest;
+
+		nentries = SearchLayer(state, q, nentries,
+							   wide && lc >= 2 ? HNSW_UPPER_BEAM : 1, lc);
+		if (!wide && lc >= 2 &&
+			(farthest = FarthestLink(state, state->entries[0].id, lc)) >
+			-INFINITY && state->entries[0].distance > farthest)
+		{
+			wide = true;
+			nentries = SearchLayer(state, q, nentries, HNSW_UPPER_BEAM, lc);
+		}
+	}
+	return nentries;
+}
+
 /* Neighbour selection of hnswselect.h over the arena */
 #define SEL_PREFIX		Arena
 #define SEL_STATE		HnswBuildState
@@ -423,15 +474,13 @@ LinkElement(HnswBuildState *state, int32 id, const HnswCode *q)
 	if (ep < 0)
 		return;
 
-	/* greedy descent from the entry point, then ef_construction per level */
+	/* descent from the entry point, then ef_construction per level */
 	epLevel = GetElement(state, ep)->level;
 	graph->scratchOf = NULL;
 	state->entries[0].id = ep;
 	state->entries[0].distance = HnswDistance(graph, q,
 											  GetVector(GetElement(state, ep)));
-	nentries = 1;
-	for (int lc = epLevel; lc > level; lc--)
-		nentries = SearchLayer(state, q, nentries, 1, lc);
+	nentries = Descend(state, q, epLevel, level);
 	for (int lc = Min(level, epLevel); lc >= 0; lc--)
 	{
 		int			cap = HNSW_LEVEL_CAPACITY(lc, m);

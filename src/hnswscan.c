@@ -120,8 +120,6 @@ typedef HnswScanOpaqueData *HnswScanOpaque;
 static uint64 hnsw_scan_counter = 0;
 
 static void DropFiltered(HnswScanOpaque so);
-static HnswCandidate *Descend(HnswGraph *graph, const HnswCode *query,
-							  HnswCandidate *entries, int *nentries, int top);
 static HnswCandidate *FilteredEntries(IndexScanDesc scan,
 									  HnswCandidate *entries, int *nentries);
 static HnswCandidate *SeededEntries(IndexScanDesc scan, HnswCandidate *entries,
@@ -486,7 +484,8 @@ FirstSearch(IndexScanDesc scan)
 	entries = palloc(sizeof(HnswCandidate));
 	entries[0].element = ep;
 	entries[0].distance = ep->queryDistance;
-	entries = Descend(so->graph, so->query, entries, &nentries, ep->level);
+	entries = HnswDescend(so->graph, so->query, entries, &nentries,
+						  ep->level, 0);
 
 	/*
 	 * Every level is a search of its own; on level 0 the visited marks then
@@ -510,45 +509,6 @@ FirstSearch(IndexScanDesc scan)
 	MemoryContextSwitchTo(so->cxt);
 
 	DecideDistances(scan);
-}
-
-/*
- * Descend from entries[0..*nentries), on level top, to level 1: a greedy
- * search of each level (ef 1), as the paper's.  On data made of
- * well-separated clusters the upper levels link clusters sparsely, and the
- * greedy walk can stop in another cluster than the query's, from which no
- * level-0 search finds the way, at any ef_search (src/README "Descent").
- * Where it stops on a level of 2 or more, at an element farther from the
- * query than that element's farthest link on the level, the query lies
- * outside what those links reach: that level, and those down to level 2,
- * are searched again with HNSW_UPPER_BEAM candidates.  Return the entries
- * of level 0, setting *nentries.  Memory: the graph's context.
- */
-static HnswCandidate *
-Descend(HnswGraph *graph, const HnswCode *query, HnswCandidate *entries,
-		int *nentries, int top)
-{
-	bool		wide = false;
-
-	for (int lc = top; lc > 0; lc--)
-	{
-		float		farthest;
-
-		HnswNewSearch(graph);
-		entries = HnswSearchLayer(graph, query, entries, *nentries,
-								  wide && lc >= 2 ? HNSW_UPPER_BEAM : 1,
-								  lc, nentries, NULL);
-		if (!wide && lc >= 2 && *nentries > 0 &&
-			(farthest = HnswFarthestLink(graph, entries[0].element, lc)) >
-			-INFINITY && entries[0].distance > farthest)
-		{
-			wide = true;
-			HnswNewSearch(graph);
-			entries = HnswSearchLayer(graph, query, entries, *nentries,
-									  HNSW_UPPER_BEAM, lc, nentries, NULL);
-		}
-	}
-	return entries;
 }
 
 /*

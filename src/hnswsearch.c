@@ -1259,8 +1259,8 @@ ReadLinks(HnswGraph *graph, HnswElement e, int lc, ItemPointerData *tids,
  * it (a bfloat16), in the graph's internal scale; -infinity if it has none
  * there or its tuple is gone.  Takes and releases a share lock on e's page.
  */
-float
-HnswFarthestLink(HnswGraph *graph, HnswElement e, int lc)
+static float
+FarthestLink(HnswGraph *graph, HnswElement e, int lc)
 {
 	const HnswLayout *layout = HnswGraphLayout(graph);
 	Buffer		buf;
@@ -1785,11 +1785,59 @@ HnswDropNeighborDecided(HnswGraph *graph, HnswCandidate *candidates, int n,
 }
 
 /*
+ * Descend from entries[0..*nentries), on level top, to level bottom: a
+ * greedy search (ef 1) of each level above bottom, as the paper's, for
+ * scans (bottom 0), inserts (bottom the new element's level) and vacuum's
+ * repairs.  On data made of well-separated clusters the upper levels link
+ * clusters sparsely, and the greedy walk can stop in another cluster than
+ * q's, from which no search below finds the way (src/README "Descent").
+ * Where it stops on a level of 2 or more, at an element farther from q than
+ * that element's farthest link on the level, q lies outside what those
+ * links reach: that level, and those down to level 2 above bottom, are
+ * searched again with HNSW_UPPER_BEAM candidates.  A level whose search
+ * finds no live element is passed over from the entries it had.  Return
+ * the entries of level bottom, setting *nentries.  Memory: the current
+ * context.
+ */
+HnswCandidate *
+HnswDescend(HnswGraph *graph, const HnswCode *q, HnswCandidate *entries,
+			int *nentries, int top, int bottom)
+{
+	bool		wide = false;
+
+	for (int lc = top; lc > bottom; lc--)
+	{
+		HnswCandidate *w;
+		int			nw;
+		float		farthest;
+
+		HnswNewSearch(graph);
+		w = HnswSearchLayer(graph, q, entries, *nentries,
+							wide && lc >= 2 ? HNSW_UPPER_BEAM : 1, lc, &nw,
+							NULL);
+		if (nw == 0)
+			continue;
+		if (!wide && lc >= 2 &&
+			(farthest = FarthestLink(graph, w[0].element, lc)) > -INFINITY &&
+			w[0].distance > farthest)
+		{
+			wide = true;
+			HnswNewSearch(graph);
+			w = HnswSearchLayer(graph, q, w, nw, HNSW_UPPER_BEAM, lc, &nw,
+								NULL);
+		}
+		entries = w;
+		*nentries = nw;
+	}
+	return entries;
+}
+
+/*
  * Find the neighbours of a new element at every level up to level (the
- * search of Algorithm 1): greedy descent from the entry point, then a search
- * with ef_construction per level.  lists[lc] receives the chosen neighbours
- * with their distances; *nearest the nearest live element found on level 0
- * (element NULL if none), for duplicate detection.
+ * search of Algorithm 1): a descent from the entry point (HnswDescend),
+ * then a search with ef_construction per level.  lists[lc] receives the
+ * chosen neighbours with their distances; *nearest the nearest live element
+ * found on level 0 (element NULL if none), for duplicate detection.
  *
  * The graph must be searched for q (graph->query, an insert's) and have an
  * entry point, loaded.  Lists are allocated in the graph's context, the
@@ -1811,14 +1859,7 @@ HnswFindNeighbors(HnswGraph *graph, const HnswCode *q, int level,
 	entries[0].element = ep;
 	entries[0].distance = ep->queryDistance;
 
-	for (int lc = ep->level; lc > level; lc--)
-	{
-		HnswCandidate *w;
-
-		HnswNewSearch(graph);
-		w = HnswSearchLayer(graph, q, entries, nentries, 1, lc, &nentries, NULL);
-		entries = w;
-	}
+	entries = HnswDescend(graph, q, entries, &nentries, ep->level, level);
 
 	for (int lc = Min(level, ep->level); lc >= 0; lc--)
 	{

@@ -322,20 +322,7 @@ SearchCandidates(HnswVacuumState *vs, HnswElement e, int lc,
 	w = palloc(sizeof(HnswCandidate));
 	w[0].element = ep;
 	w[0].distance = HnswDistance(graph, e->vec, ep->vec);
-	for (int l = ep->level; l > lc; l--)
-	{
-		HnswCandidate *next;
-		int			nnext;
-
-		/* a level may have no live element near: go down from where it was */
-		HnswNewSearch(graph);
-		next = HnswSearchLayer(graph, e->vec, w, nw, 1, l, &nnext, NULL);
-		if (nnext > 0)
-		{
-			w = next;
-			nw = nnext;
-		}
-	}
+	w = HnswDescend(graph, e->vec, w, &nw, ep->level, lc);
 	HnswNewSearch(graph);
 	w = HnswSearchLayer(graph, e->vec, w, nw, graph->efConstruction, lc, &nw,
 						NULL);
