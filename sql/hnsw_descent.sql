@@ -62,5 +62,24 @@ SELECT recall_of_builds(10, false) >= 0.925 AS recall_ok;
 -- 0.955
 SELECT recall_of_builds(10, true) >= 0.91 AS recall_ok;
 
+-- the smallest lists and ef_construction below the widened descent's 16
+-- candidates, serial and parallel, then by inserts (verify_index's NOTICE of
+-- elements left unreachable, which m = 2 leaves, varies between builds)
+SET client_min_messages = warning;
+CREATE INDEX pts_small ON pts USING hnsw (v) WITH (m = 2, ef_construction = 4);
+SELECT elements FROM hnsw.verify_index('pts_small');
+DROP INDEX pts_small;
+SET max_parallel_maintenance_workers = 1;
+ALTER TABLE pts SET (parallel_workers = 1);
+CREATE INDEX pts_small ON pts USING hnsw (v) WITH (m = 2, ef_construction = 4);
+SELECT elements FROM hnsw.verify_index('pts_small');
+DROP INDEX pts_small;
+CREATE TABLE pts_ins (id int, v vector(32));
+CREATE INDEX ON pts_ins USING hnsw (v) WITH (m = 2, ef_construction = 4);
+INSERT INTO pts_ins SELECT * FROM pts;
+SELECT count(*) FROM (SELECT id FROM pts_ins ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 10) s;
+DROP TABLE pts_ins;
+RESET client_min_messages;
+
 DROP FUNCTION recall_of_builds(int, bool);
 DROP TABLE centres, pts, qs, truth;

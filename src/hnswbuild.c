@@ -294,7 +294,9 @@ HnswBuildInitParticipant(HnswBuildState *state, HnswBuildShared *shared, char *a
 	state->cand = palloc(sizeof(BuildNeighbor) * state->candCap);
 	state->resCap = ef + 2;
 	state->res = palloc(sizeof(BuildNeighbor) * state->resCap);
-	state->entries = palloc(sizeof(BuildNeighbor) * (ef + 2));
+	/* a widened descent (hnswarena.c, Descend) leaves HNSW_UPPER_BEAM */
+	state->entries = palloc(sizeof(BuildNeighbor) *
+							(Max(ef, HNSW_UPPER_BEAM) + 2));
 	LWLockRegisterTranche(shared->tranche, "hnsw build");
 }
 
