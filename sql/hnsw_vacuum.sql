@@ -1,5 +1,8 @@
 -- VACUUM gives the space of deleted elements back to inserts: the same rows
--- deleted, vacuumed and inserted again take no more room than before
+-- deleted, vacuumed and inserted again take no more room than before (the
+-- levels each build draws move the size of these 82-page indexes by a page
+-- or two, hence three pages of slack; rows that did not reuse the space
+-- grew it by 15%)
 
 -- unreachable elements (rare, random) would add a NOTICE
 SET client_min_messages = warning;
@@ -19,7 +22,7 @@ SELECT pg_relation_size('vac_idx') = :built AS same_size,
 	live_elements, free_pages > 0 AS pages_freed
 FROM hnsw.index_info('vac_idx');
 INSERT INTO vac SELECT * FROM vsrc;
-SELECT pg_relation_size('vac_idx') <= :built * 1.02 AS within_2_percent,
+SELECT pg_relation_size('vac_idx') <= :built + 3 * 8192 AS within_3_pages,
 	live_elements, heap_tids
 FROM hnsw.index_info('vac_idx');
 SELECT elements, dangling_links, stale_links FROM hnsw.verify_index('vac_idx');
@@ -28,7 +31,7 @@ SELECT elements, dangling_links, stale_links FROM hnsw.verify_index('vac_idx');
 DELETE FROM vac WHERE id % 3 = 0;
 VACUUM vac;
 INSERT INTO vac SELECT * FROM vsrc WHERE id % 3 = 0;
-SELECT pg_relation_size('vac_idx') <= :built * 1.02 AS within_2_percent,
+SELECT pg_relation_size('vac_idx') <= :built + 3 * 8192 AS within_3_pages,
 	live_elements, heap_tids
 FROM hnsw.index_info('vac_idx');
 -- each row found by its own vector (but a rare miss of the greedy search)
@@ -40,12 +43,12 @@ DROP TABLE vac;
 CREATE TABLE vac (id int, v vector(8));
 CREATE INDEX vac_idx ON vac USING hnsw (v);
 INSERT INTO vac SELECT * FROM vsrc;
-SELECT pg_relation_size('vac_idx') <= :built * 1.02 AS as_built
+SELECT pg_relation_size('vac_idx') <= :built + 3 * 8192 AS as_built
 FROM hnsw.index_info('vac_idx');
 DELETE FROM vac;
 VACUUM vac;
 INSERT INTO vac SELECT * FROM vsrc;
-SELECT pg_relation_size('vac_idx') <= :built * 1.02 AS within_2_percent,
+SELECT pg_relation_size('vac_idx') <= :built + 3 * 8192 AS within_3_pages,
 	live_elements, heap_tids
 FROM hnsw.index_info('vac_idx');
 DROP TABLE vac;
