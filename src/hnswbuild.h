@@ -72,13 +72,15 @@
  * linked later is stored and searched for exactly as an immediate insert
  * would do it, whatever the quantization and the column's type.  The first
  * window of a participant's vectors is linked in scan order, later windows
- * of up to HNSW_BUILD_WINDOW in groups around HNSW_BUILD_PIVOTS pivots
+ * (an eighth of the elements made so far, HNSW_BUILD_FIRST_WINDOW to
+ * HNSW_BUILD_WINDOW vectors) in groups around HNSW_BUILD_PIVOTS pivots
  * (fewer for small windows: at least HNSW_BUILD_MIN_GROUP vectors per
  * pivot).  A vector that no longer fits the arena goes to HnswInsertOnDisk
  * in the column's type: as a real[] for array columns (HnswVectorToArray).
  */
 #define HNSW_BUILD_FIRST_WINDOW	2048
 #define HNSW_BUILD_WINDOW		32768
+#define HNSW_BUILD_WINDOW_SHARE	8
 #define HNSW_BUILD_PIVOTS		32
 #define HNSW_BUILD_MIN_GROUP	64
 

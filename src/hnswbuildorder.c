@@ -229,6 +229,24 @@ HnswBuildLinkPending(HnswBuildState *state)
 }
 
 /*
+ * The vectors a participant links in its next window: HNSW_BUILD_FIRST_WINDOW
+ * at first, then a share (HNSW_BUILD_WINDOW_SHARE) of the elements all
+ * participants have made so far, at least HNSW_BUILD_FIRST_WINDOW and at most
+ * HNSW_BUILD_WINDOW, so that a group's part of the graph grows by a fraction
+ * at a time (src/README "Insertion order").
+ */
+static int
+WindowSize(HnswBuildState *state)
+{
+	uint32		made = pg_atomic_read_u32(&state->shared->nelements);
+
+	if (state->nwindows == 0)
+		return HNSW_BUILD_FIRST_WINDOW;
+	return Min(HNSW_BUILD_WINDOW,
+			   Max(HNSW_BUILD_FIRST_WINDOW, made / HNSW_BUILD_WINDOW_SHARE));
+}
+
+/*
  * Keep the prepared vec of heap tuple heaptid aside, to be linked with its
  * window (HnswBuildLinkPending); link the window first if the staging memory has no
  * room for it, and after it if the window is full.  Return false if the
@@ -266,8 +284,7 @@ HnswBuildStageVector(HnswBuildState *state, HnswCode *vec, ItemPointer heaptid,
 	memcpy(StagedVectorGetVector(sv), vec, VARSIZE(vec));
 	state->staged[state->npending++] = (uint32) state->stageUsed;
 	state->stageUsed += size;
-	if (state->npending >= (state->nwindows == 0 ? HNSW_BUILD_FIRST_WINDOW :
-							HNSW_BUILD_WINDOW))
+	if (state->npending >= WindowSize(state))
 		HnswBuildLinkPending(state);
 	return true;
 }
