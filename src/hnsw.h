@@ -986,6 +986,8 @@ extern void HnswReachInit(HnswReach *r, uint32 n, HnswReachLinks links,
 extern void HnswReachFree(HnswReach *r);
 extern void HnswReachFrom(HnswReach *r, uint32 root);
 extern void HnswReachAdd(HnswReach *r, uint32 from, uint32 to);
+extern void HnswReachSplice(HnswReach *r, uint32 from, uint32 to,
+							uint32 child);
 extern uint32 HnswTidListFind(const HnswTidList *list, ItemPointer tid);
 extern bool HnswTidListAdd(HnswTidList *list, ItemPointer tid, int level,
 						   uint8 hint, bool deleted, Size limit);

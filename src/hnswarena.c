@@ -594,15 +594,18 @@ LinkBack(HnswBuildState *state, HnswReach *reach, int32 via, int32 id,
  * of whose neighbours is reachable yet is tried again in a later round, for
  * a few rounds at most.  Distances are known already; nothing is computed.
  * Leader only, while no participant changes the arena.  Returns how many
- * links were made.  See src/README "Build".
+ * links were made, and sets *left to how many elements are still
+ * unreached.  See src/README "Build".
  */
 int
-HnswArenaLinkUnreachable(HnswBuildState *state, uint32 nelements)
+HnswArenaLinkUnreachable(HnswBuildState *state, uint32 nelements,
+						 uint32 *left)
 {
 	int			m = state->shared->m;
 	HnswReach	reach;
 	int			linked = 0;
 
+	*left = 0;
 	if (state->shared->entry < 0)
 		return 0;
 	HnswReachInit(&reach, nelements, ArenaLinks, state);
@@ -646,6 +649,9 @@ HnswArenaLinkUnreachable(HnswBuildState *state, uint32 nelements)
 		if (!missed)
 			break;
 	}
+	for (uint32 id = 0; id < nelements; id++)
+		if (state->offsets[id] != 0 && !HnswReached(&reach, id))
+			(*left)++;
 	HnswReachFree(&reach);
 	return linked;
 }

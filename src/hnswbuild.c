@@ -548,9 +548,11 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	/*
 	 * Rows inserted into the pages after the arena filled up may have left
 	 * elements no search can reach, which the arena's own linking (in
-	 * HnswBuildFlushArena) could not see.
+	 * HnswBuildFlushArena) could not see; and that linking, which only
+	 * offers an element to its own neighbours, leaves some in graphs with
+	 * few links (m = 2), which this pass searches for.
 	 */
-	if (state.onDisk)
+	if (state.onDisk || state.unreachedLeft)
 		HnswLinkUnreachableBuilt(index);
 	LogBuiltIndex(&state, index);
 

@@ -195,6 +195,8 @@ typedef struct HnswBuildState
 	MemoryContext linkCxt;		/* reset after every element linked later */
 	int			maxLevel;		/* highest level an element may have */
 	bool		onDisk;			/* graph flushed: insert on pages */
+	bool		unreachedLeft;	/* the arena's linking left elements no
+								 * search reaches */
 	bool		wroteDirect;	/* wrote pages past shared buffers */
 	BlockNumber firstElementBlock;	/* of the arena's pages, once written */
 	Size		vecSize;		/* bytes of every stored vector, 0 until
@@ -324,7 +326,8 @@ extern Size HnswBuildSizeArena(Relation heap, Relation index, int m,
 /* hnswarena.c */
 extern int32 HnswArenaInsert(HnswBuildState *state, int level, HnswCode *vec,
 							 ItemPointer heaptid, const HnswKey *key);
-extern int	HnswArenaLinkUnreachable(HnswBuildState *state, uint32 nelements);
+extern int	HnswArenaLinkUnreachable(HnswBuildState *state, uint32 nelements,
+									 uint32 *left);
 
 /* hnswbuildorder.c */
 extern void HnswBuildLinkPending(HnswBuildState *state);

@@ -338,7 +338,8 @@ HnswBuildFlushArena(HnswBuildState *state, bool final)
 	/* after the metapage and any vectors written out of line meanwhile */
 	BlockNumber firstBlkno = RelationGetNumberOfBlocks(index) - 1;
 	BlockNumber blkno;
-	int			linked;
+	int			linked = 0;
+	uint32		left = 0;
 	int			dim;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
@@ -354,12 +355,14 @@ HnswBuildFlushArena(HnswBuildState *state, bool final)
 	 * links are mostly ones no query ranks first; linking them would take
 	 * links from the hubs searches go through.
 	 */
-	linked = graph->metric != HNSW_METRIC_IP || graph->normalize ?
-		HnswArenaLinkUnreachable(state, nelements) : 0;
+	if (graph->metric != HNSW_METRIC_IP || graph->normalize)
+		linked = HnswArenaLinkUnreachable(state, nelements, &left);
+	if (left > 0)
+		state->unreachedLeft = true;
 	ereport(DEBUG1,
-			(errmsg_internal("hnsw build of \"%s\": %u elements, %d unreachable ones linked to",
+			(errmsg_internal("hnsw build of \"%s\": %u elements, %d unreachable ones linked to, %u left",
 							 RelationGetRelationName(index), nelements,
-							 linked)));
+							 linked, left)));
 
 	blkno = PlaceElements(state, nelements, firstBlkno, HnswGetPacked(index));
 	WriteElements(state, nelements, final && RelationNeedsWAL(index));

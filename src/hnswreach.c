@@ -10,11 +10,10 @@
  * in a list of element TIDs); the caller's links function gives the
  * numbers an element links to.  The walk records for every element it
  * reaches the element that first linked to it, its parent: the parents
- * form a tree of shortest paths from the root.  A link that is not in the
- * tree (parent[to] != from) can be replaced without cutting anything off:
- * every element keeps its tree path, which never uses that link (the path
- * to the target's parent is shorter than the target's, so it does not go
- * through the target).
+ * form a tree rooted at the root (of shortest paths, until HnswReachSplice
+ * moves a subtree).  A link that is not in the tree (parent[to] != from)
+ * can be replaced without cutting anything off: every element keeps its
+ * tree path, which is made of tree links only.
  *
  * Level 0 only: a search ends on level 0, starting there from wherever the
  * levels above led it, and an element no level-0 link leads to is found
@@ -117,6 +116,23 @@ HnswReachFrom(HnswReach *r, uint32 root)
 	r->ngone = 0;
 	r->parent[root] = root;
 	r->queue[r->qtail++] = root;
+	Propagate(r);
+}
+
+/*
+ * The reached element from now links to the unreached element to, in place
+ * of its tree link to child, and to links to child: mark to reached, with
+ * from as its parent, child with to as its parent (its subtree, which does
+ * not hold to, hangs on as before), and everything to reaches.
+ */
+void
+HnswReachSplice(HnswReach *r, uint32 from, uint32 to, uint32 child)
+{
+	Assert(HnswReached(r, from) && !HnswReached(r, to) &&
+		   HnswReachIsTree(r, from, child));
+	r->parent[to] = from;
+	r->parent[child] = to;
+	r->queue[r->qtail++] = to;
 	Propagate(r);
 }
 

@@ -25,6 +25,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/genam.h"
 #include "commands/vacuum.h"
 #include "hnsw.h"
@@ -302,13 +304,15 @@ RemoveHeapTids(HnswVacuumState *vs, IndexBulkDeleteResult *stats)
 }
 
 /*
- * Add to cands (holding ncands, with room for ef_construction more) the
- * live elements a search from the entry point finds nearest to e on level
- * lc; return the new count.
+ * Add to cands (holding ncands, with room for ef more) the live elements a
+ * search from the entry point with ef candidates finds nearest to e on
+ * level lc; return the new count.  Unless descend, the search starts on
+ * level lc from the entry point itself, and so finds only elements that
+ * level's links lead to from there.
  */
 static int
 SearchCandidates(HnswVacuumState *vs, HnswElement e, int lc,
-				 HnswCandidate *cands, int ncands)
+				 HnswCandidate *cands, int ncands, int ef, bool descend)
 {
 	HnswGraph  *graph = vs->graph;
 	HnswMetaPageData meta;
@@ -322,11 +326,11 @@ SearchCandidates(HnswVacuumState *vs, HnswElement e, int lc,
 	w = palloc(sizeof(HnswCandidate));
 	w[0].element = ep;
 	w[0].distance = HnswDistance(graph, e->vec, ep->vec);
-	w = HnswDescend(graph, e->vec, w, &nw, ep->level, lc);
+	if (descend)
+		w = HnswDescend(graph, e->vec, w, &nw, ep->level, lc);
 	HnswNewSearch(graph);
-	w = HnswSearchLayer(graph, e->vec, w, nw, graph->efConstruction, lc, &nw,
-						NULL);
-	for (int i = 0; i < nw && added < graph->efConstruction; i++)
+	w = HnswSearchLayer(graph, e->vec, w, nw, ef, lc, &nw, NULL);
+	for (int i = 0; i < nw && added < ef; i++)
 	{
 		bool		dup = w[i].element == e || w[i].element->deleted ||
 			w[i].element->missing || IsDeleted(vs, &w[i].element->tid);
@@ -400,7 +404,8 @@ ChooseRepair(HnswVacuumState *vs, HnswElement e, int lc, HnswCandidate *chosen)
 	}
 	/* too few two hops away: a sparse neighbourhood, or most of it deleted */
 	if (ncands < cap)
-		ncands = SearchCandidates(vs, e, lc, cands, ncands);
+		ncands = SearchCandidates(vs, e, lc, cands, ncands,
+								  graph->efConstruction, true);
 
 	/* nearest first */
 	for (int i = 1; i < ncands; i++)
@@ -887,12 +892,17 @@ FreeDeleted(HnswVacuumState *vs)
  * walk of hnswreach.c from the entry point (one share lock per element
  * reached) marks the reachable ones with the tree of first links that
  * reached them.  Each unreachable element is then linked, on level 0, from
- * the nearest reachable element among its own neighbours (LinkFrom), or
+ * the nearest reachable element among its own neighbours (ReplaceLink), or
  * from the nearest one a search for it finds, and what it reaches becomes
  * reachable too.  A link is replaced only if it is not in the tree, so no
- * element that was reachable stops being so, and one pass over the
- * unreachable elements links them all, as far as slots allow.
+ * element that was reachable stops being so.  An element none of whose
+ * reachable neighbours had a slot may find one among those a later link
+ * made reachable: the pass over the unreachable elements is repeated while
+ * it links some, up to HNSW_LINK_ROUNDS times.
  */
+#define HNSW_LINK_ROUNDS	8
+#define HNSW_LINK_SEARCH_EF	64
+
 typedef struct LinkState
 {
 	HnswVacuumState *vs;
@@ -956,76 +966,180 @@ ScanElements(LinkState *ls, bool list, IndexBulkDeleteResult *count,
 }
 
 /*
- * Make the level-0 list of the reached element v link to u at distance: in
- * a free slot, or in place of its furthest link that is not in the walk's
- * tree, so that no element stops being reachable.  The slots are read
- * under an exclusive lock on v's page; one WAL record (none while
- * building).  Return false if v is gone or has no such slot.
+ * Set level-0 slot i of listed element x, on buf's page (exclusively locked
+ * by the caller), to a link to listed element t at distance: one WAL record
+ * (none while building).
  */
-static bool
-LinkFrom(LinkState *ls, uint32 v, uint32 u, float distance)
+static void
+WriteSlot(HnswVacuumState *vs, Buffer buf, HnswTidElement *x, int i,
+		  HnswTidElement *t, float distance)
+{
+	HnswPageEdit edit;
+	Page		page = HnswEditStart(&edit, vs->index, buf, vs->building,
+									 false);
+	HnswElementTuple tup = HnswGetElementTuple(page,
+											   ItemPointerGetOffsetNumber(&x->tid));
+
+	HnswSetLinkHint(tup, vs->m, i, &t->tid, distance, t->hint);
+	HnswEditFinish(&edit);
+}
+
+/*
+ * The furthest tree link of the reached element v's level-0 list (see
+ * hnswreach.c), as a listed element, or HNSW_REACH_NONE.  A share lock on
+ * v's page.
+ */
+static uint32
+FurthestTreeLink(LinkState *ls, uint32 v)
 {
 	HnswVacuumState *vs = ls->vs;
 	HnswTidElement *ve = &ls->list.elements[v];
-	HnswTidElement *ue = &ls->list.elements[u];
 	int			cap = HNSW_LEVEL_CAPACITY(0, vs->m);
 	Buffer		buf;
 	HnswElementTuple tup;
-	char	   *slots = NULL;
-	int			victim = -1;
-	bool		linked = false;
+	uint32		child = HNSW_REACH_NONE;
+	float		furthest = -INFINITY;
 
 	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&ve->tid),
-						 BUFFER_LOCK_EXCLUSIVE);
+						 BUFFER_LOCK_SHARE);
 	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&ve->tid));
 	if (tup != NULL && tup->level == ve->level && !tup->deleted)
-		slots = HnswTupleGetSlots(tup);
-
-	/* linked meanwhile, or a free slot */
-	for (int i = 0; slots != NULL && i < cap && !linked; i++)
 	{
-		ItemPointer tid = HnswSlotTid(slots, i);
+		char	   *slots = HnswTupleGetSlots(tup);
 
-		if (ItemPointerEquals(tid, &ue->tid))
-			linked = true;
-		else if (!ItemPointerIsValid(tid) && victim < 0)
-			victim = i;
-	}
-	/* otherwise the furthest link that no element's tree path takes */
-	if (slots != NULL && !linked && victim < 0)
-	{
 		for (int i = 0; i < cap; i++)
 		{
 			uint32		t = HnswTidListFind(&ls->list, HnswSlotTid(slots, i));
 
-			if (t != HNSW_REACH_NONE && !HnswReachIsTree(&ls->reach, v, t) &&
-				(victim < 0 ||
-				 HnswSlotDistance(slots, i) > HnswSlotDistance(slots, victim)))
-				victim = i;
+			if (t != HNSW_REACH_NONE && HnswReachIsTree(&ls->reach, v, t) &&
+				!ls->list.elements[t].deleted &&
+				HnswSlotDistance(slots, i) > furthest)
+			{
+				child = t;
+				furthest = HnswSlotDistance(slots, i);
+			}
 		}
 	}
-	if (!linked && victim >= 0)
-	{
-		HnswPageEdit edit;
-		Page		page = HnswEditStart(&edit, vs->index, buf, vs->building,
-										 false);
-
-		tup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(&ve->tid));
-		HnswSetLinkHint(tup, vs->m, victim, &ue->tid, distance, ue->hint);
-		HnswEditFinish(&edit);
-		linked = true;
-	}
 	UnlockReleaseBuffer(buf);
-	return linked;
+	return child;
 }
 
 /*
- * Link the unreachable element u from a reached one (LinkFrom): the nearest
+ * Make the level-0 list of listed element x link to listed element to at
+ * distance, unless it does already: in place of its link to from, or with
+ * from HNSW_REACH_NONE in a free slot or in place of its furthest link
+ * (with keepTree, its furthest link that is not in the walk's tree, so
+ * that no element stops being reachable).  The slots are read under an
+ * exclusive lock on x's page; one WAL record (none while building).
+ * Return false if x is gone or has no such slot.
+ */
+static bool
+ReplaceLink(LinkState *ls, uint32 x, uint32 from, uint32 to, float distance,
+			bool keepTree)
+{
+	HnswVacuumState *vs = ls->vs;
+	HnswTidElement *xe = &ls->list.elements[x];
+	HnswTidElement *te = &ls->list.elements[to];
+	int			cap = HNSW_LEVEL_CAPACITY(0, vs->m);
+	Buffer		buf;
+	HnswElementTuple tup;
+	char	   *slots;
+	int			slot = -1;
+	bool		done = false;
+
+	buf = LockVacuumPage(vs, ItemPointerGetBlockNumber(&xe->tid),
+						 BUFFER_LOCK_EXCLUSIVE);
+	tup = VacuumElement(vs, buf, ItemPointerGetOffsetNumber(&xe->tid));
+	if (tup == NULL || tup->level != xe->level || tup->deleted)
+	{
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	slots = HnswTupleGetSlots(tup);
+	for (int i = 0; i < cap && !done; i++)
+	{
+		ItemPointer tid = HnswSlotTid(slots, i);
+
+		if (ItemPointerEquals(tid, &te->tid))
+			done = true;
+		else if (from != HNSW_REACH_NONE)
+		{
+			if (ItemPointerEquals(tid, &ls->list.elements[from].tid))
+				slot = i;
+		}
+		else if (!ItemPointerIsValid(tid))
+		{
+			/* the first free slot */
+			if (slot < 0 || ItemPointerIsValid(HnswSlotTid(slots, slot)))
+				slot = i;
+		}
+		else if (slot < 0 || (ItemPointerIsValid(HnswSlotTid(slots, slot)) &&
+							  HnswSlotDistance(slots, i) >
+							  HnswSlotDistance(slots, slot)))
+		{
+			uint32		t = HnswTidListFind(&ls->list, tid);
+
+			if (!keepTree ||
+				(t != HNSW_REACH_NONE && !HnswReachIsTree(&ls->reach, x, t)))
+				slot = i;
+		}
+	}
+	if (!done && slot >= 0)
+	{
+		WriteSlot(vs, buf, xe, slot, te, distance);
+		done = true;
+	}
+	UnlockReleaseBuffer(buf);
+	return done;
+}
+
+/*
+ * Link the unreachable element u (vector e) when no reached element among
+ * cands (a search for it, nearest first) has a slot for it that is not a
+ * tree link, as happens with m = 2: the nearest one, v, gives its furthest
+ * tree link, to t, to u, and u links to t instead of its own furthest
+ * link.  u's page is changed first: u is not reached, so changing its list
+ * cuts nothing off, and once v links to u, t and what hangs on it are
+ * reached through u.  Return whether u is linked (and marked reached).
+ */
+static bool
+SpliceUnreached(LinkState *ls, uint32 u, HnswElement e,
+				HnswCandidate *cands, int ncands)
+{
+	HnswVacuumState *vs = ls->vs;
+
+	for (int i = 0; i < ncands; i++)
+	{
+		uint32		v = HnswTidListFind(&ls->list, &cands[i].element->tid);
+		uint32		t;
+		HnswElement te;
+
+		if (v == HNSW_REACH_NONE || v == u || !HnswReached(&ls->reach, v) ||
+			ls->list.elements[v].deleted ||
+			(t = FurthestTreeLink(ls, v)) == HNSW_REACH_NONE)
+			continue;
+		te = HnswLookupElement(vs->graph, &ls->list.elements[t].tid);
+		if (!HnswLoadElement(vs->graph, te) || te->deleted)
+			continue;
+		if (!ReplaceLink(ls, u, HNSW_REACH_NONE, t,
+						 HnswDistance(vs->graph, e->vec, te->vec), false))
+			return false;
+		if (!ReplaceLink(ls, v, t, u, cands[i].distance, false))
+			continue;			/* v changed meanwhile: u's link is harmless */
+		HnswReachSplice(&ls->reach, v, u, t);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Link the unreachable element u from a reached one (ReplaceLink): the nearest
  * reached element among u's own level-0 neighbours that takes the link, or
  * failing that the nearest one a search from the entry point finds for u's
- * vector.  Return the element that links to it now, or HNSW_REACH_NONE.
+ * vector, or failing that by a splice (SpliceUnreached).  Return whether u
+ * is linked now; it and what it reaches are then marked reached.
  */
-static uint32
+static bool
 LinkUnreached(LinkState *ls, uint32 u)
 {
 	HnswVacuumState *vs = ls->vs;
@@ -1067,36 +1181,74 @@ LinkUnreached(LinkState *ls, uint32 u)
 	}
 	UnlockReleaseBuffer(buf);
 	for (int i = 0; i < nown && via == HNSW_REACH_NONE; i++)
-		if (LinkFrom(ls, ownId[i], u, own[i].distance))
+		if (ReplaceLink(ls, ownId[i], HNSW_REACH_NONE, u, own[i].distance,
+						true))
 			via = ownId[i];
 	pfree(own);
 	pfree(ownId);
 
-	/* none takes it: search for its nearest, which are all reachable */
+	/*
+	 * None takes it: search for its nearest, which are all reachable, with
+	 * at least HNSW_LINK_SEARCH_EF candidates, since with small lists (m = 2)
+	 * every slot of the nearest ones can be a tree link.
+	 */
 	if (via == HNSW_REACH_NONE)
 	{
+		int			ef = Max(vs->efConstruction, HNSW_LINK_SEARCH_EF);
 		HnswCandidate *cands;
 		int			ncands = 0;
 		HnswElement e;
 
-		cands = palloc(sizeof(HnswCandidate) * vs->efConstruction);
+		cands = palloc(sizeof(HnswCandidate) * ef);
 		if (MemoryContextMemAllocated(vs->cacheCxt, true) > ls->cacheLimit)
 			ResetCache(vs);
 		e = HnswLookupElement(vs->graph, &ue->tid);
 		if (HnswLoadElement(vs->graph, e) && !e->deleted)
-			ncands = SearchCandidates(vs, e, 0, cands, 0);
+			ncands = SearchCandidates(vs, e, 0, cands, 0, ef, true);
 		for (int i = 0; i < ncands && via == HNSW_REACH_NONE; i++)
 		{
 			uint32		t = HnswTidListFind(&ls->list, &cands[i].element->tid);
 
 			if (t != HNSW_REACH_NONE && t != u &&
 				HnswReached(&ls->reach, t) && !ls->list.elements[t].deleted &&
-				LinkFrom(ls, t, u, cands[i].distance))
+				ReplaceLink(ls, t, HNSW_REACH_NONE, u, cands[i].distance,
+								true))
 				via = t;
+		}
+
+		/*
+		 * The levels above can lead that search into u's own unreached
+		 * part: search level 0 from the entry point, which finds reached
+		 * elements only, the nearest to u that level 0 leads to.
+		 */
+		if (via == HNSW_REACH_NONE && ncands > 0)
+		{
+			ncands = SearchCandidates(vs, e, 0, cands, 0, ef, false);
+			for (int i = 0; i < ncands && via == HNSW_REACH_NONE; i++)
+			{
+				uint32		t = HnswTidListFind(&ls->list,
+												&cands[i].element->tid);
+
+				if (t != HNSW_REACH_NONE && t != u &&
+					HnswReached(&ls->reach, t) &&
+					!ls->list.elements[t].deleted &&
+					ReplaceLink(ls, t, HNSW_REACH_NONE, u, cands[i].distance,
+								true))
+					via = t;
+			}
+			if (via == HNSW_REACH_NONE &&
+				SpliceUnreached(ls, u, e, cands, ncands))
+			{
+				pfree(cands);
+				return true;
+			}
 		}
 		pfree(cands);
 	}
-	return via;
+	if (via == HNSW_REACH_NONE)
+		return false;
+	HnswReachAdd(&ls->reach, via, u);
+	return true;
 }
 
 /*
@@ -1163,20 +1315,29 @@ LinkAllUnreached(HnswVacuumState *vs, IndexBulkDeleteResult *count)
 								 HnswReachBytes(ls.list.max));
 	HnswReachInit(&ls.reach, ls.list.n, HnswTidListLinks, &ls.list);
 	HnswReachFrom(&ls.reach, root);
-	for (uint32 u = 0; u < ls.list.n; u++)
-	{
-		uint32		via;
 
-		if (HnswReached(&ls.reach, u) || ls.list.elements[u].deleted)
-			continue;
-		via = LinkUnreached(&ls, u);
-		if (via != HNSW_REACH_NONE)
+	/*
+	 * An element linked makes what it links to reached too, and their slots
+	 * may take an element passed over earlier in the round: so rounds go on
+	 * while the last one linked some, up to HNSW_LINK_ROUNDS.
+	 */
+	for (int round = 0; round < HNSW_LINK_ROUNDS; round++)
+	{
+		int			linkedNow = 0;
+
+		left = 0;
+		for (uint32 u = 0; u < ls.list.n; u++)
 		{
-			linked++;
-			HnswReachAdd(&ls.reach, via, u);
+			if (HnswReached(&ls.reach, u) || ls.list.elements[u].deleted)
+				continue;
+			if (LinkUnreached(&ls, u))
+				linkedNow++;
+			else
+				left++;
 		}
-		else
-			left++;
+		linked += linkedNow;
+		if (left == 0 || linkedNow == 0)
+			break;
 	}
 	if (linked > 0 || left > 0)
 		ereport(vs->info->message_level,
