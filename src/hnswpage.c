@@ -787,13 +787,15 @@ PageRoom(Page page)
 /*
  * Return a page with room for a tuple of at least size bytes, exclusively
  * locked and pinned: a page the free space map offers, else the insert
- * page, else a new page (then made the insert page; *newPage is set).
+ * page, else a new page (*newPage is set, and *seen to the insert page it
+ * replaces: the caller passes both to NewInsertPage once its tuple is on
+ * it).
  *
  * Holds one buffer lock at a time, and the relation extension lock only
  * while extending; see src/README "Locking".
  */
 static Buffer
-GetPageWithRoom(HnswGraph *graph, Size size, bool *newPage)
+GetPageWithRoom(HnswGraph *graph, Size size, bool *newPage, BlockNumber *seen)
 {
 	Relation	index = graph->index;
 	BlockNumber blkno;
@@ -801,6 +803,7 @@ GetPageWithRoom(HnswGraph *graph, Size size, bool *newPage)
 	HnswMetaPageData meta;
 
 	*newPage = false;
+	*seen = InvalidBlockNumber;
 
 	/* pages vacuum freed space on */
 	blkno = GetPageWithFreeSpace(index, MAXALIGN(size) + sizeof(ItemIdData));
@@ -823,6 +826,7 @@ GetPageWithRoom(HnswGraph *graph, Size size, bool *newPage)
 
 	/* the last page */
 	HnswReadMeta(index, &meta);
+	*seen = meta.insertPage;
 	if (meta.insertPage != InvalidBlockNumber)
 	{
 		if (!BlockInIndex(index, &graph->nblocks, meta.insertPage))
@@ -852,6 +856,46 @@ GetPageWithRoom(HnswGraph *graph, Size size, bool *newPage)
 }
 
 /*
+ * The new page blkno, with freeSpace bytes left after the tuple its maker
+ * put on it, becomes the insert page if the insert page is still seen, the
+ * one its maker found full.  Otherwise another backend or build participant
+ * extended the index meanwhile and its page is the insert page now: blkno
+ * goes to the free space map instead, so that later tuples fill it (two
+ * participants of a parallel build extending at once left a tenth of an
+ * index's pages mostly empty).  Takes and releases an exclusive lock on
+ * the metapage, then the free space map's.
+ */
+static void
+NewInsertPage(HnswGraph *graph, BlockNumber blkno, BlockNumber seen,
+			  Size freeSpace)
+{
+	Relation	index = graph->index;
+	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	HnswMetaPage meta;
+	bool		taken;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	HnswCheckMetaBuffer(index, buf);
+	meta = HnswPageGetMeta(BufferGetPage(buf));
+	taken = meta->insertPage == seen;
+	if (taken)
+	{
+		HnswPageEdit edit;
+
+		meta = HnswPageGetMeta(HnswEditStart(&edit, index, buf,
+											 graph->building, false));
+		meta->insertPage = blkno;
+		HnswEditFinish(&edit);
+	}
+	UnlockReleaseBuffer(buf);
+	if (!taken)
+	{
+		RecordPageWithFreeSpace(index, blkno, freeSpace);
+		FreeSpaceMapVacuumRange(index, blkno, blkno + 1);
+	}
+}
+
+/*
  * Store a new element tuple and return its location in *tid, on a page
  * GetPageWithRoom chooses.  One WAL record (two with a new insert page).
  */
@@ -860,15 +904,18 @@ HnswAddElementTuple(HnswGraph *graph, HnswElementTuple tup, Size size,
 					ItemPointer tid)
 {
 	bool		newPage;
-	Buffer		buf = GetPageWithRoom(graph, size, &newPage);
+	BlockNumber seen;
+	Buffer		buf = GetPageWithRoom(graph, size, &newPage, &seen);
 	BlockNumber blkno = BufferGetBlockNumber(buf);
 	OffsetNumber off;
+	Size		freeSpace;
 
 	off = AddToPage(graph, buf, (Item) tup, size, newPage);
 	ItemPointerSet(tid, blkno, off);
+	freeSpace = PageGetFreeSpace(BufferGetPage(buf));
 	UnlockReleaseBuffer(buf);
 	if (newPage)
-		HnswUpdateMetaInsertPage(graph->index, graph->building, blkno);
+		NewInsertPage(graph, blkno, seen, freeSpace);
 }
 
 /*
@@ -902,10 +949,12 @@ HnswWriteExactVector(HnswGraph *graph, const HnswCode *vec, HnswCode *code)
 		Size		left = total - done;
 		Size		want = HNSW_VECTOR_HEADER_SIZE + Min(left, HNSW_MIN_CHUNK);
 		bool		newPage;
-		Buffer		buf = GetPageWithRoom(graph, want, &newPage);
+		BlockNumber seen;
+		Buffer		buf = GetPageWithRoom(graph, want, &newPage, &seen);
 		BlockNumber blkno = BufferGetBlockNumber(buf);
 		Size		room = PageRoom(BufferGetPage(buf));
 		Size		n;
+		Size		freeSpace;
 		OffsetNumber off;
 
 		/* as much as the page holds: MAXALIGN(header + n) <= room */
@@ -918,9 +967,10 @@ HnswWriteExactVector(HnswGraph *graph, const HnswCode *vec, HnswCode *code)
 		memcpy(chunk->data, (char *) exact + done, n);
 		off = AddToPage(graph, buf, (Item) chunk, HNSW_VECTOR_HEADER_SIZE + n,
 						newPage);
+		freeSpace = PageGetFreeSpace(BufferGetPage(buf));
 		UnlockReleaseBuffer(buf);
 		if (newPage)
-			HnswUpdateMetaInsertPage(graph->index, graph->building, blkno);
+			NewInsertPage(graph, blkno, seen, freeSpace);
 		ItemPointerSet(&prev, blkno, off);
 		done += n;
 		CHECK_FOR_INTERRUPTS();
