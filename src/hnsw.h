@@ -1093,8 +1093,9 @@ extern void HnswFreeExactVector(Relation index, ItemPointer link,
 								BufferAccessStrategy strategy);
 extern bool HnswUpdateMetaEntry(Relation index, bool building, int dim,
 								ItemPointer entry, int level, bool onlyIfHigher);
-extern void HnswUpdateMetaInsertPage(Relation index, bool building,
-									 BlockNumber blkno);
+extern bool HnswUpdateMetaInsertPage(Relation index, bool building,
+									 BlockNumber blkno,
+									 const BlockNumber *seen);
 
 /* hnswcheck.c: checks of page fields, without the backend (the fuzzer) */
 extern HnswCheckResult HnswCheckPageHeader(Page page);

@@ -374,5 +374,5 @@ HnswBuildFlushArena(HnswBuildState *state, bool final)
 		HnswUpdateMetaEntry(index, true, graph->dim, &ep->tid, ep->level, false);
 	}
 	if (blkno != firstBlkno)
-		HnswUpdateMetaInsertPage(index, true, blkno);
+		(void) HnswUpdateMetaInsertPage(index, true, blkno, NULL);
 }

@@ -861,37 +861,17 @@ GetPageWithRoom(HnswGraph *graph, Size size, bool *newPage, BlockNumber *seen)
  * one its maker found full.  Otherwise another backend or build participant
  * extended the index meanwhile and its page is the insert page now: blkno
  * goes to the free space map instead, so that later tuples fill it (two
- * participants of a parallel build extending at once left a tenth of an
- * index's pages mostly empty).  Takes and releases an exclusive lock on
- * the metapage, then the free space map's.
+ * participants of a parallel build extending at once left up to a tenth of
+ * an index's pages mostly empty).
  */
 static void
 NewInsertPage(HnswGraph *graph, BlockNumber blkno, BlockNumber seen,
 			  Size freeSpace)
 {
-	Relation	index = graph->index;
-	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
-	HnswMetaPage meta;
-	bool		taken;
-
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	HnswCheckMetaBuffer(index, buf);
-	meta = HnswPageGetMeta(BufferGetPage(buf));
-	taken = meta->insertPage == seen;
-	if (taken)
+	if (!HnswUpdateMetaInsertPage(graph->index, graph->building, blkno, &seen))
 	{
-		HnswPageEdit edit;
-
-		meta = HnswPageGetMeta(HnswEditStart(&edit, index, buf,
-											 graph->building, false));
-		meta->insertPage = blkno;
-		HnswEditFinish(&edit);
-	}
-	UnlockReleaseBuffer(buf);
-	if (!taken)
-	{
-		RecordPageWithFreeSpace(index, blkno, freeSpace);
-		FreeSpaceMapVacuumRange(index, blkno, blkno + 1);
+		RecordPageWithFreeSpace(graph->index, blkno, freeSpace);
+		FreeSpaceMapVacuumRange(graph->index, blkno, blkno + 1);
 	}
 }
 
@@ -1244,19 +1224,26 @@ HnswUpdateMetaEntry(Relation index, bool building, int dim,
 }
 
 /*
- * Make blkno the insert page unless a later page already is.  Takes and
- * releases an exclusive lock on the metapage.
+ * Make blkno the insert page: if seen is NULL, unless a later page already
+ * is; otherwise only if the insert page is still *seen.  Return whether it
+ * is now.  Takes and releases an exclusive lock on the metapage.
  */
-void
-HnswUpdateMetaInsertPage(Relation index, bool building, BlockNumber blkno)
+bool
+HnswUpdateMetaInsertPage(Relation index, bool building, BlockNumber blkno,
+						 const BlockNumber *seen)
 {
 	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
 	HnswMetaPage meta;
+	bool		set;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	HnswCheckMetaBuffer(index, buf);
 	meta = HnswPageGetMeta(BufferGetPage(buf));
-	if (meta->insertPage == InvalidBlockNumber || meta->insertPage < blkno)
+	if (seen != NULL)
+		set = meta->insertPage == *seen;
+	else
+		set = meta->insertPage == InvalidBlockNumber || meta->insertPage < blkno;
+	if (set)
 	{
 		HnswPageEdit edit;
 
@@ -1265,4 +1252,5 @@ HnswUpdateMetaInsertPage(Relation index, bool building, BlockNumber blkno)
 		HnswEditFinish(&edit);
 	}
 	UnlockReleaseBuffer(buf);
+	return set;
 }

@@ -835,7 +835,7 @@ HnswLookupElement(HnswGraph *graph, ItemPointer tid)
 	/*
 	 * Elements come in chunks, zeroed at once: a search creates thousands,
 	 * and a memset of each (152 bytes) was compiled to a rep stos, whose
-	 * start-up cost made it a third of this function's time.
+	 * start-up cost made it a quarter of this function's samples.
 	 */
 	if (graph->nstubs == 0)
 	{

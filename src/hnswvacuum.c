@@ -1094,6 +1094,41 @@ ReplaceLink(LinkState *ls, uint32 x, uint32 from, uint32 to, float distance,
 }
 
 /*
+ * The listed number of candidate c of a search for the unreachable element
+ * u if it is reached, live and not u, else HNSW_REACH_NONE.
+ */
+static uint32
+ReachedCandidate(LinkState *ls, uint32 u, HnswCandidate *c)
+{
+	uint32		v = HnswTidListFind(&ls->list, &c->element->tid);
+
+	if (v == HNSW_REACH_NONE || v == u || !HnswReached(&ls->reach, v) ||
+		ls->list.elements[v].deleted)
+		return HNSW_REACH_NONE;
+	return v;
+}
+
+/*
+ * Link the unreachable element u from the nearest reached candidate among
+ * cands (a search for it, nearest first) that has a free slot or a link
+ * outside the walk's tree to give (ReplaceLink); return that candidate, or
+ * HNSW_REACH_NONE.
+ */
+static uint32
+LinkFromCandidates(LinkState *ls, uint32 u, HnswCandidate *cands, int ncands)
+{
+	for (int i = 0; i < ncands; i++)
+	{
+		uint32		v = ReachedCandidate(ls, u, &cands[i]);
+
+		if (v != HNSW_REACH_NONE &&
+			ReplaceLink(ls, v, HNSW_REACH_NONE, u, cands[i].distance, true))
+			return v;
+	}
+	return HNSW_REACH_NONE;
+}
+
+/*
  * Link the unreachable element u (vector e) when no reached element among
  * cands (a search for it, nearest first) has a slot for it that is not a
  * tree link, as happens with m = 2: the nearest one, v, gives its furthest
@@ -1110,12 +1145,11 @@ SpliceUnreached(LinkState *ls, uint32 u, HnswElement e,
 
 	for (int i = 0; i < ncands; i++)
 	{
-		uint32		v = HnswTidListFind(&ls->list, &cands[i].element->tid);
+		uint32		v = ReachedCandidate(ls, u, &cands[i]);
 		uint32		t;
 		HnswElement te;
 
-		if (v == HNSW_REACH_NONE || v == u || !HnswReached(&ls->reach, v) ||
-			ls->list.elements[v].deleted ||
+		if (v == HNSW_REACH_NONE ||
 			(t = FurthestTreeLink(ls, v)) == HNSW_REACH_NONE)
 			continue;
 		te = HnswLookupElement(vs->graph, &ls->list.elements[t].tid);
@@ -1205,16 +1239,7 @@ LinkUnreached(LinkState *ls, uint32 u)
 		e = HnswLookupElement(vs->graph, &ue->tid);
 		if (HnswLoadElement(vs->graph, e) && !e->deleted)
 			ncands = SearchCandidates(vs, e, 0, cands, 0, ef, true);
-		for (int i = 0; i < ncands && via == HNSW_REACH_NONE; i++)
-		{
-			uint32		t = HnswTidListFind(&ls->list, &cands[i].element->tid);
-
-			if (t != HNSW_REACH_NONE && t != u &&
-				HnswReached(&ls->reach, t) && !ls->list.elements[t].deleted &&
-				ReplaceLink(ls, t, HNSW_REACH_NONE, u, cands[i].distance,
-								true))
-				via = t;
-		}
+		via = LinkFromCandidates(ls, u, cands, ncands);
 
 		/*
 		 * The levels above can lead that search into u's own unreached
@@ -1224,18 +1249,7 @@ LinkUnreached(LinkState *ls, uint32 u)
 		if (via == HNSW_REACH_NONE && ncands > 0)
 		{
 			ncands = SearchCandidates(vs, e, 0, cands, 0, ef, false);
-			for (int i = 0; i < ncands && via == HNSW_REACH_NONE; i++)
-			{
-				uint32		t = HnswTidListFind(&ls->list,
-												&cands[i].element->tid);
-
-				if (t != HNSW_REACH_NONE && t != u &&
-					HnswReached(&ls->reach, t) &&
-					!ls->list.elements[t].deleted &&
-					ReplaceLink(ls, t, HNSW_REACH_NONE, u, cands[i].distance,
-								true))
-					via = t;
-			}
+			via = LinkFromCandidates(ls, u, cands, ncands);
 			if (via == HNSW_REACH_NONE &&
 				SpliceUnreached(ls, u, e, cands, ncands))
 			{
